@@ -1,0 +1,152 @@
+#include "accumulator.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Half-width of the window whose mean and contrast the whitening removes:
+ * small windows reject more of the picture (measured on real footage). */
+#define WHITEN_RADIUS 2
+/* Contrast floor (8-bit levels) so that flat areas are not blown up. */
+#define WHITEN_FLOOR 0.5f
+/* Whitened samples are clipped to +/- this many local standard deviations. */
+#define WHITEN_CLIP 3.0f
+
+int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
+{
+    memset(acc, 0, sizeof(*acc));
+    if (width < 16 || height < 16 || width > 16384 || height > 16384)
+        return fm_error_set(err, FM_EINVAL, "picture size %dx%d is outside 16x16..16384x16384",
+                            width, height);
+    acc->width = width;
+    acc->height = height;
+    acc->step = fm_mark_step(height);
+    acc->gw = fm_mark_width(width, height);
+    acc->gh = FM_MARK_HEIGHT;
+    size_t n = (size_t)acc->gw * acc->gh;
+    acc->grid = malloc(sizeof(float) * n);
+    acc->work = malloc(sizeof(float) * n * 3);
+    acc->tmp = malloc(sizeof(float) * (size_t)acc->gw * height);
+    acc->total = calloc(n, sizeof(float));
+    if (!acc->grid || !acc->work || !acc->tmp || !acc->total ||
+        fm_axis_map_init(&acc->mx, width, acc->gw, 0, (double)width / acc->gw) < 0 ||
+        fm_axis_map_init(&acc->my, height, acc->gh, 0, acc->step) < 0) {
+        fm_accumulator_free(acc);
+        return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", width, height);
+    }
+    return 0;
+}
+
+void fm_accumulator_free(FmAccumulator *acc)
+{
+    fm_axis_map_free(&acc->mx);
+    fm_axis_map_free(&acc->my);
+    free(acc->grid);
+    free(acc->work);
+    free(acc->tmp);
+    free(acc->total);
+    for (int i = 0; i < acc->nseg; i++)
+        free(acc->seg[i].plane);
+    free(acc->seg);
+    memset(acc, 0, sizeof(*acc));
+}
+
+/* Box mean of radius r along rows (horizontal) of a w x h plane. */
+static void box_rows(const float *in, int w, int h, int r, float *out)
+{
+    for (int y = 0; y < h; y++) {
+        const float *i = in + (size_t)y * w;
+        float *o = out + (size_t)y * w;
+        double s = 0;
+        int lo = 0, hi = -1;
+        for (int x = 0; x < w; x++) {
+            int a = x - r < 0 ? 0 : x - r, b = x + r >= w ? w - 1 : x + r;
+            while (hi < b) s += i[++hi];
+            while (lo < a) s -= i[lo++];
+            o[x] = (float)(s / (b - a + 1));
+        }
+    }
+}
+
+static void box_cols(const float *in, int w, int h, int r, float *out)
+{
+    double *s = calloc((size_t)w, sizeof(double));
+    if (!s)
+        return;
+    int lo = 0, hi = -1;
+    for (int y = 0; y < h; y++) {
+        int a = y - r < 0 ? 0 : y - r, b = y + r >= h ? h - 1 : y + r;
+        while (hi < b) { hi++; for (int x = 0; x < w; x++) s[x] += in[(size_t)hi * w + x]; }
+        while (lo < a) { for (int x = 0; x < w; x++) s[x] -= in[(size_t)lo * w + x]; lo++; }
+        for (int x = 0; x < w; x++)
+            out[(size_t)y * w + x] = (float)(s[x] / (b - a + 1));
+    }
+    free(s);
+}
+
+void fm_whiten(const float *in, int w, int h, float *out, float *scratch)
+{
+    size_t n = (size_t)w * h;
+    float *mean = scratch, *sq = scratch + n, *t = scratch + 2 * n;
+    int r = WHITEN_RADIUS;
+    box_rows(in, w, h, r, t);
+    box_cols(t, w, h, r, mean);
+    for (size_t i = 0; i < n; i++)
+        t[i] = in[i] * in[i];
+    box_rows(t, w, h, r, sq);
+    box_cols(sq, w, h, r, t);
+    for (size_t i = 0; i < n; i++) {
+        float var = t[i] - mean[i] * mean[i];
+        float sd = sqrtf((var > 0 ? var : 0) + WHITEN_FLOOR * WHITEN_FLOOR);
+        float v = (in[i] - mean[i]) / sd;
+        out[i] = v > WHITEN_CLIP ? WHITEN_CLIP : v < -WHITEN_CLIP ? -WHITEN_CLIP : v;
+    }
+}
+
+static FmSegment *open_segment(FmAccumulator *acc, double t)
+{
+    FmSegment *cur = acc->nseg ? &acc->seg[acc->nseg - 1] : NULL;
+    if (cur && t >= cur->t_first && t < cur->t_first + FM_SEGMENT_SECONDS)
+        return cur;
+    if (acc->nseg == acc->capseg) {
+        int cap = acc->capseg ? acc->capseg * 2 : 8;
+        FmSegment *s = realloc(acc->seg, sizeof(*s) * cap);
+        if (!s)
+            return NULL;
+        acc->seg = s;
+        acc->capseg = cap;
+    }
+    cur = &acc->seg[acc->nseg];
+    memset(cur, 0, sizeof(*cur));
+    cur->plane = calloc((size_t)acc->gw * acc->gh, sizeof(float));
+    if (!cur->plane)
+        return NULL;
+    cur->t_first = cur->t_last = t;
+    acc->nseg++;
+    return cur;
+}
+
+int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
+                       int bit_depth, double t, FmError *err)
+{
+    size_t n = (size_t)acc->gw * acc->gh;
+    FmSegment *seg = open_segment(acc, t);
+    if (!seg)
+        return fm_error_set(err, FM_ENOMEM, "out of memory for detection segments");
+    fm_resample_plane(luma, stride, acc->height, bit_depth, &acc->mx, &acc->my, acc->tmp,
+                      acc->grid);
+    fm_whiten(acc->grid, acc->gw, acc->gh, acc->grid, acc->work);
+    for (size_t i = 0; i < n; i++) {
+        acc->total[i] += acc->grid[i];
+        seg->plane[i] += acc->grid[i];
+    }
+    if (!acc->frames || t < acc->t_first)
+        acc->t_first = t;
+    if (!acc->frames || t > acc->t_last)
+        acc->t_last = t;
+    if (t > seg->t_last)
+        seg->t_last = t;
+    seg->frames++;
+    acc->frames++;
+    return 0;
+}

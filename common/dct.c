@@ -1,0 +1,56 @@
+#include "dct.h"
+
+#include <math.h>
+#include <pthread.h>
+
+/* basis[k][n] = c(k) cos((2n+1) k pi / 16), c(0) = sqrt(1/8), c(k) = sqrt(2/8) */
+static float basis[8][8];
+static pthread_once_t basis_once = PTHREAD_ONCE_INIT;
+
+static void init_basis(void)
+{
+    for (int k = 0; k < 8; k++)
+        for (int n = 0; n < 8; n++)
+            basis[k][n] = (float)((k ? sqrt(2.0 / 8) : sqrt(1.0 / 8)) *
+                                  cos((2 * n + 1) * k * M_PI / 16));
+}
+
+void fm_dct8x8(const float *in, ptrdiff_t stride, float out[64])
+{
+    float tmp[64];
+    pthread_once(&basis_once, init_basis);
+    for (int y = 0; y < 8; y++)           /* rows */
+        for (int u = 0; u < 8; u++) {
+            float s = 0;
+            for (int x = 0; x < 8; x++)
+                s += basis[u][x] * in[y * stride + x];
+            tmp[y * 8 + u] = s;
+        }
+    for (int v = 0; v < 8; v++)           /* columns */
+        for (int u = 0; u < 8; u++) {
+            float s = 0;
+            for (int y = 0; y < 8; y++)
+                s += basis[v][y] * tmp[y * 8 + u];
+            out[v * 8 + u] = s;
+        }
+}
+
+void fm_idct8x8(const float in[64], float *out, ptrdiff_t stride)
+{
+    float tmp[64];
+    pthread_once(&basis_once, init_basis);
+    for (int y = 0; y < 8; y++)
+        for (int u = 0; u < 8; u++) {
+            float s = 0;
+            for (int v = 0; v < 8; v++)
+                s += basis[v][y] * in[v * 8 + u];
+            tmp[y * 8 + u] = s;
+        }
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++) {
+            float s = 0;
+            for (int u = 0; u < 8; u++)
+                s += basis[u][x] * tmp[y * 8 + u];
+            out[y * stride + x] = s;
+        }
+}

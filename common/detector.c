@@ -1,0 +1,157 @@
+#include "detector.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fec.h"
+#include "pattern.h"
+
+/* A segment counts as carrying the mark when its own pilot z reaches this. */
+#define SEGMENT_Z 4.0
+
+double fm_gauss_tail_log10(double z)
+{
+    if (z < 30)
+        return log10(0.5 * erfc(z / M_SQRT2));
+    /* Mills ratio asymptotics: Q(z) ~ phi(z)/z (1 - 1/z^2 + 3/z^4) */
+    double lnq = -0.5 * z * z - log(z) - 0.5 * log(2 * M_PI) + log1p(-1 / (z * z) + 3 / pow(z, 4));
+    return lnq / M_LN10;
+}
+
+/* Sums a grid plane into one tile; grid sample (x, y) lands on tile (x+ox, y+oy) mod T. */
+static void fold(const float *plane, int gw, int gh, int ox, int oy, float *tile)
+{
+    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
+    for (int y = 0; y < gh; y++) {
+        float *t = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
+        const float *p = plane + (size_t)y * gw;
+        for (int x = 0; x < gw; x++)
+            t[(x + ox) % FM_TILE] += p[x];
+    }
+}
+
+/* Slot values of a tile, each coefficient position scaled to unit variance. */
+static void read_normalised(const float *tile, float *v)
+{
+    fm_tile_read(tile, v);
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double ss = 0;
+        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
+            ss += (double)v[b * FM_NCOEF + c] * v[b * FM_NCOEF + c];
+        float inv = ss > 0 ? (float)(1 / sqrt(ss / (FM_TILE_BLOCKS * FM_TILE_BLOCKS))) : 0;
+        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
+            v[b * FM_NCOEF + c] *= inv;
+    }
+}
+
+/* Correlation z of slot values against expected signs (only where want != 0). */
+static double correlate(const float *v, const float *want)
+{
+    double s = 0, q = 0;
+    for (int k = 0; k < FM_SLOTS; k++) {
+        if (want[k] == 0)
+            continue;
+        s += v[k] * want[k];
+        q += (double)v[k] * v[k];
+    }
+    return q > 0 ? s / sqrt(q) : 0;
+}
+
+int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+              const uint8_t *expected, FmDetectResult *res, FmError *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (!acc->frames)
+        return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
+
+    FmSlotMap *map = malloc(sizeof(*map));
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    float *v = malloc(sizeof(float) * FM_SLOTS);
+    float *pilot = malloc(sizeof(float) * FM_SLOTS);
+    float *want = malloc(sizeof(float) * FM_SLOTS);
+    float soft[FM_CODED_BITS];
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    int ret = 0;
+
+    if (!map || !tile || !v || !pilot || !want) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        goto end;
+    }
+    fm_slot_map_init(map, key->wm_key);
+    fm_slot_values(map, NULL, pilot);
+
+    /* geometry: the picture as marked (identity) */
+    res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
+    res->hypotheses = (long)(keys_tried > 0 ? keys_tried : 1);
+
+    fold(acc->total, acc->gw, acc->gh, 0, 0, tile);
+    read_normalised(tile, v);
+    res->pilot_z = correlate(v, pilot);
+
+    for (int k = 0; k < FM_SLOTS; k++)
+        if (map->bit[k] >= 0)
+            soft[map->bit[k]] = v[k] * map->sign[k];
+    if ((ret = fm_fec_decode(soft, FM_MESSAGE_BITS, bits)) < 0) {
+        fm_error_set(err, ret, "out of memory in the decoder");
+        goto end;
+    }
+    fm_bits_to_bytes(bits, FM_MESSAGE_BYTES, res->message);
+    res->signature_valid = fm_payload_verify(res->message, key) == 0;
+    res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
+
+    /* raw bit error rate before correction, against the decoded message or
+     * the expected one */
+    const uint8_t *ref = res->message;
+    if (expected) {
+        ref = expected;
+        res->expected_match = sodium_memcmp(expected, res->message, FM_MESSAGE_BYTES) == 0;
+    }
+    uint8_t refbits[FM_MESSAGE_BITS];
+    fm_bytes_to_bits(ref, FM_MESSAGE_BYTES, refbits);
+    fm_fec_encode(refbits, FM_MESSAGE_BITS, coded);
+    int errors = 0;
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        errors += (soft[i] > 0) != (coded[i] == 1);
+    res->raw_ber = (double)errors / FM_CODED_BITS;
+    if (expected) {
+        fm_slot_values(map, coded, want);
+        res->expected_z = correlate(v, want);
+    }
+
+    double lp = fm_gauss_tail_log10(res->pilot_z) + log10((double)res->hypotheses);
+    res->false_alarm_log10 = lp > 0 ? 0 : lp;
+    res->false_alarm_probability = pow(10, res->false_alarm_log10);
+    res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
+    res->frames_read = acc->frames;
+
+    /* where the mark was read: segments whose own pilot correlation is clear */
+    res->span[0] = acc->t_first;
+    res->span[1] = acc->t_last;
+    if (res->found && acc->nseg > 1) {
+        int first = -1, last = -1;
+        for (int s = 0; s < acc->nseg; s++) {
+            fold(acc->seg[s].plane, acc->gw, acc->gh, 0, 0, tile);
+            read_normalised(tile, v);
+            if (correlate(v, pilot) >= SEGMENT_Z) {
+                if (first < 0)
+                    first = s;
+                last = s;
+            }
+        }
+        if (first >= 0) {
+            res->span[0] = acc->seg[first].t_first;
+            res->span[1] = acc->seg[last].t_last;
+        }
+    }
+end:
+    if (map)
+        sodium_memzero(map, sizeof(*map));
+    free(map);
+    free(tile);
+    free(v);
+    free(pilot);
+    free(want);
+    sodium_memzero(soft, sizeof(soft));
+    return ret;
+}

@@ -1,0 +1,56 @@
+/*
+ * detector.h - reads the signed message out of accumulated evidence.
+ */
+#ifndef FM_DETECTOR_H
+#define FM_DETECTOR_H
+
+#include <stdint.h>
+
+#include "accumulator.h"
+#include "fm_error.h"
+#include "keys.h"
+#include "payload.h"
+
+/* A clip is reported as marked when the search-corrected false-alarm
+ * probability of its pilot correlation is at most this (docs/DESIGN.md). */
+#define FM_FALSE_ALARM_THRESHOLD 1e-9
+
+typedef struct FmGeometry {
+    double scale_x, scale_y;    /* clip pixels per marked-picture pixel */
+    double offset_x, offset_y;  /* marked picture's top-left in the clip, clip pixels */
+    int flip_h, flip_v;
+    double rotation_deg;
+} FmGeometry;
+
+typedef struct FmDetectResult {
+    int found;              /* mark present: signature valid or p <= threshold */
+    int signature_valid;
+    int payload_valid;      /* the decoded payload has a known version */
+    FmPayload payload;
+    uint8_t message[FM_MESSAGE_BYTES];
+    double pilot_z;         /* normalised pilot correlation, N(0,1) without a mark */
+    double false_alarm_log10;   /* log10 of the corrected false-alarm probability */
+    double false_alarm_probability;
+    long hypotheses;        /* geometries x keys searched: the correction factor */
+    double raw_ber;         /* coded-bit errors before correction (vs the decoded
+                               message, or vs the expected one if given) */
+    double span[2];         /* seconds: where in the clip the mark was read */
+    long frames_read;
+    FmGeometry geometry;
+    int expected_match;     /* with an expected message: it matches the decode */
+    double expected_z;      /* with an expected message: informed correlation z */
+} FmDetectResult;
+
+/*
+ * Analyses the accumulated evidence with one detection key. keys_tried is
+ * the number of keys the caller tries in all (part of the search correction).
+ * expected (may be NULL): the message a receipt says was embedded, for
+ * informed detection and to measure the raw bit error rate against.
+ */
+int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+              const uint8_t *expected, FmDetectResult *res, FmError *err);
+
+/* log10 of P(N(0,1) >= z), accurate far into the tail. */
+double fm_gauss_tail_log10(double z);
+
+#endif

@@ -1,0 +1,189 @@
+#include "embedder.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fec.h"
+#include "mask.h"
+#include "pattern.h"
+#include "quality.h"
+#include "resample.h"
+
+/* Mark amplitude (8-bit levels) where the mask is 1; see docs/DESIGN.md. */
+#define FM_BASE_AMPLITUDE 1.6
+/* Per-frame PSNR floor at strength 1. */
+#define FM_PSNR_FLOOR_DB 45.0
+
+struct FmEmbedder {
+    int w, h;
+    float alpha;
+    double mse_cap;
+    float *pattern;      /* w*h, unit RMS, the tile sampled on the picture grid */
+    float *delta;        /* w*h scratch: the change to add */
+    uint8_t *original;   /* copy of the input luma for quality measures */
+    FmMask mask;
+};
+
+/* Samples the periodic tile at picture pixel centres (bilinear). */
+static void sample_pattern(const float *tile, int w, int h, float *out)
+{
+    double step = fm_mark_step(h);
+    int *x0 = malloc(sizeof(int) * (size_t)w);
+    float *fx = malloc(sizeof(float) * (size_t)w);
+    if (!x0 || !fx) {
+        free(x0);
+        free(fx);
+        return;
+    }
+    for (int x = 0; x < w; x++) {
+        double c = (x + 0.5) / step - 0.5;
+        double f = floor(c);
+        fx[x] = (float)(c - f);
+        x0[x] = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE);
+    }
+    for (int y = 0; y < h; y++) {
+        double c = (y + 0.5) / step - 0.5;
+        double f = floor(c);
+        float fy = (float)(c - f);
+        int y0 = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE), y1 = (y0 + 1) % FM_TILE;
+        const float *r0 = tile + y0 * FM_TILE, *r1 = tile + y1 * FM_TILE;
+        float *o = out + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            int a = x0[x], b = (a + 1) % FM_TILE;
+            float top = r0[a] + fx[x] * (r0[b] - r0[a]);
+            float bot = r1[a] + fx[x] * (r1[b] - r1[a]);
+            o[x] = top + fy * (bot - top);
+        }
+    }
+    free(x0);
+    free(fx);
+}
+
+int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
+                    const uint8_t message[FM_MESSAGE_BYTES], int width, int height,
+                    double strength, FmError *err)
+{
+    *out = NULL;
+    if (width < 16 || height < 16 || width > 16384 || height > 16384)
+        return fm_error_set(err, FM_EINVAL, "picture size %dx%d is outside 16x16..16384x16384",
+                            width, height);
+    if (!(strength > 0 && strength <= 10))
+        return fm_error_set(err, FM_EINVAL, "strength %g is outside (0, 10]", strength);
+
+    FmEmbedder *e = calloc(1, sizeof(*e));
+    FmSlotMap *map = malloc(sizeof(*map));
+    float *values = malloc(sizeof(float) * FM_SLOTS);
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    size_t n = (size_t)width * height;
+    int ret = FM_ENOMEM;
+
+    if (!e || !map || !values || !tile)
+        goto fail;
+    e->w = width;
+    e->h = height;
+    e->alpha = (float)(FM_BASE_AMPLITUDE * strength);
+    e->mse_cap = 255.0 * 255.0 / pow(10, FM_PSNR_FLOOR_DB / 10) * strength * strength;
+    e->pattern = malloc(sizeof(float) * n);
+    e->delta = malloc(sizeof(float) * n);
+    e->original = malloc(n * 2);
+    if (!e->pattern || !e->delta || !e->original || fm_mask_init(&e->mask, width, height) < 0)
+        goto fail;
+
+    fm_slot_map_init(map, wm_key);
+    fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
+    fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+    fm_slot_values(map, coded, values);
+    fm_tile_render(values, tile);
+    sample_pattern(tile, width, height, e->pattern);
+
+    /* normalise to unit RMS over the picture (bilinear sampling smooths a little) */
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)e->pattern[i] * e->pattern[i];
+    float norm = ss > 0 ? (float)sqrt(n / ss) : 1.0f;
+    for (size_t i = 0; i < n; i++)
+        e->pattern[i] *= norm;
+    ret = 0;
+    *out = e;
+    e = NULL;
+fail:
+    sodium_memzero(bits, sizeof(bits));
+    sodium_memzero(coded, sizeof(coded));
+    if (map)
+        sodium_memzero(map, sizeof(*map));
+    free(map);
+    free(values);
+    free(tile);
+    if (e)
+        fm_embedder_free(&e);
+    if (ret < 0)
+        fm_error_set(err, ret, "out of memory preparing the watermark for %dx%d", width, height);
+    return ret;
+}
+
+int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                     FmFrameQuality *quality, FmError *err)
+{
+    if (bit_depth < 8 || bit_depth > 16)
+        return fm_error_set(err, FM_EINVAL, "unsupported bit depth %d", bit_depth);
+    int w = e->w, h = e->h;
+    int bps = bit_depth > 8 ? 2 : 1;
+    size_t row_bytes = (size_t)w * bps;
+    double mse = 0;
+
+    for (int y = 0; y < h; y++)
+        memcpy(e->original + (size_t)y * row_bytes, luma + (ptrdiff_t)y * stride, row_bytes);
+
+    fm_mask_compute(&e->mask, luma, stride, bit_depth);
+    for (int y = 0; y < h; y++) {
+        const float *g = fm_mask_row(&e->mask, y);
+        const float *p = e->pattern + (size_t)y * w;
+        float *d = e->delta + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            d[x] = e->alpha * g[x] * p[x];
+            mse += (double)d[x] * d[x];
+        }
+    }
+    mse /= (double)w * h;
+    float gain = mse > e->mse_cap ? (float)sqrt(e->mse_cap / mse) : 1.0f;
+    float unit = (float)(1 << (bit_depth - 8));
+    int maxval = (1 << bit_depth) - 1;
+
+    for (int y = 0; y < h; y++) {
+        const float *d = e->delta + (size_t)y * w;
+        if (bps == 1) {
+            uint8_t *row = luma + (ptrdiff_t)y * stride;
+            for (int x = 0; x < w; x++) {
+                int v = (int)lrintf(row[x] + gain * d[x]);
+                row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        } else {
+            uint16_t *row = (uint16_t *)(luma + (ptrdiff_t)y * stride);
+            for (int x = 0; x < w; x++) {
+                int v = (int)lrintf(row[x] + gain * d[x] * unit);
+                row[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
+            }
+        }
+    }
+    if (quality)
+        quality->ssim = fm_ssim_plane(e->original, (ptrdiff_t)row_bytes, luma, stride, w, h,
+                                      bit_depth, &quality->mse);
+    return 0;
+}
+
+void fm_embedder_free(FmEmbedder **pe)
+{
+    FmEmbedder *e = *pe;
+    if (!e)
+        return;
+    if (e->pattern)  /* the pattern reveals the mark: wipe it */
+        sodium_memzero(e->pattern, sizeof(float) * (size_t)e->w * e->h);
+    free(e->pattern);
+    free(e->delta);
+    free(e->original);
+    fm_mask_free(&e->mask);
+    free(e);
+    *pe = NULL;
+}

@@ -1,0 +1,45 @@
+/*
+ * embedder.h - adds the watermark to the luma plane of frames.
+ *
+ * The same keyed tile carries the whole signed message in every frame, so any
+ * excerpt of any length, at any frame rate, carries all of it (docs/DESIGN.md).
+ */
+#ifndef FM_EMBEDDER_H
+#define FM_EMBEDDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fm_error.h"
+#include "keys.h"
+#include "payload.h"
+
+#define FM_DEFAULT_STRENGTH 1.0
+
+typedef struct FmEmbedder FmEmbedder;
+
+typedef struct FmFrameQuality {
+    double mse;   /* of the marked luma vs the input luma, 8-bit scale */
+    double ssim;  /* luma SSIM (8x8 windows) of marked vs input */
+} FmFrameQuality;
+
+/*
+ * Prepares to mark width x height pictures with the signed message.
+ * strength scales the mark amplitude (1.0 = default, ~45 dB luma PSNR on
+ * typical footage; the change to any frame is capped at 45 dB before rounding
+ * to whole code values; 2.0 doubles the amplitude and lowers that cap by 6 dB).
+ */
+int fm_embedder_new(FmEmbedder **emb, const uint8_t wm_key[FM_WMKEY_BYTES],
+                    const uint8_t message[FM_MESSAGE_BYTES], int width, int height,
+                    double strength, FmError *err);
+
+/*
+ * Marks one luma plane in place. bit_depth 8 (one byte per sample) or 9..16
+ * (uint16 per sample, host order). quality may be NULL.
+ */
+int fm_embedder_mark(FmEmbedder *emb, uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                     FmFrameQuality *quality, FmError *err);
+
+void fm_embedder_free(FmEmbedder **emb);
+
+#endif

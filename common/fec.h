@@ -1,0 +1,32 @@
+/*
+ * fec.h - forward error correction for the watermark message.
+ *
+ * A rate-1/3 convolutional code, constraint length 7 (generators 133, 171,
+ * 165 octal), terminated with 6 zero tail bits, decoded by a soft-decision
+ * Viterbi decoder. Soft inputs: positive means "coded bit is 1", negative
+ * "0", magnitude = confidence, 0 = erased. Erasures and errors need no
+ * special handling.
+ */
+#ifndef FM_FEC_H
+#define FM_FEC_H
+
+#include <stdint.h>
+
+#define FM_FEC_K 7
+#define FM_FEC_RATE 3
+#define FM_FEC_TAIL (FM_FEC_K - 1)
+#define FM_FEC_CODED_BITS(nbits) (((nbits) + FM_FEC_TAIL) * FM_FEC_RATE)
+
+/* bits: nbits values 0/1; coded: FM_FEC_CODED_BITS(nbits) values 0/1. */
+void fm_fec_encode(const uint8_t *bits, int nbits, uint8_t *coded);
+/*
+ * soft: FM_FEC_CODED_BITS(nbits) values; bits: nbits decoded 0/1 values.
+ * Returns 0, or FM_ENOMEM.
+ */
+int fm_fec_decode(const float *soft, int nbits, uint8_t *bits);
+
+/* MSB-first byte <-> bit helpers. */
+void fm_bytes_to_bits(const uint8_t *bytes, int nbytes, uint8_t *bits);
+void fm_bits_to_bytes(const uint8_t *bits, int nbytes, uint8_t *bytes);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * payload.h - the signed ownership payload carried by the watermark.
+ *
+ * Wire layout (FM_PAYLOAD_BYTES = 13 bytes, big-endian):
+ *   byte 0      format version (1)
+ *   bytes 1-4   title id
+ *   bytes 5-8   recipient id (0 = general release)
+ *   bytes 9-12  issue time, minutes since 1970-01-01T00:00Z
+ * followed in the mark by the 64-byte Ed25519 signature over
+ * "filmmark payload v1" || those 13 bytes: 77 bytes = 616 bits in all.
+ */
+#ifndef FM_PAYLOAD_H
+#define FM_PAYLOAD_H
+
+#include <stdint.h>
+#include <time.h>
+#include <sodium.h>
+
+#include "fm_error.h"
+#include "keys.h"
+
+#define FM_PAYLOAD_VERSION 1
+#define FM_PAYLOAD_BYTES 13
+#define FM_SIGNATURE_BYTES crypto_sign_BYTES             /* 64 */
+#define FM_MESSAGE_BYTES (FM_PAYLOAD_BYTES + FM_SIGNATURE_BYTES) /* 77 */
+#define FM_MESSAGE_BITS (FM_MESSAGE_BYTES * 8)           /* 616 */
+
+typedef struct FmPayload {
+    uint8_t version;
+    uint32_t title_id;
+    uint32_t recipient_id;
+    uint32_t issued_minutes; /* minutes since the Unix epoch, UTC */
+} FmPayload;
+
+void fm_payload_pack(const FmPayload *p, uint8_t out[FM_PAYLOAD_BYTES]);
+/* Returns 0, or FM_EFORMAT for an unknown version. */
+int fm_payload_unpack(const uint8_t in[FM_PAYLOAD_BYTES], FmPayload *p, FmError *err);
+
+/* message = packed payload || signature. key must be a secret key. */
+int fm_payload_sign(const FmPayload *p, const FmKey *key,
+                    uint8_t message[FM_MESSAGE_BYTES], FmError *err);
+/* Returns 0 when the signature in message verifies under key->sign_pk, else FM_ECRYPTO. */
+int fm_payload_verify(const uint8_t message[FM_MESSAGE_BYTES], const FmKey *key);
+
+/* "2026-11-23T19:25Z" style ISO 8601 UTC; buf of at least 32 bytes. */
+void fm_minutes_to_iso8601(uint32_t minutes, char *buf, size_t len);
+
+#endif

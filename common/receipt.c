@@ -1,0 +1,164 @@
+#include "receipt.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "tool_util.h"
+
+#define RECEIPT_FORMAT "filmmark-receipt-1"
+
+static int write_atomic(const char *path, const char *text, int force, FmError *err)
+{
+    size_t len = strlen(path) + 16;
+    char *tmp = malloc(len);
+    if (!tmp)
+        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    if (!force && access(path, F_OK) == 0) {
+        free(tmp);
+        return fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite", path);
+    }
+    snprintf(tmp, len, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        int e = errno;
+        free(tmp);
+        return fm_error_set(err, FM_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    fchmod(fd, 0644);
+    size_t n = strlen(text), off = 0;
+    while (off < n) {
+        ssize_t w = write(fd, text + off, n - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            int e = errno;
+            close(fd);
+            unlink(tmp);
+            free(tmp);
+            return fm_error_set(err, FM_EIO, "cannot write '%s': %s", path, strerror(e));
+        }
+        off += (size_t)w;
+    }
+    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        int e = errno;
+        unlink(tmp);
+        free(tmp);
+        return fm_error_set(err, FM_EIO, "cannot write '%s': %s", path, strerror(e));
+    }
+    free(tmp);
+    return 0;
+}
+
+int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *payload,
+                     const uint8_t message[FM_MESSAGE_BYTES], const FmReceiptInfo *info,
+                     int force, FmError *err)
+{
+    char issued[32], msg_hex[2 * FM_MESSAGE_BYTES + 1], fp[FM_FINGERPRINT_CHARS + 1];
+    char created[32], sig_hex[2 * crypto_sign_BYTES + 1];
+    uint8_t sig[crypto_sign_BYTES];
+    time_t now = time(NULL);
+    struct tm tm;
+    int ret;
+
+    if (secret->kind != FM_KEY_SECRET)
+        return fm_error_set(err, FM_EINVAL, "a secret key is needed to sign a receipt");
+    gmtime_r(&now, &tm);
+    strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fm_minutes_to_iso8601(payload->issued_minutes, issued, sizeof(issued));
+    fm_hex(message, FM_MESSAGE_BYTES, msg_hex);
+    fm_key_fingerprint(secret, fp);
+
+    json_t *body = json_pack("{s:s, s:s, s:s, s:{s:i, s:I, s:I, s:s, s:I}, s:s}",
+        "format", RECEIPT_FORMAT,
+        "created", created,
+        "key_fingerprint", fp,
+        "payload", "version", payload->version,
+                   "title_id", (json_int_t)payload->title_id,
+                   "recipient_id", (json_int_t)payload->recipient_id,
+                   "issued", issued,
+                   "issued_minutes", (json_int_t)payload->issued_minutes,
+        "message_hex", msg_hex);
+    if (!body)
+        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    json_t *names = json_object();
+    if (info->owner) json_object_set_new(names, "owner", json_string(info->owner));
+    if (info->title) json_object_set_new(names, "title", json_string(info->title));
+    if (info->recipient) json_object_set_new(names, "recipient", json_string(info->recipient));
+    json_object_set_new(body, "names", names);
+    json_object_set_new(body, "output", json_pack("{s:s, s:s, s:I, s:i, s:i}",
+        "file", info->output_name, "sha256", info->output_sha256,
+        "frames", (json_int_t)info->frames, "width", info->width, "height", info->height));
+    json_object_set_new(body, "settings", json_pack("{s:s, s:i, s:f}",
+        "codec", info->codec, "crf", info->crf, "strength", info->strength));
+    json_object_set_new(body, "quality", json_pack("{s:f, s:f}",
+        "luma_psnr_db", info->psnr_y, "luma_ssim", info->ssim_y));
+
+    char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!canon) {
+        json_decref(body);
+        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    }
+    crypto_sign_detached(sig, NULL, (const uint8_t *)canon, strlen(canon), secret->sign_sk);
+    free(canon);
+    fm_hex(sig, sizeof(sig), sig_hex);
+    json_t *doc = json_pack("{s:o, s:s}", "receipt", body, "receipt_signature", sig_hex);
+    char *text = doc ? json_dumps(doc, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+    json_decref(doc);
+    if (!text)
+        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    size_t tl = strlen(text);
+    char *withnl = malloc(tl + 2);
+    if (!withnl) {
+        free(text);
+        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    }
+    memcpy(withnl, text, tl);
+    withnl[tl] = '\n';
+    withnl[tl + 1] = 0;
+    ret = write_atomic(path, withnl, force, err);
+    free(text);
+    free(withnl);
+    return ret;
+}
+
+int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
+                    FmError *err)
+{
+    json_error_t jerr;
+    json_t *doc = json_load_file(path, 0, &jerr);
+    int ret = 0;
+    if (!doc)
+        return fm_error_set(err, FM_EFORMAT, "cannot read receipt '%s': %s", path, jerr.text);
+    json_t *body = json_object_get(doc, "receipt");
+    const char *sig_hex = json_string_value(json_object_get(doc, "receipt_signature"));
+    const char *msg_hex = json_string_value(json_object_get(body, "message_hex"));
+    uint8_t sig[crypto_sign_BYTES];
+    if (!json_is_object(body) || !sig_hex || !msg_hex ||
+        fm_unhex(sig_hex, sig, sizeof(sig)) < 0 ||
+        fm_unhex(msg_hex, message, FM_MESSAGE_BYTES) < 0) {
+        ret = fm_error_set(err, FM_EFORMAT, "'%s' is not a filmmark receipt", path);
+        goto end;
+    }
+    char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    if (!canon) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory");
+        goto end;
+    }
+    int ok = crypto_sign_verify_detached(sig, (const uint8_t *)canon, strlen(canon),
+                                         key->sign_pk) == 0;
+    free(canon);
+    if (!ok)
+        ret = fm_error_set(err, FM_ECRYPTO, "receipt '%s' is not signed by this key", path);
+    else if (fm_payload_verify(message, key) != 0)
+        ret = fm_error_set(err, FM_ECRYPTO, "the payload in receipt '%s' does not verify", path);
+end:
+    json_decref(doc);
+    return ret;
+}

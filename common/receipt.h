@@ -1,0 +1,44 @@
+/*
+ * receipt.h - the signed record wmembed writes beside each deliverable.
+ *
+ * A JSON file {"receipt": {...}, "receipt_signature": "<hex>"} where the
+ * signature is Ed25519 over the receipt object serialised compactly with
+ * sorted keys (jansson JSON_COMPACT | JSON_SORT_KEYS). The receipt holds the
+ * embedded message (payload + its signature), the names given, the output's
+ * SHA-256 and the settings. See docs/RECEIPT.md.
+ */
+#ifndef FM_RECEIPT_H
+#define FM_RECEIPT_H
+
+#include <stdint.h>
+
+#include "fm_error.h"
+#include "keys.h"
+#include "payload.h"
+
+typedef struct FmReceiptInfo {
+    const char *owner, *title, *recipient;  /* free-text names, may be NULL */
+    const char *output_name;                /* file name of the deliverable */
+    const char *output_sha256;              /* 64 hex chars */
+    const char *codec;
+    int crf;
+    double strength;
+    long frames;
+    int width, height;
+    double psnr_y, ssim_y;
+} FmReceiptInfo;
+
+/* Writes path atomically (temp + rename), signed with the secret key. */
+int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *payload,
+                     const uint8_t message[FM_MESSAGE_BYTES], const FmReceiptInfo *info,
+                     int force, FmError *err);
+
+/*
+ * Reads a receipt: checks its own signature and the embedded payload's
+ * signature under key (a detection or public key of the same pair) and
+ * returns the message. FM_ECRYPTO when either does not verify.
+ */
+int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
+                    FmError *err);
+
+#endif

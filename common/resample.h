@@ -1,0 +1,48 @@
+/*
+ * resample.h - moving luma between the picture grid and the mark grid.
+ *
+ * The mark lives on a grid of "mark pixels" whose height is FM_MARK_HEIGHT
+ * for the whole picture (docs/DESIGN.md): mark pixel X covers picture pixels
+ * [origin + X * step, origin + (X + 1) * step) along each axis.
+ */
+#ifndef FM_RESAMPLE_H
+#define FM_RESAMPLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FM_MARK_HEIGHT 360
+
+/* Picture pixels per mark pixel for a picture of the given height. */
+double fm_mark_step(int picture_height);
+/* Mark-grid width for a picture of width w and height h. */
+int fm_mark_width(int w, int h);
+
+/* One axis of an area resampler: for each output sample, the input range and weights. */
+typedef struct FmAxisMap {
+    int n_out;
+    int max_taps;
+    int *count;      /* number of input taps per output */
+    int *index;      /* n_out * max_taps input indices, clamped to [0, n_in) */
+    float *weight;   /* n_out * max_taps weights, summing to 1 per output */
+} FmAxisMap;
+
+/*
+ * Builds a map from n_in input samples to n_out outputs, output X averaging
+ * input [origin + X*step, origin + (X+1)*step) (box/area filter; for
+ * step < 1 a linear interpolation at the centre). Inputs outside [0, n_in)
+ * are clamped to the border. Returns 0 or FM_ENOMEM.
+ */
+int fm_axis_map_init(FmAxisMap *m, int n_in, int n_out, double origin, double step);
+void fm_axis_map_free(FmAxisMap *m);
+
+/*
+ * Resamples a plane (8-bit if bytes_per_sample == 1 else 16-bit little
+ * endian host order) into out (n_out_x * n_out_y floats, row-major), scaled
+ * to the 8-bit range: samples are divided by 2^(bit_depth - 8). tmp needs
+ * n_out_x * in_h floats.
+ */
+void fm_resample_plane(const uint8_t *in, ptrdiff_t stride, int in_h, int bit_depth,
+                       const FmAxisMap *mx, const FmAxisMap *my, float *tmp, float *out);
+
+#endif

@@ -1,0 +1,142 @@
+#include "tool_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <sodium.h>
+
+int fm_parse_u32(const char *s, uint32_t *out)
+{
+    char *end;
+    if (!s || !*s || *s == '-' || *s == '+')
+        return FM_EINVAL;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || *end || v > UINT32_MAX)
+        return FM_EINVAL;
+    *out = (uint32_t)v;
+    return 0;
+}
+
+int fm_parse_int(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    if (!s || !*s)
+        return FM_EINVAL;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || *end || v < lo || v > hi)
+        return FM_EINVAL;
+    *out = (int)v;
+    return 0;
+}
+
+int fm_parse_double(const char *s, double *out)
+{
+    char *end;
+    if (!s || !*s)
+        return FM_EINVAL;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || *end || !isfinite(v) || v <= 0)
+        return FM_EINVAL;
+    *out = v;
+    return 0;
+}
+
+void fm_hex(const uint8_t *in, size_t n, char *out)
+{
+    sodium_bin2hex(out, 2 * n + 1, in, n);
+}
+
+int fm_unhex(const char *hex, uint8_t *out, size_t n)
+{
+    size_t len = 0;
+    if (!hex || strlen(hex) != 2 * n)
+        return FM_EINVAL;
+    if (sodium_hex2bin(out, n, hex, 2 * n, NULL, &len, NULL) != 0 || len != n)
+        return FM_EINVAL;
+    return 0;
+}
+
+int fm_sha256_file(const char *path, char out[65], FmError *err)
+{
+    crypto_hash_sha256_state st;
+    uint8_t buf[1 << 16], digest[crypto_hash_sha256_BYTES];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return fm_error_set(err, FM_EIO, "cannot read '%s': %s", path, strerror(errno));
+    crypto_hash_sha256_init(&st);
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof(buf));
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            close(fd);
+            return fm_error_set(err, FM_EIO, "cannot read '%s': %s", path, strerror(errno));
+        }
+        if (n == 0)
+            break;
+        crypto_hash_sha256_update(&st, buf, (unsigned long long)n);
+    }
+    close(fd);
+    crypto_hash_sha256_final(&st, digest);
+    fm_hex(digest, sizeof(digest), out);
+    return 0;
+}
+
+double fm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+void fm_progress_init(FmProgress *p, FILE *stream, long total, int quiet)
+{
+    memset(p, 0, sizeof(*p));
+    p->tty = stream && isatty(fileno(stream));
+    p->out = quiet || !p->tty ? NULL : stream;
+    p->total = total;
+    p->start = p->last = fm_now();
+}
+
+void fm_progress_update(FmProgress *p, long frames, const char *what)
+{
+    if (!p->out)
+        return;
+    double now = fm_now();
+    if (now - p->last < 0.25)
+        return;
+    p->last = now;
+    double fps = frames / (now - p->start + 1e-9);
+    if (p->total > 0 && frames <= p->total) {
+        double eta = (p->total - frames) / (fps > 0 ? fps : 1);
+        fprintf(p->out, "\r%s frame %ld/%ld  %.1f fps  ETA %d:%02d   ", what, frames, p->total,
+                fps, (int)eta / 60, (int)eta % 60);
+    } else {
+        fprintf(p->out, "\r%s frame %ld  %.1f fps   ", what, frames, fps);
+    }
+    fflush(p->out);
+}
+
+void fm_progress_end(FmProgress *p)
+{
+    if (p->out) {
+        fputs("\r\033[K", p->out);
+        fflush(p->out);
+    }
+}
+
+int fm_same_file(const char *a, const char *b)
+{
+    struct stat sa, sb;
+    if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
+        return 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}

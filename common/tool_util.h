@@ -1,0 +1,46 @@
+/*
+ * tool_util.h - small pieces shared by the command-line tools (not used by
+ * the library proper): number parsing, progress lines, hex, file hashing.
+ */
+#ifndef FM_TOOL_UTIL_H
+#define FM_TOOL_UTIL_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "fm_error.h"
+
+/* Parses a whole decimal string into 0..UINT32_MAX; returns 0 or FM_EINVAL. */
+int fm_parse_u32(const char *s, uint32_t *out);
+/* Parses a whole decimal string into lo..hi. */
+int fm_parse_int(const char *s, int lo, int hi, int *out);
+/* Parses a finite positive double. */
+int fm_parse_double(const char *s, double *out);
+
+/* Lower-case hex of n bytes into out (2n+1 chars). */
+void fm_hex(const uint8_t *in, size_t n, char *out);
+/* Parses exactly n bytes of hex; returns 0 or FM_EINVAL. */
+int fm_unhex(const char *hex, uint8_t *out, size_t n);
+
+/* SHA-256 of a file's contents as 64 hex chars + NUL. */
+int fm_sha256_file(const char *path, char out[65], FmError *err);
+
+/* Seconds on a monotonic clock. */
+double fm_now(void);
+
+typedef struct FmProgress {
+    FILE *out;          /* NULL: silent */
+    int tty;            /* refresh one line with \r */
+    double start, last;
+    long total;         /* frames expected, 0 if unknown */
+} FmProgress;
+
+/* Progress on stream only when it is a terminal (unless quiet). */
+void fm_progress_init(FmProgress *p, FILE *stream, long total, int quiet);
+void fm_progress_update(FmProgress *p, long frames, const char *what);
+void fm_progress_end(FmProgress *p);
+
+/* True when a and b name the same existing file. */
+int fm_same_file(const char *a, const char *b);
+
+#endif

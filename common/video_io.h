@@ -1,0 +1,84 @@
+/*
+ * video_io.h - decoding any video FFmpeg reads, and encoding deliverables.
+ *
+ * The reader hands out decoded video frames in a planar YUV format whose luma
+ * plane the watermark code can work on (8..16 bit, 4:2:0, 4:2:2 or 4:4:4).
+ * The writer encodes such frames with VP9 (libvpx, WebM), H.264 (libx264) or
+ * FFV1, copies the source's audio where the container allows it (else encodes
+ * Opus), and writes to a temporary file beside the output that is renamed into
+ * place only by fm_writer_finish(): an aborted run leaves nothing behind.
+ */
+#ifndef FM_VIDEO_IO_H
+#define FM_VIDEO_IO_H
+
+#include <stdint.h>
+
+#include <libavutil/frame.h>
+#include <libavutil/rational.h>
+
+#include "fm_error.h"
+
+typedef struct FmVideoReader FmVideoReader;
+typedef struct FmVideoWriter FmVideoWriter;
+
+typedef struct FmVideoInfo {
+    int width, height;
+    enum AVPixelFormat pix_fmt;  /* format of the frames fm_reader_next() returns */
+    int bit_depth;               /* of the luma plane of those frames */
+    AVRational frame_rate;       /* best guess, {0,1} when unknown */
+    AVRational time_base;        /* of frame->pts / frame->best_effort_timestamp */
+    double duration;             /* seconds, <= 0 when unknown */
+    int64_t nb_frames;           /* estimate, 0 when unknown */
+    enum AVColorPrimaries color_primaries;
+    enum AVColorTransferCharacteristic color_trc;
+    enum AVColorSpace colorspace;
+    enum AVColorRange color_range;
+    AVRational sample_aspect_ratio;
+    int has_audio;
+    const char *codec_name;      /* of the video stream, e.g. "prores" */
+} FmVideoInfo;
+
+/* Opens path and its best video stream. Returns 0 or FM_E*. */
+int fm_reader_open(FmVideoReader **reader, const char *path, FmError *err);
+const FmVideoInfo *fm_reader_info(const FmVideoReader *reader);
+/*
+ * Decodes the next frame. On success returns 1 and *frame points at a frame
+ * owned by the reader, valid until the next call (planar YUV, see info).
+ * frame->pts is in info->time_base (best effort timestamp). Returns 0 at the
+ * end of the stream, FM_E* on error.
+ */
+int fm_reader_next(FmVideoReader *reader, AVFrame **frame, FmError *err);
+/* Seeks to t seconds (to the nearest earlier keyframe, frames before t are
+ * skipped by fm_reader_next). Returns 0 or FM_E*. */
+int fm_reader_seek(FmVideoReader *reader, double t, FmError *err);
+void fm_reader_close(FmVideoReader **reader);
+
+typedef enum FmCodec { FM_CODEC_VP9 = 0, FM_CODEC_H264, FM_CODEC_FFV1 } FmCodec;
+
+typedef struct FmWriterOptions {
+    FmCodec codec;
+    int crf;            /* < 0: codec default (VP9 24, H.264 18; ignored by FFV1) */
+    int threads;        /* 0: auto */
+    const char *audio_from; /* path whose audio to carry over, or NULL for none */
+} FmWriterOptions;
+
+/*
+ * Creates the output. Frames passed to fm_writer_write() have the size and
+ * pixel format of src (as returned by the reader); colour properties, frame
+ * rate, sample aspect ratio and timestamps are carried over. Refuses (FM_EPERM)
+ * when path is the same file as opt->audio_from.
+ */
+int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *src,
+                   const FmWriterOptions *opt, FmError *err);
+/* Encodes one frame (not consumed; the caller keeps ownership). */
+int fm_writer_write(FmVideoWriter *writer, const AVFrame *frame, FmError *err);
+/* Flushes, writes the trailer and renames the temporary file into place. */
+int fm_writer_finish(FmVideoWriter *writer, FmError *err);
+/* Frees the writer; removes the temporary file if finish did not succeed. */
+void fm_writer_close(FmVideoWriter **writer);
+
+const char *fm_codec_name(FmCodec codec);
+/* "vp9", "h264", "ffv1" -> codec; returns 0 or FM_EINVAL. */
+int fm_codec_from_name(const char *name, FmCodec *codec);
+
+#endif

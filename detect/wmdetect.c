@@ -1,0 +1,308 @@
+/*
+ * wmdetect - finds a filmmark watermark in a clip and verifies its signature.
+ *
+ * Exit status: 0 found and the signature verifies; 1 no watermark;
+ * 3 a watermark is present but its payload/signature does not verify; 2 error.
+ */
+#include <dirent.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <jansson.h>
+
+#include "accumulator.h"
+#include "detector.h"
+#include "keys.h"
+#include "payload.h"
+#include "receipt.h"
+#include "tool_util.h"
+#include "video_io.h"
+
+enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_ERROR = 2, EXIT_UNVERIFIED = 3 };
+#define MAX_KEYS 64
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+        "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
+        "                [--json] [--quiet] CLIP\n"
+        "\n"
+        "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
+        "the signed payload. Needs neither the original nor the start of the video.\n"
+        "Without -k, tries every .dkey/.key file in $FILMMARK_KEYS, else in\n"
+        "~/.config/filmmark/keys/.\n"
+        "\n"
+        "  -k, --key FILE       detection key (.dkey) or secret key (.key)\n"
+        "      --receipt FILE   also correlate against the message of this receipt\n"
+        "                       (informed detection; reports bit errors against it)\n"
+        "      --start S        skip the first S seconds of CLIP\n"
+        "      --duration D     read at most D seconds\n"
+        "      --json           print one JSON object on stdout\n"
+        "  -q, --quiet          no progress, only the exit status and --json output\n"
+        "  -h, --help           this help\n"
+        "\n"
+        "exit status: 0 found, signature valid; 1 no watermark; 3 watermark present\n"
+        "but payload/signature does not verify; 2 error\n");
+}
+
+static int load_key_dir(const char *dir, FmKey **keys, int *nkeys, FmError *err)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return fm_error_set(err, FM_ENOTFOUND, "no -k given and no key directory '%s'", dir);
+    struct dirent *e;
+    char path[4096];
+    while ((e = readdir(d)) && *nkeys < MAX_KEYS) {
+        size_t n = strlen(e->d_name);
+        int dkey = n > 5 && !strcmp(e->d_name + n - 5, ".dkey");
+        int skey = n > 4 && !strcmp(e->d_name + n - 4, ".key");
+        if (!dkey && !skey)
+            continue;
+        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        FmKey *k = fm_key_new();
+        if (!k) {
+            closedir(d);
+            return fm_error_set(err, FM_ENOMEM, "out of secure memory");
+        }
+        if (fm_key_load(k, path, FM_KEY_DETECT, err) < 0) {
+            fm_key_free(&k);
+            closedir(d);
+            return FM_EFORMAT;
+        }
+        keys[(*nkeys)++] = k;
+    }
+    closedir(d);
+    if (!*nkeys)
+        return fm_error_set(err, FM_ENOTFOUND, "no .dkey or .key files in '%s'", dir);
+    return 0;
+}
+
+static void print_text(const char *clip, const FmDetectResult *r, const char *fp)
+{
+    char issued[32];
+    if (!r->found) {
+        printf("%s: no watermark found (%ld frames read, best false-alarm probability %.2g)\n",
+               clip, r->frames_read, r->false_alarm_probability);
+        return;
+    }
+    printf("%s: watermark found\n", clip);
+    if (r->payload_valid) {
+        fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
+        printf("  title id:       %u\n", r->payload.title_id);
+        printf("  recipient id:   %u%s\n", r->payload.recipient_id,
+               r->payload.recipient_id ? "" : " (general release)");
+        printf("  issued:         %s\n", issued);
+    } else {
+        printf("  payload:        unreadable (too damaged to decode)\n");
+    }
+    printf("  signature:      %s (key %s)\n", r->signature_valid ? "valid" : "INVALID", fp);
+    printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld hypotheses searched)\n",
+           r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses);
+    printf("  read from:      %.2f s to %.2f s (%ld frames)\n", r->span[0], r->span[1],
+           r->frames_read);
+    printf("  geometry:       scale %.3f x %.3f, offset (%.1f, %.1f), flip %s, rotation %.1f deg\n",
+           r->geometry.scale_x, r->geometry.scale_y, r->geometry.offset_x, r->geometry.offset_y,
+           r->geometry.flip_h ? (r->geometry.flip_v ? "h+v" : "horizontal")
+                              : (r->geometry.flip_v ? "vertical" : "none"),
+           r->geometry.rotation_deg);
+    printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
+}
+
+static void print_json(const char *clip, const FmDetectResult *r, const char *fp, int informed)
+{
+    char issued[32] = "";
+    if (r->payload_valid)
+        fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
+    json_t *o = json_object();
+    json_object_set_new(o, "file", json_string(clip));
+    json_object_set_new(o, "found", json_boolean(r->found));
+    json_object_set_new(o, "signature_valid", json_boolean(r->signature_valid));
+    int show = r->found && r->payload_valid;
+    json_object_set_new(o, "title_id", show ? json_integer(r->payload.title_id) : json_null());
+    json_object_set_new(o, "recipient_id", show ? json_integer(r->payload.recipient_id) : json_null());
+    json_object_set_new(o, "issued", show ? json_string(issued) : json_null());
+    json_object_set_new(o, "false_alarm_probability", json_real(r->false_alarm_probability));
+    json_object_set_new(o, "false_alarm_log10", json_real(r->false_alarm_log10));
+    json_object_set_new(o, "pilot_z", json_real(r->pilot_z));
+    json_object_set_new(o, "hypotheses", json_integer(r->hypotheses));
+    json_object_set_new(o, "span_seconds", json_pack("[f, f]", r->span[0], r->span[1]));
+    json_object_set_new(o, "key_fingerprint", json_string(fp));
+    json_object_set_new(o, "frames_read", json_integer(r->frames_read));
+    json_object_set_new(o, "raw_bit_error_rate", json_real(r->raw_ber));
+    json_object_set_new(o, "geometry", json_pack("{s:f, s:f, s:f, s:f, s:b, s:b, s:f}",
+        "scale_x", r->geometry.scale_x, "scale_y", r->geometry.scale_y,
+        "offset_x", r->geometry.offset_x, "offset_y", r->geometry.offset_y,
+        "flip_h", r->geometry.flip_h, "flip_v", r->geometry.flip_v,
+        "rotation_deg", r->geometry.rotation_deg));
+    if (informed) {
+        json_object_set_new(o, "receipt_match", json_boolean(r->expected_match));
+        json_object_set_new(o, "receipt_z", json_real(r->expected_z));
+        json_object_set_new(o, "receipt_false_alarm_log10",
+                            json_real(fm_gauss_tail_log10(r->expected_z)));
+    }
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(o);
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "key", required_argument, 0, 'k' },
+        { "receipt", required_argument, 0, 'r' },
+        { "start", required_argument, 0, 's' },
+        { "duration", required_argument, 0, 'd' },
+        { "json", no_argument, 0, 'j' },
+        { "quiet", no_argument, 0, 'q' },
+        { "help", no_argument, 0, 'h' },
+        { 0, 0, 0, 0 },
+    };
+    const char *key_path = NULL, *receipt_path = NULL;
+    double start = 0, duration = 0;
+    int json = 0, quiet = 0, c;
+
+    opterr = 0;
+    while ((c = getopt_long(argc, argv, ":k:qh", opts, NULL)) != -1) {
+        switch (c) {
+        case 'k': key_path = optarg; break;
+        case 'r': receipt_path = optarg; break;
+        case 's':
+            if (fm_parse_double(optarg, &start) < 0 && strcmp(optarg, "0") != 0) {
+                fprintf(stderr, "wmdetect: --start '%s' is not a number of seconds\n", optarg);
+                return EXIT_ERROR;
+            }
+            break;
+        case 'd':
+            if (fm_parse_double(optarg, &duration) < 0) {
+                fprintf(stderr, "wmdetect: --duration '%s' is not a positive number of seconds\n", optarg);
+                return EXIT_ERROR;
+            }
+            break;
+        case 'j': json = 1; break;
+        case 'q': quiet = 1; break;
+        case 'h': usage(stdout); return 0;
+        case ':':
+            fprintf(stderr, "wmdetect: option %s needs a value (see --help)\n", argv[optind - 1]);
+            return EXIT_ERROR;
+        default:
+            fprintf(stderr, "wmdetect: unknown option %s (see --help)\n", argv[optind - 1]);
+            return EXIT_ERROR;
+        }
+    }
+    if (optind != argc - 1) {
+        fprintf(stderr, "wmdetect: %s (see --help)\n",
+                optind >= argc ? "no clip given" : "give exactly one clip");
+        return EXIT_ERROR;
+    }
+    const char *clip = argv[optind];
+
+    FmError err = { { 0 } };
+    FmKey *keys[MAX_KEYS] = { 0 };
+    int nkeys = 0, ret = EXIT_ERROR;
+    FmVideoReader *reader = NULL;
+    FmAccumulator acc = { 0 };
+    int have_acc = 0;
+    uint8_t expected[FM_MESSAGE_BYTES];
+
+    if (fm_init(&err) < 0)
+        goto fail_err;
+    if (key_path) {
+        if (!(keys[0] = fm_key_new())) {
+            fm_error_set(&err, FM_ENOMEM, "out of secure memory");
+            goto fail_err;
+        }
+        nkeys = 1;
+        if (fm_key_load(keys[0], key_path, FM_KEY_DETECT, &err) < 0)
+            goto fail_err;
+    } else {
+        const char *dir = getenv("FILMMARK_KEYS");
+        char buf[4096];
+        if (!dir || !*dir) {
+            const char *home = getenv("HOME");
+            snprintf(buf, sizeof(buf), "%s/.config/filmmark/keys", home ? home : ".");
+            dir = buf;
+        }
+        if (load_key_dir(dir, keys, &nkeys, &err) < 0)
+            goto fail_err;
+    }
+    if (receipt_path) {
+        int ok = -1;
+        for (int i = 0; i < nkeys && ok < 0; i++)
+            ok = fm_receipt_read(receipt_path, keys[i], expected, &err);
+        if (ok < 0)
+            goto fail_err;
+    }
+
+    if (fm_reader_open(&reader, clip, &err) < 0)
+        goto fail_err;
+    const FmVideoInfo *info = fm_reader_info(reader);
+    if (start > 0 && fm_reader_seek(reader, start, &err) < 0)
+        goto fail_err;
+    if (fm_accumulator_init(&acc, info->width, info->height, &err) < 0)
+        goto fail_err;
+    have_acc = 1;
+
+    FmProgress prog;
+    fm_progress_init(&prog, stderr, 0, quiet);
+    AVFrame *frame;
+    int r;
+    double tb = av_q2d(info->time_base), t_origin = NAN;
+    long frames = 0;
+    while ((r = fm_reader_next(reader, &frame, &err)) > 0) {
+        double t = frame->pts != AV_NOPTS_VALUE ? frame->pts * tb
+                   : (info->frame_rate.num ? frames * av_q2d(av_inv_q(info->frame_rate)) : frames / 24.0);
+        if (isnan(t_origin))
+            t_origin = t - start;
+        t -= t_origin;
+        if (duration > 0 && t - start >= duration)
+            break;
+        if (fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth, t, &err) < 0)
+            goto fail_err;
+        frames++;
+        fm_progress_update(&prog, frames, "reading");
+    }
+    fm_progress_end(&prog);
+    if (r < 0)
+        goto fail_err;
+    if (frames == 0) {
+        fm_error_set(&err, FM_EFORMAT, "'%s' has no decodable video frames", clip);
+        goto fail_err;
+    }
+
+    FmDetectResult best = { 0 }, cur;
+    int best_key = -1;
+    for (int i = 0; i < nkeys; i++) {
+        if (fm_detect(&acc, keys[i], nkeys, receipt_path ? expected : NULL, &cur, &err) < 0)
+            goto fail_err;
+        int better = best_key < 0 ||
+                     (cur.signature_valid && !best.signature_valid) ||
+                     (cur.signature_valid == best.signature_valid &&
+                      cur.false_alarm_log10 < best.false_alarm_log10);
+        if (better) {
+            best = cur;
+            best_key = i;
+        }
+    }
+    char fp[FM_FINGERPRINT_CHARS + 1];
+    fm_key_fingerprint(keys[best_key], fp);
+    if (json)
+        print_json(clip, &best, fp, receipt_path != NULL);
+    else if (!quiet)
+        print_text(clip, &best, fp);
+    ret = !best.found ? EXIT_NONE : best.signature_valid ? EXIT_FOUND : EXIT_UNVERIFIED;
+    goto end;
+
+fail_err:
+    fprintf(stderr, "wmdetect: %s\n", err.msg);
+    ret = EXIT_ERROR;
+end:
+    if (have_acc)
+        fm_accumulator_free(&acc);
+    fm_reader_close(&reader);
+    for (int i = 0; i < nkeys; i++)
+        fm_key_free(&keys[i]);
+    return ret;
+}
