@@ -89,9 +89,11 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     read_normalised(tile, v);
     res->pilot_z = correlate(v, pilot);
 
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        soft[i] = 0;
     for (int k = 0; k < FM_SLOTS; k++)
         if (map->bit[k] >= 0)
-            soft[map->bit[k]] = v[k] * map->sign[k];
+            soft[map->bit[k]] += v[k] * map->sign[k];
     if ((ret = fm_fec_decode(soft, FM_MESSAGE_BITS, bits)) < 0) {
         fm_error_set(err, ret, "out of memory in the decoder");
         goto end;

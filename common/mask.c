@@ -11,9 +11,13 @@
 #define TEXTURE_REF 6.0f
 /* Contrast floor: what a perfectly flat area counts as. */
 #define TEXTURE_FLOOR 1.5f
-#define TEXTURE_EXPONENT 0.75f
+#ifndef TEXTURE_EXPONENT
+#define TEXTURE_EXPONENT 0.6f
+#endif
 #define GAIN_MIN 0.3f
-#define GAIN_MAX 2.5f
+#ifndef GAIN_MAX
+#define GAIN_MAX 2.0f
+#endif
 /* Brightness masking: ramp from DARK_GAIN at DARK_LO to 1 at DARK_HI (8-bit). */
 #define DARK_LO 24.0f
 #define DARK_HI 72.0f

@@ -3,7 +3,7 @@
  *
  * The picture is cut into cells a quarter of a mark block wide; each cell
  * gets a gain from its local contrast (texture masks the mark, after
- * Watson's contrast masking: gain grows as contrast^0.75, floored in flat
+ * Watson's contrast masking: gain grows as contrast^0.6, floored in flat
  * areas) and from its brightness (less in dark areas, where banding and
  * noise show first). Gains are smoothed over neighbouring cells and
  * interpolated bilinearly to pixels, so the mask has no block edges.

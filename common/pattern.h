@@ -20,16 +20,21 @@
 
 #define FM_TILE 128
 #define FM_TILE_BLOCKS (FM_TILE / 8)                   /* per side */
-#define FM_NCOEF 14                                     /* slots per block */
-#define FM_SLOTS (FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF) /* 3584 */
+#define FM_NCOEF 20                                     /* slots per block */
+#define FM_SLOTS (FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF) /* 5120 */
 #define FM_CODED_BITS ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* 1866 */
-#define FM_PILOTS (FM_SLOTS - FM_CODED_BITS)                /* 1718 */
+#ifndef FM_PILOTS
+#define FM_PILOTS (FM_SLOTS / 8)                            /* 640 */
+#endif
+#define FM_DATA_SLOTS (FM_SLOTS - FM_PILOTS)                /* 4480 */
 
-/* Zig-zag-like order of the FM_NCOEF coefficients used (u + v in 1..4). */
+/* The FM_NCOEF coefficients used, by frequency (u + v in 1..5). */
 extern const uint8_t fm_slot_coef[FM_NCOEF];
 
 typedef struct FmSlotMap {
-    int16_t bit[FM_SLOTS];   /* coded bit index carried by the slot, -1 = pilot */
+    /* coded bit carried by the slot, -1 = pilot. The FM_DATA_SLOTS data slots
+     * carry the coded bits round-robin (some bits twice), in keyed order. */
+    int16_t bit[FM_SLOTS];
     int8_t sign[FM_SLOTS];   /* keyed scrambling sign, +1 or -1 */
 } FmSlotMap;
 
