@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <libavutil/log.h>
 
 #include "accumulator.h"
 #include "detector.h"
@@ -207,6 +208,7 @@ int main(int argc, char **argv)
     int have_acc = 0;
     uint8_t expected[FM_MESSAGE_BYTES];
 
+    av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_ERROR);
     if (fm_init(&err) < 0)
         goto fail_err;
     if (key_path) {

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <jansson.h>
+#include <libavutil/log.h>
 
 #include "embedder.h"
 #include "keys.h"
@@ -144,6 +145,7 @@ int main(int argc, char **argv)
     char receipt_path[4096];
     int ret = EXIT_USAGE;
 
+    av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_ERROR);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
     if (snprintf(receipt_path, sizeof(receipt_path), "%s.receipt.json", out_path) >= (int)sizeof(receipt_path))
