@@ -7,6 +7,8 @@
 /* Half-width of the window whose mean and contrast the whitening removes:
  * small windows reject more of the picture (measured on real footage). */
 #define WHITEN_RADIUS 2
+/* The same window on the fine grid (twice the resolution). */
+#define WHITEN_RADIUS_FINE 4
 /* Contrast floor (8-bit levels) so that flat areas are not blown up. */
 #define WHITEN_FLOOR 0.5f
 /* Whitened samples are clipped to +/- this many local standard deviations. */
@@ -23,14 +25,21 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     acc->step = fm_mark_step(height);
     acc->gw = fm_mark_width(width, height);
     acc->gh = FM_MARK_HEIGHT;
-    size_t n = (size_t)acc->gw * acc->gh;
+    acc->fine_step = height >= 2 * FM_MARK_HEIGHT ? acc->step / 2 : 1.0;
+    acc->fh = (int)lround(height / acc->fine_step);
+    acc->fw = (int)lround(width / acc->fine_step);
+    size_t n = (size_t)acc->gw * acc->gh, nf = (size_t)acc->fw * acc->fh;
+    acc->fine = malloc(sizeof(float) * nf);
     acc->grid = malloc(sizeof(float) * n);
-    acc->work = malloc(sizeof(float) * n * 3);
-    acc->tmp = malloc(sizeof(float) * (size_t)acc->gw * height);
+    acc->work = malloc(sizeof(float) * nf * 3);
+    acc->tmp = malloc(sizeof(float) * (size_t)acc->fw * (height > acc->fh ? height : acc->fh));
     acc->total = calloc(n, sizeof(float));
-    if (!acc->grid || !acc->work || !acc->tmp || !acc->total ||
-        fm_axis_map_init(&acc->mx, width, acc->gw, 0, (double)width / acc->gw) < 0 ||
-        fm_axis_map_init(&acc->my, height, acc->gh, 0, acc->step) < 0) {
+    acc->fine_total = calloc(nf, sizeof(float));
+    if (!acc->fine || !acc->grid || !acc->work || !acc->tmp || !acc->total || !acc->fine_total ||
+        fm_axis_map_init(&acc->mx, width, acc->fw, 0, (double)width / acc->fw) < 0 ||
+        fm_axis_map_init(&acc->my, height, acc->fh, 0, (double)height / acc->fh) < 0 ||
+        fm_axis_map_init(&acc->nx, acc->fw, acc->gw, 0, (double)acc->fw / acc->gw) < 0 ||
+        fm_axis_map_init(&acc->ny, acc->fh, acc->gh, 0, (double)acc->fh / acc->gh) < 0) {
         fm_accumulator_free(acc);
         return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", width, height);
     }
@@ -41,6 +50,10 @@ void fm_accumulator_free(FmAccumulator *acc)
 {
     fm_axis_map_free(&acc->mx);
     fm_axis_map_free(&acc->my);
+    fm_axis_map_free(&acc->nx);
+    fm_axis_map_free(&acc->ny);
+    free(acc->fine);
+    free(acc->fine_total);
     free(acc->grid);
     free(acc->work);
     free(acc->tmp);
@@ -84,11 +97,10 @@ static void box_cols(const float *in, int w, int h, int r, float *out)
     free(s);
 }
 
-void fm_whiten(const float *in, int w, int h, float *out, float *scratch)
+static void whiten_radius(const float *in, int w, int h, int r, float *out, float *scratch)
 {
     size_t n = (size_t)w * h;
     float *mean = scratch, *sq = scratch + n, *t = scratch + 2 * n;
-    int r = WHITEN_RADIUS;
     box_rows(in, w, h, r, t);
     box_cols(t, w, h, r, mean);
     for (size_t i = 0; i < n; i++)
@@ -101,6 +113,11 @@ void fm_whiten(const float *in, int w, int h, float *out, float *scratch)
         float v = (in[i] - mean[i]) / sd;
         out[i] = v > WHITEN_CLIP ? WHITEN_CLIP : v < -WHITEN_CLIP ? -WHITEN_CLIP : v;
     }
+}
+
+void fm_whiten(const float *in, int w, int h, float *out, float *scratch)
+{
+    whiten_radius(in, w, h, WHITEN_RADIUS, out, scratch);
 }
 
 static FmSegment *open_segment(FmAccumulator *acc, double t)
@@ -133,9 +150,16 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     FmSegment *seg = open_segment(acc, t);
     if (!seg)
         return fm_error_set(err, FM_ENOMEM, "out of memory for detection segments");
+    /* clip -> fine grid -> nominal grid (area averages compose), then each
+     * grid is whitened on its own scale */
     fm_resample_plane(luma, stride, acc->height, bit_depth, &acc->mx, &acc->my, acc->tmp,
-                      acc->grid);
+                      acc->fine);
+    fm_resample_float(acc->fine, acc->fw, acc->fh, &acc->nx, &acc->ny, acc->tmp, acc->grid);
     fm_whiten(acc->grid, acc->gw, acc->gh, acc->grid, acc->work);
+    whiten_radius(acc->fine, acc->fw, acc->fh, WHITEN_RADIUS_FINE, acc->fine, acc->work);
+    size_t nf = (size_t)acc->fw * acc->fh;
+    for (size_t i = 0; i < nf; i++)
+        acc->fine_total[i] += acc->fine[i];
     for (size_t i = 0; i < n; i++) {
         acc->total[i] += acc->grid[i];
         seg->plane[i] += acc->grid[i];

@@ -5,8 +5,13 @@
  * (local mean removed, divided by local contrast, clipped) and summed. The
  * mark is the same in every frame, so it adds up while the picture content,
  * noise and coding errors average out. The sum is kept for the whole clip
- * (for the geometry search) and per time segment (to tell where in the clip
- * the mark was read).
+ * and per time segment (to tell where in the clip the mark was read).
+ *
+ * Two grids are kept. The nominal grid has FM_MARK_HEIGHT rows over the
+ * clip's height: it is the mark grid itself when the clip shows the whole
+ * marked picture at any uniform scale, the common case, read with no search.
+ * The fine grid has twice as many rows (at most the clip's own): the
+ * geometry search (geometry.h) resamples it for crops, boxes and flips.
  */
 #ifndef FM_ACCUMULATOR_H
 #define FM_ACCUMULATOR_H
@@ -27,11 +32,15 @@ typedef struct FmSegment {
 
 typedef struct FmAccumulator {
     int width, height;       /* clip picture size */
-    int gw, gh;              /* evidence grid size */
-    double step;             /* clip pixels per grid sample */
-    FmAxisMap mx, my;
-    float *grid, *tmp, *work;
-    float *total;            /* gw*gh sum over all frames */
+    int gw, gh;              /* nominal grid size */
+    double step;             /* clip pixels per nominal grid sample */
+    int fw, fh;              /* fine grid size */
+    double fine_step;        /* clip pixels per fine grid sample */
+    FmAxisMap mx, my;        /* clip -> fine */
+    FmAxisMap nx, ny;        /* fine -> nominal */
+    float *fine, *grid, *tmp, *work;
+    float *total;            /* gw*gh sum over all frames, nominal grid */
+    float *fine_total;       /* fw*fh sum over all frames, fine grid */
     long frames;
     double t_first, t_last;
     FmSegment *seg;          /* closed segments, then the open one */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fec.h"
+#include "geometry.h"
 #include "pattern.h"
 
 /* A segment counts as carrying the mark when its own pilot z reaches this. */
@@ -58,46 +59,24 @@ static double correlate(const float *v, const float *want)
     return q > 0 ? s / sqrt(q) : 0;
 }
 
-int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
-              const uint8_t *expected, FmDetectResult *res, FmError *err)
+/* Decodes one folded tile: pilot statistic, soft Viterbi, signature. */
+static int analyse_tile(const float *tile, const FmSlotMap *map, const float *pilot,
+                        const FmKey *key, const uint8_t *expected, long hypotheses,
+                        float *v, float *want, FmDetectResult *res, FmError *err)
 {
-    memset(res, 0, sizeof(*res));
-    if (!acc->frames)
-        return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
-
-    FmSlotMap *map = malloc(sizeof(*map));
-    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    float *v = malloc(sizeof(float) * FM_SLOTS);
-    float *pilot = malloc(sizeof(float) * FM_SLOTS);
-    float *want = malloc(sizeof(float) * FM_SLOTS);
     float soft[FM_CODED_BITS];
-    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
-    int ret = 0;
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS], refbits[FM_MESSAGE_BITS];
+    int ret;
 
-    if (!map || !tile || !v || !pilot || !want) {
-        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
-        goto end;
-    }
-    fm_slot_map_init(map, key->wm_key);
-    fm_slot_values(map, NULL, pilot);
-
-    /* geometry: the picture as marked (identity) */
-    res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
-    res->hypotheses = (long)(keys_tried > 0 ? keys_tried : 1);
-
-    fold(acc->total, acc->gw, acc->gh, 0, 0, tile);
     read_normalised(tile, v);
     res->pilot_z = correlate(v, pilot);
-
     for (int i = 0; i < FM_CODED_BITS; i++)
         soft[i] = 0;
     for (int k = 0; k < FM_SLOTS; k++)
         if (map->bit[k] >= 0)
             soft[map->bit[k]] += v[k] * map->sign[k];
-    if ((ret = fm_fec_decode(soft, FM_MESSAGE_BITS, bits)) < 0) {
-        fm_error_set(err, ret, "out of memory in the decoder");
-        goto end;
-    }
+    if ((ret = fm_fec_decode(soft, FM_MESSAGE_BITS, bits)) < 0)
+        return fm_error_set(err, ret, "out of memory in the decoder");
     fm_bits_to_bytes(bits, FM_MESSAGE_BYTES, res->message);
     res->signature_valid = fm_payload_verify(res->message, key) == 0;
     res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
@@ -109,7 +88,6 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
         ref = expected;
         res->expected_match = sodium_memcmp(expected, res->message, FM_MESSAGE_BYTES) == 0;
     }
-    uint8_t refbits[FM_MESSAGE_BITS];
     fm_bytes_to_bits(ref, FM_MESSAGE_BYTES, refbits);
     fm_fec_encode(refbits, FM_MESSAGE_BITS, coded);
     int errors = 0;
@@ -121,16 +99,90 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
         res->expected_z = correlate(v, want);
     }
 
-    double lp = fm_gauss_tail_log10(res->pilot_z) + log10((double)res->hypotheses);
+    res->hypotheses = hypotheses;
+    double lp = fm_gauss_tail_log10(res->pilot_z) + log10((double)hypotheses);
     res->false_alarm_log10 = lp > 0 ? 0 : lp;
     res->false_alarm_probability = pow(10, res->false_alarm_log10);
     res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
+    sodium_memzero(soft, sizeof(soft));
+    return 0;
+}
+
+/* Reports an alignment found by the search as clip geometry. */
+static void describe(const FmAccumulator *acc, const FmAlignment *al, FmGeometry *g)
+{
+    /* clip pixels per mark pixel, and relative to the nominal grid (the whole
+     * marked picture's height filling the clip's height) */
+    double px = al->step_x * acc->fine_step, py = al->step_y * acc->fine_step;
+    g->scale_x = px / acc->step;
+    g->scale_y = py / acc->step;
+    /* the marked picture's mark pixel 0 sits at grid sample -shift (mod tile);
+     * report the representative nearest the clip's corner */
+    int sx = -al->shift_x, sy = -al->shift_y;
+    while (sx < -FM_TILE / 2) sx += FM_TILE;
+    while (sy < -FM_TILE / 2) sy += FM_TILE;
+    g->offset_x = sx * px;
+    g->offset_y = sy * py;
+    g->flip_h = al->flip_h;
+    g->flip_v = al->flip_v;
+    g->rotation_deg = 0;
+    g->searched = 1;
+}
+
+int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+              const uint8_t *expected, FmDetectResult *res, FmError *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (!acc->frames)
+        return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
+
+    FmSlotMap *map = malloc(sizeof(*map));
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    float *pilot_tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    float *v = malloc(sizeof(float) * FM_SLOTS);
+    float *pilot = malloc(sizeof(float) * FM_SLOTS);
+    float *want = malloc(sizeof(float) * FM_SLOTS);
+    long keys = keys_tried > 0 ? keys_tried : 1;
+    int ret = 0;
+
+    if (!map || !tile || !pilot_tile || !v || !pilot || !want) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        goto end;
+    }
+    fm_slot_map_init(map, key->wm_key);
+    fm_slot_values(map, NULL, pilot);
+
+    /* 1. the picture as marked, at any uniform scale: no search */
+    res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
+    fold(acc->total, acc->gw, acc->gh, 0, 0, tile);
+    if ((ret = analyse_tile(tile, map, pilot, key, expected, keys, v, want, res, err)) < 0)
+        goto end;
+
+    /* 2. otherwise search crops, boxes, uneven scales and flips */
+    if (!res->signature_valid) {
+        FmAlignment al;
+        FmDetectResult g = { 0 };
+        fm_tile_render(pilot, pilot_tile);
+        if ((ret = fm_geometry_search(acc, pilot_tile, &al, err)) < 0 ||
+            (ret = fm_geometry_fold(acc, &al, tile)) < 0) {
+            if (ret == FM_ENOMEM)
+                goto end;
+            ret = 0;  /* clip too small for the search: keep the first answer */
+        } else if ((ret = analyse_tile(tile, map, pilot, key, expected,
+                                       keys * (al.hypotheses + 1), v, want, &g, err)) < 0) {
+            goto end;
+        } else if (g.signature_valid || (!res->found && g.false_alarm_log10 < res->false_alarm_log10)) {
+            describe(acc, &al, &g.geometry);
+            *res = g;
+        }
+    }
     res->frames_read = acc->frames;
 
-    /* where the mark was read: segments whose own pilot correlation is clear */
+    /* where the mark was read: segments whose own pilot correlation is clear
+     * (on the nominal grid; with a searched geometry the whole clip is given) */
     res->span[0] = acc->t_first;
     res->span[1] = acc->t_last;
-    if (res->found && acc->nseg > 1) {
+    if (res->found && !res->geometry.searched && acc->nseg > 1) {
         int first = -1, last = -1;
         for (int s = 0; s < acc->nseg; s++) {
             fold(acc->seg[s].plane, acc->gw, acc->gh, 0, 0, tile);
@@ -151,9 +203,11 @@ end:
         sodium_memzero(map, sizeof(*map));
     free(map);
     free(tile);
+    if (pilot_tile)
+        sodium_memzero(pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
+    free(pilot_tile);
     free(v);
     free(pilot);
     free(want);
-    sodium_memzero(soft, sizeof(soft));
     return ret;
 }

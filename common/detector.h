@@ -16,10 +16,18 @@
 #define FM_FALSE_ALARM_THRESHOLD 1e-9
 
 typedef struct FmGeometry {
-    double scale_x, scale_y;    /* clip pixels per marked-picture pixel */
-    double offset_x, offset_y;  /* marked picture's top-left in the clip, clip pixels */
+    /* Clip pixels per marked-picture pixel, relative to the picture's whole
+     * height filling the clip's height (1 = untouched or uniformly scaled;
+     * the marked picture's own size is not in the mark: multiply by
+     * clip height / master height for absolute figures). */
+    double scale_x, scale_y;
+    /* Where a tile corner of the marked picture lies in the clip, clip
+     * pixels: the picture's top-left modulo the tile period (128 mark
+     * pixels), the representative nearest the clip's top-left. */
+    double offset_x, offset_y;
     int flip_h, flip_v;
     double rotation_deg;
+    int searched;               /* found by the geometry search (not the nominal grid) */
 } FmGeometry;
 
 typedef struct FmDetectResult {

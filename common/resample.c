@@ -71,6 +71,23 @@ void fm_axis_map_free(FmAxisMap *m)
     m->weight = NULL;
 }
 
+static void vertical_pass(const float *tmp, int nx, const FmAxisMap *my, float *out)
+{
+    for (int Y = 0; Y < my->n_out; Y++) {
+        const float *w = my->weight + (size_t)Y * my->max_taps;
+        float *o = out + (size_t)Y * nx;
+        for (int X = 0; X < nx; X++)
+            o[X] = 0;
+        const int *idx = my->index + (size_t)Y * my->max_taps;
+        for (int k = 0; k < my->count[Y]; k++) {
+            int y = idx[k];
+            const float *t = tmp + (size_t)y * nx;
+            for (int X = 0; X < nx; X++)
+                o[X] += w[k] * t[X];
+        }
+    }
+}
+
 void fm_resample_plane(const uint8_t *in, ptrdiff_t stride, int in_h, int bit_depth,
                        const FmAxisMap *mx, const FmAxisMap *my, float *tmp, float *out)
 {
@@ -101,18 +118,25 @@ void fm_resample_plane(const uint8_t *in, ptrdiff_t stride, int in_h, int bit_de
             }
         }
     }
-    /* vertical pass */
-    for (int Y = 0; Y < my->n_out; Y++) {
-        const float *w = my->weight + (size_t)Y * my->max_taps;
-        float *o = out + (size_t)Y * nx;
-        for (int X = 0; X < nx; X++)
-            o[X] = 0;
-        const int *idx = my->index + (size_t)Y * my->max_taps;
-        for (int k = 0; k < my->count[Y]; k++) {
-            int y = idx[k];
-            const float *t = tmp + (size_t)y * nx;
-            for (int X = 0; X < nx; X++)
-                o[X] += w[k] * t[X];
+    vertical_pass(tmp, nx, my, out);
+}
+
+void fm_resample_float(const float *in, int w, int h, const FmAxisMap *mx, const FmAxisMap *my,
+                       float *tmp, float *out)
+{
+    int nx = mx->n_out;
+    (void)w;
+    for (int y = 0; y < h; y++) {
+        const float *row = in + (size_t)y * w;
+        float *t = tmp + (size_t)y * nx;
+        for (int X = 0; X < nx; X++) {
+            const float *wt = mx->weight + (size_t)X * mx->max_taps;
+            const int *idx = mx->index + (size_t)X * mx->max_taps;
+            float s = 0;
+            for (int k = 0; k < mx->count[X]; k++)
+                s += wt[k] * row[idx[k]];
+            t[X] = s;
         }
     }
+    vertical_pass(tmp, nx, my, out);
 }

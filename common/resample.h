@@ -45,4 +45,9 @@ void fm_axis_map_free(FmAxisMap *m);
 void fm_resample_plane(const uint8_t *in, ptrdiff_t stride, int in_h, int bit_depth,
                        const FmAxisMap *mx, const FmAxisMap *my, float *tmp, float *out);
 
+/* The same for a float plane (w x h, tightly packed), no scaling. tmp needs
+ * mx->n_out * h floats. */
+void fm_resample_float(const float *in, int w, int h, const FmAxisMap *mx, const FmAxisMap *my,
+                       float *tmp, float *out);
+
 #endif

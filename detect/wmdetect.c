@@ -62,7 +62,8 @@ static int load_key_dir(const char *dir, FmKey **keys, int *nkeys, FmError *err)
         int skey = n > 4 && !strcmp(e->d_name + n - 4, ".key");
         if (!dkey && !skey)
             continue;
-        snprintf(path, sizeof(path), "%s/%s", dir, e->d_name);
+        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
+            continue;  /* a name too long to open */
         FmKey *k = fm_key_new();
         if (!k) {
             closedir(d);

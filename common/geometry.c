@@ -1,0 +1,246 @@
+#include "geometry.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fftw3.h>
+
+#define NCAND 3              /* period candidates kept per axis */
+#define MIN_MARK_STEP 0.75   /* fine samples per mark pixel searched: */
+#define MAX_MARK_STEP 6.0    /* from 2/3 down-scale-with-box to a 1/3-height crop */
+
+typedef struct Search {
+    const FmAccumulator *acc;
+    const float *pilot;
+    float *tile;
+    float *plane;            /* mark-grid plane scratch */
+    fftwf_complex *pilot_f;  /* FFT of the pilot tile */
+    fftwf_complex *tile_f;
+    float *xcorr;
+    fftwf_plan fwd, inv;
+    long evaluated;
+} Search;
+
+/* Resamples the fine evidence onto a mark grid of the given steps (origin 0). */
+static int to_mark_grid(const FmAccumulator *acc, double sx, double sy, float *out,
+                        int *mw, int *mh, float *tmp)
+{
+    FmAxisMap mx, my;
+    int w = (int)floor(acc->fw / sx), h = (int)floor(acc->fh / sy);
+    if (w < 8 || h < 8 || (size_t)w * h > (size_t)acc->fw * acc->fh * 2)
+        return FM_EINVAL;
+    if (fm_axis_map_init(&mx, acc->fw, w, 0, sx) < 0)
+        return FM_ENOMEM;
+    if (fm_axis_map_init(&my, acc->fh, h, 0, sy) < 0) {
+        fm_axis_map_free(&mx);
+        return FM_ENOMEM;
+    }
+    fm_resample_float(acc->fine_total, acc->fw, acc->fh, &mx, &my, tmp, out);
+    fm_axis_map_free(&mx);
+    fm_axis_map_free(&my);
+    *mw = w;
+    *mh = h;
+    return 0;
+}
+
+static void fold_flipped(const float *plane, int w, int h, int fh, int fv, int ox, int oy,
+                         float *tile)
+{
+    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
+    for (int y = 0; y < h; y++) {
+        int yy = fv ? h - 1 - y : y;
+        float *t = tile + (size_t)((yy + oy) % FM_TILE) * FM_TILE;
+        const float *p = plane + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            int xx = fh ? w - 1 - x : x;
+            t[(xx + ox) % FM_TILE] += p[x];
+        }
+    }
+}
+
+int fm_geometry_fold(const FmAccumulator *acc, const FmAlignment *al, float *tile)
+{
+    int w = (int)floor(acc->fw / al->step_x) + 1, h = (int)floor(acc->fh / al->step_y) + 1;
+    float *plane = malloc(sizeof(float) * (size_t)w * h);
+    float *tmp = malloc(sizeof(float) * (size_t)w * acc->fh);
+    int mw, mh, ret = FM_ENOMEM;
+    if (plane && tmp && (ret = to_mark_grid(acc, al->step_x, al->step_y, plane, &mw, &mh, tmp)) == 0)
+        fold_flipped(plane, mw, mh, al->flip_h, al->flip_v, al->shift_x, al->shift_y, tile);
+    free(plane);
+    free(tmp);
+    return ret;
+}
+
+/* Best cyclic shift of the pilot in a folded tile: normalised peak value. */
+static double best_shift(Search *s, int *sx, int *sy)
+{
+    const int n = FM_TILE * FM_TILE, nc = FM_TILE * (FM_TILE / 2 + 1);
+    double energy = 0;
+    for (int i = 0; i < n; i++)
+        energy += (double)s->tile[i] * s->tile[i];
+    if (energy <= 0)
+        return 0;
+    fftwf_execute_dft_r2c(s->fwd, s->tile, s->tile_f);
+    /* cross-correlation: tile shifted by d matches the pilot when
+     * tile(x) = pilot(x + d): conj(T) * P */
+    for (int i = 0; i < nc; i++) {
+        float ar = s->tile_f[i][0], ai = -s->tile_f[i][1];
+        float br = s->pilot_f[i][0], bi = s->pilot_f[i][1];
+        s->tile_f[i][0] = ar * br - ai * bi;
+        s->tile_f[i][1] = ar * bi + ai * br;
+    }
+    fftwf_execute_dft_c2r(s->inv, s->tile_f, s->xcorr);
+    int arg = 0;
+    for (int i = 1; i < n; i++)
+        if (s->xcorr[i] > s->xcorr[arg])
+            arg = i;
+    *sx = arg % FM_TILE;
+    *sy = arg / FM_TILE;
+    /* pilot tile has unit RMS per sample times the pilot share of slots */
+    return s->xcorr[arg] / n / sqrt(energy * n);
+}
+
+/* Scores one candidate (steps, flips); fills al when it beats al->score. */
+static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignment *al)
+{
+    int mw, mh, dx = 0, dy = 0;
+    float *scratch = s->plane + (size_t)s->acc->fw * s->acc->fh * 2;
+    s->evaluated++;
+    if (to_mark_grid(s->acc, stx, sty, s->plane, &mw, &mh, scratch) < 0)
+        return;
+    fold_flipped(s->plane, mw, mh, fh, fv, 0, 0, s->tile);
+    double score = best_shift(s, &dx, &dy);
+    if (score > al->score) {
+        al->score = score;
+        al->step_x = stx;
+        al->step_y = sty;
+        al->flip_h = fh;
+        al->flip_v = fv;
+        al->shift_x = dx;
+        al->shift_y = dy;
+    }
+}
+
+/* The NCAND best local maxima of the normalised autocorrelation along one axis. */
+static void axis_candidates(const float *ac, int stride_lag, int n_lags, int overlap_other,
+                            int len, int lo, int hi, double *cand)
+{
+    double best[NCAND] = { 0 };
+    for (int i = 0; i < NCAND; i++)
+        cand[i] = 0;
+    if (hi > n_lags - 2)
+        hi = n_lags - 2;
+    for (int d = lo; d <= hi; d++) {
+        double v = ac[(size_t)d * stride_lag] / ((double)(len - d) * overlap_other);
+        double l = ac[(size_t)(d - 1) * stride_lag] / ((double)(len - d + 1) * overlap_other);
+        double r = ac[(size_t)(d + 1) * stride_lag] / ((double)(len - d - 1) * overlap_other);
+        if (v < l || v < r || v <= 0)
+            continue;
+        /* parabolic interpolation of the peak position */
+        double den = l - 2 * v + r, off = den < 0 ? 0.5 * (l - r) / den : 0;
+        for (int k = 0; k < NCAND; k++)
+            if (v > best[k]) {
+                memmove(best + k + 1, best + k, sizeof(double) * (NCAND - 1 - k));
+                memmove(cand + k + 1, cand + k, sizeof(double) * (NCAND - 1 - k));
+                best[k] = v;
+                cand[k] = d + off;
+                break;
+            }
+    }
+}
+
+int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlignment *best,
+                       FmError *err)
+{
+    int W = acc->fw, H = acc->fh;
+    int PW = 2 * W, PH = 2 * H;  /* zero padding: linear, not cyclic, correlation */
+    size_t npad = (size_t)PW * PH, ncpad = (size_t)PH * (PW / 2 + 1);
+    Search s = { .acc = acc, .pilot = pilot_tile };
+    float *pad = fftwf_malloc(sizeof(float) * npad);
+    fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * ncpad);
+    int ret = 0;
+
+    memset(best, 0, sizeof(*best));
+    best->score = -1;
+    s.tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    s.xcorr = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    s.pilot_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
+    s.tile_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
+    /* mark plane (at most fine size / MIN_MARK_STEP^2 < 2 W H), then the
+     * resampling scratch (mark width x H < 2 W H) */
+    s.plane = malloc(sizeof(float) * ((size_t)W * H * 4 + 1024));
+    if (!pad || !spec || !s.tile || !s.xcorr || !s.pilot_f || !s.tile_f || !s.plane) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
+        goto end;
+    }
+
+    /* 1. autocorrelation of the evidence */
+    fftwf_plan p1 = fftwf_plan_dft_r2c_2d(PH, PW, pad, spec, FFTW_ESTIMATE);
+    fftwf_plan p2 = fftwf_plan_dft_c2r_2d(PH, PW, spec, pad, FFTW_ESTIMATE);
+    memset(pad, 0, sizeof(float) * npad);
+    for (int y = 0; y < H; y++)
+        memcpy(pad + (size_t)y * PW, acc->fine_total + (size_t)y * W, sizeof(float) * W);
+    fftwf_execute(p1);
+    for (size_t i = 0; i < ncpad; i++) {
+        spec[i][0] = spec[i][0] * spec[i][0] + spec[i][1] * spec[i][1];
+        spec[i][1] = 0;
+    }
+    fftwf_execute(p2);
+    fftwf_destroy_plan(p1);
+    fftwf_destroy_plan(p2);
+
+    double cx[NCAND], cy[NCAND];
+    int lo_x = (int)(FM_TILE * MIN_MARK_STEP), hi_x = (int)(FM_TILE * MAX_MARK_STEP);
+    if (hi_x > W * 4 / 5) hi_x = W * 4 / 5;
+    int hi_y = (int)(FM_TILE * MAX_MARK_STEP);
+    if (hi_y > H * 4 / 5) hi_y = H * 4 / 5;
+    axis_candidates(pad, 1, W, H, W, lo_x, hi_x, cx);          /* lags (d, 0) */
+    axis_candidates(pad, (int)PW, H, W, H, lo_x, hi_y, cy);    /* lags (0, d) */
+
+    /* 2. score candidate step pairs (each axis's periods, and square pixels) x flips */
+    s.fwd = fftwf_plan_dft_r2c_2d(FM_TILE, FM_TILE, s.tile, s.tile_f, FFTW_ESTIMATE);
+    s.inv = fftwf_plan_dft_c2r_2d(FM_TILE, FM_TILE, s.tile_f, s.xcorr, FFTW_ESTIMATE);
+    memcpy(s.tile, pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
+    fftwf_execute_dft_r2c(s.fwd, s.tile, s.pilot_f);
+
+    double steps[2 * NCAND + 2];
+    int nsteps = 0;
+    for (int k = 0; k < NCAND; k++) {
+        if (cx[k] > 0) steps[nsteps++] = cx[k] / FM_TILE;
+        if (cy[k] > 0) steps[nsteps++] = cy[k] / FM_TILE;
+    }
+    /* the nominal grid (whole picture height shown) is always a candidate */
+    steps[nsteps++] = acc->step / acc->fine_step;
+    for (int i = 0; i < nsteps; i++)
+        for (int j = 0; j < nsteps; j++) {
+            double r = steps[i] / steps[j];
+            if (r < 0.5 || r > 2.0)
+                continue;  /* more anamorphic than 2:1 is not a picture */
+            for (int f = 0; f < 4; f++)
+                evaluate(&s, steps[i], steps[j], f & 1, f >> 1, best);
+        }
+
+    /* 3. refine the steps: coordinate search in shrinking relative steps */
+    for (double rel = 0.004; rel > 0.0004; rel /= 2) {
+        for (int axis = 0; axis < 2; axis++)
+            for (int sign = -1; sign <= 1; sign += 2) {
+                FmAlignment t = *best;
+                double fx = axis == 0 ? 1 + sign * rel : 1, fy = axis == 1 ? 1 + sign * rel : 1;
+                evaluate(&s, best->step_x * fx, best->step_y * fy, best->flip_h, best->flip_v, &t);
+                if (t.score > best->score)
+                    *best = t;
+            }
+    }
+    best->hypotheses = s.evaluated * FM_TILE * FM_TILE;
+    fftwf_destroy_plan(s.fwd);
+    fftwf_destroy_plan(s.inv);
+end:
+    fftwf_free(pad);
+    fftwf_free(spec);
+    fftwf_free(s.tile);
+    fftwf_free(s.xcorr);
+    fftwf_free(s.pilot_f);
+    fftwf_free(s.tile_f);
+    free(s.plane);
+    return ret;
+}
