@@ -70,11 +70,31 @@ static int analyse_tile(const float *tile, const FmSlotMap *map, const float *pi
 
     read_normalised(tile, v);
     res->pilot_z = correlate(v, pilot);
+
+    /* Maximum-ratio combining: each band's slots count in proportion to the
+     * mark amplitude the pilots show in that band (bands are already at unit
+     * variance). Codecs and down-scaling remove the upper bands first; their
+     * slots then add little but noise. Pilots only set the weights, so the
+     * pilot statistic above stays unweighted and N(0,1) without a mark. */
+    float weight[FM_NCOEF];
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double m = 0;
+        int n = 0;
+        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++) {
+            int k = b * FM_NCOEF + c;
+            if (pilot[k] != 0) {
+                m += v[k] * pilot[k];
+                n++;
+            }
+        }
+        m = n ? m / n : 0;
+        weight[c] = (float)(m > 0.02 ? m : 0.02);
+    }
     for (int i = 0; i < FM_CODED_BITS; i++)
         soft[i] = 0;
     for (int k = 0; k < FM_SLOTS; k++)
         if (map->bit[k] >= 0)
-            soft[map->bit[k]] += v[k] * map->sign[k];
+            soft[map->bit[k]] += weight[k % FM_NCOEF] * v[k] * map->sign[k];
     if ((ret = fm_fec_decode(soft, FM_MESSAGE_BITS, bits)) < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
     fm_bits_to_bytes(bits, FM_MESSAGE_BYTES, res->message);

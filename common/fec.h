@@ -1,8 +1,8 @@
 /*
  * fec.h - forward error correction for the watermark message.
  *
- * A rate-1/3 convolutional code, constraint length 7 (generators 133, 171,
- * 165 octal), terminated with 6 zero tail bits, decoded by a soft-decision
+ * A rate-1/3 convolutional code, constraint length 9 (generators 557, 663,
+ * 711 octal), terminated with 8 zero tail bits, decoded by a soft-decision
  * Viterbi decoder. Soft inputs: positive means "coded bit is 1", negative
  * "0", magnitude = confidence, 0 = erased. Erasures and errors need no
  * special handling.
@@ -12,7 +12,7 @@
 
 #include <stdint.h>
 
-#define FM_FEC_K 7
+#define FM_FEC_K 9
 #define FM_FEC_RATE 3
 #define FM_FEC_TAIL (FM_FEC_K - 1)
 #define FM_FEC_CODED_BITS(nbits) (((nbits) + FM_FEC_TAIL) * FM_FEC_RATE)

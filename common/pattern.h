@@ -22,7 +22,7 @@
 #define FM_TILE_BLOCKS (FM_TILE / 8)                   /* per side */
 #define FM_NCOEF 20                                     /* slots per block */
 #define FM_SLOTS (FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF) /* 5120 */
-#define FM_CODED_BITS ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* 1866 */
+#define FM_CODED_BITS ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* 1872 */
 #ifndef FM_PILOTS
 #define FM_PILOTS (FM_SLOTS / 8)                            /* 640 */
 #endif

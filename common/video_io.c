@@ -6,7 +6,8 @@
  *
  * Writer: encodes VP9, H.264 or FFV1 into a temporary file beside the output,
  * carries the audio of another file over (stream copy when the container
- * accepts the codec, else Opus), and renames into place in fm_writer_finish().
+ * accepts the codec, else Opus, or AAC where Opus cannot go), and renames into
+ * place in fm_writer_finish().
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L
@@ -155,7 +156,8 @@ static int open_error(FmError *err, const char *path, int ret)
     /* FFmpeg says "End of file" or "Invalid data" for files it cannot make
      * sense of (text, truncated garbage); say what that means. */
     if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
-        return fm_error_set(err, FM_EFORMAT, "cannot open '%s': not a media file FFmpeg can read",
+        return fm_error_set(err, FM_EFORMAT,
+                            "cannot open '%s': not a media file FFmpeg can read, or damaged",
                             path);
     if (ret == AVERROR(ENOMEM))
         return nomem(err);
@@ -528,9 +530,31 @@ int fm_reader_next(FmVideoReader *r, AVFrame **frame, FmError *err)
     }
 }
 
+/* Puts the demuxer at a keyframe at or before aim, else the nearest one. */
+static int reader_seek_to(FmVideoReader *r, int64_t aim)
+{
+    int ret = avformat_seek_file(r->fmt, r->st->index, INT64_MIN, aim, aim, 0);
+    if (ret < 0)
+        ret = av_seek_frame(r->fmt, r->st->index, aim, AVSEEK_FLAG_BACKWARD);
+    if (ret < 0)
+        ret = avformat_seek_file(r->fmt, r->st->index, INT64_MIN, aim, INT64_MAX, 0);
+    avcodec_flush_buffers(r->dec);
+    av_frame_unref(r->raw);
+    r->have_pending = 0;
+    r->flushing = 0;
+    r->last_pts = AV_NOPTS_VALUE;
+    return ret;
+}
+
 /*
  * t counts from the first frame of the stream (the timestamps themselves may
  * start elsewhere, e.g. at 10 h in broadcast files, or 1.4 s in MPEG-TS).
+ *
+ * Demuxers seek by dts, MPEG-PS/TS ones without an index and onto any
+ * packet, so the first frame decoded after a seek can lie after t (or never
+ * come, before the next keyframe). The first frame is therefore decoded here,
+ * and if it is not at or before t the seek is retried from further back
+ * (1 s, 2 s, 4 s ...) down to the start of the stream.
  */
 int fm_reader_seek(FmVideoReader *r, double t, FmError *err)
 {
@@ -547,18 +571,33 @@ int fm_reader_seek(FmVideoReader *r, double t, FmError *err)
     /* Times computed as frame_index / fps must not lose their frame to
      * floating-point noise, hence the small tolerance before rounding up. */
     int64_t target = origin + (int64_t)ceil(ticks - 1e-3);
+    int64_t step = av_rescale_q(1, (AVRational){ 1, 1 }, tb);
+    if (step < 1)
+        step = 1;
+    int64_t start = origin - step; /* safely before the first keyframe's dts */
+    if (r->st->start_time != AV_NOPTS_VALUE && r->st->start_time - step < start)
+        start = r->st->start_time - step;
 
-    int ret = avformat_seek_file(r->fmt, r->st->index, INT64_MIN, target, target, 0);
-    if (ret < 0)
-        ret = av_seek_frame(r->fmt, r->st->index, target, AVSEEK_FLAG_BACKWARD);
-    if (ret < 0)
-        return fm_error_set(err, FM_EIO, "'%s': cannot seek to %.3f s: %s", r->path, t,
-                            av_err2str(ret));
-    avcodec_flush_buffers(r->dec);
-    av_frame_unref(r->raw);
-    r->have_pending = 0;
-    r->flushing = 0;
-    r->last_pts = AV_NOPTS_VALUE;
+    int64_t back = 0;
+    for (int attempt = 0;; attempt++) {
+        int64_t aim = target - back;
+        int last = aim <= start || attempt >= 12;
+        if (last)
+            aim = start;
+        int ret = reader_seek_to(r, aim);
+        if (ret < 0)
+            return fm_error_set(err, FM_EIO, "'%s': cannot seek to %.3f s: %s", r->path, t,
+                                av_err2str(ret));
+        ret = reader_decode(r, err);
+        if (ret < 0)
+            return ret;
+        if (last || (ret == 1 && r->raw->pts <= target)) {
+            r->have_pending = ret;
+            break;
+        }
+        av_frame_unref(r->raw);
+        back = back ? back * 2 : step;
+    }
     r->skip_until = target;
     return 0;
 }
@@ -827,7 +866,40 @@ static const AVChannelLayout opus_layouts[8] = {
     AV_CHANNEL_LAYOUT_6POINT1, AV_CHANNEL_LAYOUT_7POINT1,
 };
 
-static int audio_setup_opus(FmVideoWriter *w, const char *from, FmError *err)
+/* Channel layout for the audio encoder: the source's channel count where the
+ * encoder has a layout for it, else stereo. */
+static int audio_enc_layout(const AVCodec *codec, int nch, AVChannelLayout *out)
+{
+    static const AVChannelLayout stereo = AV_CHANNEL_LAYOUT_STEREO;
+    if (codec->id == AV_CODEC_ID_OPUS)
+        return av_channel_layout_copy(out, nch >= 1 && nch <= 8 ? &opus_layouts[nch - 1] : &stereo);
+    for (const AVChannelLayout *l = codec->ch_layouts; l && l->nb_channels; l++)
+        if (l->nb_channels == nch)
+            return av_channel_layout_copy(out, l);
+    if (!codec->ch_layouts && nch >= 1 && nch <= 2) {
+        av_channel_layout_default(out, nch);
+        return 0;
+    }
+    return av_channel_layout_copy(out, &stereo);
+}
+
+static int audio_enc_rate(const AVCodec *codec, int src_rate)
+{
+    const int *r = codec->supported_samplerates;
+    if (codec->id == AV_CODEC_ID_OPUS || !r)
+        return codec->id == AV_CODEC_ID_OPUS || src_rate <= 0 ? 48000 : src_rate;
+    for (const int *p = r; *p; p++)
+        if (*p == src_rate)
+            return src_rate;
+    for (const int *p = r; *p; p++)
+        if (*p == 48000)
+            return 48000;
+    return r[0];
+}
+
+/* Sets up decoding of the source audio and encoding it with `encoder`. */
+static int audio_setup_encode(FmVideoWriter *w, const char *from, const char *encoder,
+                              FmError *err)
 {
     AudioCarry *a = &w->audio;
     const AVCodecParameters *par = a->ist->codecpar;
@@ -847,31 +919,33 @@ static int audio_setup_opus(FmVideoWriter *w, const char *from, FmError *err)
         return fm_error_set(err, FM_ECODEC, "'%s': cannot decode audio (codec %s): %s", from,
                             avcodec_get_name(par->codec_id), av_err2str(ret));
 
-    const AVCodec *ecodec = avcodec_find_encoder_by_name("libopus");
+    const AVCodec *ecodec = avcodec_find_encoder_by_name(encoder);
     if (!ecodec)
-        return fm_error_set(err, FM_ECODEC,
-                            "the libopus encoder is not available in this FFmpeg build");
+        return fm_error_set(err, FM_ECODEC, "the %s encoder is not available in this FFmpeg build",
+                            encoder);
     AVCodecContext *e = a->enc = avcodec_alloc_context3(ecodec);
     if (!e)
         return nomem(err);
     int nch = par->ch_layout.nb_channels;
     if (nch < 1)
         return fm_error_set(err, FM_EFORMAT, "'%s': audio has no channels", from);
-    ret = av_channel_layout_copy(&e->ch_layout, &opus_layouts[nch <= 8 ? nch - 1 : 1]);
-    if (ret < 0)
+    if (audio_enc_layout(ecodec, nch, &e->ch_layout) < 0)
         return nomem(err);
-    e->sample_rate = 48000;
-    e->sample_fmt = ecodec->sample_fmts ? ecodec->sample_fmts[0] : AV_SAMPLE_FMT_FLT;
+    e->sample_rate = audio_enc_rate(ecodec, par->sample_rate);
+    e->sample_fmt = ecodec->sample_fmts ? ecodec->sample_fmts[0] : AV_SAMPLE_FMT_FLTP;
     for (const enum AVSampleFormat *p = ecodec->sample_fmts; p && *p != AV_SAMPLE_FMT_NONE; p++)
-        if (*p == AV_SAMPLE_FMT_FLT)
+        if (*p == AV_SAMPLE_FMT_FLT || *p == AV_SAMPLE_FMT_FLTP)
             e->sample_fmt = *p;
-    e->bit_rate = e->ch_layout.nb_channels <= 2 ? 128000 : 64000 * e->ch_layout.nb_channels;
+    /* Transparent rates: Opus 128 kb/s stereo, AAC 192 kb/s stereo. */
+    int per_channel = ecodec->id == AV_CODEC_ID_OPUS ? 64000 : 96000;
+    int ch = e->ch_layout.nb_channels;
+    e->bit_rate = ch == 1 ? per_channel * 3 / 2 : (int64_t)per_channel * ch;
     e->time_base = (AVRational){ 1, e->sample_rate };
     if (w->oc->oformat->flags & AVFMT_GLOBALHEADER)
         e->flags |= AV_CODEC_FLAG_GLOBAL_HEADER;
     ret = avcodec_open2(e, ecodec, NULL);
     if (ret < 0)
-        return fm_error_set(err, FM_ECODEC, "cannot start the libopus encoder: %s",
+        return fm_error_set(err, FM_ECODEC, "cannot start the %s encoder: %s", encoder,
                             av_err2str(ret));
 
     a->ost = avformat_new_stream(w->oc, NULL);
@@ -889,8 +963,19 @@ static int audio_setup_opus(FmVideoWriter *w, const char *from, FmError *err)
     return 0;
 }
 
+/* Does the container take this audio codec? 1 yes, 0 no, < 0 FFmpeg does
+ * not know (the muxer decides when the header is written). The query says
+ * yes to Opus in MOV, which the muxer then refuses. */
+static int container_takes_audio(const AVOutputFormat *ofmt, enum AVCodecID id)
+{
+    if (id == AV_CODEC_ID_OPUS && strcmp(ofmt->name, "mov") == 0)
+        return 0;
+    return avformat_query_codec(ofmt, id, FF_COMPLIANCE_NORMAL);
+}
+
 /* Opens `from` again and adds an output stream for its best audio stream:
- * copied when the container takes the codec, else re-encoded to Opus. */
+ * copied when the container takes the codec, else re-encoded to Opus (or to
+ * AAC for containers without Opus, such as MOV). */
 static int writer_setup_audio(FmVideoWriter *w, const char *from, FmError *err)
 {
     AudioCarry *a = &w->audio;
@@ -918,7 +1003,8 @@ static int writer_setup_audio(FmVideoWriter *w, const char *from, FmError *err)
 
     const AVOutputFormat *ofmt = w->oc->oformat;
     enum AVCodecID id = a->ist->codecpar->codec_id;
-    if (avformat_query_codec(ofmt, id, FF_COMPLIANCE_NORMAL) == 1) {
+    /* Copy only when surely accepted; encode to whatever may be. */
+    if (container_takes_audio(ofmt, id) == 1) {
         a->ost = avformat_new_stream(w->oc, NULL);
         if (!a->ost)
             return nomem(err);
@@ -927,12 +1013,21 @@ static int writer_setup_audio(FmVideoWriter *w, const char *from, FmError *err)
             return nomem(err);
         a->ost->codecpar->codec_tag = 0; /* let the muxer pick its own tag */
         a->ost->time_base = a->ist->time_base;
-        return 0;
-    }
-    if (avformat_query_codec(ofmt, AV_CODEC_ID_OPUS, FF_COMPLIANCE_NORMAL) == 0)
-        return fm_error_set(err, FM_EINVAL, "'%s': the %s container takes neither %s nor Opus audio",
+    } else if (container_takes_audio(ofmt, AV_CODEC_ID_OPUS) != 0) {
+        ret = audio_setup_encode(w, from, "libopus", err);
+    } else if (container_takes_audio(ofmt, AV_CODEC_ID_AAC) != 0) {
+        ret = audio_setup_encode(w, from, "aac", err);
+    } else {
+        return fm_error_set(err, FM_EINVAL,
+                            "'%s': the %s container takes neither %s, Opus nor AAC audio",
                             w->path, ofmt->name, avcodec_get_name(id));
-    return audio_setup_opus(w, from, err);
+    }
+    if (ret < 0)
+        return ret;
+    const AVDictionaryEntry *lang = av_dict_get(a->ist->metadata, "language", NULL, 0);
+    if (lang && av_dict_set(&a->ost->metadata, "language", lang->value, 0) < 0)
+        return nomem(err);
+    return 0;
 }
 
 static int writer_fail(FmVideoWriter *w, int code)
@@ -1060,8 +1155,8 @@ static int audio_encode(FmVideoWriter *w, int final, FmError *err)
         ret = avcodec_send_frame(e, f);
         av_frame_unref(f);
         if (ret < 0)
-            return writer_fail(w, fm_error_set(err, FM_ECODEC, "libopus encoder failed: %s",
-                                               av_err2str(ret)));
+            return writer_fail(w, fm_error_set(err, FM_ECODEC, "%s encoder failed: %s",
+                                               e->codec->name, av_err2str(ret)));
         ret = drain_encoder(w, e, a->ost, a->opkt, err);
         if (ret < 0)
             return ret;
@@ -1070,8 +1165,8 @@ static int audio_encode(FmVideoWriter *w, int final, FmError *err)
         return 0;
     int ret = avcodec_send_frame(e, NULL);
     if (ret < 0 && ret != AVERROR_EOF)
-        return writer_fail(w, fm_error_set(err, FM_ECODEC, "libopus encoder failed: %s",
-                                           av_err2str(ret)));
+        return writer_fail(w, fm_error_set(err, FM_ECODEC, "%s encoder failed: %s",
+                                           e->codec->name, av_err2str(ret)));
     return drain_encoder(w, e, a->ost, a->opkt, err);
 }
 
@@ -1131,7 +1226,8 @@ static int audio_pump(FmVideoWriter *w, double until, int all, FmError *err)
             if (ret < 0) {
                 if (ret != AVERROR_EOF && ret != AVERROR_INVALIDDATA &&
                     !(a->in->pb && avio_feof(a->in->pb)))
-                    return writer_fail(w, fm_error_set(err, FM_EIO, "cannot read audio from '%s': %s",
+                    return writer_fail(w, fm_error_set(err, FM_EIO,
+                                                       "cannot read audio from '%s': %s",
                                                        a->in->url, av_err2str(ret)));
                 a->done = 1;
                 return a->enc ? audio_transcode(w, NULL, err) : 0;
@@ -1164,9 +1260,19 @@ static int writer_open_output(FmVideoWriter *w, FmError *err)
     if (ret < 0)
         return fm_error_set(err, FM_EIO, "cannot write '%s': %s", w->path, av_err2str(ret));
     ret = avformat_write_header(w->oc, NULL);
+    if (ret == AVERROR(EINVAL) || ret == AVERROR(ENOSYS) || ret == AVERROR_PATCHWELCOME) {
+        /* The muxer refused a stream: say which ones it was given. */
+        const AudioCarry *a = &w->audio;
+        if (a->ost)
+            return fm_error_set(err, FM_EINVAL,
+                                "'%s': the %s container does not take %s video with %s audio",
+                                w->path, w->oc->oformat->name, avcodec_get_name(w->venc->codec_id),
+                                avcodec_get_name(a->ost->codecpar->codec_id));
+        return fm_error_set(err, FM_EINVAL, "'%s': the %s container does not take %s video",
+                            w->path, w->oc->oformat->name, avcodec_get_name(w->venc->codec_id));
+    }
     if (ret < 0)
-        return fm_error_set(err, FM_EIO, "cannot write '%s' (%s): %s", w->path,
-                            w->oc->oformat->name, av_err2str(ret));
+        return fm_error_set(err, FM_EIO, "cannot write '%s': %s", w->path, av_err2str(ret));
     return 0;
 }
 
