@@ -145,7 +145,7 @@ static void describe(const FmAccumulator *acc, const FmAlignment *al, FmGeometry
     g->offset_y = sy * py;
     g->flip_h = al->flip_h;
     g->flip_v = al->flip_v;
-    g->rotation_deg = 0;
+    g->rotation_deg = -al->rotation_deg;  /* the clip's turn is undone by the opposite one */
     g->searched = 1;
 }
 

@@ -5,12 +5,16 @@
 #include <string.h>
 #include <fftw3.h>
 
+#define MIN_ROTATION_DEG 0.2  /* smaller angles are read without turning back */
+#define MAX_ROTATION_DEG 3.0
 #define NCAND 3              /* period candidates kept per axis */
 #define MIN_MARK_STEP 0.75   /* fine samples per mark pixel searched: */
 #define MAX_MARK_STEP 6.0    /* from 2/3 down-scale-with-box to a 1/3-height crop */
 
 typedef struct Search {
     const FmAccumulator *acc;
+    const float *evidence;   /* fine evidence, possibly rotated */
+    double rotation_deg;
     const float *pilot;
     float *tile;
     float *plane;            /* mark-grid plane scratch */
@@ -22,8 +26,8 @@ typedef struct Search {
 } Search;
 
 /* Resamples the fine evidence onto a mark grid of the given steps (origin 0). */
-static int to_mark_grid(const FmAccumulator *acc, double sx, double sy, float *out,
-                        int *mw, int *mh, float *tmp)
+static int to_mark_grid(const FmAccumulator *acc, const float *evidence, double sx, double sy,
+                        float *out, int *mw, int *mh, float *tmp)
 {
     FmAxisMap mx, my;
     int w = (int)floor(acc->fw / sx), h = (int)floor(acc->fh / sy);
@@ -35,12 +39,37 @@ static int to_mark_grid(const FmAccumulator *acc, double sx, double sy, float *o
         fm_axis_map_free(&mx);
         return FM_ENOMEM;
     }
-    fm_resample_float(acc->fine_total, acc->fw, acc->fh, &mx, &my, tmp, out);
+    fm_resample_float(evidence, acc->fw, acc->fh, &mx, &my, tmp, out);
     fm_axis_map_free(&mx);
     fm_axis_map_free(&my);
     *mw = w;
     *mh = h;
     return 0;
+}
+
+/* The evidence rotated by deg degrees about its centre (bilinear, 0 outside). */
+static float *rotated(const FmAccumulator *acc, double deg)
+{
+    int W = acc->fw, H = acc->fh;
+    float *out = malloc(sizeof(float) * (size_t)W * H);
+    if (!out)
+        return NULL;
+    double c = cos(deg * M_PI / 180), sn = sin(deg * M_PI / 180);
+    double cx = (W - 1) / 2.0, cy = (H - 1) / 2.0;
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            /* source position of output (x, y) */
+            double u = c * (x - cx) - sn * (y - cy) + cx, v = sn * (x - cx) + c * (y - cy) + cy;
+            int x0 = (int)floor(u), y0 = (int)floor(v);
+            float o = 0;
+            if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
+                float fx = (float)(u - x0), fy = (float)(v - y0);
+                const float *r0 = acc->fine_total + (size_t)y0 * W + x0, *r1 = r0 + W;
+                o = (1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) + fy * ((1 - fx) * r1[0] + fx * r1[1]);
+            }
+            out[(size_t)y * W + x] = o;
+        }
+    return out;
 }
 
 static void fold_flipped(const float *plane, int w, int h, int fh, int fv, int ox, int oy,
@@ -63,11 +92,15 @@ int fm_geometry_fold(const FmAccumulator *acc, const FmAlignment *al, float *til
     int w = (int)floor(acc->fw / al->step_x) + 1, h = (int)floor(acc->fh / al->step_y) + 1;
     float *plane = malloc(sizeof(float) * (size_t)w * h);
     float *tmp = malloc(sizeof(float) * (size_t)w * acc->fh);
+    float *rot = al->rotation_deg != 0 ? rotated(acc, al->rotation_deg) : NULL;
+    const float *evidence = rot ? rot : acc->fine_total;
     int mw, mh, ret = FM_ENOMEM;
-    if (plane && tmp && (ret = to_mark_grid(acc, al->step_x, al->step_y, plane, &mw, &mh, tmp)) == 0)
+    if (plane && tmp && (al->rotation_deg == 0 || rot) &&
+        (ret = to_mark_grid(acc, evidence, al->step_x, al->step_y, plane, &mw, &mh, tmp)) == 0)
         fold_flipped(plane, mw, mh, al->flip_h, al->flip_v, al->shift_x, al->shift_y, tile);
     free(plane);
     free(tmp);
+    free(rot);
     return ret;
 }
 
@@ -106,7 +139,7 @@ static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignm
     int mw, mh, dx = 0, dy = 0;
     float *scratch = s->plane + (size_t)s->acc->fw * s->acc->fh * 2;
     s->evaluated++;
-    if (to_mark_grid(s->acc, stx, sty, s->plane, &mw, &mh, scratch) < 0)
+    if (to_mark_grid(s->acc, s->evidence, stx, sty, s->plane, &mw, &mh, scratch) < 0)
         return;
     fold_flipped(s->plane, mw, mh, fh, fv, 0, 0, s->tile);
     double score = best_shift(s, &dx, &dy);
@@ -118,6 +151,7 @@ static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignm
         al->flip_v = fv;
         al->shift_x = dx;
         al->shift_y = dy;
+        al->rotation_deg = s->rotation_deg;
     }
 }
 
@@ -147,6 +181,57 @@ static void axis_candidates(const float *ac, int stride_lag, int n_lags, int ove
                 break;
             }
     }
+}
+
+/* Scores candidate step pairs x flips, then refines the best one's steps. */
+static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment *best)
+{
+    FmAlignment local = *best;
+    local.score = -1;
+    for (int i = 0; i < nsteps; i++)
+        for (int j = 0; j < nsteps; j++) {
+            double r = steps[i] / steps[j];
+            if (r < 0.5 || r > 2.0)
+                continue;  /* more anamorphic than 2:1 is not a picture */
+            for (int f = 0; f < 4; f++)
+                evaluate(s, steps[i], steps[j], f & 1, f >> 1, &local);
+        }
+    /* coordinate search in shrinking relative steps */
+    for (double rel = 0.004; rel > 0.0004; rel /= 2)
+        for (int axis = 0; axis < 2; axis++)
+            for (int sign = -1; sign <= 1; sign += 2) {
+                FmAlignment t = local;
+                double fx = axis == 0 ? 1 + sign * rel : 1, fy = axis == 1 ? 1 + sign * rel : 1;
+                evaluate(s, local.step_x * fx, local.step_y * fy, local.flip_h, local.flip_v, &t);
+                if (t.score > local.score)
+                    local = t;
+            }
+    if (local.score > best->score)
+        *best = local;
+}
+
+/*
+ * Angle (degrees) of the strongest period peak near the positive x axis of
+ * the autocorrelation (stored cyclically in a PW x PH array).
+ */
+static double rotation_estimate(const float *ac, int PW, int PH, int W, int H, int lo, int hi)
+{
+    double best = 0, angle = 0;
+    double tmax = tan(MAX_ROTATION_DEG * M_PI / 180);
+    for (int d = lo; d <= hi; d++) {
+        int emax = (int)ceil(d * tmax);
+        for (int e = -emax; e <= emax; e++) {
+            if (abs(e) >= H)
+                continue;
+            const float *row = ac + (size_t)((e + PH) % PH) * PW;
+            double v = row[d] / ((double)(W - d) * (H - abs(e)));
+            if (v > best) {
+                best = v;
+                angle = atan2(e, d) * 180 / M_PI;
+            }
+        }
+    }
+    return angle;
 }
 
 int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlignment *best,
@@ -211,25 +296,24 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     }
     /* the nominal grid (whole picture height shown) is always a candidate */
     steps[nsteps++] = acc->step / acc->fine_step;
-    for (int i = 0; i < nsteps; i++)
-        for (int j = 0; j < nsteps; j++) {
-            double r = steps[i] / steps[j];
-            if (r < 0.5 || r > 2.0)
-                continue;  /* more anamorphic than 2:1 is not a picture */
-            for (int f = 0; f < 4; f++)
-                evaluate(&s, steps[i], steps[j], f & 1, f >> 1, best);
-        }
 
-    /* 3. refine the steps: coordinate search in shrinking relative steps */
-    for (double rel = 0.004; rel > 0.0004; rel /= 2) {
-        for (int axis = 0; axis < 2; axis++)
-            for (int sign = -1; sign <= 1; sign += 2) {
-                FmAlignment t = *best;
-                double fx = axis == 0 ? 1 + sign * rel : 1, fy = axis == 1 ? 1 + sign * rel : 1;
-                evaluate(&s, best->step_x * fx, best->step_y * fy, best->flip_h, best->flip_v, &t);
-                if (t.score > best->score)
-                    *best = t;
+    s.evidence = acc->fine_total;
+    search_steps(&s, steps, nsteps, best);
+
+    /* 4. rotation: the period peak moved off the x axis by the angle */
+    double angle = rotation_estimate(pad, PW, PH, W, H, lo_x, hi_x);
+    if (fabs(angle) >= MIN_ROTATION_DEG) {
+        for (int sign = -1; sign <= 1; sign += 2) {
+            float *rot = rotated(acc, sign * angle);
+            if (!rot) {
+                ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
+                goto end;
             }
+            s.evidence = rot;
+            s.rotation_deg = sign * angle;
+            search_steps(&s, steps, nsteps, best);
+            free(rot);
+        }
     }
     best->hypotheses = s.evaluated * FM_TILE * FM_TILE;
     fftwf_destroy_plan(s.fwd);

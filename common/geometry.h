@@ -10,7 +10,9 @@
  *   2. for each candidate step pair and the four flips, the evidence is
  *      resampled onto that mark grid and folded into one tile, and an FFT
  *      cross-correlation with the keyed pilot finds the cyclic shift;
- *   3. the best candidate's steps are refined by small local changes.
+ *   3. the best candidate's steps are refined by small local changes;
+ *   4. a rotated copy has its period peaks off the axes: their angle gives
+ *      the rotation, and steps 2-3 run again on the evidence turned back.
  */
 #ifndef FM_GEOMETRY_H
 #define FM_GEOMETRY_H
@@ -22,6 +24,7 @@
 typedef struct FmAlignment {
     double step_x, step_y;  /* fine-grid samples per mark pixel */
     int flip_h, flip_v;
+    double rotation_deg;    /* the evidence is rotated by this before resampling */
     int shift_x, shift_y;   /* mark-grid sample x lands on tile (x + shift_x) mod FM_TILE */
     long hypotheses;        /* candidates x flips x shifts compared: the search's size */
     double score;           /* normalised cross-correlation peak of the best candidate */
