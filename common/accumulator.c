@@ -1,5 +1,7 @@
 #include "accumulator.h"
 
+#include "pattern.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,7 +61,7 @@ void fm_accumulator_free(FmAccumulator *acc)
     free(acc->tmp);
     free(acc->total);
     for (int i = 0; i < acc->nseg; i++)
-        free(acc->seg[i].plane);
+        free(acc->seg[i].tile);
     free(acc->seg);
     memset(acc, 0, sizeof(*acc));
 }
@@ -135,8 +137,8 @@ static FmSegment *open_segment(FmAccumulator *acc, double t)
     }
     cur = &acc->seg[acc->nseg];
     memset(cur, 0, sizeof(*cur));
-    cur->plane = calloc((size_t)acc->gw * acc->gh, sizeof(float));
-    if (!cur->plane)
+    cur->tile = calloc((size_t)FM_TILE * FM_TILE, sizeof(float));
+    if (!cur->tile)
         return NULL;
     cur->t_first = cur->t_last = t;
     acc->nseg++;
@@ -160,9 +162,15 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     size_t nf = (size_t)acc->fw * acc->fh;
     for (size_t i = 0; i < nf; i++)
         acc->fine_total[i] += acc->fine[i];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i < n; i++)
         acc->total[i] += acc->grid[i];
-        seg->plane[i] += acc->grid[i];
+    /* segments keep only their evidence folded on the nominal grid: 64 KB
+     * each, so hours of video fit */
+    for (int y = 0; y < acc->gh; y++) {
+        float *row = seg->tile + (size_t)(y % FM_TILE) * FM_TILE;
+        const float *g = acc->grid + (size_t)y * acc->gw;
+        for (int x = 0; x < acc->gw; x++)
+            row[x % FM_TILE] += g[x];
     }
     if (!acc->frames || t < acc->t_first)
         acc->t_first = t;

@@ -27,7 +27,7 @@
 typedef struct FmSegment {
     double t_first, t_last;  /* seconds, of the first and last frame in it */
     long frames;
-    float *plane;            /* gw*gh summed residual of its frames */
+    float *tile;             /* its frames' evidence on the nominal grid, folded */
 } FmSegment;
 
 typedef struct FmAccumulator {

@@ -205,8 +205,7 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     if (res->found && !res->geometry.searched && acc->nseg > 1) {
         int first = -1, last = -1;
         for (int s = 0; s < acc->nseg; s++) {
-            fold(acc->seg[s].plane, acc->gw, acc->gh, 0, 0, tile);
-            read_normalised(tile, v);
+            read_normalised(acc->seg[s].tile, v);
             if (correlate(v, pilot) >= SEGMENT_Z) {
                 if (first < 0)
                     first = s;

@@ -101,8 +101,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("  payload:        unreadable (too damaged to decode)\n");
     }
     printf("  signature:      %s (key %s)\n", r->signature_valid ? "valid" : "INVALID", fp);
-    printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld hypotheses searched)\n",
-           r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses);
+    printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld %s searched)\n",
+           r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses,
+           r->hypotheses == 1 ? "hypothesis" : "hypotheses");
     printf("  read from:      %.2f s to %.2f s (%ld frames)\n", r->span[0], r->span[1],
            r->frames_read);
     printf("  geometry:       scale %.3f x %.3f, offset (%.1f, %.1f), flip %s, rotation %.1f deg\n",
