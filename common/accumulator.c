@@ -33,8 +33,13 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     size_t n = (size_t)acc->gw * acc->gh, nf = (size_t)acc->fw * acc->fh;
     acc->fine = malloc(sizeof(float) * nf);
     acc->grid = malloc(sizeof(float) * n);
-    acc->work = malloc(sizeof(float) * nf * 3);
-    acc->tmp = malloc(sizeof(float) * (size_t)acc->fw * (height > acc->fh ? height : acc->fh));
+    /* scratch for whitening either grid, and for the two resampling passes
+     * (the nominal grid is the larger one for clips under 360 rows) */
+    size_t big = n > nf ? n : nf;
+    int wide = acc->fw > acc->gw ? acc->fw : acc->gw;
+    int tall = height > acc->fh ? height : acc->fh;
+    acc->work = malloc(sizeof(float) * big * 3);
+    acc->tmp = malloc(sizeof(float) * (size_t)wide * tall);
     acc->total = calloc(n, sizeof(float));
     acc->fine_total = calloc(nf, sizeof(float));
     if (!acc->fine || !acc->grid || !acc->work || !acc->tmp || !acc->total || !acc->fine_total ||

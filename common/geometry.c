@@ -89,6 +89,8 @@ static void fold_flipped(const float *plane, int w, int h, int fh, int fv, int o
 
 int fm_geometry_fold(const FmAccumulator *acc, const FmAlignment *al, float *tile)
 {
+    if (!(al->step_x > 0.1 && al->step_y > 0.1))
+        return FM_EINVAL;
     int w = (int)floor(acc->fw / al->step_x) + 1, h = (int)floor(acc->fh / al->step_y) + 1;
     float *plane = malloc(sizeof(float) * (size_t)w * h);
     float *tmp = malloc(sizeof(float) * (size_t)w * acc->fh);
@@ -316,6 +318,8 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
         }
     }
     best->hypotheses = s.evaluated * FM_TILE * FM_TILE;
+    if (best->score <= 0)
+        ret = fm_error_set(err, FM_ENOTFOUND, "clip too small for the geometry search");
     fftwf_destroy_plan(s.fwd);
     fftwf_destroy_plan(s.inv);
 end:

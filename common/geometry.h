@@ -30,7 +30,8 @@ typedef struct FmAlignment {
     double score;           /* normalised cross-correlation peak of the best candidate */
 } FmAlignment;
 
-/* Searches the fine evidence of acc for the pilot tile (FM_TILE^2 floats). */
+/* Searches the fine evidence of acc for the pilot tile (FM_TILE^2 floats).
+ * Returns 0, FM_ENOTFOUND when the clip is too small to search, or FM_ENOMEM. */
 int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlignment *best,
                        FmError *err);
 

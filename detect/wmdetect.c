@@ -210,7 +210,8 @@ int main(int argc, char **argv)
     int have_acc = 0;
     uint8_t expected[FM_MESSAGE_BYTES];
 
-    av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_ERROR);
+    /* our one-line messages say what failed; FFmpeg's own logging on request */
+    av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
     if (fm_init(&err) < 0)
         goto fail_err;
     if (key_path) {

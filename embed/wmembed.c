@@ -2,6 +2,7 @@
  * wmembed - stamps a signed, invisible watermark into a video deliverable.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <libgen.h>
 #include <math.h>
 #include <stdio.h>
@@ -21,6 +22,14 @@
 #include "video_io.h"
 
 #define EXIT_USAGE 2
+
+/* Set by SIGINT/SIGTERM/SIGHUP: the frame loop stops and the partial output is removed. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int sig)
+{
+    interrupted = sig;
+}
 
 static void usage(FILE *out)
 {
@@ -145,7 +154,8 @@ int main(int argc, char **argv)
     char receipt_path[4096];
     int ret = EXIT_USAGE;
 
-    av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_ERROR);
+    /* our one-line messages say what failed; FFmpeg's own logging on request */
+    av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
     if (snprintf(receipt_path, sizeof(receipt_path), "%s.receipt.json", out_path) >= (int)sizeof(receipt_path))
@@ -189,8 +199,17 @@ int main(int argc, char **argv)
     long frames = 0;
     AVFrame *frame;
     int r;
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     while ((r = fm_reader_next(reader, &frame, &err)) > 0) {
         FmFrameQuality q;
+        if (interrupted) {
+            fm_error_set(&err, FM_EIO, "interrupted (signal %d); no output written", (int)interrupted);
+            goto fail_err;
+        }
         if (fm_embedder_mark(emb, frame->data[0], frame->linesize[0], info->bit_depth, &q, &err) < 0 ||
             fm_writer_write(writer, frame, &err) < 0)
             goto fail_err;
@@ -206,6 +225,10 @@ int main(int argc, char **argv)
         goto fail_err;
     if (frames == 0) {
         fm_error_set(&err, FM_EFORMAT, "'%s' has no decodable video frames", in_path);
+        goto fail_err;
+    }
+    if (interrupted) {
+        fm_error_set(&err, FM_EIO, "interrupted (signal %d); no output written", (int)interrupted);
         goto fail_err;
     }
     if (fm_writer_finish(writer, &err) < 0)
