@@ -156,6 +156,11 @@ int main(int argc, char **argv)
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
     if (snprintf(receipt_path, sizeof(receipt_path), "%s.receipt.json", out_path) >= (int)sizeof(receipt_path))
@@ -199,11 +204,6 @@ int main(int argc, char **argv)
     long frames = 0;
     AVFrame *frame;
     int r;
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
     while ((r = fm_reader_next(reader, &frame, &err)) > 0) {
         FmFrameQuality q;
         if (interrupted) {

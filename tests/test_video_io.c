@@ -19,31 +19,37 @@
 #include "testutil.h"
 #include "video_io.h"
 
-#define SRC_LAVFI "-f lavfi -i testsrc2=size=321x241:rate=24 "
-#define SINE "-f lavfi -i sine=frequency=440:sample_rate=44100 "
+/* One ffmpeg run makes every test file: inputs, then one output per file. */
+static const char *const inputs =
+    "-t 1 -f lavfi -i testsrc2=size=320x240:rate=24,scale=321:241 " /* 0: odd size */
+    "-t 1 -f lavfi -i sine=frequency=440:sample_rate=44100 "        /* 1 */
+    "-t 1 -f lavfi -i sine=frequency=300:sample_rate=48000 "        /* 2 */
+    "-t 1 -f lavfi -i testsrc2=size=320x240:rate=25 "               /* 3 */
+    "-t 0.3 -f lavfi -i testsrc2=size=64x48:rate=10 "               /* 4: small */
+    "-t 0.4 -f lavfi -i testsrc2=size=176x144:rate=25 ";            /* 5 */
 
-/* name, ffmpeg arguments producing it */
+/* name, output options */
 static const char *const media[][2] = {
     /* 4:2:0 8-bit, odd size, PCM audio */
-    { "a.mkv", SRC_LAVFI SINE "-t 1 -c:v ffv1 -pix_fmt yuv420p -c:a pcm_s16le" },
+    { "a.mkv", "-map 0:v -map 1:a -c:v ffv1 -pix_fmt yuv420p -c:a pcm_s16le" },
     /* 4:2:2 10-bit, odd size, AAC stereo */
-    { "b.mkv", SRC_LAVFI "-f lavfi -i sine=frequency=300:sample_rate=48000 -t 1 "
-               "-c:v ffv1 -pix_fmt yuv422p10le -c:a aac -ac 2" },
+    { "b.mkv", "-map 0:v -map 2:a -c:v ffv1 -pix_fmt yuv422p10le -c:a aac -ac 2" },
     /* H.264 with B-frames and a short GOP, AAC */
-    { "c.mp4", "-f lavfi -i testsrc2=size=320x240:rate=25 " SINE
-               "-t 1 -c:v libx264 -preset ultrafast -bf 2 -g 10 -pix_fmt yuv420p -c:a aac" },
-    { "rgb.mov", "-f lavfi -i testsrc2=size=64x48:rate=10 -t 0.3 -c:v png -pix_fmt rgb24" },
-    { "jpeg.avi", "-f lavfi -i testsrc2=size=64x48:rate=10 -t 0.3 -c:v mjpeg -pix_fmt yuvj422p" },
-    { "p16.nut", "-f lavfi -i testsrc2=size=64x48:rate=10 -t 0.3 -c:v rawvideo "
-                 "-pix_fmt yuv444p16le" },
-    { "nv12.nut", "-f lavfi -i testsrc2=size=64x48:rate=10 -t 0.3 -c:v rawvideo -pix_fmt nv12" },
-    { "p12.mkv", "-f lavfi -i testsrc2=size=64x48:rate=10 -t 0.3 -c:v ffv1 -pix_fmt yuv420p12le" },
+    { "c.mp4", "-map 3:v -map 1:a -c:v libx264 -preset ultrafast -bf 2 -g 10 -pix_fmt yuv420p "
+               "-c:a aac" },
+    { "rgb.mov", "-map 4:v -c:v png -pix_fmt rgb24" },
+    { "jpeg.avi", "-map 4:v -c:v mjpeg -pix_fmt yuvj422p" },
+    { "p16.nut", "-map 4:v -c:v rawvideo -pix_fmt yuv444p16le" },
+    { "nv12.nut", "-map 4:v -c:v rawvideo -pix_fmt nv12" },
+    { "p12.mkv", "-map 4:v -c:v ffv1 -pix_fmt yuv420p12le" },
     /* two H.264 streams of different size and chroma, concatenated below */
-    { "part1.h264", "-f lavfi -i testsrc2=size=320x240:rate=25 -frames:v 10 -c:v libx264 "
-                    "-preset ultrafast -pix_fmt yuv420p" },
-    { "part2.h264", "-f lavfi -i testsrc2=size=176x144:rate=25 -frames:v 10 -c:v libx264 "
-                    "-preset ultrafast -pix_fmt yuv444p" },
-    { "sine.wav", SINE "-t 1" },
+    { "part1.h264", "-map 3:v -frames:v 10 -c:v libx264 -preset ultrafast -pix_fmt yuv420p" },
+    { "part2.h264", "-map 5:v -frames:v 10 -c:v libx264 -preset ultrafast -pix_fmt yuv444p" },
+    { "sine.wav", "-map 1:a" },
+    /* long GOP in MPEG-TS: no index, seeks land on non-keyframes */
+    { "d.ts", "-map 3:v -map 1:a -c:v libx264 -preset ultrafast -g 250 -c:a mp2" },
+    /* Opus audio, which MOV cannot take */
+    { "e.mkv", "-map 4:v -map 2:a -c:v ffv1 -c:a libopus" },
 };
 
 static char *media_dir;  /* in the test processes */
@@ -53,17 +59,16 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
     char *dir = tu_mkdtemp();
-    for (size_t i = 0; i < sizeof media / sizeof media[0]; i++) {
-        char cmd[1024];
-        snprintf(cmd, sizeof cmd,
-                 "ffmpeg -nostdin -hide_banner -loglevel error -y %s '%s/%s'", media[i][1], dir,
-                 media[i][0]);
-        if (system(cmd) != 0) {
-            fprintf(stderr, "failed: %s\n", cmd);
-            abort();
-        }
+    char cmd[8192];
+    int n = snprintf(cmd, sizeof cmd,
+                     "timeout 120 ffmpeg -nostdin -hide_banner -loglevel error -y %s", inputs);
+    for (size_t i = 0; i < sizeof media / sizeof media[0]; i++)
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " %s '%s/%s'", media[i][1], dir,
+                      media[i][0]);
+    if ((size_t)n >= sizeof cmd || system(cmd) != 0) {
+        fprintf(stderr, "failed: %s\n", cmd);
+        abort();
     }
-    char cmd[1024];
     snprintf(cmd, sizeof cmd, "cat '%s/part1.h264' '%s/part2.h264' > '%s/mixed.h264'", dir, dir,
              dir);
     if (system(cmd) != 0)
@@ -348,15 +353,20 @@ static void check_seek(const char *name, double t, int want_left)
     cr_assert_eq(fm_reader_open(&r, p, &err), 0, "%s", err.msg);
     const FmVideoInfo *info = fm_reader_info(r);
     AVFrame *f;
-    /* read a little first, so the seek goes backwards too */
-    for (int i = 0; i < 15; i++)
+    /* read a little first, so the seek goes backwards too; t counts from
+     * the first frame (MPEG-TS timestamps start at 1.4 s) */
+    double origin = 0;
+    for (int i = 0; i < 15; i++) {
         cr_assert_eq(fm_reader_next(r, &f, &err), 1, "%s", err.msg);
+        if (i == 0)
+            origin = f->pts * av_q2d(info->time_base);
+    }
     cr_assert_eq(fm_reader_seek(r, t, &err), 0, "%s", err.msg);
     int n = 0, ret;
     double first = -1;
     while ((ret = fm_reader_next(r, &f, &err)) == 1) {
         if (n == 0)
-            first = f->pts * av_q2d(info->time_base);
+            first = f->pts * av_q2d(info->time_base) - origin;
         n++;
     }
     cr_assert_eq(ret, 0, "%s", err.msg);
@@ -374,6 +384,9 @@ Test(video_io, seek)
     /* H.264 with B-frames: lands on a keyframe before, drops up to t */
     check_seek("c.mp4", 0.5, 12);
     check_seek("c.mp4", 7 / 25.0, 18);
+    check_seek("d.ts", 0.5, 12);
+    check_seek("d.ts", 0, 25);
+    check_seek("d.ts", 0.9, 2);
 }
 
 /* ---- writer ---- */
@@ -510,6 +523,52 @@ Test(video_io, frames_are_modifiable)
     cr_assert_eq(n, 25);
     fm_reader_close(&r);
     free(in);
+    free(o);
+}
+
+/* Opus cannot go into MOV: the writer falls back to AAC there. */
+Test(video_io, mov_gets_aac_for_opus)
+{
+    char *in = src("e.mkv"), *o = out("e.mov");
+    cr_assert_eq(transcode(in, o, FM_CODEC_H264, in), 3);
+    Probe pr = probe(o);
+    cr_assert_str_eq(pr.format, "mov,mp4,m4a,3gp,3g2,mj2");
+    cr_assert_eq(pr.audio, AV_CODEC_ID_AAC);
+    free(in);
+    free(o);
+}
+
+/* A source without audio gives a video-only output; 12-bit stays 12-bit. */
+Test(video_io, audio_from_file_without_audio)
+{
+    char *in = src("p12.mkv"), *o = out("p12.mkv");
+    cr_assert_eq(transcode(in, o, FM_CODEC_FFV1, in), 3);
+    Probe pr = probe(o);
+    cr_assert_eq(pr.nb_streams, 1);
+    FmVideoInfo info;
+    cr_assert_eq(read_all(o, &info), 3);
+    cr_assert_eq(info.pix_fmt, AV_PIX_FMT_YUV420P12LE);
+    free(in);
+    free(o);
+}
+
+Test(video_io, audio_from_bad_file)
+{
+    char *in = src("a.mkv"), *txt = src("notes.txt"), *o = out("x.webm");
+    FmError err = { { 0 } };
+    FmVideoReader *r = NULL;
+    FmVideoWriter *w = NULL;
+    cr_assert_eq(fm_reader_open(&r, in, &err), 0, "%s", err.msg);
+    FmWriterOptions opt = { .codec = FM_CODEC_VP9, .crf = -1, .audio_from = "/nonexistent/a.mkv" };
+    cr_assert_eq(fm_writer_open(&w, o, fm_reader_info(r), &opt, &err), FM_EIO);
+    cr_assert(strstr(err.msg, "No such file or directory"), "%s", err.msg);
+    opt.audio_from = txt;
+    cr_assert_neq(fm_writer_open(&w, o, fm_reader_info(r), &opt, &err), 0);
+    cr_assert_null(w);
+    cr_assert_eq(out_dir_entries(), 0);
+    fm_reader_close(&r);
+    free(in);
+    free(txt);
     free(o);
 }
 

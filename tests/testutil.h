@@ -19,3 +19,73 @@ int tu_read_file(const char *path, char **data, size_t *len);
 int tu_write_file(const char *path, const void *data, size_t len, mode_t mode);
 
 #endif
+
+/* ---- added for the watermark, false-alarm and CLI tests ---- */
+
+#include <stdint.h>
+
+struct FmKey;
+
+/* Deterministic PRNG (splitmix64): same seed, same sequence on every host. */
+typedef struct TuRng {
+    uint64_t s;
+} TuRng;
+
+void tu_rng_seed(TuRng *r, uint64_t seed);
+uint64_t tu_rng_u64(TuRng *r);
+/* Uniform in [0, 1). */
+double tu_rng_uniform(TuRng *r);
+/* Uniform integer in [0, n). */
+uint32_t tu_rng_below(TuRng *r, uint32_t n);
+/* Standard normal (Box-Muller). */
+double tu_rng_gauss(TuRng *r);
+
+/*
+ * A deterministic secret key for tests: both the Ed25519 pair and the
+ * watermark key come from seed (different seeds, unrelated keys). key must
+ * come from fm_key_new(); fm_init() must have been called.
+ */
+void tu_fixed_key(struct FmKey *key, uint32_t seed);
+
+/* Kinds of synthetic luma content (tu_synth_luma). */
+enum {
+    TU_SYNTH_TEXTURED = 0,  /* noise + gradient + static texture + moving shapes */
+    TU_SYNTH_NOISE,         /* fresh white noise every frame */
+    TU_SYNTH_STATIC_NOISE,  /* the same noise every frame (a still, grainy shot) */
+    TU_SYNTH_GRADIENT,      /* slowly drifting linear gradient */
+    TU_SYNTH_CHECKER,       /* checkerboard, some cell sizes, slowly moving */
+    TU_SYNTH_SHAPES,        /* random rectangles and discs moving on flat grey */
+    TU_SYNTH_BARS,          /* testsrc-like vertical bars with a moving box */
+    TU_SYNTH_ZONEPLATE,     /* lavfi zoneplate-like chirp, phase moving */
+    TU_SYNTH_SINES,         /* a few sinusoidal gratings */
+    TU_SYNTH_FLAT,          /* nearly flat, dark, faint noise */
+    TU_SYNTH_BLOCKS,        /* random 8x8/16x16 blocks of random levels (like
+                               blocky compressed content), static */
+    TU_SYNTH_KINDS
+};
+const char *tu_synth_name(int kind);
+
+/*
+ * Draws frame number `frame` of a synthetic clip of the given kind and seed
+ * into a w x h luma plane: 8-bit samples if bit_depth == 8, else uint16 host
+ * order on a bit_depth scale. Only the first w samples of each row are written.
+ */
+void tu_synth_luma(uint8_t *plane, ptrdiff_t stride, int w, int h, int bit_depth, int kind,
+                   uint64_t seed, int frame);
+
+/*
+ * Runs argv[0] (a path) with argv, stdin from /dev/null, and collects its
+ * stdout and stderr into malloc'd NUL-terminated strings (either pointer may
+ * be NULL to discard). Returns the exit status, 128 + signal number if it
+ * was killed, or -1 if it could not be started.
+ */
+int tu_run(const char *const argv[], char **out, char **err);
+/* tu_run with the child's file size limited (RLIMIT_FSIZE, SIGXFSZ ignored, so
+ * writes past it fail with EFBIG); max_file_bytes < 0: no limit. */
+int tu_run_limited(const char *const argv[], char **out, char **err, long max_file_bytes);
+/* Formats a shell command and runs it with system(); returns the exit status. */
+int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Number of entries in a directory (without . and ..), -1 on error. */
+int tu_dir_entries(const char *dir);
+/* Number of '\n'-terminated lines in s (a final unterminated line counts too). */
+int tu_count_lines(const char *s);

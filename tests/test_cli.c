@@ -1,0 +1,1082 @@
+/*
+ * test_cli.c - the command-line tools as a user runs them: wmkeygen,
+ * wmembed and wmdetect from the build directory, on a small clip made with
+ * the ffmpeg CLI, in temporary directories.
+ *
+ * The shared media (master clip, keys, one embed run and re-encodes of its
+ * deliverable) are made once per run before the tests (their directory
+ * travels to the test processes in FM_CLI_MEDIA); every test that writes
+ * works in a directory of its own.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <math.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <sodium.h>
+
+#include "keys.h"
+#include "payload.h"
+#include "receipt.h"
+#include "testutil.h"
+
+#define TITLE_ID "3000000001"      /* above INT32_MAX on purpose */
+#define RECIPIENT_ID "4711"
+#define FFMPEG "ffmpeg -nostdin -hide_banner -loglevel error -y"
+/* The master: synthetic, small, but at least the mark grid's 360 rows (see
+ * the small_flat_clip test for 240 rows). */
+#define MASTER_SIZE "640x480"
+#define MASTER_W 640
+#define MASTER_H 480
+
+static char *media;   /* FM_CLI_MEDIA, in the test processes */
+static char *dir;     /* per test */
+
+/* ---- shared media, made once ---- */
+
+static void die(const char *what)
+{
+    fprintf(stderr, "test_cli setup failed: %s\n", what);
+    abort();
+}
+
+/* Writes s into media/name (helper for the setup). */
+static void save_text(const char *d, const char *name, const char *s)
+{
+    char *p = tu_path(d, name);
+    if (tu_write_file(p, s, strlen(s), 0644) != 0)
+        die(p);
+    free(p);
+}
+
+/* Runs one tool and saves its status, stdout and stderr as name.rc/.out/.err. */
+static void setup_run(const char *d, const char *name, const char *const argv[])
+{
+    char *out = NULL, *err = NULL, rc[16];
+    int st = tu_run(argv, &out, &err);
+    snprintf(rc, sizeof rc, "%d\n", st);
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s.rc", name);
+    save_text(d, buf, rc);
+    snprintf(buf, sizeof buf, "%s.out", name);
+    save_text(d, buf, out);
+    snprintf(buf, sizeof buf, "%s.err", name);
+    save_text(d, buf, err);
+    free(out);
+    free(err);
+}
+
+static int hash_file(const char *d, const char *name, char hex[65])
+{
+    char *p = tu_path(d, name), *data;
+    size_t len;
+    int ret = tu_read_file(p, &data, &len);
+    free(p);
+    if (ret != 0)
+        return -1;
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const uint8_t *)data, len);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    free(data);
+    return 0;
+}
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    (void)set;
+    char *d = tu_mkdtemp();
+    if (tu_sh(FFMPEG " -f lavfi -i testsrc2=size=" MASTER_SIZE ":rate=24"
+              " -f lavfi -i sine=frequency=440 -f lavfi -i sine=frequency=300"
+              " -map 0:v -map 1:a -t 3 -c:v libx264 -crf 16 -pix_fmt yuv420p -c:a aac"
+              " '%s/master.mp4' -map 2:a -t 1 '%s/a.wav'"
+              " -map 0:v -t 1 -vf scale=96:64 -c:v libx264 -pix_fmt yuv420p '%s/tiny.mp4'",
+              d, d, d) != 0)
+        die("ffmpeg could not make master.mp4, a.wav and tiny.mp4");
+    char master_sha[65];
+    if (sodium_init() < 0 || hash_file(d, "master.mp4", master_sha) != 0)
+        die("cannot hash master.mp4");
+    save_text(d, "master.sha256", master_sha);
+    char *prefix_a = tu_path(d, "a"), *prefix_b = tu_path(d, "b");
+    const char *ka[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_a, "--json", NULL };
+    const char *kb[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_b, "-q", NULL };
+    setup_run(d, "keygen_a", ka);
+    setup_run(d, "keygen_b", kb);
+    char *key = tu_path(d, "a.key"), *in = tu_path(d, "master.mp4"),
+         *outp = tu_path(d, "marked.webm");
+    const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", key, "-i", in, "-o", outp,
+                          "--title-id", TITLE_ID, "--recipient-id", RECIPIENT_ID,
+                          "--owner", "Test Studio", "--title", "Test Pattern",
+                          "--recipient", "Reviewer", "--json", NULL };
+    setup_run(d, "embed", emb);
+    if (access(outp, F_OK) == 0) {
+        /* re-encodes of the deliverable, as a recipient might make them */
+        if (tu_sh(FFMPEG " -i '%s/marked.webm' -c:v libx264 -crf 23 -pix_fmt yuv420p -an "
+                  "'%s/reenc_crf23.mp4' -vf fps=30 -c:v libx264 -crf 23 -pix_fmt yuv420p -an "
+                  "'%s/reenc_fps30.mp4'", d, d, d) != 0)
+            die("ffmpeg could not re-encode the deliverable");
+    }
+    save_text(d, "notes.txt", "This is not a video.\nJust some text.\n");
+    /* a damaged video: the first 20 kB of the MP4 (its index, at the end, is lost) */
+    if (tu_sh("head -c 20000 '%s/master.mp4' > '%s/damaged.mp4'", d, d) != 0)
+        die("cannot make damaged.mp4");
+    free(prefix_a);
+    free(prefix_b);
+    free(key);
+    free(in);
+    free(outp);
+    setenv("FM_CLI_MEDIA", d, 1);
+    free(d);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    const char *d = getenv("FM_CLI_MEDIA");
+    if (d)
+        tu_rmtree(strdup(d));
+}
+
+static void setup(void)
+{
+    const char *d = getenv("FM_CLI_MEDIA");
+    cr_assert(d, "media not made");
+    media = strdup(d);
+    dir = tu_mkdtemp();
+    umask(022);
+    /* a sanitizer build's tools must not exit 1 ("no watermark") when they crash */
+    setenv("ASAN_OPTIONS", "exitcode=86", 0);
+    /* no key directory unless a test sets one */
+    unsetenv("FILMMARK_KEYS");
+    setenv("HOME", dir, 1);
+}
+
+static void teardown(void)
+{
+    free(media);
+    media = NULL;
+    tu_rmtree(dir);
+    dir = NULL;
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 300);
+
+/* ---- helpers ---- */
+
+static char *m(const char *name)   /* a shared media file */
+{
+    return tu_path(media, name);
+}
+
+static char *d(const char *name)   /* a file in this test's directory */
+{
+    return tu_path(dir, name);
+}
+
+typedef struct Run {
+    int rc;
+    char *out, *err;
+} Run;
+
+static void run_free(Run *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}
+
+/* Runs FM_BUILD_DIR/tool with the NULL-terminated arguments. */
+static Run run(const char *tool, ...)
+{
+    const char *argv[64];
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", FM_BUILD_DIR, tool);
+    int n = 0;
+    argv[n++] = path;
+    va_list ap;
+    va_start(ap, tool);
+    const char *a;
+    while ((a = va_arg(ap, const char *)) && n < 63)
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    Run r = { 0, NULL, NULL };
+    r.rc = tu_run(argv, &r.out, &r.err);
+    cr_assert_geq(r.rc, 0, "could not run %s", path);
+    return r;
+}
+
+/* A result saved by the setup. */
+static Run saved(const char *name)
+{
+    Run r = { -1, NULL, NULL };
+    char buf[256], *p, *rc;
+    snprintf(buf, sizeof buf, "%s.rc", name);
+    p = m(buf);
+    cr_assert_eq(tu_read_file(p, &rc, NULL), 0, "setup did not run %s", name);
+    r.rc = atoi(rc);
+    free(rc);
+    free(p);
+    snprintf(buf, sizeof buf, "%s.out", name);
+    p = m(buf);
+    cr_assert_eq(tu_read_file(p, &r.out, NULL), 0);
+    free(p);
+    snprintf(buf, sizeof buf, "%s.err", name);
+    p = m(buf);
+    cr_assert_eq(tu_read_file(p, &r.err, NULL), 0);
+    free(p);
+    return r;
+}
+
+static json_t *parse(const char *text, const char *what)
+{
+    json_error_t e;
+    json_t *j = json_loads(text, 0, &e);
+    cr_assert_not_null(j, "%s: stdout is not one JSON document (%s, line %d): %s", what, e.text,
+                       e.line, text);
+    cr_assert(json_is_object(j), "%s: JSON is not an object", what);
+    return j;
+}
+
+static mode_t file_mode(const char *path)
+{
+    struct stat st;
+    cr_assert_eq(stat(path, &st), 0, "stat %s: %s", path, strerror(errno));
+    return st.st_mode & 07777;
+}
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* The error contract: exit 2 and exactly one line on stderr, "tool: ...". */
+static void expect_error(const Run *r, const char *tool, const char *want, const char *what)
+{
+    char prefix[64];
+    snprintf(prefix, sizeof prefix, "%s: ", tool);
+    cr_assert_eq(r->rc, 2, "%s: exit %d, expected 2 (stderr: %s)", what, r->rc, r->err);
+    cr_assert_eq(strncmp(r->err, prefix, strlen(prefix)), 0,
+                 "%s: stderr does not start with \"%s\": %s", what, prefix, r->err);
+    cr_assert_eq(tu_count_lines(r->err), 1, "%s: stderr is not one line: %s", what, r->err);
+    size_t n = strlen(r->err);
+    cr_assert(n > strlen(prefix) + 1 && r->err[n - 1] == '\n', "%s: stderr: \"%s\"", what, r->err);
+    if (want)
+        cr_assert_not_null(strstr(r->err, want), "%s: message lacks \"%s\": %s", what, want,
+                           r->err);
+}
+
+/* Copies a file, giving the copy a mode. */
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+    char *data;
+    size_t len;
+    cr_assert_eq(tu_read_file(from, &data, &len), 0, "read %s", from);
+    cr_assert_eq(tu_write_file(to, data, len, mode), 0, "write %s", to);
+    free(data);
+}
+
+static void sha256_file(const char *path, char hex[65])
+{
+    char *data;
+    size_t len;
+    cr_assert_eq(tu_read_file(path, &data, &len), 0, "read %s", path);
+    uint8_t h[crypto_hash_sha256_BYTES];
+    crypto_hash_sha256(h, (const uint8_t *)data, len);
+    sodium_bin2hex(hex, 65, h, sizeof h);
+    free(data);
+}
+
+/* The fingerprint wmkeygen reported for key set a. */
+static const char *fingerprint_a(void)
+{
+    static char fp[FM_FINGERPRINT_CHARS + 1];
+    Run r = saved("keygen_a");
+    cr_assert_eq(r.rc, 0, "wmkeygen failed: %s", r.err);
+    json_t *j = parse(r.out, "wmkeygen --json");
+    const char *s = json_string_value(json_object_get(j, "fingerprint"));
+    cr_assert_not_null(s);
+    cr_assert_eq(strlen(s), FM_FINGERPRINT_CHARS);
+    snprintf(fp, sizeof fp, "%s", s);
+    json_decref(j);
+    run_free(&r);
+    return fp;
+}
+
+static void require_deliverable(void)
+{
+    char *p = m("marked.webm");
+    if (!exists(p)) {
+        Run r = saved("embed");
+        cr_assert_fail("the setup's wmembed run made no deliverable (exit %d): %s", r.rc, r.err);
+    }
+    free(p);
+}
+
+/* Runs wmdetect --json -k KEY CLIP; returns the parsed JSON (caller decrefs). */
+static json_t *detect_json(const char *key, const char *clip, int want_rc, const char *what)
+{
+    Run r = run("wmdetect", "-k", key, "--json", clip, NULL);
+    cr_assert_eq(r.rc, want_rc, "%s: wmdetect exit %d, expected %d; stdout %s stderr %s", what,
+                 r.rc, want_rc, r.out, r.err);
+    json_t *j = parse(r.out, what);
+    cr_log_info("%s: exit %d, pilot z %.2f, p %.3g, raw BER %.3f", what, r.rc,
+                json_real_value(json_object_get(j, "pilot_z")),
+                json_real_value(json_object_get(j, "false_alarm_probability")),
+                json_real_value(json_object_get(j, "raw_bit_error_rate")));
+    run_free(&r);
+    return j;
+}
+
+static void expect_found_json(json_t *j, const char *what)
+{
+    cr_assert(json_is_true(json_object_get(j, "found")), "%s: not found", what);
+    cr_assert(json_is_true(json_object_get(j, "signature_valid")), "%s: signature", what);
+    cr_assert_eq(json_integer_value(json_object_get(j, "title_id")), 3000000001LL, "%s", what);
+    cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 4711, "%s", what);
+    json_t *p = json_object_get(j, "false_alarm_probability");
+    cr_assert(json_is_number(p), "%s", what);
+    cr_assert_lt(json_number_value(p), 1e-9, "%s: false_alarm_probability %g", what,
+                 json_number_value(p));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "key_fingerprint")), fingerprint_a(),
+                     "%s", what);
+    const char *issued = json_string_value(json_object_get(j, "issued"));
+    cr_assert(issued && strlen(issued) == 17 && issued[10] == 'T' && issued[16] == 'Z',
+              "%s: issued \"%s\"", what, issued ? issued : "(null)");
+}
+
+/* ---- wmkeygen ---- */
+
+Test(cli, keygen_makes_three_files_with_modes)
+{
+    char *prefix = d("studio");
+    Run r = run("wmkeygen", "-o", prefix, "--json", NULL);
+    cr_assert_eq(r.rc, 0, "wmkeygen: %s", r.err);
+    json_t *j = parse(r.out, "wmkeygen --json");
+    const char *fp = json_string_value(json_object_get(j, "fingerprint"));
+    cr_assert(fp && strlen(fp) == FM_FINGERPRINT_CHARS, "fingerprint %s", fp ? fp : "(null)");
+    static const char *const ext[3] = { ".key", ".dkey", ".pub" };
+    static const mode_t modes[3] = { 0600, 0600, 0644 };
+    static const FmKeyKind kinds[3] = { FM_KEY_SECRET, FM_KEY_DETECT, FM_KEY_PUBLIC };
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0);
+    for (int i = 0; i < 3; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "studio%s", ext[i]);
+        char *p = d(name);
+        cr_assert(exists(p), "%s missing", p);
+        cr_assert_eq(file_mode(p), modes[i], "%s has mode %04o, expected %04o", name,
+                     file_mode(p), modes[i]);
+        FmKey *k = fm_key_new();
+        cr_assert_eq(fm_key_load(k, p, kinds[i], &err), 0, "%s: %s", name, err.msg);
+        char kfp[FM_FINGERPRINT_CHARS + 1];
+        fm_key_fingerprint(k, kfp);
+        cr_assert_str_eq(kfp, fp, "%s fingerprint", name);
+        fm_key_free(&k);
+        free(p);
+    }
+    cr_assert_eq(tu_dir_entries(dir), 3, "wmkeygen left other files behind");
+    json_decref(j);
+    run_free(&r);
+
+    /* without --force it refuses, and changes nothing */
+    char *pub = d("studio.pub"), *before, *after;
+    cr_assert_eq(tu_read_file(pub, &before, NULL), 0);
+    r = run("wmkeygen", "-o", prefix, NULL);
+    expect_error(&r, "wmkeygen", "exists", "wmkeygen over an existing set");
+    cr_assert_eq(tu_read_file(pub, &after, NULL), 0);
+    cr_assert_str_eq(before, after);
+    run_free(&r);
+    free(before);
+    free(after);
+    free(pub);
+    free(prefix);
+}
+
+Test(cli, keygen_modes_do_not_depend_on_umask)
+{
+    umask(077);
+    char *prefix = d("k");
+    Run r = run("wmkeygen", "-o", prefix, "-q", NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "", "-q printed: %s", r.out);
+    char *k = d("k.key"), *dk = d("k.dkey"), *pub = d("k.pub");
+    cr_assert_eq(file_mode(k), 0600);
+    cr_assert_eq(file_mode(dk), 0600);
+    cr_assert_eq(file_mode(pub), 0644, "public key mode %04o under umask 077", file_mode(pub));
+    free(k);
+    free(dk);
+    free(pub);
+    free(prefix);
+    run_free(&r);
+}
+
+/* ---- wmembed, the run made by the setup ---- */
+
+Test(cli, embed_json_output_and_receipt)
+{
+    Run r = saved("embed");
+    cr_assert_eq(r.rc, 0, "wmembed exit %d: %s", r.rc, r.err);
+    if (*r.err)
+        cr_log_info("wmembed stderr: %s", r.err);
+    json_t *j = parse(r.out, "wmembed --json");
+    char *outp = m("marked.webm"), *receipt = m("marked.webm.receipt.json");
+    cr_assert(exists(outp), "no deliverable");
+    cr_assert(exists(receipt), "no receipt");
+    double psnr = json_number_value(json_object_get(j, "luma_psnr_db"));
+    double worst = json_number_value(json_object_get(j, "luma_psnr_worst_frame_db"));
+    double ssim = json_number_value(json_object_get(j, "luma_ssim"));
+    cr_log_info("wmembed: luma PSNR %.2f dB (worst frame %.2f), SSIM %.4f", psnr, worst, ssim);
+    cr_assert_geq(psnr, 44.0, "luma_psnr_db %.2f", psnr);
+    cr_assert_geq(worst, 44.0, "luma_psnr_worst_frame_db %.2f", worst);
+    cr_assert(ssim > 0.9 && ssim <= 1.0, "luma_ssim %g", ssim);
+    cr_assert_eq(json_integer_value(json_object_get(j, "frames")), 72);
+    cr_assert_eq(json_integer_value(json_object_get(j, "width")), MASTER_W);
+    cr_assert_eq(json_integer_value(json_object_get(j, "height")), MASTER_H);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "codec")), "vp9");
+    json_t *pl = json_object_get(j, "payload");
+    cr_assert_eq(json_integer_value(json_object_get(pl, "title_id")), 3000000001LL);
+    cr_assert_eq(json_integer_value(json_object_get(pl, "recipient_id")), 4711);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "key_fingerprint")), fingerprint_a());
+    cr_assert_str_eq(json_string_value(json_object_get(j, "receipt")), receipt);
+    char sha[65];
+    sha256_file(outp, sha);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "output_sha256")), sha);
+
+    /* the receipt: JSON with its signature; it verifies under the detection key
+     * and carries the signature the summary printed; another key refuses it */
+    char *text;
+    cr_assert_eq(tu_read_file(receipt, &text, NULL), 0);
+    json_t *rj = parse(text, "receipt");
+    cr_assert(json_is_object(json_object_get(rj, "receipt")));
+    cr_assert(json_is_string(json_object_get(rj, "receipt_signature")));
+    cr_assert_not_null(strstr(text, sha), "the receipt does not name the output's SHA-256");
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0);
+    FmKey *dk = fm_key_new(), *other = fm_key_new();
+    char *dkp = m("a.dkey"), *okp = m("b.dkey");
+    cr_assert_eq(fm_key_load(dk, dkp, FM_KEY_DETECT, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_key_load(other, okp, FM_KEY_DETECT, &err), 0, "%s", err.msg);
+    uint8_t msg[FM_MESSAGE_BYTES];
+    cr_assert_eq(fm_receipt_read(receipt, dk, msg, &err), 0, "%s", err.msg);
+    char sig_hex[2 * FM_SIGNATURE_BYTES + 1];
+    sodium_bin2hex(sig_hex, sizeof sig_hex, msg + FM_PAYLOAD_BYTES, FM_SIGNATURE_BYTES);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "signature")), sig_hex);
+    FmPayload p;
+    cr_assert_eq(fm_payload_unpack(msg, &p, NULL), 0);
+    cr_assert_eq(p.title_id, 3000000001u);
+    cr_assert_eq(p.recipient_id, 4711u);
+    time_t now = time(NULL);
+    cr_assert(p.issued_minutes <= now / 60 && p.issued_minutes + 60 * 24 >= now / 60,
+              "issued %u min, now %ld min", p.issued_minutes, (long)(now / 60));
+    cr_assert_eq(fm_receipt_read(receipt, other, msg, &err), FM_ECRYPTO);
+    fm_key_free(&dk);
+    fm_key_free(&other);
+    json_decref(rj);
+    json_decref(j);
+    free(text);
+    free(dkp);
+    free(okp);
+    free(outp);
+    free(receipt);
+    run_free(&r);
+}
+
+Test(cli, embed_never_modifies_the_master)
+{
+    require_deliverable();
+    char *in = m("master.mp4"), *saved_sha = m("master.sha256"), *want, now[65];
+    cr_assert_eq(tu_read_file(saved_sha, &want, NULL), 0);
+    sha256_file(in, now);
+    cr_assert_str_eq(now, want, "wmembed changed its input");
+    free(want);
+    free(saved_sha);
+    free(in);
+}
+
+/* ---- wmdetect ---- */
+
+Test(cli, detect_deliverable)
+{
+    require_deliverable();
+    char *key = m("a.dkey"), *clip = m("marked.webm");
+    json_t *j = detect_json(key, clip, 0, "deliverable");
+    expect_found_json(j, "deliverable");
+    cr_assert_eq(json_integer_value(json_object_get(j, "frames_read")), 72);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "file")), clip);
+    json_decref(j);
+
+    /* the secret key works too, and the text output names the payload */
+    char *sk = m("a.key");
+    Run r = run("wmdetect", "-k", sk, clip, NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "watermark found"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, TITLE_ID), "%s", r.out);
+    run_free(&r);
+
+    /* --quiet prints nothing, the status says it all */
+    r = run("wmdetect", "-q", "-k", key, clip, NULL);
+    cr_assert_eq(r.rc, 0);
+    cr_assert_str_eq(r.out, "");
+    run_free(&r);
+    free(sk);
+    free(key);
+    free(clip);
+}
+
+Test(cli, detect_with_receipt)
+{
+    require_deliverable();
+    char *key = m("a.dkey"), *clip = m("marked.webm"), *receipt = m("marked.webm.receipt.json");
+    Run r = run("wmdetect", "-k", key, "--receipt", receipt, "--json", clip, NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    json_t *j = parse(r.out, "wmdetect --receipt");
+    expect_found_json(j, "with receipt");
+    cr_assert(json_is_true(json_object_get(j, "receipt_match")));
+    cr_assert_gt(json_number_value(json_object_get(j, "receipt_z")), 0);
+    json_decref(j);
+    run_free(&r);
+    free(key);
+    free(clip);
+    free(receipt);
+}
+
+Test(cli, detect_after_h264_crf23_reencode)
+{
+    require_deliverable();
+    char *key = m("a.dkey"), *clip = m("reenc_crf23.mp4");
+    json_t *j = detect_json(key, clip, 0, "H.264 CRF 23 re-encode");
+    expect_found_json(j, "H.264 CRF 23 re-encode");
+    json_decref(j);
+    free(key);
+    free(clip);
+}
+
+Test(cli, detect_after_fps30_reencode)
+{
+    require_deliverable();
+    char *key = m("a.dkey"), *clip = m("reenc_fps30.mp4");
+    json_t *j = detect_json(key, clip, 0, "30 fps re-encode");
+    expect_found_json(j, "30 fps re-encode");
+    json_decref(j);
+    free(key);
+    free(clip);
+}
+
+Test(cli, detect_unmarked_master)
+{
+    char *key = m("a.dkey"), *clip = m("master.mp4");
+    json_t *j = detect_json(key, clip, 1, "unmarked master");
+    cr_assert(json_is_false(json_object_get(j, "found")));
+    cr_assert(json_is_false(json_object_get(j, "signature_valid")));
+    cr_assert(json_is_null(json_object_get(j, "title_id")));
+    cr_assert(json_is_null(json_object_get(j, "recipient_id")));
+    cr_assert_gt(json_number_value(json_object_get(j, "false_alarm_probability")), 1e-9);
+    json_decref(j);
+    Run r = run("wmdetect", "-k", key, clip, NULL);
+    cr_assert_eq(r.rc, 1);
+    cr_assert_not_null(strstr(r.out, "no watermark found"), "%s", r.out);
+    run_free(&r);
+    free(key);
+    free(clip);
+}
+
+Test(cli, detect_with_another_keys_detection_key)
+{
+    require_deliverable();
+    char *key = m("b.dkey"), *clip = m("marked.webm");
+    json_t *j = detect_json(key, clip, 1, "deliverable, key of another pair");
+    cr_assert(json_is_false(json_object_get(j, "found")));
+    cr_assert(json_is_false(json_object_get(j, "signature_valid")));
+    json_decref(j);
+    free(key);
+    free(clip);
+}
+
+Test(cli, detect_tiny_unmarked_clip)
+{
+    /* a valid 96x64 video: too small to hold much, but not an error */
+    char *key = m("a.dkey"), *clip = m("tiny.mp4");
+    Run r = run("wmdetect", "-k", key, "--json", clip, NULL);
+    cr_assert_eq(r.rc, 1, "exit %d, stderr: %s", r.rc, r.err);
+    json_t *j = parse(r.out, "tiny clip");
+    cr_assert(json_is_false(json_object_get(j, "found")));
+    json_decref(j);
+    run_free(&r);
+    free(key);
+    free(clip);
+}
+
+/* Marks a 320x240 master made by `make` (ffmpeg input and filter options,
+ * with its duration), re-encodes it twice and returns wmdetect's exit status
+ * for each of the three clips. */
+static void small_clip_exits(const char *make, const char *what, int rcs[3])
+{
+    if (tu_sh(FFMPEG " %s -c:v libx264 -crf 16 -pix_fmt yuv420p -an '%s/master.mp4'",
+              make, dir) != 0)
+        cr_assert_fail("ffmpeg failed");
+    char *key = m("a.key"), *dk = m("a.dkey"), *in = d("master.mp4"), *outp = d("marked.webm");
+    Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", TITLE_ID,
+                "--recipient-id", RECIPIENT_ID, "--json", "--force", NULL);
+    cr_assert_eq(r.rc, 0, "wmembed exit %d: %s", r.rc, r.err);
+    json_t *j = parse(r.out, "wmembed 320x240");
+    cr_assert_geq(json_number_value(json_object_get(j, "luma_psnr_db")), 44.0);
+    json_decref(j);
+    run_free(&r);
+    if (tu_sh(FFMPEG " -i '%s' -c:v libx264 -crf 23 -pix_fmt yuv420p -an '%s/crf23.mp4'"
+              " -vf fps=30 -c:v libx264 -crf 23 -pix_fmt yuv420p -an '%s/fps30.mp4'",
+              outp, dir, dir) != 0)
+        cr_assert_fail("ffmpeg failed");
+    const char *clips[] = { "marked.webm", "crf23.mp4", "fps30.mp4" };
+    for (int i = 0; i < 3; i++) {
+        char *c = d(clips[i]);
+        r = run("wmdetect", "-k", dk, "--json", c, NULL);
+        rcs[i] = r.rc;
+        json_t *jj = json_loads(r.out, 0, NULL);
+        cr_log_info("320x240 %s %s: exit %d, pilot z %.1f, raw BER %.3f", what, clips[i], r.rc,
+                    jj ? json_real_value(json_object_get(jj, "pilot_z")) : NAN,
+                    jj ? json_real_value(json_object_get(jj, "raw_bit_error_rate")) : NAN);
+        json_decref(jj);
+        run_free(&r);
+        free(c);
+    }
+    free(key);
+    free(dk);
+    free(in);
+    free(outp);
+}
+
+Test(cli, small_real_clip_survives_reencode)
+{
+    /* Real footage (the bundled sample: 8 s, 10 fps, a fixed camera) at
+     * 320x240, below the mark grid's 360 rows: the deliverable and H.264
+     * CRF 23 must be found and verified. The 30 fps conversion of this
+     * static, low-frame-rate clip is at the code's limit (~17 % raw errors,
+     * README "Known limits"): it must be detected, verified or not. */
+    int rcs[3];
+    small_clip_exits("-i '" FM_SOURCE_DIR "/samples/sample.mkv' -vf scale=320:240", "sample", rcs);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(rcs[i], 0, "clip %d: wmdetect exit %d (0 wanted: found and verified)", i,
+                     rcs[i]);
+    cr_assert(rcs[2] == 0 || rcs[2] == 3, "30 fps: wmdetect exit %d (0 or 3 wanted)", rcs[2]);
+}
+
+Test(cli, small_flat_synthetic_clip_is_detected)
+{
+    /* testsrc2 is mostly flat, so the perceptual mask lets little mark in.
+     * The 3-s deliverable must still show the mark (exit 0, or 3 when the
+     * payload is too weak to verify). After re-encoding, such flat synthetic
+     * pictures lose it (README "Known limits"): logged, not asserted. */
+    int rcs[3];
+    small_clip_exits("-f lavfi -i testsrc2=size=320x240:rate=24 -t 3", "testsrc2", rcs);
+    cr_assert(rcs[0] == 0 || rcs[0] == 3,
+              "deliverable: wmdetect exit %d (0 or 3 wanted: the mark detected)", rcs[0]);
+}
+
+Test(cli, detect_uses_filmmark_keys_dir)
+{
+    require_deliverable();
+    char *clip = m("marked.webm");
+    /* both pairs' detection keys in the directory: A's is the one that reads it */
+    char *keys = d("keys");
+    cr_assert_eq(mkdir(keys, 0700), 0);
+    char *a = m("a.dkey"), *b = m("b.dkey"), *ta = tu_path(keys, "studio-a.dkey"),
+         *tb = tu_path(keys, "studio-b.dkey");
+    copy_file(b, tb, 0600);
+    copy_file(a, ta, 0600);
+    setenv("FILMMARK_KEYS", keys, 1);
+    Run r = run("wmdetect", "--json", clip, NULL);
+    cr_assert_eq(r.rc, 0, "exit %d: %s", r.rc, r.err);
+    json_t *j = parse(r.out, "wmdetect with FILMMARK_KEYS");
+    expect_found_json(j, "FILMMARK_KEYS");
+    cr_assert_geq(json_integer_value(json_object_get(j, "hypotheses")), 2,
+                  "two keys tried must count in the false-alarm correction");
+    json_decref(j);
+    run_free(&r);
+
+    /* only the other pair's key: nothing found */
+    cr_assert_eq(unlink(ta), 0);
+    r = run("wmdetect", "-q", clip, NULL);
+    cr_assert_eq(r.rc, 1, "exit %d: %s", r.rc, r.err);
+    run_free(&r);
+
+    /* an empty key directory is an error */
+    cr_assert_eq(unlink(tb), 0);
+    r = run("wmdetect", clip, NULL);
+    expect_error(&r, "wmdetect", keys, "empty FILMMARK_KEYS");
+    run_free(&r);
+
+    /* no FILMMARK_KEYS and no ~/.config/filmmark/keys: an error naming the directory */
+    unsetenv("FILMMARK_KEYS");
+    r = run("wmdetect", clip, NULL);
+    expect_error(&r, "wmdetect", ".config/filmmark/keys", "no key directory");
+    run_free(&r);
+
+    free(keys);
+    free(a);
+    free(b);
+    free(ta);
+    free(tb);
+    free(clip);
+}
+
+/* ---- error paths ---- */
+
+/* A copy of src with one base64 character of the key line changed. */
+static char *corrupt_key_copy(const char *src, const char *name)
+{
+    char *text;
+    cr_assert_eq(tu_read_file(src, &text, NULL), 0);
+    char *line2 = strchr(text, '\n');
+    cr_assert_not_null(line2);
+    char *c = line2 + 1 + 20;
+    *c = *c == 'A' ? 'B' : 'A';
+    char *p = d(name);
+    cr_assert_eq(tu_write_file(p, text, strlen(text), 0600), 0);
+    free(text);
+    return p;
+}
+
+Test(cli, detect_errors)
+{
+    char *key = m("a.dkey"), *clip = m("master.mp4"), *missing = d("no-such-clip.mp4");
+    Run r = run("wmdetect", "-k", key, missing, NULL);
+    expect_error(&r, "wmdetect", missing, "missing clip");
+    run_free(&r);
+
+    char *nokey = d("no-such.dkey");
+    r = run("wmdetect", "-k", nokey, clip, NULL);
+    expect_error(&r, "wmdetect", nokey, "missing key");
+    run_free(&r);
+
+    char *bad = corrupt_key_copy(key, "corrupt.dkey");
+    r = run("wmdetect", "-k", bad, clip, NULL);
+    expect_error(&r, "wmdetect", NULL, "corrupt detection key");
+    run_free(&r);
+
+    char *sk = m("a.key"), *loose = d("loose.key");
+    copy_file(sk, loose, 0644);
+    r = run("wmdetect", "-k", loose, clip, NULL);
+    expect_error(&r, "wmdetect", NULL, "secret key with mode 0644");
+    run_free(&r);
+
+    char *txt = m("notes.txt");
+    r = run("wmdetect", "-k", key, txt, NULL);
+    expect_error(&r, "wmdetect", txt, "text file as a clip");
+    run_free(&r);
+
+    char *wav = m("a.wav");
+    r = run("wmdetect", "-k", key, wav, NULL);
+    expect_error(&r, "wmdetect", wav, "audio-only clip");
+    run_free(&r);
+
+    r = run("wmdetect", "-k", key, NULL);
+    expect_error(&r, "wmdetect", NULL, "no clip");
+    run_free(&r);
+    r = run("wmdetect", "-k", key, "--start", "abc", clip, NULL);
+    expect_error(&r, "wmdetect", "abc", "--start abc");
+    run_free(&r);
+    r = run("wmdetect", "-k", key, "--bogus", clip, NULL);
+    expect_error(&r, "wmdetect", "--bogus", "unknown option");
+    run_free(&r);
+
+    free(key);
+    free(clip);
+    free(missing);
+    free(nokey);
+    free(bad);
+    free(sk);
+    free(loose);
+    free(txt);
+    free(wav);
+}
+
+/* Runs wmembed key -i in -o out plus the ids; checks exit 2, one line, and
+ * that nothing at all was written into the output's directory. */
+static void embed_refused(const char *key, const char *in, const char *want, const char *what,
+                          const char *title_id)
+{
+    int before = tu_dir_entries(dir);
+    char *outp = d("out.webm");
+    Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", title_id,
+                "--recipient-id", "1", "-q", NULL);
+    expect_error(&r, "wmembed", want, what);
+    cr_assert(!exists(outp), "%s: an output was left behind", what);
+    cr_assert_eq(tu_dir_entries(dir), before, "%s: files left in the output directory", what);
+    run_free(&r);
+    free(outp);
+}
+
+Test(cli, embed_errors)
+{
+    char *key = m("a.key"), *in = m("master.mp4");
+    char *missing = d("no-such-master.mp4");
+    embed_refused(key, missing, missing, "missing input", "1");
+
+    char *nokey = d("no-such.key");
+    embed_refused(nokey, in, nokey, "missing key", "1");
+
+    char *bad = corrupt_key_copy(key, "corrupt.key");
+    embed_refused(bad, in, NULL, "corrupt secret key", "1");
+
+    char *loose = d("loose.key");
+    copy_file(key, loose, 0644);
+    embed_refused(loose, in, NULL, "secret key with mode 0644", "1");
+
+    char *dk = m("a.dkey");
+    embed_refused(dk, in, NULL, "detection key given to wmembed", "1");
+
+    char *txt = m("notes.txt");
+    embed_refused(key, txt, txt, "text file as the master", "1");
+
+    char *wav = m("a.wav");
+    embed_refused(key, wav, wav, "audio-only master", "1");
+
+    embed_refused(key, in, "abc", "--title-id abc", "abc");
+    embed_refused(key, in, "4294967296", "--title-id 2^32", "4294967296");
+    embed_refused(key, in, "-1", "--title-id -1", "-1");
+
+    Run r = run("wmembed", "-k", key, "-i", in, NULL);
+    expect_error(&r, "wmembed", NULL, "no -o");
+    run_free(&r);
+    char *outp = d("x.webm");
+    r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", NULL);
+    expect_error(&r, "wmembed", NULL, "no --recipient-id");
+    run_free(&r);
+    r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", "--recipient-id", "1",
+            "--strength", "0", NULL);
+    expect_error(&r, "wmembed", NULL, "--strength 0");
+    run_free(&r);
+    r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", "--recipient-id", "1",
+            "--codec", "mpeg2", NULL);
+    expect_error(&r, "wmembed", "mpeg2", "--codec mpeg2");
+    run_free(&r);
+    cr_assert_eq(tu_dir_entries(dir), 2, "files left behind"); /* corrupt.key, loose.key */
+
+    free(key);
+    free(in);
+    free(missing);
+    free(nokey);
+    free(bad);
+    free(loose);
+    free(dk);
+    free(txt);
+    free(wav);
+    free(outp);
+}
+
+Test(cli, damaged_video_gives_one_line_error)
+{
+    /* a truncated MP4 (its index lost): the tools' own one line, and
+     * nothing from FFmpeg's log in between */
+    char *key = m("a.key"), *dk = m("a.dkey"), *damaged = m("damaged.mp4");
+    Run r = run("wmdetect", "-k", dk, damaged, NULL);
+    expect_error(&r, "wmdetect", damaged, "wmdetect on a truncated MP4");
+    run_free(&r);
+    embed_refused(key, damaged, damaged, "wmembed on a truncated MP4", "1");
+    free(key);
+    free(dk);
+    free(damaged);
+}
+
+Test(cli, embed_refuses_to_overwrite_without_force)
+{
+    char *key = m("a.key"), *in = m("master.mp4"), *outp = d("deliverable.webm");
+    const char keep[] = "precious, not to be overwritten\n";
+    cr_assert_eq(tu_write_file(outp, keep, sizeof keep - 1, 0644), 0);
+    Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1",
+                "--recipient-id", "2", "-q", NULL);
+    expect_error(&r, "wmembed", "--force", "existing output");
+    run_free(&r);
+    char *now;
+    cr_assert_eq(tu_read_file(outp, &now, NULL), 0);
+    cr_assert_str_eq(now, keep, "the existing output was changed");
+    free(now);
+    cr_assert_eq(tu_dir_entries(dir), 1, "files left behind");
+
+    /* an existing receipt is protected the same way */
+    cr_assert_eq(unlink(outp), 0);
+    char *receipt = d("deliverable.webm.receipt.json");
+    cr_assert_eq(tu_write_file(receipt, keep, sizeof keep - 1, 0644), 0);
+    r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", "--recipient-id", "2",
+            "-q", NULL);
+    expect_error(&r, "wmembed", "--force", "existing receipt");
+    run_free(&r);
+    cr_assert(!exists(outp));
+    cr_assert_eq(tu_read_file(receipt, &now, NULL), 0);
+    cr_assert_str_eq(now, keep);
+    free(now);
+    free(receipt);
+    free(key);
+    free(in);
+    free(outp);
+}
+
+Test(cli, embed_force_overwrites_ffv1_and_excerpt)
+{
+    char *key = m("a.key"), *in = m("master.mp4"), *outp = d("deliverable.mkv");
+    const char old[] = "old\n";
+    cr_assert_eq(tu_write_file(outp, old, sizeof old - 1, 0644), 0);
+    Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "5",
+                "--recipient-id", "6", "--codec", "ffv1", "--force", "-q", NULL);
+    cr_assert_eq(r.rc, 0, "exit %d: %s", r.rc, r.err);
+    run_free(&r);
+    struct stat st;
+    cr_assert_eq(stat(outp, &st), 0);
+    cr_assert_gt(st.st_size, 1000, "not replaced");
+    char *receipt = d("deliverable.mkv.receipt.json");
+    cr_assert(exists(receipt));
+    cr_assert_eq(tu_dir_entries(dir), 2, "temporary files left behind");
+    /* lossless: the mark is read back in full */
+    char *dk = m("a.dkey");
+    r = run("wmdetect", "-k", dk, "--json", outp, NULL);
+    cr_assert_eq(r.rc, 0, "exit %d: %s %s", r.rc, r.out, r.err);
+    json_t *j = parse(r.out, "ffv1 deliverable");
+    cr_assert_eq(json_integer_value(json_object_get(j, "title_id")), 5);
+    cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 6);
+    json_decref(j);
+    run_free(&r);
+
+    /* any excerpt carries the whole message: one second from the middle */
+    r = run("wmdetect", "-k", dk, "--start", "1", "--duration", "1", "--json", outp, NULL);
+    cr_assert_eq(r.rc, 0, "excerpt: exit %d: %s %s", r.rc, r.out, r.err);
+    j = parse(r.out, "ffv1 excerpt");
+    cr_assert_eq(json_integer_value(json_object_get(j, "title_id")), 5);
+    long frames = (long)json_integer_value(json_object_get(j, "frames_read"));
+    cr_assert(frames >= 23 && frames <= 25, "excerpt of 1 s read %ld frames", frames);
+    json_t *span = json_object_get(j, "span_seconds");
+    double s0 = json_number_value(json_array_get(span, 0)), s1 = json_number_value(json_array_get(span, 1));
+    cr_assert(s0 >= 1.0 - 0.05 && s1 <= 2.0 + 0.05 && s0 <= s1, "span %.3f..%.3f s", s0, s1);
+    json_decref(j);
+    run_free(&r);
+    free(dk);
+    free(receipt);
+    free(key);
+    free(in);
+    free(outp);
+}
+
+Test(cli, embed_refuses_output_equal_to_input)
+{
+    char *key = m("a.key"), *src = m("master.mp4"), *in = d("master.mp4");
+    copy_file(src, in, 0644);
+    char sha_before[65], sha_after[65];
+    sha256_file(in, sha_before);
+
+    /* the same path, another spelling of it, a hard link and a symlink */
+    char other[4096];
+    snprintf(other, sizeof other, "%s/../%s/./master.mp4", dir, strrchr(dir, '/') + 1);
+    char *hard = d("hard.mp4"), *sym = d("sym.mp4");
+    cr_assert_eq(link(in, hard), 0);
+    cr_assert_eq(symlink(in, sym), 0);
+    const char *outs[] = { in, other, hard, sym };
+    for (int i = 0; i < 4; i++) {
+        Run r = run("wmembed", "-k", key, "-i", in, "-o", outs[i], "--title-id", "1",
+                    "--recipient-id", "2", "--force", "-q", NULL);
+        expect_error(&r, "wmembed", NULL, outs[i]);
+        run_free(&r);
+        sha256_file(in, sha_after);
+        cr_assert_str_eq(sha_before, sha_after, "master changed (output %s)", outs[i]);
+    }
+    cr_assert_eq(tu_dir_entries(dir), 3, "files left behind");
+    free(hard);
+    free(sym);
+    free(key);
+    free(src);
+    free(in);
+}
+
+Test(cli, aborted_embed_leaves_nothing)
+{
+    char *key = m("a.key"), *in = m("master.mp4");
+
+    /* non-video inputs fail before anything is written */
+    char *txt = m("notes.txt"), *wav = m("a.wav");
+    embed_refused(key, txt, NULL, "text input", "1");
+    embed_refused(key, wav, NULL, "audio-only input", "1");
+
+    /* output in a directory that does not exist */
+    char *outp = d("missing-dir/out.webm");
+    Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1",
+                "--recipient-id", "2", "-q", NULL);
+    expect_error(&r, "wmembed", NULL, "output in a missing directory");
+    run_free(&r);
+    free(outp);
+
+    /* the disk fills up half-way: every write past 20 kB fails (EFBIG) */
+    outp = d("full.webm");
+    const char *argv[] = { FM_BUILD_DIR "/wmembed", "-k", key, "-i", in, "-o", outp,
+                           "--title-id", "1", "--recipient-id", "2", "-q", NULL };
+    r.rc = tu_run_limited(argv, &r.out, &r.err, 20000);
+    expect_error(&r, "wmembed", NULL, "disk full while writing");
+    run_free(&r);
+    cr_assert(!exists(outp), "a truncated deliverable was left under the final name");
+    char *receipt = d("full.webm.receipt.json");
+    cr_assert(!exists(receipt), "a receipt was written for a failed deliverable");
+    cr_assert_eq(tu_dir_entries(dir), 0, "the temporary file was left behind");
+    free(receipt);
+    free(outp);
+    free(txt);
+    free(wav);
+    free(key);
+    free(in);
+}
+
+Test(cli, interrupted_embed_leaves_no_output)
+{
+    /* SIGINT/SIGTERM half-way (a user pressing Ctrl-C): the deliverable's
+     * name must never appear, and no temporary file may stay behind. */
+    char *key = m("a.key"), *in = m("master.mp4"), *outp = d("out.webm");
+    static const int sigs[] = { SIGINT, SIGTERM };
+    for (int k = 0; k < 2; k++) {
+        pid_t pid = fork();
+        cr_assert_geq(pid, 0);
+        if (pid == 0) {
+            int nul = open("/dev/null", O_RDWR);
+            dup2(nul, 0);
+            dup2(nul, 1);
+            dup2(nul, 2);
+            execl(FM_BUILD_DIR "/wmembed", "wmembed", "-k", key, "-i", in, "-o", outp,
+                  "--title-id", "1", "--recipient-id", "2", "-q", "--force", (char *)NULL);
+            _exit(127);
+        }
+        /* wait until the temporary output exists, then interrupt */
+        int seen = 0;
+        for (int i = 0; i < 2000 && !seen; i++) {
+            seen = tu_dir_entries(dir) > 0;
+            if (!seen)
+                usleep(5000);
+        }
+        usleep(200000);
+        kill(pid, sigs[k]);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(seen, "wmembed never started writing");
+        if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+            cr_log_warn("wmembed finished before signal %d arrived", sigs[k]);
+            unlink(outp);
+            char *rc = d("out.webm.receipt.json");
+            unlink(rc);
+            free(rc);
+            continue;
+        }
+        cr_assert(!exists(outp), "signal %d: the output name exists after an interrupted run",
+                  sigs[k]);
+        cr_assert_eq(tu_dir_entries(dir), 0,
+                     "signal %d: %d file(s) left in the output directory (temporary output)",
+                     sigs[k], tu_dir_entries(dir));
+    }
+    free(key);
+    free(in);
+    free(outp);
+}

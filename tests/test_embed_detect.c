@@ -1,0 +1,563 @@
+/*
+ * test_embed_detect.c - the watermark core in process, without a codec:
+ * fm_embedder_mark() on synthetic luma planes, then FmAccumulator and
+ * fm_detect(). Only behaviour is asserted (found or not, signature, payload,
+ * the documented quality floor); no figure that depends on tuning.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accumulator.h"
+#include "detector.h"
+#include "embedder.h"
+#include "keys.h"
+#include "payload.h"
+#include "quality.h"
+#include "testutil.h"
+
+/* Documented: ~45 dB at strength 1, per-frame cap at 45 dB before rounding. */
+#define MIN_PSNR_DB 44.0
+#define PAD_BYTE 0xA5
+
+static FmKey *key_a, *key_b;
+static FmPayload payload_a;
+static uint8_t message_a[FM_MESSAGE_BYTES];
+
+static void setup(void)
+{
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
+    key_a = fm_key_new();
+    key_b = fm_key_new();
+    cr_assert(key_a && key_b);
+    tu_fixed_key(key_a, 1);
+    tu_fixed_key(key_b, 2);
+    payload_a = (FmPayload){ .version = FM_PAYLOAD_VERSION, .title_id = 0xC0FFEE01u,
+                             .recipient_id = 4242, .issued_minutes = 29000000u };
+    cr_assert_eq(fm_payload_sign(&payload_a, key_a, message_a, &err), 0, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    fm_key_free(&key_a);
+    fm_key_free(&key_b);
+}
+
+TestSuite(embed_detect, .init = setup, .fini = teardown, .timeout = 180);
+
+typedef struct Clip {
+    int w, h, bit_depth;
+    int extra_stride;   /* bytes of padding after each row */
+    int frames;
+    int kind;
+    uint64_t seed;
+    double fps;
+    double strength;    /* 0: default */
+    int mark_from;      /* frames before this index are left unmarked */
+} Clip;
+
+typedef struct Outcome {
+    FmDetectResult res;
+    double worst_psnr, mean_psnr, min_ssim;
+    long marked;
+} Outcome;
+
+/*
+ * Makes the clip's frames, marks them with mark_key (NULL: unmarked),
+ * checks each marked frame on the way (quality figures, padding, range),
+ * accumulates them and detects with detect_key.
+ */
+static Outcome run_clip(const Clip *c, const FmKey *mark_key, const uint8_t *message,
+                        const FmKey *detect_key, const uint8_t *expected)
+{
+    FmError err = { { 0 } };
+    Outcome o = { .worst_psnr = 1000, .min_ssim = 1 };
+    int bps = c->bit_depth > 8 ? 2 : 1;
+    ptrdiff_t row = (ptrdiff_t)c->w * bps, stride = row + c->extra_stride;
+    size_t size = (size_t)stride * c->h;
+    uint8_t *plane = malloc(size), *orig = malloc(size);
+    cr_assert(plane && orig);
+    FmEmbedder *emb = NULL;
+    if (mark_key)
+        cr_assert_eq(fm_embedder_new(&emb, mark_key->wm_key, message, c->w, c->h,
+                                     c->strength > 0 ? c->strength : FM_DEFAULT_STRENGTH, &err),
+                     0, "%s", err.msg);
+    FmAccumulator acc;
+    cr_assert_eq(fm_accumulator_init(&acc, c->w, c->h, &err), 0, "%s", err.msg);
+    double psnr_sum = 0;
+    int maxval = (1 << c->bit_depth) - 1;
+    for (int f = 0; f < c->frames; f++) {
+        memset(plane, PAD_BYTE, size);
+        tu_synth_luma(plane, stride, c->w, c->h, c->bit_depth, c->kind, c->seed, f);
+        if (emb && f >= c->mark_from) {
+            memcpy(orig, plane, size);
+            FmFrameQuality q = { -1, -1 };
+            cr_assert_eq(fm_embedder_mark(emb, plane, stride, c->bit_depth, &q, &err), 0, "%s",
+                         err.msg);
+            /* the reported MSE is the real one (8-bit scale) */
+            double mse = 0;
+            for (int y = 0; y < c->h; y++)
+                for (int x = 0; x < c->w; x++) {
+                    double a, b;
+                    if (bps == 1) {
+                        a = orig[y * stride + x];
+                        b = plane[y * stride + x];
+                    } else {
+                        a = ((uint16_t *)(orig + y * stride))[x];
+                        b = ((uint16_t *)(plane + y * stride))[x];
+                        cr_assert_leq(b, maxval, "sample (%d,%d) = %g above %d-bit range", x, y,
+                                      b, c->bit_depth);
+                    }
+                    double d = (a - b) / (1 << (c->bit_depth - 8));
+                    mse += d * d;
+                }
+            mse /= (double)c->w * c->h;
+            cr_assert_lt(fabs(q.mse - mse), 1e-6 + 1e-6 * mse, "reported mse %g, measured %g",
+                         q.mse, mse);
+            cr_assert_gt(mse, 0, "frame %d unchanged by the mark", f);
+            cr_assert(q.ssim > 0 && q.ssim <= 1.0, "ssim %g", q.ssim);
+            double psnr = fm_psnr_from_mse(q.mse);
+            psnr_sum += psnr;
+            o.marked++;
+            if (psnr < o.worst_psnr)
+                o.worst_psnr = psnr;
+            if (q.ssim < o.min_ssim)
+                o.min_ssim = q.ssim;
+            /* the padding after each row is not touched */
+            for (int y = 0; y < c->h; y++)
+                for (ptrdiff_t x = row; x < stride; x++)
+                    cr_assert_eq(plane[y * stride + x], PAD_BYTE,
+                                 "frame %d: byte %td of row %d (past the width) changed", f, x, y);
+        }
+        double fps = c->fps > 0 ? c->fps : 24;
+        cr_assert_eq(fm_accumulator_add(&acc, plane, stride, c->bit_depth, f / fps, &err), 0, "%s",
+                     err.msg);
+    }
+    o.mean_psnr = o.marked ? psnr_sum / o.marked : 0;
+    cr_assert_eq(fm_detect(&acc, detect_key, 1, expected, &o.res, &err), 0, "%s", err.msg);
+    cr_assert_eq(o.res.frames_read, c->frames);
+    fm_accumulator_free(&acc);
+    fm_embedder_free(&emb);
+    cr_assert_null(emb);
+    free(plane);
+    free(orig);
+    return o;
+}
+
+static void expect_found(const Outcome *o, const char *what)
+{
+    const FmDetectResult *r = &o->res;
+    if (o->marked)
+        cr_log_info("%s: pilot z %.1f, raw BER %.1f%%, PSNR mean %.2f worst %.2f dB, SSIM min %.4f",
+                    what, r->pilot_z, 100 * r->raw_ber, o->mean_psnr, o->worst_psnr, o->min_ssim);
+    else
+        cr_log_info("%s: pilot z %.1f, raw BER %.1f%%", what, r->pilot_z, 100 * r->raw_ber);
+    cr_assert(r->found, "%s: mark not found (pilot z %.2f, p %.3g)", what, r->pilot_z,
+              r->false_alarm_probability);
+    cr_assert(r->signature_valid, "%s: signature does not verify (raw BER %.1f%%, z %.2f)", what,
+              100 * r->raw_ber, r->pilot_z);
+    cr_assert(r->payload_valid, "%s", what);
+    cr_assert_eq(r->payload.version, FM_PAYLOAD_VERSION);
+    cr_assert_eq(r->payload.title_id, payload_a.title_id, "%s: title %u", what,
+                 r->payload.title_id);
+    cr_assert_eq(r->payload.recipient_id, payload_a.recipient_id, "%s", what);
+    cr_assert_eq(r->payload.issued_minutes, payload_a.issued_minutes, "%s", what);
+    cr_assert_arr_eq(r->message, message_a, FM_MESSAGE_BYTES, "%s", what);
+    /* a mark this clean is also clear on the pilot alone */
+    cr_assert_leq(r->false_alarm_probability, FM_FALSE_ALARM_THRESHOLD, "%s: p %.3g", what,
+                  r->false_alarm_probability);
+    cr_assert_gt(r->pilot_z, 0);
+    cr_assert_lt(r->raw_ber, 0.5);
+    cr_assert_eq(r->geometry.scale_x, 1);
+    cr_assert_eq(r->geometry.scale_y, 1);
+    cr_assert(!r->geometry.flip_h && !r->geometry.flip_v);
+    cr_assert_leq(r->span[0], r->span[1]);
+    cr_assert_geq(o->worst_psnr, MIN_PSNR_DB, "%s: worst frame PSNR %.2f dB", what,
+                  o->worst_psnr);
+}
+
+static void expect_not_found(const Outcome *o, const char *what)
+{
+    const FmDetectResult *r = &o->res;
+    cr_log_info("%s: pilot z %.2f, p %.3g", what, r->pilot_z, r->false_alarm_probability);
+    cr_assert(!r->found, "%s: false detection (pilot z %.2f, p %.3g)", what, r->pilot_z,
+              r->false_alarm_probability);
+    cr_assert(!r->signature_valid, "%s", what);
+    cr_assert_gt(r->false_alarm_probability, FM_FALSE_ALARM_THRESHOLD);
+    cr_assert(isfinite(r->pilot_z));
+}
+
+/* ---- found with the right key ---- */
+
+Test(embed_detect, marked_8bit_320x240)
+{
+    Clip c = { .w = 320, .h = 240, .bit_depth = 8, .frames = 40, .kind = TU_SYNTH_TEXTURED,
+               .seed = 1 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "8-bit 320x240");
+    cr_assert_eq(o.res.span[0], 0);
+    cr_assert_float_eq(o.res.span[1], 39 / 24.0, 1e-9);
+}
+
+Test(embed_detect, marked_8bit_odd_321x243)
+{
+    Clip c = { .w = 321, .h = 243, .bit_depth = 8, .frames = 40, .kind = TU_SYNTH_TEXTURED,
+               .seed = 2 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "8-bit 321x243");
+}
+
+Test(embed_detect, marked_8bit_640x360)
+{
+    Clip c = { .w = 640, .h = 360, .bit_depth = 8, .frames = 30, .kind = TU_SYNTH_TEXTURED,
+               .seed = 3 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "8-bit 640x360");
+}
+
+Test(embed_detect, marked_10bit_320x240)
+{
+    Clip c = { .w = 320, .h = 240, .bit_depth = 10, .frames = 40, .kind = TU_SYNTH_TEXTURED,
+               .seed = 4 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "10-bit 320x240");
+}
+
+Test(embed_detect, marked_10bit_odd_321x243)
+{
+    Clip c = { .w = 321, .h = 243, .bit_depth = 10, .frames = 40, .kind = TU_SYNTH_TEXTURED,
+               .seed = 5 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "10-bit 321x243");
+}
+
+Test(embed_detect, marked_10bit_640x360)
+{
+    Clip c = { .w = 640, .h = 360, .bit_depth = 10, .frames = 30, .kind = TU_SYNTH_TEXTURED,
+               .seed = 6 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "10-bit 640x360");
+}
+
+Test(embed_detect, stride_larger_than_width_8bit)
+{
+    Clip c = { .w = 321, .h = 243, .bit_depth = 8, .extra_stride = 59, .frames = 40,
+               .kind = TU_SYNTH_TEXTURED, .seed = 7 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "8-bit 321x243, stride +59");
+}
+
+Test(embed_detect, stride_larger_than_width_10bit)
+{
+    Clip c = { .w = 320, .h = 240, .bit_depth = 10, .extra_stride = 128, .frames = 40,
+               .kind = TU_SYNTH_TEXTURED, .seed = 8 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "10-bit 320x240, stride +128");
+}
+
+Test(embed_detect, stride_does_not_change_the_mark)
+{
+    /* The same picture marked in a tight and in a padded buffer comes out the same. */
+    FmError err = { { 0 } };
+    const int w = 200, h = 120;
+    for (int bd = 8; bd <= 10; bd += 2) {
+        int bps = bd > 8 ? 2 : 1;
+        ptrdiff_t s1 = (ptrdiff_t)w * bps, s2 = s1 + 96;
+        uint8_t *a = malloc(s1 * h), *b = malloc(s2 * h);
+        tu_synth_luma(a, s1, w, h, bd, TU_SYNTH_TEXTURED, 9, 0);
+        tu_synth_luma(b, s2, w, h, bd, TU_SYNTH_TEXTURED, 9, 0);
+        FmEmbedder *emb = NULL;
+        cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, a, s1, bd, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_embedder_mark(emb, b, s2, bd, NULL, &err), 0, "%s", err.msg);
+        for (int y = 0; y < h; y++)
+            cr_assert_arr_eq(a + y * s1, b + y * s2, (size_t)s1, "%d-bit row %d differs", bd, y);
+        fm_embedder_free(&emb);
+        free(a);
+        free(b);
+    }
+}
+
+Test(embed_detect, marking_is_deterministic)
+{
+    FmError err = { { 0 } };
+    const int w = 160, h = 96;
+    uint8_t *a = malloc(w * h), *b = malloc(w * h);
+    tu_synth_luma(a, w, w, h, 8, TU_SYNTH_TEXTURED, 10, 0);
+    memcpy(b, a, (size_t)w * h);
+    FmEmbedder *e1 = NULL, *e2 = NULL;
+    cr_assert_eq(fm_embedder_new(&e1, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+    cr_assert_eq(fm_embedder_new(&e2, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+    cr_assert_eq(fm_embedder_mark(e1, a, w, 8, NULL, &err), 0);
+    cr_assert_eq(fm_embedder_mark(e2, b, w, 8, NULL, &err), 0);
+    cr_assert_arr_eq(a, b, (size_t)w * h);
+    fm_embedder_free(&e1);
+    fm_embedder_free(&e2);
+    free(a);
+    free(b);
+}
+
+/* ---- not found ---- */
+
+Test(embed_detect, other_key_does_not_find_it)
+{
+    Clip c = { .w = 320, .h = 240, .bit_depth = 8, .frames = 40, .kind = TU_SYNTH_TEXTURED,
+               .seed = 11 };
+    Outcome o = run_clip(&c, key_a, message_a, key_b, NULL);
+    expect_not_found(&o, "8-bit marked with A, detected with B");
+    Clip c10 = c;
+    c10.bit_depth = 10;
+    c10.w = 321;
+    c10.h = 243;
+    o = run_clip(&c10, key_a, message_a, key_b, NULL);
+    expect_not_found(&o, "10-bit marked with A, detected with B");
+}
+
+Test(embed_detect, unmarked_frames_not_found)
+{
+    static const int sizes[][2] = { { 320, 240 }, { 321, 243 }, { 640, 360 } };
+    for (int i = 0; i < 3; i++)
+        for (int bd = 8; bd <= 10; bd += 2) {
+            Clip c = { .w = sizes[i][0], .h = sizes[i][1], .bit_depth = bd, .frames = 30,
+                       .kind = TU_SYNTH_TEXTURED, .seed = 20 + i };
+            Outcome o = run_clip(&c, NULL, NULL, key_a, NULL);
+            char what[64];
+            snprintf(what, sizeof what, "unmarked %dx%d %d-bit", c.w, c.h, bd);
+            expect_not_found(&o, what);
+        }
+}
+
+/* ---- quality ---- */
+
+Test(embed_detect, psnr_floor_on_every_kind_of_content)
+{
+    /* whatever the content (flat, dark, noisy, sharp edges), at the default
+     * strength no frame falls below the documented floor */
+    FmError err = { { 0 } };
+    const int w = 256, h = 144;
+    for (int bd = 8; bd <= 10; bd += 2) {
+        int bps = bd > 8 ? 2 : 1;
+        uint8_t *p = malloc((size_t)w * h * bps);
+        FmEmbedder *emb = NULL;
+        cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+        for (int kind = 0; kind < TU_SYNTH_KINDS; kind++)
+            for (int f = 0; f < 3; f++) {
+                tu_synth_luma(p, (ptrdiff_t)w * bps, w, h, bd, kind, 30 + kind, f);
+                FmFrameQuality q;
+                cr_assert_eq(fm_embedder_mark(emb, p, (ptrdiff_t)w * bps, bd, &q, &err), 0);
+                double psnr = fm_psnr_from_mse(q.mse);
+                cr_assert_geq(psnr, MIN_PSNR_DB, "%s %d-bit frame %d: %.2f dB",
+                              tu_synth_name(kind), bd, f, psnr);
+                cr_assert_gt(q.ssim, 0.9, "%s: SSIM %.4f", tu_synth_name(kind), q.ssim);
+            }
+        fm_embedder_free(&emb);
+        free(p);
+    }
+}
+
+Test(embed_detect, extreme_levels_stay_in_range)
+{
+    /* black and white frames (and 10-bit full scale) are clipped, not wrapped */
+    FmError err = { { 0 } };
+    const int w = 64, h = 48;
+    uint8_t p8[64 * 48];
+    uint16_t p16[64 * 48];
+    FmEmbedder *emb = NULL;
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, w, h, 10.0, &err), 0);
+    for (int lvl = 0; lvl < 2; lvl++) {
+        TuRng r;
+        tu_rng_seed(&r, 40 + lvl);
+        for (int i = 0; i < w * h; i++) {   /* textured near the limit: large mask gain */
+            int v8 = lvl ? 255 - (int)tu_rng_below(&r, 12) : (int)tu_rng_below(&r, 12);
+            p8[i] = (uint8_t)v8;
+            p16[i] = (uint16_t)(lvl ? 1023 - (int)tu_rng_below(&r, 48) : (int)tu_rng_below(&r, 48));
+        }
+        uint8_t before8[64 * 48];
+        memcpy(before8, p8, sizeof p8);
+        cr_assert_eq(fm_embedder_mark(emb, p8, w, 8, NULL, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, (uint8_t *)p16, w * 2, 10, NULL, &err), 0);
+        int moved = 0;
+        for (int i = 0; i < w * h; i++) {
+            cr_assert_leq(p16[i], 1023, "10-bit sample %d = %u", i, p16[i]);
+            /* no wrap-around: a near-black pixel never turns near-white */
+            cr_assert_lt(abs((int)p8[i] - (int)before8[i]), 128, "8-bit sample wrapped");
+            moved += p8[i] != before8[i];
+        }
+        cr_assert_gt(moved, 0);
+    }
+    fm_embedder_free(&emb);
+}
+
+/* ---- where and how ---- */
+
+Test(embed_detect, informed_detection_with_the_expected_message)
+{
+    Clip c = { .w = 320, .h = 240, .bit_depth = 8, .frames = 30, .kind = TU_SYNTH_TEXTURED,
+               .seed = 50 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, message_a);
+    expect_found(&o, "informed, right message");
+    cr_assert(o.res.expected_match);
+    cr_assert_gt(o.res.expected_z, 0);
+
+    /* a different (validly signed) message is not what is in the clip */
+    uint8_t other[FM_MESSAGE_BYTES];
+    FmPayload p = payload_a;
+    p.recipient_id++;
+    cr_assert_eq(fm_payload_sign(&p, key_a, other, NULL), 0);
+    o = run_clip(&c, key_a, message_a, key_a, other);
+    cr_assert(o.res.found);
+    cr_assert(!o.res.expected_match);
+    cr_assert_arr_eq(o.res.message, message_a, FM_MESSAGE_BYTES);
+    cr_assert_gt(o.res.raw_ber, 0, "BER against the wrong message should not be 0");
+}
+
+Test(embed_detect, span_covers_only_the_marked_part)
+{
+    /* 30 frames at 2 fps = 15 s, three 5-second segments; the first 10
+     * frames (the first segment) are left unmarked. */
+    Clip c = { .w = 320, .h = 240, .bit_depth = 8, .frames = 30, .kind = TU_SYNTH_TEXTURED,
+               .seed = 51, .fps = 2, .mark_from = 10 };
+    Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
+    expect_found(&o, "marked from 5 s");
+    cr_log_info("span %.2f .. %.2f s", o.res.span[0], o.res.span[1]);
+    cr_assert_geq(o.res.span[0], 5.0 - 1e-9, "span starts at %.2f s, before the mark",
+                  o.res.span[0]);
+    cr_assert_float_eq(o.res.span[1], 14.5, 1e-9);
+}
+
+Test(embed_detect, found_after_uniform_2x_downscale)
+{
+    /* The mark grid follows the picture height, so a uniformly scaled copy
+     * is read with no search (docs/DESIGN.md 3). A 720-row picture is
+     * box-filtered 2x down to the mark grid's own 360 rows: the evidence is
+     * what the detector sees at full size. (Below 360 rows the top slot band
+     * is past Nyquist: not asserted here.) */
+    FmError err = { { 0 } };
+    const int w = 480, h = 720, n = 20;
+    uint8_t *p = malloc((size_t)w * h), *s = malloc((size_t)w * h / 4);
+    FmEmbedder *emb = NULL;
+    FmAccumulator full, half;
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+    cr_assert_eq(fm_accumulator_init(&full, w, h, &err), 0);
+    cr_assert_eq(fm_accumulator_init(&half, w / 2, h / 2, &err), 0);
+    for (int f = 0; f < n; f++) {
+        tu_synth_luma(p, w, w, h, 8, TU_SYNTH_NOISE, 52, f);
+        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, NULL, &err), 0);
+        for (int y = 0; y < h / 2; y++)
+            for (int x = 0; x < w / 2; x++) {
+                const uint8_t *q = p + (2 * y) * w + 2 * x;
+                s[y * (w / 2) + x] = (uint8_t)((q[0] + q[1] + q[w] + q[w + 1] + 2) / 4);
+            }
+        cr_assert_eq(fm_accumulator_add(&full, p, w, 8, f / 24.0, &err), 0);
+        cr_assert_eq(fm_accumulator_add(&half, s, w / 2, 8, f / 24.0, &err), 0);
+    }
+    Outcome o = { .worst_psnr = 100 }, ofull = { .worst_psnr = 100 };
+    cr_assert_eq(fm_detect(&full, key_a, 1, NULL, &ofull.res, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_detect(&half, key_a, 1, NULL, &o.res, &err), 0, "%s", err.msg);
+    expect_found(&ofull, "480x720 marked and read");
+    expect_found(&o, "480x720 marked, read at 240x360");
+    cr_assert_lt(fabs(o.res.pilot_z - ofull.res.pilot_z), 0.1 * ofull.res.pilot_z,
+                 "z %.2f at half size vs %.2f at full size", o.res.pilot_z, ofull.res.pilot_z);
+    fm_accumulator_free(&full);
+    fm_accumulator_free(&half);
+    fm_embedder_free(&emb);
+    free(p);
+    free(s);
+}
+
+Test(embed_detect, found_after_uniform_2x_upscale)
+{
+    /* 320x240 marked, pixel-doubled to 640x480 */
+    FmError err = { { 0 } };
+    const int w = 320, h = 240, n = 30;
+    uint8_t *p = malloc((size_t)w * h), *s = malloc((size_t)w * h * 4);
+    FmEmbedder *emb = NULL;
+    FmAccumulator acc;
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+    cr_assert_eq(fm_accumulator_init(&acc, w * 2, h * 2, &err), 0);
+    for (int f = 0; f < n; f++) {
+        tu_synth_luma(p, w, w, h, 8, TU_SYNTH_TEXTURED, 54, f);
+        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, NULL, &err), 0);
+        for (int y = 0; y < 2 * h; y++)
+            for (int x = 0; x < 2 * w; x++)
+                s[y * 2 * w + x] = p[(y / 2) * w + x / 2];
+        cr_assert_eq(fm_accumulator_add(&acc, s, 2 * w, 8, f / 24.0, &err), 0);
+    }
+    Outcome o = { .worst_psnr = 100 };
+    cr_assert_eq(fm_detect(&acc, key_a, 1, NULL, &o.res, &err), 0, "%s", err.msg);
+    expect_found(&o, "320x240 marked, read at 640x480");
+    fm_accumulator_free(&acc);
+    fm_embedder_free(&emb);
+    free(p);
+    free(s);
+}
+
+Test(embed_detect, keys_tried_corrects_the_false_alarm_probability)
+{
+    FmError err = { { 0 } };
+    const int w = 320, h = 240;
+    uint8_t *p = malloc((size_t)w * h);
+    FmAccumulator unmarked, marked;
+    FmEmbedder *emb = NULL;
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+    cr_assert_eq(fm_accumulator_init(&unmarked, w, h, &err), 0);
+    cr_assert_eq(fm_accumulator_init(&marked, w, h, &err), 0);
+    for (int f = 0; f < 20; f++) {
+        tu_synth_luma(p, w, w, h, 8, TU_SYNTH_TEXTURED, 53, f);
+        cr_assert_eq(fm_accumulator_add(&unmarked, p, w, 8, f / 24.0, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, NULL, &err), 0);
+        cr_assert_eq(fm_accumulator_add(&marked, p, w, 8, f / 24.0, &err), 0);
+    }
+    FmDetectResult r1, r64;
+    /* unmarked: more keys tried can only make a chance match less significant */
+    cr_assert_eq(fm_detect(&unmarked, key_a, 1, NULL, &r1, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_detect(&unmarked, key_a, 64, NULL, &r64, &err), 0, "%s", err.msg);
+    cr_assert(!r1.found && !r64.found);
+    cr_assert_geq(r64.hypotheses, 64);
+    cr_assert_geq(r64.false_alarm_probability, r1.false_alarm_probability);
+    cr_assert(r64.false_alarm_probability <= 1.0 && r1.false_alarm_probability <= 1.0);
+    cr_assert_float_eq(r1.false_alarm_probability, pow(10, r1.false_alarm_log10),
+                       1e-9 + 1e-6 * r1.false_alarm_probability);
+    /* marked: read at the nominal geometry either way; only the correction changes */
+    cr_assert_eq(fm_detect(&marked, key_a, 1, NULL, &r1, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_detect(&marked, key_a, 64, NULL, &r64, &err), 0, "%s", err.msg);
+    cr_assert(r1.signature_valid && r64.signature_valid);
+    cr_assert_float_eq(r1.pilot_z, r64.pilot_z, 1e-9);
+    cr_assert_eq(r64.hypotheses, 64 * r1.hypotheses);
+    if (r64.false_alarm_log10 < 0)
+        cr_assert_float_eq(r64.false_alarm_log10 - r1.false_alarm_log10, log10(64), 1e-9);
+    fm_accumulator_free(&unmarked);
+    fm_accumulator_free(&marked);
+    fm_embedder_free(&emb);
+    free(p);
+}
+
+/* ---- arguments ---- */
+
+Test(embed_detect, bad_arguments)
+{
+    FmError err = { { 0 } };
+    FmEmbedder *emb = (FmEmbedder *)1;
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, 15, 100, 1.0, &err), FM_EINVAL);
+    cr_assert_null(emb);
+    cr_assert_neq(err.msg[0], 0);
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, 100, 100, 0.0, &err), FM_EINVAL);
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, 100, 100, 10.5, &err), FM_EINVAL);
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, 100, 100, NAN, &err), FM_EINVAL);
+    cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, 100, 100, 1.0, &err), 0);
+    uint8_t p[100 * 100 * 2] = { 0 };
+    cr_assert_eq(fm_embedder_mark(emb, p, 100, 7, NULL, &err), FM_EINVAL);
+    cr_assert_eq(fm_embedder_mark(emb, p, 200, 17, NULL, &err), FM_EINVAL);
+    fm_embedder_free(&emb);
+    fm_embedder_free(&emb);   /* second free is a no-op */
+
+    FmAccumulator acc;
+    cr_assert_eq(fm_accumulator_init(&acc, 100, 15, &err), FM_EINVAL);
+    cr_assert_eq(fm_accumulator_init(&acc, 64, 48, &err), 0);
+    FmDetectResult r;
+    cr_assert_eq(fm_detect(&acc, key_a, 1, NULL, &r, &err), FM_EFORMAT, "no frames: %s", err.msg);
+    cr_assert(!r.found);
+    fm_accumulator_free(&acc);
+}

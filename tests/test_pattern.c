@@ -1,0 +1,308 @@
+/*
+ * test_pattern.c - the keyed slot map and the watermark tile
+ * (common/pattern.c). Nothing here depends on the number of slots, pilots
+ * or coefficients: those come from pattern.h.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dct.h"
+#include "fec.h"
+#include "keys.h"
+#include "pattern.h"
+#include "testutil.h"
+
+static FmSlotMap *map_a, *map_b;
+static float *values, *back, *tile;
+
+static void setup(void)
+{
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
+    map_a = calloc(1, sizeof *map_a);
+    map_b = calloc(1, sizeof *map_b);
+    values = calloc(FM_SLOTS, sizeof(float));
+    back = calloc(FM_SLOTS, sizeof(float));
+    tile = calloc(FM_TILE * FM_TILE, sizeof(float));
+    cr_assert(map_a && map_b && values && back && tile);
+}
+
+static void teardown(void)
+{
+    free(map_a);
+    free(map_b);
+    free(values);
+    free(back);
+    free(tile);
+}
+
+TestSuite(pattern, .init = setup, .fini = teardown);
+
+static void key_bytes(uint8_t key[FM_WMKEY_BYTES], uint32_t seed)
+{
+    TuRng r;
+    tu_rng_seed(&r, seed);
+    for (int i = 0; i < FM_WMKEY_BYTES; i++)
+        key[i] = (uint8_t)tu_rng_u64(&r);
+}
+
+Test(pattern, constants_are_consistent)
+{
+    cr_assert_eq(FM_SLOTS, FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF);
+    cr_assert_eq(FM_CODED_BITS, (int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS));
+    cr_assert_gt(FM_PILOTS, 0);
+    cr_assert_geq(FM_DATA_SLOTS, FM_CODED_BITS, "not every coded bit can have a slot");
+    /* slot coefficients: distinct, never DC, inside the 8x8 block */
+    for (int c = 0; c < FM_NCOEF; c++) {
+        cr_assert_gt(fm_slot_coef[c], 0, "slot %d is the DC coefficient", c);
+        cr_assert_lt(fm_slot_coef[c], 64);
+        for (int d = 0; d < c; d++)
+            cr_assert_neq(fm_slot_coef[c], fm_slot_coef[d], "coefficient used twice");
+    }
+}
+
+Test(pattern, slot_map_is_deterministic)
+{
+    uint8_t key[FM_WMKEY_BYTES];
+    key_bytes(key, 1);
+    fm_slot_map_init(map_a, key);
+    memset(map_b, 0x55, sizeof *map_b);
+    fm_slot_map_init(map_b, key);
+    cr_assert_arr_eq(map_a->bit, map_b->bit, sizeof map_a->bit);
+    cr_assert_arr_eq(map_a->sign, map_b->sign, sizeof map_a->sign);
+}
+
+Test(pattern, slot_map_roles_and_signs)
+{
+    uint8_t key[FM_WMKEY_BYTES];
+    key_bytes(key, 2);
+    fm_slot_map_init(map_a, key);
+    int *carried = calloc(FM_CODED_BITS, sizeof(int));
+    int pilots = 0, plus = 0;
+    for (int k = 0; k < FM_SLOTS; k++) {
+        int b = map_a->bit[k];
+        cr_assert(b == -1 || (b >= 0 && b < FM_CODED_BITS), "slot %d carries bit %d", k, b);
+        cr_assert(map_a->sign[k] == 1 || map_a->sign[k] == -1, "slot %d sign %d", k,
+                  map_a->sign[k]);
+        if (b < 0)
+            pilots++;
+        else
+            carried[b]++;
+        plus += map_a->sign[k] > 0;
+    }
+    cr_assert_eq(pilots, FM_PILOTS);
+    /* every coded bit has a slot; round-robin: each one floor or ceil(data/coded) times */
+    int lo = FM_DATA_SLOTS / FM_CODED_BITS, hi = (FM_DATA_SLOTS + FM_CODED_BITS - 1) / FM_CODED_BITS;
+    for (int i = 0; i < FM_CODED_BITS; i++) {
+        cr_assert_geq(carried[i], 1, "coded bit %d is carried by no slot", i);
+        cr_assert(carried[i] >= lo && carried[i] <= hi, "coded bit %d carried %d times", i,
+                  carried[i]);
+    }
+    /* keyed signs: about half each way (binomial sd ~ sqrt(N)/2) */
+    double sd = sqrt((double)FM_SLOTS) / 2;
+    cr_assert_lt(fabs(plus - FM_SLOTS / 2.0), 5 * sd, "%d of %d signs positive", plus, FM_SLOTS);
+    free(carried);
+}
+
+Test(pattern, every_coded_bit_carried_for_many_keys)
+{
+    int *carried = calloc(FM_CODED_BITS, sizeof(int));
+    for (uint32_t s = 100; s < 120; s++) {
+        uint8_t key[FM_WMKEY_BYTES];
+        key_bytes(key, s);
+        fm_slot_map_init(map_a, key);
+        memset(carried, 0, sizeof(int) * FM_CODED_BITS);
+        for (int k = 0; k < FM_SLOTS; k++)
+            if (map_a->bit[k] >= 0)
+                carried[map_a->bit[k]]++;
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            cr_assert_gt(carried[i], 0, "key %u: coded bit %d has no slot", s, i);
+    }
+    free(carried);
+}
+
+Test(pattern, pilots_are_spread_over_the_tile)
+{
+    /* The pilot is what detection rests on: it must not pile up in a few
+     * blocks or coefficient bands. */
+    uint8_t key[FM_WMKEY_BYTES];
+    key_bytes(key, 3);
+    fm_slot_map_init(map_a, key);
+    int per_coef[FM_NCOEF] = { 0 }, blocks_with_pilot = 0;
+    for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++) {
+        int any = 0;
+        for (int c = 0; c < FM_NCOEF; c++)
+            if (map_a->bit[b * FM_NCOEF + c] < 0) {
+                per_coef[c]++;
+                any = 1;
+            }
+        blocks_with_pilot += any;
+    }
+    double expect = (double)FM_PILOTS / FM_NCOEF;
+    for (int c = 0; c < FM_NCOEF; c++)
+        cr_assert(per_coef[c] > expect / 2 && per_coef[c] < expect * 2,
+                  "coefficient %d has %d pilots (expected ~%.0f)", c, per_coef[c], expect);
+    /* P(block without pilot) = (1 - pilots/slots)^ncoef */
+    double p_empty = pow(1 - (double)FM_PILOTS / FM_SLOTS, FM_NCOEF);
+    double want = (1 - p_empty) * FM_TILE_BLOCKS * FM_TILE_BLOCKS;
+    cr_assert_gt(blocks_with_pilot, 0.8 * want, "%d blocks with a pilot slot, expected ~%.0f",
+                 blocks_with_pilot, want);
+}
+
+Test(pattern, different_keys_give_different_maps)
+{
+    for (uint32_t s = 10; s < 15; s++) {
+        uint8_t ka[FM_WMKEY_BYTES], kb[FM_WMKEY_BYTES];
+        key_bytes(ka, s);
+        memcpy(kb, ka, sizeof kb);
+        kb[FM_WMKEY_BYTES - 1] ^= 1;   /* one bit apart */
+        fm_slot_map_init(map_a, ka);
+        fm_slot_map_init(map_b, kb);
+        int differ = 0, same_pilot = 0;
+        for (int k = 0; k < FM_SLOTS; k++) {
+            differ += map_a->bit[k] != map_b->bit[k] || map_a->sign[k] != map_b->sign[k];
+            same_pilot += map_a->bit[k] < 0 && map_b->bit[k] < 0;
+        }
+        cr_assert_gt(differ, FM_SLOTS * 0.9, "only %d of %d slots differ", differ, FM_SLOTS);
+        /* pilot overlap close to chance: pilots^2 / slots */
+        double chance = (double)FM_PILOTS * FM_PILOTS / FM_SLOTS;
+        cr_assert_lt(same_pilot, 2 * chance + 10, "%d shared pilot slots (chance %.0f)",
+                     same_pilot, chance);
+    }
+}
+
+Test(pattern, slot_values)
+{
+    uint8_t key[FM_WMKEY_BYTES];
+    key_bytes(key, 4);
+    fm_slot_map_init(map_a, key);
+    TuRng r;
+    tu_rng_seed(&r, 5);
+    uint8_t *coded = malloc(FM_CODED_BITS);
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        coded[i] = (uint8_t)(tu_rng_u64(&r) & 1);
+    fm_slot_values(map_a, coded, values);
+    for (int k = 0; k < FM_SLOTS; k++) {
+        int b = map_a->bit[k];
+        float want = (b < 0 ? 1.0f : coded[b] ? 1.0f : -1.0f) * map_a->sign[k];
+        cr_assert_eq(values[k], want, "slot %d", k);
+    }
+    fm_slot_values(map_a, NULL, values);   /* pilot only */
+    for (int k = 0; k < FM_SLOTS; k++)
+        cr_assert_eq(values[k], map_a->bit[k] < 0 ? (float)map_a->sign[k] : 0.0f, "slot %d", k);
+    free(coded);
+}
+
+static double tile_rms(const float *t)
+{
+    double ss = 0;
+    for (int i = 0; i < FM_TILE * FM_TILE; i++)
+        ss += (double)t[i] * t[i];
+    return sqrt(ss / (FM_TILE * FM_TILE));
+}
+
+Test(pattern, render_read_round_trip_random_values)
+{
+    TuRng r;
+    tu_rng_seed(&r, 6);
+    for (int t = 0; t < 3; t++) {
+        for (int k = 0; k < FM_SLOTS; k++)
+            values[k] = (float)(tu_rng_gauss(&r) * (t + 1));
+        fm_tile_render(values, tile);
+        fm_tile_read(tile, back);
+        for (int k = 0; k < FM_SLOTS; k++)
+            cr_assert_lt(fabsf(back[k] - values[k]), 1e-3f, "slot %d: %g -> %g", k, values[k],
+                         back[k]);
+    }
+}
+
+Test(pattern, render_read_round_trip_marked_message)
+{
+    uint8_t key[FM_WMKEY_BYTES];
+    key_bytes(key, 7);
+    fm_slot_map_init(map_a, key);
+    TuRng r;
+    tu_rng_seed(&r, 8);
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_FEC_CODED_BITS(FM_MESSAGE_BITS)];
+    for (int i = 0; i < (int)FM_MESSAGE_BITS; i++)
+        bits[i] = (uint8_t)(tu_rng_u64(&r) & 1);
+    fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+    fm_slot_values(map_a, coded, values);
+    fm_tile_render(values, tile);
+    fm_tile_read(tile, back);
+    for (int k = 0; k < FM_SLOTS; k++)
+        cr_assert_lt(fabsf(back[k] - values[k]), 1e-3f, "slot %d: %g -> %g", k, values[k],
+                     back[k]);
+    /* and the whole chain: soft values from the read tile decode the message */
+    float *soft = calloc(FM_CODED_BITS, sizeof(float));
+    for (int k = 0; k < FM_SLOTS; k++)
+        if (map_a->bit[k] >= 0)
+            soft[map_a->bit[k]] += back[k] * map_a->sign[k];
+    uint8_t got[FM_MESSAGE_BITS];
+    cr_assert_eq(fm_fec_decode(soft, FM_MESSAGE_BITS, got), 0);
+    cr_assert_arr_eq(got, bits, sizeof bits);
+    free(soft);
+}
+
+Test(pattern, tile_has_unit_rms)
+{
+    uint8_t key[FM_WMKEY_BYTES];
+    for (uint32_t s = 20; s < 25; s++) {
+        key_bytes(key, s);
+        fm_slot_map_init(map_a, key);
+        uint8_t coded[FM_FEC_CODED_BITS(FM_MESSAGE_BITS)];
+        TuRng r;
+        tu_rng_seed(&r, s);
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            coded[i] = (uint8_t)(tu_rng_u64(&r) & 1);
+        fm_slot_values(map_a, coded, values);
+        fm_tile_render(values, tile);
+        double rms = tile_rms(tile);
+        cr_assert_lt(fabs(rms - 1.0), 1e-3, "tile RMS %g", rms);
+    }
+    /* all +1 too */
+    for (int k = 0; k < FM_SLOTS; k++)
+        values[k] = 1.0f;
+    fm_tile_render(values, tile);
+    cr_assert_lt(fabs(tile_rms(tile) - 1.0), 1e-3, "tile RMS %g", tile_rms(tile));
+}
+
+Test(pattern, tile_has_no_dc_and_only_slot_coefficients)
+{
+    TuRng r;
+    tu_rng_seed(&r, 9);
+    for (int k = 0; k < FM_SLOTS; k++)
+        values[k] = tu_rng_uniform(&r) < 0.5 ? -1.0f : 1.0f;
+    fm_tile_render(values, tile);
+    int is_slot[64] = { 0 };
+    for (int c = 0; c < FM_NCOEF; c++)
+        is_slot[fm_slot_coef[c]] = 1;
+    for (int by = 0; by < FM_TILE_BLOCKS; by++)
+        for (int bx = 0; bx < FM_TILE_BLOCKS; bx++) {
+            float coef[64];
+            fm_dct8x8(tile + by * 8 * FM_TILE + bx * 8, FM_TILE, coef);
+            for (int i = 0; i < 64; i++)
+                if (!is_slot[i])
+                    cr_assert_lt(fabsf(coef[i]), 1e-4f, "block (%d,%d) coefficient %d = %g", bx,
+                                 by, i, coef[i]);
+        }
+}
+
+Test(pattern, render_is_linear_and_slots_independent)
+{
+    /* one slot at a time reads back as itself and nothing else */
+    TuRng r;
+    tu_rng_seed(&r, 10);
+    for (int t = 0; t < 20; t++) {
+        int k0 = (int)tu_rng_below(&r, FM_SLOTS);
+        memset(values, 0, sizeof(float) * FM_SLOTS);
+        values[k0] = 1.0f;
+        fm_tile_render(values, tile);
+        fm_tile_read(tile, back);
+        for (int k = 0; k < FM_SLOTS; k++)
+            cr_assert_lt(fabsf(back[k] - (k == k0)), 1e-4f, "slot %d leaks into %d: %g", k0, k,
+                         back[k]);
+    }
+}
