@@ -90,7 +90,8 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                clip, r->frames_read, r->false_alarm_probability);
         return;
     }
-    printf("%s: watermark found\n", clip);
+    printf("%s: watermark found%s\n", clip,
+           r->signature_valid ? "" : " (payload NOT verified: the fields below may be damaged)");
     if (r->payload_valid) {
         fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
         printf("  title id:       %u\n", r->payload.title_id);
