@@ -1,0 +1,272 @@
+/*
+ * test_geometry.c - the geometry search in process: real frames (the bundled
+ * sample) and synthetic ones are marked, then cropped, flipped, boxed or
+ * rescaled (libswscale) before detection, which is told nothing about it.
+ */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+#include <libswscale/swscale.h>
+
+#include "accumulator.h"
+#include "detector.h"
+#include "embedder.h"
+#include "keys.h"
+#include "payload.h"
+#include "testutil.h"
+#include "video_io.h"
+
+#define FRAMES 80
+
+static FmKey *key;
+static uint8_t message[FM_MESSAGE_BYTES];
+static FmPayload payload;
+
+static void setup(void)
+{
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
+    key = fm_key_new();
+    cr_assert(key);
+    tu_fixed_key(key, 7);
+    payload = (FmPayload){ .version = FM_PAYLOAD_VERSION, .title_id = 77, .recipient_id = 5,
+                           .issued_minutes = 29000000u };
+    cr_assert_eq(fm_payload_sign(&payload, key, message, &err), 0, "%s", err.msg);
+}
+
+static void teardown(void)
+{
+    fm_key_free(&key);
+}
+
+TestSuite(geometry, .init = setup, .fini = teardown, .timeout = 240);
+
+typedef enum { CROP, FLIP_H, FLIP_V, LETTERBOX, SCALE, CROP_SCALE } Transform;
+
+/* Applies a transform to an 8-bit w x h luma plane; returns a new plane. */
+static uint8_t *transform(const uint8_t *in, int w, int h, Transform t, int *ow, int *oh)
+{
+    uint8_t *out = NULL;
+    switch (t) {
+    case CROP:       /* off-centre, odd offsets, about 70 % of each side */
+    case CROP_SCALE: {
+        int cw = w * 7 / 10 | 1, ch = h * 7 / 10 | 1, x0 = 37, y0 = 23;
+        out = malloc((size_t)cw * ch);
+        for (int y = 0; y < ch; y++)
+            memcpy(out + (size_t)y * cw, in + (size_t)(y + y0) * w + x0, (size_t)cw);
+        *ow = cw;
+        *oh = ch;
+        if (t == CROP_SCALE) {
+            int sw, sh;
+            uint8_t *s = transform(out, cw, ch, SCALE, &sw, &sh);
+            free(out);
+            out = s;
+            *ow = sw;
+            *oh = sh;
+        }
+        return out;
+    }
+    case FLIP_H:
+    case FLIP_V:
+        out = malloc((size_t)w * h);
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int sx = t == FLIP_H ? w - 1 - x : x, sy = t == FLIP_V ? h - 1 - y : y;
+                out[(size_t)y * w + x] = in[(size_t)sy * w + sx];
+            }
+        *ow = w;
+        *oh = h;
+        return out;
+    case LETTERBOX: {  /* the picture in a canvas 4/3 as tall, black bars */
+        int ch = h * 4 / 3, top = (ch - h) / 2;
+        out = calloc((size_t)w * ch, 1);
+        memset(out, 16, (size_t)w * ch);
+        memcpy(out + (size_t)top * w, in, (size_t)w * h);
+        *ow = w;
+        *oh = ch;
+        return out;
+    }
+    case SCALE: {      /* down to 3/4 with libswscale (bicubic) */
+        int sw = w * 3 / 4, sh = h * 3 / 4;
+        struct SwsContext *sws = sws_getContext(w, h, AV_PIX_FMT_GRAY8, sw, sh, AV_PIX_FMT_GRAY8,
+                                                SWS_BICUBIC, NULL, NULL, NULL);
+        cr_assert(sws);
+        out = malloc((size_t)sw * sh);
+        const uint8_t *src[4] = { in };
+        int ss[4] = { w };
+        uint8_t *dst[4] = { out };
+        int ds[4] = { sw };
+        sws_scale(sws, src, ss, 0, h, dst, ds);
+        sws_freeContext(sws);
+        *ow = sw;
+        *oh = sh;
+        return out;
+    }
+    }
+    return NULL;
+}
+
+/* Loads FRAMES luma planes of the bundled sample (real footage, 768x576). */
+static uint8_t **sample_frames(int *w, int *h)
+{
+    FmVideoReader *r = NULL;
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_reader_open(&r, FM_SOURCE_DIR "/samples/sample.mkv", &err), 0, "%s", err.msg);
+    const FmVideoInfo *info = fm_reader_info(r);
+    cr_assert_eq(info->bit_depth, 8);
+    *w = info->width;
+    *h = info->height;
+    uint8_t **frames = calloc(FRAMES, sizeof(*frames));
+    AVFrame *f;
+    for (int i = 0; i < FRAMES; i++) {
+        cr_assert_eq(fm_reader_next(r, &f, &err), 1, "%s", err.msg);
+        frames[i] = malloc((size_t)*w * *h);
+        for (int y = 0; y < *h; y++)
+            memcpy(frames[i] + (size_t)y * *w, f->data[0] + (ptrdiff_t)y * f->linesize[0], (size_t)*w);
+    }
+    fm_reader_close(&r);
+    return frames;
+}
+
+static uint8_t **synthetic_frames(int w, int h)
+{
+    uint8_t **frames = calloc(FRAMES, sizeof(*frames));
+    for (int i = 0; i < FRAMES; i++) {
+        frames[i] = malloc((size_t)w * h);
+        tu_synth_luma(frames[i], w, w, h, 8, TU_SYNTH_TEXTURED, 1000, i);
+    }
+    return frames;
+}
+
+/* Marks the frames, transforms them, detects; returns the result. */
+static FmDetectResult mark_transform_detect(uint8_t **frames, int w, int h, Transform t)
+{
+    FmError err = { { 0 } };
+    FmEmbedder *e = NULL;
+    FmAccumulator acc;
+    FmDetectResult res;
+    cr_assert_eq(fm_embedder_new(&e, key->wm_key, message, w, h, 1.0, &err), 0, "%s", err.msg);
+    int ow = 0, oh = 0, init = 0;
+    for (int i = 0; i < FRAMES; i++) {
+        uint8_t *copy = malloc((size_t)w * h);
+        memcpy(copy, frames[i], (size_t)w * h);
+        cr_assert_eq(fm_embedder_mark(e, copy, w, 8, NULL, &err), 0, "%s", err.msg);
+        uint8_t *out = transform(copy, w, h, t, &ow, &oh);
+        if (!init) {
+            cr_assert_eq(fm_accumulator_init(&acc, ow, oh, &err), 0, "%s", err.msg);
+            init = 1;
+        }
+        cr_assert_eq(fm_accumulator_add(&acc, out, ow, 8, i / 24.0, &err), 0, "%s", err.msg);
+        free(out);
+        free(copy);
+    }
+    cr_assert_eq(fm_detect(&acc, key, 1, NULL, &res, &err), 0, "%s", err.msg);
+    fm_accumulator_free(&acc);
+    fm_embedder_free(&e);
+    return res;
+}
+
+static void free_frames(uint8_t **frames)
+{
+    for (int i = 0; i < FRAMES; i++)
+        free(frames[i]);
+    free(frames);
+}
+
+static void expect_verified(const FmDetectResult *r, const char *what)
+{
+    cr_assert(r->found && r->signature_valid,
+              "%s: found %d signature %d (pilot z %.1f, raw BER %.3f)", what, r->found,
+              r->signature_valid, r->pilot_z, r->raw_ber);
+    cr_assert_eq(r->payload.title_id, payload.title_id);
+    cr_assert_eq(r->payload.recipient_id, payload.recipient_id);
+}
+
+/* What each case must give: verified, at least detected, or only logged
+ * (a known weakness, README "Known limits"). */
+enum { VERIFY, DETECT, LOG };
+
+static const struct {
+    Transform t;
+    const char *name;
+    int real, synthetic;
+} cases[] = {
+    { CROP, "off-centre crop", VERIFY, LOG },
+    { FLIP_H, "horizontal flip", VERIFY, VERIFY },
+    { FLIP_V, "vertical flip", VERIFY, VERIFY },
+    { LETTERBOX, "letterbox", VERIFY, LOG },
+    { SCALE, "scale 3/4 (swscale)", VERIFY, VERIFY },
+    /* 8 s of a fixed camera cropped to half the area and shrunk: ~17 % raw
+     * errors, at the code's limit */
+    { CROP_SCALE, "crop + scale", DETECT, LOG },
+};
+
+static void expect(const FmDetectResult *r, int want, const char *what)
+{
+    if (want == VERIFY)
+        expect_verified(r, what);
+    else if (want == DETECT)
+        cr_assert(r->found, "%s: not detected (pilot z %.1f)", what, r->pilot_z);
+}
+
+Test(geometry, real_frames_transformed_are_found_and_verified)
+{
+    int w, h;
+    uint8_t **frames = sample_frames(&w, &h);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        FmDetectResult r = mark_transform_detect(frames, w, h, cases[i].t);
+        cr_log_info("sample, %s: z %.1f, raw BER %.3f, scale %.3f x %.3f, flip %d%d",
+                    cases[i].name, r.pilot_z, r.raw_ber, r.geometry.scale_x,
+                    r.geometry.scale_y, r.geometry.flip_h, r.geometry.flip_v);
+        expect(&r, cases[i].real, cases[i].name);
+        if (cases[i].t == FLIP_H)
+            cr_assert(r.geometry.flip_h && !r.geometry.flip_v, "horizontal flip not reported");
+        if (cases[i].t == FLIP_V)
+            cr_assert(r.geometry.flip_v && !r.geometry.flip_h, "vertical flip not reported");
+        if (cases[i].t == CROP)  /* about 1/0.7 of the clip's height is the picture's */
+            cr_assert(r.geometry.scale_y > 1.3 && r.geometry.scale_y < 1.5,
+                      "crop scale %.3f", r.geometry.scale_y);
+    }
+    free_frames(frames);
+}
+
+Test(geometry, synthetic_frames_transformed_are_found_and_verified)
+{
+    int w = 641, h = 361;  /* odd sizes */
+    uint8_t **frames = synthetic_frames(w, h);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        FmDetectResult r = mark_transform_detect(frames, w, h, cases[i].t);
+        cr_log_info("synthetic, %s: z %.1f, raw BER %.3f", cases[i].name, r.pilot_z, r.raw_ber);
+        expect(&r, cases[i].synthetic, cases[i].name);
+    }
+    /* Known weakness: on this synthetic picture the autocorrelation's period
+     * peak is biased by 2-4 % (its moving shapes and static texture), beyond
+     * the refinement's +/-0.4 %, so crops and boxes of it are missed; on real
+     * footage (the test above) they are found. */
+    free_frames(frames);
+}
+
+Test(geometry, transformed_unmarked_frames_are_not_found)
+{
+    /* the search's many hypotheses are counted: no false alarm from it */
+    int w, h;
+    uint8_t **frames = sample_frames(&w, &h);
+    FmError err = { { 0 } };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        FmAccumulator acc;
+        FmDetectResult r;
+        int ow = 0, oh = 0;
+        for (int f = 0; f < FRAMES; f++) {
+            uint8_t *out = transform(frames[f], w, h, cases[i].t, &ow, &oh);
+            if (f == 0)
+                cr_assert_eq(fm_accumulator_init(&acc, ow, oh, &err), 0, "%s", err.msg);
+            cr_assert_eq(fm_accumulator_add(&acc, out, ow, 8, f / 24.0, &err), 0, "%s", err.msg);
+            free(out);
+        }
+        cr_assert_eq(fm_detect(&acc, key, 1, NULL, &r, &err), 0, "%s", err.msg);
+        cr_assert(!r.found && !r.signature_valid, "%s: false detection (z %.1f, p %.3g)",
+                  cases[i].name, r.pilot_z, r.false_alarm_probability);
+        fm_accumulator_free(&acc);
+    }
+    free_frames(frames);
+}
