@@ -36,7 +36,9 @@ typedef struct FmDetectResult {
     int payload_valid;      /* the decoded payload has a known version */
     FmPayload payload;
     uint8_t message[FM_MESSAGE_BYTES];
-    double pilot_z;         /* normalised pilot correlation, N(0,1) without a mark */
+    double pilot_z;         /* normalised pilot correlation: N(0,1) without a mark for
+                               one hypothesis; after a geometry search, the best of
+                               `hypotheses` (the probability below accounts for that) */
     double false_alarm_log10;   /* log10 of the corrected false-alarm probability */
     double false_alarm_probability;
     long hypotheses;        /* geometries x keys searched: the correction factor */
