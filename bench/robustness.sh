@@ -98,6 +98,8 @@ else
   [[ -n "$work" ]] || work="$root/bench/work/robustness"
 fi
 
+work="$(realpath -m "$work")" results="$(realpath -m "$results")"
+
 # ------------------------------------------------------------------ helpers
 ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
 probe() { ffprobe -v error -select_streams v:0 -show_entries "stream=$2" -of default=nw=1:nk=1 "$1" | head -n1; }
