@@ -5,6 +5,9 @@
  *   ffmpeg -i in.mkv -f rawvideo -pix_fmt yuv420p - | fm_raw embed W H [strength] | ffmpeg ...
  *   ffmpeg -i copy.mp4 -f rawvideo -pix_fmt yuv420p - | fm_raw detect W H
  *
+ * embed-plain marks without informed embedding (the plain tile in every
+ * frame), to measure what informed embedding gives.
+ *
  * Uses a fixed test key derived from a seed (never a real key).
  */
 #include <stdio.h>
@@ -27,7 +30,7 @@ static void test_key(FmKey *key)
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: fm_raw embed|detect W H [strength]\n");
+        fprintf(stderr, "usage: fm_raw embed|embed-plain|detect W H [strength]\n");
         return 2;
     }
     int w = atoi(argv[2]), h = atoi(argv[3]);
@@ -39,7 +42,7 @@ int main(int argc, char **argv)
         return 2;
     test_key(key);
 
-    if (!strcmp(argv[1], "embed")) {
+    if (!strcmp(argv[1], "embed") || !strcmp(argv[1], "embed-plain")) {
         FmPayload p = { FM_PAYLOAD_VERSION, 1234, 42, 29000000 };
         uint8_t msg[FM_MESSAGE_BYTES];
         FmEmbedder *e;
@@ -49,6 +52,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "fm_raw: %s\n", err.msg);
             return 2;
         }
+        fm_embedder_set_informed(e, strcmp(argv[1], "embed-plain") != 0);
         double mse = 0, ssim = 0, worst = 100;
         long n = 0;
         while (fread(frame, 1, ysize + 2 * csize, stdin) == ysize + 2 * csize) {

@@ -20,18 +20,6 @@ double fm_gauss_tail_log10(double z)
     return lnq / M_LN10;
 }
 
-/* Sums a grid plane into one tile; grid sample (x, y) lands on tile (x+ox, y+oy) mod T. */
-static void fold(const float *plane, int gw, int gh, int ox, int oy, float *tile)
-{
-    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
-    for (int y = 0; y < gh; y++) {
-        float *t = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
-        const float *p = plane + (size_t)y * gw;
-        for (int x = 0; x < gw; x++)
-            t[(x + ox) % FM_TILE] += p[x];
-    }
-}
-
 /* Slot values of a tile, each coefficient position scaled to unit variance. */
 static void read_normalised(const float *tile, float *v)
 {
@@ -174,7 +162,7 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
 
     /* 1. the picture as marked, at any uniform scale: no search */
     res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
-    fold(acc->total, acc->gw, acc->gh, 0, 0, tile);
+    fm_tile_fold(acc->total, acc->gw, acc->gh, 0, 0, tile);
     if ((ret = analyse_tile(tile, map, pilot, key, expected, keys, v, want, res, err)) < 0)
         goto end;
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fec.h"
+#include "informed.h"
 #include "mask.h"
 #include "pattern.h"
 #include "quality.h"
@@ -20,13 +21,20 @@ struct FmEmbedder {
     float alpha;
     double mse_cap;
     float *pattern;      /* w*h, unit RMS, the tile sampled on the picture grid */
+    float *adapted;      /* w*h, this frame's reweighted tile (informed embedding) */
     float *delta;        /* w*h scratch: the change to add */
+    float *amp;          /* w*h: alpha x the perceptual mask, this frame */
+    float norm;          /* sampling normalisation of the tile (unit RMS) */
+    float *tile;         /* FM_TILE^2 scratch */
+    float values[FM_SLOTS];
+    FmInformed *informed;  /* informed embedding (informed.h) */
+    int use_informed;      /* 0: the plain tile in every frame */
     uint8_t *original;   /* copy of the input luma for quality measures */
     FmMask mask;
 };
 
-/* Samples the periodic tile at picture pixel centres (bilinear). */
-static void sample_pattern(const float *tile, int w, int h, float *out)
+/* Samples the periodic tile at picture pixel centres (bilinear), times scale. */
+static void sample_pattern(const float *tile, int w, int h, float scale, float *out)
 {
     double step = fm_mark_step(h);
     int *x0 = malloc(sizeof(int) * (size_t)w);
@@ -53,7 +61,7 @@ static void sample_pattern(const float *tile, int w, int h, float *out)
             int a = x0[x], b = (a + 1) % FM_TILE;
             float top = r0[a] + fx[x] * (r0[b] - r0[a]);
             float bot = r1[a] + fx[x] * (r1[b] - r1[a]);
-            o[x] = top + fy * (bot - top);
+            o[x] = scale * (top + fy * (bot - top));
         }
     }
     free(x0);
@@ -87,8 +95,9 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->mse_cap = 255.0 * 255.0 / pow(10, FM_PSNR_FLOOR_DB / 10) * strength * strength;
     e->pattern = malloc(sizeof(float) * n);
     e->delta = malloc(sizeof(float) * n);
+    e->amp = malloc(sizeof(float) * n);
     e->original = malloc(n * 2);
-    if (!e->pattern || !e->delta || !e->original || fm_mask_init(&e->mask, width, height) < 0)
+    if (!e->pattern || !e->delta || !e->amp || !e->original || fm_mask_init(&e->mask, width, height) < 0)
         goto fail;
 
     fm_slot_map_init(map, wm_key);
@@ -96,7 +105,7 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
     fm_slot_values(map, coded, values);
     fm_tile_render(values, tile);
-    sample_pattern(tile, width, height, e->pattern);
+    sample_pattern(tile, width, height, 1.0f, e->pattern);
 
     /* normalise to unit RMS over the picture (bilinear sampling smooths a little) */
     double ss = 0;
@@ -105,6 +114,13 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     float norm = ss > 0 ? (float)sqrt(n / ss) : 1.0f;
     for (size_t i = 0; i < n; i++)
         e->pattern[i] *= norm;
+    e->norm = norm;
+    e->adapted = malloc(sizeof(float) * n);
+    if (!e->adapted || fm_informed_new(&e->informed, map, values, width, height) < 0)
+        goto fail;
+    e->tile = tile;
+    tile = NULL;
+    e->use_informed = 1;
     ret = 0;
     *out = e;
     e = NULL;
@@ -123,6 +139,31 @@ fail:
     return ret;
 }
 
+/* The per-pixel amplitude of this frame: alpha x the perceptual mask. */
+static void mark_amplitude(FmEmbedder *e)
+{
+    for (int y = 0; y < e->h; y++) {
+        const float *g = fm_mask_row(&e->mask, y);
+        float *a = e->amp + (size_t)y * e->w;
+        for (int x = 0; x < e->w; x++)
+            a[x] = e->alpha * g[x];
+    }
+}
+
+/* delta = amplitude x pattern; returns the gain that caps its mean square. */
+static float mark_delta(FmEmbedder *e, const float *pattern)
+{
+    size_t n = (size_t)e->w * e->h;
+    double mse = 0;
+    for (size_t i = 0; i < n; i++) {
+        float d = e->amp[i] * pattern[i];
+        e->delta[i] = d;
+        mse += (double)d * d;
+    }
+    mse /= (double)n;
+    return mse > e->mse_cap ? (float)sqrt(e->mse_cap / mse) : 1.0f;
+}
+
 int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_depth,
                      FmFrameQuality *quality, FmError *err)
 {
@@ -131,23 +172,21 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
     int w = e->w, h = e->h;
     int bps = bit_depth > 8 ? 2 : 1;
     size_t row_bytes = (size_t)w * bps;
-    double mse = 0;
 
     for (int y = 0; y < h; y++)
         memcpy(e->original + (size_t)y * row_bytes, luma + (ptrdiff_t)y * stride, row_bytes);
 
     fm_mask_compute(&e->mask, luma, stride, bit_depth);
-    for (int y = 0; y < h; y++) {
-        const float *g = fm_mask_row(&e->mask, y);
-        const float *p = e->pattern + (size_t)y * w;
-        float *d = e->delta + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            d[x] = e->alpha * g[x] * p[x];
-            mse += (double)d[x] * d[x];
-        }
+    mark_amplitude(e);
+    float gain = mark_delta(e, e->pattern);
+    if (e->use_informed) {
+        /* informed embedding: reweight the tile against this picture's own
+         * contribution to the slots, same energy (informed.h) */
+        fm_informed_update(e->informed, luma, stride, bit_depth, e->delta, gain, e->values);
+        fm_tile_render(e->values, e->tile);
+        sample_pattern(e->tile, w, h, e->norm, e->adapted);
+        gain = mark_delta(e, e->adapted);
     }
-    mse /= (double)w * h;
-    float gain = mse > e->mse_cap ? (float)sqrt(e->mse_cap / mse) : 1.0f;
     float unit = (float)(1 << (bit_depth - 8));
     int maxval = (1 << bit_depth) - 1;
 
@@ -173,6 +212,11 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
     return 0;
 }
 
+void fm_embedder_set_informed(FmEmbedder *e, int on)
+{
+    e->use_informed = on != 0;
+}
+
 void fm_embedder_free(FmEmbedder **pe)
 {
     FmEmbedder *e = *pe;
@@ -181,7 +225,16 @@ void fm_embedder_free(FmEmbedder **pe)
     if (e->pattern)  /* the pattern reveals the mark: wipe it */
         sodium_memzero(e->pattern, sizeof(float) * (size_t)e->w * e->h);
     free(e->pattern);
+    if (e->adapted)
+        sodium_memzero(e->adapted, sizeof(float) * (size_t)e->w * e->h);
+    free(e->adapted);
+    if (e->tile)
+        sodium_memzero(e->tile, sizeof(float) * FM_TILE * FM_TILE);
+    free(e->tile);
+    sodium_memzero(e->values, sizeof(e->values));
+    fm_informed_free(&e->informed);
     free(e->delta);
+    free(e->amp);
     free(e->original);
     fm_mask_free(&e->mask);
     free(e);

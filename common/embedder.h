@@ -40,6 +40,12 @@ int fm_embedder_new(FmEmbedder **emb, const uint8_t wm_key[FM_WMKEY_BYTES],
 int fm_embedder_mark(FmEmbedder *emb, uint8_t *luma, ptrdiff_t stride, int bit_depth,
                      FmFrameQuality *quality, FmError *err);
 
+/*
+ * Informed embedding (informed.h) is on by default; off marks every frame
+ * with the plain tile, for measurements (bench/fm_raw embed-plain).
+ */
+void fm_embedder_set_informed(FmEmbedder *emb, int on);
+
 void fm_embedder_free(FmEmbedder **emb);
 
 #endif

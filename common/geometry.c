@@ -185,11 +185,46 @@ static void axis_candidates(const float *ac, int stride_lag, int n_lags, int ove
     }
 }
 
-/* Scores candidate step pairs x flips, then refines the best one's steps. */
-static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment *best)
+/*
+ * Steps (fine samples per mark pixel) of a crop that kept the pixels of a
+ * master of a common height: crops do not change the pixel scale, so the
+ * mark step is the master's height / FM_MARK_HEIGHT whatever was cut away.
+ * These are tried with square pixels beside the autocorrelation's periods,
+ * which a static, textured picture can bias. Returns how many were added
+ * after the nsteps already in steps (up to MAX_CROP_STEPS).
+ */
+#define MAX_CROP_STEPS 12
+static int crop_steps(const FmAccumulator *acc, double *steps, int nsteps)
+{
+    static const int heights[] = { 480, 540, 576, 720, 800, 858, 1080, 1200, 1440, 1556,
+                                   1716, 2160 };
+    int n = 0;
+    for (size_t i = 0; i < sizeof heights / sizeof heights[0] && n < MAX_CROP_STEPS; i++) {
+        /* a crop shows at most the master's whole height, and at least a third */
+        if (heights[i] < acc->height || heights[i] > 3 * acc->height)
+            continue;
+        double st = fm_mark_step(heights[i]) / acc->fine_step;
+        if (st < MIN_MARK_STEP || st > MAX_MARK_STEP)
+            continue;
+        int dup = 0;
+        for (int k = 0; k < nsteps + n; k++)
+            dup |= fabs(steps[k] / st - 1) < 0.002;
+        if (!dup)
+            steps[nsteps + n++] = st;
+    }
+    return n;
+}
+
+/* Scores candidate step pairs x flips, then refines the best one's steps.
+ * The last n_square steps are tried with square pixels only. */
+static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment *best,
+                         int n_square)
 {
     FmAlignment local = *best;
     local.score = -1;
+    for (int i = nsteps; i < nsteps + n_square; i++)
+        for (int f = 0; f < 4; f++)
+            evaluate(s, steps[i], steps[i], f & 1, f >> 1, &local);
     for (int i = 0; i < nsteps; i++)
         for (int j = 0; j < nsteps; j++) {
             double r = steps[i] / steps[j];
@@ -290,7 +325,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     memcpy(s.tile, pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
     fftwf_execute_dft_r2c(s.fwd, s.tile, s.pilot_f);
 
-    double steps[2 * NCAND + 2];
+    double steps[2 * NCAND + 2 + MAX_CROP_STEPS];
     int nsteps = 0;
     for (int k = 0; k < NCAND; k++) {
         if (cx[k] > 0) steps[nsteps++] = cx[k] / FM_TILE;
@@ -300,7 +335,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     steps[nsteps++] = acc->step / acc->fine_step;
 
     s.evidence = acc->fine_total;
-    search_steps(&s, steps, nsteps, best);
+    search_steps(&s, steps, nsteps, best, crop_steps(acc, steps, nsteps));
 
     /* 4. rotation: the period peak moved off the x axis by the angle */
     double angle = rotation_estimate(pad, PW, PH, W, H, lo_x, hi_x);
@@ -313,7 +348,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
             }
             s.evidence = rot;
             s.rotation_deg = sign * angle;
-            search_steps(&s, steps, nsteps, best);
+            search_steps(&s, steps, nsteps, best, 0);
             free(rot);
         }
     }

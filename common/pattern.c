@@ -114,3 +114,14 @@ void fm_tile_read(const float *tile, float values[FM_SLOTS])
                 v[c] = coef[fm_slot_coef[c]] * inv;
         }
 }
+
+void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile)
+{
+    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
+    for (int y = 0; y < gh; y++) {
+        float *t = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
+        const float *p = plane + (size_t)y * gw;
+        for (int x = 0; x < gw; x++)
+            t[(x + ox) % FM_TILE] += p[x];
+    }
+}

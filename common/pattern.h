@@ -59,4 +59,11 @@ void fm_tile_render(const float values[FM_SLOTS], float *tile);
  */
 void fm_tile_read(const float *tile, float values[FM_SLOTS]);
 
+/*
+ * Sums a gw x gh plane on the mark grid into one tile: grid sample (x, y)
+ * lands on tile sample ((x + ox) mod FM_TILE, (y + oy) mod FM_TILE).
+ * ox, oy >= 0.
+ */
+void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile);
+
 #endif

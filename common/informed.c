@@ -1,0 +1,166 @@
+#include "informed.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "accumulator.h"
+#include "fm_error.h"
+#include "resample.h"
+
+/* How fast the running sums forget: 0.99 a frame is a memory of ~100
+ * frames (about 4 s), short enough to follow the shots of a film, long
+ * enough for the host sum of a moving shot to average down by itself
+ * (0.95 spent energy correcting host terms that a 10-s read averages away:
+ * measured with bench/fm_raw on dune and storm). */
+#define INFORMED_DECAY 0.99
+/* Fraction of the host's running contribution that the amplitude corrects
+ * (1 = all of it, before the energy is renormalised). */
+#define INFORMED_GAIN 1.0
+/* Bounds on a coded bit's amplitude relative to the plain mark, before the
+ * energy is renormalised: a bit the host helps keeps some mark, and one the
+ * host hopelessly opposes does not take all the energy. */
+#define INFORMED_MIN 0.2
+#define INFORMED_MAX 3.0
+
+#define NBLOCKS (FM_TILE_BLOCKS * FM_TILE_BLOCKS)
+
+struct FmInformed {
+    int w, h, gw, gh;
+    FmAxisMap mx, my;         /* picture -> nominal mark grid */
+    float *host_grid, *mark_grid, *white, *work, *tmp;
+    float tile[FM_TILE * FM_TILE];
+    float host[FM_SLOTS], marked[FM_SLOTS];
+    float values[FM_SLOTS];   /* the plain message's slot values */
+    int16_t bits[FM_SLOTS];   /* the slot map's coded bit per slot, -1 = pilot */
+    double host_sum[FM_CODED_BITS];  /* running host contribution per coded bit */
+    double mark_sum;                 /* running mean mark response of a coded bit */
+    double unit_host[FM_CODED_BITS], unit_mark[FM_CODED_BITS];
+};
+
+int fm_informed_new(FmInformed **out, const FmSlotMap *map, const float values[FM_SLOTS],
+                    int width, int height)
+{
+    *out = NULL;
+    FmInformed *f = calloc(1, sizeof(*f));
+    if (!f)
+        return FM_ENOMEM;
+    f->w = width;
+    f->h = height;
+    f->gw = fm_mark_width(width, height);
+    f->gh = FM_MARK_HEIGHT;
+    size_t n = (size_t)f->gw * f->gh;
+    f->host_grid = malloc(sizeof(float) * n);
+    f->mark_grid = malloc(sizeof(float) * n);
+    f->white = malloc(sizeof(float) * n);
+    f->work = malloc(sizeof(float) * n * 3);
+    f->tmp = malloc(sizeof(float) * (size_t)f->gw * height);
+    if (!f->host_grid || !f->mark_grid || !f->white || !f->work || !f->tmp ||
+        fm_axis_map_init(&f->mx, width, f->gw, 0, (double)width / f->gw) < 0 ||
+        fm_axis_map_init(&f->my, height, f->gh, 0, (double)height / f->gh) < 0) {
+        fm_informed_free(&f);
+        return FM_ENOMEM;
+    }
+    memcpy(f->values, values, sizeof(f->values));
+    memcpy(f->bits, map->bit, sizeof(f->bits));
+    *out = f;
+    return 0;
+}
+
+/* Whitens a grid plane as the detector does and reads the tile's slots. */
+static void detector_view(FmInformed *f, const float *grid, float slots[FM_SLOTS])
+{
+    fm_whiten(grid, f->gw, f->gh, f->white, f->work);
+    fm_tile_fold(f->white, f->gw, f->gh, 0, 0, f->tile);
+    fm_tile_read(f->tile, slots);
+}
+
+void fm_informed_update(FmInformed *f, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                        const float *delta, float delta_gain, float values[FM_SLOTS])
+{
+    size_t n = (size_t)f->gw * f->gh;
+    /* the frame as the detector sees it, without and with the plain mark
+     * (area resampling is linear: the marked grid is host grid + mark grid) */
+    fm_resample_plane(luma, stride, f->h, bit_depth, &f->mx, &f->my, f->tmp, f->host_grid);
+    fm_resample_float(delta, f->w, f->h, &f->mx, &f->my, f->tmp, f->mark_grid);
+    for (size_t i = 0; i < n; i++)
+        f->mark_grid[i] = f->host_grid[i] + delta_gain * f->mark_grid[i];
+    detector_view(f, f->host_grid, f->host);
+    detector_view(f, f->mark_grid, f->marked);
+
+    /* per band, the detector's unit-variance scaling and its combining
+     * weight: the mark's mean response on the pilots of that band */
+    float scale[FM_NCOEF], weight[FM_NCOEF];
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double ss = 0, m = 0;
+        int np = 0;
+        for (int b = 0; b < NBLOCKS; b++) {
+            int k = b * FM_NCOEF + c;
+            ss += (double)f->marked[k] * f->marked[k];
+            if (f->bits[k] < 0) {
+                m += (f->marked[k] - f->host[k]) * f->values[k];
+                np++;
+            }
+        }
+        scale[c] = ss > 0 ? (float)(1 / sqrt(ss / NBLOCKS)) : 0;
+        m = np ? m / np * scale[c] : 0;
+        weight[c] = (float)(m > 1e-3 ? m : 1e-3);
+    }
+
+    /* each coded bit's share of host and mark, as the detector will weigh
+     * them. The pilot is left as it is: the geometry search finds crops by
+     * the pilot's correlation, and a pilot bent towards the whole picture's
+     * host no longer matches a part of it. */
+    memset(f->unit_host, 0, sizeof(f->unit_host));
+    memset(f->unit_mark, 0, sizeof(f->unit_mark));
+    for (int k = 0; k < FM_SLOTS; k++) {
+        int u = f->bits[k];
+        if (u < 0)
+            continue;
+        float wv = weight[k % FM_NCOEF] * scale[k % FM_NCOEF] * f->values[k];
+        f->unit_host[u] += wv * f->host[k];
+        f->unit_mark[u] += wv * (f->marked[k] - f->host[k]);
+    }
+    double mean_mark = 0;
+    for (int u = 0; u < FM_CODED_BITS; u++)
+        mean_mark += f->unit_mark[u];
+    f->mark_sum = INFORMED_DECAY * f->mark_sum + mean_mark / FM_CODED_BITS;
+    for (int u = 0; u < FM_CODED_BITS; u++)
+        f->host_sum[u] = INFORMED_DECAY * f->host_sum[u] + f->unit_host[u];
+
+    /* amplitudes: cancel the host's running contribution, then renormalise
+     * the data slots to the plain tile's energy */
+    double ss = 0;
+    for (int k = 0; k < FM_SLOTS; k++) {
+        int u = f->bits[k];
+        double a = 1;
+        if (u >= 0) {
+            if (f->mark_sum > 0)
+                a = 1 - INFORMED_GAIN * f->host_sum[u] / f->mark_sum;
+            a = a < INFORMED_MIN ? INFORMED_MIN : a > INFORMED_MAX ? INFORMED_MAX : a;
+            ss += a * a;
+        }
+        values[k] = (float)a;
+    }
+    float norm = ss > 0 ? (float)sqrt(FM_DATA_SLOTS / ss) : 1.0f;
+    for (int k = 0; k < FM_SLOTS; k++)
+        values[k] *= (f->bits[k] >= 0 ? norm : 1.0f) * f->values[k];
+}
+
+void fm_informed_free(FmInformed **pf)
+{
+    FmInformed *f = *pf;
+    if (!f)
+        return;
+    fm_axis_map_free(&f->mx);
+    fm_axis_map_free(&f->my);
+    free(f->host_grid);
+    free(f->mark_grid);
+    free(f->white);
+    free(f->work);
+    free(f->tmp);
+    sodium_memzero(f, sizeof(*f));
+    free(f);
+    *pf = NULL;
+}

@@ -1,0 +1,51 @@
+/*
+ * informed.h - informed embedding: spend the mark where the picture works
+ * against it.
+ *
+ * A detector sums the whitened frames of a clip and folds them into one tile
+ * (accumulator.h). Whatever the picture itself puts into a slot adds to the
+ * mark there: in a moving shot that host term averages away over frames, in
+ * a static shot it does not, and it can cancel a coded bit outright. The
+ * embedder knows the picture, so it can look at each frame as the detector
+ * will, keep a running (decaying) sum of the host's own contribution to
+ * every coded bit and pilot slot, and give more amplitude to the units the
+ * host opposes and less to those it already helps. The total energy of the
+ * tile stays the same, so the picture cost does not change.
+ *
+ * In a moving shot the running host sum grows only like the square root of
+ * the frames while the mark's grows like the frames, so the adjustment fades
+ * to nothing by itself; in a static shot it converges to a fixed
+ * redistribution that cancels most of the host interference.
+ */
+#ifndef FM_INFORMED_H
+#define FM_INFORMED_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pattern.h"
+
+typedef struct FmInformed FmInformed;
+
+/*
+ * For width x height pictures marked with the given slot map and slot values
+ * (fm_slot_values of the coded message). Both are copied. Returns 0 or
+ * FM_ENOMEM.
+ */
+int fm_informed_new(FmInformed **inf, const FmSlotMap *map, const float values[FM_SLOTS],
+                    int width, int height);
+
+/*
+ * Looks at one frame as the detector will: luma (8-bit, or uint16 on a
+ * bit_depth scale) before marking, and delta x delta_gain, the change the
+ * plain tile would make (width x height floats on the 8-bit scale). Updates the running sums
+ * and writes the slot values to render for this frame: the message's values
+ * reweighted, with the same total energy.
+ */
+void fm_informed_update(FmInformed *inf, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                        const float *delta, float delta_gain, float values[FM_SLOTS]);
+
+/* Wipes (the state reveals the mark) and frees; sets *inf = NULL. */
+void fm_informed_free(FmInformed **inf);
+
+#endif
