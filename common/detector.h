@@ -34,6 +34,8 @@ typedef struct FmDetectResult {
     int found;              /* mark present: signature valid or p <= threshold */
     int signature_valid;
     int payload_valid;      /* the decoded payload has a known version */
+    int list_rank;          /* which of the list decoder's messages verified (0 = the
+                               most likely one) */
     FmPayload payload;
     uint8_t message[FM_MESSAGE_BYTES];
     double pilot_z;         /* normalised pilot correlation: N(0,1) without a mark for

@@ -35,54 +35,105 @@ void fm_fec_encode(const uint8_t *bits, int nbits, uint8_t *coded)
     }
 }
 
-int fm_fec_decode(const float *soft, int nbits, uint8_t *bits)
-{
-    int steps = nbits + FM_FEC_TAIL;
-    uint8_t *decision = malloc((size_t)steps * NSTATES);
-    if (!decision)
-        return FM_ENOMEM;
-    double metric[NSTATES], next[NSTATES];
-    uint8_t out[NSTATES][2][FM_FEC_RATE];
+/* Candidate of a list merge: a path's metric and where it came from. */
+typedef struct ListEntry {
+    double metric;
+    uint16_t from;   /* predecessor's shifted-out bit << 8 | its rank there */
+} ListEntry;
 
+int fm_fec_decode_list(const float *soft, int nbits, int list, uint8_t *bits, int *found)
+{
+    if (list < 1 || list > FM_FEC_MAX_LIST)
+        return FM_EINVAL;
+    int steps = nbits + FM_FEC_TAIL, L = list;
+    /* trace[(i * NSTATES + state) * L + rank]: how that path arrived */
+    uint16_t *trace = malloc(sizeof(uint16_t) * (size_t)steps * NSTATES * L);
+    double *metric = malloc(sizeof(double) * NSTATES * L);
+    double *next = malloc(sizeof(double) * NSTATES * L);
+    if (!trace || !metric || !next) {
+        free(trace);
+        free(metric);
+        free(next);
+        return FM_ENOMEM;
+    }
+    uint8_t out[NSTATES][2][FM_FEC_RATE];
     for (unsigned s = 0; s < NSTATES; s++)
         for (int in = 0; in < 2; in++)
             branch_output(s, in, out[s][in]);
-    for (int s = 0; s < NSTATES; s++)
-        metric[s] = s ? -DBL_MAX / 4 : 0;
+    /* each state's L best paths, best first; -inf where there are fewer */
+    for (int k = 0; k < NSTATES * L; k++)
+        metric[k] = -DBL_MAX;
+    metric[0] = 0;
 
     for (int i = 0; i < steps; i++) {
         const float *y = soft + i * FM_FEC_RATE;
-        for (int s = 0; s < NSTATES; s++)
-            next[s] = -DBL_MAX;
-        for (unsigned s = 0; s < NSTATES; s++) {
-            if (metric[s] <= -DBL_MAX / 8)
+        for (unsigned ns = 0; ns < NSTATES; ns++) {
+            int in = (int)(ns >> (FM_FEC_K - 2)) & 1;
+            double *dst = next + (size_t)ns * L;
+            uint16_t *tr = trace + ((size_t)i * NSTATES + ns) * L;
+            if (in && i >= nbits) {  /* the tail shifts in zeros only */
+                for (int k = 0; k < L; k++)
+                    dst[k] = -DBL_MAX;
                 continue;
-            for (int in = 0; in < (i < nbits ? 2 : 1); in++) {
-                double m = metric[s];
+            }
+            /* the two predecessors differ in the bit shifted out; merge
+             * their sorted lists, each extended by its branch */
+            unsigned p[2];
+            double bm[2];
+            for (int low = 0; low < 2; low++) {
+                p[low] = ((ns << 1) & (NSTATES - 1)) | (unsigned)low;
+                double m = 0;
                 for (int g = 0; g < FM_FEC_RATE; g++)
-                    m += out[s][in][g] ? y[g] : -y[g];
-                unsigned ns = ((s >> 1) | ((unsigned)in << (FM_FEC_K - 2))) & (NSTATES - 1);
-                if (m > next[ns]) {
-                    next[ns] = m;
-                    /* remember which predecessor: its lowest bit is shifted out */
-                    decision[(size_t)i * NSTATES + ns] = (uint8_t)(s & 1);
+                    m += out[p[low]][in][g] ? y[g] : -y[g];
+                bm[low] = m;
+            }
+            const double *a = metric + (size_t)p[0] * L, *b = metric + (size_t)p[1] * L;
+            int ia = 0, ib = 0;
+            for (int k = 0; k < L; k++) {
+                double va = ia < L && a[ia] > -DBL_MAX ? a[ia] + bm[0] : -DBL_MAX;
+                double vb = ib < L && b[ib] > -DBL_MAX ? b[ib] + bm[1] : -DBL_MAX;
+                if (va == -DBL_MAX && vb == -DBL_MAX) {
+                    dst[k] = -DBL_MAX;
+                    tr[k] = 0;
+                } else if (va >= vb) {
+                    dst[k] = va;
+                    tr[k] = (uint16_t)ia++;
+                } else {
+                    dst[k] = vb;
+                    tr[k] = (uint16_t)(1u << 8 | (unsigned)ib++);
                 }
             }
         }
-        memcpy(metric, next, sizeof(metric));
+        double *t = metric;
+        metric = next;
+        next = t;
     }
 
-    /* terminated code: trace back from state 0 */
-    unsigned state = 0;
-    for (int i = steps - 1; i >= 0; i--) {
-        int in = (int)(state >> (FM_FEC_K - 2)) & 1;
-        unsigned low = decision[(size_t)i * NSTATES + state];
-        if (i < nbits)
-            bits[i] = (uint8_t)in;
-        state = ((state << 1) | low) & (NSTATES - 1);
+    /* terminated code: every path ends in state 0; trace each back */
+    int n = 0;
+    for (int r = 0; r < L && metric[r] > -DBL_MAX; r++, n++) {
+        unsigned state = 0;
+        int rank = r;
+        uint8_t *dst = bits + (size_t)n * nbits;
+        for (int i = steps - 1; i >= 0; i--) {
+            uint16_t f = trace[((size_t)i * NSTATES + state) * L + rank];
+            if (i < nbits)
+                dst[i] = (uint8_t)((state >> (FM_FEC_K - 2)) & 1);
+            state = ((state << 1) | (f >> 8)) & (NSTATES - 1);
+            rank = f & 0xff;
+        }
     }
-    free(decision);
+    *found = n;
+    free(trace);
+    free(metric);
+    free(next);
     return 0;
+}
+
+int fm_fec_decode(const float *soft, int nbits, uint8_t *bits)
+{
+    int n;
+    return fm_fec_decode_list(soft, nbits, 1, bits, &n);
 }
 
 void fm_bytes_to_bits(const uint8_t *bytes, int nbytes, uint8_t *bits)

@@ -136,6 +136,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "key_fingerprint", json_string(fp));
     json_object_set_new(o, "frames_read", json_integer(r->frames_read));
     json_object_set_new(o, "raw_bit_error_rate", json_real(r->raw_ber));
+    json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
     json_object_set_new(o, "geometry", json_pack("{s:f, s:f, s:f, s:f, s:b, s:b, s:f}",
         "scale_x", r->geometry.scale_x, "scale_y", r->geometry.scale_y,
         "offset_x", r->geometry.offset_x, "offset_y", r->geometry.offset_y,

@@ -1,5 +1,5 @@
 /*
- * test_fec.c - the rate-1/3, K=7 convolutional code and its soft Viterbi
+ * test_fec.c - the rate-1/3, K=9 convolutional code, its soft Viterbi and list
  * decoder (common/fec.c), and the byte/bit helpers.
  */
 #include <criterion/criterion.h>
@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fec.h"
+#include "fm_error.h"
 #include "payload.h"
 #include "testutil.h"
 
@@ -387,4 +388,81 @@ Test(fec, bytes_bits_msb_first)
     uint8_t noisy[8] = { 3, 2, 0xFF, 0xFE, 1, 0, 0, 0x81 };
     fm_bits_to_bytes(noisy, 1, back);
     cr_assert_eq(back[0], 0xA9, "got 0x%02X", back[0]);  /* 1010 1001 */
+}
+
+/* ---- list decoding ---- */
+
+Test(fec, list_is_ordered_distinct_and_starts_with_viterbi)
+{
+    TuRng r;
+    tu_rng_seed(&r, 31);
+    enum { L = 16 };
+    uint8_t bits[NB], coded[NC], vit[NB], recoded[NC];
+    static uint8_t list[L * NB];
+    float soft[NC];
+    for (int t = 0; t < 6; t++) {
+        random_bits(&r, bits, NB);
+        fm_fec_encode(bits, NB, coded);
+        to_soft(coded, NC, 1.0f, soft);
+        for (int i = 0; i < NC; i++)
+            soft[i] += (float)(1.2 * tu_rng_gauss(&r));
+        int n = 0;
+        cr_assert_eq(fm_fec_decode(soft, NB, vit), 0);
+        cr_assert_eq(fm_fec_decode_list(soft, NB, L, list, &n), 0);
+        cr_assert_eq(n, L, "a 616-bit message has far more than %d paths", L);
+        cr_assert_arr_eq(list, vit, NB, "trial %d: the first entry is not the Viterbi decision", t);
+        double prev = INFINITY;
+        for (int k = 0; k < n; k++) {
+            fm_fec_encode(list + k * NB, NB, recoded);
+            double m = metric(recoded, soft);
+            cr_assert_leq(m, prev + 1e-3 * fabs(prev) + 1e-3, "trial %d: entry %d fits better "
+                          "than entry %d", t, k, k - 1);
+            prev = m;
+            for (int j = 0; j < k; j++)
+                cr_assert(count_diff(list + j * NB, list + k * NB, NB) > 0,
+                          "trial %d: entries %d and %d are the same message", t, j, k);
+        }
+    }
+}
+
+Test(fec, list_recovers_messages_viterbi_misses)
+{
+    /* Near the code's limit (sigma 1.1: ~18% wrong signs), a check outside
+     * the code (here: equality with the sent message, as the signature is
+     * in the detector) finds the message in the list more often than in the
+     * single Viterbi decision. */
+    TuRng r;
+    tu_rng_seed(&r, 32);
+    enum { L = 64, T = 24 };
+    uint8_t bits[NB], coded[NC];
+    static uint8_t list[L * NB];
+    float soft[NC];
+    int first = 0, listed = 0;
+    for (int t = 0; t < T; t++) {
+        random_bits(&r, bits, NB);
+        fm_fec_encode(bits, NB, coded);
+        to_soft(coded, NC, 1.0f, soft);
+        for (int i = 0; i < NC; i++)
+            soft[i] += (float)(1.1 * tu_rng_gauss(&r));
+        int n = 0;
+        cr_assert_eq(fm_fec_decode_list(soft, NB, L, list, &n), 0);
+        for (int k = 0; k < n; k++)
+            if (count_diff(list + k * NB, bits, NB) == 0) {
+                first += k == 0;
+                listed++;
+                break;
+            }
+    }
+    cr_log_info("list_recovers_messages_viterbi_misses: Viterbi %d/%d, list of %d %d/%d", first,
+                T, L, listed, T);
+    cr_assert_gt(listed, first);
+}
+
+Test(fec, list_bad_arguments)
+{
+    float soft[NC] = { 0 };
+    uint8_t out[NB];
+    int n = -1;
+    cr_assert_eq(fm_fec_decode_list(soft, NB, 0, out, &n), FM_EINVAL);
+    cr_assert_eq(fm_fec_decode_list(soft, NB, FM_FEC_MAX_LIST + 1, out, &n), FM_EINVAL);
 }
