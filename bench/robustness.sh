@@ -192,6 +192,7 @@ coll_avg|collusion|average of two copies (recipients $R1, $R2)
 coll_alt|collusion|alternating 1-s segments of two copies
 ai_sr2|ai|neural SR: ×2 down, ESRGAN-slim ×2 up
 ai_sr4|ai|neural SR: ×4 down, ESRGAN-slim ×4 up
+ai_restore|ai|AI restoration: strong denoise + CRF 30, then ×2 down, ESRGAN-slim ×2 up
 proxy_nlmeans|ai-proxy|AI-denoiser proxy: nlmeans very strong (s=8)
 proxy_smooth|ai-proxy|AI-enhance proxy: heavy smoothing + sharpen
 proxy_synth|ai-proxy|AI frame-synthesis proxy: every frame motion-interpolated
@@ -220,7 +221,7 @@ not_applicable() {
     cut43) awk -v w="$W" -v h="$H" 'BEGIN { exit !(w / h <= 4 / 3 + 0.01) }' && echo "not run: picture is not wider than 4:3" ;;
     upscale2) [[ $H -gt 1080 ]] && echo "not run: already above 1080p" ;;
     to8bit) [[ "$DEPTH" -le 8 ]] && echo "not applicable: 8-bit master" ;;
-    ai_sr2|ai_sr4) [[ -x "$here/ai/upscale.sh" || -f "$here/ai/upscale.sh" ]] || echo "not run: bench/ai/upscale.sh missing"
+    ai_sr2|ai_sr4|ai_restore) [[ -x "$here/ai/upscale.sh" || -f "$here/ai/upscale.sh" ]] || echo "not run: bench/ai/upscale.sh missing"
                    [[ -d "$here/ai/node_modules/@upscalerjs" ]] || echo "not run: bench/ai dependencies missing (bench/ai/setup.sh)" ;;
   esac
   return 0
@@ -330,6 +331,16 @@ do_attack() {
       ff -i "$tmp.mkv" -map 0:v:0 -an $(X264) "$out"
       rm -f "$tmp.mkv"
       echo "first $c s only; $(grep -o '[0-9.]* s/frame' "$tmp.ailog" | tail -n1) upscaling"
+      rm -f "$tmp.ailog" ;;
+    ai_restore)
+      # what a "restore and upscale" service does to a poor copy: denoise
+      # hard, the copy is recompressed, then a network re-synthesises detail
+      c=$(slow_cap)
+      ff -i "$DELIV" -t "$c" -map 0:v:0 -an -vf "nlmeans=s=6:p=7:r=9" -c:v libx264 -crf 30 -preset "$preset" "$tmp.src.mkv"
+      UPSCALE_PIX_FMT="$PIXFMT" bash "$here/ai/upscale.sh" "$tmp.src.mkv" 2 "$tmp.mkv" "$c" 2>"$tmp.ailog" || { cat "$tmp.ailog" >&2; return 1; }
+      ff -i "$tmp.mkv" -map 0:v:0 -an $(X264) "$out"
+      rm -f "$tmp.mkv" "$tmp.src.mkv"
+      echo "first $c s only; nlmeans s=6 + x264 CRF 30 before the network; $(grep -o '[0-9.]* s/frame' "$tmp.ailog" | tail -n1) upscaling"
       rm -f "$tmp.ailog" ;;
     proxy_nlmeans) vfx "$out" "nlmeans=s=8:p=7:r=9" ;;
     proxy_smooth) vfx "$out" "hqdn3d=8:6:12:9,gblur=sigma=1.5,unsharp=7:7:2.0:5:5:0" ;;
