@@ -103,3 +103,72 @@ void fm_minutes_to_iso8601(uint32_t minutes, char *buf, size_t len)
     snprintf(buf, len, "%04d-%02d-%02dT%02d:%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
              tm.tm_mday, tm.tm_hour, tm.tm_min);
 }
+
+/* n decimal digits at s (nothing else: no sign, no space); -1 if not. */
+static int64_t digits(const char *s, int n)
+{
+    int64_t v = 0;
+    for (int i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return -1;
+        v = v * 10 + (s[i] - '0');
+    }
+    return v;
+}
+
+int fm_iso8601_to_minutes(const char *s, uint32_t *minutes)
+{
+    if (!s || !minutes)
+        return FM_EINVAL;
+    if (strcmp(s, "now") == 0) {
+        time_t now = time(NULL);
+        if (now < 0 || (uint64_t)now / 60 > UINT32_MAX)
+            return FM_EINVAL;
+        *minutes = (uint32_t)((uint64_t)now / 60);
+        return 0;
+    }
+
+    /* year: 4 digits, or 5 without a leading zero (years 10000..10136) */
+    size_t yl = 0;
+    while (yl < 6 && s[yl] >= '0' && s[yl] <= '9')
+        yl++;
+    if (yl != 4 && !(yl == 5 && s[0] != '0'))
+        return FM_EINVAL;
+    const char *p = s + yl;
+    /* then "-MM-DDTHH:MMZ" (13 characters) or "-MM-DDTHH:MM:SSZ" (16) */
+    size_t rest = strlen(p);
+    if (rest != 13 && rest != 16)
+        return FM_EINVAL;
+    if (p[0] != '-' || p[3] != '-' || p[6] != 'T' || p[9] != ':')
+        return FM_EINVAL;
+    int64_t year = digits(s, (int)yl), mon = digits(p + 1, 2), day = digits(p + 4, 2),
+            hour = digits(p + 7, 2), min = digits(p + 10, 2), sec = 0;
+    if (rest == 16) {
+        if (p[12] != ':')
+            return FM_EINVAL;
+        sec = digits(p + 13, 2);
+    }
+    if (p[rest - 1] != 'Z')
+        return FM_EINVAL;
+    if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
+        min < 0 || min > 59 || sec < 0 || sec > 60)   /* 60: a leap second, dropped anyway */
+        return FM_EINVAL;
+
+    struct tm tm = { 0 };
+    tm.tm_year = (int)(year - 1900);
+    tm.tm_mon = (int)(mon - 1);
+    tm.tm_mday = (int)day;
+    tm.tm_hour = (int)hour;
+    tm.tm_min = (int)min;
+    time_t t = timegm(&tm);
+    /* timegm normalises (in tm too) February 30 into March: such a date is refused */
+    struct tm back;
+    if (t < 0 || !gmtime_r(&t, &back) || back.tm_year != year - 1900 ||
+        back.tm_mon != mon - 1 || back.tm_mday != day || back.tm_hour != hour ||
+        back.tm_min != min)
+        return FM_EINVAL;
+    if ((uint64_t)t / 60 > UINT32_MAX)
+        return FM_EINVAL;
+    *minutes = (uint32_t)((uint64_t)t / 60);
+    return 0;
+}

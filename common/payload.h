@@ -45,4 +45,16 @@ int fm_payload_verify(const uint8_t message[FM_MESSAGE_BYTES], const FmKey *key)
 /* "2026-11-23T19:25Z" style ISO 8601 UTC; buf of at least 32 bytes. */
 void fm_minutes_to_iso8601(uint32_t minutes, char *buf, size_t len);
 
+/*
+ * Parses an issue time: ISO 8601 UTC at minute resolution,
+ * "YYYY-MM-DDTHH:MMZ" (the form fm_minutes_to_iso8601 writes, so a 5-digit
+ * year up to 10136 is accepted too), or "YYYY-MM-DDTHH:MM:SSZ" with the
+ * seconds dropped, or "now" (the current time, rounded down to the minute).
+ * Stores minutes since 1970-01-01T00:00Z in *minutes and returns 0, or
+ * returns FM_EINVAL, leaving *minutes alone, for anything malformed, an
+ * impossible date or time (month 13, February 30, 24:00), a time before
+ * 1970 or beyond UINT32_MAX minutes.
+ */
+int fm_iso8601_to_minutes(const char *s, uint32_t *minutes);
+
 #endif

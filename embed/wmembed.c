@@ -37,7 +37,7 @@ static void usage(FILE *out)
         "usage: wmembed -k KEY.key -i MASTER -o DELIVERABLE --title-id N --recipient-id N\n"
         "               [--strength S] [--codec vp9|h264|ffv1] [--crf N]\n"
         "               [--owner NAME] [--title NAME] [--recipient NAME]\n"
-        "               [--force] [--json] [--quiet]\n"
+        "               [--issued TIME] [--force] [--json] [--quiet]\n"
         "\n"
         "Embeds the signed payload (title id, recipient id, issue time) invisibly in\n"
         "every frame of MASTER and encodes DELIVERABLE (VP9/WebM by default). Writes a\n"
@@ -52,6 +52,8 @@ static void usage(FILE *out)
         "      --codec C         vp9 (default), h264 or ffv1 (lossless)\n"
         "      --crf N           quality, 0..63 (default: vp9 24, h264 18)\n"
         "      --owner, --title, --recipient NAME  names recorded in the receipt\n"
+        "      --issued TIME     issue time to sign instead of now: UTC, to the minute,\n"
+        "                        YYYY-MM-DDTHH:MMZ (or :SSZ, seconds dropped) or 'now'\n"
         "      --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
         "  -q, --quiet           no progress or summary text\n"
@@ -67,7 +69,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
-       OPT_TITLE, OPT_RECIPIENT, OPT_FORCE, OPT_JSON };
+       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_FORCE, OPT_JSON };
 
 int main(int argc, char **argv)
 {
@@ -83,6 +85,7 @@ int main(int argc, char **argv)
         { "owner", required_argument, 0, OPT_OWNER },
         { "title", required_argument, 0, OPT_TITLE },
         { "recipient", required_argument, 0, OPT_RECIPIENT },
+        { "issued", required_argument, 0, OPT_ISSUED },
         { "force", no_argument, 0, OPT_FORCE },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
@@ -91,8 +94,8 @@ int main(int argc, char **argv)
     };
     const char *key_path = NULL, *in_path = NULL, *out_path = NULL;
     const char *owner = NULL, *title = NULL, *recipient = NULL;
-    uint32_t title_id = 0, recipient_id = 0;
-    int have_title = 0, have_recipient = 0, force = 0, json = 0, quiet = 0, crf = -1;
+    uint32_t title_id = 0, recipient_id = 0, issued_minutes = 0;
+    int have_title = 0, have_recipient = 0, have_issued = 0, force = 0, json = 0, quiet = 0, crf = -1;
     double strength = FM_DEFAULT_STRENGTH;
     FmCodec codec = FM_CODEC_VP9;
     int c;
@@ -128,6 +131,12 @@ int main(int argc, char **argv)
         case OPT_OWNER: owner = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_RECIPIENT: recipient = optarg; break;
+        case OPT_ISSUED:
+            if (fm_iso8601_to_minutes(optarg, &issued_minutes) < 0)
+                return fail(EXIT_USAGE, "--issued '%s' is not a UTC time YYYY-MM-DDTHH:MMZ from "
+                            "1970-01-01T00:00Z to 10136-02-16T04:15Z, or 'now'%s", optarg, "");
+            have_issued = 1;
+            break;
         case OPT_FORCE: force = 1; break;
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
@@ -187,7 +196,7 @@ int main(int argc, char **argv)
         .version = FM_PAYLOAD_VERSION,
         .title_id = title_id,
         .recipient_id = recipient_id,
-        .issued_minutes = (uint32_t)(time(NULL) / 60),
+        .issued_minutes = have_issued ? issued_minutes : (uint32_t)(time(NULL) / 60),
     };
     if (fm_payload_sign(&payload, key, message, &err) < 0)
         goto fail_err;

@@ -7,6 +7,12 @@
  * deliverable) are made once per run before the tests (their directory
  * travels to the test processes in FM_CLI_MEDIA); every test that writes
  * works in a directory of its own.
+ *
+ * Deterministic: the key sets a and b are fixed keys (tu_fixed_key; the
+ * setup runs wmkeygen for them, then replaces its random keys), and every
+ * embed whose detection is asserted signs the fixed issue time ISSUED, so
+ * the embedded message, and with it every robustness result, is the same on
+ * every run.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -32,6 +38,12 @@
 
 #define TITLE_ID "3000000001"      /* above INT32_MAX on purpose */
 #define RECIPIENT_ID "4711"
+/* The issue time signed by the embeds whose detection is asserted. */
+#define ISSUED "2026-11-23T19:54Z"
+#define ISSUED_MINUTES 29924394u   /* ISSUED, in minutes since 1970 */
+/* tu_fixed_key seeds of the key sets a and b */
+#define SEED_A 1
+#define SEED_B 2
 #define FFMPEG "ffmpeg -nostdin -hide_banner -loglevel error -y"
 /* The master: synthetic, small, but at least the mark grid's 360 rows (see
  * the small_flat_clip test for 240 rows). */
@@ -91,6 +103,34 @@ static int hash_file(const char *d, const char *name, char hex[65])
     return 0;
 }
 
+/* Writes d/name.key, .dkey and .pub of tu_fixed_key(seed), replacing any there. */
+static void save_fixed_keys(const char *d, const char *name, uint32_t seed)
+{
+    static const char *const ext[3] = { "key", "dkey", "pub" };
+    static const FmKeyKind kinds[3] = { FM_KEY_SECRET, FM_KEY_DETECT, FM_KEY_PUBLIC };
+    FmKey *secret = fm_key_new(), *derived = fm_key_new();
+    FmError err = { { 0 } };
+    if (!secret || !derived)
+        die("out of secure memory");
+    tu_fixed_key(secret, seed);
+    for (int i = 0; i < 3; i++) {
+        char file[64];
+        snprintf(file, sizeof file, "%s.%s", name, ext[i]);
+        char *p = tu_path(d, file);
+        const FmKey *k = secret;
+        if (kinds[i] != FM_KEY_SECRET) {
+            if (fm_key_derive(secret, kinds[i], derived, &err) < 0)
+                die(err.msg);
+            k = derived;
+        }
+        if (fm_key_save(k, p, 1, &err) < 0)
+            die(err.msg);
+        free(p);
+    }
+    fm_key_free(&secret);
+    fm_key_free(&derived);
+}
+
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
@@ -103,7 +143,8 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
               d, d, d) != 0)
         die("ffmpeg could not make master.mp4, a.wav and tiny.mp4");
     char master_sha[65];
-    if (sodium_init() < 0 || hash_file(d, "master.mp4", master_sha) != 0)
+    FmError ferr = { { 0 } };
+    if (fm_init(&ferr) < 0 || hash_file(d, "master.mp4", master_sha) != 0)
         die("cannot hash master.mp4");
     save_text(d, "master.sha256", master_sha);
     char *prefix_a = tu_path(d, "a"), *prefix_b = tu_path(d, "b");
@@ -111,12 +152,16 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
     const char *kb[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_b, "-q", NULL };
     setup_run(d, "keygen_a", ka);
     setup_run(d, "keygen_b", kb);
+    /* wmkeygen's keys are random: replace them with fixed ones (its printed
+     * output stays saved for the keygen_setup_runs test) */
+    save_fixed_keys(d, "a", SEED_A);
+    save_fixed_keys(d, "b", SEED_B);
     char *key = tu_path(d, "a.key"), *in = tu_path(d, "master.mp4"),
          *outp = tu_path(d, "marked.webm");
     const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", key, "-i", in, "-o", outp,
                           "--title-id", TITLE_ID, "--recipient-id", RECIPIENT_ID,
                           "--owner", "Test Studio", "--title", "Test Pattern",
-                          "--recipient", "Reviewer", "--json", NULL };
+                          "--recipient", "Reviewer", "--issued", ISSUED, "--json", NULL };
     setup_run(d, "embed", emb);
     if (access(outp, F_OK) == 0) {
         /* re-encodes of the deliverable, as a recipient might make them */
@@ -297,19 +342,22 @@ static void sha256_file(const char *path, char hex[65])
     free(data);
 }
 
-/* The fingerprint wmkeygen reported for key set a. */
+/* The fingerprint of key set a (the fixed key the setup wrote to a.*). */
 static const char *fingerprint_a(void)
 {
     static char fp[FM_FINGERPRINT_CHARS + 1];
-    Run r = saved("keygen_a");
-    cr_assert_eq(r.rc, 0, "wmkeygen failed: %s", r.err);
-    json_t *j = parse(r.out, "wmkeygen --json");
-    const char *s = json_string_value(json_object_get(j, "fingerprint"));
-    cr_assert_not_null(s);
-    cr_assert_eq(strlen(s), FM_FINGERPRINT_CHARS);
-    snprintf(fp, sizeof fp, "%s", s);
-    json_decref(j);
-    run_free(&r);
+    if (fp[0])
+        return fp;
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
+    FmKey *k = fm_key_new();
+    cr_assert_not_null(k);
+    char *p = m("a.dkey");
+    cr_assert_eq(fm_key_load(k, p, FM_KEY_DETECT, &err), 0, "%s", err.msg);
+    fm_key_fingerprint(k, fp);
+    cr_assert_eq(strlen(fp), FM_FINGERPRINT_CHARS);
+    fm_key_free(&k);
+    free(p);
     return fp;
 }
 
@@ -351,8 +399,8 @@ static void expect_found_json(json_t *j, const char *what)
     cr_assert_str_eq(json_string_value(json_object_get(j, "key_fingerprint")), fingerprint_a(),
                      "%s", what);
     const char *issued = json_string_value(json_object_get(j, "issued"));
-    cr_assert(issued && strlen(issued) == 17 && issued[10] == 'T' && issued[16] == 'Z',
-              "%s: issued \"%s\"", what, issued ? issued : "(null)");
+    cr_assert(issued && strcmp(issued, ISSUED) == 0, "%s: issued \"%s\", expected %s", what,
+              issued ? issued : "(null)", ISSUED);
 }
 
 /* ---- wmkeygen ---- */
@@ -421,6 +469,40 @@ Test(cli, keygen_modes_do_not_depend_on_umask)
     run_free(&r);
 }
 
+Test(cli, keygen_setup_runs)
+{
+    /* the setup's own wmkeygen runs (their keys were then replaced by fixed
+     * ones, see the top of the file; keygen_makes_three_files_with_modes
+     * checks wmkeygen's output against its files) */
+    Run r = saved("keygen_a");
+    cr_assert_eq(r.rc, 0, "wmkeygen -o a --json: exit %d: %s", r.rc, r.err);
+    cr_assert_str_eq(r.err, "", "wmkeygen --json wrote to stderr: %s", r.err);
+    json_t *j = parse(r.out, "wmkeygen --json");
+    const char *fp = json_string_value(json_object_get(j, "fingerprint"));
+    cr_assert(fp && strlen(fp) == FM_FINGERPRINT_CHARS, "fingerprint %s", fp ? fp : "(null)");
+    cr_assert_eq(strspn(fp, "0123456789abcdef"), FM_FINGERPRINT_CHARS, "fingerprint %s", fp);
+    char *sk = m("a.key"), *dk = m("a.dkey"), *pub = m("a.pub");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "secret_key")), sk);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "detection_key")), dk);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "public_key")), pub);
+    /* the fixed key is in place of wmkeygen's random one */
+    cr_assert_str_neq(fp, fingerprint_a(), "a.* still holds wmkeygen's key");
+    cr_assert_eq(file_mode(sk), 0600);
+    cr_assert_eq(file_mode(dk), 0600);
+    cr_assert_eq(file_mode(pub), 0644);
+    json_decref(j);
+    run_free(&r);
+    free(sk);
+    free(dk);
+    free(pub);
+
+    r = saved("keygen_b");
+    cr_assert_eq(r.rc, 0, "wmkeygen -o b -q: exit %d: %s", r.rc, r.err);
+    cr_assert_str_eq(r.out, "", "wmkeygen -q printed: %s", r.out);
+    cr_assert_str_eq(r.err, "", "wmkeygen -q wrote to stderr: %s", r.err);
+    run_free(&r);
+}
+
 /* ---- wmembed, the run made by the setup ---- */
 
 Test(cli, embed_json_output_and_receipt)
@@ -447,6 +529,7 @@ Test(cli, embed_json_output_and_receipt)
     json_t *pl = json_object_get(j, "payload");
     cr_assert_eq(json_integer_value(json_object_get(pl, "title_id")), 3000000001LL);
     cr_assert_eq(json_integer_value(json_object_get(pl, "recipient_id")), 4711);
+    cr_assert_str_eq(json_string_value(json_object_get(pl, "issued")), ISSUED);
     cr_assert_str_eq(json_string_value(json_object_get(j, "key_fingerprint")), fingerprint_a());
     cr_assert_str_eq(json_string_value(json_object_get(j, "receipt")), receipt);
     char sha[65];
@@ -476,9 +559,11 @@ Test(cli, embed_json_output_and_receipt)
     cr_assert_eq(fm_payload_unpack(msg, &p, NULL), 0);
     cr_assert_eq(p.title_id, 3000000001u);
     cr_assert_eq(p.recipient_id, 4711u);
-    time_t now = time(NULL);
-    cr_assert(p.issued_minutes <= now / 60 && p.issued_minutes + 60 * 24 >= now / 60,
-              "issued %u min, now %ld min", p.issued_minutes, (long)(now / 60));
+    cr_assert_eq(p.issued_minutes, ISSUED_MINUTES, "issued %u min, --issued %s", p.issued_minutes,
+                 ISSUED);
+    json_t *rp = json_object_get(json_object_get(rj, "receipt"), "payload");
+    cr_assert_str_eq(json_string_value(json_object_get(rp, "issued")), ISSUED);
+    cr_assert_eq(json_integer_value(json_object_get(rp, "issued_minutes")), ISSUED_MINUTES);
     cr_assert_eq(fm_receipt_read(receipt, other, msg, &err), FM_ECRYPTO);
     fm_key_free(&dk);
     fm_key_free(&other);
@@ -627,7 +712,7 @@ static void small_clip_exits(const char *make, const char *what, int rcs[3])
         cr_assert_fail("ffmpeg failed");
     char *key = m("a.key"), *dk = m("a.dkey"), *in = d("master.mp4"), *outp = d("marked.webm");
     Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", TITLE_ID,
-                "--recipient-id", RECIPIENT_ID, "--json", "--force", NULL);
+                "--recipient-id", RECIPIENT_ID, "--issued", ISSUED, "--json", "--force", NULL);
     cr_assert_eq(r.rc, 0, "wmembed exit %d: %s", r.rc, r.err);
     json_t *j = parse(r.out, "wmembed 320x240");
     cr_assert_geq(json_number_value(json_object_get(j, "luma_psnr_db")), 44.0);
@@ -928,7 +1013,8 @@ Test(cli, embed_force_overwrites_ffv1_and_excerpt)
     const char old[] = "old\n";
     cr_assert_eq(tu_write_file(outp, old, sizeof old - 1, 0644), 0);
     Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "5",
-                "--recipient-id", "6", "--codec", "ffv1", "--force", "-q", NULL);
+                "--recipient-id", "6", "--codec", "ffv1", "--issued", ISSUED, "--force", "-q",
+                NULL);
     cr_assert_eq(r.rc, 0, "exit %d: %s", r.rc, r.err);
     run_free(&r);
     struct stat st;
@@ -964,6 +1050,131 @@ Test(cli, embed_force_overwrites_ffv1_and_excerpt)
     free(key);
     free(in);
     free(outp);
+}
+
+/* The payload of a receipt (verified under a.dkey): its "issued" string and
+ * "issued_minutes", which must agree with the signed message. */
+static uint32_t receipt_issued(const char *receipt, char issued[32])
+{
+    char *text;
+    cr_assert_eq(tu_read_file(receipt, &text, NULL), 0, "no receipt %s", receipt);
+    json_t *rj = parse(text, "receipt");
+    json_t *rp = json_object_get(json_object_get(rj, "receipt"), "payload");
+    const char *s = json_string_value(json_object_get(rp, "issued"));
+    cr_assert_not_null(s, "receipt without payload.issued: %s", text);
+    snprintf(issued, 32, "%s", s);
+    json_int_t mins = json_integer_value(json_object_get(rp, "issued_minutes"));
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0);
+    FmKey *dk = fm_key_new();
+    char *dkp = m("a.dkey");
+    cr_assert_eq(fm_key_load(dk, dkp, FM_KEY_DETECT, &err), 0, "%s", err.msg);
+    uint8_t msg[FM_MESSAGE_BYTES];
+    cr_assert_eq(fm_receipt_read(receipt, dk, msg, &err), 0, "%s", err.msg);
+    FmPayload p;
+    cr_assert_eq(fm_payload_unpack(msg, &p, NULL), 0);
+    cr_assert_eq((json_int_t)p.issued_minutes, mins, "receipt: issued_minutes %lld, message %u",
+                 (long long)mins, p.issued_minutes);
+    char back[32];
+    fm_minutes_to_iso8601(p.issued_minutes, back, sizeof back);
+    cr_assert_str_eq(back, issued, "receipt: issued %s, message %s", issued, back);
+    fm_key_free(&dk);
+    free(dkp);
+    json_decref(rj);
+    free(text);
+    return p.issued_minutes;
+}
+
+Test(cli, embed_issued_option)
+{
+    /* a 1-s master, marked losslessly so that detection reads the mark back */
+    if (tu_sh(FFMPEG " -f lavfi -i testsrc2=size=" MASTER_SIZE ":rate=24 -t 1 -c:v libx264"
+              " -crf 16 -pix_fmt yuv420p '%s/short.mp4'", dir) != 0)
+        cr_assert_fail("ffmpeg failed");
+    char *key = m("a.key"), *dk = m("a.dkey"), *in = d("short.mp4"), *outp = d("given.mkv"),
+         *receipt = d("given.mkv.receipt.json"), issued[32];
+
+    /* the given time, with seconds (dropped), is signed, printed and recorded */
+    Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", TITLE_ID,
+                "--recipient-id", RECIPIENT_ID, "--codec", "ffv1", "--issued",
+                "2026-11-23T19:54:37Z", "--json", NULL);
+    cr_assert_eq(r.rc, 0, "wmembed --issued: exit %d: %s", r.rc, r.err);
+    json_t *j = parse(r.out, "wmembed --issued --json");
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "payload"), "issued")),
+                     ISSUED);
+    json_decref(j);
+    run_free(&r);
+    cr_assert_eq(receipt_issued(receipt, issued), ISSUED_MINUTES);
+    cr_assert_str_eq(issued, ISSUED);
+    j = detect_json(dk, outp, 0, "--issued deliverable");
+    cr_assert(json_is_true(json_object_get(j, "signature_valid")));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "issued")), ISSUED);
+    json_decref(j);
+    r = run("wmdetect", "-k", dk, outp, NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, ISSUED), "wmdetect does not print %s: %s", ISSUED, r.out);
+    run_free(&r);
+
+    /* the text summary shows it too; --issued now and no --issued mean the
+     * current minute */
+    char *now_out = d("now.mkv"), *now_receipt = d("now.mkv.receipt.json");
+    time_t t0 = time(NULL);
+    r = run("wmembed", "-k", key, "-i", in, "-o", now_out, "--title-id", "1", "--recipient-id",
+            "2", "--codec", "ffv1", "--issued", "now", NULL);
+    time_t t1 = time(NULL);
+    cr_assert_eq(r.rc, 0, "wmembed --issued now: exit %d: %s", r.rc, r.err);
+    uint32_t got = receipt_issued(now_receipt, issued);
+    cr_assert(got >= t0 / 60 && got <= t1 / 60, "--issued now: %s (%u min), ran %ld..%ld min",
+              issued, got, (long)(t0 / 60), (long)(t1 / 60));
+    char line[64];
+    snprintf(line, sizeof line, "issued %s\n", issued);
+    cr_assert_not_null(strstr(r.out, line), "summary lacks \"%s\": %s", line, r.out);
+    run_free(&r);
+    t0 = time(NULL);
+    r = run("wmembed", "-k", key, "-i", in, "-o", now_out, "--title-id", "1", "--recipient-id",
+            "2", "--codec", "ffv1", "--force", "-q", NULL);
+    t1 = time(NULL);
+    cr_assert_eq(r.rc, 0, "wmembed: exit %d: %s", r.rc, r.err);
+    got = receipt_issued(now_receipt, issued);
+    cr_assert(got >= t0 / 60 && got <= t1 / 60, "no --issued: %s (%u min), ran %ld..%ld min",
+              issued, got, (long)(t0 / 60), (long)(t1 / 60));
+    run_free(&r);
+
+    /* malformed or out-of-range times: exit 2, one line naming the option,
+     * and nothing written */
+    static const char *const bad[] = {
+        "", "garbage", "2026-11-23T19:54", "2026-11-23T19:54Zjunk", "2026-13-01T00:00Z",
+        "2026-02-30T12:00Z", "2026-11-23 19:54Z", "1969-12-31T23:59Z", "10136-02-16T04:16Z",
+        "29924394",
+    };
+    int before = tu_dir_entries(dir);
+    char *bad_out = d("bad.webm");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        char what[96];
+        snprintf(what, sizeof what, "--issued '%s'", bad[i]);
+        r = run("wmembed", "-k", key, "-i", in, "-o", bad_out, "--title-id", "1",
+                "--recipient-id", "2", "--issued", bad[i], "-q", NULL);
+        expect_error(&r, "wmembed", "--issued", what);
+        cr_assert_not_null(strstr(r.err, bad[i]), "%s: message does not quote it: %s", what,
+                           r.err);
+        cr_assert(!exists(bad_out), "%s: an output was left behind", what);
+        cr_assert_eq(tu_dir_entries(dir), before, "%s: files left in the output directory", what);
+        run_free(&r);
+    }
+    r = run("wmembed", "-k", key, "-i", in, "-o", bad_out, "--title-id", "1", "--recipient-id",
+            "2", "--issued", NULL);
+    expect_error(&r, "wmembed", "--issued", "--issued without a value");
+    cr_assert(!exists(bad_out));
+    run_free(&r);
+
+    free(bad_out);
+    free(now_out);
+    free(now_receipt);
+    free(key);
+    free(dk);
+    free(in);
+    free(outp);
+    free(receipt);
 }
 
 Test(cli, embed_refuses_output_equal_to_input)

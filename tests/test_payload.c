@@ -2,7 +2,9 @@
  * test_payload.c - payload packing, signing and verification.
  */
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "keys.h"
 #include "payload.h"
@@ -209,4 +211,113 @@ Test(payload, iso8601)
     fm_minutes_to_iso8601(0, small, 5);
     cr_assert_str_eq(small, "1970");
     cr_assert_eq(small[5], 'x');
+}
+
+Test(payload, iso8601_parse_round_trip)
+{
+    /* every minute value fm_minutes_to_iso8601 writes parses back to itself */
+    const uint32_t cases[] = { 0, 1, 59, 60, 24 * 60 + 61, 29924365u, 29924394u,
+                               /* 2000-02-29T12:34Z, a leap day */ 15863794u,
+                               0x7fffffffu / 60, 0x80000000u / 60 + 1, 0x7fffffffu,
+                               0x80000000u, UINT32_MAX - 1, UINT32_MAX };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char buf[32];
+        uint32_t back = 12345;
+        fm_minutes_to_iso8601(cases[i], buf, sizeof(buf));
+        cr_assert_eq(fm_iso8601_to_minutes(buf, &back), 0, "\"%s\" refused", buf);
+        cr_assert_eq(back, cases[i], "\"%s\" -> %u, expected %u", buf, back, cases[i]);
+    }
+    /* a pseudo-random sample over the whole range */
+    TuRng rng;
+    tu_rng_seed(&rng, 7);
+    for (int i = 0; i < 2000; i++) {
+        uint32_t v = (uint32_t)tu_rng_u64(&rng), back;
+        char buf[32];
+        fm_minutes_to_iso8601(v, buf, sizeof(buf));
+        cr_assert_eq(fm_iso8601_to_minutes(buf, &back), 0, "\"%s\" refused", buf);
+        cr_assert_eq(back, v, "\"%s\" -> %u, expected %u", buf, back, v);
+    }
+}
+
+Test(payload, iso8601_parse_known_values)
+{
+    uint32_t m = 0;
+    cr_assert_eq(fm_iso8601_to_minutes("1970-01-01T00:00Z", &m), 0);
+    cr_assert_eq(m, 0);
+    cr_assert_eq(fm_iso8601_to_minutes("2026-11-23T19:25Z", &m), 0);
+    cr_assert_eq(m, 29924365u);
+    cr_assert_eq(fm_iso8601_to_minutes("2000-02-29T12:34Z", &m), 0);
+    cr_assert_eq(m, 15863794u);
+    cr_assert_eq(fm_iso8601_to_minutes("10136-02-16T04:15Z", &m), 0);
+    cr_assert_eq(m, UINT32_MAX);
+}
+
+Test(payload, iso8601_parse_drops_seconds)
+{
+    uint32_t m = 0;
+    cr_assert_eq(fm_iso8601_to_minutes("2026-11-23T19:25:00Z", &m), 0);
+    cr_assert_eq(m, 29924365u);
+    cr_assert_eq(fm_iso8601_to_minutes("2026-11-23T19:25:59Z", &m), 0);
+    cr_assert_eq(m, 29924365u, "seconds are dropped, not rounded");
+    cr_assert_eq(fm_iso8601_to_minutes("1970-01-01T00:00:59Z", &m), 0);
+    cr_assert_eq(m, 0);
+    /* a leap second is still the same minute */
+    cr_assert_eq(fm_iso8601_to_minutes("2016-12-31T23:59:60Z", &m), 0);
+    uint32_t want;
+    cr_assert_eq(fm_iso8601_to_minutes("2016-12-31T23:59Z", &want), 0);
+    cr_assert_eq(m, want);
+    cr_assert_eq(fm_iso8601_to_minutes("10136-02-16T04:15:59Z", &m), 0);
+    cr_assert_eq(m, UINT32_MAX);
+}
+
+Test(payload, iso8601_parse_now)
+{
+    uint32_t m = 0;
+    time_t before = time(NULL);
+    cr_assert_eq(fm_iso8601_to_minutes("now", &m), 0);
+    time_t after = time(NULL);
+    cr_assert(m >= (uint32_t)(before / 60) && m <= (uint32_t)(after / 60), "now -> %u", m);
+}
+
+Test(payload, iso8601_parse_rejects_bad_input)
+{
+    static const char *const bad[] = {
+        "", " ", "garbage", "Now", "NOW", "now ", " now", "yesterday", "29924365",
+        "2026", "2026-11", "2026-11-23", "2026-11-23T19", "2026-11-23T19:25",
+        "2026-11-23T19:2Z", "2026-11-23T19:25:0Z",
+        "2026-11-23T19:25z", "2026-11-23t19:25Z", "2026-11-23 19:25Z",   /* strict form */
+        "2026-11-23T19:25+00:00", "2026-11-23T19:25:00", "2026-11-23T19:25:00.5Z",
+        "2026-11-23T19:25ZZ", "2026-11-23T19:25Z ", " 2026-11-23T19:25Z",
+        "2026-11-23T19:25:Z", "2026-11-23T19:25Z:00", "2026-11-23T19:2500Z",
+        "2026-11-23T19:25x00Z", "2026-11-23T19:25:0xZ", "2026-11-23T19:25Zjunk", "2026-11-23T19:25:00Zx", "2026-11-23T19:25Z\n",
+        "2026-13-01T00:00Z", "2026-00-10T00:00Z", "2026-11-00T00:00Z", "2026-11-32T00:00Z",
+        "2026-02-29T00:00Z", "2026-02-30T00:00Z", "2026-04-31T00:00Z", "1900-02-29T00:00Z",
+        "2026-11-23T24:00Z", "2026-11-23T19:60Z", "2026-11-23T19:25:61Z",
+        "2026-11-23T-1:25Z", "2026-+1-23T19:25Z", "+2026-11-23T19:25Z", "-2026-11-23T19:25Z",
+        "202-11-23T19:25Z", "02026-11-23T19:25Z", "2026111-23T19:25Z", "20261-123T19:25Z",
+        "2026/11/23T19:25Z", "2026-11-23T19.25Z", "２026-11-23T19:25Z",
+        "1969-12-31T23:59Z", "1969-12-31T23:59:59Z", "0000-01-01T00:00Z",
+        "1000-01-01T00:00Z",
+        "10136-02-16T04:16Z", "10136-02-17T00:00Z", "10137-01-01T00:00Z",
+        "99999-12-31T23:59Z", "100000-01-01T00:00Z", "9999999999-01-01T00:00Z",
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        uint32_t m = 12345;
+        cr_assert_eq(fm_iso8601_to_minutes(bad[i], &m), FM_EINVAL, "\"%s\" accepted (%u)",
+                     bad[i], m);
+        cr_assert_eq(m, 12345u, "\"%s\": output changed on failure", bad[i]);
+    }
+    uint32_t m = 0;
+    cr_assert_eq(fm_iso8601_to_minutes(NULL, &m), FM_EINVAL);
+    cr_assert_eq(fm_iso8601_to_minutes("2026-11-23T19:25Z", NULL), FM_EINVAL);
+    /* a string cut short anywhere is refused, and never read past its end */
+    const char full[] = "2026-11-23T19:25:30Z";
+    for (size_t n = 0; n + 1 < sizeof(full); n++) {
+        char *cut = malloc(n + 1);
+        cr_assert_not_null(cut);
+        memcpy(cut, full, n);
+        cut[n] = '\0';
+        cr_assert_eq(fm_iso8601_to_minutes(cut, &m), FM_EINVAL, "\"%s\" accepted", cut);
+        free(cut);
+    }
 }
