@@ -215,6 +215,28 @@ static int crop_steps(const FmAccumulator *acc, double *steps, int nsteps)
     return n;
 }
 
+/*
+ * Square-pixel steps a little either side of each autocorrelation period:
+ * on a static, textured picture the period peak can sit a few per cent off
+ * the tile period, beyond the refinement's reach (+/-0.4 %), and the
+ * pilot's correlation then finds nothing. SCAN_STEPS per side, SCAN_REL
+ * apart, put every period within 0.6 % of one of them; the refinement does
+ * the rest. Returns how many were added after steps[nsteps + nsq - 1].
+ */
+#define SCAN_STEPS 3
+#define SCAN_REL 0.012
+static int scan_steps(double *steps, int nsteps, int nsq)
+{
+    int n = 0, base = nsteps - 1;  /* the last of the nsteps is the nominal grid */
+    for (int i = 0; i < base; i++)
+        for (int k = -SCAN_STEPS; k <= SCAN_STEPS; k++) {
+            if (k == 0)
+                continue;
+            steps[nsteps + nsq + n++] = steps[i] * (1 + k * SCAN_REL);
+        }
+    return n;
+}
+
 /* Scores candidate step pairs x flips, then refines the best one's steps.
  * The last n_square steps are tried with square pixels only. */
 static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment *best,
@@ -325,7 +347,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     memcpy(s.tile, pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
     fftwf_execute_dft_r2c(s.fwd, s.tile, s.pilot_f);
 
-    double steps[2 * NCAND + 2 + MAX_CROP_STEPS];
+    double steps[2 * NCAND + 2 + MAX_CROP_STEPS + 2 * NCAND * 2 * SCAN_STEPS];
     int nsteps = 0;
     for (int k = 0; k < NCAND; k++) {
         if (cx[k] > 0) steps[nsteps++] = cx[k] / FM_TILE;
@@ -334,8 +356,11 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     /* the nominal grid (whole picture height shown) is always a candidate */
     steps[nsteps++] = acc->step / acc->fine_step;
 
+    int nsq = crop_steps(acc, steps, nsteps);
+    nsq += scan_steps(steps, nsteps, nsq);
+
     s.evidence = acc->fine_total;
-    search_steps(&s, steps, nsteps, best, crop_steps(acc, steps, nsteps));
+    search_steps(&s, steps, nsteps, best, nsq);
 
     /* 4. rotation: the period peak moved off the x axis by the angle */
     double angle = rotation_estimate(pad, PW, PH, W, H, lo_x, hi_x);

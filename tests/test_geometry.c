@@ -191,14 +191,16 @@ static const struct {
     const char *name;
     int real, synthetic;
 } cases[] = {
-    { CROP, "off-centre crop", VERIFY, LOG },
+    /* the synthetic crops keep ~20 % raw errors (its flat shapes hold
+     * little mark): detected, not always verified */
+    { CROP, "off-centre crop", VERIFY, DETECT },
     { FLIP_H, "horizontal flip", VERIFY, VERIFY },
     { FLIP_V, "vertical flip", VERIFY, VERIFY },
-    { LETTERBOX, "letterbox", VERIFY, LOG },
+    { LETTERBOX, "letterbox", VERIFY, VERIFY },
     { SCALE, "scale 3/4 (swscale)", VERIFY, VERIFY },
-    /* 8 s of a fixed camera cropped to half the area and shrunk: ~17 % raw
-     * errors, at the code's limit */
-    { CROP_SCALE, "crop + scale", DETECT, LOG },
+    /* 8 s of a fixed camera cropped to half the area and shrunk: ~16 % raw
+     * errors, near the code's limit */
+    { CROP_SCALE, "crop + scale", DETECT, DETECT },
 };
 
 static void expect(const FmDetectResult *r, int want, const char *what)
@@ -236,13 +238,14 @@ Test(geometry, synthetic_frames_transformed_are_found_and_verified)
     uint8_t **frames = synthetic_frames(w, h);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         FmDetectResult r = mark_transform_detect(frames, w, h, cases[i].t);
-        cr_log_info("synthetic, %s: z %.1f, raw BER %.3f", cases[i].name, r.pilot_z, r.raw_ber);
+        cr_log_info("synthetic, %s: z %.1f, raw BER %.3f, signature %d", cases[i].name, r.pilot_z,
+                    r.raw_ber, r.signature_valid);
         expect(&r, cases[i].synthetic, cases[i].name);
     }
-    /* Known weakness: on this synthetic picture the autocorrelation's period
-     * peak is biased by 2-4 % (its moving shapes and static texture), beyond
-     * the refinement's +/-0.4 %, so crops and boxes of it are missed; on real
-     * footage (the test above) they are found. */
+    /* On this synthetic picture the autocorrelation's period peak is biased
+     * by 2-4 % (its moving shapes and static texture), beyond the
+     * refinement's +/-0.4 %: the scan around each period (geometry.c) is
+     * what finds its crops and boxes. */
     free_frames(frames);
 }
 
