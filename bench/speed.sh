@@ -60,7 +60,7 @@ fi
 dur=$(probe_dur "$master")
 
 commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-[[ -z "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]] || commit+=" + local changes"
+[[ -z "$(git -C "$root" status --porcelain --untracked-files=no -- . ':!bench/results' 2>/dev/null)" ]] || commit+=" + local changes"
 cpu="$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //' || true)"
 machine="${cpu:-unknown CPU}, $(nproc) cores, $(awk '/MemTotal/ { printf "%.0f GB RAM", $2 / 1048576 }' /proc/meminfo), $(uname -sm)"
 load0="$(cut -d' ' -f1-3 /proc/loadavg)"
