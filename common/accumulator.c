@@ -71,51 +71,95 @@ void fm_accumulator_free(FmAccumulator *acc)
     memset(acc, 0, sizeof(*acc));
 }
 
-/* Box mean of radius r along rows (horizontal) of a w x h plane. */
-static void box_rows(const float *in, int w, int h, int r, float *out)
+/*
+ * Box means of the plane and of its square over a (2r+1)^2 window clipped to
+ * the plane: one pass along the rows (running sums of both), one down the
+ * columns. scratch needs 3 w h floats: mean and mean square come back in
+ * its first and second thirds.
+ */
+static void box_moments(const float *in, int w, int h, int r, float *scratch)
 {
+    size_t n = (size_t)w * h;
+    float *mean = scratch, *sq = scratch + n, *rows = scratch + 2 * n;
+    float inv[64];  /* 1 / window length; r is small */
+    for (int k = 1; k <= 2 * r + 1 && k < 64; k++)
+        inv[k] = 1.0f / (float)k;
+    /* rows: running sums; the row means go to `rows`, the row mean squares
+     * to `mean` (overwritten by the column pass from the top, after use) */
     for (int y = 0; y < h; y++) {
         const float *i = in + (size_t)y * w;
-        float *o = out + (size_t)y * w;
-        double s = 0;
+        float *o1 = rows + (size_t)y * w, *o2 = sq + (size_t)y * w;
+        double s1 = 0, s2 = 0;
         int lo = 0, hi = -1;
         for (int x = 0; x < w; x++) {
             int a = x - r < 0 ? 0 : x - r, b = x + r >= w ? w - 1 : x + r;
-            while (hi < b) s += i[++hi];
-            while (lo < a) s -= i[lo++];
-            o[x] = (float)(s / (b - a + 1));
+            while (hi < b) {
+                hi++;
+                s1 += i[hi];
+                s2 += (double)i[hi] * i[hi];
+            }
+            while (lo < a) {
+                s1 -= i[lo];
+                s2 -= (double)i[lo] * i[lo];
+                lo++;
+            }
+            float k = inv[b - a + 1];
+            o1[x] = (float)s1 * k;
+            o2[x] = (float)s2 * k;
         }
     }
-}
-
-static void box_cols(const float *in, int w, int h, int r, float *out)
-{
-    double *s = calloc((size_t)w, sizeof(double));
-    if (!s)
+    /* columns: running sums of both row results, in place for the squares */
+    double *c1 = calloc((size_t)w * 2, sizeof(double));
+    if (!c1)
         return;
+    double *c2 = c1 + w;
     int lo = 0, hi = -1;
+    float *sqrow = malloc(sizeof(float) * (size_t)w * (2 * (size_t)r + 2));
+    if (!sqrow) {
+        free(c1);
+        return;
+    }
+    /* the square rows are read r rows ahead of where they are overwritten:
+     * keep a ring of the last 2r+2 input rows of them */
+    int ring = 2 * r + 2;
     for (int y = 0; y < h; y++) {
         int a = y - r < 0 ? 0 : y - r, b = y + r >= h ? h - 1 : y + r;
-        while (hi < b) { hi++; for (int x = 0; x < w; x++) s[x] += in[(size_t)hi * w + x]; }
-        while (lo < a) { for (int x = 0; x < w; x++) s[x] -= in[(size_t)lo * w + x]; lo++; }
-        for (int x = 0; x < w; x++)
-            out[(size_t)y * w + x] = (float)(s[x] / (b - a + 1));
+        while (hi < b) {
+            hi++;
+            const float *p1 = rows + (size_t)hi * w, *p2 = sq + (size_t)hi * w;
+            float *keep = sqrow + (size_t)(hi % ring) * w;
+            memcpy(keep, p2, sizeof(float) * (size_t)w);
+            for (int x = 0; x < w; x++) {
+                c1[x] += p1[x];
+                c2[x] += keep[x];
+            }
+        }
+        while (lo < a) {
+            const float *p1 = rows + (size_t)lo * w, *p2 = sqrow + (size_t)(lo % ring) * w;
+            for (int x = 0; x < w; x++) {
+                c1[x] -= p1[x];
+                c2[x] -= p2[x];
+            }
+            lo++;
+        }
+        float k = 1.0f / (float)(b - a + 1);
+        float *m = mean + (size_t)y * w, *q = sq + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            m[x] = (float)c1[x] * k;
+            q[x] = (float)c2[x] * k;
+        }
     }
-    free(s);
+    free(sqrow);
+    free(c1);
 }
 
 static void whiten_radius(const float *in, int w, int h, int r, float *out, float *scratch)
 {
     size_t n = (size_t)w * h;
-    float *mean = scratch, *sq = scratch + n, *t = scratch + 2 * n;
-    box_rows(in, w, h, r, t);
-    box_cols(t, w, h, r, mean);
-    for (size_t i = 0; i < n; i++)
-        t[i] = in[i] * in[i];
-    box_rows(t, w, h, r, sq);
-    box_cols(sq, w, h, r, t);
+    const float *mean = scratch, *sq = scratch + n;
+    box_moments(in, w, h, r, scratch);
     for (size_t i = 0; i < n; i++) {
-        float var = t[i] - mean[i] * mean[i];
+        float var = sq[i] - mean[i] * mean[i];
         float sd = sqrtf((var > 0 ? var : 0) + WHITEN_FLOOR * WHITEN_FLOOR);
         float v = (in[i] - mean[i]) / sd;
         out[i] = v > WHITEN_CLIP ? WHITEN_CLIP : v < -WHITEN_CLIP ? -WHITEN_CLIP : v;
