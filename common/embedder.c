@@ -26,6 +26,8 @@ struct FmEmbedder {
     float *amp;          /* w*h: alpha x the perceptual mask, this frame */
     float norm;          /* sampling normalisation of the tile (unit RMS) */
     float *tile;         /* FM_TILE^2 scratch */
+    int *col_x0;         /* w: each column's left tile sample */
+    float *col_fx;       /* w: and its interpolation weight */
     float values[FM_SLOTS];
     FmInformed *informed;  /* informed embedding (informed.h) */
     int use_informed;      /* 0: the plain tile in every frame */
@@ -33,23 +35,25 @@ struct FmEmbedder {
     FmMask mask;
 };
 
-/* Samples the periodic tile at picture pixel centres (bilinear), times scale. */
-static void sample_pattern(const float *tile, int w, int h, float scale, float *out)
+/* Where each picture column falls on the tile: left tile sample, weight. */
+static void column_taps(int w, int h, int *x0, float *fx)
 {
     double step = fm_mark_step(h);
-    int *x0 = malloc(sizeof(int) * (size_t)w);
-    float *fx = malloc(sizeof(float) * (size_t)w);
-    if (!x0 || !fx) {
-        free(x0);
-        free(fx);
-        return;
-    }
     for (int x = 0; x < w; x++) {
         double c = (x + 0.5) / step - 0.5;
         double f = floor(c);
         fx[x] = (float)(c - f);
         x0[x] = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE);
     }
+}
+
+/* Samples the periodic tile at picture pixel centres (bilinear), times scale. */
+static void sample_pattern(const FmEmbedder *e, const float *tile, float scale, float *out)
+{
+    int w = e->w, h = e->h;
+    double step = fm_mark_step(h);
+    const int *x0 = e->col_x0;
+    const float *fx = e->col_fx;
     for (int y = 0; y < h; y++) {
         double c = (y + 0.5) / step - 0.5;
         double f = floor(c);
@@ -64,8 +68,6 @@ static void sample_pattern(const float *tile, int w, int h, float scale, float *
             o[x] = scale * (top + fy * (bot - top));
         }
     }
-    free(x0);
-    free(fx);
 }
 
 int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
@@ -97,15 +99,19 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->delta = malloc(sizeof(float) * n);
     e->amp = malloc(sizeof(float) * n);
     e->original = malloc(n * 2);
-    if (!e->pattern || !e->delta || !e->amp || !e->original || fm_mask_init(&e->mask, width, height) < 0)
+    e->col_x0 = malloc(sizeof(int) * (size_t)width);
+    e->col_fx = malloc(sizeof(float) * (size_t)width);
+    if (!e->pattern || !e->delta || !e->amp || !e->original || !e->col_x0 || !e->col_fx ||
+        fm_mask_init(&e->mask, width, height) < 0)
         goto fail;
+    column_taps(width, height, e->col_x0, e->col_fx);
 
     fm_slot_map_init(map, wm_key);
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
     fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
     fm_slot_values(map, coded, values);
     fm_tile_render(values, tile);
-    sample_pattern(tile, width, height, 1.0f, e->pattern);
+    sample_pattern(e, tile, 1.0f, e->pattern);
 
     /* normalise to unit RMS over the picture (bilinear sampling smooths a little) */
     double ss = 0;
@@ -184,7 +190,7 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
          * contribution to the slots, same energy (informed.h) */
         fm_informed_update(e->informed, luma, stride, bit_depth, e->delta, gain, e->values);
         fm_tile_render(e->values, e->tile);
-        sample_pattern(e->tile, w, h, e->norm, e->adapted);
+        sample_pattern(e, e->tile, e->norm, e->adapted);
         gain = mark_delta(e, e->adapted);
     }
     float unit = (float)(1 << (bit_depth - 8));
@@ -235,6 +241,8 @@ void fm_embedder_free(FmEmbedder **pe)
     fm_informed_free(&e->informed);
     free(e->delta);
     free(e->amp);
+    free(e->col_x0);
+    free(e->col_fx);
     free(e->original);
     fm_mask_free(&e->mask);
     free(e);
