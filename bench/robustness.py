@@ -195,7 +195,7 @@ def write_md(res, path):
     L.append("* **recovered**: found, signature valid, and the right title and recipient "
              "ids (collusion: either colluder's).")
     L.append("* **raw BER**: bit error rate before error correction, against the receipt's "
-             "message (the code decodes up to ~18 %).")
+             "message (the code with list decoding decodes up to ~19 %).")
     L.append("* **false-alarm p**: the detector's probability that an unmarked clip scores "
              "as high (all geometry hypotheses counted).")
     L.append("* **shortest excerpt**: the first of 2, 5, 10 s (from the start, "
