@@ -227,35 +227,17 @@ static char *d(const char *name)   /* a file in this test's directory */
     return tu_path(dir, name);
 }
 
-typedef struct Run {
-    int rc;
-    char *out, *err;
-} Run;
-
-static void run_free(Run *r)
-{
-    free(r->out);
-    free(r->err);
-    r->out = r->err = NULL;
-}
+typedef TuRunResult Run;
 
 /* Runs FM_BUILD_DIR/tool with the NULL-terminated arguments. */
 static Run run(const char *tool, ...)
 {
-    const char *argv[64];
     char path[4096];
     snprintf(path, sizeof path, "%s/%s", FM_BUILD_DIR, tool);
-    int n = 0;
-    argv[n++] = path;
     va_list ap;
     va_start(ap, tool);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 63)
-        argv[n++] = a;
+    Run r = tu_run_va(path, ap);
     va_end(ap);
-    argv[n] = NULL;
-    Run r = { 0, NULL, NULL };
-    r.rc = tu_run(argv, &r.out, &r.err);
     cr_assert_geq(r.rc, 0, "could not run %s", path);
     return r;
 }
@@ -382,7 +364,7 @@ static json_t *detect_json(const char *key, const char *clip, int want_rc, const
                 json_real_value(json_object_get(j, "pilot_z")),
                 json_real_value(json_object_get(j, "false_alarm_probability")),
                 json_real_value(json_object_get(j, "raw_bit_error_rate")));
-    run_free(&r);
+    tu_run_result_free(&r);
     return j;
 }
 
@@ -435,7 +417,7 @@ Test(cli, keygen_makes_three_files_with_modes)
     }
     cr_assert_eq(tu_dir_entries(dir), 3, "wmkeygen left other files behind");
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* without --force it refuses, and changes nothing */
     char *pub = d("studio.pub"), *before, *after;
@@ -444,7 +426,7 @@ Test(cli, keygen_makes_three_files_with_modes)
     expect_error(&r, "wmkeygen", "exists", "wmkeygen over an existing set");
     cr_assert_eq(tu_read_file(pub, &after, NULL), 0);
     cr_assert_str_eq(before, after);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(before);
     free(after);
     free(pub);
@@ -466,7 +448,7 @@ Test(cli, keygen_modes_do_not_depend_on_umask)
     free(dk);
     free(pub);
     free(prefix);
-    run_free(&r);
+    tu_run_result_free(&r);
 }
 
 Test(cli, keygen_setup_runs)
@@ -491,7 +473,7 @@ Test(cli, keygen_setup_runs)
     cr_assert_eq(file_mode(dk), 0600);
     cr_assert_eq(file_mode(pub), 0644);
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(sk);
     free(dk);
     free(pub);
@@ -500,7 +482,7 @@ Test(cli, keygen_setup_runs)
     cr_assert_eq(r.rc, 0, "wmkeygen -o b -q: exit %d: %s", r.rc, r.err);
     cr_assert_str_eq(r.out, "", "wmkeygen -q printed: %s", r.out);
     cr_assert_str_eq(r.err, "", "wmkeygen -q wrote to stderr: %s", r.err);
-    run_free(&r);
+    tu_run_result_free(&r);
 }
 
 /* ---- wmembed, the run made by the setup ---- */
@@ -574,7 +556,7 @@ Test(cli, embed_json_output_and_receipt)
     free(okp);
     free(outp);
     free(receipt);
-    run_free(&r);
+    tu_run_result_free(&r);
 }
 
 Test(cli, embed_never_modifies_the_master)
@@ -607,13 +589,13 @@ Test(cli, detect_deliverable)
     cr_assert_eq(r.rc, 0, "%s", r.err);
     cr_assert_not_null(strstr(r.out, "watermark found"), "%s", r.out);
     cr_assert_not_null(strstr(r.out, TITLE_ID), "%s", r.out);
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* --quiet prints nothing, the status says it all */
     r = run("wmdetect", "-q", "-k", key, clip, NULL);
     cr_assert_eq(r.rc, 0);
     cr_assert_str_eq(r.out, "");
-    run_free(&r);
+    tu_run_result_free(&r);
     free(sk);
     free(key);
     free(clip);
@@ -630,7 +612,7 @@ Test(cli, detect_with_receipt)
     cr_assert(json_is_true(json_object_get(j, "receipt_match")));
     cr_assert_gt(json_number_value(json_object_get(j, "receipt_z")), 0);
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(key);
     free(clip);
     free(receipt);
@@ -671,7 +653,7 @@ Test(cli, detect_unmarked_master)
     Run r = run("wmdetect", "-k", key, clip, NULL);
     cr_assert_eq(r.rc, 1);
     cr_assert_not_null(strstr(r.out, "no watermark found"), "%s", r.out);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(key);
     free(clip);
 }
@@ -697,7 +679,7 @@ Test(cli, detect_tiny_unmarked_clip)
     json_t *j = parse(r.out, "tiny clip");
     cr_assert(json_is_false(json_object_get(j, "found")));
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(key);
     free(clip);
 }
@@ -717,7 +699,7 @@ static void small_clip_exits(const char *make, const char *what, int rcs[3])
     json_t *j = parse(r.out, "wmembed 320x240");
     cr_assert_geq(json_number_value(json_object_get(j, "luma_psnr_db")), 44.0);
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     if (tu_sh(FFMPEG " -i '%s' -c:v libx264 -crf 23 -pix_fmt yuv420p -an '%s/crf23.mp4'"
               " -vf fps=30 -c:v libx264 -crf 23 -pix_fmt yuv420p -an '%s/fps30.mp4'",
               outp, dir, dir) != 0)
@@ -732,7 +714,7 @@ static void small_clip_exits(const char *make, const char *what, int rcs[3])
                     jj ? json_real_value(json_object_get(jj, "pilot_z")) : NAN,
                     jj ? json_real_value(json_object_get(jj, "raw_bit_error_rate")) : NAN);
         json_decref(jj);
-        run_free(&r);
+        tu_run_result_free(&r);
         free(c);
     }
     free(key);
@@ -786,25 +768,25 @@ Test(cli, detect_uses_filmmark_keys_dir)
     cr_assert_geq(json_integer_value(json_object_get(j, "hypotheses")), 2,
                   "two keys tried must count in the false-alarm correction");
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* only the other pair's key: nothing found */
     cr_assert_eq(unlink(ta), 0);
     r = run("wmdetect", "-q", clip, NULL);
     cr_assert_eq(r.rc, 1, "exit %d: %s", r.rc, r.err);
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* an empty key directory is an error */
     cr_assert_eq(unlink(tb), 0);
     r = run("wmdetect", clip, NULL);
     expect_error(&r, "wmdetect", keys, "empty FILMMARK_KEYS");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* no FILMMARK_KEYS and no ~/.config/filmmark/keys: an error naming the directory */
     unsetenv("FILMMARK_KEYS");
     r = run("wmdetect", clip, NULL);
     expect_error(&r, "wmdetect", ".config/filmmark/keys", "no key directory");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     free(keys);
     free(a);
@@ -836,43 +818,43 @@ Test(cli, detect_errors)
     char *key = m("a.dkey"), *clip = m("master.mp4"), *missing = d("no-such-clip.mp4");
     Run r = run("wmdetect", "-k", key, missing, NULL);
     expect_error(&r, "wmdetect", missing, "missing clip");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     char *nokey = d("no-such.dkey");
     r = run("wmdetect", "-k", nokey, clip, NULL);
     expect_error(&r, "wmdetect", nokey, "missing key");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     char *bad = corrupt_key_copy(key, "corrupt.dkey");
     r = run("wmdetect", "-k", bad, clip, NULL);
     expect_error(&r, "wmdetect", NULL, "corrupt detection key");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     char *sk = m("a.key"), *loose = d("loose.key");
     copy_file(sk, loose, 0644);
     r = run("wmdetect", "-k", loose, clip, NULL);
     expect_error(&r, "wmdetect", NULL, "secret key with mode 0644");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     char *txt = m("notes.txt");
     r = run("wmdetect", "-k", key, txt, NULL);
     expect_error(&r, "wmdetect", txt, "text file as a clip");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     char *wav = m("a.wav");
     r = run("wmdetect", "-k", key, wav, NULL);
     expect_error(&r, "wmdetect", wav, "audio-only clip");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     r = run("wmdetect", "-k", key, NULL);
     expect_error(&r, "wmdetect", NULL, "no clip");
-    run_free(&r);
+    tu_run_result_free(&r);
     r = run("wmdetect", "-k", key, "--start", "abc", clip, NULL);
     expect_error(&r, "wmdetect", "abc", "--start abc");
-    run_free(&r);
+    tu_run_result_free(&r);
     r = run("wmdetect", "-k", key, "--bogus", clip, NULL);
     expect_error(&r, "wmdetect", "--bogus", "unknown option");
-    run_free(&r);
+    tu_run_result_free(&r);
 
     free(key);
     free(clip);
@@ -897,7 +879,7 @@ static void embed_refused(const char *key, const char *in, const char *want, con
     expect_error(&r, "wmembed", want, what);
     cr_assert(!exists(outp), "%s: an output was left behind", what);
     cr_assert_eq(tu_dir_entries(dir), before, "%s: files left in the output directory", what);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(outp);
 }
 
@@ -932,19 +914,19 @@ Test(cli, embed_errors)
 
     Run r = run("wmembed", "-k", key, "-i", in, NULL);
     expect_error(&r, "wmembed", NULL, "no -o");
-    run_free(&r);
+    tu_run_result_free(&r);
     char *outp = d("x.webm");
     r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", NULL);
     expect_error(&r, "wmembed", NULL, "no --recipient-id");
-    run_free(&r);
+    tu_run_result_free(&r);
     r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", "--recipient-id", "1",
             "--strength", "0", NULL);
     expect_error(&r, "wmembed", NULL, "--strength 0");
-    run_free(&r);
+    tu_run_result_free(&r);
     r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", "--recipient-id", "1",
             "--codec", "mpeg2", NULL);
     expect_error(&r, "wmembed", "mpeg2", "--codec mpeg2");
-    run_free(&r);
+    tu_run_result_free(&r);
     cr_assert_eq(tu_dir_entries(dir), 2, "files left behind"); /* corrupt.key, loose.key */
 
     free(key);
@@ -966,7 +948,7 @@ Test(cli, damaged_video_gives_one_line_error)
     char *key = m("a.key"), *dk = m("a.dkey"), *damaged = m("damaged.mp4");
     Run r = run("wmdetect", "-k", dk, damaged, NULL);
     expect_error(&r, "wmdetect", damaged, "wmdetect on a truncated MP4");
-    run_free(&r);
+    tu_run_result_free(&r);
     embed_refused(key, damaged, damaged, "wmembed on a truncated MP4", "1");
     free(key);
     free(dk);
@@ -981,7 +963,7 @@ Test(cli, embed_refuses_to_overwrite_without_force)
     Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1",
                 "--recipient-id", "2", "-q", NULL);
     expect_error(&r, "wmembed", "--force", "existing output");
-    run_free(&r);
+    tu_run_result_free(&r);
     char *now;
     cr_assert_eq(tu_read_file(outp, &now, NULL), 0);
     cr_assert_str_eq(now, keep, "the existing output was changed");
@@ -995,7 +977,7 @@ Test(cli, embed_refuses_to_overwrite_without_force)
     r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1", "--recipient-id", "2",
             "-q", NULL);
     expect_error(&r, "wmembed", "--force", "existing receipt");
-    run_free(&r);
+    tu_run_result_free(&r);
     cr_assert(!exists(outp));
     cr_assert_eq(tu_read_file(receipt, &now, NULL), 0);
     cr_assert_str_eq(now, keep);
@@ -1015,7 +997,7 @@ Test(cli, embed_force_overwrites_ffv1_and_excerpt)
                 "--recipient-id", "6", "--codec", "ffv1", "--issued", ISSUED, "--force", "-q",
                 NULL);
     cr_assert_eq(r.rc, 0, "exit %d: %s", r.rc, r.err);
-    run_free(&r);
+    tu_run_result_free(&r);
     struct stat st;
     cr_assert_eq(stat(outp, &st), 0);
     cr_assert_gt(st.st_size, 1000, "not replaced");
@@ -1030,7 +1012,7 @@ Test(cli, embed_force_overwrites_ffv1_and_excerpt)
     cr_assert_eq(json_integer_value(json_object_get(j, "title_id")), 5);
     cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 6);
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* any excerpt carries the whole message: one second from the middle */
     r = run("wmdetect", "-k", dk, "--start", "1", "--duration", "1", "--json", outp, NULL);
@@ -1043,7 +1025,7 @@ Test(cli, embed_force_overwrites_ffv1_and_excerpt)
     double s0 = json_number_value(json_array_get(span, 0)), s1 = json_number_value(json_array_get(span, 1));
     cr_assert(s0 >= 1.0 - 0.05 && s1 <= 2.0 + 0.05 && s0 <= s1, "span %.3f..%.3f s", s0, s1);
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(dk);
     free(receipt);
     free(key);
@@ -1102,7 +1084,7 @@ Test(cli, embed_issued_option)
     cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "payload"), "issued")),
                      ISSUED);
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     cr_assert_eq(receipt_issued(receipt, issued), ISSUED_MINUTES);
     cr_assert_str_eq(issued, ISSUED);
     j = detect_json(dk, outp, 0, "--issued deliverable");
@@ -1112,7 +1094,7 @@ Test(cli, embed_issued_option)
     r = run("wmdetect", "-k", dk, outp, NULL);
     cr_assert_eq(r.rc, 0, "%s", r.err);
     cr_assert_not_null(strstr(r.out, ISSUED), "wmdetect does not print %s: %s", ISSUED, r.out);
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* the text summary shows it too; --issued now and no --issued mean the
      * current minute */
@@ -1128,7 +1110,7 @@ Test(cli, embed_issued_option)
     char line[64];
     snprintf(line, sizeof line, "issued %s\n", issued);
     cr_assert_not_null(strstr(r.out, line), "summary lacks \"%s\": %s", line, r.out);
-    run_free(&r);
+    tu_run_result_free(&r);
     t0 = time(NULL);
     r = run("wmembed", "-k", key, "-i", in, "-o", now_out, "--title-id", "1", "--recipient-id",
             "2", "--codec", "ffv1", "--force", "-q", NULL);
@@ -1137,7 +1119,7 @@ Test(cli, embed_issued_option)
     got = receipt_issued(now_receipt, issued);
     cr_assert(got >= t0 / 60 && got <= t1 / 60, "no --issued: %s (%u min), ran %ld..%ld min",
               issued, got, (long)(t0 / 60), (long)(t1 / 60));
-    run_free(&r);
+    tu_run_result_free(&r);
 
     /* malformed or out-of-range times: exit 2, one line naming the option,
      * and nothing written */
@@ -1158,13 +1140,13 @@ Test(cli, embed_issued_option)
                            r.err);
         cr_assert(!exists(bad_out), "%s: an output was left behind", what);
         cr_assert_eq(tu_dir_entries(dir), before, "%s: files left in the output directory", what);
-        run_free(&r);
+        tu_run_result_free(&r);
     }
     r = run("wmembed", "-k", key, "-i", in, "-o", bad_out, "--title-id", "1", "--recipient-id",
             "2", "--issued", NULL);
     expect_error(&r, "wmembed", "--issued", "--issued without a value");
     cr_assert(!exists(bad_out));
-    run_free(&r);
+    tu_run_result_free(&r);
 
     free(bad_out);
     free(now_out);
@@ -1194,7 +1176,7 @@ Test(cli, embed_refuses_output_equal_to_input)
         Run r = run("wmembed", "-k", key, "-i", in, "-o", outs[i], "--title-id", "1",
                     "--recipient-id", "2", "--force", "-q", NULL);
         expect_error(&r, "wmembed", NULL, outs[i]);
-        run_free(&r);
+        tu_run_result_free(&r);
         sha256_file(in, sha_after);
         cr_assert_str_eq(sha_before, sha_after, "master changed (output %s)", outs[i]);
     }
@@ -1220,7 +1202,7 @@ Test(cli, aborted_embed_leaves_nothing)
     Run r = run("wmembed", "-k", key, "-i", in, "-o", outp, "--title-id", "1",
                 "--recipient-id", "2", "-q", NULL);
     expect_error(&r, "wmembed", NULL, "output in a missing directory");
-    run_free(&r);
+    tu_run_result_free(&r);
     free(outp);
 
     /* the disk fills up half-way: every write past 20 kB fails (EFBIG) */
@@ -1229,7 +1211,7 @@ Test(cli, aborted_embed_leaves_nothing)
                            "--title-id", "1", "--recipient-id", "2", "-q", NULL };
     r.rc = tu_run_limited(argv, &r.out, &r.err, 20000);
     expect_error(&r, "wmembed", NULL, "disk full while writing");
-    run_free(&r);
+    tu_run_result_free(&r);
     cr_assert(!exists(outp), "a truncated deliverable was left under the final name");
     char *receipt = d("full.webm.receipt.json");
     cr_assert(!exists(receipt), "a receipt was written for a failed deliverable");

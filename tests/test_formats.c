@@ -168,33 +168,15 @@ static char *make_master(const Master *m)
 
 /* ---- running the tools ---- */
 
-typedef struct Run {
-    int rc;
-    char *out, *err;
-} Run;
+typedef TuRunResult Run;
 
-static void run_free(Run *r)
-{
-    free(r->out);
-    free(r->err);
-    r->out = r->err = NULL;
-}
-
-/* Runs argv[0] (a path); the NULL-terminated arguments follow. */
+/* Runs prog (a path) with the NULL-terminated arguments. */
 static Run run(const char *prog, ...)
 {
-    const char *argv[64];
-    int n = 0;
-    argv[n++] = prog;
     va_list ap;
     va_start(ap, prog);
-    const char *a;
-    while ((a = va_arg(ap, const char *)) && n < 63)
-        argv[n++] = a;
+    Run r = tu_run_va(prog, ap);
     va_end(ap);
-    argv[n] = NULL;
-    Run r = { 0, NULL, NULL };
-    r.rc = tu_run(argv, &r.out, &r.err);
     cr_assert_geq(r.rc, 0, "could not run %s", prog);
     return r;
 }
@@ -267,7 +249,7 @@ static Probe probe(const char *path)
         p.last = v;
     }
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     return p;
 }
 
@@ -335,7 +317,7 @@ static void embed(const char *master, const char *out, const char *codec, int fr
     cr_log_info("%s: marked %d frames, luma PSNR %.1f dB", master, frames,
                 json_number_value(json_object_get(j, "luma_psnr_db")));
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(key);
 }
 
@@ -357,7 +339,7 @@ static void expect_detected(const char *out)
                 100 * json_number_value(json_object_get(j, "raw_bit_error_rate")),
                 (long long)json_integer_value(json_object_get(j, "decoder_list_rank")));
     json_decref(j);
-    run_free(&r);
+    tu_run_result_free(&r);
     free(dkey);
 }
 

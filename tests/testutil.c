@@ -454,3 +454,24 @@ int tu_count_lines(const char *s)
         n++;
     return n;
 }
+
+TuRunResult tu_run_va(const char *prog, va_list ap)
+{
+    const char *argv[64];
+    int n = 0;
+    argv[n++] = prog;
+    const char *a;
+    while (n < 63 && (a = va_arg(ap, const char *)))
+        argv[n++] = a;
+    argv[n] = NULL;
+    TuRunResult r = { 0, NULL, NULL };
+    r.rc = tu_run(argv, &r.out, &r.err);
+    return r;
+}
+
+void tu_run_result_free(TuRunResult *r)
+{
+    free(r->out);
+    free(r->err);
+    r->out = r->err = NULL;
+}

@@ -4,6 +4,7 @@
 #ifndef FM_TESTUTIL_H
 #define FM_TESTUTIL_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -83,6 +84,15 @@ int tu_run(const char *const argv[], char **out, char **err);
 /* tu_run with the child's file size limited (RLIMIT_FSIZE, SIGXFSZ ignored, so
  * writes past it fail with EFBIG); max_file_bytes < 0: no limit. */
 int tu_run_limited(const char *const argv[], char **out, char **err, long max_file_bytes);
+
+/* What tu_run_va collected: exit status (as tu_run) and malloc'd output. */
+typedef struct TuRunResult {
+    int rc;
+    char *out, *err;
+} TuRunResult;
+/* tu_run on prog (a path) with the NULL-terminated arguments in ap (at most 62). */
+TuRunResult tu_run_va(const char *prog, va_list ap);
+void tu_run_result_free(TuRunResult *r);
 /* Formats a shell command and runs it with system(); returns the exit status. */
 int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Number of entries in a directory (without . and ..), -1 on error. */
