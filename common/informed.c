@@ -36,7 +36,6 @@ struct FmInformed {
     int16_t bits[FM_SLOTS];   /* the slot map's coded bit per slot, -1 = pilot */
     double host_sum[FM_CODED_BITS];  /* running host contribution per coded bit */
     double mark_sum;                 /* running mean mark response of a coded bit */
-    double unit_host[FM_CODED_BITS], unit_mark[FM_CODED_BITS];
 };
 
 int fm_informed_new(FmInformed **out, const FmSlotMap *map, const float values[FM_SLOTS],
@@ -112,22 +111,18 @@ void fm_informed_update(FmInformed *f, const uint8_t *luma, ptrdiff_t stride, in
      * them. The pilot is left as it is: the geometry search finds crops by
      * the pilot's correlation, and a pilot bent towards the whole picture's
      * host no longer matches a part of it. */
-    memset(f->unit_host, 0, sizeof(f->unit_host));
-    memset(f->unit_mark, 0, sizeof(f->unit_mark));
+    for (int u = 0; u < FM_CODED_BITS; u++)
+        f->host_sum[u] *= INFORMED_DECAY;
+    double mark = 0;  /* the plain mark's total over all coded bits */
     for (int k = 0; k < FM_SLOTS; k++) {
         int u = f->bits[k];
         if (u < 0)
             continue;
         float wv = weight[k % FM_NCOEF] * scale[k % FM_NCOEF] * f->values[k];
-        f->unit_host[u] += wv * f->host[k];
-        f->unit_mark[u] += wv * (f->marked[k] - f->host[k]);
+        f->host_sum[u] += wv * f->host[k];
+        mark += wv * (f->marked[k] - f->host[k]);
     }
-    double mean_mark = 0;
-    for (int u = 0; u < FM_CODED_BITS; u++)
-        mean_mark += f->unit_mark[u];
-    f->mark_sum = INFORMED_DECAY * f->mark_sum + mean_mark / FM_CODED_BITS;
-    for (int u = 0; u < FM_CODED_BITS; u++)
-        f->host_sum[u] = INFORMED_DECAY * f->host_sum[u] + f->unit_host[u];
+    f->mark_sum = INFORMED_DECAY * f->mark_sum + mark / FM_CODED_BITS;
 
     /* amplitudes: cancel the host's running contribution, then renormalise
      * the data slots to the plain tile's energy */
