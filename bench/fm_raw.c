@@ -34,6 +34,10 @@ int main(int argc, char **argv)
         return 2;
     }
     int w = atoi(argv[2]), h = atoi(argv[3]);
+    /* frame rate of the raw stream (frame times pick the pattern's epochs) */
+    double fps = getenv("FM_RAW_FPS") ? atof(getenv("FM_RAW_FPS")) : 24;
+    if (!(fps > 0))
+        fps = 24;
     size_t ysize = (size_t)w * h, csize = (size_t)((w + 1) / 2) * ((h + 1) / 2);
     uint8_t *frame = malloc(ysize + 2 * csize);
     FmError err = { 0 };
@@ -43,7 +47,7 @@ int main(int argc, char **argv)
     test_key(key);
 
     if (!strcmp(argv[1], "embed") || !strcmp(argv[1], "embed-plain")) {
-        FmPayload p = { FM_PAYLOAD_VERSION, 1234, 42, 29000000 };
+        FmPayload p = { FM_PAYLOAD_VERSION, 1234, 42, 29000000, FM_AI_USE_RESERVED };
         uint8_t msg[FM_MESSAGE_BYTES];
         FmEmbedder *e;
         double strength = argc > 4 ? atof(argv[4]) : 1.0;
@@ -57,7 +61,7 @@ int main(int argc, char **argv)
         long n = 0;
         while (fread(frame, 1, ysize + 2 * csize, stdin) == ysize + 2 * csize) {
             FmFrameQuality q;
-            fm_embedder_mark(e, frame, w, 8, &q, &err);
+            fm_embedder_mark(e, frame, w, 8, n / fps, &q, &err);
             mse += q.mse;
             ssim += q.ssim;
             double ps = fm_psnr_from_mse(q.mse);
@@ -76,10 +80,10 @@ int main(int argc, char **argv)
             return 2;
         long n = 0;
         while (fread(frame, 1, ysize + 2 * csize, stdin) == ysize + 2 * csize) {
-            fm_accumulator_add(&acc, frame, w, 8, n / 24.0, &err);
+            fm_accumulator_add(&acc, frame, w, 8, n / fps, &err);
             n++;
         }
-        FmPayload p = { FM_PAYLOAD_VERSION, 1234, 42, 29000000 };
+        FmPayload p = { FM_PAYLOAD_VERSION, 1234, 42, 29000000, FM_AI_USE_RESERVED };
         uint8_t msg[FM_MESSAGE_BYTES];
         fm_payload_sign(&p, key, msg, &err);
         if (fm_detect(&acc, key, 1, msg, &r, &err) < 0) {

@@ -40,9 +40,11 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     int tall = height > acc->fh ? height : acc->fh;
     acc->work = malloc(sizeof(float) * big * 3);
     acc->tmp = malloc(sizeof(float) * (size_t)wide * tall);
-    acc->total = calloc(n, sizeof(float));
+    acc->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    acc->slots = malloc(sizeof(float) * FM_SLOTS);
     acc->fine_total = calloc(nf, sizeof(float));
-    if (!acc->fine || !acc->grid || !acc->work || !acc->tmp || !acc->total || !acc->fine_total ||
+    if (!acc->fine || !acc->grid || !acc->work || !acc->tmp || !acc->tile || !acc->slots ||
+        !acc->fine_total ||
         fm_axis_map_init(&acc->mx, width, acc->fw, 0, (double)width / acc->fw) < 0 ||
         fm_axis_map_init(&acc->my, height, acc->fh, 0, (double)height / acc->fh) < 0 ||
         fm_axis_map_init(&acc->nx, acc->fw, acc->gw, 0, (double)acc->fw / acc->gw) < 0 ||
@@ -64,10 +66,13 @@ void fm_accumulator_free(FmAccumulator *acc)
     free(acc->grid);
     free(acc->work);
     free(acc->tmp);
-    free(acc->total);
-    for (int i = 0; i < acc->nseg; i++)
-        free(acc->seg[i].tile);
-    free(acc->seg);
+    free(acc->tile);
+    free(acc->slots);
+    for (int i = 0; i < acc->nwin; i++) {
+        free(acc->win[i].slots);
+        free(acc->win[i].fine);
+    }
+    free(acc->win);
     memset(acc, 0, sizeof(*acc));
 }
 
@@ -171,36 +176,53 @@ void fm_whiten(const float *in, int w, int h, float *out, float *scratch)
     whiten_radius(in, w, h, WHITEN_RADIUS, out, scratch);
 }
 
-static FmSegment *open_segment(FmAccumulator *acc, double t)
+/* The window of clip time t, created (with the ones before it) if new. */
+static FmWindow *window_at(FmAccumulator *acc, double t)
 {
-    FmSegment *cur = acc->nseg ? &acc->seg[acc->nseg - 1] : NULL;
-    if (cur && t >= cur->t_first && t < cur->t_first + FM_SEGMENT_SECONDS)
-        return cur;
-    if (acc->nseg == acc->capseg) {
-        int cap = acc->capseg ? acc->capseg * 2 : 8;
-        FmSegment *s = realloc(acc->seg, sizeof(*s) * cap);
-        if (!s)
-            return NULL;
-        acc->seg = s;
-        acc->capseg = cap;
-    }
-    cur = &acc->seg[acc->nseg];
-    memset(cur, 0, sizeof(*cur));
-    cur->tile = calloc((size_t)FM_TILE * FM_TILE, sizeof(float));
-    if (!cur->tile)
+    if (!acc->frames)
+        acc->t_origin = t;
+    double rel = (t - acc->t_origin) / FM_WINDOW_SECONDS;
+    /* a frame before the first one (reordered timestamps) joins window 0;
+     * absurd gaps are refused rather than allocated */
+    long w = rel > 0 ? (long)floor(rel + 1e-9) : 0;
+    if (w > 1000000)
         return NULL;
-    cur->t_first = cur->t_last = t;
-    acc->nseg++;
-    return cur;
+    if (w >= acc->capwin) {
+        long cap = acc->capwin ? acc->capwin : 16;
+        while (cap <= w)
+            cap *= 2;
+        FmWindow *nw = realloc(acc->win, sizeof(*nw) * (size_t)cap);
+        if (!nw)
+            return NULL;
+        memset(nw + acc->capwin, 0, sizeof(*nw) * (size_t)(cap - acc->capwin));
+        acc->win = nw;
+        acc->capwin = (int)cap;
+    }
+    if (w >= acc->nwin)
+        acc->nwin = (int)w + 1;
+    FmWindow *win = &acc->win[w];
+    if (!win->slots) {
+        win->slots = calloc(FM_SLOTS, sizeof(float));
+        if (!win->slots)
+            return NULL;
+        if (w < FM_FINE_WINDOWS) {
+            win->fine = calloc((size_t)acc->fw * acc->fh, sizeof(float));
+            if (!win->fine)
+                return NULL;
+        }
+        win->t_first = win->t_last = t;
+    }
+    return win;
 }
 
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                        int bit_depth, double t, FmError *err)
 {
-    size_t n = (size_t)acc->gw * acc->gh;
-    FmSegment *seg = open_segment(acc, t);
-    if (!seg)
-        return fm_error_set(err, FM_ENOMEM, "out of memory for detection segments");
+    if (!isfinite(t))
+        return fm_error_set(err, FM_EINVAL, "frame time is not a number");
+    FmWindow *win = window_at(acc, t);
+    if (!win)
+        return fm_error_set(err, FM_ENOMEM, "out of memory for detection windows");
     /* clip -> fine grid -> nominal grid (area averages compose), then each
      * grid is whitened on its own scale */
     fm_resample_plane(luma, stride, acc->height, bit_depth, &acc->mx, &acc->my, acc->tmp,
@@ -211,23 +233,24 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     size_t nf = (size_t)acc->fw * acc->fh;
     for (size_t i = 0; i < nf; i++)
         acc->fine_total[i] += acc->fine[i];
-    for (size_t i = 0; i < n; i++)
-        acc->total[i] += acc->grid[i];
-    /* segments keep only their evidence folded on the nominal grid: 64 KB
-     * each, so hours of video fit */
-    for (int y = 0; y < acc->gh; y++) {
-        float *row = seg->tile + (size_t)(y % FM_TILE) * FM_TILE;
-        const float *g = acc->grid + (size_t)y * acc->gw;
-        for (int x = 0; x < acc->gw; x++)
-            row[x % FM_TILE] += g[x];
-    }
+    if (win->fine)
+        for (size_t i = 0; i < nf; i++)
+            win->fine[i] += acc->fine[i];
+    /* windows keep only their nominal evidence folded and read as slot
+     * values (linear, so frames add up there): 20 KB each */
+    fm_tile_fold(acc->grid, acc->gw, acc->gh, 0, 0, acc->tile);
+    fm_tile_read(acc->tile, acc->slots);
+    for (int k = 0; k < FM_SLOTS; k++)
+        win->slots[k] += acc->slots[k];
     if (!acc->frames || t < acc->t_first)
         acc->t_first = t;
     if (!acc->frames || t > acc->t_last)
         acc->t_last = t;
-    if (t > seg->t_last)
-        seg->t_last = t;
-    seg->frames++;
+    if (t < win->t_first)
+        win->t_first = t;
+    if (t > win->t_last)
+        win->t_last = t;
+    win->frames++;
     acc->frames++;
     return 0;
 }

@@ -2,16 +2,22 @@
  * accumulator.h - collects the watermark evidence of a clip, frame by frame.
  *
  * Key-independent: every frame's luma is taken to the mark grid, whitened
- * (local mean removed, divided by local contrast, clipped) and summed. The
- * mark is the same in every frame, so it adds up while the picture content,
- * noise and coding errors average out. The sum is kept for the whole clip
- * and per time segment (to tell where in the clip the mark was read).
+ * (local mean removed, divided by local contrast, clipped) and collected.
+ * The pattern changes every epoch (pattern.h), so the evidence is kept per
+ * short window of clip time: the detector later groups the windows into
+ * epochs under each hypothesis of where the epoch boundaries fall, and sums
+ * within a group (the same variant adds up there, while the picture content,
+ * noise and coding errors average out).
  *
  * Two grids are kept. The nominal grid has FM_MARK_HEIGHT rows over the
  * clip's height: it is the mark grid itself when the clip shows the whole
  * marked picture at any uniform scale, the common case, read with no search.
- * The fine grid has twice as many rows (at most the clip's own): the
- * geometry search (geometry.h) resamples it for crops, boxes and flips.
+ * Each window keeps its nominal evidence folded into one tile and read as
+ * slot values (20 KB a window). The fine grid has twice as many rows (at
+ * most the clip's own): the geometry search (geometry.h) aligns the sum of
+ * all frames on the constant sync layer, and the first FM_FINE_WINDOWS
+ * windows keep their own fine evidence so that the epochs can be read under
+ * the geometry found.
  */
 #ifndef FM_ACCUMULATOR_H
 #define FM_ACCUMULATOR_H
@@ -22,13 +28,17 @@
 #include "fm_error.h"
 #include "resample.h"
 
-#define FM_SEGMENT_SECONDS 5.0
+/* Seconds of clip time per window: a quarter of an epoch. */
+#define FM_WINDOW_SECONDS 0.5
+/* Windows that keep fine-grid evidence (the first 12 s of the clip). */
+#define FM_FINE_WINDOWS 24
 
-typedef struct FmSegment {
+typedef struct FmWindow {
     double t_first, t_last;  /* seconds, of the first and last frame in it */
-    long frames;
-    float *tile;             /* its frames' evidence on the nominal grid, folded */
-} FmSegment;
+    long frames;             /* 0: no frame fell in this window */
+    float *slots;            /* FM_SLOTS raw slot values of its nominal evidence */
+    float *fine;             /* fw*fh fine-grid evidence, or NULL */
+} FmWindow;
 
 typedef struct FmAccumulator {
     int width, height;       /* clip picture size */
@@ -38,13 +48,13 @@ typedef struct FmAccumulator {
     double fine_step;        /* clip pixels per fine grid sample */
     FmAxisMap mx, my;        /* clip -> fine */
     FmAxisMap nx, ny;        /* fine -> nominal */
-    float *fine, *grid, *tmp, *work;
-    float *total;            /* gw*gh sum over all frames, nominal grid */
+    float *fine, *grid, *tmp, *work, *tile, *slots;
     float *fine_total;       /* fw*fh sum over all frames, fine grid */
     long frames;
     double t_first, t_last;
-    FmSegment *seg;          /* closed segments, then the open one */
-    int nseg, capseg;
+    double t_origin;         /* clip time of window 0's start */
+    FmWindow *win;           /* windows 0 .. nwin-1 of clip time */
+    int nwin, capwin;
 } FmAccumulator;
 
 int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err);

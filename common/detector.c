@@ -1,6 +1,7 @@
 #include "detector.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,12 +9,26 @@
 #include "geometry.h"
 #include "pattern.h"
 
-/* A segment counts as carrying the mark when its own pilot z reaches this. */
-#define SEGMENT_Z 4.0
+/* Windows an epoch spans: the phases at which the epoch boundaries can fall
+ * relative to the clip's windows. */
+#define PHASES 4
+/* Windows per stretch searched for its own epochs (10 s): a splice or a
+ * speed change moves the epochs of the next stretch, not of this one. */
+#define SEG_WINDOWS 20
+/* Longest group of windows one hypothesis sums (an epoch, rounded up). */
+#define MAX_GROUPS ((SEG_WINDOWS + PHASES - 1) / PHASES + 1)
+/* Stretches other than the best are read only when their own pilot z
+ * reaches this: well above what the search finds in an unmarked stretch. */
+#define SEGMENT_READ_Z 5.0
+/* An epoch counts in the reported span when its own pilot z reaches this. */
+#define SPAN_Z 4.0
 /* Messages the list decoder offers to the signature check: on the code
  * alone with Gaussian noise, 64 moved the raw error rate decoded 9 times in
  * 10 from about 17 % to 19 % (256 added almost nothing). */
 #define DECODE_LIST 64
+
+_Static_assert(PHASES * FM_WINDOW_SECONDS == FM_EPOCH_SECONDS,
+               "an epoch is a whole number of windows");
 
 double fm_gauss_tail_log10(double z)
 {
@@ -24,10 +39,9 @@ double fm_gauss_tail_log10(double z)
     return lnq / M_LN10;
 }
 
-/* Slot values of a tile, each coefficient position scaled to unit variance. */
-static void read_normalised(const float *tile, float *v)
+/* Scales each coefficient position of slot values to unit variance. */
+static void normalise_bands(float *v)
 {
-    fm_tile_read(tile, v);
     for (int c = 0; c < FM_NCOEF; c++) {
         double ss = 0;
         for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
@@ -38,55 +52,265 @@ static void read_normalised(const float *tile, float *v)
     }
 }
 
-/* Correlation z of slot values against expected signs (only where want != 0). */
-static double correlate(const float *v, const float *want)
+/* The epochs of one stretch of windows: which epoch its first group is, and
+ * where the epoch boundaries fall among its windows. */
+typedef struct Hypothesis {
+    uint32_t n0;     /* epoch of the first group */
+    int phase;       /* window w belongs to group (w - w0 + phase) / PHASES */
+    double z;        /* pilot correlation under it */
+} Hypothesis;
+
+typedef struct Segment {
+    int w0, w1;      /* windows [w0, w1) */
+    Hypothesis h;
+    int read;        /* its message evidence is used */
+} Segment;
+
+typedef struct Detector {
+    const FmAccumulator *acc;
+    const FmKey *key;
+    FmPatternKeys pk;
+    FmEpochPilot *pilots;        /* FM_EPOCHS of them */
+    float *const *v;             /* per window raw slot values (NULL: empty) */
+    int nwin;
+    float *groups;               /* MAX_GROUPS x FM_SLOTS, normalised sums */
+    int group_frames[MAX_GROUPS];
+    double *corr, *energy;       /* MAX_GROUPS x FM_EPOCHS */
+    FmSlotMap map;
+    float want[FM_SLOTS];
+} Detector;
+
+/* Sums a stretch's windows into epoch groups under a phase; normalised. */
+static int make_groups(Detector *d, int w0, int w1, int phase)
 {
-    double s = 0, q = 0;
-    for (int k = 0; k < FM_SLOTS; k++) {
-        if (want[k] == 0)
+    int ng = (w1 - 1 - w0 + phase) / PHASES + 1;
+    memset(d->groups, 0, sizeof(float) * FM_SLOTS * (size_t)ng);
+    memset(d->group_frames, 0, sizeof(d->group_frames));
+    for (int w = w0; w < w1; w++) {
+        if (!d->v[w])
             continue;
-        s += v[k] * want[k];
-        q += (double)v[k] * v[k];
+        int g = (w - w0 + phase) / PHASES;
+        float *u = d->groups + (size_t)g * FM_SLOTS;
+        for (int k = 0; k < FM_SLOTS; k++)
+            u[k] += d->v[w][k];
+        d->group_frames[g] += (int)d->acc->win[w].frames;
     }
-    return q > 0 ? s / sqrt(q) : 0;
+    for (int g = 0; g < ng; g++)
+        if (d->group_frames[g])
+            normalise_bands(d->groups + (size_t)g * FM_SLOTS);
+    return ng;
 }
 
-/* Decodes one folded tile: pilot statistic, soft Viterbi, signature. */
-static int analyse_tile(const float *tile, const FmSlotMap *map, const float *pilot,
-                        const FmKey *key, const uint8_t *expected, long hypotheses,
-                        float *v, float *want, FmDetectResult *res, FmError *err)
+/*
+ * The best epoch hypothesis of windows [w0, w1): every first epoch and
+ * every phase. The statistic sums, over the groups, the correlation of each
+ * group with the pilot of its epoch, normalised by the energy on those
+ * slots: without the mark, the keyed signs of the pilots are independent of
+ * the picture and of each other, so it is N(0, 1) under each hypothesis,
+ * as in format 1 (the search's size enters the probability).
+ */
+static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best)
 {
-    float soft[FM_CODED_BITS];
-    uint8_t coded[FM_CODED_BITS], refbits[FM_MESSAGE_BITS];
-    int ret;
+    best->z = -INFINITY;
+    best->n0 = 0;
+    best->phase = 0;
+    for (int phase = 0; phase < PHASES; phase++) {
+        int ng = make_groups(d, w0, w1, phase);
+        for (int g = 0; g < ng; g++) {
+            double *corr = d->corr + (size_t)g * FM_EPOCHS, *en = d->energy + (size_t)g * FM_EPOCHS;
+            const float *u = d->groups + (size_t)g * FM_SLOTS;
+            if (!d->group_frames[g]) {
+                memset(corr, 0, sizeof(double) * FM_EPOCHS);
+                memset(en, 0, sizeof(double) * FM_EPOCHS);
+                continue;
+            }
+            for (int n = 0; n < FM_EPOCHS; n++) {
+                const FmEpochPilot *p = &d->pilots[n];
+                float s = 0, q = 0;
+                for (int r = 0; r < FM_PILOTS; r++) {
+                    float x = u[p->slot[r]];
+                    s += x * p->sign[r];
+                    q += x * x;
+                }
+                corr[n] = s;
+                en[n] = q;
+            }
+        }
+        for (uint32_t n0 = 0; n0 < FM_EPOCHS; n0++) {
+            double s = 0, q = 0;
+            for (int g = 0; g < ng; g++) {
+                uint32_t n = (n0 + (uint32_t)g) % FM_EPOCHS;
+                s += d->corr[(size_t)g * FM_EPOCHS + n];
+                q += d->energy[(size_t)g * FM_EPOCHS + n];
+            }
+            double z = q > 0 ? s / sqrt(q) : 0;
+            if (z > best->z) {
+                best->z = z;
+                best->n0 = n0;
+                best->phase = phase;
+            }
+        }
+    }
+    if (!isfinite(best->z))
+        best->z = 0;
+}
 
-    read_normalised(tile, v);
-    res->pilot_z = correlate(v, pilot);
+/* A group's windows that hold frames: [*first, *last], or -1. */
+static void group_windows(const Detector *d, const Segment *seg, int g, int *first, int *last)
+{
+    *first = *last = -1;
+    for (int w = seg->w0; w < seg->w1; w++)
+        if (d->v[w] && (w - seg->w0 + seg->h.phase) / PHASES == g) {
+            if (*first < 0)
+                *first = w;
+            *last = w;
+        }
+}
 
+/*
+ * Adds a stretch's message evidence under its hypothesis to soft[] (and to
+ * the informed correlation with the expected message's coded bits), and
+ * widens [*span_first, *span_last] (windows) to its epochs that carry the
+ * mark on their own (pilot z >= SPAN_Z), or to the whole stretch if none
+ * does.
+ */
+static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expected_coded,
+                         float *soft, double *exp_s, double *exp_q, int *span_first,
+                         int *span_last)
+{
+    int ng = make_groups(d, seg->w0, seg->w1, seg->h.phase);
+    int first = -1, last = -1, any_first = -1, any_last = -1;
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g])
+            continue;
+        const float *u = d->groups + (size_t)g * FM_SLOTS;
+        const FmEpochPilot *p = &d->pilots[(seg->h.n0 + (uint32_t)g) % FM_EPOCHS];
+        double s = 0, q = 0;
+        for (int r = 0; r < FM_PILOTS; r++) {
+            s += u[p->slot[r]] * p->sign[r];
+            q += (double)u[p->slot[r]] * u[p->slot[r]];
+        }
+        int gf, gl;
+        group_windows(d, seg, g, &gf, &gl);
+        if (any_first < 0)
+            any_first = gf;
+        any_last = gl;
+        if (q > 0 && s / sqrt(q) >= SPAN_Z) {
+            if (first < 0)
+                first = gf;
+            last = gl;
+        }
+    }
+    if (first < 0) {
+        first = any_first;
+        last = any_last;
+    }
+    if (first >= 0 && (*span_first < 0 || first < *span_first))
+        *span_first = first;
+    if (last > *span_last)
+        *span_last = last;
     /* Maximum-ratio combining: each band's slots count in proportion to the
      * mark amplitude the pilots show in that band (bands are already at unit
      * variance). Codecs and down-scaling remove the upper bands first; their
      * slots then add little but noise. Pilots only set the weights, so the
-     * pilot statistic above stays unweighted and N(0,1) without a mark. */
+     * pilot statistic stays unweighted and N(0,1) without a mark. */
+    double m[FM_NCOEF] = { 0 };
+    int cnt[FM_NCOEF] = { 0 };
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g])
+            continue;
+        const float *u = d->groups + (size_t)g * FM_SLOTS;
+        const FmEpochPilot *p = &d->pilots[(seg->h.n0 + (uint32_t)g) % FM_EPOCHS];
+        for (int r = 0; r < FM_PILOTS; r++) {
+            int c = p->slot[r] % FM_NCOEF;
+            m[c] += u[p->slot[r]] * p->sign[r];
+            cnt[c]++;
+        }
+    }
     float weight[FM_NCOEF];
     for (int c = 0; c < FM_NCOEF; c++) {
-        double m = 0;
-        int n = 0;
-        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++) {
-            int k = b * FM_NCOEF + c;
-            if (pilot[k] != 0) {
-                m += v[k] * pilot[k];
-                n++;
+        double mc = cnt[c] ? m[c] / cnt[c] : 0;
+        weight[c] = (float)(mc > 0.02 ? mc : 0.02);
+    }
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g])
+            continue;
+        const float *u = d->groups + (size_t)g * FM_SLOTS;
+        fm_slot_map_init(&d->map, &d->pk, (seg->h.n0 + (uint32_t)g) % FM_EPOCHS);
+        for (int k = 0; k < FM_SLOTS; k++)
+            if (d->map.bit[k] >= 0)
+                soft[d->map.bit[k]] += weight[k % FM_NCOEF] * u[k] * d->map.sign[k];
+        if (expected_coded) {
+            fm_slot_values(&d->map, expected_coded, d->want);
+            for (int k = 0; k < FM_SLOTS; k++) {
+                *exp_s += u[k] * d->want[k];
+                *exp_q += (double)u[k] * u[k];
             }
         }
-        m = n ? m / n : 0;
-        weight[c] = (float)(m > 0.02 ? m : 0.02);
     }
-    for (int i = 0; i < FM_CODED_BITS; i++)
-        soft[i] = 0;
-    for (int k = 0; k < FM_SLOTS; k++)
-        if (map->bit[k] >= 0)
-            soft[map->bit[k]] += weight[k % FM_NCOEF] * v[k] * map->sign[k];
+}
+
+/*
+ * Reads the windows' evidence: each stretch's epochs, the detection
+ * statistic (the best stretch's), then the message from every stretch that
+ * carries the mark, soft Viterbi list decoding and the signature.
+ * geometry_hypotheses: the geometry search's size (1 for the nominal grid).
+ */
+static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
+                           const uint8_t *expected, FmDetectResult *res, FmError *err)
+{
+    float soft[FM_CODED_BITS] = { 0 };
+    uint8_t coded[FM_CODED_BITS], refbits[FM_MESSAGE_BITS], exp_coded[FM_CODED_BITS];
+    int ret;
+
+    /* stretches of about SEG_WINDOWS windows, the same length each */
+    int used = 0;
+    for (int w = 0; w < d->nwin; w++)
+        used = d->v[w] ? w + 1 : used;
+    if (!used)
+        return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
+    int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
+    Segment *seg = calloc((size_t)nseg, sizeof(*seg));
+    if (!seg)
+        return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+    int best = 0;
+    for (int s = 0; s < nseg; s++) {
+        seg[s].w0 = (int)((long)used * s / nseg);
+        seg[s].w1 = (int)((long)used * (s + 1) / nseg);
+        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h);
+        if (seg[s].h.z > seg[best].h.z)
+            best = s;
+    }
+    res->pilot_z = seg[best].h.z;
+    res->segments = nseg;
+    double hyp = (double)keys * geometry_hypotheses * nseg * FM_EPOCHS * PHASES;
+    res->hypotheses = hyp < 9e18 ? (long)hyp : (long)9e18;
+    double lp = fm_gauss_tail_log10(res->pilot_z) + log10(hyp);
+    res->false_alarm_log10 = lp > 0 ? 0 : lp;
+    res->false_alarm_probability = pow(10, res->false_alarm_log10);
+    const Segment *b = &seg[best];
+    res->master_position = fmod(b->h.n0 * FM_EPOCH_SECONDS + b->h.phase * FM_WINDOW_SECONDS -
+                                    b->w0 * FM_WINDOW_SECONDS + FM_EPOCHS * FM_EPOCH_SECONDS,
+                                FM_EPOCHS * FM_EPOCH_SECONDS);
+
+    if (expected) {
+        fm_bytes_to_bits(expected, FM_MESSAGE_BYTES, refbits);
+        fm_fec_encode(refbits, FM_MESSAGE_BITS, exp_coded);
+    }
+    double exp_s = 0, exp_q = 0;
+    int first = -1, last = -1;
+    for (int s = 0; s < nseg; s++) {
+        if (s != best && seg[s].h.z < SEGMENT_READ_Z)
+            continue;
+        seg[s].read = 1;
+        res->segments_read++;
+        read_stretch(d, &seg[s], expected ? exp_coded : NULL, soft, &exp_s, &exp_q, &first,
+                     &last);
+    }
+    res->span[0] = d->acc->win[first].t_first;
+    res->span[1] = d->acc->win[last].t_last;
+    free(seg);
+
     /* list decoding: the most likely messages in turn, until one carries a
      * signature that verifies (the signature is the check; a clip without
      * the mark still needs an Ed25519 forgery, now among DECODE_LIST tries) */
@@ -101,7 +325,7 @@ static int analyse_tile(const float *tile, const FmSlotMap *map, const float *pi
     res->signature_valid = 0;
     for (int c = 0; c < listed && !res->signature_valid; c++) {
         fm_bits_to_bytes(cand + (size_t)c * FM_MESSAGE_BITS, FM_MESSAGE_BYTES, res->message);
-        res->signature_valid = fm_payload_verify(res->message, key) == 0;
+        res->signature_valid = fm_payload_verify(res->message, d->key) == 0;
         res->list_rank = c;
     }
     if (!res->signature_valid) {
@@ -114,28 +338,22 @@ static int analyse_tile(const float *tile, const FmSlotMap *map, const float *pi
 
     /* raw bit error rate before correction, against the decoded message or
      * the expected one */
-    const uint8_t *ref = res->message;
     if (expected) {
-        ref = expected;
+        memcpy(coded, exp_coded, sizeof(coded));
         res->expected_match = sodium_memcmp(expected, res->message, FM_MESSAGE_BYTES) == 0;
+        res->expected_z = exp_q > 0 ? exp_s / sqrt(exp_q) : 0;
+    } else {
+        fm_bytes_to_bits(res->message, FM_MESSAGE_BYTES, refbits);
+        fm_fec_encode(refbits, FM_MESSAGE_BITS, coded);
     }
-    fm_bytes_to_bits(ref, FM_MESSAGE_BYTES, refbits);
-    fm_fec_encode(refbits, FM_MESSAGE_BITS, coded);
     int errors = 0;
     for (int i = 0; i < FM_CODED_BITS; i++)
         errors += (soft[i] > 0) != (coded[i] == 1);
     res->raw_ber = (double)errors / FM_CODED_BITS;
-    if (expected) {
-        fm_slot_values(map, coded, want);
-        res->expected_z = correlate(v, want);
-    }
-
-    res->hypotheses = hypotheses;
-    double lp = fm_gauss_tail_log10(res->pilot_z) + log10((double)hypotheses);
-    res->false_alarm_log10 = lp > 0 ? 0 : lp;
-    res->false_alarm_probability = pow(10, res->false_alarm_log10);
     res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
     sodium_memzero(soft, sizeof(soft));
+    sodium_memzero(coded, sizeof(coded));
+    sodium_memzero(exp_coded, sizeof(exp_coded));
     return 0;
 }
 
@@ -160,6 +378,27 @@ static void describe(const FmAccumulator *acc, const FmAlignment *al, FmGeometry
     g->searched = 1;
 }
 
+/* The windows' evidence under a geometry found by the search: each window
+ * that kept its fine evidence, folded under the alignment. */
+static int searched_windows(const FmAccumulator *acc, const FmAlignment *al, float **out,
+                            int *nwin, float *tile)
+{
+    int n = acc->nwin < FM_FINE_WINDOWS ? acc->nwin : FM_FINE_WINDOWS;
+    *nwin = n;
+    for (int w = 0; w < n; w++) {
+        out[w] = NULL;
+        if (!acc->win[w].frames || !acc->win[w].fine)
+            continue;
+        int ret = fm_geometry_fold(acc, acc->win[w].fine, al, tile);
+        if (ret < 0)
+            return ret;
+        if (!(out[w] = malloc(sizeof(float) * FM_SLOTS)))
+            return FM_ENOMEM;
+        fm_tile_read(tile, out[w]);
+    }
+    return 0;
+}
+
 int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
               const uint8_t *expected, FmDetectResult *res, FmError *err)
 {
@@ -167,77 +406,101 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     if (!acc->frames)
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
 
-    FmSlotMap *map = malloc(sizeof(*map));
+    Detector *d = calloc(1, sizeof(*d));
     float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    float *pilot_tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    float *v = malloc(sizeof(float) * FM_SLOTS);
-    float *pilot = malloc(sizeof(float) * FM_SLOTS);
-    float *want = malloc(sizeof(float) * FM_SLOTS);
+    float *sync_tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    float *values = malloc(sizeof(float) * FM_SLOTS);
+    float **v = calloc((size_t)acc->nwin + 1, sizeof(float *));
+    float **vg = calloc(FM_FINE_WINDOWS, sizeof(float *));
     long keys = keys_tried > 0 ? keys_tried : 1;
     int ret = 0;
 
-    if (!map || !tile || !pilot_tile || !v || !pilot || !want) {
+    if (!d || !tile || !sync_tile || !values || !v || !vg) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
-    fm_slot_map_init(map, key->wm_key);
-    fm_slot_values(map, NULL, pilot);
+    d->acc = acc;
+    d->key = key;
+    d->pilots = malloc(sizeof(FmEpochPilot) * FM_EPOCHS);
+    d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
+    d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
+    d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
+    if (!d->pilots || !d->groups || !d->corr || !d->energy) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        goto end;
+    }
+    fm_pattern_keys_init(&d->pk, key->wm_key);
+    for (uint32_t n = 0; n < FM_EPOCHS; n++)
+        fm_epoch_pilot(&d->pk, n, &d->pilots[n]);
 
-    /* 1. the picture as marked, at any uniform scale: no search */
+    /* 1. the picture as marked, at any uniform scale: no geometry search */
+    for (int w = 0; w < acc->nwin; w++)
+        v[w] = acc->win[w].frames ? acc->win[w].slots : NULL;
+    d->v = v;
+    d->nwin = acc->nwin;
     res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
-    fm_tile_fold(acc->total, acc->gw, acc->gh, 0, 0, tile);
-    if ((ret = analyse_tile(tile, map, pilot, key, expected, keys, v, want, res, err)) < 0)
+    if ((ret = analyse_windows(d, keys, 1, expected, res, err)) < 0)
         goto end;
 
-    /* 2. otherwise search crops, boxes, uneven scales and flips */
+    /* 2. otherwise search crops, boxes, uneven scales and flips on the sync
+     * layer, then read the epochs of the windows under the geometry found */
     if (!res->signature_valid) {
         FmAlignment al;
         FmDetectResult g = { 0 };
-        fm_tile_render(pilot, pilot_tile);
-        if ((ret = fm_geometry_search(acc, pilot_tile, &al, err)) < 0 ||
-            (ret = fm_geometry_fold(acc, &al, tile)) < 0) {
-            if (ret == FM_ENOMEM)
+        int ng = 0;
+        fm_sync_values(&d->pk, values);
+        fm_tile_render(values, sync_tile);
+        if ((ret = fm_geometry_search(acc, sync_tile, &al, err)) < 0 ||
+            (ret = searched_windows(acc, &al, vg, &ng, tile)) < 0) {
+            if (ret == FM_ENOMEM) {
+                fm_error_set(err, ret, "out of memory in the geometry search");
                 goto end;
+            }
+            if (getenv("FM_DEBUG_GEOMETRY"))
+                fprintf(stderr, "geometry: %d %s\n", ret, err ? err->msg : "");
             ret = 0;  /* clip too small for the search: keep the first answer */
-        } else if ((ret = analyse_tile(tile, map, pilot, key, expected,
-                                       keys * (al.hypotheses + 1), v, want, &g, err)) < 0) {
-            goto end;
-        } else if (g.signature_valid || (!res->found && g.false_alarm_log10 < res->false_alarm_log10)) {
-            describe(acc, &al, &g.geometry);
-            *res = g;
+        } else {
+            d->v = vg;
+            d->nwin = ng;
+            if (getenv("FM_DEBUG_GEOMETRY"))
+                fprintf(stderr, "geometry: steps %.4f %.4f flip %d %d shift %d %d score %.4f\n",
+                        al.step_x, al.step_y, al.flip_h, al.flip_v, al.shift_x, al.shift_y,
+                        al.score);
+            g.geometry = res->geometry;
+            ret = analyse_windows(d, keys, (double)al.hypotheses + 1, expected, &g, err);
+            if (ret == FM_EFORMAT) {
+                ret = 0;  /* no window kept fine evidence */
+            } else if (ret < 0) {
+                goto end;
+            } else if (g.signature_valid ||
+                       (!res->found && g.false_alarm_log10 < res->false_alarm_log10)) {
+                describe(acc, &al, &g.geometry);
+                *res = g;
+            }
         }
     }
     res->frames_read = acc->frames;
-
-    /* where the mark was read: segments whose own pilot correlation is clear
-     * (on the nominal grid; with a searched geometry the whole clip is given) */
-    res->span[0] = acc->t_first;
-    res->span[1] = acc->t_last;
-    if (res->found && !res->geometry.searched && acc->nseg > 1) {
-        int first = -1, last = -1;
-        for (int s = 0; s < acc->nseg; s++) {
-            read_normalised(acc->seg[s].tile, v);
-            if (correlate(v, pilot) >= SEGMENT_Z) {
-                if (first < 0)
-                    first = s;
-                last = s;
-            }
-        }
-        if (first >= 0) {
-            res->span[0] = acc->seg[first].t_first;
-            res->span[1] = acc->seg[last].t_last;
-        }
-    }
 end:
-    if (map)
-        sodium_memzero(map, sizeof(*map));
-    free(map);
-    free(tile);
-    if (pilot_tile)
-        sodium_memzero(pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
-    free(pilot_tile);
+    if (vg)
+        for (int w = 0; w < FM_FINE_WINDOWS; w++)
+            free(vg[w]);
+    free(vg);
     free(v);
-    free(pilot);
-    free(want);
+    if (d) {
+        fm_pattern_keys_wipe(&d->pk);
+        if (d->pilots)
+            sodium_memzero(d->pilots, sizeof(FmEpochPilot) * FM_EPOCHS);
+        free(d->pilots);
+        free(d->groups);
+        free(d->corr);
+        free(d->energy);
+        sodium_memzero(&d->map, sizeof(d->map));
+        free(d);
+    }
+    free(tile);
+    if (sync_tile)
+        sodium_memzero(sync_tile, sizeof(float) * FM_TILE * FM_TILE);
+    free(sync_tile);
+    free(values);
     return ret;
 }

@@ -43,10 +43,16 @@ typedef struct FmDetectResult {
                                `hypotheses` (the probability below accounts for that) */
     double false_alarm_log10;   /* log10 of the corrected false-alarm probability */
     double false_alarm_probability;
-    long hypotheses;        /* geometries x keys searched: the correction factor */
+    long hypotheses;        /* epochs x phases x segments x geometries x keys
+                               searched: the correction factor */
     double raw_ber;         /* coded-bit errors before correction (vs the decoded
                                message, or vs the expected one if given) */
     double span[2];         /* seconds: where in the clip the mark was read */
+    double master_position; /* seconds: where the clip's start lies in the marked
+                               master (from the epochs found; +/- FM_WINDOW_SECONDS,
+                               modulo FM_EPOCHS x FM_EPOCH_SECONDS) */
+    int segments;           /* stretches of up to 10 s searched for epochs */
+    int segments_read;      /* of which the message was read from */
     long frames_read;
     FmGeometry geometry;
     int expected_match;     /* with an expected message: it matches the decode */

@@ -29,6 +29,11 @@ struct FmEmbedder {
     int *col_x0;         /* w: each column's left tile sample */
     float *col_fx;       /* w: and its interpolation weight */
     float values[FM_SLOTS];
+    FmPatternKeys *keys;  /* the key's pattern material (secret) */
+    FmSlotMap *map;       /* this epoch's slot map */
+    float *plain;         /* FM_SLOTS: this epoch's plain slot values */
+    uint8_t coded[FM_CODED_BITS];
+    long epoch;           /* the epoch rendered into pattern, -1 before the first */
     FmInformed *informed;  /* informed embedding (informed.h) */
     int use_informed;      /* 0: the plain tile in every frame */
     uint8_t *original;   /* copy of the input luma for quality measures */
@@ -70,6 +75,27 @@ static void sample_pattern(const FmEmbedder *e, const float *tile, float scale, 
     }
 }
 
+/* Renders the epoch's plain tile into e->pattern (unit RMS over the
+ * picture) and tells the informed embedder about the new variant. */
+static void set_epoch(FmEmbedder *e, uint32_t epoch)
+{
+    size_t n = (size_t)e->w * e->h;
+    fm_slot_map_init(e->map, e->keys, epoch);
+    fm_slot_values(e->map, e->coded, e->plain);
+    fm_tile_render(e->plain, e->tile);
+    sample_pattern(e, e->tile, 1.0f, e->pattern);
+    /* normalise to unit RMS over the picture (bilinear sampling smooths a little) */
+    double ss = 0;
+    for (size_t i = 0; i < n; i++)
+        ss += (double)e->pattern[i] * e->pattern[i];
+    float norm = ss > 0 ? (float)sqrt(n / ss) : 1.0f;
+    for (size_t i = 0; i < n; i++)
+        e->pattern[i] *= norm;
+    e->norm = norm;
+    fm_informed_set_pattern(e->informed, e->map, e->plain);
+    e->epoch = epoch;
+}
+
 int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
                     const uint8_t message[FM_MESSAGE_BYTES], int width, int height,
                     double strength, FmError *err)
@@ -82,62 +108,47 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
         return fm_error_set(err, FM_EINVAL, "strength %g is outside (0, 10]", strength);
 
     FmEmbedder *e = calloc(1, sizeof(*e));
-    FmSlotMap *map = malloc(sizeof(*map));
-    float *values = malloc(sizeof(float) * FM_SLOTS);
-    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    uint8_t bits[FM_MESSAGE_BITS];
     size_t n = (size_t)width * height;
     int ret = FM_ENOMEM;
 
-    if (!e || !map || !values || !tile)
+    if (!e)
         goto fail;
     e->w = width;
     e->h = height;
+    e->epoch = -1;
     e->alpha = (float)(FM_BASE_AMPLITUDE * strength);
     e->mse_cap = 255.0 * 255.0 / pow(10, FM_PSNR_FLOOR_DB / 10) * strength * strength;
     e->pattern = malloc(sizeof(float) * n);
+    e->adapted = malloc(sizeof(float) * n);
     e->delta = malloc(sizeof(float) * n);
     e->amp = malloc(sizeof(float) * n);
     e->original = malloc(n * 2);
     e->col_x0 = malloc(sizeof(int) * (size_t)width);
     e->col_fx = malloc(sizeof(float) * (size_t)width);
-    if (!e->pattern || !e->delta || !e->amp || !e->original || !e->col_x0 || !e->col_fx ||
+    e->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    e->plain = malloc(sizeof(float) * FM_SLOTS);
+    e->map = malloc(sizeof(*e->map));
+    e->keys = malloc(sizeof(*e->keys));
+    if (!e->pattern || !e->adapted || !e->delta || !e->amp || !e->original || !e->col_x0 ||
+        !e->col_fx || !e->tile || !e->plain || !e->map || !e->keys ||
         fm_mask_init(&e->mask, width, height) < 0)
         goto fail;
     column_taps(width, height, e->col_x0, e->col_fx);
 
-    fm_slot_map_init(map, wm_key);
+    fm_pattern_keys_init(e->keys, wm_key);
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
-    fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
-    fm_slot_values(map, coded, values);
-    fm_tile_render(values, tile);
-    sample_pattern(e, tile, 1.0f, e->pattern);
-
-    /* normalise to unit RMS over the picture (bilinear sampling smooths a little) */
-    double ss = 0;
-    for (size_t i = 0; i < n; i++)
-        ss += (double)e->pattern[i] * e->pattern[i];
-    float norm = ss > 0 ? (float)sqrt(n / ss) : 1.0f;
-    for (size_t i = 0; i < n; i++)
-        e->pattern[i] *= norm;
-    e->norm = norm;
-    e->adapted = malloc(sizeof(float) * n);
-    if (!e->adapted || fm_informed_new(&e->informed, map, values, width, height) < 0)
+    fm_fec_encode(bits, FM_MESSAGE_BITS, e->coded);
+    fm_slot_map_init(e->map, e->keys, 0);
+    fm_slot_values(e->map, e->coded, e->plain);
+    if (fm_informed_new(&e->informed, e->map, e->plain, width, height) < 0)
         goto fail;
-    e->tile = tile;
-    tile = NULL;
     e->use_informed = 1;
     ret = 0;
     *out = e;
     e = NULL;
 fail:
     sodium_memzero(bits, sizeof(bits));
-    sodium_memzero(coded, sizeof(coded));
-    if (map)
-        sodium_memzero(map, sizeof(*map));
-    free(map);
-    free(values);
-    free(tile);
     if (e)
         fm_embedder_free(&e);
     if (ret < 0)
@@ -171,10 +182,15 @@ static float mark_delta(FmEmbedder *e, const float *pattern)
 }
 
 int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_depth,
-                     FmFrameQuality *quality, FmError *err)
+                     double t, FmFrameQuality *quality, FmError *err)
 {
     if (bit_depth < 8 || bit_depth > 16)
         return fm_error_set(err, FM_EINVAL, "unsupported bit depth %d", bit_depth);
+    if (!isfinite(t))
+        return fm_error_set(err, FM_EINVAL, "frame time is not a number");
+    uint32_t epoch = fm_epoch_at(t);
+    if (e->epoch != (long)epoch)
+        set_epoch(e, epoch);
     int w = e->w, h = e->h;
     int bps = bit_depth > 8 ? 2 : 1;
     size_t row_bytes = (size_t)w * bps;
@@ -238,6 +254,16 @@ void fm_embedder_free(FmEmbedder **pe)
         sodium_memzero(e->tile, sizeof(float) * FM_TILE * FM_TILE);
     free(e->tile);
     sodium_memzero(e->values, sizeof(e->values));
+    sodium_memzero(e->coded, sizeof(e->coded));
+    if (e->plain)
+        sodium_memzero(e->plain, sizeof(float) * FM_SLOTS);
+    free(e->plain);
+    if (e->map)
+        sodium_memzero(e->map, sizeof(*e->map));
+    free(e->map);
+    if (e->keys)
+        fm_pattern_keys_wipe(e->keys);
+    free(e->keys);
     fm_informed_free(&e->informed);
     free(e->delta);
     free(e->amp);

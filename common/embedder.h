@@ -1,8 +1,10 @@
 /*
  * embedder.h - adds the watermark to the luma plane of frames.
  *
- * The same keyed tile carries the whole signed message in every frame, so any
- * excerpt of any length, at any frame rate, carries all of it (docs/DESIGN.md).
+ * Every frame carries the whole signed message, in the keyed variant of the
+ * tile for its epoch (pattern.h): any excerpt carries all of it, and no part
+ * of the pattern but a weak sync layer stays the same for longer than an
+ * epoch (docs/DESIGN.md).
  */
 #ifndef FM_EMBEDDER_H
 #define FM_EMBEDDER_H
@@ -35,10 +37,11 @@ int fm_embedder_new(FmEmbedder **emb, const uint8_t wm_key[FM_WMKEY_BYTES],
 
 /*
  * Marks one luma plane in place. bit_depth 8 (one byte per sample) or 9..16
- * (uint16 per sample, host order). quality may be NULL.
+ * (uint16 per sample, host order). t: the frame's time in seconds from the
+ * start of the master (it picks the epoch's variant). quality may be NULL.
  */
 int fm_embedder_mark(FmEmbedder *emb, uint8_t *luma, ptrdiff_t stride, int bit_depth,
-                     FmFrameQuality *quality, FmError *err);
+                     double t, FmFrameQuality *quality, FmError *err);
 
 /*
  * Informed embedding (informed.h) is on by default; off marks every frame

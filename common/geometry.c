@@ -48,7 +48,7 @@ static int to_mark_grid(const FmAccumulator *acc, const float *evidence, double 
 }
 
 /* The evidence rotated by deg degrees about its centre (bilinear, 0 outside). */
-static float *rotated(const FmAccumulator *acc, double deg)
+static float *rotated(const FmAccumulator *acc, const float *evidence, double deg)
 {
     int W = acc->fw, H = acc->fh;
     float *out = malloc(sizeof(float) * (size_t)W * H);
@@ -64,7 +64,7 @@ static float *rotated(const FmAccumulator *acc, double deg)
             float o = 0;
             if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
                 float fx = (float)(u - x0), fy = (float)(v - y0);
-                const float *r0 = acc->fine_total + (size_t)y0 * W + x0, *r1 = r0 + W;
+                const float *r0 = evidence + (size_t)y0 * W + x0, *r1 = r0 + W;
                 o = (1 - fy) * ((1 - fx) * r0[0] + fx * r0[1]) + fy * ((1 - fx) * r1[0] + fx * r1[1]);
             }
             out[(size_t)y * W + x] = o;
@@ -87,15 +87,16 @@ static void fold_flipped(const float *plane, int w, int h, int fh, int fv, int o
     }
 }
 
-int fm_geometry_fold(const FmAccumulator *acc, const FmAlignment *al, float *tile)
+int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
+                     float *tile)
 {
     if (!(al->step_x > 0.1 && al->step_y > 0.1))
         return FM_EINVAL;
     int w = (int)floor(acc->fw / al->step_x) + 1, h = (int)floor(acc->fh / al->step_y) + 1;
     float *plane = malloc(sizeof(float) * (size_t)w * h);
     float *tmp = malloc(sizeof(float) * (size_t)w * acc->fh);
-    float *rot = al->rotation_deg != 0 ? rotated(acc, al->rotation_deg) : NULL;
-    const float *evidence = rot ? rot : acc->fine_total;
+    float *rot = al->rotation_deg != 0 ? rotated(acc, fine, al->rotation_deg) : NULL;
+    const float *evidence = rot ? rot : fine;
     int mw, mh, ret = FM_ENOMEM;
     if (plane && tmp && (al->rotation_deg == 0 || rot) &&
         (ret = to_mark_grid(acc, evidence, al->step_x, al->step_y, plane, &mw, &mh, tmp)) == 0)
@@ -302,6 +303,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     Search s = { .acc = acc, .pilot = pilot_tile };
     float *pad = fftwf_malloc(sizeof(float) * npad);
     fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * ncpad);
+    float *power = NULL;
     int ret = 0;
 
     memset(best, 0, sizeof(*best));
@@ -318,15 +320,49 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
         goto end;
     }
 
-    /* 1. autocorrelation of the evidence */
+    /* 1. autocorrelation of the evidence. Only the sync layer is the same
+     * in every frame; the epoch layers are periodic too, but each only
+     * within its epoch: so the power spectra of the epochs' own sums are
+     * added (the windows that kept fine evidence, grouped by epoch length),
+     * which keeps every layer's period peak. */
     fftwf_plan p1 = fftwf_plan_dft_r2c_2d(PH, PW, pad, spec, FFTW_ESTIMATE);
     fftwf_plan p2 = fftwf_plan_dft_c2r_2d(PH, PW, spec, pad, FFTW_ESTIMATE);
-    memset(pad, 0, sizeof(float) * npad);
-    for (int y = 0; y < H; y++)
-        memcpy(pad + (size_t)y * PW, acc->fine_total + (size_t)y * W, sizeof(float) * W);
-    fftwf_execute(p1);
+    power = calloc(ncpad, sizeof(float));
+    if (!power) {
+        fftwf_destroy_plan(p1);
+        fftwf_destroy_plan(p2);
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
+        goto end;
+    }
+    int per_group = (int)(FM_EPOCH_SECONDS / FM_WINDOW_SECONDS + 0.5);
+    int nfine = acc->nwin < FM_FINE_WINDOWS ? acc->nwin : FM_FINE_WINDOWS, groups = 0;
+    for (int g0 = 0; g0 < nfine || (g0 == 0 && nfine == 0); g0 += per_group) {
+        int any = 0;
+        memset(pad, 0, sizeof(float) * npad);
+        for (int w = g0; w < g0 + per_group && w < nfine; w++) {
+            if (!acc->win[w].fine)
+                continue;
+            for (int y = 0; y < H; y++) {
+                float *row = pad + (size_t)y * PW;
+                const float *src = acc->win[w].fine + (size_t)y * W;
+                for (int x = 0; x < W; x++)
+                    row[x] += src[x];
+            }
+            any = 1;
+        }
+        if (!any) {   /* no window kept fine evidence: the sum of all frames */
+            if (groups || g0 + per_group < nfine)
+                continue;
+            for (int y = 0; y < H; y++)
+                memcpy(pad + (size_t)y * PW, acc->fine_total + (size_t)y * W, sizeof(float) * W);
+        }
+        fftwf_execute(p1);
+        for (size_t i = 0; i < ncpad; i++)
+            power[i] += spec[i][0] * spec[i][0] + spec[i][1] * spec[i][1];
+        groups++;
+    }
     for (size_t i = 0; i < ncpad; i++) {
-        spec[i][0] = spec[i][0] * spec[i][0] + spec[i][1] * spec[i][1];
+        spec[i][0] = power[i];
         spec[i][1] = 0;
     }
     fftwf_execute(p2);
@@ -366,7 +402,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     double angle = rotation_estimate(pad, PW, PH, W, H, lo_x, hi_x);
     if (fabs(angle) >= MIN_ROTATION_DEG) {
         for (int sign = -1; sign <= 1; sign += 2) {
-            float *rot = rotated(acc, sign * angle);
+            float *rot = rotated(acc, acc->fine_total, sign * angle);
             if (!rot) {
                 ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
                 goto end;
@@ -383,6 +419,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     fftwf_destroy_plan(s.fwd);
     fftwf_destroy_plan(s.inv);
 end:
+    free(power);
     fftwf_free(pad);
     fftwf_free(spec);
     fftwf_free(s.tile);

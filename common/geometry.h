@@ -30,12 +30,15 @@ typedef struct FmAlignment {
     double score;           /* normalised cross-correlation peak of the best candidate */
 } FmAlignment;
 
-/* Searches the fine evidence of acc for the pilot tile (FM_TILE^2 floats).
+/* Searches the fine evidence of acc (the sum of all frames) for the sync
+ * tile (FM_TILE^2 floats: the constant layer of the pattern).
  * Returns 0, FM_ENOTFOUND when the clip is too small to search, or FM_ENOMEM. */
-int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlignment *best,
+int fm_geometry_search(const FmAccumulator *acc, const float *sync_tile, FmAlignment *best,
                        FmError *err);
 
-/* Folds the fine evidence into tile under an alignment. Returns 0 or FM_ENOMEM. */
-int fm_geometry_fold(const FmAccumulator *acc, const FmAlignment *al, float *tile);
+/* Folds fine evidence (an fw x fh plane of acc: the sum of all frames, or of
+ * one window) into tile under an alignment. Returns 0, FM_EINVAL or FM_ENOMEM. */
+int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
+                     float *tile);
 
 #endif

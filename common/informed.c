@@ -61,10 +61,15 @@ int fm_informed_new(FmInformed **out, const FmSlotMap *map, const float values[F
         fm_informed_free(&f);
         return FM_ENOMEM;
     }
-    memcpy(f->values, values, sizeof(f->values));
-    memcpy(f->bits, map->bit, sizeof(f->bits));
+    fm_informed_set_pattern(f, map, values);
     *out = f;
     return 0;
+}
+
+void fm_informed_set_pattern(FmInformed *f, const FmSlotMap *map, const float values[FM_SLOTS])
+{
+    memcpy(f->values, values, sizeof(f->values));
+    memcpy(f->bits, map->bit, sizeof(f->bits));
 }
 
 /* Whitens a grid plane as the detector does and reads the tile's slots. */

@@ -36,6 +36,13 @@ int fm_informed_new(FmInformed **inf, const FmSlotMap *map, const float values[F
                     int width, int height);
 
 /*
+ * A new epoch: the slot map and the message's slot values of the variant
+ * now embedded (both copied). The running sums are per coded bit, which the
+ * detector combines across epochs, so they carry over.
+ */
+void fm_informed_set_pattern(FmInformed *inf, const FmSlotMap *map, const float values[FM_SLOTS]);
+
+/*
  * Looks at one frame as the detector will: luma (8-bit, or uint16 on a
  * bit_depth scale) before marking, and delta x delta_gain, the change the
  * plain tile would make (width x height floats on the 8-bit scale). Updates the running sums

@@ -16,15 +16,20 @@ const uint8_t fm_slot_coef[FM_NCOEF] = {
     5, 12, 19, 26, 33, 40,  /* (5,0) .. (0,5) */
 };
 
-#define SLOT_KDF_CONTEXT "fmslots1"
+/* Format 2 subkeys (crypto_kdf contexts are 8 bytes). */
+#define EPOCH_KDF_CONTEXT "fmepoch2"
+#define SYNC_KDF_CONTEXT "fmsync02"
 
-/* Uniform integer in [0, n) from a keyed byte stream (rejection sampling). */
+/* Uniform integer in [0, n) from a keyed byte stream (rejection sampling;
+ * a rejection has probability below n / 2^32, so the slack at the end of
+ * the streams below is never used up in practice; if it were, the stream
+ * would be read again from its start, still deterministic). */
 static uint32_t uniform_below(const uint8_t *stream, size_t *pos, size_t len, uint32_t n)
 {
     uint32_t limit = UINT32_MAX - UINT32_MAX % n;
     for (;;) {
         uint32_t v;
-        if (*pos + 4 > len)          /* never happens with the stream sizes used */
+        if (*pos + 4 > len)
             *pos = 0;
         memcpy(&v, stream + *pos, 4);
         *pos += 4;
@@ -33,39 +38,128 @@ static uint32_t uniform_below(const uint8_t *stream, size_t *pos, size_t len, ui
     }
 }
 
-void fm_slot_map_init(FmSlotMap *map, const uint8_t wm_key[FM_WMKEY_BYTES])
+void fm_pattern_keys_init(FmPatternKeys *pk, const uint8_t wm_key[FM_WMKEY_BYTES])
 {
     uint8_t subkey[crypto_stream_chacha20_KEYBYTES];
     static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
-    enum { STREAM = FM_SLOTS * 8 + FM_SLOTS / 8 + 1024 };
-    uint8_t *stream = sodium_malloc(STREAM);  /* keyed: guarded, wiped on free */
+    enum { SIGNS = FM_SYNC_SLOTS / 8, DRAWS = SIGNS + FM_SYNC_SLOTS * 4 + 256 };
+    uint8_t stream[DRAWS];
     uint16_t perm[FM_SLOTS];
+    uint8_t used[FM_SLOTS] = { 0 };
 
-    if (!stream)
-        sodium_misuse();  /* out of memory for 30 KB: nothing sensible left to do */
-    size_t pos = 0;
+    crypto_kdf_derive_from_key(pk->epoch_key, sizeof(pk->epoch_key), 1, EPOCH_KDF_CONTEXT, wm_key);
+    crypto_kdf_derive_from_key(subkey, sizeof(subkey), 1, SYNC_KDF_CONTEXT, wm_key);
+    crypto_stream_chacha20(stream, sizeof(stream), nonce, subkey);
 
-    crypto_kdf_derive_from_key(subkey, sizeof(subkey), 1, SLOT_KDF_CONTEXT, wm_key);
-    crypto_stream_chacha20(stream, STREAM, nonce, subkey);
-
-    /* Fisher-Yates shuffle of the slot indices */
+    /* the sync slots: the last FM_SYNC_SLOTS of a partial Fisher-Yates shuffle */
     for (int i = 0; i < FM_SLOTS; i++)
         perm[i] = (uint16_t)i;
-    for (int i = FM_SLOTS - 1; i > 0; i--) {
-        uint32_t j = uniform_below(stream, &pos, STREAM - FM_SLOTS / 8 - 1, (uint32_t)i + 1);
+    size_t pos = SIGNS;
+    for (int i = FM_SLOTS - 1; i >= FM_SLOTS - FM_SYNC_SLOTS; i--) {
+        uint32_t j = uniform_below(stream, &pos, sizeof(stream), (uint32_t)i + 1);
         uint16_t t = perm[i];
         perm[i] = perm[j];
         perm[j] = t;
     }
-    const uint8_t *signs = stream + STREAM - FM_SLOTS / 8 - 1;
-    for (int k = 0; k < FM_SLOTS; k++) {
-        int role = perm[k];
-        map->bit[k] = (int16_t)(role < FM_DATA_SLOTS ? role % FM_CODED_BITS : -1);
-        map->sign[k] = (int8_t)((signs[k >> 3] >> (k & 7)) & 1 ? 1 : -1);
+    for (int r = 0; r < FM_SYNC_SLOTS; r++) {
+        int k = perm[FM_SLOTS - FM_SYNC_SLOTS + r];
+        pk->sync_slot[r] = (uint16_t)k;
+        pk->sync_sign[r] = (int8_t)((stream[r >> 3] >> (r & 7)) & 1 ? 1 : -1);
+        used[k] = 1;
     }
+    for (int k = 0, n = 0; k < FM_SLOTS; k++)
+        if (!used[k])
+            pk->free_slot[n++] = (uint16_t)k;
     sodium_memzero(subkey, sizeof(subkey));
-    sodium_free(stream);
+    sodium_memzero(stream, sizeof(stream));
     sodium_memzero(perm, sizeof(perm));
+    sodium_memzero(used, sizeof(used));
+}
+
+void fm_pattern_keys_wipe(FmPatternKeys *pk)
+{
+    sodium_memzero(pk, sizeof(*pk));
+}
+
+uint32_t fm_epoch_at(double t)
+{
+    if (!(t > 0))
+        return 0;
+    double e = floor(t / FM_EPOCH_SECONDS);
+    return (uint32_t)fmod(e, FM_EPOCHS);
+}
+
+/*
+ * An epoch's keyed shuffle of the free slots, from the end: positions
+ * FM_FREE_SLOTS - 1 down to `stop` are fixed (the pilot is the last
+ * FM_PILOTS). perm must hold FM_FREE_SLOTS entries; signs gets the sign
+ * bits (FM_FREE_SLOTS / 8 bytes), one per shuffled position.
+ */
+enum { EPOCH_SIGN_BYTES = FM_FREE_SLOTS / 8 };
+static void epoch_shuffle(const FmPatternKeys *pk, uint32_t epoch, int stop, uint16_t *perm,
+                          uint8_t *signs)
+{
+    enum { FULL = EPOCH_SIGN_BYTES + FM_FREE_SLOTS * 4 + 1024 };
+    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+    size_t draws = (size_t)(FM_FREE_SLOTS - stop) * 4 + 256;
+    size_t len = EPOCH_SIGN_BYTES + draws < FULL ? EPOCH_SIGN_BYTES + draws : FULL;
+    uint8_t *stream = sodium_malloc(FULL);  /* keyed: guarded, wiped on free */
+
+    if (!stream)
+        sodium_misuse();  /* out of memory for 21 KB: nothing sensible left to do */
+    for (int i = 0; i < 4; i++)
+        nonce[i] = (uint8_t)(epoch >> (8 * i));
+    crypto_stream_chacha20(stream, len, nonce, pk->epoch_key);
+    memcpy(signs, stream, EPOCH_SIGN_BYTES);
+    memcpy(perm, pk->free_slot, sizeof(uint16_t) * FM_FREE_SLOTS);
+    size_t pos = EPOCH_SIGN_BYTES;
+    for (int i = FM_FREE_SLOTS - 1; i >= stop && i > 0; i--) {
+        uint32_t j = uniform_below(stream, &pos, len, (uint32_t)i + 1);
+        uint16_t t = perm[i];
+        perm[i] = perm[j];
+        perm[j] = t;
+    }
+    sodium_free(stream);
+}
+
+static int sign_bit(const uint8_t *signs, int r)
+{
+    return (signs[r >> 3] >> (r & 7)) & 1 ? 1 : -1;
+}
+
+void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch)
+{
+    uint16_t perm[FM_FREE_SLOTS];
+    uint8_t signs[EPOCH_SIGN_BYTES];
+
+    epoch %= FM_EPOCHS;
+    epoch_shuffle(pk, epoch, 1, perm, signs);
+    map->epoch = epoch;
+    for (int r = 0; r < FM_SYNC_SLOTS; r++) {
+        map->bit[pk->sync_slot[r]] = FM_SLOT_SYNC;
+        map->sign[pk->sync_slot[r]] = pk->sync_sign[r];
+    }
+    for (int r = 0; r < FM_FREE_SLOTS; r++) {
+        int k = perm[r];
+        map->bit[k] = (int16_t)(r < FM_DATA_SLOTS ? r % FM_CODED_BITS : FM_SLOT_PILOT);
+        map->sign[k] = (int8_t)sign_bit(signs, r);
+    }
+    sodium_memzero(perm, sizeof(perm));
+    sodium_memzero(signs, sizeof(signs));
+}
+
+void fm_epoch_pilot(const FmPatternKeys *pk, uint32_t epoch, FmEpochPilot *pilot)
+{
+    uint16_t perm[FM_FREE_SLOTS];
+    uint8_t signs[EPOCH_SIGN_BYTES];
+
+    epoch_shuffle(pk, epoch % FM_EPOCHS, FM_DATA_SLOTS, perm, signs);
+    for (int r = 0; r < FM_PILOTS; r++) {
+        pilot->slot[r] = perm[FM_DATA_SLOTS + r];
+        pilot->sign[r] = (int8_t)sign_bit(signs, FM_DATA_SLOTS + r);
+    }
+    sodium_memzero(perm, sizeof(perm));
+    sodium_memzero(signs, sizeof(signs));
 }
 
 void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_SLOTS])
@@ -81,6 +175,14 @@ void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_
             v = 0.0f;
         values[k] = v * map->sign[k];
     }
+}
+
+void fm_sync_values(const FmPatternKeys *pk, float values[FM_SLOTS])
+{
+    for (int k = 0; k < FM_SLOTS; k++)
+        values[k] = 0;
+    for (int r = 0; r < FM_SYNC_SLOTS; r++)
+        values[pk->sync_slot[r]] = pk->sync_sign[r];
 }
 
 /* The unit-RMS scaling: FM_NCOEF unit coefficients in 64 samples. */

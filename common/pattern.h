@@ -1,13 +1,22 @@
 /*
- * pattern.h - the keyed watermark tile.
+ * pattern.h - the keyed watermark tile, a new variant every epoch.
  *
  * The mark is a tile of FM_TILE x FM_TILE "mark pixels" repeated over the
  * whole frame (see docs/DESIGN.md). The tile is cut into 8x8 blocks; in each
- * block FM_NCOEF low/mid-frequency DCT coefficients are "slots". A keyed
- * permutation assigns each slot either to one coded message bit or to the
- * pilot (a known keyed pattern used for synchronisation and for the
- * detection statistic); a keyed sign scrambles every slot. Without the
- * watermark key the slots look like white noise in those bands.
+ * block FM_NCOEF low/mid-frequency DCT coefficients are "slots". Slots have
+ * three roles:
+ *   - sync (FM_SYNC_SLOTS): a keyed +/-1 pattern that is the same in every
+ *     frame; only the geometry search (crops, flips, aspect) aligns on it;
+ *   - pilot (FM_PILOTS): a keyed +/-1 pattern of the epoch, the detection
+ *     statistic and the epoch's synchronisation;
+ *   - data (FM_DATA_SLOTS): the coded message bits, round-robin.
+ * Format 2 changes the pilot and data layer every FM_EPOCH_SECONDS of master
+ * time: epoch n has its own keyed choice of pilot slots, its own keyed order
+ * of the coded bits over the data slots and its own keyed scrambling signs
+ * (ChaCha20 with n as the nonce). Averaging the frames of a copy therefore
+ * does not converge on the mark: each variant lives for one epoch only, and
+ * the sequence repeats only after FM_EPOCHS epochs. Without the watermark
+ * key the slots look like white noise in those bands.
  */
 #ifndef FM_PATTERN_H
 #define FM_PATTERN_H
@@ -22,30 +31,71 @@
 #define FM_TILE_BLOCKS (FM_TILE / 8)                   /* per side */
 #define FM_NCOEF 20                                     /* slots per block */
 #define FM_SLOTS (FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF) /* 5120 */
-#define FM_CODED_BITS ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* 1872 */
-#ifndef FM_PILOTS
-#define FM_PILOTS (FM_SLOTS / 8)                            /* 640 */
-#endif
-#define FM_DATA_SLOTS (FM_SLOTS - FM_PILOTS)                /* 4480 */
+#define FM_CODED_BITS ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* 1896 */
+#define FM_SYNC_SLOTS 256                               /* constant, for geometry */
+#define FM_PILOTS 512                                   /* per epoch */
+#define FM_FREE_SLOTS (FM_SLOTS - FM_SYNC_SLOTS)        /* 4864: pilot + data */
+#define FM_DATA_SLOTS (FM_FREE_SLOTS - FM_PILOTS)       /* 4352 */
+
+/* Seconds of master time one pattern variant lasts. */
+#define FM_EPOCH_SECONDS 2.0
+/* Variants before the sequence repeats: 4096 x 2 s = 2 h 16 min 32 s. */
+#define FM_EPOCHS 4096
+
+/* Slot roles in FmSlotMap.bit (>= 0: the coded bit carried). */
+#define FM_SLOT_PILOT (-1)
+#define FM_SLOT_SYNC (-2)
 
 /* The FM_NCOEF coefficients used, by frequency (u + v in 1..5). */
 extern const uint8_t fm_slot_coef[FM_NCOEF];
 
 typedef struct FmSlotMap {
-    /* coded bit carried by the slot, -1 = pilot. The FM_DATA_SLOTS data slots
-     * carry the coded bits round-robin (some bits twice), in keyed order. */
+    /* coded bit carried by the slot, or FM_SLOT_PILOT / FM_SLOT_SYNC. The
+     * FM_DATA_SLOTS data slots carry the coded bits round-robin (some bits
+     * more often than others), in the epoch's keyed order. */
     int16_t bit[FM_SLOTS];
     int8_t sign[FM_SLOTS];   /* keyed scrambling sign, +1 or -1 */
+    uint32_t epoch;
 } FmSlotMap;
 
-/* Derives the slot map from the watermark key. */
-void fm_slot_map_init(FmSlotMap *map, const uint8_t wm_key[FM_WMKEY_BYTES]);
+/*
+ * What a watermark key expands to for the pattern: the epoch subkey and the
+ * constant sync layer. Secret (it locates the mark): wipe with
+ * fm_pattern_keys_wipe().
+ */
+typedef struct FmPatternKeys {
+    uint8_t epoch_key[32];
+    uint16_t sync_slot[FM_SYNC_SLOTS];
+    int8_t sync_sign[FM_SYNC_SLOTS];
+    uint16_t free_slot[FM_FREE_SLOTS];   /* the other slots, ascending */
+} FmPatternKeys;
+
+/* One epoch's pilot: the slots and their signs (cheaper than a whole map). */
+typedef struct FmEpochPilot {
+    uint16_t slot[FM_PILOTS];
+    int8_t sign[FM_PILOTS];
+} FmEpochPilot;
+
+void fm_pattern_keys_init(FmPatternKeys *pk, const uint8_t wm_key[FM_WMKEY_BYTES]);
+void fm_pattern_keys_wipe(FmPatternKeys *pk);
+
+/* The epoch of master time t seconds (t < 0 counts as 0), modulo FM_EPOCHS. */
+uint32_t fm_epoch_at(double t);
+
+/* Derives the slot map of an epoch (0 <= epoch < FM_EPOCHS). */
+void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch);
+
+/* The pilot of an epoch: the same slots and signs fm_slot_map_init gives. */
+void fm_epoch_pilot(const FmPatternKeys *pk, uint32_t epoch, FmEpochPilot *pilot);
 
 /*
  * The value each slot should carry for a coded message (+1/-1 per slot).
- * coded may be NULL: then data slots are 0 and only the pilot is set.
+ * coded may be NULL: then data slots are 0 and only pilot and sync are set.
  */
 void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_SLOTS]);
+
+/* The sync layer alone: +/-1 on the sync slots, 0 elsewhere. */
+void fm_sync_values(const FmPatternKeys *pk, float values[FM_SLOTS]);
 
 /*
  * Spatial tile (FM_TILE x FM_TILE floats, row-major) for the given slot

@@ -7,11 +7,11 @@
 #include <string.h>
 
 /* Signed ahead of the packed payload so the signature means nothing else. */
-#define PAYLOAD_DOMAIN "filmmark payload v1"
+#define PAYLOAD_DOMAIN "filmmark payload v2"
 #define PAYLOAD_DOMAIN_BYTES (sizeof(PAYLOAD_DOMAIN) - 1)   /* 19 */
 
 _Static_assert(PAYLOAD_DOMAIN_BYTES == 19, "domain string is 19 bytes");
-_Static_assert(FM_MESSAGE_BYTES == 77, "message is 77 bytes");
+_Static_assert(FM_MESSAGE_BYTES == 78, "message is 78 bytes");
 
 static void put_be32(uint8_t *p, uint32_t v)
 {
@@ -32,6 +32,7 @@ void fm_payload_pack(const FmPayload *p, uint8_t out[FM_PAYLOAD_BYTES])
     put_be32(out + 1, p->title_id);
     put_be32(out + 5, p->recipient_id);
     put_be32(out + 9, p->issued_minutes);
+    out[13] = p->ai_use;
 }
 
 int fm_payload_unpack(const uint8_t in[FM_PAYLOAD_BYTES], FmPayload *p, FmError *err)
@@ -44,7 +45,36 @@ int fm_payload_unpack(const uint8_t in[FM_PAYLOAD_BYTES], FmPayload *p, FmError 
     p->title_id = get_be32(in + 1);
     p->recipient_id = get_be32(in + 5);
     p->issued_minutes = get_be32(in + 9);
+    p->ai_use = in[13];
     return 0;
+}
+
+static const struct { const char *name, *text; } ai_uses[] = {
+    [FM_AI_USE_RESERVED] = { "reserved", "reserved by the rights holder" },
+    [FM_AI_USE_ALLOWED] = { "allowed", "allowed by the rights holder" },
+    [FM_AI_USE_ATTRIBUTION] = { "attribution", "allowed with attribution" },
+    [FM_AI_USE_NONCOMMERCIAL] = { "noncommercial", "allowed for non-commercial research only" },
+};
+
+const char *fm_ai_use_name(unsigned ai_use)
+{
+    return ai_use <= FM_AI_USE_LAST ? ai_uses[ai_use].name : NULL;
+}
+
+const char *fm_ai_use_text(unsigned ai_use)
+{
+    return ai_use <= FM_AI_USE_LAST ? ai_uses[ai_use].text
+                                    : "a policy this version does not know (newer format?)";
+}
+
+int fm_ai_use_from_name(const char *name, uint8_t *ai_use)
+{
+    for (unsigned i = 0; i <= FM_AI_USE_LAST; i++)
+        if (name && !strcmp(name, ai_uses[i].name)) {
+            *ai_use = (uint8_t)i;
+            return 0;
+        }
+    return FM_EINVAL;
 }
 
 /* The signed bytes: domain string || packed payload. */

@@ -1,13 +1,15 @@
 /*
  * payload.h - the signed ownership payload carried by the watermark.
  *
- * Wire layout (FM_PAYLOAD_BYTES = 13 bytes, big-endian):
- *   byte 0      format version (1)
+ * Wire layout (FM_PAYLOAD_BYTES = 14 bytes, big-endian):
+ *   byte 0      format version (2)
  *   bytes 1-4   title id
  *   bytes 5-8   recipient id (0 = general release)
  *   bytes 9-12  issue time, minutes since 1970-01-01T00:00Z
+ *   byte 13     the rights holder's AI-use policy (FmAiUse)
  * followed in the mark by the 64-byte Ed25519 signature over
- * "filmmark payload v1" || those 13 bytes: 77 bytes = 616 bits in all.
+ * "filmmark payload v2" || those 14 bytes: 78 bytes = 624 bits in all.
+ * Format 1 (13 bytes, no policy) is retired: its marks are not read.
  */
 #ifndef FM_PAYLOAD_H
 #define FM_PAYLOAD_H
@@ -19,18 +21,40 @@
 #include "fm_error.h"
 #include "keys.h"
 
-#define FM_PAYLOAD_VERSION 1
-#define FM_PAYLOAD_BYTES 13
+#define FM_PAYLOAD_VERSION 2
+#define FM_PAYLOAD_BYTES 14
 #define FM_SIGNATURE_BYTES crypto_sign_BYTES             /* 64 */
-#define FM_MESSAGE_BYTES (FM_PAYLOAD_BYTES + FM_SIGNATURE_BYTES) /* 77 */
-#define FM_MESSAGE_BITS (FM_MESSAGE_BYTES * 8)           /* 616 */
+#define FM_MESSAGE_BYTES (FM_PAYLOAD_BYTES + FM_SIGNATURE_BYTES) /* 78 */
+#define FM_MESSAGE_BITS (FM_MESSAGE_BYTES * 8)           /* 624 */
+
+/*
+ * What the rights holder allows AI developers to do with the work (text and
+ * data mining, training). Values above FM_AI_USE_LAST are kept for later
+ * policies: a payload carrying one still verifies and is reported by number.
+ */
+typedef enum FmAiUse {
+    FM_AI_USE_RESERVED = 0,        /* training and mining reserved (the default) */
+    FM_AI_USE_ALLOWED = 1,         /* allowed */
+    FM_AI_USE_ATTRIBUTION = 2,     /* allowed with attribution */
+    FM_AI_USE_NONCOMMERCIAL = 3,   /* allowed for non-commercial research only */
+    FM_AI_USE_LAST = FM_AI_USE_NONCOMMERCIAL,
+} FmAiUse;
 
 typedef struct FmPayload {
     uint8_t version;
     uint32_t title_id;
     uint32_t recipient_id;
     uint32_t issued_minutes; /* minutes since the Unix epoch, UTC */
+    uint8_t ai_use;          /* FmAiUse */
 } FmPayload;
+
+/* "reserved", "allowed", "attribution", "noncommercial"; NULL for values
+ * this version does not name. */
+const char *fm_ai_use_name(unsigned ai_use);
+/* One line for people: "reserved by the rights holder", ... */
+const char *fm_ai_use_text(unsigned ai_use);
+/* Parses a name above; returns 0 or FM_EINVAL. */
+int fm_ai_use_from_name(const char *name, uint8_t *ai_use);
 
 void fm_payload_pack(const FmPayload *p, uint8_t out[FM_PAYLOAD_BYTES]);
 /* Returns 0, or FM_EFORMAT for an unknown version. */

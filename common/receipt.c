@@ -75,7 +75,8 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
     fm_hex(message, FM_MESSAGE_BYTES, msg_hex);
     fm_key_fingerprint(secret, fp);
 
-    json_t *body = json_pack("{s:s, s:s, s:s, s:{s:i, s:I, s:I, s:s, s:I}, s:s}",
+    const char *ai_name = fm_ai_use_name(payload->ai_use);
+    json_t *body = json_pack("{s:s, s:s, s:s, s:{s:i, s:I, s:I, s:s, s:I, s:o}, s:s}",
         "format", RECEIPT_FORMAT,
         "created", created,
         "key_fingerprint", fp,
@@ -84,6 +85,7 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
                    "recipient_id", (json_int_t)payload->recipient_id,
                    "issued", issued,
                    "issued_minutes", (json_int_t)payload->issued_minutes,
+                   "ai_use", ai_name ? json_string(ai_name) : json_integer(payload->ai_use),
         "message_hex", msg_hex);
     if (!body)
         return fm_error_set(err, FM_ENOMEM, "out of memory");

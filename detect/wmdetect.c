@@ -98,6 +98,8 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("  recipient id:   %u%s\n", r->payload.recipient_id,
                r->payload.recipient_id ? "" : " (general release)");
         printf("  issued:         %s\n", issued);
+        if (r->signature_valid)
+            printf("  AI training:    %s (signed)\n", fm_ai_use_text(r->payload.ai_use));
     } else {
         printf("  payload:        unreadable (too damaged to decode)\n");
     }
@@ -105,8 +107,11 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld %s searched)\n",
            r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses,
            r->hypotheses == 1 ? "hypothesis" : "hypotheses");
-    printf("  read from:      %.2f s to %.2f s (%ld frames)\n", r->span[0], r->span[1],
-           r->frames_read);
+    printf("  read from:      %.2f s to %.2f s (%ld frames; %d of %d stretches)\n", r->span[0],
+           r->span[1], r->frames_read, r->segments_read, r->segments);
+    long pos = lround(r->master_position);
+    printf("  master time:    the clip starts near %ld:%02ld:%02ld of the marked master\n",
+           pos / 3600, pos / 60 % 60, pos % 60);
     printf("  geometry:       scale %.3f x %.3f, offset (%.1f, %.1f), flip %s, rotation %.1f deg\n",
            r->geometry.scale_x, r->geometry.scale_y, r->geometry.offset_x, r->geometry.offset_y,
            r->geometry.flip_h ? (r->geometry.flip_v ? "h+v" : "horizontal")
@@ -128,6 +133,10 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "title_id", show ? json_integer(r->payload.title_id) : json_null());
     json_object_set_new(o, "recipient_id", show ? json_integer(r->payload.recipient_id) : json_null());
     json_object_set_new(o, "issued", show ? json_string(issued) : json_null());
+    const char *ai = r->signature_valid ? fm_ai_use_name(r->payload.ai_use) : NULL;
+    json_object_set_new(o, "ai_use", !r->signature_valid ? json_null()
+                                     : ai ? json_string(ai) : json_integer(r->payload.ai_use));
+    json_object_set_new(o, "format", json_integer(FM_PAYLOAD_VERSION));
     json_object_set_new(o, "false_alarm_probability", json_real(r->false_alarm_probability));
     json_object_set_new(o, "false_alarm_log10", json_real(r->false_alarm_log10));
     json_object_set_new(o, "pilot_z", json_real(r->pilot_z));
@@ -135,6 +144,9 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "span_seconds", json_pack("[f, f]", r->span[0], r->span[1]));
     json_object_set_new(o, "key_fingerprint", json_string(fp));
     json_object_set_new(o, "frames_read", json_integer(r->frames_read));
+    json_object_set_new(o, "master_position_seconds", json_real(r->master_position));
+    json_object_set_new(o, "stretches", json_integer(r->segments));
+    json_object_set_new(o, "stretches_read", json_integer(r->segments_read));
     json_object_set_new(o, "raw_bit_error_rate", json_real(r->raw_ber));
     json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
     json_object_set_new(o, "geometry", json_pack("{s:f, s:f, s:f, s:f, s:b, s:b, s:f}",

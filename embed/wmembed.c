@@ -37,10 +37,11 @@ static void usage(FILE *out)
         "usage: wmembed -k KEY.key -i MASTER -o DELIVERABLE --title-id N --recipient-id N\n"
         "               [--strength S] [--codec vp9|h264|ffv1] [--crf N]\n"
         "               [--owner NAME] [--title NAME] [--recipient NAME]\n"
-        "               [--issued TIME] [--force] [--json] [--quiet]\n"
+        "               [--issued TIME] [--ai-use POLICY] [--force] [--json] [--quiet]\n"
         "\n"
-        "Embeds the signed payload (title id, recipient id, issue time) invisibly in\n"
-        "every frame of MASTER and encodes DELIVERABLE (VP9/WebM by default). Writes a\n"
+        "Embeds the signed payload (title id, recipient id, issue time, AI-use policy)\n"
+        "invisibly in"
+        " every frame of MASTER and encodes DELIVERABLE (VP9/WebM by default). Writes a\n"
         "signed receipt to DELIVERABLE.receipt.json. The master is never modified.\n"
         "\n"
         "  -k, --key FILE        secret key made by wmkeygen (mode 0600)\n"
@@ -54,6 +55,9 @@ static void usage(FILE *out)
         "      --owner, --title, --recipient NAME  names recorded in the receipt\n"
         "      --issued TIME     issue time to sign instead of now: UTC, to the minute,\n"
         "                        YYYY-MM-DDTHH:MMZ (or :SSZ, seconds dropped) or 'now'\n"
+        "      --ai-use POLICY   the rights holder's AI training/mining policy, signed\n"
+        "                        into the mark: reserved (default, the cautious\n"
+        "                        choice), allowed, attribution or noncommercial\n"
         "      --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
         "  -q, --quiet           no progress or summary text\n"
@@ -69,7 +73,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
-       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_FORCE, OPT_JSON };
+       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON };
 
 int main(int argc, char **argv)
 {
@@ -86,6 +90,7 @@ int main(int argc, char **argv)
         { "title", required_argument, 0, OPT_TITLE },
         { "recipient", required_argument, 0, OPT_RECIPIENT },
         { "issued", required_argument, 0, OPT_ISSUED },
+        { "ai-use", required_argument, 0, OPT_AI_USE },
         { "force", no_argument, 0, OPT_FORCE },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
@@ -97,6 +102,7 @@ int main(int argc, char **argv)
     uint32_t title_id = 0, recipient_id = 0, issued_minutes = 0;
     int have_title = 0, have_recipient = 0, have_issued = 0, force = 0, json = 0, quiet = 0, crf = -1;
     double strength = FM_DEFAULT_STRENGTH;
+    uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
     int c;
 
@@ -123,6 +129,11 @@ int main(int argc, char **argv)
         case OPT_CODEC:
             if (fm_codec_from_name(optarg, &codec) < 0)
                 return fail(EXIT_USAGE, "--codec '%s' is not one of vp9, h264, ffv1%s", optarg, "");
+            break;
+        case OPT_AI_USE:
+            if (fm_ai_use_from_name(optarg, &ai_use) < 0)
+                return fail(EXIT_USAGE, "--ai-use '%s' is not one of reserved, allowed, attribution,"
+                            " noncommercial%s", optarg, "");
             break;
         case OPT_CRF:
             if (fm_parse_int(optarg, 0, 63, &crf) < 0)
@@ -197,6 +208,7 @@ int main(int argc, char **argv)
         .title_id = title_id,
         .recipient_id = recipient_id,
         .issued_minutes = have_issued ? issued_minutes : (uint32_t)(time(NULL) / 60),
+        .ai_use = ai_use,
     };
     if (fm_payload_sign(&payload, key, message, &err) < 0)
         goto fail_err;
@@ -210,6 +222,7 @@ int main(int argc, char **argv)
     FmProgress prog;
     fm_progress_init(&prog, stderr, info->nb_frames, quiet);
     double t0 = fm_now(), mse_sum = 0, ssim_sum = 0, worst_psnr = 100;
+    double tb = av_q2d(info->time_base), t_origin = NAN;
     long frames = 0;
     AVFrame *frame;
     int r;
@@ -219,7 +232,13 @@ int main(int argc, char **argv)
             fm_error_set(&err, FM_EIO, "interrupted (signal %d); no output written", (int)interrupted);
             goto fail_err;
         }
-        if (fm_embedder_mark(emb, frame->data[0], frame->linesize[0], info->bit_depth, &q, &err) < 0 ||
+        /* master time from its first frame: it picks the epoch's pattern */
+        double t = frame->pts != AV_NOPTS_VALUE ? frame->pts * tb
+                   : frames * (info->frame_rate.num ? av_q2d(av_inv_q(info->frame_rate)) : 1 / 24.0);
+        if (isnan(t_origin))
+            t_origin = t;
+        if (fm_embedder_mark(emb, frame->data[0], frame->linesize[0], info->bit_depth,
+                             t - t_origin, &q, &err) < 0 ||
             fm_writer_write(writer, frame, &err) < 0)
             goto fail_err;
         mse_sum += q.mse;
@@ -266,11 +285,12 @@ int main(int argc, char **argv)
     fm_hex(message + FM_PAYLOAD_BYTES, FM_SIGNATURE_BYTES, sig_hex);
     fm_key_fingerprint(key, fp);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:{s:i, s:I, s:I, s:s}, s:s, s:s, s:s, s:s, s:s,"
+        json_t *o = json_pack("{s:s, s:s, s:{s:i, s:I, s:I, s:s, s:s}, s:s, s:s, s:s, s:s, s:s,"
                               " s:I, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}",
             "input", in_path, "output", out_path,
             "payload", "version", payload.version, "title_id", (json_int_t)title_id,
                        "recipient_id", (json_int_t)recipient_id, "issued", issued,
+                       "ai_use", fm_ai_use_name(ai_use),
             "signature", sig_hex, "key_fingerprint", fp, "output_sha256", sha,
             "receipt", receipt_path, "codec", fm_codec_name(codec),
             "frames", (json_int_t)frames, "width", info->width, "height", info->height,
@@ -282,7 +302,8 @@ int main(int argc, char **argv)
     } else if (!quiet) {
         printf("%s: marked %ld frames (%dx%d) in %.1f s (%.1f fps)\n", out_path, frames,
                info->width, info->height, elapsed, frames / (elapsed > 0 ? elapsed : 1));
-        printf("  payload:   title %u, recipient %u, issued %s\n", title_id, recipient_id, issued);
+        printf("  payload:   title %u, recipient %u, issued %s, AI training %s\n", title_id,
+               recipient_id, issued, fm_ai_use_name(ai_use));
         printf("  key:       %s\n", fp);
         printf("  quality:   luma PSNR %.2f dB (worst frame %.2f dB), SSIM %.4f\n", psnr,
                worst_psnr, ssim);

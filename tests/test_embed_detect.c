@@ -12,6 +12,7 @@
 #include "accumulator.h"
 #include "detector.h"
 #include "embedder.h"
+#include "pattern.h"
 #include "keys.h"
 #include "payload.h"
 #include "quality.h"
@@ -97,7 +98,7 @@ static Outcome run_clip(const Clip *c, const FmKey *mark_key, const uint8_t *mes
         if (emb && f >= c->mark_from) {
             memcpy(orig, plane, size);
             FmFrameQuality q = { -1, -1 };
-            cr_assert_eq(fm_embedder_mark(emb, plane, stride, c->bit_depth, &q, &err), 0, "%s",
+            cr_assert_eq(fm_embedder_mark(emb, plane, stride, c->bit_depth, f / (c->fps > 0 ? c->fps : 24), &q, &err), 0, "%s",
                          err.msg);
             /* the reported MSE is the real one (8-bit scale) */
             double mse = 0;
@@ -273,8 +274,8 @@ Test(embed_detect, stride_does_not_change_the_mark)
         tu_synth_luma(b, s2, w, h, bd, TU_SYNTH_TEXTURED, 9, 0);
         FmEmbedder *emb = NULL;
         cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
-        cr_assert_eq(fm_embedder_mark(emb, a, s1, bd, NULL, &err), 0, "%s", err.msg);
-        cr_assert_eq(fm_embedder_mark(emb, b, s2, bd, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_embedder_mark(emb, a, s1, bd, 0, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_embedder_mark(emb, b, s2, bd, 0, NULL, &err), 0, "%s", err.msg);
         for (int y = 0; y < h; y++)
             cr_assert_arr_eq(a + y * s1, b + y * s2, (size_t)s1, "%d-bit row %d differs", bd, y);
         fm_embedder_free(&emb);
@@ -293,8 +294,8 @@ Test(embed_detect, marking_is_deterministic)
     FmEmbedder *e1 = NULL, *e2 = NULL;
     cr_assert_eq(fm_embedder_new(&e1, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
     cr_assert_eq(fm_embedder_new(&e2, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
-    cr_assert_eq(fm_embedder_mark(e1, a, w, 8, NULL, &err), 0);
-    cr_assert_eq(fm_embedder_mark(e2, b, w, 8, NULL, &err), 0);
+    cr_assert_eq(fm_embedder_mark(e1, a, w, 8, 0, NULL, &err), 0);
+    cr_assert_eq(fm_embedder_mark(e2, b, w, 8, 0, NULL, &err), 0);
     cr_assert_arr_eq(a, b, (size_t)w * h);
     fm_embedder_free(&e1);
     fm_embedder_free(&e2);
@@ -349,7 +350,7 @@ Test(embed_detect, psnr_floor_on_every_kind_of_content)
             for (int f = 0; f < 3; f++) {
                 tu_synth_luma(p, (ptrdiff_t)w * bps, w, h, bd, kind, 30 + kind, f);
                 FmFrameQuality q;
-                cr_assert_eq(fm_embedder_mark(emb, p, (ptrdiff_t)w * bps, bd, &q, &err), 0);
+                cr_assert_eq(fm_embedder_mark(emb, p, (ptrdiff_t)w * bps, bd, f / 24.0, &q, &err), 0);
                 double psnr = fm_psnr_from_mse(q.mse);
                 cr_assert_geq(psnr, MIN_PSNR_DB, "%s %d-bit frame %d: %.2f dB",
                               tu_synth_name(kind), bd, f, psnr);
@@ -379,8 +380,8 @@ Test(embed_detect, extreme_levels_stay_in_range)
         }
         uint8_t before8[64 * 48];
         memcpy(before8, p8, sizeof p8);
-        cr_assert_eq(fm_embedder_mark(emb, p8, w, 8, NULL, &err), 0);
-        cr_assert_eq(fm_embedder_mark(emb, (uint8_t *)p16, w * 2, 10, NULL, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, p8, w, 8, 0, NULL, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, (uint8_t *)p16, w * 2, 10, 0, NULL, &err), 0);
         int moved = 0;
         for (int i = 0; i < w * h; i++) {
             cr_assert_leq(p16[i], 1023, "10-bit sample %d = %u", i, p16[i]);
@@ -444,15 +445,17 @@ Test(embed_detect, informed_embedding_beats_the_plain_tile_on_a_static_shot)
 
 Test(embed_detect, span_covers_only_the_marked_part)
 {
-    /* 30 frames at 2 fps = 15 s, three 5-second segments; the first 10
-     * frames (the first segment) are left unmarked. */
+    /* 30 frames at 2 fps = 15 s; the first 10 frames (5 s) are left
+     * unmarked. The span is resolved to the epoch (pattern.h): the epoch
+     * that holds the mark's first frames may start before them. */
     Clip c = { .w = 320, .h = 240, .bit_depth = 8, .frames = 30, .kind = TU_SYNTH_TEXTURED,
                .seed = 51, .fps = 2, .mark_from = 10 };
     Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
     expect_found(&o, "marked from 5 s");
     cr_log_info("span %.2f .. %.2f s", o.res.span[0], o.res.span[1]);
-    cr_assert_geq(o.res.span[0], 5.0 - 1e-9, "span starts at %.2f s, before the mark",
-                  o.res.span[0]);
+    cr_assert_geq(o.res.span[0], 5.0 - FM_EPOCH_SECONDS - 1e-9,
+                  "span starts at %.2f s, more than an epoch before the mark", o.res.span[0]);
+    cr_assert_leq(o.res.span[0], 5.0 + 1e-9, "span starts at %.2f s, after the mark", o.res.span[0]);
     cr_assert_float_eq(o.res.span[1], 14.5, 1e-9);
 }
 
@@ -473,7 +476,7 @@ Test(embed_detect, found_after_uniform_2x_downscale)
     cr_assert_eq(fm_accumulator_init(&half, w / 2, h / 2, &err), 0);
     for (int f = 0; f < n; f++) {
         tu_synth_luma(p, w, w, h, 8, TU_SYNTH_NOISE, 52, f);
-        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, NULL, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, f / 24.0, NULL, &err), 0);
         for (int y = 0; y < h / 2; y++)
             for (int x = 0; x < w / 2; x++) {
                 const uint8_t *q = p + (2 * y) * w + 2 * x;
@@ -508,7 +511,7 @@ Test(embed_detect, found_after_uniform_2x_upscale)
     cr_assert_eq(fm_accumulator_init(&acc, w * 2, h * 2, &err), 0);
     for (int f = 0; f < n; f++) {
         tu_synth_luma(p, w, w, h, 8, TU_SYNTH_TEXTURED, 54, f);
-        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, NULL, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, f / 24.0, NULL, &err), 0);
         for (int y = 0; y < 2 * h; y++)
             for (int x = 0; x < 2 * w; x++)
                 s[y * 2 * w + x] = p[(y / 2) * w + x / 2];
@@ -536,7 +539,7 @@ Test(embed_detect, keys_tried_corrects_the_false_alarm_probability)
     for (int f = 0; f < 20; f++) {
         tu_synth_luma(p, w, w, h, 8, TU_SYNTH_TEXTURED, 53, f);
         cr_assert_eq(fm_accumulator_add(&unmarked, p, w, 8, f / 24.0, &err), 0);
-        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, NULL, &err), 0);
+        cr_assert_eq(fm_embedder_mark(emb, p, w, 8, f / 24.0, NULL, &err), 0);
         cr_assert_eq(fm_accumulator_add(&marked, p, w, 8, f / 24.0, &err), 0);
     }
     FmDetectResult r1, r64;
@@ -577,8 +580,8 @@ Test(embed_detect, bad_arguments)
     cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, 100, 100, NAN, &err), FM_EINVAL);
     cr_assert_eq(fm_embedder_new(&emb, key_a->wm_key, message_a, 100, 100, 1.0, &err), 0);
     uint8_t p[100 * 100 * 2] = { 0 };
-    cr_assert_eq(fm_embedder_mark(emb, p, 100, 7, NULL, &err), FM_EINVAL);
-    cr_assert_eq(fm_embedder_mark(emb, p, 200, 17, NULL, &err), FM_EINVAL);
+    cr_assert_eq(fm_embedder_mark(emb, p, 100, 7, 0, NULL, &err), FM_EINVAL);
+    cr_assert_eq(fm_embedder_mark(emb, p, 200, 17, 0, NULL, &err), FM_EINVAL);
     fm_embedder_free(&emb);
     fm_embedder_free(&emb);   /* second free is a no-op */
 

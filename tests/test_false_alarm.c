@@ -150,7 +150,7 @@ static const uint8_t *synth_get(Source *s, int i, ptrdiff_t *stride, Result *r)
     SynthCtx *c = s->ctx;
     tu_synth_luma(c->buf, c->stride, s->w, s->h, s->bit_depth, c->kind, c->seed, i);
     FmError err = { { 0 } };
-    if (c->emb && fm_embedder_mark(c->emb, c->buf, c->stride, s->bit_depth, NULL, &err) != 0) {
+    if (c->emb && fm_embedder_mark(c->emb, c->buf, c->stride, s->bit_depth, i / s->fps, NULL, &err) != 0) {
         snprintf(r->err, sizeof r->err, "fm_embedder_mark: %.150s", err.msg);
         return NULL;
     }
@@ -286,7 +286,7 @@ static const uint8_t *real_get(Source *s, int i, ptrdiff_t *stride, Result *r)
             *stride = s->w;
         }
         FmError err = { { 0 } };
-        if (fm_embedder_mark(c->emb, c->buf, *stride, s->bit_depth, NULL, &err) != 0) {
+        if (fm_embedder_mark(c->emb, c->buf, *stride, s->bit_depth, i / s->fps, NULL, &err) != 0) {
             snprintf(r->err, sizeof r->err, "fm_embedder_mark: %.150s", err.msg);
             return NULL;
         }

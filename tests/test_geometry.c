@@ -150,7 +150,7 @@ static FmDetectResult mark_transform_detect(uint8_t **frames, int w, int h, Tran
     for (int i = 0; i < FRAMES; i++) {
         uint8_t *copy = malloc((size_t)w * h);
         memcpy(copy, frames[i], (size_t)w * h);
-        cr_assert_eq(fm_embedder_mark(e, copy, w, 8, NULL, &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_embedder_mark(e, copy, w, 8, i / 24.0, NULL, &err), 0, "%s", err.msg);
         uint8_t *out = transform(copy, w, h, t, &ow, &oh);
         if (!init) {
             cr_assert_eq(fm_accumulator_init(&acc, ow, oh, &err), 0, "%s", err.msg);

@@ -48,6 +48,18 @@ static void key_bytes(uint8_t key[FM_WMKEY_BYTES], uint32_t seed)
         key[i] = (uint8_t)tu_rng_u64(&r);
 }
 
+/* The map of one epoch of a raw watermark key. */
+static void map_init(FmSlotMap *m, const uint8_t key[FM_WMKEY_BYTES], uint32_t epoch)
+{
+    FmPatternKeys pk;
+    fm_pattern_keys_init(&pk, key);
+    fm_slot_map_init(m, &pk, epoch);
+    fm_pattern_keys_wipe(&pk);
+}
+
+/* Every slot not in the constant sync layer: the epoch's pilot and data. */
+#define KNOWN_SLOTS (FM_PILOTS + FM_SYNC_SLOTS)
+
 Test(pattern, constants_are_consistent)
 {
     cr_assert_eq(FM_SLOTS, FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF);
@@ -67,9 +79,9 @@ Test(pattern, slot_map_is_deterministic)
 {
     uint8_t key[FM_WMKEY_BYTES];
     key_bytes(key, 1);
-    fm_slot_map_init(map_a, key);
+    map_init(map_a, key, 0);
     memset(map_b, 0x55, sizeof *map_b);
-    fm_slot_map_init(map_b, key);
+    map_init(map_b, key, 0);
     cr_assert_arr_eq(map_a->bit, map_b->bit, sizeof map_a->bit);
     cr_assert_arr_eq(map_a->sign, map_b->sign, sizeof map_a->sign);
 }
@@ -78,21 +90,25 @@ Test(pattern, slot_map_roles_and_signs)
 {
     uint8_t key[FM_WMKEY_BYTES];
     key_bytes(key, 2);
-    fm_slot_map_init(map_a, key);
+    map_init(map_a, key, 0);
     int *carried = calloc(FM_CODED_BITS, sizeof(int));
-    int pilots = 0, plus = 0;
+    int pilots = 0, syncs = 0, plus = 0;
     for (int k = 0; k < FM_SLOTS; k++) {
         int b = map_a->bit[k];
-        cr_assert(b == -1 || (b >= 0 && b < FM_CODED_BITS), "slot %d carries bit %d", k, b);
+        cr_assert(b == FM_SLOT_PILOT || b == FM_SLOT_SYNC || (b >= 0 && b < FM_CODED_BITS),
+                  "slot %d carries bit %d", k, b);
         cr_assert(map_a->sign[k] == 1 || map_a->sign[k] == -1, "slot %d sign %d", k,
                   map_a->sign[k]);
-        if (b < 0)
+        if (b == FM_SLOT_PILOT)
             pilots++;
+        else if (b == FM_SLOT_SYNC)
+            syncs++;
         else
             carried[b]++;
         plus += map_a->sign[k] > 0;
     }
     cr_assert_eq(pilots, FM_PILOTS);
+    cr_assert_eq(syncs, FM_SYNC_SLOTS);
     /* every coded bit has a slot; round-robin: each one floor or ceil(data/coded) times */
     int lo = FM_DATA_SLOTS / FM_CODED_BITS, hi = (FM_DATA_SLOTS + FM_CODED_BITS - 1) / FM_CODED_BITS;
     for (int i = 0; i < FM_CODED_BITS; i++) {
@@ -112,7 +128,7 @@ Test(pattern, every_coded_bit_carried_for_many_keys)
     for (uint32_t s = 100; s < 120; s++) {
         uint8_t key[FM_WMKEY_BYTES];
         key_bytes(key, s);
-        fm_slot_map_init(map_a, key);
+        map_init(map_a, key, 0);
         memset(carried, 0, sizeof(int) * FM_CODED_BITS);
         for (int k = 0; k < FM_SLOTS; k++)
             if (map_a->bit[k] >= 0)
@@ -129,7 +145,7 @@ Test(pattern, pilots_are_spread_over_the_tile)
      * blocks or coefficient bands. */
     uint8_t key[FM_WMKEY_BYTES];
     key_bytes(key, 3);
-    fm_slot_map_init(map_a, key);
+    map_init(map_a, key, 0);
     int per_coef[FM_NCOEF] = { 0 }, blocks_with_pilot = 0;
     for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++) {
         int any = 0;
@@ -140,12 +156,12 @@ Test(pattern, pilots_are_spread_over_the_tile)
             }
         blocks_with_pilot += any;
     }
-    double expect = (double)FM_PILOTS / FM_NCOEF;
+    double expect = (double)KNOWN_SLOTS / FM_NCOEF;
     for (int c = 0; c < FM_NCOEF; c++)
         cr_assert(per_coef[c] > expect / 2 && per_coef[c] < expect * 2,
                   "coefficient %d has %d pilots (expected ~%.0f)", c, per_coef[c], expect);
     /* P(block without pilot) = (1 - pilots/slots)^ncoef */
-    double p_empty = pow(1 - (double)FM_PILOTS / FM_SLOTS, FM_NCOEF);
+    double p_empty = pow(1 - (double)KNOWN_SLOTS / FM_SLOTS, FM_NCOEF);
     double want = (1 - p_empty) * FM_TILE_BLOCKS * FM_TILE_BLOCKS;
     cr_assert_gt(blocks_with_pilot, 0.8 * want, "%d blocks with a pilot slot, expected ~%.0f",
                  blocks_with_pilot, want);
@@ -158,8 +174,8 @@ Test(pattern, different_keys_give_different_maps)
         key_bytes(ka, s);
         memcpy(kb, ka, sizeof kb);
         kb[FM_WMKEY_BYTES - 1] ^= 1;   /* one bit apart */
-        fm_slot_map_init(map_a, ka);
-        fm_slot_map_init(map_b, kb);
+        map_init(map_a, ka, 0);
+        map_init(map_b, kb, 0);
         int differ = 0, same_pilot = 0;
         for (int k = 0; k < FM_SLOTS; k++) {
             differ += map_a->bit[k] != map_b->bit[k] || map_a->sign[k] != map_b->sign[k];
@@ -167,7 +183,7 @@ Test(pattern, different_keys_give_different_maps)
         }
         cr_assert_gt(differ, FM_SLOTS * 0.9, "only %d of %d slots differ", differ, FM_SLOTS);
         /* pilot overlap close to chance: pilots^2 / slots */
-        double chance = (double)FM_PILOTS * FM_PILOTS / FM_SLOTS;
+        double chance = (double)KNOWN_SLOTS * KNOWN_SLOTS / FM_SLOTS;
         cr_assert_lt(same_pilot, 2 * chance + 10, "%d shared pilot slots (chance %.0f)",
                      same_pilot, chance);
     }
@@ -177,7 +193,7 @@ Test(pattern, slot_values)
 {
     uint8_t key[FM_WMKEY_BYTES];
     key_bytes(key, 4);
-    fm_slot_map_init(map_a, key);
+    map_init(map_a, key, 0);
     TuRng r;
     tu_rng_seed(&r, 5);
     uint8_t *coded = malloc(FM_CODED_BITS);
@@ -222,7 +238,7 @@ Test(pattern, render_read_round_trip_marked_message)
 {
     uint8_t key[FM_WMKEY_BYTES];
     key_bytes(key, 7);
-    fm_slot_map_init(map_a, key);
+    map_init(map_a, key, 0);
     TuRng r;
     tu_rng_seed(&r, 8);
     uint8_t bits[FM_MESSAGE_BITS], coded[FM_FEC_CODED_BITS(FM_MESSAGE_BITS)];
@@ -251,7 +267,7 @@ Test(pattern, tile_has_unit_rms)
     uint8_t key[FM_WMKEY_BYTES];
     for (uint32_t s = 20; s < 25; s++) {
         key_bytes(key, s);
-        fm_slot_map_init(map_a, key);
+        map_init(map_a, key, 0);
         uint8_t coded[FM_FEC_CODED_BITS(FM_MESSAGE_BITS)];
         TuRng r;
         tu_rng_seed(&r, s);
@@ -305,4 +321,75 @@ Test(pattern, render_is_linear_and_slots_independent)
             cr_assert_lt(fabsf(back[k] - (k == k0)), 1e-4f, "slot %d leaks into %d: %g", k0, k,
                          back[k]);
     }
+}
+
+/* Format 2: every epoch has its own variant, reproducible from the key. */
+Test(pattern, epochs_give_different_reproducible_variants)
+{
+    uint8_t key[FM_WMKEY_BYTES], other[FM_WMKEY_BYTES];
+    key_bytes(key, 30);
+    key_bytes(other, 31);
+    static const uint32_t epochs[] = { 0, 1, 2, 77, FM_EPOCHS - 1 };
+    for (size_t i = 0; i < sizeof epochs / sizeof epochs[0]; i++) {
+        map_init(map_a, key, epochs[i]);
+        map_init(map_b, key, epochs[i]);
+        cr_assert_arr_eq(map_a->bit, map_b->bit, sizeof map_a->bit, "epoch %u", epochs[i]);
+        cr_assert_arr_eq(map_a->sign, map_b->sign, sizeof map_a->sign);
+        cr_assert_eq(map_a->epoch, epochs[i]);
+        /* the next epoch and another key: the pilot and the data layer differ
+         * in almost every slot; the sync layer is the same for one key */
+        for (int pass = 0; pass < 2; pass++) {
+            if (pass == 0)
+                map_init(map_b, key, (epochs[i] + 1) % FM_EPOCHS);
+            else
+                map_init(map_b, other, epochs[i]);
+            int same = 0, sync_same = 0, free_slots = 0;
+            for (int k = 0; k < FM_SLOTS; k++) {
+                if (map_a->bit[k] == FM_SLOT_SYNC) {
+                    sync_same += map_b->bit[k] == FM_SLOT_SYNC && map_b->sign[k] == map_a->sign[k];
+                    continue;
+                }
+                free_slots++;
+                same += map_b->bit[k] == map_a->bit[k] && map_b->sign[k] == map_a->sign[k];
+            }
+            cr_assert_lt(same, free_slots / 20, "epoch %u pass %d: %d of %d slots unchanged",
+                         epochs[i], pass, same, free_slots);
+            if (pass == 0)
+                cr_assert_eq(sync_same, FM_SYNC_SLOTS, "the sync layer is constant in time");
+            else
+                cr_assert_lt(sync_same, FM_SYNC_SLOTS / 4, "another key, another sync layer");
+        }
+    }
+}
+
+Test(pattern, epoch_pilot_matches_the_map)
+{
+    uint8_t key[FM_WMKEY_BYTES];
+    key_bytes(key, 32);
+    FmPatternKeys pk;
+    FmEpochPilot pilot;
+    fm_pattern_keys_init(&pk, key);
+    for (uint32_t e = 0; e < 50; e += 7) {
+        fm_slot_map_init(map_a, &pk, e);
+        fm_epoch_pilot(&pk, e, &pilot);
+        for (int r = 0; r < FM_PILOTS; r++) {
+            cr_assert_eq(map_a->bit[pilot.slot[r]], FM_SLOT_PILOT, "epoch %u pilot %d", e, r);
+            cr_assert_eq(map_a->sign[pilot.slot[r]], pilot.sign[r]);
+        }
+    }
+    /* the sync values are the map's sync slots */
+    fm_sync_values(&pk, values);
+    for (int k = 0; k < FM_SLOTS; k++)
+        cr_assert_eq(values[k], map_a->bit[k] == FM_SLOT_SYNC ? (float)map_a->sign[k] : 0.0f);
+    fm_pattern_keys_wipe(&pk);
+}
+
+Test(pattern, epoch_of_a_time)
+{
+    cr_assert_eq(fm_epoch_at(-3), 0u);
+    cr_assert_eq(fm_epoch_at(0), 0u);
+    cr_assert_eq(fm_epoch_at(FM_EPOCH_SECONDS - 0.001), 0u);
+    cr_assert_eq(fm_epoch_at(FM_EPOCH_SECONDS), 1u);
+    cr_assert_eq(fm_epoch_at(10 * FM_EPOCH_SECONDS + 0.5), 10u);
+    cr_assert_eq(fm_epoch_at(FM_EPOCHS * FM_EPOCH_SECONDS + 0.5), 0u, "the sequence wraps");
 }

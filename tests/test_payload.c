@@ -35,25 +35,27 @@ static const FmPayload sample = {
     .title_id = 0x01020304u,
     .recipient_id = 0xA0B0C0D0u,
     .issued_minutes = 29924365u,   /* 2026-11-23T19:25Z */
+    .ai_use = FM_AI_USE_ATTRIBUTION,
 };
 
 TestSuite(payload, .init = setup, .fini = teardown);
 
 Test(payload, sizes)
 {
-    cr_assert_eq(FM_PAYLOAD_BYTES, 13);
+    cr_assert_eq(FM_PAYLOAD_BYTES, 14);
     cr_assert_eq(FM_SIGNATURE_BYTES, 64);
-    cr_assert_eq(FM_MESSAGE_BYTES, 77);
-    cr_assert_eq(FM_MESSAGE_BITS, 616);
+    cr_assert_eq(FM_MESSAGE_BYTES, 78);
+    cr_assert_eq(FM_MESSAGE_BITS, 624);
 }
 
 Test(payload, pack_known_big_endian_bytes)
 {
     static const uint8_t want[FM_PAYLOAD_BYTES] = {
-        0x01,
+        0x02,
         0x01, 0x02, 0x03, 0x04,
         0xA0, 0xB0, 0xC0, 0xD0,
         0x01, 0xC8, 0x9C, 0x0D,   /* 29924365 */
+        0x02,                     /* AI use: allowed with attribution */
     };
     uint8_t got[FM_PAYLOAD_BYTES];
     fm_payload_pack(&sample, got);
@@ -64,9 +66,9 @@ Test(payload, pack_unpack_round_trip)
 {
     const FmPayload cases[] = {
         sample,
-        {FM_PAYLOAD_VERSION, 0, 0, 0},
-        {FM_PAYLOAD_VERSION, UINT32_MAX, UINT32_MAX, UINT32_MAX},
-        {FM_PAYLOAD_VERSION, 0x80000001u, 1, 0x7fffffffu},
+        {FM_PAYLOAD_VERSION, 0, 0, 0, FM_AI_USE_RESERVED},
+        {FM_PAYLOAD_VERSION, UINT32_MAX, UINT32_MAX, UINT32_MAX, 255},
+        {FM_PAYLOAD_VERSION, 0x80000001u, 1, 0x7fffffffu, FM_AI_USE_ALLOWED},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         uint8_t buf[FM_PAYLOAD_BYTES];
@@ -78,7 +80,36 @@ Test(payload, pack_unpack_round_trip)
         cr_assert_eq(back.title_id, cases[i].title_id);
         cr_assert_eq(back.recipient_id, cases[i].recipient_id);
         cr_assert_eq(back.issued_minutes, cases[i].issued_minutes);
+        cr_assert_eq(back.ai_use, cases[i].ai_use);
     }
+}
+
+Test(payload, ai_use_names)
+{
+    for (unsigned v = 0; v <= FM_AI_USE_LAST; v++) {
+        uint8_t back = 99;
+        cr_assert_not_null(fm_ai_use_name(v));
+        cr_assert_not_null(fm_ai_use_text(v));
+        cr_assert_eq(fm_ai_use_from_name(fm_ai_use_name(v), &back), 0);
+        cr_assert_eq(back, v);
+    }
+    uint8_t x = 7;
+    cr_assert_eq(fm_ai_use_from_name("maybe", &x), FM_EINVAL);
+    cr_assert_eq(fm_ai_use_from_name(NULL, &x), FM_EINVAL);
+    cr_assert_eq(x, 7, "left alone on error");
+    cr_assert_null(fm_ai_use_name(FM_AI_USE_LAST + 1));
+    cr_assert_eq(strcmp(fm_ai_use_name(FM_AI_USE_RESERVED), "reserved"), 0);
+}
+
+Test(payload, ai_use_is_signed)
+{
+    /* changing only the policy byte breaks the signature */
+    uint8_t msg[FM_MESSAGE_BYTES];
+    FmError err = {{0}};
+    cr_assert_eq(fm_payload_sign(&sample, key_a, msg, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_payload_verify(msg, key_a), 0);
+    msg[13] = FM_AI_USE_ALLOWED;
+    cr_assert_neq(fm_payload_verify(msg, key_a), 0, "policy changed, signature still valid");
 }
 
 Test(payload, unpack_rejects_unknown_version)
@@ -125,12 +156,12 @@ Test(payload, signature_covers_domain_string)
     uint8_t sig[crypto_sign_BYTES];
     FmError err = {{0}};
     cr_assert_eq(fm_payload_sign(&sample, key_a, msg, &err), 0, "%s", err.msg);
-    memcpy(m, "filmmark payload v1", 19);
+    memcpy(m, "filmmark payload v2", 19);
     fm_payload_pack(&sample, m + 19);
     cr_assert_eq(crypto_sign_detached(sig, NULL, m, sizeof(m), key_a->sign_sk), 0);
     cr_assert_arr_eq(msg + FM_PAYLOAD_BYTES, sig, sizeof(sig));
 
-    /* A signature over the bare 13 bytes must not verify. */
+    /* A signature over the bare 14 bytes must not verify. */
     uint8_t bare[FM_MESSAGE_BYTES];
     fm_payload_pack(&sample, bare);
     crypto_sign_detached(bare + FM_PAYLOAD_BYTES, NULL, bare, FM_PAYLOAD_BYTES, key_a->sign_sk);
@@ -188,7 +219,7 @@ Test(payload, sign_needs_secret_key_and_known_version)
     cr_assert_not_null(strstr(err.msg, "secret key"), "%s", err.msg);
     cr_assert_eq(fm_payload_sign(&sample, p, msg, &err), FM_EINVAL);
     FmPayload bad = sample;
-    bad.version = 2;
+    bad.version = 1;   /* format 1 is retired: nothing signs it any more */
     cr_assert_eq(fm_payload_sign(&bad, key_a, msg, &err), FM_EINVAL);
     fm_key_free(&d);
     fm_key_free(&p);
