@@ -103,10 +103,11 @@ static void epoch_shuffle(const FmPatternKeys *pk, uint32_t epoch, int stop, uin
     uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
     size_t draws = (size_t)(FM_FREE_SLOTS - stop) * 4 + 256;
     size_t len = EPOCH_SIGN_BYTES + draws < FULL ? EPOCH_SIGN_BYTES + draws : FULL;
-    uint8_t *stream = sodium_malloc(FULL);  /* keyed: guarded, wiped on free */
+    /* keyed: wiped before return. On the stack, not in sodium_malloc's
+     * guarded pages: the detector derives thousands of these per key, and a
+     * guarded allocation costs several system calls each. */
+    uint8_t stream[FULL];
 
-    if (!stream)
-        sodium_misuse();  /* out of memory for 21 KB: nothing sensible left to do */
     for (int i = 0; i < 4; i++)
         nonce[i] = (uint8_t)(epoch >> (8 * i));
     crypto_stream_chacha20(stream, len, nonce, pk->epoch_key);
@@ -119,7 +120,7 @@ static void epoch_shuffle(const FmPatternKeys *pk, uint32_t epoch, int stop, uin
         perm[i] = perm[j];
         perm[j] = t;
     }
-    sodium_free(stream);
+    sodium_memzero(stream, len);
 }
 
 static int sign_bit(const uint8_t *signs, int r)
