@@ -639,6 +639,7 @@ typedef struct AudioCarry {
 } AudioCarry;
 
 struct FmVideoWriter {
+    int force_key;        /* the next frame written starts a GOP */
     char *path;           /* final name */
     char *tmp_path;       /* where the muxer writes until finish */
     AVFormatContext *oc;
@@ -1342,6 +1343,12 @@ int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *
     return 0;
 }
 
+void fm_writer_force_keyframe(FmVideoWriter *w)
+{
+    if (w)
+        w->force_key = 1;
+}
+
 int fm_writer_write(FmVideoWriter *w, const AVFrame *frame, FmError *err)
 {
     if (!w || !frame)
@@ -1381,8 +1388,10 @@ int fm_writer_write(FmVideoWriter *w, const AVFrame *frame, FmError *err)
             return writer_fail(w, nomem(err));
     }
     f->pts = pts;
-    /* A source I-frame must not force one in the output. */
-    f->pict_type = AV_PICTURE_TYPE_NONE;
+    /* A source I-frame must not force one in the output; a new pattern
+     * epoch does (fm_writer_force_keyframe). */
+    f->pict_type = w->force_key ? AV_PICTURE_TYPE_I : AV_PICTURE_TYPE_NONE;
+    w->force_key = 0;
     ret = avcodec_send_frame(c, f);
     av_frame_unref(w->frame);
     if (ret < 0)

@@ -72,6 +72,16 @@ int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *
                    const FmWriterOptions *opt, FmError *err);
 /* Encodes one frame (not consumed; the caller keeps ownership). */
 int fm_writer_write(FmVideoWriter *writer, const AVFrame *frame, FmError *err);
+/*
+ * Makes the next frame written a keyframe. wmembed calls it at the first
+ * frame of every pattern epoch: an inter frame codes the switch to a new
+ * noise-like pattern coarsely over a static background, and the frames that
+ * predict from it keep that loss for the whole epoch (measured: VP9 CRF 24
+ * on a static 640x480 picture, 5.3 % raw bit errors with the encoder's own
+ * GOPs, 0.1 % with a keyframe every epoch, 2.4 % more bytes).
+ */
+void fm_writer_force_keyframe(FmVideoWriter *writer);
+
 /* Flushes, writes the trailer and renames the temporary file into place. */
 int fm_writer_finish(FmVideoWriter *writer, FmError *err);
 /* Frees the writer; removes the temporary file if finish did not succeed. */

@@ -15,6 +15,7 @@
 
 #include "embedder.h"
 #include "keys.h"
+#include "pattern.h"
 #include "payload.h"
 #include "quality.h"
 #include "receipt.h"
@@ -223,7 +224,7 @@ int main(int argc, char **argv)
     fm_progress_init(&prog, stderr, info->nb_frames, quiet);
     double t0 = fm_now(), mse_sum = 0, ssim_sum = 0, worst_psnr = 100;
     double tb = av_q2d(info->time_base), t_origin = NAN;
-    long frames = 0;
+    long frames = 0, last_epoch = -1;
     AVFrame *frame;
     int r;
     while ((r = fm_reader_next(reader, &frame, &err)) > 0) {
@@ -237,6 +238,11 @@ int main(int argc, char **argv)
                    : frames * (info->frame_rate.num ? av_q2d(av_inv_q(info->frame_rate)) : 1 / 24.0);
         if (isnan(t_origin))
             t_origin = t;
+        /* a keyframe where the pattern changes (video_io.h) */
+        if ((long)fm_epoch_at(t - t_origin) != last_epoch) {
+            last_epoch = (long)fm_epoch_at(t - t_origin);
+            fm_writer_force_keyframe(writer);
+        }
         if (fm_embedder_mark(emb, frame->data[0], frame->linesize[0], info->bit_depth,
                              t - t_origin, &q, &err) < 0 ||
             fm_writer_write(writer, frame, &err) < 0)

@@ -1108,7 +1108,7 @@ Test(cli, embed_issued_option)
     cr_assert(got >= t0 / 60 && got <= t1 / 60, "--issued now: %s (%u min), ran %ld..%ld min",
               issued, got, (long)(t0 / 60), (long)(t1 / 60));
     char line[64];
-    snprintf(line, sizeof line, "issued %s\n", issued);
+    snprintf(line, sizeof line, "issued %s, AI training reserved\n", issued);
     cr_assert_not_null(strstr(r.out, line), "summary lacks \"%s\": %s", line, r.out);
     tu_run_result_free(&r);
     t0 = time(NULL);
