@@ -1,0 +1,454 @@
+"""Shared pieces of the keyless attacks on filmmark marks (bench/attacks/*.py).
+
+The attacker knows the published design (docs/DESIGN.md), not the key:
+  * the mark lives in the luma, on a 'mark grid' of 360 rows that follows the
+    picture height (3 picture pixels per mark pixel at 1080p);
+  * it is a 128 x 128 mark-pixel tile repeated from the top-left corner;
+  * it is shaped by a local-activity mask (more in texture, less in flat and
+    dark areas);
+  * format 2 changes the pattern every epoch (2 s of master time, epochs
+    starting at master time 0, 2, 4, ... s).
+Everything here is plain numpy; video goes in and out as raw frames through the
+ffmpeg CLI. Nothing reads a key or calls filmmark code.
+"""
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+TILE = 128          # tile period in mark pixels
+GRID_ROWS = 360     # mark-grid rows over the picture height
+
+
+# ----------------------------------------------------------------- video I/O
+def probe(path):
+    """width, height, fps (float), frame count, duration of the first video stream."""
+    out = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-count_packets",
+         "-show_entries", "stream=width,height,r_frame_rate,nb_read_packets:format=duration",
+         "-of", "json", path], check=True, capture_output=True, text=True).stdout
+    j = json.loads(out)
+    s = j["streams"][0]
+    num, den = s["r_frame_rate"].split("/")
+    return {"width": int(s["width"]), "height": int(s["height"]),
+            "fps": float(num) / float(den), "fps_str": s["r_frame_rate"],
+            "frames": int(s.get("nb_read_packets", 0)),
+            "duration": float(j.get("format", {}).get("duration", 0.0))}
+
+
+class Reader:
+    """Raw frames from ffmpeg: 'gray' (luma only) or 'yuv420p' (Y, U, V planes).
+
+    start/frames select an exact frame range (every filmmark output used here is
+    intra-only FFV1 or lossless H.264, so seeking is frame exact)."""
+
+    def __init__(self, path, width, height, pix_fmt="gray", start=0.0, frames=None):
+        self.w, self.h, self.pix_fmt = width, height, pix_fmt
+        self.ysize = width * height
+        self.csize = (width // 2) * (height // 2) if pix_fmt == "yuv420p" else 0
+        cmd = ["ffmpeg", "-nostdin", "-v", "error"]
+        if start > 0:
+            cmd += ["-ss", "%.6f" % start]
+        cmd += ["-i", path, "-map", "0:v:0"]
+        if frames is not None:
+            cmd += ["-frames:v", str(int(frames))]
+        cmd += ["-vsync", "passthrough", "-f", "rawvideo", "-pix_fmt", pix_fmt, "-"]
+        self.p = subprocess.Popen(cmd, stdout=subprocess.PIPE, bufsize=1 << 24)
+
+    def __iter__(self):
+        n = self.ysize + 2 * self.csize
+        while True:
+            buf = self.p.stdout.read(n)
+            if len(buf) < n:
+                break
+            a = np.frombuffer(buf, np.uint8)
+            y = a[:self.ysize].reshape(self.h, self.w)
+            if self.pix_fmt == "gray":
+                yield y
+            else:
+                yield (y, a[self.ysize:])   # chroma planes kept as one flat block
+        self.p.stdout.close()
+        if self.p.wait() != 0:
+            raise RuntimeError("ffmpeg reader failed")
+
+
+class Writer:
+    """yuv420p frames into a file: codec 'raw' (uncompressed in Matroska: exact,
+    no encoding cost, 3 MB a 1080p frame), 'x264' (lossless H.264, -qp 0),
+    'ffv1' (lossless), or 'crf12' (x264 CRF 12, preset medium)."""
+
+    def __init__(self, path, width, height, fps_str, codec="x264"):
+        self.path = path
+        self.tmp = os.path.join(os.path.dirname(path) or ".", "." + os.path.basename(path))
+        if codec == "raw":
+            enc = ["-c:v", "rawvideo"]
+        elif codec == "ffv1":
+            enc = ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slices", "4", "-slicecrc", "1"]
+        elif codec == "crf12":
+            enc = ["-c:v", "libx264", "-preset", "medium", "-crf", "12"]
+        else:
+            enc = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"]
+        cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p",
+               "-s", "%dx%d" % (width, height), "-framerate", fps_str, "-i", "-",
+               *enc, "-pix_fmt", "yuv420p", "-f", "matroska", self.tmp]
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, bufsize=1 << 24)
+
+    def write(self, y, chroma):
+        self.p.stdin.write(np.ascontiguousarray(y, np.uint8).tobytes())
+        self.p.stdin.write(np.ascontiguousarray(chroma, np.uint8).tobytes())
+
+    def close(self):
+        self.p.stdin.close()
+        if self.p.wait() != 0:
+            raise RuntimeError("ffmpeg writer failed: " + self.path)
+        os.replace(self.tmp, self.path)
+
+
+# ----------------------------------------------------------------- geometry
+def area_matrix(n_out, n_in):
+    """(n_out x n_in) area-averaging matrix (each output sample = mean of the
+    input interval it covers, fractional overlaps weighted)."""
+    m = np.zeros((n_out, n_in), np.float32)
+    scale = n_in / n_out
+    for i in range(n_out):
+        a, b = i * scale, (i + 1) * scale
+        j = int(math.floor(a))
+        while j < n_in and j < b:
+            m[i, j] = min(b, j + 1) - max(a, j)
+            j += 1
+        m[i] /= m[i].sum()
+    return m
+
+
+class Bilinear1D:
+    """Bilinear sampling along one axis: n_out samples at the centres of n_out
+    equal intervals over the same extent as n_in input samples; periodic with
+    period n_in when step is given (output sample i sits at input position
+    (i + 0.5) * step - 0.5), else clamped at the edges."""
+
+    def __init__(self, n_out, n_in, step=None):
+        if step is None:
+            pos = (np.arange(n_out) + 0.5) * n_in / n_out - 0.5
+            pos = np.clip(pos, 0, n_in - 1)
+            i0 = np.floor(pos).astype(np.intp)
+            i1 = np.minimum(i0 + 1, n_in - 1)
+        else:
+            pos = (np.arange(n_out) + 0.5) * step - 0.5
+            i0 = np.floor(pos).astype(np.intp)
+            i1 = (i0 + 1) % n_in
+            i0 = i0 % n_in
+        self.i0, self.i1 = i0, i1
+        self.f = (pos - np.floor(pos)).astype(np.float32)
+
+    def rows(self, a):
+        f = self.f[:, None]
+        return a[self.i0] * (1 - f) + a[self.i1] * f
+
+    def cols(self, a):
+        f = self.f[None, :]
+        return a[:, self.i0] * (1 - f) + a[:, self.i1] * f
+
+
+def block_mean(a, f):
+    """Mean over f x f blocks (a's sides are multiples of f), in float32."""
+    a = a.astype(np.float32)
+    r = a[0::f].copy()
+    for i in range(1, f):
+        r += a[i::f]
+    c = r[:, 0::f].copy()
+    for i in range(1, f):
+        c += r[:, i::f]
+    c *= 1.0 / (f * f)
+    return c
+
+
+def box(a, r):
+    """Mean over a (2r+1)^2 window, edges replicated."""
+    k = 2 * r + 1
+    p = np.pad(a, r, mode="edge")
+    c = np.cumsum(np.cumsum(p, 0, dtype=np.float64), 1)
+    c = np.pad(c, ((1, 0), (1, 0)))
+    s = c[k:, k:] - c[:-k, k:] - c[k:, :-k] + c[:-k, :-k]
+    return (s / (k * k)).astype(np.float32)
+
+
+class Grid:
+    """The mark grid of a picture size, and the maps between it and the picture."""
+
+    def __init__(self, width, height):
+        self.W, self.H = width, height
+        self.gh = GRID_ROWS
+        self.gw = int(round(width * GRID_ROWS / height))
+        self.f = height // GRID_ROWS if height % GRID_ROWS == 0 else 0
+        if not (self.f and width % self.f == 0 and width // self.f == self.gw):
+            self.f = 0
+            self.Ay = area_matrix(self.gh, height)
+            self.Ax = area_matrix(self.gw, width).T.copy()
+        # picture <- tile (periodic bilinear), picture <- cells (clamped)
+        step = GRID_ROWS / height
+        self.Uy = Bilinear1D(height, TILE, step)
+        self.Ux = Bilinear1D(width, TILE, step)
+        self.ch, self.cw = self.gh // 2, max(1, self.gw // 2)
+        self.cf = 2 * self.f
+        if not self.cf:
+            self.Cy = area_matrix(self.ch, height)
+            self.Cx = area_matrix(self.cw, width).T.copy()
+        self.By = Bilinear1D(height, self.ch)
+        self.Bx = Bilinear1D(width, self.cw)
+        # how many grid pixels fall on each tile pixel
+        self.fold_count = self.fold(np.ones((self.gh, self.gw), np.float64))
+
+    def to_grid(self, y):
+        if self.f:
+            return block_mean(y, self.f)
+        y = y.astype(np.float32)
+        return self.Ay @ y @ self.Ax
+
+    @staticmethod
+    def highpass(g):
+        """Grid minus its 5 x 5 local mean (the detector's window)."""
+        return g - box(g, 2)
+
+    @staticmethod
+    def whiten(g):
+        """Like the detector: minus the 5 x 5 mean, over the local std (floor 0.5),
+        clipped to +-3."""
+        m = box(g, 2)
+        v = np.maximum(box(g * g, 2) - m * m, 0.25)
+        return np.clip((g - m) / np.sqrt(v), -3, 3)
+
+    def fold(self, g):
+        """Sum a grid-sized array into one TILE x TILE tile (period 128 from the
+        top-left corner)."""
+        ph = -g.shape[0] % TILE
+        pw = -g.shape[1] % TILE
+        p = np.pad(g, ((0, ph), (0, pw)))
+        return p.reshape(p.shape[0] // TILE, TILE, p.shape[1] // TILE, TILE).sum(axis=(0, 2))
+
+    def unfold(self, tile):
+        """The tile repeated over the grid (grid-sized)."""
+        ry = -(-self.gh // TILE)
+        rx = -(-self.gw // TILE)
+        return np.tile(tile, (ry, rx))[:self.gh, :self.gw]
+
+    def upsample(self, tile):
+        """The tile repeated over the picture, sampled bilinearly at every picture
+        pixel centre (as the embedder renders it)."""
+        return self.Ux.cols(self.Uy.rows(tile.astype(np.float32)))
+
+    def activity_mask(self, y):
+        """Local-activity gain per picture pixel, after the published embedder
+        mask: cells of 2 mark pixels, gain = clamp((sqrt(s^2 + 1.5^2)/6)^0.6,
+        0.3, 2) x dark(mean), 3 x 3 smoothing (capped at twice the cell's own
+        gain), bilinear to pixels. More change where the picture is textured."""
+        y = y.astype(np.float32)
+        if self.cf:
+            mu = block_mean(y, self.cf)
+            m2 = block_mean(y * y, self.cf)
+        else:
+            mu = self.Cy @ y @ self.Cx
+            m2 = self.Cy @ (y * y) @ self.Cx
+        sd = np.sqrt(np.maximum(m2 - mu * mu, 0) + 2.25)
+        g = np.clip((sd / 6.0) ** 0.6, 0.3, 2.0)
+        t = np.clip((mu - 24.0) / 48.0, 0, 1)
+        g *= 0.35 + 0.65 * t * t * (3 - 2 * t)
+        g = np.minimum(box(g, 1), 2 * g)
+        return self.Bx.cols(self.By.rows(g.astype(np.float32)))
+
+
+# ------------------------------------------------------------ applying a change
+def mse_target(psnr):
+    return 255.0 ** 2 / 10 ** (psnr / 10.0)
+
+
+def psnr_of(mse):
+    return 99.0 if mse <= 0 else 10 * math.log10(255.0 ** 2 / mse)
+
+
+def apply_scaled(y, d, psnr=None, alpha=None):
+    """y (uint8) + s * d, rounded and clipped, with s chosen so that the result's
+    luma PSNR against y is 'psnr' dB (two secant steps on the measured MSE,
+    which includes rounding and clipping), or s = alpha when given. Returns
+    (new luma, mse)."""
+    yf = y.astype(np.float32)
+    buf = np.empty_like(yf)
+
+    def out(s):
+        o = buf
+        np.multiply(d, np.float32(s), out=o)
+        np.add(o, yf, out=o)
+        np.rint(o, out=o)
+        np.clip(o, 0, 255, out=o)
+        e = o - yf
+        return o.copy(), float(np.einsum("ij,ij->", e, e, dtype=np.float64)) / e.size
+
+    if alpha is not None:
+        o, m = out(alpha)
+        return o.astype(np.uint8), m
+    target = mse_target(psnr)
+    p = float(np.mean(d * d))
+    if p <= 0:
+        return y.copy(), 0.0
+    r = 1 / 12.0   # rounding noise of a change spread over fractions
+    s0 = math.sqrt(max(target - r, 0.5 * target) / p)
+    o, m = out(s0)
+    if abs(psnr_of(m) - psnr) > 0.03 and m > r:
+        s1 = s0 * math.sqrt(max(target - r, 0.1 * target) / (m - r))
+        o1, m1 = out(s1)
+        if abs(m1 - target) < abs(m - target):
+            o, m = o1, m1
+    return o.astype(np.uint8), m
+
+
+# ----------------------------------------------------------------- misc
+def parse_excerpts(spec, duration):
+    """'START:DUR[@AS],...' (seconds) -> [(start, dur, as_time)]; empty = whole clip.
+    AS is the master time the excerpt pretends to be at (copy attack; default START)."""
+    if not spec:
+        return [(0.0, duration, 0.0)]
+    out = []
+    for part in spec.split(","):
+        as_t = None
+        if "@" in part:
+            part, a = part.split("@")
+            as_t = float(a)
+        s, d = part.split(":")
+        out.append((float(s), float(d), float(s) if as_t is None else as_t))
+    return out
+
+
+def strength_name(s):
+    return s if s == "auto" else ("%g" % float(s))
+
+
+def log(*a):
+    print("[attacks]", *a, file=sys.stderr, flush=True)
+
+
+# ------------------------------------------------- the common attack loop
+def load_estimates(path):
+    z = np.load(path)
+    meta = json.loads(str(z["meta"]))
+    return z, meta
+
+
+class EpochTiles:
+    """Picks the tile of an estimate for a frame at master time t: one tile for
+    every frame ('all', 'const', 'first1s') or one per epoch ('epoch', 'cluster',
+    'fdiff'; epochs outside the estimated range use the nearest one)."""
+
+    def __init__(self, z, meta, which):
+        a = z[which]
+        self.per_epoch = a.ndim == 3
+        self.tiles = a
+        self.epochs = meta["epochs"]
+        self.epoch = meta["epoch"]
+
+    def key(self, t):
+        if not self.per_epoch:
+            return 0
+        k = int(math.floor(t / self.epoch + 1e-9))
+        k = min(max(k, self.epochs[0]), self.epochs[-1])
+        return self.epochs.index(k) if k in self.epochs else \
+            int(np.argmin([abs(e - k) for e in self.epochs]))
+
+    def tile(self, key):
+        return self.tiles[key] if self.per_epoch else self.tiles
+
+
+def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
+               use_mask=True, attack=""):
+    """For each excerpt of inp and each (name, EpochTiles) in estimates, adds
+    sign * s * mask * (tile upsampled) to every frame, for each strength (target
+    PSNR in dB against inp, or 'auto' = the scale at which the high-passed,
+    folded result stops correlating with the attacker's own estimate, one
+    scale per 10-s chunk), writing PREFIX.<name>.<strength>[.t<start>].mkv.
+    The input is decoded once for all estimates and strengths. Returns the
+    result dicts (also printed as JSON lines as each excerpt is finished)."""
+    info = probe(inp)
+    W, H, fps = info["width"], info["height"], info["fps"]
+    grid = Grid(W, H)
+    results = []
+    cache = {}
+
+    def up(name, tiles, key):
+        if (name, key) not in cache:
+            if len(cache) > 16:
+                cache.pop(next(iter(cache)))
+            cache[(name, key)] = grid.upsample(tiles.tile(key))
+        return cache[(name, key)]
+
+    chunk_len = int(round(10 * fps))
+    for (start, dur, as_t) in parse_excerpts(excerpts, info["duration"]):
+        nfr = int(round(dur * fps))
+        a0 = int(round(as_t * fps))
+        suffix = (".t%g" % start) if excerpts else ""
+        outs = [(name, tiles, s) for (name, tiles) in estimates for s in strengths]
+        writers = {(n, s): Writer("%s.%s.%s%s.mkv" % (prefix, n, strength_name(s), suffix),
+                                  W, H, info["fps_str"], codec) for (n, _, s) in outs}
+        stats = {(n, s): [] for (n, _, s) in outs}
+        alphas = {n: [] for (n, _) in estimates}
+        j = 0
+
+        def flush(chunk):
+            masks = {}
+
+            def mask(i):
+                if i not in masks:
+                    masks[i] = grid.activity_mask(chunk[i][0]) if use_mask else 1.0
+                return masks[i]
+            alpha = {}
+            if "auto" in strengths:
+                for (name, tiles) in estimates:
+                    p0 = p1 = 0.0
+                    for i in range(0, len(chunk), 4):
+                        y, c, t = chunk[i]
+                        key = tiles.key(t)
+                        T = tiles.tile(key).astype(np.float64)
+                        f0 = grid.fold(grid.highpass(grid.to_grid(y))) / grid.fold_count
+                        f1 = grid.fold(grid.highpass(grid.to_grid(mask(i) * up(name, tiles, key)))) / grid.fold_count
+                        p0 += float(np.sum(f0 * T))
+                        p1 += float(np.sum(f1 * T))
+                    alpha[name] = max(p0 / p1, 0.0) if p1 > 0 else 0.0
+                    alphas[name].append(alpha[name])
+            for i, (y, c, t) in enumerate(chunk):
+                m = mask(i)
+                masks.pop(i, None)
+                for (name, tiles) in estimates:
+                    d = up(name, tiles, tiles.key(t)) * m
+                    if sign < 0:
+                        d = -d
+                    for s in strengths:
+                        if s == "auto":
+                            o, mse = apply_scaled(y, d, alpha=alpha[name])
+                        else:
+                            o, mse = apply_scaled(y, d, psnr=float(s))
+                        stats[(name, s)].append(mse)
+                        writers[(name, s)].write(o, c)
+
+        chunk = []
+        for (y, c) in Reader(inp, W, H, "yuv420p", start=start, frames=nfr):
+            chunk.append((y, c, (a0 + j) / fps))
+            j += 1
+            if len(chunk) == chunk_len:
+                flush(chunk)
+                chunk = []
+        if chunk:
+            flush(chunk)
+        for (n, _, s) in outs:
+            writers[(n, s)].close()
+            ms = stats[(n, s)]
+            r = {"attack": (attack + "-" + n) if attack else n, "estimate": n,
+                 "strength": strength_name(s), "start": start, "file": writers[(n, s)].path,
+                 "frames": len(ms),
+                 "psnr": round(psnr_of(float(np.mean(ms))), 2) if ms else None,
+                 "psnr_min": round(min(psnr_of(x) for x in ms), 2) if ms else None}
+            if s == "auto":
+                r["alpha"] = [round(x, 4) for x in alphas[n]]
+            results.append(r)
+            print(json.dumps(r), flush=True)
+        log("%s: excerpt at %g s, %d frames done" % (attack, start, j))
+    return results

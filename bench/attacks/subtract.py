@@ -1,0 +1,49 @@
+#!/usr/bin/env python3
+"""Removal attack: subtract an estimate of the mark (estimate.py) from a marked copy.
+
+    subtract.py -i MARKED --estimates EST.npz --which all,epoch,const,cluster,fdiff
+                --psnr auto,45,40,35 -o PREFIX [--excerpts START:DUR,...]
+                [--codec ffv1|raw|x264|crf12] [--no-mask] [--name NAME]
+
+Every frame gets  y - s * mask(y) * U(tile)  where U repeats the estimated tile
+over the picture (bilinear, on the 360-row mark grid, from the top-left corner),
+mask is a local-activity gain after the published embedder mask (more where the
+picture is textured), tile is the estimate for the frame's epoch (master time =
+frame index / fps) or the single tile, and s is set per frame so that the
+result's luma PSNR against the marked copy is the target (after rounding and
+clipping). 'auto' instead uses one s per 10-s chunk: the scale at which the
+high-passed, folded result no longer correlates with the attacker's own
+estimate (the attacker's best guess of exact removal, whatever its PSNR).
+
+The estimates are those of estimate.py ('all' is attack a; 'epoch', 'const',
+'cluster' attack b; 'fdiff' attack d); several can be given, the input is then
+decoded once for all of them. Writes PREFIX.<estimate>.<strength>.mkv, or
+PREFIX.<estimate>.<strength>.t<START>.mkv per excerpt (the excerpt of the
+attacked copy, cut exactly; only those frames are processed; frame i of the
+input is at master time i / fps). Output is FFV1 by default; 'raw'
+(uncompressed, what bench/attacks.sh uses: exact and no encoding time),
+lossless H.264 or x264 CRF 12 on request. Prints one JSON line per file with
+the PSNR achieved (mean-MSE PSNR over its frames, and the worst frame).
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import fmattack as fa  # noqa: E402
+
+ap = argparse.ArgumentParser(description="subtract an estimated mark")
+ap.add_argument("-i", "--input", required=True)
+ap.add_argument("-o", "--output", required=True, help="output prefix")
+ap.add_argument("--estimates", required=True)
+ap.add_argument("--which", default="all", help="comma-separated: all, epoch, const, cluster, fdiff, first1s")
+ap.add_argument("--psnr", default="auto,45,40,35")
+ap.add_argument("--excerpts", default="")
+ap.add_argument("--codec", default="ffv1", choices=["ffv1", "raw", "x264", "crf12"])
+ap.add_argument("--no-mask", action="store_true")
+ap.add_argument("--name", default="", help="prefix of the attack names in the JSON lines")
+a = ap.parse_args()
+z, meta = fa.load_estimates(a.estimates)
+ests = [(w, fa.EpochTiles(z, meta, w)) for w in a.which.split(",")]
+fa.run_change(a.input, a.output, a.excerpts, a.psnr.split(","), ests, -1, a.codec,
+              not a.no_mask, a.name)
