@@ -16,7 +16,8 @@ i / fps). The sums are folded at the tile period (128 mark pixels) into tiles:
   epoch    one tile per epoch, from that epoch's frames      (attack b)
   const    per-pixel median of the epoch tiles: the part common to all epochs,
            robust to the epochs whose picture leaks into their tile (b, const)
-  cluster  per epoch: const + the mean of (epoch tile - const) over this epoch
+  cluster  per epoch: const (scaled to the epoch tile) + the mean of the
+           residuals (epoch tile - its least-squares share of const) over this epoch
            and all epochs of OTHER shots (cuts found from frame differences)
            whose residual correlates with this epoch's beyond 4 robust standard
            deviations of the cross-shot correlations (an attacker who groups
@@ -140,7 +141,13 @@ def main():
     shots_of = {k: set() for k in ks}
     for kk, sh in zip(epoch_of, shot):
         shots_of[kk].add(int(sh))
-    R = (B - C).reshape(K, -1).astype(np.float64)
+    # residual = epoch tile minus its least-squares share of the constant part
+    # (the mark's gain in each epoch's whitened tile varies with the picture, so
+    # a plain B - C would leave a common +-C in every residual)
+    Cv = C.reshape(-1).astype(np.float64)
+    Bv = B.reshape(K, -1).astype(np.float64)
+    beta = (Bv @ Cv) / max(float(Cv @ Cv), 1e-30)
+    R = Bv - beta[:, None] * Cv[None, :]
     R -= R.mean(axis=1, keepdims=True)
     nr = np.linalg.norm(R, axis=1, keepdims=True)
     nr[nr == 0] = 1
@@ -151,7 +158,7 @@ def main():
     sig = max(sig, 1.0 / np.sqrt(R.shape[1]))
     member = (G > float(np.median(off)) + 4 * sig) & other
     np.fill_diagonal(member, True)
-    est["cluster"] = np.stack([C + R[member[i]].mean(axis=0).reshape(fa.TILE, fa.TILE)
+    est["cluster"] = np.stack([beta[i] * C + R[member[i]].mean(axis=0).reshape(fa.TILE, fa.TILE)
                                for i in range(K)]).astype(np.float32)
     cluster_sizes = member.sum(axis=1)
 
