@@ -101,6 +101,17 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
         "codec", info->codec, "crf", info->crf, "strength", info->strength));
     json_object_set_new(body, "quality", json_pack("{s:f, s:f}",
         "luma_psnr_db", info->psnr_y, "luma_ssim", info->ssim_y));
+    if (info->content_fingerprint) {
+        FmFingerprint *check;
+        int r = fm_fingerprint_from_string(&check, info->content_fingerprint, err);
+        fm_fingerprint_free(&check);
+        if (r < 0) {
+            json_decref(body);
+            return r == FM_ENOMEM ? r : FM_EINVAL;
+        }
+        json_object_set_new(body, "content_fingerprint",
+                            json_string(info->content_fingerprint));
+    }
 
     char *canon = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
     if (!canon) {
@@ -130,12 +141,14 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
     return ret;
 }
 
-int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
-                    FmError *err)
+/* Loads and checks a receipt; on success *docp holds the parsed document. */
+static int read_verified(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
+                         json_t **docp, FmError *err)
 {
     json_error_t jerr;
     json_t *doc = json_load_file(path, 0, &jerr);
     int ret = 0;
+    *docp = NULL;
     if (!doc)
         return fm_error_set(err, FM_EFORMAT, "cannot read receipt '%s': %s", path, jerr.text);
     json_t *body = json_object_get(doc, "receipt");
@@ -161,6 +174,43 @@ int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSA
     else if (fm_payload_verify(message, key) != 0)
         ret = fm_error_set(err, FM_ECRYPTO, "the payload in receipt '%s' does not verify", path);
 end:
+    if (ret == 0)
+        *docp = doc;
+    else
+        json_decref(doc);
+    return ret;
+}
+
+int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
+                    FmError *err)
+{
+    json_t *doc;
+    int ret = read_verified(path, key, message, &doc, err);
+    json_decref(doc);
+    return ret;
+}
+
+int fm_receipt_read_fingerprint(const char *path, const FmKey *key, FmFingerprint **fp,
+                                FmError *err)
+{
+    uint8_t message[FM_MESSAGE_BYTES];
+    json_t *doc;
+    *fp = NULL;
+    int ret = read_verified(path, key, message, &doc, err);
+    if (ret < 0)
+        return ret;
+    json_t *member = json_object_get(json_object_get(doc, "receipt"), "content_fingerprint");
+    if (!member) {
+        ret = fm_error_set(err, FM_ENOTFOUND, "receipt '%s' has no content fingerprint", path);
+    } else if (!json_is_string(member)) {
+        ret = fm_error_set(err, FM_EFORMAT, "receipt '%s': content_fingerprint is not a string",
+                           path);
+    } else {
+        FmError perr;
+        ret = fm_fingerprint_from_string(fp, json_string_value(member), &perr);
+        if (ret < 0)
+            ret = fm_error_set(err, ret, "receipt '%s': %s", path, perr.msg);
+    }
     json_decref(doc);
     return ret;
 }

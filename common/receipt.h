@@ -5,13 +5,15 @@
  * signature is Ed25519 over the receipt object serialised compactly with
  * sorted keys (jansson JSON_COMPACT | JSON_SORT_KEYS). The receipt holds the
  * embedded message (payload + its signature), the names given, the output's
- * SHA-256 and the settings. See docs/RECEIPT.md.
+ * SHA-256 and the settings, and optionally the content fingerprint of the
+ * marked master. See docs/RECEIPT.md.
  */
 #ifndef FM_RECEIPT_H
 #define FM_RECEIPT_H
 
 #include <stdint.h>
 
+#include "fingerprint.h"
 #include "fm_error.h"
 #include "keys.h"
 #include "payload.h"
@@ -26,6 +28,9 @@ typedef struct FmReceiptInfo {
     long frames;
     int width, height;
     double psnr_y, ssim_y;
+    /* fm_fingerprint_to_string() of the marked frames (fingerprint.h), signed with
+     * the rest as member "content_fingerprint"; NULL: the member is left out */
+    const char *content_fingerprint;
 } FmReceiptInfo;
 
 /* Writes path atomically (temp + rename), signed with the secret key. */
@@ -40,5 +45,16 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
  */
 int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
                     FmError *err);
+
+/*
+ * Reads the content fingerprint of a receipt, after the same checks as
+ * fm_receipt_read(): *fp is a new reference fingerprint (free it with
+ * fm_fingerprint_free()) to compare a clip with. Returns 0; FM_ENOTFOUND
+ * (and *fp = NULL) when the receipt is genuine but has no fingerprint (it
+ * was written before they were recorded); FM_EFORMAT, FM_ECRYPTO, FM_ENOMEM
+ * as fm_receipt_read() or when the fingerprint does not parse.
+ */
+int fm_receipt_read_fingerprint(const char *path, const FmKey *key, FmFingerprint **fp,
+                                FmError *err);
 
 #endif

@@ -1,0 +1,156 @@
+/*
+ * fingerprint.h - a compact, robust content fingerprint of a video, to check
+ * that a mark read from a clip sits on the content of the title it was
+ * issued for (the "copy attack": a mark estimated from one copy and added to
+ * unrelated video carries a valid signature, but not the title's pictures).
+ *
+ * DESIGN (measured figures: docs/DESIGN.md, "Content fingerprint")
+ *
+ * Per frame (8-bit or 9..16-bit luma, any size 16..16384):
+ *  1. Active picture: black bars (rows/columns from each edge that are dark,
+ *     mean <= 48 on the 8-bit scale, and flat, range <= 16, up to 25 % per
+ *     side) are found on a sparse sample and left out, so letterbox,
+ *     pillarbox and their removal do not move the picture.
+ *  2. The central 80 % of the active picture (width and height, in its own
+ *     proportions, so an aspect squeeze changes nothing) is box-averaged to a
+ *     96 x 96 grid; a frame whose grid is flat (std < 0.5) carries no weight.
+ *  3. The central 60 % (a "zoom" of 0.60) is area-resampled from it to
+ *     32 x 32 cells, and 64 2-D DCT-II coefficients C(u, v) are taken: all
+ *     those with ODD horizontal frequency u, the 64 of lowest u^2 + v^2
+ *     (u <= 11, v <= 12). An odd-u basis is antisymmetric left-right, so
+ *     (a) it ignores brightness, any function of y alone, and the picture's
+ *     mean; (b) by the mirror symmetry of natural picture statistics each
+ *     coefficient is positive or negative equally often over content in
+ *     general: unrelated videos agree on half the bits on average, which
+ *     even-u features (sky on top, subject in the middle) would not give;
+ *     (c) a horizontal flip turns every bit, a vertical flip the odd-v bits:
+ *     flips are a fixed XOR the comparison tries, no information is lost.
+ *     The 64 values are scaled to unit length (grading and contrast do not
+ *     matter) and summed per time bin.
+ *  4. Per second of video time (floor of the frame time t), the hash is the
+ *     sign of the sum of the frames' vectors: 64 bits. A second without a
+ *     frame of picture content (black, fades) has no hash.
+ *
+ * The reference (the marked master, in wmembed) keeps one 64-bit hash per
+ * second, serialised as "fmfp1:<first second>:" then 16 lowercase hex digits
+ * per second, or "-" for a second without picture content: 16 bytes per
+ * second, 115 KB for a two-hour film.
+ *
+ * A clip (in wmdetect) keeps quarter-second bins, and for 16 zooms: the
+ * central 60, 66, 73 or 80 % of its active width times the same of its
+ * height (a crop of up to 12.5 % per side, also of one axis, such as a 4:3
+ * cut from 16:9, puts the master's central 60 % at one of them, within 5 %);
+ * about 16 KB of memory per second of clip.
+ *
+ * Comparison slides the clip over the master: every zoom, speed (1, and
+ * 24/25, 25/24, 1/1.05, 1.05, 1/1.1, 1.1 when the clip is long enough for
+ * the speed to move it by a quarter second), quarter-second phase, whole
+ * second offset and the four flips. For each hypothesis the aligned pairs of
+ * one-second hashes are compared bit by bit. Evidence is counted in RUNS,
+ * not seconds: per bit position a new trial starts only where the clip's or
+ * the master's bit changes, so a still shot counts 64 trials however long it
+ * lasts (a static unrelated clip agreeing by chance with a static stretch of
+ * the master cannot pile up evidence). The false-match probability of a
+ * hypothesis is the binomial tail P(X >= agreements), X ~ Bin(trials, 1/2)
+ * -- exact under independent fair bits, which the odd-u features make fair
+ * on average but not exactly independent -- multiplied by the number of
+ * hypotheses tried (Bonferroni); a match is log10 p <= -6. Unrelated content
+ * was measured far from that (docs/DESIGN.md). A clip with fewer than two
+ * seconds of picture content is FM_FP_TOO_SHORT, not a guess.
+ *
+ * Not covered: off-centre crops and crops beyond 12.5 % per side, rotations
+ * beyond a few degrees, picture-in-picture, heavy overlays.
+ */
+#ifndef FM_FINGERPRINT_H
+#define FM_FINGERPRINT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "fm_error.h"
+
+#define FM_FP_BITS 64                /* bits of one per-second hash */
+#define FM_FP_VERSION_TAG "fmfp1"    /* prefix of the serialised form */
+#define FM_FP_LOG10_P_MATCH (-6.0)   /* a match is log10 p <= this */
+#define FM_FP_MIN_SECONDS 2          /* fewer seconds of content: too short */
+#define FM_FP_MAX_SECONDS 360000     /* longest fingerprint: 100 hours */
+
+typedef struct FmFingerprint FmFingerprint;
+
+typedef enum FmFpRole {
+    FM_FP_REFERENCE = 0,  /* the marked master: per-second hashes, serialisable */
+    FM_FP_CLIP = 1,       /* a found copy: quarter-second bins, crop hypotheses */
+} FmFpRole;
+
+/* Creates an empty fingerprint. Returns 0, FM_EINVAL or FM_ENOMEM. */
+int fm_fingerprint_new(FmFingerprint **fp, FmFpRole role, FmError *err);
+/* Frees *fp and sets it to NULL; NULL or *fp == NULL is a no-op. */
+void fm_fingerprint_free(FmFingerprint **fp);
+
+/*
+ * Adds one frame's luma plane shown at t seconds (its presentation time;
+ * frames may come in any order). luma: width x height samples, 8-bit bytes
+ * when bit_depth == 8, else uint16 in host order on a bit_depth scale
+ * (9..16); stride in bytes. width, height in 16..16384; t finite, and all
+ * frames of one fingerprint within FM_FP_MAX_SECONDS. Returns 0 or FM_EINVAL
+ * (bad argument; the fingerprint is unchanged) or FM_ENOMEM.
+ */
+int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                       int width, int height, double t, FmError *err);
+
+/* Frames added (those with picture content and those without). */
+long fm_fingerprint_frames(const FmFingerprint *fp);
+/* Seconds that have a hash (picture content). */
+long fm_fingerprint_seconds(const FmFingerprint *fp);
+
+/*
+ * The serialised form, "fmfp1:<first>:<hashes>" (see above), in a malloc'd
+ * string the caller frees; of a clip, its plain (zoom 0.60) one-second hashes.
+ * An empty fingerprint gives "fmfp1:0:". Returns 0 or FM_ENOMEM.
+ */
+int fm_fingerprint_to_string(const FmFingerprint *fp, char **out, FmError *err);
+/* Parses the serialised form into a new reference fingerprint. Returns 0,
+ * FM_EFORMAT (not a valid fingerprint string) or FM_ENOMEM. */
+int fm_fingerprint_from_string(FmFingerprint **fp, const char *s, FmError *err);
+
+typedef enum FmFpVerdict {
+    FM_FP_NO_MATCH = 0,
+    FM_FP_MATCH = 1,
+    FM_FP_TOO_SHORT = 2,  /* clip or master has < FM_FP_MIN_SECONDS of content */
+} FmFpVerdict;
+
+typedef struct FmFpMatch {
+    FmFpVerdict verdict;
+    int match;                  /* verdict == FM_FP_MATCH */
+    double log10_p;             /* false-match probability, all hypotheses counted; <= 0 */
+    double log10_p_best;        /* the same for the best hypothesis alone (not counted) */
+    double score;               /* fraction of compared bits that agree: 1 same, ~0.5 unrelated */
+    /* the best hypothesis (meaningful when windows > 0): */
+    double offset, speed;       /* master time = offset + speed * clip time */
+    int hflip, vflip;           /* the clip is mirrored left-right / upside down */
+    double zoom_x, zoom_y;      /* clip's active width/height fraction matching the master's
+                                   central 0.60: 0.60 same framing, 0.75 a 10 % crop per side */
+    double clip_from, clip_to;       /* clip time span compared, seconds */
+    double master_from, master_to;   /* the master's seconds it matched */
+    int windows;                /* one-second clip windows compared */
+    long bits, bit_errors;      /* raw bit comparisons and disagreements */
+    long trials, agreements;    /* runs (see above) and those that agree */
+    double log10_hypotheses;    /* log10 of the hypotheses tried */
+} FmFpMatch;
+
+/*
+ * Compares a clip with a master (the clip may be any excerpt of the master,
+ * at an unknown offset, retimed, cropped, flipped, re-encoded). Either may
+ * come from fm_fingerprint_from_string(); a clip with FM_FP_CLIP role is
+ * searched over crops and quarter-second phases. res->verdict says whether it
+ * matched. Returns 0 (also for no match and too short) or FM_EINVAL/FM_ENOMEM.
+ */
+int fm_fingerprint_compare(const FmFingerprint *master, const FmFingerprint *clip,
+                           FmFpMatch *res, FmError *err);
+/* The same, using only the clip's frames with clip_from <= t < clip_to (for
+ * the span in which the mark was read). */
+int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint *clip,
+                                double clip_from, double clip_to, FmFpMatch *res,
+                                FmError *err);
+
+#endif
