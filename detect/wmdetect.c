@@ -16,13 +16,26 @@
 
 #include "accumulator.h"
 #include "detector.h"
+#include "fingerprint.h"
 #include "keys.h"
 #include "payload.h"
 #include "receipt.h"
 #include "tool_util.h"
 #include "video_io.h"
 
-enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_ERROR = 2, EXIT_UNVERIFIED = 3 };
+enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_ERROR = 2, EXIT_UNVERIFIED = 3, EXIT_MISMATCH = 4 };
+
+/* The clip's content against the issued title's fingerprint (a receipt's). */
+typedef struct ContentCheck {
+    int checked;          /* a receipt with a fingerprint was given */
+    FmFpMatch m;
+} ContentCheck;
+
+static const char *verdict_name(const ContentCheck *cc)
+{
+    return !cc->checked ? "unknown" : cc->m.verdict == FM_FP_MATCH ? "match"
+           : cc->m.verdict == FM_FP_TOO_SHORT ? "too_short" : "no_match";
+}
 #define MAX_KEYS 64
 
 static void usage(FILE *out)
@@ -38,7 +51,9 @@ static void usage(FILE *out)
         "\n"
         "  -k, --key FILE       detection key (.dkey) or secret key (.key)\n"
         "      --receipt FILE   also correlate against the message of this receipt\n"
-        "                       (informed detection; reports bit errors against it)\n"
+        "                       (informed detection; reports bit errors against it),\n"
+        "                       and compare the clip's pictures with the content\n"
+        "                       fingerprint it records (content match)\n"
         "      --start S        skip the first S seconds of CLIP\n"
         "      --duration D     read at most D seconds\n"
         "      --json           print one JSON object on stdout\n"
@@ -46,7 +61,8 @@ static void usage(FILE *out)
         "  -h, --help           this help\n"
         "\n"
         "exit status: 0 found, signature valid; 1 no watermark; 3 watermark present\n"
-        "but payload/signature does not verify; 2 error\n");
+        "but payload/signature does not verify; 4 signature valid but the content does\n"
+        "not match the receipt's title (transplanted?); 2 error\n");
 }
 
 static int load_key_dir(const char *dir, FmKey **keys, int *nkeys, FmError *err)
@@ -82,7 +98,8 @@ static int load_key_dir(const char *dir, FmKey **keys, int *nkeys, FmError *err)
     return 0;
 }
 
-static void print_text(const char *clip, const FmDetectResult *r, const char *fp)
+static void print_text(const char *clip, const FmDetectResult *r, const char *fp,
+                       const ContentCheck *cc)
 {
     char issued[32];
     if (!r->found) {
@@ -90,8 +107,11 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                clip, r->frames_read, r->false_alarm_probability);
         return;
     }
-    printf("%s: watermark found%s\n", clip,
-           r->signature_valid ? "" : " (payload NOT verified: the fields below may be damaged)");
+    if (r->signature_valid && cc->checked && cc->m.verdict == FM_FP_NO_MATCH)
+        printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
+    else
+        printf("%s: watermark found%s\n", clip,
+               r->signature_valid ? "" : " (payload NOT verified: the fields below may be damaged)");
     if (r->payload_valid) {
         fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
         printf("  title id:       %u\n", r->payload.title_id);
@@ -118,9 +138,22 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                               : (r->geometry.flip_v ? "vertical" : "none"),
            r->geometry.rotation_deg);
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
+    if (cc->checked) {
+        if (cc->m.verdict == FM_FP_TOO_SHORT)
+            printf("  content match:  undecided (too little picture to compare)\n");
+        else if (cc->m.match)
+            printf("  content match:  yes, the issued title's pictures (master %.0f s to %.0f s; "
+                   "%.0f%% of bits agree, p = 10^%.1f that other pictures agree as well)\n",
+                   cc->m.master_from, cc->m.master_to, 100 * cc->m.score, cc->m.log10_p);
+        else
+            printf("  content match:  NO (the best alignment with the issued title agrees on "
+                   "%.0f%% of bits, p = 10^%.1f: what unrelated pictures give)\n",
+                   100 * cc->m.score, cc->m.log10_p);
+    }
 }
 
-static void print_json(const char *clip, const FmDetectResult *r, const char *fp, int informed)
+static void print_json(const char *clip, const FmDetectResult *r, const char *fp, int informed,
+                       const ContentCheck *cc)
 {
     char issued[32] = "";
     if (r->payload_valid)
@@ -159,6 +192,19 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
         json_object_set_new(o, "receipt_z", json_real(r->expected_z));
         json_object_set_new(o, "receipt_false_alarm_log10",
                             json_real(fm_gauss_tail_log10(r->expected_z)));
+        json_object_set_new(o, "content_match", !cc->checked || cc->m.verdict == FM_FP_TOO_SHORT
+                                                ? json_null() : json_boolean(cc->m.match));
+        json_t *c = json_object();
+        json_object_set_new(c, "verdict", json_string(verdict_name(cc)));
+        if (cc->checked && cc->m.verdict != FM_FP_TOO_SHORT) {
+            json_object_set_new(c, "false_match_log10", json_real(cc->m.log10_p));
+            json_object_set_new(c, "bits_agreeing", json_real(cc->m.score));
+            json_object_set_new(c, "master_seconds", json_pack("[f, f]", cc->m.master_from,
+                                                               cc->m.master_to));
+            json_object_set_new(c, "clip_seconds", json_pack("[f, f]", cc->m.clip_from,
+                                                             cc->m.clip_to));
+        }
+        json_object_set_new(o, "content", c);
     }
     json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
     fputc('\n', stdout);
@@ -223,6 +269,8 @@ int main(int argc, char **argv)
     FmAccumulator acc = { 0 };
     int have_acc = 0;
     uint8_t expected[FM_MESSAGE_BYTES];
+    FmFingerprint *master_fp = NULL, *clip_fp = NULL;
+    ContentCheck cc = { 0 };
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
@@ -249,9 +297,16 @@ int main(int argc, char **argv)
     }
     if (receipt_path) {
         int ok = -1;
+        int which = -1;
         for (int i = 0; i < nkeys && ok < 0; i++)
-            ok = fm_receipt_read(receipt_path, keys[i], expected, &err);
+            if ((ok = fm_receipt_read(receipt_path, keys[i], expected, &err)) == 0)
+                which = i;
         if (ok < 0)
+            goto fail_err;
+        int fr = fm_receipt_read_fingerprint(receipt_path, keys[which], &master_fp, &err);
+        if (fr < 0 && fr != FM_ENOTFOUND)
+            goto fail_err;
+        if (master_fp && fm_fingerprint_new(&clip_fp, FM_FP_CLIP, &err) < 0)
             goto fail_err;
     }
 
@@ -280,6 +335,9 @@ int main(int argc, char **argv)
             break;
         if (fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth, t, &err) < 0)
             goto fail_err;
+        if (clip_fp && fm_fingerprint_add(clip_fp, frame->data[0], frame->linesize[0],
+                                          info->bit_depth, info->width, info->height, t, &err) < 0)
+            goto fail_err;
         frames++;
         fm_progress_update(&prog, frames, "reading");
     }
@@ -305,13 +363,22 @@ int main(int argc, char **argv)
             best_key = i;
         }
     }
+    /* a valid signature on pictures that are not the issued title's: the
+     * copy attack, or a re-stamp by a detection-key holder */
+    if (master_fp && best.signature_valid) {
+        if (fm_fingerprint_compare_span(master_fp, clip_fp, best.span[0],
+                                        best.span[1] + FM_WINDOW_SECONDS, &cc.m, &err) < 0)
+            goto fail_err;
+        cc.checked = 1;
+    }
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
     if (json)
-        print_json(clip, &best, fp, receipt_path != NULL);
+        print_json(clip, &best, fp, receipt_path != NULL, &cc);
     else if (!quiet)
-        print_text(clip, &best, fp);
-    ret = !best.found ? EXIT_NONE : best.signature_valid ? EXIT_FOUND : EXIT_UNVERIFIED;
+        print_text(clip, &best, fp, &cc);
+    ret = !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
+        : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH : EXIT_FOUND;
     goto end;
 
 fail_err:
@@ -321,6 +388,8 @@ end:
     if (have_acc)
         fm_accumulator_free(&acc);
     fm_reader_close(&reader);
+    fm_fingerprint_free(&master_fp);
+    fm_fingerprint_free(&clip_fp);
     for (int i = 0; i < nkeys; i++)
         fm_key_free(&keys[i]);
     return ret;

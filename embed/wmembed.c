@@ -14,6 +14,7 @@
 #include <libavutil/log.h>
 
 #include "embedder.h"
+#include "fingerprint.h"
 #include "keys.h"
 #include "pattern.h"
 #include "payload.h"
@@ -171,6 +172,7 @@ int main(int argc, char **argv)
     FmVideoReader *reader = NULL;
     FmVideoWriter *writer = NULL;
     FmEmbedder *emb = NULL;
+    FmFingerprint *content_fp = NULL;
     uint8_t message[FM_MESSAGE_BYTES];
     char receipt_path[4096];
     int ret = EXIT_USAGE;
@@ -216,6 +218,11 @@ int main(int argc, char **argv)
     if (fm_embedder_new(&emb, key->wm_key, message, info->width, info->height, strength, &err) < 0)
         goto fail_err;
 
+    /* the marked pictures' content fingerprint, signed into the receipt so
+     * that wmdetect --receipt can tell the title's pictures from a transplant */
+    if (fm_fingerprint_new(&content_fp, FM_FP_REFERENCE, &err) < 0)
+        goto fail_err;
+
     FmWriterOptions wopt = { .codec = codec, .crf = crf, .threads = 0, .audio_from = in_path };
     if (fm_writer_open(&writer, out_path, info, &wopt, &err) < 0)
         goto fail_err;
@@ -245,6 +252,8 @@ int main(int argc, char **argv)
         }
         if (fm_embedder_mark(emb, frame->data[0], frame->linesize[0], info->bit_depth,
                              t - t_origin, &q, &err) < 0 ||
+            fm_fingerprint_add(content_fp, frame->data[0], frame->linesize[0], info->bit_depth,
+                               info->width, info->height, t - t_origin, &err) < 0 ||
             fm_writer_write(writer, frame, &err) < 0)
             goto fail_err;
         mse_sum += q.mse;
@@ -273,16 +282,22 @@ int main(int argc, char **argv)
     if (fm_sha256_file(out_path, sha, &err) < 0)
         goto fail_err;
     double psnr = fm_psnr_from_mse(mse_sum / frames), ssim = ssim_sum / frames;
-    char *out_copy = strdup(out_path);
+    char *out_copy = strdup(out_path), *fp_text = NULL;
+    if (fm_fingerprint_to_string(content_fp, &fp_text, &err) < 0) {
+        free(out_copy);
+        goto fail_err;
+    }
     FmReceiptInfo rinfo = {
         .owner = owner, .title = title, .recipient = recipient,
         .output_name = out_copy ? basename(out_copy) : out_path,
         .output_sha256 = sha, .codec = fm_codec_name(codec),
         .crf = crf, .strength = strength, .frames = frames,
         .width = info->width, .height = info->height, .psnr_y = psnr, .ssim_y = ssim,
+        .content_fingerprint = fp_text,
     };
     r = fm_receipt_write(receipt_path, key, &payload, message, &rinfo, 1, &err);
     free(out_copy);
+    free(fp_text);
     if (r < 0)
         goto fail_err;
 
@@ -325,6 +340,7 @@ fail_err:
 end:
     fm_writer_close(&writer);   /* removes the partial output unless finished */
     fm_embedder_free(&emb);
+    fm_fingerprint_free(&content_fp);
     fm_reader_close(&reader);
     fm_key_free(&key);
     sodium_memzero(message, sizeof(message));

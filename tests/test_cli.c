@@ -629,6 +629,56 @@ Test(cli, detect_after_h264_crf23_reencode)
     free(clip);
 }
 
+Test(cli, receipt_content_match_true_and_transplant_refused)
+{
+    /* The receipt records the marked pictures' content fingerprint. The
+     * deliverable matches it (exit 0, content_match true); the same signed
+     * message stamped onto other pictures with the same key (what a
+     * detection-key holder, or a copy attack, produces) verifies blindly
+     * but is refused against the receipt: exit 4, content_match false. */
+    require_deliverable();
+    char *key = m("a.key"), *dk = m("a.dkey"), *clip = m("marked.webm");
+    char *receipt = m("marked.webm.receipt.json");
+    Run r = run("wmdetect", "-k", dk, "--receipt", receipt, "--json", clip, NULL);
+    cr_assert_eq(r.rc, 0, "deliverable with its receipt: exit %d: %s %s", r.rc, r.out, r.err);
+    json_t *j = parse(r.out, "deliverable with its receipt");
+    cr_assert(json_is_true(json_object_get(j, "content_match")), "content_match: %s", r.out);
+    cr_assert_str_eq(json_string_value(json_object_get(json_object_get(j, "content"), "verdict")),
+                     "match");
+    json_decref(j);
+    tu_run_result_free(&r);
+
+    if (tu_sh(FFMPEG " -f lavfi -i mandelbrot=size=" MASTER_SIZE ":rate=24 -t 3 -c:v libx264"
+              " -crf 16 -pix_fmt yuv420p '%s/other.mp4'", dir) != 0)
+        cr_assert_fail("ffmpeg failed");
+    char *other = d("other.mp4"), *restamp = d("restamp.webm");
+    r = run("wmembed", "-k", key, "-i", other, "-o", restamp, "--title-id", TITLE_ID,
+            "--recipient-id", RECIPIENT_ID, "--issued", ISSUED, "--force", "-q", NULL);
+    cr_assert_eq(r.rc, 0, "wmembed onto other pictures: exit %d: %s", r.rc, r.err);
+    tu_run_result_free(&r);
+    r = run("wmdetect", "-k", dk, "-q", restamp, NULL);
+    cr_assert_eq(r.rc, 0, "the re-stamped clip verifies blindly (exit %d)", r.rc);
+    tu_run_result_free(&r);
+    r = run("wmdetect", "-k", dk, "--receipt", receipt, "--json", restamp, NULL);
+    cr_assert_eq(r.rc, 4, "re-stamped clip against the title's receipt: exit %d, want 4: %s %s",
+                 r.rc, r.out, r.err);
+    j = parse(r.out, "re-stamped clip with the receipt");
+    cr_assert(json_is_true(json_object_get(j, "signature_valid")));
+    cr_assert(json_is_false(json_object_get(j, "content_match")), "content_match: %s", r.out);
+    json_decref(j);
+    tu_run_result_free(&r);
+    r = run("wmdetect", "-k", dk, "--receipt", receipt, restamp, NULL);
+    cr_assert_eq(r.rc, 4);
+    cr_assert_not_null(strstr(r.out, "content does not match the issued title"), "%s", r.out);
+    tu_run_result_free(&r);
+    free(key);
+    free(dk);
+    free(clip);
+    free(receipt);
+    free(other);
+    free(restamp);
+}
+
 Test(cli, detect_after_fps30_reencode)
 {
     require_deliverable();
