@@ -24,6 +24,7 @@
 #define SEG_LEVELS 3        /* local alignment: halves, quarters, eighths of the clip */
 #define SEG_MIN 4           /* windows, the shortest run of the clip compared alone */
 #define SEG_MAX (1 + 5 + 9 + 17)
+#define ROWPROJ_U 16        /* > the largest u selected (11, select_coefs) */
 
 static const double zoom_axis[NZ_AXIS] = { 0.60, 0.66, 0.73, 0.80 };
 static const double speeds[] = { 1.0, 25.0 / 24, 24.0 / 25, 1.05, 1 / 1.05, 1.1, 1 / 1.1 };
@@ -51,7 +52,7 @@ struct FmFingerprint {
     float *px;              /* NZ_AXIS * (umax + 1) * FINE (rows u) */
     float *py;              /* NZ_AXIS * (vmax + 1) * FINE */
     float fine[FINE * FINE];
-    float rowproj[FINE * 16];
+    float rowproj[FINE * ROWPROJ_U];
     float vec[FM_FP_BITS];
 };
 
@@ -378,7 +379,7 @@ int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
                 float s = 0;
                 for (int i = 0; i < FINE; i++)
                     s += f[i] * p[i];
-                fp->rowproj[j * 16 + u] = s;
+                fp->rowproj[j * ROWPROJ_U + u] = s;
             }
         }
         for (int zy = 0; zy < nza; zy++) {
@@ -389,7 +390,7 @@ int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
                 int u = fp->coef[b].u;
                 float s = 0;
                 for (int j = 0; j < FINE; j++)
-                    s += fp->rowproj[j * 16 + u] * p[j];
+                    s += fp->rowproj[j * ROWPROJ_U + u] * p[j];
                 fp->vec[b] = s;
                 norm += (double)s * s;
             }
@@ -434,7 +435,7 @@ static int cmp_float(const void *a, const void *b)
  * median weight of the non-empty windows.
  */
 static int build_seq(const FmFingerprint *fp, int zi, double r, double phase, int64_t b_lo,
-                     int64_t b_hi, Seq *s, float *scratch /* n * FM_FP_BITS + n */)
+                     int64_t b_hi, Seq *s)
 {
     double c0 = (double)b_lo / fp->bps, c_end = (double)b_hi / fp->bps;
     long n = (long)floor(r * (c_end - c0) + phase) + 1;
@@ -442,7 +443,6 @@ static int build_seq(const FmFingerprint *fp, int zi, double r, double phase, in
     s->h = calloc((size_t)n, sizeof(uint64_t));
     s->ok = calloc((size_t)n, 1);
     float *ws = calloc((size_t)n * (FM_FP_BITS + 1), sizeof(float));
-    (void)scratch;
     if (!s->h || !s->ok || !ws) {
         free(ws);
         seq_free(s);
@@ -511,7 +511,7 @@ static int master_seq(const FmFingerprint *fp, Seq *s, int64_t *s0)
     int64_t last = fp->base + fp->nbins;  /* exclusive bin */
     int64_t end_s = last >= 0 ? (last + fp->bps - 1) / fp->bps : -((-last) / fp->bps);
     *s0 = first;
-    int ret = build_seq(fp, 0, 1.0, 0.0, first * fp->bps, end_s * fp->bps, s, NULL);
+    int ret = build_seq(fp, 0, 1.0, 0.0, first * fp->bps, end_s * fp->bps, s);
     if (ret == 0 && s->n > end_s - first)
         s->n = (long)(end_s - first);  /* the extra window past the end is empty */
     return ret;
@@ -534,6 +534,8 @@ int fm_fingerprint_to_string(const FmFingerprint *fp, char **out, FmError *err)
 {
     Seq s;
     int64_t s0;
+    if (!fp || !out)
+        return fm_error_set(err, FM_EINVAL, "fingerprint: NULL argument");
     *out = NULL;
     if (master_seq(fp, &s, &s0) < 0)
         return fm_error_set(err, FM_ENOMEM, "out of memory");
@@ -952,7 +954,7 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
     double c0 = (double)b_lo / bps, dur = (double)(b_hi - b_lo) / bps;
 
     Seq c;
-    if (build_seq(clip, 0, 1.0, 0.0, b_lo, b_hi, &c, NULL) < 0) {
+    if (build_seq(clip, 0, 1.0, 0.0, b_lo, b_hi, &c) < 0) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory");
         goto done;
     }
@@ -1010,7 +1012,7 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
         for (int a = 0; a < nr && ret == 0; a++)
             for (int pi = 0; pi < nphase; pi++) {
                 int ri = use_r[a];
-                if (build_seq(clip, zi, speeds[ri], (double)pi / bps, b_lo, b_hi, &c, NULL) < 0) {
+                if (build_seq(clip, zi, speeds[ri], (double)pi / bps, b_lo, b_hi, &c) < 0) {
                     ret = fm_error_set(err, FM_ENOMEM, "out of memory");
                     break;
                 }
@@ -1043,6 +1045,9 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
                             if (e[q] < e[f])
                                 f = q;
                         double d = (double)(bv + bn - 2 * e[f]);
+                        if (d <= 0 || (top->n == STAGE2_KEEP &&
+                                       d * d <= -top->h[top->worst].key * (double)(bv + bn)))
+                            continue;  /* not among the best */
                         Hyp h = { zi, ri, pi, f, j, seg[si][0], seg[si][1], 0 };
                         h.key = -d * d / (double)(bv + bn);  /* -z^2 */
                         keep_top(top, &h);
@@ -1052,7 +1057,7 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
             }
     for (int i = 0; i < top->n && ret == 0; i++) {
         const Hyp *h = &top->h[i];
-        if (build_seq(clip, h->zi, speeds[h->ri], (double)h->pi / bps, b_lo, b_hi, &c, NULL) < 0) {
+        if (build_seq(clip, h->zi, speeds[h->ri], (double)h->pi / bps, b_lo, b_hi, &c) < 0) {
             ret = fm_error_set(err, FM_ENOMEM, "out of memory");
             break;
         }
