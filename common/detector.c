@@ -1,7 +1,6 @@
 #include "detector.h"
 
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -456,16 +455,10 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                 fm_error_set(err, ret, "out of memory in the geometry search");
                 goto end;
             }
-            if (getenv("FM_DEBUG_GEOMETRY"))
-                fprintf(stderr, "geometry: %d %s\n", ret, err ? err->msg : "");
             ret = 0;  /* clip too small for the search: keep the first answer */
         } else {
             d->v = vg;
             d->nwin = ng;
-            if (getenv("FM_DEBUG_GEOMETRY"))
-                fprintf(stderr, "geometry: steps %.4f %.4f flip %d %d shift %d %d score %.4f\n",
-                        al.step_x, al.step_y, al.flip_h, al.flip_v, al.shift_x, al.shift_y,
-                        al.score);
             g.geometry = res->geometry;
             ret = analyse_windows(d, keys, (double)al.hypotheses + 1, expected, &g, err);
             if (ret == FM_EFORMAT) {
