@@ -56,16 +56,15 @@ static int write_atomic(const char *path, const char *text, int force, FmError *
     return 0;
 }
 
-int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *payload,
-                     const uint8_t message[FM_MESSAGE_BYTES], const FmReceiptInfo *info,
-                     int force, FmError *err)
+int fm_receipt_format(const FmKey *secret, const FmPayload *payload,
+                      const uint8_t message[FM_MESSAGE_BYTES], const FmReceiptInfo *info,
+                      char **out, FmError *err)
 {
     char issued[32], msg_hex[2 * FM_MESSAGE_BYTES + 1], fp[FM_FINGERPRINT_CHARS + 1];
     char created[32], sig_hex[2 * crypto_sign_BYTES + 1];
     uint8_t sig[crypto_sign_BYTES];
     time_t now = time(NULL);
     struct tm tm;
-    int ret;
 
     if (secret->kind != FM_KEY_SECRET)
         return fm_error_set(err, FM_EINVAL, "a secret key is needed to sign a receipt");
@@ -101,6 +100,18 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
         "codec", info->codec, "crf", info->crf, "strength", info->strength));
     json_object_set_new(body, "quality", json_pack("{s:f, s:f}",
         "luma_psnr_db", info->psnr_y, "luma_ssim", info->ssim_y));
+    if (info->self_check) {
+        const FmSelfCheck *sc = info->self_check;
+        json_object_set_new(body, "self_check", json_pack("{s:b, s:b, s:b, s:f, s:f, s:f, s:f}",
+            "found", sc->found, "signature_valid", sc->signature_valid,
+            "message_match", sc->message_match, "pilot_z", sc->pilot_z,
+            "raw_bit_error_rate", sc->raw_ber, "false_alarm_log10", sc->false_alarm_log10,
+            "seconds_read", sc->seconds_read));
+    } else {
+        json_object_set_new(body, "self_check", json_null());
+    }
+    if (info->master_short)
+        json_object_set_new(body, "master_short", json_string(info->master_short));
     if (info->content_fingerprint) {
         FmFingerprint *check;
         int r = fm_fingerprint_from_string(&check, info->content_fingerprint, err);
@@ -135,9 +146,21 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
     memcpy(withnl, text, tl);
     withnl[tl] = '\n';
     withnl[tl + 1] = 0;
-    ret = write_atomic(path, withnl, force, err);
     free(text);
-    free(withnl);
+    *out = withnl;
+    return 0;
+}
+
+int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *payload,
+                     const uint8_t message[FM_MESSAGE_BYTES], const FmReceiptInfo *info,
+                     int force, FmError *err)
+{
+    char *text;
+    int ret = fm_receipt_format(secret, payload, message, info, &text, err);
+    if (ret < 0)
+        return ret;
+    ret = write_atomic(path, text, force, err);
+    free(text);
     return ret;
 }
 

@@ -17,6 +17,7 @@
 #include "fm_error.h"
 #include "keys.h"
 #include "payload.h"
+#include "selfcheck.h"
 
 typedef struct FmReceiptInfo {
     const char *owner, *title, *recipient;  /* free-text names, may be NULL */
@@ -31,7 +32,19 @@ typedef struct FmReceiptInfo {
     /* fm_fingerprint_to_string() of the marked frames (fingerprint.h), signed with
      * the rest as member "content_fingerprint"; NULL: the member is left out */
     const char *content_fingerprint;
+    /* what wmembed found reading the deliverable back (selfcheck.h); NULL:
+     * not checked (--no-verify), recorded as "self_check": null */
+    const FmSelfCheck *self_check;
+    /* the master ended before its container said it would and the user
+     * accepted that (--allow-short): the reason, recorded as
+     * "master_short"; NULL when the master was whole */
+    const char *master_short;
 } FmReceiptInfo;
+
+/* The signed receipt document, ready to write (malloc'ed, ends in a newline). */
+int fm_receipt_format(const FmKey *secret, const FmPayload *payload,
+                      const uint8_t message[FM_MESSAGE_BYTES], const FmReceiptInfo *info,
+                      char **text, FmError *err);
 
 /* Writes path atomically (temp + rename), signed with the secret key. */
 int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *payload,

@@ -14,6 +14,7 @@
 #endif
 
 #include "video_io.h"
+#include "atomic_file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -21,6 +22,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -641,7 +643,7 @@ typedef struct AudioCarry {
 struct FmVideoWriter {
     int force_key;        /* the next frame written starts a GOP */
     char *path;           /* final name */
-    char *tmp_path;       /* where the muxer writes until finish */
+    FmTempFile tmp;       /* where the muxer writes until published */
     AVFormatContext *oc;
     AVCodecContext *venc;
     AVStream *vst;
@@ -654,7 +656,7 @@ struct FmVideoWriter {
     AVRational src_tb;
     int64_t last_pts;     /* in venc->time_base */
     int64_t frame_ticks;
-    int failed, finished;
+    int failed, completed, finished;
     AudioCarry audio;
 };
 
@@ -688,34 +690,10 @@ static int same_file(const char *a, const char *b)
            sa.st_ino == sb.st_ino;
 }
 
-/* Creates ".NAME.partXXXXXX" beside path: same directory, so the final
- * rename() is atomic; hidden, so nobody mistakes it for a deliverable. */
+/* The muxer writes to a locked temporary beside path (atomic_file.h). */
 static int writer_make_temp(FmVideoWriter *w, FmError *err)
 {
-    const char *slash = strrchr(w->path, '/');
-    int dirlen = slash ? (int)(slash - w->path) + 1 : 0;
-    const char *base = w->path + dirlen;
-    if (!*base)
-        return fm_error_set(err, FM_EINVAL, "'%s' names a directory, not a file", w->path);
-    /* Keep the name within NAME_MAX whatever the length of the original. */
-    w->tmp_path = av_asprintf("%.*s.%.200s.partXXXXXX", dirlen, w->path, base);
-    if (!w->tmp_path)
-        return nomem(err);
-    int fd = mkstemp(w->tmp_path);
-    if (fd < 0) {
-        int e = errno;
-        av_freep(&w->tmp_path);
-        return fm_error_set(err, FM_EIO, "cannot create '%s': %s", w->path, strerror(e));
-    }
-    /* mkstemp makes 0600; the deliverable gets the usual 0666 & ~umask. */
-    mode_t mask = umask(0);
-    umask(mask);
-    int ok = fchmod(fd, 0666 & ~mask) == 0;
-    int e = errno;
-    close(fd);
-    if (!ok)
-        return fm_error_set(err, FM_EIO, "cannot create '%s': %s", w->path, strerror(e));
-    return 0;
+    return fm_temp_open(&w->tmp, w->path, 0666, 1, err);
 }
 
 /* Can the encoder take pix_fmt at this size? Planar YUV only (no alpha,
@@ -1253,7 +1231,7 @@ static int audio_pump(FmVideoWriter *w, double until, int all, FmError *err)
 
 static int writer_open_output(FmVideoWriter *w, FmError *err)
 {
-    char *url = av_asprintf("file:%s", w->tmp_path); /* no protocol guessing from the name */
+    char *url = av_asprintf("file:%s", w->tmp.path); /* no protocol guessing from the name */
     if (!url)
         return nomem(err);
     int ret = avio_open(&w->oc->pb, url, AVIO_FLAG_WRITE);
@@ -1314,6 +1292,7 @@ int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *
     FmVideoWriter *w = av_mallocz(sizeof *w);
     if (!w)
         return nomem(err);
+    w->tmp.fd = -1;
     w->width = src->width;
     w->height = src->height;
     w->in_fmt = src->pix_fmt;
@@ -1326,7 +1305,7 @@ int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *
     if (ret == 0)
         ret = writer_make_temp(w, err);
     if (ret == 0) {
-        ret = avformat_alloc_output_context2(&w->oc, ofmt, NULL, w->tmp_path);
+        ret = avformat_alloc_output_context2(&w->oc, ofmt, NULL, w->tmp.path);
         ret = ret < 0 ? nomem(err) : 0;
     }
     if (ret == 0)
@@ -1353,7 +1332,7 @@ int fm_writer_write(FmVideoWriter *w, const AVFrame *frame, FmError *err)
 {
     if (!w || !frame)
         return fm_error_set(err, FM_EINVAL, "fm_writer_write: missing argument");
-    if (w->failed || w->finished)
+    if (w->failed || w->completed)
         return fm_error_set(err, FM_EINVAL, "'%s': writer is %s", w->path,
                             w->failed ? "in error" : "finished");
     if (frame->width != w->width || frame->height != w->height || frame->format != w->in_fmt)
@@ -1403,11 +1382,11 @@ int fm_writer_write(FmVideoWriter *w, const AVFrame *frame, FmError *err)
     return audio_pump(w, pts * av_q2d(c->time_base), 0, err);
 }
 
-int fm_writer_finish(FmVideoWriter *w, FmError *err)
+int fm_writer_complete(FmVideoWriter *w, FmError *err)
 {
     if (!w)
-        return fm_error_set(err, FM_EINVAL, "fm_writer_finish: no writer");
-    if (w->failed || w->finished)
+        return fm_error_set(err, FM_EINVAL, "fm_writer_complete: no writer");
+    if (w->failed || w->completed)
         return fm_error_set(err, FM_EINVAL, "'%s': writer is %s", w->path,
                             w->failed ? "in error" : "finished");
     int ret = avcodec_send_frame(w->venc, NULL);
@@ -1427,20 +1406,33 @@ int fm_writer_finish(FmVideoWriter *w, FmError *err)
         return write_error(w, ret, err);
     /* Data on disk before the name appears, so a crash cannot leave a
      * truncated deliverable under the final name. */
-    int fd = open(w->tmp_path, O_RDONLY);
-    if (fd < 0 || fsync(fd) != 0) {
-        int e = errno;
-        if (fd >= 0)
-            close(fd);
+    if (fm_temp_sync(&w->tmp, NULL) < 0)
         return writer_fail(w, fm_error_set(err, FM_EIO, "cannot write '%s': %s", w->path,
-                                           strerror(e)));
-    }
-    close(fd);
-    if (rename(w->tmp_path, w->path) != 0)
-        return writer_fail(w, fm_error_set(err, FM_EIO, "cannot rename the output into '%s': %s",
-                                           w->path, strerror(errno)));
+                                           strerror(errno)));
+    w->completed = 1;
+    return 0;
+}
+
+const char *fm_writer_temp_path(const FmVideoWriter *w)
+{
+    return w->tmp.path;
+}
+
+int fm_writer_publish(FmVideoWriter *w, FmError *err)
+{
+    if (!w || !w->completed || w->failed || w->finished)
+        return fm_error_set(err, FM_EINVAL, "fm_writer_publish: the output is not complete");
+    int ret = fm_temp_publish(&w->tmp, w->path, err);
+    if (ret < 0)
+        return writer_fail(w, ret);
     w->finished = 1;
     return 0;
+}
+
+int fm_writer_finish(FmVideoWriter *w, FmError *err)
+{
+    int ret = fm_writer_complete(w, err);
+    return ret < 0 ? ret : fm_writer_publish(w, err);
 }
 
 static void audio_free(AudioCarry *a)
@@ -1467,15 +1459,13 @@ void fm_writer_close(FmVideoWriter **writer)
         avio_closep(&w->oc->pb);
         avformat_free_context(w->oc);
     }
-    if (w->tmp_path && !w->finished)
-        unlink(w->tmp_path);
+    fm_temp_discard(&w->tmp);   /* removes it unless published */
     avcodec_free_context(&w->venc);
     av_packet_free(&w->pkt);
     av_frame_free(&w->frame);
     av_frame_free(&w->conv);
     sws_freeContext(w->sws);
     audio_free(&w->audio);
-    av_freep(&w->tmp_path);
     av_freep(&w->path);
     av_freep(writer);
 }

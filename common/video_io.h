@@ -82,7 +82,16 @@ int fm_writer_write(FmVideoWriter *writer, const AVFrame *frame, FmError *err);
  */
 void fm_writer_force_keyframe(FmVideoWriter *writer);
 
-/* Flushes, writes the trailer and renames the temporary file into place. */
+/*
+ * Flushes, writes the trailer and syncs the temporary file to disk; the
+ * output is complete but still under its temporary name, which
+ * fm_writer_temp_path() gives (to read it back, hash it, write its receipt).
+ */
+int fm_writer_complete(FmVideoWriter *writer, FmError *err);
+const char *fm_writer_temp_path(const FmVideoWriter *writer);
+/* Renames the completed temporary file into place (atomic, same directory). */
+int fm_writer_publish(FmVideoWriter *writer, FmError *err);
+/* fm_writer_complete() then fm_writer_publish(). */
 int fm_writer_finish(FmVideoWriter *writer, FmError *err);
 /* Frees the writer; removes the temporary file if finish did not succeed. */
 void fm_writer_close(FmVideoWriter **writer);

@@ -3,7 +3,6 @@
  */
 #include <getopt.h>
 #include <signal.h>
-#include <libgen.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,19 +12,22 @@
 #include <jansson.h>
 #include <libavutil/log.h>
 
-#include "embedder.h"
+#include "atomic_file.h"
+#include "deliverable.h"
 #include "fingerprint.h"
 #include "keys.h"
 #include "pattern.h"
 #include "payload.h"
-#include "quality.h"
-#include "receipt.h"
+#include "recipients.h"
 #include "tool_util.h"
 #include "video_io.h"
 
 #define EXIT_USAGE 2
+#define DEFAULT_VERIFY_SECONDS 20.0
+#define DEFAULT_BATCH 8
 
-/* Set by SIGINT/SIGTERM/SIGHUP: the frame loop stops and the partial output is removed. */
+/* Set by SIGINT/SIGTERM/SIGHUP/SIGQUIT: the run stops and removes whatever
+ * it has not published. Publication itself runs with the signals blocked. */
 static volatile sig_atomic_t interrupted;
 
 static void on_signal(int sig)
@@ -33,24 +35,42 @@ static void on_signal(int sig)
     interrupted = sig;
 }
 
+static const int caught_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
+
+static void catch_signals(sigset_t *set)
+{
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigemptyset(set);
+    for (size_t i = 0; i < sizeof(caught_signals) / sizeof(*caught_signals); i++) {
+        sigaction(caught_signals[i], &sa, NULL);
+        sigaddset(set, caught_signals[i]);
+    }
+}
+
 static void usage(FILE *out)
 {
     fprintf(out,
         "usage: wmembed -k KEY.key -i MASTER -o DELIVERABLE --title-id N --recipient-id N\n"
-        "               [--strength S] [--codec vp9|h264|ffv1] [--crf N]\n"
-        "               [--owner NAME] [--title NAME] [--recipient NAME]\n"
-        "               [--issued TIME] [--ai-use POLICY] [--force] [--json] [--quiet]\n"
+        "               [options]\n"
+        "       wmembed -k KEY.key -i MASTER --recipients LIST.csv --title-id N [options]\n"
         "\n"
         "Embeds the signed payload (title id, recipient id, issue time, AI-use policy)\n"
-        "invisibly in"
-        " every frame of MASTER and encodes DELIVERABLE (VP9/WebM by default). Writes a\n"
-        "signed receipt to DELIVERABLE.receipt.json. The master is never modified.\n"
+        "invisibly in every frame of MASTER and encodes DELIVERABLE (VP9/WebM by\n"
+        "default), reads it back to check that its own mark verifies, and writes a\n"
+        "signed receipt to DELIVERABLE.receipt.json. Receipt and deliverable appear\n"
+        "together or not at all. The master is never modified.\n"
         "\n"
         "  -k, --key FILE        secret key made by wmkeygen (mode 0600)\n"
         "  -i, --input FILE      master video (anything FFmpeg reads)\n"
         "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov)\n"
         "      --title-id N      title id, 0..4294967295\n"
         "      --recipient-id N  recipient id, 0..4294967295 (0 = general release)\n"
+        "      --recipients FILE screener batch: a CSV list id,name,output (optional\n"
+        "                        header line); one deliverable and receipt each, from\n"
+        "                        one decode of MASTER per --batch-size recipients\n"
+        "      --batch-size N    deliverables encoded per decode pass, 1..64 (default %d);\n"
+        "                        memory grows with it, not with the list\n"
         "      --strength S      mark amplitude, default 1.0 (~45 dB luma PSNR)\n"
         "      --codec C         vp9 (default), h264 or ffv1 (lossless)\n"
         "      --crf N           quality, 0..63 (default: vp9 24, h264 18)\n"
@@ -60,10 +80,13 @@ static void usage(FILE *out)
         "      --ai-use POLICY   the rights holder's AI training/mining policy, signed\n"
         "                        into the mark: reserved (default, the cautious\n"
         "                        choice), allowed, attribution or noncommercial\n"
+        "      --verify-seconds S  seconds of each deliverable read back (default %.0f;\n"
+        "                        0 = all of it)\n"
+        "      --no-verify       do not read the deliverable back (receipt says so)\n"
         "      --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
         "  -q, --quiet           no progress or summary text\n"
-        "  -h, --help            this help\n");
+        "  -h, --help            this help\n", DEFAULT_BATCH, DEFAULT_VERIFY_SECONDS);
 }
 
 static int fail(int code, const char *fmt, const char *a, const char *b)
@@ -75,7 +98,194 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
-       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON };
+       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
+       OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY };
+
+/* One deliverable's line of the summary. */
+static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
+{
+    char issued[32], sig_hex[2 * FM_SIGNATURE_BYTES + 1];
+    fm_minutes_to_iso8601(d->payload.issued_minutes, issued, sizeof(issued));
+    fm_hex(d->message + FM_PAYLOAD_BYTES, FM_SIGNATURE_BYTES, sig_hex);
+    json_t *o = json_pack("{s:s, s:{s:i, s:I, s:I, s:s, s:s}, s:s, s:s, s:s, s:s, s:s,"
+                          " s:I, s:f, s:f, s:f}",
+        "output", d->output,
+        "payload", "version", d->payload.version, "title_id", (json_int_t)d->payload.title_id,
+                   "recipient_id", (json_int_t)d->payload.recipient_id, "issued", issued,
+                   "ai_use", fm_ai_use_name(d->payload.ai_use),
+        "signature", sig_hex, "key_fingerprint", key_fp, "output_sha256", d->sha256,
+        "receipt", d->receipt_path, "recipient", d->recipient ? d->recipient : "",
+        "frames", (json_int_t)d->frames, "luma_psnr_db", deliverable_psnr(d),
+        "luma_psnr_worst_frame_db", d->worst_psnr, "luma_ssim", deliverable_ssim(d));
+    json_object_set_new(o, "width", json_integer(info->width));
+    json_object_set_new(o, "height", json_integer(info->height));
+    if (!d->checked)
+        json_object_set_new(o, "self_check", json_null());
+    else
+        json_object_set_new(o, "self_check", json_pack("{s:b, s:b, s:b, s:f, s:f, s:f, s:f}",
+            "found", d->check.found, "signature_valid", d->check.signature_valid,
+            "message_match", d->check.message_match, "pilot_z", d->check.pilot_z,
+            "raw_bit_error_rate", d->check.raw_ber,
+            "false_alarm_log10", d->check.false_alarm_log10,
+            "seconds_read", d->check.seconds_read));
+    return o;
+}
+
+static void print_deliverable(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
+{
+    char issued[32];
+    fm_minutes_to_iso8601(d->payload.issued_minutes, issued, sizeof(issued));
+    printf("%s: marked %ld frames (%dx%d)\n", d->output, d->frames, info->width, info->height);
+    printf("  payload:   title %u, recipient %u, issued %s, AI training %s\n",
+           d->payload.title_id, d->payload.recipient_id, issued,
+           fm_ai_use_name(d->payload.ai_use));
+    printf("  key:       %s\n", key_fp);
+    printf("  quality:   luma PSNR %.2f dB (worst frame %.2f dB), SSIM %.4f\n",
+           deliverable_psnr(d), d->worst_psnr, deliverable_ssim(d));
+    if (d->checked)
+        printf("  verified:  read back %.1f s: signature valid, pilot z %.1f, %.1f %% raw bit "
+               "errors\n", d->check.seconds_read, d->check.pilot_z, 100 * d->check.raw_ber);
+    else
+        printf("  verified:  no (--no-verify)\n");
+    printf("  sha256:    %s\n", d->sha256);
+    printf("  receipt:   %s\n", d->receipt_path);
+}
+
+/* Refuses outputs that would overwrite the master or (without --force) an
+ * existing file, before any work is done. */
+static int check_output(const char *in_path, const char *out_path, int force, FmError *err)
+{
+    char receipt_path[4096];
+    if (snprintf(receipt_path, sizeof(receipt_path), "%s.receipt.json", out_path)
+        >= (int)sizeof(receipt_path))
+        return fm_error_set(err, FM_EINVAL, "output path too long: '%.100s...'", out_path);
+    if (fm_same_file(in_path, out_path) || fm_same_file(in_path, receipt_path))
+        return fm_error_set(err, FM_EPERM, "refusing to overwrite the master '%s'", in_path);
+    if (!force && access(out_path, F_OK) == 0)
+        return fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite", out_path);
+    if (!force && access(receipt_path, F_OK) == 0)
+        return fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite",
+                            receipt_path);
+    /* what a killed run of ours left under these names */
+    if (fm_remove_stale_temps(out_path, err) < 0 || fm_remove_stale_temps(receipt_path, err) < 0)
+        return FM_EIO;
+    return 0;
+}
+
+typedef struct Batch {
+    const char *in_path;
+    FmRecipient *list;
+    size_t count;
+    int batch_size;
+    FmPayload payload;          /* recipient id filled per deliverable */
+    DeliverableSettings set;
+    int json, quiet;
+    json_t *summary;            /* array of deliverables written */
+    size_t written, failed;
+} Batch;
+
+/* Master time of a frame from the master's first frame: it picks the epoch. */
+static double frame_time(const AVFrame *frame, const FmVideoInfo *info, long index)
+{
+    double tb = av_q2d(info->time_base);
+    return frame->pts != AV_NOPTS_VALUE ? frame->pts * tb
+           : index * (info->frame_rate.num ? av_q2d(av_inv_q(info->frame_rate)) : 1 / 24.0);
+}
+
+/*
+ * One decode of the master for recipients [first, first + n): every frame
+ * is marked and encoded once per recipient. The content fingerprint is
+ * taken on the first pass (fp_done tells later passes it is complete).
+ */
+static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, int *fp_done,
+                    FmProgress *prog, long *progress_frames, char key_fp[], FmError *err)
+{
+    FmVideoReader *reader = NULL;
+    Deliverable *ds = calloc(n, sizeof(*ds));
+    int r;
+    if (!ds)
+        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        ds[i].receipt.fd = -1;
+    if ((r = fm_reader_open(&reader, b->in_path, err)) < 0)
+        goto end;
+    const FmVideoInfo *info = fm_reader_info(reader);
+    for (size_t i = 0; i < n; i++) {
+        const FmRecipient *rc = &b->list[first + i];
+        FmPayload p = b->payload;
+        p.recipient_id = rc->id;
+        if ((r = deliverable_open(&ds[i], &b->set, &p, rc->output, rc->name[0] ? rc->name : NULL,
+                                  info, err)) < 0)
+            goto end;
+    }
+
+    AVFrame *frame;
+    long frames = 0;
+    double t_origin = NAN;
+    while ((r = fm_reader_next(reader, &frame, err)) > 0) {
+        if (interrupted)
+            break;
+        double t = frame_time(frame, info, frames);
+        if (isnan(t_origin))
+            t_origin = t;
+        t -= t_origin;
+        /* the fingerprint of the master's pictures (the mark does not move it) */
+        if (!*fp_done && (r = fm_fingerprint_add(content, frame->data[0], frame->linesize[0],
+                                                 info->bit_depth, info->width, info->height, t,
+                                                 err)) < 0)
+            goto end;
+        for (size_t i = 0; i < n; i++)
+            if ((r = deliverable_frame(&ds[i], frame, i == n - 1, info->bit_depth, t, err)) < 0)
+                goto end;
+        frames++;
+        fm_progress_update(prog, ++*progress_frames, "embedding");
+    }
+    if (r < 0)
+        goto end;
+    if (!interrupted && frames == 0) {
+        r = fm_error_set(err, FM_EFORMAT, "'%s' has no decodable video frames", b->in_path);
+        goto end;
+    }
+    *fp_done = 1;
+    for (size_t i = 0; i < n && !interrupted; i++) {
+        r = deliverable_complete(&ds[i], info, content, err);
+        if (r == FM_ECRYPTO && b->count > 1) {
+            /* one recipient's deliverable fails its check: the others go on */
+            fprintf(stderr, "wmembed: %s\n", err->msg);
+            b->failed++;
+            fm_writer_close(&ds[i].writer);
+            continue;
+        }
+        if (r < 0)
+            goto end;
+    }
+    /* publication: no signal may cut between the last check and the renames */
+    sigset_t block, old;
+    catch_signals(&block);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    for (size_t i = 0; i < n && !interrupted && r >= 0; i++) {
+        if (!ds[i].writer)
+            continue;
+        if ((r = deliverable_publish(&ds[i], err)) < 0)
+            break;
+        b->written++;
+        if (b->json)
+            json_array_append_new(b->summary, deliverable_json(&ds[i], info, key_fp));
+        else if (!b->quiet)
+            print_deliverable(&ds[i], info, key_fp);
+    }
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (r >= 0)
+        r = 0;
+end:
+    if (!b->quiet && !b->json)
+        fflush(stdout);
+    for (size_t i = 0; i < n; i++)
+        deliverable_free(&ds[i]);
+    free(ds);
+    fm_reader_close(&reader);
+    return r;
+}
 
 int main(int argc, char **argv)
 {
@@ -85,6 +295,8 @@ int main(int argc, char **argv)
         { "output", required_argument, 0, 'o' },
         { "title-id", required_argument, 0, OPT_TITLE_ID },
         { "recipient-id", required_argument, 0, OPT_RECIPIENT_ID },
+        { "recipients", required_argument, 0, OPT_RECIPIENTS },
+        { "batch-size", required_argument, 0, OPT_BATCH },
         { "strength", required_argument, 0, OPT_STRENGTH },
         { "codec", required_argument, 0, OPT_CODEC },
         { "crf", required_argument, 0, OPT_CRF },
@@ -93,17 +305,20 @@ int main(int argc, char **argv)
         { "recipient", required_argument, 0, OPT_RECIPIENT },
         { "issued", required_argument, 0, OPT_ISSUED },
         { "ai-use", required_argument, 0, OPT_AI_USE },
+        { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
+        { "no-verify", no_argument, 0, OPT_NO_VERIFY },
         { "force", no_argument, 0, OPT_FORCE },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *key_path = NULL, *in_path = NULL, *out_path = NULL;
+    const char *key_path = NULL, *in_path = NULL, *out_path = NULL, *list_path = NULL;
     const char *owner = NULL, *title = NULL, *recipient = NULL;
     uint32_t title_id = 0, recipient_id = 0, issued_minutes = 0;
-    int have_title = 0, have_recipient = 0, have_issued = 0, force = 0, json = 0, quiet = 0, crf = -1;
-    double strength = FM_DEFAULT_STRENGTH;
+    int have_title = 0, have_recipient = 0, have_issued = 0, force = 0, json = 0, quiet = 0;
+    int crf = -1, batch_size = DEFAULT_BATCH, verify = 1;
+    double strength = FM_DEFAULT_STRENGTH, verify_seconds = DEFAULT_VERIFY_SECONDS;
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
     int c;
@@ -124,6 +339,11 @@ int main(int argc, char **argv)
                 return fail(EXIT_USAGE, "--recipient-id '%s' is not a number in 0..4294967295%s", optarg, "");
             have_recipient = 1;
             break;
+        case OPT_RECIPIENTS: list_path = optarg; break;
+        case OPT_BATCH:
+            if (fm_parse_int(optarg, 1, 64, &batch_size) < 0)
+                return fail(EXIT_USAGE, "--batch-size '%s' is not a number in 1..64%s", optarg, "");
+            break;
         case OPT_STRENGTH:
             if (fm_parse_double(optarg, &strength) < 0 || strength > 10)
                 return fail(EXIT_USAGE, "--strength '%s' is not a number in (0, 10]%s", optarg, "");
@@ -141,6 +361,14 @@ int main(int argc, char **argv)
             if (fm_parse_int(optarg, 0, 63, &crf) < 0)
                 return fail(EXIT_USAGE, "--crf '%s' is not a number in 0..63%s", optarg, "");
             break;
+        case OPT_VERIFY_SECONDS:
+            if (strcmp(optarg, "0") != 0 && fm_parse_double(optarg, &verify_seconds) < 0)
+                return fail(EXIT_USAGE, "--verify-seconds '%s' is not a number of seconds%s",
+                            optarg, "");
+            if (!strcmp(optarg, "0"))
+                verify_seconds = 0;
+            break;
+        case OPT_NO_VERIFY: verify = 0; break;
         case OPT_OWNER: owner = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_RECIPIENT: recipient = optarg; break;
@@ -160,189 +388,139 @@ int main(int argc, char **argv)
     }
     if (optind < argc)
         return fail(EXIT_USAGE, "unexpected argument '%s' (see --help)%s", argv[optind], "");
-    if (!key_path || !in_path || !out_path)
-        return fail(EXIT_USAGE, "-k, -i and -o are required (see --help)%s%s", "", "");
-    if (!have_title || !have_recipient)
+    if (!key_path || !in_path)
+        return fail(EXIT_USAGE, "-k and -i are required (see --help)%s%s", "", "");
+    if (list_path && (out_path || have_recipient || recipient))
+        return fail(EXIT_USAGE, "--recipients replaces -o, --recipient-id and --recipient "
+                    "(see --help)%s%s", "", "");
+    if (!list_path && !out_path)
+        return fail(EXIT_USAGE, "-o (or --recipients) is required (see --help)%s%s", "", "");
+    if (!have_title || (!list_path && !have_recipient))
         return fail(EXIT_USAGE, "--title-id and --recipient-id are required (see --help)%s%s", "", "");
     if (codec == FM_CODEC_H264 && crf > 51)
         return fail(EXIT_USAGE, "--crf for h264 is 0..51%s%s", "", "");
 
     FmError err = { { 0 } };
     FmKey *key = NULL;
-    FmVideoReader *reader = NULL;
-    FmVideoWriter *writer = NULL;
-    FmEmbedder *emb = NULL;
     FmFingerprint *content_fp = NULL;
-    uint8_t message[FM_MESSAGE_BYTES];
-    char receipt_path[4096];
-    int ret = EXIT_USAGE;
+    FmVideoReader *probe = NULL;
+    Batch b = { .in_path = in_path, .batch_size = batch_size, .json = json, .quiet = quiet };
+    FmRecipient single = { recipient_id, (char *)(recipient ? recipient : ""), (char *)out_path };
+    int ret = EXIT_USAGE, fp_done = 0;
+    sigset_t caught;
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    catch_signals(&caught);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
-    if (snprintf(receipt_path, sizeof(receipt_path), "%s.receipt.json", out_path) >= (int)sizeof(receipt_path))
-        return fail(EXIT_USAGE, "output path too long%s%s", "", "");
     if (access(in_path, F_OK) != 0)
         return fail(EXIT_USAGE, "cannot open '%s': No such file or directory%s", in_path, "");
-    if (fm_same_file(in_path, out_path))
-        return fail(EXIT_USAGE, "refusing to overwrite the master '%s'%s", in_path, "");
-    if (!force && access(out_path, F_OK) == 0)
-        return fail(EXIT_USAGE, "'%s' exists; use --force to overwrite%s", out_path, "");
-    if (!force && access(receipt_path, F_OK) == 0)
-        return fail(EXIT_USAGE, "'%s' exists; use --force to overwrite%s", receipt_path, "");
+    if (list_path) {
+        if (fm_recipients_read(list_path, &b.list, &b.count, &err) < 0)
+            return fail(EXIT_USAGE, "%s: %s", list_path, err.msg);
+    } else {
+        b.list = &single;
+        b.count = 1;
+    }
+    for (size_t i = 0; i < b.count; i++)
+        if (check_output(in_path, b.list[i].output, force, &err) < 0)
+            goto fail_err;
 
-    if (!(key = fm_key_new()))
-        return fail(EXIT_USAGE, "out of secure memory%s%s", "", "");
+    if (!(key = fm_key_new())) {
+        fm_error_set(&err, FM_ENOMEM, "out of secure memory");
+        goto fail_err;
+    }
     if (fm_key_load(key, key_path, FM_KEY_SECRET, &err) < 0)
         goto fail_err;
-
-    if (fm_reader_open(&reader, in_path, &err) < 0)
+    /* the master must open before anything is created */
+    if (fm_reader_open(&probe, in_path, &err) < 0)
         goto fail_err;
-    const FmVideoInfo *info = fm_reader_info(reader);
+    long nb_frames = fm_reader_info(probe)->nb_frames;
+    fm_reader_close(&probe);
 
-    FmPayload payload = {
+    b.payload = (FmPayload){
         .version = FM_PAYLOAD_VERSION,
         .title_id = title_id,
-        .recipient_id = recipient_id,
         .issued_minutes = have_issued ? issued_minutes : (uint32_t)(time(NULL) / 60),
         .ai_use = ai_use,
     };
-    if (fm_payload_sign(&payload, key, message, &err) < 0)
-        goto fail_err;
-    if (fm_embedder_new(&emb, key->wm_key, message, info->width, info->height, strength, &err) < 0)
-        goto fail_err;
-
+    b.set = (DeliverableSettings){
+        .key = key,
+        .writer = { .codec = codec, .crf = crf, .threads = 0, .audio_from = in_path },
+        .strength = strength, .verify = verify, .verify_seconds = verify_seconds,
+        .owner = owner, .title = title,
+    };
+    if (!(b.summary = json_array()))
+        goto fail_nomem;
     /* the marked pictures' content fingerprint, signed into the receipt so
      * that wmdetect --receipt can tell the title's pictures from a transplant */
     if (fm_fingerprint_new(&content_fp, FM_FP_REFERENCE, &err) < 0)
         goto fail_err;
 
-    FmWriterOptions wopt = { .codec = codec, .crf = crf, .threads = 0, .audio_from = in_path };
-    if (fm_writer_open(&writer, out_path, info, &wopt, &err) < 0)
-        goto fail_err;
-
+    char key_fp[FM_FINGERPRINT_CHARS + 1];
+    fm_key_fingerprint(key, key_fp);
+    size_t passes = (b.count + batch_size - 1) / batch_size;
     FmProgress prog;
-    fm_progress_init(&prog, stderr, info->nb_frames, quiet);
-    double t0 = fm_now(), mse_sum = 0, ssim_sum = 0, worst_psnr = 100;
-    double tb = av_q2d(info->time_base), t_origin = NAN;
-    long frames = 0, last_epoch = -1;
-    AVFrame *frame;
-    int r;
-    while ((r = fm_reader_next(reader, &frame, &err)) > 0) {
-        FmFrameQuality q;
-        if (interrupted) {
-            fm_error_set(&err, FM_EIO, "interrupted (signal %d); no output written", (int)interrupted);
+    fm_progress_init(&prog, stderr, nb_frames > 0 ? nb_frames * (long)passes : 0, quiet);
+    long progress_frames = 0;
+    double t0 = fm_now();
+    for (size_t first = 0; first < b.count && !interrupted; first += batch_size) {
+        size_t n = b.count - first < (size_t)batch_size ? b.count - first : (size_t)batch_size;
+        if (run_pass(&b, first, n, content_fp, &fp_done, &prog, &progress_frames, key_fp,
+                     &err) < 0) {
+            fm_progress_end(&prog);
             goto fail_err;
         }
-        /* master time from its first frame: it picks the epoch's pattern */
-        double t = frame->pts != AV_NOPTS_VALUE ? frame->pts * tb
-                   : frames * (info->frame_rate.num ? av_q2d(av_inv_q(info->frame_rate)) : 1 / 24.0);
-        if (isnan(t_origin))
-            t_origin = t;
-        /* a keyframe where the pattern changes (video_io.h) */
-        if ((long)fm_epoch_at(t - t_origin) != last_epoch) {
-            last_epoch = (long)fm_epoch_at(t - t_origin);
-            fm_writer_force_keyframe(writer);
-        }
-        if (fm_embedder_mark(emb, frame->data[0], frame->linesize[0], info->bit_depth,
-                             t - t_origin, &q, &err) < 0 ||
-            fm_fingerprint_add(content_fp, frame->data[0], frame->linesize[0], info->bit_depth,
-                               info->width, info->height, t - t_origin, &err) < 0 ||
-            fm_writer_write(writer, frame, &err) < 0)
-            goto fail_err;
-        mse_sum += q.mse;
-        ssim_sum += q.ssim;
-        if (fm_psnr_from_mse(q.mse) < worst_psnr)
-            worst_psnr = fm_psnr_from_mse(q.mse);
-        frames++;
-        fm_progress_update(&prog, frames, "embedding");
     }
     fm_progress_end(&prog);
-    if (r < 0)
-        goto fail_err;
-    if (frames == 0) {
-        fm_error_set(&err, FM_EFORMAT, "'%s' has no decodable video frames", in_path);
-        goto fail_err;
-    }
-    if (interrupted) {
-        fm_error_set(&err, FM_EIO, "interrupted (signal %d); no output written", (int)interrupted);
-        goto fail_err;
-    }
-    if (fm_writer_finish(writer, &err) < 0)
-        goto fail_err;
     double elapsed = fm_now() - t0;
-
-    char sha[65];
-    if (fm_sha256_file(out_path, sha, &err) < 0)
-        goto fail_err;
-    double psnr = fm_psnr_from_mse(mse_sum / frames), ssim = ssim_sum / frames;
-    char *out_copy = strdup(out_path), *fp_text = NULL;
-    if (fm_fingerprint_to_string(content_fp, &fp_text, &err) < 0) {
-        free(out_copy);
+    /* a signal after the last publication is too late to undo anything */
+    if (interrupted && b.written + b.failed < b.count) {
+        fm_error_set(&err, FM_EIO, "interrupted (signal %d); %zu of %zu deliverables written, "
+                     "no partial output left", (int)interrupted, b.written, b.count);
         goto fail_err;
     }
-    FmReceiptInfo rinfo = {
-        .owner = owner, .title = title, .recipient = recipient,
-        .output_name = out_copy ? basename(out_copy) : out_path,
-        .output_sha256 = sha, .codec = fm_codec_name(codec),
-        .crf = crf, .strength = strength, .frames = frames,
-        .width = info->width, .height = info->height, .psnr_y = psnr, .ssim_y = ssim,
-        .content_fingerprint = fp_text,
-    };
-    r = fm_receipt_write(receipt_path, key, &payload, message, &rinfo, 1, &err);
-    free(out_copy);
-    free(fp_text);
-    if (r < 0)
-        goto fail_err;
 
-    char issued[32], sig_hex[2 * FM_SIGNATURE_BYTES + 1], fp[FM_FINGERPRINT_CHARS + 1];
-    fm_minutes_to_iso8601(payload.issued_minutes, issued, sizeof(issued));
-    fm_hex(message + FM_PAYLOAD_BYTES, FM_SIGNATURE_BYTES, sig_hex);
-    fm_key_fingerprint(key, fp);
     if (json) {
-        json_t *o = json_pack("{s:s, s:s, s:{s:i, s:I, s:I, s:s, s:s}, s:s, s:s, s:s, s:s, s:s,"
-                              " s:I, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:f}",
-            "input", in_path, "output", out_path,
-            "payload", "version", payload.version, "title_id", (json_int_t)title_id,
-                       "recipient_id", (json_int_t)recipient_id, "issued", issued,
-                       "ai_use", fm_ai_use_name(ai_use),
-            "signature", sig_hex, "key_fingerprint", fp, "output_sha256", sha,
-            "receipt", receipt_path, "codec", fm_codec_name(codec),
-            "frames", (json_int_t)frames, "width", info->width, "height", info->height,
-            "luma_psnr_db", psnr, "luma_psnr_worst_frame_db", worst_psnr, "luma_ssim", ssim,
-            "strength", strength, "seconds", elapsed, "fps", frames / (elapsed > 0 ? elapsed : 1));
+        json_t *o;
+        if (!list_path) {
+            o = json_incref(json_array_get(b.summary, 0));
+            json_object_set_new(o, "input", json_string(in_path));
+        } else {
+            o = json_pack("{s:s, s:I, s:I, s:I, s:O}", "input", in_path,
+                          "recipients", (json_int_t)b.count, "written", (json_int_t)b.written,
+                          "decode_passes", (json_int_t)passes, "deliverables", b.summary);
+        }
+        json_object_set_new(o, "codec", json_string(fm_codec_name(codec)));
+        json_object_set_new(o, "strength", json_real(strength));
+        json_object_set_new(o, "seconds", json_real(elapsed));
+        json_object_set_new(o, "fps", json_real(progress_frames / (elapsed > 0 ? elapsed : 1)));
         json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
         fputc('\n', stdout);
         json_decref(o);
     } else if (!quiet) {
-        printf("%s: marked %ld frames (%dx%d) in %.1f s (%.1f fps)\n", out_path, frames,
-               info->width, info->height, elapsed, frames / (elapsed > 0 ? elapsed : 1));
-        printf("  payload:   title %u, recipient %u, issued %s, AI training %s\n", title_id,
-               recipient_id, issued, fm_ai_use_name(ai_use));
-        printf("  key:       %s\n", fp);
-        printf("  quality:   luma PSNR %.2f dB (worst frame %.2f dB), SSIM %.4f\n", psnr,
-               worst_psnr, ssim);
-        printf("  sha256:    %s\n", sha);
-        printf("  receipt:   %s\n", receipt_path);
+        printf("%zu deliverable%s in %.1f s (%zu decode pass%s of the master)\n", b.written,
+               b.written == 1 ? "" : "s", elapsed, passes, passes == 1 ? "" : "es");
+    }
+    if (b.failed) {
+        fm_error_set(&err, FM_ECRYPTO, "%zu of %zu deliverables failed their self-check and "
+                     "were not written", b.failed, b.count);
+        goto fail_err;
     }
     ret = 0;
     goto end;
 
+fail_nomem:
+    fm_error_set(&err, FM_ENOMEM, "out of memory");
 fail_err:
     fprintf(stderr, "wmembed: %s\n", err.msg);
     ret = EXIT_USAGE;
 end:
-    fm_writer_close(&writer);   /* removes the partial output unless finished */
-    fm_embedder_free(&emb);
+    json_decref(b.summary);
     fm_fingerprint_free(&content_fp);
-    fm_reader_close(&reader);
     fm_key_free(&key);
-    sodium_memzero(message, sizeof(message));
+    if (list_path)
+        fm_recipients_free(&b.list, b.count);
     return ret;
 }

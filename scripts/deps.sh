@@ -5,7 +5,7 @@ set -euo pipefail
 [ "${FILMMARK_SKIP_APT:-0}" = 1 ] && exit 0
 pkgs=(build-essential cmake pkg-config
       libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
-      libvpx-dev libsodium-dev libjansson-dev libfftw3-dev libcriterion-dev
+      libvpx-dev libsodium-dev libjansson-dev libfftw3-dev libcsv-dev libcriterion-dev
       ffmpeg mandoc python3 python3-numpy time)
 missing=()
 for p in "${pkgs[@]}"; do
