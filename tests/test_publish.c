@@ -1,0 +1,383 @@
+/*
+ * test_publish.c - a deliverable proves its own mark before it is published;
+ * receipt and deliverable appear together or not at all, whatever signal
+ * arrives when; runs killed outright leave temporaries the next run removes;
+ * a screener batch (wmembed --recipients) writes one verified deliverable
+ * per recipient from one decode.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "recipients.h"
+#include "testutil.h"
+
+#define FFMPEG "ffmpeg -nostdin -hide_banner -loglevel error -y"
+#define WMEMBED FM_BUILD_DIR "/wmembed"
+#define WMDETECT FM_BUILD_DIR "/wmdetect"
+#define WMKEYGEN FM_BUILD_DIR "/wmkeygen"
+
+static char *dir, *key, *dkey, *master;
+
+static void setup(void)
+{
+    dir = tu_mkdtemp();
+    key = tu_path(dir, "k.key");
+    dkey = tu_path(dir, "k.dkey");
+    master = tu_path(dir, "master.mp4");
+    char *prefix = tu_path(dir, "k");
+    const char *kg[] = { WMKEYGEN, "-o", prefix, NULL };
+    cr_assert_eq(tu_run(kg, NULL, NULL), 0, "wmkeygen failed");
+    free(prefix);
+    /* 3 s, 640x360: the mark's smallest grid, cheap to encode and read back */
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=size=640x360:rate=24:duration=3 "
+                       "-c:v libx264 -crf 12 -pix_fmt yuv420p '%s'", master), 0);
+}
+
+static void teardown(void)
+{
+    tu_rmtree(dir);
+    free(key);
+    free(dkey);
+    free(master);
+}
+
+TestSuite(publish, .init = setup, .fini = teardown, .timeout = 300);
+
+static int exists(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0;
+}
+
+/* Entries of dir whose name starts with '.' (our temporaries are hidden). */
+static int hidden_entries(const char *d)
+{
+    DIR *dp = opendir(d);
+    int n = 0;
+    struct dirent *e;
+    while (dp && (e = readdir(dp)))
+        if (e->d_name[0] == '.' && strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+            n++;
+    if (dp)
+        closedir(dp);
+    return n;
+}
+
+static json_t *parse(const char *text, const char *what)
+{
+    json_error_t je;
+    json_t *j = json_loads(text ? text : "", 0, &je);
+    cr_assert_not_null(j, "%s: not JSON (%s): %s", what, je.text, text ? text : "");
+    return j;
+}
+
+Test(publish, deliverable_checks_its_own_mark)
+{
+    char *out = tu_path(dir, "ok.webm"), *o = NULL, *e = NULL;
+    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", out, "--title-id", "5",
+                           "--recipient-id", "6", "--json", "-q", NULL };
+    int rc = tu_run(argv, &o, &e);
+    cr_assert_eq(rc, 0, "wmembed: %d: %s", rc, e);
+    json_t *j = parse(o, "wmembed --json");
+    json_t *sc = json_object_get(j, "self_check");
+    cr_assert(json_is_true(json_object_get(sc, "message_match")), "self_check: %s", o);
+    cr_assert_gt(json_number_value(json_object_get(sc, "pilot_z")), 5.0);
+    cr_assert_gt(json_number_value(json_object_get(sc, "seconds_read")), 2.5);
+    json_decref(j);
+
+    char *rp = tu_path(dir, "ok.webm.receipt.json"), *text;
+    size_t len;
+    cr_assert_eq(tu_read_file(rp, &text, &len), 0);
+    j = parse(text, "receipt");
+    sc = json_object_get(json_object_get(j, "receipt"), "self_check");
+    cr_assert(json_is_true(json_object_get(sc, "signature_valid")), "receipt: %s", text);
+    json_decref(j);
+    free(text);
+    free(rp);
+    free(o);
+    free(e);
+    free(out);
+}
+
+Test(publish, deliverable_whose_mark_does_not_verify_is_refused)
+{
+    /* --strength 0.05 gives a deliverable in which wmdetect finds nothing */
+    char *out = tu_path(dir, "weak.webm"), *e = NULL;
+    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", out, "--title-id", "5",
+                           "--recipient-id", "6", "--strength", "0.05", "-q", NULL };
+    int rc = tu_run(argv, NULL, &e);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, e);
+    cr_assert_not_null(strstr(e, "does not verify"), "%s", e);
+    cr_assert_eq(tu_count_lines(e), 1, "%s", e);
+    cr_assert(!exists(out), "a deliverable that does not verify was published");
+    char *rp = tu_path(dir, "weak.webm.receipt.json");
+    cr_assert(!exists(rp), "a receipt for a deliverable that does not verify");
+    cr_assert_eq(hidden_entries(dir), 0, "a temporary was left behind");
+    free(e);
+
+    /* --no-verify: the user's choice, and the receipt says it was not checked */
+    const char *argv2[] = { WMEMBED, "-k", key, "-i", master, "-o", out, "--title-id", "5",
+                            "--recipient-id", "6", "--strength", "0.05", "-q", "--no-verify",
+                            NULL };
+    cr_assert_eq(tu_run(argv2, NULL, NULL), 0);
+    char *text;
+    size_t len;
+    cr_assert_eq(tu_read_file(rp, &text, &len), 0);
+    json_t *j = parse(text, "receipt");
+    json_t *sc = json_object_get(json_object_get(j, "receipt"), "self_check");
+    cr_assert(sc && json_is_null(sc), "self_check should be null: %s", text);
+    json_decref(j);
+    free(text);
+    free(rp);
+    free(out);
+}
+
+Test(publish, failed_receipt_leaves_no_deliverable)
+{
+    /* the receipt cannot be put in place (its name is a non-empty directory):
+     * before, the deliverable was already renamed and stayed without one */
+    char *out = tu_path(dir, "r.webm"), *rp = tu_path(dir, "r.webm.receipt.json");
+    cr_assert_eq(mkdir(rp, 0755), 0);
+    char *inside = tu_path(rp, "x");
+    cr_assert_eq(tu_write_file(inside, "x", 1, 0644), 0);
+    char *e = NULL;
+    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", out, "--title-id", "5",
+                           "--recipient-id", "6", "-q", "--force", NULL };
+    int rc = tu_run(argv, NULL, &e);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, e);
+    cr_assert(!exists(out), "a deliverable was published without its receipt");
+    cr_assert_eq(hidden_entries(dir), 0, "a temporary was left behind");
+    free(e);
+    free(inside);
+    free(rp);
+    free(out);
+}
+
+static pid_t spawn_embed(const char *out)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int nul = open("/dev/null", O_RDWR);
+        dup2(nul, 0);
+        dup2(nul, 1);
+        dup2(nul, 2);
+        execl(WMEMBED, "wmembed", "-k", key, "-i", master, "-o", out, "--title-id", "5",
+              "--recipient-id", "6", "-q", "--force", (char *)NULL);
+        _exit(127);
+    }
+    return pid;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+Test(publish, a_signal_at_any_moment_gives_all_or_nothing)
+{
+    char *out = tu_path(dir, "s.webm"), *rp = tu_path(dir, "s.webm.receipt.json");
+    /* how long a whole run takes here */
+    double t0 = now_s();
+    int st;
+    pid_t pid = spawn_embed(out);
+    waitpid(pid, &st, 0);
+    double whole = now_s() - t0;
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    unlink(out);
+    unlink(rp);
+
+    /* SIGTERM and SIGQUIT from the first frames to the encoder flush, the
+     * self-check, the hashing and the receipt */
+    static const double at[] = { 0.5, 0.85, 0.95 };
+    static const int sigs[] = { SIGTERM, SIGQUIT };
+    int refused = 0;
+    for (size_t k = 0; k < sizeof(at) / sizeof(*at); k++) {
+        for (size_t s = 0; s < 2; s++) {
+            pid = spawn_embed(out);
+            usleep((useconds_t)(at[k] * whole * 1e6));
+            kill(pid, sigs[s]);
+            waitpid(pid, &st, 0);
+            cr_assert(WIFEXITED(st), "wmembed died of signal %d instead of cleaning up",
+                      WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+            int code = WEXITSTATUS(st);
+            if (code == 0) {
+                /* finished before the signal could stop it: both files whole */
+                cr_assert(exists(out) && exists(rp), "exit 0 without deliverable and receipt");
+                unlink(out);
+                unlink(rp);
+            } else {
+                cr_assert_eq(code, 2);
+                cr_assert(!exists(out), "interrupted at %.0f %%: deliverable left", 100 * at[k]);
+                cr_assert(!exists(rp), "interrupted at %.0f %%: receipt left", 100 * at[k]);
+                refused++;
+            }
+            cr_assert_eq(hidden_entries(dir), 0, "interrupted at %.0f %%: temporary left",
+                         100 * at[k]);
+        }
+    }
+    cr_assert_geq(refused, 3, "only %d of 6 runs were interrupted", refused);
+    free(rp);
+    free(out);
+}
+
+Test(publish, a_killed_run_leaves_a_temporary_the_next_run_removes)
+{
+    char *out = tu_path(dir, "k.webm");
+    pid_t pid = spawn_embed(out);
+    /* wait for the temporary to appear, then kill without a chance to clean */
+    for (int i = 0; i < 400 && hidden_entries(dir) == 0; i++)
+        usleep(10000);
+    cr_assert_gt(hidden_entries(dir), 0, "no temporary appeared");
+    kill(pid, SIGKILL);
+    int st;
+    waitpid(pid, &st, 0);
+    cr_assert_eq(hidden_entries(dir), 1, "SIGKILL should leave the temporary");
+    pid = spawn_embed(out);
+    waitpid(pid, &st, 0);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    cr_assert(exists(out));
+    cr_assert_eq(hidden_entries(dir), 0, "the stale temporary was not removed");
+    free(out);
+}
+
+Test(publish, stale_temporaries_only_when_no_writer_holds_them)
+{
+    char *final = tu_path(dir, "x.mkv");
+    FmTempFile live, dead;
+    FmError err;
+    cr_assert_eq(fm_temp_open(&live, final, 0644, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_temp_open(&dead, final, 0644, 0, &err), 0, "%s", err.msg);
+    /* a writer that died: its descriptor (and lock) gone, the file left */
+    close(dead.fd);
+    dead.fd = -1;
+    char *other = tu_path(dir, ".x.mkv.partial-notours");
+    cr_assert_eq(tu_write_file(other, "x", 1, 0644), 0);
+    cr_assert_eq(fm_remove_stale_temps(final, &err), 1);
+    cr_assert(exists(live.path), "the live writer's temporary was removed");
+    cr_assert(!exists(dead.path), "the dead writer's temporary stayed");
+    cr_assert(exists(other), "a file of another naming was removed");
+    cr_assert_eq(fm_temp_write(&live, "abc", 3, &err), 0);
+    cr_assert_eq(fm_temp_sync(&live, &err), 0);
+    cr_assert_eq(fm_temp_publish(&live, final, &err), 0, "%s", err.msg);
+    fm_temp_discard(&live);
+    dead.published = 1;     /* already gone */
+    fm_temp_discard(&dead);
+    cr_assert(exists(final));
+    free(other);
+    free(final);
+}
+
+Test(publish, recipients_list_parses_as_csv)
+{
+    const char *text = "id,name,output\r\n"
+                       "1,\"Smith, Jo\",a.webm\r\n"
+                       "\r\n"
+                       "2,\"Festival \"\"Jury\"\"\",b.webm\n"
+                       "3,,c.mkv";
+    FmRecipient *l;
+    size_t n;
+    FmError err;
+    cr_assert_eq(fm_recipients_parse(text, strlen(text), &l, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(l[0].id, 1);
+    cr_assert_str_eq(l[0].name, "Smith, Jo");
+    cr_assert_str_eq(l[1].name, "Festival \"Jury\"");
+    cr_assert_str_eq(l[2].name, "");
+    cr_assert_str_eq(l[2].output, "c.mkv");
+    fm_recipients_free(&l, n);
+
+    /* no header is fine too */
+    cr_assert_eq(fm_recipients_parse("9,x,y.webm\n", 11, &l, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 1);
+    fm_recipients_free(&l, n);
+
+    static const struct { const char *text, *want; } bad[] = {
+        { "1,a,x.webm\n1,b,y.webm\n", "record 2: id 1 appears twice" },
+        { "1,a,x.webm\n2,b,x.webm\n", "record 2: output 'x.webm' appears twice" },
+        { "1,a\n", "record 1: 2 fields" },
+        { "1,a,b,c\n", "record 1: 4 fields" },
+        { "x,a,b.webm\n", "record 1: id 'x'" },
+        { "1,a,\n", "record 1: no output" },
+        { "1,\"a,b.webm\n", "record 1" },
+        { "id,name,output\n", "empty" },
+        { "", "empty" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+        cr_assert_lt(fm_recipients_parse(bad[i].text, strlen(bad[i].text), &l, &n, &err), 0,
+                     "accepted: %s", bad[i].text);
+        cr_assert_not_null(strstr(err.msg, bad[i].want), "'%s': %s", bad[i].text, err.msg);
+    }
+}
+
+Test(publish, batch_of_three_recipients_from_one_decode)
+{
+    char *list = tu_path(dir, "list.csv");
+    char text[1024];
+    snprintf(text, sizeof(text), "id,name,output\n"
+             "101,\"Critic, A\",%s/a.webm\n102,Jury B,%s/b.webm\n103,,%s/c.webm\n", dir, dir, dir);
+    cr_assert_eq(tu_write_file(list, text, strlen(text), 0644), 0);
+    char *o = NULL, *e = NULL;
+    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "--recipients", list,
+                           "--title-id", "77", "--batch-size", "2", "--json", "-q", NULL };
+    int rc = tu_run(argv, &o, &e);
+    cr_assert_eq(rc, 0, "wmembed --recipients: %d: %s", rc, e);
+    json_t *j = parse(o, "wmembed --recipients --json");
+    cr_assert_eq(json_integer_value(json_object_get(j, "recipients")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(j, "written")), 3);
+    cr_assert_eq(json_integer_value(json_object_get(j, "decode_passes")), 2);
+    json_t *ds = json_object_get(j, "deliverables");
+    cr_assert_eq(json_array_size(ds), 3);
+    static const char *names[] = { "a", "b", "c" };
+    static const char *who[] = { "Critic, A", "Jury B", "" };
+    for (int i = 0; i < 3; i++) {
+        json_t *d = json_array_get(ds, i);
+        cr_assert_eq(json_integer_value(json_object_get(json_object_get(d, "payload"),
+                                                        "recipient_id")), 101 + i);
+        cr_assert_str_eq(json_string_value(json_object_get(d, "recipient")), who[i]);
+        cr_assert(json_is_true(json_object_get(json_object_get(d, "self_check"),
+                                               "message_match")));
+        /* each deliverable, read blind, names its own recipient */
+        char name[16], *clip, *dout = NULL;
+        snprintf(name, sizeof(name), "%s.webm", names[i]);
+        clip = tu_path(dir, name);
+        const char *det[] = { WMDETECT, "-k", dkey, "--json", "-q", clip, NULL };
+        cr_assert_eq(tu_run(det, &dout, NULL), 0, "wmdetect %s", name);
+        json_t *dj = parse(dout, "wmdetect --json");
+        cr_assert_eq(json_integer_value(json_object_get(dj, "recipient_id")), 101 + i);
+        cr_assert_eq(json_integer_value(json_object_get(dj, "title_id")), 77);
+        json_decref(dj);
+        free(dout);
+        free(clip);
+    }
+    json_decref(j);
+    free(o);
+    free(e);
+
+    /* a bad list: nothing is written, the error names the record */
+    snprintf(text, sizeof(text), "1,x,%s/d.webm\n1,y,%s/e.webm\n", dir, dir);
+    cr_assert_eq(tu_write_file(list, text, strlen(text), 0644), 0);
+    const char *argv2[] = { WMEMBED, "-k", key, "-i", master, "--recipients", list,
+                            "--title-id", "77", "-q", NULL };
+    rc = tu_run(argv2, NULL, &e);
+    cr_assert_eq(rc, 2);
+    cr_assert_not_null(strstr(e, "record 2"), "%s", e);
+    char *dpath = tu_path(dir, "d.webm");
+    cr_assert(!exists(dpath));
+    free(dpath);
+    free(e);
+    free(list);
+}
