@@ -21,6 +21,7 @@
 #include "recipients.h"
 #include "tool_util.h"
 #include "video_io.h"
+#include "version.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_VERIFY_SECONDS 20.0
@@ -85,6 +86,7 @@ static void usage(FILE *out)
         "      --no-verify       do not read the deliverable back (receipt says so)\n"
         "      --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
+        "  -V, --version         the version and the formats it writes\n"
         "  -q, --quiet           no progress or summary text\n"
         "  -h, --help            this help\n", DEFAULT_BATCH, DEFAULT_VERIFY_SECONDS);
 }
@@ -169,6 +171,16 @@ static int check_output(const char *in_path, const char *out_path, int force, Fm
     /* what a killed run of ours left under these names */
     if (fm_remove_stale_temps(out_path, err) < 0 || fm_remove_stale_temps(receipt_path, err) < 0)
         return FM_EIO;
+    return 0;
+}
+
+/* Names go into the signed receipt: no control characters (receipt.h). */
+static int check_name(const char *what, const char *name, FmError *err)
+{
+    for (const char *c = name; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return fm_error_set(err, FM_EINVAL, "%s name '%.60s' holds a control character",
+                                what, name);
     return 0;
 }
 
@@ -310,6 +322,7 @@ int main(int argc, char **argv)
         { "force", no_argument, 0, OPT_FORCE },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
+        { "version", no_argument, 0, 'V' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -324,7 +337,8 @@ int main(int argc, char **argv)
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":k:i:o:qh", opts, NULL)) != -1) {
+    int want_version = 0;
+    while ((c = getopt_long(argc, argv, ":k:i:o:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'i': in_path = optarg; break;
@@ -382,9 +396,14 @@ int main(int argc, char **argv)
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'V': want_version = 1; break;
         case ':': return fail(EXIT_USAGE, "option %s needs a value (see --help)%s", argv[optind - 1], "");
         default: return fail(EXIT_USAGE, "unknown option %s (see --help)%s", argv[optind - 1], "");
         }
+    }
+    if (want_version) {
+        fm_print_version(stdout, "wmembed", json);
+        return 0;
     }
     if (optind < argc)
         return fail(EXIT_USAGE, "unexpected argument '%s' (see --help)%s", argv[optind], "");
@@ -424,8 +443,11 @@ int main(int argc, char **argv)
         b.count = 1;
     }
     for (size_t i = 0; i < b.count; i++)
-        if (check_output(in_path, b.list[i].output, force, &err) < 0)
+        if (check_output(in_path, b.list[i].output, force, &err) < 0 ||
+            check_name("recipient", b.list[i].name, &err) < 0)
             goto fail_err;
+    if (check_name("--owner", owner, &err) < 0 || check_name("--title", title, &err) < 0)
+        goto fail_err;
 
     if (!(key = fm_key_new())) {
         fm_error_set(&err, FM_ENOMEM, "out of secure memory");
@@ -492,6 +514,9 @@ int main(int argc, char **argv)
                           "recipients", (json_int_t)b.count, "written", (json_int_t)b.written,
                           "decode_passes", (json_int_t)passes, "deliverables", b.summary);
         }
+        json_object_set_new(o, "schema", json_string("filmmark-embed-1"));
+        json_object_set_new(o, "version", json_string(FM_VERSION));
+        json_object_set_new(o, "mark_format", json_integer(FM_MARK_FORMAT));
         json_object_set_new(o, "codec", json_string(fm_codec_name(codec)));
         json_object_set_new(o, "strength", json_real(strength));
         json_object_set_new(o, "seconds", json_real(elapsed));
