@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <libavutil/log.h>
@@ -22,6 +23,7 @@
 #include "receipt.h"
 #include "tool_util.h"
 #include "video_io.h"
+#include "version.h"
 
 enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_ERROR = 2, EXIT_UNVERIFIED = 3, EXIT_MISMATCH = 4 };
 
@@ -58,6 +60,7 @@ static void usage(FILE *out)
         "      --duration D     read at most D seconds\n"
         "      --json           print one JSON object on stdout\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
+        "  -V, --version        the version and the mark format it reads\n"
         "  -h, --help           this help\n"
         "\n"
         "exit status: 0 found, signature valid; 1 no watermark; 3 watermark present\n"
@@ -98,8 +101,57 @@ static int load_key_dir(const char *dir, FmKey **keys, int *nkeys, FmError *err)
     return 0;
 }
 
+/* What was analysed, when and by what: the head of every report. */
+typedef struct Provenance {
+    char sha256[65];
+    char analysed[32];          /* UTC */
+    char *command;              /* the command line, shell-quoted where needed */
+} Provenance;
+
+static char *command_line(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += 3 + 4 * strlen(argv[i]);
+    char *s = malloc(len), *p = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        int plain = *argv[i] != 0;
+        for (const char *c = argv[i]; *c; c++)
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%",
+                        *c))
+                plain = 0;
+        if (i)
+            *p++ = ' ';
+        if (plain) {
+            p += sprintf(p, "%s", argv[i]);
+            continue;
+        }
+        *p++ = '\'';
+        for (const char *c = argv[i]; *c; c++)
+            p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
+        *p++ = '\'';
+    }
+    *p = 0;
+    return s;
+}
+
+/* The outcome in one word, for scripts: ids are only given when verified. */
+static const char *status_name(const FmDetectResult *r)
+{
+    return !r->found ? "absent" : r->signature_valid ? "verified" : "present_unverified";
+}
+
+/* A JSON real without float noise: 10 significant digits (JSON_REAL_PRECISION
+ * at dump time) and never "-0". */
+static json_t *real(double x)
+{
+    return json_real(isfinite(x) ? x + 0.0 : 0.0);
+}
+
 static void print_text(const char *clip, const FmDetectResult *r, const char *fp,
-                       const ContentCheck *cc)
+                       const ContentCheck *cc, const Provenance *pv)
 {
     char issued[32];
     if (!r->found) {
@@ -111,8 +163,12 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
     else
         printf("%s: watermark found%s\n", clip,
-               r->signature_valid ? "" : " (payload NOT verified: the fields below may be damaged)");
-    if (r->payload_valid) {
+               r->signature_valid ? ", signature valid"
+                                  : ", payload NOT verified: title and recipient unknown");
+    if (!r->signature_valid) {
+        printf("  payload:        not verified (too damaged to decode and check; no ids are "
+               "given)\n");
+    } else if (r->payload_valid) {
         fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
         printf("  title id:       %u\n", r->payload.title_id);
         printf("  recipient id:   %u%s\n", r->payload.recipient_id,
@@ -138,6 +194,10 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                               : (r->geometry.flip_v ? "vertical" : "none"),
            r->geometry.rotation_deg);
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
+    printf("  clip sha256:    %s\n", pv->sha256);
+    printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
+           FM_MARK_FORMAT);
+    printf("  command:        %s\n", pv->command ? pv->command : "");
     if (cc->checked) {
         if (cc->m.verdict == FM_FP_TOO_SHORT)
             printf("  content match:  undecided (too little picture to compare)\n");
@@ -153,60 +213,70 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
 }
 
 static void print_json(const char *clip, const FmDetectResult *r, const char *fp, int informed,
-                       const ContentCheck *cc)
+                       const ContentCheck *cc, const Provenance *pv)
 {
     char issued[32] = "";
     if (r->payload_valid)
         fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
     json_t *o = json_object();
+    json_object_set_new(o, "schema", json_string("filmmark-detect-1"));
+    json_object_set_new(o, "version", json_string(FM_VERSION));
     json_object_set_new(o, "file", json_string(clip));
+    json_object_set_new(o, "file_sha256", json_string(pv->sha256));
+    json_object_set_new(o, "analysed_utc", json_string(pv->analysed));
+    json_object_set_new(o, "command", pv->command ? json_string(pv->command) : json_null());
+    json_object_set_new(o, "status", json_string(status_name(r)));
     json_object_set_new(o, "found", json_boolean(r->found));
     json_object_set_new(o, "signature_valid", json_boolean(r->signature_valid));
-    int show = r->found && r->payload_valid;
+    /* ids only from a verified payload: an unverified decode is noise */
+    int show = r->found && r->payload_valid && r->signature_valid;
     json_object_set_new(o, "title_id", show ? json_integer(r->payload.title_id) : json_null());
     json_object_set_new(o, "recipient_id", show ? json_integer(r->payload.recipient_id) : json_null());
     json_object_set_new(o, "issued", show ? json_string(issued) : json_null());
     const char *ai = r->signature_valid ? fm_ai_use_name(r->payload.ai_use) : NULL;
     json_object_set_new(o, "ai_use", !r->signature_valid ? json_null()
                                      : ai ? json_string(ai) : json_integer(r->payload.ai_use));
+    char msg_hex[2 * FM_MESSAGE_BYTES + 1];
+    fm_hex(r->message, FM_MESSAGE_BYTES, msg_hex);
+    json_object_set_new(o, "message_hex", show ? json_string(msg_hex) : json_null());
     json_object_set_new(o, "format", json_integer(FM_PAYLOAD_VERSION));
-    json_object_set_new(o, "false_alarm_probability", json_real(r->false_alarm_probability));
-    json_object_set_new(o, "false_alarm_log10", json_real(r->false_alarm_log10));
-    json_object_set_new(o, "pilot_z", json_real(r->pilot_z));
+    json_object_set_new(o, "false_alarm_probability", real(r->false_alarm_probability));
+    json_object_set_new(o, "false_alarm_log10", real(r->false_alarm_log10));
+    json_object_set_new(o, "pilot_z", real(r->pilot_z));
     json_object_set_new(o, "hypotheses", json_integer(r->hypotheses));
-    json_object_set_new(o, "span_seconds", json_pack("[f, f]", r->span[0], r->span[1]));
+    json_object_set_new(o, "span_seconds", json_pack("[o, o]", real(r->span[0]), real(r->span[1])));
     json_object_set_new(o, "key_fingerprint", json_string(fp));
     json_object_set_new(o, "frames_read", json_integer(r->frames_read));
-    json_object_set_new(o, "master_position_seconds", json_real(r->master_position));
+    json_object_set_new(o, "master_position_seconds", real(r->master_position));
     json_object_set_new(o, "stretches", json_integer(r->segments));
     json_object_set_new(o, "stretches_read", json_integer(r->segments_read));
-    json_object_set_new(o, "raw_bit_error_rate", json_real(r->raw_ber));
+    json_object_set_new(o, "raw_bit_error_rate", real(r->raw_ber));
     json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
-    json_object_set_new(o, "geometry", json_pack("{s:f, s:f, s:f, s:f, s:b, s:b, s:f}",
-        "scale_x", r->geometry.scale_x, "scale_y", r->geometry.scale_y,
-        "offset_x", r->geometry.offset_x, "offset_y", r->geometry.offset_y,
+    json_object_set_new(o, "geometry", json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:o}",
+        "scale_x", real(r->geometry.scale_x), "scale_y", real(r->geometry.scale_y),
+        "offset_x", real(r->geometry.offset_x), "offset_y", real(r->geometry.offset_y),
         "flip_h", r->geometry.flip_h, "flip_v", r->geometry.flip_v,
-        "rotation_deg", r->geometry.rotation_deg));
+        "rotation_deg", real(r->geometry.rotation_deg)));
     if (informed) {
         json_object_set_new(o, "receipt_match", json_boolean(r->expected_match));
-        json_object_set_new(o, "receipt_z", json_real(r->expected_z));
+        json_object_set_new(o, "receipt_z", real(r->expected_z));
         json_object_set_new(o, "receipt_false_alarm_log10",
-                            json_real(fm_gauss_tail_log10(r->expected_z)));
+                            real(fm_gauss_tail_log10(r->expected_z)));
         json_object_set_new(o, "content_match", !cc->checked || cc->m.verdict == FM_FP_TOO_SHORT
                                                 ? json_null() : json_boolean(cc->m.match));
         json_t *c = json_object();
         json_object_set_new(c, "verdict", json_string(verdict_name(cc)));
         if (cc->checked && cc->m.verdict != FM_FP_TOO_SHORT) {
-            json_object_set_new(c, "false_match_log10", json_real(cc->m.log10_p));
-            json_object_set_new(c, "bits_agreeing", json_real(cc->m.score));
-            json_object_set_new(c, "master_seconds", json_pack("[f, f]", cc->m.master_from,
-                                                               cc->m.master_to));
-            json_object_set_new(c, "clip_seconds", json_pack("[f, f]", cc->m.clip_from,
-                                                             cc->m.clip_to));
+            json_object_set_new(c, "false_match_log10", real(cc->m.log10_p));
+            json_object_set_new(c, "bits_agreeing", real(cc->m.score));
+            json_object_set_new(c, "master_seconds", json_pack("[o, o]", real(cc->m.master_from),
+                                                               real(cc->m.master_to)));
+            json_object_set_new(c, "clip_seconds", json_pack("[o, o]", real(cc->m.clip_from),
+                                                             real(cc->m.clip_to)));
         }
         json_object_set_new(o, "content", c);
     }
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     fputc('\n', stdout);
     json_decref(o);
 }
@@ -220,6 +290,7 @@ int main(int argc, char **argv)
         { "duration", required_argument, 0, 'd' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
+        { "version", no_argument, 0, 'V' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -228,7 +299,9 @@ int main(int argc, char **argv)
     int json = 0, quiet = 0, c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":k:qh", opts, NULL)) != -1) {
+    int want_version = 0;
+    char *cmdline = command_line(argc, argv);   /* before getopt permutes argv */
+    while ((c = getopt_long(argc, argv, ":k:qhV", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'r': receipt_path = optarg; break;
@@ -247,6 +320,7 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
+        case 'V': want_version = 1; break;
         case ':':
             fprintf(stderr, "wmdetect: option %s needs a value (see --help)\n", argv[optind - 1]);
             return EXIT_ERROR;
@@ -254,6 +328,10 @@ int main(int argc, char **argv)
             fprintf(stderr, "wmdetect: unknown option %s (see --help)\n", argv[optind - 1]);
             return EXIT_ERROR;
         }
+    }
+    if (want_version) {
+        fm_print_version(stdout, "wmdetect", json);
+        return 0;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "wmdetect: %s (see --help)\n",
@@ -271,6 +349,10 @@ int main(int argc, char **argv)
     uint8_t expected[FM_MESSAGE_BYTES];
     FmFingerprint *master_fp = NULL, *clip_fp = NULL;
     ContentCheck cc = { 0 };
+    Provenance pv = { .command = cmdline };
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(pv.analysed, sizeof(pv.analysed), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
@@ -310,7 +392,7 @@ int main(int argc, char **argv)
             goto fail_err;
     }
 
-    if (fm_reader_open(&reader, clip, &err) < 0)
+    if (fm_reader_open(&reader, clip, &err) < 0 || fm_sha256_file(clip, pv.sha256, &err) < 0)
         goto fail_err;
     const FmVideoInfo *info = fm_reader_info(reader);
     if (start > 0 && fm_reader_seek(reader, start, &err) < 0)
@@ -374,9 +456,9 @@ int main(int argc, char **argv)
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
     if (json)
-        print_json(clip, &best, fp, receipt_path != NULL, &cc);
+        print_json(clip, &best, fp, receipt_path != NULL, &cc, &pv);
     else if (!quiet)
-        print_text(clip, &best, fp, &cc);
+        print_text(clip, &best, fp, &cc, &pv);
     ret = !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
         : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH : EXIT_FOUND;
     goto end;
@@ -392,5 +474,6 @@ end:
     fm_fingerprint_free(&clip_fp);
     for (int i = 0; i < nkeys; i++)
         fm_key_free(&keys[i]);
+    free(pv.command);
     return ret;
 }

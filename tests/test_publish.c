@@ -381,3 +381,32 @@ Test(publish, batch_of_three_recipients_from_one_decode)
     free(e);
     free(list);
 }
+
+Test(publish, an_unverified_mark_gives_no_ids)
+{
+    /* a mark too weak to read (strength 0.2, not checked): the pilot is
+     * found (z ~ 9.5), the payload is not (~21 % raw errors); the ids the
+     * decoder guessed must not be printed */
+    char *avg = tu_path(dir, "weak.mkv");
+    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", avg, "--codec", "ffv1",
+                           "--title-id", "9", "--recipient-id", "1", "--strength", "0.2",
+                           "--no-verify", "-q", NULL };
+    cr_assert_eq(tu_run(argv, NULL, NULL), 0);
+    char *o = NULL;
+    const char *det[] = { WMDETECT, "-k", dkey, "--json", "-q", avg, NULL };
+    int rc = tu_run(det, &o, NULL);
+    cr_assert_eq(rc, 3, "exit %d: %s", rc, o);
+    json_t *j = parse(o, "wmdetect --json");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "present_unverified");
+    static const char *hidden[] = { "title_id", "recipient_id", "issued", "ai_use", "message_hex" };
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(*hidden); i++)
+        cr_assert(json_is_null(json_object_get(j, hidden[i])), "%s is not null: %s", hidden[i], o);
+    json_decref(j);
+    free(o);
+    const char *det_text[] = { WMDETECT, "-k", dkey, avg, NULL };
+    cr_assert_eq(tu_run(det_text, &o, NULL), 3);
+    cr_assert_not_null(strstr(o, "not verified"), "%s", o);
+    cr_assert_null(strstr(o, "recipient id:"), "ids printed for an unverified mark: %s", o);
+    free(o);
+    free(avg);
+}
