@@ -1,5 +1,7 @@
 #include "tool_util.h"
 
+#include <getopt.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -139,4 +141,43 @@ int fm_same_file(const char *a, const char *b)
     if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
         return 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+const char *fm_option_error(const struct option *opts, char **argv, int c, char *buf,
+                            size_t len)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+        /* a short option, possibly inside a cluster ("-xq"), where argv
+         * does not point at it: name the letter */
+        if (optopt > 0 && optopt < 128)
+            snprintf(buf, len, c == ':' ? "option -%c needs a value (see --help)"
+                                        : "unknown option -%c (see --help)", optopt);
+        else
+            snprintf(buf, len, "unknown option %s (see --help)", arg);
+        return buf;
+    }
+    if (c == ':') {
+        snprintf(buf, len, "option %s needs a value (see --help)", arg);
+        return buf;
+    }
+    const char *name = arg + 2;
+    size_t n = strcspn(name, "=");
+    int matches = 0, exact = 0;
+    char list[256] = "";
+    for (const struct option *o = opts; o->name; o++) {
+        if (strncmp(o->name, name, n) != 0)
+            continue;
+        exact |= strlen(o->name) == n;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof(list) - used, "%s--%s", matches ? ", " : "", o->name);
+        matches++;
+    }
+    if (matches > 1 && !exact)
+        snprintf(buf, len, "ambiguous option --%.*s: %s? (see --help)", (int)n, name, list);
+    else if (matches && name[n] == '=')
+        snprintf(buf, len, "option --%.*s does not take a value (see --help)", (int)n, name);
+    else
+        snprintf(buf, len, "unknown option %s (see --help)", arg);
+    return buf;
 }

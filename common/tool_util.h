@@ -40,6 +40,16 @@ void fm_progress_init(FmProgress *p, FILE *stream, long total, int quiet);
 void fm_progress_update(FmProgress *p, long frames, const char *what);
 void fm_progress_end(FmProgress *p);
 
+struct option;
+/*
+ * The one-line message for an option getopt_long() refused (it returned
+ * '?' or ':', with opterr = 0 and ":" leading the short options): names the
+ * argument as typed, "-x" inside a cluster such as "-xq", and tells an
+ * ambiguous long-option prefix from an unknown one. Into buf; returns buf.
+ */
+const char *fm_option_error(const struct option *opts, char **argv, int c, char *buf,
+                            size_t len);
+
 /* True when a and b name the same existing file. */
 int fm_same_file(const char *a, const char *b);
 

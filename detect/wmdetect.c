@@ -321,12 +321,11 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': want_version = 1; break;
-        case ':':
-            fprintf(stderr, "wmdetect: option %s needs a value (see --help)\n", argv[optind - 1]);
+        default: {
+            char msg[300];
+            fprintf(stderr, "wmdetect: %s\n", fm_option_error(opts, argv, c, msg, sizeof(msg)));
             return EXIT_ERROR;
-        default:
-            fprintf(stderr, "wmdetect: unknown option %s (see --help)\n", argv[optind - 1]);
-            return EXIT_ERROR;
+        }
         }
     }
     if (want_version) {

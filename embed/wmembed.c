@@ -76,15 +76,16 @@ static void usage(FILE *out)
         "      --codec C         vp9 (default), h264 or ffv1 (lossless)\n"
         "      --crf N           quality, 0..63 (default: vp9 24, h264 18)\n"
         "      --owner, --title, --recipient NAME  names recorded in the receipt\n"
-        "      --issued TIME     issue time to sign instead of now: UTC, to the minute,\n"
-        "                        YYYY-MM-DDTHH:MMZ (or :SSZ, seconds dropped) or 'now'\n"
+        "      --issued TIME     issue time to sign instead of now, to the minute:\n"
+        "                        YYYY-MM-DDTHH:MM[:SS] then Z (UTC) or an offset such as\n"
+        "                        +07:00 (converted to UTC); seconds dropped; or 'now'\n"
         "      --ai-use POLICY   the rights holder's AI training/mining policy, signed\n"
         "                        into the mark: reserved (default, the cautious\n"
         "                        choice), allowed, attribution or noncommercial\n"
         "      --verify-seconds S  seconds of each deliverable read back (default %.0f;\n"
         "                        0 = all of it)\n"
         "      --no-verify       do not read the deliverable back (receipt says so)\n"
-        "      --force           overwrite DELIVERABLE and its receipt\n"
+        "  -f, --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
         "  -V, --version         the version and the formats it writes\n"
         "  -q, --quiet           no progress or summary text\n"
@@ -319,7 +320,7 @@ int main(int argc, char **argv)
         { "ai-use", required_argument, 0, OPT_AI_USE },
         { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
         { "no-verify", no_argument, 0, OPT_NO_VERIFY },
-        { "force", no_argument, 0, OPT_FORCE },
+        { "force", no_argument, 0, 'f' },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
         { "version", no_argument, 0, 'V' },
@@ -338,7 +339,7 @@ int main(int argc, char **argv)
 
     opterr = 0;
     int want_version = 0;
-    while ((c = getopt_long(argc, argv, ":k:i:o:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:i:o:fqhV", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'i': in_path = optarg; break;
@@ -388,17 +389,19 @@ int main(int argc, char **argv)
         case OPT_RECIPIENT: recipient = optarg; break;
         case OPT_ISSUED:
             if (fm_iso8601_to_minutes(optarg, &issued_minutes) < 0)
-                return fail(EXIT_USAGE, "--issued '%s' is not a UTC time YYYY-MM-DDTHH:MMZ from "
+                return fail(EXIT_USAGE, "--issued '%s' is not a time YYYY-MM-DDTHH:MMZ (or +HH:MM) from "
                             "1970-01-01T00:00Z to 10136-02-16T04:15Z, or 'now'%s", optarg, "");
             have_issued = 1;
             break;
-        case OPT_FORCE: force = 1; break;
+        case 'f': force = 1; break;
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': want_version = 1; break;
-        case ':': return fail(EXIT_USAGE, "option %s needs a value (see --help)%s", argv[optind - 1], "");
-        default: return fail(EXIT_USAGE, "unknown option %s (see --help)%s", argv[optind - 1], "");
+        default: {
+            char msg[300];
+            return fail(EXIT_USAGE, "%s%s", fm_option_error(opts, argv, c, msg, sizeof(msg)), "");
+        }
         }
     }
     if (want_version) {

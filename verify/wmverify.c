@@ -93,12 +93,11 @@ int main(int argc, char **argv)
         case 'j': json = 1; break;
         case 'V': fm_print_version(stdout, "wmverify", json); return 0;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "wmverify: option %s needs a value (see --help)\n", argv[optind - 1]);
+        default: {
+            char msg[300];
+            fprintf(stderr, "wmverify: %s\n", fm_option_error(opts, argv, c, msg, sizeof(msg)));
             return EXIT_ERROR;
-        default:
-            fprintf(stderr, "wmverify: unknown option %s (see --help)\n", argv[optind - 1]);
-            return EXIT_ERROR;
+        }
         }
     }
     const char *receipt = optind < argc ? argv[optind] : NULL;
