@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <libavutil/log.h>
+#include <libavutil/parseutils.h>
 
 #include "accumulator.h"
 #include "detector.h"
@@ -56,8 +57,8 @@ static void usage(FILE *out)
         "                       (informed detection; reports bit errors against it),\n"
         "                       and compare the clip's pictures with the content\n"
         "                       fingerprint it records (content match)\n"
-        "      --start S        skip the first S seconds of CLIP\n"
-        "      --duration D     read at most D seconds\n"
+        "      --start T        skip the first T of CLIP (seconds or [HH:]MM:SS[.m])\n"
+        "      --duration T     read at most T of it\n"
         "      --json           print one JSON object on stdout\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
         "  -V, --version        the version and the mark format it reads\n"
@@ -135,6 +136,16 @@ static char *command_line(int argc, char **argv)
     }
     *p = 0;
     return s;
+}
+
+/* Seconds as ffmpeg takes them: "12.5", "00:00:02", "1:02.5", "90s", "500ms". */
+static int parse_time(const char *s, double *out)
+{
+    int64_t us;
+    if (!*s || av_parse_time(&us, s, 1) < 0 || us < 0)
+        return -1;
+    *out = us / 1e6;
+    return 0;
 }
 
 /* The outcome in one word, for scripts: ids are only given when verified. */
@@ -306,14 +317,14 @@ int main(int argc, char **argv)
         case 'k': key_path = optarg; break;
         case 'r': receipt_path = optarg; break;
         case 's':
-            if (fm_parse_double(optarg, &start) < 0 && strcmp(optarg, "0") != 0) {
-                fprintf(stderr, "wmdetect: --start '%s' is not a number of seconds\n", optarg);
+            if (parse_time(optarg, &start) < 0) {
+                fprintf(stderr, "wmdetect: --start '%s' is not a time (seconds, or [HH:]MM:SS[.m])\n", optarg);
                 return EXIT_ERROR;
             }
             break;
         case 'd':
-            if (fm_parse_double(optarg, &duration) < 0) {
-                fprintf(stderr, "wmdetect: --duration '%s' is not a positive number of seconds\n", optarg);
+            if (parse_time(optarg, &duration) < 0 || duration <= 0) {
+                fprintf(stderr, "wmdetect: --duration '%s' is not a positive time (seconds, or [HH:]MM:SS[.m])\n", optarg);
                 return EXIT_ERROR;
             }
             break;
@@ -425,6 +436,11 @@ int main(int argc, char **argv)
     fm_progress_end(&prog);
     if (r < 0)
         goto fail_err;
+    if (frames == 0 && start > 0 && info->duration > 0 && start >= info->duration) {
+        fm_error_set(&err, FM_EINVAL, "--start %.1f s is after the end of '%s' (%.1f s)", start,
+                     clip, info->duration);
+        goto fail_err;
+    }
     if (frames == 0) {
         fm_error_set(&err, FM_EFORMAT, "'%s' has no decodable video frames", clip);
         goto fail_err;

@@ -83,7 +83,7 @@ int main(int argc, char **argv)
         { 0, 0, 0, 0 },
     };
     const char *pub = NULL, *file = NULL, *hex = NULL;
-    int json = 0, c;
+    int json = 0, want_version = 0, c;
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":p:Vh", opts, NULL)) != -1) {
         switch (c) {
@@ -91,7 +91,7 @@ int main(int argc, char **argv)
         case 'f': file = optarg; break;
         case 'm': hex = optarg; break;
         case 'j': json = 1; break;
-        case 'V': fm_print_version(stdout, "wmverify", json); return 0;
+        case 'V': want_version = 1; break;
         case 'h': usage(stdout); return 0;
         default: {
             char msg[300];
@@ -99,6 +99,10 @@ int main(int argc, char **argv)
             return EXIT_ERROR;
         }
         }
+    }
+    if (want_version) {
+        fm_print_version(stdout, "wmverify", json);
+        return 0;
     }
     const char *receipt = optind < argc ? argv[optind] : NULL;
     if (!pub || (!!receipt == !!hex) || argc - optind > (hex ? 0 : 1) || (hex && file)) {
