@@ -1,6 +1,7 @@
 #include "tool_util.h"
 
 #include <getopt.h>
+#include <jansson.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -180,4 +181,15 @@ const char *fm_option_error(const struct option *opts, char **argv, int c, char 
     else
         snprintf(buf, len, "unknown option %s (see --help)", arg);
     return buf;
+}
+
+void fm_print_json_error(FILE *out, const char *tool, const char *msg, int exit_status)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "schema", "filmmark-error-1", "tool", tool,
+                          "version", FM_VERSION, "error", msg, "exit_status", exit_status);
+    if (o) {
+        json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', out);
+        json_decref(o);
+    }
 }

@@ -50,6 +50,10 @@ struct option;
 const char *fm_option_error(const struct option *opts, char **argv, int c, char *buf,
                             size_t len);
 
+/* With --json, a failed run still prints one JSON object on stdout:
+ * {"schema": "filmmark-error-1", "tool", "version", "error", "exit_status"}. */
+void fm_print_json_error(FILE *out, const char *tool, const char *msg, int exit_status);
+
 /* True when a and b name the same existing file. */
 int fm_same_file(const char *a, const char *b);
 

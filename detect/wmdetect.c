@@ -480,6 +480,8 @@ int main(int argc, char **argv)
 
 fail_err:
     fprintf(stderr, "wmdetect: %s\n", err.msg);
+    if (json)
+        fm_print_json_error(stdout, "wmdetect", err.msg, EXIT_ERROR);
     ret = EXIT_ERROR;
 end:
     if (have_acc)

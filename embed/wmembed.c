@@ -92,11 +92,16 @@ static void usage(FILE *out)
         "  -h, --help            this help\n", DEFAULT_BATCH, DEFAULT_VERIFY_SECONDS);
 }
 
+/* Set once the options are read: errors then also go to stdout as JSON. */
+static int json_errors;
+
 static int fail(int code, const char *fmt, const char *a, const char *b)
 {
-    fputs("wmembed: ", stderr);
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
+    char msg[1024];
+    snprintf(msg, sizeof(msg), fmt, a, b);
+    fprintf(stderr, "wmembed: %s\n", msg);
+    if (json_errors)
+        fm_print_json_error(stdout, "wmembed", msg, code);
     return code;
 }
 
@@ -408,6 +413,7 @@ int main(int argc, char **argv)
         fm_print_version(stdout, "wmembed", json);
         return 0;
     }
+    json_errors = json;
     if (optind < argc)
         return fail(EXIT_USAGE, "unexpected argument '%s' (see --help)%s", argv[optind], "");
     if (!key_path || !in_path)
@@ -542,8 +548,7 @@ int main(int argc, char **argv)
 fail_nomem:
     fm_error_set(&err, FM_ENOMEM, "out of memory");
 fail_err:
-    fprintf(stderr, "wmembed: %s\n", err.msg);
-    ret = EXIT_USAGE;
+    ret = fail(EXIT_USAGE, "%s%s", err.msg, "");
 end:
     json_decref(b.summary);
     fm_fingerprint_free(&content_fp);

@@ -72,3 +72,27 @@ Test(options, every_tool_has_a_version)
         free(out);
     }
 }
+
+Test(options, json_runs_that_fail_print_a_json_error)
+{
+    const char *argv[] = { WMDETECT, "-k", "/nonexistent.dkey", "--json", "clip.mp4", NULL };
+    char *out = NULL, *err = NULL;
+    cr_assert_eq(tu_run(argv, &out, &err), 2);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "stdout is not JSON: %s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "schema")), "filmmark-error-1");
+    cr_assert_eq(json_integer_value(json_object_get(j, "exit_status")), 2);
+    cr_assert_not_null(strstr(err, json_string_value(json_object_get(j, "error"))));
+    json_decref(j);
+    free(out);
+    free(err);
+    const char *argv2[] = { WMEMBED, "-k", "/nonexistent.key", "-i", "/nonexistent.mkv", "-o",
+                            "/tmp/x.webm", "--title-id", "1", "--recipient-id", "1", "--json",
+                            NULL };
+    cr_assert_eq(tu_run(argv2, &out, NULL), 2);
+    j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "stdout is not JSON: %s", out);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "tool")), "wmembed");
+    json_decref(j);
+    free(out);
+}

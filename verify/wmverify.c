@@ -183,6 +183,8 @@ int main(int argc, char **argv)
     goto end;
 fail:
     fprintf(stderr, "wmverify: %s\n", err.msg);
+    if (json)
+        fm_print_json_error(stdout, "wmverify", err.msg, EXIT_ERROR);
     ret = EXIT_ERROR;
 end:
     json_decref(o);
