@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <jansson.h>
+#include <libavutil/log.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -109,8 +110,38 @@ void fm_progress_init(FmProgress *p, FILE *stream, long total, int quiet)
     p->start = p->last = fm_now();
 }
 
+void fm_progress_machine(FmProgress *p, FILE *f)
+{
+    p->machine = f;
+}
+
+static void machine_block(FmProgress *p, long frames, double now, int end)
+{
+    fprintf(p->machine, "frame=%ld\ntotal_frames=%ld\nfps=%.2f\nelapsed_seconds=%.2f\n"
+            "progress=%s\n", frames, p->total, frames / (now - p->start + 1e-9),
+            now - p->start, end ? "end" : "continue");
+    fflush(p->machine);
+    p->last_machine = now;
+}
+
+int fm_set_loglevel(const char *name)
+{
+    static const struct { const char *name; int level; } levels[] = {
+        { "quiet", AV_LOG_QUIET }, { "error", AV_LOG_ERROR }, { "warning", AV_LOG_WARNING },
+        { "info", AV_LOG_INFO }, { "debug", AV_LOG_DEBUG },
+    };
+    for (size_t i = 0; i < sizeof(levels) / sizeof(*levels); i++)
+        if (!strcmp(name, levels[i].name)) {
+            av_log_set_level(levels[i].level);
+            return 0;
+        }
+    return FM_EINVAL;
+}
+
 void fm_progress_update(FmProgress *p, long frames, const char *what)
 {
+    if (p->machine && fm_now() - p->last_machine >= 0.5)
+        machine_block(p, frames, fm_now(), 0);
     if (!p->out)
         return;
     double now = fm_now();
@@ -126,6 +157,13 @@ void fm_progress_update(FmProgress *p, long frames, const char *what)
         fprintf(p->out, "\r%s frame %ld  %.1f fps   ", what, frames, fps);
     }
     fflush(p->out);
+}
+
+void fm_progress_end_frames(FmProgress *p, long frames)
+{
+    if (p->machine)
+        machine_block(p, frames, fm_now(), 1);
+    fm_progress_end(p);
 }
 
 void fm_progress_end(FmProgress *p)

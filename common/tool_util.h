@@ -33,12 +33,24 @@ typedef struct FmProgress {
     int tty;            /* refresh one line with \r */
     double start, last;
     long total;         /* frames expected, 0 if unknown */
+    FILE *machine;      /* --progress: key=value blocks for farm logs, or NULL */
+    double last_machine;
 } FmProgress;
+
+/* Also writes ffmpeg-style "key=value" progress blocks to f (every 0.5 s and
+ * at the end, closed by "progress=continue" or "progress=end"). */
+void fm_progress_machine(FmProgress *p, FILE *f);
+
+/* --loglevel: FFmpeg's own messages (quiet, error, warning, info, debug);
+ * sets av_log's level. Returns 0 or FM_EINVAL. */
+int fm_set_loglevel(const char *name);
 
 /* Progress on stream only when it is a terminal (unless quiet). */
 void fm_progress_init(FmProgress *p, FILE *stream, long total, int quiet);
 void fm_progress_update(FmProgress *p, long frames, const char *what);
 void fm_progress_end(FmProgress *p);
+/* fm_progress_end(), and the final "progress=end" block with frames. */
+void fm_progress_end_frames(FmProgress *p, long frames);
 
 struct option;
 /*

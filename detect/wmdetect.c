@@ -61,6 +61,9 @@ static void usage(FILE *out)
         "      --duration T     read at most T of it\n"
         "      --json           print one JSON object on stdout\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
+        "      --progress FILE  key=value progress blocks for farm logs (- = stderr)\n"
+        "  -v, --loglevel L     FFmpeg's own messages: quiet (default), error, warning,\n"
+        "                       info, debug\n"
         "  -V, --version        the version and the mark format it reads\n"
         "  -h, --help           this help\n"
         "\n"
@@ -302,6 +305,8 @@ int main(int argc, char **argv)
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
         { "version", no_argument, 0, 'V' },
+        { "loglevel", required_argument, 0, 'v' },
+        { "progress", required_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -311,8 +316,9 @@ int main(int argc, char **argv)
 
     opterr = 0;
     int want_version = 0;
+    const char *loglevel = NULL, *progress_path = NULL;
     char *cmdline = command_line(argc, argv);   /* before getopt permutes argv */
-    while ((c = getopt_long(argc, argv, ":k:qhV", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:qhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'r': receipt_path = optarg; break;
@@ -332,6 +338,8 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': want_version = 1; break;
+        case 'v': loglevel = optarg; break;
+        case 'P': progress_path = optarg; break;
         default: {
             char msg[300];
             fprintf(stderr, "wmdetect: %s\n", fm_option_error(opts, argv, c, msg, sizeof(msg)));
@@ -366,6 +374,17 @@ int main(int argc, char **argv)
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
+    if (loglevel && fm_set_loglevel(loglevel) < 0) {
+        fm_error_set(&err, FM_EINVAL, "--loglevel '%s' is not one of quiet, error, warning, "
+                     "info, debug", loglevel);
+        goto fail_err;
+    }
+    FILE *progress_file = NULL;
+    if (progress_path && !(progress_file = !strcmp(progress_path, "-") ? stderr
+                                           : fopen(progress_path, "w"))) {
+        fm_error_set(&err, FM_EIO, "cannot write --progress '%s'", progress_path);
+        goto fail_err;
+    }
     if (fm_init(&err) < 0)
         goto fail_err;
     if (key_path) {
@@ -412,7 +431,8 @@ int main(int argc, char **argv)
     have_acc = 1;
 
     FmProgress prog;
-    fm_progress_init(&prog, stderr, 0, quiet);
+    fm_progress_init(&prog, stderr, info->nb_frames > 0 ? info->nb_frames : 0, quiet);
+    fm_progress_machine(&prog, progress_file);
     AVFrame *frame;
     int r;
     double tb = av_q2d(info->time_base), t_origin = NAN;
@@ -433,7 +453,7 @@ int main(int argc, char **argv)
         frames++;
         fm_progress_update(&prog, frames, "reading");
     }
-    fm_progress_end(&prog);
+    fm_progress_end_frames(&prog, frames);
     if (r < 0)
         goto fail_err;
     if (frames == 0 && start > 0 && info->duration > 0 && start >= info->duration) {

@@ -87,6 +87,9 @@ static void usage(FILE *out)
         "      --no-verify       do not read the deliverable back (receipt says so)\n"
         "  -f, --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
+        "      --progress FILE   key=value progress blocks for farm logs (- = stderr)\n"
+        "  -v, --loglevel L      FFmpeg's own messages: quiet (default), error, warning,\n"
+        "                        info, debug\n"
         "  -V, --version         the version and the formats it writes\n"
         "  -q, --quiet           no progress or summary text\n"
         "  -h, --help            this help\n", DEFAULT_BATCH, DEFAULT_VERIFY_SECONDS);
@@ -329,6 +332,8 @@ int main(int argc, char **argv)
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
         { "version", no_argument, 0, 'V' },
+        { "loglevel", required_argument, 0, 'v' },
+        { "progress", required_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -344,7 +349,8 @@ int main(int argc, char **argv)
 
     opterr = 0;
     int want_version = 0;
-    while ((c = getopt_long(argc, argv, ":k:i:o:fqhV", opts, NULL)) != -1) {
+    const char *loglevel = NULL, *progress_path = NULL;
+    while ((c = getopt_long(argc, argv, ":k:i:o:fqhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'i': in_path = optarg; break;
@@ -403,6 +409,8 @@ int main(int argc, char **argv)
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case 'V': want_version = 1; break;
+        case 'v': loglevel = optarg; break;
+        case 'P': progress_path = optarg; break;
         default: {
             char msg[300];
             return fail(EXIT_USAGE, "%s%s", fm_option_error(opts, argv, c, msg, sizeof(msg)), "");
@@ -439,6 +447,13 @@ int main(int argc, char **argv)
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
+    if (loglevel && fm_set_loglevel(loglevel) < 0)
+        return fail(EXIT_USAGE, "--loglevel '%s' is not one of quiet, error, warning, info, "
+                    "debug%s", loglevel, "");
+    FILE *progress_file = NULL;
+    if (progress_path && !(progress_file = !strcmp(progress_path, "-") ? stderr
+                                           : fopen(progress_path, "w")))
+        return fail(EXIT_USAGE, "cannot write --progress '%s'%s", progress_path, "");
     catch_signals(&caught);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
@@ -494,6 +509,7 @@ int main(int argc, char **argv)
     size_t passes = (b.count + batch_size - 1) / batch_size;
     FmProgress prog;
     fm_progress_init(&prog, stderr, nb_frames > 0 ? nb_frames * (long)passes : 0, quiet);
+    fm_progress_machine(&prog, progress_file);
     long progress_frames = 0;
     double t0 = fm_now();
     for (size_t first = 0; first < b.count && !interrupted; first += batch_size) {
@@ -504,7 +520,7 @@ int main(int argc, char **argv)
             goto fail_err;
         }
     }
-    fm_progress_end(&prog);
+    fm_progress_end_frames(&prog, progress_frames);
     double elapsed = fm_now() - t0;
     /* a signal after the last publication is too late to undo anything */
     if (interrupted && b.written + b.failed < b.count) {
@@ -550,6 +566,8 @@ fail_nomem:
 fail_err:
     ret = fail(EXIT_USAGE, "%s%s", err.msg, "");
 end:
+    if (progress_file && progress_file != stderr)
+        fclose(progress_file);
     json_decref(b.summary);
     fm_fingerprint_free(&content_fp);
     fm_key_free(&key);

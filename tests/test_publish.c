@@ -410,3 +410,19 @@ Test(publish, an_unverified_mark_gives_no_ids)
     free(o);
     free(avg);
 }
+
+Test(publish, progress_for_farm_logs)
+{
+    char *pf = tu_path(dir, "progress.txt"), *text;
+    size_t len;
+    const char *argv[] = { WMDETECT, "-k", dkey, "-q", "--progress", pf, "--loglevel", "error",
+                           master, NULL };
+    cr_assert_eq(tu_run(argv, NULL, NULL), 1);   /* the master is unmarked */
+    cr_assert_eq(tu_read_file(pf, &text, &len), 0);
+    cr_assert_not_null(strstr(text, "frame=72\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "progress=end\n"), "%s", text);
+    free(text);
+    const char *bad[] = { WMDETECT, "-k", dkey, "--loglevel", "loud", master, NULL };
+    cr_assert_eq(tu_run(bad, NULL, NULL), 2);
+    free(pf);
+}
