@@ -139,6 +139,9 @@ static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, c
             "raw_bit_error_rate", d->check.raw_ber,
             "false_alarm_log10", d->check.false_alarm_log10,
             "seconds_read", d->check.seconds_read));
+    if (d->checked)
+        json_object_set_new(json_object_get(o, "self_check"), "wall_seconds",
+                            json_real(d->check_seconds));
     return o;
 }
 
