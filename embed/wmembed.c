@@ -14,6 +14,7 @@
 
 #include "atomic_file.h"
 #include "deliverable.h"
+#include "pipeline.h"
 #include "fingerprint.h"
 #include "keys.h"
 #include "pattern.h"
@@ -225,6 +226,7 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
                     FmProgress *prog, long *progress_frames, char key_fp[], FmError *err)
 {
     FmVideoReader *reader = NULL;
+    Pipeline *pipe = NULL;
     Deliverable *ds = calloc(n, sizeof(*ds));
     int r;
     if (!ds)
@@ -243,6 +245,9 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
             goto end;
     }
 
+    /* marking and encoding run on one thread per deliverable (pipeline.h) */
+    if ((r = pipeline_start(&pipe, ds, n, info->bit_depth, err)) < 0)
+        goto end;
     AVFrame *frame;
     long frames = 0;
     double t_origin = NAN;
@@ -258,13 +263,14 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
                                                  info->bit_depth, info->width, info->height, t,
                                                  err)) < 0)
             goto end;
-        for (size_t i = 0; i < n; i++)
-            if ((r = deliverable_frame(&ds[i], frame, i == n - 1, info->bit_depth, t, err)) < 0)
-                goto end;
+        if ((r = pipeline_push(pipe, frame, t, err)) < 0)
+            goto end;
         frames++;
         fm_progress_update(prog, ++*progress_frames, "embedding");
     }
     if (r < 0)
+        goto end;
+    if ((r = pipeline_finish(&pipe, interrupted != 0, err)) < 0)
         goto end;
     if (!interrupted && frames == 0) {
         r = fm_error_set(err, FM_EFORMAT, "'%s' has no decodable video frames", b->in_path);
@@ -302,6 +308,7 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
     if (r >= 0)
         r = 0;
 end:
+    pipeline_finish(&pipe, 1, NULL);   /* after a failure: stop the workers */
     if (!b->quiet && !b->json)
         fflush(stdout);
     for (size_t i = 0; i < n; i++)

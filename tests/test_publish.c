@@ -426,3 +426,34 @@ Test(publish, progress_for_farm_logs)
     cr_assert_eq(tu_run(bad, NULL, NULL), 2);
     free(pf);
 }
+
+Test(publish, batch_pictures_do_not_depend_on_the_batch_size)
+{
+    /* one decode for two deliverables (their workers run side by side)
+     * gives the very pictures that one decode each gives */
+    char *list = tu_path(dir, "l.csv"), text[1024];
+    snprintf(text, sizeof(text), "1,,%s/x1.mkv\n2,,%s/x2.mkv\n", dir, dir);
+    cr_assert_eq(tu_write_file(list, text, strlen(text), 0644), 0);
+    char md5[2][2][64];
+    for (int pass = 0; pass < 2; pass++) {
+        const char *argv[] = { WMEMBED, "-k", key, "-i", master, "--recipients", list,
+                               "--title-id", "3", "--codec", "ffv1", "--issued",
+                               "2026-12-01T00:00Z", "--no-verify", "-q", "--force",
+                               "--batch-size", pass ? "2" : "1", NULL };
+        cr_assert_eq(tu_run(argv, NULL, NULL), 0);
+        for (int i = 0; i < 2; i++) {
+            char *out = NULL, *mf = tu_path(dir, "md5.txt");
+            cr_assert_eq(tu_sh(FFMPEG " -i '%s/x%d.mkv' -f framemd5 - | grep -v '^#' | md5sum "
+                               "> '%s'", dir, i + 1, mf), 0);
+            size_t len;
+            cr_assert_eq(tu_read_file(mf, &out, &len), 0);
+            snprintf(md5[pass][i], sizeof(md5[pass][i]), "%.32s", out);
+            free(out);
+            free(mf);
+        }
+    }
+    cr_assert_str_eq(md5[0][0], md5[1][0]);
+    cr_assert_str_eq(md5[0][1], md5[1][1]);
+    cr_assert_str_neq(md5[0][0], md5[0][1], "two recipients got the same pictures");
+    free(list);
+}
