@@ -16,6 +16,7 @@
 #include "embedder.h"
 #include "fingerprint.h"
 #include "keys.h"
+#include "passphrase.h"
 #include "pattern.h"
 #include "payload.h"
 #include "quality.h"
@@ -39,7 +40,8 @@ static void usage(FILE *out)
         "usage: wmembed -k KEY.key -i MASTER -o DELIVERABLE --title-id N --recipient-id N\n"
         "               [--strength S] [--codec vp9|h264|ffv1] [--crf N]\n"
         "               [--owner NAME] [--title NAME] [--recipient NAME]\n"
-        "               [--issued TIME] [--ai-use POLICY] [--force] [--json] [--quiet]\n"
+        "               [--issued TIME] [--ai-use POLICY] [--passphrase-file FILE]\n"
+        "               [--force] [--json] [--quiet]\n"
         "\n"
         "Embeds the signed payload (title id, recipient id, issue time, AI-use policy)\n"
         "invisibly in"
@@ -47,6 +49,8 @@ static void usage(FILE *out)
         "signed receipt to DELIVERABLE.receipt.json. The master is never modified.\n"
         "\n"
         "  -k, --key FILE        secret key made by wmkeygen (mode 0600)\n"
+        "      --passphrase-file F  the key's passphrase, first line of F (else\n"
+        "                        $FILMMARK_PASSPHRASE, else asked on the terminal)\n"
         "  -i, --input FILE      master video (anything FFmpeg reads)\n"
         "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov)\n"
         "      --title-id N      title id, 0..4294967295\n"
@@ -75,7 +79,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
-       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON };
+       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_PASS_FILE };
 
 int main(int argc, char **argv)
 {
@@ -93,6 +97,7 @@ int main(int argc, char **argv)
         { "recipient", required_argument, 0, OPT_RECIPIENT },
         { "issued", required_argument, 0, OPT_ISSUED },
         { "ai-use", required_argument, 0, OPT_AI_USE },
+        { "passphrase-file", required_argument, 0, OPT_PASS_FILE },
         { "force", no_argument, 0, OPT_FORCE },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
@@ -106,6 +111,7 @@ int main(int argc, char **argv)
     double strength = FM_DEFAULT_STRENGTH;
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
+    FmPassSource pass_src = { NULL };
     int c;
 
     opterr = 0;
@@ -150,6 +156,7 @@ int main(int argc, char **argv)
                             "1970-01-01T00:00Z to 10136-02-16T04:15Z, or 'now'%s", optarg, "");
             have_issued = 1;
             break;
+        case OPT_PASS_FILE: pass_src.file = optarg; break;
         case OPT_FORCE: force = 1; break;
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
@@ -199,7 +206,7 @@ int main(int argc, char **argv)
 
     if (!(key = fm_key_new()))
         return fail(EXIT_USAGE, "out of secure memory%s%s", "", "");
-    if (fm_key_load(key, key_path, FM_KEY_SECRET, &err) < 0)
+    if (fm_key_load_with(key, key_path, FM_KEY_SECRET, fm_pass_get, &pass_src, &err) < 0)
         goto fail_err;
 
     if (fm_reader_open(&reader, in_path, &err) < 0)

@@ -148,8 +148,9 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
         die("cannot hash master.mp4");
     save_text(d, "master.sha256", master_sha);
     char *prefix_a = tu_path(d, "a"), *prefix_b = tu_path(d, "b");
-    const char *ka[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_a, "--json", NULL };
-    const char *kb[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_b, "-q", NULL };
+    const char *ka[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_a, "--no-passphrase", "--json",
+                         NULL };
+    const char *kb[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_b, "--no-passphrase", "-q", NULL };
     setup_run(d, "keygen_a", ka);
     setup_run(d, "keygen_b", kb);
     /* wmkeygen's keys are random: replace them with fixed ones (its printed
@@ -390,7 +391,7 @@ static void expect_found_json(json_t *j, const char *what)
 Test(cli, keygen_makes_three_files_with_modes)
 {
     char *prefix = d("studio");
-    Run r = run("wmkeygen", "-o", prefix, "--json", NULL);
+    Run r = run("wmkeygen", "-o", prefix, "--no-passphrase", "--json", NULL);
     cr_assert_eq(r.rc, 0, "wmkeygen: %s", r.err);
     json_t *j = parse(r.out, "wmkeygen --json");
     const char *fp = json_string_value(json_object_get(j, "fingerprint"));
@@ -422,7 +423,7 @@ Test(cli, keygen_makes_three_files_with_modes)
     /* without --force it refuses, and changes nothing */
     char *pub = d("studio.pub"), *before, *after;
     cr_assert_eq(tu_read_file(pub, &before, NULL), 0);
-    r = run("wmkeygen", "-o", prefix, NULL);
+    r = run("wmkeygen", "-o", prefix, "--no-passphrase", NULL);
     expect_error(&r, "wmkeygen", "exists", "wmkeygen over an existing set");
     cr_assert_eq(tu_read_file(pub, &after, NULL), 0);
     cr_assert_str_eq(before, after);
@@ -437,7 +438,7 @@ Test(cli, keygen_modes_do_not_depend_on_umask)
 {
     umask(077);
     char *prefix = d("k");
-    Run r = run("wmkeygen", "-o", prefix, "-q", NULL);
+    Run r = run("wmkeygen", "-o", prefix, "--no-passphrase", "-q", NULL);
     cr_assert_eq(r.rc, 0, "%s", r.err);
     cr_assert_str_eq(r.out, "", "-q printed: %s", r.out);
     char *k = d("k.key"), *dk = d("k.dkey"), *pub = d("k.pub");
