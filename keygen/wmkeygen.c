@@ -278,7 +278,7 @@ static int install_key(const FmKey *key, const char *src, const char *dir, int f
             goto out;
         }
     } else if (!quiet) {
-        printf("%s:     %s, %s (key %s)\n", same ? "already installed" : "installed", paths[1],
+        printf("%s %s, %s (key %s)\n", same ? "already installed:" : "installed:    ", paths[1],
                paths[0], fp);
     }
 out:
