@@ -14,10 +14,12 @@
  * the embedded message, and with it every robustness result, is the same on
  * every run.
  */
+#define _XOPEN_SOURCE 700   /* posix_openpt, for the terminal prompt tests */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -885,6 +887,114 @@ Test(cli, keygen_install_and_list)
     free(keys);
     free(ik);
     free(ip);
+    free(prefix);
+}
+
+/*
+ * Runs FM_BUILD_DIR/argv[0] on a new pseudo-terminal (its controlling
+ * terminal, and stdin/stdout/stderr), answering each prompt[i] that appears
+ * in its output with answer[i] and a newline. Returns the exit status and
+ * everything the terminal showed in *shown (malloc'd).
+ */
+static int run_on_terminal(const char *const argv[], const char *const prompt[],
+                           const char *const answer[], int n, char **shown)
+{
+    int mfd = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert_geq(mfd, 0, "posix_openpt: %s", strerror(errno));
+    cr_assert_eq(grantpt(mfd), 0);
+    cr_assert_eq(unlockpt(mfd), 0);
+    char slave[256];
+    snprintf(slave, sizeof slave, "%s", ptsname(mfd));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", FM_BUILD_DIR, argv[0]);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setsid();
+        int s = open(slave, O_RDWR);   /* becomes the controlling terminal */
+        if (s < 0)
+            _exit(126);
+        dup2(s, 0);
+        dup2(s, 1);
+        dup2(s, 2);
+        close(mfd);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = calloc(1, cap);
+    int next = 0;
+    for (;;) {
+        struct pollfd p = { mfd, POLLIN, 0 };
+        int r = poll(&p, 1, 60000);
+        if (r <= 0) {
+            kill(pid, SIGKILL);
+            cr_assert_fail("no output from %s for 60 s; so far: %s", argv[0], buf);
+        }
+        ssize_t got = read(mfd, buf + len, cap - len - 1);
+        if (got <= 0)
+            break;   /* EIO: the program closed the terminal */
+        len += (size_t)got;
+        buf[len] = '\0';
+        if (next < n && strstr(buf, prompt[next])) {
+            char line[256];
+            snprintf(line, sizeof line, "%s\n", answer[next]);
+            cr_assert_eq(write(mfd, line, strlen(line)), (ssize_t)strlen(line));
+            next++;
+        }
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(mfd);
+    *shown = buf;
+    cr_assert_eq(next, n, "only %d of %d prompts seen: %s", next, n, buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Test(cli, keygen_asks_on_the_terminal_twice_without_echo)
+{
+    char *prefix = d("t");
+    const char *argv[] = { "wmkeygen", "-o", prefix, "--label", "Tty", NULL };
+    const char *prompts[] = { "Passphrase for the new secret key: ", "The same passphrase again: " };
+    const char *answers[] = { "tty secret 1", "tty secret 1" };
+    char *shown;
+    int rc = run_on_terminal(argv, prompts, answers, 2, &shown);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, shown);
+    cr_assert_null(strstr(shown, "tty secret"), "the passphrase was echoed: %s", shown);
+    cr_assert_not_null(strstr(shown, "(passphrase-protected)"), "%s", shown);
+    free(shown);
+
+    /* it opens with that passphrase, asked on the terminal by wmkeygen --from */
+    char *dk = d("t.dkey"), *pub = d("t.pub"), *key = d("t.key");
+    cr_assert_eq(unlink(dk), 0);
+    cr_assert_eq(unlink(pub), 0);
+    const char *argv2[] = { "wmkeygen", "--from", key, NULL };
+    const char *p2[] = { "Passphrase for t.key (key " };
+    const char *a2[] = { "tty secret 1" };
+    rc = run_on_terminal(argv2, p2, a2, 1, &shown);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, shown);
+    cr_assert_not_null(strstr(shown, "\"Tty\"): "), "the prompt does not name the label: %s",
+                       shown);
+    cr_assert_null(strstr(shown, "tty secret"), "the passphrase was echoed: %s", shown);
+    cr_assert(exists(dk));
+    free(shown);
+
+    /* two different answers: refused, nothing written */
+    char *prefix2 = d("u");
+    const char *argv3[] = { "wmkeygen", "-o", prefix2, NULL };
+    const char *a3[] = { "first", "second" };
+    rc = run_on_terminal(argv3, prompts, a3, 2, &shown);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, shown);
+    cr_assert_not_null(strstr(shown, "wmkeygen: the two passphrases differ"), "%s", shown);
+    char *uk = d("u.key");
+    cr_assert(!exists(uk));
+    free(shown);
+    free(uk);
+    free(prefix2);
+    free(dk);
+    free(pub);
+    free(key);
     free(prefix);
 }
 
