@@ -640,6 +640,8 @@ int fm_keyset_commit(FmKeySetWriter *w, FmError *err)
         }
     }
     /* Committed: drop the temporaries' names and the backups. */
+    if (w->n)
+        fsync_dir(w->e[0].path);
     for (size_t i = 0; i < w->n; i++) {
         KeySetEntry *e = &w->e[i];
         if (e->tmp) {
@@ -653,9 +655,9 @@ int fm_keyset_commit(FmKeySetWriter *w, FmError *err)
             e->backup = NULL;
         }
         e->placed = 0;   /* the files stay: fm_keyset_free must not touch them */
+        free(e->path);
+        e->path = NULL;
     }
-    if (w->n)
-        fsync_dir(w->e[0].path);
     w->n = 0;   /* nothing left to remove */
     return 0;
 
