@@ -1059,7 +1059,9 @@ static int key_read(FmKey *key, FmKeyInfo *info, const char *path, FmKeyKind wan
     }
     if (p->sealed) {
         if (!get) {
-            ret = fm_error_set(err, FM_EPERM, "'%s' is protected by a passphrase", path);
+            ret = fm_error_set(err, FM_EPERM,
+                               "'%s' is protected by a passphrase%s", path,
+                               want_kind == FM_KEY_DETECT ? "; use its detection key (.dkey)" : "");
             goto out;
         }
         if ((ret = key_unseal(tmp, p, path, get, ctx, err)) != 0)
