@@ -80,7 +80,7 @@ timed() {
   say "$label: $(awk '{ printf "%s s wall, %.1f s CPU, %d MB, exit %s", $1, $2 + $3, $4 / 1024, $5 }' <<<"$best")"
 }
 
-"$BIN/wmkeygen" -o "$work/key" >/dev/null
+"$BIN/wmkeygen" -o "$work/key" --no-passphrase >/dev/null
 frames=""
 for c in ${codecs//,/ }; do
   case "$c" in vp9) ext=webm ;; h264) ext=mp4 ;; ffv1) ext=mkv ;; *) die "unknown codec $c" ;; esac

@@ -4,7 +4,6 @@
  * Exit status: 0 found and the signature verifies; 1 no watermark;
  * 3 a watermark is present but its payload/signature does not verify; 2 error.
  */
-#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -39,7 +38,6 @@ static const char *verdict_name(const ContentCheck *cc)
     return !cc->checked ? "unknown" : cc->m.verdict == FM_FP_MATCH ? "match"
            : cc->m.verdict == FM_FP_TOO_SHORT ? "too_short" : "no_match";
 }
-#define MAX_KEYS 64
 
 static void usage(FILE *out)
 {
@@ -50,7 +48,7 @@ static void usage(FILE *out)
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
         "Without -k, tries every .dkey/.key file in $FILMMARK_KEYS, else in\n"
-        "~/.config/filmmark/keys/.\n"
+        "~/.config/filmmark/keys/ (unusable ones are skipped with a warning).\n"
         "\n"
         "  -k, --key FILE       detection key (.dkey) or secret key (.key)\n"
         "      --receipt FILE   also correlate against the message of this receipt\n"
@@ -72,37 +70,12 @@ static void usage(FILE *out)
         "not match the receipt's title (transplanted?); 2 error\n");
 }
 
-static int load_key_dir(const char *dir, FmKey **keys, int *nkeys, FmError *err)
+/* A key file of the directory that could not be used: said, then skipped. */
+static void warn_key(void *ctx, const char *path, const char *reason)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return fm_error_set(err, FM_ENOTFOUND, "no -k given and no key directory '%s'", dir);
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d)) && *nkeys < MAX_KEYS) {
-        size_t n = strlen(e->d_name);
-        int dkey = n > 5 && !strcmp(e->d_name + n - 5, ".dkey");
-        int skey = n > 4 && !strcmp(e->d_name + n - 4, ".key");
-        if (!dkey && !skey)
-            continue;
-        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
-            continue;  /* a name too long to open */
-        FmKey *k = fm_key_new();
-        if (!k) {
-            closedir(d);
-            return fm_error_set(err, FM_ENOMEM, "out of secure memory");
-        }
-        if (fm_key_load(k, path, FM_KEY_DETECT, err) < 0) {
-            fm_key_free(&k);
-            closedir(d);
-            return FM_EFORMAT;
-        }
-        keys[(*nkeys)++] = k;
-    }
-    closedir(d);
-    if (!*nkeys)
-        return fm_error_set(err, FM_ENOTFOUND, "no .dkey or .key files in '%s'", dir);
-    return 0;
+    (void)ctx;
+    (void)path;
+    fprintf(stderr, "wmdetect: skipped key: %s\n", reason);
 }
 
 /* What was analysed, when and by what: the head of every report. */
@@ -359,7 +332,8 @@ int main(int argc, char **argv)
     const char *clip = argv[optind];
 
     FmError err = { { 0 } };
-    FmKey *keys[MAX_KEYS] = { 0 };
+    FmKeyList klist = { 0 };
+    FmKey **keys = NULL;
     int nkeys = 0, ret = EXIT_ERROR;
     FmVideoReader *reader = NULL;
     FmAccumulator acc = { 0 };
@@ -388,24 +362,24 @@ int main(int argc, char **argv)
     if (fm_init(&err) < 0)
         goto fail_err;
     if (key_path) {
-        if (!(keys[0] = fm_key_new())) {
+        klist.keys = calloc(1, sizeof(*klist.keys));
+        klist.paths = calloc(1, sizeof(*klist.paths));
+        if (!klist.keys || !klist.paths || !(klist.keys[0] = fm_key_new())) {
             fm_error_set(&err, FM_ENOMEM, "out of secure memory");
             goto fail_err;
         }
-        nkeys = 1;
-        if (fm_key_load(keys[0], key_path, FM_KEY_DETECT, &err) < 0)
+        klist.n = klist.cap = 1;
+        if (fm_key_load(klist.keys[0], key_path, FM_KEY_DETECT, &err) < 0)
             goto fail_err;
     } else {
-        const char *dir = getenv("FILMMARK_KEYS");
-        char buf[4096];
-        if (!dir || !*dir) {
-            const char *home = getenv("HOME");
-            snprintf(buf, sizeof(buf), "%s/.config/filmmark/keys", home ? home : ".");
-            dir = buf;
-        }
-        if (load_key_dir(dir, keys, &nkeys, &err) < 0)
+        /* every usable key of the directory, in file name order (keys.h) */
+        char dir[4096];
+        if (fm_key_dir_default(dir, sizeof(dir), &err) < 0 ||
+            fm_key_load_dir(dir, &klist, warn_key, NULL, &err) < 0)
             goto fail_err;
     }
+    keys = klist.keys;
+    nkeys = (int)klist.n;
     if (receipt_path) {
         int ok = -1;
         int which = -1;
@@ -509,8 +483,7 @@ end:
     fm_reader_close(&reader);
     fm_fingerprint_free(&master_fp);
     fm_fingerprint_free(&clip_fp);
-    for (int i = 0; i < nkeys; i++)
-        fm_key_free(&keys[i]);
+    fm_key_list_free(&klist);
     free(pv.command);
     return ret;
 }

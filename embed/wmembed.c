@@ -17,6 +17,7 @@
 #include "pipeline.h"
 #include "fingerprint.h"
 #include "keys.h"
+#include "passphrase.h"
 #include "pattern.h"
 #include "payload.h"
 #include "recipients.h"
@@ -64,6 +65,8 @@ static void usage(FILE *out)
         "together or not at all. The master is never modified.\n"
         "\n"
         "  -k, --key FILE        secret key made by wmkeygen (mode 0600)\n"
+        "      --passphrase-file F  the key's passphrase, first line of F (else\n"
+        "                        $FILMMARK_PASSPHRASE, else asked on the terminal)\n"
         "  -i, --input FILE      master video (anything FFmpeg reads)\n"
         "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov)\n"
         "      --title-id N      title id, 0..4294967295\n"
@@ -111,7 +114,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
        OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
-       OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY };
+       OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE };
 
 /* One deliverable's line of the summary. */
 static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
@@ -336,6 +339,7 @@ int main(int argc, char **argv)
         { "recipient", required_argument, 0, OPT_RECIPIENT },
         { "issued", required_argument, 0, OPT_ISSUED },
         { "ai-use", required_argument, 0, OPT_AI_USE },
+        { "passphrase-file", required_argument, 0, OPT_PASS_FILE },
         { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
         { "no-verify", no_argument, 0, OPT_NO_VERIFY },
         { "force", no_argument, 0, 'f' },
@@ -355,6 +359,7 @@ int main(int argc, char **argv)
     double strength = FM_DEFAULT_STRENGTH, verify_seconds = DEFAULT_VERIFY_SECONDS;
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
+    FmPassSource pass_src = { NULL };
     int c;
 
     opterr = 0;
@@ -405,6 +410,7 @@ int main(int argc, char **argv)
                 verify_seconds = 0;
             break;
         case OPT_NO_VERIFY: verify = 0; break;
+        case OPT_PASS_FILE: pass_src.file = optarg; break;
         case OPT_OWNER: owner = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_RECIPIENT: recipient = optarg; break;
@@ -487,7 +493,7 @@ int main(int argc, char **argv)
         fm_error_set(&err, FM_ENOMEM, "out of secure memory");
         goto fail_err;
     }
-    if (fm_key_load(key, key_path, FM_KEY_SECRET, &err) < 0)
+    if (fm_key_load_with(key, key_path, FM_KEY_SECRET, fm_pass_get, &pass_src, &err) < 0)
         goto fail_err;
     /* the master must open before anything is created */
     if (fm_reader_open(&probe, in_path, &err) < 0)

@@ -36,7 +36,7 @@ static void setup(void)
     dkey = tu_path(dir, "k.dkey");
     master = tu_path(dir, "master.mp4");
     char *prefix = tu_path(dir, "k");
-    const char *kg[] = { WMKEYGEN, "-o", prefix, NULL };
+    const char *kg[] = { WMKEYGEN, "--no-passphrase", "-o", prefix, NULL };
     cr_assert_eq(tu_run(kg, NULL, NULL), 0, "wmkeygen failed");
     free(prefix);
     /* 3 s, 640x360: the mark's smallest grid, cheap to encode and read back */
