@@ -22,12 +22,10 @@
  *
  *     char loc[FM_REGISTRY_LOCATION_MAX];
  *     FmRegistry *reg = NULL;
- *     FmIssuance iss = { .key_fingerprint = fp, .owner = owner, ... };
- *     memcpy(iss.message, message, FM_MESSAGE_BYTES);
  *     int64_t id;
  *     if (fm_registry_location(opt_registry, loc, sizeof(loc), &err) < 0 ||
  *         fm_registry_open(&reg, loc, &err) < 0 ||
- *         fm_registry_add(reg, &iss, key, &id, &err) < 0)
+ *         fm_registry_add_receipt(reg, receipt_path, key, &id, &err) < 0)
  *         ... report err.msg ...
  *     fm_registry_close(&reg);
  *
@@ -40,6 +38,8 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include <jansson.h>
 
 #include "fm_error.h"
 #include "keys.h"
@@ -133,9 +133,24 @@ const char *fm_registry_backend(const FmRegistry *reg);
 int fm_registry_add(FmRegistry *reg, const FmIssuance *iss, const FmKey *key, int64_t *id,
                     FmError *err);
 
+/*
+ * What wmembed calls once the deliverable and its receipt are written: reads
+ * the receipt file, checks its signature and the payload's under key (any
+ * kind), and adds the issuance it describes with the receipt's own text, as
+ * fm_registry_add() (returns 0 new, 1 already recorded). FM_ECRYPTO when a
+ * signature fails, FM_EFORMAT when it is not a complete receipt.
+ */
+int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, const FmKey *key,
+                            int64_t *id, FmError *err);
+/* Fills iss from a receipt's text (no signature check); strings owned by iss,
+ * freed with fm_issuance_clear(). */
+int fm_issuance_from_receipt(const char *receipt_text, FmIssuance *iss, FmError *err);
+
 /* One row by id: FM_ENOTFOUND when there is none. Free with fm_issuance_free(). */
 int fm_registry_get(FmRegistry *reg, int64_t id, FmIssuance **out, FmError *err);
 void fm_issuance_free(FmIssuance **iss);
+/* Frees the strings of a library-filled iss (not iss itself) and zeroes it. */
+void fm_issuance_clear(FmIssuance *iss);
 
 /* Rows matching filter (NULL: all), in id order. */
 int fm_registry_list(FmRegistry *reg, const FmRegistryFilter *filter, FmIssuanceList *out,
@@ -158,6 +173,10 @@ int fm_registry_messages(FmRegistry *reg, const char *key_fingerprint,
  * settings, content fingerprint); 0 when it all holds.
  */
 int fm_issuance_verify(const FmIssuance *iss, FmKey *const *keys, size_t nkeys, FmError *err);
+
+/* The JSON object of one issuance, as one line of the export (new reference;
+ * NULL when out of memory or a string is not UTF-8). */
+json_t *fm_issuance_to_json(const FmIssuance *iss);
 
 /* Export: one JSON object per line, in id order (docs/REGISTRY.md). */
 int fm_registry_export(FmRegistry *reg, FILE *out, FmError *err);

@@ -13,7 +13,7 @@
 
 #define EXPORT_FORMAT "filmmark-registry-1"
 
-static json_t *issuance_to_json(const FmIssuance *iss)
+json_t *fm_issuance_to_json(const FmIssuance *iss)
 {
     char msg_hex[2 * FM_MESSAGE_BYTES + 1], issued[32];
     fm_hex(iss->message, FM_MESSAGE_BYTES, msg_hex);
@@ -52,7 +52,7 @@ int fm_registry_export(FmRegistry *reg, FILE *out, FmError *err)
     if (r < 0)
         return r;
     for (size_t k = 0; k < list.count && r == 0; k++) {
-        json_t *o = issuance_to_json(&list.items[k]);
+        json_t *o = fm_issuance_to_json(&list.items[k]);
         char *line = o ? json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
         json_decref(o);
         if (!line) {

@@ -21,8 +21,6 @@ struct FmRegistry {
 
 /* Fills iss from the current row (strings duplicated). */
 int fm_registry_read_row(FmRegistry *reg, FmDbRows *rows, FmIssuance *iss, FmError *err);
-/* Frees the strings of iss (not iss itself). */
-void fm_issuance_clear(FmIssuance *iss);
 
 /* The INSERT of one issuance inside the caller's transaction: 0 new (id
  * set), 1 already present (id set). Checks as fm_registry_add() does. */

@@ -1,0 +1,119 @@
+/*
+ * registry_receipt.c - an issuance taken from the signed receipt wmembed
+ * wrote (docs/RECEIPT.md), so that the row says exactly what the receipt says.
+ */
+#include "registry_priv.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "receipt.h"
+#include "tool_util.h"
+
+static const char *str_member(json_t *obj, const char *name)
+{
+    json_t *j = json_is_object(obj) ? json_object_get(obj, name) : NULL;
+    return json_is_string(j) ? json_string_value(j) : NULL;
+}
+
+static char *dup_opt(const char *s, int *oom)
+{
+    char *d = s ? strdup(s) : NULL;
+    if (s && !d)
+        *oom = 1;
+    return d;
+}
+
+int fm_issuance_from_receipt(const char *text, FmIssuance *iss, FmError *err)
+{
+    memset(iss, 0, sizeof(*iss));
+    json_error_t jerr;
+    json_t *doc = json_loads(text, 0, &jerr);
+    if (!doc)
+        return fm_error_set(err, FM_EFORMAT, "receipt is not JSON: %s", jerr.text);
+    json_t *body = json_object_get(doc, "receipt");
+    json_t *names = json_object_get(body, "names"), *output = json_object_get(body, "output");
+    json_t *settings = json_object_get(body, "settings");
+    json_t *crf = json_object_get(settings, "crf"), *strength = json_object_get(settings, "strength");
+    const char *fp = str_member(body, "key_fingerprint"), *msg = str_member(body, "message_hex");
+    const char *file = str_member(output, "file"), *sha = str_member(output, "sha256");
+    const char *codec = str_member(settings, "codec"), *created = str_member(body, "created");
+    int r = FM_EFORMAT;
+    if (!fp || !msg || !file || !sha || !codec || !created || !json_is_integer(crf) ||
+        !json_is_number(strength) || strlen(fp) != FM_FINGERPRINT_CHARS || strlen(sha) != 64 ||
+        strlen(created) != 20 || strlen(msg) != 2 * FM_MESSAGE_BYTES ||
+        fm_unhex(msg, iss->message, FM_MESSAGE_BYTES) != 0) {
+        fm_error_set(err, r, "not a complete filmmark receipt");
+        goto out;
+    }
+    if (fm_payload_unpack(iss->message, &iss->payload, err) < 0)
+        goto out;
+    memcpy(iss->key_fingerprint, fp, FM_FINGERPRINT_CHARS + 1);
+    memcpy(iss->output_sha256, sha, 65);
+    memcpy(iss->created_at, created, 21);
+    iss->crf = (int)json_integer_value(crf);
+    iss->strength = json_number_value(strength);
+    int oom = 0;
+    iss->owner = dup_opt(str_member(names, "owner"), &oom);
+    iss->title = dup_opt(str_member(names, "title"), &oom);
+    iss->recipient = dup_opt(str_member(names, "recipient"), &oom);
+    iss->output_name = dup_opt(file, &oom);
+    iss->codec = dup_opt(codec, &oom);
+    iss->receipt_json = dup_opt(text, &oom);
+    iss->content_fingerprint = dup_opt(str_member(body, "content_fingerprint"), &oom);
+    r = oom ? fm_error_set(err, FM_ENOMEM, "out of memory") : 0;
+out:
+    if (r < 0)
+        fm_issuance_clear(iss);
+    json_decref(doc);
+    return r;
+}
+
+int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, const FmKey *key,
+                            int64_t *id, FmError *err)
+{
+    uint8_t message[FM_MESSAGE_BYTES];
+    /* both signatures (the receipt's and the payload's) under key */
+    int r = fm_receipt_read(receipt_path, key, message, err);
+    if (r < 0)
+        return r;
+    FILE *f = fopen(receipt_path, "rb");
+    if (!f)
+        return fm_error_set(err, FM_EIO, "cannot read '%s'", receipt_path);
+    char *text = NULL;
+    size_t cap = 0, len = 0, got;
+    do {
+        if (len + 4096 + 1 > cap) {
+            cap = cap ? 2 * cap : 16384;
+            char *t = realloc(text, cap);
+            if (!t) {
+                free(text);
+                fclose(f);
+                return fm_error_set(err, FM_ENOMEM, "out of memory");
+            }
+            text = t;
+        }
+        got = fread(text + len, 1, 4096, f);
+        len += got;
+    } while (got > 0);
+    int bad = ferror(f);
+    fclose(f);
+    if (bad) {
+        free(text);
+        return fm_error_set(err, FM_EIO, "cannot read '%s'", receipt_path);
+    }
+    text[len] = 0;
+    FmIssuance iss;
+    r = fm_issuance_from_receipt(text, &iss, err);
+    free(text);
+    if (r < 0)
+        return r;
+    if (memcmp(iss.message, message, FM_MESSAGE_BYTES) != 0)
+        r = fm_error_set(err, FM_EFORMAT, "'%s' changed while it was read", receipt_path);
+    else
+        r = fm_registry_add(reg, &iss, key, id, err);
+    fm_issuance_clear(&iss);
+    return r;
+}
