@@ -6,6 +6,7 @@
  * fail and say how to start a server; FILMMARK_TEST_PG=skip skips them.
  */
 #include <criterion/criterion.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@
 #include "receipt.h"
 #include "registry.h"
 #include "testutil.h"
+#include "tool_util.h"
 
 static FmKey *key_a, *key_b;
 static char *tmpdir;
@@ -808,4 +810,153 @@ Test(registry_pg, unreachable_server_is_an_error)
     cr_assert_null(reg);
     cr_assert(strstr(err.msg, "cannot connect to the PostgreSQL registry"), "%s", err.msg);
     free(dir);
+}
+
+/* ------------------------------------------------------------------ */
+/* the wmregistry tool, on a registry that wmembed's real receipt went into */
+
+static int run_tool(char **out, char **errs, const char *a0, ...)
+{
+    const char *argv[32];
+    int n = 0;
+    argv[n++] = FM_BUILD_DIR "/wmregistry";
+    va_list ap;
+    va_start(ap, a0);
+    for (const char *a = a0; a && n < 31; a = va_arg(ap, const char *))
+        argv[n++] = a;
+    va_end(ap);
+    argv[n] = NULL;
+    return tu_run(argv, out, errs);
+}
+
+BOTH(wmregistry_tool)
+{
+    const char *loc = fresh_loc(bk, "tool", 0);
+    const char *loc2 = fresh_loc(bk, "tool", 1);
+    FmError err = {{0}};
+    char *prefix = tu_path(tmpdir, "studio"), *deliv = tu_path(tmpdir, "screener.mkv");
+    char *pub_a = tu_path(tmpdir, "a.pub"), *studio_pub = tu_path(tmpdir, "studio.pub");
+    char *studio_key = tu_path(tmpdir, "studio.key"), *rcpt = tu_path(tmpdir, "screener.mkv.receipt.json");
+    char *exp = tu_path(tmpdir, "export.jsonl"), *badf = tu_path(tmpdir, "bad.jsonl");
+    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix, "-q", NULL };
+    cr_assert_eq(tu_run(kg, NULL, NULL), 0);
+    const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", studio_key, "-i",
+                          FM_SOURCE_DIR "/samples/sample.mkv", "-o", deliv, "--codec", "ffv1",
+                          "--title-id", "1042", "--recipient-id", "7", "--owner", "Example Films",
+                          "--title", "Night Train", "--recipient", "Critic A", "-q", NULL };
+    char *eout = NULL, *eerr = NULL;
+    cr_assert_eq(tu_run(emb, &eout, &eerr), 0, "%s", eerr);
+    free(eout);
+    free(eerr);
+
+    /* what wmembed will do: the receipt into the registry */
+    FmKey *studio = fm_key_new();
+    cr_assert_eq(fm_key_load(studio, studio_pub, 0, &err), 0, "%s", err.msg);
+    FmRegistry *reg = open_ok(loc);
+    int64_t id;
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, studio, &id, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, studio, &id, &err), 1, "again: %s", err.msg);
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, key_a, &id, &err), FM_ECRYPTO);
+    char sha[65];
+    cr_assert_eq(fm_sha256_file(deliv, sha, &err), 0);
+    FmIssuance *got;
+    cr_assert_eq(fm_registry_get(reg, 1, &got, &err), 0, "%s", err.msg);
+    cr_assert_str_eq(got->output_sha256, sha);
+    cr_assert_str_eq(got->recipient, "Critic A");
+    cr_assert_str_eq(got->output_name, "screener.mkv");
+    cr_assert_eq(got->payload.title_id, 1042);
+    cr_assert_eq(got->payload.recipient_id, 7);
+    cr_assert_not_null(got->content_fingerprint);
+    fm_issuance_free(&got);
+    /* and two more of another key */
+    cr_assert_eq(fm_key_save(key_a, pub_a, 0, &err), 0, "%s", err.msg);
+    Made m[2];
+    for (int k = 0; k < 2; k++) {
+        make_issuance(&m[k], key_a, 2000, 10 + k, 29924401, 0, 1);
+        add_ok(reg, &m[k], key_a);
+    }
+    fm_registry_close(&reg);
+
+    char *out = NULL, *errs = NULL;
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "list", NULL), 0, "%s", errs);
+    cr_assert_eq(tu_count_lines(out), 4, "%s", out);   /* header + 3 */
+    cr_assert(strstr(out, "Critic A"));
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "list", "--json", "--title-id", "2000", NULL), 0);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    cr_assert_eq(json_integer_value(json_object_get(j, "count")), 2);
+    json_decref(j);
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "list", "--since", "2100-01-01", NULL), 0);
+    cr_assert_str_eq(out, "");
+    free(out); free(errs);
+
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "show", "1", NULL), 0, "%s", errs);
+    cr_assert(strstr(out, "recipient:    Critic A"), "%s", out);
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "show", "99", NULL), 1);
+    cr_assert_str_eq(errs, "wmregistry: no issuance 99 in the registry\n");
+    free(out); free(errs);
+
+    /* verify: all good with both keys; rows of a key not given are not checked */
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "verify", "-p", studio_pub, "-p", pub_a, NULL), 0, "%s%s", out, errs);
+    cr_assert_str_eq(out, "3 rows verified, 0 failed\n");
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "--json", "verify", "-p", studio_pub, NULL), 0);
+    j = json_loads(out, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(j, "verified")), 1, "%s", out);
+    cr_assert_eq(json_integer_value(json_object_get(j, "unchecked")), 2, "%s", out);
+    json_decref(j);
+    free(out); free(errs);
+
+    /* export, import elsewhere (verified), import again (nothing new) */
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "export", "-o", exp, NULL), 0, "%s", errs);
+    free(out); free(errs);
+    struct stat st;
+    cr_assert_eq(stat(exp, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "export", "-o", exp, NULL), 2);
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "--json", "import", "-p", studio_pub, "-p", pub_a, exp, NULL), 0, "%s", errs);
+    cr_assert_str_eq(out, "{\"lines\":3,\"added\":3,\"present\":0,\"verified\":3}\n");
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "--json", "import", exp, NULL), 0, "%s", errs);
+    cr_assert_str_eq(out, "{\"lines\":3,\"added\":0,\"present\":3,\"verified\":0}\n");
+    free(out); free(errs);
+    cr_assert_eq(tu_write_file(badf, "{}\n", 3, 0600), 0);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "import", badf, NULL), 1);
+    cr_assert(strstr(errs, "bad.jsonl: line 1: ") && strstr(errs, "nothing imported"), "%s", errs);
+    free(out); free(errs);
+
+    /* a tampered row: verify names it and exits 1 */
+    raw_exec(loc2, "UPDATE issuance SET recipient_id = 8 WHERE recipient_id = 7");
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "verify", "-p", studio_pub, "-p", pub_a, NULL), 1);
+    cr_assert(strstr(out, "issuance 1: the row's payload fields differ"), "%s", out);
+    cr_assert(strstr(out, "2 rows verified, 1 failed"), "%s", out);
+    free(out); free(errs);
+
+    /* usage errors */
+    const char *bad[][4] = {
+        { "list", "--output", "x", NULL }, { "verify", NULL }, { "frobnicate", NULL },
+        { "show", NULL }, { "show", "-3", NULL }, { "list", "--since", "yesterday", NULL },
+        { "import", NULL }, { "list", "extra", NULL },
+    };
+    for (size_t c = 0; c < sizeof(bad) / sizeof(bad[0]); c++) {
+        cr_assert_eq(run_tool(&out, &errs, "--registry", loc, bad[c][0], bad[c][1], bad[c][2], bad[c][3]), 2,
+                     "case %zu", c);
+        cr_assert(strncmp(errs, "wmregistry: ", 12) == 0, "case %zu: %s", c, errs);
+        free(out); free(errs);
+    }
+    cr_assert_eq(run_tool(&out, &errs, NULL), 2);
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--help", NULL), 0);
+    cr_assert(strstr(out, "usage: wmregistry"));
+    free(out); free(errs);
+
+    for (int k = 0; k < 2; k++)
+        made_free(&m[k]);
+    fm_key_free(&studio);
+    free(prefix); free(deliv); free(pub_a); free(studio_pub); free(studio_key); free(rcpt);
+    free(exp); free(badf);
 }
