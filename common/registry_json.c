@@ -12,6 +12,7 @@
 #include "tool_util.h"
 
 #define EXPORT_FORMAT "filmmark-registry-1"
+#define LOWER_HEX "0123456789abcdef"
 
 json_t *fm_issuance_to_json(const FmIssuance *iss)
 {
@@ -162,8 +163,16 @@ static int issuance_from_json(const char *line, FmIssuance *iss, FmError *err)
                      why ? why : "payload");
         goto out;
     }
-    if (strlen(fp) != FM_FINGERPRINT_CHARS || strlen(sha) != 64 || strlen(created) != 20) {
-        fm_error_set(err, r, "key_fingerprint, output.sha256 or created_at has the wrong length");
+    if (strlen(fp) != FM_FINGERPRINT_CHARS || strspn(fp, LOWER_HEX) != FM_FINGERPRINT_CHARS) {
+        fm_error_set(err, r, "key_fingerprint is not %d lowercase hex digits", FM_FINGERPRINT_CHARS);
+        goto out;
+    }
+    if (strlen(sha) != 64 || strspn(sha, LOWER_HEX) != 64) {
+        fm_error_set(err, r, "output.sha256 is not 64 lowercase hex digits");
+        goto out;
+    }
+    if (strlen(created) != 20 || created[10] != 'T' || created[19] != 'Z') {
+        fm_error_set(err, r, "created_at is not YYYY-MM-DDThh:mm:ssZ");
         goto out;
     }
     if (fm_unhex(msg_hex, iss->message, FM_MESSAGE_BYTES) != 0 ||

@@ -518,6 +518,7 @@ BOTH(import_rejects_bad_lines)
           "recipient_id" },
         { replace(lines[2], msg_hex, "00ff"), FM_EFORMAT, 1, "message_hex" },
         { replace(lines[2], ",\"created_at\":", ",\"created\":"), FM_EFORMAT, 1, "created_at" },
+        { replace(lines[2], "\"sha256\":\"", "\"sha256\":\"A"), FM_EFORMAT, 1, "output.sha256" },
         /* a tampered signature: rejected when the key is at hand */
         { replace(lines[2], msg_hex, tampered), FM_ECRYPTO, 1, "signature does not verify" },
         /* a name changed after signing: the receipt disagrees */
