@@ -345,6 +345,14 @@ int fm_registry_open(FmRegistry **out, const char *location, FmError *err)
         free(reg);
         return r;
     }
+    /* up to date already (the usual case): no write lock needed */
+    int version = 0;
+    FmError ignored;
+    if (current_version(reg, &version, &ignored) == 0 && version == FM_REGISTRY_SCHEMA_VERSION) {
+        reg->schema_version = version;
+        *out = reg;
+        return 0;
+    }
     for (int attempt = 0;; attempt++) {
         r = migrate_once(reg, err);
         if (r == 0 || r != FM_EIO || !reg->ops->retryable(reg->db) ||

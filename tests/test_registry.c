@@ -10,7 +10,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -960,4 +963,103 @@ BOTH(wmregistry_tool)
     fm_key_free(&studio);
     free(prefix); free(deliv); free(pub_a); free(studio_pub); free(studio_key); free(rcpt);
     free(exp); free(badf);
+}
+
+/* 1 when the import running on loc is inside its transaction, rows written
+ * but not committed: SQLite's write-ahead log has grown past 1 MB (it does
+ * not exist before: the last close checkpoints and removes it); PostgreSQL
+ * has given another session's transaction an id (it has written). */
+static int import_in_transaction(const char *loc, PGconn *pg)
+{
+    if (!pg) {
+        char wal[1100];
+        struct stat st;
+        snprintf(wal, sizeof(wal), "%s-wal", loc);
+        return stat(wal, &st) == 0 && st.st_size > (1 << 20);
+    }
+    PGresult *res = PQexec(pg, "SELECT count(*) FROM pg_stat_activity WHERE datname ="
+                               " current_database() AND backend_xid IS NOT NULL"
+                               " AND pid <> pg_backend_pid()");
+    int yes = PQresultStatus(res) == PGRES_TUPLES_OK && atoi(PQgetvalue(res, 0, 0)) > 0;
+    PQclear(res);
+    return yes;
+}
+
+/* An import killed inside its transaction leaves none of its rows: the
+ * transaction is the unit (as the single INSERT of an add is). */
+BOTH(killed_import_leaves_no_row)
+{
+    enum { LINES = 20000 };
+    FmError err = {{0}};
+    char *file = tu_path(tmpdir, "big.jsonl");
+    FILE *f = fopen(file, "w");
+    cr_assert_not_null(f);
+    Made m;
+    make_issuance(&m, key_a, 1, 0, 29924401, 0, 1);
+    m.iss.receipt_json = NULL;
+    snprintf(m.iss.created_at, sizeof(m.iss.created_at), "2026-11-23T20:02:00Z");
+    for (int k = 0; k < LINES; k++) {
+        FmPayload p = { .version = FM_PAYLOAD_VERSION, .title_id = 1, .recipient_id = (uint32_t)k,
+                        .issued_minutes = 29924401 };
+        cr_assert_eq(fm_payload_sign(&p, key_a, m.iss.message, &err), 0);
+        m.iss.payload = p;
+        snprintf(m.iss.output_sha256, sizeof(m.iss.output_sha256), "%064x", k);
+        json_t *j = fm_issuance_to_json(&m.iss);
+        cr_assert_eq(json_dumpf(j, f, JSON_COMPACT), 0);
+        fputc('\n', f);
+        json_decref(j);
+    }
+    cr_assert_eq(fclose(f), 0);
+    made_free(&m);
+
+    /* cut as soon as the transaction has written, and again 300 ms later */
+    for (int late = 0; late < 2; late++) {
+        const char *loc = fresh_loc(bk, late ? "killed_late" : "killed", 0);
+        FmRegistry *reg = open_ok(loc);   /* made before, so that only the import is cut */
+        fm_registry_close(&reg);
+        PGconn *pg = NULL;
+        if (bk == BK_PG) {
+            pg = PQconnectdb(loc);
+            cr_assert_eq(PQstatus(pg), CONNECTION_OK, "%s", PQerrorMessage(pg));
+        }
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            int devnull = open("/dev/null", O_WRONLY);
+            dup2(devnull, 1);
+            dup2(devnull, 2);
+            execl(FM_BUILD_DIR "/wmregistry", "wmregistry", "--registry", loc, "import", file,
+                  (char *)NULL);
+            _exit(127);
+        }
+        int status, seen = 0;
+        for (int polls = 0; polls < 24000 && !seen; polls++) {
+            if (waitpid(pid, &status, WNOHANG) == pid)
+                cr_assert_fail("the import finished (status %d) before it was seen writing", status);
+            seen = import_in_transaction(loc, pg);
+            if (!seen) {
+                struct timespec ts = { 0, 5000000L };
+                nanosleep(&ts, NULL);
+            }
+        }
+        cr_assert(seen, "the import never started writing");
+        if (late) {
+            struct timespec ts = { 0, 300000000L };
+            nanosleep(&ts, NULL);
+        }
+        kill(pid, SIGKILL);
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status), "the import had finished before the kill");
+        PQfinish(pg);
+        reg = open_ok(loc);
+        FmIssuedMessage *msgs;
+        size_t n;
+        cr_assert_eq(fm_registry_messages(reg, fp_a, &msgs, &n, &err), 0, "%s", err.msg);
+        free(msgs);
+        fm_registry_close(&reg);
+        cr_assert_eq(n, 0, "an import killed inside its transaction left %zu rows", n);
+        cr_log_info("%s: import killed inside its transaction%s: 0 rows",
+                    bk == BK_SQLITE ? "sqlite" : "postgresql", late ? " (300 ms later)" : "");
+    }
+    free(file);
 }
