@@ -25,7 +25,7 @@
  *     int64_t id;
  *     if (fm_registry_location(opt_registry, loc, sizeof(loc), &err) < 0 ||
  *         fm_registry_open(&reg, loc, &err) < 0 ||
- *         fm_registry_add_receipt(reg, receipt_path, key, &id, &err) < 0)
+ *         fm_registry_add_receipt(reg, receipt_path, &key, 1, &id, &err) < 0)
  *         ... report err.msg ...
  *     fm_registry_close(&reg);
  *
@@ -135,13 +135,15 @@ int fm_registry_add(FmRegistry *reg, const FmIssuance *iss, const FmKey *key, in
 
 /*
  * What wmembed calls once the deliverable and its receipt are written: reads
- * the receipt file, checks its signature and the payload's under key (any
- * kind), and adds the issuance it describes with the receipt's own text, as
- * fm_registry_add() (returns 0 new, 1 already recorded). FM_ECRYPTO when a
- * signature fails, FM_EFORMAT when it is not a complete receipt.
+ * the receipt file and adds the issuance it describes, with the receipt's own
+ * text, as fm_registry_add() (returns 0 new, 1 already recorded). The text
+ * read is checked first as fm_issuance_verify() checks a row, with the key of
+ * its fingerprint among keys (any kinds; wmembed passes its secret key):
+ * FM_ECRYPTO when no key given has that fingerprint or a signature fails,
+ * FM_EFORMAT when it is not a complete receipt, FM_EIO when it cannot be read.
  */
-int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, const FmKey *key,
-                            int64_t *id, FmError *err);
+int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, FmKey *const *keys,
+                            size_t nkeys, int64_t *id, FmError *err);
 /* Fills iss from a receipt's text (no signature check); strings owned by iss,
  * freed with fm_issuance_clear(). */
 int fm_issuance_from_receipt(const char *receipt_text, FmIssuance *iss, FmError *err);

@@ -4,12 +4,12 @@
  */
 #include "registry_priv.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "receipt.h"
 #include "tool_util.h"
 
 static const char *str_member(json_t *obj, const char *name)
@@ -71,17 +71,12 @@ out:
     return r;
 }
 
-int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, const FmKey *key,
-                            int64_t *id, FmError *err)
+int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, FmKey *const *keys,
+                            size_t nkeys, int64_t *id, FmError *err)
 {
-    uint8_t message[FM_MESSAGE_BYTES];
-    /* both signatures (the receipt's and the payload's) under key */
-    int r = fm_receipt_read(receipt_path, key, message, err);
-    if (r < 0)
-        return r;
     FILE *f = fopen(receipt_path, "rb");
     if (!f)
-        return fm_error_set(err, FM_EIO, "cannot read '%s'", receipt_path);
+        return fm_error_set(err, FM_EIO, "cannot read '%s': %s", receipt_path, strerror(errno));
     char *text = NULL;
     size_t cap = 0, len = 0, got;
     do {
@@ -106,14 +101,21 @@ int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, const FmK
     }
     text[len] = 0;
     FmIssuance iss;
-    r = fm_issuance_from_receipt(text, &iss, err);
+    FmError e2 = {{0}};
+    int r = fm_issuance_from_receipt(text, &iss, &e2);
     free(text);
     if (r < 0)
-        return r;
-    if (memcmp(iss.message, message, FM_MESSAGE_BYTES) != 0)
-        r = fm_error_set(err, FM_EFORMAT, "'%s' changed while it was read", receipt_path);
-    else
-        r = fm_registry_add(reg, &iss, key, id, err);
+        return fm_error_set(err, r, "'%s' is not a filmmark receipt: %s", receipt_path, e2.msg);
+    /* the text just read: both signatures (the receipt's and the payload's)
+     * under the key of its fingerprint, and the row agrees with the receipt */
+    r = fm_issuance_verify(&iss, keys, nkeys, &e2);
+    if (r == FM_ENOTFOUND)
+        r = fm_error_set(err, FM_ECRYPTO, "receipt '%s' names key %s, not %s", receipt_path,
+                         iss.key_fingerprint, nkeys == 1 ? "the key given" : "one of the keys given");
+    else if (r < 0)
+        r = fm_error_set(err, r, "receipt '%s': %s", receipt_path, e2.msg);
+    if (r == 0)
+        r = fm_registry_add(reg, &iss, NULL, id, err);   /* verified above */
     fm_issuance_clear(&iss);
     return r;
 }

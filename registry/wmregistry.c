@@ -4,8 +4,9 @@
  *
  * Exit status: 0 done (verify: every row of the keys given verifies);
  * 1 verify found a row that does not verify, show found no such issuance,
- * or import refused its input (nothing was imported); 2 bad usage or an
- * error (the registry, a key or a file could not be used).
+ * import refused its input (nothing was imported), or add refused a receipt
+ * (the receipts before it were added); 2 bad usage or an error (the
+ * registry, a key or a file could not be used).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +38,7 @@ static void usage(FILE *out)
         "       " PROG " [--registry LOC] export [-o FILE] [--force]\n"
         "       " PROG " [--registry LOC] [--json] import [-p KEY]... FILE\n"
         "       " PROG " [--registry LOC] [--json] verify -p KEY [-p KEY]...\n"
+        "       " PROG " [--registry LOC] [--json] add -p KEY RECEIPT...\n"
         "\n"
         "The registry of issued marks: every deliverable wmembed made, with its\n"
         "signed payload, names, output SHA-256, settings and receipt.\n"
@@ -50,6 +52,9 @@ static void usage(FILE *out)
         "            importing the same issuance again adds nothing\n"
         "  verify    check every row signed by the keys given: the message's\n"
         "            Ed25519 signature, its fields, and the recorded receipt\n"
+        "  add       record deliverables from their receipts (OUT.receipt.json, as\n"
+        "            wmembed wrote them), checked with the key; for deliverables\n"
+        "            issued before the registry was in use\n"
         "\n"
         "options:\n"
         "      --registry LOC        a SQLite file or a postgresql:// URL; default\n"
@@ -62,13 +67,14 @@ static void usage(FILE *out)
         "                            YYYY-MM-DD or YYYY-MM-DDTHH:MMZ\n"
         "  -o, --output FILE         export: write FILE instead of stdout\n"
         "  -f, --force               export: replace an existing FILE\n"
-        "  -p, --public-key KEY      import, verify: a key file (.pub, .dkey or .key;\n"
+        "  -p, --public-key KEY      import, verify, add: a key file (.pub, .dkey or .key;\n"
         "                            only its public key is used); repeatable\n"
         "      --json                print JSON on stdout\n"
         "  -h, --help                show this help\n"
         "\n"
-        "exit status: 0 done; 1 a row does not verify, no such ID, or the import\n"
-        "was refused (nothing imported); 2 bad usage or an error.\n");
+        "exit status: 0 done; 1 a row does not verify, no such ID, the import was\n"
+        "refused (nothing imported), or a receipt was refused; 2 bad usage or an\n"
+        "error.\n");
 }
 
 static int bad_usage(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -358,6 +364,44 @@ static int cmd_verify(FmRegistry *reg, const Opts *o, FmKey *const *keys)
     return ret;
 }
 
+static int cmd_add(FmRegistry *reg, const Opts *o, FmKey *const *keys, char **paths, int n)
+{
+    int ret = EXIT_OK;
+    size_t added = 0, present = 0;
+    json_t *rows = o->json ? json_array() : NULL;
+    for (int k = 0; k < n && ret == EXIT_OK; k++) {
+        FmError err = {{0}};
+        int64_t id = 0;
+        int r = fm_registry_add_receipt(reg, paths[k], keys, (size_t)o->nkeys, &id, &err);
+        if (r == FM_ECRYPTO || r == FM_EFORMAT || r == FM_EINVAL) {
+            ret = fail(EXIT_BAD, "%s", err.msg);
+            break;
+        }
+        if (r < 0) {
+            ret = fail(EXIT_ERR, "%s", err.msg);
+            break;
+        }
+        if (r == 0)
+            added++;
+        else
+            present++;
+        if (rows)
+            json_array_append_new(rows, json_pack("{s:s, s:I, s:b}", "receipt", paths[k],
+                                                  "id", (json_int_t)id, "added", r == 0));
+        else
+            printf("%s: issuance %lld%s\n", paths[k], (long long)id,
+                   r == 0 ? "" : " (already recorded)");
+    }
+    if (rows) {
+        int r = print_json(json_pack("{s:I, s:I, s:o}", "added", (json_int_t)added, "present",
+                                     (json_int_t)present, "issuances", rows));
+        return ret != EXIT_OK ? ret : r;
+    }
+    if (fflush(stdout) != 0)
+        return fail(EXIT_ERR, "write error");
+    return ret;
+}
+
 /* ------------------------------------------------------------------ */
 
 enum {
@@ -436,31 +480,33 @@ int main(int argc, char **argv)
         }
     }
     if (optind >= argc)
-        return bad_usage("missing command: list, show, export, import or verify");
+        return bad_usage("missing command: list, show, export, import, verify or add");
     const char *cmd = argv[optind];
     int nargs = argc - optind - 1;
     char **args = argv + optind + 1;
     int is_list = !strcmp(cmd, "list"), is_show = !strcmp(cmd, "show");
     int is_export = !strcmp(cmd, "export"), is_import = !strcmp(cmd, "import");
-    int is_verify = !strcmp(cmd, "verify");
-    if (!is_list && !is_show && !is_export && !is_import && !is_verify)
+    int is_verify = !strcmp(cmd, "verify"), is_add = !strcmp(cmd, "add");
+    if (!is_list && !is_show && !is_export && !is_import && !is_verify && !is_add)
         return bad_usage("unknown command '%s'", cmd);
     if (o.any_list_option && !is_list)
         return bad_usage("--title-id, --recipient-id, --key-fingerprint, --since and --until "
                          "are for list");
     if ((o.output || o.force) && !is_export)
         return bad_usage("-o and --force are for export");
-    if (o.nkeys && !is_import && !is_verify)
-        return bad_usage("-p is for import and verify");
+    if (o.nkeys && !is_import && !is_verify && !is_add)
+        return bad_usage("-p is for import, verify and add");
     if (is_export && o.json)
         return bad_usage("export writes JSON lines already; --json is not for export");
     int want_args = is_show || is_import ? 1 : 0;
     if (nargs < want_args)
         return bad_usage("%s needs %s", cmd, is_show ? "an ID" : "a FILE (or - for stdin)");
-    if (nargs > want_args)
+    if (is_add && nargs < 1)
+        return bad_usage("add needs at least one RECEIPT");
+    if (nargs > want_args && !is_add)
         return bad_usage("unexpected argument '%s'", args[want_args]);
-    if (is_verify && !o.nkeys)
-        return bad_usage("verify needs at least one key: -p KEY.pub");
+    if ((is_verify || is_add) && !o.nkeys)
+        return bad_usage("%s needs at least one key: -p KEY.pub", cmd);
 
     FmError err = {{0}};
     if (fm_init(&err) < 0)
@@ -483,6 +529,8 @@ int main(int argc, char **argv)
             ret = cmd_export(reg, &o);
         else if (is_import)
             ret = cmd_import(reg, &o, keys, args[0]);
+        else if (is_add)
+            ret = cmd_add(reg, &o, keys, args, nargs);
         else
             ret = cmd_verify(reg, &o, keys);
     }

@@ -858,9 +858,13 @@ BOTH(wmregistry_tool)
     cr_assert_eq(fm_key_load(studio, studio_pub, 0, &err), 0, "%s", err.msg);
     FmRegistry *reg = open_ok(loc);
     int64_t id;
-    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, studio, &id, &err), 0, "%s", err.msg);
-    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, studio, &id, &err), 1, "again: %s", err.msg);
-    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, key_a, &id, &err), FM_ECRYPTO);
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, &key_a, 1, &id, &err), FM_ECRYPTO);
+    cr_assert(strstr(err.msg, "not the key given"), "%s", err.msg);
+    FmKey *both[2] = { key_a, studio };
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, both, 2, &id, &err), 0, "%s", err.msg);
+    cr_assert_eq(id, 1);
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, &studio, 1, &id, &err), 1, "again: %s", err.msg);
+    cr_assert_eq(id, 1);
     char sha[65];
     cr_assert_eq(fm_sha256_file(deliv, sha, &err), 0);
     FmIssuance *got;
@@ -932,6 +936,24 @@ BOTH(wmregistry_tool)
     cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "import", badf, NULL), 1);
     cr_assert(strstr(errs, "bad.jsonl: line 1: ") && strstr(errs, "nothing imported"), "%s", errs);
     free(out); free(errs);
+
+    /* add: receipts of deliverables issued before the registry; a forged one is refused */
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "add", "-p", pub_a, "-p", studio_pub, rcpt, NULL), 0,
+                 "%s", errs);
+    cr_assert(strstr(out, "issuance 1 (already recorded)"), "%s", out);
+    free(out); free(errs);
+    char *text, *forged = tu_path(tmpdir, "forged.receipt.json");
+    size_t tlen;
+    cr_assert_eq(tu_read_file(rcpt, &text, &tlen), 0);
+    char *changed = replace(text, "Critic A", "Critic B");
+    cr_assert_eq(tu_write_file(forged, changed, strlen(changed), 0644), 0);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "add", "-p", studio_pub, forged, NULL), 1);
+    cr_assert(strstr(errs, "receipt's signature does not verify"), "%s", errs);
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc2, "add", "-p", pub_a, rcpt, NULL), 1);
+    cr_assert(strstr(errs, "not the key given"), "%s", errs);
+    free(out); free(errs);
+    free(text); free(changed); free(forged);
 
     /* a tampered row: verify names it and exits 1 */
     raw_exec(loc2, "UPDATE issuance SET recipient_id = 8 WHERE recipient_id = 7");
