@@ -26,6 +26,11 @@ int fm_registry_is_postgres(const char *loc)
     return loc && (strncmp(loc, "postgresql://", 13) == 0 || strncmp(loc, "postgres://", 11) == 0);
 }
 
+int fm_registry_present(const char *loc)
+{
+    return fm_registry_is_postgres(loc) || (loc && *loc && access(loc, F_OK) == 0);
+}
+
 static int mkdir_0700(const char *path, FmError *err)
 {
     if (mkdir(path, 0700) == 0 || errno == EEXIST)

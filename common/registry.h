@@ -106,6 +106,10 @@ int fm_registry_location(const char *explicit_loc, char *out, size_t len, FmErro
 
 /* 1 when location names a PostgreSQL server (postgresql:// or postgres://). */
 int fm_registry_is_postgres(const char *location);
+/* 1 when opening location would find a registry rather than create one: a
+ * PostgreSQL URL, or a SQLite file that exists. For readers such as wmdetect
+ * that should not leave an empty registry behind. */
+int fm_registry_present(const char *location);
 
 /*
  * Opens (creating a SQLite file with mode 0600 if needed) and migrates the

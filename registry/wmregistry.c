@@ -154,7 +154,9 @@ static int cmd_list(FmRegistry *reg, const Opts *o)
                 arr = NULL;
                 break;
             }
-            json_object_del(j, "receipt");   /* show ID has it */
+            /* show ID has these; a two-hour film's fingerprint is 115 KB */
+            json_object_del(j, "receipt");
+            json_object_del(j, "content_fingerprint");
             json_array_append_new(arr, j);
         }
         ret = print_json(arr ? json_pack("{s:s, s:I, s:o}", "backend", fm_registry_backend(reg),

@@ -784,7 +784,10 @@ Test(registry_sqlite, location_and_modes)
     snprintf(dir, sizeof(dir), "%s/.local/share/filmmark", home);
     cr_assert_eq(stat(dir, &st), 0);
     cr_assert_eq(st.st_mode & 0777, 0700);
+    cr_assert(!fm_registry_present(loc));
     FmRegistry *reg = open_ok(loc);
+    cr_assert(fm_registry_present(loc));
+    cr_assert(fm_registry_present("postgresql://x@/y"));
     Made m;
     make_issuance(&m, key_a, 1, 1, 1, 0, 1);
     add_ok(reg, &m, key_a);
