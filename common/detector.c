@@ -63,6 +63,10 @@ typedef struct Segment {
     int w0, w1;      /* windows [w0, w1) */
     Hypothesis h;
     int read;        /* its message evidence is used */
+    /* the runners-up of the epoch search, strongest first (for naming:
+     * when the pilot is weak the true epochs may not be the best) */
+    Hypothesis alt[FM_EVIDENCE_ALTS];
+    int nalt;
 } Segment;
 
 typedef struct Detector {
@@ -109,7 +113,22 @@ static int make_groups(Detector *d, int w0, int w1, int phase)
  * the picture and of each other, so it is N(0, 1) under each hypothesis,
  * as in format 1 (the search's size enters the probability).
  */
-static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best)
+/* Keeps the FM_EVIDENCE_ALTS strongest hypotheses, strongest first. */
+static void keep_alt(Segment *seg, uint32_t n0, int phase, double z)
+{
+    int k = seg->nalt < FM_EVIDENCE_ALTS ? seg->nalt : FM_EVIDENCE_ALTS - 1;
+    if (seg->nalt == FM_EVIDENCE_ALTS && z <= seg->alt[k].z)
+        return;
+    while (k > 0 && seg->alt[k - 1].z < z) {
+        seg->alt[k] = seg->alt[k - 1];
+        k--;
+    }
+    seg->alt[k] = (Hypothesis){ .n0 = n0, .phase = phase, .z = z };
+    if (seg->nalt < FM_EVIDENCE_ALTS)
+        seg->nalt++;
+}
+
+static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Segment *alts)
 {
     best->z = -INFINITY;
     best->n0 = 0;
@@ -144,6 +163,8 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best)
                 q += d->energy[(size_t)g * FM_EPOCHS + n];
             }
             double z = q > 0 ? s / sqrt(q) : 0;
+            if (alts)
+                keep_alt(alts, n0, phase, z);
             if (z > best->z) {
                 best->z = z;
                 best->n0 = n0;
@@ -294,7 +315,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     for (int s = 0; s < nseg; s++) {
         seg[s].w0 = (int)((long)used * s / nseg);
         seg[s].w1 = (int)((long)used * (s + 1) / nseg);
-        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h);
+        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h, d->ev ? &seg[s] : NULL);
         if (seg[s].h.z > seg[best].h.z)
             best = s;
     }
@@ -357,8 +378,26 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
             ev->nstretch++;
         }
     }
-    if (ev)
+    if (ev) {
         memcpy(ev->soft, soft, sizeof(soft));
+        /* the best stretch under its runner-up hypotheses (alt[0] is the
+         * best itself) */
+        ev->alt_soft = malloc(sizeof(float) * FM_CODED_BITS * FM_EVIDENCE_ALTS);
+        if (!ev->alt_soft) {
+            free(seg);
+            return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        }
+        for (int k = 1; k < seg[best].nalt; k++) {
+            Segment alt = seg[best];
+            alt.h = seg[best].alt[k];
+            float *as = ev->alt_soft + (size_t)ev->nalt * FM_CODED_BITS;
+            double es = 0, eq = 0;
+            int sf = -1, sl = -1;
+            memset(as, 0, sizeof(float) * FM_CODED_BITS);
+            read_stretch(d, &alt, NULL, as, smark, shalf, snoise, &es, &eq, &sf, &sl);
+            ev->nalt++;
+        }
+    }
     sodium_memzero(ssoft, sizeof(ssoft));
     res->span[0] = d->acc->win[first].t_first;
     res->span[1] = d->acc->win[last].t_last;
@@ -460,6 +499,9 @@ void fm_evidence_free(FmEvidence *ev)
         sodium_memzero(ev->stretch_soft, sizeof(float) * FM_CODED_BITS * (size_t)ev->nstretch);
     free(ev->stretch_soft);
     free(ev->stretch_span);
+    if (ev->alt_soft)
+        sodium_memzero(ev->alt_soft, sizeof(float) * FM_CODED_BITS * FM_EVIDENCE_ALTS);
+    free(ev->alt_soft);
     sodium_memzero(ev, sizeof(*ev));
 }
 

@@ -60,6 +60,10 @@ typedef struct FmDetectResult {
     double expected_z;      /* with an expected message: informed correlation z */
 } FmDetectResult;
 
+/* Epoch hypotheses of the best stretch whose evidence is kept for naming:
+ * the best and its runners-up. */
+#define FM_EVIDENCE_ALTS 32
+
 /*
  * The message evidence a detection read (common/naming.h scores candidate
  * messages against it). Secret-ish: it reveals the embedded codeword;
@@ -80,6 +84,11 @@ typedef struct FmEvidence {
     int nstretch;
     float *stretch_soft;        /* nstretch x FM_CODED_BITS, malloc'd */
     double (*stretch_span)[2];  /* nstretch x {first, last} seconds, malloc'd */
+    /* the best stretch read under the epoch search's runners-up (the
+     * FM_EVIDENCE_ALTS - 1 next strongest epoch/phase hypotheses): when the
+     * pilot is weak the true epochs may not be the best one */
+    int nalt;
+    float *alt_soft;            /* nalt x FM_CODED_BITS, malloc'd */
 } FmEvidence;
 
 /* Wipes and frees what the detector put in ev (ev itself is the caller's). */

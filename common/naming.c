@@ -41,6 +41,10 @@ int fm_naming_mask(uint8_t mask[FM_CODED_BITS])
     return n;
 }
 
+/* Share of the false-alarm budget spent on the main statistics (the whole
+ * clip, and each stretch): the epoch search's runners-up get the rest. */
+#define MAIN_SHARE 0.9
+
 /* log10 of min(1, h x Q(z)). */
 static double corrected_log10(double z, double h)
 {
@@ -87,9 +91,11 @@ void fm_mark_consistency(const FmEvidence *ev, const FmDetectResult *blind,
     }
 }
 
-static int by_z(const void *a, const void *b)
+static int by_p(const void *a, const void *b)
 {
     const FmCandidateScore *x = a, *y = b;
+    if (x->false_alarm_log10 != y->false_alarm_log10)
+        return x->false_alarm_log10 < y->false_alarm_log10 ? -1 : 1;
     if (x->z != y->z)
         return x->z < y->z ? 1 : -1;
     return x->index < y->index ? -1 : x->index > y->index;
@@ -106,7 +112,8 @@ static double correlate(const int8_t *cw, const float *wy, double norm)
 }
 
 int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
-                       const FmCandidate *cands, size_t n, FmNamingResult *out, FmError *err)
+                       const FmCandidate *cands, size_t n, size_t family, FmNamingResult *out,
+                       FmError *err)
 {
     memset(out, 0, sizeof(*out));
     out->blind_index = -1;
@@ -120,10 +127,11 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
     fm_naming_mask(mask);
     /* with several stretches, each is also scored alone (a splice of long
      * stretches from different copies): 1 + nstretch statistics a candidate */
-    int nsub = ev->nstretch > 1 ? ev->nstretch : 0;
+    int nsub = ev->nstretch > 1 ? ev->nstretch : 0, nalt = ev->alt_soft ? ev->nalt : 0;
+    int nstat = 1 + nsub + nalt;
     int8_t *cw = malloc(FM_CODED_BITS);
-    float *wy = malloc(sizeof(float) * FM_CODED_BITS * (size_t)(1 + nsub));
-    double *norm = malloc(sizeof(double) * (size_t)(1 + nsub));
+    float *wy = malloc(sizeof(float) * FM_CODED_BITS * (size_t)nstat);
+    double *norm = malloc(sizeof(double) * (size_t)nstat);
     out->scores = calloc(n, sizeof(*out->scores));
     if (!cw || !wy || !norm || !out->scores) {
         free(cw);
@@ -137,8 +145,10 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
      * (the likelihood weighting of a bit whose mean is mark[] and whose
      * variance is noise[]). Any weights that do not depend on the
      * candidate keep the innocent's statistic at mean 0, variance 1. */
-    for (int s = 0; s <= nsub; s++) {
-        const float *y = s == 0 ? ev->soft : ev->stretch_soft + (size_t)(s - 1) * FM_CODED_BITS;
+    for (int s = 0; s < nstat; s++) {
+        const float *y = s == 0      ? ev->soft
+                         : s <= nsub ? ev->stretch_soft + (size_t)(s - 1) * FM_CODED_BITS
+                                     : ev->alt_soft + (size_t)(s - 1 - nsub) * FM_CODED_BITS;
         float *w = wy + (size_t)s * FM_CODED_BITS;
         double q = 0;
         for (int i = 0; i < FM_CODED_BITS; i++) {
@@ -149,9 +159,12 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
         norm[s] = sqrt(q);
     }
 
-    double h = (double)n * (1 + nsub);
+    /* weighted Bonferroni: the main statistics share MAIN_SHARE of the
+     * false-alarm budget, the runners-up the rest */
+    double nf = (double)(family > n ? family : n);
+    double h_main = nf * (1 + nsub) / MAIN_SHARE, h_alt = nf * (nalt ? nalt : 1) / (1 - MAIN_SHARE);
     out->tested = n;
-    out->hypotheses = h < 9e18 ? (long)h : (long)9e18;
+    out->hypotheses = (long)fmin(nf * nstat, 9e18);
     for (size_t c = 0; c < n; c++) {
         fm_bytes_to_bits(cands[c].message, FM_MESSAGE_BYTES, bits);
         fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
@@ -160,32 +173,38 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
         FmCandidateScore *sc = &out->scores[c];
         sc->index = c;
         sc->stretch = -1;
-        sc->z = correlate(cw, wy, norm[0]);
-        for (int s = 1; s <= nsub; s++) {
+        sc->alternative = -1;
+        sc->z = sc->z_clip = correlate(cw, wy, norm[0]);
+        sc->false_alarm_log10 = corrected_log10(sc->z, h_main);
+        for (int s = 1; s < nstat; s++) {
             double z = correlate(cw, wy + (size_t)s * FM_CODED_BITS, norm[s]);
-            if (z > sc->z) {
+            double lp = corrected_log10(z, s <= nsub ? h_main : h_alt);
+            if (lp < sc->false_alarm_log10 || (lp == sc->false_alarm_log10 && z > sc->z)) {
                 sc->z = z;
-                sc->stretch = s - 1;
+                sc->false_alarm_log10 = lp;
+                sc->stretch = s <= nsub ? s - 1 : -1;
+                sc->alternative = s <= nsub ? -1 : s - 1 - nsub;
             }
         }
-        sc->false_alarm_log10 = corrected_log10(sc->z, h);
         sc->named = sc->false_alarm_log10 <= log10(FM_NAMING_THRESHOLD);
         if (blind && blind->signature_valid &&
             sodium_memcmp(blind->message, cands[c].message, FM_MESSAGE_BYTES) == 0)
             out->blind_index = (long)c;
     }
-    qsort(out->scores, n, sizeof(*out->scores), by_z);
+    qsort(out->scores, n, sizeof(*out->scores), by_p);
     for (size_t c = 0; c < n; c++) {
-        out->scores[c].margin = c + 1 < n ? out->scores[c].z - out->scores[c + 1].z : 0;
+        out->scores[c].margin_log10 = c + 1 < n ? out->scores[c + 1].false_alarm_log10 -
+                                                      out->scores[c].false_alarm_log10
+                                                : 0;
         if (out->scores[c].named)
             out->named = c + 1;
     }
-    out->margin = out->scores[0].margin;
+    out->margin_log10 = out->scores[0].margin_log10;
 
     sodium_memzero(bits, sizeof(bits));
     sodium_memzero(coded, sizeof(coded));
     sodium_memzero(cw, FM_CODED_BITS);
-    sodium_memzero(wy, sizeof(float) * FM_CODED_BITS * (size_t)(1 + nsub));
+    sodium_memzero(wy, sizeof(float) * FM_CODED_BITS * (size_t)nstat);
     free(cw);
     free(wy);
     free(norm);

@@ -19,7 +19,7 @@
  *   FmDetectResult res;
  *   fm_detect_ex(&acc, key, 1, NULL, &res, &ev, &err);
  *   FmNamingResult nr;
- *   fm_name_candidates(&ev, &res, cands, n, &nr, &err);
+ *   fm_name_candidates(&ev, &res, cands, n, 0, &nr, &err);
  *   for (size_t i = 0; i < nr.named; i++)
  *       accuse(cands[nr.scores[i].index].label, nr.scores[i].false_alarm_log10);
  *   fm_naming_result_free(&nr);
@@ -48,12 +48,19 @@ typedef struct FmCandidate {
 typedef struct FmCandidateScore {
     size_t index;            /* into the candidates given */
     double z;                /* distinguishing statistic: N(0,1) for an innocent
-                                candidate (the best of the whole clip and, with
-                                several stretches, each stretch) */
-    int stretch;             /* -1: the whole clip's evidence gave z; else the
-                                stretch (FmEvidence order) that did */
+                                candidate; of the statistics looked at (the whole
+                                clip, each stretch if several, the best stretch
+                                under the epoch search's runners-up), the one
+                                with the smallest corrected probability */
+    double z_clip;           /* the whole clip's statistic alone (N(0,1) for an
+                                innocent; equals z when stretch and alternative
+                                are -1) */
+    int stretch;             /* >= 0: the stretch alone (FmEvidence order) gave z */
+    int alternative;         /* >= 0: the runner-up hypothesis (FmEvidence.alt_soft
+                                row) gave z; both -1: the whole clip did */
     double false_alarm_log10;   /* log10 of the corrected false-alarm probability */
-    double margin;           /* z minus the next candidate's z (0 for the last) */
+    double margin_log10;     /* decades between its corrected probability and the
+                                next candidate's (>= 0; 0 for the last) */
     int named;               /* corrected p <= FM_NAMING_THRESHOLD */
 } FmCandidateScore;
 
@@ -71,10 +78,12 @@ typedef struct FmMarkConsistency {
 
 typedef struct FmNamingResult {
     size_t tested;           /* candidates scored */
-    long hypotheses;         /* tested x (1 + stretches scored alone): the correction */
-    FmCandidateScore *scores;    /* every candidate, strongest first; malloc'd */
+    long hypotheses;         /* statistics looked at: max(family, tested) x (1 +
+                                stretches scored alone + runner-up hypotheses);
+                                the correction weighs them (docs/DESIGN.md §12) */
+    FmCandidateScore *scores;    /* every candidate, most significant first; malloc'd */
     size_t named;            /* the first `named` scores are accused */
-    double margin;           /* best z minus the second best's (0 with one candidate) */
+    double margin_log10;     /* the first candidate's margin_log10 (0 with one) */
     long blind_index;        /* the candidate equal to a verified blind decode, or -1 */
     FmMarkConsistency consistency;
 } FmNamingResult;
@@ -83,13 +92,17 @@ typedef struct FmNamingResult {
  * Scores every candidate against the evidence of one key's detection
  * (fm_detect_ex with that key; blind is its result, used for blind_index and
  * the consistency check, may be NULL). n may be 0 (only the consistency
- * check). Candidates with equal messages score alike (a registry should not
- * hold two); candidates of other keys or titles score as innocents. Returns
- * 0, FM_EINVAL (cands NULL with n > 0) or FM_ENOMEM; on error out holds
- * nothing to free.
+ * check). family: the candidates tested in all when the caller splits them
+ * over several calls (one per detection key: each key's issued messages
+ * against that key's evidence), for the correction; 0 or less than n
+ * means n. Candidates with equal messages score alike (a registry should
+ * not hold two); candidates of other keys or titles score as innocents.
+ * Returns 0, FM_EINVAL (cands NULL with n > 0) or FM_ENOMEM; on error out
+ * holds nothing to free.
  */
 int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
-                       const FmCandidate *cands, size_t n, FmNamingResult *out, FmError *err);
+                       const FmCandidate *cands, size_t n, size_t family, FmNamingResult *out,
+                       FmError *err);
 
 void fm_naming_result_free(FmNamingResult *r);
 

@@ -136,7 +136,7 @@ static int name_and_check(const Issued *is, const FmEvidence *ev, const FmDetect
                           const int *who, int nwho, FmNamingResult *nr, const char *what)
 {
     FmError err = { { 0 } };
-    cr_assert_eq(fm_name_candidates(ev, r, is->cand, NCAND, nr, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_name_candidates(ev, r, is->cand, NCAND, 0, nr, &err), 0, "%s", err.msg);
     cr_assert_eq(nr->tested, NCAND);
     int guilty = 0;
     for (size_t i = 0; i < nr->named; i++) {
@@ -153,10 +153,10 @@ static int name_and_check(const Issued *is, const FmEvidence *ev, const FmDetect
             break;
         }
     cr_log_info("%s: pilot z %.1f, signature %s, raw BER %.1f%%; named %zu (top z %.2f, log10 p "
-                "%.1f, margin %.2f); best innocent z %.2f; consistency ratio %.2f +- %.2f%s",
+                "%.1f, margin %.1f decades); best innocent z %.2f; consistency ratio %.2f +- %.2f%s",
                 what, r->pilot_z, r->signature_valid ? "verifies" : "does not verify",
                 100 * r->raw_ber, nr->named, nr->scores[0].z, nr->scores[0].false_alarm_log10,
-                nr->margin, best_innocent, nr->consistency.ratio, nr->consistency.ratio_se,
+                nr->margin_log10, best_innocent, nr->consistency.ratio, nr->consistency.ratio_se,
                 nr->consistency.superimposed ? " (several marks)" : "");
     return guilty;
 }
@@ -176,7 +176,7 @@ Test(naming, names_the_recipient_of_a_short_noisy_clip_among_1000)
     cr_assert_eq(nr.scores[0].index, (size_t)who);
     cr_assert_eq(nr.named, 1);
     cr_assert_lt(nr.scores[0].false_alarm_log10, -9);
-    cr_assert_gt(nr.margin, 3);
+    cr_assert_gt(nr.margin_log10, 50);
     cr_assert(!nr.consistency.superimposed, "one mark read as several");
     fm_naming_result_free(&nr);
 
@@ -241,7 +241,8 @@ Test(naming, innocents_of_the_same_title_score_as_noise)
         for (size_t i = 0; i < nr.tested; i++) {
             if (nr.scores[i].index == (size_t)who)
                 continue;
-            double z = nr.scores[i].z;
+            double z = nr.scores[i].z_clip;
+            cr_assert(!nr.scores[i].named);
             sum += z;
             sum2 += z * z;
             worst = z > worst ? z : worst;
@@ -253,7 +254,7 @@ Test(naming, innocents_of_the_same_title_score_as_noise)
         unissue(&is);
     }
     double mean = sum / count, var = sum2 / count - mean * mean;
-    cr_log_info("%ld innocents: mean z %.3f, variance %.3f, highest %.2f; full-codeword "
+    cr_log_info("%ld innocents: whole-clip z mean %.3f, variance %.3f, highest %.2f; full-codeword "
                 "correlation mean %.2f", count, mean, var, worst, full_sum / count);
     /* N(0,1): the mean of 3996 within ~4 standard errors, the variance
      * within ~15 % (the scores of one clip share its evidence) */
