@@ -75,8 +75,9 @@ TestSuite(naming, .init = setup, .timeout = 300);
  * noise of the given sigma (levels) is added, and the planes accumulated
  * and detected with the issuing key.
  */
-static FmDetectResult detect_mix(const Issued *is, const int *who, int nwho, double t0, int n,
-                                 uint64_t content, double noise, FmEvidence *ev)
+static FmDetectResult detect_mix_alt(const Issued *is, const int *who, int nwho, double t0,
+                                     int n, uint64_t content, double noise, double alt,
+                                     FmEvidence *ev)
 {
     FmError err = { { 0 } };
     FmEmbedder *emb[3] = { 0 };
@@ -98,14 +99,19 @@ static FmDetectResult detect_mix(const Issued *is, const int *who, int nwho, dou
         tu_synth_luma(orig, W, W, H, 8, TU_SYNTH_TEXTURED, content, (int)lround(t * FPS));
         for (int k = 0; k < W * H; k++)
             sum[k] = nwho ? 0 : orig[k];
+        /* alternating segments: only the copy of this segment */
+        int only = alt > 0 ? (int)floor(i / FPS / alt) % nwho : -1, used = 0;
         for (int c = 0; c < nwho; c++) {
+            if (only >= 0 && c != only)
+                continue;
             memcpy(copy, orig, W * H);
             cr_assert_eq(fm_embedder_mark(emb[c], copy, W, 8, t, NULL, &err), 0, "%s", err.msg);
             for (int k = 0; k < W * H; k++)
                 sum[k] += copy[k];
+            used++;
         }
         for (int k = 0; k < W * H; k++) {
-            double v = sum[k] / (nwho ? nwho : 1) + noise * tu_rng_gauss(&rng);
+            double v = sum[k] / (used ? used : 1) + noise * tu_rng_gauss(&rng);
             out[k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lround(v));
         }
         cr_assert_eq(fm_accumulator_add(&acc, out, W, 8, i / FPS, &err), 0, "%s", err.msg);
@@ -120,6 +126,12 @@ static FmDetectResult detect_mix(const Issued *is, const int *who, int nwho, dou
     free(out);
     free(sum);
     return r;
+}
+
+static FmDetectResult detect_mix(const Issued *is, const int *who, int nwho, double t0, int n,
+                                 uint64_t content, double noise, FmEvidence *ev)
+{
+    return detect_mix_alt(is, who, nwho, t0, n, content, noise, 0, ev);
 }
 
 static int is_one_of(size_t idx, const int *who, int nwho)
@@ -282,6 +294,43 @@ Test(naming, two_colluders_averaged_name_a_colluder_and_no_innocent)
         cr_assert(nr.consistency.superimposed, "ratio %.2f +- %.2f", nr.consistency.ratio,
                   nr.consistency.ratio_se);
     }
+    fm_naming_result_free(&nr);
+    fm_evidence_free(&ev);
+    unissue(&is);
+}
+
+Test(naming, spliced_stretches_name_both_recipients_and_no_innocent)
+{
+    /* 20 s: the first 10 s from one copy, the next 10 s from another, with
+     * noise that keeps each stretch's blind decode from verifying */
+    Issued is;
+    issue(&is, 930);
+    int who[2] = { 5, 998 };
+    FmEvidence ev = { 0 };
+    FmDetectResult r = detect_mix_alt(&is, who, 2, 300.9, 480, 51, 70, 10.0, &ev);
+    cr_assert_eq(ev.nstretch, 2, "%d stretches read", ev.nstretch);
+    FmNamingResult nr;
+    int guilty = name_and_check(&is, &ev, &r, who, 2, &nr, "10-s splice of two copies");
+    cr_assert_eq(guilty, 2, "both recipients of the splice should be named");
+    for (size_t i = 0; i < nr.named; i++)
+        cr_log_info("named %zu: z %.2f, from stretch %d (whole clip z %.2f)",
+                    nr.scores[i].index + 1, nr.scores[i].z, nr.scores[i].stretch,
+                    nr.scores[i].z_clip);
+    fm_naming_result_free(&nr);
+    fm_evidence_free(&ev);
+    unissue(&is);
+}
+
+Test(naming, alternating_seconds_of_two_copies_name_a_colluder_and_no_innocent)
+{
+    Issued is;
+    issue(&is, 940);
+    int who[2] = { 300, 301 };
+    FmEvidence ev = { 0 };
+    FmDetectResult r = detect_mix_alt(&is, who, 2, 17.2, 96, 61, 4, 1.0, &ev);
+    FmNamingResult nr;
+    int guilty = name_and_check(&is, &ev, &r, who, 2, &nr, "alternating 1-s segments, 4 s");
+    cr_assert_geq(guilty, 1, "no colluder named");
     fm_naming_result_free(&nr);
     fm_evidence_free(&ev);
     unissue(&is);
