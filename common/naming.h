@@ -13,7 +13,9 @@
  * messages. Whatever the clip carries (nothing, the leaker's mark, several
  * colluders' marks), an innocent candidate's score is then a zero-mean,
  * unit-variance normalised correlation, and the false-alarm probability is
- * corrected for the number of candidates (and stretches) tested.
+ * corrected for the number of candidates and of statistics looked at (the
+ * whole clip, each stretch, the best stretch under the epoch search's
+ * runners-up).
  *
  *   FmEvidence ev = { 0 };
  *   FmDetectResult res;
