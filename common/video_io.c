@@ -16,6 +16,8 @@
 #include "video_io.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
@@ -149,6 +151,12 @@ struct FmVideoReader {
     int64_t first_pts;     /* origin of the times given to fm_reader_seek */
     int64_t last_pts;
     int64_t skip_until;    /* after a seek, frames with pts below are dropped */
+    /* what fm_reader_check_complete() compares with the container's word: */
+    int64_t end_pts;       /* largest pts + duration decoded, stream time base */
+    int bad_after_first;   /* decoder rejections after the first good frame */
+    int64_t first_bad_pts; /* last good pts before the first such rejection */
+    int read_error;        /* AVERROR that ended demuxing, 0 for a clean EOF */
+    int seeked;            /* fm_reader_seek() was called: no full read */
 };
 
 static int open_error(FmError *err, const char *path, int ret)
@@ -269,6 +277,15 @@ static int reader_decode_error(FmVideoReader *r, int ret, FmError *err)
                         r->info.codec_name, av_err2str(ret));
 }
 
+/* Counts a packet or frame the decoder rejected (and where, once frames flow). */
+static void reader_note_bad(FmVideoReader *r, int ret)
+{
+    r->bad_packets++;
+    r->last_bad = ret;
+    if (r->frames_decoded > 0 && r->bad_after_first++ == 0)
+        r->first_bad_pts = r->last_pts;
+}
+
 /* Reads packets until the decoder has a frame for r->raw. 1 got one, 0 end. */
 static int reader_decode(FmVideoReader *r, FmError *err)
 {
@@ -277,6 +294,9 @@ static int reader_decode(FmVideoReader *r, FmError *err)
         if (ret >= 0) {
             r->frames_decoded++;
             reader_set_pts(r, r->raw);
+            int64_t dur = r->raw->pkt_duration > 0 ? r->raw->pkt_duration : reader_frame_ticks(r);
+            if (r->end_pts == AV_NOPTS_VALUE || r->raw->pts + dur > r->end_pts)
+                r->end_pts = r->raw->pts + dur;
             return 1;
         }
         if (ret == AVERROR_EOF || (ret == AVERROR(EAGAIN) && r->flushing)) {
@@ -287,8 +307,7 @@ static int reader_decode(FmVideoReader *r, FmError *err)
         }
         if (ret == AVERROR_INVALIDDATA) {
             /* A damaged frame: skip it like ffmpeg does, keep going. */
-            r->bad_packets++;
-            r->last_bad = ret;
+            reader_note_bad(r, ret);
             continue;
         }
         if (ret != AVERROR(EAGAIN))
@@ -301,6 +320,10 @@ static int reader_decode(FmVideoReader *r, FmError *err)
                 !(r->fmt->pb && avio_feof(r->fmt->pb)))
                 return fm_error_set(err, FM_EIO, "cannot read '%s': %s", r->path,
                                     av_err2str(ret));
+            if (ret != AVERROR_EOF)
+                r->read_error = ret;
+            else if (r->fmt->pb && r->fmt->pb->error < 0 && r->fmt->pb->error != AVERROR_EOF)
+                r->read_error = r->fmt->pb->error;
             r->flushing = 1;
             ret = avcodec_send_packet(r->dec, NULL);
             if (ret < 0 && ret != AVERROR_EOF)
@@ -314,8 +337,7 @@ static int reader_decode(FmVideoReader *r, FmError *err)
         ret = avcodec_send_packet(r->dec, r->pkt);
         av_packet_unref(r->pkt);
         if (ret == AVERROR_INVALIDDATA) {
-            r->bad_packets++;
-            r->last_bad = ret;
+            reader_note_bad(r, ret);
         } else if (ret < 0 && ret != AVERROR(EAGAIN)) {
             return reader_decode_error(r, ret, err);
         }
@@ -467,6 +489,7 @@ int fm_reader_open(FmVideoReader **reader, const char *path, FmError *err)
     if (!r)
         return nomem(err);
     r->first_pts = r->last_pts = r->skip_until = AV_NOPTS_VALUE;
+    r->end_pts = r->first_bad_pts = AV_NOPTS_VALUE;
     r->path = av_strdup(path);
     r->pkt = av_packet_alloc();
     r->raw = av_frame_alloc();
@@ -562,6 +585,7 @@ int fm_reader_seek(FmVideoReader *r, double t, FmError *err)
         return fm_error_set(err, FM_EINVAL, "fm_reader_seek: bad time");
     if (t < 0)
         t = 0;
+    r->seeked = 1;
     AVRational tb = r->st->time_base;
     double ticks = t / av_q2d(tb);
     if (ticks > (double)(INT64_MAX / 4))
@@ -599,6 +623,107 @@ int fm_reader_seek(FmVideoReader *r, double t, FmError *err)
         back = back ? back * 2 : step;
     }
     r->skip_until = target;
+    return 0;
+}
+
+/* "HH:MM:SS.d" of t seconds (at least 0), into buf[16]. */
+static const char *hms(double t, char buf[32])
+{
+    if (!(t > 0))
+        t = 0;
+    long ds = lround(t * 10);
+    snprintf(buf, 32, "%02ld:%02ld:%02ld.%ld", ds / 36000, ds / 600 % 60, ds / 10 % 60, ds % 10);
+    return buf;
+}
+
+/* Matroska/WebM keep a track's length in a "DURATION" tag, "H:MM:SS.nnnnnnnnn". */
+static double tag_duration(const AVStream *st)
+{
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "DURATION", NULL, 0);
+    unsigned h, m;
+    double sec;
+    char tail;
+    if (!e || sscanf(e->value, "%u:%u:%lf%c", &h, &m, &sec, &tail) != 3 || m > 59 ||
+        !(sec >= 0 && sec < 60) || h > 100000)
+        return -1;
+    return h * 3600.0 + m * 60.0 + sec;
+}
+
+/*
+ * Where the container says the video ends, in seconds on the stream's own
+ * timeline; *whole_file = 1 when that is the length of the whole file (audio
+ * included), as no per-stream figure exists. -1 when nothing reliable is
+ * declared (a duration guessed from the bit rate follows the file's size and
+ * cannot reveal a truncation).
+ */
+static double declared_end(const FmVideoReader *r, int *whole_file)
+{
+    const AVStream *st = r->st;
+    double tb = av_q2d(st->time_base);
+    *whole_file = 0;
+    double tag = tag_duration(st);
+    if (tag > 0)
+        return tag;
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
+        int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+        return (start + st->duration) * tb;
+    }
+    if (r->fmt->duration != AV_NOPTS_VALUE && r->fmt->duration > 0 &&
+        r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE) {
+        int64_t start = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
+        *whole_file = 1;
+        return (start + r->fmt->duration) / (double)AV_TIME_BASE;
+    }
+    return -1;
+}
+
+int fm_reader_check_complete(const FmVideoReader *r, FmError *err)
+{
+    if (!r)
+        return fm_error_set(err, FM_EINVAL, "fm_reader_check_complete: no reader");
+    if (r->seeked || r->end_pts == AV_NOPTS_VALUE)
+        return 0;  /* not a full read, or nothing decoded (the caller says so) */
+    const AVStream *st = r->st;
+    double tb = av_q2d(st->time_base);
+    double fd = valid_q(r->info.frame_rate) ? 1 / av_q2d(r->info.frame_rate) : 1 / 25.0;
+    if (fd > 1)
+        fd = 1;
+    double origin = (r->first_pts != AV_NOPTS_VALUE ? r->first_pts : 0) * tb;
+    double got = r->end_pts * tb;
+    /* healthy files end within a frame of what they declare (rounding of the
+     * container's clock, a last frame without a duration) */
+    double tol = FM_READER_SHORT_FRAMES * fd + 0.01;
+    char a[32], b[32];
+
+    int whole = 0;
+    double want = declared_end(r, &whole);
+    /* a file's length counts its audio too, which may outlast the picture */
+    double tol_here = whole && r->info.has_audio ? tol + FM_READER_SHORT_AUDIO_SLACK : tol;
+    if (want > 0 && want - got > tol_here)
+        return fm_error_set(err, FM_EFORMAT, "'%s' ends at %s of %s: truncated or damaged",
+                            r->path, hms(got - origin, a), hms(want - origin, b));
+
+    /* MP4/MOV list every sample in their index, Matroska the keyframes */
+    int n = avformat_index_get_entries_count((AVStream *)st);
+    if (n > 0) {
+        const AVIndexEntry *last = avformat_index_get_entry((AVStream *)st, n - 1);
+        if (last && last->timestamp != AV_NOPTS_VALUE && last->timestamp * tb - got > tol - fd)
+            return fm_error_set(err, FM_EFORMAT,
+                                "'%s' ends at %s but its index goes on to %s: truncated or damaged",
+                                r->path, hms(got - origin, a), hms(last->timestamp * tb - origin, b));
+    }
+    if (st->nb_frames > 0 && r->frames_decoded < st->nb_frames - FM_READER_SHORT_FRAMES)
+        return fm_error_set(err, FM_EFORMAT,
+                            "'%s' ends after %" PRId64 " of %" PRId64 " frames: truncated or damaged",
+                            r->path, r->frames_decoded, (int64_t)st->nb_frames);
+    if (r->bad_after_first > 0)
+        return fm_error_set(err, FM_EFORMAT,
+                            "'%s' has %d damaged frame%s after %s: damaged?", r->path,
+                            r->bad_after_first, r->bad_after_first == 1 ? "" : "s",
+                            hms(r->first_bad_pts * tb - origin, a));
+    if (r->read_error < 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s' ends at %s in damaged data: truncated?",
+                            r->path, hms(got - origin, a));
     return 0;
 }
 

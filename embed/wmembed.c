@@ -61,6 +61,8 @@ static void usage(FILE *out)
         "                        into the mark: reserved (default, the cautious\n"
         "                        choice), allowed, attribution or noncommercial\n"
         "      --force           overwrite DELIVERABLE and its receipt\n"
+        "      --allow-short     mark a master that ends before its container says\n"
+        "                        (truncated or damaged); refused by default\n"
         "      --json            print a JSON summary on stdout\n"
         "  -q, --quiet           no progress or summary text\n"
         "  -h, --help            this help\n");
@@ -75,7 +77,8 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
-       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON };
+       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON,
+       OPT_ALLOW_SHORT };
 
 int main(int argc, char **argv)
 {
@@ -94,6 +97,7 @@ int main(int argc, char **argv)
         { "issued", required_argument, 0, OPT_ISSUED },
         { "ai-use", required_argument, 0, OPT_AI_USE },
         { "force", no_argument, 0, OPT_FORCE },
+        { "allow-short", no_argument, 0, OPT_ALLOW_SHORT },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
     const char *owner = NULL, *title = NULL, *recipient = NULL;
     uint32_t title_id = 0, recipient_id = 0, issued_minutes = 0;
     int have_title = 0, have_recipient = 0, have_issued = 0, force = 0, json = 0, quiet = 0, crf = -1;
+    int allow_short = 0;
     double strength = FM_DEFAULT_STRENGTH;
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
@@ -151,6 +156,7 @@ int main(int argc, char **argv)
             have_issued = 1;
             break;
         case OPT_FORCE: force = 1; break;
+        case OPT_ALLOW_SHORT: allow_short = 1; break;
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -268,6 +274,12 @@ int main(int argc, char **argv)
         goto fail_err;
     if (frames == 0) {
         fm_error_set(&err, FM_EFORMAT, "'%s' has no decodable video frames", in_path);
+        goto fail_err;
+    }
+    /* a truncated or damaged master must not become a short deliverable unnoticed */
+    if (!allow_short && fm_reader_check_complete(reader, &err) < 0) {
+        size_t n = strlen(err.msg);
+        snprintf(err.msg + n, sizeof err.msg - n, " (--allow-short to mark it anyway)");
         goto fail_err;
     }
     if (interrupted) {
