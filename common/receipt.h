@@ -11,6 +11,7 @@
 #ifndef FM_RECEIPT_H
 #define FM_RECEIPT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fingerprint.h"
@@ -56,5 +57,17 @@ int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSA
  */
 int fm_receipt_read_fingerprint(const char *path, const FmKey *key, FmFingerprint **fp,
                                 FmError *err);
+
+/* Receipts larger than this are refused unread (a genuine one is ~2 KB). */
+#define FM_RECEIPT_MAX_BYTES (1 << 20)
+
+/*
+ * The checks of fm_receipt_read() (and, with fp, fm_receipt_read_fingerprint())
+ * on a receipt's text in memory, len bytes (no NUL needed). For tests and
+ * fuzzing; the file readers above also refuse anything but a regular file of
+ * at most FM_RECEIPT_MAX_BYTES.
+ */
+int fm_receipt_verify_text(const char *text, size_t len, const FmKey *key,
+                           uint8_t message[FM_MESSAGE_BYTES], FmFingerprint **fp, FmError *err);
 
 #endif

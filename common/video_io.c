@@ -15,6 +15,8 @@
 
 #include "video_io.h"
 
+#include "resample.h"
+
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -159,17 +161,51 @@ struct FmVideoReader {
     int seeked;            /* fm_reader_seek() was called: no full read */
 };
 
-static int open_error(FmError *err, const char *path, int ret)
+/* The container FFmpeg surely recognises in path's first bytes, or NULL. */
+static const char *probe_format(const char *path)
 {
-    /* FFmpeg says "End of file" or "Invalid data" for files it cannot make
-     * sense of (text, truncated garbage); say what that means. */
-    if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
-        return fm_error_set(err, FM_EFORMAT,
-                            "cannot open '%s': not a media file FFmpeg can read, or damaged",
-                            path);
+    AVIOContext *pb = NULL;
+    const AVInputFormat *f = NULL;
+    if (avio_open(&pb, path, AVIO_FLAG_READ) < 0)
+        return NULL;
+    /* by content only, and only a confident match: the name's extension
+     * or a stray sync byte in random data prove nothing */
+    int score = av_probe_input_buffer2(pb, &f, NULL, NULL, 0, 1 << 20);
+    avio_closep(&pb);
+    return f && score >= AVPROBE_SCORE_MAX / 2 ? f->name : NULL;
+}
+
+/*
+ * One line a user can act on for a failure to open path (stage 0: the
+ * container header, 1: looking for its streams). FFmpeg's own codes are
+ * errno values borrowed for other meanings (a y4m header with a bad size
+ * gives EBUSY-like codes, random bytes EIO), so only the file system's
+ * errors are passed through as they are.
+ */
+static int open_error(FmError *err, const char *path, int ret, int stage)
+{
     if (ret == AVERROR(ENOMEM))
         return nomem(err);
-    return fm_error_set(err, FM_EIO, "cannot open '%s': %s", path, av_err2str(ret));
+    if (stage == 0 && (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) ||
+                       ret == AVERROR(EISDIR) || ret == AVERROR(ENOTDIR) ||
+                       ret == AVERROR(ELOOP) || ret == AVERROR(ENAMETOOLONG) ||
+                       ret == AVERROR(EPERM) || ret == AVERROR(ENXIO)))
+        return fm_error_set(err, FM_EIO, "cannot open '%s': %s", path, av_err2str(ret));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s' is empty", path);
+    const char *fmt = S_ISREG(st.st_mode) ? probe_format(path) : NULL;
+    if (!fmt)
+        return fm_error_set(err, FM_EFORMAT, "'%s' is not a video file FFmpeg can read", path);
+    /* the container is recognised but its header or index does not parse */
+    if (stage == 0 && strstr(fmt, "mp4"))
+        return fm_error_set(err, FM_EFORMAT,
+                            "'%s': damaged or truncated MP4/MOV file (its index, the moov atom, "
+                            "is missing or damaged)", path);
+    if (stage == 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s': damaged header (%s)", path, fmt);
+    return fm_error_set(err, FM_EFORMAT, "'%s': damaged %s file, its streams cannot be read",
+                        path, fmt);
 }
 
 /*
@@ -210,10 +246,10 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
 {
     int ret = avformat_open_input(&r->fmt, r->path, NULL, NULL);
     if (ret < 0)
-        return open_error(err, r->path, ret);
+        return open_error(err, r->path, ret, 0);
     ret = avformat_find_stream_info(r->fmt, NULL);
     if (ret < 0)
-        return open_error(err, r->path, ret);
+        return open_error(err, r->path, ret, 1);
 
     const AVCodec *codec = NULL;
     int idx = pick_video_stream(r->fmt, &codec);
@@ -239,6 +275,9 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
     /* 0 = one thread per core (+1); frame threading where the codec has it. */
     r->dec->thread_count = 0;
     r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    /* no decoded picture above the budget, not even after a mid-stream
+     * change of size (the first frame's size is checked in fm_reader_open) */
+    r->dec->max_pixels = FM_MAX_PIXELS;
     ret = avcodec_open2(r->dec, codec, NULL);
     if (ret < 0)
         return fm_error_set(err, ret == AVERROR(ENOMEM) ? FM_ENOMEM : FM_ECODEC,
@@ -505,8 +544,11 @@ int fm_reader_open(FmVideoReader **reader, const char *path, FmError *err)
         r->have_pending = ret;
         r->first_pts = ret ? r->raw->pts : AV_NOPTS_VALUE;
         reader_fill_info(r, ret ? r->raw : NULL);
+        FmError why;
         if (r->info.width <= 0 || r->info.height <= 0)
             ret = fm_error_set(err, FM_EFORMAT, "'%s': video has no picture size", path);
+        else if (fm_picture_size_check(r->info.width, r->info.height, &why) < 0)
+            ret = fm_error_set(err, FM_EFORMAT, "'%s': %s", path, why.msg);
     }
     if (ret < 0) {
         fm_reader_close(&r);
@@ -1105,6 +1147,16 @@ static int container_takes_audio(const AVOutputFormat *ofmt, enum AVCodecID id)
 static int writer_setup_audio(FmVideoWriter *w, const char *from, FmError *err)
 {
     AudioCarry *a = &w->audio;
+    /* The audio is read by a second demuxer, from the start: a pipe or a
+     * device would block or hand over the wrong bytes (issue 11). */
+    struct stat st;
+    if (stat(from, &st) != 0)
+        return fm_error_set(err, FM_EIO, "cannot open '%s' for its audio: %s", from,
+                            strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fm_error_set(err, FM_EINVAL,
+                            "'%s' is not a regular file (a pipe or device can be read only "
+                            "once): save it to a file first", from);
     int ret = avformat_open_input(&a->in, from, NULL, NULL);
     if (ret >= 0)
         ret = avformat_find_stream_info(a->in, NULL);
