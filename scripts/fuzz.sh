@@ -37,16 +37,20 @@ make -C "$B" -j2 --no-print-directory "${targets[@]}" >/dev/null
 mkdir -p "$B/artifacts"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+top=$(pwd)
+par=()
+[ "$jobs" -gt 1 ] && par=(-jobs="$jobs" -workers="$jobs")
 status=0
 for n in "${names[@]}"; do
-  work="$B/corpus/$n"
+  work="$top/$B/corpus/$n"
   mkdir -p "$work"
   echo "fuzz_$n: ${seconds} s"
-  # new inputs go to the work corpus, the seeds are only read
-  if ! nice "$B/fuzz/fuzz_$n" -max_total_time="$seconds" -timeout=60 -rss_limit_mb=2048 \
-       -max_len=16384 -jobs="$jobs" -workers="$jobs" -print_final_stats=1 \
-       -artifact_prefix="$B/artifacts/${n}-" "$work" "fuzz/corpus/$n" \
-       >"$B/fuzz_$n.log" 2>&1; then
+  # new inputs go to the work corpus, the seeds are only read; with --jobs,
+  # libFuzzer's fuzz-N.log files land in build-fuzz/
+  if ! (cd "$B" && nice "./fuzz/fuzz_$n" -max_total_time="$seconds" -timeout=60 \
+          -rss_limit_mb=2048 -max_len=16384 "${par[@]}" -print_final_stats=1 \
+          -artifact_prefix="$top/$B/artifacts/${n}-" "$work" "$top/fuzz/corpus/$n" \
+          >"fuzz_$n.log" 2>&1); then
     echo "fuzz.sh: fuzz_$n failed; see $B/fuzz_$n.log and $B/artifacts/" >&2
     grep -E "ERROR|SUMMARY|runtime error|Test unit written" "$B/fuzz_$n.log" | head -5 >&2 || true
     status=1
