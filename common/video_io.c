@@ -265,6 +265,12 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
         if ((int)i != idx)
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
 
+    /* a declared size beyond the budget is refused before any allocation */
+    FmError why;
+    if (r->st->codecpar->width > 0 && r->st->codecpar->height > 0 &&
+        fm_picture_size_check(r->st->codecpar->width, r->st->codecpar->height, &why) < 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s': %s", r->path, why.msg);
+
     r->dec = avcodec_alloc_context3(codec);
     if (!r->dec)
         return nomem(err);
