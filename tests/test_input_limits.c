@@ -209,3 +209,32 @@ Test(limits, open_errors_say_what_is_wrong)
     free(ok);
     free(mp4);
 }
+
+/* Before: a master cut at 50 % was marked, exit 0, into a short deliverable. */
+Test(limits, wmembed_refuses_a_truncated_master_unless_allow_short)
+{
+    char *full = tu_path(dir, "full.mkv"), *cut = tu_path(dir, "cut.mkv");
+    char *outp = tu_path(dir, "o.mkv"), *prefix = tu_path(dir, "k"), key[600];
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=s=160x120:r=24:d=2 -c:v ffv1 '%s'", full), 0);
+    cr_assert_eq(tu_sh("head -c $(( $(stat -c %%s '%s') / 2 )) '%s' > '%s'", full, full, cut), 0);
+    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix, "-q", NULL };
+    cr_assert_eq(tu_run(kg, NULL, NULL), 0);
+    snprintf(key, sizeof key, "%s.key", prefix);
+    const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", key, "-i", cut, "-o", outp, "--codec",
+                          "ffv1", "--title-id", "1", "--recipient-id", "2", "-q", NULL, NULL };
+    char *err = NULL;
+    cr_assert_eq(tu_run(emb, NULL, &err), 2);
+    cr_assert(strstr(err, "ends at 00:00:0") && strstr(err, " of 00:00:02.0") &&
+              strstr(err, "--allow-short"), "%s", err);
+    cr_assert_eq(tu_count_lines(err), 1, "%s", err);
+    cr_assert_eq(access(outp, F_OK), -1);
+    free(err);
+    emb[14] = "--allow-short";
+    cr_assert_eq(tu_run(emb, NULL, &err), 0, "%s", err);
+    cr_assert_eq(access(outp, F_OK), 0);
+    free(err);
+    free(full);
+    free(cut);
+    free(outp);
+    free(prefix);
+}
