@@ -15,7 +15,8 @@
 
 /*
  * The pictures the library takes. Memory goes with the pixels (the embedder
- * keeps ~18 bytes per pixel: 8K UHD ~0.6 GB) and with the mark grid, which
+ * alone keeps ~18 bytes per pixel; a whole DCI 4K wmembed run peaked at
+ * 1.6 GB) and with the mark grid, which
  * is FM_MARK_HEIGHT rows high and as wide as the aspect ratio makes it: a
  * 16384x16 picture would need a 368640x360 grid (several GB). Hence a pixel
  * budget that admits 8K (DCI 8192x4320) and an aspect ratio limit both ways.
