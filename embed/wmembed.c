@@ -95,6 +95,9 @@ static void usage(FILE *out)
         "                        0 = all of it)\n"
         "      --no-verify       do not read the deliverable back (receipt says so)\n"
         "  -f, --force           overwrite DELIVERABLE and its receipt\n"
+        "      --allow-short     mark a master that ends before its container says\n"
+        "                        (truncated or damaged; recorded in the receipt);\n"
+        "                        refused by default\n"
         "      --json            print a JSON summary on stdout\n"
         "      --progress FILE   key=value progress blocks for farm logs (- = stderr)\n"
         "  -v, --loglevel L      FFmpeg's own messages: quiet (default), error, warning,\n"
@@ -120,7 +123,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
        OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
        OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE, OPT_REGISTRY,
-       OPT_NO_REGISTRY };
+       OPT_NO_REGISTRY, OPT_ALLOW_SHORT };
 
 /* One deliverable's line of the summary. */
 static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
@@ -218,6 +221,8 @@ typedef struct Batch {
     FmPayload payload;          /* recipient id filled per deliverable */
     DeliverableSettings set;
     FmRegistry *registry;       /* NULL: --no-registry */
+    int allow_short;            /* --allow-short */
+    char master_short[512];     /* why the master is short, when it was accepted */
     int json, quiet;
     json_t *summary;            /* array of deliverables written */
     size_t written, failed;
@@ -286,6 +291,17 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
         goto end;
     if ((r = pipeline_finish(&pipe, interrupted != 0, err)) < 0)
         goto end;
+    /* a truncated or damaged master must not become a short deliverable unnoticed */
+    FmError short_err;
+    if (!interrupted && frames > 0 && fm_reader_check_complete(reader, &short_err) < 0) {
+        if (!b->allow_short) {
+            r = fm_error_set(err, FM_EFORMAT, "%s (--allow-short to mark it anyway)",
+                             short_err.msg);
+            goto end;
+        }
+        snprintf(b->master_short, sizeof(b->master_short), "%s", short_err.msg);
+        b->set.master_short = b->master_short;
+    }
     if (!interrupted && frames == 0) {
         r = fm_error_set(err, FM_EFORMAT, "'%s' has no decodable video frames", b->in_path);
         goto end;
@@ -363,6 +379,7 @@ int main(int argc, char **argv)
         { "passphrase-file", required_argument, 0, OPT_PASS_FILE },
         { "registry", required_argument, 0, OPT_REGISTRY },
         { "no-registry", no_argument, 0, OPT_NO_REGISTRY },
+        { "allow-short", no_argument, 0, OPT_ALLOW_SHORT },
         { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
         { "no-verify", no_argument, 0, OPT_NO_VERIFY },
         { "force", no_argument, 0, 'f' },
@@ -384,7 +401,7 @@ int main(int argc, char **argv)
     FmCodec codec = FM_CODEC_VP9;
     FmPassSource pass_src = { NULL };
     const char *registry_opt = NULL;
-    int use_registry = 1;
+    int use_registry = 1, allow_short = 0;
     int c;
 
     opterr = 0;
@@ -438,6 +455,7 @@ int main(int argc, char **argv)
         case OPT_PASS_FILE: pass_src.file = optarg; break;
         case OPT_REGISTRY: registry_opt = optarg; break;
         case OPT_NO_REGISTRY: use_registry = 0; break;
+        case OPT_ALLOW_SHORT: allow_short = 1; break;
         case OPT_OWNER: owner = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_RECIPIENT: recipient = optarg; break;
@@ -483,7 +501,8 @@ int main(int argc, char **argv)
     FmKey *key = NULL;
     FmFingerprint *content_fp = NULL;
     FmVideoReader *probe = NULL;
-    Batch b = { .in_path = in_path, .batch_size = batch_size, .json = json, .quiet = quiet };
+    Batch b = { .in_path = in_path, .batch_size = batch_size, .json = json, .quiet = quiet,
+                .allow_short = allow_short };
     FmRecipient single = { recipient_id, (char *)(recipient ? recipient : ""), (char *)out_path };
     int ret = EXIT_USAGE, fp_done = 0;
     sigset_t caught;
