@@ -71,6 +71,11 @@ typedef struct FmDsp {
 
     /* whitening: out = clip((in - m) / sqrtf(max(q - m m, 0) + 0.25), +/-3) */
     void (*whiten_row)(const float *in, const float *m, const float *q, int n, float *out);
+    /* box means along rows, window [x - r, x + r] clipped to [0, w): running
+     * double sums of the samples and their squares, nrows rows; o1 = (float)sum
+     * times 1 / count (float), o2 the same for the squares */
+    void (*box_rows)(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float *o1,
+                     float *o2, ptrdiff_t out_stride);
     /* box sums down the columns: c[x] += p[x] or c[x] -= p[x] (double += float) */
     void (*col_add)(double *c, const float *p, int n);
     void (*col_sub)(double *c, const float *p, int n);

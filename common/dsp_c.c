@@ -162,6 +162,36 @@ static void whiten_row_c(const float *in, const float *m, const float *q, int n,
     }
 }
 
+static void box_rows_c(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float *o1,
+                       float *o2, ptrdiff_t out_stride)
+{
+    float inv[64];  /* 1 / window length; r is small */
+    for (int k = 1; k <= 2 * r + 1 && k < 64; k++)
+        inv[k] = 1.0f / (float)k;
+    for (int j = 0; j < nrows; j++) {
+        const float *i = in + j * in_stride;
+        float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
+        double s1 = 0, s2 = 0;
+        int lo = 0, hi = -1;
+        for (int x = 0; x < w; x++) {
+            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
+            while (hi < e) {
+                hi++;
+                s1 += i[hi];
+                s2 += (double)i[hi] * i[hi];
+            }
+            while (lo < a) {
+                s1 -= i[lo];
+                s2 -= (double)i[lo] * i[lo];
+                lo++;
+            }
+            float k = inv[e - a + 1];
+            a1[x] = (float)s1 * k;
+            a2[x] = (float)s2 * k;
+        }
+    }
+}
+
 static void col_add_c(double *c, const float *p, int n)
 {
     for (int x = 0; x < n; x++)
@@ -197,6 +227,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->ssim_cols_u8 = ssim_cols_u8_c;
     d->ssim_cols_u16 = ssim_cols_u16_c;
     d->whiten_row = whiten_row_c;
+    d->box_rows = box_rows_c;
     d->col_add = col_add_c;
     d->col_sub = col_sub_c;
     d->col_out = col_out_c;

@@ -46,33 +46,10 @@ static void rows_job(void *arg, int j, int nj)
 {
     Job *b = arg;
     FmWhiten *wh = b->wh;
-    int w = wh->w, r = wh->r;
+    int w = wh->w;
     int y0 = (int)((long)wh->h * j / nj), y1 = (int)((long)wh->h * (j + 1) / nj);
-    float inv[64];  /* 1 / window length; r is small */
-    for (int k = 1; k <= 2 * r + 1; k++)
-        inv[k] = 1.0f / (float)k;
-    for (int y = y0; y < y1; y++) {
-        const float *i = b->in + (size_t)y * w;
-        float *o1 = wh->rows + (size_t)y * w, *o2 = wh->rsq + (size_t)y * w;
-        double s1 = 0, s2 = 0;
-        int lo = 0, hi = -1;
-        for (int x = 0; x < w; x++) {
-            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
-            while (hi < e) {
-                hi++;
-                s1 += i[hi];
-                s2 += (double)i[hi] * i[hi];
-            }
-            while (lo < a) {
-                s1 -= i[lo];
-                s2 -= (double)i[lo] * i[lo];
-                lo++;
-            }
-            float k = inv[e - a + 1];
-            o1[x] = (float)s1 * k;
-            o2[x] = (float)s2 * k;
-        }
-    }
+    b->dsp->box_rows(b->in + (size_t)y0 * w, w, y1 - y0, w, wh->r, wh->rows + (size_t)y0 * w,
+                     wh->rsq + (size_t)y0 * w, w);
 }
 
 /* Columns [x0, x1): running sums of both row results down the plane. */

@@ -37,8 +37,10 @@ static void hresample_avx2(const float *row, const int *idx, const float *wt, in
     for (; X + 8 <= n_out; X += 8) {
         __m256 s = _mm256_setzero_ps();
         for (int k = 0; k < taps; k++) {
-            __m256i i = _mm256_loadu_si256((const __m256i *)(idx + (size_t)k * n_out + X));
-            __m256 v = _mm256_i32gather_ps(row, i, 4);
+            /* element loads: gathers are slow where the GDS mitigation is on */
+            const int *i = idx + (size_t)k * n_out + X;
+            __m256 v = _mm256_setr_ps(row[i[0]], row[i[1]], row[i[2]], row[i[3]], row[i[4]],
+                                      row[i[5]], row[i[6]], row[i[7]]);
             s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(wt + (size_t)k * n_out + X), v));
         }
         _mm256_storeu_ps(out + X, _mm256_mul_ps(s, vs));
@@ -311,6 +313,109 @@ static void whiten_row_avx2(const float *in, const float *m, const float *q, int
     }
 }
 
+/* Four rows at once, one per double lane: each lane does the reference's
+ * additions in the reference's order. */
+static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w, int r,
+                          float *o1, float *o2, ptrdiff_t out_stride)
+{
+    float inv[64];
+    for (int k = 1; k <= 2 * r + 1 && k < 64; k++)
+        inv[k] = 1.0f / (float)k;
+    int j = 0;
+    /* eight rows: two independent chains of additions in flight */
+    for (; j + 8 <= nrows; j += 8) {
+        const float *p[8];
+        for (int l = 0; l < 8; l++)
+            p[l] = in + (j + l) * in_stride;
+        float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
+        __m256d s1 = _mm256_setzero_pd(), s2 = s1, t1 = s1, t2 = s1;
+        int lo = 0, hi = -1;
+        for (int x = 0; x < w; x++) {
+            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
+            while (hi < e) {
+                hi++;
+                __m256d v = _mm256_setr_pd(p[0][hi], p[1][hi], p[2][hi], p[3][hi]);
+                __m256d u = _mm256_setr_pd(p[4][hi], p[5][hi], p[6][hi], p[7][hi]);
+                s1 = _mm256_add_pd(s1, v);
+                t1 = _mm256_add_pd(t1, u);
+                s2 = _mm256_add_pd(s2, _mm256_mul_pd(v, v));
+                t2 = _mm256_add_pd(t2, _mm256_mul_pd(u, u));
+            }
+            while (lo < a) {
+                __m256d v = _mm256_setr_pd(p[0][lo], p[1][lo], p[2][lo], p[3][lo]);
+                __m256d u = _mm256_setr_pd(p[4][lo], p[5][lo], p[6][lo], p[7][lo]);
+                s1 = _mm256_sub_pd(s1, v);
+                t1 = _mm256_sub_pd(t1, u);
+                s2 = _mm256_sub_pd(s2, _mm256_mul_pd(v, v));
+                t2 = _mm256_sub_pd(t2, _mm256_mul_pd(u, u));
+                lo++;
+            }
+            __m256 k = _mm256_set1_ps(inv[e - a + 1]);
+            float m1[8], m2[8];
+            _mm256_storeu_ps(m1, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t1),
+                                                               _mm256_cvtpd_ps(s1)), k));
+            _mm256_storeu_ps(m2, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t2),
+                                                               _mm256_cvtpd_ps(s2)), k));
+            for (int l = 0; l < 8; l++) {
+                a1[l * out_stride + x] = m1[l];
+                a2[l * out_stride + x] = m2[l];
+            }
+        }
+    }
+    for (; j + 4 <= nrows; j += 4) {
+        const float *i0 = in + j * in_stride, *i1 = i0 + in_stride, *i2 = i1 + in_stride,
+                    *i3 = i2 + in_stride;
+        float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
+        __m256d s1 = _mm256_setzero_pd(), s2 = _mm256_setzero_pd();
+        int lo = 0, hi = -1;
+        for (int x = 0; x < w; x++) {
+            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
+            while (hi < e) {
+                hi++;
+                __m256d v = _mm256_setr_pd(i0[hi], i1[hi], i2[hi], i3[hi]);
+                s1 = _mm256_add_pd(s1, v);
+                s2 = _mm256_add_pd(s2, _mm256_mul_pd(v, v));
+            }
+            while (lo < a) {
+                __m256d v = _mm256_setr_pd(i0[lo], i1[lo], i2[lo], i3[lo]);
+                s1 = _mm256_sub_pd(s1, v);
+                s2 = _mm256_sub_pd(s2, _mm256_mul_pd(v, v));
+                lo++;
+            }
+            __m128 k = _mm_set1_ps(inv[e - a + 1]);
+            float m1[4], m2[4];
+            _mm_storeu_ps(m1, _mm_mul_ps(_mm256_cvtpd_ps(s1), k));
+            _mm_storeu_ps(m2, _mm_mul_ps(_mm256_cvtpd_ps(s2), k));
+            for (int l = 0; l < 4; l++) {
+                a1[l * out_stride + x] = m1[l];
+                a2[l * out_stride + x] = m2[l];
+            }
+        }
+    }
+    for (; j < nrows; j++) {
+        const float *i = in + j * in_stride;
+        float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
+        double s1 = 0, s2 = 0;
+        int lo = 0, hi = -1;
+        for (int x = 0; x < w; x++) {
+            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
+            while (hi < e) {
+                hi++;
+                s1 += i[hi];
+                s2 += (double)i[hi] * i[hi];
+            }
+            while (lo < a) {
+                s1 -= i[lo];
+                s2 -= (double)i[lo] * i[lo];
+                lo++;
+            }
+            float k = inv[e - a + 1];
+            a1[x] = (float)s1 * k;
+            a2[x] = (float)s2 * k;
+        }
+    }
+}
+
 static void col_add_avx2(double *c, const float *p, int n)
 {
     int x = 0;
@@ -357,6 +462,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->ssim_cols_u8 = ssim_cols_u8_avx2;
     d->ssim_cols_u16 = ssim_cols_u16_avx2;
     d->whiten_row = whiten_row_avx2;
+    d->box_rows = box_rows_avx2;
     d->col_add = col_add_avx2;
     d->col_sub = col_sub_avx2;
     d->col_out = col_out_avx2;
