@@ -42,7 +42,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
-        "                [--json] [--quiet] CLIP\n"
+        "                [--threads N] [--json] [--quiet] CLIP\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
@@ -56,6 +56,8 @@ static void usage(FILE *out)
         "                       fingerprint it records (content match)\n"
         "      --start S        skip the first S seconds of CLIP\n"
         "      --duration D     read at most D seconds\n"
+        "      --threads N      threads reading each frame, 1..256 (default: all\n"
+        "                       cores; the result is the same whatever N)\n"
         "      --json           print one JSON object on stdout\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
         "  -h, --help           this help\n"
@@ -218,6 +220,7 @@ int main(int argc, char **argv)
         { "receipt", required_argument, 0, 'r' },
         { "start", required_argument, 0, 's' },
         { "duration", required_argument, 0, 'd' },
+        { "threads", required_argument, 0, 't' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
@@ -225,7 +228,7 @@ int main(int argc, char **argv)
     };
     const char *key_path = NULL, *receipt_path = NULL;
     double start = 0, duration = 0;
-    int json = 0, quiet = 0, c;
+    int json = 0, quiet = 0, threads = 0, c;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:qh", opts, NULL)) != -1) {
@@ -241,6 +244,12 @@ int main(int argc, char **argv)
         case 'd':
             if (fm_parse_double(optarg, &duration) < 0) {
                 fprintf(stderr, "wmdetect: --duration '%s' is not a positive number of seconds\n", optarg);
+                return EXIT_ERROR;
+            }
+            break;
+        case 't':
+            if (fm_parse_int(optarg, 1, 256, &threads) < 0) {
+                fprintf(stderr, "wmdetect: --threads '%s' is not a number in 1..256\n", optarg);
                 return EXIT_ERROR;
             }
             break;
@@ -318,6 +327,10 @@ int main(int argc, char **argv)
     if (fm_accumulator_init(&acc, info->width, info->height, &err) < 0)
         goto fail_err;
     have_acc = 1;
+    if (threads && fm_accumulator_set_threads(&acc, threads) < 0) {
+        fm_error_set(&err, FM_ENOMEM, "out of memory starting %d threads", threads);
+        goto fail_err;
+    }
 
     FmProgress prog;
     fm_progress_init(&prog, stderr, 0, quiet);

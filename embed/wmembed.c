@@ -39,7 +39,8 @@ static void usage(FILE *out)
         "usage: wmembed -k KEY.key -i MASTER -o DELIVERABLE --title-id N --recipient-id N\n"
         "               [--strength S] [--codec vp9|h264|ffv1] [--crf N]\n"
         "               [--owner NAME] [--title NAME] [--recipient NAME]\n"
-        "               [--issued TIME] [--ai-use POLICY] [--force] [--json] [--quiet]\n"
+        "               [--issued TIME] [--ai-use POLICY] [--threads N] [--force]\n"
+        "               [--json] [--quiet]\n"
         "\n"
         "Embeds the signed payload (title id, recipient id, issue time, AI-use policy)\n"
         "invisibly in"
@@ -60,6 +61,8 @@ static void usage(FILE *out)
         "      --ai-use POLICY   the rights holder's AI training/mining policy, signed\n"
         "                        into the mark: reserved (default, the cautious\n"
         "                        choice), allowed, attribution or noncommercial\n"
+        "      --threads N       threads marking each frame, 1..256 (default: all cores;\n"
+        "                        the output is the same whatever N)\n"
         "      --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
         "  -q, --quiet           no progress or summary text\n"
@@ -75,7 +78,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
-       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON };
+       OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_THREADS };
 
 int main(int argc, char **argv)
 {
@@ -93,6 +96,7 @@ int main(int argc, char **argv)
         { "recipient", required_argument, 0, OPT_RECIPIENT },
         { "issued", required_argument, 0, OPT_ISSUED },
         { "ai-use", required_argument, 0, OPT_AI_USE },
+        { "threads", required_argument, 0, OPT_THREADS },
         { "force", no_argument, 0, OPT_FORCE },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
@@ -103,6 +107,7 @@ int main(int argc, char **argv)
     const char *owner = NULL, *title = NULL, *recipient = NULL;
     uint32_t title_id = 0, recipient_id = 0, issued_minutes = 0;
     int have_title = 0, have_recipient = 0, have_issued = 0, force = 0, json = 0, quiet = 0, crf = -1;
+    int threads = 0;
     double strength = FM_DEFAULT_STRENGTH;
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
@@ -149,6 +154,10 @@ int main(int argc, char **argv)
                 return fail(EXIT_USAGE, "--issued '%s' is not a UTC time YYYY-MM-DDTHH:MMZ from "
                             "1970-01-01T00:00Z to 10136-02-16T04:15Z, or 'now'%s", optarg, "");
             have_issued = 1;
+            break;
+        case OPT_THREADS:
+            if (fm_parse_int(optarg, 1, 256, &threads) < 0)
+                return fail(EXIT_USAGE, "--threads '%s' is not a number in 1..256%s", optarg, "");
             break;
         case OPT_FORCE: force = 1; break;
         case OPT_JSON: json = 1; break;
@@ -217,6 +226,10 @@ int main(int argc, char **argv)
         goto fail_err;
     if (fm_embedder_new(&emb, key->wm_key, message, info->width, info->height, strength, &err) < 0)
         goto fail_err;
+    if (threads && fm_embedder_set_threads(emb, threads) < 0) {
+        fm_error_set(&err, FM_ENOMEM, "out of memory starting %d threads", threads);
+        goto fail_err;
+    }
 
     /* the marked pictures' content fingerprint, signed into the receipt so
      * that wmdetect --receipt can tell the title's pictures from a transplant */

@@ -10,10 +10,13 @@
  * evidence (window slot values, fine planes) is hashed too. The expected
  * hashes were computed on main at 6a472bf, before the DSP layer, with the
  * same sequence: the watermark format and the detector are unchanged.
+ * Then the tools: wmembed --threads 1 / 3 / FILMMARK_CPU=c give the same
+ * decoded deliverable (FFV1), and wmdetect the same JSON.
  */
 #include <criterion/criterion.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -154,4 +157,38 @@ Test(bitexact, same_bits_for_every_cpu_path_and_thread_count)
             }
     }
     fm_dsp_force_c(0);
+}
+
+/* The tools as a user runs them: same pictures and same report whatever
+ * --threads and FILMMARK_CPU. */
+Test(bitexact, tools_give_the_same_output_for_every_thread_count_and_cpu_path, .timeout = 600)
+{
+    char *d = tu_mkdtemp();
+    const char *bin = FM_BUILD_DIR;
+    cr_assert_eq(tu_sh("ffmpeg -nostdin -hide_banner -loglevel error -i '%s/samples/sample.mkv'"
+                       " -t 1.5 -an -c:v ffv1 '%s/m.mkv'", FM_SOURCE_DIR, d), 0);
+    cr_assert_eq(tu_sh("'%s/wmkeygen' -o '%s/k' -q", bin, d), 0);
+    static const char *runs[] = { "--threads 1", "--threads 3", "--threads 2" };
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(tu_sh("%s'%s/wmembed' -k '%s/k.key' -i '%s/m.mkv' -o '%s/o%d.mkv' "
+                           "--codec ffv1 --title-id 7 --recipient-id 9 --issued "
+                           "2026-01-01T00:00Z -q %s", i == 2 ? "FILMMARK_CPU=c " : "", bin, d,
+                           d, d, i, runs[i]), 0, "wmembed %s", runs[i]);
+        cr_assert_eq(tu_sh("ffmpeg -nostdin -hide_banner -loglevel error -i '%s/o%d.mkv' "
+                           "-map 0:v -f framemd5 '%s/o%d.md5'", d, i, d, i), 0);
+        cr_assert_eq(tu_sh("%s'%s/wmdetect' -k '%s/k.dkey' --json -q %s '%s/o0.mkv' "
+                           "> '%s/d%d.json'", i == 2 ? "FILMMARK_CPU=c " : "", bin, d, runs[i],
+                           d, d, i), 0, "wmdetect %s", runs[i]);
+    }
+    cr_expect_eq(tu_sh("grep -q '\"found\": true' '%s/d0.json'", d), 0,
+                 "wmdetect did not find the mark it is compared on");
+    for (int i = 1; i < 3; i++) {
+        cr_expect_eq(tu_sh("cmp -s '%s/o0.md5' '%s/o%d.md5'", d, d, i), 0,
+                     "wmembed %s%s: other pictures than --threads 1", i == 2 ? "FILMMARK_CPU=c " : "",
+                     runs[i]);
+        cr_expect_eq(tu_sh("cmp -s '%s/d0.json' '%s/d%d.json'", d, d, i), 0,
+                     "wmdetect %s%s: another report than --threads 1", i == 2 ? "FILMMARK_CPU=c " : "",
+                     runs[i]);
+    }
+    tu_rmtree(d);
 }
