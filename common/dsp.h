@@ -43,6 +43,11 @@ typedef struct FmDsp {
      * already interpolated horizontally */
     void (*lerp)(const float *a, const float *b, float f, float scale, int n, float *out);
 
+    /* out[x] = src[ia[x]] + f[x] * (src[ib[x]] - src[ia[x]]): a row of cells
+     * or tile samples interpolated across the picture */
+    void (*lerp_idx)(const float *src, const int *ia, const int *ib, const float *f, int n,
+                     float *out);
+
     /*
      * The mark of one row: g = gt + gf (gb - gt) the mask, p = norm (pt + pf (pb - pt)) the
      * tile, d[x] = (alpha g) p. d may be NULL. lanes[x % 8] += (double)d * d (in x order).

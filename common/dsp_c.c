@@ -47,6 +47,13 @@ static void lerp_c(const float *a, const float *b, float f, float scale, int n, 
         out[x] = scale * (a[x] + f * (b[x] - a[x]));
 }
 
+static void lerp_idx_c(const float *src, const int *ia, const int *ib, const float *f, int n,
+                       float *out)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = src[ia[x]] + f[x] * (src[ib[x]] - src[ia[x]]);
+}
+
 static inline float mark_at(const float *gt, const float *gb, float gf, const float *pt,
                             const float *pb, float pf, float alpha, float norm, int x)
 {
@@ -219,6 +226,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->hresample = hresample_c;
     d->vacc = vacc_c;
     d->lerp = lerp_c;
+    d->lerp_idx = lerp_idx_c;
     d->mark_row = mark_row_c;
     d->apply_u8 = apply_u8_c;
     d->apply_u16 = apply_u16_c;

@@ -23,7 +23,7 @@ struct FmEmbedder {
     double mse_cap;
     float norm;          /* sampling normalisation of the tile (unit RMS) */
     float *tile;         /* FM_TILE^2 scratch */
-    int *col_x0;         /* w: each column's left tile sample */
+    int *col_x0, *col_x1; /* w: each column's left and right tile sample */
     float *col_fx;       /* w: and its interpolation weight */
     int *row_t0, *row_t1; /* h: the tile rows each picture row interpolates */
     float *row_fy;       /* h: and its weight */
@@ -55,7 +55,7 @@ struct FmEmbedder {
 };
 
 /* Where each picture column falls on the tile: left tile sample, weight. */
-static void column_taps(int w, int h, int *x0, float *fx)
+static void column_taps(int w, int h, int *x0, int *x1, float *fx)
 {
     double step = fm_mark_step(h);
     for (int x = 0; x < w; x++) {
@@ -63,6 +63,7 @@ static void column_taps(int w, int h, int *x0, float *fx)
         double f = floor(c);
         fx[x] = (float)(c - f);
         x0[x] = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE);
+        x1[x] = (x0[x] + 1) % FM_TILE;
     }
 }
 
@@ -104,14 +105,9 @@ static void tile_rows_job(void *arg, int j, int n)
     int t0, t1;
     slice(FM_TILE, j, n, &t0, &t1);
     float *out = (float *)f->tile_rows;
-    for (int ty = t0; ty < t1; ty++) {
-        const float *r = f->tile + ty * FM_TILE;
-        float *o = out + (size_t)ty * e->w;
-        for (int x = 0; x < e->w; x++) {
-            int a = e->col_x0[x], b = (a + 1) % FM_TILE;
-            o[x] = r[a] + e->col_fx[x] * (r[b] - r[a]);
-        }
-    }
+    for (int ty = t0; ty < t1; ty++)
+        e->dsp->lerp_idx(f->tile + ty * FM_TILE, e->col_x0, e->col_x1, e->col_fx, e->w,
+                         out + (size_t)ty * e->w);
 }
 
 static void tile_rows(FmEmbedder *e, const float *tile, float *rows)
@@ -203,6 +199,7 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->adapted_rows = malloc(sizeof(float) * FM_TILE * (size_t)width);
     e->original = malloc(n * 2);
     e->col_x0 = malloc(sizeof(int) * (size_t)width);
+    e->col_x1 = malloc(sizeof(int) * (size_t)width);
     e->col_fx = malloc(sizeof(float) * (size_t)width);
     e->row_t0 = malloc(sizeof(int) * (size_t)height);
     e->row_t1 = malloc(sizeof(int) * (size_t)height);
@@ -214,12 +211,12 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->plain = malloc(sizeof(float) * FM_SLOTS);
     e->map = malloc(sizeof(*e->map));
     e->keys = malloc(sizeof(*e->keys));
-    if (!e->plain_rows || !e->adapted_rows || !e->original || !e->col_x0 || !e->col_fx ||
+    if (!e->plain_rows || !e->adapted_rows || !e->original || !e->col_x0 || !e->col_x1 || !e->col_fx ||
         !e->row_t0 || !e->row_t1 || !e->row_fy || !e->row_mse || !e->band_err || !e->win_ssim ||
         !e->tile || !e->plain || !e->map || !e->keys ||
         fm_mask_init(&e->mask, width, height) < 0)
         goto fail;
-    column_taps(width, height, e->col_x0, e->col_fx);
+    column_taps(width, height, e->col_x0, e->col_x1, e->col_fx);
     row_taps(height, e->row_t0, e->row_t1, e->row_fy);
     e->scratch_bytes = fm_mask_scratch_bytes(&e->mask);
     if (fm_ssim_scratch_bytes(width) > e->scratch_bytes)
@@ -264,7 +261,7 @@ static void mask_smooth_job(void *arg, int j, int n)
     Frame *f = arg;
     int c0, c1;
     slice(f->e->mask.ch, j, n, &c0, &c1);
-    fm_mask_smooth_rows(&f->e->mask, c0, c1);
+    fm_mask_smooth_rows(&f->e->mask, f->e->dsp, c0, c1);
 }
 
 /* The arguments of the mark kernels for picture row y. */
@@ -449,6 +446,7 @@ void fm_embedder_free(FmEmbedder **pe)
     free(e->keys);
     fm_informed_free(&e->informed);
     free(e->col_x0);
+    free(e->col_x1);
     free(e->col_fx);
     free(e->row_t0);
     free(e->row_t1);

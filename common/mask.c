@@ -48,13 +48,14 @@ int fm_mask_init(FmMask *m, int w, int h)
     m->tmp = malloc(sizeof(float) * nc);
     m->row = malloc(sizeof(float) * w);
     m->xc0 = malloc(sizeof(int) * w);
+    m->xc1 = malloc(sizeof(int) * w);
     m->xf = malloc(sizeof(float) * w);
     m->hrow = malloc(sizeof(float) * (size_t)m->ch * w);
     m->yc0 = malloc(sizeof(int) * h);
     m->yc1 = malloc(sizeof(int) * h);
     m->yf = malloc(sizeof(float) * h);
     m->scratch = malloc(fm_mask_scratch_bytes(m));
-    if (!m->gain || !m->tmp || !m->row || !m->xc0 || !m->xf || !m->hrow || !m->yc0 ||
+    if (!m->gain || !m->tmp || !m->row || !m->xc0 || !m->xc1 || !m->xf || !m->hrow || !m->yc0 ||
         !m->yc1 || !m->yf || !m->scratch) {
         fm_mask_free(m);
         return FM_ENOMEM;
@@ -66,6 +67,7 @@ int fm_mask_init(FmMask *m, int w, int h)
         if (c0 < 0) { c0 = 0; f = 0; }
         if (c0 >= m->cw - 1) { c0 = m->cw - 1; f = 0; }
         m->xc0[x] = c0;
+        m->xc1[x] = c0 + 1 < m->cw ? c0 + 1 : c0;
         m->xf[x] = f;
     }
     for (int y = 0; y < h; y++) {
@@ -87,6 +89,7 @@ void fm_mask_free(FmMask *m)
     free(m->tmp);
     free(m->row);
     free(m->xc0);
+    free(m->xc1);
     free(m->xf);
     free(m->hrow);
     free(m->yc0);
@@ -144,10 +147,22 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
 
 /* smooth: each cell takes the mean of its 3x3 neighbourhood, but never more
  * than twice its own gain, so that a flat cell next to texture stays quiet */
-void fm_mask_smooth_rows(FmMask *m, int cy0, int cy1)
+void fm_mask_smooth_rows(FmMask *m, const FmDsp *dsp, int cy0, int cy1)
 {
     for (int cy = cy0; cy < cy1; cy++) {
+        int inner = cy > 0 && cy < m->ch - 1;
         for (int cx = 0; cx < m->cw; cx++) {
+            if (inner && cx > 0 && cx < m->cw - 1) {
+                /* all nine neighbours: the same sum in the same order */
+                const float *t = m->tmp + (size_t)(cy - 1) * m->cw + cx - 1;
+                float s = 0;
+                for (int dy = 0; dy < 3; dy++, t += m->cw)
+                    for (int dx = 0; dx < 3; dx++)
+                        s += t[dx];
+                float own = m->tmp[cy * m->cw + cx], avg = s / 9;
+                m->gain[cy * m->cw + cx] = avg < 2 * own ? avg : 2 * own;
+                continue;
+            }
             float s = 0;
             int n = 0;
             for (int dy = -1; dy <= 1; dy++)
@@ -161,19 +176,15 @@ void fm_mask_smooth_rows(FmMask *m, int cy0, int cy1)
             float own = m->tmp[cy * m->cw + cx], avg = s / n;
             m->gain[cy * m->cw + cx] = avg < 2 * own ? avg : 2 * own;
         }
-        const float *g = m->gain + (size_t)cy * m->cw;
-        float *o = m->hrow + (size_t)cy * m->w;
-        for (int x = 0; x < m->w; x++) {
-            int a = m->xc0[x], b = a + 1 < m->cw ? a + 1 : a;
-            o[x] = g[a] + m->xf[x] * (g[b] - g[a]);
-        }
+        dsp->lerp_idx(m->gain + (size_t)cy * m->cw, m->xc0, m->xc1, m->xf, m->w,
+                      m->hrow + (size_t)cy * m->w);
     }
 }
 
 void fm_mask_compute(FmMask *m, const uint8_t *luma, ptrdiff_t stride, int bit_depth)
 {
     fm_mask_stats_rows(m, fm_dsp_get(), luma, stride, bit_depth, 0, m->ch, m->scratch);
-    fm_mask_smooth_rows(m, 0, m->ch);
+    fm_mask_smooth_rows(m, fm_dsp_get(), 0, m->ch);
 }
 
 void fm_mask_row_taps(const FmMask *m, int y, const float **top, const float **bot, float *fy)

@@ -23,7 +23,7 @@ typedef struct FmMask {
     float *gain;     /* cw*ch smoothed gains */
     float *tmp;      /* cw*ch scratch */
     float *row;      /* w: one row of interpolated gains */
-    int *xc0;        /* w: left cell index for each pixel */
+    int *xc0, *xc1;  /* w: left and right cell index for each pixel */
     float *xf;       /* w: interpolation weight */
     float *hrow;     /* ch * w: each cell row's gains interpolated across the picture */
     int *yc0, *yc1;  /* h: the cell rows each picture row interpolates */
@@ -45,7 +45,7 @@ void fm_mask_compute(FmMask *m, const uint8_t *luma, ptrdiff_t stride, int bit_d
 size_t fm_mask_scratch_bytes(const FmMask *m);
 void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdiff_t stride,
                         int bit_depth, int cy0, int cy1, void *scratch);
-void fm_mask_smooth_rows(FmMask *m, int cy0, int cy1);
+void fm_mask_smooth_rows(FmMask *m, const FmDsp *dsp, int cy0, int cy1);
 /* Picture row y's gains are top + fy (bot - top) (rows of w floats). */
 void fm_mask_row_taps(const FmMask *m, int y, const float **top, const float **bot, float *fy);
 /* Per-pixel gains for row y (valid until the next call). */

@@ -27,9 +27,14 @@ double fm_ssim_band(const FmDsp *dsp, const uint8_t *a, ptrdiff_t stride_a, cons
     for (int x0 = 0, k = 0; x0 < w; x0 += 8, k++) {
         int bw = w - x0 < 8 ? w - x0 : 8;
         uint64_t t[5] = { 0 };
-        for (int i = 0; i < 5; i++)
-            for (int x = x0; x < x0 + bw; x++)
-                t[i] += bit_depth <= 8 ? s32[(size_t)i * w + x] : s64[(size_t)i * w + x];
+        if (bit_depth <= 8)
+            for (int i = 0; i < 5; i++)
+                for (int x = x0; x < x0 + bw; x++)
+                    t[i] += s32[(size_t)i * w + x];
+        else
+            for (int i = 0; i < 5; i++)
+                for (int x = x0; x < x0 + bw; x++)
+                    t[i] += s64[(size_t)i * w + x];
         double sa = (double)t[0] * scale, sb = (double)t[1] * scale;
         double saa = (double)t[2] * sc2, sbb = (double)t[3] * sc2, sab = (double)t[4] * sc2;
         err += (double)(t[2] + t[3] - 2 * t[4]) * sc2;

@@ -132,6 +132,28 @@ static void check_vacc_lerp(const FmDsp *c, const FmDsp *o, const char *lv, TuRn
     free(b);
 }
 
+static void check_lerp_idx(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                           int bd)
+{
+    int n_src = 5 + (int)tu_rng_below(r, 200);
+    float *src = malloc(sizeof(float) * n_src), *f = malloc(sizeof(float) * w);
+    int *ia = malloc(sizeof(int) * w), *ib = malloc(sizeof(int) * w);
+    fill_f(r, src, n_src, -3, 3);
+    fill_f(r, f, w, 0, 1);
+    for (int i = 0; i < w; i++) {
+        ia[i] = (int)tu_rng_below(r, n_src);
+        ib[i] = (ia[i] + 1) % n_src;
+    }
+    Out out = out_new(w, sizeof(float));
+    c->lerp_idx(src, ia, ib, f, w, (float *)out.a);
+    o->lerp_idx(src, ia, ib, f, w, (float *)out.b);
+    out_check(&out, "lerp_idx", lv, w, bd);
+    free(src);
+    free(f);
+    free(ia);
+    free(ib);
+}
+
 static void check_mark(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
 {
     float *g[2], *p[2];
@@ -322,6 +344,7 @@ Test(dsp, ssim_cols_match_c) { check_all(check_ssim, 6); }
 Test(dsp, whiten_and_box_columns_match_c) { check_all(check_whiten, 7); }
 Test(dsp, dct_matches_c) { check_all(check_dct, 8); }
 Test(dsp, box_rows_match_c) { check_all(check_box_rows, 9); }
+Test(dsp, lerp_idx_matches_c) { check_all(check_lerp_idx, 10); }
 
 /* FILMMARK_CPU=c and fm_dsp_force_c give the references. */
 Test(dsp, force_c_gives_the_references)
@@ -359,7 +382,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                                    "mark_row", "apply_u8", "apply_u16", "col_moments_u8",
                                    "col_moments_u16", "ssim_cols_u8", "ssim_cols_u16",
                                    "whiten_row", "col_add", "col_out", "dct8x8", "idct8x8",
-                                   "box_rows(8 rows, r=2)" };
+                                   "box_rows(8 rows, r=2)", "lerp_idx" };
     if (k >= (int)(sizeof names / sizeof names[0]))
         return -1;
     *name = names[k];
@@ -393,6 +416,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
             case 15: d->dct8x8(b->f[1], 8, b->f[0]); break;
             case 16: d->idct8x8(b->f[1], b->f[0], 8); break;
             case 17: d->box_rows(b->f[1], 0, 8, w, 2, b->f[0], b->f[2], 0); break;
+            case 18: d->lerp_idx(b->f[1], b->idx, b->idx + w, b->f[2], w, b->f[0]); break;
             }
         }
         double t = (now() - t0) / iters * 1e9;

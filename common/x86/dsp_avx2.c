@@ -77,6 +77,23 @@ static void lerp_avx2(const float *a, const float *b, float f, float scale, int 
         out[x] = scale * (a[x] + f * (b[x] - a[x]));
 }
 
+static void lerp_idx_avx2(const float *src, const int *ia, const int *ib, const float *f, int n,
+                          float *out)
+{
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        const int *a = ia + x, *b = ib + x;
+        __m256 va = _mm256_setr_ps(src[a[0]], src[a[1]], src[a[2]], src[a[3]], src[a[4]],
+                                   src[a[5]], src[a[6]], src[a[7]]);
+        __m256 vb = _mm256_setr_ps(src[b[0]], src[b[1]], src[b[2]], src[b[3]], src[b[4]],
+                                   src[b[5]], src[b[6]], src[b[7]]);
+        _mm256_storeu_ps(out + x, _mm256_add_ps(va, _mm256_mul_ps(_mm256_loadu_ps(f + x),
+                                                                  _mm256_sub_ps(vb, va))));
+    }
+    for (; x < n; x++)
+        out[x] = src[ia[x]] + f[x] * (src[ib[x]] - src[ia[x]]);
+}
+
 typedef struct MarkArgs {
     __m256 gf, pf, alpha, norm;
 } MarkArgs;
@@ -454,6 +471,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->hresample = hresample_avx2;
     d->vacc = vacc_avx2;
     d->lerp = lerp_avx2;
+    d->lerp_idx = lerp_idx_avx2;
     d->mark_row = mark_row_avx2;
     d->apply_u8 = apply_u8_avx2;
     d->apply_u16 = apply_u16_avx2;
