@@ -101,8 +101,8 @@ void fm_mask_free(FmMask *m)
 
 size_t fm_mask_scratch_bytes(const FmMask *m)
 {
-    /* per column: the sum (uint32) and the sum of squares (uint64) */
-    return (sizeof(uint32_t) + sizeof(uint64_t)) * (size_t)m->w;
+    /* per column: the sum (uint32) and, 8-byte aligned, the sum of squares (uint64) */
+    return sizeof(uint32_t) * (((size_t)m->w + 1) & ~(size_t)1) + sizeof(uint64_t) * (size_t)m->w;
 }
 
 /*
@@ -117,7 +117,7 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
     double scale = bit_depth > 8 ? 1.0 / (double)(1 << (bit_depth - 8)) : 1.0;
     int w = m->w;
     uint32_t *s = scratch;
-    uint64_t *s2 = (uint64_t *)(s + w);
+    uint64_t *s2 = (uint64_t *)(s + ((w + 1) & ~1));
     uint32_t *s2_32 = (uint32_t *)s2;   /* 8-bit: 32-bit squares suffice */
     for (int cy = cy0; cy < cy1; cy++) {
         int y0 = cy * m->cell, y1 = y0 + m->cell < m->h ? y0 + m->cell : m->h;
