@@ -25,8 +25,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dsp.h"
 #include "fm_error.h"
+#include "pool.h"
 #include "resample.h"
+#include "whiten.h"
 
 /* Seconds of clip time per window: a quarter of an epoch. */
 #define FM_WINDOW_SECONDS 0.5
@@ -48,22 +51,35 @@ typedef struct FmAccumulator {
     double fine_step;        /* clip pixels per fine grid sample */
     FmAxisMap mx, my;        /* clip -> fine */
     FmAxisMap nx, ny;        /* fine -> nominal */
-    float *fine, *grid, *tmp, *work, *tile, *slots;
+    float *fine, *grid, *tmp, *tile, *slots;
     float *fine_total;       /* fw*fh sum over all frames, fine grid */
     long frames;
     double t_first, t_last;
     double t_origin;         /* clip time of window 0's start */
     FmWindow *win;           /* windows 0 .. nwin-1 of clip time */
     int nwin, capwin;
+    /* per-frame machinery: kernels, slice threads and their scratch */
+    const FmDsp *dsp;
+    FmPool *pool;
+    int jobs;                /* row slices per pass */
+    float *rowbuf;           /* jobs x width floats */
+    FmWhiten white_grid, white_fine;
 } FmAccumulator;
 
+/* Uses all online cores for the per-frame work (fm_accumulator_set_threads). */
 int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err);
+/* Threads for the per-frame work (<= 0: all online cores). The evidence is
+ * the same bit for bit whatever the count. Returns 0 or FM_ENOMEM (then the
+ * accumulator keeps working on one thread). */
+int fm_accumulator_set_threads(FmAccumulator *acc, int threads);
 void fm_accumulator_free(FmAccumulator *acc);
 /* Adds one luma plane (8-bit or uint16 samples) shown at t seconds. */
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                        int bit_depth, double t, FmError *err);
 
-/* The whitening applied to each frame (exposed for tests). out may equal in. */
+/* The whitening applied to each frame (exposed for tests; whiten.h is the
+ * per-frame form). out may equal in. scratch is no longer used: the scratch
+ * is allocated here (nothing is written if that fails). */
 void fm_whiten(const float *in, int w, int h, float *out, float *scratch);
 
 #endif

@@ -7,6 +7,7 @@
 #include "fec.h"
 #include "informed.h"
 #include "mask.h"
+#include "pool.h"
 #include "pattern.h"
 #include "quality.h"
 #include "resample.h"
@@ -20,28 +21,41 @@ struct FmEmbedder {
     int w, h;
     float alpha;
     double mse_cap;
-    float *pattern;      /* w*h, unit RMS, the tile sampled on the picture grid */
-    float *adapted;      /* w*h, this frame's reweighted tile (informed embedding) */
-    float *delta;        /* w*h scratch: the change to add */
-    float *amp;          /* w*h: alpha x the perceptual mask, this frame */
     float norm;          /* sampling normalisation of the tile (unit RMS) */
     float *tile;         /* FM_TILE^2 scratch */
-    int *col_x0;         /* w: each column's left tile sample */
+    int *col_x0, *col_x1; /* w: each column's left and right tile sample */
     float *col_fx;       /* w: and its interpolation weight */
+    int *row_t0, *row_t1; /* h: the tile rows each picture row interpolates */
+    float *row_fy;       /* h: and its weight */
+    /* the tile sampled across the picture, each of its FM_TILE rows
+     * interpolated horizontally (FM_TILE x w): rows of the picture are then
+     * a vertical interpolation of two of them */
+    float *plain_rows;   /* this epoch's plain tile (secret) */
+    float *adapted_rows; /* this frame's reweighted tile (secret) */
     float values[FM_SLOTS];
     FmPatternKeys *keys;  /* the key's pattern material (secret) */
     FmSlotMap *map;       /* this epoch's slot map */
     float *plain;         /* FM_SLOTS: this epoch's plain slot values */
     uint8_t coded[FM_CODED_BITS];
-    long epoch;           /* the epoch rendered into pattern, -1 before the first */
+    long epoch;           /* the epoch rendered into plain_rows, -1 before the first */
     FmInformed *informed;  /* informed embedding (informed.h) */
     int use_informed;      /* 0: the plain tile in every frame */
     uint8_t *original;   /* copy of the input luma for quality measures */
     FmMask mask;
+    /* per-frame machinery: kernels, slice threads and their scratch */
+    const FmDsp *dsp;
+    FmPool *pool;
+    int jobs;            /* slices per pass */
+    float *job_rows;     /* jobs x 2 w floats: a row of the change, a row of samples */
+    uint8_t *job_scratch; /* jobs x scratch_bytes: mask and SSIM column sums */
+    size_t scratch_bytes;
+    double *row_mse;     /* h: each row's sum of squared change */
+    double *band_err;    /* (h + 7) / 8: each SSIM band's squared error */
+    double *win_ssim;    /* ((h + 7) / 8) x ((w + 7) / 8): SSIM of each window */
 };
 
 /* Where each picture column falls on the tile: left tile sample, weight. */
-static void column_taps(int w, int h, int *x0, float *fx)
+static void column_taps(int w, int h, int *x0, int *x1, float *fx)
 {
     double step = fm_mark_step(h);
     for (int x = 0; x < w; x++) {
@@ -49,51 +63,112 @@ static void column_taps(int w, int h, int *x0, float *fx)
         double f = floor(c);
         fx[x] = (float)(c - f);
         x0[x] = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE);
+        x1[x] = (x0[x] + 1) % FM_TILE;
     }
 }
 
-/* Samples the periodic tile at picture pixel centres (bilinear), times scale. */
-static void sample_pattern(const FmEmbedder *e, const float *tile, float scale, float *out)
+/* Where each picture row falls on the tile: the two tile rows, weight. */
+static void row_taps(int h, int *t0, int *t1, float *fy)
 {
-    int w = e->w, h = e->h;
     double step = fm_mark_step(h);
-    const int *x0 = e->col_x0;
-    const float *fx = e->col_fx;
     for (int y = 0; y < h; y++) {
         double c = (y + 0.5) / step - 0.5;
         double f = floor(c);
-        float fy = (float)(c - f);
-        int y0 = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE), y1 = (y0 + 1) % FM_TILE;
-        const float *r0 = tile + y0 * FM_TILE, *r1 = tile + y1 * FM_TILE;
-        float *o = out + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            int a = x0[x], b = (a + 1) % FM_TILE;
-            float top = r0[a] + fx[x] * (r0[b] - r0[a]);
-            float bot = r1[a] + fx[x] * (r1[b] - r1[a]);
-            o[x] = scale * (top + fy * (bot - top));
-        }
+        fy[y] = (float)(c - f);
+        t0[y] = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE);
+        t1[y] = (t0[y] + 1) % FM_TILE;
     }
 }
 
-/* Renders the epoch's plain tile into e->pattern (unit RMS over the
- * picture) and tells the informed embedder about the new variant. */
+static void slice(int h, int j, int n, int *y0, int *y1)
+{
+    *y0 = (int)((long)h * j / n);
+    *y1 = (int)((long)h * (j + 1) / n);
+}
+
+typedef struct Frame {
+    FmEmbedder *e;
+    uint8_t *luma;
+    ptrdiff_t stride;
+    int bit_depth;
+    int quality;
+    const float *tile_rows;   /* the tile being marked or measured */
+    const float *tile;        /* the tile to interpolate (tile_rows_job) */
+    float gain;
+} Frame;
+
+/* Interpolates tile rows [j] across the picture: rows of FM_TILE x w. */
+static void tile_rows_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int t0, t1;
+    slice(FM_TILE, j, n, &t0, &t1);
+    float *out = (float *)f->tile_rows;
+    for (int ty = t0; ty < t1; ty++)
+        e->dsp->lerp_idx(f->tile + ty * FM_TILE, e->col_x0, e->col_x1, e->col_fx, e->w,
+                         out + (size_t)ty * e->w);
+}
+
+static void tile_rows(FmEmbedder *e, const float *tile, float *rows)
+{
+    Frame f = { .e = e, .tile = tile, .tile_rows = rows };
+    fm_pool_run(e->pool, tile_rows_job, &f, e->jobs < FM_TILE ? e->jobs : FM_TILE);
+}
+
+/* Renders the epoch's plain tile across the picture, finds its unit-RMS
+ * normalisation and tells the informed embedder about the new variant. */
 static void set_epoch(FmEmbedder *e, uint32_t epoch)
 {
-    size_t n = (size_t)e->w * e->h;
     fm_slot_map_init(e->map, e->keys, epoch);
     fm_slot_values(e->map, e->coded, e->plain);
     fm_tile_render(e->plain, e->tile);
-    sample_pattern(e, e->tile, 1.0f, e->pattern);
-    /* normalise to unit RMS over the picture (bilinear sampling smooths a little) */
+    tile_rows(e, e->tile, e->plain_rows);
+    /* normalise to unit RMS over the picture (bilinear sampling smooths a
+     * little): one sum in picture order */
+    size_t n = (size_t)e->w * e->h;
     double ss = 0;
-    for (size_t i = 0; i < n; i++)
-        ss += (double)e->pattern[i] * e->pattern[i];
-    float norm = ss > 0 ? (float)sqrt(n / ss) : 1.0f;
-    for (size_t i = 0; i < n; i++)
-        e->pattern[i] *= norm;
-    e->norm = norm;
+    float *row = e->job_rows;
+    for (int y = 0; y < e->h; y++) {
+        e->dsp->lerp(e->plain_rows + (size_t)e->row_t0[y] * e->w,
+                     e->plain_rows + (size_t)e->row_t1[y] * e->w, e->row_fy[y], 1.0f, e->w, row);
+        for (int x = 0; x < e->w; x++)
+            ss += (double)row[x] * row[x];
+    }
+    e->norm = ss > 0 ? (float)sqrt(n / ss) : 1.0f;
     fm_informed_set_pattern(e->informed, e->map, e->plain);
     e->epoch = epoch;
+}
+
+int fm_embedder_set_threads(FmEmbedder *e, int threads)
+{
+    fm_pool_free(&e->pool);
+    free(e->job_rows);
+    free(e->job_scratch);
+    e->job_rows = NULL;
+    e->job_scratch = NULL;
+    e->jobs = 0;
+    int ret = fm_pool_new(&e->pool, threads);
+    int nt = fm_pool_threads(e->pool);
+    int jobs = nt > 1 ? 4 * nt : 1;
+    for (;;) {
+        e->job_rows = malloc(sizeof(float) * 2 * (size_t)e->w * jobs);
+        e->job_scratch = malloc(e->scratch_bytes * jobs);
+        if (e->job_rows && e->job_scratch)
+            break;
+        free(e->job_rows);
+        free(e->job_scratch);
+        e->job_rows = NULL;
+        e->job_scratch = NULL;
+        if (jobs == 1)
+            return FM_ENOMEM;
+        fm_pool_free(&e->pool);  /* fall back to one thread */
+        jobs = 1;
+        ret = FM_ENOMEM;
+    }
+    e->jobs = jobs;
+    fm_informed_set_exec(e->informed, e->dsp, e->pool);
+    return ret;
 }
 
 int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
@@ -117,24 +192,36 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->w = width;
     e->h = height;
     e->epoch = -1;
+    e->dsp = fm_dsp_get();
     e->alpha = (float)(FM_BASE_AMPLITUDE * strength);
     e->mse_cap = 255.0 * 255.0 / pow(10, FM_PSNR_FLOOR_DB / 10) * strength * strength;
-    e->pattern = malloc(sizeof(float) * n);
-    e->adapted = malloc(sizeof(float) * n);
-    e->delta = malloc(sizeof(float) * n);
-    e->amp = malloc(sizeof(float) * n);
+    e->plain_rows = malloc(sizeof(float) * FM_TILE * (size_t)width);
+    e->adapted_rows = malloc(sizeof(float) * FM_TILE * (size_t)width);
     e->original = malloc(n * 2);
     e->col_x0 = malloc(sizeof(int) * (size_t)width);
+    e->col_x1 = malloc(sizeof(int) * (size_t)width);
     e->col_fx = malloc(sizeof(float) * (size_t)width);
+    e->row_t0 = malloc(sizeof(int) * (size_t)height);
+    e->row_t1 = malloc(sizeof(int) * (size_t)height);
+    e->row_fy = malloc(sizeof(float) * (size_t)height);
+    e->row_mse = malloc(sizeof(double) * (size_t)height);
+    e->band_err = malloc(sizeof(double) * (size_t)((height + 7) / 8));
+    e->win_ssim = malloc(sizeof(double) * (size_t)((height + 7) / 8) * ((width + 7) / 8));
     e->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
     e->plain = malloc(sizeof(float) * FM_SLOTS);
     e->map = malloc(sizeof(*e->map));
     e->keys = malloc(sizeof(*e->keys));
-    if (!e->pattern || !e->adapted || !e->delta || !e->amp || !e->original || !e->col_x0 ||
-        !e->col_fx || !e->tile || !e->plain || !e->map || !e->keys ||
+    if (!e->plain_rows || !e->adapted_rows || !e->original || !e->col_x0 || !e->col_x1 || !e->col_fx ||
+        !e->row_t0 || !e->row_t1 || !e->row_fy || !e->row_mse || !e->band_err || !e->win_ssim ||
+        !e->tile || !e->plain || !e->map || !e->keys ||
         fm_mask_init(&e->mask, width, height) < 0)
         goto fail;
-    column_taps(width, height, e->col_x0, e->col_fx);
+    column_taps(width, height, e->col_x0, e->col_x1, e->col_fx);
+    row_taps(height, e->row_t0, e->row_t1, e->row_fy);
+    e->scratch_bytes = fm_mask_scratch_bytes(&e->mask);
+    if (fm_ssim_scratch_bytes(width) > e->scratch_bytes)
+        e->scratch_bytes = fm_ssim_scratch_bytes(width);
+    e->scratch_bytes = (e->scratch_bytes + 63) & ~(size_t)63;
 
     fm_pattern_keys_init(e->keys, wm_key);
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
@@ -144,6 +231,8 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     if (fm_informed_new(&e->informed, e->map, e->plain, width, height) < 0)
         goto fail;
     e->use_informed = 1;
+    if (fm_embedder_set_threads(e, 0) < 0 && !e->jobs)
+        goto fail;
     ret = 0;
     *out = e;
     e = NULL;
@@ -156,28 +245,122 @@ fail:
     return ret;
 }
 
-/* The per-pixel amplitude of this frame: alpha x the perceptual mask. */
-static void mark_amplitude(FmEmbedder *e)
+/* The mask's cell statistics (cell rows of slice j). */
+static void mask_stats_job(void *arg, int j, int n)
 {
-    for (int y = 0; y < e->h; y++) {
-        const float *g = fm_mask_row(&e->mask, y);
-        float *a = e->amp + (size_t)y * e->w;
-        for (int x = 0; x < e->w; x++)
-            a[x] = e->alpha * g[x];
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int c0, c1;
+    slice(e->mask.ch, j, n, &c0, &c1);
+    fm_mask_stats_rows(&e->mask, e->dsp, f->luma, f->stride, f->bit_depth, c0, c1,
+                       e->job_scratch + (size_t)j * e->scratch_bytes);
+}
+
+static void mask_smooth_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    int c0, c1;
+    slice(f->e->mask.ch, j, n, &c0, &c1);
+    fm_mask_smooth_rows(&f->e->mask, f->e->dsp, c0, c1);
+}
+
+/* The arguments of the mark kernels for picture row y. */
+typedef struct RowTaps {
+    const float *gt, *gb, *pt, *pb;
+    float gf, pf;
+} RowTaps;
+
+static RowTaps taps_at(const FmEmbedder *e, const float *rows, int y)
+{
+    RowTaps t;
+    fm_mask_row_taps(&e->mask, y, &t.gt, &t.gb, &t.gf);
+    t.pt = rows + (size_t)e->row_t0[y] * e->w;
+    t.pb = rows + (size_t)e->row_t1[y] * e->w;
+    t.pf = e->row_fy[y];
+    return t;
+}
+
+/* The plain mark of each row: its energy, and (informed) its view on the
+ * mark grid beside the picture's; the input kept for the quality figures. */
+static void first_pass_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
+    slice(e->h, j, n, &y0, &y1);
+    float *d = e->job_rows + (size_t)j * 2 * e->w, *buf = d + e->w;
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *row = f->luma + (ptrdiff_t)y * f->stride;
+        if (f->quality)
+            memcpy(e->original + (size_t)y * e->w * bps, row, (size_t)e->w * bps);
+        RowTaps t = taps_at(e, e->plain_rows, y);
+        double lanes[FM_DSP_LANES] = { 0 };
+        e->dsp->mark_row(t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha, e->norm, e->w,
+                         e->use_informed ? d : NULL, lanes);
+        e->row_mse[y] = fm_dsp_lanes_sum(lanes);
+        if (e->use_informed)
+            fm_informed_rows(e->informed, f->luma, f->stride, f->bit_depth, d, y, y + 1, buf);
     }
 }
 
-/* delta = amplitude x pattern; returns the gain that caps its mean square. */
-static float mark_delta(FmEmbedder *e, const float *pattern)
+/* The energy of the adapted mark, row by row. */
+static void energy_job(void *arg, int j, int n)
 {
-    size_t n = (size_t)e->w * e->h;
-    double mse = 0;
-    for (size_t i = 0; i < n; i++) {
-        float d = e->amp[i] * pattern[i];
-        e->delta[i] = d;
-        mse += (double)d * d;
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int y0, y1;
+    slice(e->h, j, n, &y0, &y1);
+    for (int y = y0; y < y1; y++) {
+        RowTaps t = taps_at(e, f->tile_rows, y);
+        double lanes[FM_DSP_LANES] = { 0 };
+        e->dsp->mark_row(t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha, e->norm, e->w, NULL,
+                         lanes);
+        e->row_mse[y] = fm_dsp_lanes_sum(lanes);
     }
-    mse /= (double)n;
+}
+
+/* Adds the mark, gain applied, rounded to whole code values. */
+static void apply_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int y0, y1;
+    slice(e->h, j, n, &y0, &y1);
+    float unit = (float)(1 << (f->bit_depth - 8));
+    int maxval = (1 << f->bit_depth) - 1;
+    for (int y = y0; y < y1; y++) {
+        RowTaps t = taps_at(e, f->tile_rows, y);
+        uint8_t *row = f->luma + (ptrdiff_t)y * f->stride;
+        if (f->bit_depth <= 8)
+            e->dsp->apply_u8(row, t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha, e->norm,
+                             f->gain, e->w);
+        else
+            e->dsp->apply_u16((uint16_t *)row, t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha,
+                              e->norm, f->gain, unit, maxval, e->w);
+    }
+}
+
+static void ssim_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int bands = (e->h + 7) / 8, b0, b1, nx = (e->w + 7) / 8;
+    int bps = f->bit_depth > 8 ? 2 : 1;
+    slice(bands, j, n, &b0, &b1);
+    for (int b = b0; b < b1; b++)
+        e->band_err[b] = fm_ssim_band(e->dsp, e->original, (ptrdiff_t)e->w * bps, f->luma,
+                                      f->stride, e->w, e->h, b * 8, f->bit_depth,
+                                      e->win_ssim + (size_t)b * nx,
+                                      e->job_scratch + (size_t)j * e->scratch_bytes);
+}
+
+/* The gain that caps the mean square of the change (rows summed in order). */
+static float cap_gain(const FmEmbedder *e)
+{
+    double mse = 0;
+    for (int y = 0; y < e->h; y++)
+        mse += e->row_mse[y];
+    mse /= (double)e->w * e->h;
     return mse > e->mse_cap ? (float)sqrt(e->mse_cap / mse) : 1.0f;
 }
 
@@ -191,46 +374,38 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
     uint32_t epoch = fm_epoch_at(t);
     if (e->epoch != (long)epoch)
         set_epoch(e, epoch);
-    int w = e->w, h = e->h;
-    int bps = bit_depth > 8 ? 2 : 1;
-    size_t row_bytes = (size_t)w * bps;
+    Frame f = { .e = e, .luma = luma, .stride = stride, .bit_depth = bit_depth,
+                .quality = quality != NULL, .tile_rows = e->plain_rows };
+    int jobs = e->jobs;
 
-    for (int y = 0; y < h; y++)
-        memcpy(e->original + (size_t)y * row_bytes, luma + (ptrdiff_t)y * stride, row_bytes);
-
-    fm_mask_compute(&e->mask, luma, stride, bit_depth);
-    mark_amplitude(e);
-    float gain = mark_delta(e, e->pattern);
+    fm_pool_run(e->pool, mask_stats_job, &f, jobs < e->mask.ch ? jobs : e->mask.ch);
+    fm_pool_run(e->pool, mask_smooth_job, &f, jobs < e->mask.ch ? jobs : e->mask.ch);
+    fm_pool_run(e->pool, first_pass_job, &f, jobs < e->h ? jobs : e->h);
+    f.gain = cap_gain(e);
     if (e->use_informed) {
         /* informed embedding: reweight the tile against this picture's own
          * contribution to the slots, same energy (informed.h) */
-        fm_informed_update(e->informed, luma, stride, bit_depth, e->delta, gain, e->values);
+        fm_informed_finish(e->informed, f.gain, e->values);
         fm_tile_render(e->values, e->tile);
-        sample_pattern(e, e->tile, e->norm, e->adapted);
-        gain = mark_delta(e, e->adapted);
+        tile_rows(e, e->tile, e->adapted_rows);
+        f.tile_rows = e->adapted_rows;
+        fm_pool_run(e->pool, energy_job, &f, jobs < e->h ? jobs : e->h);
+        f.gain = cap_gain(e);
     }
-    float unit = (float)(1 << (bit_depth - 8));
-    int maxval = (1 << bit_depth) - 1;
+    fm_pool_run(e->pool, apply_job, &f, jobs < e->h ? jobs : e->h);
 
-    for (int y = 0; y < h; y++) {
-        const float *d = e->delta + (size_t)y * w;
-        if (bps == 1) {
-            uint8_t *row = luma + (ptrdiff_t)y * stride;
-            for (int x = 0; x < w; x++) {
-                int v = (int)lrintf(row[x] + gain * d[x]);
-                row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-        } else {
-            uint16_t *row = (uint16_t *)(luma + (ptrdiff_t)y * stride);
-            for (int x = 0; x < w; x++) {
-                int v = (int)lrintf(row[x] + gain * d[x] * unit);
-                row[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
-            }
+    if (quality) {
+        int bands = (e->h + 7) / 8, nx = (e->w + 7) / 8;
+        fm_pool_run(e->pool, ssim_job, &f, jobs < bands ? jobs : bands);
+        double ssim_sum = 0, sq = 0;
+        for (int b = 0; b < bands; b++) {
+            for (int k = 0; k < nx; k++)
+                ssim_sum += e->win_ssim[(size_t)b * nx + k];
+            sq += e->band_err[b];
         }
+        quality->ssim = ssim_sum / ((double)bands * nx);
+        quality->mse = sq / ((double)e->w * e->h);
     }
-    if (quality)
-        quality->ssim = fm_ssim_plane(e->original, (ptrdiff_t)row_bytes, luma, stride, w, h,
-                                      bit_depth, &quality->mse);
     return 0;
 }
 
@@ -244,12 +419,17 @@ void fm_embedder_free(FmEmbedder **pe)
     FmEmbedder *e = *pe;
     if (!e)
         return;
-    if (e->pattern)  /* the pattern reveals the mark: wipe it */
-        sodium_memzero(e->pattern, sizeof(float) * (size_t)e->w * e->h);
-    free(e->pattern);
-    if (e->adapted)
-        sodium_memzero(e->adapted, sizeof(float) * (size_t)e->w * e->h);
-    free(e->adapted);
+    fm_pool_free(&e->pool);
+    if (e->plain_rows)  /* the pattern reveals the mark: wipe it */
+        sodium_memzero(e->plain_rows, sizeof(float) * FM_TILE * (size_t)e->w);
+    free(e->plain_rows);
+    if (e->adapted_rows)
+        sodium_memzero(e->adapted_rows, sizeof(float) * FM_TILE * (size_t)e->w);
+    free(e->adapted_rows);
+    if (e->job_rows)
+        sodium_memzero(e->job_rows, sizeof(float) * 2 * (size_t)e->w * (e->jobs ? e->jobs : 1));
+    free(e->job_rows);
+    free(e->job_scratch);
     if (e->tile)
         sodium_memzero(e->tile, sizeof(float) * FM_TILE * FM_TILE);
     free(e->tile);
@@ -265,10 +445,15 @@ void fm_embedder_free(FmEmbedder **pe)
         fm_pattern_keys_wipe(e->keys);
     free(e->keys);
     fm_informed_free(&e->informed);
-    free(e->delta);
-    free(e->amp);
     free(e->col_x0);
+    free(e->col_x1);
     free(e->col_fx);
+    free(e->row_t0);
+    free(e->row_t1);
+    free(e->row_fy);
+    free(e->row_mse);
+    free(e->band_err);
+    free(e->win_ssim);
     free(e->original);
     fm_mask_free(&e->mask);
     free(e);

@@ -49,6 +49,14 @@ int fm_embedder_mark(FmEmbedder *emb, uint8_t *luma, ptrdiff_t stride, int bit_d
  */
 void fm_embedder_set_informed(FmEmbedder *emb, int on);
 
+/*
+ * Threads that mark a frame (slices of rows; <= 0: all online cores, the
+ * default). The marked pixels are the same bit for bit whatever the count.
+ * Returns 0, or FM_ENOMEM (then the embedder keeps working, on one thread
+ * if it had to).
+ */
+int fm_embedder_set_threads(FmEmbedder *emb, int threads);
+
 void fm_embedder_free(FmEmbedder **emb);
 
 #endif

@@ -8,6 +8,7 @@
 #include "accumulator.h"
 #include "fm_error.h"
 #include "resample.h"
+#include "whiten.h"
 
 /* How fast the running sums forget: 0.99 a frame is a memory of ~100
  * frames (about 4 s), short enough to follow the shots of a film, long
@@ -29,7 +30,12 @@
 struct FmInformed {
     int w, h, gw, gh;
     FmAxisMap mx, my;         /* picture -> nominal mark grid */
-    float *host_grid, *mark_grid, *white, *work, *tmp;
+    float *host_grid, *mark_grid, *white;
+    float *tmp_host, *tmp_mark;  /* gw x h: the horizontal passes */
+    float *rowbuf;               /* w: for fm_informed_update */
+    FmWhiten whiten;
+    const FmDsp *dsp;
+    FmPool *pool;
     float tile[FM_TILE * FM_TILE];
     float host[FM_SLOTS], marked[FM_SLOTS];
     float values[FM_SLOTS];   /* the plain message's slot values */
@@ -53,9 +59,12 @@ int fm_informed_new(FmInformed **out, const FmSlotMap *map, const float values[F
     f->host_grid = malloc(sizeof(float) * n);
     f->mark_grid = malloc(sizeof(float) * n);
     f->white = malloc(sizeof(float) * n);
-    f->work = malloc(sizeof(float) * n * 3);
-    f->tmp = malloc(sizeof(float) * (size_t)f->gw * height);
-    if (!f->host_grid || !f->mark_grid || !f->white || !f->work || !f->tmp ||
+    f->tmp_host = malloc(sizeof(float) * (size_t)f->gw * height);
+    f->tmp_mark = malloc(sizeof(float) * (size_t)f->gw * height);
+    f->rowbuf = malloc(sizeof(float) * (size_t)width);
+    f->dsp = fm_dsp_get();
+    if (!f->host_grid || !f->mark_grid || !f->white || !f->tmp_host || !f->tmp_mark ||
+        !f->rowbuf || fm_whiten_init(&f->whiten, f->gw, f->gh, 2) < 0 ||
         fm_axis_map_init(&f->mx, width, f->gw, 0, (double)width / f->gw) < 0 ||
         fm_axis_map_init(&f->my, height, f->gh, 0, (double)height / f->gh) < 0) {
         fm_informed_free(&f);
@@ -72,24 +81,60 @@ void fm_informed_set_pattern(FmInformed *f, const FmSlotMap *map, const float va
     memcpy(f->bits, map->bit, sizeof(f->bits));
 }
 
-/* Whitens a grid plane as the detector does and reads the tile's slots. */
+/* Whitens a grid plane as the detector does (accumulator.c: the nominal
+ * grid, radius 2) and reads the tile's slots. */
 static void detector_view(FmInformed *f, const float *grid, float slots[FM_SLOTS])
 {
-    fm_whiten(grid, f->gw, f->gh, f->white, f->work);
+    fm_whiten_run(&f->whiten, f->dsp, f->pool, grid, f->white);
     fm_tile_fold(f->white, f->gw, f->gh, 0, 0, f->tile);
     fm_tile_read(f->tile, slots);
+}
+
+void fm_informed_set_exec(FmInformed *f, const FmDsp *dsp, FmPool *pool)
+{
+    f->dsp = dsp;
+    f->pool = pool;
+}
+
+void fm_informed_rows(FmInformed *f, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                      const float *delta_rows, int y0, int y1, float *rowbuf)
+{
+    fm_resample_hrows(f->dsp, luma, stride, bit_depth, &f->mx, y0, y1, f->tmp_host, rowbuf);
+    for (int y = y0; y < y1; y++)
+        f->dsp->hresample(delta_rows + (size_t)(y - y0) * f->w, f->mx.index_t, f->mx.weight_t,
+                          f->mx.taps, f->gw, 1.0f, f->tmp_mark + (size_t)y * f->gw);
+}
+
+typedef struct Grids {
+    FmInformed *f;
+    float gain;
+} Grids;
+
+/* the frame as the detector sees it, without and with the plain mark (area
+ * resampling is linear: the marked grid is host grid + mark grid) */
+static void grids_job(void *arg, int j, int nj)
+{
+    Grids *g = arg;
+    FmInformed *f = g->f;
+    int y0 = (int)((long)f->gh * j / nj), y1 = (int)((long)f->gh * (j + 1) / nj);
+    fm_resample_vrows(f->dsp, f->tmp_host, f->gw, &f->my, y0, y1, f->host_grid);
+    fm_resample_vrows(f->dsp, f->tmp_mark, f->gw, &f->my, y0, y1, f->mark_grid);
+    for (size_t i = (size_t)y0 * f->gw; i < (size_t)y1 * f->gw; i++)
+        f->mark_grid[i] = f->host_grid[i] + g->gain * f->mark_grid[i];
 }
 
 void fm_informed_update(FmInformed *f, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
                         const float *delta, float delta_gain, float values[FM_SLOTS])
 {
-    size_t n = (size_t)f->gw * f->gh;
-    /* the frame as the detector sees it, without and with the plain mark
-     * (area resampling is linear: the marked grid is host grid + mark grid) */
-    fm_resample_plane(luma, stride, f->h, bit_depth, &f->mx, &f->my, f->tmp, f->host_grid);
-    fm_resample_float(delta, f->w, f->h, &f->mx, &f->my, f->tmp, f->mark_grid);
-    for (size_t i = 0; i < n; i++)
-        f->mark_grid[i] = f->host_grid[i] + delta_gain * f->mark_grid[i];
+    fm_informed_rows(f, luma, stride, bit_depth, delta, 0, f->h, f->rowbuf);
+    fm_informed_finish(f, delta_gain, values);
+}
+
+void fm_informed_finish(FmInformed *f, float delta_gain, float values[FM_SLOTS])
+{
+    Grids g = { f, delta_gain };
+    int nt = fm_pool_threads(f->pool);
+    fm_pool_run(f->pool, grids_job, &g, nt > 1 ? 4 * nt : 1);
     detector_view(f, f->host_grid, f->host);
     detector_view(f, f->mark_grid, f->marked);
 
@@ -158,8 +203,10 @@ void fm_informed_free(FmInformed **pf)
     free(f->host_grid);
     free(f->mark_grid);
     free(f->white);
-    free(f->work);
-    free(f->tmp);
+    free(f->tmp_host);
+    free(f->tmp_mark);
+    free(f->rowbuf);
+    fm_whiten_free(&f->whiten);
     sodium_memzero(f, sizeof(*f));
     free(f);
     *pf = NULL;

@@ -23,7 +23,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dsp.h"
 #include "pattern.h"
+#include "pool.h"
 
 typedef struct FmInformed FmInformed;
 
@@ -51,6 +53,19 @@ void fm_informed_set_pattern(FmInformed *inf, const FmSlotMap *map, const float 
  */
 void fm_informed_update(FmInformed *inf, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
                         const float *delta, float delta_gain, float values[FM_SLOTS]);
+
+/*
+ * fm_informed_update in parts, for slice threads. set_exec: the kernels and
+ * the pool that finish() uses (pool may be NULL). rows: input rows
+ * [y0, y1) of the luma and of the change (delta_rows: row y0 of width floats a
+ * row, then the next ones), each taken across to the mark grid; rowbuf needs
+ * width floats; calls on disjoint rows may run at once. finish: once every
+ * row is in, the rest of fm_informed_update.
+ */
+void fm_informed_set_exec(FmInformed *inf, const FmDsp *dsp, FmPool *pool);
+void fm_informed_rows(FmInformed *inf, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                      const float *delta_rows, int y0, int y1, float *rowbuf);
+void fm_informed_finish(FmInformed *inf, float delta_gain, float values[FM_SLOTS]);
 
 /* Wipes (the state reveals the mark) and frees; sets *inf = NULL. */
 void fm_informed_free(FmInformed **inf);

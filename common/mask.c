@@ -46,12 +46,17 @@ int fm_mask_init(FmMask *m, int w, int h)
     size_t nc = (size_t)m->cw * m->ch;
     m->gain = malloc(sizeof(float) * nc);
     m->tmp = malloc(sizeof(float) * nc);
-    m->sum = malloc(sizeof(double) * m->cw);
-    m->sum2 = malloc(sizeof(double) * m->cw);
     m->row = malloc(sizeof(float) * w);
     m->xc0 = malloc(sizeof(int) * w);
+    m->xc1 = malloc(sizeof(int) * w);
     m->xf = malloc(sizeof(float) * w);
-    if (!m->gain || !m->tmp || !m->sum || !m->sum2 || !m->row || !m->xc0 || !m->xf) {
+    m->hrow = malloc(sizeof(float) * (size_t)m->ch * w);
+    m->yc0 = malloc(sizeof(int) * h);
+    m->yc1 = malloc(sizeof(int) * h);
+    m->yf = malloc(sizeof(float) * h);
+    m->scratch = malloc(fm_mask_scratch_bytes(m));
+    if (!m->gain || !m->tmp || !m->row || !m->xc0 || !m->xc1 || !m->xf || !m->hrow || !m->yc0 ||
+        !m->yc1 || !m->yf || !m->scratch) {
         fm_mask_free(m);
         return FM_ENOMEM;
     }
@@ -62,7 +67,18 @@ int fm_mask_init(FmMask *m, int w, int h)
         if (c0 < 0) { c0 = 0; f = 0; }
         if (c0 >= m->cw - 1) { c0 = m->cw - 1; f = 0; }
         m->xc0[x] = c0;
+        m->xc1[x] = c0 + 1 < m->cw ? c0 + 1 : c0;
         m->xf[x] = f;
+    }
+    for (int y = 0; y < h; y++) {
+        float c = (y + 0.5f) / m->cell - 0.5f;
+        int c0 = (int)floorf(c);
+        float fy = c - c0;
+        if (c0 < 0) { c0 = 0; fy = 0; }
+        if (c0 >= m->ch - 1) { c0 = m->ch - 1; fy = 0; }
+        m->yc0[y] = c0;
+        m->yc1[y] = c0 + 1 < m->ch ? c0 + 1 : c0;
+        m->yf[y] = fy;
     }
     return 0;
 }
@@ -71,47 +87,82 @@ void fm_mask_free(FmMask *m)
 {
     free(m->gain);
     free(m->tmp);
-    free(m->sum);
-    free(m->sum2);
     free(m->row);
     free(m->xc0);
+    free(m->xc1);
     free(m->xf);
+    free(m->hrow);
+    free(m->yc0);
+    free(m->yc1);
+    free(m->yf);
+    free(m->scratch);
     memset(m, 0, sizeof(*m));
 }
 
-void fm_mask_compute(FmMask *m, const uint8_t *luma, ptrdiff_t stride, int bit_depth)
+size_t fm_mask_scratch_bytes(const FmMask *m)
 {
-    float scale = bit_depth > 8 ? 1.0f / (float)(1 << (bit_depth - 8)) : 1.0f;
-    for (int cy = 0; cy < m->ch; cy++) {
+    /* per column: the sum (uint32) and, 8-byte aligned, the sum of squares (uint64) */
+    return sizeof(uint32_t) * (((size_t)m->w + 1) & ~(size_t)1) + sizeof(uint64_t) * (size_t)m->w;
+}
+
+/*
+ * The cell statistics are sums of whole code values (and of their squares):
+ * exact in integers, and exact in the doubles they become (scaled by a power
+ * of two for deep pictures), so they equal the double sums of the scaled
+ * samples whatever the order of the additions.
+ */
+void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdiff_t stride,
+                        int bit_depth, int cy0, int cy1, void *scratch)
+{
+    double scale = bit_depth > 8 ? 1.0 / (double)(1 << (bit_depth - 8)) : 1.0;
+    int w = m->w;
+    uint32_t *s = scratch;
+    uint64_t *s2 = (uint64_t *)(s + ((w + 1) & ~1));
+    uint32_t *s2_32 = (uint32_t *)s2;   /* 8-bit: 32-bit squares suffice */
+    for (int cy = cy0; cy < cy1; cy++) {
         int y0 = cy * m->cell, y1 = y0 + m->cell < m->h ? y0 + m->cell : m->h;
-        memset(m->sum, 0, sizeof(double) * m->cw);
-        memset(m->sum2, 0, sizeof(double) * m->cw);
+        memset(s, 0, sizeof(uint32_t) * (size_t)w);
+        memset(s2, 0, sizeof(uint64_t) * (size_t)w);
         for (int y = y0; y < y1; y++) {
-            const uint8_t *row8 = luma + (ptrdiff_t)y * stride;
-            const uint16_t *row16 = (const uint16_t *)row8;
-            for (int cx = 0; cx < m->cw; cx++) {
-                int x0 = cx * m->cell, x1 = x0 + m->cell < m->w ? x0 + m->cell : m->w;
-                double s = 0, s2 = 0;
-                if (bit_depth <= 8)
-                    for (int x = x0; x < x1; x++) { double v = row8[x]; s += v; s2 += v * v; }
-                else
-                    for (int x = x0; x < x1; x++) { double v = row16[x] * scale; s += v; s2 += v * v; }
-                m->sum[cx] += s;
-                m->sum2[cx] += s2;
-            }
+            const uint8_t *row = luma + (ptrdiff_t)y * stride;
+            if (bit_depth <= 8)
+                dsp->col_moments_u8(row, w, s, s2_32);
+            else
+                dsp->col_moments_u16((const uint16_t *)row, w, s, s2);
         }
         for (int cx = 0; cx < m->cw; cx++) {
             int x0 = cx * m->cell, x1 = x0 + m->cell < m->w ? x0 + m->cell : m->w;
+            uint64_t t = 0, t2 = 0;
+            for (int x = x0; x < x1; x++) {
+                t += s[x];
+                t2 += bit_depth <= 8 ? s2_32[x] : s2[x];
+            }
             double n = (double)(x1 - x0) * (y1 - y0);
-            double mean = m->sum[cx] / n, var = m->sum2[cx] / n - mean * mean;
+            double sum = (double)t * scale, sum2 = (double)t2 * (scale * scale);
+            double mean = sum / n, var = sum2 / n - mean * mean;
             m->tmp[cy * m->cw + cx] = fm_mask_gain((float)mean, (float)sqrt(var > 0 ? var : 0));
         }
     }
-    /* smooth: each cell takes the mean of its 3x3 neighbourhood, but never
-     * more than twice its own gain, so that a flat cell next to texture
-     * stays quiet */
-    for (int cy = 0; cy < m->ch; cy++)
+}
+
+/* smooth: each cell takes the mean of its 3x3 neighbourhood, but never more
+ * than twice its own gain, so that a flat cell next to texture stays quiet */
+void fm_mask_smooth_rows(FmMask *m, const FmDsp *dsp, int cy0, int cy1)
+{
+    for (int cy = cy0; cy < cy1; cy++) {
+        int inner = cy > 0 && cy < m->ch - 1;
         for (int cx = 0; cx < m->cw; cx++) {
+            if (inner && cx > 0 && cx < m->cw - 1) {
+                /* all nine neighbours: the same sum in the same order */
+                const float *t = m->tmp + (size_t)(cy - 1) * m->cw + cx - 1;
+                float s = 0;
+                for (int dy = 0; dy < 3; dy++, t += m->cw)
+                    for (int dx = 0; dx < 3; dx++)
+                        s += t[dx];
+                float own = m->tmp[cy * m->cw + cx], avg = s / 9;
+                m->gain[cy * m->cw + cx] = avg < 2 * own ? avg : 2 * own;
+                continue;
+            }
             float s = 0;
             int n = 0;
             for (int dy = -1; dy <= 1; dy++)
@@ -125,22 +176,30 @@ void fm_mask_compute(FmMask *m, const uint8_t *luma, ptrdiff_t stride, int bit_d
             float own = m->tmp[cy * m->cw + cx], avg = s / n;
             m->gain[cy * m->cw + cx] = avg < 2 * own ? avg : 2 * own;
         }
+        dsp->lerp_idx(m->gain + (size_t)cy * m->cw, m->xc0, m->xc1, m->xf, m->w,
+                      m->hrow + (size_t)cy * m->w);
+    }
+}
+
+void fm_mask_compute(FmMask *m, const uint8_t *luma, ptrdiff_t stride, int bit_depth)
+{
+    fm_mask_stats_rows(m, fm_dsp_get(), luma, stride, bit_depth, 0, m->ch, m->scratch);
+    fm_mask_smooth_rows(m, fm_dsp_get(), 0, m->ch);
+}
+
+void fm_mask_row_taps(const FmMask *m, int y, const float **top, const float **bot, float *fy)
+{
+    *top = m->hrow + (size_t)m->yc0[y] * m->w;
+    *bot = m->hrow + (size_t)m->yc1[y] * m->w;
+    *fy = m->yf[y];
 }
 
 const float *fm_mask_row(FmMask *m, int y)
 {
-    float c = (y + 0.5f) / m->cell - 0.5f;
-    int c0 = (int)floorf(c);
-    float fy = c - c0;
-    if (c0 < 0) { c0 = 0; fy = 0; }
-    if (c0 >= m->ch - 1) { c0 = m->ch - 1; fy = 0; }
-    int c1 = c0 + 1 < m->ch ? c0 + 1 : c0;
-    const float *g0 = m->gain + (size_t)c0 * m->cw, *g1 = m->gain + (size_t)c1 * m->cw;
-    for (int x = 0; x < m->w; x++) {
-        int a = m->xc0[x], b = a + 1 < m->cw ? a + 1 : a;
-        float top = g0[a] + m->xf[x] * (g0[b] - g0[a]);
-        float bot = g1[a] + m->xf[x] * (g1[b] - g1[a]);
-        m->row[x] = top + fy * (bot - top);
-    }
+    const float *top, *bot;
+    float fy;
+    fm_mask_row_taps(m, y, &top, &bot, &fy);
+    for (int x = 0; x < m->w; x++)
+        m->row[x] = top[x] + fy * (bot[x] - top[x]);
     return m->row;
 }

@@ -1,41 +1,76 @@
 #include "quality.h"
 
 #include <math.h>
+#include <stdlib.h>
 
-static inline double sample(const uint8_t *row, int x, int bit_depth)
+size_t fm_ssim_scratch_bytes(int w)
 {
-    return bit_depth <= 8 ? row[x] : ((const uint16_t *)row)[x] / (double)(1 << (bit_depth - 8));
+    return sizeof(uint64_t) * 5 * (size_t)w;
+}
+
+double fm_ssim_band(const FmDsp *dsp, const uint8_t *a, ptrdiff_t stride_a, const uint8_t *b,
+                    ptrdiff_t stride_b, int w, int h, int y0, int bit_depth, double *win_ssim,
+                    void *scratch)
+{
+    const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
+    double scale = bit_depth > 8 ? 1.0 / (double)(1 << (bit_depth - 8)) : 1.0, sc2 = scale * scale;
+    int bh = h - y0 < 8 ? h - y0 : 8;
+    double err = 0;
+    const uint8_t *ra = a + (ptrdiff_t)y0 * stride_a, *rb = b + (ptrdiff_t)y0 * stride_b;
+    uint32_t *s32 = scratch;
+    uint64_t *s64 = scratch;
+    if (bit_depth <= 8)
+        dsp->ssim_cols_u8(ra, stride_a, rb, stride_b, w, bh, s32);
+    else
+        dsp->ssim_cols_u16((const uint16_t *)ra, stride_a / 2, (const uint16_t *)rb, stride_b / 2,
+                           w, bh, s64);
+    for (int x0 = 0, k = 0; x0 < w; x0 += 8, k++) {
+        int bw = w - x0 < 8 ? w - x0 : 8;
+        uint64_t t[5] = { 0 };
+        if (bit_depth <= 8)
+            for (int i = 0; i < 5; i++)
+                for (int x = x0; x < x0 + bw; x++)
+                    t[i] += s32[(size_t)i * w + x];
+        else
+            for (int i = 0; i < 5; i++)
+                for (int x = x0; x < x0 + bw; x++)
+                    t[i] += s64[(size_t)i * w + x];
+        double sa = (double)t[0] * scale, sb = (double)t[1] * scale;
+        double saa = (double)t[2] * sc2, sbb = (double)t[3] * sc2, sab = (double)t[4] * sc2;
+        err += (double)(t[2] + t[3] - 2 * t[4]) * sc2;
+        double n = (double)bw * bh;
+        double ma = sa / n, mb = sb / n;
+        double va = saa / n - ma * ma, vb = sbb / n - mb * mb, cov = sab / n - ma * mb;
+        win_ssim[k] = ((2 * ma * mb + c1) * (2 * cov + c2)) /
+                      ((ma * ma + mb * mb + c1) * (va + vb + c2));
+    }
+    return err;
 }
 
 double fm_ssim_plane(const uint8_t *a, ptrdiff_t stride_a, const uint8_t *b, ptrdiff_t stride_b,
                      int w, int h, int bit_depth, double *mse)
 {
-    const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
     double ssim_sum = 0, err = 0;
     long windows = 0;
-
-    for (int y0 = 0; y0 < h; y0 += 8) {
-        int bh = h - y0 < 8 ? h - y0 : 8;
-        for (int x0 = 0; x0 < w; x0 += 8) {
-            int bw = w - x0 < 8 ? w - x0 : 8;
-            double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
-            for (int y = y0; y < y0 + bh; y++) {
-                const uint8_t *ra = a + (ptrdiff_t)y * stride_a, *rb = b + (ptrdiff_t)y * stride_b;
-                for (int x = x0; x < x0 + bw; x++) {
-                    double va = sample(ra, x, bit_depth), vb = sample(rb, x, bit_depth);
-                    sa += va; sb += vb;
-                    saa += va * va; sbb += vb * vb; sab += va * vb;
-                    err += (va - vb) * (va - vb);
-                }
-            }
-            double n = (double)bw * bh;
-            double ma = sa / n, mb = sb / n;
-            double va = saa / n - ma * ma, vb = sbb / n - mb * mb, cov = sab / n - ma * mb;
-            ssim_sum += ((2 * ma * mb + c1) * (2 * cov + c2)) /
-                        ((ma * ma + mb * mb + c1) * (va + vb + c2));
-            windows++;
-        }
+    int nx = (w + 7) / 8;
+    void *scratch = malloc(fm_ssim_scratch_bytes(w > 0 ? w : 1));
+    double *win = malloc(sizeof(double) * (size_t)(nx > 0 ? nx : 1));
+    const FmDsp *dsp = fm_dsp_get();
+    if (!scratch || !win) {
+        free(scratch);
+        free(win);
+        if (mse)
+            *mse = NAN;
+        return NAN;
     }
+    for (int y0 = 0; y0 < h; y0 += 8) {
+        err += fm_ssim_band(dsp, a, stride_a, b, stride_b, w, h, y0, bit_depth, win, scratch);
+        for (int k = 0; k < nx; k++)
+            ssim_sum += win[k];
+        windows += nx;
+    }
+    free(scratch);
+    free(win);
     if (mse)
         *mse = w > 0 && h > 0 ? err / ((double)w * h) : 0;
     return windows ? ssim_sum / windows : 1.0;

@@ -40,8 +40,11 @@ static int clampi(int v, int lo, int hi)
 int fm_axis_map_init(FmAxisMap *m, int n_in, int n_out, double origin, double step)
 {
     int taps = step < 1 ? 2 : (int)ceil(step) + 2;
+    m->n_in = n_in;
     m->n_out = n_out;
     m->max_taps = taps;
+    m->index_t = NULL;
+    m->weight_t = NULL;
     m->count = calloc((size_t)n_out, sizeof(*m->count));
     m->index = calloc((size_t)n_out * taps, sizeof(*m->index));
     m->weight = calloc((size_t)n_out * taps, sizeof(*m->weight));
@@ -75,6 +78,22 @@ int fm_axis_map_init(FmAxisMap *m, int n_in, int n_out, double origin, double st
             m->count[X] = n;
         }
     }
+    /* tap-major copies for the row kernels, as many taps as the widest output */
+    m->taps = 0;
+    for (int X = 0; X < n_out; X++)
+        if (m->count[X] > m->taps)
+            m->taps = m->count[X];
+    m->index_t = calloc((size_t)n_out * (m->taps ? m->taps : 1), sizeof(*m->index_t));
+    m->weight_t = calloc((size_t)n_out * (m->taps ? m->taps : 1), sizeof(*m->weight_t));
+    if (!m->index_t || !m->weight_t) {
+        fm_axis_map_free(m);
+        return FM_ENOMEM;
+    }
+    for (int X = 0; X < n_out; X++)
+        for (int k = 0; k < m->count[X]; k++) {
+            m->index_t[(size_t)k * n_out + X] = m->index[(size_t)X * taps + k];
+            m->weight_t[(size_t)k * n_out + X] = m->weight[(size_t)X * taps + k];
+        }
     return 0;
 }
 
@@ -83,76 +102,68 @@ void fm_axis_map_free(FmAxisMap *m)
     free(m->count);
     free(m->index);
     free(m->weight);
-    m->count = m->index = NULL;
-    m->weight = NULL;
+    free(m->index_t);
+    free(m->weight_t);
+    m->count = m->index = m->index_t = NULL;
+    m->weight = m->weight_t = NULL;
 }
 
-static void vertical_pass(const float *tmp, int nx, const FmAxisMap *my, float *out)
+void fm_resample_hrows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
+                       const FmAxisMap *mx, int y0, int y1, float *tmp, float *rowbuf)
 {
-    for (int Y = 0; Y < my->n_out; Y++) {
+    int nx = mx->n_out;
+    float scale = bit_depth > 8 ? 1.0f / (float)(1 << (bit_depth - 8)) : 1.0f;
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *row = in + (ptrdiff_t)y * stride;
+        if (bit_depth <= 8)
+            dsp->cvt_u8(row, mx->n_in, rowbuf);
+        else
+            dsp->cvt_u16((const uint16_t *)row, mx->n_in, rowbuf);
+        dsp->hresample(rowbuf, mx->index_t, mx->weight_t, mx->taps, nx, scale,
+                       tmp + (size_t)y * nx);
+    }
+}
+
+void fm_resample_hrows_float(const FmDsp *dsp, const float *in, const FmAxisMap *mx, int y0,
+                             int y1, float *tmp)
+{
+    int nx = mx->n_out;
+    for (int y = y0; y < y1; y++)
+        dsp->hresample(in + (size_t)y * mx->n_in, mx->index_t, mx->weight_t, mx->taps, nx, 1.0f,
+                       tmp + (size_t)y * nx);
+}
+
+void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisMap *my, int y0,
+                       int y1, float *out)
+{
+    for (int Y = y0; Y < y1; Y++) {
         const float *w = my->weight + (size_t)Y * my->max_taps;
+        const int *idx = my->index + (size_t)Y * my->max_taps;
         float *o = out + (size_t)Y * nx;
         for (int X = 0; X < nx; X++)
             o[X] = 0;
-        const int *idx = my->index + (size_t)Y * my->max_taps;
-        for (int k = 0; k < my->count[Y]; k++) {
-            int y = idx[k];
-            const float *t = tmp + (size_t)y * nx;
-            for (int X = 0; X < nx; X++)
-                o[X] += w[k] * t[X];
-        }
+        for (int k = 0; k < my->count[Y]; k++)
+            dsp->vacc(o, tmp + (size_t)idx[k] * nx, w[k], nx);
     }
 }
 
 void fm_resample_plane(const uint8_t *in, ptrdiff_t stride, int in_h, int bit_depth,
                        const FmAxisMap *mx, const FmAxisMap *my, float *tmp, float *out)
 {
-    int nx = mx->n_out;
-    float scale = bit_depth > 8 ? 1.0f / (float)(1 << (bit_depth - 8)) : 1.0f;
-    /* horizontal pass: every input row -> nx samples */
-    for (int y = 0; y < in_h; y++) {
-        float *t = tmp + (size_t)y * nx;
-        if (bit_depth <= 8) {
-            const uint8_t *row = in + (ptrdiff_t)y * stride;
-            for (int X = 0; X < nx; X++) {
-                const float *w = mx->weight + (size_t)X * mx->max_taps;
-                const int *idx = mx->index + (size_t)X * mx->max_taps;
-                float s = 0;
-                for (int k = 0; k < mx->count[X]; k++)
-                    s += w[k] * row[idx[k]];
-                t[X] = s;
-            }
-        } else {
-            const uint16_t *row = (const uint16_t *)(in + (ptrdiff_t)y * stride);
-            for (int X = 0; X < nx; X++) {
-                const float *w = mx->weight + (size_t)X * mx->max_taps;
-                const int *idx = mx->index + (size_t)X * mx->max_taps;
-                float s = 0;
-                for (int k = 0; k < mx->count[X]; k++)
-                    s += w[k] * row[idx[k]];
-                t[X] = s * scale;
-            }
-        }
-    }
-    vertical_pass(tmp, nx, my, out);
+    const FmDsp *dsp = fm_dsp_get();
+    float *rowbuf = malloc(sizeof(float) * (size_t)mx->n_in);
+    if (!rowbuf)
+        return;
+    fm_resample_hrows(dsp, in, stride, bit_depth, mx, 0, in_h, tmp, rowbuf);
+    free(rowbuf);
+    fm_resample_vrows(dsp, tmp, mx->n_out, my, 0, my->n_out, out);
 }
 
 void fm_resample_float(const float *in, int w, int h, const FmAxisMap *mx, const FmAxisMap *my,
                        float *tmp, float *out)
 {
-    int nx = mx->n_out;
+    const FmDsp *dsp = fm_dsp_get();
     (void)w;
-    for (int y = 0; y < h; y++) {
-        const float *row = in + (size_t)y * w;
-        float *t = tmp + (size_t)y * nx;
-        for (int X = 0; X < nx; X++) {
-            const float *wt = mx->weight + (size_t)X * mx->max_taps;
-            const int *idx = mx->index + (size_t)X * mx->max_taps;
-            float s = 0;
-            for (int k = 0; k < mx->count[X]; k++)
-                s += wt[k] * row[idx[k]];
-            t[X] = s;
-        }
-    }
-    vertical_pass(tmp, nx, my, out);
+    fm_resample_hrows_float(dsp, in, mx, 0, h, tmp);
+    fm_resample_vrows(dsp, tmp, mx->n_out, my, 0, my->n_out, out);
 }

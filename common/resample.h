@@ -11,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dsp.h"
+
 #define FM_MARK_HEIGHT 360
 
 /*
@@ -37,11 +39,14 @@ int fm_mark_width(int w, int h);
 
 /* One axis of an area resampler: for each output sample, the input range and weights. */
 typedef struct FmAxisMap {
-    int n_out;
+    int n_in, n_out;
     int max_taps;
     int *count;      /* number of input taps per output */
     int *index;      /* n_out * max_taps input indices, clamped to [0, n_in) */
     float *weight;   /* n_out * max_taps weights, summing to 1 per output */
+    int taps;        /* the largest count */
+    int *index_t;    /* taps * n_out, tap-major (index_t[k * n_out + X]); 0 past count */
+    float *weight_t; /* taps * n_out, tap-major; 0 past count */
 } FmAxisMap;
 
 /*
@@ -66,5 +71,19 @@ void fm_resample_plane(const uint8_t *in, ptrdiff_t stride, int in_h, int bit_de
  * mx->n_out * h floats. */
 void fm_resample_float(const float *in, int w, int h, const FmAxisMap *mx, const FmAxisMap *my,
                        float *tmp, float *out);
+
+/*
+ * The two passes by rows, for slice threads (each row's result depends only
+ * on its inputs, so any split gives the same bits). Horizontal: input rows
+ * [y0, y1) of a plane go to rows [y0, y1) of tmp (mx->n_out floats each);
+ * rowbuf needs mx->n_in floats. Vertical: output rows [y0, y1) of out from
+ * tmp (nx floats a row).
+ */
+void fm_resample_hrows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
+                       const FmAxisMap *mx, int y0, int y1, float *tmp, float *rowbuf);
+void fm_resample_hrows_float(const FmDsp *dsp, const float *in, const FmAxisMap *mx, int y0,
+                             int y1, float *tmp);
+void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisMap *my, int y0,
+                       int y1, float *out);
 
 #endif

@@ -44,7 +44,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
-        "                [--json] [--quiet] CLIP\n"
+        "                [--threads N] [--json] [--quiet] CLIP\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
@@ -58,6 +58,8 @@ static void usage(FILE *out)
         "                       fingerprint it records (content match)\n"
         "      --start T        skip the first T of CLIP (seconds or [HH:]MM:SS[.m])\n"
         "      --duration T     read at most T of it\n"
+        "      --threads N      threads reading each frame, 1..256 (default: all\n"
+        "                       cores; the result is the same whatever N)\n"
         "      --json           print one JSON object on stdout\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
         "      --progress FILE  key=value progress blocks for farm logs (- = stderr)\n"
@@ -295,6 +297,7 @@ int main(int argc, char **argv)
         { "no-registry", no_argument, 0, 'N' },
         { "start", required_argument, 0, 's' },
         { "duration", required_argument, 0, 'd' },
+        { "threads", required_argument, 0, 't' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
         { "version", no_argument, 0, 'V' },
@@ -308,7 +311,7 @@ int main(int argc, char **argv)
     size_t nreceipts = 0;
     int use_registry = 1;
     double start = 0, duration = 0;
-    int json = 0, quiet = 0, c;
+    int json = 0, quiet = 0, threads = 0, c;
 
     opterr = 0;
     int want_version = 0;
@@ -334,6 +337,12 @@ int main(int argc, char **argv)
         case 'd':
             if (parse_time(optarg, &duration) < 0 || duration <= 0) {
                 fprintf(stderr, "wmdetect: --duration '%s' is not a positive time (seconds, or [HH:]MM:SS[.m])\n", optarg);
+                return EXIT_ERROR;
+            }
+            break;
+        case 't':
+            if (fm_parse_int(optarg, 1, 256, &threads) < 0) {
+                fprintf(stderr, "wmdetect: --threads '%s' is not a number in 1..256\n", optarg);
                 return EXIT_ERROR;
             }
             break;
@@ -434,6 +443,10 @@ int main(int argc, char **argv)
     if (fm_accumulator_init(&acc, info->width, info->height, &err) < 0)
         goto fail_err;
     have_acc = 1;
+    if (threads && fm_accumulator_set_threads(&acc, threads) < 0) {
+        fm_error_set(&err, FM_ENOMEM, "out of memory starting %d threads", threads);
+        goto fail_err;
+    }
 
     FmProgress prog;
     fm_progress_init(&prog, stderr, info->nb_frames > 0 ? info->nb_frames : 0, quiet);

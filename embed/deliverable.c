@@ -33,6 +33,8 @@ int deliverable_open(Deliverable *d, const DeliverableSettings *set, const FmPay
                              set->strength, err)) < 0 ||
         (r = fm_writer_open(&d->writer, output, info, &set->writer, err)) < 0)
         return r;
+    if (set->threads && fm_embedder_set_threads(d->emb, set->threads) < 0)
+        return fm_error_set(err, FM_ENOMEM, "out of memory starting %d threads", set->threads);
     return 0;
 }
 

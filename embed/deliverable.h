@@ -29,6 +29,7 @@ typedef struct DeliverableSettings {
     double strength;
     int verify;                 /* read the deliverable back before publishing */
     double verify_seconds;      /* <= 0: all of it */
+    int threads;                /* slice threads of each embedder, 0: all cores */
     const char *owner, *title;  /* names for the receipt */
     const char *master_short;   /* --allow-short accepted a short master: the reason */
 } DeliverableSettings;

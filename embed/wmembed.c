@@ -95,6 +95,8 @@ static void usage(FILE *out)
         "                        0 = all of it)\n"
         "      --no-verify       do not read the deliverable back (receipt says so)\n"
         "  -f, --force           overwrite DELIVERABLE and its receipt\n"
+        "      --threads N       threads marking each frame, 1..256 (default: all cores;\n"
+        "                        the output is the same whatever N)\n"
         "      --allow-short     mark a master that ends before its container says\n"
         "                        (truncated or damaged; recorded in the receipt);\n"
         "                        refused by default\n"
@@ -123,7 +125,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
        OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
        OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE, OPT_REGISTRY,
-       OPT_NO_REGISTRY, OPT_ALLOW_SHORT };
+       OPT_NO_REGISTRY, OPT_ALLOW_SHORT, OPT_THREADS };
 
 /* One deliverable's line of the summary. */
 static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
@@ -380,6 +382,7 @@ int main(int argc, char **argv)
         { "registry", required_argument, 0, OPT_REGISTRY },
         { "no-registry", no_argument, 0, OPT_NO_REGISTRY },
         { "allow-short", no_argument, 0, OPT_ALLOW_SHORT },
+        { "threads", required_argument, 0, OPT_THREADS },
         { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
         { "no-verify", no_argument, 0, OPT_NO_VERIFY },
         { "force", no_argument, 0, 'f' },
@@ -401,7 +404,7 @@ int main(int argc, char **argv)
     FmCodec codec = FM_CODEC_VP9;
     FmPassSource pass_src = { NULL };
     const char *registry_opt = NULL;
-    int use_registry = 1, allow_short = 0;
+    int use_registry = 1, allow_short = 0, threads = 0;
     int c;
 
     opterr = 0;
@@ -456,6 +459,10 @@ int main(int argc, char **argv)
         case OPT_REGISTRY: registry_opt = optarg; break;
         case OPT_NO_REGISTRY: use_registry = 0; break;
         case OPT_ALLOW_SHORT: allow_short = 1; break;
+        case OPT_THREADS:
+            if (fm_parse_int(optarg, 1, 256, &threads) < 0)
+                return fail(EXIT_USAGE, "--threads '%s' is not a number in 1..256%s", optarg, "");
+            break;
         case OPT_OWNER: owner = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_RECIPIENT: recipient = optarg; break;
@@ -563,6 +570,7 @@ int main(int argc, char **argv)
         .key = key,
         .writer = { .codec = codec, .crf = crf, .threads = 0, .audio_from = in_path },
         .strength = strength, .verify = verify, .verify_seconds = verify_seconds,
+        .threads = threads,
         .owner = owner, .title = title,
     };
     if (!(b.summary = json_array()))

@@ -1,0 +1,123 @@
+/*
+ * dsp.h - the per-pixel kernels of the mark stage and of the detector's
+ * per-frame work, behind one table of function pointers (dav1d style).
+ *
+ * fm_dsp_get() fills the table once with the plain C references
+ * (common/dsp_c.c), then overrides entries with SSE4.1 and AVX2 versions
+ * (common/x86/) where the CPU has them. FILMMARK_CPU=c in the environment,
+ * or fm_dsp_force_c(1), keeps the references. Contexts take the table at
+ * set-up and pick the 8-bit or 16-bit entry once per frame, never in the
+ * pixel loop.
+ *
+ * Every optimised kernel gives exactly the bits of its reference: integer
+ * kernels trivially; float kernels do the same IEEE operations in the same
+ * order per output (no FMA contraction, no reassociation), and the double
+ * sum of squares (mark_row) keeps eight partial sums by x mod 8, combined in
+ * a fixed order. tests/test_dsp.c checks each one on random input and odd
+ * widths, and times them (test_dsp --bench).
+ */
+#ifndef FM_DSP_H
+#define FM_DSP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Partial sums kept by mark_row: lane x % FM_DSP_LANES. */
+#define FM_DSP_LANES 8
+
+typedef struct FmDsp {
+    const char *name;  /* "c", "sse4.1" or "avx2": the best level installed */
+
+    /* samples to floats, unscaled */
+    void (*cvt_u8)(const uint8_t *in, int n, float *out);
+    void (*cvt_u16)(const uint16_t *in, int n, float *out);
+
+    /* area resampling, horizontal: out[X] = scale * sum_k wt[k*n_out+X] * row[idx[k*n_out+X]],
+     * k = 0..taps-1 in order (tap-major tables; unused taps have weight 0) */
+    void (*hresample)(const float *row, const int *idx, const float *wt, int taps, int n_out,
+                      float scale, float *out);
+    /* area resampling, vertical: o[x] += w * t[x] */
+    void (*vacc)(float *o, const float *t, float w, int n);
+
+    /* out[x] = scale * (a[x] + f * (b[x] - a[x])): bilinear sampling, rows
+     * already interpolated horizontally */
+    void (*lerp)(const float *a, const float *b, float f, float scale, int n, float *out);
+
+    /* out[x] = src[ia[x]] + f[x] * (src[ib[x]] - src[ia[x]]): a row of cells
+     * or tile samples interpolated across the picture */
+    void (*lerp_idx)(const float *src, const int *ia, const int *ib, const float *f, int n,
+                     float *out);
+
+    /*
+     * The mark of one row: g = gt + gf (gb - gt) the mask, p = norm (pt + pf (pb - pt)) the
+     * tile, d[x] = (alpha g) p. d may be NULL. lanes[x % 8] += (double)d * d (in x order).
+     */
+    void (*mark_row)(const float *gt, const float *gb, float gf, const float *pt,
+                     const float *pb, float pf, float alpha, float norm, int n, float *d,
+                     double lanes[FM_DSP_LANES]);
+    /* The same d, added: px = clip(lrintf(px + gain d)) (8-bit), or
+     * clip(lrintf(px + (gain d) unit), 0, maxval) (16-bit). */
+    void (*apply_u8)(uint8_t *px, const float *gt, const float *gb, float gf, const float *pt,
+                     const float *pb, float pf, float alpha, float norm, float gain, int n);
+    void (*apply_u16)(uint16_t *px, const float *gt, const float *gb, float gf,
+                      const float *pt, const float *pb, float pf, float alpha, float norm,
+                      float gain, float unit, int maxval, int n);
+
+    /* mask statistics: s[x] += v, s2[x] += v * v over one row */
+    void (*col_moments_u8)(const uint8_t *row, int n, uint32_t *s, uint32_t *s2);
+    void (*col_moments_u16)(const uint16_t *row, int n, uint32_t *s, uint64_t *s2);
+
+    /* SSIM statistics, per column over `rows` rows (rows <= 8):
+     * sa, sb, saa, sbb, sab (each n entries, overwritten) */
+    void (*ssim_cols_u8)(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
+                         ptrdiff_t sb_stride, int n, int rows, uint32_t *sums);
+    void (*ssim_cols_u16)(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
+                          ptrdiff_t sb_stride, int n, int rows, uint64_t *sums);
+
+    /* whitening: out = clip((in - m) / sqrtf(max(q - m m, 0) + 0.25), +/-3) */
+    void (*whiten_row)(const float *in, const float *m, const float *q, int n, float *out);
+    /* box means along rows, window [x - r, x + r] clipped to [0, w): running
+     * double sums of the samples and their squares, nrows rows; o1 = (float)sum
+     * times 1 / count (float), o2 the same for the squares */
+    void (*box_rows)(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float *o1,
+                     float *o2, ptrdiff_t out_stride);
+    /* box sums down the columns: c[x] += p[x] or c[x] -= p[x] (double += float) */
+    void (*col_add)(double *c, const float *p, int n);
+    void (*col_sub)(double *c, const float *p, int n);
+    /* out[x] = (float)c[x] * k */
+    void (*col_out)(const double *c, float k, int n, float *out);
+
+    /* 8x8 orthonormal DCT-II and inverse (dct.h) */
+    void (*dct8x8)(const float *in, ptrdiff_t stride, float out[64]);
+    void (*idct8x8)(const float in[64], float *out, ptrdiff_t stride);
+} FmDsp;
+
+/* CPU levels */
+#define FM_CPU_SSE41 (1u << 0)
+#define FM_CPU_AVX2 (1u << 1)
+
+/* The table for this CPU (honours FILMMARK_CPU=c and fm_dsp_force_c). */
+const FmDsp *fm_dsp_get(void);
+
+/* 1: later fm_dsp_get() calls return the C references; 0: back to the CPU's
+ * best. For tests and benchmarks; contexts keep the table they took. */
+void fm_dsp_force_c(int on);
+
+/* Fills a table with the references, then the levels in cpu_mask (and the CPU has). */
+void fm_dsp_init(FmDsp *dsp, unsigned cpu_mask);
+
+/* What the CPU has (FM_CPU_*). */
+unsigned fm_dsp_cpu_flags(void);
+
+/* The C references (dsp_c.c), and the x86 overrides (x86/). */
+void fm_dsp_init_c(FmDsp *dsp);
+void fm_dsp_init_x86(FmDsp *dsp, unsigned cpu_mask);
+
+/* Combines the lanes of mark_row in the fixed order. */
+static inline double fm_dsp_lanes_sum(const double lanes[FM_DSP_LANES])
+{
+    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+           ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+#endif

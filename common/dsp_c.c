@@ -1,0 +1,289 @@
+/*
+ * dsp_c.c - the C references of the DSP table (dsp.h), and the table's
+ * set-up. The references define the results: the optimised versions give
+ * the same bits.
+ */
+#include "dsp.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dct.h"
+
+static void cvt_u8_c(const uint8_t *in, int n, float *out)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = in[x];
+}
+
+static void cvt_u16_c(const uint16_t *in, int n, float *out)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = in[x];
+}
+
+static void hresample_c(const float *row, const int *idx, const float *wt, int taps, int n_out,
+                        float scale, float *out)
+{
+    for (int X = 0; X < n_out; X++) {
+        float s = 0;
+        for (int k = 0; k < taps; k++)
+            s += wt[(size_t)k * n_out + X] * row[idx[(size_t)k * n_out + X]];
+        out[X] = s * scale;
+    }
+}
+
+static void vacc_c(float *o, const float *t, float w, int n)
+{
+    for (int x = 0; x < n; x++)
+        o[x] += w * t[x];
+}
+
+static void lerp_c(const float *a, const float *b, float f, float scale, int n, float *out)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = scale * (a[x] + f * (b[x] - a[x]));
+}
+
+static void lerp_idx_c(const float *src, const int *ia, const int *ib, const float *f, int n,
+                       float *out)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = src[ia[x]] + f[x] * (src[ib[x]] - src[ia[x]]);
+}
+
+static inline float mark_at(const float *gt, const float *gb, float gf, const float *pt,
+                            const float *pb, float pf, float alpha, float norm, int x)
+{
+    float g = gt[x] + gf * (gb[x] - gt[x]);
+    float p = norm * (pt[x] + pf * (pb[x] - pt[x]));
+    return (alpha * g) * p;
+}
+
+static void mark_row_c(const float *gt, const float *gb, float gf, const float *pt,
+                       const float *pb, float pf, float alpha, float norm, int n, float *d,
+                       double lanes[FM_DSP_LANES])
+{
+    for (int x = 0; x < n; x++) {
+        float v = mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
+        if (d)
+            d[x] = v;
+        lanes[x % FM_DSP_LANES] += (double)v * v;
+    }
+}
+
+static void apply_u8_c(uint8_t *px, const float *gt, const float *gb, float gf, const float *pt,
+                       const float *pb, float pf, float alpha, float norm, float gain, int n)
+{
+    for (int x = 0; x < n; x++) {
+        float d = mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
+        int v = (int)lrintf(px[x] + gain * d);
+        px[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+static void apply_u16_c(uint16_t *px, const float *gt, const float *gb, float gf,
+                        const float *pt, const float *pb, float pf, float alpha, float norm,
+                        float gain, float unit, int maxval, int n)
+{
+    for (int x = 0; x < n; x++) {
+        float d = mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
+        int v = (int)lrintf(px[x] + gain * d * unit);
+        px[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
+    }
+}
+
+static void col_moments_u8_c(const uint8_t *row, int n, uint32_t *s, uint32_t *s2)
+{
+    for (int x = 0; x < n; x++) {
+        uint32_t v = row[x];
+        s[x] += v;
+        s2[x] += v * v;
+    }
+}
+
+static void col_moments_u16_c(const uint16_t *row, int n, uint32_t *s, uint64_t *s2)
+{
+    for (int x = 0; x < n; x++) {
+        uint32_t v = row[x];
+        s[x] += v;
+        s2[x] += (uint64_t)v * v;
+    }
+}
+
+static void ssim_cols_u8_c(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
+                           ptrdiff_t sb_stride, int n, int rows, uint32_t *sums)
+{
+    uint32_t *sa = sums, *sb = sums + n, *saa = sums + 2 * (size_t)n, *sbb = sums + 3 * (size_t)n,
+             *sab = sums + 4 * (size_t)n;
+    for (int x = 0; x < n; x++) {
+        uint32_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
+        for (int y = 0; y < rows; y++) {
+            uint32_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
+            s1 += va;
+            s2 += vb;
+            s11 += va * va;
+            s22 += vb * vb;
+            s12 += va * vb;
+        }
+        sa[x] = s1;
+        sb[x] = s2;
+        saa[x] = s11;
+        sbb[x] = s22;
+        sab[x] = s12;
+    }
+}
+
+static void ssim_cols_u16_c(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
+                            ptrdiff_t sb_stride, int n, int rows, uint64_t *sums)
+{
+    uint64_t *sa = sums, *sb = sums + n, *saa = sums + 2 * (size_t)n, *sbb = sums + 3 * (size_t)n,
+             *sab = sums + 4 * (size_t)n;
+    for (int x = 0; x < n; x++) {
+        uint64_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
+        for (int y = 0; y < rows; y++) {
+            uint64_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
+            s1 += va;
+            s2 += vb;
+            s11 += va * va;
+            s22 += vb * vb;
+            s12 += va * vb;
+        }
+        sa[x] = s1;
+        sb[x] = s2;
+        saa[x] = s11;
+        sbb[x] = s22;
+        sab[x] = s12;
+    }
+}
+
+static void whiten_row_c(const float *in, const float *m, const float *q, int n, float *out)
+{
+    for (int x = 0; x < n; x++) {
+        float var = q[x] - m[x] * m[x];
+        float sd = sqrtf((var > 0 ? var : 0) + 0.5f * 0.5f);
+        float v = (in[x] - m[x]) / sd;
+        out[x] = v > 3.0f ? 3.0f : v < -3.0f ? -3.0f : v;
+    }
+}
+
+static void box_rows_c(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float *o1,
+                       float *o2, ptrdiff_t out_stride)
+{
+    float inv[64];  /* 1 / window length; r is small */
+    for (int k = 1; k <= 2 * r + 1 && k < 64; k++)
+        inv[k] = 1.0f / (float)k;
+    for (int j = 0; j < nrows; j++) {
+        const float *i = in + j * in_stride;
+        float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
+        double s1 = 0, s2 = 0;
+        int lo = 0, hi = -1;
+        for (int x = 0; x < w; x++) {
+            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
+            while (hi < e) {
+                hi++;
+                s1 += i[hi];
+                s2 += (double)i[hi] * i[hi];
+            }
+            while (lo < a) {
+                s1 -= i[lo];
+                s2 -= (double)i[lo] * i[lo];
+                lo++;
+            }
+            float k = inv[e - a + 1];
+            a1[x] = (float)s1 * k;
+            a2[x] = (float)s2 * k;
+        }
+    }
+}
+
+static void col_add_c(double *c, const float *p, int n)
+{
+    for (int x = 0; x < n; x++)
+        c[x] += p[x];
+}
+
+static void col_sub_c(double *c, const float *p, int n)
+{
+    for (int x = 0; x < n; x++)
+        c[x] -= p[x];
+}
+
+static void col_out_c(const double *c, float k, int n, float *out)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = (float)c[x] * k;
+}
+
+void fm_dsp_init_c(FmDsp *d)
+{
+    memset(d, 0, sizeof(*d));
+    d->name = "c";
+    d->cvt_u8 = cvt_u8_c;
+    d->cvt_u16 = cvt_u16_c;
+    d->hresample = hresample_c;
+    d->vacc = vacc_c;
+    d->lerp = lerp_c;
+    d->lerp_idx = lerp_idx_c;
+    d->mark_row = mark_row_c;
+    d->apply_u8 = apply_u8_c;
+    d->apply_u16 = apply_u16_c;
+    d->col_moments_u8 = col_moments_u8_c;
+    d->col_moments_u16 = col_moments_u16_c;
+    d->ssim_cols_u8 = ssim_cols_u8_c;
+    d->ssim_cols_u16 = ssim_cols_u16_c;
+    d->whiten_row = whiten_row_c;
+    d->box_rows = box_rows_c;
+    d->col_add = col_add_c;
+    d->col_sub = col_sub_c;
+    d->col_out = col_out_c;
+    d->dct8x8 = fm_dct8x8;
+    d->idct8x8 = fm_idct8x8;
+}
+
+unsigned fm_dsp_cpu_flags(void)
+{
+    unsigned f = 0;
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("sse4.1"))
+        f |= FM_CPU_SSE41;
+    if (__builtin_cpu_supports("avx2"))
+        f |= FM_CPU_AVX2;
+#endif
+    return f;
+}
+
+void fm_dsp_init(FmDsp *dsp, unsigned cpu_mask)
+{
+    fm_dsp_init_c(dsp);
+#if defined(__x86_64__) || defined(__i386__)
+    fm_dsp_init_x86(dsp, cpu_mask & fm_dsp_cpu_flags());
+#else
+    (void)cpu_mask;
+#endif
+}
+
+static FmDsp dsp_c, dsp_best;
+static pthread_once_t dsp_once = PTHREAD_ONCE_INIT;
+static int force_c;
+
+static void dsp_setup(void)
+{
+    const char *env = getenv("FILMMARK_CPU");
+    fm_dsp_init_c(&dsp_c);
+    fm_dsp_init(&dsp_best, env && !strcmp(env, "c") ? 0 : ~0u);
+}
+
+const FmDsp *fm_dsp_get(void)
+{
+    pthread_once(&dsp_once, dsp_setup);
+    return __atomic_load_n(&force_c, __ATOMIC_RELAXED) ? &dsp_c : &dsp_best;
+}
+
+void fm_dsp_force_c(int on)
+{
+    __atomic_store_n(&force_c, on != 0, __ATOMIC_RELAXED);
+}

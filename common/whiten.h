@@ -1,0 +1,27 @@
+/*
+ * whiten.h - the detector's whitening of a mark-grid plane (accumulator.h):
+ * local mean removed, divided by the local contrast (box window of radius r,
+ * clipped to the plane; floor 0.5), clipped to +/-3, with its scratch owned
+ * by a context so that the per-frame path allocates nothing, and split into
+ * slices over a thread pool. The results do not depend on the thread count:
+ * rows are independent in the horizontal pass, columns in the vertical one.
+ */
+#ifndef FM_WHITEN_H
+#define FM_WHITEN_H
+
+#include "dsp.h"
+#include "pool.h"
+
+typedef struct FmWhiten {
+    int w, h, r;
+    float *rows, *rsq;  /* row box means of the plane and of its square */
+    float *mean, *sq;   /* the 2-D box means */
+    double *col;        /* 2 w column running sums */
+} FmWhiten;
+
+int fm_whiten_init(FmWhiten *wh, int w, int h, int r);
+void fm_whiten_free(FmWhiten *wh);
+/* out may equal in. pool may be NULL. */
+void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out);
+
+#endif

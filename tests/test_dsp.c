@@ -1,0 +1,499 @@
+/*
+ * test_dsp.c - checkasm for the DSP table (common/dsp.h): every optimised
+ * kernel against its C reference on the same random input, widths that are
+ * not multiples of the vectors (1..67 and 1921), 8-, 10- and 12-bit samples;
+ * outputs must be identical bit for bit, and nothing may be written past the
+ * end (the output buffers carry a canary there).
+ *
+ *   test_dsp                 the Criterion tests
+ *   test_dsp --bench [W]     times each kernel on rows of W (default 1920)
+ *                            for every level this CPU has
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "dsp.h"
+#include "testutil.h"
+
+#define CANARY 0xA5
+#define PAD 64  /* elements of canary past each output */
+
+typedef struct Level {
+    const char *name;
+    unsigned mask;
+} Level;
+
+static const Level levels[] = { { "sse4.1", FM_CPU_SSE41 }, { "avx2", FM_CPU_SSE41 | FM_CPU_AVX2 } };
+
+static int widths[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 67, 1921 };
+
+/* Random floats around picture values, some negative. */
+static void fill_f(TuRng *r, float *p, int n, float lo, float hi)
+{
+    for (int i = 0; i < n; i++)
+        p[i] = (float)(lo + (hi - lo) * tu_rng_uniform(r));
+}
+
+static void fill_px(TuRng *r, void *p, int n, int bd)
+{
+    for (int i = 0; i < n; i++) {
+        uint32_t v = tu_rng_below(r, 1u << bd);
+        if (bd == 8)
+            ((uint8_t *)p)[i] = (uint8_t)v;
+        else
+            ((uint16_t *)p)[i] = (uint16_t)v;
+    }
+}
+
+/* Two output buffers of n elements of size sz, canary past the end. */
+typedef struct Out {
+    unsigned char *a, *b;
+    size_t bytes;
+} Out;
+
+static Out out_new(size_t n, size_t sz)
+{
+    Out o = { malloc((n + PAD) * sz), malloc((n + PAD) * sz), (n + PAD) * sz };
+    cr_assert(o.a && o.b);
+    memset(o.a, CANARY, o.bytes);
+    memset(o.b, CANARY, o.bytes);
+    return o;
+}
+
+static void out_check(Out *o, const char *kernel, const char *level, int w, int bd)
+{
+    cr_expect(memcmp(o->a, o->b, o->bytes) == 0, "%s (%s): differs from C, width %d, %d-bit",
+              kernel, level, w, bd);
+    free(o->a);
+    free(o->b);
+}
+
+
+/* ---- one driver per kernel: runs ref and opt on the same input ---- */
+
+static void check_cvt(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
+{
+    void *in = malloc((size_t)w * 2);
+    fill_px(r, in, w, bd);
+    Out out = out_new(w, sizeof(float));
+    if (bd == 8) {
+        c->cvt_u8(in, w, (float *)out.a);
+        o->cvt_u8(in, w, (float *)out.b);
+    } else {
+        c->cvt_u16(in, w, (float *)out.a);
+        o->cvt_u16(in, w, (float *)out.b);
+    }
+    out_check(&out, "cvt", lv, w, bd);
+    free(in);
+}
+
+static void check_hresample(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                            int bd)
+{
+    int taps = 1 + (int)tu_rng_below(r, 5), n_in = w * 3 + 2;
+    float *row = malloc(sizeof(float) * n_in), *wt = malloc(sizeof(float) * taps * w);
+    int *idx = malloc(sizeof(int) * taps * w);
+    fill_f(r, row, n_in, -40, 300);
+    fill_f(r, wt, taps * w, 0, 1);
+    for (int i = 0; i < taps * w; i++)
+        idx[i] = (int)tu_rng_below(r, n_in);
+    float scale = bd > 8 ? 1.0f / (1 << (bd - 8)) : 1.0f;
+    Out out = out_new(w, sizeof(float));
+    c->hresample(row, idx, wt, taps, w, scale, (float *)out.a);
+    o->hresample(row, idx, wt, taps, w, scale, (float *)out.b);
+    out_check(&out, "hresample", lv, w, bd);
+    free(row);
+    free(wt);
+    free(idx);
+}
+
+static void check_vacc_lerp(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                            int bd)
+{
+    float *a = malloc(sizeof(float) * w), *b = malloc(sizeof(float) * w);
+    fill_f(r, a, w, -5, 5);
+    fill_f(r, b, w, -5, 5);
+    float f = (float)tu_rng_uniform(r), s = (float)(0.5 + tu_rng_uniform(r));
+    Out out = out_new(w, sizeof(float));
+    fill_f(r, (float *)out.a, w, -100, 100);
+    memcpy(out.b, out.a, sizeof(float) * w);
+    c->vacc((float *)out.a, a, f, w);
+    o->vacc((float *)out.b, a, f, w);
+    out_check(&out, "vacc", lv, w, bd);
+    out = out_new(w, sizeof(float));
+    c->lerp(a, b, f, s, w, (float *)out.a);
+    o->lerp(a, b, f, s, w, (float *)out.b);
+    out_check(&out, "lerp", lv, w, bd);
+    free(a);
+    free(b);
+}
+
+static void check_lerp_idx(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                           int bd)
+{
+    int n_src = 5 + (int)tu_rng_below(r, 200);
+    float *src = malloc(sizeof(float) * n_src), *f = malloc(sizeof(float) * w);
+    int *ia = malloc(sizeof(int) * w), *ib = malloc(sizeof(int) * w);
+    fill_f(r, src, n_src, -3, 3);
+    fill_f(r, f, w, 0, 1);
+    for (int i = 0; i < w; i++) {
+        ia[i] = (int)tu_rng_below(r, n_src);
+        ib[i] = (ia[i] + 1) % n_src;
+    }
+    Out out = out_new(w, sizeof(float));
+    c->lerp_idx(src, ia, ib, f, w, (float *)out.a);
+    o->lerp_idx(src, ia, ib, f, w, (float *)out.b);
+    out_check(&out, "lerp_idx", lv, w, bd);
+    free(src);
+    free(f);
+    free(ia);
+    free(ib);
+}
+
+static void check_mark(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
+{
+    float *g[2], *p[2];
+    for (int i = 0; i < 2; i++) {
+        g[i] = malloc(sizeof(float) * w);
+        p[i] = malloc(sizeof(float) * w);
+        fill_f(r, g[i], w, 0.1f, 2.0f);
+        fill_f(r, p[i], w, -3, 3);
+    }
+    float gf = (float)tu_rng_uniform(r), pf = (float)tu_rng_uniform(r);
+    float alpha = 1.6f, norm = (float)(0.9 + 0.2 * tu_rng_uniform(r));
+    float gain = (float)(0.5 + 0.5 * tu_rng_uniform(r));
+    double la[FM_DSP_LANES] = { 0 }, lb[FM_DSP_LANES] = { 0 };
+    Out out = out_new(w, sizeof(float));
+    c->mark_row(g[0], g[1], gf, p[0], p[1], pf, alpha, norm, w, (float *)out.a, la);
+    o->mark_row(g[0], g[1], gf, p[0], p[1], pf, alpha, norm, w, (float *)out.b, lb);
+    cr_expect(memcmp(la, lb, sizeof la) == 0, "mark_row (%s): sums differ, width %d", lv, w);
+    out_check(&out, "mark_row", lv, w, bd);
+    /* without the change written, the sums still */
+    memset(la, 0, sizeof la);
+    memset(lb, 0, sizeof lb);
+    c->mark_row(g[0], g[1], gf, p[0], p[1], pf, alpha, norm, w, NULL, la);
+    o->mark_row(g[0], g[1], gf, p[0], p[1], pf, alpha, norm, w, NULL, lb);
+    cr_expect(memcmp(la, lb, sizeof la) == 0, "mark_row (%s, no output): sums differ", lv);
+    /* apply, near the ends of the range too (clipping) */
+    out = out_new(w, bd == 8 ? 1 : 2);
+    fill_px(r, out.a, w, bd);
+    for (int i = 0; i < w; i += 5) {
+        if (bd == 8)
+            out.a[i] = (i & 1) ? 255 : 0;
+        else
+            ((uint16_t *)out.a)[i] = (uint16_t)((i & 1) ? (1 << bd) - 1 : 0);
+    }
+    memcpy(out.b, out.a, (size_t)w * (bd == 8 ? 1 : 2));
+    if (bd == 8) {
+        c->apply_u8(out.a, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, w);
+        o->apply_u8(out.b, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, w);
+    } else {
+        float unit = (float)(1 << (bd - 8));
+        c->apply_u16((uint16_t *)out.a, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, unit,
+                     (1 << bd) - 1, w);
+        o->apply_u16((uint16_t *)out.b, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, unit,
+                     (1 << bd) - 1, w);
+    }
+    out_check(&out, "apply", lv, w, bd);
+    for (int i = 0; i < 2; i++) {
+        free(g[i]);
+        free(p[i]);
+    }
+}
+
+static void check_moments(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                          int bd)
+{
+    void *row = malloc((size_t)w * 2);
+    Out s = out_new(w, sizeof(uint32_t)), s2 = out_new(w, sizeof(uint64_t));
+    memset(s.a, 0, sizeof(uint32_t) * w);
+    memset(s2.a, 0, sizeof(uint64_t) * w);
+    memcpy(s.b, s.a, s.bytes);
+    memcpy(s2.b, s2.a, s2.bytes);
+    for (int y = 0; y < 12; y++) {  /* accumulates over a cell's rows */
+        fill_px(r, row, w, bd);
+        if (bd == 8) {
+            c->col_moments_u8(row, w, (uint32_t *)s.a, (uint32_t *)s2.a);
+            o->col_moments_u8(row, w, (uint32_t *)s.b, (uint32_t *)s2.b);
+        } else {
+            c->col_moments_u16(row, w, (uint32_t *)s.a, (uint64_t *)s2.a);
+            o->col_moments_u16(row, w, (uint32_t *)s.b, (uint64_t *)s2.b);
+        }
+    }
+    out_check(&s, "col_moments (sums)", lv, w, bd);
+    out_check(&s2, "col_moments (squares)", lv, w, bd);
+    free(row);
+}
+
+static void check_ssim(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
+{
+    int rows = 1 + (int)tu_rng_below(r, 8), stride = w + 5;
+    void *a = malloc((size_t)stride * rows * 2), *b = malloc((size_t)stride * rows * 2);
+    fill_px(r, a, stride * rows, bd);
+    fill_px(r, b, stride * rows, bd);
+    if (bd == 8) {
+        Out out = out_new(5 * (size_t)w, sizeof(uint32_t));
+        c->ssim_cols_u8(a, stride, b, stride, w, rows, (uint32_t *)out.a);
+        o->ssim_cols_u8(a, stride, b, stride, w, rows, (uint32_t *)out.b);
+        out_check(&out, "ssim_cols", lv, w, bd);
+    } else {
+        Out out = out_new(5 * (size_t)w, sizeof(uint64_t));
+        c->ssim_cols_u16(a, stride, b, stride, w, rows, (uint64_t *)out.a);
+        o->ssim_cols_u16(a, stride, b, stride, w, rows, (uint64_t *)out.b);
+        out_check(&out, "ssim_cols", lv, w, bd);
+    }
+    free(a);
+    free(b);
+}
+
+static void check_whiten(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
+{
+    float *in = malloc(sizeof(float) * w), *m = malloc(sizeof(float) * w),
+          *q = malloc(sizeof(float) * w), *p = malloc(sizeof(float) * w);
+    fill_f(r, in, w, 0, 255);
+    fill_f(r, m, w, 0, 255);
+    fill_f(r, p, w, -255, 255);
+    for (int i = 0; i < w; i++)  /* variances around 0, some negative by rounding */
+        q[i] = m[i] * m[i] + (float)(tu_rng_uniform(r) * 40 - 5);
+    Out out = out_new(w, sizeof(float));
+    c->whiten_row(in, m, q, w, (float *)out.a);
+    o->whiten_row(in, m, q, w, (float *)out.b);
+    out_check(&out, "whiten_row", lv, w, bd);
+    Out cols = out_new(w, sizeof(double));
+    for (int i = 0; i < w; i++)
+        ((double *)cols.a)[i] = tu_rng_uniform(r) * 1000;
+    memcpy(cols.b, cols.a, sizeof(double) * w);
+    c->col_add((double *)cols.a, p, w);
+    o->col_add((double *)cols.b, p, w);
+    c->col_sub((double *)cols.a, in, w);
+    o->col_sub((double *)cols.b, in, w);
+    out = out_new(w, sizeof(float));
+    c->col_out((double *)cols.a, 1.0f / 9, w, (float *)out.a);
+    o->col_out((double *)cols.b, 1.0f / 9, w, (float *)out.b);
+    out_check(&cols, "col_add/col_sub", lv, w, bd);
+    out_check(&out, "col_out", lv, w, bd);
+    free(in);
+    free(m);
+    free(q);
+    free(p);
+}
+
+static void check_box_rows(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                           int bd)
+{
+    int nrows = 1 + (int)tu_rng_below(r, 20), rad = 1 + (int)tu_rng_below(r, 4);
+    int stride = w + 3;
+    float *in = malloc(sizeof(float) * stride * nrows);
+    fill_f(r, in, stride * nrows, -3, 255);
+    Out m = out_new((size_t)stride * nrows, sizeof(float)),
+        q = out_new((size_t)stride * nrows, sizeof(float));
+    c->box_rows(in, stride, nrows, w, rad, (float *)m.a, (float *)q.a, stride);
+    o->box_rows(in, stride, nrows, w, rad, (float *)m.b, (float *)q.b, stride);
+    out_check(&m, "box_rows (means)", lv, w, bd);
+    out_check(&q, "box_rows (squares)", lv, w, bd);
+    free(in);
+}
+
+static void check_dct(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
+{
+    float in[8 * 11], a[64], b[64 + PAD], x[8 * 11], y[8 * 11];
+    fill_f(r, in, 8 * 11, -3, 3);
+    c->dct8x8(in, 11, a);
+    o->dct8x8(in, 11, b);
+    cr_expect(memcmp(a, b, sizeof a) == 0, "dct8x8 (%s) differs from C", lv);
+    memset(x, 0, sizeof x);
+    memset(y, 0, sizeof y);
+    c->idct8x8(a, x, 11);
+    o->idct8x8(a, y, 11);
+    cr_expect(memcmp(x, y, sizeof x) == 0, "idct8x8 (%s) differs from C", lv);
+}
+
+typedef void (*CheckFn)(const FmDsp *, const FmDsp *, const char *, TuRng *, int, int);
+
+static void check_all(CheckFn fn, uint64_t seed)
+{
+    FmDsp c;
+    fm_dsp_init_c(&c);
+    unsigned have = fm_dsp_cpu_flags();
+    for (size_t l = 0; l < sizeof levels / sizeof levels[0]; l++) {
+        if ((have & levels[l].mask) != levels[l].mask) {
+            cr_log_info("%s: not on this CPU, not tested", levels[l].name);
+            continue;
+        }
+        FmDsp o;
+        fm_dsp_init(&o, levels[l].mask);
+        TuRng r;
+        tu_rng_seed(&r, seed);
+        for (int bd = 8; bd <= 12; bd += 2)
+            for (size_t i = 0; i < sizeof widths / sizeof widths[0]; i++)
+                for (int rep = 0; rep < 3; rep++)
+                    fn(&c, &o, levels[l].name, &r, widths[i], bd);
+    }
+}
+
+Test(dsp, cvt_matches_c) { check_all(check_cvt, 1); }
+Test(dsp, hresample_matches_c) { check_all(check_hresample, 2); }
+Test(dsp, vacc_and_lerp_match_c) { check_all(check_vacc_lerp, 3); }
+Test(dsp, mark_row_and_apply_match_c) { check_all(check_mark, 4); }
+Test(dsp, col_moments_match_c) { check_all(check_moments, 5); }
+Test(dsp, ssim_cols_match_c) { check_all(check_ssim, 6); }
+Test(dsp, whiten_and_box_columns_match_c) { check_all(check_whiten, 7); }
+Test(dsp, dct_matches_c) { check_all(check_dct, 8); }
+Test(dsp, box_rows_match_c) { check_all(check_box_rows, 9); }
+Test(dsp, lerp_idx_matches_c) { check_all(check_lerp_idx, 10); }
+
+/* FILMMARK_CPU=c and fm_dsp_force_c give the references. */
+Test(dsp, force_c_gives_the_references)
+{
+    fm_dsp_force_c(1);
+    cr_expect_str_eq(fm_dsp_get()->name, "c");
+    fm_dsp_force_c(0);
+    cr_log_info("this CPU: %s", fm_dsp_get()->name);
+}
+
+/* ---- --bench: time each kernel per level ---- */
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+typedef struct BenchData {
+    int w;
+    float *f[6];
+    int *idx;
+    uint8_t *px8, *px8b;
+    uint16_t *px16, *px16b;
+    uint32_t *u32a, *u32b;
+    uint64_t *u64;
+    double *d;
+} BenchData;
+
+/* ns per call of kernel k (fastest of 5 batches) */
+static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
+{
+    static const char *names[] = { "cvt_u8", "cvt_u16", "hresample(3 taps)", "vacc", "lerp",
+                                   "mark_row", "apply_u8", "apply_u16", "col_moments_u8",
+                                   "col_moments_u16", "ssim_cols_u8", "ssim_cols_u16",
+                                   "whiten_row", "col_add", "col_out", "dct8x8", "idct8x8",
+                                   "box_rows(8 rows, r=2)", "lerp_idx" };
+    if (k >= (int)(sizeof names / sizeof names[0]))
+        return -1;
+    *name = names[k];
+    int w = b->w, iters = 2000;
+    double best = INFINITY;
+    double lanes[FM_DSP_LANES] = { 0 };
+    for (int rep = 0; rep < 5; rep++) {
+        double t0 = now();
+        for (int i = 0; i < iters; i++) {
+            switch (k) {
+            case 0: d->cvt_u8(b->px8, w, b->f[0]); break;
+            case 1: d->cvt_u16(b->px16, w, b->f[0]); break;
+            case 2: d->hresample(b->f[1], b->idx, b->f[2], 3, w / 3, 1.0f, b->f[0]); break;
+            case 3: d->vacc(b->f[0], b->f[1], 0.3f, w); break;
+            case 4: d->lerp(b->f[1], b->f[2], 0.3f, 1.0f, w, b->f[0]); break;
+            case 5: d->mark_row(b->f[1], b->f[2], 0.3f, b->f[3], b->f[4], 0.6f, 1.6f, 1.01f, w,
+                                b->f[0], lanes); break;
+            case 6: memcpy(b->px8b, b->px8, w);
+                    d->apply_u8(b->px8b, b->f[1], b->f[2], 0.3f, b->f[3], b->f[4], 0.6f, 1.6f,
+                                1.01f, 0.9f, w); break;
+            case 7: memcpy(b->px16b, b->px16, 2 * (size_t)w);
+                    d->apply_u16(b->px16b, b->f[1], b->f[2], 0.3f, b->f[3], b->f[4], 0.6f, 1.6f,
+                                 1.01f, 0.9f, 4.0f, 1023, w); break;
+            case 8: d->col_moments_u8(b->px8, w, b->u32a, b->u32b); break;
+            case 9: d->col_moments_u16(b->px16, w, b->u32a, b->u64); break;
+            case 10: d->ssim_cols_u8(b->px8, 0, b->px8b, 0, w, 8, b->u32a); break;
+            case 11: d->ssim_cols_u16(b->px16, 0, b->px16b, 0, w, 8, b->u64); break;
+            case 12: d->whiten_row(b->f[1], b->f[2], b->f[3], w, b->f[0]); break;
+            case 13: d->col_add(b->d, b->f[1], w); break;
+            case 14: d->col_out(b->d, 0.1f, w, b->f[0]); break;
+            case 15: d->dct8x8(b->f[1], 8, b->f[0]); break;
+            case 16: d->idct8x8(b->f[1], b->f[0], 8); break;
+            case 17: d->box_rows(b->f[1], 0, 8, w, 2, b->f[0], b->f[2], 0); break;
+            case 18: d->lerp_idx(b->f[1], b->idx, b->idx + w, b->f[2], w, b->f[0]); break;
+            }
+        }
+        double t = (now() - t0) / iters * 1e9;
+        if (t < best)
+            best = t;
+    }
+    return best;
+}
+
+static int run_bench(int w)
+{
+    BenchData b = { .w = w };
+    TuRng r;
+    tu_rng_seed(&r, 42);
+    for (int i = 0; i < 6; i++) {
+        b.f[i] = malloc(sizeof(float) * (w + 64));
+        fill_f(&r, b.f[i], w + 64, 0.5f, 2.0f);
+    }
+    b.idx = malloc(sizeof(int) * 3 * w);
+    for (int i = 0; i < 3 * w; i++)
+        b.idx[i] = (int)tu_rng_below(&r, w);
+    b.px8 = malloc(w * 8 + 64);
+    b.px8b = malloc(w * 8 + 64);
+    b.px16 = malloc(2 * (size_t)w * 8 + 64);
+    b.px16b = malloc(2 * (size_t)w * 8 + 64);
+    fill_px(&r, b.px8, w, 8);
+    fill_px(&r, b.px8b, w, 8);
+    fill_px(&r, b.px16, w, 10);
+    fill_px(&r, b.px16b, w, 10);
+    b.u32a = calloc(5 * (size_t)w, sizeof(uint32_t));
+    b.u32b = calloc(w, sizeof(uint32_t));
+    b.u64 = calloc(5 * (size_t)w, sizeof(uint64_t));
+    b.d = calloc(w, sizeof(double));
+    FmDsp lv[3];
+    const char *lname[3] = { "c", "sse4.1", "avx2" };
+    unsigned masks[3] = { 0, FM_CPU_SSE41, FM_CPU_SSE41 | FM_CPU_AVX2 };
+    int nl = 0;
+    unsigned have = fm_dsp_cpu_flags();
+    for (int l = 0; l < 3; l++)
+        if ((have & masks[l]) == masks[l])
+            fm_dsp_init(&lv[nl++], masks[l]);
+    printf("ns per call, rows of %d samples (fastest of 5 x 2000 calls; the machine may be shared)\n",
+           w);
+    printf("%-20s", "kernel");
+    for (int l = 0; l < nl; l++)
+        printf(" %10s", lname[l]);
+    printf("   speed-up\n");
+    for (int k = 0;; k++) {
+        const char *name = "";
+        double t[3] = { -1, -1, -1 };
+        for (int l = 0; l < nl; l++)
+            t[l] = bench_one(&lv[l], &b, k, &name);
+        if (t[0] < 0)
+            break;
+        printf("%-20s", name);
+        for (int l = 0; l < nl; l++)
+            printf(" %10.1f", t[l]);
+        printf("   %.1fx\n", t[0] / t[nl - 1]);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc >= 2 && !strcmp(argv[1], "--bench")) {
+
+        int w = argc >= 3 ? atoi(argv[2]) : 1920;
+        if (w < 16 || w > 16384) {
+            fprintf(stderr, "test_dsp: width %d is outside 16..16384\n", w);
+            return 2;
+        }
+        return run_bench(w);
+    }
+    struct criterion_test_set *tests = criterion_initialize();
+    int result = 0;
+    if (criterion_handle_args(argc, argv, true))
+        result = !criterion_run_all_tests(tests);
+    criterion_finalize(tests);
+    return result;
+}
