@@ -50,6 +50,8 @@
 # ~/.cache/filmmark-media), FILMMARK_PYTHON (a python3 with numpy; default the
 # first of python3, /usr/bin/python3 that imports numpy). Needs ffmpeg, ffprobe.
 set -euo pipefail
+# issuances made here go to a throwaway registry, never the user's
+export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"

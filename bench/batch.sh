@@ -17,6 +17,8 @@
 # Writes bench/results/batch.md and batch.json (batch_noverify.* with
 # --no-verify).
 set -euo pipefail
+# issuances made here go to a throwaway registry, never the user's
+export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
@@ -50,7 +52,7 @@ rm -rf "$work"; mkdir -p "$work/sep" "$work/batch" "$results"
 ext=mkv; [[ "$codec" == h264 ]] && ext=mp4; [[ "$codec" == vp9 ]] && ext=webm
 master="$work/master.${clip##*.}"
 ffmpeg -nostdin -hide_banner -loglevel error -y -i "$clip" -t "$seconds" -map 0:v:0 -c copy "$master"
-"$BIN/wmkeygen" -o "$work/key" >/dev/null 2>&1 || "$BIN/wmkeygen" --no-passphrase -o "$work/key" >/dev/null
+"$BIN/wmkeygen" --no-passphrase -o "$work/key" >/dev/null
 extra=(--issued 2026-12-01T00:00Z --codec "$codec" --title-id 42 -q)
 [[ $verify == 1 ]] || extra+=(--no-verify)
 

@@ -11,6 +11,8 @@
 # Masters are trimmed losslessly to their first 20 s.
 # Environment: FILMMARK_BIN (default build/), FILMMARK_MEDIA. Needs ffmpeg, python3.
 set -euo pipefail
+# issuances made here go to a throwaway registry, never the user's
+export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 BIN="${FILMMARK_BIN:-$root/build}"

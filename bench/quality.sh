@@ -14,6 +14,8 @@
 #    "luma_psnr_db":44.83, "luma_psnr_min_db":44.6, "luma_ssim":0.99151}
 # Exit status 0 on success, 2 on error.
 set -euo pipefail
+# issuances made here go to a throwaway registry, never the user's
+export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
 
 die() { echo "quality.sh: $*" >&2; exit 2; }
 json=0

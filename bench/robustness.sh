@@ -41,6 +41,8 @@
 # Environment: FILMMARK_BIN (default build/), FILMMARK_MEDIA (default
 # ~/.cache/filmmark-media). Needs ffmpeg, ffprobe, python3.
 set -euo pipefail
+# issuances made here go to a throwaway registry, never the user's
+export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"

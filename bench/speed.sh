@@ -21,6 +21,8 @@
 # thread and on all cores: bench/results/mark_speed.md and .json.
 # --mark-only stops there (no clip needed).
 set -euo pipefail
+# issuances made here go to a throwaway registry, never the user's
+export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"

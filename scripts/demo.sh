@@ -9,5 +9,7 @@ mkdir -p "$out"
 set -x
 build/wmkeygen -o "$out/studio" --no-passphrase --force
 build/wmembed -k "$out/studio.key" -i samples/sample.mkv -o "$out/deliverable.webm" \
-  --title-id 1234 --recipient-id 42 --owner "Demo Studio" --title "Sample" --recipient "Festival screener" --force
-build/wmdetect -k "$out/studio.dkey" "$out/deliverable.webm"
+  --title-id 1234 --recipient-id 42 --owner "Demo Studio" --title "Sample" --recipient "Festival screener" \
+  --registry "$out/registry.sqlite" --force
+build/wmdetect -k "$out/studio.dkey" --registry "$out/registry.sqlite" "$out/deliverable.webm"
+build/wmverify -p "$out/studio.pub" "$out/deliverable.webm.receipt.json" --file "$out/deliverable.webm"

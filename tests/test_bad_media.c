@@ -53,7 +53,7 @@ static void setup(void)
     cr_assert_eq(tu_sh("bash '%s/tests/bad_media/make.sh' '%s'", FM_SOURCE_DIR, corpus), 0,
                  "tests/bad_media/make.sh failed");
     key_prefix = tu_path(work, "k");
-    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "-o", key_prefix, "-q", NULL };
+    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "--no-passphrase", "-o", key_prefix, "-q", NULL };
     cr_assert_eq(tu_run(kg, NULL, NULL), 0);
 }
 

@@ -217,7 +217,7 @@ Test(limits, wmembed_refuses_a_truncated_master_unless_allow_short)
     char *outp = tu_path(dir, "o.mkv"), *prefix = tu_path(dir, "k"), key[600];
     cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=s=160x120:r=24:d=2 -c:v ffv1 '%s'", full), 0);
     cr_assert_eq(tu_sh("head -c $(( $(stat -c %%s '%s') / 2 )) '%s' > '%s'", full, full, cut), 0);
-    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix, "-q", NULL };
+    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "--no-passphrase", "-o", prefix, "-q", NULL };
     cr_assert_eq(tu_run(kg, NULL, NULL), 0);
     snprintf(key, sizeof key, "%s.key", prefix);
     const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", key, "-i", cut, "-o", outp, "--codec",
