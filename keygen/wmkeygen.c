@@ -23,6 +23,7 @@
 
 #include "keys.h"
 #include "passphrase.h"
+#include "version.h"
 
 #define PROG "wmkeygen"
 #define EXIT_ERR 2
@@ -413,15 +414,17 @@ int main(int argc, char **argv)
         {"json", no_argument, NULL, OPT_JSON},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     const char *prefix = NULL, *label = NULL, *from = NULL;
+    int want_version = 0;
     FmPassSource src = { NULL };
     int force = 0, json = 0, quiet = 0, no_pass = 0, install = 0, list = 0;
     int c, before = optind;
 
     opterr = 0;   /* our own one-line messages */
-    while ((c = getopt_long(argc, argv, ":o:l:fqh", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:l:fqhV", longopts, NULL)) != -1) {
         const char *arg = bad_arg(argc, argv, before);
         if (strncmp(arg, "--", 2) == 0 && arg[2] && ambiguous(arg, longopts))
             return bad_usage("unknown option %s (ambiguous)", arg);
@@ -436,6 +439,7 @@ int main(int argc, char **argv)
         case OPT_FROM: from = optarg; break;
         case OPT_INSTALL: install = 1; break;
         case OPT_LIST: list = 1; break;
+        case 'V': want_version = 1; break;
         case 'h':
             usage(stdout);
             return fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_ERR;
@@ -446,7 +450,7 @@ int main(int argc, char **argv)
         default:
             if (optopt == 0)   /* unknown or ambiguous long option */
                 return bad_usage("unknown option %s", argv[optind - 1]);
-            if (optopt >= 256 || strchr("olfqh", optopt)) {   /* --force=x */
+            if (optopt >= 256 || strchr("olfqhV", optopt)) {   /* --force=x */
                 const char *eq = strchr(argv[optind - 1], '=');
                 return bad_usage("option %.*s takes no value",
                                  eq ? (int)(eq - argv[optind - 1]) : (int)strlen(argv[optind - 1]),
@@ -458,6 +462,10 @@ int main(int argc, char **argv)
     }
     int nargs = argc - optind;
     char **args = argv + optind;
+    if (want_version) {
+        fm_print_version(stdout, "wmkeygen", json);
+        return 0;
+    }
 
     if (list) {
         if (prefix || label || from || install || no_pass || src.file || force || quiet)

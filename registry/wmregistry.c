@@ -24,6 +24,7 @@
 #include "payload.h"
 #include "registry.h"
 #include "tool_util.h"
+#include "version.h"
 
 #define PROG "wmregistry"
 enum { EXIT_OK = 0, EXIT_BAD = 1, EXIT_ERR = 2 };
@@ -424,12 +425,13 @@ int main(int argc, char **argv)
         {"force", no_argument, NULL, 'f'},
         {"public-key", required_argument, NULL, 'p'},
         {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
         {NULL, 0, NULL, 0},
     };
     Opts o = { 0 };
-    int c;
+    int c, want_version = 0;
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":o:fp:h", longopts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":o:fp:hV", longopts, NULL)) != -1) {
         switch (c) {
         case OPT_REGISTRY: o.registry = optarg; break;
         case OPT_JSON: o.json = 1; break;
@@ -473,6 +475,7 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return fflush(stdout) == 0 ? EXIT_OK : EXIT_ERR;
+        case 'V': want_version = 1; break;
         case ':':
             return bad_usage("option '%s' requires an argument", argv[optind - 1]);
         default:
@@ -480,6 +483,10 @@ int main(int argc, char **argv)
                 return bad_usage("unknown option '%s'", argv[optind - 1]);
             return bad_usage("unknown option '-%c'", optopt);
         }
+    }
+    if (want_version) {
+        fm_print_version(stdout, "wmregistry", o.json);
+        return EXIT_OK;
     }
     if (optind >= argc)
         return bad_usage("missing command: list, show, export, import, verify or add");

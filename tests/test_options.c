@@ -55,8 +55,9 @@ Test(options, errors_name_the_argument_as_typed)
 
 Test(options, every_tool_has_a_version)
 {
-    const char *tools[] = { WMEMBED, WMDETECT, WMVERIFY };
-    for (size_t i = 0; i < 3; i++) {
+    const char *tools[] = { WMEMBED, WMDETECT, WMVERIFY, FM_BUILD_DIR "/wmkeygen",
+                            FM_BUILD_DIR "/wmregistry" };
+    for (size_t i = 0; i < 5; i++) {
         char *out = NULL;
         const char *argv[] = { tools[i], "--version", NULL };
         cr_assert_eq(tu_run(argv, &out, NULL), 0);
