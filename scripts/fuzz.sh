@@ -8,7 +8,7 @@
 #   scripts/fuzz.sh [--seconds N] [--jobs J] [HARNESS...]
 #     --seconds N   time per harness (default 60; CI uses the default)
 #     --jobs J      parallel fuzzing processes per harness (default 1)
-#     HARNESS       key, receipt, softdecode, frames (default: all)
+#     HARNESS       key, receipt, softdecode, frames, recipients, registry (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=60
@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     *) names+=("$1"); shift ;;
   esac
 done
-[ ${#names[@]} -gt 0 ] || names=(key receipt softdecode frames)
+[ ${#names[@]} -gt 0 ] || names=(key receipt softdecode frames recipients registry)
 case "$seconds" in ''|*[!0-9]*) echo "fuzz.sh: --seconds needs a number" >&2; exit 2 ;; esac
 
 command -v clang >/dev/null || { echo "fuzz.sh: clang is not installed (scripts/deps.sh)" >&2; exit 2; }
