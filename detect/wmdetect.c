@@ -20,6 +20,8 @@
 #include "keys.h"
 #include "payload.h"
 #include "receipt.h"
+#include "scan.h"
+#include "still.h"
 #include "tool_util.h"
 #include "video_io.h"
 
@@ -43,6 +45,7 @@ static void usage(FILE *out)
     fprintf(out,
         "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
         "                [--json] [--quiet] CLIP\n"
+        "       wmdetect [-k KEY.dkey] --scan DIR|- [--threads N] [--json] [--quiet]\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
@@ -56,7 +59,13 @@ static void usage(FILE *out)
         "                       fingerprint it records (content match)\n"
         "      --start S        skip the first S seconds of CLIP\n"
         "      --duration D     read at most D seconds\n"
-        "      --json           print one JSON object on stdout\n"
+        "      --scan DIR       scan every file under DIR (recursive; - reads a list\n"
+        "                       of paths from stdin): images and clips, every key,\n"
+        "                       one line per hit and per unreadable file, then a\n"
+        "                       summary per key and title with the combined evidence\n"
+        "      --threads N      scan with N threads (default: one per core)\n"
+        "      --json           print one JSON object on stdout (--scan: one JSON\n"
+        "                       line per hit, per unreadable file and the summary)\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
         "  -h, --help           this help\n"
         "\n"
@@ -219,13 +228,16 @@ int main(int argc, char **argv)
         { "start", required_argument, 0, 's' },
         { "duration", required_argument, 0, 'd' },
         { "json", no_argument, 0, 'j' },
+        { "scan", required_argument, 0, 'S' },
+        { "threads", required_argument, 0, 't' },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
     const char *key_path = NULL, *receipt_path = NULL;
     double start = 0, duration = 0;
-    int json = 0, quiet = 0, c;
+    int json = 0, quiet = 0, c, threads = 0;
+    const char *scan_root = NULL;
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, ":k:qh", opts, NULL)) != -1) {
@@ -245,6 +257,13 @@ int main(int argc, char **argv)
             }
             break;
         case 'j': json = 1; break;
+        case 'S': scan_root = optarg; break;
+        case 't':
+            if (fm_parse_int(optarg, 1, 1024, &threads) < 0) {
+                fprintf(stderr, "wmdetect: --threads '%s' is not a number from 1 to 1024\n", optarg);
+                return EXIT_ERROR;
+            }
+            break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
         case ':':
@@ -255,12 +274,16 @@ int main(int argc, char **argv)
             return EXIT_ERROR;
         }
     }
-    if (optind != argc - 1) {
+    if (scan_root && (optind != argc || receipt_path || start > 0 || duration > 0)) {
+        fprintf(stderr, "wmdetect: --scan takes no clip, --receipt, --start or --duration (see --help)\n");
+        return EXIT_ERROR;
+    }
+    if (!scan_root && optind != argc - 1) {
         fprintf(stderr, "wmdetect: %s (see --help)\n",
                 optind >= argc ? "no clip given" : "give exactly one clip");
         return EXIT_ERROR;
     }
-    const char *clip = argv[optind];
+    const char *clip = scan_root ? NULL : argv[optind];
 
     FmError err = { { 0 } };
     FmKey *keys[MAX_KEYS] = { 0 };
@@ -294,6 +317,11 @@ int main(int argc, char **argv)
         }
         if (load_key_dir(dir, keys, &nkeys, &err) < 0)
             goto fail_err;
+    }
+    if (scan_root) {
+        FmScanOptions so = { .root = scan_root, .threads = threads, .json = json, .quiet = quiet };
+        ret = fm_scan_run(&so, keys, nkeys);
+        goto end;
     }
     if (receipt_path) {
         int ok = -1;
@@ -351,7 +379,12 @@ int main(int argc, char **argv)
 
     FmDetectResult best = { 0 }, cur;
     int best_key = -1;
-    for (int i = 0; i < nkeys; i++) {
+    /* a still picture (or a one-frame clip): the still detector first */
+    if (frames == 1 &&
+        fm_still_detect_thorough(&acc, keys, nkeys, receipt_path ? expected : NULL, &best,
+                                 &best_key, &err) < 0)
+        goto fail_err;
+    for (int i = 0; i < nkeys && frames > 1; i++) {
         if (fm_detect(&acc, keys[i], nkeys, receipt_path ? expected : NULL, &cur, &err) < 0)
             goto fail_err;
         int better = best_key < 0 ||
