@@ -358,13 +358,23 @@ static void *worker(void *arg)
                 break;
             }
             if (r < 0) {
-                /* the reader's messages name the file; keep the reason */
-                const char *m = err.msg;
+                /* the reader's messages name the file, which the line
+                 * already does: keep the reason */
+                char m[sizeof err.msg];
+                const char *q = strstr(err.msg, f->path);
                 size_t lp = strlen(f->path);
-                if (m[0] == '\'' && !strncmp(m + 1, f->path, lp) && m[lp + 1] == '\'')
-                    m += lp + 2;
-                while (*m == ':' || *m == ' ')
-                    m++;
+                if (q && q > err.msg && q[-1] == '\'' && q[lp] == '\'') {
+                    size_t head = (size_t)(q - 1 - err.msg);
+                    while (head > 0 && err.msg[head - 1] == ' ')
+                        head--;
+                    const char *rest = q + lp + 1;
+                    if (!head)
+                        while (*rest == ':' || *rest == ' ')
+                            rest++;
+                    snprintf(m, sizeof m, "%.*s%s", (int)head, err.msg, rest);
+                } else {
+                    snprintf(m, sizeof m, "%s", err.msg);
+                }
                 if (!(f->error = strdup(*m ? m : "cannot be read"))) {
                     s->fatal = 1;
                     break;
