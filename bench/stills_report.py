@@ -114,7 +114,8 @@ def report(out, dest, quick):
                 joint.append({"clip": p[0], "size": int(p[1]), "quality": int(p[2][1:]),
                               "stills": int(p[3]), "pooled": int(p[4]), "signature_valid": bool(int(p[5]))})
     sp, st = read_time(os.path.join(out, "speed.time")), read_time(os.path.join(out, "setup.time"))
-    nsp = sum(1 for _ in open(os.path.join(out, "speed_list.txt")))
+    slp = os.path.join(out, "speed_list.txt")
+    nsp = sum(1 for _ in open(slp)) if os.path.exists(slp) else 0
     speed = None
     if sp and st and nsp:
         cpu = sp[1] + sp[2] - (st[1] + st[2])
