@@ -13,7 +13,7 @@
 #    whose quantisation tables are nearest IJG quality 91 and 75
 #    (bench/jpeg_quality.py): "q90" and "q75" below.
 # 3. Unmarked images (>= 10,000; --quick: ~300): frames of other real footage
-#    (the 162-s long master, elephants 2160p) and of the unmarked masters of
+#    (60 s of the long master, elephants 2160p) and of the unmarked masters of
 #    the same four clips, cropped and scaled, JPEG/PNG/WebP; synthetic
 #    pictures from ffmpeg's testsrc2, mandelbrot, cellauto, life, gradients,
 #    smptehdbars and noise.
@@ -84,9 +84,10 @@ frames() {  # src ss fps filter ext qv prefix [limit]
 }
 SQ="crop=ih:ih,scale=512:512"; SQ7="crop=ih:ih,scale=720:720"; SQ10="crop=ih:ih,scale=1080:1080"
 if [ $QUICK = 1 ]; then R=0.5; LIM=40; else R=1; LIM=100000; fi
-# the 162-s long master: one decode, its frames dealt round-robin to five
+# the first 60 s of the long master (30 shots of real footage and slow
+# zooms over photographs): one decode, its frames dealt round-robin to five
 # variants (no frame twice)
-if [ $QUICK = 1 ]; then LT="-t 8"; else LT=""; fi
+if [ $QUICK = 1 ]; then LT="-t 8"; else LT="-t 60"; fi
 V="crop=ih:ih,scale"
 $FF $LT -i "$MEDIA/long_1080p24.mkv" -filter_complex \
   "[0:v]split=5[a][b][c][d][e];\
@@ -104,7 +105,7 @@ for n in dune_1080p24 raindrops_1080p24 storm_720p25 vtest_768x576; do
   frames "$MEDIA/$n.mkv" 0 $(echo "24*$R" | bc) "$SQ" jpg $Q75 "plain_${n%%_*}_512" $LIM
   frames "$MEDIA/$n.mkv" 0.02 $(echo "12*$R" | bc) "$SQ7" jpg $Q90 "plain_${n%%_*}_720" $LIM
 done
-if [ $QUICK = 1 ]; then NS=12; else NS=450; fi
+if [ $QUICK = 1 ]; then NS=12; else NS=700; fi
 synth() {  # lavfi source, ext, qv, prefix [encoder options]
   $FF -f lavfi -i "$1" -frames:v $NS ${5:-} ${6:-} -q:v "$3" -f image2 "$U/${4}_%05d.$2"
 }
