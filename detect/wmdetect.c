@@ -19,6 +19,8 @@
 #include "detector.h"
 #include "fingerprint.h"
 #include "identify.h"
+#include "scan.h"
+#include "still.h"
 #include "keys.h"
 #include "payload.h"
 #include "receipt.h"
@@ -45,6 +47,7 @@ static void usage(FILE *out)
     fprintf(out,
         "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
         "                [--threads N] [--json] [--quiet] CLIP\n"
+        "       wmdetect [-k KEY.dkey] --scan DIR|- [--threads N] [--json] [--quiet]\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
@@ -58,9 +61,15 @@ static void usage(FILE *out)
         "                       fingerprint it records (content match)\n"
         "      --start T        skip the first T of CLIP (seconds or [HH:]MM:SS[.m])\n"
         "      --duration T     read at most T of it\n"
+        "      --scan DIR       scan every file under DIR (recursive; - reads a list\n"
+        "                       of paths from stdin): images and clips, every key,\n"
+        "                       one line per hit and per unreadable file, then a\n"
+        "                       summary per key and title with the combined evidence\n"
         "      --threads N      threads reading each frame, 1..256 (default: all\n"
-        "                       cores; the result is the same whatever N)\n"
-        "      --json           print one JSON object on stdout\n"
+        "                       cores; the result is the same whatever N); with\n"
+        "                       --scan, files read at a time\n"
+        "      --json           print one JSON object on stdout (--scan: one JSON\n"
+        "                       line per hit, per unreadable file and the summary)\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
         "      --progress FILE  key=value progress blocks for farm logs (- = stderr)\n"
         "  -v, --loglevel L     FFmpeg's own messages: quiet (default), error, warning,\n"
@@ -298,6 +307,7 @@ int main(int argc, char **argv)
         { "start", required_argument, 0, 's' },
         { "duration", required_argument, 0, 'd' },
         { "threads", required_argument, 0, 't' },
+        { "scan", required_argument, 0, 'S' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
         { "version", no_argument, 0, 'V' },
@@ -312,6 +322,7 @@ int main(int argc, char **argv)
     int use_registry = 1;
     double start = 0, duration = 0;
     int json = 0, quiet = 0, threads = 0, c;
+    const char *scan_root = NULL;
 
     opterr = 0;
     int want_version = 0;
@@ -327,6 +338,7 @@ int main(int argc, char **argv)
             receipts[nreceipts++] = optarg;
             break;
         case 'R': registry_opt = optarg; break;
+        case 'S': scan_root = optarg; break;
         case 'N': use_registry = 0; break;
         case 's':
             if (parse_time(optarg, &start) < 0) {
@@ -363,12 +375,16 @@ int main(int argc, char **argv)
         fm_print_version(stdout, "wmdetect", json);
         return 0;
     }
-    if (optind != argc - 1) {
+    if (scan_root && (optind != argc || receipt_path || start > 0 || duration > 0)) {
+        fprintf(stderr, "wmdetect: --scan takes no clip, --receipt, --start or --duration (see --help)\n");
+        return EXIT_ERROR;
+    }
+    if (!scan_root && optind != argc - 1) {
         fprintf(stderr, "wmdetect: %s (see --help)\n",
                 optind >= argc ? "no clip given" : "give exactly one clip");
         return EXIT_ERROR;
     }
-    const char *clip = argv[optind];
+    const char *clip = scan_root ? NULL : argv[optind];
 
     FmError err = { { 0 } };
     FmKeyList klist = { 0 };
@@ -418,6 +434,11 @@ int main(int argc, char **argv)
             goto fail_err;
     }
     keys = klist.keys;
+    if (scan_root) {
+        FmScanOptions so = { .root = scan_root, .threads = threads, .json = json, .quiet = quiet };
+        ret = fm_scan_run(&so, keys, (int)klist.n);
+        goto end;
+    }
     /* candidates: the registry's messages of these keys, and the receipts */
     if (identify_collect(&ident, &klist, use_registry, registry_opt, receipts, nreceipts,
                          &err) < 0)
@@ -486,8 +507,13 @@ int main(int argc, char **argv)
 
     FmDetectResult best = { 0 };
     int best_key = -1;
-    if (identify_run(&ident, &acc, &klist, &best, &best_key, &err) < 0)
+    /* a still picture (or a one-frame clip): the still detector (no naming) */
+    if (frames == 1) {
+        if (fm_still_detect_thorough(&acc, keys, (int)klist.n, NULL, &best, &best_key, &err) < 0)
+            goto fail_err;
+    } else if (identify_run(&ident, &acc, &klist, &best, &best_key, &err) < 0) {
         goto fail_err;
+    }
     /* a valid signature on pictures that are not the issued title's: the
      * copy attack, or a re-stamp by a detection-key holder */
     if (master_fp && best.signature_valid) {

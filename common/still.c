@@ -1,0 +1,468 @@
+#include "still.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fftw3.h>
+#include <sodium.h>
+
+#include "fec.h"
+
+/* Messages the list decoder offers to the signature check (as fm_detect). */
+#define DECODE_LIST 64
+/* Two shift candidates of one flip must differ by more than this many mark
+ * pixels along an axis: the sync correlation peak is a few samples wide. */
+#define PEAK_EXCLUDE 2
+
+struct FmStillKey {
+    const FmKey *key;
+    FmPatternKeys pk;
+    FmEpochPilot *pilots;        /* FM_EPOCHS */
+    fftwf_complex *sync_f;       /* spectrum of the sync tile */
+    fftwf_plan fwd, inv;         /* made once; executed on the caller's arrays */
+};
+
+enum { NC = FM_TILE * (FM_TILE / 2 + 1) };
+
+int fm_still_key_new(FmStillKey **out, const FmKey *key, FmError *err)
+{
+    FmStillKey *sk = calloc(1, sizeof(*sk));
+    float *tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    float *values = malloc(sizeof(float) * FM_SLOTS);
+    *out = NULL;
+    if (!sk || !tile || !values ||
+        !(sk->pilots = malloc(sizeof(FmEpochPilot) * FM_EPOCHS)) ||
+        !(sk->sync_f = fftwf_malloc(sizeof(fftwf_complex) * NC))) {
+        fftwf_free(tile);
+        free(values);
+        fm_still_key_free(&sk);
+        return fm_error_set(err, FM_ENOMEM, "out of memory for the still detector");
+    }
+    sk->key = key;
+    fm_pattern_keys_init(&sk->pk, key->wm_key);
+    for (uint32_t n = 0; n < FM_EPOCHS; n++)
+        fm_epoch_pilot(&sk->pk, n, &sk->pilots[n]);
+    fm_sync_values(&sk->pk, values);
+    fm_tile_render(values, tile);
+    /* FFTW's planner is not thread-safe: plans are made here, once */
+    sk->fwd = fftwf_plan_dft_r2c_2d(FM_TILE, FM_TILE, tile, sk->sync_f, FFTW_ESTIMATE);
+    sk->inv = fftwf_plan_dft_c2r_2d(FM_TILE, FM_TILE, sk->sync_f, tile, FFTW_ESTIMATE);
+    fm_sync_values(&sk->pk, values);
+    fm_tile_render(values, tile);   /* planning may have overwritten it */
+    fftwf_execute_dft_r2c(sk->fwd, tile, sk->sync_f);
+    sodium_memzero(tile, sizeof(float) * FM_TILE * FM_TILE);
+    sodium_memzero(values, sizeof(float) * FM_SLOTS);
+    fftwf_free(tile);
+    free(values);
+    *out = sk;
+    return 0;
+}
+
+void fm_still_key_free(FmStillKey **psk)
+{
+    FmStillKey *sk = *psk;
+    if (!sk)
+        return;
+    fm_pattern_keys_wipe(&sk->pk);
+    if (sk->pilots) {
+        sodium_memzero(sk->pilots, sizeof(FmEpochPilot) * FM_EPOCHS);
+        free(sk->pilots);
+    }
+    if (sk->sync_f) {
+        sodium_memzero(sk->sync_f, sizeof(fftwf_complex) * NC);
+        fftwf_free(sk->sync_f);
+    }
+    if (sk->fwd)
+        fftwf_destroy_plan(sk->fwd);
+    if (sk->inv)
+        fftwf_destroy_plan(sk->inv);
+    free(sk);
+    *psk = NULL;
+}
+
+/* Scales each coefficient position of slot values to unit variance (as the
+ * video detector does for an epoch group). */
+static void normalise_bands(float *v)
+{
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double ss = 0;
+        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
+            ss += (double)v[b * FM_NCOEF + c] * v[b * FM_NCOEF + c];
+        float inv = ss > 0 ? (float)(1 / sqrt(ss / (FM_TILE_BLOCKS * FM_TILE_BLOCKS))) : 0;
+        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
+            v[b * FM_NCOEF + c] *= inv;
+    }
+}
+
+/* Folds the grid into tile with an optional horizontal flip and a shift. */
+static void fold(const float *plane, int w, int h, int flip, int ox, int oy, float *tile)
+{
+    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
+    for (int y = 0; y < h; y++) {
+        float *t = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
+        const float *p = plane + (size_t)y * w;
+        for (int x = 0; x < w; x++)
+            t[((flip ? w - 1 - x : x) + ox) % FM_TILE] += p[x];
+    }
+}
+
+typedef struct Candidate {
+    int flip, sx, sy;
+    uint32_t epoch;
+    double z;
+} Candidate;
+
+/* Cyclic distance along one tile axis. */
+static int cyc(int a, int b)
+{
+    int d = abs(a - b) % FM_TILE;
+    return d > FM_TILE / 2 ? FM_TILE - d : d;
+}
+
+/* The FM_STILL_SHIFTS best shifts of the sync layer in a tile folded at 0. */
+static void sync_shifts(const FmStillKey *sk, float *tile, fftwf_complex *spec, int flip,
+                        Candidate *out)
+{
+    fftwf_execute_dft_r2c(sk->fwd, tile, spec);
+    /* tile(x) = sync(x + d): conj(T) * S, as the geometry search */
+    for (int i = 0; i < NC; i++) {
+        float ar = spec[i][0], ai = -spec[i][1];
+        float br = sk->sync_f[i][0], bi = sk->sync_f[i][1];
+        spec[i][0] = ar * br - ai * bi;
+        spec[i][1] = ar * bi + ai * br;
+    }
+    fftwf_execute_dft_c2r(sk->inv, spec, tile);
+    for (int k = 0; k < FM_STILL_SHIFTS; k++) {
+        int arg = -1;
+        for (int i = 0; i < FM_TILE * FM_TILE; i++) {
+            int x = i % FM_TILE, y = i / FM_TILE, near = 0;
+            for (int j = 0; j < k; j++)
+                near |= cyc(x, out[j].sx) <= PEAK_EXCLUDE && cyc(y, out[j].sy) <= PEAK_EXCLUDE;
+            if (!near && (arg < 0 || tile[i] > tile[arg]))
+                arg = i;
+        }
+        out[k] = (Candidate){ .flip = flip, .sx = arg % FM_TILE, .sy = arg / FM_TILE };
+    }
+}
+
+/*
+ * The best epoch of each candidate's normalised slot values: pilot z over
+ * the FM_EPOCHS epochs. The candidates are searched together: v holds, per
+ * slot, every candidate's value and its square side by side, so one pass
+ * over the epochs' pilot tables serves them all.
+ */
+static void epoch_search(const FmStillKey *sk, const float *v, Candidate *c)
+{
+    for (int j = 0; j < FM_STILL_CANDIDATES; j++)
+        c[j].z = -INFINITY;
+    for (uint32_t n = 0; n < FM_EPOCHS; n++) {
+        const FmEpochPilot *p = &sk->pilots[n];
+        float s[FM_STILL_CANDIDATES] = { 0 }, q[FM_STILL_CANDIDATES] = { 0 };
+        for (int r = 0; r < FM_PILOTS; r++) {
+            const float *x = v + (size_t)p->slot[r] * 2 * FM_STILL_CANDIDATES;
+            float sg = p->sign[r];
+            for (int j = 0; j < FM_STILL_CANDIDATES; j++) {
+                s[j] += x[j] * sg;
+                q[j] += x[FM_STILL_CANDIDATES + j];
+            }
+        }
+        for (int j = 0; j < FM_STILL_CANDIDATES; j++) {
+            double z = q[j] > 0 ? s[j] / sqrt(q[j]) : 0;
+            if (z > c[j].z) {
+                c[j].z = z;
+                c[j].epoch = n;
+            }
+        }
+    }
+}
+
+/* A tile folded at shift 0, rolled to shift (ox, oy): the same as folding at it. */
+static void roll(const float *t0, int ox, int oy, float *tile)
+{
+    for (int y = 0; y < FM_TILE; y++) {
+        float *d = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
+        const float *src = t0 + (size_t)y * FM_TILE;
+        memcpy(d + ox, src, sizeof(float) * (size_t)(FM_TILE - ox));
+        memcpy(d, src + FM_TILE - ox, sizeof(float) * (size_t)ox);
+    }
+}
+
+/* Soft coded bits of normalised slot values under an epoch, each band
+ * weighted by the mark amplitude its pilots show (maximum-ratio combining,
+ * as fm_detect). */
+static void soft_bits(const FmStillKey *sk, const float *u, uint32_t epoch, FmSlotMap *map,
+                      float *soft)
+{
+    const FmEpochPilot *p = &sk->pilots[epoch];
+    double m[FM_NCOEF] = { 0 };
+    int cnt[FM_NCOEF] = { 0 };
+    for (int r = 0; r < FM_PILOTS; r++) {
+        int c = p->slot[r] % FM_NCOEF;
+        m[c] += u[p->slot[r]] * p->sign[r];
+        cnt[c]++;
+    }
+    float weight[FM_NCOEF];
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double mc = cnt[c] ? m[c] / cnt[c] : 0;
+        weight[c] = (float)(mc > 0.02 ? mc : 0.02);
+    }
+    fm_slot_map_init(map, &sk->pk, epoch);
+    memset(soft, 0, sizeof(float) * FM_CODED_BITS);
+    for (int k = 0; k < FM_SLOTS; k++)
+        if (map->bit[k] >= 0)
+            soft[map->bit[k]] += weight[k % FM_NCOEF] * u[k] * map->sign[k];
+}
+
+int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *res,
+                         FmError *err)
+{
+    uint8_t *cand = malloc((size_t)DECODE_LIST * FM_MESSAGE_BITS);
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    int listed = 0, ret;
+    if (!cand)
+        return fm_error_set(err, FM_ENOMEM, "out of memory in the decoder");
+    if ((ret = fm_fec_decode_list(soft, FM_MESSAGE_BITS, DECODE_LIST, cand, &listed)) < 0) {
+        free(cand);
+        return fm_error_set(err, ret, "out of memory in the decoder");
+    }
+    res->signature_valid = 0;
+    for (int c = 0; c < listed && !res->signature_valid; c++) {
+        fm_bits_to_bytes(cand + (size_t)c * FM_MESSAGE_BITS, FM_MESSAGE_BYTES, res->message);
+        res->signature_valid = fm_payload_verify(res->message, key) == 0;
+        res->list_rank = c;
+    }
+    if (!res->signature_valid) {
+        fm_bits_to_bytes(cand, FM_MESSAGE_BYTES, res->message);
+        res->list_rank = 0;
+    }
+    sodium_memzero(cand, (size_t)DECODE_LIST * FM_MESSAGE_BITS);
+    free(cand);
+    res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
+    fm_bytes_to_bits(res->message, FM_MESSAGE_BYTES, bits);
+    fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+    int errors = 0;
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        errors += (soft[i] > 0) != (coded[i] == 1);
+    res->raw_ber = (double)errors / FM_CODED_BITS;
+    sodium_memzero(bits, sizeof(bits));
+    sodium_memzero(coded, sizeof(coded));
+    return 0;
+}
+
+int fm_still_picture_set(FmStillPicture *p, const uint8_t *luma, ptrdiff_t stride, int width,
+                         int height, int bit_depth, FmError *err)
+{
+    if (width < 16 || height < 16 || width > 16384 || height > 16384)
+        return fm_error_set(err, FM_EINVAL, "picture size %dx%d is outside 16x16..16384x16384",
+                            width, height);
+    if (!p->owned || p->width != width || p->height != height) {
+        fm_still_picture_free(p);
+        p->owned = 1;
+        p->width = width;
+        p->height = height;
+        p->step = fm_mark_step(height);
+        p->gw = fm_mark_width(width, height);
+        p->gh = FM_MARK_HEIGHT;
+        size_t n = (size_t)p->gw * p->gh;
+        size_t wide = (size_t)(p->gw > width ? p->gw : width);
+        size_t tall = (size_t)(p->gh > height ? p->gh : height);
+        p->buf = malloc(sizeof(float) * n);
+        p->work = malloc(sizeof(float) * n * 3);
+        p->tmp = malloc(sizeof(float) * wide * tall);
+        if (!p->buf || !p->work || !p->tmp ||
+            fm_axis_map_init(&p->mx, width, p->gw, 0, (double)width / p->gw) < 0 ||
+            fm_axis_map_init(&p->my, height, p->gh, 0, (double)height / p->gh) < 0) {
+            fm_still_picture_free(p);
+            return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d picture", width, height);
+        }
+    }
+    fm_resample_plane(luma, stride, height, bit_depth, &p->mx, &p->my, p->tmp, p->buf);
+    fm_whiten(p->buf, p->gw, p->gh, p->buf, p->work);
+    p->grid = p->buf;
+    p->t = 0;
+    return 0;
+}
+
+void fm_still_picture_view(FmStillPicture *p, const FmAccumulator *acc)
+{
+    memset(p, 0, sizeof(*p));
+    p->gw = acc->gw;
+    p->gh = acc->gh;
+    p->step = acc->step;
+    p->t = acc->t_first;
+    p->grid = acc->grid;
+}
+
+void fm_still_picture_free(FmStillPicture *p)
+{
+    if (p->owned) {
+        fm_axis_map_free(&p->mx);
+        fm_axis_map_free(&p->my);
+        free(p->buf);
+        free(p->tmp);
+        free(p->work);
+    }
+    memset(p, 0, sizeof(*p));
+}
+
+int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tried, int flags,
+                    FmDetectResult *res, float *soft, int *decoded, FmError *err)
+{
+    memset(res, 0, sizeof(*res));
+    if (decoded)
+        *decoded = 0;
+    if (soft)
+        memset(soft, 0, sizeof(float) * FM_CODED_BITS);
+    float *tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    float *t0 = malloc(sizeof(float) * FM_TILE * FM_TILE * 2);
+    fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * NC);
+    float *u = malloc(sizeof(float) * FM_SLOTS);
+    float *v = malloc(sizeof(float) * FM_SLOTS * 2 * FM_STILL_CANDIDATES);
+    float *own_soft = soft ? NULL : malloc(sizeof(float) * FM_CODED_BITS);
+    FmSlotMap *map = malloc(sizeof(*map));
+    int ret = 0;
+    if (!tile || !t0 || !spec || !u || !v || (!soft && !own_soft) || !map) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the still detector");
+        goto end;
+    }
+    float *sb = soft ? soft : own_soft;
+
+    /* 1-2. shift candidates on the sync layer, without and with a flip */
+    Candidate cand[FM_STILL_CANDIDATES];
+    for (int flip = 0; flip < 2; flip++) {
+        float *tf = t0 + (size_t)flip * FM_TILE * FM_TILE;
+        fold(pic->grid, pic->gw, pic->gh, flip, 0, 0, tf);
+        memcpy(tile, tf, sizeof(float) * FM_TILE * FM_TILE);
+        sync_shifts(sk, tile, spec, flip, cand + flip * FM_STILL_SHIFTS);
+    }
+    /* 3. the epoch search under each; the best pilot wins */
+    for (int c = 0; c < FM_STILL_CANDIDATES; c++) {
+        roll(t0 + (size_t)cand[c].flip * FM_TILE * FM_TILE, cand[c].sx, cand[c].sy, tile);
+        fm_tile_read(tile, u);
+        normalise_bands(u);
+        for (int k = 0; k < FM_SLOTS; k++) {
+            v[(size_t)k * 2 * FM_STILL_CANDIDATES + c] = u[k];
+            v[(size_t)k * 2 * FM_STILL_CANDIDATES + FM_STILL_CANDIDATES + c] = u[k] * u[k];
+        }
+    }
+    epoch_search(sk, v, cand);
+    int best = 0;
+    for (int c = 1; c < FM_STILL_CANDIDATES; c++)
+        if (cand[c].z > cand[best].z)
+            best = c;
+    const Candidate *b = &cand[best];
+    long keys = keys_tried > 0 ? keys_tried : 1;
+    double hyp = (double)keys * FM_STILL_CANDIDATES * FM_EPOCHS;
+    res->pilot_z = isfinite(b->z) ? b->z : 0;
+    res->hypotheses = (long)hyp;
+    double lp = fm_gauss_tail_log10(res->pilot_z) + log10(hyp);
+    res->false_alarm_log10 = lp > 0 ? 0 : lp;
+    res->false_alarm_probability = pow(10, res->false_alarm_log10);
+    res->segments = res->segments_read = 1;
+    res->frames_read = 1;
+    res->span[0] = res->span[1] = pic->t;
+    res->master_position = b->epoch * FM_EPOCH_SECONDS + FM_EPOCH_SECONDS / 2;
+    /* where the marked picture's mark pixel 0 falls: grid sample -shift */
+    int ox = -b->sx, oy = -b->sy;
+    while (ox < -FM_TILE / 2) ox += FM_TILE;
+    while (oy < -FM_TILE / 2) oy += FM_TILE;
+    res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1, .offset_x = ox * pic->step,
+                                  .offset_y = oy * pic->step, .flip_h = b->flip };
+
+    /* 4. the message */
+    if ((flags & FM_STILL_DECODE) || res->pilot_z >= FM_STILL_DECODE_Z) {
+        roll(t0 + (size_t)b->flip * FM_TILE * FM_TILE, b->sx, b->sy, tile);
+        fm_tile_read(tile, u);
+        normalise_bands(u);
+        soft_bits(sk, u, b->epoch, map, sb);
+        if ((ret = fm_still_decode_soft(sb, sk->key, res, err)) < 0)
+            goto end;
+        if (decoded)
+            *decoded = 1;
+    } else {
+        res->raw_ber = NAN;   /* not measured: the message was not read */
+    }
+    res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
+end:
+    if (tile)
+        sodium_memzero(tile, sizeof(float) * FM_TILE * FM_TILE);
+    fftwf_free(tile);
+    if (t0)
+        sodium_memzero(t0, sizeof(float) * FM_TILE * FM_TILE * 2);
+    free(t0);
+    fftwf_free(spec);
+    free(u);
+    free(v);
+    if (own_soft)
+        sodium_memzero(own_soft, sizeof(float) * FM_CODED_BITS);
+    free(own_soft);
+    if (map)
+        sodium_memzero(map, sizeof(*map));
+    free(map);
+    return ret;
+}
+
+int fm_still_detect_thorough(const FmAccumulator *acc, FmKey *const *keys, int nkeys,
+                             const uint8_t *expected, FmDetectResult *res, int *which,
+                             FmError *err)
+{
+    FmDetectResult cur;
+    int ret = 0;
+    *which = -1;
+    memset(res, 0, sizeof(*res));
+    FmStillPicture pic;
+    if (acc->frames != 1)
+        return fm_error_set(err, FM_EINVAL, "the still detector reads exactly one frame (got %ld)",
+                            acc->frames);
+    fm_still_picture_view(&pic, acc);
+    for (int i = 0; i < nkeys; i++) {
+        FmStillKey *sk = NULL;
+        if ((ret = fm_still_key_new(&sk, keys[i], err)) < 0)
+            return ret;
+        ret = fm_still_detect(&pic, sk, nkeys, FM_STILL_DECODE, &cur, NULL, NULL, err);
+        fm_still_key_free(&sk);
+        if (ret < 0)
+            return ret;
+        if (*which < 0 || (cur.signature_valid && !res->signature_valid) ||
+            (cur.signature_valid == res->signature_valid &&
+             cur.false_alarm_log10 < res->false_alarm_log10)) {
+            *res = cur;
+            *which = i;
+        }
+    }
+    if (res->found && !expected)
+        return 0;
+    /* the video detector's nominal grid and geometry search (any crop,
+     * squeeze, flip or small rotation): its hypotheses add to the still's */
+    long still_hyp = res->hypotheses;
+    FmDetectResult still = *res;
+    int still_which = *which;
+    *which = -1;
+    for (int i = 0; i < nkeys; i++) {
+        if ((ret = fm_detect(acc, keys[i], nkeys, expected, &cur, err)) < 0)
+            return ret;
+        if (*which < 0 || (cur.signature_valid && !res->signature_valid) ||
+            (cur.signature_valid == res->signature_valid &&
+             cur.false_alarm_log10 < res->false_alarm_log10)) {
+            *res = cur;
+            *which = i;
+        }
+    }
+    double total = (double)still_hyp + (double)res->hypotheses;
+    int keep_still = (still.signature_valid && !res->signature_valid) ||
+                     (still.signature_valid == res->signature_valid && still.pilot_z >= res->pilot_z);
+    if (keep_still) {
+        int em = res->expected_match;
+        double ez = res->expected_z;
+        *res = still;
+        *which = still_which;
+        res->expected_match = em;
+        res->expected_z = ez;
+    }
+    double lp = fm_gauss_tail_log10(res->pilot_z) + log10(total);
+    res->hypotheses = total < 9e18 ? (long)total : (long)9e18;
+    res->false_alarm_log10 = lp > 0 ? 0 : lp;
+    res->false_alarm_probability = pow(10, res->false_alarm_log10);
+    res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
+    return 0;
+}
