@@ -23,6 +23,8 @@
 #    scan speed per core at 512 px (CPU time of a one-thread scan).
 # Results: bench/results/stills.md and stills.json (bench/stills_report.py).
 set -euo pipefail
+# issuances made here go to a throwaway registry, never the user's
+export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 B=${FILMMARK_BUILD:-$ROOT/build}
 MEDIA=${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}
@@ -42,7 +44,7 @@ done
 FF="ffmpeg -nostdin -hide_banner -loglevel error -y"
 Q90=3; Q75=8
 mkdir -p "$WORK/deliv" "$WORK/masters"
-[ -f "$WORK/k.key" ] || "$B/wmkeygen" -o "$WORK/k" >/dev/null
+[ -f "$WORK/k.key" ] || "$B/wmkeygen" --no-passphrase -o "$WORK/k" >/dev/null
 
 # ---- 1. deliverables ----
 if [ $QUICK = 1 ]; then CLIPS="dune_1080p24:4 storm_720p25:4"; else

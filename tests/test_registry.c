@@ -845,7 +845,7 @@ BOTH(wmregistry_tool)
     char *pub_a = tu_path(tmpdir, "a.pub"), *studio_pub = tu_path(tmpdir, "studio.pub");
     char *studio_key = tu_path(tmpdir, "studio.key"), *rcpt = tu_path(tmpdir, "screener.mkv.receipt.json");
     char *exp = tu_path(tmpdir, "export.jsonl"), *badf = tu_path(tmpdir, "bad.jsonl");
-    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix, "-q", NULL };
+    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "--no-passphrase", "-o", prefix, "-q", NULL };
     cr_assert_eq(tu_run(kg, NULL, NULL), 0);
     const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", studio_key, "-i",
                           FM_SOURCE_DIR "/samples/sample.mkv", "-o", deliv, "--codec", "ffv1",
