@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <libavutil/log.h>
@@ -20,6 +21,7 @@
 #include "keys.h"
 #include "payload.h"
 #include "receipt.h"
+#include "report.h"
 #include "tool_util.h"
 #include "video_io.h"
 
@@ -42,7 +44,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
-        "                [--json] [--quiet] CLIP\n"
+        "                [--report FILE.html] [--json] [--quiet] CLIP\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
@@ -56,6 +58,8 @@ static void usage(FILE *out)
         "                       fingerprint it records (content match)\n"
         "      --start S        skip the first S seconds of CLIP\n"
         "      --duration D     read at most D seconds\n"
+        "      --report FILE    also write an evidence report: one self-contained\n"
+        "                       HTML file (see docs/example-report.html)\n"
         "      --json           print one JSON object on stdout\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
         "  -h, --help           this help\n"
@@ -218,12 +222,13 @@ int main(int argc, char **argv)
         { "receipt", required_argument, 0, 'r' },
         { "start", required_argument, 0, 's' },
         { "duration", required_argument, 0, 'd' },
+        { "report", required_argument, 0, 'R' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *key_path = NULL, *receipt_path = NULL;
+    const char *key_path = NULL, *receipt_path = NULL, *report_path = NULL;
     double start = 0, duration = 0;
     int json = 0, quiet = 0, c;
 
@@ -232,6 +237,7 @@ int main(int argc, char **argv)
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'r': receipt_path = optarg; break;
+        case 'R': report_path = optarg; break;
         case 's':
             if (fm_parse_double(optarg, &start) < 0 && strcmp(optarg, "0") != 0) {
                 fprintf(stderr, "wmdetect: --start '%s' is not a number of seconds\n", optarg);
@@ -271,6 +277,8 @@ int main(int argc, char **argv)
     uint8_t expected[FM_MESSAGE_BYTES];
     FmFingerprint *master_fp = NULL, *clip_fp = NULL;
     ContentCheck cc = { 0 };
+    time_t analysed_at = time(NULL);
+    FmStrengthTrace trace[2] = { { 0 } };   /* the best key's, the current key's */
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
@@ -351,8 +359,16 @@ int main(int argc, char **argv)
 
     FmDetectResult best = { 0 }, cur;
     int best_key = -1;
+    for (int t = 0; t < 2 && report_path; t++) {
+        trace[t].cap = acc.nwin + 1;   /* a point per epoch group: at most one per window */
+        if (!(trace[t].points = calloc((size_t)trace[t].cap, sizeof(FmStrengthPoint)))) {
+            fm_error_set(&err, FM_ENOMEM, "out of memory for the report");
+            goto fail_err;
+        }
+    }
     for (int i = 0; i < nkeys; i++) {
-        if (fm_detect(&acc, keys[i], nkeys, receipt_path ? expected : NULL, &cur, &err) < 0)
+        if (fm_detect_trace(&acc, keys[i], nkeys, receipt_path ? expected : NULL, &cur,
+                            report_path ? &trace[1] : NULL, &err) < 0)
             goto fail_err;
         int better = best_key < 0 ||
                      (cur.signature_valid && !best.signature_valid) ||
@@ -361,6 +377,9 @@ int main(int argc, char **argv)
         if (better) {
             best = cur;
             best_key = i;
+            FmStrengthTrace swap = trace[0];
+            trace[0] = trace[1];
+            trace[1] = swap;
         }
     }
     /* a valid signature on pictures that are not the issued title's: the
@@ -373,6 +392,17 @@ int main(int argc, char **argv)
     }
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
+    if (report_path) {
+        FmReportInput in = {
+            .clip_path = clip, .clip_bytes = -1, .info = info, .start = start,
+            .duration = duration, .tool_version = FM_VERSION_STRING, .argc = argc, .argv = argv,
+            .analysed_at = analysed_at, .keys_tried = nkeys, .result = &best,
+            .key_fingerprint = fp, .trace = &trace[0], .receipt_path = receipt_path,
+            .content = cc.checked ? &cc.m : NULL,
+        };
+        if (fm_report_make(report_path, &in, &err) < 0)
+            goto fail_err;
+    }
     if (json)
         print_json(clip, &best, fp, receipt_path != NULL, &cc);
     else if (!quiet)
@@ -390,6 +420,8 @@ end:
     fm_reader_close(&reader);
     fm_fingerprint_free(&master_fp);
     fm_fingerprint_free(&clip_fp);
+    free(trace[0].points);
+    free(trace[1].points);
     for (int i = 0; i < nkeys; i++)
         fm_key_free(&keys[i]);
     return ret;
