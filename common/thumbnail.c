@@ -161,7 +161,8 @@ int fm_thumbnails_grab(const char *path, const double *times, int n, int max_wid
         /* past the end, a second try from a little earlier takes the last frame */
         ret = grab_from(r, origin, tb, times[i], times[i], last, err);
         if (ret == 0)
-            ret = grab_from(r, origin, tb, times[i] - 5, times[i], last, err);
+            ret = grab_from(r, origin, tb, fmin(times[i], fm_reader_info(r)->duration) - 5,
+                            times[i], last, err);
         if (ret == 0)
             ret = fm_error_set(err, FM_EFORMAT, "'%s': no frame at %.2f s", path, times[i]);
         if (ret < 0)
