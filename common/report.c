@@ -173,7 +173,7 @@ static const char CSS[] =
     ".found{border-color:#1a7f37}.unverified{border-color:#b35900}.none{border-color:#777}"
     ".mismatch{border-color:#b00020}"
     ".sub{color:#444}.note{color:#444;font-size:.92em}"
-    "figure{display:inline-block;margin:.4em .8em .4em 0}figcaption{font-size:.85em;color:#333}"
+    "svg{max-width:100%;height:auto}figure{display:inline-block;margin:.4em .6em .4em 0}figcaption{font-size:.85em;color:#333}"
     "svg text{font-family:'DejaVu Sans',sans-serif;font-size:12px;fill:#222}"
     "@media print{body{margin:0;max-width:none}}";
 

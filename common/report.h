@@ -27,8 +27,8 @@
 
 /* Thumbnails of the strongest stretches, and their width in pixels. */
 #define FM_REPORT_THUMBS 4
-#define FM_REPORT_THUMB_WIDTH 208
-/* JPEG qscale of the thumbnails (2 best .. 31): about 4-6 KB each at 208 px. */
+#define FM_REPORT_THUMB_WIDTH 200
+/* JPEG qscale of the thumbnails (2 best .. 31): about 4-6 KB each at 200 px. */
 #define FM_REPORT_THUMB_QUALITY 6
 
 /* One recipient a registry names (informed detection, collusion). */

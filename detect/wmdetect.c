@@ -267,6 +267,12 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     const char *clip = argv[optind];
+    if (report_path && (fm_same_file(report_path, clip) ||
+                        (receipt_path && fm_same_file(report_path, receipt_path)) ||
+                        (key_path && fm_same_file(report_path, key_path)))) {
+        fprintf(stderr, "wmdetect: --report '%s' would replace an input\n", report_path);
+        return EXIT_ERROR;
+    }
 
     FmError err = { { 0 } };
     FmKey *keys[MAX_KEYS] = { 0 };

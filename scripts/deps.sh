@@ -6,7 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
       libvpx-dev libsodium-dev libjansson-dev libfftw3-dev libcsv-dev libcriterion-dev
-      ffmpeg mandoc python3 python3-numpy time chromium)
+      ffmpeg mandoc python3 python3-numpy time chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -557,3 +557,38 @@ Test(report, renders_in_headless_chromium, .timeout = 600)
     free(out);
     free(errs);
 }
+
+Test(report, wmdetect_refuses_a_report_that_would_replace_an_input)
+{
+    FmError err = { { 0 } };
+    char *dir = tu_mkdtemp(), *key_path = tu_path(dir, "k.dkey"), *clip = tu_path(dir, "c.mkv");
+    FmKey *key = fm_key_new(), *dk = fm_key_new();
+    cr_assert(key && dk);
+    tu_fixed_key(key, 3);
+    cr_assert_eq(fm_key_derive(key, FM_KEY_DETECT, dk, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_key_save(dk, key_path, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(tu_sh("cp '%s/samples/sample.mkv' '%s'", FM_SOURCE_DIR, clip), 0);
+    const char *targets[2] = { clip, key_path };
+    for (int i = 0; i < 2; i++) {
+        const char *argv[] = { FM_BUILD_DIR "/wmdetect", "-q", "-k", key_path, "--report",
+                               targets[i], clip, NULL };
+        char *errs = NULL;
+        int rc = tu_run(argv, NULL, &errs);
+        cr_assert_eq(rc, 2, "exit %d", rc);
+        cr_assert(errs && strstr(errs, "wmdetect: --report") && strstr(errs, "would replace an input"),
+                  "stderr: %s", errs ? errs : "");
+        free(errs);
+    }
+    char *a = NULL, *b = NULL;
+    size_t la, lb;
+    cr_assert_eq(tu_read_file(clip, &a, &la), 0);
+    cr_assert_eq(tu_read_file(FM_SOURCE_DIR "/samples/sample.mkv", &b, &lb), 0);
+    cr_assert(la == lb && !memcmp(a, b, la), "the clip was changed");
+    free(a);
+    free(b);
+    fm_key_free(&key);
+    fm_key_free(&dk);
+    free(key_path);
+    free(clip);
+    tu_rmtree(dir);
+}
