@@ -511,7 +511,15 @@ static void put_plot(FILE *f, const FmReportInput *in)
           "each stretch of up to 10 seconds under its best alignment, the figure the "
           "false-alarm probability is computed from. Dashed: the z a stretch needs for "
           "p &le; 10<sup>&minus;9</sup> after the correction of section 4. Without the mark, "
-          "each bar and each line would be about 0 &plusmn; 1.", f);
+          "a bar is about 0 &plusmn; 1, and a stretch's z, the best of the alignments tried "
+          "in it, typically about ", f);
+    double per_stretch = (double)r->hypotheses / (r->segments > 0 ? r->segments : 1);
+    fprintf(f, "%.1f (the median of the best of %.0f normal scores).",
+            fm_report_z_for(M_LN2, per_stretch), per_stretch);
+    if (r->geometry.searched && tr->points[tr->n - 1].t1 + 1 < tmax)
+        fprintf(f, " The clip was reframed: only its first %.0f seconds keep the evidence "
+                   "needed to read them under the geometry found, so the plot ends there.",
+                FM_FINE_WINDOWS * FM_WINDOW_SECONDS);
     if (tr->truncated)
         fputs(" The clip had more epochs than the plot holds: the later ones are left out.", f);
     fputs("</p></section>\n", f);
