@@ -463,9 +463,11 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     if (trace) {
         trace->n = trace->truncated = 0;
         gtrace.cap = trace->cap;
-        gtrace.points = trace->cap > 0 ? malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap) : NULL;
+        if (trace->cap > 0)
+            gtrace.points = malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap);
     }
-    if (!d || !tile || !sync_tile || !values || !v || !vg || (trace && trace->cap > 0 && !gtrace.points)) {
+    if (!d || !tile || !sync_tile || !values || !v || !vg ||
+        (trace && trace->cap > 0 && !gtrace.points)) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -523,7 +525,8 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                 *res = g;
                 if (trace) {
                     if (gtrace.n)
-                        memcpy(trace->points, gtrace.points, sizeof(FmStrengthPoint) * (size_t)gtrace.n);
+                        memcpy(trace->points, gtrace.points,
+                               sizeof(FmStrengthPoint) * (size_t)gtrace.n);
                     trace->n = gtrace.n;
                     trace->truncated = gtrace.truncated;
                 }

@@ -173,7 +173,8 @@ static const char CSS[] =
     ".found{border-color:#1a7f37}.unverified{border-color:#b35900}.none{border-color:#777}"
     ".mismatch{border-color:#b00020}"
     ".sub{color:#444}.note{color:#444;font-size:.92em}"
-    "svg{max-width:100%;height:auto}figure{display:inline-block;margin:.4em .6em .4em 0}figcaption{font-size:.85em;color:#333}"
+    "svg{max-width:100%;height:auto}"
+    "figure{display:inline-block;margin:.4em .6em .4em 0}figcaption{font-size:.85em;color:#333}"
     "svg text{font-family:'DejaVu Sans',sans-serif;font-size:12px;fill:#222}"
     "@media print{body{margin:0;max-width:none}}";
 
@@ -234,6 +235,11 @@ static void put_verdict(FILE *f, const FmReportInput *in)
         if (mismatch)
             fputs(" <strong>However, the clip's pictures do not match the title the receipt "
                   "was issued for: the mark may have been copied onto other video.</strong>", f);
+    } else if (r->found && r->signature_valid) {
+        fputs("This clip carries a filmmark watermark whose signature verifies with the public "
+              "key <span class=\"mono\">", f);
+        fm_html_escape(f, in->key_fingerprint);
+        fputs("</span>, but its payload is in a format this version does not read.", f);
     } else if (r->found) {
         fputs("A filmmark watermark is present in this clip (false-alarm probability ", f);
         put_p(f, r->false_alarm_log10);
@@ -272,9 +278,9 @@ static void put_analysed(FILE *f, const FmReportInput *in)
         row_text(f, "Video codec", v->codec_name ? v->codec_name : "unknown");
         row_begin(f, "Picture");
         fprintf(f, "%d &times; %d pixels", v->width, v->height);
-        if (v->sample_aspect_ratio.num > 0 && v->sample_aspect_ratio.num != v->sample_aspect_ratio.den)
-            fprintf(f, " (pixel aspect %d:%d)", v->sample_aspect_ratio.num,
-                    v->sample_aspect_ratio.den);
+        AVRational sar = v->sample_aspect_ratio;
+        if (sar.num > 0 && sar.den > 0 && sar.num != sar.den)
+            fprintf(f, " (pixel aspect %d:%d)", sar.num, sar.den);
         const char *pf = av_get_pix_fmt_name(v->pix_fmt);
         fputs(", ", f);
         fm_html_escape(f, pf ? pf : "unknown format");
@@ -556,8 +562,9 @@ static void put_geometry(FILE *f, const FmReportInput *in)
     const FmDetectResult *r = in->result;
     const FmGeometry *g = &r->geometry;
     fputs("<section id=\"geometry\"><h2>7. Geometry and position</h2>\n<table>\n", f);
-    row_text(f, "Found by", g->searched ? "the geometry search (the clip was reframed)"
-                                        : "the nominal grid (the whole marked picture, any uniform scale)");
+    row_text(f, "Found by",
+             g->searched ? "the geometry search (the clip was reframed)"
+                         : "the nominal grid (the whole marked picture, any uniform scale)");
     row_begin(f, "Scale");
     fprintf(f, "%.3f &times; %.3f (1 = the marked picture's height fills the clip's)</td></tr>\n",
             g->scale_x, g->scale_y);

@@ -187,7 +187,8 @@ static void fixture(Fixture *x)
         .span = { 0, 7.9 }, .geometry = { .scale_x = 1, .scale_y = 1 },
     };
     x->res.hypotheses = (long)FM_EPOCHS * 4;
-    x->res.false_alarm_log10 = fm_gauss_tail_log10(x->res.pilot_z) + log10((double)x->res.hypotheses);
+    x->res.false_alarm_log10 = fm_gauss_tail_log10(x->res.pilot_z) +
+                               log10((double)x->res.hypotheses);
     x->res.false_alarm_probability = pow(10, x->res.false_alarm_log10);
     x->info = (FmVideoInfo){ .width = 768, .height = 576, .pix_fmt = AV_PIX_FMT_YUV420P,
                              .bit_depth = 8, .frame_rate = { 10, 1 }, .duration = 8,
@@ -217,7 +218,8 @@ static void fixture(Fixture *x)
     x->rec[0] = (FmReportRecipient){ .recipient_id = "7", .name = "Critic " HOSTILE,
                                      .identified_by = "blind", .z = 88.7,
                                      .false_alarm_log10 = -1700, .issued = "2026-12-02T02:02Z",
-                                     .output_sha256 = "ab" HOSTILE, .receipt = "{\"r\": \"" HOSTILE "\"}" };
+                                     .output_sha256 = "ab" HOSTILE,
+                                     .receipt = "{\"r\": \"" HOSTILE "\"}" };
     x->rec[1] = (FmReportRecipient){ .recipient_id = "8" HOSTILE, .name = NULL,
                                      .identified_by = "registry", .z = NAN,
                                      .false_alarm_log10 = -12 };
@@ -348,6 +350,14 @@ Test(report, verdicts_in_plain_words)
     html = page(&x.in);
     cr_assert(strstr(html, "class=\"verdict mismatch\""));
     cr_assert(strstr(html, "do not match the title the receipt was issued for"));
+    free(html);
+
+    x.content.verdict = FM_FP_MATCH;
+    x.content.match = 1;
+    x.res.payload_valid = 0;   /* signed, in a format this version does not read */
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict found\""));
+    cr_assert(strstr(html, "in a format this version does not read"));
     free(html);
 
     x.res.signature_valid = 0;
@@ -575,8 +585,8 @@ Test(report, wmdetect_refuses_a_report_that_would_replace_an_input)
         char *errs = NULL;
         int rc = tu_run(argv, NULL, &errs);
         cr_assert_eq(rc, 2, "exit %d", rc);
-        cr_assert(errs && strstr(errs, "wmdetect: --report") && strstr(errs, "would replace an input"),
-                  "stderr: %s", errs ? errs : "");
+        cr_assert(errs && strstr(errs, "wmdetect: --report") &&
+                  strstr(errs, "would replace an input"), "stderr: %s", errs ? errs : "");
         free(errs);
     }
     char *a = NULL, *b = NULL;
