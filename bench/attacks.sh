@@ -156,7 +156,7 @@ else
   rm -f "$work/stamp" "$work/estimates.npz"
   say "cutting the first $seconds s of $(basename "$master")"
   ff -i "$master" -t "$seconds" -map 0:v:0 -c copy "$work/master.mkv"
-  "$BIN/wmkeygen" -o "$work/key" --force >/dev/null
+  "$BIN/wmkeygen" -o "$work/key" --no-passphrase --force >/dev/null
   say "marking with wmembed (FFV1)"
   "$BIN/wmembed" -k "$work/key.key" -i "$work/master.mkv" -o "$work/marked.mkv" --codec ffv1 \
     --title-id $TITLE --recipient-id $RECIPIENT --issued $ISSUED --json --force --quiet \

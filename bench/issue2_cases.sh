@@ -36,7 +36,7 @@ for c in "${clips[@]}"; do
   fps=$(probe "$d/master.mkv" r_frame_rate)
   fpsi=$(awk -v f="$fps" 'BEGIN { split(f, a, "/"); printf "%g", a[2] ? a[1] / a[2] : a[1] }')
   other=30; [[ "$fpsi" == 25 ]] && other=24
-  "$BIN/wmkeygen" -o "$d/k" -q
+  "$BIN/wmkeygen" -o "$d/k" --no-passphrase -q
   "$BIN/wmembed" -k "$d/k.key" -i "$d/master.mkv" -o "$d/deliv.webm" --title-id $TITLE \
     --recipient-id $RCPT -q
   x264=(-map 0:v:0 -an -c:v libx264 -preset medium)

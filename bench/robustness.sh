@@ -471,7 +471,7 @@ run_clip() {
   done < <(attack_registry)
 
   KEY="$CW/key"
-  "$BIN/wmkeygen" -o "$KEY" >/dev/null
+  "$BIN/wmkeygen" -o "$KEY" --no-passphrase >/dev/null
   DELIV="$CW/deliv.webm" DELIV2="$CW/deliv2.webm"
   say "[$NAME] ${W}x${H} ${FPSI} fps ${PIXFMT}, ${DUR} s: embedding (VP9, default strength)"
   if ! "$BIN/wmembed" -k "$KEY.key" -i "$master" -o "$DELIV" --title-id "$TITLE" --recipient-id "$R1" \

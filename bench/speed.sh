@@ -80,7 +80,7 @@ timed() {
   say "$label: $(awk '{ printf "%s s wall, %.1f s CPU, %d MB, exit %s", $1, $2 + $3, $4 / 1024, $5 }' <<<"$best")"
 }
 
-"$BIN/wmkeygen" -o "$work/key" >/dev/null
+"$BIN/wmkeygen" -o "$work/key" --no-passphrase >/dev/null
 frames=""
 for c in ${codecs//,/ }; do
   case "$c" in vp9) ext=webm ;; h264) ext=mp4 ;; ffv1) ext=mkv ;; *) die "unknown codec $c" ;; esac
@@ -88,7 +88,7 @@ for c in ${codecs//,/ }; do
   timed embed "wmembed --codec $c" 1 -- "$BIN/wmembed" -k "$work/key.key" -i "$master" -o "$work/deliv_$c.$ext" \
     --title-id 1 --recipient-id 2 --codec "$c" --json --quiet --force
   cp "$work/out.txt" "$work/embed_$c.json"
-  python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); print("%s\t%s\t%s" % (sys.argv[2], e["fps"], e["frames"]))' \
+  python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sc=e.get("self_check") or {}; print("%s\t%s\t%s\t%s\t%s" % (sys.argv[2], e["fps"], e["frames"], sc.get("wall_seconds", ""), sc.get("seconds_read", "")))' \
     "$work/embed_$c.json" "$c" >>"$work/embedfps.tsv" || true
   [[ $c == vp9 ]] || rm -f "$work/deliv_$c.$ext"
 done
@@ -132,6 +132,7 @@ def tsv(p):
         return []
 rows = tsv("rows.tsv")
 fps = {r[0]: (float(r[1]), int(r[2])) for r in tsv("embedfps.tsv")}
+selfcheck = {r[0]: (float(r[3]), float(r[4])) for r in tsv("embedfps.tsv") if len(r) > 4 and r[3]}
 det = {r[0]: r[1:] for r in tsv("detect.tsv")}
 out = {"clip": name, "width": int(W), "height": int(H), "seconds": float(dur), "date": date,
        "commit": commit, "machine": machine, "load_average_before": load0,
@@ -144,17 +145,22 @@ L = ["# filmmark speed", "",
      f"* detection timings are the fastest of {repeat} runs; CPU = user + system seconds "
      "(above wall time when several threads work)", "",
      "## Embedding", "",
-     "| codec | frames | fps (wmembed) | wall s | CPU s | peak MB |", "| --- | --- | --- | --- | --- | --- |"]
+     "| codec | frames | fps (wmembed) | wall s | CPU s | peak MB | self-check s (of the wall; seconds of video read) |",
+     "| --- | --- | --- | --- | --- | --- | --- |"]
 for r in rows:
     if r[0] != "embed":
         continue
     label, wall, user, sysc, rss, rc = r[1], float(r[2]), float(r[3]), float(r[4]), int(r[5]), r[6]
     codec = label.split()[-1]
     f, n = fps.get(codec, (None, None))
+    sc = selfcheck.get(codec)
     out["embed"].append({"codec": codec, "frames": n, "fps": f, "wall_s": wall,
-                         "cpu_s": user + sysc, "peak_mb": rss / 1024, "exit": int(rc)})
+                         "cpu_s": user + sysc, "peak_mb": rss / 1024, "exit": int(rc),
+                         "self_check_wall_s": sc[0] if sc else None,
+                         "self_check_video_s": sc[1] if sc else None})
     L.append(f"| {codec} | {n if n is not None else '—'} | {f'{f:.2f}' if f else 'failed'} | "
-             f"{wall:.1f} | {user + sysc:.1f} | {rss / 1024:.0f} |")
+             f"{wall:.1f} | {user + sysc:.1f} | {rss / 1024:.0f} | "
+             f"{f'{sc[0]:.1f} ({sc[1]:.0f} s)' if sc else '—'} |")
 L += ["", "## Detection", "",
       "| run | found / valid | frames | hypotheses | wall s | CPU s | peak MB |",
       "| --- | --- | --- | --- | --- | --- | --- |"]

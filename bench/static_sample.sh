@@ -32,7 +32,7 @@ copies=(
 echo "bench/static_sample.sh: $keys keys, $(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown), $(date -u '+%Y-%m-%d %H:%M UTC')"
 results="$work/results.tsv"
 for ((k = 1; k <= keys; k++)); do
-  "$BIN/wmkeygen" -o "$work/k" --force -q
+  "$BIN/wmkeygen" -o "$work/k" --no-passphrase --force -q
   "$BIN/wmembed" -k "$work/k.key" -i "$root/samples/sample.mkv" -o "$work/d.webm" \
     --title-id 7 --recipient-id 8 --force -q
   for c in "${copies[@]}"; do

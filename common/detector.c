@@ -63,6 +63,10 @@ typedef struct Segment {
     int w0, w1;      /* windows [w0, w1) */
     Hypothesis h;
     int read;        /* its message evidence is used */
+    /* the runners-up of the epoch search, strongest first (for naming:
+     * when the pilot is weak the true epochs may not be the best) */
+    Hypothesis alt[FM_EVIDENCE_ALTS];
+    int nalt;
 } Segment;
 
 typedef struct Detector {
@@ -77,6 +81,7 @@ typedef struct Detector {
     double *corr, *energy;       /* MAX_GROUPS x FM_EPOCHS */
     FmSlotMap map;
     float want[FM_SLOTS];
+    FmEvidence *ev;              /* the message evidence, for naming (or NULL) */
 } Detector;
 
 /* Sums a stretch's windows into epoch groups under a phase; normalised. */
@@ -108,7 +113,22 @@ static int make_groups(Detector *d, int w0, int w1, int phase)
  * the picture and of each other, so it is N(0, 1) under each hypothesis,
  * as in format 1 (the search's size enters the probability).
  */
-static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best)
+/* Keeps the FM_EVIDENCE_ALTS strongest hypotheses, strongest first. */
+static void keep_alt(Segment *seg, uint32_t n0, int phase, double z)
+{
+    int k = seg->nalt < FM_EVIDENCE_ALTS ? seg->nalt : FM_EVIDENCE_ALTS - 1;
+    if (seg->nalt == FM_EVIDENCE_ALTS && z <= seg->alt[k].z)
+        return;
+    while (k > 0 && seg->alt[k - 1].z < z) {
+        seg->alt[k] = seg->alt[k - 1];
+        k--;
+    }
+    seg->alt[k] = (Hypothesis){ .n0 = n0, .phase = phase, .z = z };
+    if (seg->nalt < FM_EVIDENCE_ALTS)
+        seg->nalt++;
+}
+
+static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Segment *alts)
 {
     best->z = -INFINITY;
     best->n0 = 0;
@@ -143,6 +163,8 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best)
                 q += d->energy[(size_t)g * FM_EPOCHS + n];
             }
             double z = q > 0 ? s / sqrt(q) : 0;
+            if (alts)
+                keep_alt(alts, n0, phase, z);
             if (z > best->z) {
                 best->z = z;
                 best->n0 = n0;
@@ -174,8 +196,9 @@ static void group_windows(const Detector *d, const Segment *seg, int g, int *fir
  * does.
  */
 static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expected_coded,
-                         float *soft, double *exp_s, double *exp_q, int *span_first,
-                         int *span_last)
+                         float *soft, float *mark, float *half, double *noise, double *exp_s,
+                         double *exp_q,
+                         int *span_first, int *span_last)
 {
     int ng = make_groups(d, seg->w0, seg->w1, seg->h.phase);
     int first = -1, last = -1, any_first = -1, any_last = -1;
@@ -213,8 +236,8 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
      * variance). Codecs and down-scaling remove the upper bands first; their
      * slots then add little but noise. Pilots only set the weights, so the
      * pilot statistic stays unweighted and N(0,1) without a mark. */
-    double m[FM_NCOEF] = { 0 };
-    int cnt[FM_NCOEF] = { 0 };
+    double m[FM_NCOEF] = { 0 }, mh[2][FM_NCOEF] = { { 0 } };
+    int cnt[FM_NCOEF] = { 0 }, cnth[2][FM_NCOEF] = { { 0 } };
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
             continue;
@@ -224,12 +247,20 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
             int c = p->slot[r] % FM_NCOEF;
             m[c] += u[p->slot[r]] * p->sign[r];
             cnt[c]++;
+            mh[r & 1][c] += u[p->slot[r]] * p->sign[r];
+            cnth[r & 1][c]++;
         }
     }
-    float weight[FM_NCOEF];
+    float weight[FM_NCOEF], amp[FM_NCOEF], var[FM_NCOEF], amph[2][FM_NCOEF];
     for (int c = 0; c < FM_NCOEF; c++) {
         double mc = cnt[c] ? m[c] / cnt[c] : 0;
         weight[c] = (float)(mc > 0.02 ? mc : 0.02);
+        /* for naming: the mark amplitude a slot of this band carries, and
+         * the rest of the band's unit variance as noise */
+        amp[c] = (float)(mc > 0 ? mc : 0);
+        var[c] = (float)(1 - amp[c] * amp[c] > 0.05 ? 1 - amp[c] * amp[c] : 0.05);
+        for (int h = 0; h < 2; h++)
+            amph[h][c] = (float)(cnth[h][c] ? mh[h][c] / cnth[h][c] : 0);
     }
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
@@ -237,8 +268,14 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
         const float *u = d->groups + (size_t)g * FM_SLOTS;
         fm_slot_map_init(&d->map, &d->pk, (seg->h.n0 + (uint32_t)g) % FM_EPOCHS);
         for (int k = 0; k < FM_SLOTS; k++)
-            if (d->map.bit[k] >= 0)
-                soft[d->map.bit[k]] += weight[k % FM_NCOEF] * u[k] * d->map.sign[k];
+            if (d->map.bit[k] >= 0) {
+                int c = k % FM_NCOEF;
+                soft[d->map.bit[k]] += weight[c] * u[k] * d->map.sign[k];
+                mark[d->map.bit[k]] += weight[c] * amp[c];
+                half[d->map.bit[k]] += weight[c] * amph[0][c];
+                half[FM_CODED_BITS + d->map.bit[k]] += weight[c] * amph[1][c];
+                noise[d->map.bit[k]] += weight[c] * weight[c] * var[c];
+            }
         if (expected_coded) {
             fm_slot_values(&d->map, expected_coded, d->want);
             for (int k = 0; k < FM_SLOTS; k++) {
@@ -294,7 +331,9 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
                            const uint8_t *expected, FmDetectResult *res,
                            FmStrengthTrace *trace, FmError *err)
 {
-    float soft[FM_CODED_BITS] = { 0 };
+    float soft[FM_CODED_BITS] = { 0 }, ssoft[FM_CODED_BITS], smark[FM_CODED_BITS],
+          shalf[2 * FM_CODED_BITS];
+    double snoise[FM_CODED_BITS];
     uint8_t coded[FM_CODED_BITS], refbits[FM_MESSAGE_BITS], exp_coded[FM_CODED_BITS];
     int ret;
 
@@ -312,7 +351,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     for (int s = 0; s < nseg; s++) {
         seg[s].w0 = (int)((long)used * s / nseg);
         seg[s].w1 = (int)((long)used * (s + 1) / nseg);
-        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h);
+        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h, d->ev ? &seg[s] : NULL);
         if (seg[s].h.z > seg[best].h.z)
             best = s;
     }
@@ -334,14 +373,68 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     }
     double exp_s = 0, exp_q = 0;
     int first = -1, last = -1;
+    FmEvidence *ev = d->ev;
+    if (ev) {
+        fm_evidence_free(ev);
+        ev->stretch_soft = malloc(sizeof(float) * FM_CODED_BITS * (size_t)nseg);
+        ev->stretch_span = malloc(sizeof(*ev->stretch_span) * (size_t)nseg);
+        if (!ev->stretch_soft || !ev->stretch_span) {
+            free(seg);
+            return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        }
+    }
     for (int s = 0; s < nseg; s++) {
         if (s != best && seg[s].h.z < SEGMENT_READ_Z)
             continue;
         seg[s].read = 1;
         res->segments_read++;
-        read_stretch(d, &seg[s], expected ? exp_coded : NULL, soft, &exp_s, &exp_q, &first,
-                     &last);
+        memset(ssoft, 0, sizeof(ssoft));
+        memset(smark, 0, sizeof(smark));
+        memset(snoise, 0, sizeof(snoise));
+        memset(shalf, 0, sizeof(shalf));
+        int sf = -1, sl = -1;
+        read_stretch(d, &seg[s], expected ? exp_coded : NULL, ssoft, smark, shalf, snoise, &exp_s,
+                     &exp_q, &sf, &sl);
+        if (sf >= 0 && (first < 0 || sf < first))
+            first = sf;
+        if (sl > last)
+            last = sl;
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            soft[i] += ssoft[i];
+        if (ev) {
+            for (int i = 0; i < FM_CODED_BITS; i++) {
+                ev->mark[i] += smark[i];
+                ev->noise[i] += (float)snoise[i];
+                ev->mark_half[0][i] += shalf[i];
+                ev->mark_half[1][i] += shalf[FM_CODED_BITS + i];
+            }
+            memcpy(ev->stretch_soft + (size_t)ev->nstretch * FM_CODED_BITS, ssoft, sizeof(ssoft));
+            ev->stretch_span[ev->nstretch][0] = sf >= 0 ? d->acc->win[sf].t_first : 0;
+            ev->stretch_span[ev->nstretch][1] = sl >= 0 ? d->acc->win[sl].t_last : 0;
+            ev->nstretch++;
+        }
     }
+    if (ev) {
+        memcpy(ev->soft, soft, sizeof(soft));
+        /* the best stretch under its runner-up hypotheses (alt[0] is the
+         * best itself) */
+        ev->alt_soft = malloc(sizeof(float) * FM_CODED_BITS * FM_EVIDENCE_ALTS);
+        if (!ev->alt_soft) {
+            free(seg);
+            return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        }
+        for (int k = 1; k < seg[best].nalt; k++) {
+            Segment alt = seg[best];
+            alt.h = seg[best].alt[k];
+            float *as = ev->alt_soft + (size_t)ev->nalt * FM_CODED_BITS;
+            double es = 0, eq = 0;
+            int sf = -1, sl = -1;
+            memset(as, 0, sizeof(float) * FM_CODED_BITS);
+            read_stretch(d, &alt, NULL, as, smark, shalf, snoise, &es, &eq, &sf, &sl);
+            ev->nalt++;
+        }
+    }
+    sodium_memzero(ssoft, sizeof(ssoft));
     res->span[0] = d->acc->win[first].t_first;
     res->span[1] = d->acc->win[last].t_last;
     if (trace)
@@ -436,16 +529,37 @@ static int searched_windows(const FmAccumulator *acc, const FmAlignment *al, flo
     return 0;
 }
 
+void fm_evidence_free(FmEvidence *ev)
+{
+    if (!ev)
+        return;
+    if (ev->stretch_soft)
+        sodium_memzero(ev->stretch_soft, sizeof(float) * FM_CODED_BITS * (size_t)ev->nstretch);
+    free(ev->stretch_soft);
+    free(ev->stretch_span);
+    if (ev->alt_soft)
+        sodium_memzero(ev->alt_soft, sizeof(float) * FM_CODED_BITS * FM_EVIDENCE_ALTS);
+    free(ev->alt_soft);
+    sodium_memzero(ev, sizeof(*ev));
+}
+
 int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
               const uint8_t *expected, FmDetectResult *res, FmError *err)
 {
-    return fm_detect_trace(acc, key, keys_tried, expected, res, NULL, err);
+    return fm_detect_trace(acc, key, keys_tried, expected, res, NULL, NULL, err);
+}
+
+int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                 const uint8_t *expected, FmDetectResult *res, FmEvidence *ev, FmError *err)
+{
+    return fm_detect_trace(acc, key, keys_tried, expected, res, ev, NULL, err);
 }
 
 int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
-                    const uint8_t *expected, FmDetectResult *res, FmStrengthTrace *trace,
-                    FmError *err)
+                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
+                    FmStrengthTrace *trace, FmError *err)
 {
+    FmEvidence evg = { 0 };  /* the evidence under the searched geometry */
     memset(res, 0, sizeof(*res));
     if (!acc->frames)
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
@@ -473,6 +587,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     }
     d->acc = acc;
     d->key = key;
+    d->ev = ev;
     d->pilots = malloc(sizeof(FmEpochPilot) * FM_EPOCHS);
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
@@ -512,6 +627,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
         } else {
             d->v = vg;
             d->nwin = ng;
+            d->ev = ev ? &evg : NULL;
             g.geometry = res->geometry;
             ret = analyse_windows(d, keys, (double)al.hypotheses + 1, expected, &g,
                                   trace ? &gtrace : NULL, err);
@@ -530,12 +646,18 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                     trace->n = gtrace.n;
                     trace->truncated = gtrace.truncated;
                 }
+                if (ev) {
+                    fm_evidence_free(ev);
+                    *ev = evg;
+                    memset(&evg, 0, sizeof(evg));
+                }
             }
         }
     }
     res->frames_read = acc->frames;
 end:
     free(gtrace.points);
+    fm_evidence_free(&evg);
     if (vg)
         for (int w = 0; w < FM_FINE_WINDOWS; w++)
             free(vg[w]);

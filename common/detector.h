@@ -9,6 +9,7 @@
 #include "accumulator.h"
 #include "fm_error.h"
 #include "keys.h"
+#include "pattern.h"
 #include "payload.h"
 
 /* A clip is reported as marked when the search-corrected false-alarm
@@ -79,6 +80,48 @@ typedef struct FmStrengthTrace {
     int truncated;              /* the clip had more groups than cap: later ones left out */
 } FmStrengthTrace;
 
+/* Epoch hypotheses of the best stretch whose evidence is kept for naming:
+ * the best and its runners-up. */
+#define FM_EVIDENCE_ALTS 32
+
+/*
+ * The message evidence a detection read (common/naming.h scores candidate
+ * messages against it). Secret-ish: it reveals the embedded codeword;
+ * fm_evidence_free() wipes it.
+ */
+typedef struct FmEvidence {
+    /* per coded bit, summed over every stretch read: the soft value the
+     * decoder got (positive = 1), the mark amplitude the pilots predict for
+     * it (>= 0, same scale) and the noise variance the band statistics
+     * predict for it */
+    float soft[FM_CODED_BITS];
+    float mark[FM_CODED_BITS];
+    float noise[FM_CODED_BITS];
+    /* mark[] estimated twice, from disjoint halves of the pilots (even and
+     * odd pilot ranks): their product is an unbiased estimate of mark^2 */
+    float mark_half[2][FM_CODED_BITS];
+    /* per stretch read (in clip order): its own soft values and where it is */
+    int nstretch;
+    float *stretch_soft;        /* nstretch x FM_CODED_BITS, malloc'd */
+    double (*stretch_span)[2];  /* nstretch x {first, last} seconds, malloc'd */
+    /* the best stretch read under the epoch search's runners-up (the
+     * FM_EVIDENCE_ALTS - 1 next strongest epoch/phase hypotheses): when the
+     * pilot is weak the true epochs may not be the best one */
+    int nalt;
+    float *alt_soft;            /* nalt x FM_CODED_BITS, malloc'd */
+} FmEvidence;
+
+/* Wipes and frees what the detector put in ev (ev itself is the caller's). */
+void fm_evidence_free(FmEvidence *ev);
+
+/*
+ * fm_detect, and (ev not NULL) the message evidence of the result it
+ * reports: ev is overwritten (any previous content freed first; zero it
+ * before the first use). Release with fm_evidence_free().
+ */
+int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                 const uint8_t *expected, FmDetectResult *res, FmEvidence *ev, FmError *err);
+
 /*
  * Analyses the accumulated evidence with one detection key. keys_tried is
  * the number of keys the caller tries in all (part of the search correction).
@@ -87,11 +130,11 @@ typedef struct FmStrengthTrace {
  */
 int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
               const uint8_t *expected, FmDetectResult *res, FmError *err);
-/* fm_detect, and the strength over time into trace (may be NULL; its points
- * and cap are the caller's, n and truncated are set). */
+/* fm_detect_ex, and the strength over time into trace (may be NULL; its
+ * points and cap are the caller's, n and truncated are set). */
 int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
-                    const uint8_t *expected, FmDetectResult *res, FmStrengthTrace *trace,
-                    FmError *err);
+                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
+                    FmStrengthTrace *trace, FmError *err);
 
 /* log10 of P(N(0,1) >= z), accurate far into the tail. */
 double fm_gauss_tail_log10(double z);

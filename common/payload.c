@@ -165,21 +165,35 @@ int fm_iso8601_to_minutes(const char *s, uint32_t *minutes)
     if (yl != 4 && !(yl == 5 && s[0] != '0'))
         return FM_EINVAL;
     const char *p = s + yl;
-    /* then "-MM-DDTHH:MMZ" (13 characters) or "-MM-DDTHH:MM:SSZ" (16) */
-    size_t rest = strlen(p);
-    if (rest != 13 && rest != 16)
+    /* then "-MM-DDTHH:MM" (12 characters) or "-MM-DDTHH:MM:SS" (15), then the
+     * zone: "Z", or an offset "+HH:MM" / "-HH:MM" that is converted to UTC */
+    size_t rest = strlen(p), zone;
+    if (rest == 13 || rest == 16)
+        zone = 1;
+    else if (rest == 18 || rest == 21)
+        zone = 6;
+    else
         return FM_EINVAL;
+    size_t body = rest - zone;
     if (p[0] != '-' || p[3] != '-' || p[6] != 'T' || p[9] != ':')
         return FM_EINVAL;
     int64_t year = digits(s, (int)yl), mon = digits(p + 1, 2), day = digits(p + 4, 2),
-            hour = digits(p + 7, 2), min = digits(p + 10, 2), sec = 0;
-    if (rest == 16) {
+            hour = digits(p + 7, 2), min = digits(p + 10, 2), sec = 0, offset = 0;
+    if (body == 15) {
         if (p[12] != ':')
             return FM_EINVAL;
         sec = digits(p + 13, 2);
     }
-    if (p[rest - 1] != 'Z')
-        return FM_EINVAL;
+    const char *z = p + body;
+    if (zone == 1) {
+        if (z[0] != 'Z')
+            return FM_EINVAL;
+    } else {
+        int64_t oh = digits(z + 1, 2), om = digits(z + 4, 2);
+        if ((z[0] != '+' && z[0] != '-') || z[3] != ':' || oh < 0 || oh > 23 || om < 0 || om > 59)
+            return FM_EINVAL;
+        offset = (z[0] == '+' ? 1 : -1) * (oh * 60 + om);
+    }
     if (year < 1970 || mon < 1 || mon > 12 || day < 1 || day > 31 || hour < 0 || hour > 23 ||
         min < 0 || min > 59 || sec < 0 || sec > 60)   /* 60: a leap second, dropped anyway */
         return FM_EINVAL;
@@ -197,8 +211,10 @@ int fm_iso8601_to_minutes(const char *s, uint32_t *minutes)
         back.tm_mon != mon - 1 || back.tm_mday != day || back.tm_hour != hour ||
         back.tm_min != min)
         return FM_EINVAL;
-    if ((uint64_t)t / 60 > UINT32_MAX)
+    /* local time at +offset is UTC + offset */
+    int64_t utc = (int64_t)t / 60 - offset;
+    if (utc < 0 || utc > UINT32_MAX)
         return FM_EINVAL;
-    *minutes = (uint32_t)((uint64_t)t / 60);
+    *minutes = (uint32_t)utc;
     return 0;
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,8 +12,38 @@
 #include <jansson.h>
 
 #include "tool_util.h"
+#include "version.h"
 
-#define RECEIPT_FORMAT "filmmark-receipt-1"
+#define RECEIPT_FORMAT FM_RECEIPT_FORMAT_NAME
+
+/*
+ * Measured figures go into the receipt as decimal strings with a fixed
+ * number of places: the signed bytes then hold no floating-point number,
+ * whose text form differs between JSON libraries (docs/RECEIPT.md).
+ */
+static json_t *decimal(double x, int places)
+{
+    char buf[64];
+    if (!isfinite(x))
+        x = 0;
+    snprintf(buf, sizeof(buf), "%.*f", places, x);
+    /* "-0.00" is "0.00" */
+    int zero = 1;
+    for (const char *c = buf; *c; c++)
+        if (*c >= '1' && *c <= '9')
+            zero = 0;
+    return json_string(zero && buf[0] == '-' ? buf + 1 : buf);
+}
+
+/* Names are free text, but no control characters: their escapes are where
+ * JSON serialisers differ. */
+static int printable(const char *s)
+{
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return 0;
+    return 1;
+}
 
 static int write_atomic(const char *path, const char *text, int force, FmError *err)
 {
@@ -68,8 +99,12 @@ int fm_receipt_format(const FmKey *secret, const FmPayload *payload,
 
     if (secret->kind != FM_KEY_SECRET)
         return fm_error_set(err, FM_EINVAL, "a secret key is needed to sign a receipt");
+    if (!printable(info->owner) || !printable(info->title) || !printable(info->recipient))
+        return fm_error_set(err, FM_EINVAL, "a name holds a control character");
     gmtime_r(&now, &tm);
     strftime(created, sizeof(created), "%Y-%m-%dT%H:%M:%SZ", &tm);
+    if (info->created)
+        snprintf(created, sizeof(created), "%s", info->created);
     fm_minutes_to_iso8601(payload->issued_minutes, issued, sizeof(issued));
     fm_hex(message, FM_MESSAGE_BYTES, msg_hex);
     fm_key_fingerprint(secret, fp);
@@ -96,17 +131,18 @@ int fm_receipt_format(const FmKey *secret, const FmPayload *payload,
     json_object_set_new(body, "output", json_pack("{s:s, s:s, s:I, s:i, s:i}",
         "file", info->output_name, "sha256", info->output_sha256,
         "frames", (json_int_t)info->frames, "width", info->width, "height", info->height));
-    json_object_set_new(body, "settings", json_pack("{s:s, s:i, s:f}",
-        "codec", info->codec, "crf", info->crf, "strength", info->strength));
-    json_object_set_new(body, "quality", json_pack("{s:f, s:f}",
-        "luma_psnr_db", info->psnr_y, "luma_ssim", info->ssim_y));
+    json_object_set_new(body, "settings", json_pack("{s:s, s:i, s:o}",
+        "codec", info->codec, "crf", info->crf, "strength", decimal(info->strength, 3)));
+    json_object_set_new(body, "quality", json_pack("{s:o, s:o}",
+        "luma_psnr_db", decimal(info->psnr_y, 2), "luma_ssim", decimal(info->ssim_y, 4)));
     if (info->self_check) {
         const FmSelfCheck *sc = info->self_check;
-        json_object_set_new(body, "self_check", json_pack("{s:b, s:b, s:b, s:f, s:f, s:f, s:f}",
+        json_object_set_new(body, "self_check", json_pack("{s:b, s:b, s:b, s:o, s:o, s:o, s:o}",
             "found", sc->found, "signature_valid", sc->signature_valid,
-            "message_match", sc->message_match, "pilot_z", sc->pilot_z,
-            "raw_bit_error_rate", sc->raw_ber, "false_alarm_log10", sc->false_alarm_log10,
-            "seconds_read", sc->seconds_read));
+            "message_match", sc->message_match, "pilot_z", decimal(sc->pilot_z, 2),
+            "raw_bit_error_rate", decimal(sc->raw_ber, 4),
+            "false_alarm_log10", decimal(sc->false_alarm_log10, 1),
+            "seconds_read", decimal(sc->seconds_read, 2)));
     } else {
         json_object_set_new(body, "self_check", json_null());
     }
@@ -209,6 +245,23 @@ int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSA
 {
     json_t *doc;
     int ret = read_verified(path, key, message, &doc, err);
+    json_decref(doc);
+    return ret;
+}
+
+int fm_receipt_read_output(const char *path, const FmKey *key,
+                           uint8_t message[FM_MESSAGE_BYTES], char sha256[65], FmError *err)
+{
+    json_t *doc;
+    int ret = read_verified(path, key, message, &doc, err);
+    if (ret < 0)
+        return ret;
+    const char *sha = json_string_value(json_object_get(json_object_get(
+        json_object_get(doc, "receipt"), "output"), "sha256"));
+    if (!sha || strlen(sha) != 64)
+        ret = fm_error_set(err, FM_EFORMAT, "receipt '%s' records no output.sha256", path);
+    else
+        memcpy(sha256, sha, 65);
     json_decref(doc);
     return ret;
 }

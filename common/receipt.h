@@ -2,8 +2,10 @@
  * receipt.h - the signed record wmembed writes beside each deliverable.
  *
  * A JSON file {"receipt": {...}, "receipt_signature": "<hex>"} where the
- * signature is Ed25519 over the receipt object serialised compactly with
- * sorted keys (jansson JSON_COMPACT | JSON_SORT_KEYS). The receipt holds the
+ * signature is Ed25519 over the receipt object's canonical bytes: compact,
+ * keys sorted, UTF-8 unescaped; the object holds no floating-point numbers
+ * (measured figures are decimal strings) and names no control characters,
+ * so any JSON library gives the same bytes (docs/RECEIPT.md). The receipt holds the
  * embedded message (payload + its signature), the names given, the output's
  * SHA-256 and the settings, and optionally the content fingerprint of the
  * marked master. See docs/RECEIPT.md.
@@ -39,6 +41,8 @@ typedef struct FmReceiptInfo {
      * accepted that (--allow-short): the reason, recorded as
      * "master_short"; NULL when the master was whole */
     const char *master_short;
+    /* "YYYY-MM-DDThh:mm:ssZ" to record as the creation time; NULL: now */
+    const char *created;
 } FmReceiptInfo;
 
 /* The signed receipt document, ready to write (malloc'ed, ends in a newline). */
@@ -58,6 +62,13 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
  */
 int fm_receipt_read(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
                     FmError *err);
+
+/*
+ * Reads the deliverable's recorded SHA-256 (64 hex chars) after the same
+ * checks as fm_receipt_read(); the message too.
+ */
+int fm_receipt_read_output(const char *path, const FmKey *key,
+                           uint8_t message[FM_MESSAGE_BYTES], char sha256[65], FmError *err);
 
 /*
  * Reads the content fingerprint of a receipt, after the same checks as

@@ -1,5 +1,9 @@
 #include "tool_util.h"
 
+#include <getopt.h>
+#include <jansson.h>
+#include <libavutil/log.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
@@ -106,8 +110,38 @@ void fm_progress_init(FmProgress *p, FILE *stream, long total, int quiet)
     p->start = p->last = fm_now();
 }
 
+void fm_progress_machine(FmProgress *p, FILE *f)
+{
+    p->machine = f;
+}
+
+static void machine_block(FmProgress *p, long frames, double now, int end)
+{
+    fprintf(p->machine, "frame=%ld\ntotal_frames=%ld\nfps=%.2f\nelapsed_seconds=%.2f\n"
+            "progress=%s\n", frames, p->total, frames / (now - p->start + 1e-9),
+            now - p->start, end ? "end" : "continue");
+    fflush(p->machine);
+    p->last_machine = now;
+}
+
+int fm_set_loglevel(const char *name)
+{
+    static const struct { const char *name; int level; } levels[] = {
+        { "quiet", AV_LOG_QUIET }, { "error", AV_LOG_ERROR }, { "warning", AV_LOG_WARNING },
+        { "info", AV_LOG_INFO }, { "debug", AV_LOG_DEBUG },
+    };
+    for (size_t i = 0; i < sizeof(levels) / sizeof(*levels); i++)
+        if (!strcmp(name, levels[i].name)) {
+            av_log_set_level(levels[i].level);
+            return 0;
+        }
+    return FM_EINVAL;
+}
+
 void fm_progress_update(FmProgress *p, long frames, const char *what)
 {
+    if (p->machine && fm_now() - p->last_machine >= 0.5)
+        machine_block(p, frames, fm_now(), 0);
     if (!p->out)
         return;
     double now = fm_now();
@@ -125,6 +159,13 @@ void fm_progress_update(FmProgress *p, long frames, const char *what)
     fflush(p->out);
 }
 
+void fm_progress_end_frames(FmProgress *p, long frames)
+{
+    if (p->machine)
+        machine_block(p, frames, fm_now(), 1);
+    fm_progress_end(p);
+}
+
 void fm_progress_end(FmProgress *p)
 {
     if (p->out) {
@@ -139,4 +180,54 @@ int fm_same_file(const char *a, const char *b)
     if (stat(a, &sa) != 0 || stat(b, &sb) != 0)
         return 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+const char *fm_option_error(const struct option *opts, char **argv, int c, char *buf,
+                            size_t len)
+{
+    const char *arg = optind > 0 ? argv[optind - 1] : "";
+    if (strncmp(arg, "--", 2) != 0 || !arg[2]) {
+        /* a short option, possibly inside a cluster ("-xq"), where argv
+         * does not point at it: name the letter */
+        if (optopt > 0 && optopt < 128)
+            snprintf(buf, len, c == ':' ? "option -%c needs a value (see --help)"
+                                        : "unknown option -%c (see --help)", optopt);
+        else
+            snprintf(buf, len, "unknown option %s (see --help)", arg);
+        return buf;
+    }
+    if (c == ':') {
+        snprintf(buf, len, "option %s needs a value (see --help)", arg);
+        return buf;
+    }
+    const char *name = arg + 2;
+    size_t n = strcspn(name, "=");
+    int matches = 0, exact = 0;
+    char list[256] = "";
+    for (const struct option *o = opts; o->name; o++) {
+        if (strncmp(o->name, name, n) != 0)
+            continue;
+        exact |= strlen(o->name) == n;
+        size_t used = strlen(list);
+        snprintf(list + used, sizeof(list) - used, "%s--%s", matches ? ", " : "", o->name);
+        matches++;
+    }
+    if (matches > 1 && !exact)
+        snprintf(buf, len, "ambiguous option --%.*s: %s? (see --help)", (int)n, name, list);
+    else if (matches && name[n] == '=')
+        snprintf(buf, len, "option --%.*s does not take a value (see --help)", (int)n, name);
+    else
+        snprintf(buf, len, "unknown option %s (see --help)", arg);
+    return buf;
+}
+
+void fm_print_json_error(FILE *out, const char *tool, const char *msg, int exit_status)
+{
+    json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:i}", "schema", "filmmark-error-1", "tool", tool,
+                          "version", FM_VERSION, "error", msg, "exit_status", exit_status);
+    if (o) {
+        json_dumpf(o, out, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', out);
+        json_decref(o);
+    }
 }

@@ -33,12 +33,38 @@ typedef struct FmProgress {
     int tty;            /* refresh one line with \r */
     double start, last;
     long total;         /* frames expected, 0 if unknown */
+    FILE *machine;      /* --progress: key=value blocks for farm logs, or NULL */
+    double last_machine;
 } FmProgress;
+
+/* Also writes ffmpeg-style "key=value" progress blocks to f (every 0.5 s and
+ * at the end, closed by "progress=continue" or "progress=end"). */
+void fm_progress_machine(FmProgress *p, FILE *f);
+
+/* --loglevel: FFmpeg's own messages (quiet, error, warning, info, debug);
+ * sets av_log's level. Returns 0 or FM_EINVAL. */
+int fm_set_loglevel(const char *name);
 
 /* Progress on stream only when it is a terminal (unless quiet). */
 void fm_progress_init(FmProgress *p, FILE *stream, long total, int quiet);
 void fm_progress_update(FmProgress *p, long frames, const char *what);
 void fm_progress_end(FmProgress *p);
+/* fm_progress_end(), and the final "progress=end" block with frames. */
+void fm_progress_end_frames(FmProgress *p, long frames);
+
+struct option;
+/*
+ * The one-line message for an option getopt_long() refused (it returned
+ * '?' or ':', with opterr = 0 and ":" leading the short options): names the
+ * argument as typed, "-x" inside a cluster such as "-xq", and tells an
+ * ambiguous long-option prefix from an unknown one. Into buf; returns buf.
+ */
+const char *fm_option_error(const struct option *opts, char **argv, int c, char *buf,
+                            size_t len);
+
+/* With --json, a failed run still prints one JSON object on stdout:
+ * {"schema": "filmmark-error-1", "tool", "version", "error", "exit_status"}. */
+void fm_print_json_error(FILE *out, const char *tool, const char *msg, int exit_status);
 
 /* True when a and b name the same existing file. */
 int fm_same_file(const char *a, const char *b);

@@ -4,7 +4,6 @@
  * Exit status: 0 found and the signature verifies; 1 no watermark;
  * 3 a watermark is present but its payload/signature does not verify; 2 error.
  */
-#include <dirent.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <unistd.h>
 #include <jansson.h>
 #include <libavutil/log.h>
+#include <libavutil/parseutils.h>
 
 #include "accumulator.h"
 #include "detector.h"
@@ -24,6 +24,7 @@
 #include "report.h"
 #include "tool_util.h"
 #include "video_io.h"
+#include "version.h"
 
 enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_ERROR = 2, EXIT_UNVERIFIED = 3, EXIT_MISMATCH = 4 };
 
@@ -38,7 +39,6 @@ static const char *verdict_name(const ContentCheck *cc)
     return !cc->checked ? "unknown" : cc->m.verdict == FM_FP_MATCH ? "match"
            : cc->m.verdict == FM_FP_TOO_SHORT ? "too_short" : "no_match";
 }
-#define MAX_KEYS 64
 
 static void usage(FILE *out)
 {
@@ -49,19 +49,23 @@ static void usage(FILE *out)
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
         "Without -k, tries every .dkey/.key file in $FILMMARK_KEYS, else in\n"
-        "~/.config/filmmark/keys/.\n"
+        "~/.config/filmmark/keys/ (unusable ones are skipped with a warning).\n"
         "\n"
         "  -k, --key FILE       detection key (.dkey) or secret key (.key)\n"
         "      --receipt FILE   also correlate against the message of this receipt\n"
         "                       (informed detection; reports bit errors against it),\n"
         "                       and compare the clip's pictures with the content\n"
         "                       fingerprint it records (content match)\n"
-        "      --start S        skip the first S seconds of CLIP\n"
-        "      --duration D     read at most D seconds\n"
+        "      --start T        skip the first T of CLIP (seconds or [HH:]MM:SS[.m])\n"
+        "      --duration T     read at most T of it\n"
         "      --report FILE    also write an evidence report: one self-contained\n"
         "                       HTML file (see docs/example-report.html)\n"
         "      --json           print one JSON object on stdout\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
+        "      --progress FILE  key=value progress blocks for farm logs (- = stderr)\n"
+        "  -v, --loglevel L     FFmpeg's own messages: quiet (default), error, warning,\n"
+        "                       info, debug\n"
+        "  -V, --version        the version and the mark format it reads\n"
         "  -h, --help           this help\n"
         "\n"
         "exit status: 0 found, signature valid; 1 no watermark; 3 watermark present\n"
@@ -69,41 +73,75 @@ static void usage(FILE *out)
         "not match the receipt's title (transplanted?); 2 error\n");
 }
 
-static int load_key_dir(const char *dir, FmKey **keys, int *nkeys, FmError *err)
+/* A key file of the directory that could not be used: said, then skipped. */
+static void warn_key(void *ctx, const char *path, const char *reason)
 {
-    DIR *d = opendir(dir);
-    if (!d)
-        return fm_error_set(err, FM_ENOTFOUND, "no -k given and no key directory '%s'", dir);
-    struct dirent *e;
-    char path[4096];
-    while ((e = readdir(d)) && *nkeys < MAX_KEYS) {
-        size_t n = strlen(e->d_name);
-        int dkey = n > 5 && !strcmp(e->d_name + n - 5, ".dkey");
-        int skey = n > 4 && !strcmp(e->d_name + n - 4, ".key");
-        if (!dkey && !skey)
+    (void)ctx;
+    (void)path;
+    fprintf(stderr, "wmdetect: skipped key: %s\n", reason);
+}
+
+/* What was analysed, when and by what: the head of every report. */
+typedef struct Provenance {
+    char sha256[65];
+    char analysed[32];          /* UTC */
+    char *command;              /* the command line, shell-quoted where needed */
+} Provenance;
+
+static char *command_line(int argc, char **argv)
+{
+    size_t len = 1;
+    for (int i = 0; i < argc; i++)
+        len += 3 + 4 * strlen(argv[i]);
+    char *s = malloc(len), *p = s;
+    if (!s)
+        return NULL;
+    for (int i = 0; i < argc; i++) {
+        int plain = *argv[i] != 0;
+        for (const char *c = argv[i]; *c; c++)
+            if (!strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./=:,+@%",
+                        *c))
+                plain = 0;
+        if (i)
+            *p++ = ' ';
+        if (plain) {
+            p += sprintf(p, "%s", argv[i]);
             continue;
-        if (snprintf(path, sizeof(path), "%s/%s", dir, e->d_name) >= (int)sizeof(path))
-            continue;  /* a name too long to open */
-        FmKey *k = fm_key_new();
-        if (!k) {
-            closedir(d);
-            return fm_error_set(err, FM_ENOMEM, "out of secure memory");
         }
-        if (fm_key_load(k, path, FM_KEY_DETECT, err) < 0) {
-            fm_key_free(&k);
-            closedir(d);
-            return FM_EFORMAT;
-        }
-        keys[(*nkeys)++] = k;
+        *p++ = '\'';
+        for (const char *c = argv[i]; *c; c++)
+            p += *c == '\'' ? sprintf(p, "'\\''") : sprintf(p, "%c", *c);
+        *p++ = '\'';
     }
-    closedir(d);
-    if (!*nkeys)
-        return fm_error_set(err, FM_ENOTFOUND, "no .dkey or .key files in '%s'", dir);
+    *p = 0;
+    return s;
+}
+
+/* Seconds as ffmpeg takes them: "12.5", "00:00:02", "1:02.5", "90s", "500ms". */
+static int parse_time(const char *s, double *out)
+{
+    int64_t us;
+    if (!*s || av_parse_time(&us, s, 1) < 0 || us < 0)
+        return -1;
+    *out = us / 1e6;
     return 0;
 }
 
+/* The outcome in one word, for scripts: ids are only given when verified. */
+static const char *status_name(const FmDetectResult *r)
+{
+    return !r->found ? "absent" : r->signature_valid ? "verified" : "present_unverified";
+}
+
+/* A JSON real without float noise: 10 significant digits (JSON_REAL_PRECISION
+ * at dump time) and never "-0". */
+static json_t *real(double x)
+{
+    return json_real(isfinite(x) ? x + 0.0 : 0.0);
+}
+
 static void print_text(const char *clip, const FmDetectResult *r, const char *fp,
-                       const ContentCheck *cc)
+                       const ContentCheck *cc, const Provenance *pv)
 {
     char issued[32];
     if (!r->found) {
@@ -115,8 +153,12 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
     else
         printf("%s: watermark found%s\n", clip,
-               r->signature_valid ? "" : " (payload NOT verified: the fields below may be damaged)");
-    if (r->payload_valid) {
+               r->signature_valid ? ", signature valid"
+                                  : ", payload NOT verified: title and recipient unknown");
+    if (!r->signature_valid) {
+        printf("  payload:        not verified (too damaged to decode and check; no ids are "
+               "given)\n");
+    } else if (r->payload_valid) {
         fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
         printf("  title id:       %u\n", r->payload.title_id);
         printf("  recipient id:   %u%s\n", r->payload.recipient_id,
@@ -142,6 +184,10 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                               : (r->geometry.flip_v ? "vertical" : "none"),
            r->geometry.rotation_deg);
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
+    printf("  clip sha256:    %s\n", pv->sha256);
+    printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
+           FM_MARK_FORMAT);
+    printf("  command:        %s\n", pv->command ? pv->command : "");
     if (cc->checked) {
         if (cc->m.verdict == FM_FP_TOO_SHORT)
             printf("  content match:  undecided (too little picture to compare)\n");
@@ -157,60 +203,70 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
 }
 
 static void print_json(const char *clip, const FmDetectResult *r, const char *fp, int informed,
-                       const ContentCheck *cc)
+                       const ContentCheck *cc, const Provenance *pv)
 {
     char issued[32] = "";
     if (r->payload_valid)
         fm_minutes_to_iso8601(r->payload.issued_minutes, issued, sizeof(issued));
     json_t *o = json_object();
+    json_object_set_new(o, "schema", json_string("filmmark-detect-1"));
+    json_object_set_new(o, "version", json_string(FM_VERSION));
     json_object_set_new(o, "file", json_string(clip));
+    json_object_set_new(o, "file_sha256", json_string(pv->sha256));
+    json_object_set_new(o, "analysed_utc", json_string(pv->analysed));
+    json_object_set_new(o, "command", pv->command ? json_string(pv->command) : json_null());
+    json_object_set_new(o, "status", json_string(status_name(r)));
     json_object_set_new(o, "found", json_boolean(r->found));
     json_object_set_new(o, "signature_valid", json_boolean(r->signature_valid));
-    int show = r->found && r->payload_valid;
+    /* ids only from a verified payload: an unverified decode is noise */
+    int show = r->found && r->payload_valid && r->signature_valid;
     json_object_set_new(o, "title_id", show ? json_integer(r->payload.title_id) : json_null());
     json_object_set_new(o, "recipient_id", show ? json_integer(r->payload.recipient_id) : json_null());
     json_object_set_new(o, "issued", show ? json_string(issued) : json_null());
     const char *ai = r->signature_valid ? fm_ai_use_name(r->payload.ai_use) : NULL;
     json_object_set_new(o, "ai_use", !r->signature_valid ? json_null()
                                      : ai ? json_string(ai) : json_integer(r->payload.ai_use));
+    char msg_hex[2 * FM_MESSAGE_BYTES + 1];
+    fm_hex(r->message, FM_MESSAGE_BYTES, msg_hex);
+    json_object_set_new(o, "message_hex", show ? json_string(msg_hex) : json_null());
     json_object_set_new(o, "format", json_integer(FM_PAYLOAD_VERSION));
-    json_object_set_new(o, "false_alarm_probability", json_real(r->false_alarm_probability));
-    json_object_set_new(o, "false_alarm_log10", json_real(r->false_alarm_log10));
-    json_object_set_new(o, "pilot_z", json_real(r->pilot_z));
+    json_object_set_new(o, "false_alarm_probability", real(r->false_alarm_probability));
+    json_object_set_new(o, "false_alarm_log10", real(r->false_alarm_log10));
+    json_object_set_new(o, "pilot_z", real(r->pilot_z));
     json_object_set_new(o, "hypotheses", json_integer(r->hypotheses));
-    json_object_set_new(o, "span_seconds", json_pack("[f, f]", r->span[0], r->span[1]));
+    json_object_set_new(o, "span_seconds", json_pack("[o, o]", real(r->span[0]), real(r->span[1])));
     json_object_set_new(o, "key_fingerprint", json_string(fp));
     json_object_set_new(o, "frames_read", json_integer(r->frames_read));
-    json_object_set_new(o, "master_position_seconds", json_real(r->master_position));
+    json_object_set_new(o, "master_position_seconds", real(r->master_position));
     json_object_set_new(o, "stretches", json_integer(r->segments));
     json_object_set_new(o, "stretches_read", json_integer(r->segments_read));
-    json_object_set_new(o, "raw_bit_error_rate", json_real(r->raw_ber));
+    json_object_set_new(o, "raw_bit_error_rate", real(r->raw_ber));
     json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
-    json_object_set_new(o, "geometry", json_pack("{s:f, s:f, s:f, s:f, s:b, s:b, s:f}",
-        "scale_x", r->geometry.scale_x, "scale_y", r->geometry.scale_y,
-        "offset_x", r->geometry.offset_x, "offset_y", r->geometry.offset_y,
+    json_object_set_new(o, "geometry", json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:o}",
+        "scale_x", real(r->geometry.scale_x), "scale_y", real(r->geometry.scale_y),
+        "offset_x", real(r->geometry.offset_x), "offset_y", real(r->geometry.offset_y),
         "flip_h", r->geometry.flip_h, "flip_v", r->geometry.flip_v,
-        "rotation_deg", r->geometry.rotation_deg));
+        "rotation_deg", real(r->geometry.rotation_deg)));
     if (informed) {
         json_object_set_new(o, "receipt_match", json_boolean(r->expected_match));
-        json_object_set_new(o, "receipt_z", json_real(r->expected_z));
+        json_object_set_new(o, "receipt_z", real(r->expected_z));
         json_object_set_new(o, "receipt_false_alarm_log10",
-                            json_real(fm_gauss_tail_log10(r->expected_z)));
+                            real(fm_gauss_tail_log10(r->expected_z)));
         json_object_set_new(o, "content_match", !cc->checked || cc->m.verdict == FM_FP_TOO_SHORT
                                                 ? json_null() : json_boolean(cc->m.match));
         json_t *c = json_object();
         json_object_set_new(c, "verdict", json_string(verdict_name(cc)));
         if (cc->checked && cc->m.verdict != FM_FP_TOO_SHORT) {
-            json_object_set_new(c, "false_match_log10", json_real(cc->m.log10_p));
-            json_object_set_new(c, "bits_agreeing", json_real(cc->m.score));
-            json_object_set_new(c, "master_seconds", json_pack("[f, f]", cc->m.master_from,
-                                                               cc->m.master_to));
-            json_object_set_new(c, "clip_seconds", json_pack("[f, f]", cc->m.clip_from,
-                                                             cc->m.clip_to));
+            json_object_set_new(c, "false_match_log10", real(cc->m.log10_p));
+            json_object_set_new(c, "bits_agreeing", real(cc->m.score));
+            json_object_set_new(c, "master_seconds", json_pack("[o, o]", real(cc->m.master_from),
+                                                               real(cc->m.master_to)));
+            json_object_set_new(c, "clip_seconds", json_pack("[o, o]", real(cc->m.clip_from),
+                                                             real(cc->m.clip_to)));
         }
         json_object_set_new(o, "content", c);
     }
-    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     fputc('\n', stdout);
     json_decref(o);
 }
@@ -225,6 +281,9 @@ int main(int argc, char **argv)
         { "report", required_argument, 0, 'R' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
+        { "version", no_argument, 0, 'V' },
+        { "loglevel", required_argument, 0, 'v' },
+        { "progress", required_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -233,33 +292,42 @@ int main(int argc, char **argv)
     int json = 0, quiet = 0, c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":k:qh", opts, NULL)) != -1) {
+    int want_version = 0;
+    const char *loglevel = NULL, *progress_path = NULL;
+    char *cmdline = command_line(argc, argv);   /* before getopt permutes argv */
+    while ((c = getopt_long(argc, argv, ":k:qhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'r': receipt_path = optarg; break;
         case 'R': report_path = optarg; break;
         case 's':
-            if (fm_parse_double(optarg, &start) < 0 && strcmp(optarg, "0") != 0) {
-                fprintf(stderr, "wmdetect: --start '%s' is not a number of seconds\n", optarg);
+            if (parse_time(optarg, &start) < 0) {
+                fprintf(stderr, "wmdetect: --start '%s' is not a time (seconds, or [HH:]MM:SS[.m])\n", optarg);
                 return EXIT_ERROR;
             }
             break;
         case 'd':
-            if (fm_parse_double(optarg, &duration) < 0) {
-                fprintf(stderr, "wmdetect: --duration '%s' is not a positive number of seconds\n", optarg);
+            if (parse_time(optarg, &duration) < 0 || duration <= 0) {
+                fprintf(stderr, "wmdetect: --duration '%s' is not a positive time (seconds, or [HH:]MM:SS[.m])\n", optarg);
                 return EXIT_ERROR;
             }
             break;
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        case ':':
-            fprintf(stderr, "wmdetect: option %s needs a value (see --help)\n", argv[optind - 1]);
-            return EXIT_ERROR;
-        default:
-            fprintf(stderr, "wmdetect: unknown option %s (see --help)\n", argv[optind - 1]);
+        case 'V': want_version = 1; break;
+        case 'v': loglevel = optarg; break;
+        case 'P': progress_path = optarg; break;
+        default: {
+            char msg[300];
+            fprintf(stderr, "wmdetect: %s\n", fm_option_error(opts, argv, c, msg, sizeof(msg)));
             return EXIT_ERROR;
         }
+        }
+    }
+    if (want_version) {
+        fm_print_version(stdout, "wmdetect", json);
+        return 0;
     }
     if (optind != argc - 1) {
         fprintf(stderr, "wmdetect: %s (see --help)\n",
@@ -275,7 +343,8 @@ int main(int argc, char **argv)
     }
 
     FmError err = { { 0 } };
-    FmKey *keys[MAX_KEYS] = { 0 };
+    FmKeyList klist = { 0 };
+    FmKey **keys = NULL;
     int nkeys = 0, ret = EXIT_ERROR;
     FmVideoReader *reader = NULL;
     FmAccumulator acc = { 0 };
@@ -283,32 +352,46 @@ int main(int argc, char **argv)
     uint8_t expected[FM_MESSAGE_BYTES];
     FmFingerprint *master_fp = NULL, *clip_fp = NULL;
     ContentCheck cc = { 0 };
-    time_t analysed_at = time(NULL);
+    Provenance pv = { .command = cmdline };
+    time_t now = time(NULL);
+    struct tm tm;
+    strftime(pv.analysed, sizeof(pv.analysed), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
     FmStrengthTrace trace[2] = { { 0 } };   /* the best key's, the current key's */
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
+    if (loglevel && fm_set_loglevel(loglevel) < 0) {
+        fm_error_set(&err, FM_EINVAL, "--loglevel '%s' is not one of quiet, error, warning, "
+                     "info, debug", loglevel);
+        goto fail_err;
+    }
+    FILE *progress_file = NULL;
+    if (progress_path && !(progress_file = !strcmp(progress_path, "-") ? stderr
+                                           : fopen(progress_path, "w"))) {
+        fm_error_set(&err, FM_EIO, "cannot write --progress '%s'", progress_path);
+        goto fail_err;
+    }
     if (fm_init(&err) < 0)
         goto fail_err;
     if (key_path) {
-        if (!(keys[0] = fm_key_new())) {
+        klist.keys = calloc(1, sizeof(*klist.keys));
+        klist.paths = calloc(1, sizeof(*klist.paths));
+        if (!klist.keys || !klist.paths || !(klist.keys[0] = fm_key_new())) {
             fm_error_set(&err, FM_ENOMEM, "out of secure memory");
             goto fail_err;
         }
-        nkeys = 1;
-        if (fm_key_load(keys[0], key_path, FM_KEY_DETECT, &err) < 0)
+        klist.n = klist.cap = 1;
+        if (fm_key_load(klist.keys[0], key_path, FM_KEY_DETECT, &err) < 0)
             goto fail_err;
     } else {
-        const char *dir = getenv("FILMMARK_KEYS");
-        char buf[4096];
-        if (!dir || !*dir) {
-            const char *home = getenv("HOME");
-            snprintf(buf, sizeof(buf), "%s/.config/filmmark/keys", home ? home : ".");
-            dir = buf;
-        }
-        if (load_key_dir(dir, keys, &nkeys, &err) < 0)
+        /* every usable key of the directory, in file name order (keys.h) */
+        char dir[4096];
+        if (fm_key_dir_default(dir, sizeof(dir), &err) < 0 ||
+            fm_key_load_dir(dir, &klist, warn_key, NULL, &err) < 0)
             goto fail_err;
     }
+    keys = klist.keys;
+    nkeys = (int)klist.n;
     if (receipt_path) {
         int ok = -1;
         int which = -1;
@@ -324,7 +407,7 @@ int main(int argc, char **argv)
             goto fail_err;
     }
 
-    if (fm_reader_open(&reader, clip, &err) < 0)
+    if (fm_reader_open(&reader, clip, &err) < 0 || fm_sha256_file(clip, pv.sha256, &err) < 0)
         goto fail_err;
     const FmVideoInfo *info = fm_reader_info(reader);
     if (start > 0 && fm_reader_seek(reader, start, &err) < 0)
@@ -334,7 +417,8 @@ int main(int argc, char **argv)
     have_acc = 1;
 
     FmProgress prog;
-    fm_progress_init(&prog, stderr, 0, quiet);
+    fm_progress_init(&prog, stderr, info->nb_frames > 0 ? info->nb_frames : 0, quiet);
+    fm_progress_machine(&prog, progress_file);
     AVFrame *frame;
     int r;
     double tb = av_q2d(info->time_base), t_origin = NAN;
@@ -355,9 +439,14 @@ int main(int argc, char **argv)
         frames++;
         fm_progress_update(&prog, frames, "reading");
     }
-    fm_progress_end(&prog);
+    fm_progress_end_frames(&prog, frames);
     if (r < 0)
         goto fail_err;
+    if (frames == 0 && start > 0 && info->duration > 0 && start >= info->duration) {
+        fm_error_set(&err, FM_EINVAL, "--start %.1f s is after the end of '%s' (%.1f s)", start,
+                     clip, info->duration);
+        goto fail_err;
+    }
     if (frames == 0) {
         fm_error_set(&err, FM_EFORMAT, "'%s' has no decodable video frames", clip);
         goto fail_err;
@@ -373,7 +462,7 @@ int main(int argc, char **argv)
         }
     }
     for (int i = 0; i < nkeys; i++) {
-        if (fm_detect_trace(&acc, keys[i], nkeys, receipt_path ? expected : NULL, &cur,
+        if (fm_detect_trace(&acc, keys[i], nkeys, receipt_path ? expected : NULL, &cur, NULL,
                             report_path ? &trace[1] : NULL, &err) < 0)
             goto fail_err;
         int better = best_key < 0 ||
@@ -400,9 +489,10 @@ int main(int argc, char **argv)
     fm_key_fingerprint(keys[best_key], fp);
     if (report_path) {
         FmReportInput in = {
-            .clip_path = clip, .clip_bytes = -1, .info = info, .start = start,
-            .duration = duration, .tool_version = FM_VERSION_STRING, .argc = argc, .argv = argv,
-            .analysed_at = analysed_at, .keys_tried = nkeys, .result = &best,
+            .clip_path = clip, .clip_sha256 = pv.sha256, .clip_bytes = -1, .info = info,
+            .start = start, .duration = duration, .tool_version = FM_VERSION, .argc = argc,
+            .argv = argv,
+            .analysed_at = now, .keys_tried = nkeys, .result = &best,
             .key_fingerprint = fp, .trace = &trace[0], .receipt_path = receipt_path,
             .content = cc.checked ? &cc.m : NULL,
         };
@@ -410,15 +500,17 @@ int main(int argc, char **argv)
             goto fail_err;
     }
     if (json)
-        print_json(clip, &best, fp, receipt_path != NULL, &cc);
+        print_json(clip, &best, fp, receipt_path != NULL, &cc, &pv);
     else if (!quiet)
-        print_text(clip, &best, fp, &cc);
+        print_text(clip, &best, fp, &cc, &pv);
     ret = !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
         : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH : EXIT_FOUND;
     goto end;
 
 fail_err:
     fprintf(stderr, "wmdetect: %s\n", err.msg);
+    if (json)
+        fm_print_json_error(stdout, "wmdetect", err.msg, EXIT_ERROR);
     ret = EXIT_ERROR;
 end:
     if (have_acc)
@@ -428,7 +520,7 @@ end:
     fm_fingerprint_free(&clip_fp);
     free(trace[0].points);
     free(trace[1].points);
-    for (int i = 0; i < nkeys; i++)
-        fm_key_free(&keys[i]);
+    fm_key_list_free(&klist);
+    free(pv.command);
     return ret;
 }

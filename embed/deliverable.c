@@ -101,9 +101,11 @@ int deliverable_complete(Deliverable *d, const FmVideoInfo *info, const FmFinger
         return r;
     const char *tmp = fm_writer_temp_path(d->writer);
     if (set->verify) {
+        double t0 = fm_now();
         if ((r = fm_self_check(tmp, set->key, d->message, set->verify_seconds, &d->check,
                                err)) < 0)
             return r;
+        d->check_seconds = fm_now() - t0;
         d->checked = 1;
         if (!d->check.message_match)
             return fm_error_set(err, FM_ECRYPTO, "'%s': the deliverable's own mark does not "

@@ -47,6 +47,7 @@ typedef struct Deliverable {
     long last_epoch;
     FmSelfCheck check;
     int checked;
+    double check_seconds;       /* wall time of the self-check */
     char sha256[65];
     int published;
 } Deliverable;

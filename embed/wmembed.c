@@ -14,13 +14,16 @@
 
 #include "atomic_file.h"
 #include "deliverable.h"
+#include "pipeline.h"
 #include "fingerprint.h"
 #include "keys.h"
+#include "passphrase.h"
 #include "pattern.h"
 #include "payload.h"
 #include "recipients.h"
 #include "tool_util.h"
 #include "video_io.h"
+#include "version.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_VERIFY_SECONDS 20.0
@@ -62,6 +65,8 @@ static void usage(FILE *out)
         "together or not at all. The master is never modified.\n"
         "\n"
         "  -k, --key FILE        secret key made by wmkeygen (mode 0600)\n"
+        "      --passphrase-file F  the key's passphrase, first line of F (else\n"
+        "                        $FILMMARK_PASSPHRASE, else asked on the terminal)\n"
         "  -i, --input FILE      master video (anything FFmpeg reads)\n"
         "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov)\n"
         "      --title-id N      title id, 0..4294967295\n"
@@ -75,31 +80,41 @@ static void usage(FILE *out)
         "      --codec C         vp9 (default), h264 or ffv1 (lossless)\n"
         "      --crf N           quality, 0..63 (default: vp9 24, h264 18)\n"
         "      --owner, --title, --recipient NAME  names recorded in the receipt\n"
-        "      --issued TIME     issue time to sign instead of now: UTC, to the minute,\n"
-        "                        YYYY-MM-DDTHH:MMZ (or :SSZ, seconds dropped) or 'now'\n"
+        "      --issued TIME     issue time to sign instead of now, to the minute:\n"
+        "                        YYYY-MM-DDTHH:MM[:SS] then Z (UTC) or an offset such as\n"
+        "                        +07:00 (converted to UTC); seconds dropped; or 'now'\n"
         "      --ai-use POLICY   the rights holder's AI training/mining policy, signed\n"
         "                        into the mark: reserved (default, the cautious\n"
         "                        choice), allowed, attribution or noncommercial\n"
         "      --verify-seconds S  seconds of each deliverable read back (default %.0f;\n"
         "                        0 = all of it)\n"
         "      --no-verify       do not read the deliverable back (receipt says so)\n"
-        "      --force           overwrite DELIVERABLE and its receipt\n"
+        "  -f, --force           overwrite DELIVERABLE and its receipt\n"
         "      --json            print a JSON summary on stdout\n"
+        "      --progress FILE   key=value progress blocks for farm logs (- = stderr)\n"
+        "  -v, --loglevel L      FFmpeg's own messages: quiet (default), error, warning,\n"
+        "                        info, debug\n"
+        "  -V, --version         the version and the formats it writes\n"
         "  -q, --quiet           no progress or summary text\n"
         "  -h, --help            this help\n", DEFAULT_BATCH, DEFAULT_VERIFY_SECONDS);
 }
 
+/* Set once the options are read: errors then also go to stdout as JSON. */
+static int json_errors;
+
 static int fail(int code, const char *fmt, const char *a, const char *b)
 {
-    fputs("wmembed: ", stderr);
-    fprintf(stderr, fmt, a, b);
-    fputc('\n', stderr);
+    char msg[1024];
+    snprintf(msg, sizeof(msg), fmt, a, b);
+    fprintf(stderr, "wmembed: %s\n", msg);
+    if (json_errors)
+        fm_print_json_error(stdout, "wmembed", msg, code);
     return code;
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
        OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
-       OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY };
+       OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE };
 
 /* One deliverable's line of the summary. */
 static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
@@ -128,6 +143,9 @@ static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, c
             "raw_bit_error_rate", d->check.raw_ber,
             "false_alarm_log10", d->check.false_alarm_log10,
             "seconds_read", d->check.seconds_read));
+    if (d->checked)
+        json_object_set_new(json_object_get(o, "self_check"), "wall_seconds",
+                            json_real(d->check_seconds));
     return o;
 }
 
@@ -172,6 +190,16 @@ static int check_output(const char *in_path, const char *out_path, int force, Fm
     return 0;
 }
 
+/* Names go into the signed receipt: no control characters (receipt.h). */
+static int check_name(const char *what, const char *name, FmError *err)
+{
+    for (const char *c = name; c && *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return fm_error_set(err, FM_EINVAL, "%s name '%.60s' holds a control character",
+                                what, name);
+    return 0;
+}
+
 typedef struct Batch {
     const char *in_path;
     FmRecipient *list;
@@ -201,6 +229,7 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
                     FmProgress *prog, long *progress_frames, char key_fp[], FmError *err)
 {
     FmVideoReader *reader = NULL;
+    Pipeline *pipe = NULL;
     Deliverable *ds = calloc(n, sizeof(*ds));
     int r;
     if (!ds)
@@ -219,6 +248,9 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
             goto end;
     }
 
+    /* marking and encoding run on one thread per deliverable (pipeline.h) */
+    if ((r = pipeline_start(&pipe, ds, n, info->bit_depth, err)) < 0)
+        goto end;
     AVFrame *frame;
     long frames = 0;
     double t_origin = NAN;
@@ -234,13 +266,14 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
                                                  info->bit_depth, info->width, info->height, t,
                                                  err)) < 0)
             goto end;
-        for (size_t i = 0; i < n; i++)
-            if ((r = deliverable_frame(&ds[i], frame, i == n - 1, info->bit_depth, t, err)) < 0)
-                goto end;
+        if ((r = pipeline_push(pipe, frame, t, err)) < 0)
+            goto end;
         frames++;
         fm_progress_update(prog, ++*progress_frames, "embedding");
     }
     if (r < 0)
+        goto end;
+    if ((r = pipeline_finish(&pipe, interrupted != 0, err)) < 0)
         goto end;
     if (!interrupted && frames == 0) {
         r = fm_error_set(err, FM_EFORMAT, "'%s' has no decodable video frames", b->in_path);
@@ -278,6 +311,7 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
     if (r >= 0)
         r = 0;
 end:
+    pipeline_finish(&pipe, 1, NULL);   /* after a failure: stop the workers */
     if (!b->quiet && !b->json)
         fflush(stdout);
     for (size_t i = 0; i < n; i++)
@@ -305,11 +339,15 @@ int main(int argc, char **argv)
         { "recipient", required_argument, 0, OPT_RECIPIENT },
         { "issued", required_argument, 0, OPT_ISSUED },
         { "ai-use", required_argument, 0, OPT_AI_USE },
+        { "passphrase-file", required_argument, 0, OPT_PASS_FILE },
         { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
         { "no-verify", no_argument, 0, OPT_NO_VERIFY },
-        { "force", no_argument, 0, OPT_FORCE },
+        { "force", no_argument, 0, 'f' },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
+        { "version", no_argument, 0, 'V' },
+        { "loglevel", required_argument, 0, 'v' },
+        { "progress", required_argument, 0, 'P' },
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
@@ -321,10 +359,13 @@ int main(int argc, char **argv)
     double strength = FM_DEFAULT_STRENGTH, verify_seconds = DEFAULT_VERIFY_SECONDS;
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
+    FmPassSource pass_src = { NULL };
     int c;
 
     opterr = 0;
-    while ((c = getopt_long(argc, argv, ":k:i:o:qh", opts, NULL)) != -1) {
+    int want_version = 0;
+    const char *loglevel = NULL, *progress_path = NULL;
+    while ((c = getopt_long(argc, argv, ":k:i:o:fqhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'i': in_path = optarg; break;
@@ -369,23 +410,34 @@ int main(int argc, char **argv)
                 verify_seconds = 0;
             break;
         case OPT_NO_VERIFY: verify = 0; break;
+        case OPT_PASS_FILE: pass_src.file = optarg; break;
         case OPT_OWNER: owner = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_RECIPIENT: recipient = optarg; break;
         case OPT_ISSUED:
             if (fm_iso8601_to_minutes(optarg, &issued_minutes) < 0)
-                return fail(EXIT_USAGE, "--issued '%s' is not a UTC time YYYY-MM-DDTHH:MMZ from "
+                return fail(EXIT_USAGE, "--issued '%s' is not a time YYYY-MM-DDTHH:MMZ (or +HH:MM) from "
                             "1970-01-01T00:00Z to 10136-02-16T04:15Z, or 'now'%s", optarg, "");
             have_issued = 1;
             break;
-        case OPT_FORCE: force = 1; break;
+        case 'f': force = 1; break;
         case OPT_JSON: json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
-        case ':': return fail(EXIT_USAGE, "option %s needs a value (see --help)%s", argv[optind - 1], "");
-        default: return fail(EXIT_USAGE, "unknown option %s (see --help)%s", argv[optind - 1], "");
+        case 'V': want_version = 1; break;
+        case 'v': loglevel = optarg; break;
+        case 'P': progress_path = optarg; break;
+        default: {
+            char msg[300];
+            return fail(EXIT_USAGE, "%s%s", fm_option_error(opts, argv, c, msg, sizeof(msg)), "");
+        }
         }
     }
+    if (want_version) {
+        fm_print_version(stdout, "wmembed", json);
+        return 0;
+    }
+    json_errors = json;
     if (optind < argc)
         return fail(EXIT_USAGE, "unexpected argument '%s' (see --help)%s", argv[optind], "");
     if (!key_path || !in_path)
@@ -411,6 +463,13 @@ int main(int argc, char **argv)
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
+    if (loglevel && fm_set_loglevel(loglevel) < 0)
+        return fail(EXIT_USAGE, "--loglevel '%s' is not one of quiet, error, warning, info, "
+                    "debug%s", loglevel, "");
+    FILE *progress_file = NULL;
+    if (progress_path && !(progress_file = !strcmp(progress_path, "-") ? stderr
+                                           : fopen(progress_path, "w")))
+        return fail(EXIT_USAGE, "cannot write --progress '%s'%s", progress_path, "");
     catch_signals(&caught);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
@@ -424,14 +483,17 @@ int main(int argc, char **argv)
         b.count = 1;
     }
     for (size_t i = 0; i < b.count; i++)
-        if (check_output(in_path, b.list[i].output, force, &err) < 0)
+        if (check_output(in_path, b.list[i].output, force, &err) < 0 ||
+            check_name("recipient", b.list[i].name, &err) < 0)
             goto fail_err;
+    if (check_name("--owner", owner, &err) < 0 || check_name("--title", title, &err) < 0)
+        goto fail_err;
 
     if (!(key = fm_key_new())) {
         fm_error_set(&err, FM_ENOMEM, "out of secure memory");
         goto fail_err;
     }
-    if (fm_key_load(key, key_path, FM_KEY_SECRET, &err) < 0)
+    if (fm_key_load_with(key, key_path, FM_KEY_SECRET, fm_pass_get, &pass_src, &err) < 0)
         goto fail_err;
     /* the master must open before anything is created */
     if (fm_reader_open(&probe, in_path, &err) < 0)
@@ -463,6 +525,7 @@ int main(int argc, char **argv)
     size_t passes = (b.count + batch_size - 1) / batch_size;
     FmProgress prog;
     fm_progress_init(&prog, stderr, nb_frames > 0 ? nb_frames * (long)passes : 0, quiet);
+    fm_progress_machine(&prog, progress_file);
     long progress_frames = 0;
     double t0 = fm_now();
     for (size_t first = 0; first < b.count && !interrupted; first += batch_size) {
@@ -473,7 +536,7 @@ int main(int argc, char **argv)
             goto fail_err;
         }
     }
-    fm_progress_end(&prog);
+    fm_progress_end_frames(&prog, progress_frames);
     double elapsed = fm_now() - t0;
     /* a signal after the last publication is too late to undo anything */
     if (interrupted && b.written + b.failed < b.count) {
@@ -492,6 +555,9 @@ int main(int argc, char **argv)
                           "recipients", (json_int_t)b.count, "written", (json_int_t)b.written,
                           "decode_passes", (json_int_t)passes, "deliverables", b.summary);
         }
+        json_object_set_new(o, "schema", json_string("filmmark-embed-1"));
+        json_object_set_new(o, "version", json_string(FM_VERSION));
+        json_object_set_new(o, "mark_format", json_integer(FM_MARK_FORMAT));
         json_object_set_new(o, "codec", json_string(fm_codec_name(codec)));
         json_object_set_new(o, "strength", json_real(strength));
         json_object_set_new(o, "seconds", json_real(elapsed));
@@ -514,9 +580,10 @@ int main(int argc, char **argv)
 fail_nomem:
     fm_error_set(&err, FM_ENOMEM, "out of memory");
 fail_err:
-    fprintf(stderr, "wmembed: %s\n", err.msg);
-    ret = EXIT_USAGE;
+    ret = fail(EXIT_USAGE, "%s%s", err.msg, "");
 end:
+    if (progress_file && progress_file != stderr)
+        fclose(progress_file);
     json_decref(b.summary);
     fm_fingerprint_free(&content_fp);
     fm_key_free(&key);

@@ -7,7 +7,7 @@ bash scripts/build.sh
 out=${DEMO_DIR:-$(mktemp -d /tmp/filmmark-demo.XXXXXX)}
 mkdir -p "$out"
 set -x
-build/wmkeygen -o "$out/studio" --force
+build/wmkeygen -o "$out/studio" --no-passphrase --force
 build/wmembed -k "$out/studio.key" -i samples/sample.mkv -o "$out/deliverable.webm" \
   --title-id 1234 --recipient-id 42 --owner "Demo Studio" --title "Sample" --recipient "Festival screener" --force
 build/wmdetect -k "$out/studio.dkey" "$out/deliverable.webm"

@@ -6,6 +6,7 @@ set -euo pipefail
 pkgs=(build-essential cmake pkg-config
       libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
       libvpx-dev libsodium-dev libjansson-dev libfftw3-dev libcsv-dev libcriterion-dev
+      libsqlite3-dev libpq-dev postgresql
       ffmpeg mandoc python3 python3-numpy time chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do

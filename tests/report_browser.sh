@@ -21,7 +21,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/fm-report.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 
-"$build/wmkeygen" -q -o key
+"$build/wmkeygen" -q --no-passphrase -o key
 "$build/wmembed" -q -k key.key -i "$src/samples/sample.mkv" -o marked.webm \
     --title-id 42 --recipient-id 7 || fail "wmembed failed"
 rc=0

@@ -14,10 +14,12 @@
  * the embedded message, and with it every robustness result, is the same on
  * every run.
  */
+#define _XOPEN_SOURCE 700   /* posix_openpt, for the terminal prompt tests */
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <math.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -148,8 +150,9 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
         die("cannot hash master.mp4");
     save_text(d, "master.sha256", master_sha);
     char *prefix_a = tu_path(d, "a"), *prefix_b = tu_path(d, "b");
-    const char *ka[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_a, "--json", NULL };
-    const char *kb[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_b, "-q", NULL };
+    const char *ka[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_a, "--no-passphrase", "--json",
+                         NULL };
+    const char *kb[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix_b, "--no-passphrase", "-q", NULL };
     setup_run(d, "keygen_a", ka);
     setup_run(d, "keygen_b", kb);
     /* wmkeygen's keys are random: replace them with fixed ones (its printed
@@ -390,7 +393,7 @@ static void expect_found_json(json_t *j, const char *what)
 Test(cli, keygen_makes_three_files_with_modes)
 {
     char *prefix = d("studio");
-    Run r = run("wmkeygen", "-o", prefix, "--json", NULL);
+    Run r = run("wmkeygen", "-o", prefix, "--no-passphrase", "--json", NULL);
     cr_assert_eq(r.rc, 0, "wmkeygen: %s", r.err);
     json_t *j = parse(r.out, "wmkeygen --json");
     const char *fp = json_string_value(json_object_get(j, "fingerprint"));
@@ -422,7 +425,7 @@ Test(cli, keygen_makes_three_files_with_modes)
     /* without --force it refuses, and changes nothing */
     char *pub = d("studio.pub"), *before, *after;
     cr_assert_eq(tu_read_file(pub, &before, NULL), 0);
-    r = run("wmkeygen", "-o", prefix, NULL);
+    r = run("wmkeygen", "-o", prefix, "--no-passphrase", NULL);
     expect_error(&r, "wmkeygen", "exists", "wmkeygen over an existing set");
     cr_assert_eq(tu_read_file(pub, &after, NULL), 0);
     cr_assert_str_eq(before, after);
@@ -437,7 +440,7 @@ Test(cli, keygen_modes_do_not_depend_on_umask)
 {
     umask(077);
     char *prefix = d("k");
-    Run r = run("wmkeygen", "-o", prefix, "-q", NULL);
+    Run r = run("wmkeygen", "-o", prefix, "--no-passphrase", "-q", NULL);
     cr_assert_eq(r.rc, 0, "%s", r.err);
     cr_assert_str_eq(r.out, "", "-q printed: %s", r.out);
     char *k = d("k.key"), *dk = d("k.dkey"), *pub = d("k.pub");
@@ -483,6 +486,547 @@ Test(cli, keygen_setup_runs)
     cr_assert_str_eq(r.out, "", "wmkeygen -q printed: %s", r.out);
     cr_assert_str_eq(r.err, "", "wmkeygen -q wrote to stderr: %s", r.err);
     tu_run_result_free(&r);
+}
+
+/* ---- wmkeygen: passphrases, atomic sets, --from, --install, --list ---- */
+
+/* A passphrase file in this test's directory (mode 0600). */
+static char *pass_file(const char *name, const char *pass)
+{
+    char *p = d(name);
+    cr_assert_eq(tu_write_file(p, pass, strlen(pass), 0600), 0);
+    return p;
+}
+
+static char *read_text(const char *path)
+{
+    char *t;
+    cr_assert_eq(tu_read_file(path, &t, NULL), 0, "cannot read %s", path);
+    return t;
+}
+
+Test(cli, keygen_passphrase_round_trip_through_wmembed)
+{
+    char *pf = pass_file("pass.txt", "a long passphrase\n");
+    char *prefix = d("sealed");
+    Run r = run("wmkeygen", "-o", prefix, "--passphrase-file", pf, "--label", "Test Studio 2026",
+                "--json", NULL);
+    cr_assert_eq(r.rc, 0, "wmkeygen: %s", r.err);
+    json_t *j = parse(r.out, "wmkeygen --passphrase-file --json");
+    cr_assert(json_is_true(json_object_get(j, "protected")), "%s", r.out);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "label")), "Test Studio 2026");
+    char fp[FM_FINGERPRINT_CHARS + 1];
+    snprintf(fp, sizeof fp, "%s", json_string_value(json_object_get(j, "fingerprint")));
+    json_decref(j);
+    tu_run_result_free(&r);
+
+    /* the secret key is sealed: no passphrase, no key */
+    char *key = d("sealed.key"), *dkey = d("sealed.dkey");
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0);
+    FmKeyInfo info;
+    cr_assert_eq(fm_key_inspect(key, &info, &err), 0, "%s", err.msg);
+    cr_assert_eq(info.sealed, 1);
+    cr_assert_str_eq(info.label, "Test Studio 2026");
+    cr_assert_str_eq(info.fingerprint, fp);
+    FmKey *k = fm_key_new();
+    cr_assert_eq(fm_key_load(k, key, FM_KEY_SECRET, &err), FM_EPERM, "%s", err.msg);
+    fm_key_free(&k);
+
+    /* wmembed opens it with --passphrase-file ... */
+    char *in = m("master.mp4"), *out1 = d("one.mkv"), *out2 = d("two.mkv"), *out3 = d("x.mkv");
+    r = run("wmembed", "-k", key, "--passphrase-file", pf, "-i", in, "-o", out1, "--title-id",
+            "7", "--recipient-id", "8", "--codec", "ffv1", "--issued", ISSUED, "--json", NULL);
+    cr_assert_eq(r.rc, 0, "wmembed --passphrase-file: exit %d: %s", r.rc, r.err);
+    j = parse(r.out, "wmembed with a sealed key");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "key_fingerprint")), fp);
+    json_decref(j);
+    tu_run_result_free(&r);
+    /* ... and what it marked is found with the detection key wmkeygen wrote */
+    r = run("wmdetect", "-k", dkey, "--json", "--duration", "1", out1, NULL);
+    cr_assert_eq(r.rc, 0, "wmdetect: exit %d: %s %s", r.rc, r.out, r.err);
+    j = parse(r.out, "wmdetect on the sealed key's deliverable");
+    cr_assert(json_is_true(json_object_get(j, "signature_valid")));
+    cr_assert_eq(json_integer_value(json_object_get(j, "title_id")), 7);
+    json_decref(j);
+    tu_run_result_free(&r);
+
+    /* FILMMARK_PASSPHRASE, for automation; a wrong one is refused before any work */
+    setenv("FILMMARK_PASSPHRASE", "a long passphrase!", 1);
+    r = run("wmembed", "-k", key, "-i", in, "-o", out3, "--title-id", "7", "--recipient-id", "8",
+            "--codec", "ffv1", "-q", NULL);
+    expect_error(&r, "wmembed", "wrong passphrase", "wmembed with a wrong FILMMARK_PASSPHRASE");
+    cr_assert(!exists(out3));
+    tu_run_result_free(&r);
+    setenv("FILMMARK_PASSPHRASE", "a long passphrase", 1);
+    r = run("wmembed", "-k", key, "-i", in, "-o", out2, "--title-id", "7", "--recipient-id", "9",
+            "--codec", "ffv1", "--issued", ISSUED, "--json", NULL);
+    cr_assert_eq(r.rc, 0, "wmembed FILMMARK_PASSPHRASE: exit %d: %s", r.rc, r.err);
+    j = parse(r.out, "wmembed with FILMMARK_PASSPHRASE");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "key_fingerprint")), fp);
+    json_decref(j);
+    tu_run_result_free(&r);
+    unsetenv("FILMMARK_PASSPHRASE");
+
+    /* no source at all, and no terminal: a clear refusal */
+    r = run("wmembed", "-k", key, "-i", in, "-o", out3, "--title-id", "7", "--recipient-id", "8",
+            "-q", NULL);
+    expect_error(&r, "wmembed", "--passphrase-file", "wmembed with a sealed key and no passphrase");
+    cr_assert(!exists(out3));
+    tu_run_result_free(&r);
+    free(pf);
+    free(prefix);
+    free(key);
+    free(dkey);
+    free(in);
+    free(out1);
+    free(out2);
+    free(out3);
+}
+
+Test(cli, keygen_refuses_without_a_passphrase_source)
+{
+    char *prefix = d("k");
+    /* stdin is /dev/null: no terminal to ask on */
+    Run r = run("wmkeygen", "-o", prefix, NULL);
+    expect_error(&r, "wmkeygen", "--no-passphrase", "wmkeygen with no terminal");
+    cr_assert_not_null(strstr(r.err, "--passphrase-file"), "%s", r.err);
+    cr_assert_eq(tu_dir_entries(dir), 0, "files made");
+    tu_run_result_free(&r);
+
+    /* a passphrase file others can read, an empty one, an empty variable */
+    char *loose = d("loose.txt");
+    cr_assert_eq(tu_write_file(loose, "secret\n", 7, 0644), 0);
+    r = run("wmkeygen", "-o", prefix, "--passphrase-file", loose, NULL);
+    expect_error(&r, "wmkeygen", "readable by others", "passphrase file 0644");
+    tu_run_result_free(&r);
+    char *empty = pass_file("empty.txt", "\n");
+    r = run("wmkeygen", "-o", prefix, "--passphrase-file", empty, NULL);
+    expect_error(&r, "wmkeygen", "empty", "empty passphrase file");
+    tu_run_result_free(&r);
+    setenv("FILMMARK_PASSPHRASE", "", 1);
+    r = run("wmkeygen", "-o", prefix, NULL);
+    expect_error(&r, "wmkeygen", "FILMMARK_PASSPHRASE is empty", "empty FILMMARK_PASSPHRASE");
+    tu_run_result_free(&r);
+    unsetenv("FILMMARK_PASSPHRASE");
+    cr_assert_eq(tu_dir_entries(dir), 2, "key files made");   /* loose.txt, empty.txt */
+    free(loose);
+    free(empty);
+    free(prefix);
+}
+
+/* Makes a key set under name with wmkeygen --no-passphrase. */
+static void keygen_plain(const char *prefix)
+{
+    Run r = run("wmkeygen", "-o", prefix, "--no-passphrase", "-q", NULL);
+    cr_assert_eq(r.rc, 0, "wmkeygen -o %s: %s", prefix, r.err);
+    tu_run_result_free(&r);
+}
+
+/* The three files of a set and their contents. */
+typedef struct KeySet {
+    char *path[3];
+    char *text[3];
+} KeySet;
+
+static void keyset_read(KeySet *k, const char *prefix)
+{
+    static const char *const ext[3] = { ".key", ".dkey", ".pub" };
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(prefix) + 6;
+        k->path[i] = malloc(n);
+        snprintf(k->path[i], n, "%s%s", prefix, ext[i]);
+        k->text[i] = read_text(k->path[i]);
+    }
+}
+
+static void keyset_expect_unchanged(const KeySet *k, const char *what)
+{
+    for (int i = 0; i < 3; i++) {
+        char *now = read_text(k->path[i]);
+        cr_assert_str_eq(now, k->text[i], "%s: %s changed", what, k->path[i]);
+        free(now);
+    }
+}
+
+static void keyset_free(KeySet *k)
+{
+    for (int i = 0; i < 3; i++) {
+        free(k->path[i]);
+        free(k->text[i]);
+    }
+}
+
+Test(cli, keygen_force_keeps_the_old_set_when_a_write_fails)
+{
+    char *prefix = d("studio");
+    keygen_plain(prefix);
+    KeySet old;
+    keyset_read(&old, prefix);
+
+    /* the disk "fills": every file is limited to 100 bytes, so the first
+     * key file written fails */
+    const char *argv[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix, "--no-passphrase", "--force",
+                           NULL };
+    Run r = { 0, NULL, NULL };
+    r.rc = tu_run_limited(argv, &r.out, &r.err, 100);
+    expect_error(&r, "wmkeygen", NULL, "wmkeygen --force with writes failing");
+    keyset_expect_unchanged(&old, "file size limit");
+    cr_assert_eq(tu_dir_entries(dir), 3, "temporary files left behind");
+    tu_run_result_free(&r);
+
+    /* a failure at the detection key, after the public key's temporary is
+     * written: a stem for which PREFIX.key.tmp-XXXXXXXX (the temporary
+     * naming of docs/KEYS.md) is 255 bytes, so PREFIX.dkey.tmp-XXXXXXXX is
+     * one byte too long for the file system */
+    char stem[256];
+    size_t len = 255 - strlen(".key.tmp-XXXXXXXX");
+    memset(stem, 'k', len);
+    stem[len] = '\0';
+    char *longp = d(stem);
+    static const char *const ext[3] = { ".key", ".dkey", ".pub" };
+    for (int i = 0; i < 3; i++) {
+        char a[4096], b[4096];
+        snprintf(a, sizeof a, "%s%s", prefix, ext[i]);
+        snprintf(b, sizeof b, "%s%s", longp, ext[i]);
+        cr_assert_eq(rename(a, b), 0, "rename to %s: %s", b, strerror(errno));
+    }
+    KeySet old_long;
+    keyset_read(&old_long, longp);
+    r = run("wmkeygen", "-o", longp, "--no-passphrase", "--force", NULL);
+    expect_error(&r, "wmkeygen", ".dkey", "wmkeygen --force failing at the .dkey");
+    keyset_expect_unchanged(&old_long, "failure at the .dkey");
+    cr_assert_eq(tu_dir_entries(dir), 3, "temporary files left behind");
+    tu_run_result_free(&r);
+
+    /* a directory where the .dkey goes: refused before anything is written */
+    cr_assert_eq(unlink(old_long.path[1]), 0);
+    cr_assert_eq(mkdir(old_long.path[1], 0700), 0);
+    r = run("wmkeygen", "-o", longp, "--no-passphrase", "--force", NULL);
+    expect_error(&r, "wmkeygen", "not a regular file", "a directory in place of the .dkey");
+    char *now = read_text(old_long.path[0]);
+    cr_assert_str_eq(now, old_long.text[0], "the old secret key changed");
+    free(now);
+    cr_assert_eq(tu_dir_entries(dir), 3, "temporary files left behind");
+    tu_run_result_free(&r);
+    cr_assert_eq(rmdir(old_long.path[1]), 0);
+
+    /* and when nothing fails, the whole set is replaced, nothing else left
+     * (under a short name: the long one's .dkey temporary cannot exist) */
+    keygen_plain(prefix);
+    keyset_free(&old);
+    keyset_read(&old, prefix);
+    r = run("wmkeygen", "-o", prefix, "--no-passphrase", "--force", "-q", NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    for (int i = 0; i < 3; i++) {
+        now = read_text(old.path[i]);
+        cr_assert_str_neq(now, old.text[i], "%s was not replaced", old.path[i]);
+        free(now);
+    }
+    /* the long set's .key and .pub, and the new set */
+    cr_assert_eq(tu_dir_entries(dir), 5, "backups or temporaries left behind");
+    tu_run_result_free(&r);
+    keyset_free(&old);
+    keyset_free(&old_long);
+    free(longp);
+    free(prefix);
+}
+
+Test(cli, keygen_from_rebuilds_the_detection_and_public_keys)
+{
+    char *prefix = d("s"), *pf = pass_file("pw", "pw for from");
+    Run r = run("wmkeygen", "-o", prefix, "--passphrase-file", pf, "--label", "Rebuilt", "-q",
+                NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    tu_run_result_free(&r);
+    KeySet orig;
+    keyset_read(&orig, prefix);
+    cr_assert_eq(unlink(orig.path[1]), 0);
+    cr_assert_eq(unlink(orig.path[2]), 0);
+
+    /* a wrong passphrase rebuilds nothing */
+    setenv("FILMMARK_PASSPHRASE", "not it", 1);
+    r = run("wmkeygen", "--from", orig.path[0], NULL);
+    expect_error(&r, "wmkeygen", "wrong passphrase", "--from with a wrong passphrase");
+    cr_assert_eq(tu_dir_entries(dir), 2, "files made");   /* s.key, pw */
+    tu_run_result_free(&r);
+
+    setenv("FILMMARK_PASSPHRASE", "pw for from", 1);
+    r = run("wmkeygen", "--from", orig.path[0], "--json", NULL);
+    unsetenv("FILMMARK_PASSPHRASE");
+    cr_assert_eq(r.rc, 0, "--from: %s", r.err);
+    json_t *j = parse(r.out, "wmkeygen --from --json");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "detection_key")), orig.path[1]);
+    cr_assert_null(json_object_get(j, "secret_key"), "--from names a secret key it did not write");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "label")), "Rebuilt");
+    json_decref(j);
+    tu_run_result_free(&r);
+    /* byte for byte the files wmkeygen first made; the secret key untouched */
+    keyset_expect_unchanged(&orig, "--from");
+    cr_assert_eq(file_mode(orig.path[1]), 0600);
+    cr_assert_eq(file_mode(orig.path[2]), 0644);
+
+    /* existing files need --force; -o puts the rebuilt pair elsewhere */
+    r = run("wmkeygen", "--from", orig.path[0], "--passphrase-file", pf, NULL);
+    expect_error(&r, "wmkeygen", "exists", "--from over existing files");
+    tu_run_result_free(&r);
+    char *other = d("copy");
+    r = run("wmkeygen", "--from", orig.path[0], "--passphrase-file", pf, "-o", other, "-q", NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    char *copy = d("copy.dkey"), *t = read_text(copy);
+    cr_assert_str_eq(t, orig.text[1]);
+    free(t);
+    free(copy);
+    tu_run_result_free(&r);
+    keyset_free(&orig);
+    free(other);
+    free(prefix);
+    free(pf);
+}
+
+Test(cli, keygen_install_and_list)
+{
+    /* HOME is this test's directory (setup): the default key directory is
+     * DIR/.config/filmmark/keys, which does not exist yet */
+    Run r = run("wmkeygen", "--list", NULL);
+    expect_error(&r, "wmkeygen", ".config/filmmark/keys", "--list without a key directory");
+    tu_run_result_free(&r);
+
+    char *prefix = d("studio");
+    r = run("wmkeygen", "-o", prefix, "--no-passphrase", "--label", "Main", "--install", "--json",
+            NULL);
+    cr_assert_eq(r.rc, 0, "-o --install: %s", r.err);
+    json_t *j = parse(r.out, "wmkeygen -o --install --json");
+    const char *fp = json_string_value(json_object_get(j, "fingerprint"));
+    cr_assert_not_null(fp);
+    char fps[FM_FINGERPRINT_CHARS + 1];
+    snprintf(fps, sizeof fps, "%s", fp);
+    json_t *inst = json_array_get(json_object_get(j, "installed"), 0);
+    cr_assert_not_null(inst, "%s", r.out);
+    char *keys = d(".config/filmmark/keys"), *ik = tu_path(keys, "studio.dkey"),
+         *ip = tu_path(keys, "studio.pub");
+    cr_assert_str_eq(json_string_value(json_object_get(inst, "detection_key")), ik);
+    json_decref(j);
+    tu_run_result_free(&r);
+    cr_assert_eq(file_mode(keys), 0700, "key directory mode %04o", file_mode(keys));
+    cr_assert_eq(file_mode(ik), 0600);
+    cr_assert_eq(file_mode(ip), 0644);
+    char *src = d("studio.dkey"), *a = read_text(src), *b = read_text(ik);
+    cr_assert_str_eq(a, b, "the installed .dkey differs from the set's");
+    free(a);
+    free(b);
+
+    /* the same key again: nothing to do */
+    r = run("wmkeygen", "--install", prefix, NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, "already installed"), "%s", r.out);
+    tu_run_result_free(&r);
+
+    /* another key under the same name: only with --force */
+    char *other = d("o/studio");
+    cr_assert_eq(mkdir(d("o"), 0700), 0);
+    keygen_plain(other);
+    char *other_dkey = d("o/studio.dkey");
+    r = run("wmkeygen", "--install", other_dkey, NULL);
+    expect_error(&r, "wmkeygen", "holds another key", "--install over another key");
+    tu_run_result_free(&r);
+    cr_assert_eq(tu_dir_entries(keys), 2);
+
+    /* list: the two files, with fingerprint and label, and a damaged one */
+    char *junk = tu_path(keys, "junk.dkey");
+    cr_assert_eq(tu_write_file(junk, "junk\n", 5, 0600), 0);
+    r = run("wmkeygen", "--list", "--json", NULL);
+    cr_assert_eq(r.rc, 0, "--list: %s", r.err);
+    j = parse(r.out, "wmkeygen --list --json");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "directory")), keys);
+    json_t *list = json_object_get(j, "keys");
+    cr_assert_eq(json_array_size(list), 3, "%s", r.out);
+    /* sorted by name: junk.dkey, studio.dkey, studio.pub */
+    json_t *e0 = json_array_get(list, 0), *e1 = json_array_get(list, 1),
+           *e2 = json_array_get(list, 2);
+    cr_assert(json_is_false(json_object_get(e0, "usable")));
+    cr_assert_not_null(strstr(json_string_value(json_object_get(e0, "problem")), "junk.dkey"));
+    cr_assert_str_eq(json_string_value(json_object_get(e1, "kind")), "detection");
+    cr_assert_str_eq(json_string_value(json_object_get(e1, "fingerprint")), fps);
+    cr_assert_str_eq(json_string_value(json_object_get(e1, "label")), "Main");
+    cr_assert_str_eq(json_string_value(json_object_get(e2, "kind")), "public");
+    json_decref(j);
+    tu_run_result_free(&r);
+    r = run("wmkeygen", "--list", NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_not_null(strstr(r.out, fps), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "Main"), "%s", r.out);
+    cr_assert_not_null(strstr(r.out, "unusable"), "%s", r.out);
+    tu_run_result_free(&r);
+    cr_assert_eq(unlink(junk), 0);
+
+    r = run("wmkeygen", "--install", "--force", "-q", other_dkey, NULL);
+    cr_assert_eq(r.rc, 0, "--install --force: %s", r.err);
+    cr_assert_str_eq(r.out, "");
+    tu_run_result_free(&r);
+    a = read_text(other_dkey);
+    b = read_text(ik);
+    cr_assert_str_eq(a, b, "--force did not replace the installed key");
+    free(a);
+    free(b);
+    cr_assert_eq(tu_dir_entries(keys), 2, "backups or temporaries left behind");
+
+    /* FILMMARK_KEYS moves the directory, as for wmdetect */
+    char *alt = d("alt");
+    setenv("FILMMARK_KEYS", alt, 1);
+    r = run("wmkeygen", "--install", "-q", prefix, NULL);
+    cr_assert_eq(r.rc, 0, "%s", r.err);
+    cr_assert_eq(tu_dir_entries(alt), 2);
+    tu_run_result_free(&r);
+    unsetenv("FILMMARK_KEYS");
+    free(alt);
+    free(junk);
+    free(other);
+    free(other_dkey);
+    free(src);
+    free(keys);
+    free(ik);
+    free(ip);
+    free(prefix);
+}
+
+/*
+ * Runs FM_BUILD_DIR/argv[0] on a new pseudo-terminal (its controlling
+ * terminal, and stdin/stdout/stderr), answering each prompt[i] that appears
+ * in its output with answer[i] and a newline. Returns the exit status and
+ * everything the terminal showed in *shown (malloc'd).
+ */
+static int run_on_terminal(const char *const argv[], const char *const prompt[],
+                           const char *const answer[], int n, char **shown)
+{
+    int mfd = posix_openpt(O_RDWR | O_NOCTTY);
+    cr_assert_geq(mfd, 0, "posix_openpt: %s", strerror(errno));
+    cr_assert_eq(grantpt(mfd), 0);
+    cr_assert_eq(unlockpt(mfd), 0);
+    char slave[256];
+    snprintf(slave, sizeof slave, "%s", ptsname(mfd));
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", FM_BUILD_DIR, argv[0]);
+    fflush(NULL);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        setsid();
+        int s = open(slave, O_RDWR);   /* becomes the controlling terminal */
+        if (s < 0)
+            _exit(126);
+        dup2(s, 0);
+        dup2(s, 1);
+        dup2(s, 2);
+        close(mfd);
+        execv(path, (char *const *)argv);
+        _exit(127);
+    }
+    size_t cap = 1 << 16, len = 0;
+    char *buf = calloc(1, cap);
+    int next = 0;
+    for (;;) {
+        struct pollfd p = { mfd, POLLIN, 0 };
+        int r = poll(&p, 1, 60000);
+        if (r <= 0) {
+            kill(pid, SIGKILL);
+            cr_assert_fail("no output from %s for 60 s; so far: %s", argv[0], buf);
+        }
+        ssize_t got = read(mfd, buf + len, cap - len - 1);
+        if (got <= 0)
+            break;   /* EIO: the program closed the terminal */
+        len += (size_t)got;
+        buf[len] = '\0';
+        if (next < n && strstr(buf, prompt[next])) {
+            char line[256];
+            snprintf(line, sizeof line, "%s\n", answer[next]);
+            cr_assert_eq(write(mfd, line, strlen(line)), (ssize_t)strlen(line));
+            next++;
+        }
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    close(mfd);
+    *shown = buf;
+    cr_assert_eq(next, n, "only %d of %d prompts seen: %s", next, n, buf);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+}
+
+Test(cli, keygen_asks_on_the_terminal_twice_without_echo)
+{
+    char *prefix = d("t");
+    const char *argv[] = { "wmkeygen", "-o", prefix, "--label", "Tty", NULL };
+    const char *prompts[] = { "Passphrase for the new secret key: ", "The same passphrase again: " };
+    const char *answers[] = { "tty secret 1", "tty secret 1" };
+    char *shown;
+    int rc = run_on_terminal(argv, prompts, answers, 2, &shown);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, shown);
+    cr_assert_null(strstr(shown, "tty secret"), "the passphrase was echoed: %s", shown);
+    cr_assert_not_null(strstr(shown, "(passphrase-protected)"), "%s", shown);
+    free(shown);
+
+    /* it opens with that passphrase, asked on the terminal by wmkeygen --from */
+    char *dk = d("t.dkey"), *pub = d("t.pub"), *key = d("t.key");
+    cr_assert_eq(unlink(dk), 0);
+    cr_assert_eq(unlink(pub), 0);
+    const char *argv2[] = { "wmkeygen", "--from", key, NULL };
+    const char *p2[] = { "Passphrase for t.key (key " };
+    const char *a2[] = { "tty secret 1" };
+    rc = run_on_terminal(argv2, p2, a2, 1, &shown);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, shown);
+    cr_assert_not_null(strstr(shown, "\"Tty\"): "), "the prompt does not name the label: %s",
+                       shown);
+    cr_assert_null(strstr(shown, "tty secret"), "the passphrase was echoed: %s", shown);
+    cr_assert(exists(dk));
+    free(shown);
+
+    /* two different answers: refused, nothing written */
+    char *prefix2 = d("u");
+    const char *argv3[] = { "wmkeygen", "-o", prefix2, NULL };
+    const char *a3[] = { "first", "second" };
+    rc = run_on_terminal(argv3, prompts, a3, 2, &shown);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, shown);
+    cr_assert_not_null(strstr(shown, "wmkeygen: the two passphrases differ"), "%s", shown);
+    char *uk = d("u.key");
+    cr_assert(!exists(uk));
+    free(shown);
+    free(uk);
+    free(prefix2);
+    free(dk);
+    free(pub);
+    free(key);
+    free(prefix);
+}
+
+Test(cli, keygen_option_errors_name_the_argument)
+{
+    static const struct {
+        const char *args[4];
+        const char *want;
+    } cases[] = {
+        { { "-xq" }, "unknown option -xq" },
+        { { "-qx" }, "unknown option -qx" },
+        { { "-o", "k", "--bogus" }, "unknown option --bogus" },
+        { { "--l" }, "unknown option --l" },               /* --label or --list */
+        { { "-o", "k", "--force=yes" }, "option --force takes no value" },
+        { { "-o" }, "option -o needs a value" },
+        { { "--list", "-o", "k" }, "--list" },
+        { { "-o", "k", "--no-passphrase", "--passphrase-file" }, "--passphrase-file needs a value" },
+        { { "-o", "k", "--label", "a\tb" }, "label" },
+        { { "--install" }, "--install needs" },
+        { { "-o", "k", "extra" }, "unexpected argument 'extra'" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        const char *argv[8] = { FM_BUILD_DIR "/wmkeygen" };
+        int n = 1;
+        for (int k = 0; k < 4 && cases[i].args[k]; k++)
+            argv[n++] = cases[i].args[k];
+        Run r = { 0, NULL, NULL };
+        r.rc = tu_run(argv, &r.out, &r.err);
+        expect_error(&r, "wmkeygen", cases[i].want, cases[i].args[0]);
+        tu_run_result_free(&r);
+    }
+    cr_assert_eq(tu_dir_entries(dir), 0, "files made");
 }
 
 /* ---- wmembed, the run made by the setup ---- */
@@ -844,6 +1388,45 @@ Test(cli, detect_uses_filmmark_keys_dir)
     free(ta);
     free(tb);
     free(clip);
+}
+
+Test(cli, detect_key_dir_skips_unusable_keys_with_a_warning)
+{
+    require_deliverable();
+    char *clip = m("marked.webm");
+    char *keys = d("keys");
+    cr_assert_eq(mkdir(keys, 0700), 0);
+    char *a = m("a.dkey"), *ta = tu_path(keys, "studio.dkey"),
+         *loose = tu_path(keys, "loose.dkey"), *junk = tu_path(keys, "junk.dkey");
+    copy_file(a, ta, 0600);
+    copy_file(a, loose, 0644);
+    cr_assert_eq(tu_write_file(junk, "junk\n", 5, 0600), 0);
+    setenv("FILMMARK_KEYS", keys, 1);
+    Run r = run("wmdetect", "--json", clip, NULL);
+    cr_assert_eq(r.rc, 0, "exit %d: %s", r.rc, r.err);
+    json_t *j = parse(r.out, "wmdetect with unusable keys beside a good one");
+    expect_found_json(j, "unusable keys skipped");
+    json_decref(j);
+    cr_assert_eq(tu_count_lines(r.err), 2, "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.err, "wmdetect: skipped key: '"), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "junk.dkey"), "%s", r.err);
+    cr_assert_not_null(strstr(r.err, "loose.dkey' is readable by others"), "%s", r.err);
+    tu_run_result_free(&r);
+
+    /* nothing usable left: exit 2, the warnings, then the error */
+    cr_assert_eq(unlink(ta), 0);
+    r = run("wmdetect", "-q", clip, NULL);
+    cr_assert_eq(r.rc, 2, "exit %d: %s", r.rc, r.err);
+    cr_assert_eq(tu_count_lines(r.err), 3, "stderr: %s", r.err);
+    cr_assert_not_null(strstr(r.err, "no usable key"), "%s", r.err);
+    tu_run_result_free(&r);
+    unsetenv("FILMMARK_KEYS");
+    free(clip);
+    free(keys);
+    free(a);
+    free(ta);
+    free(loose);
+    free(junk);
 }
 
 /* ---- error paths ---- */

@@ -310,6 +310,25 @@ Test(payload, iso8601_parse_now)
     cr_assert(m >= (uint32_t)(before / 60) && m <= (uint32_t)(after / 60), "now -> %u", m);
 }
 
+Test(payload, iso8601_parse_converts_offsets_to_utc)
+{
+    /* issue 12: an offset is converted, not refused */
+    static const struct { const char *in; const char *utc; } cases[] = {
+        { "2026-11-23T20:25+01:00", "2026-11-23T19:25Z" },
+        { "2026-11-24T02:25+07:00", "2026-11-23T19:25Z" },   /* Hanoi */
+        { "2026-11-23T14:25:59-05:00", "2026-11-23T19:25Z" },
+        { "2026-11-23T19:25+00:00", "2026-11-23T19:25Z" },
+        { "2026-11-23T19:25-00:00", "2026-11-23T19:25Z" },
+        { "2026-11-24T00:55+05:30", "2026-11-23T19:25Z" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(*cases); i++) {
+        uint32_t a, b;
+        cr_assert_eq(fm_iso8601_to_minutes(cases[i].in, &a), 0, "\"%s\" refused", cases[i].in);
+        cr_assert_eq(fm_iso8601_to_minutes(cases[i].utc, &b), 0);
+        cr_assert_eq(a, b, "\"%s\" is not %s", cases[i].in, cases[i].utc);
+    }
+}
+
 Test(payload, iso8601_parse_rejects_bad_input)
 {
     static const char *const bad[] = {
@@ -317,7 +336,10 @@ Test(payload, iso8601_parse_rejects_bad_input)
         "2026", "2026-11", "2026-11-23", "2026-11-23T19", "2026-11-23T19:25",
         "2026-11-23T19:2Z", "2026-11-23T19:25:0Z",
         "2026-11-23T19:25z", "2026-11-23t19:25Z", "2026-11-23 19:25Z",   /* strict form */
-        "2026-11-23T19:25+00:00", "2026-11-23T19:25:00", "2026-11-23T19:25:00.5Z",
+        "2026-11-23T19:25+0000", "2026-11-23T19:25+1:00", "2026-11-23T19:25+24:00",
+        "2026-11-23T19:25+01:60", "2026-11-23T19:25 01:00", "2026-11-23T19:25+01:00Z",
+        "1970-01-01T00:30+01:00",   /* 1969 in UTC */
+        "2026-11-23T19:25:00", "2026-11-23T19:25:00.5Z",
         "2026-11-23T19:25ZZ", "2026-11-23T19:25Z ", " 2026-11-23T19:25Z",
         "2026-11-23T19:25:Z", "2026-11-23T19:25Z:00", "2026-11-23T19:2500Z",
         "2026-11-23T19:25x00Z", "2026-11-23T19:25:0xZ", "2026-11-23T19:25Zjunk", "2026-11-23T19:25:00Zx", "2026-11-23T19:25Z\n",

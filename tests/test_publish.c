@@ -36,7 +36,7 @@ static void setup(void)
     dkey = tu_path(dir, "k.dkey");
     master = tu_path(dir, "master.mp4");
     char *prefix = tu_path(dir, "k");
-    const char *kg[] = { WMKEYGEN, "-o", prefix, NULL };
+    const char *kg[] = { WMKEYGEN, "--no-passphrase", "-o", prefix, NULL };
     cr_assert_eq(tu_run(kg, NULL, NULL), 0, "wmkeygen failed");
     free(prefix);
     /* 3 s, 640x360: the mark's smallest grid, cheap to encode and read back */
@@ -379,5 +379,81 @@ Test(publish, batch_of_three_recipients_from_one_decode)
     cr_assert(!exists(dpath));
     free(dpath);
     free(e);
+    free(list);
+}
+
+Test(publish, an_unverified_mark_gives_no_ids)
+{
+    /* a mark too weak to read (strength 0.2, not checked): the pilot is
+     * found (z ~ 9.5), the payload is not (~21 % raw errors); the ids the
+     * decoder guessed must not be printed */
+    char *avg = tu_path(dir, "weak.mkv");
+    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", avg, "--codec", "ffv1",
+                           "--title-id", "9", "--recipient-id", "1", "--strength", "0.2",
+                           "--no-verify", "-q", NULL };
+    cr_assert_eq(tu_run(argv, NULL, NULL), 0);
+    char *o = NULL;
+    const char *det[] = { WMDETECT, "-k", dkey, "--json", "-q", avg, NULL };
+    int rc = tu_run(det, &o, NULL);
+    cr_assert_eq(rc, 3, "exit %d: %s", rc, o);
+    json_t *j = parse(o, "wmdetect --json");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "present_unverified");
+    static const char *hidden[] = { "title_id", "recipient_id", "issued", "ai_use", "message_hex" };
+    for (size_t i = 0; i < sizeof(hidden) / sizeof(*hidden); i++)
+        cr_assert(json_is_null(json_object_get(j, hidden[i])), "%s is not null: %s", hidden[i], o);
+    json_decref(j);
+    free(o);
+    const char *det_text[] = { WMDETECT, "-k", dkey, avg, NULL };
+    cr_assert_eq(tu_run(det_text, &o, NULL), 3);
+    cr_assert_not_null(strstr(o, "not verified"), "%s", o);
+    cr_assert_null(strstr(o, "recipient id:"), "ids printed for an unverified mark: %s", o);
+    free(o);
+    free(avg);
+}
+
+Test(publish, progress_for_farm_logs)
+{
+    char *pf = tu_path(dir, "progress.txt"), *text;
+    size_t len;
+    const char *argv[] = { WMDETECT, "-k", dkey, "-q", "--progress", pf, "--loglevel", "error",
+                           master, NULL };
+    cr_assert_eq(tu_run(argv, NULL, NULL), 1);   /* the master is unmarked */
+    cr_assert_eq(tu_read_file(pf, &text, &len), 0);
+    cr_assert_not_null(strstr(text, "frame=72\n"), "%s", text);
+    cr_assert_not_null(strstr(text, "progress=end\n"), "%s", text);
+    free(text);
+    const char *bad[] = { WMDETECT, "-k", dkey, "--loglevel", "loud", master, NULL };
+    cr_assert_eq(tu_run(bad, NULL, NULL), 2);
+    free(pf);
+}
+
+Test(publish, batch_pictures_do_not_depend_on_the_batch_size)
+{
+    /* one decode for two deliverables (their workers run side by side)
+     * gives the very pictures that one decode each gives */
+    char *list = tu_path(dir, "l.csv"), text[1024];
+    snprintf(text, sizeof(text), "1,,%s/x1.mkv\n2,,%s/x2.mkv\n", dir, dir);
+    cr_assert_eq(tu_write_file(list, text, strlen(text), 0644), 0);
+    char md5[2][2][64];
+    for (int pass = 0; pass < 2; pass++) {
+        const char *argv[] = { WMEMBED, "-k", key, "-i", master, "--recipients", list,
+                               "--title-id", "3", "--codec", "ffv1", "--issued",
+                               "2026-12-01T00:00Z", "--no-verify", "-q", "--force",
+                               "--batch-size", pass ? "2" : "1", NULL };
+        cr_assert_eq(tu_run(argv, NULL, NULL), 0);
+        for (int i = 0; i < 2; i++) {
+            char *out = NULL, *mf = tu_path(dir, "md5.txt");
+            cr_assert_eq(tu_sh(FFMPEG " -i '%s/x%d.mkv' -f framemd5 - | grep -v '^#' | md5sum "
+                               "> '%s'", dir, i + 1, mf), 0);
+            size_t len;
+            cr_assert_eq(tu_read_file(mf, &out, &len), 0);
+            snprintf(md5[pass][i], sizeof(md5[pass][i]), "%.32s", out);
+            free(out);
+            free(mf);
+        }
+    }
+    cr_assert_str_eq(md5[0][0], md5[1][0]);
+    cr_assert_str_eq(md5[0][1], md5[1][1]);
+    cr_assert_str_neq(md5[0][0], md5[0][1], "two recipients got the same pictures");
     free(list);
 }

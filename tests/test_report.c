@@ -456,7 +456,7 @@ Test(report, trace_follows_the_mark_over_time)
     FmStrengthPoint pts[64];
     FmStrengthTrace tr = { .points = pts, .cap = 64 };
     cr_assert_eq(fm_detect(&acc, key, 1, NULL, &plain, &err), 0, "%s", err.msg);
-    cr_assert_eq(fm_detect_trace(&acc, key, 1, NULL, &traced, &tr, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_detect_trace(&acc, key, 1, NULL, &traced, NULL, &tr, &err), 0, "%s", err.msg);
     cr_assert(traced.signature_valid);
     /* tracing changes nothing in the result */
     cr_assert_eq(memcmp(&plain, &traced, sizeof(plain)), 0);
@@ -488,7 +488,7 @@ Test(report, trace_follows_the_mark_over_time)
 
     /* too small an array: filled, and said so */
     FmStrengthTrace small = { .points = pts, .cap = 2 };
-    cr_assert_eq(fm_detect_trace(&acc, key, 1, NULL, &traced, &small, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_detect_trace(&acc, key, 1, NULL, &traced, NULL, &small, &err), 0, "%s", err.msg);
     cr_assert_eq(small.n, 2);
     cr_assert_eq(small.truncated, 1);
     fm_accumulator_free(&acc);
