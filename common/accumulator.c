@@ -19,9 +19,9 @@
 int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
 {
     memset(acc, 0, sizeof(*acc));
-    if (width < 16 || height < 16 || width > 16384 || height > 16384)
-        return fm_error_set(err, FM_EINVAL, "picture size %dx%d is outside 16x16..16384x16384",
-                            width, height);
+    int ret = fm_picture_size_check(width, height, err);
+    if (ret < 0)
+        return ret;
     acc->width = width;
     acc->height = height;
     acc->step = fm_mark_step(height);

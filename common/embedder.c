@@ -101,9 +101,9 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
                     double strength, FmError *err)
 {
     *out = NULL;
-    if (width < 16 || height < 16 || width > 16384 || height > 16384)
-        return fm_error_set(err, FM_EINVAL, "picture size %dx%d is outside 16x16..16384x16384",
-                            width, height);
+    int size_ok = fm_picture_size_check(width, height, err);
+    if (size_ok < 0)
+        return size_ok;
     if (!(strength > 0 && strength <= 10))
         return fm_error_set(err, FM_EINVAL, "strength %g is outside (0, 10]", strength);
 

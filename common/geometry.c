@@ -30,9 +30,11 @@ static int to_mark_grid(const FmAccumulator *acc, const float *evidence, double 
                         float *out, int *mw, int *mh, float *tmp)
 {
     FmAxisMap mx, my;
-    int w = (int)floor(acc->fw / sx), h = (int)floor(acc->fh / sy);
-    if (w < 8 || h < 8 || (size_t)w * h > (size_t)acc->fw * acc->fh * 2)
+    /* steps of 0 (no candidate scored yet) or absurd sizes: nothing to resample */
+    double wd = floor(acc->fw / sx), hd = floor(acc->fh / sy);
+    if (!(wd >= 8 && hd >= 8 && wd * hd <= (double)acc->fw * acc->fh * 2))
         return FM_EINVAL;
+    int w = (int)wd, h = (int)hd;
     if (fm_axis_map_init(&mx, acc->fw, w, 0, sx) < 0)
         return FM_ENOMEM;
     if (fm_axis_map_init(&my, acc->fh, h, 0, sy) < 0) {

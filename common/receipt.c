@@ -200,12 +200,63 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
     return ret;
 }
 
-/* Loads and checks a receipt; on success *docp holds the parsed document. */
-static int read_verified(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
-                         json_t **docp, FmError *err)
+/*
+ * Reads a receipt file whole into a NUL-terminated buffer: a regular file of
+ * at most FM_RECEIPT_MAX_BYTES (opened without blocking, so a FIFO is refused
+ * rather than waited on, and a huge file is not read at all).
+ */
+static int read_small_file(const char *path, char **text, size_t *len, FmError *err)
+{
+    *text = NULL;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0)
+        return fm_error_set(err, FM_EIO, "cannot read receipt '%s': %s", path, strerror(errno));
+    struct stat st;
+    int ret = 0;
+    char *buf = NULL;
+    if (fstat(fd, &st) != 0) {
+        ret = fm_error_set(err, FM_EIO, "cannot read receipt '%s': %s", path, strerror(errno));
+    } else if (!S_ISREG(st.st_mode)) {
+        ret = fm_error_set(err, FM_EFORMAT, "receipt '%s' is not a regular file", path);
+    } else if (st.st_size > FM_RECEIPT_MAX_BYTES) {
+        ret = fm_error_set(err, FM_EFORMAT,
+                           "receipt '%s' is larger than %d bytes: not a filmmark receipt", path,
+                           FM_RECEIPT_MAX_BYTES);
+    } else if (!(buf = malloc((size_t)st.st_size + 1))) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory");
+    } else {
+        size_t got = 0;
+        /* read to the size found, and no further: the file may grow meanwhile */
+        while (got < (size_t)st.st_size) {
+            ssize_t n = read(fd, buf + got, (size_t)st.st_size - got);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0) {
+                ret = fm_error_set(err, FM_EIO, "cannot read receipt '%s': %s", path,
+                                   strerror(errno));
+                break;
+            }
+            if (n == 0)
+                break;
+            got += (size_t)n;
+        }
+        buf[got] = 0;
+        *len = got;
+    }
+    close(fd);
+    if (ret < 0)
+        free(buf);
+    else
+        *text = buf;
+    return ret;
+}
+
+/* Parses and checks a receipt's text; on success *docp holds the document. */
+static int parse_verified(const char *path, const char *text, size_t len, const FmKey *key,
+                          uint8_t message[FM_MESSAGE_BYTES], json_t **docp, FmError *err)
 {
     json_error_t jerr;
-    json_t *doc = json_load_file(path, 0, &jerr);
+    json_t *doc = json_loadb(text, len, 0, &jerr);
     int ret = 0;
     *docp = NULL;
     if (!doc)
@@ -237,6 +288,55 @@ end:
         *docp = doc;
     else
         json_decref(doc);
+    return ret;
+}
+
+/* The content fingerprint of a verified receipt document. */
+static int receipt_fingerprint(const char *path, json_t *doc, FmFingerprint **fp, FmError *err)
+{
+    int ret;
+    json_t *member = json_object_get(json_object_get(doc, "receipt"), "content_fingerprint");
+    if (!member) {
+        ret = fm_error_set(err, FM_ENOTFOUND, "receipt '%s' has no content fingerprint", path);
+    } else if (!json_is_string(member)) {
+        ret = fm_error_set(err, FM_EFORMAT, "receipt '%s': content_fingerprint is not a string",
+                           path);
+    } else {
+        FmError perr;
+        ret = fm_fingerprint_from_string(fp, json_string_value(member), &perr);
+        if (ret < 0)
+            ret = fm_error_set(err, ret, "receipt '%s': %s", path, perr.msg);
+    }
+    return ret;
+}
+
+/* Loads and checks a receipt; on success *docp holds the parsed document. */
+static int read_verified(const char *path, const FmKey *key, uint8_t message[FM_MESSAGE_BYTES],
+                         json_t **docp, FmError *err)
+{
+    char *text;
+    size_t len = 0;
+    *docp = NULL;
+    int ret = read_small_file(path, &text, &len, err);
+    if (ret < 0)
+        return ret;
+    ret = parse_verified(path, text, len, key, message, docp, err);
+    free(text);
+    return ret;
+}
+
+int fm_receipt_verify_text(const char *text, size_t len, const FmKey *key,
+                           uint8_t message[FM_MESSAGE_BYTES], FmFingerprint **fp, FmError *err)
+{
+    json_t *doc;
+    if (fp)
+        *fp = NULL;
+    int ret = parse_verified("(text)", text, len, key, message, &doc, err);
+    if (ret < 0)
+        return ret;
+    if (fp)
+        ret = receipt_fingerprint("(text)", doc, fp, err);
+    json_decref(doc);
     return ret;
 }
 
@@ -275,18 +375,7 @@ int fm_receipt_read_fingerprint(const char *path, const FmKey *key, FmFingerprin
     int ret = read_verified(path, key, message, &doc, err);
     if (ret < 0)
         return ret;
-    json_t *member = json_object_get(json_object_get(doc, "receipt"), "content_fingerprint");
-    if (!member) {
-        ret = fm_error_set(err, FM_ENOTFOUND, "receipt '%s' has no content fingerprint", path);
-    } else if (!json_is_string(member)) {
-        ret = fm_error_set(err, FM_EFORMAT, "receipt '%s': content_fingerprint is not a string",
-                           path);
-    } else {
-        FmError perr;
-        ret = fm_fingerprint_from_string(fp, json_string_value(member), &perr);
-        if (ret < 0)
-            ret = fm_error_set(err, ret, "receipt '%s': %s", path, perr.msg);
-    }
+    ret = receipt_fingerprint(path, doc, fp, err);
     json_decref(doc);
     return ret;
 }

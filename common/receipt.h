@@ -13,6 +13,7 @@
 #ifndef FM_RECEIPT_H
 #define FM_RECEIPT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "fingerprint.h"
@@ -80,5 +81,17 @@ int fm_receipt_read_output(const char *path, const FmKey *key,
  */
 int fm_receipt_read_fingerprint(const char *path, const FmKey *key, FmFingerprint **fp,
                                 FmError *err);
+
+/* Receipts larger than this are refused unread (a genuine one is ~2 KB). */
+#define FM_RECEIPT_MAX_BYTES (1 << 20)
+
+/*
+ * The checks of fm_receipt_read() (and, with fp, fm_receipt_read_fingerprint())
+ * on a receipt's text in memory, len bytes (no NUL needed). For tests and
+ * fuzzing; the file readers above also refuse anything but a regular file of
+ * at most FM_RECEIPT_MAX_BYTES.
+ */
+int fm_receipt_verify_text(const char *text, size_t len, const FmKey *key,
+                           uint8_t message[FM_MESSAGE_BYTES], FmFingerprint **fp, FmError *err);
 
 #endif

@@ -668,6 +668,19 @@ done:
 /* ------------------------------------------------------------------ */
 /* verification */
 
+/* The receipt's strength: a JSON number (receipt format 1) or a decimal
+ * string with 3 places (format 2, docs/RECEIPT.md). */
+static int same_strength(const json_t *strength, double value)
+{
+    if (json_is_number(strength))
+        return json_number_value(strength) == value;
+    if (!json_is_string(strength))
+        return 0;
+    char *end;
+    double v = strtod(json_string_value(strength), &end);
+    return !*end && v == value;
+}
+
 static int same_opt_string(json_t *obj, const char *member, const char *value)
 {
     json_t *j = obj ? json_object_get(obj, member) : NULL;
@@ -721,8 +734,7 @@ static int verify_receipt(const FmIssuance *iss, const FmKey *key, FmError *err)
     else if (!same_opt_string(output, "sha256", iss->output_sha256))
         what = "output SHA-256";
     else if (!same_opt_string(settings, "codec", iss->codec) || !json_is_integer(crf) ||
-             json_integer_value(crf) != iss->crf || !json_is_number(strength) ||
-             json_number_value(strength) != iss->strength)
+             json_integer_value(crf) != iss->crf || !same_strength(strength, iss->strength))
         what = "settings";
     else if (!same_opt_string(body, "content_fingerprint", iss->content_fingerprint))
         what = "content fingerprint";

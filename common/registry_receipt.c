@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <math.h>
 #include <string.h>
 
 #include <jansson.h>
@@ -41,8 +42,15 @@ int fm_issuance_from_receipt(const char *text, FmIssuance *iss, FmError *err)
     const char *file = str_member(output, "file"), *sha = str_member(output, "sha256");
     const char *codec = str_member(settings, "codec"), *created = str_member(body, "created");
     int r = FM_EFORMAT;
+    /* receipt format 2 writes measured figures as decimal strings */
+    char *end = NULL;
+    double strength_value = json_is_number(strength) ? json_number_value(strength)
+                            : json_is_string(strength) ? strtod(json_string_value(strength), &end)
+                            : NAN;
+    if (end && *end)
+        strength_value = NAN;
     if (!fp || !msg || !file || !sha || !codec || !created || !json_is_integer(crf) ||
-        !json_is_number(strength) || strlen(fp) != FM_FINGERPRINT_CHARS || strlen(sha) != 64 ||
+        !isfinite(strength_value) || strlen(fp) != FM_FINGERPRINT_CHARS || strlen(sha) != 64 ||
         strlen(created) != 20 || strlen(msg) != 2 * FM_MESSAGE_BYTES ||
         fm_unhex(msg, iss->message, FM_MESSAGE_BYTES) != 0) {
         fm_error_set(err, r, "not a complete filmmark receipt");
@@ -54,7 +62,7 @@ int fm_issuance_from_receipt(const char *text, FmIssuance *iss, FmError *err)
     memcpy(iss->output_sha256, sha, 65);
     memcpy(iss->created_at, created, 21);
     iss->crf = (int)json_integer_value(crf);
-    iss->strength = json_number_value(strength);
+    iss->strength = strength_value;
     int oom = 0;
     iss->owner = dup_opt(str_member(names, "owner"), &oom);
     iss->title = dup_opt(str_member(names, "title"), &oom);

@@ -5,6 +5,22 @@
 
 #include "fm_error.h"
 
+int fm_picture_size_check(int w, int h, FmError *err)
+{
+    if (w < FM_MIN_SIDE || h < FM_MIN_SIDE || w > FM_MAX_SIDE || h > FM_MAX_SIDE)
+        return fm_error_set(err, FM_EINVAL, "picture size %dx%d is outside %dx%d..%dx%d", w, h,
+                            FM_MIN_SIDE, FM_MIN_SIDE, FM_MAX_SIDE, FM_MAX_SIDE);
+    if ((long)w * h > FM_MAX_PIXELS)
+        return fm_error_set(err, FM_EINVAL,
+                            "picture size %dx%d is above the limit of %ld pixels (8192x4320)", w,
+                            h, FM_MAX_PIXELS);
+    if (w > (long)h * FM_MAX_ASPECT || h > (long)w * FM_MAX_ASPECT)
+        return fm_error_set(err, FM_EINVAL,
+                            "picture size %dx%d is outside the aspect ratios 1:%d..%d:1", w, h,
+                            FM_MAX_ASPECT, FM_MAX_ASPECT);
+    return 0;
+}
+
 double fm_mark_step(int picture_height)
 {
     return (double)picture_height / FM_MARK_HEIGHT;

@@ -13,6 +13,23 @@
 
 #define FM_MARK_HEIGHT 360
 
+/*
+ * The pictures the library takes. Memory goes with the pixels (the embedder
+ * alone keeps ~18 bytes per pixel; a whole DCI 4K wmembed run peaked at
+ * 1.6 GB) and with the mark grid, which
+ * is FM_MARK_HEIGHT rows high and as wide as the aspect ratio makes it: a
+ * 16384x16 picture would need a 368640x360 grid (several GB). Hence a pixel
+ * budget that admits 8K (DCI 8192x4320) and an aspect ratio limit both ways.
+ */
+#define FM_MIN_SIDE 16
+#define FM_MAX_SIDE 16384
+#define FM_MAX_PIXELS (8192L * 4320L)
+#define FM_MAX_ASPECT 8
+struct FmError;
+/* 0 when a w x h picture is within the limits above, else FM_EINVAL and a
+ * one-line reason in err (may be NULL). */
+int fm_picture_size_check(int w, int h, struct FmError *err);
+
 /* Picture pixels per mark pixel for a picture of the given height. */
 double fm_mark_step(int picture_height);
 /* Mark-grid width for a picture of width w and height h. */

@@ -16,7 +16,11 @@
 #include "video_io.h"
 #include "atomic_file.h"
 
+#include "resample.h"
+
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
@@ -151,19 +155,59 @@ struct FmVideoReader {
     int64_t first_pts;     /* origin of the times given to fm_reader_seek */
     int64_t last_pts;
     int64_t skip_until;    /* after a seek, frames with pts below are dropped */
+    /* what fm_reader_check_complete() compares with the container's word: */
+    int64_t end_pts;       /* largest pts + duration decoded, stream time base */
+    int bad_after_first;   /* decoder rejections after the first good frame */
+    int64_t first_bad_pts; /* last good pts before the first such rejection */
+    int read_error;        /* AVERROR that ended demuxing, 0 for a clean EOF */
+    int seeked;            /* fm_reader_seek() was called: no full read */
 };
 
-static int open_error(FmError *err, const char *path, int ret)
+/* The container FFmpeg surely recognises in path's first bytes, or NULL. */
+static const char *probe_format(const char *path)
 {
-    /* FFmpeg says "End of file" or "Invalid data" for files it cannot make
-     * sense of (text, truncated garbage); say what that means. */
-    if (ret == AVERROR_INVALIDDATA || ret == AVERROR_EOF)
-        return fm_error_set(err, FM_EFORMAT,
-                            "cannot open '%s': not a media file FFmpeg can read, or damaged",
-                            path);
+    AVIOContext *pb = NULL;
+    const AVInputFormat *f = NULL;
+    if (avio_open(&pb, path, AVIO_FLAG_READ) < 0)
+        return NULL;
+    /* by content only, and only a confident match: the name's extension
+     * or a stray sync byte in random data prove nothing */
+    int score = av_probe_input_buffer2(pb, &f, NULL, NULL, 0, 1 << 20);
+    avio_closep(&pb);
+    return f && score >= AVPROBE_SCORE_MAX / 2 ? f->name : NULL;
+}
+
+/*
+ * One line a user can act on for a failure to open path (stage 0: the
+ * container header, 1: looking for its streams). FFmpeg's own codes are
+ * errno values borrowed for other meanings (a y4m header with a bad size
+ * gives EBUSY-like codes, random bytes EIO), so only the file system's
+ * errors are passed through as they are.
+ */
+static int open_error(FmError *err, const char *path, int ret, int stage)
+{
     if (ret == AVERROR(ENOMEM))
         return nomem(err);
-    return fm_error_set(err, FM_EIO, "cannot open '%s': %s", path, av_err2str(ret));
+    if (stage == 0 && (ret == AVERROR(ENOENT) || ret == AVERROR(EACCES) ||
+                       ret == AVERROR(EISDIR) || ret == AVERROR(ENOTDIR) ||
+                       ret == AVERROR(ELOOP) || ret == AVERROR(ENAMETOOLONG) ||
+                       ret == AVERROR(EPERM) || ret == AVERROR(ENXIO)))
+        return fm_error_set(err, FM_EIO, "cannot open '%s': %s", path, av_err2str(ret));
+    struct stat st;
+    if (stat(path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s' is empty", path);
+    const char *fmt = S_ISREG(st.st_mode) ? probe_format(path) : NULL;
+    if (!fmt)
+        return fm_error_set(err, FM_EFORMAT, "'%s' is not a video file FFmpeg can read", path);
+    /* the container is recognised but its header or index does not parse */
+    if (stage == 0 && strstr(fmt, "mp4"))
+        return fm_error_set(err, FM_EFORMAT,
+                            "'%s': damaged or truncated MP4/MOV file (its index, the moov atom, "
+                            "is missing or damaged)", path);
+    if (stage == 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s': damaged header (%s)", path, fmt);
+    return fm_error_set(err, FM_EFORMAT, "'%s': damaged %s file, its streams cannot be read",
+                        path, fmt);
 }
 
 /*
@@ -204,10 +248,10 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
 {
     int ret = avformat_open_input(&r->fmt, r->path, NULL, NULL);
     if (ret < 0)
-        return open_error(err, r->path, ret);
+        return open_error(err, r->path, ret, 0);
     ret = avformat_find_stream_info(r->fmt, NULL);
     if (ret < 0)
-        return open_error(err, r->path, ret);
+        return open_error(err, r->path, ret, 1);
 
     const AVCodec *codec = NULL;
     int idx = pick_video_stream(r->fmt, &codec);
@@ -224,6 +268,12 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
         if ((int)i != idx)
             r->fmt->streams[i]->discard = AVDISCARD_ALL;
 
+    /* a declared size beyond the budget is refused before any allocation */
+    FmError why;
+    if (r->st->codecpar->width > 0 && r->st->codecpar->height > 0 &&
+        fm_picture_size_check(r->st->codecpar->width, r->st->codecpar->height, &why) < 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s': %s", r->path, why.msg);
+
     r->dec = avcodec_alloc_context3(codec);
     if (!r->dec)
         return nomem(err);
@@ -234,6 +284,9 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
     /* 0 = one thread per core (+1); frame threading where the codec has it. */
     r->dec->thread_count = 0;
     r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
+    /* no decoded picture above the budget, not even after a mid-stream
+     * change of size (the first frame's size is checked in fm_reader_open) */
+    r->dec->max_pixels = FM_MAX_PIXELS;
     ret = avcodec_open2(r->dec, codec, NULL);
     if (ret < 0)
         return fm_error_set(err, ret == AVERROR(ENOMEM) ? FM_ENOMEM : FM_ECODEC,
@@ -272,6 +325,15 @@ static int reader_decode_error(FmVideoReader *r, int ret, FmError *err)
                         r->info.codec_name, av_err2str(ret));
 }
 
+/* Counts a packet or frame the decoder rejected (and where, once frames flow). */
+static void reader_note_bad(FmVideoReader *r, int ret)
+{
+    r->bad_packets++;
+    r->last_bad = ret;
+    if (r->frames_decoded > 0 && r->bad_after_first++ == 0)
+        r->first_bad_pts = r->last_pts;
+}
+
 /* Reads packets until the decoder has a frame for r->raw. 1 got one, 0 end. */
 static int reader_decode(FmVideoReader *r, FmError *err)
 {
@@ -280,6 +342,9 @@ static int reader_decode(FmVideoReader *r, FmError *err)
         if (ret >= 0) {
             r->frames_decoded++;
             reader_set_pts(r, r->raw);
+            int64_t dur = r->raw->pkt_duration > 0 ? r->raw->pkt_duration : reader_frame_ticks(r);
+            if (r->end_pts == AV_NOPTS_VALUE || r->raw->pts + dur > r->end_pts)
+                r->end_pts = r->raw->pts + dur;
             return 1;
         }
         if (ret == AVERROR_EOF || (ret == AVERROR(EAGAIN) && r->flushing)) {
@@ -290,8 +355,7 @@ static int reader_decode(FmVideoReader *r, FmError *err)
         }
         if (ret == AVERROR_INVALIDDATA) {
             /* A damaged frame: skip it like ffmpeg does, keep going. */
-            r->bad_packets++;
-            r->last_bad = ret;
+            reader_note_bad(r, ret);
             continue;
         }
         if (ret != AVERROR(EAGAIN))
@@ -304,6 +368,10 @@ static int reader_decode(FmVideoReader *r, FmError *err)
                 !(r->fmt->pb && avio_feof(r->fmt->pb)))
                 return fm_error_set(err, FM_EIO, "cannot read '%s': %s", r->path,
                                     av_err2str(ret));
+            if (ret != AVERROR_EOF)
+                r->read_error = ret;
+            else if (r->fmt->pb && r->fmt->pb->error < 0 && r->fmt->pb->error != AVERROR_EOF)
+                r->read_error = r->fmt->pb->error;
             r->flushing = 1;
             ret = avcodec_send_packet(r->dec, NULL);
             if (ret < 0 && ret != AVERROR_EOF)
@@ -317,8 +385,7 @@ static int reader_decode(FmVideoReader *r, FmError *err)
         ret = avcodec_send_packet(r->dec, r->pkt);
         av_packet_unref(r->pkt);
         if (ret == AVERROR_INVALIDDATA) {
-            r->bad_packets++;
-            r->last_bad = ret;
+            reader_note_bad(r, ret);
         } else if (ret < 0 && ret != AVERROR(EAGAIN)) {
             return reader_decode_error(r, ret, err);
         }
@@ -470,6 +537,7 @@ int fm_reader_open(FmVideoReader **reader, const char *path, FmError *err)
     if (!r)
         return nomem(err);
     r->first_pts = r->last_pts = r->skip_until = AV_NOPTS_VALUE;
+    r->end_pts = r->first_bad_pts = AV_NOPTS_VALUE;
     r->path = av_strdup(path);
     r->pkt = av_packet_alloc();
     r->raw = av_frame_alloc();
@@ -485,8 +553,11 @@ int fm_reader_open(FmVideoReader **reader, const char *path, FmError *err)
         r->have_pending = ret;
         r->first_pts = ret ? r->raw->pts : AV_NOPTS_VALUE;
         reader_fill_info(r, ret ? r->raw : NULL);
+        FmError why;
         if (r->info.width <= 0 || r->info.height <= 0)
             ret = fm_error_set(err, FM_EFORMAT, "'%s': video has no picture size", path);
+        else if (fm_picture_size_check(r->info.width, r->info.height, &why) < 0)
+            ret = fm_error_set(err, FM_EFORMAT, "'%s': %s", path, why.msg);
     }
     if (ret < 0) {
         fm_reader_close(&r);
@@ -565,6 +636,7 @@ int fm_reader_seek(FmVideoReader *r, double t, FmError *err)
         return fm_error_set(err, FM_EINVAL, "fm_reader_seek: bad time");
     if (t < 0)
         t = 0;
+    r->seeked = 1;
     AVRational tb = r->st->time_base;
     double ticks = t / av_q2d(tb);
     if (ticks > (double)(INT64_MAX / 4))
@@ -602,6 +674,107 @@ int fm_reader_seek(FmVideoReader *r, double t, FmError *err)
         back = back ? back * 2 : step;
     }
     r->skip_until = target;
+    return 0;
+}
+
+/* "HH:MM:SS.d" of t seconds (at least 0), into buf[16]. */
+static const char *hms(double t, char buf[32])
+{
+    if (!(t > 0))
+        t = 0;
+    long ds = lround(t * 10);
+    snprintf(buf, 32, "%02ld:%02ld:%02ld.%ld", ds / 36000, ds / 600 % 60, ds / 10 % 60, ds % 10);
+    return buf;
+}
+
+/* Matroska/WebM keep a track's length in a "DURATION" tag, "H:MM:SS.nnnnnnnnn". */
+static double tag_duration(const AVStream *st)
+{
+    const AVDictionaryEntry *e = av_dict_get(st->metadata, "DURATION", NULL, 0);
+    unsigned h, m;
+    double sec;
+    char tail;
+    if (!e || sscanf(e->value, "%u:%u:%lf%c", &h, &m, &sec, &tail) != 3 || m > 59 ||
+        !(sec >= 0 && sec < 60) || h > 100000)
+        return -1;
+    return h * 3600.0 + m * 60.0 + sec;
+}
+
+/*
+ * Where the container says the video ends, in seconds on the stream's own
+ * timeline; *whole_file = 1 when that is the length of the whole file (audio
+ * included), as no per-stream figure exists. -1 when nothing reliable is
+ * declared (a duration guessed from the bit rate follows the file's size and
+ * cannot reveal a truncation).
+ */
+static double declared_end(const FmVideoReader *r, int *whole_file)
+{
+    const AVStream *st = r->st;
+    double tb = av_q2d(st->time_base);
+    *whole_file = 0;
+    double tag = tag_duration(st);
+    if (tag > 0)
+        return tag;
+    if (st->duration != AV_NOPTS_VALUE && st->duration > 0) {
+        int64_t start = st->start_time != AV_NOPTS_VALUE ? st->start_time : 0;
+        return (start + st->duration) * tb;
+    }
+    if (r->fmt->duration != AV_NOPTS_VALUE && r->fmt->duration > 0 &&
+        r->fmt->duration_estimation_method != AVFMT_DURATION_FROM_BITRATE) {
+        int64_t start = r->fmt->start_time != AV_NOPTS_VALUE ? r->fmt->start_time : 0;
+        *whole_file = 1;
+        return (start + r->fmt->duration) / (double)AV_TIME_BASE;
+    }
+    return -1;
+}
+
+int fm_reader_check_complete(const FmVideoReader *r, FmError *err)
+{
+    if (!r)
+        return fm_error_set(err, FM_EINVAL, "fm_reader_check_complete: no reader");
+    if (r->seeked || r->end_pts == AV_NOPTS_VALUE)
+        return 0;  /* not a full read, or nothing decoded (the caller says so) */
+    const AVStream *st = r->st;
+    double tb = av_q2d(st->time_base);
+    double fd = valid_q(r->info.frame_rate) ? 1 / av_q2d(r->info.frame_rate) : 1 / 25.0;
+    if (fd > 1)
+        fd = 1;
+    double origin = (r->first_pts != AV_NOPTS_VALUE ? r->first_pts : 0) * tb;
+    double got = r->end_pts * tb;
+    /* healthy files end within a frame of what they declare (rounding of the
+     * container's clock, a last frame without a duration) */
+    double tol = FM_READER_SHORT_FRAMES * fd + 0.01;
+    char a[32], b[32];
+
+    int whole = 0;
+    double want = declared_end(r, &whole);
+    /* a file's length counts its audio too, which may outlast the picture */
+    double tol_here = whole && r->info.has_audio ? tol + FM_READER_SHORT_AUDIO_SLACK : tol;
+    if (want > 0 && want - got > tol_here)
+        return fm_error_set(err, FM_EFORMAT, "'%s' ends at %s of %s: truncated or damaged",
+                            r->path, hms(got - origin, a), hms(want - origin, b));
+
+    /* MP4/MOV list every sample in their index, Matroska the keyframes */
+    int n = avformat_index_get_entries_count((AVStream *)st);
+    if (n > 0) {
+        const AVIndexEntry *last = avformat_index_get_entry((AVStream *)st, n - 1);
+        if (last && last->timestamp != AV_NOPTS_VALUE && last->timestamp * tb - got > tol - fd)
+            return fm_error_set(err, FM_EFORMAT,
+                                "'%s' ends at %s but its index goes on to %s: truncated or damaged",
+                                r->path, hms(got - origin, a), hms(last->timestamp * tb - origin, b));
+    }
+    if (st->nb_frames > 0 && r->frames_decoded < st->nb_frames - FM_READER_SHORT_FRAMES)
+        return fm_error_set(err, FM_EFORMAT,
+                            "'%s' ends after %" PRId64 " of %" PRId64 " frames: truncated or damaged",
+                            r->path, r->frames_decoded, (int64_t)st->nb_frames);
+    if (r->bad_after_first > 0)
+        return fm_error_set(err, FM_EFORMAT,
+                            "'%s' has %d damaged frame%s after %s: damaged?", r->path,
+                            r->bad_after_first, r->bad_after_first == 1 ? "" : "s",
+                            hms(r->first_bad_pts * tb - origin, a));
+    if (r->read_error < 0)
+        return fm_error_set(err, FM_EFORMAT, "'%s' ends at %s in damaged data: truncated?",
+                            r->path, hms(got - origin, a));
     return 0;
 }
 
@@ -959,6 +1132,16 @@ static int container_takes_audio(const AVOutputFormat *ofmt, enum AVCodecID id)
 static int writer_setup_audio(FmVideoWriter *w, const char *from, FmError *err)
 {
     AudioCarry *a = &w->audio;
+    /* The audio is read by a second demuxer, from the start: a pipe or a
+     * device would block or hand over the wrong bytes (issue 11). */
+    struct stat st;
+    if (stat(from, &st) != 0)
+        return fm_error_set(err, FM_EIO, "cannot open '%s' for its audio: %s", from,
+                            strerror(errno));
+    if (!S_ISREG(st.st_mode))
+        return fm_error_set(err, FM_EINVAL,
+                            "'%s' is not a regular file (a pipe or device can be read only "
+                            "once): save it to a file first", from);
     int ret = avformat_open_input(&a->in, from, NULL, NULL);
     if (ret >= 0)
         ret = avformat_find_stream_info(a->in, NULL);

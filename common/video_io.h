@@ -54,6 +54,31 @@ int fm_reader_next(FmVideoReader *reader, AVFrame **frame, FmError *err);
 int fm_reader_seek(FmVideoReader *reader, double t, FmError *err);
 void fm_reader_close(FmVideoReader **reader);
 
+/* Frames a healthy file may fall short of what its container declares. */
+#define FM_READER_SHORT_FRAMES 1.5
+/* Seconds the audio may outlast the picture when only the whole file's
+ * length is known (MPEG-TS, some AVI/FLV): a shorter cut goes unnoticed there. */
+#define FM_READER_SHORT_AUDIO_SLACK 1.0
+
+/*
+ * After fm_reader_next() returned 0 (end of stream) on a reader that was not
+ * seeked: checks that the decoded frames reach what the container declared.
+ * Returns 0, or FM_EFORMAT with a one-line reason in err when
+ *  - the picture ends more than FM_READER_SHORT_FRAMES frame durations before
+ *    the duration the container declares for the video stream (Matroska/WebM
+ *    DURATION tag, MP4/MOV track duration), or the file's length (plus
+ *    FM_READER_SHORT_AUDIO_SLACK when it has audio) when that is all it
+ *    declares: "'m.mkv' ends at 00:00:01.2 of 00:00:05.0: truncated or damaged";
+ *  - the container's index lists frames after the last one decoded;
+ *  - fewer frames were decoded than the container counts (MP4/MOV, AVI);
+ *  - the decoder rejected data after the first good frame (damaged frames);
+ *  - demuxing ended on damaged data rather than a clean end of file.
+ * Files that declare nothing (raw streams, durations guessed from the bit
+ * rate) are judged by the last two only. Returns 0 without checking after
+ * fm_reader_seek() or when no frame was decoded (callers refuse that case).
+ */
+int fm_reader_check_complete(const FmVideoReader *reader, FmError *err);
+
 typedef enum FmCodec { FM_CODEC_VP9 = 0, FM_CODEC_H264, FM_CODEC_FFV1 } FmCodec;
 
 typedef struct FmWriterOptions {

@@ -18,6 +18,7 @@
 #include "accumulator.h"
 #include "detector.h"
 #include "fingerprint.h"
+#include "identify.h"
 #include "keys.h"
 #include "payload.h"
 #include "receipt.h"
@@ -128,9 +129,10 @@ static int parse_time(const char *s, double *out)
 }
 
 /* The outcome in one word, for scripts: ids are only given when verified. */
-static const char *status_name(const FmDetectResult *r)
+static const char *status_name(const FmDetectResult *r, const Identification *id)
 {
-    return !r->found ? "absent" : r->signature_valid ? "verified" : "present_unverified";
+    return r->signature_valid ? "verified" : identify_named_count(id) ? "named"
+           : r->found ? "present_unverified" : "absent";
 }
 
 /* A JSON real without float noise: 10 significant digits (JSON_REAL_PRECISION
@@ -141,16 +143,21 @@ static json_t *real(double x)
 }
 
 static void print_text(const char *clip, const FmDetectResult *r, const char *fp,
-                       const ContentCheck *cc, const Provenance *pv)
+                       const ContentCheck *cc, const Provenance *pv, const Identification *id)
 {
     char issued[32];
-    if (!r->found) {
+    int named = identify_named_count(id) > 0;
+    if (!r->found && !named) {
         printf("%s: no watermark found (%ld frames read, best false-alarm probability %.2g)\n",
                clip, r->frames_read, r->false_alarm_probability);
+        identify_text(id, r);
         return;
     }
     if (r->signature_valid && cc->checked && cc->m.verdict == FM_FP_NO_MATCH)
         printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
+    else if (!r->signature_valid && named)
+        printf("%s: watermark found, recipient named from the issued messages (the payload "
+               "does not decode blind)\n", clip);
     else
         printf("%s: watermark found%s\n", clip,
                r->signature_valid ? ", signature valid"
@@ -184,6 +191,7 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                               : (r->geometry.flip_v ? "vertical" : "none"),
            r->geometry.rotation_deg);
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
+    identify_text(id, r);
     printf("  clip sha256:    %s\n", pv->sha256);
     printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
            FM_MARK_FORMAT);
@@ -203,7 +211,7 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
 }
 
 static void print_json(const char *clip, const FmDetectResult *r, const char *fp, int informed,
-                       const ContentCheck *cc, const Provenance *pv)
+                       const ContentCheck *cc, const Provenance *pv, const Identification *id)
 {
     char issued[32] = "";
     if (r->payload_valid)
@@ -215,7 +223,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "file_sha256", json_string(pv->sha256));
     json_object_set_new(o, "analysed_utc", json_string(pv->analysed));
     json_object_set_new(o, "command", pv->command ? json_string(pv->command) : json_null());
-    json_object_set_new(o, "status", json_string(status_name(r)));
+    json_object_set_new(o, "status", json_string(status_name(r, id)));
     json_object_set_new(o, "found", json_boolean(r->found));
     json_object_set_new(o, "signature_valid", json_boolean(r->signature_valid));
     /* ids only from a verified payload: an unverified decode is noise */
@@ -247,11 +255,21 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
         "offset_x", real(r->geometry.offset_x), "offset_y", real(r->geometry.offset_y),
         "flip_h", r->geometry.flip_h, "flip_v", r->geometry.flip_v,
         "rotation_deg", real(r->geometry.rotation_deg)));
+    identify_json(id, r, o);
     if (informed) {
-        json_object_set_new(o, "receipt_match", json_boolean(r->expected_match));
-        json_object_set_new(o, "receipt_z", real(r->expected_z));
+        /* the blind decode is one of the receipts' messages; the score of
+         * the best receipt on what tells it from the title's other
+         * messages (docs/DESIGN.md §12), not on the bits they share */
+        int match = 0;
+        for (size_t i = 0; i < id->n; i++)
+            match |= r->signature_valid && id->suspects[i].receipt &&
+                     !memcmp(id->suspects[i].message, r->message, FM_MESSAGE_BYTES);
+        json_object_set_new(o, "receipt_match", json_boolean(match));
+        json_object_set_new(o, "receipt_z", id->scored ? real(id->naming.scores[0].z)
+                                                        : json_null());
         json_object_set_new(o, "receipt_false_alarm_log10",
-                            real(fm_gauss_tail_log10(r->expected_z)));
+                            id->scored ? real(id->naming.scores[0].false_alarm_log10)
+                                       : json_null());
         json_object_set_new(o, "content_match", !cc->checked || cc->m.verdict == FM_FP_TOO_SHORT
                                                 ? json_null() : json_boolean(cc->m.match));
         json_t *c = json_object();
@@ -271,14 +289,33 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_decref(o);
 }
 
+/* The recipients the identification names, for the evidence report (ids
+ * holds their numbers as text; both arrays of identify_named_count()). */
+static void report_recipients(const Identification *id, FmReportRecipient *out, char (*ids)[16])
+{
+    for (size_t i = 0; i < identify_named_count(id); i++) {
+        const Suspect *s = identify_named(id, i);
+        snprintf(ids[i], sizeof(ids[i]), "%u", s->recipient_id);
+        out[i] = (FmReportRecipient){
+            .recipient_id = ids[i], .name = s->name,
+            .identified_by = s->registry_id > 0 ? "registry" : "receipt",
+            .z = id->naming.scores[i].z,
+            .false_alarm_log10 = id->naming.scores[i].false_alarm_log10,
+            .receipt = s->registry_id > 0 ? NULL : s->receipt,
+        };
+    }
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "key", required_argument, 0, 'k' },
         { "receipt", required_argument, 0, 'r' },
+        { "registry", required_argument, 0, 'R' },
+        { "no-registry", no_argument, 0, 'N' },
         { "start", required_argument, 0, 's' },
         { "duration", required_argument, 0, 'd' },
-        { "report", required_argument, 0, 'R' },
+        { "report", required_argument, 0, 'E' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
         { "version", no_argument, 0, 'V' },
@@ -287,7 +324,11 @@ int main(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *key_path = NULL, *receipt_path = NULL, *report_path = NULL;
+    const char *key_path = NULL, *receipt_path = NULL, *registry_opt = NULL,
+               *report_path = NULL;
+    char **receipts = calloc((size_t)argc, sizeof(*receipts));
+    size_t nreceipts = 0;
+    int use_registry = 1;
     double start = 0, duration = 0;
     int json = 0, quiet = 0, c;
 
@@ -298,8 +339,15 @@ int main(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":k:qhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
-        case 'r': receipt_path = optarg; break;
-        case 'R': report_path = optarg; break;
+        case 'r':
+            /* several receipts (or directories of them) are candidates */
+            if (!receipt_path)
+                receipt_path = optarg;
+            receipts[nreceipts++] = optarg;
+            break;
+        case 'R': registry_opt = optarg; break;
+        case 'N': use_registry = 0; break;
+        case 'E': report_path = optarg; break;
         case 's':
             if (parse_time(optarg, &start) < 0) {
                 fprintf(stderr, "wmdetect: --start '%s' is not a time (seconds, or [HH:]MM:SS[.m])\n", optarg);
@@ -345,13 +393,13 @@ int main(int argc, char **argv)
     FmError err = { { 0 } };
     FmKeyList klist = { 0 };
     FmKey **keys = NULL;
-    int nkeys = 0, ret = EXIT_ERROR;
+    int ret = EXIT_ERROR;
     FmVideoReader *reader = NULL;
     FmAccumulator acc = { 0 };
     int have_acc = 0;
-    uint8_t expected[FM_MESSAGE_BYTES];
     FmFingerprint *master_fp = NULL, *clip_fp = NULL;
     ContentCheck cc = { 0 };
+    Identification ident = { 0 };
     Provenance pv = { .command = cmdline };
     time_t now = time(NULL);
     struct tm tm;
@@ -391,21 +439,22 @@ int main(int argc, char **argv)
             goto fail_err;
     }
     keys = klist.keys;
-    nkeys = (int)klist.n;
-    if (receipt_path) {
-        int ok = -1;
-        int which = -1;
-        for (int i = 0; i < nkeys && ok < 0; i++)
-            if ((ok = fm_receipt_read(receipt_path, keys[i], expected, &err)) == 0)
-                which = i;
-        if (ok < 0)
-            goto fail_err;
-        int fr = fm_receipt_read_fingerprint(receipt_path, keys[which], &master_fp, &err);
+    /* candidates: the registry's messages of these keys, and the receipts */
+    if (identify_collect(&ident, &klist, use_registry, registry_opt, receipts, nreceipts,
+                         &err) < 0)
+        goto fail_err;
+    /* the content fingerprint of the first receipt given that is a file */
+    for (size_t i = 0; i < ident.n && !master_fp; i++) {
+        if (!ident.suspects[i].receipt)
+            continue;
+        int fr = fm_receipt_read_fingerprint(ident.suspects[i].receipt,
+                                             keys[ident.suspects[i].key], &master_fp, &err);
         if (fr < 0 && fr != FM_ENOTFOUND)
             goto fail_err;
-        if (master_fp && fm_fingerprint_new(&clip_fp, FM_FP_CLIP, &err) < 0)
-            goto fail_err;
+        break;
     }
+    if (master_fp && fm_fingerprint_new(&clip_fp, FM_FP_CLIP, &err) < 0)
+        goto fail_err;
 
     if (fm_reader_open(&reader, clip, &err) < 0 || fm_sha256_file(clip, pv.sha256, &err) < 0)
         goto fail_err;
@@ -452,7 +501,7 @@ int main(int argc, char **argv)
         goto fail_err;
     }
 
-    FmDetectResult best = { 0 }, cur;
+    FmDetectResult best = { 0 };
     int best_key = -1;
     for (int t = 0; t < 2 && report_path; t++) {
         trace[t].cap = acc.nwin + 1;   /* a point per epoch group: at most one per window */
@@ -460,23 +509,10 @@ int main(int argc, char **argv)
             fm_error_set(&err, FM_ENOMEM, "out of memory for the report");
             goto fail_err;
         }
+        ident.trace[t] = &trace[t];
     }
-    for (int i = 0; i < nkeys; i++) {
-        if (fm_detect_trace(&acc, keys[i], nkeys, receipt_path ? expected : NULL, &cur, NULL,
-                            report_path ? &trace[1] : NULL, &err) < 0)
-            goto fail_err;
-        int better = best_key < 0 ||
-                     (cur.signature_valid && !best.signature_valid) ||
-                     (cur.signature_valid == best.signature_valid &&
-                      cur.false_alarm_log10 < best.false_alarm_log10);
-        if (better) {
-            best = cur;
-            best_key = i;
-            FmStrengthTrace swap = trace[0];
-            trace[0] = trace[1];
-            trace[1] = swap;
-        }
-    }
+    if (identify_run(&ident, &acc, &klist, &best, &best_key, &err) < 0)
+        goto fail_err;
     /* a valid signature on pictures that are not the issued title's: the
      * copy attack, or a re-stamp by a detection-key holder */
     if (master_fp && best.signature_valid) {
@@ -488,22 +524,40 @@ int main(int argc, char **argv)
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
     if (report_path) {
+        size_t nnamed = identify_named_count(&ident);
+        FmReportRecipient *named = calloc(nnamed + 1, sizeof(*named));
+        char (*ids)[16] = calloc(nnamed + 1, sizeof(*ids));
+        if (!named || !ids) {
+            free(named);
+            free(ids);
+            fm_error_set(&err, FM_ENOMEM, "out of memory for the report");
+            goto fail_err;
+        }
+        report_recipients(&ident, named, ids);
         FmReportInput in = {
             .clip_path = clip, .clip_sha256 = pv.sha256, .clip_bytes = -1, .info = info,
             .start = start, .duration = duration, .tool_version = FM_VERSION, .argc = argc,
             .argv = argv,
-            .analysed_at = now, .keys_tried = nkeys, .result = &best,
-            .key_fingerprint = fp, .trace = &trace[0], .receipt_path = receipt_path,
+            .analysed_at = now, .keys_tried = (int)klist.n, .result = &best,
+            .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
             .content = cc.checked ? &cc.m : NULL,
+            .registry_consulted = ident.registry[0] || ident.scored,
+            .registry = ident.registry[0] ? ident.registry : "the receipts given",
+            .recipients = named, .nrecipients = (int)nnamed,
         };
-        if (fm_report_make(report_path, &in, &err) < 0)
+        int rr = fm_report_make(report_path, &in, &err);
+        free(named);
+        free(ids);
+        if (rr < 0)
             goto fail_err;
     }
     if (json)
-        print_json(clip, &best, fp, receipt_path != NULL, &cc, &pv);
+        print_json(clip, &best, fp, receipt_path != NULL, &cc, &pv, &ident);
     else if (!quiet)
-        print_text(clip, &best, fp, &cc, &pv);
-    ret = !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
+        print_text(clip, &best, fp, &cc, &pv, &ident);
+    /* named from the issued messages: found, by the signed message on record */
+    ret = identify_named_count(&ident) && !best.signature_valid ? EXIT_FOUND
+        : !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
         : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH : EXIT_FOUND;
     goto end;
 
@@ -520,7 +574,9 @@ end:
     fm_fingerprint_free(&clip_fp);
     free(trace[0].points);
     free(trace[1].points);
+    identify_free(&ident);
     fm_key_list_free(&klist);
     free(pv.command);
+    free(receipts);
     return ret;
 }

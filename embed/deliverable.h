@@ -50,6 +50,7 @@ typedef struct Deliverable {
     double check_seconds;       /* wall time of the self-check */
     char sha256[65];
     int published;
+    int64_t registry_id;        /* its row in the registry, 0: none */
 } Deliverable;
 
 int deliverable_open(Deliverable *d, const DeliverableSettings *set, const FmPayload *payload,

@@ -21,6 +21,7 @@
 #include "pattern.h"
 #include "payload.h"
 #include "recipients.h"
+#include "registry.h"
 #include "tool_util.h"
 #include "video_io.h"
 #include "version.h"
@@ -86,10 +87,17 @@ static void usage(FILE *out)
         "      --ai-use POLICY   the rights holder's AI training/mining policy, signed\n"
         "                        into the mark: reserved (default, the cautious\n"
         "                        choice), allowed, attribution or noncommercial\n"
+        "      --registry LOC    record every issuance in this registry: a SQLite file\n"
+        "                        or postgresql://... (default $FILMMARK_REGISTRY, else\n"
+        "                        ~/.local/share/filmmark/registry.sqlite)\n"
+        "      --no-registry     record nothing (the receipt is the only record)\n"
         "      --verify-seconds S  seconds of each deliverable read back (default %.0f;\n"
         "                        0 = all of it)\n"
         "      --no-verify       do not read the deliverable back (receipt says so)\n"
         "  -f, --force           overwrite DELIVERABLE and its receipt\n"
+        "      --allow-short     mark a master that ends before its container says\n"
+        "                        (truncated or damaged; recorded in the receipt);\n"
+        "                        refused by default\n"
         "      --json            print a JSON summary on stdout\n"
         "      --progress FILE   key=value progress blocks for farm logs (- = stderr)\n"
         "  -v, --loglevel L      FFmpeg's own messages: quiet (default), error, warning,\n"
@@ -114,7 +122,8 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
        OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
-       OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE };
+       OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE, OPT_REGISTRY,
+       OPT_NO_REGISTRY, OPT_ALLOW_SHORT };
 
 /* One deliverable's line of the summary. */
 static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
@@ -132,6 +141,8 @@ static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, c
         "receipt", d->receipt_path, "recipient", d->recipient ? d->recipient : "",
         "frames", (json_int_t)d->frames, "luma_psnr_db", deliverable_psnr(d),
         "luma_psnr_worst_frame_db", d->worst_psnr, "luma_ssim", deliverable_ssim(d));
+    json_object_set_new(o, "registry_id", d->registry_id > 0 ? json_integer(d->registry_id)
+                                                             : json_null());
     json_object_set_new(o, "width", json_integer(info->width));
     json_object_set_new(o, "height", json_integer(info->height));
     if (!d->checked)
@@ -167,6 +178,8 @@ static void print_deliverable(const Deliverable *d, const FmVideoInfo *info, con
         printf("  verified:  no (--no-verify)\n");
     printf("  sha256:    %s\n", d->sha256);
     printf("  receipt:   %s\n", d->receipt_path);
+    if (d->registry_id > 0)
+        printf("  registry:  issuance %lld\n", (long long)d->registry_id);
 }
 
 /* Refuses outputs that would overwrite the master or (without --force) an
@@ -207,6 +220,9 @@ typedef struct Batch {
     int batch_size;
     FmPayload payload;          /* recipient id filled per deliverable */
     DeliverableSettings set;
+    FmRegistry *registry;       /* NULL: --no-registry */
+    int allow_short;            /* --allow-short */
+    char master_short[512];     /* why the master is short, when it was accepted */
     int json, quiet;
     json_t *summary;            /* array of deliverables written */
     size_t written, failed;
@@ -275,6 +291,17 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
         goto end;
     if ((r = pipeline_finish(&pipe, interrupted != 0, err)) < 0)
         goto end;
+    /* a truncated or damaged master must not become a short deliverable unnoticed */
+    FmError short_err;
+    if (!interrupted && frames > 0 && fm_reader_check_complete(reader, &short_err) < 0) {
+        if (!b->allow_short) {
+            r = fm_error_set(err, FM_EFORMAT, "%s (--allow-short to mark it anyway)",
+                             short_err.msg);
+            goto end;
+        }
+        snprintf(b->master_short, sizeof(b->master_short), "%s", short_err.msg);
+        b->set.master_short = b->master_short;
+    }
     if (!interrupted && frames == 0) {
         r = fm_error_set(err, FM_EFORMAT, "'%s' has no decodable video frames", b->in_path);
         goto end;
@@ -301,6 +328,16 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
             continue;
         if ((r = deliverable_publish(&ds[i], err)) < 0)
             break;
+        /* the issuance is recorded once both files are in place; if it
+         * cannot be, the deliverable is withdrawn: no issue without a record */
+        if (b->registry &&
+            (r = fm_registry_add_receipt(b->registry, ds[i].receipt_path,
+                                         (FmKey *const *)&b->set.key, 1, &ds[i].registry_id,
+                                         err)) < 0) {
+            unlink(ds[i].output);
+            unlink(ds[i].receipt_path);
+            break;
+        }
         b->written++;
         if (b->json)
             json_array_append_new(b->summary, deliverable_json(&ds[i], info, key_fp));
@@ -340,6 +377,9 @@ int main(int argc, char **argv)
         { "issued", required_argument, 0, OPT_ISSUED },
         { "ai-use", required_argument, 0, OPT_AI_USE },
         { "passphrase-file", required_argument, 0, OPT_PASS_FILE },
+        { "registry", required_argument, 0, OPT_REGISTRY },
+        { "no-registry", no_argument, 0, OPT_NO_REGISTRY },
+        { "allow-short", no_argument, 0, OPT_ALLOW_SHORT },
         { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
         { "no-verify", no_argument, 0, OPT_NO_VERIFY },
         { "force", no_argument, 0, 'f' },
@@ -360,6 +400,8 @@ int main(int argc, char **argv)
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
     FmPassSource pass_src = { NULL };
+    const char *registry_opt = NULL;
+    int use_registry = 1, allow_short = 0;
     int c;
 
     opterr = 0;
@@ -411,6 +453,9 @@ int main(int argc, char **argv)
             break;
         case OPT_NO_VERIFY: verify = 0; break;
         case OPT_PASS_FILE: pass_src.file = optarg; break;
+        case OPT_REGISTRY: registry_opt = optarg; break;
+        case OPT_NO_REGISTRY: use_registry = 0; break;
+        case OPT_ALLOW_SHORT: allow_short = 1; break;
         case OPT_OWNER: owner = optarg; break;
         case OPT_TITLE: title = optarg; break;
         case OPT_RECIPIENT: recipient = optarg; break;
@@ -456,7 +501,8 @@ int main(int argc, char **argv)
     FmKey *key = NULL;
     FmFingerprint *content_fp = NULL;
     FmVideoReader *probe = NULL;
-    Batch b = { .in_path = in_path, .batch_size = batch_size, .json = json, .quiet = quiet };
+    Batch b = { .in_path = in_path, .batch_size = batch_size, .json = json, .quiet = quiet,
+                .allow_short = allow_short };
     FmRecipient single = { recipient_id, (char *)(recipient ? recipient : ""), (char *)out_path };
     int ret = EXIT_USAGE, fp_done = 0;
     sigset_t caught;
@@ -494,6 +540,12 @@ int main(int argc, char **argv)
         goto fail_err;
     }
     if (fm_key_load_with(key, key_path, FM_KEY_SECRET, fm_pass_get, &pass_src, &err) < 0)
+        goto fail_err;
+    /* the registry must open (created on first use) before any work */
+    char registry_loc[FM_REGISTRY_LOCATION_MAX] = "";
+    if (use_registry && (fm_registry_location(registry_opt, registry_loc, sizeof(registry_loc),
+                                              &err) < 0 ||
+                         fm_registry_open(&b.registry, registry_loc, &err) < 0))
         goto fail_err;
     /* the master must open before anything is created */
     if (fm_reader_open(&probe, in_path, &err) < 0)
@@ -555,6 +607,7 @@ int main(int argc, char **argv)
                           "recipients", (json_int_t)b.count, "written", (json_int_t)b.written,
                           "decode_passes", (json_int_t)passes, "deliverables", b.summary);
         }
+        json_object_set_new(o, "registry", use_registry ? json_string(registry_loc) : json_null());
         json_object_set_new(o, "schema", json_string("filmmark-embed-1"));
         json_object_set_new(o, "version", json_string(FM_VERSION));
         json_object_set_new(o, "mark_format", json_integer(FM_MARK_FORMAT));
@@ -582,6 +635,7 @@ fail_nomem:
 fail_err:
     ret = fail(EXIT_USAGE, "%s%s", err.msg, "");
 end:
+    fm_registry_close(&b.registry);
     if (progress_file && progress_file != stderr)
         fclose(progress_file);
     json_decref(b.summary);

@@ -8,10 +8,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh
 bash scripts/build.sh
+# wmembed records every issuance in a registry: the tests' go to a throwaway one
+regdir=$(mktemp -d)
+export FILMMARK_REGISTRY="$regdir/registry.sqlite"
+cleanup() { rm -rf "$regdir"; }
 if [ -z "${FILMMARK_TEST_PG:-}" ]; then
   FILMMARK_TEST_PG=$(bash scripts/pg_test_server.sh start)
-  trap 'bash scripts/pg_test_server.sh stop "$FILMMARK_TEST_PG"' EXIT
+  cleanup() { bash scripts/pg_test_server.sh stop "$FILMMARK_TEST_PG"; rm -rf "$regdir"; }
 fi
+trap cleanup EXIT
 export FILMMARK_TEST_PG
 (cd build && ctest --output-on-failure -j2)
 if [ "${1:-}" = --sanitize ]; then

@@ -20,6 +20,8 @@ browser=$(command -v chromium || command -v chromium-browser || true)
 work=$(mktemp -d "${TMPDIR:-/tmp}/fm-report.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 cd "$work"
+# the screener workflow: wmembed records the issuance, wmdetect names from it
+export FILMMARK_REGISTRY="$work/registry.sqlite"
 
 "$build/wmkeygen" -q --no-passphrase -o key
 "$build/wmembed" -q -k key.key -i "$src/samples/sample.mkv" -o marked.webm \
@@ -77,9 +79,10 @@ if grep -E 'CONSOLE|Uncaught|Refused to|Failed to load' console.log; then
     fail "the browser's console is not empty (above)"
 fi
 for id in verdict analysed how mark probability strength frames geometry content recipients \
-          receipts no-registry; do
+          receipts; do
     grep -q "id=\"$id\"" dom.html || fail "the rendered page lacks #$id"
 done
+grep -q '<tr><td>7</td>' dom.html || fail "the rendered page does not name recipient 7 from the registry"
 grep -q '</svg>' dom.html || fail "the rendered page has no plot"
 grep -q 'src="data:image/jpeg;base64,' dom.html || fail "the rendered page has no thumbnail"
 grep -q '</html>' dom.html || fail "the rendered page is incomplete"

@@ -1,0 +1,76 @@
+/*
+ * identify.h - who a clip was issued to, beyond the blind decode: the
+ * clip's evidence scored against every message the registry (or the
+ * receipts given) say a key issued (common/naming.h), so that a recipient
+ * is named from clips too short or degraded to decode, colluders are named,
+ * and innocents of the same title are not.
+ */
+#ifndef FM_IDENTIFY_H
+#define FM_IDENTIFY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "accumulator.h"
+#include "detector.h"
+#include "keys.h"
+#include "naming.h"
+#include "registry.h"
+
+/* One issued message a recipient may be named by. */
+typedef struct Suspect {
+    int key;                    /* index into the key list */
+    uint8_t message[FM_MESSAGE_BYTES];
+    uint32_t title_id, recipient_id;
+    char *name;                 /* recipient name, may be NULL */
+    int64_t registry_id;        /* > 0: a registry row */
+    const char *receipt;        /* else: the receipt file it came from */
+} Suspect;
+
+typedef struct Identification {
+    Suspect *suspects;
+    size_t n, cap;
+    char registry[FM_REGISTRY_LOCATION_MAX];    /* "" when none was consulted */
+    /* after identify_run(): the naming for the key that explains the clip best */
+    int scored;                 /* candidates were scored */
+    int key;                    /* their key */
+    Suspect **ranked;           /* the candidates of that key, in naming order */
+    FmNamingResult naming;
+    FmMarkConsistency consistency;  /* of the best key's blind result */
+    /* optional, the caller's (evidence report): two traces with points and
+     * cap set; after identify_run() trace[0] points at the best key's */
+    FmStrengthTrace *trace[2];
+} Identification;
+
+/*
+ * Gathers the candidates: every message of every key in the registry at
+ * registry_loc (only if use_registry and it exists: a detector never creates
+ * one), and the receipts given (files, or directories of *.receipt.json),
+ * each verified under one of the keys (an error otherwise).
+ */
+int identify_collect(Identification *id, const FmKeyList *keys, int use_registry,
+                     const char *registry_opt, char *const *receipts, size_t nreceipts,
+                     FmError *err);
+
+/*
+ * Runs the detector with every key (as wmdetect always did: the best blind
+ * result and its key come back in best and *best_key) and scores the
+ * candidates of each key against its evidence.
+ */
+int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *keys,
+                 FmDetectResult *best, int *best_key, FmError *err);
+
+/* The recipient named, blind or from the candidates, or NULL. */
+const Suspect *identify_named(const Identification *id, size_t i);
+size_t identify_named_count(const Identification *id);
+
+/* Adds "identified_by", "named", "candidates", "candidates_tested",
+ * "superimposed", "registry" to o, and overrides "recipient_id"/"title_id"
+ * when a candidate was named and the blind decode did not verify. */
+void identify_json(const Identification *id, const FmDetectResult *blind, json_t *o);
+void identify_text(const Identification *id, const FmDetectResult *blind);
+
+void identify_free(Identification *id);
+
+#endif
