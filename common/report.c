@@ -245,6 +245,9 @@ static void put_verdict(FILE *f, const FmReportInput *in)
         put_p(f, r->false_alarm_log10);
         fputs("), but its payload could not be read with a valid signature: the recipient "
               "cannot be stated from this clip by blind decoding.", f);
+        if (in->registry_consulted && in->nrecipients > 0)
+            fprintf(f, " Scored against the issued messages, it names %d recipient%s "
+                       "(section 9).", in->nrecipients, in->nrecipients == 1 ? "" : "s");
     } else {
         fputs("No filmmark watermark was found in this clip with the key", f);
         fputs(in->keys_tried == 1 ? "" : "s", f);
@@ -584,7 +587,6 @@ static void put_geometry(FILE *f, const FmReportInput *in)
 
 static void put_content(FILE *f, const FmReportInput *in)
 {
-    const FmDetectResult *r = in->result;
     fputs("<section id=\"content\"><h2>8. Receipt and content match</h2>\n", f);
     if (!in->receipt_path) {
         fputs("<p>No receipt was given (<code>--receipt</code>): the clip was not compared "
@@ -593,11 +595,17 @@ static void put_content(FILE *f, const FmReportInput *in)
     }
     fputs("<table>\n", f);
     row_text(f, "Receipt", in->receipt_path);
-    row_text(f, "Decoded message equals the receipt's", r->expected_match ? "yes" : "no");
-    row_begin(f, "Informed correlation");
-    fprintf(f, "z = %.2f with the receipt's message (p = ", r->expected_z);
-    put_p(f, fm_gauss_tail_log10(r->expected_z));
-    fputs(" for one message tested)</td></tr>\n", f);
+    row_text(f, "Decoded message equals the receipt's", in->receipt_match ? "yes" : "no");
+    row_begin(f, "Informed score");
+    if (isfinite(in->receipt_z)) {
+        fprintf(f, "z = %.2f for the best-scoring issued message, on what tells it from the "
+                   "title's other messages (false-alarm probability ", in->receipt_z);
+        put_p(f, in->receipt_log10_p);
+        fputs(", corrected for the messages tested)", f);
+    } else {
+        fputs("not scored", f);
+    }
+    fputs("</td></tr>\n", f);
     row_begin(f, "Content match");
     const FmFpMatch *m = in->content;
     if (!m) {
@@ -685,7 +693,8 @@ static void put_registry(FILE *f, const FmReportInput *in)
         }
     }
     if (!any)
-        fputs("<p>The registry holds no receipt for the recipients named.</p>", f);
+        fputs("<p>The receipts of the recipients named are kept in the registry "
+              "(<code>wmregistry show</code>).</p>", f);
     fputs("</section>\n", f);
 }
 

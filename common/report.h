@@ -62,6 +62,9 @@ typedef struct FmReportInput {
     const FmStrengthTrace *trace;   /* strength over time, may be NULL */
     const char *receipt_path;       /* --receipt, or NULL */
     const FmFpMatch *content;       /* the content match, or NULL: not checked */
+    int receipt_match;              /* the verified decode is a receipt's message */
+    double receipt_z;               /* the best issued message's score (NAN: none) */
+    double receipt_log10_p;         /* its corrected false-alarm probability */
     /* thumbnails (fm_report_make fills them when nthumbs is 0) */
     const FmThumbnail *thumbs;
     const double *thumb_z;          /* the strength at each thumbnail, may be NULL */

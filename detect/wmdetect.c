@@ -289,21 +289,30 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_decref(o);
 }
 
-/* The recipients the identification names, for the evidence report (ids
- * holds their numbers as text; both arrays of identify_named_count()). */
-static void report_recipients(const Identification *id, FmReportRecipient *out, char (*ids)[16])
+/* The recipients the identification names, for the evidence report, each
+ * issued message once (a receipt given may repeat a registry row); ids
+ * holds their numbers as text. Both arrays of identify_named_count().
+ * Returns how many. */
+static int report_recipients(const Identification *id, FmReportRecipient *out, char (*ids)[16])
 {
+    int n = 0;
     for (size_t i = 0; i < identify_named_count(id); i++) {
         const Suspect *s = identify_named(id, i);
-        snprintf(ids[i], sizeof(ids[i]), "%u", s->recipient_id);
-        out[i] = (FmReportRecipient){
-            .recipient_id = ids[i], .name = s->name,
+        int seen = 0;
+        for (size_t j = 0; j < i; j++)
+            seen |= !memcmp(identify_named(id, j)->message, s->message, FM_MESSAGE_BYTES);
+        if (seen)
+            continue;
+        snprintf(ids[n], sizeof(ids[n]), "%u", s->recipient_id);
+        out[n++] = (FmReportRecipient){
+            .recipient_id = ids[n - 1], .name = s->name,
             .identified_by = s->registry_id > 0 ? "registry" : "receipt",
             .z = id->naming.scores[i].z,
             .false_alarm_log10 = id->naming.scores[i].false_alarm_log10,
             .receipt = s->registry_id > 0 ? NULL : s->receipt,
         };
     }
+    return n;
 }
 
 int main(int argc, char **argv)
@@ -533,17 +542,22 @@ int main(int argc, char **argv)
             fm_error_set(&err, FM_ENOMEM, "out of memory for the report");
             goto fail_err;
         }
-        report_recipients(&ident, named, ids);
+        int nrec = report_recipients(&ident, named, ids), rmatch = 0;
+        for (size_t i = 0; i < ident.n; i++)   /* as receipt_match in --json */
+            rmatch |= best.signature_valid && ident.suspects[i].receipt &&
+                      !memcmp(ident.suspects[i].message, best.message, FM_MESSAGE_BYTES);
         FmReportInput in = {
             .clip_path = clip, .clip_sha256 = pv.sha256, .clip_bytes = -1, .info = info,
             .start = start, .duration = duration, .tool_version = FM_VERSION, .argc = argc,
             .argv = argv,
             .analysed_at = now, .keys_tried = (int)klist.n, .result = &best,
             .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
-            .content = cc.checked ? &cc.m : NULL,
+            .content = cc.checked ? &cc.m : NULL, .receipt_match = rmatch,
+            .receipt_z = ident.scored ? ident.naming.scores[0].z : NAN,
+            .receipt_log10_p = ident.scored ? ident.naming.scores[0].false_alarm_log10 : 0,
             .registry_consulted = ident.registry[0] || ident.scored,
             .registry = ident.registry[0] ? ident.registry : "the receipts given",
-            .recipients = named, .nrecipients = (int)nnamed,
+            .recipients = named, .nrecipients = nrec,
         };
         int rr = fm_report_make(report_path, &in, &err);
         free(named);

@@ -235,6 +235,7 @@ static void fixture(Fixture *x)
         .keys_tried = 1, .result = &x->res, .key_fingerprint = "95eca1bc89a8648c",
         .trace = &x->trace, .receipt_path = "receipts/" HOSTILE ".json", .content = &x->content,
         .thumbs = &x->thumb, .thumb_z = &x->thumb_z, .nthumbs = 1,
+        .receipt_match = 1, .receipt_z = 35.47, .receipt_log10_p = -275,
     };
 }
 
@@ -302,6 +303,8 @@ Test(report, page_has_every_section_in_order_and_balanced_tags)
                            "phases &times; 1 geometry"));
     cr_assert(strstr(html, "<strong>valid</strong>"));
     cr_assert(strstr(html, "title 42, recipient 7"));
+    cr_assert(strstr(html, "<td>yes</td>"), "the decode is the receipt's message");
+    cr_assert(strstr(html, "z = 35.47 for the best-scoring issued message"));
     /* nothing fetched, nothing run */
     cr_assert_null(strstr(html, "http:/"  "/www.w3.org/1999"), "only the SVG namespace is a URL");
     cr_assert_eq(count(html, "http"), 1, "the SVG namespace only");
