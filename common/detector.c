@@ -288,6 +288,41 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
     }
 }
 
+/* Appends each group of every stretch, under the stretch's hypothesis, to
+ * the trace (the evidence report's plot of strength over time). */
+static void trace_stretches(Detector *d, const Segment *seg, int nseg, FmStrengthTrace *trace)
+{
+    trace->n = 0;
+    trace->truncated = 0;
+    for (int s = 0; s < nseg; s++) {
+        int ng = make_groups(d, seg[s].w0, seg[s].w1, seg[s].h.phase);
+        for (int g = 0; g < ng; g++) {
+            if (!d->group_frames[g])
+                continue;
+            if (trace->n >= trace->cap) {
+                trace->truncated = 1;
+                return;
+            }
+            const float *u = d->groups + (size_t)g * FM_SLOTS;
+            const FmEpochPilot *p = &d->pilots[(seg[s].h.n0 + (uint32_t)g) % FM_EPOCHS];
+            double sum = 0, q = 0;
+            for (int r = 0; r < FM_PILOTS; r++) {
+                sum += u[p->slot[r]] * p->sign[r];
+                q += (double)u[p->slot[r]] * u[p->slot[r]];
+            }
+            int gf, gl;
+            group_windows(d, &seg[s], g, &gf, &gl);
+            FmStrengthPoint *pt = &trace->points[trace->n++];
+            pt->t0 = d->acc->win[gf].t_first;
+            pt->t1 = d->acc->win[gl].t_last;
+            pt->z = q > 0 ? sum / sqrt(q) : 0;
+            pt->stretch = s;
+            pt->stretch_z = seg[s].h.z;
+            pt->read = seg[s].read;
+        }
+    }
+}
+
 /*
  * Reads the windows' evidence: each stretch's epochs, the detection
  * statistic (the best stretch's), then the message from every stretch that
@@ -295,7 +330,8 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
  * geometry_hypotheses: the geometry search's size (1 for the nominal grid).
  */
 static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
-                           const uint8_t *expected, FmDetectResult *res, FmError *err)
+                           const uint8_t *expected, FmDetectResult *res,
+                           FmStrengthTrace *trace, FmError *err)
 {
     float soft[FM_CODED_BITS] = { 0 }, ssoft[FM_CODED_BITS], smark[FM_CODED_BITS],
           shalf[2 * FM_CODED_BITS];
@@ -403,6 +439,8 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     sodium_memzero(ssoft, sizeof(ssoft));
     res->span[0] = d->acc->win[first].t_first;
     res->span[1] = d->acc->win[last].t_last;
+    if (trace)
+        trace_stretches(d, seg, nseg, trace);
     free(seg);
 
     /* list decoding: the most likely messages in turn, until one carries a
@@ -510,11 +548,18 @@ void fm_evidence_free(FmEvidence *ev)
 int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
               const uint8_t *expected, FmDetectResult *res, FmError *err)
 {
-    return fm_detect_ex(acc, key, keys_tried, expected, res, NULL, err);
+    return fm_detect_trace(acc, key, keys_tried, expected, res, NULL, NULL, err);
 }
 
 int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                  const uint8_t *expected, FmDetectResult *res, FmEvidence *ev, FmError *err)
+{
+    return fm_detect_trace(acc, key, keys_tried, expected, res, ev, NULL, err);
+}
+
+int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
+                    FmStrengthTrace *trace, FmError *err)
 {
     FmEvidence evg = { 0 };  /* the evidence under the searched geometry */
     memset(res, 0, sizeof(*res));
@@ -529,8 +574,16 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     float **vg = calloc(FM_FINE_WINDOWS, sizeof(float *));
     long keys = keys_tried > 0 ? keys_tried : 1;
     int ret = 0;
+    FmStrengthTrace gtrace = { 0 };   /* the geometry search's, until it is chosen */
 
-    if (!d || !tile || !sync_tile || !values || !v || !vg) {
+    if (trace) {
+        trace->n = trace->truncated = 0;
+        gtrace.cap = trace->cap;
+        if (trace->cap > 0)
+            gtrace.points = malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap);
+    }
+    if (!d || !tile || !sync_tile || !values || !v || !vg ||
+        (trace && trace->cap > 0 && !gtrace.points)) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -555,7 +608,7 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->v = v;
     d->nwin = acc->nwin;
     res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
-    if ((ret = analyse_windows(d, keys, 1, expected, res, err)) < 0)
+    if ((ret = analyse_windows(d, keys, 1, expected, res, trace, err)) < 0)
         goto end;
 
     /* 2. otherwise search crops, boxes, uneven scales and flips on the sync
@@ -578,7 +631,8 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
             d->nwin = ng;
             d->ev = ev ? &evg : NULL;
             g.geometry = res->geometry;
-            ret = analyse_windows(d, keys, (double)al.hypotheses + 1, expected, &g, err);
+            ret = analyse_windows(d, keys, (double)al.hypotheses + 1, expected, &g,
+                                  trace ? &gtrace : NULL, err);
             if (ret == FM_EFORMAT) {
                 ret = 0;  /* no window kept fine evidence */
             } else if (ret < 0) {
@@ -587,6 +641,13 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                        (!res->found && g.false_alarm_log10 < res->false_alarm_log10)) {
                 describe(acc, &al, &g.geometry);
                 *res = g;
+                if (trace) {
+                    if (gtrace.n)
+                        memcpy(trace->points, gtrace.points,
+                               sizeof(FmStrengthPoint) * (size_t)gtrace.n);
+                    trace->n = gtrace.n;
+                    trace->truncated = gtrace.truncated;
+                }
                 if (ev) {
                     fm_evidence_free(ev);
                     *ev = evg;
@@ -597,6 +658,7 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     }
     res->frames_read = acc->frames;
 end:
+    free(gtrace.points);
     fm_evidence_free(&evg);
     if (vg)
         for (int w = 0; w < FM_FINE_WINDOWS; w++)

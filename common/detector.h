@@ -60,6 +60,26 @@ typedef struct FmDetectResult {
     double expected_z;      /* with an expected message: informed correlation z */
 } FmDetectResult;
 
+/* Detection strength over the clip's time, for plots (the evidence report):
+ * one point per epoch group of every stretch, under that stretch's best
+ * epoch hypothesis, on the grid the result was read on (nominal or the
+ * geometry found). */
+typedef struct FmStrengthPoint {
+    double t0, t1;      /* seconds: the group's first and last frame */
+    double z;           /* the group's own pilot z (about N(0,1) without a mark;
+                           the hypothesis was chosen on the whole stretch) */
+    int stretch;        /* its stretch, 0 .. segments-1 */
+    double stretch_z;   /* the stretch's pilot z under its best hypothesis */
+    int read;           /* the stretch's message evidence was used */
+} FmStrengthPoint;
+
+typedef struct FmStrengthTrace {
+    FmStrengthPoint *points;    /* the caller's array of cap points */
+    int cap;
+    int n;                      /* points written, in time order */
+    int truncated;              /* the clip had more groups than cap: later ones left out */
+} FmStrengthTrace;
+
 /* Epoch hypotheses of the best stretch whose evidence is kept for naming:
  * the best and its runners-up. */
 #define FM_EVIDENCE_ALTS 32
@@ -110,6 +130,11 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
  */
 int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
               const uint8_t *expected, FmDetectResult *res, FmError *err);
+/* fm_detect_ex, and the strength over time into trace (may be NULL; its
+ * points and cap are the caller's, n and truncated are set). */
+int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
+                    FmStrengthTrace *trace, FmError *err);
 
 /* log10 of P(N(0,1) >= z), accurate far into the tail. */
 double fm_gauss_tail_log10(double z);

@@ -262,6 +262,7 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
         return fm_error_set(err, FM_EFORMAT, "'%s' has no video stream", r->path);
     r->st = r->fmt->streams[idx];
     r->info.codec_name = avcodec_get_name(r->st->codecpar->codec_id);
+    r->info.format_name = r->fmt->iformat->name;
     /* Other streams are not ours to read: let the demuxer skip them. */
     for (unsigned i = 0; i < r->fmt->nb_streams; i++)
         if ((int)i != idx)

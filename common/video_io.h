@@ -36,6 +36,7 @@ typedef struct FmVideoInfo {
     AVRational sample_aspect_ratio;
     int has_audio;
     const char *codec_name;      /* of the video stream, e.g. "prores" */
+    const char *format_name;     /* the container, e.g. "matroska,webm" */
 } FmVideoInfo;
 
 /* Opens path and its best video stream. Returns 0 or FM_E*. */

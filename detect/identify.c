@@ -178,7 +178,8 @@ int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *
     *best_key = -1;
     for (size_t k = 0; k < keys->n; k++) {
         FmDetectResult cur;
-        if ((r = fm_detect_ex(acc, keys->keys[k], (int)keys->n, NULL, &cur, &ev, err)) < 0)
+        if ((r = fm_detect_trace(acc, keys->keys[k], (int)keys->n, NULL, &cur, &ev,
+                                 id->trace[1], err)) < 0)
             break;
         int better = *best_key < 0 || (cur.signature_valid && !best->signature_valid) ||
                      (cur.signature_valid == best->signature_valid &&
@@ -187,6 +188,9 @@ int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *
             *best = cur;
             *best_key = (int)k;
             fm_mark_consistency(&ev, &cur, &id->consistency);
+            FmStrengthTrace *swap = id->trace[0];   /* keep the best key's trace */
+            id->trace[0] = id->trace[1];
+            id->trace[1] = swap;
         }
         /* this key's candidates, scored on its evidence */
         size_t n = 0;

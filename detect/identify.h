@@ -38,6 +38,9 @@ typedef struct Identification {
     Suspect **ranked;           /* the candidates of that key, in naming order */
     FmNamingResult naming;
     FmMarkConsistency consistency;  /* of the best key's blind result */
+    /* optional, the caller's (evidence report): two traces with points and
+     * cap set; after identify_run() trace[0] points at the best key's */
+    FmStrengthTrace *trace[2];
 } Identification;
 
 /*

@@ -24,6 +24,7 @@
 #include "keys.h"
 #include "payload.h"
 #include "receipt.h"
+#include "report.h"
 #include "tool_util.h"
 #include "video_io.h"
 #include "version.h"
@@ -46,7 +47,7 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
-        "                [--threads N] [--json] [--quiet] CLIP\n"
+        "                [--threads N] [--report FILE.html] [--json] [--quiet] CLIP\n"
         "       wmdetect [-k KEY.dkey] --scan DIR|- [--threads N] [--json] [--quiet]\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
@@ -61,6 +62,8 @@ static void usage(FILE *out)
         "                       fingerprint it records (content match)\n"
         "      --start T        skip the first T of CLIP (seconds or [HH:]MM:SS[.m])\n"
         "      --duration T     read at most T of it\n"
+        "      --report FILE    also write an evidence report: one self-contained\n"
+        "                       HTML file (see docs/example-report.html)\n"
         "      --scan DIR       scan every file under DIR (recursive; - reads a list\n"
         "                       of paths from stdin): images and clips, every key,\n"
         "                       one line per hit and per unreadable file, then a\n"
@@ -297,6 +300,32 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_decref(o);
 }
 
+/* The recipients the identification names, for the evidence report, each
+ * issued message once (a receipt given may repeat a registry row); ids
+ * holds their numbers as text. Both arrays of identify_named_count().
+ * Returns how many. */
+static int report_recipients(const Identification *id, FmReportRecipient *out, char (*ids)[16])
+{
+    int n = 0;
+    for (size_t i = 0; i < identify_named_count(id); i++) {
+        const Suspect *s = identify_named(id, i);
+        int seen = 0;
+        for (size_t j = 0; j < i; j++)
+            seen |= !memcmp(identify_named(id, j)->message, s->message, FM_MESSAGE_BYTES);
+        if (seen)
+            continue;
+        snprintf(ids[n], sizeof(ids[n]), "%u", s->recipient_id);
+        out[n++] = (FmReportRecipient){
+            .recipient_id = ids[n - 1], .name = s->name,
+            .identified_by = s->registry_id > 0 ? "registry" : "receipt",
+            .z = id->naming.scores[i].z,
+            .false_alarm_log10 = id->naming.scores[i].false_alarm_log10,
+            .receipt = s->registry_id > 0 ? NULL : s->receipt,
+        };
+    }
+    return n;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {
@@ -308,6 +337,7 @@ int main(int argc, char **argv)
         { "duration", required_argument, 0, 'd' },
         { "threads", required_argument, 0, 't' },
         { "scan", required_argument, 0, 'S' },
+        { "report", required_argument, 0, 'E' },
         { "json", no_argument, 0, 'j' },
         { "quiet", no_argument, 0, 'q' },
         { "version", no_argument, 0, 'V' },
@@ -316,7 +346,8 @@ int main(int argc, char **argv)
         { "help", no_argument, 0, 'h' },
         { 0, 0, 0, 0 },
     };
-    const char *key_path = NULL, *receipt_path = NULL, *registry_opt = NULL;
+    const char *key_path = NULL, *receipt_path = NULL, *registry_opt = NULL,
+               *report_path = NULL;
     char **receipts = calloc((size_t)argc, sizeof(*receipts));
     size_t nreceipts = 0;
     int use_registry = 1;
@@ -340,6 +371,7 @@ int main(int argc, char **argv)
         case 'R': registry_opt = optarg; break;
         case 'S': scan_root = optarg; break;
         case 'N': use_registry = 0; break;
+        case 'E': report_path = optarg; break;
         case 's':
             if (parse_time(optarg, &start) < 0) {
                 fprintf(stderr, "wmdetect: --start '%s' is not a time (seconds, or [HH:]MM:SS[.m])\n", optarg);
@@ -385,6 +417,12 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     const char *clip = scan_root ? NULL : argv[optind];
+    if (clip && report_path && (fm_same_file(report_path, clip) ||
+                                (receipt_path && fm_same_file(report_path, receipt_path)) ||
+                                (key_path && fm_same_file(report_path, key_path)))) {
+        fprintf(stderr, "wmdetect: --report '%s' would replace an input\n", report_path);
+        return EXIT_ERROR;
+    }
 
     FmError err = { { 0 } };
     FmKeyList klist = { 0 };
@@ -400,6 +438,7 @@ int main(int argc, char **argv)
     time_t now = time(NULL);
     struct tm tm;
     strftime(pv.analysed, sizeof(pv.analysed), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
+    FmStrengthTrace trace[2] = { { 0 } };   /* the best key's, the current key's */
 
     /* our one-line messages say what failed; FFmpeg's own logging on request */
     av_log_set_level(getenv("FILMMARK_DEBUG") ? AV_LOG_INFO : AV_LOG_QUIET);
@@ -507,6 +546,14 @@ int main(int argc, char **argv)
 
     FmDetectResult best = { 0 };
     int best_key = -1;
+    for (int t = 0; t < 2 && report_path; t++) {
+        trace[t].cap = acc.nwin + 1;   /* a point per epoch group: at most one per window */
+        if (!(trace[t].points = calloc((size_t)trace[t].cap, sizeof(FmStrengthPoint)))) {
+            fm_error_set(&err, FM_ENOMEM, "out of memory for the report");
+            goto fail_err;
+        }
+        ident.trace[t] = &trace[t];
+    }
     /* a still picture (or a one-frame clip): the still detector (no naming) */
     if (frames == 1) {
         if (fm_still_detect_thorough(&acc, keys, (int)klist.n, NULL, &best, &best_key, &err) < 0)
@@ -524,6 +571,39 @@ int main(int argc, char **argv)
     }
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
+    if (report_path) {
+        size_t nnamed = identify_named_count(&ident);
+        FmReportRecipient *named = calloc(nnamed + 1, sizeof(*named));
+        char (*ids)[16] = calloc(nnamed + 1, sizeof(*ids));
+        if (!named || !ids) {
+            free(named);
+            free(ids);
+            fm_error_set(&err, FM_ENOMEM, "out of memory for the report");
+            goto fail_err;
+        }
+        int nrec = report_recipients(&ident, named, ids), rmatch = 0;
+        for (size_t i = 0; i < ident.n; i++)   /* as receipt_match in --json */
+            rmatch |= best.signature_valid && ident.suspects[i].receipt &&
+                      !memcmp(ident.suspects[i].message, best.message, FM_MESSAGE_BYTES);
+        FmReportInput in = {
+            .clip_path = clip, .clip_sha256 = pv.sha256, .clip_bytes = -1, .info = info,
+            .start = start, .duration = duration, .tool_version = FM_VERSION, .argc = argc,
+            .argv = argv,
+            .analysed_at = now, .keys_tried = (int)klist.n, .result = &best,
+            .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
+            .content = cc.checked ? &cc.m : NULL, .receipt_match = rmatch,
+            .receipt_z = ident.scored ? ident.naming.scores[0].z : NAN,
+            .receipt_log10_p = ident.scored ? ident.naming.scores[0].false_alarm_log10 : 0,
+            .registry_consulted = ident.registry[0] || ident.scored,
+            .registry = ident.registry[0] ? ident.registry : "the receipts given",
+            .recipients = named, .nrecipients = nrec,
+        };
+        int rr = fm_report_make(report_path, &in, &err);
+        free(named);
+        free(ids);
+        if (rr < 0)
+            goto fail_err;
+    }
     if (json)
         print_json(clip, &best, fp, receipt_path != NULL, &cc, &pv, &ident);
     else if (!quiet)
@@ -545,6 +625,8 @@ end:
     fm_reader_close(&reader);
     fm_fingerprint_free(&master_fp);
     fm_fingerprint_free(&clip_fp);
+    free(trace[0].points);
+    free(trace[1].points);
     identify_free(&ident);
     fm_key_list_free(&klist);
     free(pv.command);

@@ -8,7 +8,8 @@ pkgs=(build-essential cmake pkg-config
       libavformat-dev libavcodec-dev libswscale-dev libswresample-dev libavutil-dev
       libvpx-dev libsodium-dev libjansson-dev libfftw3-dev libcsv-dev libcriterion-dev
       libsqlite3-dev libpq-dev postgresql
-      ffmpeg mandoc python3 python3-numpy time clang libclang-rt-14-dev)
+      ffmpeg mandoc python3 python3-numpy time clang libclang-rt-14-dev
+      chromium fonts-dejavu-core)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

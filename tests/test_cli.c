@@ -206,6 +206,11 @@ static void setup(void)
     /* no key directory unless a test sets one */
     unsetenv("FILMMARK_KEYS");
     setenv("HOME", dir, 1);
+    /* wmembed records issuances: in the media directory, not the test's
+     * output directory (whose contents the tests check) */
+    char *reg = tu_path(media, "registry.sqlite");
+    setenv("FILMMARK_REGISTRY", reg, 1);
+    free(reg);
 }
 
 static void teardown(void)
