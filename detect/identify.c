@@ -144,7 +144,18 @@ int identify_collect(Identification *id, const FmKeyList *keys, int use_registry
         fm_key_fingerprint(keys->keys[k], fp);
         if ((r = fm_registry_messages(reg, fp, &msgs, &n, err)) < 0)
             break;
+        size_t from_receipts = id->n;
         for (size_t i = 0; i < n; i++) {
+            /* a message a receipt already gave is one candidate, not two */
+            Suspect *same = NULL;
+            for (size_t j = 0; j < from_receipts && !same; j++)
+                if (id->suspects[j].key == (int)k &&
+                    !memcmp(id->suspects[j].message, msgs[i].message, FM_MESSAGE_BYTES))
+                    same = &id->suspects[j];
+            if (same) {
+                same->registry_id = msgs[i].id;
+                continue;
+            }
             Suspect *s = add_suspect(id, err);
             if (!s) {
                 r = FM_ENOMEM;
