@@ -66,12 +66,14 @@ timed() {   # timed LABEL -- cmd...: appends "LABEL wall cpu maxrss_kb" to times
 echo "id,name,output" >"$work/list.csv"
 for i in $(seq 1 "$n"); do echo "$i,recipient $i,$work/batch/r$i.$ext" >>"$work/list.csv"; done
 
+load_sep=$(cut -d' ' -f1 /proc/loadavg)
 say "separate: $n runs"
 : >"$work/sep_runs.tsv"
 for i in $(seq 1 "$n"); do
   timed "sep$i" -- "$BIN/wmembed" -k "$work/key.key" -i "$master" -o "$work/sep/r$i.$ext" \
     --recipient-id "$i" "${extra[@]}"
 done
+load_batch=$(cut -d' ' -f1 /proc/loadavg)
 say "batch: one run, --batch-size $n"
 timed batch -- "$BIN/wmembed" -k "$work/key.key" -i "$master" --recipients "$work/list.csv" \
   --batch-size "$n" "${extra[@]}"
@@ -89,7 +91,7 @@ frames=$(ffprobe -v error -count_frames -select_streams v:0 -show_entries stream
          -of default=nw=1:nk=1 "$master")
 suffix=""; [[ $verify == 1 ]] || suffix="_noverify"
 python3 - "$work/times.tsv" "$results" "$suffix" "$n" "$codec" "$verify" "$frames" \
-  "$(basename "$clip")" "$seconds" "$(nproc)" "$(uptime | sed 's/.*load average: //')" <<'PY'
+  "$(basename "$clip")" "$seconds" "$(nproc)" "$load_sep / $load_batch" <<'PY'
 import json, os, sys, datetime
 tsv, results, suffix, n, codec, verify, frames, clip, secs, cores, load = sys.argv[1:]
 rows = [l.split() for l in open(tsv)]
@@ -100,7 +102,7 @@ smem = max(int(r[3]) for r in sep) / 1024
 bw, bc, bmem = float(bat[1]), float(bat[2]), int(bat[3]) / 1024
 out = {"date": datetime.datetime.utcnow().strftime("%Y-%m-%dT%H:%MZ"), "clip": clip,
        "seconds": float(secs), "frames": int(frames), "recipients": int(n), "codec": codec,
-       "self_check": verify == "1", "cores": int(cores), "load_after": load,
+       "self_check": verify == "1", "cores": int(cores), "load_at_start": load,
        "separate": {"wall_s": round(sw, 2), "cpu_s": round(sc, 2), "peak_mb_one_run": round(smem)},
        "batch": {"wall_s": round(bw, 2), "cpu_s": round(bc, 2), "peak_mb": round(bmem)},
        "speedup_wall": round(sw / bw, 2), "speedup_cpu": round(sc / bc, 2)}
@@ -108,7 +110,9 @@ md = [f"# Screener batch: {n} recipients, one decode against {n} runs",
       "",
       f"bench/batch.sh{' --no-verify' if verify != '1' else ''}, {out['date']}: master = first {secs} s"
       f" of {clip} ({frames} frames), {codec} deliverables, self-check {'on' if verify == '1' else 'off'};"
-      f" {cores} cores, load average after the run {load}.",
+      f" {cores} cores, 1-min load average when each way started (separate / batch): {load}."
+      " Wall-clock times are only comparable when these are alike; CPU seconds are the"
+      " robust comparison on a shared machine.",
       "",
       "| way | wall s | CPU s | peak MB |", "| --- | --- | --- | --- |",
       f"| {n} separate wmembed runs | {sw:.1f} | {sc:.1f} | {smem:.0f} (one run) |",
