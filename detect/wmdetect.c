@@ -348,7 +348,8 @@ int main(int argc, char **argv)
     };
     const char *key_path = NULL, *receipt_path = NULL, *registry_opt = NULL,
                *report_path = NULL;
-    char **receipts = calloc((size_t)argc, sizeof(*receipts));
+    /* on the stack: the early returns below free nothing */
+    char *receipts[argc > 0 ? argc : 1];
     size_t nreceipts = 0;
     int use_registry = 1;
     double start = 0, duration = 0;
@@ -358,7 +359,9 @@ int main(int argc, char **argv)
     opterr = 0;
     int want_version = 0;
     const char *loglevel = NULL, *progress_path = NULL;
-    char *cmdline = command_line(argc, argv);   /* before getopt permutes argv */
+    /* the command line as typed: argv before getopt permutes it */
+    char *argv_typed[argc + 1];
+    memcpy(argv_typed, argv, (size_t)(argc + 1) * sizeof(*argv));
     while ((c = getopt_long(argc, argv, ":k:qhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
@@ -434,7 +437,7 @@ int main(int argc, char **argv)
     FmFingerprint *master_fp = NULL, *clip_fp = NULL;
     ContentCheck cc = { 0 };
     Identification ident = { 0 };
-    Provenance pv = { .command = cmdline };
+    Provenance pv = { .command = command_line(argc, argv_typed) };
     time_t now = time(NULL);
     struct tm tm;
     strftime(pv.analysed, sizeof(pv.analysed), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
@@ -630,6 +633,5 @@ end:
     identify_free(&ident);
     fm_key_list_free(&klist);
     free(pv.command);
-    free(receipts);
     return ret;
 }

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <jansson.h>
 #include <libavutil/log.h>
@@ -528,6 +529,11 @@ int main(int argc, char **argv)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
     if (access(in_path, F_OK) != 0)
         return fail(EXIT_USAGE, "cannot open '%s': No such file or directory%s", in_path, "");
+    /* the master is read more than once (video, its audio, each batch pass) */
+    struct stat in_st;
+    if (stat(in_path, &in_st) == 0 && !S_ISREG(in_st.st_mode))
+        return fail(EXIT_USAGE, "'%s' is not a regular file: the master is read more than "
+                    "once (a pipe or FIFO cannot be)%s", in_path, "");
     if (list_path) {
         if (fm_recipients_read(list_path, &b.list, &b.count, &err) < 0)
             return fail(EXIT_USAGE, "%s: %s", list_path, err.msg);
