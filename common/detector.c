@@ -40,8 +40,7 @@ double fm_gauss_tail_log10(double z)
     return lnq / M_LN10;
 }
 
-/* Scales each coefficient position of slot values to unit variance. */
-static void normalise_bands(float *v)
+void fm_normalise_bands(float *v)
 {
     for (int c = 0; c < FM_NCOEF; c++) {
         double ss = 0;
@@ -103,7 +102,7 @@ static int make_groups(Detector *d, int w0, int w1, int phase)
     }
     for (int g = 0; g < ng; g++)
         if (d->group_frames[g])
-            normalise_bands(d->groups + (size_t)g * FM_SLOTS);
+            fm_normalise_bands(d->groups + (size_t)g * FM_SLOTS);
     return ng;
 }
 

@@ -136,6 +136,10 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                     const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
                     FmStrengthTrace *trace, FmError *err);
 
+/* Scales each coefficient position of one epoch's slot values
+ * (FM_TILE_BLOCKS^2 x FM_NCOEF) to unit variance, as the detector does. */
+void fm_normalise_bands(float *v);
+
 /* log10 of P(N(0,1) >= z), accurate far into the tail. */
 double fm_gauss_tail_log10(double z);
 

@@ -80,18 +80,6 @@ void fm_still_key_free(FmStillKey **psk)
     *psk = NULL;
 }
 
-/* Scales each coefficient position of slot values to unit variance (as the
- * video detector does for an epoch group). */
-static void normalise_bands(float *v)
-{
-    for (int c = 0; c < FM_NCOEF; c++) {
-        double ss = 0;
-        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
-            ss += (double)v[b * FM_NCOEF + c] * v[b * FM_NCOEF + c];
-        float inv = ss > 0 ? (float)(1 / sqrt(ss / (FM_TILE_BLOCKS * FM_TILE_BLOCKS))) : 0;
-        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
-            v[b * FM_NCOEF + c] *= inv;
-    }
 }
 
 /* Folds the grid into tile with an optional horizontal flip and a shift. */
@@ -339,7 +327,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
     for (int c = 0; c < FM_STILL_CANDIDATES; c++) {
         roll(t0 + (size_t)cand[c].flip * FM_TILE * FM_TILE, cand[c].sx, cand[c].sy, tile);
         fm_tile_read(tile, u);
-        normalise_bands(u);
+        fm_normalise_bands(u);
         for (int k = 0; k < FM_SLOTS; k++) {
             v[(size_t)k * 2 * FM_STILL_CANDIDATES + c] = u[k];
             v[(size_t)k * 2 * FM_STILL_CANDIDATES + FM_STILL_CANDIDATES + c] = u[k] * u[k];
@@ -373,7 +361,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
     if ((flags & FM_STILL_DECODE) || res->pilot_z >= FM_STILL_DECODE_Z) {
         roll(t0 + (size_t)b->flip * FM_TILE * FM_TILE, b->sx, b->sy, tile);
         fm_tile_read(tile, u);
-        normalise_bands(u);
+        fm_normalise_bands(u);
         soft_bits(sk, u, b->epoch, map, sb);
         if ((ret = fm_still_decode_soft(sb, sk->key, res, err)) < 0)
             goto end;
