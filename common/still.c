@@ -80,8 +80,6 @@ void fm_still_key_free(FmStillKey **psk)
     *psk = NULL;
 }
 
-}
-
 /* Folds the grid into tile with an optional horizontal flip and a shift. */
 static void fold(const float *plane, int w, int h, int flip, int ox, int oy, float *tile)
 {
