@@ -119,7 +119,10 @@ md = [f"# Screener batch: {n} recipients, one decode against {n} runs",
       f"| wmembed --recipients (one decode) | {bw:.1f} | {bc:.1f} | {bmem:.0f} |",
       "",
       f"Batch speed-up: {sw / bw:.2f}x wall, {sc / bc:.2f}x CPU. Every deliverable of both ways was "
-      "read back blind by wmdetect and named its own recipient."]
+      "read back blind by wmdetect and named its own recipient.",
+      "",
+      "Where one deliverable's CPU goes (decode, encode, self-check) and the batch's peak memory"
+      " for batch sizes 1, 4, 8: bench/batch_parts.sh, bench/results/batch_parts.md."]
 with open(os.path.join(results, f"batch{suffix}.json"), "w") as f:
     json.dump(out, f, indent=1)
 with open(os.path.join(results, f"batch{suffix}.md"), "w") as f:
