@@ -10,16 +10,25 @@
 #
 # Media: ~/.cache/filmmark-media (../shared/media/get.sh). Niced; about
 # 10-15 min on one core.
+#
+# NAMING_AI=1 runs instead the single leak after the AI restoration chain of
+# bench/robustness.sh (ai_restore: nlmeans s=6 + H.264 CRF 30, then x2 down
+# and ESRGAN-slim x2 up with bench/ai/upscale.sh, then H.264 CRF 23; needs
+# bench/ai/setup.sh) and writes bench/results/naming_ai.md and .jsonl.
 set -eu
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=${1:-$here/build}
 bin=$build/naming
 media=${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}
-out_md=$here/bench/results/naming.md
-out_js=$here/bench/results/naming.jsonl
+ai=${NAMING_AI:-0}
+suffix=""; [ "$ai" = 1 ] && suffix=_ai
+out_md=$here/bench/results/naming$suffix.md
+out_js=$here/bench/results/naming$suffix.jsonl
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT INT TERM
 [ -x "$bin" ] || { echo "naming.sh: build $bin first" >&2; exit 2; }
+[ "$ai" != 1 ] || [ -d "$here/bench/ai/node_modules/@upscalerjs" ] ||
+    { echo "naming.sh: run bench/ai/setup.sh first (NAMING_AI=1)" >&2; exit 2; }
 
 # clip, excerpt start (s): the excerpt is 3 s of a master marked from 0
 clips="dune_1080p24:4.3 storm_720p25:3.1 vtest_768x576:9.7"
@@ -33,9 +42,18 @@ run() {  # clip scenario degradation truth leak.yuv w h fps
         crf35) vf="null" crf=35 ;;
         360p) vf="scale=-2:360:flags=bicubic" crf=18 ;;
         360p_crf35) vf="scale=-2:360:flags=bicubic" crf=35 ;;
+        ai_restore) vf="nlmeans=s=6:p=7:r=9" crf=30 ;;
     esac
     nice ffmpeg -v error -y -f rawvideo -pix_fmt yuv420p -s "${w}x$h" -r "$fps" -i "$leak" \
         -vf "$vf" -c:v libx264 -crf "$crf" -preset medium "$work/leak.mp4"
+    if [ "$deg" = ai_restore ]; then
+        # the network re-synthesises detail at x2 from half size, then H.264 CRF 23
+        nice bash "$here/bench/ai/upscale.sh" "$work/leak.mp4" 2 "$work/sr.mkv" 3 2>"$work/ai.log" ||
+            { cat "$work/ai.log" >&2; exit 2; }
+        nice ffmpeg -v error -y -i "$work/sr.mkv" -map 0:v:0 -an -c:v libx264 -crf 23 \
+            -preset medium "$work/leak.mp4"
+        rm -f "$work/sr.mkv"
+    fi
     dims=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0:s=x \
         "$work/leak.mp4")
     lw=${dims%x*} lh=${dims#*x}
@@ -55,10 +73,16 @@ for c in $clips; do
     fps=$(echo "$dims" | cut -dx -f3 | awk -F/ '{ printf "%.6f", $1 / ($2 ? $2 : 1) }')
     nice ffmpeg -v error -ss "$start" -i "$src" -t 3 -an -f rawvideo -pix_fmt yuv420p \
         "$work/src.yuv"
-    for r in $R1 $R2 $R3; do
+    rs="$R1 $R2 $R3"; [ "$ai" = 1 ] && rs=$R1   # the AI chain: single leaks only
+    for r in $rs; do
         nice "$bin" embed "$w" "$h" "$fps" "$start" "$r" <"$work/src.yuv" >"$work/m$r.yuv"
     done
     rm -f "$work/src.yuv"
+    if [ "$ai" = 1 ]; then
+        run "$clip" single ai_restore "$R1" "$work/m$R1.yuv" "$w" "$h" "$fps"
+        rm -f "$work"/m*.yuv
+        continue
+    fi
     run "$clip" single 360p_crf35 "$R1" "$work/m$R1.yuv" "$w" "$h" "$fps"
     for deg in crf35 360p; do
         run "$clip" single "$deg" "$R1" "$work/m$R1.yuv" "$w" "$h" "$fps"
@@ -80,7 +104,8 @@ python3 - "$out_js" "$out_md" <<'EOF'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
 out = open(sys.argv[2], "w")
-out.write("# Naming the leaker among 1000 issued messages (bench/naming.sh)\n\n")
+out.write("# Naming the leaker among 1000 issued messages (bench/naming.sh%s)\n\n"
+          % (", NAMING_AI=1" if "_ai" in sys.argv[2] else ""))
 out.write("3-s excerpts of real clips, one title, 1000 issued messages (recipient ids 1..1000,\n"
           "issue minutes within one day, one key); colluders 137, 512 (and 889). Leak = the\n"
           "colluders' combination, then crf35: H.264 CRF 35 at full size; 360p: scaled to 360 rows\n"
@@ -89,7 +114,10 @@ out.write("3-s excerpts of real clips, one title, 1000 issued messages (recipien
           "named at corrected p <= 1e-9: z >= 7.05 on the whole clip (90 % of the budget,\n"
           "1000 candidates), z >= 7.79 under one of the epoch search's 31 runners-up (10 %).\n"
           "Innocents: the highest whole-clip z among the 997-999, and the smallest corrected\n"
-          "log10 p among them. Ratio: the blind consistency check (one mark ~1, k averaged ~1/k).\n\n")
+          "log10 p among them. Ratio: the blind consistency check (one mark ~1, k averaged ~1/k).\n"
+          "ai_restore (NAMING_AI=1): the single leak after the AI restoration chain of\n"
+          "bench/robustness.sh: nlmeans s=6 + H.264 CRF 30, x2 down and ESRGAN-slim x2 up\n"
+          "(bench/ai/upscale.sh), H.264 CRF 23.\n\n")
 out.write("| clip | leak | degradation | pilot z | blind | named (z) | colluders' z | innocents: best z, best log10 p | margin (decades of p) | ratio | several marks |\n")
 out.write("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
 wrong = guilty_cases = cases = 0
