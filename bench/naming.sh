@@ -134,5 +134,8 @@ for r in rows:
         x["consistency_ratio"], x["consistency_se"], "yes" if x["superimposed"] else "no"))
 out.write("\n**%d of %d leaks named at least one guilty recipient; %d innocents named.**\n"
           % (guilty_cases, cases, wrong))
+if "_ai" not in sys.argv[2]:
+    out.write("\nAfter the AI restoration chain: NAMING_AI=1 bench/naming.sh,"
+              " bench/results/naming_ai.md.\n")
 EOF
 echo "naming.sh: results in $out_md" >&2
