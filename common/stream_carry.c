@@ -97,6 +97,11 @@ static int container_takes(const AVOutputFormat *ofmt, enum AVCodecID id)
         return 0;
     if (id == AV_CODEC_ID_OPUS && strcmp(ofmt->name, "mov") == 0)
         return 0;
+    /* FFmpeg 5.1's MP4 muxer calls these experimental and refuses them at
+     * the header (measured: FLAC gives "Experimental feature") */
+    if ((id == AV_CODEC_ID_FLAC || id == AV_CODEC_ID_TRUEHD) &&
+        (!strcmp(ofmt->name, "mp4") || !strcmp(ofmt->name, "mov")))
+        return 0;
     return avformat_query_codec(ofmt, id, FF_COMPLIANCE_NORMAL);
 }
 

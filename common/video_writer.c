@@ -324,9 +324,23 @@ static int write_error(FmVideoWriter *w, int ret, FmError *err)
 /* The decode-back of one video packet (NULL: flush), fm_writer_decode_back. */
 static int decode_back(FmVideoWriter *w, const AVPacket *pkt, FmError *err)
 {
-    if (!w->back || w->back_done)
+    if (!w->back_cb || w->back_done)
         return 0;
-    int ret = avcodec_send_packet(w->back, pkt);
+    int ret;
+    if (w->venc->codec_id == AV_CODEC_ID_WRAPPED_AVFRAME) {
+        /* the packet is the picture the muxer writes (its decoder would move
+         * the picture out of the packet the muxer still needs) */
+        if (!pkt || pkt->size < (int)sizeof(AVFrame))
+            return 0;
+        ret = w->back_cb(w->back_opaque, (const AVFrame *)pkt->data,
+                         pkt->pts != AV_NOPTS_VALUE ? pkt->pts * av_q2d(w->venc->time_base) : 0,
+                         err);
+        if (ret < 0)
+            return writer_fail(w, ret);
+        w->back_done = ret == 1;
+        return 0;
+    }
+    ret = avcodec_send_packet(w->back, pkt);
     if (ret < 0 && ret != AVERROR_EOF)
         return writer_fail(w, fm_error_set(err, FM_ECODEC, "cannot decode the %s output back: "
                                            "%s", w->back->codec->name, av_err2str(ret)));
@@ -478,6 +492,14 @@ int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *
         return fm_error_set(err, FM_EINVAL, "'%s': %s", path, is_y4m(ofmt)
                             ? "y4m holds uncompressed pictures only (codec raw)"
                             : "uncompressed pictures (codec raw) go into y4m");
+    const AVPixFmtDescriptor *pd = av_pix_fmt_desc_get(src->pix_fmt);
+    if (is_y4m(ofmt) && pd->comp[0].depth > 8 &&
+        (((src->width & 1) && pd->log2_chroma_w) || ((src->height & 1) && pd->log2_chroma_h)))
+        /* measured with FFmpeg 5.1: its y4m muxer writes such frames shorter
+         * than its demuxer reads them (ffmpeg alone gives a broken file too) */
+        return fm_error_set(err, FM_EINVAL, "'%s': y4m cannot hold odd-sized %s pictures "
+                            "(FFmpeg's y4m is broken there): use nut or mkv", path,
+                            av_get_pix_fmt_name(src->pix_fmt));
     const AVCodec *enc = avcodec_find_encoder_by_name(encoder_names[opt->codec]);
     if (!enc)
         return fm_error_set(err, FM_ECODEC, "the %s encoder is not available in this FFmpeg build",
@@ -526,8 +548,13 @@ int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *
 
 int fm_writer_decode_back(FmVideoWriter *w, FmWriterDecodeBack cb, void *opaque, FmError *err)
 {
-    if (!w || !cb || w->back)
+    if (!w || !cb || w->back_cb)
         return fm_error_set(err, FM_EINVAL, "fm_writer_decode_back: bad arguments");
+    if (w->venc->codec_id == AV_CODEC_ID_WRAPPED_AVFRAME) {
+        w->back_cb = cb;        /* nothing to decode: decode_back() */
+        w->back_opaque = opaque;
+        return 0;
+    }
     const AVCodec *dec = avcodec_find_decoder(w->venc->codec_id);
     if (!dec)
         return fm_error_set(err, FM_ECODEC, "no %s decoder to read the output back",
