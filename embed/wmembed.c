@@ -81,8 +81,8 @@ static void usage(FILE *out)
         "                        (default: from the output's name)\n"
         "      --receipt FILE    where the signed receipt goes (default\n"
         "                        DELIVERABLE.receipt.json; required with -o -)\n"
-        "      --title-id N      title id, 0..4294967295\n"
-        "      --recipient-id N  recipient id, 0..4294967295 (0 = general release)\n"
+        "  -t, --title-id N      title id, 0..4294967295\n"
+        "  -r, --recipient-id N  recipient id, 0..4294967295 (0 = general release)\n"
         "      --recipients FILE screener batch: a CSV list id,name,output (optional\n"
         "                        header line); one deliverable and receipt each, from\n"
         "                        one decode of MASTER per --batch-size recipients\n"
@@ -433,8 +433,8 @@ int main(int argc, char **argv)
         { "key", required_argument, 0, 'k' },
         { "input", required_argument, 0, 'i' },
         { "output", required_argument, 0, 'o' },
-        { "title-id", required_argument, 0, OPT_TITLE_ID },
-        { "recipient-id", required_argument, 0, OPT_RECIPIENT_ID },
+        { "title-id", required_argument, 0, 't' },
+        { "recipient-id", required_argument, 0, 'r' },
         { "recipients", required_argument, 0, OPT_RECIPIENTS },
         { "batch-size", required_argument, 0, OPT_BATCH },
         { "strength", required_argument, 0, OPT_STRENGTH },
@@ -480,17 +480,17 @@ int main(int argc, char **argv)
     opterr = 0;
     int want_version = 0;
     const char *loglevel = NULL, *progress_path = NULL;
-    while ((c = getopt_long(argc, argv, ":k:i:o:fqhVv:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:i:o:t:r:fqhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'i': in_path = optarg; break;
         case 'o': out_path = optarg; break;
-        case OPT_TITLE_ID:
+        case 't':
             if (fm_parse_u32(optarg, &title_id) < 0)
                 return fail(EXIT_USAGE, "--title-id '%s' is not a number in 0..4294967295%s", optarg, "");
             have_title = 1;
             break;
-        case OPT_RECIPIENT_ID:
+        case 'r':
             if (fm_parse_u32(optarg, &recipient_id) < 0)
                 return fail(EXIT_USAGE, "--recipient-id '%s' is not a number in 0..4294967295%s", optarg, "");
             have_recipient = 1;
