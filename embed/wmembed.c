@@ -626,6 +626,9 @@ int main(int argc, char **argv)
     catch_signals(&caught);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
+    if (in_stream && isatty(STDIN_FILENO))
+        return fail(EXIT_USAGE, "-i -: standard input is a terminal, not a video stream%s%s",
+                    "", "");
     if (!in_stream && access(in_path, F_OK) != 0)
         return fail(EXIT_USAGE, "cannot open '%s': No such file or directory%s", in_path, "");
     /* the master is read more than once (video, its audio, each batch pass):
@@ -732,8 +735,13 @@ int main(int argc, char **argv)
     double elapsed = fm_now() - t0;
     /* a signal after the last publication is too late to undo anything */
     if (interrupted && b.written + b.failed < b.count) {
-        fm_error_set(&err, FM_EIO, "interrupted (signal %d); %zu of %zu deliverables written, "
-                     "no partial output left", (int)interrupted, b.written, b.count);
+        if (out_stream)     /* what went out cannot be taken back */
+            fm_error_set(&err, FM_EIO, "interrupted (signal %d): the stream on standard output "
+                         "is incomplete; no receipt written", (int)interrupted);
+        else
+            fm_error_set(&err, FM_EIO, "interrupted (signal %d); %zu of %zu deliverables "
+                         "written, no partial output left", (int)interrupted, b.written,
+                         b.count);
         goto fail_err;
     }
 
