@@ -11,6 +11,8 @@
 #include "keys.h"
 #include "payload.h"
 
+#include <libavutil/frame.h>
+
 typedef struct FmSelfCheck {
     int found;              /* the detector reports a mark (blind) */
     int signature_valid;    /* its payload signature verifies */
@@ -28,5 +30,21 @@ typedef struct FmSelfCheck {
  */
 int fm_self_check(const char *path, const FmKey *key, const uint8_t message[FM_MESSAGE_BYTES],
                   double max_seconds, FmSelfCheck *res, FmError *err);
+
+/*
+ * The same check on pictures handed over one by one (an output that cannot
+ * be read back, e.g. standard output: fm_writer_decode_back gives the
+ * encoded pictures). begin: picture size, max_seconds as above, frame_dt the
+ * frame duration in seconds (for seconds_read). add: t in seconds of the
+ * output's timeline; returns 1 once max_seconds are in (no more needed), 0
+ * for more, FM_E* on error. end: runs the detector (fm_self_check's rules).
+ */
+typedef struct FmSelfCheckRun FmSelfCheckRun;
+int fm_self_check_begin(FmSelfCheckRun **run, int width, int height, double max_seconds,
+                        double frame_dt, FmError *err);
+int fm_self_check_add(FmSelfCheckRun *run, const AVFrame *frame, double t, FmError *err);
+int fm_self_check_end(FmSelfCheckRun *run, const FmKey *key,
+                      const uint8_t message[FM_MESSAGE_BYTES], FmSelfCheck *res, FmError *err);
+void fm_self_check_free(FmSelfCheckRun **run);
 
 #endif

@@ -231,3 +231,48 @@ void fm_print_json_error(FILE *out, const char *tool, const char *msg, int exit_
         json_decref(o);
     }
 }
+
+int fm_spool_stdin(char *path, size_t len, FmError *err)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir)
+        dir = "/tmp";
+    if (snprintf(path, len, "%s/filmmark-stdin-XXXXXX", dir) >= (int)len)
+        return fm_error_set(err, FM_EINVAL, "TMPDIR is too long");
+    int fd = mkstemp(path);     /* 0600 */
+    if (fd < 0)
+        return fm_error_set(err, FM_EIO, "cannot make a file in %s for standard input: %s", dir,
+                            strerror(errno));
+    char buf[1 << 16];
+    for (;;) {
+        ssize_t n = read(STDIN_FILENO, buf, sizeof buf);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            int e = errno;
+            close(fd);
+            unlink(path);
+            return fm_error_set(err, FM_EIO, "cannot read standard input: %s", strerror(e));
+        }
+        if (n == 0)
+            break;
+        for (ssize_t done = 0; done < n;) {
+            ssize_t w = write(fd, buf + done, (size_t)(n - done));
+            if (w < 0 && errno == EINTR)
+                continue;
+            if (w < 0) {
+                int e = errno;
+                close(fd);
+                unlink(path);
+                return fm_error_set(err, FM_EIO, "cannot copy standard input to %s: %s", path,
+                                    strerror(e));
+            }
+            done += w;
+        }
+    }
+    if (close(fd) < 0) {
+        unlink(path);
+        return fm_error_set(err, FM_EIO, "cannot copy standard input to %s", path);
+    }
+    return 0;
+}

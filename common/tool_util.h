@@ -69,4 +69,9 @@ void fm_print_json_error(FILE *out, const char *tool, const char *msg, int exit_
 /* True when a and b name the same existing file. */
 int fm_same_file(const char *a, const char *b);
 
+/* Copies standard input to a new private file (mode 0600) in $TMPDIR (else
+ * /tmp) and puts its name in path: a clip given as "-" is then read like any
+ * file (its hash, a second reading). The caller unlinks it. 0 or FM_E*. */
+int fm_spool_stdin(char *path, size_t len, FmError *err);
+
 #endif

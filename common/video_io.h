@@ -3,10 +3,12 @@
  *
  * The reader hands out decoded video frames in a planar YUV format whose luma
  * plane the watermark code can work on (8..16 bit, 4:2:0, 4:2:2 or 4:4:4).
- * The writer encodes such frames with VP9 (libvpx, WebM), H.264 (libx264) or
- * FFV1, copies the source's audio where the container allows it (else encodes
- * Opus), and writes to a temporary file beside the output that is renamed into
- * place only by fm_writer_finish(): an aborted run leaves nothing behind.
+ * The writer encodes such frames with VP9 (libvpx, WebM), H.264 (libx264),
+ * FFV1 or uncompressed (y4m), carries the source's other streams, chapters and
+ * metadata (stream_carry.h), and writes to a temporary file beside the output
+ * that is renamed into place only by fm_writer_finish(): an aborted run leaves
+ * nothing behind. The output "-" is standard output instead: written as it
+ * is encoded, with nothing to rename (fm_writer_is_stream).
  */
 #ifndef FM_VIDEO_IO_H
 #define FM_VIDEO_IO_H
@@ -17,6 +19,7 @@
 #include <libavutil/rational.h>
 
 #include "fm_error.h"
+#include "stream_carry.h"
 
 typedef struct FmVideoReader FmVideoReader;
 typedef struct FmVideoWriter FmVideoWriter;
@@ -37,9 +40,13 @@ typedef struct FmVideoInfo {
     int has_audio;
     const char *codec_name;      /* of the video stream, e.g. "prores" */
     const char *format_name;     /* the container, e.g. "matroska,webm" */
+    enum AVChromaLocation chroma_location;
+    int nb_other_streams;        /* streams besides the video (audio, subtitles, ...) */
 } FmVideoInfo;
 
-/* Opens path and its best video stream. Returns 0 or FM_E*. */
+/* Opens path and its best video stream; "-" reads standard input (a
+ * streamable container: y4m, Matroska, NUT, MPEG-TS...; a file named "-" is
+ * "./-"). Returns 0 or FM_E*. */
 int fm_reader_open(FmVideoReader **reader, const char *path, FmError *err);
 const FmVideoInfo *fm_reader_info(const FmVideoReader *reader);
 /*
@@ -79,20 +86,29 @@ void fm_reader_close(FmVideoReader **reader);
  */
 int fm_reader_check_complete(const FmVideoReader *reader, FmError *err);
 
-typedef enum FmCodec { FM_CODEC_VP9 = 0, FM_CODEC_H264, FM_CODEC_FFV1 } FmCodec;
+/* FM_CODEC_RAW: the pictures uncompressed, for y4m (and NUT/Matroska). */
+typedef enum FmCodec { FM_CODEC_VP9 = 0, FM_CODEC_H264, FM_CODEC_FFV1, FM_CODEC_RAW } FmCodec;
 
 typedef struct FmWriterOptions {
     FmCodec codec;
     int crf;            /* < 0: codec default (VP9 24, H.264 18; ignored by FFV1) */
     int threads;        /* 0: auto */
-    const char *audio_from; /* path whose audio to carry over, or NULL for none */
+    const char *audio_from; /* path whose other streams to carry (stream_carry.h),
+                               or NULL for none */
+    const char *format; /* the container: "y4m", "mkv", "webm", "mp4", "mov", "nut" or
+                           an FFmpeg muxer name; NULL: from the path's extension
+                           (required for "-") */
 } FmWriterOptions;
 
 /*
  * Creates the output. Frames passed to fm_writer_write() have the size and
  * pixel format of src (as returned by the reader); colour properties, frame
  * rate, sample aspect ratio and timestamps are carried over. Refuses (FM_EPERM)
- * when path is the same file as opt->audio_from.
+ * when path is the same file as opt->audio_from. path "-" writes to standard
+ * output (opt->format required; MP4/MOV are written fragmented there). A y4m
+ * output takes FM_CODEC_RAW only, in the frames' own pixel format, with the
+ * frame rate and aspect of src; y4m above 8 bits is FFmpeg's extension
+ * (C420p10, C422p10...: "-strict -1" for ffmpeg to write it, not to read it).
  */
 int fm_writer_open(FmVideoWriter **writer, const char *path, const FmVideoInfo *src,
                    const FmWriterOptions *opt, FmError *err);
@@ -119,11 +135,30 @@ const char *fm_writer_temp_path(const FmVideoWriter *writer);
 int fm_writer_publish(FmVideoWriter *writer, FmError *err);
 /* fm_writer_complete() then fm_writer_publish(). */
 int fm_writer_finish(FmVideoWriter *writer, FmError *err);
+/*
+ * Decodes every video packet the encoder makes (before it goes to the muxer)
+ * and hands the picture to cb, t in seconds of the output's timeline: the
+ * self-check of an output that cannot be read back (standard output). cb
+ * returns 0 for more, 1 when it needs no more, FM_E* to fail the write.
+ * Call before the first fm_writer_write(). Returns 0 or FM_E*.
+ */
+typedef int (*FmWriterDecodeBack)(void *opaque, const AVFrame *frame, double t, FmError *err);
+int fm_writer_decode_back(FmVideoWriter *writer, FmWriterDecodeBack cb, void *opaque,
+                          FmError *err);
+/* 1 when the writer writes to standard output (nothing to publish). */
+int fm_writer_is_stream(const FmVideoWriter *writer);
+/* After fm_writer_complete() on a stream: SHA-256 (hex) of the bytes written. */
+int fm_writer_stream_sha256(const FmVideoWriter *writer, char hex[65], FmError *err);
+/* What became of each of the source's other streams (stream_carry.h); an
+ * empty list without audio_from. Valid until fm_writer_close(). */
+const FmStreamNote *fm_writer_stream_notes(const FmVideoWriter *writer, size_t *count);
+/* The muxer name a --format value means ("y4m" -> "yuv4mpegpipe"), or NULL. */
+const char *fm_format_muxer(const char *name);
 /* Frees the writer; removes the temporary file if finish did not succeed. */
 void fm_writer_close(FmVideoWriter **writer);
 
 const char *fm_codec_name(FmCodec codec);
-/* "vp9", "h264", "ffv1" -> codec; returns 0 or FM_EINVAL. */
+/* "vp9", "h264", "ffv1", "raw" -> codec; returns 0 or FM_EINVAL. */
 int fm_codec_from_name(const char *name, FmCodec *codec);
 
 #endif

@@ -420,6 +420,14 @@ int main(int argc, char **argv)
         return EXIT_ERROR;
     }
     const char *clip = scan_root ? NULL : argv[optind];
+    /* "-": the clip from standard input, copied to a private file first */
+    int clip_stdin = clip && !strcmp(clip, "-");
+    if (clip_stdin && report_path) {
+        fprintf(stderr, "wmdetect: --report reads the clip again for its pictures: give the "
+                "clip as a file, not -\n");
+        return EXIT_ERROR;
+    }
+    char spool[4096] = "";
     if (clip && report_path && (fm_same_file(report_path, clip) ||
                                 (receipt_path && fm_same_file(report_path, receipt_path)) ||
                                 (key_path && fm_same_file(report_path, key_path)))) {
@@ -498,7 +506,11 @@ int main(int argc, char **argv)
     if (master_fp && fm_fingerprint_new(&clip_fp, FM_FP_CLIP, &err) < 0)
         goto fail_err;
 
-    if (fm_reader_open(&reader, clip, &err) < 0 || fm_sha256_file(clip, pv.sha256, &err) < 0)
+    if (clip_stdin && fm_spool_stdin(spool, sizeof spool, &err) < 0)
+        goto fail_err;
+    const char *clip_file = clip_stdin ? spool : clip;
+    if (fm_reader_open(&reader, clip_file, &err) < 0 ||
+        fm_sha256_file(clip_file, pv.sha256, &err) < 0)
         goto fail_err;
     const FmVideoInfo *info = fm_reader_info(reader);
     if (start > 0 && fm_reader_seek(reader, start, &err) < 0)
@@ -633,5 +645,7 @@ end:
     identify_free(&ident);
     fm_key_list_free(&klist);
     free(pv.command);
+    if (spool[0])
+        unlink(spool);
     return ret;
 }

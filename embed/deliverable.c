@@ -10,6 +10,12 @@
 #include "quality.h"
 #include "tool_util.h"
 
+/* fm_writer_decode_back's callback: every encoded picture into the check. */
+static int stream_check_frame(void *opaque, const AVFrame *frame, double t, FmError *err)
+{
+    return fm_self_check_add(opaque, frame, t, err);
+}
+
 int deliverable_open(Deliverable *d, const DeliverableSettings *set, const FmPayload *payload,
                      const char *output, const char *recipient, const FmVideoInfo *info,
                      FmError *err)
@@ -24,10 +30,11 @@ int deliverable_open(Deliverable *d, const DeliverableSettings *set, const FmPay
     d->output = strdup(output);
     d->recipient = recipient ? strdup(recipient) : NULL;
     size_t len = strlen(output) + sizeof(".receipt.json");
-    d->receipt_path = malloc(len);
+    d->receipt_path = set->receipt_path ? strdup(set->receipt_path) : malloc(len);
     if (!d->output || (recipient && !d->recipient) || !d->receipt_path)
         return fm_error_set(err, FM_ENOMEM, "out of memory");
-    snprintf(d->receipt_path, len, "%s.receipt.json", output);
+    if (!set->receipt_path)
+        snprintf(d->receipt_path, len, "%s.receipt.json", output);
     if ((r = fm_payload_sign(&d->payload, set->key, d->message, err)) < 0 ||
         (r = fm_embedder_new(&d->emb, set->key->wm_key, d->message, info->width, info->height,
                              set->strength, err)) < 0 ||
@@ -35,6 +42,14 @@ int deliverable_open(Deliverable *d, const DeliverableSettings *set, const FmPay
         return r;
     if (set->threads && fm_embedder_set_threads(d->emb, set->threads) < 0)
         return fm_error_set(err, FM_ENOMEM, "out of memory starting %d threads", set->threads);
+    if (fm_writer_is_stream(d->writer) && set->verify) {
+        double dt = info->frame_rate.num > 0 && info->frame_rate.den > 0
+                    ? av_q2d(av_inv_q(info->frame_rate)) : 1 / 24.0;
+        if ((r = fm_self_check_begin(&d->stream_check, info->width, info->height,
+                                     set->verify_seconds, dt, err)) < 0 ||
+            (r = fm_writer_decode_back(d->writer, stream_check_frame, d->stream_check, err)) < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -102,7 +117,18 @@ int deliverable_complete(Deliverable *d, const FmVideoInfo *info, const FmFinger
     if ((r = fm_writer_complete(d->writer, err)) < 0)
         return r;
     const char *tmp = fm_writer_temp_path(d->writer);
-    if (set->verify) {
+    if (d->stream_check) {
+        double t0 = fm_now();
+        if ((r = fm_self_check_end(d->stream_check, set->key, d->message, &d->check, err)) < 0)
+            return r;
+        d->check_seconds = fm_now() - t0;
+        d->checked = 1;
+        if (!d->check.message_match)
+            return fm_error_set(err, FM_ECRYPTO, "the stream sent to standard output does not "
+                                "verify its own mark (pilot z %.1f, %.1f %% raw bit errors): do "
+                                "not use it; no receipt written (raise --strength or lower --crf)",
+                                d->check.pilot_z, 100 * d->check.raw_ber);
+    } else if (set->verify && tmp) {
         double t0 = fm_now();
         if ((r = fm_self_check(tmp, set->key, d->message, set->verify_seconds, &d->check,
                                err)) < 0)
@@ -115,7 +141,8 @@ int deliverable_complete(Deliverable *d, const FmVideoInfo *info, const FmFinger
                                 "(raise --strength or lower --crf, or --no-verify)", d->output,
                                 d->check.pilot_z, 100 * d->check.raw_ber);
     }
-    if ((r = fm_sha256_file(tmp, d->sha256, err)) < 0)
+    if ((r = tmp ? fm_sha256_file(tmp, d->sha256, err)
+                 : fm_writer_stream_sha256(d->writer, d->sha256, err)) < 0)
         return r;
 
     char *out_copy = strdup(d->output), *fp_text = NULL, *text = NULL;
@@ -165,6 +192,7 @@ int deliverable_publish(Deliverable *d, FmError *err)
 void deliverable_free(Deliverable *d)
 {
     fm_writer_close(&d->writer);    /* removes the temporary unless published */
+    fm_self_check_free(&d->stream_check);
     fm_temp_discard(&d->receipt);
     fm_embedder_free(&d->emb);
     av_frame_free(&d->work);

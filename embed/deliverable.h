@@ -8,6 +8,14 @@
  * temporary) -> deliverable_publish() (receipt renamed first, deliverable
  * last, so a deliverable never exists without its receipt) ->
  * deliverable_free() (removes whatever was not published).
+ *
+ * Output "-" (standard output): the bytes go out as they are encoded, so
+ * there is nothing to read back or rename. The self-check then decodes the
+ * encoded video packets as they are written (fm_writer_decode_back: the very
+ * bits the container gets) and is judged once the stream is complete; the
+ * receipt (at settings->receipt_path) is written only if it passes, and
+ * hashes the bytes sent. A stream that fails its check has been sent already:
+ * deliverable_complete() says so and no receipt is written.
  */
 #ifndef FM_DELIVERABLE_H
 #define FM_DELIVERABLE_H
@@ -32,6 +40,8 @@ typedef struct DeliverableSettings {
     int threads;                /* slice threads of each embedder, 0: all cores */
     const char *owner, *title;  /* names for the receipt */
     const char *master_short;   /* --allow-short accepted a short master: the reason */
+    const char *receipt_path;   /* --receipt: where the receipt goes (one deliverable);
+                                   NULL: OUTPUT.receipt.json */
 } DeliverableSettings;
 
 typedef struct Deliverable {
@@ -48,6 +58,7 @@ typedef struct Deliverable {
     long last_epoch;
     FmSelfCheck check;
     int checked;
+    FmSelfCheckRun *stream_check; /* output "-": the encoded pictures, checked as written */
     double check_seconds;       /* wall time of the self-check */
     char sha256[65];
     int published;

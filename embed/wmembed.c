@@ -44,6 +44,8 @@ static const int caught_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 
 static void catch_signals(sigset_t *set)
 {
+    /* a closed output pipe is a write error (EPIPE) we report, not a death */
+    signal(SIGPIPE, SIG_IGN);
     struct sigaction sa = { .sa_handler = on_signal };
     sigemptyset(&sa.sa_mask);
     sigemptyset(set);
@@ -59,6 +61,7 @@ static void usage(FILE *out)
         "usage: wmembed -k KEY.key -i MASTER -o DELIVERABLE --title-id N --recipient-id N\n"
         "               [options]\n"
         "       wmembed -k KEY.key -i MASTER --recipients LIST.csv --title-id N [options]\n"
+        "       ... -i - -o - --format y4m --receipt R.json   (a pipeline stage)\n"
         "\n"
         "Embeds the signed payload (title id, recipient id, issue time, AI-use policy)\n"
         "invisibly in every frame of MASTER and encodes DELIVERABLE (VP9/WebM by\n"
@@ -69,17 +72,25 @@ static void usage(FILE *out)
         "  -k, --key FILE        secret key made by wmkeygen (mode 0600)\n"
         "      --passphrase-file F  the key's passphrase, first line of F (else\n"
         "                        $FILMMARK_PASSPHRASE, else asked on the terminal)\n"
-        "  -i, --input FILE      master video (anything FFmpeg reads)\n"
-        "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov)\n"
-        "      --title-id N      title id, 0..4294967295\n"
-        "      --recipient-id N  recipient id, 0..4294967295 (0 = general release)\n"
+        "  -i, --input FILE      master video (anything FFmpeg reads; - = standard input,\n"
+        "                        a streamable container such as y4m; its other streams\n"
+        "                        are not carried)\n"
+        "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov, .y4m, .nut;\n"
+        "                        - = standard output, needs --format and --receipt)\n"
+        "      --format F        the output container: y4m, mkv, webm, mp4, mov, nut\n"
+        "                        (default: from the output's name)\n"
+        "      --receipt FILE    where the signed receipt goes (default\n"
+        "                        DELIVERABLE.receipt.json; required with -o -)\n"
+        "  -t, --title-id N      title id, 0..4294967295\n"
+        "  -r, --recipient-id N  recipient id, 0..4294967295 (0 = general release)\n"
         "      --recipients FILE screener batch: a CSV list id,name,output (optional\n"
         "                        header line); one deliverable and receipt each, from\n"
         "                        one decode of MASTER per --batch-size recipients\n"
         "      --batch-size N    deliverables encoded per decode pass, 1..64 (default %d);\n"
         "                        memory grows with it, not with the list\n"
         "      --strength S      mark amplitude, default 1.0 (~45 dB luma PSNR)\n"
-        "      --codec C         vp9 (default), h264 or ffv1 (lossless)\n"
+        "      --codec C         vp9 (default), h264, ffv1 (lossless) or raw (y4m,\n"
+        "                        the default there)\n"
         "      --crf N           quality, 0..63 (default: vp9 24, h264 18)\n"
         "      --owner, --title, --recipient NAME  names recorded in the receipt\n"
         "      --issued TIME     issue time to sign instead of now, to the minute:\n"
@@ -94,7 +105,9 @@ static void usage(FILE *out)
         "      --no-registry     record nothing (the receipt is the only record)\n"
         "      --verify-seconds S  seconds of each deliverable read back (default %.0f;\n"
         "                        0 = all of it)\n"
-        "      --no-verify       do not read the deliverable back (receipt says so)\n"
+        "      --no-verify       do not read the deliverable back (receipt says so);\n"
+        "                        with -o - the encoded pictures are checked as they\n"
+        "                        are written instead of read back\n"
         "  -f, --force           overwrite DELIVERABLE and its receipt\n"
         "      --threads N       threads marking each frame, 1..256 (default: all cores;\n"
         "                        the output is the same whatever N)\n"
@@ -112,6 +125,9 @@ static void usage(FILE *out)
 
 /* Set once the options are read: errors then also go to stdout as JSON. */
 static int json_errors;
+/* Where the summary (text or JSON) goes: stdout, or stderr when the
+ * deliverable itself goes to stdout (-o -). */
+static FILE *report;
 
 static int fail(int code, const char *fmt, const char *a, const char *b)
 {
@@ -119,14 +135,39 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
     snprintf(msg, sizeof(msg), fmt, a, b);
     fprintf(stderr, "wmembed: %s\n", msg);
     if (json_errors)
-        fm_print_json_error(stdout, "wmembed", msg, code);
+        fm_print_json_error(report ? report : stdout, "wmembed", msg, code);
     return code;
 }
 
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
        OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
        OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE, OPT_REGISTRY,
-       OPT_NO_REGISTRY, OPT_ALLOW_SHORT, OPT_THREADS };
+       OPT_NO_REGISTRY, OPT_ALLOW_SHORT, OPT_THREADS, OPT_FORMAT, OPT_RECEIPT };
+
+/* What became of the master's other streams, for --json. */
+static json_t *streams_json(const FmVideoWriter *w)
+{
+    size_t n;
+    const FmStreamNote *notes = fm_writer_stream_notes(w, &n);
+    json_t *a = json_array();
+    for (size_t i = 0; a && i < n; i++)
+        json_array_append_new(a, json_pack("{s:i, s:s, s:s, s:s, s:s?, s:s?}",
+            "index", notes[i].index, "type", notes[i].type, "codec", notes[i].codec,
+            "action", fm_carry_action_name(notes[i].action), "output_codec", notes[i].out_codec,
+            "reason", notes[i].reason[0] ? notes[i].reason : NULL));
+    return a;
+}
+
+/* One line on stderr per stream of the master that the deliverable lacks. */
+static void report_dropped(const FmVideoWriter *w)
+{
+    size_t n;
+    const FmStreamNote *notes = fm_writer_stream_notes(w, &n);
+    for (size_t i = 0; i < n; i++)
+        if (notes[i].action == FM_CARRY_DROPPED)
+            fprintf(stderr, "wmembed: dropped %s stream %d (%s): %s\n", notes[i].type,
+                    notes[i].index, notes[i].codec, notes[i].reason);
+}
 
 /* One deliverable's line of the summary. */
 static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, const char *key_fp)
@@ -148,6 +189,10 @@ static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, c
                                                              : json_null());
     json_object_set_new(o, "width", json_integer(info->width));
     json_object_set_new(o, "height", json_integer(info->height));
+    json_object_set_new(o, "streams", streams_json(d->writer));
+    json_object_set_new(o, "self_check_method",
+                        !d->checked ? json_null()
+                        : json_string(d->stream_check ? "decoded_as_written" : "read_back"));
     if (!d->checked)
         json_object_set_new(o, "self_check", json_null());
     else
@@ -167,41 +212,51 @@ static void print_deliverable(const Deliverable *d, const FmVideoInfo *info, con
 {
     char issued[32];
     fm_minutes_to_iso8601(d->payload.issued_minutes, issued, sizeof(issued));
-    printf("%s: marked %ld frames (%dx%d)\n", d->output, d->frames, info->width, info->height);
-    printf("  payload:   title %u, recipient %u, issued %s, AI training %s\n",
+    fprintf(report, "%s: marked %ld frames (%dx%d)\n",
+           strcmp(d->output, "-") ? d->output : "standard output", d->frames, info->width, info->height);
+    fprintf(report, "  payload:   title %u, recipient %u, issued %s, AI training %s\n",
            d->payload.title_id, d->payload.recipient_id, issued,
            fm_ai_use_name(d->payload.ai_use));
-    printf("  key:       %s\n", key_fp);
-    printf("  quality:   luma PSNR %.2f dB (worst frame %.2f dB), SSIM %.4f\n",
+    fprintf(report, "  key:       %s\n", key_fp);
+    fprintf(report, "  quality:   luma PSNR %.2f dB (worst frame %.2f dB), SSIM %.4f\n",
            deliverable_psnr(d), d->worst_psnr, deliverable_ssim(d));
     if (d->checked)
-        printf("  verified:  read back %.1f s: signature valid, pilot z %.1f, %.1f %% raw bit "
-               "errors\n", d->check.seconds_read, d->check.pilot_z, 100 * d->check.raw_ber);
+        fprintf(report, "  verified:  %s %.1f s: signature valid, pilot z %.1f, %.1f %% raw bit "
+               "errors\n", d->stream_check ? "decoded as written" : "read back",
+               d->check.seconds_read, d->check.pilot_z, 100 * d->check.raw_ber);
     else
-        printf("  verified:  no (--no-verify)\n");
-    printf("  sha256:    %s\n", d->sha256);
-    printf("  receipt:   %s\n", d->receipt_path);
+        fprintf(report, "  verified:  no (--no-verify)\n");
+    fprintf(report, "  sha256:    %s\n", d->sha256);
+    fprintf(report, "  receipt:   %s\n", d->receipt_path);
     if (d->registry_id > 0)
-        printf("  registry:  issuance %lld\n", (long long)d->registry_id);
+        fprintf(report, "  registry:  issuance %lld\n", (long long)d->registry_id);
 }
 
 /* Refuses outputs that would overwrite the master or (without --force) an
  * existing file, before any work is done. */
-static int check_output(const char *in_path, const char *out_path, int force, FmError *err)
+static int check_output(const char *in_path, const char *out_path, const char *receipt_opt,
+                        int force, FmError *err)
 {
     char receipt_path[4096];
-    if (snprintf(receipt_path, sizeof(receipt_path), "%s.receipt.json", out_path)
-        >= (int)sizeof(receipt_path))
+    if (snprintf(receipt_path, sizeof(receipt_path), "%s", receipt_opt ? receipt_opt : "")
+        >= (int)sizeof(receipt_path) ||
+        (!receipt_opt && snprintf(receipt_path, sizeof(receipt_path), "%s.receipt.json",
+                                  out_path) >= (int)sizeof(receipt_path)))
         return fm_error_set(err, FM_EINVAL, "output path too long: '%.100s...'", out_path);
-    if (fm_same_file(in_path, out_path) || fm_same_file(in_path, receipt_path))
+    int stream = !strcmp(out_path, "-");
+    if ((!stream && fm_same_file(in_path, out_path)) || fm_same_file(in_path, receipt_path))
         return fm_error_set(err, FM_EPERM, "refusing to overwrite the master '%s'", in_path);
+    if (!stream && fm_remove_stale_temps(out_path, err) < 0)
+        return FM_EIO;
+    if (stream)
+        out_path = receipt_path;    /* the only file made */
     if (!force && access(out_path, F_OK) == 0)
         return fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite", out_path);
     if (!force && access(receipt_path, F_OK) == 0)
         return fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite",
                             receipt_path);
     /* what a killed run of ours left under these names */
-    if (fm_remove_stale_temps(out_path, err) < 0 || fm_remove_stale_temps(receipt_path, err) < 0)
+    if (fm_remove_stale_temps(receipt_path, err) < 0)
         return FM_EIO;
     return 0;
 }
@@ -227,6 +282,8 @@ typedef struct Batch {
     int allow_short;            /* --allow-short */
     char master_short[512];     /* why the master is short, when it was accepted */
     int json, quiet;
+    FmVideoReader *opened;      /* the master opened by main, for the first pass */
+    int notes_said;             /* the dropped streams were reported */
     json_t *summary;            /* array of deliverables written */
     size_t written, failed;
 } Batch;
@@ -255,8 +312,12 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
         return fm_error_set(err, FM_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
         ds[i].receipt.fd = -1;
-    if ((r = fm_reader_open(&reader, b->in_path, err)) < 0)
+    if (b->opened) {            /* standard input cannot be opened twice */
+        reader = b->opened;
+        b->opened = NULL;
+    } else if ((r = fm_reader_open(&reader, b->in_path, err)) < 0) {
         goto end;
+    }
     const FmVideoInfo *info = fm_reader_info(reader);
     for (size_t i = 0; i < n; i++) {
         const FmRecipient *rc = &b->list[first + i];
@@ -265,6 +326,10 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
         if ((r = deliverable_open(&ds[i], &b->set, &p, rc->output, rc->name[0] ? rc->name : NULL,
                                   info, err)) < 0)
             goto end;
+    }
+    if (n > 0 && !b->notes_said) {
+        report_dropped(ds[0].writer);
+        b->notes_said = 1;
     }
 
     /* marking and encoding run on one thread per deliverable (pipeline.h) */
@@ -337,7 +402,8 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
             (r = fm_registry_add_receipt(b->registry, ds[i].receipt_path,
                                          (FmKey *const *)&b->set.key, 1, &ds[i].registry_id,
                                          err)) < 0) {
-            unlink(ds[i].output);
+            if (strcmp(ds[i].output, "-"))
+                unlink(ds[i].output);
             unlink(ds[i].receipt_path);
             break;
         }
@@ -367,8 +433,8 @@ int main(int argc, char **argv)
         { "key", required_argument, 0, 'k' },
         { "input", required_argument, 0, 'i' },
         { "output", required_argument, 0, 'o' },
-        { "title-id", required_argument, 0, OPT_TITLE_ID },
-        { "recipient-id", required_argument, 0, OPT_RECIPIENT_ID },
+        { "title-id", required_argument, 0, 't' },
+        { "recipient-id", required_argument, 0, 'r' },
         { "recipients", required_argument, 0, OPT_RECIPIENTS },
         { "batch-size", required_argument, 0, OPT_BATCH },
         { "strength", required_argument, 0, OPT_STRENGTH },
@@ -386,6 +452,8 @@ int main(int argc, char **argv)
         { "threads", required_argument, 0, OPT_THREADS },
         { "verify-seconds", required_argument, 0, OPT_VERIFY_SECONDS },
         { "no-verify", no_argument, 0, OPT_NO_VERIFY },
+        { "format", required_argument, 0, OPT_FORMAT },
+        { "receipt", required_argument, 0, OPT_RECEIPT },
         { "force", no_argument, 0, 'f' },
         { "json", no_argument, 0, OPT_JSON },
         { "quiet", no_argument, 0, 'q' },
@@ -404,24 +472,25 @@ int main(int argc, char **argv)
     uint8_t ai_use = FM_AI_USE_RESERVED;
     FmCodec codec = FM_CODEC_VP9;
     FmPassSource pass_src = { NULL };
-    const char *registry_opt = NULL;
+    const char *registry_opt = NULL, *format = NULL, *receipt_opt = NULL;
+    int codec_given = 0;
     int use_registry = 1, allow_short = 0, threads = 0;
     int c;
 
     opterr = 0;
     int want_version = 0;
     const char *loglevel = NULL, *progress_path = NULL;
-    while ((c = getopt_long(argc, argv, ":k:i:o:fqhVv:", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":k:i:o:t:r:fqhVv:", opts, NULL)) != -1) {
         switch (c) {
         case 'k': key_path = optarg; break;
         case 'i': in_path = optarg; break;
         case 'o': out_path = optarg; break;
-        case OPT_TITLE_ID:
+        case 't':
             if (fm_parse_u32(optarg, &title_id) < 0)
                 return fail(EXIT_USAGE, "--title-id '%s' is not a number in 0..4294967295%s", optarg, "");
             have_title = 1;
             break;
-        case OPT_RECIPIENT_ID:
+        case 'r':
             if (fm_parse_u32(optarg, &recipient_id) < 0)
                 return fail(EXIT_USAGE, "--recipient-id '%s' is not a number in 0..4294967295%s", optarg, "");
             have_recipient = 1;
@@ -437,8 +506,16 @@ int main(int argc, char **argv)
             break;
         case OPT_CODEC:
             if (fm_codec_from_name(optarg, &codec) < 0)
-                return fail(EXIT_USAGE, "--codec '%s' is not one of vp9, h264, ffv1%s", optarg, "");
+                return fail(EXIT_USAGE, "--codec '%s' is not one of vp9, h264, ffv1, raw%s", optarg, "");
+            codec_given = 1;
             break;
+        case OPT_FORMAT:
+            if (!fm_format_muxer(optarg))
+                return fail(EXIT_USAGE, "--format '%s' is not a video container FFmpeg writes "
+                            "(y4m, mkv, webm, mp4, mov, nut)%s", optarg, "");
+            format = optarg;
+            break;
+        case OPT_RECEIPT: receipt_opt = optarg; break;
         case OPT_AI_USE:
             if (fm_ai_use_from_name(optarg, &ai_use) < 0)
                 return fail(EXIT_USAGE, "--ai-use '%s' is not one of reserved, allowed, attribution,"
@@ -490,6 +567,9 @@ int main(int argc, char **argv)
         fm_print_version(stdout, "wmembed", json);
         return 0;
     }
+    int out_stream = out_path && !strcmp(out_path, "-");
+    int in_stream = !strcmp(in_path ? in_path : "", "-");
+    report = out_stream ? stderr : stdout;
     json_errors = json;
     if (optind < argc)
         return fail(EXIT_USAGE, "unexpected argument '%s' (see --help)%s", argv[optind], "");
@@ -504,6 +584,25 @@ int main(int argc, char **argv)
         return fail(EXIT_USAGE, "--title-id and --recipient-id are required (see --help)%s%s", "", "");
     if (codec == FM_CODEC_H264 && crf > 51)
         return fail(EXIT_USAGE, "--crf for h264 is 0..51%s%s", "", "");
+    if (out_stream && !format)
+        return fail(EXIT_USAGE, "-o - needs --format (y4m, mkv, webm, mp4, mov, nut)%s%s", "", "");
+    if (out_stream && !receipt_opt)
+        return fail(EXIT_USAGE, "-o - needs --receipt FILE: the signed receipt cannot go beside "
+                    "standard output%s%s", "", "");
+    if (receipt_opt && list_path)
+        return fail(EXIT_USAGE, "--receipt names one receipt: not with --recipients%s%s", "", "");
+    /* y4m holds pictures only: uncompressed is its codec */
+    const char *muxer = fm_format_muxer(format ? format
+                                        : out_path && strrchr(out_path, '.')
+                                        ? strrchr(out_path, '.') + 1 : NULL);
+    int y4m = muxer && !strcmp(muxer, "yuv4mpegpipe");
+    if (y4m && !codec_given)
+        codec = FM_CODEC_RAW;
+    if (y4m != (codec == FM_CODEC_RAW) && !(codec == FM_CODEC_RAW && muxer &&
+                                             strcmp(muxer, "webm") && strcmp(muxer, "mp4") &&
+                                             strcmp(muxer, "mov")))
+        return fail(EXIT_USAGE, "%s%s", y4m ? "y4m holds uncompressed pictures: --codec raw "
+                    "(the default there)" : "--codec raw goes into y4m, nut or mkv", "");
 
     FmError err = { { 0 } };
     FmKey *key = NULL;
@@ -527,13 +626,17 @@ int main(int argc, char **argv)
     catch_signals(&caught);
     if (fm_init(&err) < 0)
         return fail(EXIT_USAGE, "%s%s", err.msg, "");
-    if (access(in_path, F_OK) != 0)
+    if (in_stream && isatty(STDIN_FILENO))
+        return fail(EXIT_USAGE, "-i -: standard input is a terminal, not a video stream%s%s",
+                    "", "");
+    if (!in_stream && access(in_path, F_OK) != 0)
         return fail(EXIT_USAGE, "cannot open '%s': No such file or directory%s", in_path, "");
-    /* the master is read more than once (video, its audio, each batch pass) */
+    /* the master is read more than once (video, its audio, each batch pass):
+     * standard input is the one stream we read once, and only its video */
     struct stat in_st;
-    if (stat(in_path, &in_st) == 0 && !S_ISREG(in_st.st_mode))
+    if (!in_stream && stat(in_path, &in_st) == 0 && !S_ISREG(in_st.st_mode))
         return fail(EXIT_USAGE, "'%s' is not a regular file: the master is read more than "
-                    "once (a pipe or FIFO cannot be)%s", in_path, "");
+                    "once (a pipe or FIFO cannot be; use -i - for standard input)%s", in_path, "");
     if (list_path) {
         if (fm_recipients_read(list_path, &b.list, &b.count, &err) < 0)
             return fail(EXIT_USAGE, "%s: %s", list_path, err.msg);
@@ -541,10 +644,21 @@ int main(int argc, char **argv)
         b.list = &single;
         b.count = 1;
     }
-    for (size_t i = 0; i < b.count; i++)
-        if (check_output(in_path, b.list[i].output, force, &err) < 0 ||
+    if (in_stream && b.count > (size_t)batch_size) {
+        fm_error_set(&err, FM_EINVAL, "-i - is read once: %zu recipients need --batch-size %zu "
+                     "or more", b.count, b.count);
+        goto fail_err;
+    }
+    for (size_t i = 0; i < b.count; i++) {
+        if (list_path && !strcmp(b.list[i].output, "-")) {
+            fm_error_set(&err, FM_EINVAL, "%s: output '-': one recipient goes to standard "
+                         "output, with -o -", list_path);
+            goto fail_err;
+        }
+        if (check_output(in_path, b.list[i].output, receipt_opt, force, &err) < 0 ||
             check_name("recipient", b.list[i].name, &err) < 0)
             goto fail_err;
+    }
     if (check_name("--owner", owner, &err) < 0 || check_name("--title", title, &err) < 0)
         goto fail_err;
 
@@ -560,11 +674,24 @@ int main(int argc, char **argv)
                                               &err) < 0 ||
                          fm_registry_open(&b.registry, registry_loc, &err) < 0))
         goto fail_err;
-    /* the master must open before anything is created */
+    /* the master must open before anything is created; the first pass
+     * decodes from this opening (standard input has no second one) */
     if (fm_reader_open(&probe, in_path, &err) < 0)
         goto fail_err;
-    long nb_frames = fm_reader_info(probe)->nb_frames;
-    fm_reader_close(&probe);
+    const FmVideoInfo *in_info = fm_reader_info(probe);
+    long nb_frames = in_info->nb_frames;
+    if (in_stream && in_info->nb_other_streams > 0)
+        fprintf(stderr, "wmembed: the master comes from standard input: its %d other "
+                "stream%s (audio, subtitles...) %s not carried (give a file to keep them)\n",
+                in_info->nb_other_streams, in_info->nb_other_streams == 1 ? "" : "s",
+                in_info->nb_other_streams == 1 ? "is" : "are");
+    else if (y4m && in_info->nb_other_streams > 0)
+        fprintf(stderr, "wmembed: y4m carries video only: the master's %d other stream%s "
+                "(audio, subtitles...) %s not in the output\n", in_info->nb_other_streams,
+                in_info->nb_other_streams == 1 ? "" : "s",
+                in_info->nb_other_streams == 1 ? "is" : "are");
+    b.opened = probe;
+    probe = NULL;
 
     b.payload = (FmPayload){
         .version = FM_PAYLOAD_VERSION,
@@ -574,7 +701,9 @@ int main(int argc, char **argv)
     };
     b.set = (DeliverableSettings){
         .key = key,
-        .writer = { .codec = codec, .crf = crf, .threads = 0, .audio_from = in_path },
+        .writer = { .codec = codec, .crf = crf, .threads = 0,
+                    .audio_from = in_stream || y4m ? NULL : in_path, .format = format },
+        .receipt_path = receipt_opt,
         .strength = strength, .verify = verify, .verify_seconds = verify_seconds,
         .threads = threads,
         .owner = owner, .title = title,
@@ -606,8 +735,13 @@ int main(int argc, char **argv)
     double elapsed = fm_now() - t0;
     /* a signal after the last publication is too late to undo anything */
     if (interrupted && b.written + b.failed < b.count) {
-        fm_error_set(&err, FM_EIO, "interrupted (signal %d); %zu of %zu deliverables written, "
-                     "no partial output left", (int)interrupted, b.written, b.count);
+        if (out_stream)     /* what went out cannot be taken back */
+            fm_error_set(&err, FM_EIO, "interrupted (signal %d): the stream on standard output "
+                         "is incomplete; no receipt written", (int)interrupted);
+        else
+            fm_error_set(&err, FM_EIO, "interrupted (signal %d); %zu of %zu deliverables "
+                         "written, no partial output left", (int)interrupted, b.written,
+                         b.count);
         goto fail_err;
     }
 
@@ -629,11 +763,11 @@ int main(int argc, char **argv)
         json_object_set_new(o, "strength", json_real(strength));
         json_object_set_new(o, "seconds", json_real(elapsed));
         json_object_set_new(o, "fps", json_real(progress_frames / (elapsed > 0 ? elapsed : 1)));
-        json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-        fputc('\n', stdout);
+        json_dumpf(o, report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', report);
         json_decref(o);
     } else if (!quiet) {
-        printf("%zu deliverable%s in %.1f s (%zu decode pass%s of the master)\n", b.written,
+        fprintf(report, "%zu deliverable%s in %.1f s (%zu decode pass%s of the master)\n", b.written,
                b.written == 1 ? "" : "s", elapsed, passes, passes == 1 ? "" : "es");
     }
     if (b.failed) {
@@ -649,6 +783,7 @@ fail_nomem:
 fail_err:
     ret = fail(EXIT_USAGE, "%s%s", err.msg, "");
 end:
+    fm_reader_close(&b.opened);
     fm_registry_close(&b.registry);
     if (progress_file && progress_file != stderr)
         fclose(progress_file);

@@ -23,6 +23,7 @@
 
 #include "keys.h"
 #include "passphrase.h"
+#include "tool_util.h"
 #include "version.h"
 
 #define PROG "wmkeygen"
@@ -102,31 +103,6 @@ static int has_suffix(const char *s, const char *suffix)
 static const char *kind_word(FmKeyKind kind)
 {
     return kind == FM_KEY_SECRET ? "secret" : kind == FM_KEY_DETECT ? "detection" : "public";
-}
-
-/* The argument getopt was reading when it failed: the first option-like
- * element at or after the index it started from. */
-static const char *bad_arg(int argc, char **argv, int from)
-{
-    for (int i = from; i < argc; i++)
-        if (argv[i][0] == '-' && argv[i][1])
-            return argv[i];
-    return argv[optind - 1];
-}
-
-/* True if arg ("--name" or "--name=value") is a prefix of several long
- * options and the exact name of none (getopt_long may take the first). */
-static int ambiguous(const char *arg, const struct option *opts)
-{
-    const char *name = arg + 2;
-    size_t len = strcspn(name, "=");
-    int matches = 0;
-    for (const struct option *o = opts; o->name; o++) {
-        if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
-            return 0;
-        matches += strncmp(o->name, name, len) == 0;
-    }
-    return matches > 1;
 }
 
 static volatile sig_atomic_t interrupted;
@@ -421,13 +397,10 @@ int main(int argc, char **argv)
     int want_version = 0;
     FmPassSource src = { NULL };
     int force = 0, json = 0, quiet = 0, no_pass = 0, install = 0, list = 0;
-    int c, before = optind;
+    int c;
 
     opterr = 0;   /* our own one-line messages */
     while ((c = getopt_long(argc, argv, ":o:l:fqhV", longopts, NULL)) != -1) {
-        const char *arg = bad_arg(argc, argv, before);
-        if (strncmp(arg, "--", 2) == 0 && arg[2] && ambiguous(arg, longopts))
-            return bad_usage("unknown option %s (ambiguous)", arg);
         switch (c) {
         case 'o': prefix = optarg; break;
         case 'l': label = optarg; break;
@@ -443,22 +416,12 @@ int main(int argc, char **argv)
         case 'h':
             usage(stdout);
             return fflush(stdout) == 0 && !ferror(stdout) ? 0 : EXIT_ERR;
-        case ':':   /* after a long option, optind has moved past it */
-            if (strncmp(argv[optind - 1], "--", 2) == 0)
-                return bad_usage("option %s needs a value", argv[optind - 1]);
-            return bad_usage("option -%c needs a value", optopt);
-        default:
-            if (optopt == 0)   /* unknown or ambiguous long option */
-                return bad_usage("unknown option %s", argv[optind - 1]);
-            if (optopt >= 256 || strchr("olfqhV", optopt)) {   /* --force=x */
-                const char *eq = strchr(argv[optind - 1], '=');
-                return bad_usage("option %.*s takes no value",
-                                 eq ? (int)(eq - argv[optind - 1]) : (int)strlen(argv[optind - 1]),
-                                 argv[optind - 1]);
-            }
-            return bad_usage("unknown option %s", bad_arg(argc, argv, before));
+        default: {
+            /* the shared wording of every tool: names the argument as typed */
+            char msg[300];
+            return fail(fm_option_error(longopts, argv, c, msg, sizeof(msg)));
         }
-        before = optind;
+        }
     }
     int nargs = argc - optind;
     char **args = argv + optind;

@@ -1009,11 +1009,11 @@ Test(cli, keygen_option_errors_name_the_argument)
         const char *args[4];
         const char *want;
     } cases[] = {
-        { { "-xq" }, "unknown option -xq" },
-        { { "-qx" }, "unknown option -qx" },
+        { { "-xq" }, "unknown option -x " },
+        { { "-qx" }, "unknown option -x " },
         { { "-o", "k", "--bogus" }, "unknown option --bogus" },
-        { { "--l" }, "unknown option --l" },               /* --label or --list */
-        { { "-o", "k", "--force=yes" }, "option --force takes no value" },
+        { { "--l" }, "ambiguous option --l: --label, --list?" },
+        { { "-o", "k", "--force=yes" }, "option --force does not take a value" },
         { { "-o" }, "option -o needs a value" },
         { { "--list", "-o", "k" }, "--list" },
         { { "-o", "k", "--no-passphrase", "--passphrase-file" }, "--passphrase-file needs a value" },

@@ -34,6 +34,7 @@ static void expect(const char *tool, const char *const args[], const char *want)
 #define WMEMBED FM_BUILD_DIR "/wmembed"
 #define WMDETECT FM_BUILD_DIR "/wmdetect"
 #define WMVERIFY FM_BUILD_DIR "/wmverify"
+#define WMKEYGEN FM_BUILD_DIR "/wmkeygen"
 
 Test(options, errors_name_the_argument_as_typed)
 {
@@ -48,6 +49,13 @@ Test(options, errors_name_the_argument_as_typed)
     expect(WMDETECT, (const char *[]){ "--start", NULL }, "option --start needs a value");
     expect(WMDETECT, (const char *[]){ "--start", "1:xx", "x", NULL }, "--start '1:xx' is not a time");
     expect(WMVERIFY, (const char *[]){ "-p", NULL }, "option -p needs a value");
+    /* wmkeygen through the same fm_option_error as the others */
+    expect(WMKEYGEN, (const char *[]){ "-o", "k", "-xq", NULL }, "unknown option -x");
+    expect(WMKEYGEN, (const char *[]){ "--l", NULL }, "ambiguous option --l: --label, --list?");
+    expect(WMKEYGEN, (const char *[]){ "--force=1", NULL }, "option --force does not take a value");
+    expect(WMKEYGEN, (const char *[]){ "--bogus", NULL }, "unknown option --bogus");
+    expect(WMKEYGEN, (const char *[]){ "-o", NULL }, "option -o needs a value");
+    expect(WMKEYGEN, (const char *[]){ "--label", NULL }, "option --label needs a value");
     expect(WMEMBED, (const char *[]){ "-k", "a.key", "-i", "m", "-o", "o", "--title-id", "1",
                                       "--recipient-id", "1", "--issued", "2026-11-23T19:25+7",
                                       NULL }, "--issued '2026-11-23T19:25+7' is not a time");
