@@ -2,7 +2,7 @@
 # bench/stills.sh - stills cut from marked deliverables of real clips, mixed
 # into unmarked images, scanned with `wmdetect --scan` (issue 13, section 2).
 #
-#   bash bench/stills.sh [--quick] [--work DIR] [--threads N]
+#   bash bench/stills.sh [--quick] [--work DIR] [--threads N] [--reuse-set]
 #
 # 1. Deliverables: excerpts of four real clips of ~/.cache/filmmark-media
 #    (dune and raindrops 1080p, storm 720p, vtest 768x576) marked with one
@@ -12,7 +12,7 @@
 #    up-scaling) with ffmpeg's default bicubic, JPEG at ffmpeg -q:v 3 and 8,
 #    whose quantisation tables are nearest IJG quality 91 and 75
 #    (bench/jpeg_quality.py): "q90" and "q75" below.
-# 3. Unmarked images (>= 10,000; --quick: ~300): frames of other real footage
+# 3. Unmarked images (>= 10,000; --quick: ~700): frames of other real footage
 #    (60 s of the long master, elephants 2160p) and of the unmarked masters of
 #    the same four clips, cropped and scaled, JPEG/PNG/WebP; synthetic
 #    pictures from ffmpeg's testsrc2, mandelbrot, cellauto, life, gradients,
@@ -23,6 +23,8 @@
 #    scan speed at 512 px (600 JPEGs, --quick 60, spread over the real and
 #    synthetic kinds): CPU time of a one-thread scan, and wall and CPU time
 #    on --threads (default 2); the load average before and after each run.
+# --reuse-set skips 1-3 and scans the set a previous run left in WORK/set
+# (to measure a change of the detector on the same images).
 # Results: bench/results/stills.md and stills.json (--quick: stills_quick.*;
 # bench/stills_report.py). Builds the tools in FILMMARK_BUILD (default
 # build/) when they are missing. Needs ffmpeg, ffprobe, python3, /usr/bin/time
@@ -37,12 +39,14 @@ MEDIA=${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}
 WORK=/tmp/filmmark-stills
 QUICK=0
 THREADS=2
+REUSE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --work) WORK=$2; shift ;;
     --threads) THREADS=$2; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    --reuse-set) REUSE=1 ;;
+    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
     *) echo "stills.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -63,6 +67,13 @@ Q90=3; Q75=8
 mkdir -p "$WORK/deliv" "$WORK/masters"
 [ -f "$WORK/k.key" ] || "$B/wmkeygen" --no-passphrase -o "$WORK/k" >/dev/null
 
+SET="$WORK/set"
+U="$SET/unmarked"
+if [ $REUSE = 1 ]; then
+  [ -d "$SET/marked" ] && [ -d "$U" ] && [ -f "$WORK/k.dkey" ] || \
+    { echo "stills.sh: --reuse-set: no set in $WORK (run without it first)" >&2; exit 2; }
+  echo "stills.sh: reusing $SET" >&2
+else
 # ---- 1. deliverables ----
 if [ $QUICK = 1 ]; then CLIPS="dune_1080p24:4 storm_720p25:4"; else
   CLIPS="dune_1080p24:10 raindrops_1080p24:6 storm_720p25:6 vtest_768x576:8"; fi
@@ -78,7 +89,6 @@ for c in $CLIPS; do
 done
 
 # ---- 2. marked stills ----
-SET="$WORK/set"
 rm -rf "$SET"; mkdir -p "$SET/marked" "$SET/unmarked"
 for c in $CLIPS; do
   n=${c%%:*}; d=${c##*:}; short=${n%%_*}; dv="$WORK/deliv/${short}_${d}s.webm"
@@ -96,7 +106,6 @@ for c in $CLIPS; do
 done
 
 # ---- 3. unmarked images ----
-U="$SET/unmarked"
 # src, first second, fps, crop+scale filter, extension/quality, prefix
 frames() {  # src ss fps filter ext qv prefix [limit]
   local lim=${8:-100000}
@@ -139,6 +148,7 @@ synth "gradients=s=512x512:r=2:speed=0.05" jpg $Q90 gradients
 synth "smptehdbars=s=720x720:r=1,noise=alls=20:allf=t+u" jpg $Q75 bars_noise
 synth "color=c=gray:s=512x512:r=25,noise=alls=60:allf=t+u" jpg $Q75 noise
 synth "color=c=gray:s=512x512:r=25,noise=alls=8:allf=t+u,gblur=sigma=3" jpg $Q90 noise_blur
+fi
 echo "stills.sh: $(ls "$SET/marked" | wc -l) marked stills, $(ls "$U" | wc -l) unmarked images" >&2
 
 # ---- 4. the scan ----
