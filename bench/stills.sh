@@ -153,6 +153,9 @@ echo "stills.sh: $(ls "$SET/marked" | wc -l) marked stills, $(ls "$U" | wc -l) u
 
 # ---- 4. the scan ----
 OUT="$WORK/out"; mkdir -p "$OUT"
+# what made the figures: the commit of the tools, and when the images were made
+{ echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- common detect 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "images $(date -u -r "$SET/marked" '+%Y-%m-%d %H:%M UTC')$([ $REUSE = 1 ] && echo ' (reused: --reuse-set)')"; } > "$OUT/origin.txt"
 (cd "$SET" && find marked unmarked -type f | sort) > "$OUT/list.txt"
 echo "stills.sh: scanning $(wc -l < "$OUT/list.txt") files with $THREADS threads" >&2
 uptime > "$OUT/load.txt"

@@ -142,7 +142,7 @@ def report(out, dest, quick, threads):
         "k_needed_for_1e-9": {str(n): k for n, k in kn.items()},
         "per_still": rows, "joint_decoding": joint, "speed_512px": speed,
         "scan": {"wall_s": scan_t[0], "cpu_s": scan_t[1] + scan_t[2]} if scan_t else None,
-        "load": load_txt, "summary": summary,
+        "load": load_txt, "origin": read_text(os.path.join(out, "origin.txt")), "summary": summary,
     }
     with open(dest + ".json", "w") as f:
         json.dump(res, f, indent=1)
@@ -153,6 +153,9 @@ def report(out, dest, quick, threads):
              "(quantisation tables nearest IJG quality 91 / 75: \"q90\" / \"q75\"). "
              "Mixed with %d unmarked images; %d files scanned in one `wmdetect --scan` (%d read, "
              "%d unreadable).\n" % (len(unmarked), len(files), n_read, len(errors)))
+    origin = read_text(os.path.join(out, "origin.txt"))
+    if origin:
+        L.append("Tools at %s.\n" % origin.replace("\n", "; "))
     L.append("**False alarms over the %d unmarked images: %d** (found alone: p <= 1e-9 or a valid "
              "signature). Unmarked images counted for the combined evidence (p <= %g): %d "
              "(expected at most %.3f). Marked stills with a verified signature naming another "
