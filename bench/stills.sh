@@ -46,7 +46,7 @@ while [ $# -gt 0 ]; do
     --work) WORK=$2; shift ;;
     --threads) THREADS=$2; shift ;;
     --reuse-set) REUSE=1 ;;
-    -h|--help) sed -n '2,35p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "stills.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
