@@ -142,7 +142,10 @@ static void make_key(FmKey *key, uint64_t seed)
     key->kind = FM_KEY_SECRET;
 }
 
-/* ---- the nominal-grid statistic, as detector.c computes it ---- */
+/* ---- the nominal-grid statistic, as detector.c computes it ----
+ * (its band normalisation is the library's, fm_normalise_bands; the stretch
+ * search is detector.c's search_stretch() without the runners-up it keeps
+ * for naming, which is static there and works on its own Detector) */
 
 typedef struct Nominal {
     FmEpochPilot *pilots;
@@ -150,18 +153,6 @@ typedef struct Nominal {
     int group_frames[MAX_GROUPS];
     double *corr, *energy;
 } Nominal;
-
-static void normalise_bands(float *v)
-{
-    for (int c = 0; c < FM_NCOEF; c++) {
-        double ss = 0;
-        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
-            ss += (double)v[b * FM_NCOEF + c] * v[b * FM_NCOEF + c];
-        float inv = ss > 0 ? (float)(1 / sqrt(ss / (FM_TILE_BLOCKS * FM_TILE_BLOCKS))) : 0;
-        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
-            v[b * FM_NCOEF + c] *= inv;
-    }
-}
 
 static int make_groups(Nominal *d, const FmAccumulator *acc, int w0, int w1, int phase)
 {
@@ -179,7 +170,7 @@ static int make_groups(Nominal *d, const FmAccumulator *acc, int w0, int w1, int
     }
     for (int g = 0; g < ng; g++)
         if (d->group_frames[g])
-            normalise_bands(d->groups + (size_t)g * FM_SLOTS);
+            fm_normalise_bands(d->groups + (size_t)g * FM_SLOTS);
     return ng;
 }
 

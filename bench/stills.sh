@@ -2,7 +2,7 @@
 # bench/stills.sh - stills cut from marked deliverables of real clips, mixed
 # into unmarked images, scanned with `wmdetect --scan` (issue 13, section 2).
 #
-#   bash bench/stills.sh [--quick] [--work DIR] [--threads N]
+#   bash bench/stills.sh [--quick] [--work DIR] [--threads N] [--reuse-set]
 #
 # 1. Deliverables: excerpts of four real clips of ~/.cache/filmmark-media
 #    (dune and raindrops 1080p, storm 720p, vtest 768x576) marked with one
@@ -12,7 +12,7 @@
 #    up-scaling) with ffmpeg's default bicubic, JPEG at ffmpeg -q:v 3 and 8,
 #    whose quantisation tables are nearest IJG quality 91 and 75
 #    (bench/jpeg_quality.py): "q90" and "q75" below.
-# 3. Unmarked images (>= 10,000; --quick: ~300): frames of other real footage
+# 3. Unmarked images (>= 10,000; --quick: ~700): frames of other real footage
 #    (60 s of the long master, elephants 2160p) and of the unmarked masters of
 #    the same four clips, cropped and scaled, JPEG/PNG/WebP; synthetic
 #    pictures from ffmpeg's testsrc2, mandelbrot, cellauto, life, gradients,
@@ -20,8 +20,16 @@
 # 4. One scan of everything (--json, niced), the per-still figures, false
 #    alarms, the combined evidence; joint decoding of stills whose own
 #    signature does not verify (subsets of one deliverable's stills); the
-#    scan speed per core at 512 px (CPU time of a one-thread scan).
-# Results: bench/results/stills.md and stills.json (bench/stills_report.py).
+#    scan speed at 512 px (600 JPEGs, --quick 60, spread over the real and
+#    synthetic kinds): CPU time of a one-thread scan, and wall and CPU time
+#    on --threads (default 2); the load average before and after each run.
+# --reuse-set skips 1-3 and scans the set a previous run left in WORK/set
+# (to measure a change of the detector on the same images).
+# Results: bench/results/stills.md and stills.json (--quick: stills_quick.*;
+# bench/stills_report.py). Builds the tools in FILMMARK_BUILD (default
+# build/) when they are missing. Needs ffmpeg, ffprobe, python3, /usr/bin/time
+# (scripts/deps.sh) and the clips of ~/.cache/filmmark-media
+# (../shared/media/get.sh; FILMMARK_MEDIA to point elsewhere).
 set -euo pipefail
 # issuances made here go to a throwaway registry, never the user's
 export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
@@ -31,42 +39,62 @@ MEDIA=${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}
 WORK=/tmp/filmmark-stills
 QUICK=0
 THREADS=2
+REUSE=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) QUICK=1 ;;
     --work) WORK=$2; shift ;;
     --threads) THREADS=$2; shift ;;
-    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
+    --reuse-set) REUSE=1 ;;
+    -h|--help) sed -n '2,32p' "$0"; exit 0 ;;
     *) echo "stills.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
+for c in ffmpeg ffprobe python3 /usr/bin/time; do
+  command -v "$c" >/dev/null || { echo "stills.sh: $c is missing (scripts/deps.sh)" >&2; exit 2; }
+done
+for n in dune_1080p24 raindrops_1080p24 storm_720p25 vtest_768x576 long_1080p24 elephants_2160p24; do
+  [ -f "$MEDIA/$n.mkv" ] || { echo "stills.sh: $MEDIA/$n.mkv is missing (../shared/media/get.sh)" >&2; exit 2; }
+done
+if [ ! -x "$B/wmdetect" ] || [ ! -x "$B/wmembed" ] || [ ! -x "$B/wmkeygen" ]; then
+  echo "stills.sh: building the tools in $B" >&2
+  nice cmake -S "$ROOT" -B "$B" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+  nice make -C "$B" -j2 wmdetect wmembed wmkeygen >/dev/null
+fi
 FF="ffmpeg -nostdin -hide_banner -loglevel error -y"
 Q90=3; Q75=8
 mkdir -p "$WORK/deliv" "$WORK/masters"
 [ -f "$WORK/k.key" ] || "$B/wmkeygen" --no-passphrase -o "$WORK/k" >/dev/null
 
+SET="$WORK/set"
+U="$SET/unmarked"
+if [ $REUSE = 1 ]; then
+  [ -d "$SET/marked" ] && [ -d "$U" ] && [ -f "$WORK/k.dkey" ] || \
+    { echo "stills.sh: --reuse-set: no set in $WORK (run without it first)" >&2; exit 2; }
+  echo "stills.sh: reusing $SET" >&2
+else
 # ---- 1. deliverables ----
 if [ $QUICK = 1 ]; then CLIPS="dune_1080p24:4 storm_720p25:4"; else
   CLIPS="dune_1080p24:10 raindrops_1080p24:6 storm_720p25:6 vtest_768x576:8"; fi
 for c in $CLIPS; do
   n=${c%%:*}; d=${c##*:}; short=${n%%_*}
-  if [ ! -f "$WORK/deliv/$short.webm" ]; then
+  # named by their length: --quick and full runs share WORK
+  if [ ! -f "$WORK/deliv/${short}_${d}s.webm" ]; then
     echo "stills.sh: marking $d s of $n" >&2
-    $FF -i "$MEDIA/$n.mkv" -t "$d" -an -c:v ffv1 "$WORK/masters/$n.mkv"
-    nice "$B/wmembed" -k "$WORK/k.key" -i "$WORK/masters/$n.mkv" -o "$WORK/deliv/$short.webm" \
-      --title-id 77 --recipient-id 5 --quiet
+    $FF -i "$MEDIA/$n.mkv" -t "$d" -an -c:v ffv1 "$WORK/masters/${n}_${d}s.mkv"
+    nice "$B/wmembed" -k "$WORK/k.key" -i "$WORK/masters/${n}_${d}s.mkv" \
+      -o "$WORK/deliv/${short}_${d}s.webm" --title-id 77 --recipient-id 5 --quiet
   fi
 done
 
 # ---- 2. marked stills ----
-SET="$WORK/set"
 rm -rf "$SET"; mkdir -p "$SET/marked" "$SET/unmarked"
 for c in $CLIPS; do
-  n=${c%%:*}; short=${n%%_*}
+  n=${c%%:*}; d=${c##*:}; short=${n%%_*}; dv="$WORK/deliv/${short}_${d}s.webm"
   fr="$WORK/frames/$short"; rm -rf "$fr"; mkdir -p "$fr"
-  $FF -i "$WORK/deliv/$short.webm" -vf fps=2 -start_number 0 "$fr/%03d.png"
-  h=$(ffprobe -v error -select_streams v:0 -show_entries stream=height -of csv=p=0 "$WORK/deliv/$short.webm")
+  $FF -i "$dv" -vf fps=2 -start_number 0 "$fr/%03d.png"
+  h=$(ffprobe -v error -select_streams v:0 -show_entries stream=height -of csv=p=0 "$dv")
   for s in 1080 720 512; do
     [ "$s" -le "$h" ] || continue
     for q in 90 75; do
@@ -78,14 +106,13 @@ for c in $CLIPS; do
 done
 
 # ---- 3. unmarked images ----
-U="$SET/unmarked"
 # src, first second, fps, crop+scale filter, extension/quality, prefix
 frames() {  # src ss fps filter ext qv prefix [limit]
   local lim=${8:-100000}
   $FF -ss "$2" -i "$1" -vf "fps=$3,$4" -frames:v "$lim" -q:v "$6" "$U/${7}_%05d.$5"
 }
 SQ="crop=ih:ih,scale=512:512"; SQ7="crop=ih:ih,scale=720:720"; SQ10="crop=ih:ih,scale=1080:1080"
-if [ $QUICK = 1 ]; then R=0.5; LIM=40; else R=1; LIM=100000; fi
+if [ $QUICK = 1 ]; then F24=12; F12=6; LIM=40; else F24=24; F12=12; LIM=100000; fi
 # the first 60 s of the long master (30 shots of real footage and slow
 # zooms over photographs): one decode, its frames dealt round-robin to five
 # variants (no frame twice)
@@ -104,8 +131,8 @@ $FF $LT -i "$MEDIA/long_1080p24.mkv" -filter_complex \
 frames "$MEDIA/elephants_2160p24.mkv" 0 24 "$SQ" jpg $Q75 elephants_512 $LIM
 frames "$MEDIA/elephants_2160p24.mkv" 0 24 "crop=ih:ih,scale=1024:1024" png 1 elephants_1024 $LIM
 for n in dune_1080p24 raindrops_1080p24 storm_720p25 vtest_768x576; do
-  frames "$MEDIA/$n.mkv" 0 $(echo "24*$R" | bc) "$SQ" jpg $Q75 "plain_${n%%_*}_512" $LIM
-  frames "$MEDIA/$n.mkv" 0.02 $(echo "12*$R" | bc) "$SQ7" jpg $Q90 "plain_${n%%_*}_720" $LIM
+  frames "$MEDIA/$n.mkv" 0 $F24 "$SQ" jpg $Q75 "plain_${n%%_*}_512" $LIM
+  frames "$MEDIA/$n.mkv" 0.02 $F12 "$SQ7" jpg $Q90 "plain_${n%%_*}_720" $LIM
 done
 if [ $QUICK = 1 ]; then NS=12; else NS=700; fi
 synth() {  # lavfi source, ext, qv, prefix [encoder options]
@@ -121,16 +148,21 @@ synth "gradients=s=512x512:r=2:speed=0.05" jpg $Q90 gradients
 synth "smptehdbars=s=720x720:r=1,noise=alls=20:allf=t+u" jpg $Q75 bars_noise
 synth "color=c=gray:s=512x512:r=25,noise=alls=60:allf=t+u" jpg $Q75 noise
 synth "color=c=gray:s=512x512:r=25,noise=alls=8:allf=t+u,gblur=sigma=3" jpg $Q90 noise_blur
+fi
 echo "stills.sh: $(ls "$SET/marked" | wc -l) marked stills, $(ls "$U" | wc -l) unmarked images" >&2
 
 # ---- 4. the scan ----
 OUT="$WORK/out"; mkdir -p "$OUT"
+# what made the figures: the commit of the tools, and when the images were made
+{ echo "commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD -- common detect 2>/dev/null || echo ' (with uncommitted changes)')"
+  echo "images $(date -u -r "$SET/marked" '+%Y-%m-%d %H:%M UTC')$([ $REUSE = 1 ] && echo ' (reused: --reuse-set)')"; } > "$OUT/origin.txt"
 (cd "$SET" && find marked unmarked -type f | sort) > "$OUT/list.txt"
 echo "stills.sh: scanning $(wc -l < "$OUT/list.txt") files with $THREADS threads" >&2
+uptime > "$OUT/load.txt"
 (cd "$SET" && /usr/bin/time -f "%e %U %S" -o "$OUT/scan.time" nice "$B/wmdetect" \
   -k "$WORK/k.dkey" --scan - --json --quiet --threads "$THREADS" < "$OUT/list.txt" \
   > "$OUT/scan.jsonl" 2> "$OUT/scan.err") || true
-uptime > "$OUT/load.txt"
+uptime >> "$OUT/load.txt"
 
 # joint decoding: subsets of the 512-px stills of one deliverable whose own
 # signature did not verify, summed by the scan's summary
@@ -150,18 +182,26 @@ for short in dune storm; do
   done
 done
 
-# speed: one thread, 512-px JPEGs, CPU time (user + system) per still,
-# minus the per-key set-up measured on an empty list
+# speed: 512-px JPEGs of every kind (real frames and synthetic), spread
+# evenly over the kinds; one thread (CPU time per still, minus the per-key
+# set-up measured on an empty list), then --threads (wall); uptime before
+# and after each run
 if [ $QUICK = 1 ]; then NSP=60; else NSP=600; fi
-(cd "$SET" && ls unmarked | grep -E '^(long_512|plain_.*_512|testsrc2|mandelbrot|cellauto|life|noise)_' | \
-  awk 'NR % 3 == 0' | sed 's|^|unmarked/|' || true) | head -n $NSP > "$OUT/speed_list.txt" || true
-(cd "$SET" && /usr/bin/time -f "%e %U %S" -o "$OUT/speed.time" "$B/wmdetect" -k "$WORK/k.dkey" \
-  --scan - --quiet --threads 1 < "$OUT/speed_list.txt" > /dev/null 2>&1) || true
+(cd "$SET" && ls unmarked | grep -E '^(long_512_q(75|90)|plain_[a-z]+_512|elephants_512|testsrc2|mandelbrot|cellauto|life|noise|noise_blur)_[0-9]+\.jpg$' || true) \
+  > "$OUT/speed_all.txt"
+total=$(wc -l < "$OUT/speed_all.txt")
+step=$(( total > NSP ? total / NSP : 1 ))
+awk -v s=$step 'NR % s == 0' "$OUT/speed_all.txt" | head -n $NSP | sed 's|^|unmarked/|' > "$OUT/speed_list.txt"
+for t in 1 "$THREADS"; do
+  uptime > "$OUT/load_speed$t.txt"
+  (cd "$SET" && /usr/bin/time -f "%e %U %S" -o "$OUT/speed$t.time" "$B/wmdetect" -k "$WORK/k.dkey" \
+    --scan - --quiet --threads "$t" < "$OUT/speed_list.txt" > /dev/null 2>&1) || true
+  uptime >> "$OUT/load_speed$t.txt"
+done
 /usr/bin/time -f "%e %U %S" -o "$OUT/setup.time" "$B/wmdetect" -k "$WORK/k.dkey" --scan - --quiet \
   --threads 1 < /dev/null > /dev/null 2>&1 || true
-uptime >> "$OUT/load.txt"
 
 mkdir -p "$ROOT/bench/results"
 SUFFIX=$([ $QUICK = 1 ] && echo _quick || echo "")
-python3 "$ROOT/bench/stills_report.py" report "$OUT" "$ROOT/bench/results/stills$SUFFIX" $QUICK
+python3 "$ROOT/bench/stills_report.py" report "$OUT" "$ROOT/bench/results/stills$SUFFIX" $QUICK "$THREADS"
 echo "stills.sh: bench/results/stills$SUFFIX.md" >&2

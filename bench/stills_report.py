@@ -3,7 +3,7 @@
 
   stills_report.py unverified SCAN.jsonl PREFIX   paths of stills under PREFIX
       that count for the combined evidence but whose own signature did not verify
-  stills_report.py report OUTDIR RESULT_PREFIX QUICK   writes RESULT_PREFIX.md/.json
+  stills_report.py report OUTDIR RESULT_PREFIX QUICK THREADS   writes RESULT_PREFIX.md/.json
 """
 import json
 import math
@@ -72,7 +72,11 @@ def read_time(path):
         return None
 
 
-def report(out, dest, quick):
+def read_text(path):
+    return open(path).read().strip() if os.path.exists(path) else ""
+
+
+def report(out, dest, quick, threads):
     hits, errors, summary = load(os.path.join(out, "scan.jsonl"))
     files = [l.strip() for l in open(os.path.join(out, "list.txt")) if l.strip()]
     marked = [f for f in files if f.startswith("marked/")]
@@ -113,16 +117,22 @@ def report(out, dest, quick):
             if len(p) == 6:
                 joint.append({"clip": p[0], "size": int(p[1]), "quality": int(p[2][1:]),
                               "stills": int(p[3]), "pooled": int(p[4]), "signature_valid": bool(int(p[5]))})
-    sp, st = read_time(os.path.join(out, "speed.time")), read_time(os.path.join(out, "setup.time"))
+    st = read_time(os.path.join(out, "setup.time"))
     slp = os.path.join(out, "speed_list.txt")
     nsp = sum(1 for _ in open(slp)) if os.path.exists(slp) else 0
-    speed = None
-    if sp and st and nsp:
+    speed = []
+    for t in sorted({1, int(threads)}):
+        sp = read_time(os.path.join(out, "speed%d.time" % t))
+        if not (sp and st and nsp):
+            continue
         cpu = sp[1] + sp[2] - (st[1] + st[2])
-        speed = {"stills": nsp, "wall_s": sp[0], "cpu_s": cpu, "setup_cpu_s": st[1] + st[2],
-                 "stills_per_cpu_second": nsp / cpu if cpu > 0 else None}
+        speed.append({"threads": t, "stills": nsp, "wall_s": sp[0], "cpu_s": cpu,
+                      "setup_cpu_s": st[1] + st[2], "setup_wall_s": st[0],
+                      "stills_per_cpu_second": nsp / cpu if cpu > 0 else None,
+                      "stills_per_wall_second": nsp / (sp[0] - st[0]) if sp[0] > st[0] else None,
+                      "load": read_text(os.path.join(out, "load_speed%d.txt" % t))})
     scan_t = read_time(os.path.join(out, "scan.time"))
-    load_txt = open(os.path.join(out, "load.txt")).read().strip() if os.path.exists(os.path.join(out, "load.txt")) else ""
+    load_txt = read_text(os.path.join(out, "load.txt"))
     res = {
         "quick": bool(int(quick)), "files": len(files), "files_read": n_read, "unreadable": len(errors),
         "marked_stills": len(marked), "unmarked_images": len(unmarked),
@@ -130,9 +140,9 @@ def report(out, dest, quick):
         "unmarked_counted_p_le_tau": len(weak), "expected_counted_unmarked": len(unmarked) * TAU,
         "wrong_title": len(wrong_title), "file_threshold_tau": TAU,
         "k_needed_for_1e-9": {str(n): k for n, k in kn.items()},
-        "per_still": rows, "joint_decoding": joint, "speed_512px_one_thread": speed,
+        "per_still": rows, "joint_decoding": joint, "speed_512px": speed,
         "scan": {"wall_s": scan_t[0], "cpu_s": scan_t[1] + scan_t[2]} if scan_t else None,
-        "load": load_txt, "summary": summary,
+        "load": load_txt, "origin": read_text(os.path.join(out, "origin.txt")), "summary": summary,
     }
     with open(dest + ".json", "w") as f:
         json.dump(res, f, indent=1)
@@ -143,6 +153,9 @@ def report(out, dest, quick):
              "(quantisation tables nearest IJG quality 91 / 75: \"q90\" / \"q75\"). "
              "Mixed with %d unmarked images; %d files scanned in one `wmdetect --scan` (%d read, "
              "%d unreadable).\n" % (len(unmarked), len(files), n_read, len(errors)))
+    origin = read_text(os.path.join(out, "origin.txt"))
+    if origin:
+        L.append("Tools at %s.\n" % origin.replace("\n", "; "))
     L.append("**False alarms over the %d unmarked images: %d** (found alone: p <= 1e-9 or a valid "
              "signature). Unmarked images counted for the combined evidence (p <= %g): %d "
              "(expected at most %.3f). Marked stills with a verified signature naming another "
@@ -176,15 +189,24 @@ def report(out, dest, quick):
                                                 "verifies" if j["signature_valid"] else "no"))
         L.append("")
     L.append("## Speed\n")
+    kinds = sorted({re.sub(r"_\d+\.jpg$", "", os.path.basename(l.strip())) for l in open(slp)}) if nsp else []
     if speed:
-        L.append("One thread, %d unmarked 512-px images (JPEG; real frames and synthetic): %.1f s CPU "
-                 "(user + system, without the %.2f s set-up per key) = **%.0f stills per CPU second** "
-                 "(%.1f s wall on a shared machine)." % (speed["stills"], speed["cpu_s"], speed["setup_cpu_s"],
-                                                         speed["stills_per_cpu_second"] or 0, speed["wall_s"]))
+        L.append("%d unmarked 512-px JPEGs spread over %s; CPU = user + system, without the "
+                 "%.2f s CPU (%.2f s wall) of the set-up per key (an empty scan). The machine is "
+                 "shared: the load average (uptime) before and after each run is given.\n"
+                 % (speed[0]["stills"], ", ".join(kinds), speed[0]["setup_cpu_s"], speed[0]["setup_wall_s"]))
+        L.append("| threads | wall s | CPU s | stills per CPU second | stills per wall second | load before / after |")
+        L.append("|---|---|---|---|---|---|")
+        for r in speed:
+            L.append("| %d | %.1f | %.2f | **%.0f** | %.0f | `%s` |" % (
+                r["threads"], r["wall_s"], r["cpu_s"], r["stills_per_cpu_second"] or 0,
+                r["stills_per_wall_second"] or 0, r["load"].replace("\n", "` / `")))
+        L.append("")
     if scan_t:
-        L.append("The whole scan: %.0f s wall, %.0f s CPU for %d files of mixed sizes (%.1f ms CPU per file)."
-                 % (scan_t[0], scan_t[1] + scan_t[2], len(files), 1000 * (scan_t[1] + scan_t[2]) / max(1, len(files))))
-    L.append("Load average during the runs: `%s`.\n" % load_txt.replace("\n", "` / `"))
+        L.append("The whole scan (%s threads, niced): %.0f s wall, %.0f s CPU for %d files of mixed sizes "
+                 "(%.1f ms CPU per file; marked stills are also decoded). Load before / after: `%s`.\n"
+                 % (threads, scan_t[0], scan_t[1] + scan_t[2], len(files),
+                    1000 * (scan_t[1] + scan_t[2]) / max(1, len(files)), load_txt.replace("\n", "` / `")))
     if summary:
         L.append("## The scan's summary\n")
         L.append("```json\n%s\n```" % json.dumps(summary, indent=1))
@@ -196,6 +218,6 @@ if __name__ == "__main__":
     if sys.argv[1] == "unverified":
         unverified(sys.argv[2], sys.argv[3])
     elif sys.argv[1] == "report":
-        report(sys.argv[2], sys.argv[3], sys.argv[4])
+        report(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] if len(sys.argv) > 5 else 2)
     else:
         sys.exit(__doc__)

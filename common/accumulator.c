@@ -8,7 +8,7 @@
 
 /* Half-width of the window whose mean and contrast the whitening removes:
  * small windows reject more of the picture (measured on real footage). */
-#define WHITEN_RADIUS 2
+#define WHITEN_RADIUS FM_WHITEN_RADIUS
 /* The same window on the fine grid (twice the resolution). */
 #define WHITEN_RADIUS_FINE 4
 /* The contrast floor (0.5, 8-bit levels, so that flat areas are not blown

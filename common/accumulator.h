@@ -81,5 +81,7 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
  * per-frame form). out may equal in. scratch is no longer used: the scratch
  * is allocated here (nothing is written if that fails). */
 void fm_whiten(const float *in, int w, int h, float *out, float *scratch);
+/* The nominal grid's whitening window radius (fm_whiten; whiten.h). */
+#define FM_WHITEN_RADIUS 2
 
 #endif

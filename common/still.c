@@ -135,30 +135,49 @@ static void sync_shifts(const FmStillKey *sk, float *tile, fftwf_complex *spec, 
  * The best epoch of each candidate's normalised slot values: pilot z over
  * the FM_EPOCHS epochs. The candidates are searched together: v holds, per
  * slot, every candidate's value and its square side by side, so one pass
- * over the epochs' pilot tables serves them all.
+ * over the epochs' pilot tables serves them all. Four epochs are summed in
+ * the same pass: their sums are independent chains of additions (one chain
+ * alone waits on the adder's latency at every pilot; the sums are held in
+ * named arrays so that the compiler keeps them in registers), and each is
+ * still added in pilot order, so every z is what an epoch-by-epoch search
+ * gives, to the bit.
  */
+_Static_assert(FM_EPOCHS % 4 == 0, "the epoch search takes epochs four at a time");
 static void epoch_search(const FmStillKey *sk, const float *v, Candidate *c)
 {
-    for (int j = 0; j < FM_STILL_CANDIDATES; j++)
+    enum { C = FM_STILL_CANDIDATES };
+    for (int j = 0; j < C; j++)
         c[j].z = -INFINITY;
-    for (uint32_t n = 0; n < FM_EPOCHS; n++) {
-        const FmEpochPilot *p = &sk->pilots[n];
-        float s[FM_STILL_CANDIDATES] = { 0 }, q[FM_STILL_CANDIDATES] = { 0 };
+    for (uint32_t n0 = 0; n0 < FM_EPOCHS; n0 += 4) {
+        const FmEpochPilot *p = &sk->pilots[n0];
+        float s0[C] = { 0 }, s1[C] = { 0 }, s2[C] = { 0 }, s3[C] = { 0 };
+        float q0[C] = { 0 }, q1[C] = { 0 }, q2[C] = { 0 }, q3[C] = { 0 };
         for (int r = 0; r < FM_PILOTS; r++) {
-            const float *x = v + (size_t)p->slot[r] * 2 * FM_STILL_CANDIDATES;
-            float sg = p->sign[r];
-            for (int j = 0; j < FM_STILL_CANDIDATES; j++) {
-                s[j] += x[j] * sg;
-                q[j] += x[FM_STILL_CANDIDATES + j];
+            const float *x0 = v + (size_t)p[0].slot[r] * 2 * C;
+            const float *x1 = v + (size_t)p[1].slot[r] * 2 * C;
+            const float *x2 = v + (size_t)p[2].slot[r] * 2 * C;
+            const float *x3 = v + (size_t)p[3].slot[r] * 2 * C;
+            float g0 = p[0].sign[r], g1 = p[1].sign[r], g2 = p[2].sign[r], g3 = p[3].sign[r];
+            for (int j = 0; j < C; j++) {
+                s0[j] += x0[j] * g0;
+                q0[j] += x0[C + j];
+                s1[j] += x1[j] * g1;
+                q1[j] += x1[C + j];
+                s2[j] += x2[j] * g2;
+                q2[j] += x2[C + j];
+                s3[j] += x3[j] * g3;
+                q3[j] += x3[C + j];
             }
         }
-        for (int j = 0; j < FM_STILL_CANDIDATES; j++) {
-            double z = q[j] > 0 ? s[j] / sqrt(q[j]) : 0;
-            if (z > c[j].z) {
-                c[j].z = z;
-                c[j].epoch = n;
+        const float *sv[4] = { s0, s1, s2, s3 }, *qv[4] = { q0, q1, q2, q3 };
+        for (int e = 0; e < 4; e++)
+            for (int j = 0; j < C; j++) {
+                double z = qv[e][j] > 0 ? sv[e][j] / sqrt(qv[e][j]) : 0;
+                if (z > c[j].z) {
+                    c[j].z = z;
+                    c[j].epoch = n0 + (uint32_t)e;
+                }
             }
-        }
     }
 }
 
@@ -235,6 +254,58 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *re
     return 0;
 }
 
+/* The detector's working arrays, kept by a picture made by fm_still_picture_set. */
+struct FmStillScratch {
+    float *tile;          /* FM_TILE^2, FFTW-aligned */
+    float *t0;            /* 2 FM_TILE^2: the tile folded at shift 0, without and with a flip */
+    fftwf_complex *spec;  /* NC */
+    float *u;             /* FM_SLOTS */
+    float *v;             /* FM_SLOTS x 2 FM_STILL_CANDIDATES */
+    float *soft;          /* FM_CODED_BITS, when the caller gives none */
+    FmSlotMap *map;
+};
+
+static void scratch_free(struct FmStillScratch **ps)
+{
+    struct FmStillScratch *w = *ps;
+    if (!w)
+        return;
+    if (w->tile)
+        sodium_memzero(w->tile, sizeof(float) * FM_TILE * FM_TILE);
+    fftwf_free(w->tile);
+    if (w->t0)
+        sodium_memzero(w->t0, sizeof(float) * FM_TILE * FM_TILE * 2);
+    free(w->t0);
+    fftwf_free(w->spec);
+    free(w->u);
+    free(w->v);
+    if (w->soft)
+        sodium_memzero(w->soft, sizeof(float) * FM_CODED_BITS);
+    free(w->soft);
+    if (w->map)
+        sodium_memzero(w->map, sizeof(*w->map));
+    free(w->map);
+    free(w);
+    *ps = NULL;
+}
+
+static struct FmStillScratch *scratch_new(void)
+{
+    struct FmStillScratch *w = calloc(1, sizeof(*w));
+    if (!w)
+        return NULL;
+    w->tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    w->t0 = malloc(sizeof(float) * FM_TILE * FM_TILE * 2);
+    w->spec = fftwf_malloc(sizeof(fftwf_complex) * NC);
+    w->u = malloc(sizeof(float) * FM_SLOTS);
+    w->v = malloc(sizeof(float) * FM_SLOTS * 2 * FM_STILL_CANDIDATES);
+    w->soft = malloc(sizeof(float) * FM_CODED_BITS);
+    w->map = malloc(sizeof(*w->map));
+    if (!w->tile || !w->t0 || !w->spec || !w->u || !w->v || !w->soft || !w->map)
+        scratch_free(&w);
+    return w;
+}
+
 int fm_still_picture_set(FmStillPicture *p, const uint8_t *luma, ptrdiff_t stride, int width,
                          int height, int bit_depth, FmError *err)
 {
@@ -242,6 +313,8 @@ int fm_still_picture_set(FmStillPicture *p, const uint8_t *luma, ptrdiff_t strid
         return fm_error_set(err, FM_EINVAL, "picture size %dx%d is outside 16x16..16384x16384",
                             width, height);
     if (!p->owned || p->width != width || p->height != height) {
+        struct FmStillScratch *keep = p->owned ? p->scratch : NULL;
+        p->scratch = NULL;      /* the working arrays do not depend on the size */
         fm_still_picture_free(p);
         p->owned = 1;
         p->width = width;
@@ -253,9 +326,10 @@ int fm_still_picture_set(FmStillPicture *p, const uint8_t *luma, ptrdiff_t strid
         size_t wide = (size_t)(p->gw > width ? p->gw : width);
         size_t tall = (size_t)(p->gh > height ? p->gh : height);
         p->buf = malloc(sizeof(float) * n);
-        p->work = malloc(sizeof(float) * n * 3);
         p->tmp = malloc(sizeof(float) * wide * tall);
-        if (!p->buf || !p->work || !p->tmp ||
+        p->scratch = keep ? keep : scratch_new();
+        if (!p->buf || !p->tmp || !p->scratch ||
+            fm_whiten_init(&p->wh, p->gw, p->gh, FM_WHITEN_RADIUS) < 0 ||
             fm_axis_map_init(&p->mx, width, p->gw, 0, (double)width / p->gw) < 0 ||
             fm_axis_map_init(&p->my, height, p->gh, 0, (double)height / p->gh) < 0) {
             fm_still_picture_free(p);
@@ -263,7 +337,7 @@ int fm_still_picture_set(FmStillPicture *p, const uint8_t *luma, ptrdiff_t strid
         }
     }
     fm_resample_plane(luma, stride, height, bit_depth, &p->mx, &p->my, p->tmp, p->buf);
-    fm_whiten(p->buf, p->gw, p->gh, p->buf, p->work);
+    fm_whiten_run(&p->wh, fm_dsp_get(), NULL, p->buf, p->buf);
     p->grid = p->buf;
     p->t = 0;
     return 0;
@@ -286,7 +360,8 @@ void fm_still_picture_free(FmStillPicture *p)
         fm_axis_map_free(&p->my);
         free(p->buf);
         free(p->tmp);
-        free(p->work);
+        fm_whiten_free(&p->wh);
+        scratch_free(&p->scratch);
     }
     memset(p, 0, sizeof(*p));
 }
@@ -299,19 +374,16 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
         *decoded = 0;
     if (soft)
         memset(soft, 0, sizeof(float) * FM_CODED_BITS);
-    float *tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
-    float *t0 = malloc(sizeof(float) * FM_TILE * FM_TILE * 2);
-    fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * NC);
-    float *u = malloc(sizeof(float) * FM_SLOTS);
-    float *v = malloc(sizeof(float) * FM_SLOTS * 2 * FM_STILL_CANDIDATES);
-    float *own_soft = soft ? NULL : malloc(sizeof(float) * FM_CODED_BITS);
-    FmSlotMap *map = malloc(sizeof(*map));
+    /* a picture made by fm_still_picture_set lends its working arrays */
+    struct FmStillScratch *own = pic->scratch ? NULL : scratch_new();
+    struct FmStillScratch *w = pic->scratch ? pic->scratch : own;
+    if (!w)
+        return fm_error_set(err, FM_ENOMEM, "out of memory in the still detector");
+    float *tile = w->tile, *t0 = w->t0, *u = w->u, *v = w->v;
+    fftwf_complex *spec = w->spec;
+    FmSlotMap *map = w->map;
+    float *sb = soft ? soft : w->soft;
     int ret = 0;
-    if (!tile || !t0 || !spec || !u || !v || (!soft && !own_soft) || !map) {
-        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the still detector");
-        goto end;
-    }
-    float *sb = soft ? soft : own_soft;
 
     /* 1-2. shift candidates on the sync layer, without and with a flip */
     Candidate cand[FM_STILL_CANDIDATES];
@@ -370,21 +442,12 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
     }
     res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
 end:
-    if (tile)
-        sodium_memzero(tile, sizeof(float) * FM_TILE * FM_TILE);
-    fftwf_free(tile);
-    if (t0)
-        sodium_memzero(t0, sizeof(float) * FM_TILE * FM_TILE * 2);
-    free(t0);
-    fftwf_free(spec);
-    free(u);
-    free(v);
-    if (own_soft)
-        sodium_memzero(own_soft, sizeof(float) * FM_CODED_BITS);
-    free(own_soft);
-    if (map)
-        sodium_memzero(map, sizeof(*map));
-    free(map);
+    sodium_memzero(tile, sizeof(float) * FM_TILE * FM_TILE);
+    sodium_memzero(t0, sizeof(float) * FM_TILE * FM_TILE * 2);
+    if (!soft)
+        sodium_memzero(w->soft, sizeof(float) * FM_CODED_BITS);
+    sodium_memzero(map, sizeof(*map));
+    scratch_free(&own);
     return ret;
 }
 

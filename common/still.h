@@ -34,6 +34,7 @@
 #include "keys.h"
 #include "pattern.h"
 #include "resample.h"
+#include "whiten.h"
 
 /* Shift candidates per flip (no flip, horizontal flip) tried by the epoch search. */
 #define FM_STILL_SHIFTS 2
@@ -51,9 +52,11 @@ typedef struct FmStillKey FmStillKey;
 /*
  * One picture on the nominal mark grid (FM_MARK_HEIGHT rows over the
  * picture's height), whitened as the video detector does. Made by
- * fm_still_picture_set (which keeps its buffers for the next picture of the
- * same size: a scan reuses one per thread), or a view of a one-frame
- * accumulator's grid (fm_still_picture_view).
+ * fm_still_picture_set (which keeps its buffers, the whitening's and the
+ * detector's working arrays for the next picture of the same size: a scan
+ * reuses one per thread, and one picture is used by one thread at a time),
+ * or a view of a one-frame accumulator's grid (fm_still_picture_view; the
+ * detector then allocates its working arrays per call).
  */
 typedef struct FmStillPicture {
     int gw, gh;          /* nominal grid size */
@@ -63,7 +66,9 @@ typedef struct FmStillPicture {
     /* private */
     int width, height, owned;
     FmAxisMap mx, my;
-    float *buf, *tmp, *work;
+    float *buf, *tmp;
+    FmWhiten wh;
+    struct FmStillScratch *scratch;   /* fm_still_detect's working arrays */
 } FmStillPicture;
 
 /* Zero-initialise p before its first use ({ 0 }). luma: 8-bit samples, or

@@ -207,8 +207,14 @@ static int reader_open_input(FmVideoReader *r, FmError *err)
     if (ret < 0)
         return nomem(err);
     r->dec->pkt_timebase = r->st->time_base;
-    /* 0 = one thread per core (+1); frame threading where the codec has it. */
-    r->dec->thread_count = 0;
+    /* 0 = one thread per core (+1); frame threading where the codec has it.
+     * A still image (image2, *_pipe demuxers) is one frame: its frame
+     * threads would only be started and joined again (wmdetect --scan opens
+     * thousands of images), so it is decoded on the caller's thread. */
+    const char *dm = r->fmt->iformat->name;
+    size_t dl = strlen(dm);
+    int image = !strcmp(dm, "image2") || (dl > 5 && !strcmp(dm + dl - 5, "_pipe"));
+    r->dec->thread_count = image ? 1 : 0;
     r->dec->thread_type = FF_THREAD_FRAME | FF_THREAD_SLICE;
     /* no decoded picture above the budget, not even after a mid-stream
      * change of size (the first frame's size is checked in fm_reader_open) */

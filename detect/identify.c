@@ -104,9 +104,6 @@ static int add_receipt_dir(Identification *id, const FmKeyList *keys, const char
     return r;
 }
 
-static char **dir_paths;
-static size_t dir_npaths;
-
 int identify_collect(Identification *id, const FmKeyList *keys, int use_registry,
                      const char *registry_opt, char *const *receipts, size_t nreceipts,
                      FmError *err)
@@ -117,7 +114,7 @@ int identify_collect(Identification *id, const FmKeyList *keys, int use_registry
     for (size_t i = 0; i < nreceipts; i++) {
         struct stat st;
         if (stat(receipts[i], &st) == 0 && S_ISDIR(st.st_mode))
-            r = add_receipt_dir(id, keys, receipts[i], &dir_paths, &dir_npaths, err);
+            r = add_receipt_dir(id, keys, receipts[i], &id->dir_paths, &id->dir_npaths, err);
         else
             r = add_receipt(id, keys, receipts[i], err);
         if (r < 0)
@@ -325,10 +322,8 @@ void identify_free(Identification *id)
     free(id->suspects);
     free(id->ranked);
     fm_naming_result_free(&id->naming);
-    for (size_t i = 0; i < dir_npaths; i++)
-        free(dir_paths[i]);
-    free(dir_paths);
-    dir_paths = NULL;
-    dir_npaths = 0;
+    for (size_t i = 0; i < id->dir_npaths; i++)
+        free(id->dir_paths[i]);
+    free(id->dir_paths);
     memset(id, 0, sizeof(*id));
 }

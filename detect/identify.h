@@ -41,6 +41,10 @@ typedef struct Identification {
     /* optional, the caller's (evidence report): two traces with points and
      * cap set; after identify_run() trace[0] points at the best key's */
     FmStrengthTrace *trace[2];
+    /* the receipt files found in directories given (suspects' receipt
+     * fields point at them; freed by identify_free) */
+    char **dir_paths;
+    size_t dir_npaths;
 } Identification;
 
 /*

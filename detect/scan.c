@@ -14,6 +14,9 @@
 #include <unistd.h>
 #include <fftw3.h>
 #include <jansson.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <sodium.h>
 
 #include "accumulator.h"
@@ -517,6 +520,15 @@ int fm_scan_run(const FmScanOptions *opt, FmKey *const *keys, int nkeys)
     pthread_t *th = NULL;
     int started = 0;
     pthread_mutex_init(&s.out, NULL);
+#ifdef __GLIBC__
+    /* Every file opens a decoder whose picture buffers (hundreds of kB) are
+     * freed with it. glibc would hand them back to the kernel (mmap above
+     * the threshold, heap trimming below it) and fault the pages in again
+     * for the next file: a third of a 512-px scan's CPU time went there.
+     * The scan keeps freed memory for reuse instead. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+#endif
     s.sk = calloc((size_t)nkeys, sizeof(*s.sk));
     s.fp = calloc((size_t)nkeys, sizeof(*s.fp));
     if (!s.sk || !s.fp)

@@ -171,6 +171,59 @@ Test(still, unmarked_pictures_give_valid_per_file_p)
     fm_key_free(&key);
 }
 
+/* A picture made by fm_still_picture_set lends the detector its arrays and
+ * keeps them across pictures of other sizes: the results must be those of a
+ * fresh picture, and of the detector's own arrays (a picture without them). */
+Test(still, reused_picture_detects_as_a_fresh_one)
+{
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_init(&err), 0);
+    FmKey *key = fm_key_new();
+    tu_fixed_key(key, 6);
+    FmStillKey *sk = NULL;
+    cr_assert_eq(fm_still_key_new(&sk, key, &err), 0, "%s", err.msg);
+    static const int sizes[][2] = { { 400, 360 }, { 333, 257 }, { 512, 512 }, { 400, 360 } };
+    enum { NS = sizeof(sizes) / sizeof(sizes[0]) };
+    uint8_t *plane = malloc(512 * 512);
+    float *soft[3];
+    for (int k = 0; k < 3; k++)
+        soft[k] = malloc(sizeof(float) * FM_CODED_BITS);
+    FmStillPicture reused = { 0 };
+    for (int i = 0; i < NS; i++) {
+        int w = sizes[i][0], h = sizes[i][1];
+        tu_synth_luma(plane, w, w, h, 8, i % TU_SYNTH_KINDS, 300 + (uint64_t)i, 0);
+        FmStillPicture fresh = { 0 };
+        FmDetectResult r[3];
+        cr_assert_eq(fm_still_picture_set(&reused, plane, w, w, h, 8, &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_still_picture_set(&fresh, plane, w, w, h, 8, &err), 0, "%s", err.msg);
+        cr_assert_not_null(reused.scratch);
+        FmStillPicture bare = fresh;   /* the same grid, no arrays to lend */
+        bare.scratch = NULL;
+        cr_assert_eq(fm_still_detect(&reused, sk, 1, FM_STILL_DECODE, &r[0], soft[0], NULL, &err), 0);
+        cr_assert_eq(fm_still_detect(&fresh, sk, 1, FM_STILL_DECODE, &r[1], soft[1], NULL, &err), 0);
+        cr_assert_eq(fm_still_detect(&bare, sk, 1, FM_STILL_DECODE, &r[2], soft[2], NULL, &err), 0);
+        for (int k = 1; k < 3; k++) {
+            cr_assert_eq(memcmp(&r[0].pilot_z, &r[k].pilot_z, sizeof(double)), 0,
+                         "%dx%d: z %.17g vs %.17g", w, h, r[0].pilot_z, r[k].pilot_z);
+            cr_assert_eq(r[0].master_position, r[k].master_position);
+            cr_assert_eq(r[0].geometry.offset_x, r[k].geometry.offset_x);
+            cr_assert_eq(r[0].geometry.offset_y, r[k].geometry.offset_y);
+            cr_assert_eq(r[0].geometry.flip_h, r[k].geometry.flip_h);
+            cr_assert_eq(memcmp(r[0].message, r[k].message, FM_MESSAGE_BYTES), 0);
+            cr_assert_eq(memcmp(soft[0], soft[k], sizeof(float) * FM_CODED_BITS), 0,
+                         "%dx%d: soft bits differ", w, h);
+        }
+        cr_log_info("%dx%d: z %.3f, raw errors %.3f\n", w, h, r[0].pilot_z, r[0].raw_ber);
+        fm_still_picture_free(&fresh);
+    }
+    fm_still_picture_free(&reused);
+    for (int k = 0; k < 3; k++)
+        free(soft[k]);
+    free(plane);
+    fm_still_key_free(&sk);
+    fm_key_free(&key);
+}
+
 /* ---- a marked excerpt of the sample, and its stills (made once) ---- */
 
 static char *media;
