@@ -59,6 +59,9 @@ static inline __m256 odds(__m256 lo, __m256 hi)
  * (an area downscale by the integer r, away from the clamped borders). */
 static inline int regular_block(const int *idx, int n_out, int X, int r)
 {
+    /* most irregular maps (e.g. 1.5:1) fail here, before the vector check */
+    if (idx[X + 1] - idx[X] != r || idx[X + 7] - idx[X] != 7 * r)
+        return 0;
     __m256i i0 = _mm256_loadu_si256((const __m256i *)(idx + X));
     __m256i want = _mm256_add_epi32(_mm256_set1_epi32(idx[X]),
                                     _mm256_mullo_epi32(_mm256_set1_epi32(r),
