@@ -2,13 +2,20 @@
 # Speed of wmembed and wmdetect on a 10-second 1080p clip.
 #
 #   bench/speed.sh [--codecs vp9,h264,ffv1] [--repeat N] [--results DIR]
-#                  [--mark-only] [CLIP]
+#                  [--mark-only] [--no-4k] [--no-memory] [CLIP]
 #
 # CLIP defaults to dune_1080p24.mkv from the media cache
 # (../shared/media/get.sh); longer clips are trimmed losslessly to 10 s.
 # Measures:
 #   * wmembed to each codec (default vp9, h264, ffv1): frames per second as
-#     wmembed reports it, wall-clock and CPU seconds;
+#     wmembed reports it, wall-clock and CPU seconds; and plain ffmpeg doing
+#     the same decode and encode (wmembed's encoder settings) right after it,
+#     with the ratios wmembed / ffmpeg;
+#   * the same side by side for FFV1 at 4K (elephants_2160p24, 3 s) unless
+#     --no-4k;
+#   * peak memory of wmembed (FFV1) on a short and a long master, 1080p
+#     (10 s and 60 s of long_1080p24, cut losslessly) and 4K (the 3-s clip and
+#     it looped to 12 s), unless --no-memory: it must not grow with the length;
 #   * wmdetect on the untouched VP9 deliverable, on a 2-s excerpt of it, and
 #     on a few attacked copies (H.264 CRF 23; crop 10 % each side and scale to
 #     2/3, which need the geometry search): wall-clock and CPU seconds, peak
@@ -17,7 +24,7 @@
 # machine is described in the output since other load skews the figures.
 # Writes bench/results/speed.md and speed.json.
 # First, the mark stage alone (bench/mark_speed: the library calls on frames
-# in memory, no codec) at 1080p 8-bit, 1080p 10-bit and 4K 8-bit, on one
+# in memory, no codec) at 1080p and 4K, 8-bit and 10-bit, on one
 # thread and on all cores: bench/results/mark_speed.md and .json.
 # --mark-only stops there (no clip needed).
 set -euo pipefail
@@ -31,14 +38,16 @@ MEDIA="${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}"
 die() { echo "speed.sh: $*" >&2; exit 2; }
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
-codecs="vp9,h264,ffv1" repeat=2 results="$root/bench/results" clip="" mark_only=0
+codecs="vp9,h264,ffv1" repeat=2 results="$root/bench/results" clip="" mark_only=0 do4k=1 domem=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --codecs) codecs="$2"; shift ;;
     --repeat) repeat="$2"; shift ;;
     --results) results="$2"; shift ;;
     --mark-only) mark_only=1 ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --no-4k) do4k=0 ;;
+    --no-memory) domem=0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     -*) die "unknown option: $1" ;;
     *) clip="$1" ;;
   esac
@@ -51,7 +60,7 @@ mark_stage() {
   local out="$results/mark_speed.jsonl.tmp" cfg size bd th
   : >"$out"
   say "mark stage alone (bench/mark_speed, frames in memory; load $(cut -d' ' -f1-3 /proc/loadavg))"
-  for cfg in "1920x1080 8" "1920x1080 10" "3840x2160 8"; do
+  for cfg in "1920x1080 8" "1920x1080 10" "3840x2160 8" "3840x2160 10"; do
     read -r size bd <<<"$cfg"
     for th in 1 0; do
       nice "$BIN/mark_speed" --size "$size" --bit-depth "$bd" --threads "$th" --repeat "$repeat" \
@@ -135,6 +144,16 @@ timed() {
   say "$label: $(awk '{ printf "%s s wall, %.1f s CPU, %d MB, exit %s", $1, $2 + $3, $4 / 1024, $5 }' <<<"$best")"
 }
 
+# plain ffmpeg with wmembed's encoder settings (common/video_io.c)
+plain_args() { # codec width
+  case "$1" in
+    vp9) local n=0; while (( n < 6 && ($2 >> (n + 1)) >= 256 )); do n=$((n + 1)); done
+         echo "-c:v libvpx-vp9 -crf 24 -b:v 0 -deadline good -cpu-used 4 -row-mt 1 -tile-columns $n" ;;
+    h264) echo "-c:v libx264 -crf 18 -preset medium" ;;
+    ffv1) echo "-c:v ffv1 -level 3 -slicecrc 1 -g 1" ;;
+  esac
+}
+
 "$BIN/wmkeygen" -o "$work/key" --no-passphrase >/dev/null
 frames=""
 for c in ${codecs//,/ }; do
@@ -146,7 +165,39 @@ for c in ${codecs//,/ }; do
   python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sc=e.get("self_check") or {}; print("%s\t%s\t%s\t%s\t%s" % (sys.argv[2], e["fps"], e["frames"], sc.get("wall_seconds", ""), sc.get("seconds_read", "")))' \
     "$work/embed_$c.json" "$c" >>"$work/embedfps.tsv" || true
   [[ $c == vp9 ]] || rm -f "$work/deliv_$c.$ext"
+  timed plain "ffmpeg $c" 1 -- ffmpeg -nostdin -v error -y -i "$master" -map 0:v:0 -an \
+    $(plain_args "$c" "$W") "$work/plain_$c.$ext"
+  rm -f "$work/plain_$c.$ext"
 done
+if [[ $do4k == 1 && -f "$MEDIA/elephants_2160p24.mkv" ]]; then
+  m4k="$MEDIA/elephants_2160p24.mkv"
+  say "4K: wmembed and plain ffmpeg, FFV1"
+  timed embed4k "wmembed --codec ffv1 (4K)" 1 -- "$BIN/wmembed" -k "$work/key.key" -i "$m4k" \
+    -o "$work/deliv4k.mkv" --title-id 1 --recipient-id 2 --codec ffv1 --json --quiet --force
+  rm -f "$work/deliv4k.mkv"
+  timed plain4k "ffmpeg ffv1 (4K)" 1 -- ffmpeg -nostdin -v error -y -i "$m4k" -map 0:v:0 -an \
+    $(plain_args ffv1 3840) "$work/plain4k.mkv"
+  rm -f "$work/plain4k.mkv"
+fi
+if [[ $domem == 1 && -f "$MEDIA/long_1080p24.mkv" ]]; then
+  say "peak memory, short and long masters (FFV1)"
+  ff -i "$MEDIA/long_1080p24.mkv" -t 10 -map 0:v:0 -c copy "$work/long10.mkv"
+  ff -i "$MEDIA/long_1080p24.mkv" -t 60 -map 0:v:0 -c copy "$work/long60.mkv"
+  for m in long10 long60; do
+    timed memory "wmembed --codec ffv1, 1080p, $m" 1 -- "$BIN/wmembed" -k "$work/key.key" \
+      -i "$work/$m.mkv" -o "$work/mem.mkv" --title-id 1 --recipient-id 2 --codec ffv1 --quiet --force
+    rm -f "$work/mem.mkv"
+  done
+  if [[ -f "$MEDIA/elephants_2160p24.mkv" ]]; then
+    ff -stream_loop 3 -i "$MEDIA/elephants_2160p24.mkv" -map 0:v:0 -c copy "$work/4k12.mkv"
+    timed memory "wmembed --codec ffv1, 4K, 3 s" 1 -- "$BIN/wmembed" -k "$work/key.key" \
+      -i "$MEDIA/elephants_2160p24.mkv" -o "$work/mem.mkv" --title-id 1 --recipient-id 2 --codec ffv1 --quiet --force
+    timed memory "wmembed --codec ffv1, 4K, 12 s (looped)" 1 -- "$BIN/wmembed" -k "$work/key.key" \
+      -i "$work/4k12.mkv" -o "$work/mem.mkv" --title-id 1 --recipient-id 2 --codec ffv1 --quiet --force
+    rm -f "$work/mem.mkv" "$work/4k12.mkv"
+  fi
+  rm -f "$work/long10.mkv" "$work/long60.mkv"
+fi
 deliv="$work/deliv_vp9.webm"
 [[ -f "$deliv" ]] || { "$BIN/wmembed" -k "$work/key.key" -i "$master" -o "$deliv" --title-id 1 --recipient-id 2 --quiet --force; }
 
@@ -216,6 +267,39 @@ for r in rows:
     L.append(f"| {codec} | {n if n is not None else '—'} | {f'{f:.2f}' if f else 'failed'} | "
              f"{wall:.1f} | {user + sysc:.1f} | {rss / 1024:.0f} | "
              f"{f'{sc[0]:.1f} ({sc[1]:.0f} s)' if sc else '—'} |")
+plain = {r[1].split()[1]: r for r in rows if r[0] == "plain"}
+embeds = {r[1].split()[-1]: r for r in rows if r[0] == "embed"}
+side = []
+for codec, e in embeds.items():
+    p = plain.get(codec)
+    if p:
+        side.append((f"{codec} {W}x{H}", e, p))
+e4 = [r for r in rows if r[0] == "embed4k"]
+p4 = [r for r in rows if r[0] == "plain4k"]
+if e4 and p4:
+    side.append(("ffv1 3840x2160", e4[0], p4[0]))
+if side:
+    L += ["", "## wmembed against plain ffmpeg (same decode and encode, run right after)", "",
+          "| codec | wmembed wall s | ffmpeg wall s | wall ratio | wmembed CPU s | ffmpeg CPU s "
+          "| CPU ratio | wmembed peak MB | ffmpeg peak MB |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out["side_by_side"] = []
+    for label, e, p in side:
+        ew, ec, pw, pc = float(e[2]), float(e[3]) + float(e[4]), float(p[2]), float(p[3]) + float(p[4])
+        out["side_by_side"].append({"run": label, "wmembed_wall_s": ew, "ffmpeg_wall_s": pw,
+                                    "wmembed_cpu_s": ec, "ffmpeg_cpu_s": pc,
+                                    "wmembed_peak_mb": int(e[5]) / 1024, "ffmpeg_peak_mb": int(p[5]) / 1024})
+        L.append(f"| {label} | {ew:.1f} | {pw:.1f} | {ew / pw:.2f} | {ec:.1f} | {pc:.1f} | "
+                 f"{ec / pc:.2f} | {int(e[5]) / 1024:.0f} | {int(p[5]) / 1024:.0f} |")
+mem = [r for r in rows if r[0] == "memory"]
+if mem:
+    L += ["", "## Peak memory against the master's length (wmembed --codec ffv1)", "",
+          "| run | wall s | CPU s | peak MB |", "| --- | --- | --- | --- |"]
+    out["memory"] = []
+    for r in mem:
+        out["memory"].append({"run": r[1], "wall_s": float(r[2]),
+                              "cpu_s": float(r[3]) + float(r[4]), "peak_mb": int(r[5]) / 1024})
+        L.append(f"| {r[1]} | {float(r[2]):.1f} | {float(r[3]) + float(r[4]):.1f} | {int(r[5]) / 1024:.0f} |")
 L += ["", "## Detection", "",
       "| run | found / valid | frames | hypotheses | wall s | CPU s | peak MB |",
       "| --- | --- | --- | --- | --- | --- | --- |"]

@@ -38,6 +38,9 @@ typedef struct FmDsp {
                       float scale, float *out);
     /* area resampling, vertical: o[x] += w * t[x] */
     void (*vacc)(float *o, const float *t, float w, int n);
+    /* a whole output row of it: out[x] = (((0 + w[0] rows[0][x]) + w[1] rows[1][x]) + ...),
+     * taps >= 1, the sum vacc gives from a zeroed row */
+    void (*vsum)(const float *const *rows, const float *w, int taps, int n, float *out);
 
     /* out[x] = scale * (a[x] + f * (b[x] - a[x])): bilinear sampling, rows
      * already interpolated horizontally */

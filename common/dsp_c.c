@@ -199,6 +199,16 @@ static void box_rows_c(const float *in, ptrdiff_t in_stride, int nrows, int w, i
     }
 }
 
+static void vsum_c(const float *const *rows, const float *w, int taps, int n, float *out)
+{
+    for (int x = 0; x < n; x++) {
+        float s = 0;
+        for (int k = 0; k < taps; k++)
+            s += w[k] * rows[k][x];
+        out[x] = s;
+    }
+}
+
 static void col_add_c(double *c, const float *p, int n)
 {
     for (int x = 0; x < n; x++)
@@ -225,6 +235,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->cvt_u16 = cvt_u16_c;
     d->hresample = hresample_c;
     d->vacc = vacc_c;
+    d->vsum = vsum_c;
     d->lerp = lerp_c;
     d->lerp_idx = lerp_idx_c;
     d->mark_row = mark_row_c;

@@ -303,6 +303,39 @@ static void first_pass_job(void *arg, int j, int n)
     }
 }
 
+/*
+ * Rows next to each other interpolate the same two mask rows and the same two
+ * tile rows (3 rows at 1080p, 6 at 4K): the energy and apply passes take such
+ * a group a chunk of columns at a time, so that the group's four source rows
+ * are read from L1 rather than once per picture row. The kernels see the
+ * same values in the same order: a chunk starts at a multiple of
+ * FM_DSP_LANES, so mark_row's lanes get each x's square in the same order as
+ * over the whole row.
+ */
+#define GROUP_MAX 8
+#define CHUNK 512
+
+static int same_taps(const RowTaps *a, const RowTaps *b)
+{
+    return a->gt == b->gt && a->gb == b->gb && a->pt == b->pt && a->pb == b->pb;
+}
+
+/* Fills t[0..n) with the taps of rows y, y+1, .. that share row y's sources
+ * (n <= GROUP_MAX, y + n <= y1); returns n. */
+static int row_group(const FmEmbedder *e, const float *rows, int y, int y1,
+                     RowTaps t[GROUP_MAX])
+{
+    int n = 1;
+    t[0] = taps_at(e, rows, y);
+    while (n < GROUP_MAX && y + n < y1) {
+        t[n] = taps_at(e, rows, y + n);
+        if (!same_taps(&t[0], &t[n]))
+            break;
+        n++;
+    }
+    return n;
+}
+
 /* The energy of the adapted mark, row by row. */
 static void energy_job(void *arg, int j, int n)
 {
@@ -310,12 +343,19 @@ static void energy_job(void *arg, int j, int n)
     FmEmbedder *e = f->e;
     int y0, y1;
     slice(e->h, j, n, &y0, &y1);
-    for (int y = y0; y < y1; y++) {
-        RowTaps t = taps_at(e, f->tile_rows, y);
-        double lanes[FM_DSP_LANES] = { 0 };
-        e->dsp->mark_row(t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha, e->norm, e->w, NULL,
-                         lanes);
-        e->row_mse[y] = fm_dsp_lanes_sum(lanes);
+    for (int y = y0; y < y1;) {
+        RowTaps t[GROUP_MAX];
+        int g = row_group(e, f->tile_rows, y, y1, t);
+        double lanes[GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
+            int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
+            for (int i = 0; i < g; i++)
+                e->dsp->mark_row(t[i].gt + x0, t[i].gb + x0, t[i].gf, t[i].pt + x0,
+                                 t[i].pb + x0, t[i].pf, e->alpha, e->norm, len, NULL, lanes[i]);
+        }
+        for (int i = 0; i < g; i++)
+            e->row_mse[y + i] = fm_dsp_lanes_sum(lanes[i]);
+        y += g;
     }
 }
 
@@ -328,15 +368,24 @@ static void apply_job(void *arg, int j, int n)
     slice(e->h, j, n, &y0, &y1);
     float unit = (float)(1 << (f->bit_depth - 8));
     int maxval = (1 << f->bit_depth) - 1;
-    for (int y = y0; y < y1; y++) {
-        RowTaps t = taps_at(e, f->tile_rows, y);
-        uint8_t *row = f->luma + (ptrdiff_t)y * f->stride;
-        if (f->bit_depth <= 8)
-            e->dsp->apply_u8(row, t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha, e->norm,
-                             f->gain, e->w);
-        else
-            e->dsp->apply_u16((uint16_t *)row, t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha,
-                              e->norm, f->gain, unit, maxval, e->w);
+    for (int y = y0; y < y1;) {
+        RowTaps t[GROUP_MAX];
+        int g = row_group(e, f->tile_rows, y, y1, t);
+        for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
+            int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
+            for (int i = 0; i < g; i++) {
+                uint8_t *row = f->luma + (ptrdiff_t)(y + i) * f->stride;
+                if (f->bit_depth <= 8)
+                    e->dsp->apply_u8(row + x0, t[i].gt + x0, t[i].gb + x0, t[i].gf,
+                                     t[i].pt + x0, t[i].pb + x0, t[i].pf, e->alpha, e->norm,
+                                     f->gain, len);
+                else
+                    e->dsp->apply_u16((uint16_t *)row + x0, t[i].gt + x0, t[i].gb + x0,
+                                      t[i].gf, t[i].pt + x0, t[i].pb + x0, t[i].pf, e->alpha,
+                                      e->norm, f->gain, unit, maxval, len);
+            }
+        }
+        y += g;
     }
 }
 

@@ -136,14 +136,23 @@ void fm_resample_hrows_float(const FmDsp *dsp, const float *in, const FmAxisMap 
 void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisMap *my, int y0,
                        int y1, float *out)
 {
+    const float *rows[64];
     for (int Y = y0; Y < y1; Y++) {
         const float *w = my->weight + (size_t)Y * my->max_taps;
         const int *idx = my->index + (size_t)Y * my->max_taps;
         float *o = out + (size_t)Y * nx;
-        for (int X = 0; X < nx; X++)
-            o[X] = 0;
-        for (int k = 0; k < my->count[Y]; k++)
-            dsp->vacc(o, tmp + (size_t)idx[k] * nx, w[k], nx);
+        int taps = my->count[Y];
+        if (taps < 1 || taps > 64) {
+            /* (no taps: zeros; more than a downscale by 62 ever asks: a tap at a time) */
+            for (int X = 0; X < nx; X++)
+                o[X] = 0;
+            for (int k = 0; k < taps; k++)
+                dsp->vacc(o, tmp + (size_t)idx[k] * nx, w[k], nx);
+            continue;
+        }
+        for (int k = 0; k < taps; k++)
+            rows[k] = tmp + (size_t)idx[k] * nx;
+        dsp->vsum(rows, w, taps, nx, o);
     }
 }
 

@@ -29,20 +29,100 @@ static void cvt_u16_avx2(const uint16_t *in, int n, float *out)
         out[x] = in[x];
 }
 
+/* The samples of taps 0..2 of a stride-3 block: elements 3X + k of the 24
+ * floats a, b, c (each tap's elements sit at distinct lanes of the three
+ * vectors, so two blends and one permute gather them). */
+static inline void stride3(__m256 a, __m256 b, __m256 c, __m256 t[3])
+{
+    const __m256i p0 = _mm256_setr_epi32(0, 3, 6, 1, 4, 7, 2, 5);
+    const __m256i p1 = _mm256_setr_epi32(1, 4, 7, 2, 5, 0, 3, 6);
+    const __m256i p2 = _mm256_setr_epi32(2, 5, 0, 3, 6, 1, 4, 7);
+    t[0] = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a, b, 0x92), c, 0x24), p0);
+    t[1] = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a, b, 0x24), c, 0x49), p1);
+    t[2] = _mm256_permutevar8x32_ps(_mm256_blend_ps(_mm256_blend_ps(a, b, 0x49), c, 0x92), p2);
+}
+
+/* Elements 0, 2, .. 14 (even) or 1, 3, .. 15 of the 16 floats lo, hi. */
+static inline __m256 evens(__m256 lo, __m256 hi)
+{
+    __m256 v = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+static inline __m256 odds(__m256 lo, __m256 hi)
+{
+    __m256 v = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(v), _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+/* 1 if the 8 outputs at X read taps k = 0..r-1 at idx = base + r X' + k
+ * (an area downscale by the integer r, away from the clamped borders). */
+static inline int regular_block(const int *idx, int n_out, int X, int r)
+{
+    /* most irregular maps (e.g. 1.5:1) fail here, before the vector check */
+    if (idx[X + 1] - idx[X] != r || idx[X + 7] - idx[X] != 7 * r)
+        return 0;
+    __m256i i0 = _mm256_loadu_si256((const __m256i *)(idx + X));
+    __m256i want = _mm256_add_epi32(_mm256_set1_epi32(idx[X]),
+                                    _mm256_mullo_epi32(_mm256_set1_epi32(r),
+                                                       _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)));
+    __m256i bad = _mm256_xor_si256(i0, want);
+    for (int k = 1; k < r; k++) {
+        __m256i ik = _mm256_loadu_si256((const __m256i *)(idx + (size_t)k * n_out + X));
+        bad = _mm256_or_si256(bad, _mm256_xor_si256(ik, _mm256_add_epi32(i0, _mm256_set1_epi32(k))));
+    }
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* The samples of the 8 outputs at X, tap by tap, into v[0..taps) (any table). */
+static inline void gather_block(const float *row, const int *idx, int taps, int n_out, int X,
+                                __m256 *v)
+{
+    for (int k = 0; k < taps; k++) {
+        /* element loads: gathers are slow where the GDS mitigation is on */
+        const int *i = idx + (size_t)k * n_out + X;
+        v[k] = _mm256_setr_ps(row[i[0]], row[i[1]], row[i[2]], row[i[3]], row[i[4]], row[i[5]],
+                              row[i[6]], row[i[7]]);
+    }
+}
+
 static void hresample_avx2(const float *row, const int *idx, const float *wt, int taps,
                            int n_out, float scale, float *out)
 {
     int X = 0;
     __m256 vs = _mm256_set1_ps(scale);
+    /* integer downscales by 2, 3 or 6 (the mark grid of 720p, 1080p and 4K
+     * pictures, the detector's fine grids) read whole vectors and shuffle */
+    int r = taps == 2 || taps == 3 || taps == 6 ? taps : 0;
     for (; X + 8 <= n_out; X += 8) {
-        __m256 s = _mm256_setzero_ps();
-        for (int k = 0; k < taps; k++) {
-            /* element loads: gathers are slow where the GDS mitigation is on */
-            const int *i = idx + (size_t)k * n_out + X;
-            __m256 v = _mm256_setr_ps(row[i[0]], row[i[1]], row[i[2]], row[i[3]], row[i[4]],
-                                      row[i[5]], row[i[6]], row[i[7]]);
-            s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(wt + (size_t)k * n_out + X), v));
+        __m256 v[16];
+        if (r && regular_block(idx, n_out, X, r)) {
+            const float *p = row + idx[X];
+            if (r == 2) {
+                __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 8);
+                v[0] = evens(a, b);
+                v[1] = odds(a, b);
+            } else if (r == 3) {
+                stride3(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _mm256_loadu_ps(p + 16), v);
+            } else {
+                /* 6 X + k = 3 (2 X) + k, or 3 (2 X + 1) + k - 3 */
+                __m256 lo[3], hi[3];
+                stride3(_mm256_loadu_ps(p), _mm256_loadu_ps(p + 8), _mm256_loadu_ps(p + 16), lo);
+                stride3(_mm256_loadu_ps(p + 24), _mm256_loadu_ps(p + 32),
+                        _mm256_loadu_ps(p + 40), hi);
+                for (int k = 0; k < 3; k++) {
+                    v[k] = evens(lo[k], hi[k]);
+                    v[k + 3] = odds(lo[k], hi[k]);
+                }
+            }
+        } else if (taps <= 16) {
+            gather_block(row, idx, taps, n_out, X, v);
+        } else {
+            break;
         }
+        __m256 s = _mm256_setzero_ps();
+        for (int k = 0; k < taps; k++)
+            s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(wt + (size_t)k * n_out + X), v[k]));
         _mm256_storeu_ps(out + X, _mm256_mul_ps(s, vs));
     }
     for (; X < n_out; X++) {
@@ -62,6 +142,34 @@ static void vacc_avx2(float *o, const float *t, float w, int n)
                                               _mm256_mul_ps(vw, _mm256_loadu_ps(t + x))));
     for (; x < n; x++)
         o[x] += w * t[x];
+}
+
+static void vsum_avx2(const float *const *rows, const float *w, int taps, int n, float *out)
+{
+    int x = 0;
+    for (; x + 16 <= n; x += 16) {
+        __m256 s0 = _mm256_setzero_ps(), s1 = s0;
+        for (int k = 0; k < taps; k++) {
+            __m256 vw = _mm256_set1_ps(w[k]);
+            s0 = _mm256_add_ps(s0, _mm256_mul_ps(vw, _mm256_loadu_ps(rows[k] + x)));
+            s1 = _mm256_add_ps(s1, _mm256_mul_ps(vw, _mm256_loadu_ps(rows[k] + x + 8)));
+        }
+        _mm256_storeu_ps(out + x, s0);
+        _mm256_storeu_ps(out + x + 8, s1);
+    }
+    for (; x + 8 <= n; x += 8) {
+        __m256 s0 = _mm256_setzero_ps();
+        for (int k = 0; k < taps; k++)
+            s0 = _mm256_add_ps(s0, _mm256_mul_ps(_mm256_set1_ps(w[k]),
+                                                 _mm256_loadu_ps(rows[k] + x)));
+        _mm256_storeu_ps(out + x, s0);
+    }
+    for (; x < n; x++) {
+        float s = 0;
+        for (int k = 0; k < taps; k++)
+            s += w[k] * rows[k][x];
+        out[x] = s;
+    }
 }
 
 static void lerp_avx2(const float *a, const float *b, float f, float scale, int n, float *out)
@@ -332,18 +440,95 @@ static void whiten_row_avx2(const float *in, const float *m, const float *q, int
 
 /* Four rows at once, one per double lane: each lane does the reference's
  * additions in the reference's order. */
+/* 8x8 transpose: r[l] holds row l on entry, column l on return. */
+static inline void transpose8x8(__m256 r[8])
+{
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
+    __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+
+/* Columns of an 8-row strip, transposed 8 at a time into a ring (a column
+ * is 8 floats, row l in lane l); the window needs at most 2r + 1 + 8 < 128
+ * of them at once. */
+#define BOX_RING 128
+
+typedef struct BoxStrip {
+    const float *in;
+    ptrdiff_t stride;
+    int w, filled;  /* columns [0, filled) transposed so far */
+    float *ring;    /* BOX_RING x 8 */
+} BoxStrip;
+
+static inline const float *box_col(BoxStrip *b, int c)
+{
+    while (b->filled <= c) {
+        int c0 = b->filled;
+        if (c0 + 8 <= b->w) {
+            __m256 r[8];
+            for (int l = 0; l < 8; l++)
+                r[l] = _mm256_loadu_ps(b->in + l * b->stride + c0);
+            transpose8x8(r);
+            for (int i = 0; i < 8; i++)
+                _mm256_store_ps(b->ring + ((c0 + i) & (BOX_RING - 1)) * 8, r[i]);
+        } else {
+            for (int i = 0; i < 8; i++)
+                for (int l = 0; l < 8; l++)
+                    b->ring[((c0 + i) & (BOX_RING - 1)) * 8 + l] =
+                        c0 + i < b->w ? b->in[l * b->stride + c0 + i] : 0.0f;
+        }
+        b->filled = c0 + 8;
+    }
+    return b->ring + (c & (BOX_RING - 1)) * 8;
+}
+
+/* Stores columns [x0, x0 + n) (n <= 8) of an 8-row block kept column-wise. */
+static inline void box_store(float *o, ptrdiff_t stride, const float *cols, int x0, int n)
+{
+    if (n == 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; i++)
+            r[i] = _mm256_load_ps(cols + i * 8);
+        transpose8x8(r);
+        for (int l = 0; l < 8; l++)
+            _mm256_storeu_ps(o + l * stride + x0, r[l]);
+        return;
+    }
+    for (int i = 0; i < n; i++)
+        for (int l = 0; l < 8; l++)
+            o[l * stride + x0 + i] = cols[i * 8 + l];
+}
+
 static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w, int r,
                           float *o1, float *o2, ptrdiff_t out_stride)
 {
     float inv[64];
     for (int k = 1; k <= 2 * r + 1 && k < 64; k++)
         inv[k] = 1.0f / (float)k;
+    _Alignas(32) float ring[BOX_RING * 8];
+    _Alignas(32) float c1[64], c2[64];  /* 8 output columns of each result */
     int j = 0;
-    /* eight rows: two independent chains of additions in flight */
+    /* eight rows: their columns transposed into vectors (row l in lane l),
+     * the running sums of rows 0-3 and 4-7 as two chains of doubles */
     for (; j + 8 <= nrows; j += 8) {
-        const float *p[8];
-        for (int l = 0; l < 8; l++)
-            p[l] = in + (j + l) * in_stride;
+        BoxStrip b = { in + j * in_stride, in_stride, w, 0, ring };
         float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
         __m256d s1 = _mm256_setzero_pd(), s2 = s1, t1 = s1, t2 = s1;
         int lo = 0, hi = -1;
@@ -351,16 +536,18 @@ static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w
             int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
             while (hi < e) {
                 hi++;
-                __m256d v = _mm256_setr_pd(p[0][hi], p[1][hi], p[2][hi], p[3][hi]);
-                __m256d u = _mm256_setr_pd(p[4][hi], p[5][hi], p[6][hi], p[7][hi]);
+                __m256 c = _mm256_load_ps(box_col(&b, hi));
+                __m256d v = _mm256_cvtps_pd(_mm256_castps256_ps128(c));
+                __m256d u = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));
                 s1 = _mm256_add_pd(s1, v);
                 t1 = _mm256_add_pd(t1, u);
                 s2 = _mm256_add_pd(s2, _mm256_mul_pd(v, v));
                 t2 = _mm256_add_pd(t2, _mm256_mul_pd(u, u));
             }
             while (lo < a) {
-                __m256d v = _mm256_setr_pd(p[0][lo], p[1][lo], p[2][lo], p[3][lo]);
-                __m256d u = _mm256_setr_pd(p[4][lo], p[5][lo], p[6][lo], p[7][lo]);
+                __m256 c = _mm256_load_ps(box_col(&b, lo));
+                __m256d v = _mm256_cvtps_pd(_mm256_castps256_ps128(c));
+                __m256d u = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));
                 s1 = _mm256_sub_pd(s1, v);
                 t1 = _mm256_sub_pd(t1, u);
                 s2 = _mm256_sub_pd(s2, _mm256_mul_pd(v, v));
@@ -368,14 +555,13 @@ static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w
                 lo++;
             }
             __m256 k = _mm256_set1_ps(inv[e - a + 1]);
-            float m1[8], m2[8];
-            _mm256_storeu_ps(m1, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t1),
-                                                               _mm256_cvtpd_ps(s1)), k));
-            _mm256_storeu_ps(m2, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t2),
-                                                               _mm256_cvtpd_ps(s2)), k));
-            for (int l = 0; l < 8; l++) {
-                a1[l * out_stride + x] = m1[l];
-                a2[l * out_stride + x] = m2[l];
+            _mm256_store_ps(c1 + (x & 7) * 8, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t1),
+                                                           _mm256_cvtpd_ps(s1)), k));
+            _mm256_store_ps(c2 + (x & 7) * 8, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t2),
+                                                           _mm256_cvtpd_ps(s2)), k));
+            if ((x & 7) == 7 || x == w - 1) {
+                box_store(a1, out_stride, c1, x & ~7, (x & 7) + 1);
+                box_store(a2, out_stride, c2, x & ~7, (x & 7) + 1);
             }
         }
     }
@@ -470,6 +656,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->cvt_u16 = cvt_u16_avx2;
     d->hresample = hresample_avx2;
     d->vacc = vacc_avx2;
+    d->vsum = vsum_avx2;
     d->lerp = lerp_avx2;
     d->lerp_idx = lerp_idx_avx2;
     d->mark_row = mark_row_avx2;
