@@ -6,7 +6,8 @@
  * Reads 8-bit luma frames (W x H, ffmpeg -f rawvideo -pix_fmt gray) of a
  * copy whose issued message is known (MESSAGE_HEX, 156 hex characters: the
  * message_hex wmdetect --json prints for the deliverable), runs the
- * detector on the nominal grid with that message expected, and takes the
+ * detector on the nominal grid with that message expected (the copy must
+ * have been marked by this build's code), and takes the
  * soft evidence of every data rank (FmEvidence.rank_soft): the channel the
  * copy gave, slot by slot, whatever code the slots carried. Its sign
  * against the issued codeword gives each rank's margin (positive = read
@@ -30,6 +31,7 @@
 #include "accumulator.h"
 #include "detector.h"
 #include "fec.h"
+#include "msgcode.h"
 #include "polar.h"
 #include "tool_util.h"
 
@@ -111,7 +113,8 @@ int main(int argc, char **argv)
     uint8_t bits[FM_MESSAGE_BITS], coded[POLAR_N];
     static float margin[FM_DATA_SLOTS], shuffled[FM_DATA_SLOTS];
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
-    fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+    if (fm_msgcode_encode(bits, coded) < 0)   /* the code this build marks with */
+        return 2;
     for (int r = 0; r < FM_DATA_SLOTS; r++)
         margin[r] = coded[r % FM_CODED_BITS] ? ev.rank_soft[r] : -ev.rank_soft[r];
 
@@ -119,7 +122,7 @@ int main(int argc, char **argv)
     if (fm_polar_init(&polar, POLAR_N, FM_MESSAGE_BITS) < 0)
         return 2;
     Code codes[] = {
-        { "conv-list64", FM_CODED_BITS, 64, 0, 0, 0 },
+        { "conv-list64", FM_CODED_BITS_V2, 64, 0, 0, 0 },
         { "polar4096-list8", POLAR_N, 8, 1, 0, 0 },
         { "polar4096-list32", POLAR_N, 32, 1, 0, 0 },
     };

@@ -2,26 +2,27 @@
 # fec_real.sh - the message codes compared on the evidence of real copies
 # (issue 8: "compare, on the same soft inputs from real copies").
 #
-#   bench/fec_real.sh [--seconds S] [--trials T] [--out FILE] CLIP...
+#   bench/fec_real.sh [--seconds S] [--excerpts "10 5 3"] [--trials T] [--out FILE] CLIP...
 #
 # Each CLIP (default: the media set's storm, vtest, raindrops, and dune scaled
 # to 1280x720) is marked for S seconds (default 10) at its own size with
 # wmembed --codec ffv1 under a throwaway key, then attacked with ffmpeg
 # (H.264 CRF 30 and 35, HEVC CRF 32, VP9 CRF 40, 1/2 and 1/3 of the size,
-# Gaussian blur sigma 1 and 2). build/fec_real reads each attacked copy's
-# evidence on the nominal grid and tries every code on it (see
-# bench/fec_real.c). One JSON line per copy goes to FILE (default
+# Gaussian blur sigma 1 and 2). build/fec_real reads the evidence of each
+# attacked copy's first E seconds for every E of --excerpts (default: S) on
+# the nominal grid and tries every code on it (see bench/fec_real.c). One JSON line per copy goes to FILE (default
 # bench/results/fec_real.jsonl); bench/fec_real_report.py makes the table.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${FILMMARK_BIN:-$here/build}
 media=${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}
-seconds=10 trials=200 out=$here/bench/results/fec_real.jsonl
+seconds=10 trials=200 out=$here/bench/results/fec_real.jsonl excerpts=
 clips=()
 while [ $# -gt 0 ]; do
     case $1 in
     --seconds) seconds=$2; shift 2 ;;
     --trials) trials=$2; shift 2 ;;
+    --excerpts) excerpts=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) clips+=("$1"); shift ;;
@@ -29,6 +30,7 @@ while [ $# -gt 0 ]; do
 done
 [ ${#clips[@]} -gt 0 ] || clips=("$media/storm_720p25.mkv" "$media/vtest_768x576.mkv"
                                   "$media/raindrops_1080p24.mkv" "dune720:$media/dune_1080p24.mkv")
+excerpts=${excerpts:-$seconds}
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export FILMMARK_REGISTRY=$work/registry.sqlite
@@ -62,9 +64,11 @@ for spec in "${clips[@]}"; do
         # shellcheck disable=SC2086
         ff -i "$marked" $args -an "$copy"
         read -r cw ch < <(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 "$copy" | tr , ' ')
-        line=$(ffmpeg -nostdin -loglevel error -i "$copy" -f rawvideo -pix_fmt gray - |
-               "$bin/fec_real" "$work/k.dkey" "$msg" "$cw" "$ch" "$fps" "$trials")
-        echo "{\"clip\": \"$name\", \"attack\": \"$aname\", \"size\": \"${cw}x${ch}\", \"result\": $line}" | tee -a "$out.tmp"
+        for e in $excerpts; do
+            line=$(ffmpeg -nostdin -loglevel error -i "$copy" -t "$e" -f rawvideo -pix_fmt gray - |
+                   "$bin/fec_real" "$work/k.dkey" "$msg" "$cw" "$ch" "$fps" "$trials")
+            echo "{\"clip\": \"$name\", \"attack\": \"$aname\", \"size\": \"${cw}x${ch}\", \"seconds\": $e, \"result\": $line}" | tee -a "$out.tmp"
+        done
         rm -f "$copy"
     done
     rm -f "$master" "$marked" "$marked.receipt.json"
