@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fec.h"
+#include "msgcode.h"
 #include "geometry.h"
 #include "pattern.h"
 
@@ -21,10 +21,6 @@
 #define SEGMENT_READ_Z 5.0
 /* An epoch counts in the reported span when its own pilot z reaches this. */
 #define SPAN_Z 4.0
-/* Messages the list decoder offers to the signature check: on the code
- * alone with Gaussian noise, 64 moved the raw error rate decoded 9 times in
- * 10 from about 17 % to 19 % (256 added almost nothing). */
-#define DECODE_LIST 64
 
 #ifndef __clang__ /* clang does not fold floating constants here (fuzz builds); gcc checks */
 _Static_assert(PHASES * FM_WINDOW_SECONDS == FM_EPOCH_SECONDS,
@@ -197,8 +193,8 @@ static void group_windows(const Detector *d, const Segment *seg, int g, int *fir
  * does.
  */
 static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expected_coded,
-                         float *soft, float *mark, float *half, double *noise, double *exp_s,
-                         double *exp_q,
+                         float *soft, float *rank_soft, float *mark, float *half, double *noise,
+                         double *exp_s, double *exp_q,
                          int *span_first, int *span_last)
 {
     int ng = make_groups(d, seg->w0, seg->w1, seg->h.phase);
@@ -272,6 +268,8 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
             if (d->map.bit[k] >= 0) {
                 int c = k % FM_NCOEF;
                 soft[d->map.bit[k]] += weight[c] * u[k] * d->map.sign[k];
+                if (rank_soft)
+                    rank_soft[d->map.rank[k]] += weight[c] * u[k] * d->map.sign[k];
                 mark[d->map.bit[k]] += weight[c] * amp[c];
                 half[d->map.bit[k]] += weight[c] * amph[0][c];
                 half[FM_CODED_BITS + d->map.bit[k]] += weight[c] * amph[1][c];
@@ -335,7 +333,8 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     float soft[FM_CODED_BITS] = { 0 }, ssoft[FM_CODED_BITS], smark[FM_CODED_BITS],
           shalf[2 * FM_CODED_BITS];
     double snoise[FM_CODED_BITS];
-    uint8_t coded[FM_CODED_BITS], refbits[FM_MESSAGE_BITS], exp_coded[FM_CODED_BITS];
+    float rank_soft[FM_DATA_SLOTS] = { 0 };
+    uint8_t refbits[FM_MESSAGE_BITS], exp_coded[FM_CODED_BITS];
     int ret;
 
     /* stretches of about SEG_WINDOWS windows, the same length each */
@@ -370,7 +369,10 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
 
     if (expected) {
         fm_bytes_to_bits(expected, FM_MESSAGE_BYTES, refbits);
-        fm_fec_encode(refbits, FM_MESSAGE_BITS, exp_coded);
+        ret = fm_msgcode_encode(refbits, exp_coded);
+        sodium_memzero(refbits, sizeof(refbits));
+        if (ret < 0)
+            return fm_error_set(err, ret, "out of memory in the encoder");
     }
     double exp_s = 0, exp_q = 0;
     int first = -1, last = -1;
@@ -394,7 +396,8 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         memset(snoise, 0, sizeof(snoise));
         memset(shalf, 0, sizeof(shalf));
         int sf = -1, sl = -1;
-        read_stretch(d, &seg[s], expected ? exp_coded : NULL, ssoft, smark, shalf, snoise, &exp_s,
+        read_stretch(d, &seg[s], expected ? exp_coded : NULL, ssoft, rank_soft,
+                     smark, shalf, snoise, &exp_s,
                      &exp_q, &sf, &sl);
         if (sf >= 0 && (first < 0 || sf < first))
             first = sf;
@@ -417,6 +420,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     }
     if (ev) {
         memcpy(ev->soft, soft, sizeof(soft));
+        memcpy(ev->rank_soft, rank_soft, sizeof(rank_soft));
         /* the best stretch under its runner-up hypotheses (alt[0] is the
          * best itself) */
         ev->alt_soft = malloc(sizeof(float) * FM_CODED_BITS * FM_EVIDENCE_ALTS);
@@ -431,7 +435,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
             double es = 0, eq = 0;
             int sf = -1, sl = -1;
             memset(as, 0, sizeof(float) * FM_CODED_BITS);
-            read_stretch(d, &alt, NULL, as, smark, shalf, snoise, &es, &eq, &sf, &sl);
+            read_stretch(d, &alt, NULL, as, NULL, smark, shalf, snoise, &es, &eq, &sf, &sl);
             ev->nalt++;
         }
     }
@@ -444,46 +448,50 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
 
     /* list decoding: the most likely messages in turn, until one carries a
      * signature that verifies (the signature is the check; a clip without
-     * the mark still needs an Ed25519 forgery, now among DECODE_LIST tries) */
-    int listed = 0;
-    uint8_t *cand = malloc((size_t)DECODE_LIST * FM_MESSAGE_BITS);
-    if (!cand)
-        return fm_error_set(err, FM_ENOMEM, "out of memory in the decoder");
-    if ((ret = fm_fec_decode_list(soft, FM_MESSAGE_BITS, DECODE_LIST, cand, &listed)) < 0) {
-        free(cand);
+     * the mark still needs an Ed25519 forgery, now among the list's tries) */
+    FmMsgRead mr;
+    if ((ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, d->key, &mr)) < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
+    res->mark_format = FM_MSGCODE_FORMAT;
+    if (!mr.signature_valid) {
+        /* a format 2 mark (filmmark 0.2.0): the same slots, the
+         * convolutional code */
+        FmMsgRead v2;
+        float soft2[FM_CODED_BITS_V2];
+        fm_msgcode_fold(rank_soft, FM_CODED_BITS_V2, soft2);
+        ret = fm_msgcode_read(soft2, FM_MSGCODE_FORMAT_V2, d->key, &v2);
+        sodium_memzero(soft2, sizeof(soft2));
+        if (ret < 0) {
+            sodium_memzero(&mr, sizeof(mr));
+            return fm_error_set(err, ret, "out of memory in the decoder");
+        }
+        if (v2.signature_valid) {
+            mr = v2;
+            res->mark_format = FM_MSGCODE_FORMAT_V2;
+        }
+        sodium_memzero(&v2, sizeof(v2));
     }
-    res->signature_valid = 0;
-    for (int c = 0; c < listed && !res->signature_valid; c++) {
-        fm_bits_to_bytes(cand + (size_t)c * FM_MESSAGE_BITS, FM_MESSAGE_BYTES, res->message);
-        res->signature_valid = fm_payload_verify(res->message, d->key) == 0;
-        res->list_rank = c;
-    }
-    if (!res->signature_valid) {
-        fm_bits_to_bytes(cand, FM_MESSAGE_BYTES, res->message);
-        res->list_rank = 0;
-    }
-    sodium_memzero(cand, (size_t)DECODE_LIST * FM_MESSAGE_BITS);
-    free(cand);
+    res->signature_valid = mr.signature_valid;
+    res->list_rank = mr.rank;
+    res->raw_ber = mr.raw_ber;
+    memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
+    sodium_memzero(&mr, sizeof(mr));
     res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
 
-    /* raw bit error rate before correction, against the decoded message or
-     * the expected one */
+    /* with an expected message: the raw bit error rate against it */
     if (expected) {
-        memcpy(coded, exp_coded, sizeof(coded));
         res->expected_match = sodium_memcmp(expected, res->message, FM_MESSAGE_BYTES) == 0;
         res->expected_z = exp_q > 0 ? exp_s / sqrt(exp_q) : 0;
-    } else {
-        fm_bytes_to_bits(res->message, FM_MESSAGE_BYTES, refbits);
-        fm_fec_encode(refbits, FM_MESSAGE_BITS, coded);
+        if (res->mark_format == FM_MSGCODE_FORMAT) {
+            int errors = 0;
+            for (int i = 0; i < FM_CODED_BITS; i++)
+                errors += (soft[i] > 0) != (exp_coded[i] == 1);
+            res->raw_ber = (double)errors / FM_CODED_BITS;
+        }
     }
-    int errors = 0;
-    for (int i = 0; i < FM_CODED_BITS; i++)
-        errors += (soft[i] > 0) != (coded[i] == 1);
-    res->raw_ber = (double)errors / FM_CODED_BITS;
     res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
     sodium_memzero(soft, sizeof(soft));
-    sodium_memzero(coded, sizeof(coded));
+    sodium_memzero(rank_soft, sizeof(rank_soft));
     sodium_memzero(exp_coded, sizeof(exp_coded));
     return 0;
 }

@@ -37,6 +37,8 @@ typedef struct FmDetectResult {
     int payload_valid;      /* the decoded payload has a known version */
     int list_rank;          /* which of the list decoder's messages verified (0 = the
                                most likely one) */
+    int mark_format;        /* the code read: 3 (polar, written today) or 2 (a
+                               filmmark 0.2.0 mark, convolutional code) */
     FmPayload payload;
     uint8_t message[FM_MESSAGE_BYTES];
     double pilot_z;         /* normalised pilot correlation: N(0,1) without a mark for
@@ -109,6 +111,11 @@ typedef struct FmEvidence {
      * pilot is weak the true epochs may not be the best one */
     int nalt;
     float *alt_soft;            /* nalt x FM_CODED_BITS, malloc'd */
+    /* the soft evidence of every data rank (FmSlotMap.rank), summed over the
+     * stretches read: soft[b] is the sum of rank_soft[r] over r % FM_CODED_BITS
+     * == b; kept so that a code of another length can be tried on the same
+     * evidence (bench/fec_real.c) */
+    float rank_soft[FM_DATA_SLOTS];
 } FmEvidence;
 
 /* Wipes and frees what the detector put in ev (ev itself is the caller's). */

@@ -225,7 +225,8 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
 
     fm_pattern_keys_init(e->keys, wm_key);
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
-    fm_fec_encode(bits, FM_MESSAGE_BITS, e->coded);
+    if (fm_msgcode_encode(bits, e->coded) < 0)
+        goto fail;
     fm_slot_map_init(e->map, e->keys, 0);
     fm_slot_values(e->map, e->coded, e->plain);
     if (fm_informed_new(&e->informed, e->map, e->plain, width, height) < 0)

@@ -1,11 +1,12 @@
 #include "naming.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "fec.h"
+#include "msgcode.h"
 #include "pattern.h"
 
 /* The signature's bits in the message (MSB first): bytes 14..77. */
@@ -27,18 +28,79 @@ static int random_bit(int j)
     return j >= SIG_FIRST && j < (int)FM_MESSAGE_BITS && (j < (int)SIG_ZERO_FIRST || j > (int)SIG_ZERO_LAST);
 }
 
+/* The mask is the same for every key and message: made once. */
+static pthread_once_t mask_once = PTHREAD_ONCE_INIT;
+static uint8_t the_mask[FM_CODED_BITS];
+static int the_mask_count = -1;
+
+/* Which random message bits each coded bit depends on (a bit vector of
+ * FM_MESSAGE_BITS per coded bit), for build_mask's sort. */
+#define DEP_BYTES ((FM_MESSAGE_BITS + 7) / 8)
+static const uint8_t *dep_vectors;
+
+static int by_dependence(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    int c = memcmp(dep_vectors + (size_t)i * DEP_BYTES, dep_vectors + (size_t)j * DEP_BYTES,
+                   DEP_BYTES);
+    return c ? c : (i > j) - (i < j);
+}
+
+static void build_mask(void)
+{
+    /* The code is linear: coded bit i depends on message bit j when coding
+     * the message with only bit j set gives bit i set. Between the issued
+     * message and an innocent's, coded bit i differs by the XOR of the
+     * random bits it depends on (and of shared bits): uniform when that set
+     * is not empty. Two coded bits that depend on the same set of random
+     * bits differ together, so only the first of each set is scored: the
+     * innocents' differences are then pairwise independent, and their
+     * score has variance 1. */
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    uint8_t *dep = calloc(FM_CODED_BITS, DEP_BYTES);
+    int *order = malloc(sizeof(int) * FM_CODED_BITS);
+    if (!dep || !order)
+        goto end;
+    for (int j = 0; j < (int)FM_MESSAGE_BITS; j++) {
+        if (!random_bit(j))
+            continue;
+        memset(bits, 0, sizeof(bits));
+        bits[j] = 1;
+        if (fm_msgcode_encode(bits, coded) < 0)
+            goto end;
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            if (coded[i])
+                dep[(size_t)i * DEP_BYTES + j / 8] |= (uint8_t)(1u << (j % 8));
+    }
+    static const uint8_t zero[DEP_BYTES];
+    int n = 0;
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        order[i] = i;
+    dep_vectors = dep;
+    qsort(order, FM_CODED_BITS, sizeof(int), by_dependence);
+    dep_vectors = NULL;
+    memset(the_mask, 0, sizeof(the_mask));
+    for (int o = 0; o < FM_CODED_BITS; o++) {
+        const uint8_t *v = dep + (size_t)order[o] * DEP_BYTES;
+        if (!memcmp(v, zero, DEP_BYTES) ||
+            (o > 0 && !memcmp(v, dep + (size_t)order[o - 1] * DEP_BYTES, DEP_BYTES)))
+            continue;
+        the_mask[order[o]] = 1;
+        n++;
+    }
+    the_mask_count = n;
+end:
+    free(dep);
+    free(order);
+}
+
 int fm_naming_mask(uint8_t mask[FM_CODED_BITS])
 {
-    int n = 0;
-    for (int step = 0; step < (int)(FM_MESSAGE_BITS + FM_FEC_TAIL); step++) {
-        int ok = 1;
-        for (int j = step - (FM_FEC_K - 1); j <= step && ok; j++)
-            ok = random_bit(j);
-        for (int g = 0; g < FM_FEC_RATE; g++)
-            mask[step * FM_FEC_RATE + g] = (uint8_t)ok;
-        n += ok * FM_FEC_RATE;
-    }
-    return n;
+    pthread_once(&mask_once, build_mask);
+    if (the_mask_count < 0)
+        return FM_ENOMEM;
+    memcpy(mask, the_mask, sizeof(the_mask));
+    return the_mask_count;
 }
 
 /* Share of the false-alarm budget spent on the main statistics (the whole
@@ -57,7 +119,8 @@ void fm_mark_consistency(const FmEvidence *ev, const FmDetectResult *blind,
 {
     memset(out, 0, sizeof(*out));
     uint8_t mask[FM_CODED_BITS];
-    fm_naming_mask(mask);
+    if (fm_naming_mask(mask) < 0)
+        return;
     /* Over the signature's coded bits: E[y^2] = mean^2 + noise. For one
      * mark, the mean is the amplitude the pilots show (mark[]); k copies
      * with independent signatures averaged leave (sum of k signs / k) x
@@ -124,7 +187,8 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
         return 0;
 
     uint8_t mask[FM_CODED_BITS], bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
-    fm_naming_mask(mask);
+    if (fm_naming_mask(mask) < 0)
+        return fm_error_set(err, FM_ENOMEM, "out of memory building the code");
     /* with several stretches, each is also scored alone (a splice of long
      * stretches from different copies): 1 + nstretch statistics a candidate */
     int nsub = ev->nstretch > 1 ? ev->nstretch : 0, nalt = ev->alt_soft ? ev->nalt : 0;
@@ -167,7 +231,8 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
     out->hypotheses = (long)fmin(nf * nstat, 9e18);
     for (size_t c = 0; c < n; c++) {
         fm_bytes_to_bits(cands[c].message, FM_MESSAGE_BYTES, bits);
-        fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+        if (fm_msgcode_encode(bits, coded) < 0)
+            break; /* cannot happen: the mask above built the code */
         for (int i = 0; i < FM_CODED_BITS; i++)
             cw[i] = coded[i] ? 1 : -1;
         FmCandidateScore *sc = &out->scores[c];

@@ -116,10 +116,12 @@ void fm_mark_consistency(const FmEvidence *ev, const FmDetectResult *blind,
                          FmMarkConsistency *out);
 
 /*
- * The coded bits a candidate is scored on: 1 where the coded bit depends
- * on signature bits only (the 9 message bits of its encoder window all lie
- * in the signature, outside the top nibble of S that Ed25519 keeps zero).
- * Returns how many (1488).
+ * The coded bits a candidate is scored on: 1 where the coded bit depends on
+ * at least one signature bit outside the top nibble of S that Ed25519 keeps
+ * zero. Such a bit is the XOR of the message's shared bits (title, time)
+ * with a bit that differs at random between messages, so an innocent's
+ * codeword agrees there with the issued one by chance alone. Returns how
+ * many, or FM_ENOMEM when the code could not be built.
  */
 int fm_naming_mask(uint8_t mask[FM_CODED_BITS]);
 

@@ -138,11 +138,13 @@ void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch)
     map->epoch = epoch;
     for (int r = 0; r < FM_SYNC_SLOTS; r++) {
         map->bit[pk->sync_slot[r]] = FM_SLOT_SYNC;
+        map->rank[pk->sync_slot[r]] = FM_SLOT_SYNC;
         map->sign[pk->sync_slot[r]] = pk->sync_sign[r];
     }
     for (int r = 0; r < FM_FREE_SLOTS; r++) {
         int k = perm[r];
         map->bit[k] = (int16_t)(r < FM_DATA_SLOTS ? r % FM_CODED_BITS : FM_SLOT_PILOT);
+        map->rank[k] = (int16_t)(r < FM_DATA_SLOTS ? r : FM_SLOT_PILOT);
         map->sign[k] = (int8_t)sign_bit(signs, r);
     }
     sodium_memzero(perm, sizeof(perm));

@@ -23,7 +23,7 @@
 
 #include <stdint.h>
 
-#include "fec.h"
+#include "msgcode.h"
 #include "keys.h"
 #include "payload.h"
 
@@ -31,7 +31,6 @@
 #define FM_TILE_BLOCKS (FM_TILE / 8)                   /* per side */
 #define FM_NCOEF 20                                     /* slots per block */
 #define FM_SLOTS (FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF) /* 5120 */
-#define FM_CODED_BITS ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* 1896 */
 #define FM_SYNC_SLOTS 256                               /* constant, for geometry */
 #define FM_PILOTS 512                                   /* per epoch */
 #define FM_FREE_SLOTS (FM_SLOTS - FM_SYNC_SLOTS)        /* 4864: pilot + data */
@@ -54,6 +53,10 @@ typedef struct FmSlotMap {
      * FM_DATA_SLOTS data slots carry the coded bits round-robin (some bits
      * more often than others), in the epoch's keyed order. */
     int16_t bit[FM_SLOTS];
+    /* data rank of the slot in the epoch's keyed order (0 .. FM_DATA_SLOTS-1;
+     * rank r carries coded bit r % FM_CODED_BITS), or FM_SLOT_PILOT /
+     * FM_SLOT_SYNC: the same for any code length */
+    int16_t rank[FM_SLOTS];
     int8_t sign[FM_SLOTS];   /* keyed scrambling sign, +1 or -1 */
     uint32_t epoch;
 } FmSlotMap;

@@ -6,10 +6,8 @@
 #include <fftw3.h>
 #include <sodium.h>
 
-#include "fec.h"
+#include "msgcode.h"
 
-/* Messages the list decoder offers to the signature check (as fm_detect). */
-#define DECODE_LIST 64
 /* Two shift candidates of one flip must differ by more than this many mark
  * pixels along an axis: the sync correlation peak is a few samples wide. */
 #define PEAK_EXCLUDE 2
@@ -221,36 +219,16 @@ static void soft_bits(const FmStillKey *sk, const float *u, uint32_t epoch, FmSl
 int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *res,
                          FmError *err)
 {
-    uint8_t *cand = malloc((size_t)DECODE_LIST * FM_MESSAGE_BITS);
-    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
-    int listed = 0, ret;
-    if (!cand)
-        return fm_error_set(err, FM_ENOMEM, "out of memory in the decoder");
-    if ((ret = fm_fec_decode_list(soft, FM_MESSAGE_BITS, DECODE_LIST, cand, &listed)) < 0) {
-        free(cand);
+    FmMsgRead mr;
+    int ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, key, &mr);
+    if (ret < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
-    }
-    res->signature_valid = 0;
-    for (int c = 0; c < listed && !res->signature_valid; c++) {
-        fm_bits_to_bytes(cand + (size_t)c * FM_MESSAGE_BITS, FM_MESSAGE_BYTES, res->message);
-        res->signature_valid = fm_payload_verify(res->message, key) == 0;
-        res->list_rank = c;
-    }
-    if (!res->signature_valid) {
-        fm_bits_to_bytes(cand, FM_MESSAGE_BYTES, res->message);
-        res->list_rank = 0;
-    }
-    sodium_memzero(cand, (size_t)DECODE_LIST * FM_MESSAGE_BITS);
-    free(cand);
+    res->signature_valid = mr.signature_valid;
+    res->list_rank = mr.rank;
+    res->raw_ber = mr.raw_ber;
+    memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
+    sodium_memzero(&mr, sizeof(mr));
     res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
-    fm_bytes_to_bits(res->message, FM_MESSAGE_BYTES, bits);
-    fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
-    int errors = 0;
-    for (int i = 0; i < FM_CODED_BITS; i++)
-        errors += (soft[i] > 0) != (coded[i] == 1);
-    res->raw_ber = (double)errors / FM_CODED_BITS;
-    sodium_memzero(bits, sizeof(bits));
-    sodium_memzero(coded, sizeof(coded));
     return 0;
 }
 

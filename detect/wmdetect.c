@@ -202,6 +202,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                               : (r->geometry.flip_v ? "vertical" : "none"),
            r->geometry.rotation_deg);
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
+    if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
+        printf("  mark format:    %d (written by filmmark 0.2.x: still read; re-issue with this "
+               "version for the stronger code)\n", r->mark_format);
     identify_text(id, r);
     printf("  clip sha256:    %s\n", pv->sha256);
     printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
@@ -249,6 +252,10 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     fm_hex(r->message, FM_MESSAGE_BYTES, msg_hex);
     json_object_set_new(o, "message_hex", show ? json_string(msg_hex) : json_null());
     json_object_set_new(o, "format", json_integer(FM_PAYLOAD_VERSION));
+    /* the code the verified message was read with: 3, or 2 for a mark
+     * written by filmmark 0.2.x */
+    json_object_set_new(o, "mark_format", r->signature_valid ? json_integer(r->mark_format)
+                                                             : json_null());
     json_object_set_new(o, "false_alarm_probability", real(r->false_alarm_probability));
     json_object_set_new(o, "false_alarm_log10", real(r->false_alarm_log10));
     json_object_set_new(o, "pilot_z", real(r->pilot_z));

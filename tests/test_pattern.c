@@ -63,7 +63,8 @@ static void map_init(FmSlotMap *m, const uint8_t key[FM_WMKEY_BYTES], uint32_t e
 Test(pattern, constants_are_consistent)
 {
     cr_assert_eq(FM_SLOTS, FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF);
-    cr_assert_eq(FM_CODED_BITS, (int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS));
+    cr_assert_eq(FM_CODED_BITS, FM_POLAR_CODE_N);
+    cr_assert_eq(FM_CODED_BITS_V2, (int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS));
     cr_assert_gt(FM_PILOTS, 0);
     cr_assert_geq(FM_DATA_SLOTS, FM_CODED_BITS, "not every coded bit can have a slot");
     /* slot coefficients: distinct, never DC, inside the 8x8 block */
@@ -241,10 +242,10 @@ Test(pattern, render_read_round_trip_marked_message)
     map_init(map_a, key, 0);
     TuRng r;
     tu_rng_seed(&r, 8);
-    uint8_t bits[FM_MESSAGE_BITS], coded[FM_FEC_CODED_BITS(FM_MESSAGE_BITS)];
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
     for (int i = 0; i < (int)FM_MESSAGE_BITS; i++)
         bits[i] = (uint8_t)(tu_rng_u64(&r) & 1);
-    fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+    cr_assert_eq(fm_msgcode_encode(bits, coded), 0);
     fm_slot_values(map_a, coded, values);
     fm_tile_render(values, tile);
     fm_tile_read(tile, back);
@@ -257,8 +258,22 @@ Test(pattern, render_read_round_trip_marked_message)
         if (map_a->bit[k] >= 0)
             soft[map_a->bit[k]] += back[k] * map_a->sign[k];
     uint8_t got[FM_MESSAGE_BITS];
-    cr_assert_eq(fm_fec_decode(soft, FM_MESSAGE_BITS, got), 0);
+    int found = 0;
+    cr_assert_eq(fm_msgcode_decode_list(soft, 1, got, &found), 0);
+    cr_assert_eq(found, 1);
     cr_assert_arr_eq(got, bits, sizeof bits);
+    /* every data rank is in the map once, and carries its rank's bit */
+    int *seen = calloc(FM_DATA_SLOTS, sizeof(int));
+    for (int k = 0; k < FM_SLOTS; k++)
+        if (map_a->rank[k] >= 0) {
+            seen[map_a->rank[k]]++;
+            cr_assert_eq(map_a->bit[k], map_a->rank[k] % FM_CODED_BITS);
+        } else {
+            cr_assert_eq(map_a->rank[k], map_a->bit[k]);
+        }
+    for (int rk = 0; rk < FM_DATA_SLOTS; rk++)
+        cr_assert_eq(seen[rk], 1, "rank %d", rk);
+    free(seen);
     free(soft);
 }
 
@@ -268,7 +283,7 @@ Test(pattern, tile_has_unit_rms)
     for (uint32_t s = 20; s < 25; s++) {
         key_bytes(key, s);
         map_init(map_a, key, 0);
-        uint8_t coded[FM_FEC_CODED_BITS(FM_MESSAGE_BITS)];
+        uint8_t coded[FM_CODED_BITS];
         TuRng r;
         tu_rng_seed(&r, s);
         for (int i = 0; i < FM_CODED_BITS; i++)

@@ -1,0 +1,102 @@
+#include "msgcode.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "fm_error.h"
+#include "pattern.h"
+#include "polar.h"
+
+/* The code is built once per process (its construction is deterministic:
+ * common/polar.h) and shared read-only by every thread. */
+static pthread_once_t code_once = PTHREAD_ONCE_INIT;
+static FmPolar *code;
+
+static void build_code(void)
+{
+    if (fm_polar_init(&code, FM_POLAR_CODE_N, FM_MESSAGE_BITS) < 0)
+        code = NULL;
+}
+
+static const FmPolar *the_code(void)
+{
+    pthread_once(&code_once, build_code);
+    return code;
+}
+
+int fm_msgcode_encode(const uint8_t *bits, uint8_t *coded)
+{
+    const FmPolar *p = the_code();
+    if (!p)
+        return FM_ENOMEM;
+    fm_polar_encode(p, bits, coded);
+    return 0;
+}
+
+int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *found)
+{
+    const FmPolar *p = the_code();
+    *found = 0;
+    if (!p)
+        return FM_ENOMEM;
+    if (list < 1 || list > FM_MSGCODE_MAX_LIST)
+        return FM_EINVAL;
+    return fm_polar_decode_list(p, soft, list, cands, found);
+}
+
+void fm_msgcode_fold(const float *rank_soft, int ncoded, float *soft)
+{
+    memset(soft, 0, sizeof(float) * (size_t)ncoded);
+    for (int r = 0; r < FM_DATA_SLOTS; r++)
+        soft[r % ncoded] += rank_soft[r];
+}
+
+int fm_msgcode_read(const float *soft, int format, const FmKey *key, FmMsgRead *out)
+{
+    int v2 = format == FM_MSGCODE_FORMAT_V2;
+    int list = v2 ? FM_MSGCODE_LIST_V2 : FM_MSGCODE_LIST;
+    int ncoded = v2 ? FM_CODED_BITS_V2 : FM_CODED_BITS;
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    int listed = 0, ret;
+
+    memset(out, 0, sizeof(*out));
+    if (format != FM_MSGCODE_FORMAT && !v2)
+        return FM_EINVAL;
+    uint8_t *cand = malloc((size_t)list * FM_MESSAGE_BITS);
+    if (!cand)
+        return FM_ENOMEM;
+    ret = v2 ? fm_fec_decode_list(soft, FM_MESSAGE_BITS, list, cand, &listed)
+             : fm_msgcode_decode_list(soft, list, cand, &listed);
+    if (ret < 0 || listed < 1) {
+        free(cand);
+        return ret < 0 ? ret : FM_EINVAL;
+    }
+    for (int c = 0; c < listed && !out->signature_valid; c++) {
+        fm_bits_to_bytes(cand + (size_t)c * FM_MESSAGE_BITS, FM_MESSAGE_BYTES, out->message);
+        out->signature_valid = fm_payload_verify(out->message, key) == 0;
+        out->rank = c;
+    }
+    if (!out->signature_valid) {
+        fm_bits_to_bytes(cand, FM_MESSAGE_BYTES, out->message);
+        out->rank = 0;
+    }
+    sodium_memzero(cand, (size_t)list * FM_MESSAGE_BITS);
+    free(cand);
+
+    /* raw errors against the codeword of the message kept */
+    fm_bytes_to_bits(out->message, FM_MESSAGE_BYTES, bits);
+    if (v2)
+        fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+    else if ((ret = fm_msgcode_encode(bits, coded)) < 0)
+        return ret;
+    int errors = 0;
+    for (int i = 0; i < ncoded; i++)
+        errors += (soft[i] > 0) != (coded[i] == 1);
+    out->raw_ber = (double)errors / ncoded;
+    sodium_memzero(bits, sizeof(bits));
+    sodium_memzero(coded, sizeof(coded));
+    return 0;
+}

@@ -1,0 +1,76 @@
+/*
+ * msgcode.h - the error-correcting code of the watermark message (mark
+ * format 3), and the code format 2 marks were written with.
+ *
+ * Format 3: the polar (4096, 624) code of common/polar.h, decoded by
+ * successive-cancellation list decoding; the Ed25519 signature picks the
+ * message from the list (there is no CRC). The FM_DATA_SLOTS data slots of
+ * an epoch carry the 4096 coded bits round-robin in the epoch's keyed order
+ * (rank r carries bit r % FM_CODED_BITS, so 256 bits are sent twice).
+ * Measured against format 2's code (bench/fec_edge.c on a simulated
+ * channel, bench/fec_real.sh on the evidence of real copies): docs/DESIGN.md.
+ *
+ * Format 2 (filmmark 0.2.0): the K = 9 convolutional code of common/fec.h
+ * (1896 coded bits) over the same slots, list Viterbi. Its marks are still
+ * read: fm_msgcode_fold folds the evidence of the data ranks for either.
+ */
+#ifndef FM_MSGCODE_H
+#define FM_MSGCODE_H
+
+#include <stdint.h>
+
+#include "fec.h"
+#include "keys.h"
+#include "payload.h"
+
+#define FM_POLAR_CODE_N 4096
+#define FM_CODED_BITS FM_POLAR_CODE_N                       /* format 3 */
+#define FM_CODED_BITS_V2 ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* format 2: 1896 */
+/* Longest list fm_msgcode_decode_list takes. */
+#define FM_MSGCODE_MAX_LIST 256
+
+/*
+ * Codes the FM_MESSAGE_BITS message bits (0/1) into FM_CODED_BITS coded bits.
+ * Returns 0, or FM_ENOMEM when the code could not be built (first use).
+ */
+int fm_msgcode_encode(const uint8_t *bits, uint8_t *coded);
+
+/*
+ * List decoding of FM_CODED_BITS soft values (positive = coded bit 1): up to
+ * `list` messages, most likely first, into cands (list x FM_MESSAGE_BITS);
+ * *found gets how many. Returns 0, FM_EINVAL or FM_ENOMEM.
+ */
+int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *found);
+
+/* Mark formats the decoder reads. */
+#define FM_MSGCODE_FORMAT 3      /* polar: what wmembed writes */
+#define FM_MSGCODE_FORMAT_V2 2   /* convolutional: filmmark 0.2.0 */
+/* Lists the decoders keep: the polar list of 32 is within 0.1 dB of 256
+ * (bench/results/fec_edge.md); 64 was format 2's. */
+#define FM_MSGCODE_LIST 32
+#define FM_MSGCODE_LIST_V2 64
+
+typedef struct FmMsgRead {
+    int signature_valid;     /* a listed message's signature verified */
+    int rank;                /* its place in the list (0 = most likely) */
+    double raw_ber;          /* coded bits read wrong against that message's
+                                codeword (the most likely one when none verified) */
+    uint8_t message[FM_MESSAGE_BYTES]; /* the verified message, else the most likely */
+} FmMsgRead;
+
+/*
+ * Reads the message from soft values of mark format `format`
+ * (FM_MSGCODE_FORMAT: FM_CODED_BITS values; FM_MSGCODE_FORMAT_V2:
+ * FM_CODED_BITS_V2 values): list decoding, then the first listed message
+ * whose Ed25519 signature verifies under key. Returns 0 (out->signature_valid
+ * says whether one did), FM_EINVAL or FM_ENOMEM.
+ */
+int fm_msgcode_read(const float *soft, int format, const FmKey *key, FmMsgRead *out);
+
+/*
+ * Soft values of a code with `ncoded` coded bits from the evidence of the
+ * FM_DATA_SLOTS data ranks: soft[b] = sum of rank_soft[r] over r % ncoded == b.
+ */
+void fm_msgcode_fold(const float *rank_soft, int ncoded, float *soft);
+
+#endif
