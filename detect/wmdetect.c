@@ -46,8 +46,9 @@ static const char *verdict_name(const ContentCheck *cc)
 static void usage(FILE *out)
 {
     fprintf(out,
-        "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--start S] [--duration D]\n"
-        "                [--threads N] [--report FILE.html] [--json] [--quiet] CLIP\n"
+        "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--registry LOC | --no-registry]\n"
+        "                [--start S] [--duration D] [--threads N] [--report FILE.html]\n"
+        "                [--json] [--quiet] CLIP|-\n"
         "       wmdetect [-k KEY.dkey] --scan DIR|- [--threads N] [--json] [--quiet]\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
@@ -62,6 +63,11 @@ static void usage(FILE *out)
         "                       fingerprint it records (content match)\n"
         "      --start T        skip the first T of CLIP (seconds or [HH:]MM:SS[.m])\n"
         "      --duration T     read at most T of it\n"
+        "      --registry LOC   name the recipient among the messages this registry\n"
+        "                       of issued marks records (SQLite file or\n"
+        "                       postgresql://...; default $FILMMARK_REGISTRY, else\n"
+        "                       ~/.local/share/filmmark/registry.sqlite, when present)\n"
+        "      --no-registry    consult no registry\n"
         "      --report FILE    also write an evidence report: one self-contained\n"
         "                       HTML file (see docs/example-report.html)\n"
         "      --scan DIR       scan every file under DIR (recursive; - reads a list\n"
@@ -187,7 +193,8 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     } else {
         printf("  payload:        unreadable (too damaged to decode)\n");
     }
-    printf("  signature:      %s (key %s)\n", r->signature_valid ? "valid" : "INVALID", fp);
+    printf("  signature:      %s (key %s)\n",
+           r->signature_valid ? "valid" : "not verified from the clip alone", fp);
     printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld %s searched)\n",
            r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses,
            r->hypotheses == 1 ? "hypothesis" : "hypotheses");
