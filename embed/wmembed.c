@@ -29,7 +29,7 @@
 
 #define EXIT_USAGE 2
 #define DEFAULT_VERIFY_SECONDS 20.0
-#define DEFAULT_BATCH 8
+#define DEFAULT_BATCH 4
 
 /* Set by SIGINT/SIGTERM/SIGHUP/SIGQUIT: the run stops and removes whatever
  * it has not published. Publication itself runs with the signals blocked. */
