@@ -26,7 +26,9 @@ typedef struct FmError {
     char msg[512];
 } FmError;
 
-/* Writes a printf-style message into err (if err is not NULL) and returns code. */
+/* Writes a printf-style message into err (if err is not NULL) and returns code.
+ * The message is always one line: control bytes (a newline, a tab, an escape)
+ * that it quotes from the input become '?'. */
 int fm_error_set(FmError *err, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
