@@ -40,8 +40,16 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     acc->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
     acc->slots = malloc(sizeof(float) * FM_SLOTS);
     acc->fine_total = calloc(nf, sizeof(float));
+    acc->cw = (acc->gw + FM_TAG_CELL - 1) / FM_TAG_CELL;
+    acc->ch = (acc->gh + FM_TAG_CELL - 1) / FM_TAG_CELL;
+    acc->cell_area = calloc((size_t)acc->cw * acc->ch, sizeof(float));
+    acc->grid_first = malloc(sizeof(float) * n);
+    if (acc->cell_area)
+        for (int y = 0; y < acc->gh; y++)
+            for (int x = 0; x < acc->gw; x++)
+                acc->cell_area[(y / FM_TAG_CELL) * acc->cw + x / FM_TAG_CELL] += 1;
     if (!acc->fine || !acc->grid || !acc->tmp || !acc->tile || !acc->slots ||
-        !acc->fine_total ||
+        !acc->fine_total || !acc->cell_area || !acc->grid_first ||
         fm_axis_map_init(&acc->mx, width, acc->fw, 0, (double)width / acc->fw) < 0 ||
         fm_axis_map_init(&acc->my, height, acc->fh, 0, (double)height / acc->fh) < 0 ||
         fm_axis_map_init(&acc->nx, acc->fw, acc->gw, 0, (double)acc->fw / acc->gw) < 0 ||
@@ -70,7 +78,11 @@ void fm_accumulator_free(FmAccumulator *acc)
     for (int i = 0; i < acc->nwin; i++) {
         free(acc->win[i].slots);
         free(acc->win[i].fine);
+        free(acc->win[i].cells);
+        free(acc->win[i].fine_raw);
     }
+    free(acc->cell_area);
+    free(acc->grid_first);
     free(acc->win);
     fm_whiten_free(&acc->white_grid);
     fm_whiten_free(&acc->white_fine);
@@ -137,9 +149,13 @@ static FmWindow *window_at(FmAccumulator *acc, double t)
         win->slots = calloc(FM_SLOTS, sizeof(float));
         if (!win->slots)
             return NULL;
+        win->cells = calloc((size_t)acc->cw * acc->ch, sizeof(float));
+        if (!win->cells)
+            return NULL;
         if (w < FM_FINE_WINDOWS) {
             win->fine = calloc((size_t)acc->fw * acc->fh, sizeof(float));
-            if (!win->fine)
+            win->fine_raw = calloc((size_t)acc->fw * acc->fh, sizeof(float));
+            if (!win->fine || !win->fine_raw)
                 return NULL;
         }
         win->t_first = win->t_last = t;
@@ -231,8 +247,19 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     int jobs = acc->jobs;
     fm_pool_run(acc->pool, hpass_job, &fr, jobs);
     fm_pool_run(acc->pool, vpass_job, &fr, jobs);
+    if (win->fine_raw)
+        acc->dsp->vacc(win->fine_raw, acc->fine, 1.0f, acc->fw * acc->fh);
     fm_pool_run(acc->pool, hpass_fine_job, &fr, jobs);
     fm_pool_run(acc->pool, vpass_grid_job, &fr, jobs);
+    /* the picture's cells, before the grid is whitened in place */
+    if (!acc->frames)
+        memcpy(acc->grid_first, acc->grid, sizeof(float) * (size_t)acc->gw * acc->gh);
+    for (int y = 0; y < acc->gh; y++) {
+        const float *row = acc->grid + (size_t)y * acc->gw;
+        float *c = win->cells + (size_t)(y / FM_TAG_CELL) * acc->cw;
+        for (int x = 0; x < acc->gw; x++)
+            c[x / FM_TAG_CELL] += row[x];
+    }
     fm_whiten_run(&acc->white_grid, acc->dsp, acc->pool, acc->grid, acc->grid);
     fm_whiten_run(&acc->white_fine, acc->dsp, acc->pool, acc->fine, acc->fine);
     fm_pool_run(acc->pool, sum_job, &fr, jobs);

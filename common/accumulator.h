@@ -41,6 +41,11 @@ typedef struct FmWindow {
     long frames;             /* 0: no frame fell in this window */
     float *slots;            /* FM_SLOTS raw slot values of its nominal evidence */
     float *fine;             /* fw*fh fine-grid evidence, or NULL */
+    /* the picture itself (not whitened), for format 4's content tag: sums of
+     * the nominal grid over FM_TAG_CELL-square cells (cw*ch), and, where
+     * fine evidence is kept, the fine grid (fw*fh) */
+    float *cells;
+    float *fine_raw;
 } FmWindow;
 
 typedef struct FmAccumulator {
@@ -53,6 +58,10 @@ typedef struct FmAccumulator {
     FmAxisMap nx, ny;        /* fine -> nominal */
     float *fine, *grid, *tmp, *tile, *slots;
     float *fine_total;       /* fw*fh sum over all frames, fine grid */
+    int cw, ch;              /* cells of the nominal grid (FmWindow.cells) */
+    float *cell_area;        /* cw*ch: grid samples in each cell */
+    float *grid_first;       /* gw*gh: the first frame's nominal grid, not whitened
+                                (a one-frame clip's picture, for the still detector) */
     long frames;
     double t_first, t_last;
     double t_origin;         /* clip time of window 0's start */

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "content_tag.h"
 #include "msgcode.h"
 #include "geometry.h"
 #include "pattern.h"
@@ -79,7 +80,55 @@ typedef struct Detector {
     FmSlotMap map;
     float want[FM_SLOTS];
     FmEvidence *ev;              /* the message evidence, for naming (or NULL) */
+    /* format 4: the coded bits' public mask as signs, the tag key, the
+     * region anchors tried and each window's cells at each anchor (NULL:
+     * taken from the nominal grid's cells, FmWindow.cells) */
+    int8_t mask_sign[FM_CODED_BITS];
+    FmTagKey tk;
+    int nanchor;
+    int anchor_x[FM_BIND_ANCHORS], anchor_y[FM_BIND_ANCHORS];
+    FmTagCells *wcells;          /* nwin x nanchor, or NULL */
+    FmBind bind[FM_BIND_ANCHORS];
+    /* the last group read (cells per anchor), for the next stretch's first */
+    FmTagCells *prev_cells;      /* nanchor */
+    long prev_epoch;             /* its epoch, -1: none */
+    int prev_last_window;
 } Detector;
+
+static void set_anchors(Detector *d, int gw, int gh, int sh_x, int sh_y)
+{
+    fm_tag_anchors(gw, gh, sh_x, sh_y, d->anchor_x, d->anchor_y);
+    d->nanchor = FM_BIND_ANCHORS;
+}
+
+/* Adds window w's picture cells at anchor a. */
+static void window_cells(const Detector *d, int w, int a, FmTagCells *out)
+{
+    if (d->wcells) {
+        fm_tag_cells_merge(out, &d->wcells[(size_t)w * d->nanchor + a]);
+        return;
+    }
+    const FmAccumulator *acc = d->acc;
+    const FmWindow *win = &acc->win[w];
+    if (!win->cells)
+        return;
+    /* the anchors of the nominal grid are tile corners: region cells are
+     * whole cells of the grid */
+    int cx0 = (d->anchor_x[a] - FM_TAG_COLS * FM_TAG_CELL / 2) / FM_TAG_CELL;  /* exact */
+    int cy0 = (d->anchor_y[a] - FM_TAG_ROWS * FM_TAG_CELL / 2) / FM_TAG_CELL;
+    for (int i = 0; i < FM_TAG_ROWS; i++) {
+        int cy = cy0 + i;
+        if (cy < 0 || cy >= acc->ch)
+            continue;
+        for (int j = 0; j < FM_TAG_COLS; j++) {
+            int cx = cx0 + j;
+            if (cx < 0 || cx >= acc->cw)
+                continue;
+            out->sum[i * FM_TAG_COLS + j] += win->cells[(size_t)cy * acc->cw + cx];
+            out->n[i * FM_TAG_COLS + j] += acc->cell_area[(size_t)cy * acc->cw + cx] * win->frames;
+        }
+    }
+}
 
 /* Sums a stretch's windows into epoch groups under a phase; normalised. */
 static int make_groups(Detector *d, int w0, int w1, int phase)
@@ -192,11 +241,19 @@ static void group_windows(const Detector *d, const Segment *seg, int g, int *fir
  * mark on their own (pilot z >= SPAN_Z), or to the whole stretch if none
  * does.
  */
+static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *tags,
+                         const float *tag_mu, const float *tag_var);
+
 static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expected_coded,
                          float *soft, float *rank_soft, float *mark, float *half, double *noise,
                          double *exp_s, double *exp_q,
-                         int *span_first, int *span_last)
+                         int *span_first, int *span_last, int bind)
 {
+    float tags[MAX_GROUPS][FM_TAG_BITS], tag_mu[MAX_GROUPS][FM_TAG_BITS],
+          tag_var[MAX_GROUPS][FM_TAG_BITS];
+    memset(tags, 0, sizeof(tags));
+    memset(tag_mu, 0, sizeof(tag_mu));
+    memset(tag_var, 0, sizeof(tag_var));
     int ng = make_groups(d, seg->w0, seg->w1, seg->h.phase);
     int first = -1, last = -1, any_first = -1, any_last = -1;
     for (int g = 0; g < ng; g++) {
@@ -264,17 +321,26 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
             continue;
         const float *u = d->groups + (size_t)g * FM_SLOTS;
         fm_slot_map_init(&d->map, &d->pk, (seg->h.n0 + (uint32_t)g) % FM_EPOCHS);
-        for (int k = 0; k < FM_SLOTS; k++)
+        for (int k = 0; k < FM_SLOTS; k++) {
+            int c = k % FM_NCOEF;
+            if (rank_soft && d->map.rank[k] >= 0)
+                rank_soft[d->map.rank[k]] += weight[c] * u[k] * d->map.sign[k];
+            if (d->map.bit[k] == FM_SLOT_TAG) {
+                int i = fm_slot_tag_bit(&d->map, k);
+                tags[g][i] += weight[c] * u[k] * d->map.sign[k];
+                tag_mu[g][i] += weight[c] * amp[c];
+                tag_var[g][i] += weight[c] * weight[c] * var[c];
+            }
             if (d->map.bit[k] >= 0) {
-                int c = k % FM_NCOEF;
-                soft[d->map.bit[k]] += weight[c] * u[k] * d->map.sign[k];
-                if (rank_soft)
-                    rank_soft[d->map.rank[k]] += weight[c] * u[k] * d->map.sign[k];
+                /* in the codeword's own signs (format 4 whitens it) */
+                soft[d->map.bit[k]] += d->mask_sign[d->map.bit[k]] * weight[c] * u[k] *
+                                       d->map.sign[k];
                 mark[d->map.bit[k]] += weight[c] * amp[c];
                 half[d->map.bit[k]] += weight[c] * amph[0][c];
                 half[FM_CODED_BITS + d->map.bit[k]] += weight[c] * amph[1][c];
                 noise[d->map.bit[k]] += weight[c] * weight[c] * var[c];
             }
+        }
         if (expected_coded) {
             fm_slot_values(&d->map, expected_coded, d->want);
             for (int k = 0; k < FM_SLOTS; k++) {
@@ -283,6 +349,65 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
             }
         }
     }
+    if (bind)
+        bind_stretch(d, seg, ng, &tags[0][0], &tag_mu[0][0], &tag_var[0][0]);
+    sodium_memzero(tags, sizeof(tags));
+}
+
+/* The windows of group g of a stretch: their cells at every anchor. */
+static void group_cells(const Detector *d, const Segment *seg, int g, FmTagCells *cells)
+{
+    for (int a = 0; a < d->nanchor; a++)
+        fm_tag_cells_clear(&cells[a]);
+    for (int w = seg->w0; w < seg->w1; w++)
+        if (d->v[w] && (w - seg->w0 + seg->h.phase) / PHASES == g)
+            for (int a = 0; a < d->nanchor; a++)
+                window_cells(d, w, a, &cells[a]);
+}
+
+/* Checks each group's tag against the hash of the picture of the group
+ * before it (in this stretch, or the last group of the stretch read before
+ * when it is the previous epoch and adjoins): adds the pairs to d->bind. */
+static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *tags,
+                         const float *tag_mu, const float *tag_var)
+{
+    FmTagCells cur[FM_BIND_ANCHORS];
+    float proj[FM_TAG_BITS];
+    int max_frames = 0;
+    for (int g = 0; g < ng; g++)
+        max_frames = d->group_frames[g] > max_frames ? d->group_frames[g] : max_frames;
+    int have_prev = 0, prev_frames = 0;
+    if (d->prev_epoch >= 0 && d->group_frames[0]) {
+        int gf, gl;
+        group_windows(d, seg, 0, &gf, &gl);
+        have_prev = (uint32_t)((d->prev_epoch + 1) % FM_EPOCHS) == seg->h.n0 % FM_EPOCHS &&
+                    gf >= 0 && gf - d->prev_last_window <= 1;
+        prev_frames = max_frames;  /* it was whole enough to be kept */
+    }
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g]) {
+            have_prev = 0;
+            continue;
+        }
+        group_cells(d, seg, g, cur);
+        /* the predecessor must hold at least half an epoch of pictures */
+        if (have_prev && 2 * prev_frames >= max_frames) {
+            for (int a = 0; a < d->nanchor; a++)
+                if (fm_tag_hash(&d->tk, &d->prev_cells[a], proj)) {
+                    fm_bind_add(&d->bind[a], tags + (size_t)g * FM_TAG_BITS,
+                                tag_mu + (size_t)g * FM_TAG_BITS,
+                                tag_var + (size_t)g * FM_TAG_BITS, proj);
+                }
+        }
+        memcpy(d->prev_cells, cur, sizeof(FmTagCells) * (size_t)d->nanchor);
+        prev_frames = d->group_frames[g];
+        have_prev = 1;
+        int gf, gl;
+        group_windows(d, seg, g, &gf, &gl);
+        d->prev_epoch = (long)((seg->h.n0 + (uint32_t)g) % FM_EPOCHS);
+        d->prev_last_window = gl;
+    }
+    sodium_memzero(proj, sizeof(proj));
 }
 
 /* Appends each group of every stretch, under the stretch's hypothesis, to
@@ -334,7 +459,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
           shalf[2 * FM_CODED_BITS];
     double snoise[FM_CODED_BITS];
     float rank_soft[FM_DATA_SLOTS] = { 0 };
-    uint8_t refbits[FM_MESSAGE_BITS], exp_coded[FM_CODED_BITS];
+    uint8_t refbits[FM_MESSAGE_BITS], exp_coded[FM_CODED_BITS], exp_slots[FM_CODED_BITS];
     int ret;
 
     /* stretches of about SEG_WINDOWS windows, the same length each */
@@ -373,7 +498,12 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         sodium_memzero(refbits, sizeof(refbits));
         if (ret < 0)
             return fm_error_set(err, ret, "out of memory in the encoder");
+        /* the slots carry the whitened codeword (format 4) */
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            exp_slots[i] = exp_coded[i] ^ (d->mask_sign[i] < 0);
     }
+    memset(d->bind, 0, sizeof(d->bind));
+    d->prev_epoch = -1;
     double exp_s = 0, exp_q = 0;
     int first = -1, last = -1;
     FmEvidence *ev = d->ev;
@@ -396,9 +526,9 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         memset(snoise, 0, sizeof(snoise));
         memset(shalf, 0, sizeof(shalf));
         int sf = -1, sl = -1;
-        read_stretch(d, &seg[s], expected ? exp_coded : NULL, ssoft, rank_soft,
+        read_stretch(d, &seg[s], expected ? exp_slots : NULL, ssoft, rank_soft,
                      smark, shalf, snoise, &exp_s,
-                     &exp_q, &sf, &sl);
+                     &exp_q, &sf, &sl, 1);
         if (sf >= 0 && (first < 0 || sf < first))
             first = sf;
         if (sl > last)
@@ -435,7 +565,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
             double es = 0, eq = 0;
             int sf = -1, sl = -1;
             memset(as, 0, sizeof(float) * FM_CODED_BITS);
-            read_stretch(d, &alt, NULL, as, NULL, smark, shalf, snoise, &es, &eq, &sf, &sl);
+            read_stretch(d, &alt, NULL, as, NULL, smark, shalf, snoise, &es, &eq, &sf, &sl, 0);
             ev->nalt++;
         }
     }
@@ -452,7 +582,25 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     FmMsgRead mr;
     if ((ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, d->key, &mr)) < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
-    res->mark_format = FM_MSGCODE_FORMAT;
+    res->mark_format = FM_MARK_FORMAT_TAGGED;
+    if (!mr.signature_valid) {
+        /* a format 3 mark (filmmark 0.3.0): the same code, not whitened, with
+         * coded bits round-robin over all data ranks */
+        float soft3[FM_CODED_BITS];
+        fm_msgcode_fold(rank_soft, FM_CODED_BITS, soft3);
+        FmMsgRead v3;
+        ret = fm_msgcode_read(soft3, FM_MSGCODE_FORMAT, d->key, &v3);
+        sodium_memzero(soft3, sizeof(soft3));
+        if (ret < 0) {
+            sodium_memzero(&mr, sizeof(mr));
+            return fm_error_set(err, ret, "out of memory in the decoder");
+        }
+        if (v3.signature_valid) {
+            mr = v3;
+            res->mark_format = FM_MSGCODE_FORMAT;
+        }
+        sodium_memzero(&v3, sizeof(v3));
+    }
     if (!mr.signature_valid) {
         /* a format 2 mark (filmmark 0.2.0): the same slots, the
          * convolutional code */
@@ -471,6 +619,22 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         }
         sodium_memzero(&v2, sizeof(v2));
     }
+    /* format 4's binding: the best anchor (FM_BIND_ANCHORS counted in
+     * FM_BIND_Z) */
+    res->bind_z = 0;
+    res->bind_pairs = 0;
+    res->bind_expected_z = 0;
+    for (int a = 0; a < d->nanchor; a++) {
+        double z = fm_bind_z(&d->bind[a]);
+        if (d->bind[a].pairs && (!res->bind_pairs || z > res->bind_z)) {
+            res->bind_z = z;
+            res->bind_pairs = d->bind[a].pairs;
+            res->bind_expected_z = fm_bind_expected_z(&d->bind[a]);
+        }
+    }
+    res->content_bound = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_z >= FM_BIND_Z;
+    res->content_mismatch = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_pairs &&
+                            !res->content_bound && res->bind_expected_z >= FM_BIND_EXPECTED_Z;
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
     res->raw_ber = mr.raw_ber;
@@ -482,7 +646,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     if (expected) {
         res->expected_match = sodium_memcmp(expected, res->message, FM_MESSAGE_BYTES) == 0;
         res->expected_z = exp_q > 0 ? exp_s / sqrt(exp_q) : 0;
-        if (res->mark_format == FM_MSGCODE_FORMAT) {
+        if (res->mark_format == FM_MARK_FORMAT_TAGGED) {
             int errors = 0;
             for (int i = 0; i < FM_CODED_BITS; i++)
                 errors += (soft[i] > 0) != (exp_coded[i] == 1);
@@ -493,6 +657,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     sodium_memzero(soft, sizeof(soft));
     sodium_memzero(rank_soft, sizeof(rank_soft));
     sodium_memzero(exp_coded, sizeof(exp_coded));
+    sodium_memzero(exp_slots, sizeof(exp_slots));
     return 0;
 }
 
@@ -534,6 +699,39 @@ static int searched_windows(const FmAccumulator *acc, const FmAlignment *al, flo
         if (!(out[w] = malloc(sizeof(float) * FM_SLOTS)))
             return FM_ENOMEM;
         fm_tile_read(tile, out[w]);
+    }
+    return 0;
+}
+
+/* The windows' picture cells under a geometry found by the search, at the
+ * tile corners nearest the clip's centre (a crop keeps the centre). */
+static int searched_cells(Detector *d, const FmAlignment *al, int nwin)
+{
+    const FmAccumulator *acc = d->acc;
+    int anchors_set = 0;
+    free(d->wcells);
+    d->wcells = calloc((size_t)nwin * FM_BIND_ANCHORS, sizeof(FmTagCells));
+    if (!d->wcells)
+        return FM_ENOMEM;
+    for (int w = 0; w < nwin; w++) {
+        if (!acc->win[w].frames || !acc->win[w].fine_raw)
+            continue;
+        float *plane;
+        int mw, mh;
+        int ret = fm_geometry_mark_plane(acc, acc->win[w].fine_raw, al, &plane, &mw, &mh);
+        if (ret == FM_ENOMEM)
+            return ret;
+        if (ret < 0)
+            continue;
+        if (!anchors_set) {
+            set_anchors(d, mw, mh, al->shift_x, al->shift_y);
+            anchors_set = 1;
+        }
+        /* the fine plane sums the window's frames at the picture's level */
+        for (int a = 0; a < d->nanchor; a++)
+            fm_tag_cells_add_plane(&d->wcells[(size_t)w * d->nanchor + a], plane, mw, mh,
+                                   d->anchor_x[a], d->anchor_y[a]);
+        free(plane);
     }
     return 0;
 }
@@ -608,6 +806,19 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     fm_pattern_keys_init(&d->pk, key->wm_key);
     for (uint32_t n = 0; n < FM_EPOCHS; n++)
         fm_epoch_pilot(&d->pk, n, &d->pilots[n]);
+    fm_tag_key_init(&d->tk, key->wm_key);
+    {
+        uint8_t mask[FM_CODED_BITS];
+        fm_format4_mask(mask);
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            d->mask_sign[i] = (int8_t)(mask[i] ? -1 : 1);
+    }
+    d->prev_cells = malloc(sizeof(FmTagCells) * FM_BIND_ANCHORS);
+    if (!d->prev_cells) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        goto end;
+    }
+    set_anchors(d, acc->gw, acc->gh, 0, 0);
 
     /* 1. the picture as marked, at any uniform scale: no geometry search */
     for (int w = 0; w < acc->nwin; w++)
@@ -637,6 +848,10 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
             d->v = vg;
             d->nwin = ng;
             d->ev = ev ? &evg : NULL;
+            if ((ret = searched_cells(d, &al, ng)) < 0) {
+                fm_error_set(err, ret, "out of memory in the detector");
+                goto end;
+            }
             g.geometry = res->geometry;
             ret = analyse_windows(d, keys, (double)al.hypotheses + 1, expected, &g,
                                   trace ? &gtrace : NULL, err);
@@ -680,6 +895,9 @@ end:
         free(d->groups);
         free(d->corr);
         free(d->energy);
+        free(d->wcells);
+        free(d->prev_cells);
+        fm_tag_key_wipe(&d->tk);
         sodium_memzero(&d->map, sizeof(d->map));
         free(d);
     }

@@ -37,8 +37,18 @@ typedef struct FmDetectResult {
     int payload_valid;      /* the decoded payload has a known version */
     int list_rank;          /* which of the list decoder's messages verified (0 = the
                                most likely one) */
-    int mark_format;        /* the code read: 3 (polar, written today) or 2 (a
-                               filmmark 0.2.0 mark, convolutional code) */
+    int mark_format;        /* the code read: 4 (polar with the content tag, written
+                               today), 3 (filmmark 0.3.0: polar, no tag) or 2
+                               (filmmark 0.2.0, convolutional code) */
+    /* format 4's content binding (content_tag.h): the tags read against the
+     * hash of the clip's own pictures; z about N(0,1) or less on pictures the
+     * mark was not made for */
+    double bind_z;
+    int bind_pairs;         /* epoch groups whose tag was checked */
+    int content_bound;      /* bind_z >= FM_BIND_Z */
+    double bind_expected_z; /* what a copy of the marked pictures would show */
+    int content_mismatch;   /* not bound although the tags are strong enough
+                               (bind_expected_z >= FM_BIND_EXPECTED_Z) to show it */
     FmPayload payload;
     uint8_t message[FM_MESSAGE_BYTES];
     double pilot_z;         /* normalised pilot correlation: N(0,1) without a mark for

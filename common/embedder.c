@@ -38,6 +38,12 @@ struct FmEmbedder {
     float *plain;         /* FM_SLOTS: this epoch's plain slot values */
     uint8_t coded[FM_CODED_BITS];
     long epoch;           /* the epoch rendered into plain_rows, -1 before the first */
+    /* format 4's content tag (content_tag.h): the keyed projections, the
+     * region's anchor on the mark grid, the cells of this epoch's frames so
+     * far and of the frame being marked */
+    FmTagKey *tag_key;
+    int tag_ax, tag_ay;
+    FmTagCells *epoch_cells, *frame_cells;
     FmInformed *informed;  /* informed embedding (informed.h) */
     int use_informed;      /* 0: the plain tile in every frame */
     uint8_t *original;   /* copy of the input luma for quality measures */
@@ -118,9 +124,10 @@ static void tile_rows(FmEmbedder *e, const float *tile, float *rows)
 
 /* Renders the epoch's plain tile across the picture, finds its unit-RMS
  * normalisation and tells the informed embedder about the new variant. */
-static void set_epoch(FmEmbedder *e, uint32_t epoch)
+static void set_epoch(FmEmbedder *e, uint32_t epoch, const uint8_t *tag)
 {
     fm_slot_map_init(e->map, e->keys, epoch);
+    fm_slot_map_set_tag(e->map, tag);
     fm_slot_values(e->map, e->coded, e->plain);
     fm_tile_render(e->plain, e->tile);
     tile_rows(e, e->tile, e->plain_rows);
@@ -211,9 +218,13 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->plain = malloc(sizeof(float) * FM_SLOTS);
     e->map = malloc(sizeof(*e->map));
     e->keys = malloc(sizeof(*e->keys));
+    e->tag_key = malloc(sizeof(*e->tag_key));
+    e->epoch_cells = calloc(1, sizeof(*e->epoch_cells));
+    e->frame_cells = calloc(1, sizeof(*e->frame_cells));
     if (!e->plain_rows || !e->adapted_rows || !e->original || !e->col_x0 || !e->col_x1 || !e->col_fx ||
         !e->row_t0 || !e->row_t1 || !e->row_fy || !e->row_mse || !e->band_err || !e->win_ssim ||
-        !e->tile || !e->plain || !e->map || !e->keys ||
+        !e->tile || !e->plain || !e->map || !e->keys || !e->tag_key || !e->epoch_cells ||
+        !e->frame_cells ||
         fm_mask_init(&e->mask, width, height) < 0)
         goto fail;
     column_taps(width, height, e->col_x0, e->col_x1, e->col_fx);
@@ -224,9 +235,19 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->scratch_bytes = (e->scratch_bytes + 63) & ~(size_t)63;
 
     fm_pattern_keys_init(e->keys, wm_key);
+    fm_tag_key_init(e->tag_key, wm_key);
+    e->tag_ax = fm_tag_anchor(fm_mark_width(width, height) / 2.0);
+    e->tag_ay = fm_tag_anchor(FM_MARK_HEIGHT / 2.0);
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
     if (fm_msgcode_encode(bits, e->coded) < 0)
         goto fail;
+    {
+        /* format 4: the codeword whitened by the public mask */
+        uint8_t mask[FM_CODED_BITS];
+        fm_format4_mask(mask);
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            e->coded[i] ^= mask[i];
+    }
     fm_slot_map_init(e->map, e->keys, 0);
     fm_slot_values(e->map, e->coded, e->plain);
     if (fm_informed_new(&e->informed, e->map, e->plain, width, height) < 0)
@@ -422,8 +443,26 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
     if (!isfinite(t))
         return fm_error_set(err, FM_EINVAL, "frame time is not a number");
     uint32_t epoch = fm_epoch_at(t);
-    if (e->epoch != (long)epoch)
-        set_epoch(e, epoch);
+    /* the content tag: this picture's cells, before the mark changes it */
+    fm_tag_cells_clear(e->frame_cells);
+    fm_tag_cells_add_luma(e->frame_cells, luma, stride, bit_depth, e->w, e->h, e->tag_ax,
+                          e->tag_ay);
+    if (e->epoch != (long)epoch) {
+        /* the new epoch carries the hash of the one before it; the first
+         * epoch (or one after a jump in time) that of its first picture */
+        float proj[FM_TAG_BITS];
+        uint8_t tag[FM_TAG_BITS];
+        int follows = e->epoch >= 0 && epoch == (uint32_t)(e->epoch + 1) % FM_EPOCHS;
+        if (!(follows && fm_tag_hash(e->tag_key, e->epoch_cells, proj)))
+            fm_tag_hash(e->tag_key, e->frame_cells, proj);
+        for (int i = 0; i < FM_TAG_BITS; i++)
+            tag[i] = proj[i] > 0;
+        set_epoch(e, epoch, tag);
+        fm_tag_cells_clear(e->epoch_cells);
+        sodium_memzero(proj, sizeof(proj));
+        sodium_memzero(tag, sizeof(tag));
+    }
+    fm_tag_cells_merge(e->epoch_cells, e->frame_cells);
     Frame f = { .e = e, .luma = luma, .stride = stride, .bit_depth = bit_depth,
                 .quality = quality != NULL, .tile_rows = e->plain_rows };
     int jobs = e->jobs;
@@ -494,6 +533,11 @@ void fm_embedder_free(FmEmbedder **pe)
     if (e->keys)
         fm_pattern_keys_wipe(e->keys);
     free(e->keys);
+    if (e->tag_key)
+        fm_tag_key_wipe(e->tag_key);
+    free(e->tag_key);
+    free(e->epoch_cells);
+    free(e->frame_cells);
     fm_informed_free(&e->informed);
     free(e->col_x0);
     free(e->col_x1);

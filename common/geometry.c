@@ -109,6 +109,38 @@ int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignm
     return ret;
 }
 
+int fm_geometry_mark_plane(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
+                           float **out, int *mw, int *mh)
+{
+    *out = NULL;
+    if (!(al->step_x > 0.1 && al->step_y > 0.1))
+        return FM_EINVAL;
+    int w = (int)floor(acc->fw / al->step_x) + 1, h = (int)floor(acc->fh / al->step_y) + 1;
+    float *plane = malloc(sizeof(float) * (size_t)w * h);
+    float *flipped = malloc(sizeof(float) * (size_t)w * h);
+    float *tmp = malloc(sizeof(float) * (size_t)w * acc->fh);
+    float *rot = al->rotation_deg != 0 ? rotated(acc, fine, al->rotation_deg) : NULL;
+    int ret = FM_ENOMEM;
+    if (plane && flipped && tmp && (al->rotation_deg == 0 || rot) &&
+        (ret = to_mark_grid(acc, rot ? rot : fine, al->step_x, al->step_y, plane, mw, mh,
+                            tmp)) == 0) {
+        for (int y = 0; y < *mh; y++) {
+            int yy = al->flip_v ? *mh - 1 - y : y;
+            for (int x = 0; x < *mw; x++) {
+                int xx = al->flip_h ? *mw - 1 - x : x;
+                flipped[(size_t)yy * *mw + xx] = plane[(size_t)y * *mw + x];
+            }
+        }
+        *out = flipped;
+        flipped = NULL;
+    }
+    free(plane);
+    free(flipped);
+    free(tmp);
+    free(rot);
+    return ret;
+}
+
 /* Best cyclic shift of the pilot in a folded tile: normalised peak value. */
 static double best_shift(Search *s, int *sx, int *sy)
 {

@@ -41,4 +41,12 @@ int fm_geometry_search(const FmAccumulator *acc, const float *sync_tile, FmAlign
 int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
                      float *tile);
 
+/* A fine plane of acc (e.g. a window's picture) on the mark grid under an
+ * alignment, turned and flipped back as marked: *out (*mw x *mh, malloc'ed)
+ * has its sample (x, y) at the marked picture's mark pixel
+ * (x + shift_x, y + shift_y) modulo FM_TILE. Returns 0, FM_EINVAL or
+ * FM_ENOMEM. */
+int fm_geometry_mark_plane(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
+                           float **out, int *mw, int *mh);
+
 #endif

@@ -136,6 +136,7 @@ void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch)
     epoch %= FM_EPOCHS;
     epoch_shuffle(pk, epoch, 1, perm, signs);
     map->epoch = epoch;
+    memset(map->tag, 0, sizeof(map->tag));
     for (int r = 0; r < FM_SYNC_SLOTS; r++) {
         map->bit[pk->sync_slot[r]] = FM_SLOT_SYNC;
         map->rank[pk->sync_slot[r]] = FM_SLOT_SYNC;
@@ -143,7 +144,8 @@ void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch)
     }
     for (int r = 0; r < FM_FREE_SLOTS; r++) {
         int k = perm[r];
-        map->bit[k] = (int16_t)(r < FM_DATA_SLOTS ? r % FM_CODED_BITS : FM_SLOT_PILOT);
+        map->bit[k] = (int16_t)(r < FM_CODED_BITS ? r : r < FM_DATA_SLOTS ? FM_SLOT_TAG
+                                                                          : FM_SLOT_PILOT);
         map->rank[k] = (int16_t)(r < FM_DATA_SLOTS ? r : FM_SLOT_PILOT);
         map->sign[k] = (int8_t)sign_bit(signs, r);
     }
@@ -165,12 +167,20 @@ void fm_epoch_pilot(const FmPatternKeys *pk, uint32_t epoch, FmEpochPilot *pilot
     sodium_memzero(signs, sizeof(signs));
 }
 
+void fm_slot_map_set_tag(FmSlotMap *map, const uint8_t *bits)
+{
+    for (int i = 0; i < FM_TAG_BITS; i++)
+        map->tag[i] = (int8_t)(bits ? (bits[i] ? 1 : -1) : 0);
+}
+
 void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_SLOTS])
 {
     for (int k = 0; k < FM_SLOTS; k++) {
         int b = map->bit[k];
         float v;
-        if (b < 0)
+        if (b == FM_SLOT_TAG)
+            v = map->tag[fm_slot_tag_bit(map, k)];
+        else if (b < 0)
             v = 1.0f;
         else if (coded)
             v = coded[b] ? 1.0f : -1.0f;

@@ -23,6 +23,7 @@
 
 #include <stdint.h>
 
+#include "content_tag.h"
 #include "msgcode.h"
 #include "keys.h"
 #include "payload.h"
@@ -35,6 +36,9 @@
 #define FM_PILOTS 512                                   /* per epoch */
 #define FM_FREE_SLOTS (FM_SLOTS - FM_SYNC_SLOTS)        /* 4864: pilot + data */
 #define FM_DATA_SLOTS (FM_FREE_SLOTS - FM_PILOTS)       /* 4352 */
+/* Format 4: the data ranks beyond the coded bits carry the content tag
+ * (content_tag.h), FM_TAG_SLOTS / FM_TAG_BITS slots a tag bit. */
+#define FM_TAG_SLOTS (FM_DATA_SLOTS - FM_CODED_BITS)    /* 256 */
 
 /* Seconds of master time one pattern variant lasts. */
 #define FM_EPOCH_SECONDS 2.0
@@ -44,14 +48,16 @@
 /* Slot roles in FmSlotMap.bit (>= 0: the coded bit carried). */
 #define FM_SLOT_PILOT (-1)
 #define FM_SLOT_SYNC (-2)
+#define FM_SLOT_TAG (-3)   /* rank - FM_CODED_BITS, mod FM_TAG_BITS: the tag bit */
 
 /* The FM_NCOEF coefficients used, by frequency (u + v in 1..5). */
 extern const uint8_t fm_slot_coef[FM_NCOEF];
 
 typedef struct FmSlotMap {
-    /* coded bit carried by the slot, or FM_SLOT_PILOT / FM_SLOT_SYNC. The
-     * FM_DATA_SLOTS data slots carry the coded bits round-robin (some bits
-     * more often than others), in the epoch's keyed order. */
+    /* coded bit carried by the slot, or FM_SLOT_PILOT / FM_SLOT_SYNC /
+     * FM_SLOT_TAG. The first FM_CODED_BITS data ranks of the epoch's keyed
+     * order carry the coded bits, the other FM_TAG_SLOTS the content tag
+     * (format 3 carried coded bits round-robin there). */
     int16_t bit[FM_SLOTS];
     /* data rank of the slot in the epoch's keyed order (0 .. FM_DATA_SLOTS-1;
      * rank r carries coded bit r % FM_CODED_BITS), or FM_SLOT_PILOT /
@@ -59,6 +65,8 @@ typedef struct FmSlotMap {
     int16_t rank[FM_SLOTS];
     int8_t sign[FM_SLOTS];   /* keyed scrambling sign, +1 or -1 */
     uint32_t epoch;
+    /* the tag bits fm_slot_values writes (+1 / -1), or 0: tag slots silent */
+    int8_t tag[FM_TAG_BITS];
 } FmSlotMap;
 
 /*
@@ -91,9 +99,20 @@ void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch);
 /* The pilot of an epoch: the same slots and signs fm_slot_map_init gives. */
 void fm_epoch_pilot(const FmPatternKeys *pk, uint32_t epoch, FmEpochPilot *pilot);
 
+/* The tag bit a FM_SLOT_TAG slot carries. */
+static inline int fm_slot_tag_bit(const FmSlotMap *map, int k)
+{
+    return (map->rank[k] - FM_CODED_BITS) % FM_TAG_BITS;
+}
+
+/* Sets the tag bits the map's tag slots carry (bits: 0/1 each), or
+ * silences them (bits NULL). */
+void fm_slot_map_set_tag(FmSlotMap *map, const uint8_t *bits);
+
 /*
  * The value each slot should carry for a coded message (+1/-1 per slot).
  * coded may be NULL: then data slots are 0 and only pilot and sync are set.
+ * Tag slots carry the map's tag (0 unless fm_slot_map_set_tag set one).
  */
 void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_SLOTS]);
 

@@ -73,6 +73,9 @@ static int judge(FmAccumulator *acc, const FmKey *key, const uint8_t message[FM_
                          sodium_memcmp(d.message, message, FM_MESSAGE_BYTES) == 0;
     res->pilot_z = d.pilot_z;
     res->false_alarm_log10 = d.false_alarm_log10;
+    res->bind_z = d.bind_z;
+    res->bind_pairs = d.bind_pairs;
+    res->content_bound = d.content_bound;
     if (res->message_match) {
         res->raw_ber = d.raw_ber;
     } else {

@@ -21,6 +21,10 @@ typedef struct FmSelfCheck {
     double raw_ber;         /* coded-bit errors against the embedded message */
     double false_alarm_log10;
     double seconds_read;    /* of the deliverable */
+    /* format 4's content binding as a copy would show it (detector.h) */
+    double bind_z;
+    int bind_pairs;
+    int content_bound;
 } FmSelfCheck;
 
 /*

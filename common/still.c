@@ -18,6 +18,8 @@ struct FmStillKey {
     FmEpochPilot *pilots;        /* FM_EPOCHS */
     fftwf_complex *sync_f;       /* spectrum of the sync tile */
     fftwf_plan fwd, inv;         /* made once; executed on the caller's arrays */
+    FmTagKey tk;                 /* format 4's content tag */
+    int8_t mask_sign[FM_CODED_BITS];
 };
 
 enum { NC = FM_TILE * (FM_TILE / 2 + 1) };
@@ -40,6 +42,13 @@ int fm_still_key_new(FmStillKey **out, const FmKey *key, FmError *err)
     fm_pattern_keys_init(&sk->pk, key->wm_key);
     for (uint32_t n = 0; n < FM_EPOCHS; n++)
         fm_epoch_pilot(&sk->pk, n, &sk->pilots[n]);
+    fm_tag_key_init(&sk->tk, key->wm_key);
+    {
+        uint8_t mask[FM_CODED_BITS];
+        fm_format4_mask(mask);
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            sk->mask_sign[i] = (int8_t)(mask[i] ? -1 : 1);
+    }
     fm_sync_values(&sk->pk, values);
     fm_tile_render(values, tile);
     /* FFTW's planner is not thread-safe: plans are made here, once */
@@ -62,6 +71,7 @@ void fm_still_key_free(FmStillKey **psk)
     if (!sk)
         return;
     fm_pattern_keys_wipe(&sk->pk);
+    fm_tag_key_wipe(&sk->tk);
     if (sk->pilots) {
         sodium_memzero(sk->pilots, sizeof(FmEpochPilot) * FM_EPOCHS);
         free(sk->pilots);
@@ -194,7 +204,7 @@ static void roll(const float *t0, int ox, int oy, float *tile)
  * weighted by the mark amplitude its pilots show (maximum-ratio combining,
  * as fm_detect). */
 static void soft_bits(const FmStillKey *sk, const float *u, uint32_t epoch, FmSlotMap *map,
-                      float *soft)
+                      float *soft, float *rank_soft, float *tags, float *tag_mu, float *tag_var)
 {
     const FmEpochPilot *p = &sk->pilots[epoch];
     double m[FM_NCOEF] = { 0 };
@@ -211,9 +221,64 @@ static void soft_bits(const FmStillKey *sk, const float *u, uint32_t epoch, FmSl
     }
     fm_slot_map_init(map, &sk->pk, epoch);
     memset(soft, 0, sizeof(float) * FM_CODED_BITS);
-    for (int k = 0; k < FM_SLOTS; k++)
-        if (map->bit[k] >= 0)
-            soft[map->bit[k]] += weight[k % FM_NCOEF] * u[k] * map->sign[k];
+    memset(rank_soft, 0, sizeof(float) * FM_DATA_SLOTS);
+    memset(tags, 0, sizeof(float) * FM_TAG_BITS);
+    memset(tag_mu, 0, sizeof(float) * FM_TAG_BITS);
+    memset(tag_var, 0, sizeof(float) * FM_TAG_BITS);
+    for (int k = 0; k < FM_SLOTS; k++) {
+        float x = weight[k % FM_NCOEF] * u[k] * map->sign[k];
+        if (map->rank[k] >= 0)
+            rank_soft[map->rank[k]] += x;
+        if (map->bit[k] >= 0)  /* the codeword's own signs (format 4 whitens it) */
+            soft[map->bit[k]] += sk->mask_sign[map->bit[k]] * x;
+        else if (map->bit[k] == FM_SLOT_TAG) {
+            int i = fm_slot_tag_bit(map, k), c = k % FM_NCOEF;
+            double a = weight[c] > 0.02 ? weight[c] : 0;
+            tags[i] += x;
+            tag_mu[i] += (float)(weight[c] * a);
+            tag_var[i] += (float)(weight[c] * weight[c] * (1 - a * a > 0.05 ? 1 - a * a : 0.05));
+        }
+    }
+}
+
+/* The binding of a still: its tag against the hash of its own picture (the
+ * mark carries its epoch's predecessor's: they agree on a still shot). */
+static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, int flip, int sx, int sy,
+                       const float *tags, const float *tag_mu, const float *tag_var,
+                       FmDetectResult *res)
+{
+    int ax[FM_BIND_ANCHORS], ay[FM_BIND_ANCHORS];
+    float proj[FM_TAG_BITS];
+    float *plane = malloc(sizeof(float) * (size_t)pic->gw * pic->gh);
+    if (!pic->raw || !plane) {
+        free(plane);
+        return;
+    }
+    for (int y = 0; y < pic->gh; y++)
+        for (int x = 0; x < pic->gw; x++)
+            plane[(size_t)y * pic->gw + (flip ? pic->gw - 1 - x : x)] =
+                pic->raw[(size_t)y * pic->gw + x];
+    fm_tag_anchors(pic->gw, pic->gh, sx, sy, ax, ay);
+    for (int a = 0; a < FM_BIND_ANCHORS; a++) {
+        FmTagCells cells;
+        FmBind b = { 0 };
+        fm_tag_cells_clear(&cells);
+        fm_tag_cells_add_plane(&cells, plane, pic->gw, pic->gh, ax[a], ay[a]);
+        if (!fm_tag_hash(&sk->tk, &cells, proj))
+            continue;
+        fm_bind_add(&b, tags, tag_mu, tag_var, proj);
+        double z = fm_bind_z(&b);
+        if (!res->bind_pairs || z > res->bind_z) {
+            res->bind_z = z;
+            res->bind_pairs = 1;
+            res->bind_expected_z = fm_bind_expected_z(&b);
+        }
+    }
+    res->content_bound = res->bind_pairs && res->bind_z >= FM_BIND_Z;
+    /* a still's hash is of itself, not of its epoch's predecessor: a moving
+     * shot differs, so a still never counts as a contradiction */
+    res->content_mismatch = 0;
+    free(plane);
 }
 
 int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *res,
@@ -229,6 +294,7 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *re
     memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
     sodium_memzero(&mr, sizeof(mr));
     res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
+    res->mark_format = FM_MARK_FORMAT_TAGGED;
     return 0;
 }
 
@@ -304,9 +370,10 @@ int fm_still_picture_set(FmStillPicture *p, const uint8_t *luma, ptrdiff_t strid
         size_t wide = (size_t)(p->gw > width ? p->gw : width);
         size_t tall = (size_t)(p->gh > height ? p->gh : height);
         p->buf = malloc(sizeof(float) * n);
+        p->rawbuf = malloc(sizeof(float) * n);
         p->tmp = malloc(sizeof(float) * wide * tall);
         p->scratch = keep ? keep : scratch_new();
-        if (!p->buf || !p->tmp || !p->scratch ||
+        if (!p->buf || !p->rawbuf || !p->tmp || !p->scratch ||
             fm_whiten_init(&p->wh, p->gw, p->gh, FM_WHITEN_RADIUS) < 0 ||
             fm_axis_map_init(&p->mx, width, p->gw, 0, (double)width / p->gw) < 0 ||
             fm_axis_map_init(&p->my, height, p->gh, 0, (double)height / p->gh) < 0) {
@@ -315,8 +382,10 @@ int fm_still_picture_set(FmStillPicture *p, const uint8_t *luma, ptrdiff_t strid
         }
     }
     fm_resample_plane(luma, stride, height, bit_depth, &p->mx, &p->my, p->tmp, p->buf);
+    memcpy(p->rawbuf, p->buf, sizeof(float) * (size_t)p->gw * p->gh);
     fm_whiten_run(&p->wh, fm_dsp_get(), NULL, p->buf, p->buf);
     p->grid = p->buf;
+    p->raw = p->rawbuf;
     p->t = 0;
     return 0;
 }
@@ -329,6 +398,7 @@ void fm_still_picture_view(FmStillPicture *p, const FmAccumulator *acc)
     p->step = acc->step;
     p->t = acc->t_first;
     p->grid = acc->grid;
+    p->raw = acc->grid_first;
 }
 
 void fm_still_picture_free(FmStillPicture *p)
@@ -337,6 +407,7 @@ void fm_still_picture_free(FmStillPicture *p)
         fm_axis_map_free(&p->mx);
         fm_axis_map_free(&p->my);
         free(p->buf);
+        free(p->rawbuf);
         free(p->tmp);
         fm_whiten_free(&p->wh);
         scratch_free(&p->scratch);
@@ -410,9 +481,31 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
         roll(t0 + (size_t)b->flip * FM_TILE * FM_TILE, b->sx, b->sy, tile);
         fm_tile_read(tile, u);
         fm_normalise_bands(u);
-        soft_bits(sk, u, b->epoch, map, sb);
+        float rank_soft[FM_DATA_SLOTS], tags[FM_TAG_BITS], tag_mu[FM_TAG_BITS],
+              tag_var[FM_TAG_BITS];
+        soft_bits(sk, u, b->epoch, map, sb, rank_soft, tags, tag_mu, tag_var);
         if ((ret = fm_still_decode_soft(sb, sk->key, res, err)) < 0)
             goto end;
+        if (!res->signature_valid) {
+            /* a format 3 mark (filmmark 0.3.0): coded bits over all data
+             * ranks, not whitened */
+            FmDetectResult r3 = *res;
+            float soft3[FM_CODED_BITS];
+            fm_msgcode_fold(rank_soft, FM_CODED_BITS, soft3);
+            ret = fm_still_decode_soft(soft3, sk->key, &r3, err);
+            sodium_memzero(soft3, sizeof(soft3));
+            if (ret < 0)
+                goto end;
+            if (r3.signature_valid) {
+                *res = r3;
+                res->mark_format = FM_MSGCODE_FORMAT;
+            }
+            sodium_memzero(&r3, sizeof(r3));
+        }
+        if (res->signature_valid && res->mark_format == FM_MARK_FORMAT_TAGGED)
+            bind_still(sk, pic, b->flip, b->sx, b->sy, tags, tag_mu, tag_var, res);
+        sodium_memzero(rank_soft, sizeof(rank_soft));
+        sodium_memzero(tags, sizeof(tags));
         if (decoded)
             *decoded = 1;
     } else {

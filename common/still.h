@@ -63,10 +63,11 @@ typedef struct FmStillPicture {
     double step;         /* picture pixels per mark pixel */
     double t;            /* the picture's time, seconds */
     const float *grid;   /* gw x gh whitened samples */
+    const float *raw;    /* gw x gh samples before whitening (the content tag), or NULL */
     /* private */
     int width, height, owned;
     FmAxisMap mx, my;
-    float *buf, *tmp;
+    float *buf, *tmp, *rawbuf;
     FmWhiten wh;
     struct FmStillScratch *scratch;   /* fm_still_detect's working arrays */
 } FmStillPicture;

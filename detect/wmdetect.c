@@ -86,9 +86,11 @@ static void usage(FILE *out)
         "  -V, --version        the version and the mark format it reads\n"
         "  -h, --help           this help\n"
         "\n"
-        "exit status: 0 found, signature valid; 1 no watermark; 3 watermark present\n"
-        "but payload/signature does not verify; 4 signature valid but the content does\n"
-        "not match the receipt's title (transplanted?); 2 error\n");
+        "exit status: 0 found, signature valid and the mark bound to these pictures;\n"
+        "1 no watermark; 3 watermark present but payload/signature does not verify, or\n"
+        "its binding to these pictures cannot be confirmed (too short, too weak); 4\n"
+        "signature valid but the mark carries another picture's tag, or the content\n"
+        "does not match the receipt's title (transplanted?); 2 error\n");
 }
 
 /* A key file of the directory that could not be used: said, then skipped. */
@@ -146,9 +148,42 @@ static int parse_time(const char *s, double *out)
 }
 
 /* The outcome in one word, for scripts: ids are only given when verified. */
-static const char *status_name(const FmDetectResult *r, const Identification *id)
+/* A verified format-4 mark whose content tag does not agree with the
+ * pictures it was read from, and no receipt's fingerprint that vouches for
+ * them: the copy attack (or a re-stamp) until shown otherwise. */
+static int unbound(const FmDetectResult *r, const ContentCheck *cc)
 {
-    return r->signature_valid ? "verified" : identify_named_count(id) ? "named"
+    return r->signature_valid && r->mark_format == FM_MARK_FORMAT && !r->content_bound &&
+           !(cc->checked && cc->m.verdict != FM_FP_TOO_SHORT && cc->m.match);
+}
+
+/* The binding's verdict, one word (--json binding_verdict). */
+static const char *binding_verdict(const FmDetectResult *r)
+{
+    return r->mark_format != FM_MARK_FORMAT ? "none" : r->content_bound ? "bound"
+           : !r->bind_pairs ? "not_checked" : r->content_mismatch ? "mismatch" : "inconclusive";
+}
+
+static const char *binding_text(const FmDetectResult *r)
+{
+    if (r->mark_format != FM_MARK_FORMAT)
+        return "none (this mark format carries no content tag: only a receipt's content "
+               "match excludes a transplant)";
+    if (r->content_bound)
+        return "yes, the mark was made for these pictures";
+    if (!r->bind_pairs)
+        return "not checked (needs two consecutive 2-s epochs of picture that is not flat)";
+    if (r->content_mismatch)
+        return "NO: the signed mark carries another picture's tag (transplanted from other "
+               "video?)";
+    return "not confirmed (too little of the mark's tag survives in this clip to tell)";
+}
+
+static const char *status_name(const FmDetectResult *r, const Identification *id,
+                               const ContentCheck *cc)
+{
+    return unbound(r, cc) ? (r->content_mismatch ? "unbound" : "verified_binding_unconfirmed")
+           : r->signature_valid ? "verified" : identify_named_count(id) ? "named"
            : r->found ? "present_unverified" : "absent";
 }
 
@@ -210,8 +245,13 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
            r->geometry.rotation_deg);
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
     if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
-        printf("  mark format:    %d (written by filmmark 0.2.x: still read; re-issue with this "
-               "version for the stronger code)\n", r->mark_format);
+        printf("  mark format:    %d (written by filmmark 0.%d.x: still read; re-issue with this "
+               "version for the content binding%s)\n", r->mark_format, r->mark_format,
+               r->mark_format == 2 ? " and the stronger code" : "");
+    if (r->signature_valid)
+        printf("  bound to picture: %s; z = %.1f over %d epoch%s (%.1f expected if bound)\n",
+               binding_text(r), r->bind_z, r->bind_pairs, r->bind_pairs == 1 ? "" : "s",
+               r->bind_expected_z);
     identify_text(id, r);
     printf("  clip sha256:    %s\n", pv->sha256);
     printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
@@ -244,7 +284,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "file_sha256", json_string(pv->sha256));
     json_object_set_new(o, "analysed_utc", json_string(pv->analysed));
     json_object_set_new(o, "command", pv->command ? json_string(pv->command) : json_null());
-    json_object_set_new(o, "status", json_string(status_name(r, id)));
+    json_object_set_new(o, "status", json_string(status_name(r, id, cc)));
     json_object_set_new(o, "found", json_boolean(r->found));
     json_object_set_new(o, "signature_valid", json_boolean(r->signature_valid));
     /* ids only from a verified payload: an unverified decode is noise */
@@ -263,6 +303,17 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
      * written by filmmark 0.2.x */
     json_object_set_new(o, "mark_format", r->signature_valid ? json_integer(r->mark_format)
                                                              : json_null());
+    /* format 4: the content tag against the clip's own pictures */
+    json_object_set_new(o, "content_bound", !r->signature_valid || r->mark_format != FM_MARK_FORMAT
+                                            || !r->bind_pairs ? json_null()
+                                                              : json_boolean(r->content_bound));
+    json_object_set_new(o, "binding_z", r->signature_valid && r->bind_pairs ? real(r->bind_z)
+                                                                            : json_null());
+    json_object_set_new(o, "binding_epochs", json_integer(r->signature_valid ? r->bind_pairs : 0));
+    json_object_set_new(o, "binding_expected_z", r->signature_valid && r->bind_pairs
+                                                 ? real(r->bind_expected_z) : json_null());
+    json_object_set_new(o, "binding_verdict", r->signature_valid
+                                              ? json_string(binding_verdict(r)) : json_null());
     json_object_set_new(o, "false_alarm_probability", real(r->false_alarm_probability));
     json_object_set_new(o, "false_alarm_log10", real(r->false_alarm_log10));
     json_object_set_new(o, "pilot_z", real(r->pilot_z));
@@ -640,7 +691,9 @@ int main(int argc, char **argv)
     /* named from the issued messages: found, by the signed message on record */
     ret = identify_named_count(&ident) && !best.signature_valid ? EXIT_FOUND
         : !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
-        : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH : EXIT_FOUND;
+        : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH
+        : unbound(&best, &cc) ? (best.content_mismatch ? EXIT_MISMATCH : EXIT_UNVERIFIED)
+        : EXIT_FOUND;
     goto end;
 
 fail_err:

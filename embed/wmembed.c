@@ -202,9 +202,15 @@ static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, c
             "raw_bit_error_rate", d->check.raw_ber,
             "false_alarm_log10", d->check.false_alarm_log10,
             "seconds_read", d->check.seconds_read));
-    if (d->checked)
-        json_object_set_new(json_object_get(o, "self_check"), "wall_seconds",
-                            json_real(d->check_seconds));
+    if (d->checked) {
+        json_t *sc = json_object_get(o, "self_check");
+        json_object_set_new(sc, "wall_seconds", json_real(d->check_seconds));
+        json_object_set_new(sc, "content_bound", d->check.bind_pairs
+                                                 ? json_boolean(d->check.content_bound)
+                                                 : json_null());
+        json_object_set_new(sc, "binding_z", d->check.bind_pairs ? json_real(d->check.bind_z)
+                                                                 : json_null());
+    }
     return o;
 }
 
@@ -220,10 +226,20 @@ static void print_deliverable(const Deliverable *d, const FmVideoInfo *info, con
     fprintf(report, "  key:       %s\n", key_fp);
     fprintf(report, "  quality:   luma PSNR %.2f dB (worst frame %.2f dB), SSIM %.4f\n",
            deliverable_psnr(d), d->worst_psnr, deliverable_ssim(d));
-    if (d->checked)
+    if (d->checked) {
         fprintf(report, "  verified:  %s %.1f s: signature valid, pilot z %.1f, %.1f %% raw bit "
                "errors\n", d->stream_check ? "decoded as written" : "read back",
                d->check.seconds_read, d->check.pilot_z, 100 * d->check.raw_ber);
+        if (!d->check.bind_pairs)
+            fprintf(report, "  bound:     not checked (shorter than two 2-s epochs, or flat "
+                    "pictures): blind copies will verify only with the receipt\n");
+        else
+            fprintf(report, "  bound:     %s (z %.1f over %d epochs)\n",
+                    d->check.content_bound ? "yes, the mark carries these pictures' tag"
+                                           : "not confirmed on the deliverable itself: blind "
+                                             "copies will verify only with the receipt",
+                    d->check.bind_z, d->check.bind_pairs);
+    }
     else
         fprintf(report, "  verified:  no (--no-verify)\n");
     fprintf(report, "  sha256:    %s\n", d->sha256);

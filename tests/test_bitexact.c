@@ -12,7 +12,8 @@
  * the same sequence, and checked the DSP layer changed nothing; they were
  * computed again for mark format 3 (the polar code, common/msgcode.h), which
  * changes the coded bits and so the marked pixels, with the C references
- * on one thread.
+ * on one thread, and again for mark format 4 (the content tag and the
+ * whitened codeword, content_tag.h).
  * Then the tools: wmembed --threads 1 / 3 / FILMMARK_CPU=c give the same
  * decoded deliverable (FFV1), and wmdetect the same JSON.
  */
@@ -40,14 +41,14 @@ typedef struct Case {
 #define HASH_BYTES 16
 
 static const Case cases[] = {
-    { 1920, 1080, 8, 6, 0.5, "40a1a4b56bb914be09352110382cfeb4",
-      "a0ca72165c49d8d38c031412b1f9c669" },
-    { 333, 203, 8, 10, 0.3, "dc57b11bbdc47329c5155ec8a4320f39",
-      "62bd9b0dca923e10e6d0670d272a75f9" },
-    { 642, 361, 10, 8, 0.4, "d4bc312fedb19c7f296284028d0202c3",
-      "83372c6abd1fd3e0a1b42591be39b2cb" },
-    { 401, 720, 12, 5, 0.6, "413a8601a03f8b25404ef5bf98fcf6c5",
-      "b8dfeef255f1de55fa9377650e6ccebf" },
+    { 1920, 1080, 8, 6, 0.5, "0556aa215e98a31244753075ddfbc385",
+      "45cf9810032849b43b6c1a25b6fe8826" },
+    { 333, 203, 8, 10, 0.3, "71164125a571ba7b0d49fac2eb630c47",
+      "e83edc5646873ecdfef7de500883c7fe" },
+    { 642, 361, 10, 8, 0.4, "d93376d52a34ed1f080c48493f3afee4",
+      "65f6168bf13ca06c1e7abd5e05fd9bcc" },
+    { 401, 720, 12, 5, 0.6, "56cd085b36f932f1fa0d7def03ccd64a",
+      "2876b737483b3d9aa3a9730280e2942f" },
 };
 
 static void hex(const uint8_t *h, char out[2 * HASH_BYTES + 1])

@@ -93,30 +93,33 @@ Test(pattern, slot_map_roles_and_signs)
     key_bytes(key, 2);
     map_init(map_a, key, 0);
     int *carried = calloc(FM_CODED_BITS, sizeof(int));
-    int pilots = 0, syncs = 0, plus = 0;
+    int pilots = 0, syncs = 0, plus = 0, tags = 0;
+    int *tag_slots = calloc(FM_TAG_BITS, sizeof(int));
     for (int k = 0; k < FM_SLOTS; k++) {
         int b = map_a->bit[k];
-        cr_assert(b == FM_SLOT_PILOT || b == FM_SLOT_SYNC || (b >= 0 && b < FM_CODED_BITS),
-                  "slot %d carries bit %d", k, b);
+        cr_assert(b == FM_SLOT_PILOT || b == FM_SLOT_SYNC || b == FM_SLOT_TAG ||
+                  (b >= 0 && b < FM_CODED_BITS), "slot %d carries bit %d", k, b);
         cr_assert(map_a->sign[k] == 1 || map_a->sign[k] == -1, "slot %d sign %d", k,
                   map_a->sign[k]);
         if (b == FM_SLOT_PILOT)
             pilots++;
         else if (b == FM_SLOT_SYNC)
             syncs++;
+        else if (b == FM_SLOT_TAG)
+            tags++, tag_slots[fm_slot_tag_bit(map_a, k)]++;
         else
             carried[b]++;
         plus += map_a->sign[k] > 0;
     }
     cr_assert_eq(pilots, FM_PILOTS);
     cr_assert_eq(syncs, FM_SYNC_SLOTS);
-    /* every coded bit has a slot; round-robin: each one floor or ceil(data/coded) times */
-    int lo = FM_DATA_SLOTS / FM_CODED_BITS, hi = (FM_DATA_SLOTS + FM_CODED_BITS - 1) / FM_CODED_BITS;
-    for (int i = 0; i < FM_CODED_BITS; i++) {
-        cr_assert_geq(carried[i], 1, "coded bit %d is carried by no slot", i);
-        cr_assert(carried[i] >= lo && carried[i] <= hi, "coded bit %d carried %d times", i,
-                  carried[i]);
-    }
+    cr_assert_eq(tags, FM_TAG_SLOTS);
+    /* format 4: every coded bit once a frame, every tag bit equally often */
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        cr_assert_eq(carried[i], 1, "coded bit %d carried %d times", i, carried[i]);
+    for (int i = 0; i < FM_TAG_BITS; i++)
+        cr_assert_eq(tag_slots[i], FM_TAG_SLOTS / FM_TAG_BITS, "tag bit %d", i);
+    free(tag_slots);
     /* keyed signs: about half each way (binomial sd ~ sqrt(N)/2) */
     double sd = sqrt((double)FM_SLOTS) / 2;
     cr_assert_lt(fabs(plus - FM_SLOTS / 2.0), 5 * sd, "%d of %d signs positive", plus, FM_SLOTS);
@@ -200,15 +203,29 @@ Test(pattern, slot_values)
     uint8_t *coded = malloc(FM_CODED_BITS);
     for (int i = 0; i < FM_CODED_BITS; i++)
         coded[i] = (uint8_t)(tu_rng_u64(&r) & 1);
+    uint8_t tag[FM_TAG_BITS];
+    for (int i = 0; i < FM_TAG_BITS; i++)
+        tag[i] = (uint8_t)(tu_rng_u64(&r) & 1);
+    fm_slot_values(map_a, coded, values);   /* tag slots silent until a tag is set */
+    for (int k = 0; k < FM_SLOTS; k++) {
+        int b = map_a->bit[k];
+        float want = (b == FM_SLOT_TAG ? 0.0f : b < 0 ? 1.0f : coded[b] ? 1.0f : -1.0f) *
+                     map_a->sign[k];
+        cr_assert_eq(values[k], want, "slot %d", k);
+    }
+    fm_slot_map_set_tag(map_a, tag);
     fm_slot_values(map_a, coded, values);
     for (int k = 0; k < FM_SLOTS; k++) {
         int b = map_a->bit[k];
-        float want = (b < 0 ? 1.0f : coded[b] ? 1.0f : -1.0f) * map_a->sign[k];
+        float want = (b == FM_SLOT_TAG ? (tag[fm_slot_tag_bit(map_a, k)] ? 1.0f : -1.0f)
+                      : b < 0 ? 1.0f : coded[b] ? 1.0f : -1.0f) * map_a->sign[k];
         cr_assert_eq(values[k], want, "slot %d", k);
     }
+    fm_slot_map_set_tag(map_a, NULL);
     fm_slot_values(map_a, NULL, values);   /* pilot only */
     for (int k = 0; k < FM_SLOTS; k++)
-        cr_assert_eq(values[k], map_a->bit[k] < 0 ? (float)map_a->sign[k] : 0.0f, "slot %d", k);
+        cr_assert_eq(values[k], map_a->bit[k] < 0 && map_a->bit[k] != FM_SLOT_TAG
+                                    ? (float)map_a->sign[k] : 0.0f, "slot %d", k);
     free(coded);
 }
 
@@ -267,7 +284,8 @@ Test(pattern, render_read_round_trip_marked_message)
     for (int k = 0; k < FM_SLOTS; k++)
         if (map_a->rank[k] >= 0) {
             seen[map_a->rank[k]]++;
-            cr_assert_eq(map_a->bit[k], map_a->rank[k] % FM_CODED_BITS);
+            cr_assert_eq(map_a->bit[k], map_a->rank[k] < FM_CODED_BITS ? map_a->rank[k]
+                                                                       : FM_SLOT_TAG);
         } else {
             cr_assert_eq(map_a->rank[k], map_a->bit[k]);
         }
@@ -288,6 +306,10 @@ Test(pattern, tile_has_unit_rms)
         tu_rng_seed(&r, s);
         for (int i = 0; i < FM_CODED_BITS; i++)
             coded[i] = (uint8_t)(tu_rng_u64(&r) & 1);
+        uint8_t tag[FM_TAG_BITS];
+        for (int i = 0; i < FM_TAG_BITS; i++)
+            tag[i] = (uint8_t)(tu_rng_u64(&r) & 1);
+        fm_slot_map_set_tag(map_a, tag);   /* every slot carries +/-1 */
         fm_slot_values(map_a, coded, values);
         fm_tile_render(values, tile);
         double rms = tile_rms(tile);

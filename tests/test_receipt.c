@@ -45,7 +45,7 @@ static void teardown(void)
 
 TestSuite(receipt, .init = setup, .fini = teardown);
 
-static const FmSelfCheck check = { 1, 1, 1, 29.6026, 0.01234, -187.9458, 8.0 };
+static const FmSelfCheck check = { 1, 1, 1, 29.6026, 0.01234, -187.9458, 8.0, 0, 0, 0 };
 
 static FmReceiptInfo fixed_info(void)
 {

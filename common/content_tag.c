@@ -1,0 +1,271 @@
+#include "content_tag.h"
+
+#include <math.h>
+#include <sodium.h>
+#include <string.h>
+
+#include "pattern.h"
+#include "resample.h"
+
+#define TAG_KDF_CONTEXT "fmtag004"
+
+void fm_tag_key_init(FmTagKey *tk, const uint8_t wm_key[FM_WMKEY_BYTES])
+{
+    uint8_t subkey[crypto_stream_chacha20_KEYBYTES];
+    static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+    uint8_t stream[FM_TAG_BITS * FM_TAG_FEATURES / 8];
+
+    crypto_kdf_derive_from_key(subkey, sizeof(subkey), 1, TAG_KDF_CONTEXT, wm_key);
+    crypto_stream_chacha20(stream, sizeof(stream), nonce, subkey);
+    for (int i = 0; i < FM_TAG_BITS; i++)
+        for (int k = 0; k < FM_TAG_FEATURES; k++) {
+            int r = i * FM_TAG_FEATURES + k;
+            tk->proj[i][k] = (int8_t)((stream[r >> 3] >> (r & 7)) & 1 ? 1 : -1);
+        }
+    sodium_memzero(subkey, sizeof(subkey));
+    sodium_memzero(stream, sizeof(stream));
+}
+
+void fm_tag_key_wipe(FmTagKey *tk)
+{
+    sodium_memzero(tk, sizeof(*tk));
+}
+
+int fm_tag_anchor(double centre)
+{
+    return FM_TILE * (int)floor(centre / FM_TILE + 0.5);
+}
+
+static void axis_anchors(double centre, int sh, int out[2])
+{
+    /* the centre in marked-picture coordinates, up to a multiple of the tile */
+    double c = centre + sh;
+    int a = fm_tag_anchor(c);
+    out[0] = a - sh;
+    out[1] = (c > a ? a + FM_TILE : a - FM_TILE) - sh;
+}
+
+void fm_tag_anchors(int gw, int gh, int sh_x, int sh_y, int ax[FM_BIND_ANCHORS],
+                    int ay[FM_BIND_ANCHORS])
+{
+    int x[2], y[2], n = 0;
+    axis_anchors(gw / 2.0, sh_x, x);
+    axis_anchors(gh / 2.0, sh_y, y);
+    for (int j = 0; j < 2; j++)
+        for (int i = 0; i < 2; i++) {
+            ax[n] = x[i];
+            ay[n] = y[j];
+            n++;
+        }
+}
+
+void fm_tag_cells_clear(FmTagCells *c)
+{
+    memset(c, 0, sizeof(*c));
+}
+
+void fm_tag_cells_merge(FmTagCells *a, const FmTagCells *b)
+{
+    for (int k = 0; k < FM_TAG_FEATURES; k++) {
+        a->sum[k] += b->sum[k];
+        a->n[k] += b->n[k];
+    }
+}
+
+/* The region's top-left corner relative to its anchor, in mark pixels. */
+enum {
+    REGION_X0 = -(FM_TAG_COLS * FM_TAG_CELL) / 2,
+    REGION_Y0 = -(FM_TAG_ROWS * FM_TAG_CELL) / 2,
+};
+
+void fm_tag_cells_add_plane(FmTagCells *c, const float *plane, int pw, int ph, int ax, int ay)
+{
+    for (int i = 0; i < FM_TAG_ROWS; i++) {
+        int y0 = ay + REGION_Y0 + i * FM_TAG_CELL;
+        for (int y = y0; y < y0 + FM_TAG_CELL; y++) {
+            if (y < 0 || y >= ph)
+                continue;
+            const float *row = plane + (size_t)y * pw;
+            for (int j = 0; j < FM_TAG_COLS; j++) {
+                int x0 = ax + REGION_X0 + j * FM_TAG_CELL;
+                int xa = x0 < 0 ? 0 : x0, xb = x0 + FM_TAG_CELL > pw ? pw : x0 + FM_TAG_CELL;
+                if (xa >= xb)
+                    continue;
+                double s = 0;
+                for (int x = xa; x < xb; x++)
+                    s += row[x];
+                c->sum[i * FM_TAG_COLS + j] += s;
+                c->n[i * FM_TAG_COLS + j] += xb - xa;
+            }
+        }
+    }
+}
+
+void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                           int width, int height, int ax, int ay)
+{
+    /* picture pixels per mark pixel; the mark grid is FM_MARK_HEIGHT rows */
+    double s = (double)height / FM_MARK_HEIGHT;
+    int step = s > 2.5 ? (int)(s / 1.5) : 1;   /* enough samples in a cell */
+    double scale = bit_depth > 8 ? 1.0 / (double)(1 << (bit_depth - 8)) : 1.0;
+    double mw = width / s, mh = FM_MARK_HEIGHT;   /* the picture in mark pixels */
+    for (int i = 0; i < FM_TAG_ROWS; i++) {
+        double my0 = ay + REGION_Y0 + i * FM_TAG_CELL, my1 = my0 + FM_TAG_CELL;
+        int py0 = (int)ceil(my0 * s - 0.5), py1 = (int)ceil(my1 * s - 0.5);
+        py0 = py0 < 0 ? 0 : py0;
+        py1 = py1 > height ? height : py1;
+        double ch = (my1 < mh ? my1 : mh) - (my0 > 0 ? my0 : 0);
+        if (py0 >= py1 || ch <= 0)
+            continue;
+        for (int j = 0; j < FM_TAG_COLS; j++) {
+            double mx0 = ax + REGION_X0 + j * FM_TAG_CELL, mx1 = mx0 + FM_TAG_CELL;
+            int px0 = (int)ceil(mx0 * s - 0.5), px1 = (int)ceil(mx1 * s - 0.5);
+            px0 = px0 < 0 ? 0 : px0;
+            px1 = px1 > width ? width : px1;
+            double cw = (mx1 < mw ? mx1 : mw) - (mx0 > 0 ? mx0 : 0);
+            if (px0 >= px1 || cw <= 0)
+                continue;
+            double sum = 0;
+            long n = 0;
+            for (int y = py0; y < py1; y += step) {
+                const uint8_t *row = luma + (ptrdiff_t)y * stride;
+                if (bit_depth <= 8) {
+                    for (int x = px0; x < px1; x += step, n++)
+                        sum += row[x];
+                } else {
+                    const uint16_t *r16 = (const uint16_t *)row;
+                    for (int x = px0; x < px1; x += step, n++)
+                        sum += r16[x];
+                }
+            }
+            /* the cell's mean, counted by the mark pixels it covers (as
+             * fm_tag_cells_add_plane counts them), whatever the rounding of
+             * picture pixels */
+            double area = ch * cw;
+            c->sum[i * FM_TAG_COLS + j] += sum * scale / (double)n * area;
+            c->n[i * FM_TAG_COLS + j] += area;
+        }
+    }
+}
+
+/* Least squares: removes the mean and the linear trends along x and y from
+ * the cells in use (use[k] = 1). Returns the RMS left. */
+static double detrend(double *f, const int *use)
+{
+    double a[3][4] = { { 0 } };
+    for (int k = 0; k < FM_TAG_FEATURES; k++) {
+        if (!use[k])
+            continue;
+        double b[3] = { 1, (k % FM_TAG_COLS) - (FM_TAG_COLS - 1) / 2.0,
+                        (k / FM_TAG_COLS) - (FM_TAG_ROWS - 1) / 2.0 };
+        for (int r = 0; r < 3; r++) {
+            for (int q = 0; q < 3; q++)
+                a[r][q] += b[r] * b[q];
+            a[r][3] += b[r] * f[k];
+        }
+    }
+    /* Gauss-Jordan on the 3 x 3 normal equations */
+    for (int p = 0; p < 3; p++) {
+        if (fabs(a[p][p]) < 1e-9)
+            return 0;
+        for (int r = 0; r < 3; r++) {
+            if (r == p)
+                continue;
+            double m = a[r][p] / a[p][p];
+            for (int q = p; q < 4; q++)
+                a[r][q] -= m * a[p][q];
+        }
+    }
+    double coef[3] = { a[0][3] / a[0][0], a[1][3] / a[1][1], a[2][3] / a[2][2] };
+    double ss = 0;
+    int n = 0;
+    for (int k = 0; k < FM_TAG_FEATURES; k++) {
+        if (!use[k]) {
+            f[k] = 0;
+            continue;
+        }
+        f[k] -= coef[0] + coef[1] * ((k % FM_TAG_COLS) - (FM_TAG_COLS - 1) / 2.0) +
+                coef[2] * ((k / FM_TAG_COLS) - (FM_TAG_ROWS - 1) / 2.0);
+        ss += f[k] * f[k];
+        n++;
+    }
+    return n ? sqrt(ss / n) : 0;
+}
+
+int fm_tag_hash(const FmTagKey *tk, const FmTagCells *c, float proj[FM_TAG_BITS])
+{
+    double f[FM_TAG_FEATURES], nmax = 0;
+    int use[FM_TAG_FEATURES], nuse = 0;
+    memset(proj, 0, sizeof(float) * FM_TAG_BITS);
+    for (int k = 0; k < FM_TAG_FEATURES; k++)
+        nmax = c->n[k] > nmax ? c->n[k] : nmax;
+    if (nmax <= 0)
+        return 0;
+    /* a cell counts when nearly all of it was seen (a crop or the picture's
+     * edge cuts the others) */
+    for (int k = 0; k < FM_TAG_FEATURES; k++) {
+        use[k] = c->n[k] >= 0.9 * nmax;
+        f[k] = use[k] ? c->sum[k] / c->n[k] : 0;
+        nuse += use[k];
+    }
+    if (nuse < FM_TAG_FEATURES / 2)
+        return 0;
+    double rms = detrend(f, use);
+    if (!(rms >= FM_TAG_FLAT_RMS))
+        return 0;
+    double norm = 1.0 / (rms * sqrt((double)nuse));
+    for (int i = 0; i < FM_TAG_BITS; i++) {
+        double p = 0;
+        for (int k = 0; k < FM_TAG_FEATURES; k++)
+            p += tk->proj[i][k] * f[k];
+        proj[i] = (float)(p * norm);
+    }
+    return 1;
+}
+
+void fm_bind_add(FmBind *b, const float tag[FM_TAG_BITS], const float *mu, const float *var,
+                 const float proj[FM_TAG_BITS])
+{
+    /* weights from the hash alone (independent of the tag read): the
+     * smallest projections are the ones a re-encode or a grade can flip */
+    double rms = 0;
+    for (int i = 0; i < FM_TAG_BITS; i++)
+        rms += (double)proj[i] * proj[i];
+    rms = sqrt(rms / FM_TAG_BITS);
+    if (!(rms > 0))
+        return;
+    for (int i = 0; i < FM_TAG_BITS; i++) {
+        double w = fabs(proj[i]) / (0.5 * rms);
+        if (w > 1)
+            w = 1;
+        double t = tag[i] * w;
+        b->s += proj[i] > 0 ? t : -t;
+        b->q += t * t;
+        if (mu && var) {
+            b->s_exp += w * mu[i];
+            b->q_exp += w * w * ((double)mu[i] * mu[i] + var[i]);
+        }
+    }
+    b->pairs++;
+}
+
+double fm_bind_expected_z(const FmBind *b)
+{
+    return b->q_exp > 0 ? b->s_exp / sqrt(b->q_exp) : 0;
+}
+
+double fm_bind_z(const FmBind *b)
+{
+    return b->q > 0 ? b->s / sqrt(b->q) : 0;
+}
+
+void fm_format4_mask(uint8_t mask[FM_CODED_BITS])
+{
+    /* public and fixed: ChaCha20 of a constant key */
+    static const uint8_t key[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 4 coded";
+    static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
+    uint8_t stream[FM_CODED_BITS / 8];
+    crypto_stream_chacha20(stream, sizeof(stream), nonce, key);
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        mask[i] = (stream[i >> 3] >> (i & 7)) & 1;
+}

@@ -1,0 +1,265 @@
+/*
+ * test_content_tag.c - format 4's content tag (common/content_tag.c).
+ *
+ * The hash of a picture's coarse layout must survive what a copy does to it
+ * (gain, offset, noise, a crop that keeps the region) and differ on other
+ * pictures; the keyed projections differ per key and are reproducible; the
+ * binding statistic is large when the tags read agree with the hash and
+ * behaves like N(0, 1) (bounded by Hoeffding) when the hash is of unrelated
+ * pictures.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "content_tag.h"
+#include "resample.h"
+#include "testutil.h"
+
+#define GW 640
+#define GH FM_MARK_HEIGHT
+
+/* A smooth random "picture" on the mark grid: a few blurred blobs and a
+ * slope, 8-bit scale. */
+static void picture(float *p, uint64_t seed)
+{
+    TuRng r;
+    tu_rng_seed(&r, seed);
+    double cx[12], cy[12], rad[12], amp[12];
+    for (int i = 0; i < 12; i++) {
+        cx[i] = tu_rng_uniform(&r) * GW;
+        cy[i] = tu_rng_uniform(&r) * GH;
+        rad[i] = 20 + 80 * tu_rng_uniform(&r);
+        amp[i] = 80 * (tu_rng_uniform(&r) - 0.5);
+    }
+    double sx = tu_rng_uniform(&r) * 0.1, sy = tu_rng_uniform(&r) * 0.1;
+    for (int y = 0; y < GH; y++)
+        for (int x = 0; x < GW; x++) {
+            double v = 110 + sx * x + sy * y;
+            for (int i = 0; i < 12; i++) {
+                double d2 = (x - cx[i]) * (x - cx[i]) + (y - cy[i]) * (y - cy[i]);
+                v += amp[i] * exp(-d2 / (2 * rad[i] * rad[i]));
+            }
+            p[y * GW + x] = (float)v;
+        }
+}
+
+static int hash_of(const FmTagKey *tk, const float *p, int w, int h, int ax, int ay,
+                   float proj[FM_TAG_BITS])
+{
+    FmTagCells c;
+    fm_tag_cells_clear(&c);
+    fm_tag_cells_add_plane(&c, p, w, h, ax, ay);
+    return fm_tag_hash(tk, &c, proj);
+}
+
+static double agreement(const float *a, const float *b)
+{
+    int same = 0;
+    for (int i = 0; i < FM_TAG_BITS; i++)
+        same += (a[i] > 0) == (b[i] > 0);
+    return (double)same / FM_TAG_BITS;
+}
+
+static void make_key(FmTagKey *tk, uint8_t fill)
+{
+    uint8_t k[FM_WMKEY_BYTES];
+    memset(k, fill, sizeof(k));
+    fm_tag_key_init(tk, k);
+}
+
+Test(content_tag, anchor_is_the_tile_corner_nearest_the_centre)
+{
+    cr_assert_eq(fm_tag_anchor(180), 128);    /* 360 rows */
+    cr_assert_eq(fm_tag_anchor(240), 256);    /* 480 wide (4:3) */
+    cr_assert_eq(fm_tag_anchor(320), 384);    /* 640 wide: a tie goes up */
+    cr_assert_eq(fm_tag_anchor(10), 0);
+    int ax[FM_BIND_ANCHORS], ay[FM_BIND_ANCHORS];
+    fm_tag_anchors(640, 360, 0, 0, ax, ay);
+    /* both corners around each centre are tried, the nearest first */
+    cr_assert_eq(ax[0], 384);
+    cr_assert_eq(ax[1], 256);
+    cr_assert_eq(ay[0], 128);
+    cr_assert_eq(ay[2], 256);
+    /* a plane whose sample 0 is the marked picture's mark pixel 100: the
+     * same marked-picture corners, in plane samples */
+    fm_tag_anchors(440, 360, 100, 0, ax, ay);
+    cr_assert_eq(ax[0] + 100, 384);
+    cr_assert_eq(ax[1] + 100, 256);
+}
+
+Test(content_tag, projections_are_keyed_and_reproducible)
+{
+    FmTagKey *a = malloc(sizeof(*a)), *a2 = malloc(sizeof(*a2)), *b = malloc(sizeof(*b));
+    float *p = malloc(sizeof(float) * GW * GH);
+    float ha[FM_TAG_BITS], ha2[FM_TAG_BITS], hb[FM_TAG_BITS];
+    make_key(a, 1);
+    make_key(a2, 1);
+    make_key(b, 2);
+    cr_assert_eq(memcmp(a, a2, sizeof(*a)), 0);
+    picture(p, 5);
+    cr_assert(hash_of(a, p, GW, GH, 384, 128, ha));
+    cr_assert(hash_of(a2, p, GW, GH, 384, 128, ha2));
+    cr_assert(hash_of(b, p, GW, GH, 384, 128, hb));
+    cr_assert_arr_eq(ha, ha2, sizeof(ha));
+    double ag = agreement(ha, hb);
+    cr_log_info("same picture, two keys: %.0f%% of the bits agree", 100 * ag);
+    cr_assert(ag > 0.3 && ag < 0.7, "another key's bits agree on %.2f", ag);
+    fm_tag_key_wipe(a);
+    free(a);
+    free(a2);
+    free(b);
+    free(p);
+}
+
+Test(content_tag, hash_survives_grade_noise_and_a_crop_and_differs_on_other_pictures)
+{
+    FmTagKey *tk = malloc(sizeof(*tk));
+    float *p = malloc(sizeof(float) * GW * GH), *q = malloc(sizeof(float) * GW * GH);
+    float h0[FM_TAG_BITS], h1[FM_TAG_BITS];
+    make_key(tk, 3);
+    TuRng r;
+    tu_rng_seed(&r, 9);
+    double worst_same = 1, worst_other = 0, sum_other = 0;
+    for (uint64_t s = 1; s <= 20; s++) {
+        picture(p, s);
+        cr_assert(hash_of(tk, p, GW, GH, 384, 128, h0));
+        /* a grade (gain, offset), coding noise */
+        for (int i = 0; i < GW * GH; i++)
+            q[i] = (float)(1.2 * p[i] - 14 + 3 * tu_rng_gauss(&r));
+        cr_assert(hash_of(tk, q, GW, GH, 384, 128, h1));
+        double a = agreement(h0, h1);
+        /* a crop of 96 mark pixels on the left and 40 on top: the plane
+         * starts later, the anchor moves with it */
+        int cw = GW - 96 - 40, chh = GH - 40 - 20;
+        for (int y = 0; y < chh; y++)
+            memcpy(q + y * cw, p + (y + 40) * GW + 96, sizeof(float) * cw);
+        cr_assert(hash_of(tk, q, cw, chh, 384 - 96, 128 - 40, h1));
+        double ac = agreement(h0, h1);
+        worst_same = fmin(worst_same, fmin(a, ac));
+        picture(q, 1000 + s);
+        cr_assert(hash_of(tk, q, GW, GH, 384, 128, h1));
+        double o = agreement(h0, h1);
+        worst_other = fmax(worst_other, o);
+        sum_other += o;
+    }
+    cr_log_info("graded/noisy/cropped copies: worst agreement %.2f; other pictures: mean %.2f, "
+                "worst %.2f", worst_same, sum_other / 20, worst_other);
+    cr_assert_geq(worst_same, 0.95);
+    cr_assert(sum_other / 20 > 0.4 && sum_other / 20 < 0.6);
+    cr_assert_lt(worst_other, 0.75);
+    free(tk);
+    free(p);
+    free(q);
+}
+
+Test(content_tag, flat_pictures_carry_no_hash)
+{
+    FmTagKey *tk = malloc(sizeof(*tk));
+    float *p = malloc(sizeof(float) * GW * GH);
+    float h[FM_TAG_BITS];
+    make_key(tk, 4);
+    TuRng r;
+    tu_rng_seed(&r, 2);
+    /* black with grain and a gentle slope: nothing a copy would keep */
+    for (int y = 0; y < GH; y++)
+        for (int x = 0; x < GW; x++)
+            p[y * GW + x] = (float)(16 + 0.02 * x + 2 * tu_rng_gauss(&r));
+    cr_assert_eq(hash_of(tk, p, GW, GH, 384, 128, h), 0);
+    for (int i = 0; i < FM_TAG_BITS; i++)
+        cr_assert_eq(h[i], 0.0f);
+    /* a region mostly outside the plane: not enough seen */
+    picture(p, 3);
+    cr_assert_eq(hash_of(tk, p, GW, GH, 384, 128 + 300, h), 0);
+    free(tk);
+    free(p);
+}
+
+Test(content_tag, luma_and_plane_cells_agree)
+{
+    /* the embedder takes cells from the picture's pixels, the detector from
+     * the mark grid: the same hash (1080p 8-bit, 10-bit) */
+    const int W = 1920, H = 1080;
+    FmTagKey *tk = malloc(sizeof(*tk));
+    float *p = malloc(sizeof(float) * GW * GH);
+    uint8_t *y8 = malloc((size_t)W * H);
+    uint16_t *y10 = malloc(sizeof(uint16_t) * W * H);
+    float hp[FM_TAG_BITS], h8[FM_TAG_BITS], h10[FM_TAG_BITS];
+    make_key(tk, 5);
+    picture(p, 11);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            float v = p[(y / 3) * GW + x / 3];
+            y8[(size_t)y * W + x] = (uint8_t)lrintf(fminf(fmaxf(v, 0), 255));
+            y10[(size_t)y * W + x] = (uint16_t)lrintf(fminf(fmaxf(v * 4, 0), 1023));
+        }
+    FmTagCells c;
+    cr_assert(hash_of(tk, p, GW, GH, 384, 128, hp));
+    fm_tag_cells_clear(&c);
+    fm_tag_cells_add_luma(&c, y8, W, 8, W, H, 384, 128);
+    cr_assert(fm_tag_hash(tk, &c, h8));
+    fm_tag_cells_clear(&c);
+    fm_tag_cells_add_luma(&c, (const uint8_t *)y10, W * 2, 10, W, H, 384, 128);
+    cr_assert(fm_tag_hash(tk, &c, h10));
+    cr_assert_geq(agreement(hp, h8), 0.98);
+    cr_assert_geq(agreement(hp, h10), 0.98);
+    free(tk);
+    free(p);
+    free(y8);
+    free(y10);
+}
+
+Test(content_tag, binding_statistic_under_agreement_and_under_unrelated_hashes)
+{
+    TuRng r;
+    tu_rng_seed(&r, 77);
+    float tag[FM_TAG_BITS], proj[FM_TAG_BITS];
+    /* agreement: tags read = amplitude x the hash's sign + noise */
+    FmBind b = { 0 };
+    for (int pair = 0; pair < 3; pair++) {
+        for (int i = 0; i < FM_TAG_BITS; i++) {
+            proj[i] = (float)tu_rng_gauss(&r);
+            tag[i] = (float)((proj[i] > 0 ? 0.5 : -0.5) + tu_rng_gauss(&r));
+        }
+        fm_bind_add(&b, tag, NULL, NULL, proj);
+    }
+    cr_assert_eq(b.pairs, 3);
+    cr_assert_gt(fm_bind_z(&b), FM_BIND_Z, "z %.2f", fm_bind_z(&b));
+    /* unrelated: the tags carry another picture's hash, strongly */
+    int trials = 4000, over3 = 0;
+    double sum = 0, sum2 = 0;
+    for (int t = 0; t < trials; t++) {
+        FmBind u = { 0 };
+        for (int pair = 0; pair < 3; pair++) {
+            for (int i = 0; i < FM_TAG_BITS; i++) {
+                tag[i] = (float)((tu_rng_u64(&r) & 1 ? 3 : -3) + tu_rng_gauss(&r));
+                proj[i] = (float)tu_rng_gauss(&r);
+            }
+            fm_bind_add(&u, tag, NULL, NULL, proj);
+        }
+        double z = fm_bind_z(&u);
+        sum += z;
+        sum2 += z * z;
+        over3 += z >= 3;
+        cr_assert_lt(z, FM_BIND_Z);
+    }
+    double mean = sum / trials, sd = sqrt(sum2 / trials - mean * mean);
+    cr_log_info("unrelated hashes: z mean %.3f, sd %.3f, P(z >= 3) = %.4f (Hoeffding <= %.4f)",
+                mean, sd, (double)over3 / trials, exp(-4.5));
+    cr_assert_lt(fabs(mean), 0.1);
+    cr_assert(sd > 0.9 && sd < 1.1);
+    cr_assert_leq((double)over3 / trials, exp(-4.5));
+}
+
+Test(content_tag, format4_mask_is_fixed_and_balanced)
+{
+    uint8_t m1[FM_CODED_BITS], m2[FM_CODED_BITS];
+    fm_format4_mask(m1);
+    fm_format4_mask(m2);
+    cr_assert_arr_eq(m1, m2, sizeof(m1));
+    int ones = 0;
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        ones += m1[i];
+    cr_assert(ones > FM_CODED_BITS / 2 - 200 && ones < FM_CODED_BITS / 2 + 200, "%d ones", ones);
+}
