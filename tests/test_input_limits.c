@@ -220,6 +220,25 @@ Test(limits, registry_add_takes_receipts_only_from_small_regular_files)
     free(loc);
 }
 
+/* wmembed --help states the options and limits the code applies (before:
+ * no word of the picture limits or of a FIFO master). */
+Test(limits, wmembed_help_states_the_limits_the_code_applies)
+{
+    const char *argv[] = { FM_BUILD_DIR "/wmembed", "--help", NULL };
+    char *out = NULL;
+    cr_assert_eq(tu_run(argv, &out, NULL), 0);
+    char want[4][64];
+    snprintf(want[0], sizeof want[0], "%d to %d pixels", FM_MIN_SIDE, FM_MAX_SIDE);
+    snprintf(want[1], sizeof want[1], "at most %ldx%ld pixels", FM_MAX_PIXELS / 4320, 4320L);
+    snprintf(want[2], sizeof want[2], "aspect 1:%d to %d:1", FM_MAX_ASPECT, FM_MAX_ASPECT);
+    snprintf(want[3], sizeof want[3], "a FIFO or");
+    for (int i = 0; i < 4; i++)
+        cr_expect(strstr(out, want[i]), "--help lacks '%s'", want[i]);
+    cr_expect(strstr(out, "--allow-short"));
+    cr_expect(strstr(out, "--no-verify"));
+    free(out);
+}
+
 /* FFmpeg's errors become reasons (before: "Input/output error", "Device or
  * resource busy", "Invalid data found when processing input"). */
 Test(limits, open_errors_say_what_is_wrong)
