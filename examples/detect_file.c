@@ -9,6 +9,7 @@
  * verify; 2 error.
  */
 #include <stdio.h>
+#include <string.h>
 #include <sys/stat.h>
 
 #include "filmmark.h"
@@ -22,8 +23,15 @@ static void skipped(void *ctx, const char *path, const char *reason)
 
 int main(int argc, char **argv)
 {
+    if (argc == 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
+        printf("usage: detect_file KEY.dkey|KEYDIR CLIP\n"
+               "Finds a filmmark watermark in CLIP with the key file or every key of\n"
+               "the directory (the public API, include/filmmark.h).\n"
+               "exit status: 0 verified; 1 no mark; 3 a mark, payload not verified; 2 error\n");
+        return 0;
+    }
     if (argc != 3) {
-        fprintf(stderr, "usage: detect_file KEY.dkey|KEYDIR CLIP\n");
+        fprintf(stderr, "detect_file: give a key file or directory and a clip (see --help)\n");
         return 2;
     }
     if (filmmark_api_version() != FM_API_VERSION) {
