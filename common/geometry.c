@@ -175,9 +175,9 @@ static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignm
  * the picture's own structure while its multiples stand out (a 4:3 street
  * camera squeezed to 640x360: only 2 and 3 periods showed). The NCAND best
  * local maxima of that score are kept, each placed to a fraction of a
- * sample by the strongest of its multiples (the strongest lag within m / 2 of
- * m d, parabolic interpolation there, divided by m: m times finer than at
- * the first peak).
+ * sample by the strongest of its multiples (the strongest lag within
+ * m / 2 + 1 of m d, parabolic interpolation there, divided by m: m times
+ * finer than at the first peak).
  */
 #define MAX_HARMONIC 4
 static void axis_candidates(const float *ac, int stride_lag, int n_lags, int overlap_other,
@@ -218,7 +218,8 @@ static void axis_candidates(const float *ac, int stride_lag, int n_lags, int ove
         /* the strongest multiple's peak, to a fraction of a sample */
         double pos = d, top = -HUGE_VAL;
         for (int m = 1; m <= MAX_HARMONIC && m * d <= hi; m++) {
-            int c = m * d, w = m / 2, j = c;  /* m d is within m / 2 of m periods */
+            /* m periods lie within m / 2 of m d; one more for the peak's width */
+            int c = m * d, w = m / 2 + 1, j = c;
             for (int k = c - w; k <= c + w && k <= hi; k++)
                 j = sig[k] > sig[j] ? k : j;
             if (sig[j] <= top)
