@@ -3,6 +3,7 @@
 # with a crop, found blindly by the geometry search.
 #
 #   bench/aspect.sh [--before DIR] [--work DIR] [--results FILE] [--only RE]
+#                   [--report-only]
 #
 # From the media cache (../shared/media/get.sh) it makes three 10-s masters:
 #   4:3     vtest_768x576 (static street camera)
@@ -19,7 +20,10 @@
 # receipt) by the tools in build/ ("after") and, with --before, by those in
 # DIR ("before", e.g. main built at the commit this work started from), and
 # one row per copy goes to FILE (default bench/results/aspect.md): pilot z,
-# found, verified, scale_x/scale_y reported, and the detection time.
+# found, verified, raw bit errors, scale_x/scale_y reported and the
+# detection's wall time (on a shared machine: a rough figure). --only RE
+# runs the cases whose name matches RE; --report-only rewrites FILE from
+# the last run's results in the work directory.
 #
 # Public tools only: wmkeygen, wmembed, wmdetect, ffmpeg, python3.
 # Environment: FILMMARK_BIN (default build/), FILMMARK_MEDIA (default
@@ -30,6 +34,7 @@ root="$(dirname "$here")"
 BIN="${FILMMARK_BIN:-$root/build}"
 MEDIA="${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}"
 before="" work="$root/bench/work/aspect" results="$root/bench/results/aspect.md" only=""
+report_only=0
 die() { echo "aspect.sh: $*" >&2; exit 2; }
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 while [[ $# -gt 0 ]]; do
@@ -38,7 +43,8 @@ while [[ $# -gt 0 ]]; do
     --work) work="$2"; shift ;;
     --results) results="$2"; shift ;;
     --only) only="$2"; shift ;;
-    -h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --report-only) report_only=1 ;;
+    -h|--help) sed -n '2,31p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -59,6 +65,7 @@ masters=(
   "m239|dune_1080p24.mkv|crop=1920:804"
 )
 for m in "${masters[@]}"; do
+  [[ $report_only -eq 0 ]] || break
   IFS='|' read -r name src vf <<<"$m"
   [[ -f "$MEDIA/$src" ]] || die "no $MEDIA/$src (run ../shared/media/get.sh)"
   if [[ ! -f "$work/$name.mark.mkv" ]]; then
@@ -114,6 +121,7 @@ EOF
 
 for c in "${cases[@]}"; do
   IFS='|' read -r name master vf what <<<"$c"
+  [[ $report_only -eq 0 ]] || break
   [[ -z "$only" || "$name" =~ $only ]] || continue
   clip="$work/$name.mp4"
   if [[ ! -f "$clip" ]]; then
@@ -127,8 +135,9 @@ for c in "${cases[@]}"; do
   detect "$BIN" "$clip" "$work/$name.after.json"
 done
 
-commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
-dirty="$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null | grep -q . && echo ' (with uncommitted changes)' || true)"
+# the library's last commit: what the detector's results depend on
+commit="$(git -C "$root" log -1 --format=%h -- common detect 2>/dev/null || echo unknown)"
+dirty="$(git -C "$root" status --porcelain --untracked-files=no -- common detect 2>/dev/null | grep -q . && echo ' (with uncommitted changes)' || true)"
 bcommit=""
 [[ -n "$before" ]] && bcommit="$(cat "$before/COMMIT" 2>/dev/null || echo "$before")"
 mkdir -p "$(dirname "$results")"
@@ -141,24 +150,27 @@ def cell(path):
         return None
     d = json.load(open(path))
     if "error" in d or "pilot_z" not in d:
-        return "error", "", "", "", "%.1f" % d.get("elapsed_s", 0)
+        return "error", "", "", "", "", "%.1f" % d.get("elapsed_s", 0)
     g = d.get("geometry") or {}
+    ber = d.get("raw_bit_error_rate")
     return ("%.1f" % d["pilot_z"], "yes" if d.get("found") else "no",
             "yes" if d.get("signature_valid") else "no",
+            "—" if ber is None else "%.1f %%" % (100 * ber),
             "%.3f / %.3f" % (g.get("scale_x", 0), g.get("scale_y", 0)),
             "%.1f" % d["elapsed_s"])
 with open(out, "w") as f:
     f.write("# Aspect-ratio copies (bench/aspect.sh)\n\n")
     f.write("Blind detection (`wmdetect --json --no-registry -k KEY`, no receipt) of H.264 CRF 23\n"
-            "yuv420p copies of 10-s masters marked at default strength. After: commit %s.\n" % commit)
+            "yuv420p copies of 10-s masters marked at default strength. After: common/ and detect/ at commit %s.\n" % commit)
     if bcommit:
         f.write("Before: %s.\n" % bcommit)
-    f.write("Columns: pilot z / found / verified / scale_x / scale_y / seconds.\n\n")
+    f.write("Each cell: pilot z, found, verified, raw bit errors, scale_x / scale_y reported,\n"
+            "detection wall time (a shared 2-core machine: rough).\n\n")
     f.write("| case | copy | before | after |\n| --- | --- | --- | --- |\n")
     for name, master, vf, what in rows:
         b = cell(os.path.join(work, name + ".before.json"))
         a = cell(os.path.join(work, name + ".after.json"))
-        fmt = lambda c: "—" if c is None else "z %s, found %s, verified %s, scale %s, %s s" % c
+        fmt = lambda c: "—" if c is None else "z %s, found %s, verified %s, BER %s, scale %s, %s s" % c
         f.write("| %s | %s | %s | %s |\n" % (name, what, fmt(b), fmt(a)))
 print(open(out).read())
 EOF
