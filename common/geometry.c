@@ -7,6 +7,7 @@
 
 #define MIN_ROTATION_DEG 0.2  /* smaller angles are read without turning back */
 #define MAX_ROTATION_DEG 3.0
+#define ROTATION_MIN_STEP 0.75  /* shortest period whose angle is measured */
 #define NCAND 4              /* period candidates kept per axis */
 #define MIN_MARK_STEP 0.5    /* fine samples per mark pixel searched: from a */
 #define MAX_MARK_STEP 6.0    /* 2:1 squeeze at 360 rows to a 1/3-height crop */
@@ -460,7 +461,9 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     search_steps(&s, steps, nsteps, best, nsq);
 
     /* 4. rotation: the period peak moved off the x axis by the angle */
-    double angle = rotation_estimate(pad, PW, PH, W, H, lo_x, hi_x);
+    /* (from the old floor of 0.75 fine samples per mark pixel: short lags
+     * carry the picture's own structure, and the rotation search is costly) */
+    double angle = rotation_estimate(pad, PW, PH, W, H, (int)(FM_TILE * ROTATION_MIN_STEP), hi_x);
     if (fabs(angle) >= MIN_ROTATION_DEG) {
         for (int sign = -1; sign <= 1; sign += 2) {
             float *rot = rotated(acc, acc->fine_total, sign * angle);
