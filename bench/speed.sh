@@ -2,7 +2,7 @@
 # Speed of wmembed and wmdetect on a 10-second 1080p clip.
 #
 #   bench/speed.sh [--codecs vp9,h264,ffv1] [--repeat N] [--results DIR]
-#                  [--mark-only] [--no-4k] [--no-memory] [CLIP]
+#                  [--mark-only] [--embed-only] [--no-4k] [--no-memory] [CLIP]
 #
 # CLIP defaults to dune_1080p24.mkv from the media cache
 # (../shared/media/get.sh); longer clips are trimmed losslessly to 10 s.
@@ -11,6 +11,9 @@
 #     wmembed reports it, wall-clock and CPU seconds; and plain ffmpeg doing
 #     the same decode and encode (wmembed's encoder settings) right after it,
 #     with the ratios wmembed / ffmpeg;
+#   * the self-check's cost: wmembed to each codec again with --no-verify
+#     (wall-clock and CPU seconds with and without the read-back), beside the
+#     self-check's own wall time that wmembed reports in --json;
 #   * the same side by side for FFV1 at 4K (elephants_2160p24, 3 s) unless
 #     --no-4k;
 #   * peak memory of wmembed (FFV1) on a short and a long master, 1080p
@@ -26,7 +29,9 @@
 # First, the mark stage alone (bench/mark_speed: the library calls on frames
 # in memory, no codec) at 1080p and 4K, 8-bit and 10-bit, on one
 # thread and on all cores: bench/results/mark_speed.md and .json.
-# --mark-only stops there (no clip needed).
+# --mark-only stops there (no clip needed). --embed-only measures only the
+# embedding rows of CLIP (wmembed, wmembed --no-verify, plain ffmpeg): no mark
+# stage, 4K, memory or detection.
 set -euo pipefail
 # issuances made here go to a throwaway registry, never the user's
 export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
@@ -39,12 +44,14 @@ die() { echo "speed.sh: $*" >&2; exit 2; }
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 codecs="vp9,h264,ffv1" repeat=2 results="$root/bench/results" clip="" mark_only=0 do4k=1 domem=1
+embed_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --codecs) codecs="$2"; shift ;;
     --repeat) repeat="$2"; shift ;;
     --results) results="$2"; shift ;;
     --mark-only) mark_only=1 ;;
+    --embed-only) embed_only=1 do4k=0 domem=0 ;;
     --no-4k) do4k=0 ;;
     --no-memory) domem=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -99,7 +106,7 @@ print("\n".join(L))
 EOF
   rm -f "$out"
 }
-mark_stage
+[[ $embed_only == 1 ]] || mark_stage
 [[ $mark_only == 1 ]] && exit 0
 [[ -n "$clip" ]] || clip="$MEDIA/dune_1080p24.mkv"
 [[ -f "$clip" ]] || { [[ -f "$MEDIA/$clip" ]] && clip="$MEDIA/$clip"; }
@@ -165,6 +172,10 @@ for c in ${codecs//,/ }; do
   python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sc=e.get("self_check") or {}; print("%s\t%s\t%s\t%s\t%s" % (sys.argv[2], e["fps"], e["frames"], sc.get("wall_seconds", ""), sc.get("seconds_read", "")))' \
     "$work/embed_$c.json" "$c" >>"$work/embedfps.tsv" || true
   [[ $c == vp9 ]] || rm -f "$work/deliv_$c.$ext"
+  # the same without the self-check: its whole cost, CPU included
+  timed embed_nv "wmembed --codec $c --no-verify" 1 -- "$BIN/wmembed" -k "$work/key.key" -i "$master" \
+    -o "$work/nv_$c.$ext" --title-id 1 --recipient-id 2 --codec "$c" --json --quiet --force --no-verify
+  rm -f "$work/nv_$c.$ext" "$work/nv_$c.$ext.receipt.json"
   timed plain "ffmpeg $c" 1 -- ffmpeg -nostdin -v error -y -i "$master" -map 0:v:0 -an \
     $(plain_args "$c" "$W") "$work/plain_$c.$ext"
   rm -f "$work/plain_$c.$ext"
@@ -199,6 +210,7 @@ if [[ $domem == 1 && -f "$MEDIA/long_1080p24.mkv" ]]; then
   rm -f "$work/long10.mkv" "$work/long60.mkv"
 fi
 deliv="$work/deliv_vp9.webm"
+if [[ $embed_only == 1 ]]; then :; else
 [[ -f "$deliv" ]] || { "$BIN/wmembed" -k "$work/key.key" -i "$master" -o "$deliv" --title-id 1 --recipient-id 2 --quiet --force; }
 
 W23=$(( W * 2 / 3 / 2 * 2 )) H23=$(( H * 2 / 3 / 2 * 2 )) CW=$(( W * 8 / 10 / 2 * 2 )) CH=$(( H * 8 / 10 / 2 * 2 ))
@@ -226,6 +238,7 @@ det detect "wmdetect: H.264 CRF 23 copy" "$work/h264.mkv"
 det detect "wmdetect: crop 10 % each side (${CW}x${CH})" "$work/crop10.mkv"
 det detect "wmdetect: scale to ${W23}x${H23}" "$work/scale23.mkv"
 det detect "wmdetect: crop 10 % + scale ${W23}x${H23} + CRF 28" "$work/cropscale.mkv"
+fi
 load1="$(cut -d' ' -f1-3 /proc/loadavg)"
 
 python3 - "$work" "$results" "$name" "$W" "$H" "$dur" "$commit" "$machine" "$rundate" "$load0" "$load1" "$repeat" <<'EOF'
@@ -267,6 +280,31 @@ for r in rows:
     L.append(f"| {codec} | {n if n is not None else '—'} | {f'{f:.2f}' if f else 'failed'} | "
              f"{wall:.1f} | {user + sysc:.1f} | {rss / 1024:.0f} | "
              f"{f'{sc[0]:.1f} ({sc[1]:.0f} s)' if sc else '—'} |")
+nv = {r[1].split()[2]: r for r in rows if r[0] == "embed_nv"}
+if nv:
+    L += ["", "## The self-check's cost (wmembed with and without --no-verify)", "",
+          "| codec | wall s | wall s --no-verify | wall cost | CPU s | CPU s --no-verify "
+          "| CPU cost | self-check s (wmembed --json) |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out["self_check_cost"] = []
+    for r in rows:
+        if r[0] != "embed" or r[1].split()[-1] not in nv:
+            continue
+        codec = r[1].split()[-1]
+        n = nv[codec]
+        ew, ec = float(r[2]), float(r[3]) + float(r[4])
+        nw, nc = float(n[2]), float(n[3]) + float(n[4])
+        sc = selfcheck.get(codec)
+        ok = r[6] == "0" and n[6] == "0"
+        out["self_check_cost"].append({"codec": codec, "wall_s": ew, "wall_s_no_verify": nw,
+                                       "cpu_s": ec, "cpu_s_no_verify": nc,
+                                       "self_check_wall_s": sc[0] if sc else None,
+                                       "exit": int(r[6]), "exit_no_verify": int(n[6])})
+        cost = (f"| {(ew - nw) / nw * 100:+.0f} % | {ec:.1f} | {nc:.1f} | {(ec - nc) / nc * 100:+.0f} % "
+                if ok and nw > 0 and nc > 0 else f"| — | {ec:.1f} | {nc:.1f} | — ")
+        L.append(f"| {codec} | {ew:.1f} | {nw:.1f} {cost}| "
+                 f"{f'{sc[0]:.1f} ({sc[1]:.0f} s read)' if sc else '—'} |"
+                 + ("" if ok else f" exit {r[6]} / {n[6]}"))
 plain = {r[1].split()[1]: r for r in rows if r[0] == "plain"}
 embeds = {r[1].split()[-1]: r for r in rows if r[0] == "embed"}
 side = []
@@ -300,9 +338,10 @@ if mem:
         out["memory"].append({"run": r[1], "wall_s": float(r[2]),
                               "cpu_s": float(r[3]) + float(r[4]), "peak_mb": int(r[5]) / 1024})
         L.append(f"| {r[1]} | {float(r[2]):.1f} | {float(r[3]) + float(r[4]):.1f} | {int(r[5]) / 1024:.0f} |")
-L += ["", "## Detection", "",
-      "| run | found / valid | frames | hypotheses | wall s | CPU s | peak MB |",
-      "| --- | --- | --- | --- | --- | --- | --- |"]
+if any(r[0] in ("detect", "decode") for r in rows):
+    L += ["", "## Detection", "",
+          "| run | found / valid | frames | hypotheses | wall s | CPU s | peak MB |",
+          "| --- | --- | --- | --- | --- | --- | --- |"]
 for r in rows:
     if r[0] not in ("detect", "decode"):
         continue

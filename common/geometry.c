@@ -7,9 +7,10 @@
 
 #define MIN_ROTATION_DEG 0.2  /* smaller angles are read without turning back */
 #define MAX_ROTATION_DEG 3.0
-#define NCAND 3              /* period candidates kept per axis */
-#define MIN_MARK_STEP 0.75   /* fine samples per mark pixel searched: */
-#define MAX_MARK_STEP 6.0    /* from 2/3 down-scale-with-box to a 1/3-height crop */
+#define ROTATION_MIN_STEP 0.75  /* shortest period whose angle is measured */
+#define NCAND 4              /* period candidates kept per axis */
+#define MIN_MARK_STEP 0.5    /* fine samples per mark pixel searched: from a */
+#define MAX_MARK_STEP 6.0    /* 2:1 squeeze at 360 rows to a 1/3-height crop */
 
 typedef struct Search {
     const FmAccumulator *acc;
@@ -192,7 +193,26 @@ static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignm
     }
 }
 
-/* The NCAND best local maxima of the normalised autocorrelation along one axis. */
+/*
+ * Candidate periods along one axis of the autocorrelation ac (lag d at
+ * ac[d * stride_lag]; len samples along the axis, overlap_other along the
+ * other). Each lag's value is taken as a significance, ac / sqrt(overlap):
+ * the sum of (len - d) x overlap_other products whose noise grows as the
+ * square root of their count (the mean, ac / count, made the sparse long
+ * lags of a static picture look strong). The mark is periodic, so its peaks
+ * repeat at every multiple of the period: a lag d scores the mean
+ * significance at d, 2d, .. MAX_HARMONIC d (as far as hi reaches; the best
+ * of the nearest (m - 1) / 2 lags either side of m d, as the period is
+ * not a whole number of samples), normalised by the square root of their
+ * count. This finds the period of a small copy whose first peak is lost in
+ * the picture's own structure while its multiples stand out (a 4:3 street
+ * camera squeezed to 640x360: only 2 and 3 periods showed). The NCAND best
+ * local maxima of that score are kept, each placed to a fraction of a
+ * sample by the strongest of its multiples (the strongest lag within
+ * m / 2 + 1 of m d, parabolic interpolation there, divided by m: m times
+ * finer than at the first peak).
+ */
+#define MAX_HARMONIC 4
 static void axis_candidates(const float *ac, int stride_lag, int n_lags, int overlap_other,
                             int len, int lo, int hi, double *cand)
 {
@@ -201,23 +221,58 @@ static void axis_candidates(const float *ac, int stride_lag, int n_lags, int ove
         cand[i] = 0;
     if (hi > n_lags - 2)
         hi = n_lags - 2;
+    if (hi <= lo + 1)
+        return;
+    double *sig = malloc(sizeof(double) * (size_t)(hi + 2));
+    double *score = malloc(sizeof(double) * (size_t)(hi + 2));
+    if (!sig || !score) {
+        free(sig);
+        free(score);
+        return;  /* no candidates: the nominal and crop steps are still tried */
+    }
+    for (int d = 0; d <= hi + 1; d++)
+        sig[d] = ac[(size_t)d * stride_lag] / sqrt((double)(len - d) * overlap_other);
+    for (int d = lo - 1; d <= hi + 1; d++) {
+        double sum = 0;
+        int m = 1;
+        for (; m <= MAX_HARMONIC && m * d <= hi + 1; m++) {
+            int c = m * d, w = (m - 1) / 2, j0 = c - w, j1 = c + w < hi + 1 ? c + w : hi + 1;
+            double v = sig[j0];
+            for (int j = j0 + 1; j <= j1; j++)
+                v = sig[j] > v ? sig[j] : v;
+            sum += v;
+        }
+        score[d] = sum / sqrt(m - 1);
+    }
     for (int d = lo; d <= hi; d++) {
-        double v = ac[(size_t)d * stride_lag] / ((double)(len - d) * overlap_other);
-        double l = ac[(size_t)(d - 1) * stride_lag] / ((double)(len - d + 1) * overlap_other);
-        double r = ac[(size_t)(d + 1) * stride_lag] / ((double)(len - d - 1) * overlap_other);
-        if (v < l || v < r || v <= 0)
+        double v = score[d];
+        if (v < score[d - 1] || v < score[d + 1] || v <= 0)
             continue;
-        /* parabolic interpolation of the peak position */
-        double den = l - 2 * v + r, off = den < 0 ? 0.5 * (l - r) / den : 0;
+        /* the strongest multiple's peak, to a fraction of a sample */
+        double pos = d, top = -HUGE_VAL;
+        for (int m = 1; m <= MAX_HARMONIC && m * d <= hi; m++) {
+            /* m periods lie within m / 2 of m d; one more for the peak's width */
+            int c = m * d, w = m / 2 + 1, j = c;
+            for (int k = c - w; k <= c + w && k <= hi; k++)
+                j = sig[k] > sig[j] ? k : j;
+            if (sig[j] <= top)
+                continue;
+            double l = sig[j - 1], r = sig[j + 1], den = l - 2 * sig[j] + r;
+            double off = den < 0 && sig[j] >= l && sig[j] >= r ? 0.5 * (l - r) / den : 0;
+            top = sig[j];
+            pos = (j + off) / m;
+        }
         for (int k = 0; k < NCAND; k++)
             if (v > best[k]) {
                 memmove(best + k + 1, best + k, sizeof(double) * (NCAND - 1 - k));
                 memmove(cand + k + 1, cand + k, sizeof(double) * (NCAND - 1 - k));
                 best[k] = v;
-                cand[k] = d + off;
+                cand[k] = pos;
                 break;
             }
     }
+    free(sig);
+    free(score);
 }
 
 /*
@@ -346,8 +401,8 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     s.xcorr = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
     s.pilot_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
     s.tile_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
-    /* mark plane (at most fine size / MIN_MARK_STEP^2 < 2 W H), then the
-     * resampling scratch (mark width x H < 2 W H) */
+    /* mark plane (to_mark_grid takes at most 2 W H samples), then the
+     * resampling scratch (mark width x H <= W / MIN_MARK_STEP x H = 2 W H) */
     s.plane = malloc(sizeof(float) * ((size_t)W * H * 4 + 1024));
     if (!pad || !spec || !s.tile || !s.xcorr || !s.pilot_f || !s.tile_f || !s.plane) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
@@ -419,9 +474,14 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
 
     double steps[2 * NCAND + 2 + MAX_CROP_STEPS + 2 * NCAND * 2 * SCAN_STEPS];
     int nsteps = 0;
-    for (int k = 0; k < NCAND; k++) {
-        if (cx[k] > 0) steps[nsteps++] = cx[k] / FM_TILE;
-        if (cy[k] > 0) steps[nsteps++] = cy[k] / FM_TILE;
+    for (int k = 0; k < 2 * NCAND; k++) {
+        double p = (k & 1 ? cy : cx)[k / 2];
+        /* one axis's period may be the other's too (square pixels): tried once */
+        int dup = p <= 0;
+        for (int i = 0; i < nsteps && !dup; i++)
+            dup = fabs(steps[i] * FM_TILE / p - 1) < 0.0005;
+        if (!dup)
+            steps[nsteps++] = p / FM_TILE;
     }
     /* the nominal grid (whole picture height shown) is always a candidate */
     steps[nsteps++] = acc->step / acc->fine_step;
@@ -433,7 +493,9 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     search_steps(&s, steps, nsteps, best, nsq);
 
     /* 4. rotation: the period peak moved off the x axis by the angle */
-    double angle = rotation_estimate(pad, PW, PH, W, H, lo_x, hi_x);
+    /* (from the old floor of 0.75 fine samples per mark pixel: short lags
+     * carry the picture's own structure, and the rotation search is costly) */
+    double angle = rotation_estimate(pad, PW, PH, W, H, (int)(FM_TILE * ROTATION_MIN_STEP), hi_x);
     if (fabs(angle) >= MIN_ROTATION_DEG) {
         for (int sign = -1; sign <= 1; sign += 2) {
             float *rot = rotated(acc, acc->fine_total, sign * angle);

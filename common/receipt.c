@@ -205,7 +205,7 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
  * at most FM_RECEIPT_MAX_BYTES (opened without blocking, so a FIFO is refused
  * rather than waited on, and a huge file is not read at all).
  */
-static int read_small_file(const char *path, char **text, size_t *len, FmError *err)
+int fm_receipt_read_text(const char *path, char **text, size_t *len, FmError *err)
 {
     *text = NULL;
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
@@ -317,7 +317,7 @@ static int read_verified(const char *path, const FmKey *key, uint8_t message[FM_
     char *text;
     size_t len = 0;
     *docp = NULL;
-    int ret = read_small_file(path, &text, &len, err);
+    int ret = fm_receipt_read_text(path, &text, &len, err);
     if (ret < 0)
         return ret;
     ret = parse_verified(path, text, len, key, message, docp, err);

@@ -86,6 +86,15 @@ int fm_receipt_read_fingerprint(const char *path, const FmKey *key, FmFingerprin
 #define FM_RECEIPT_MAX_BYTES (1 << 20)
 
 /*
+ * A receipt file's text, unchecked, for every reader of receipts: *text is a
+ * new NUL-terminated buffer (free() it) of *len bytes. Only a regular file of
+ * at most FM_RECEIPT_MAX_BYTES is read: FM_EFORMAT, without blocking or
+ * reading, for a FIFO, device or directory and for a larger file; FM_EIO when
+ * it cannot be opened or read; FM_ENOMEM.
+ */
+int fm_receipt_read_text(const char *path, char **text, size_t *len, FmError *err);
+
+/*
  * The checks of fm_receipt_read() (and, with fp, fm_receipt_read_fingerprint())
  * on a receipt's text in memory, len bytes (no NUL needed). For tests and
  * fuzzing; the file readers above also refuse anything but a regular file of

@@ -144,7 +144,9 @@ int fm_registry_add(FmRegistry *reg, const FmIssuance *iss, const FmKey *key, in
  * read is checked first as fm_issuance_verify() checks a row, with the key of
  * its fingerprint among keys (any kinds; wmembed passes its secret key):
  * FM_ECRYPTO when no key given has that fingerprint or a signature fails,
- * FM_EFORMAT when it is not a complete receipt, FM_EIO when it cannot be read.
+ * FM_EFORMAT when it is not a complete receipt or not a regular file of at
+ * most FM_RECEIPT_MAX_BYTES (refused unread: a FIFO does not block), FM_EIO
+ * when it cannot be read.
  */
 int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, FmKey *const *keys,
                             size_t nkeys, int64_t *id, FmError *err);

@@ -11,6 +11,7 @@
 
 #include <jansson.h>
 
+#include "receipt.h"
 #include "tool_util.h"
 
 static const char *str_member(json_t *obj, const char *name)
@@ -82,32 +83,13 @@ out:
 int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, FmKey *const *keys,
                             size_t nkeys, int64_t *id, FmError *err)
 {
-    FILE *f = fopen(receipt_path, "rb");
-    if (!f)
-        return fm_error_set(err, FM_EIO, "cannot read '%s': %s", receipt_path, strerror(errno));
+    /* a regular file of receipt size only: a FIFO would block, a huge file
+     * would be read whole */
     char *text = NULL;
-    size_t cap = 0, len = 0, got;
-    do {
-        if (len + 4096 + 1 > cap) {
-            cap = cap ? 2 * cap : 16384;
-            char *t = realloc(text, cap);
-            if (!t) {
-                free(text);
-                fclose(f);
-                return fm_error_set(err, FM_ENOMEM, "out of memory");
-            }
-            text = t;
-        }
-        got = fread(text + len, 1, 4096, f);
-        len += got;
-    } while (got > 0);
-    int bad = ferror(f);
-    fclose(f);
-    if (bad) {
-        free(text);
-        return fm_error_set(err, FM_EIO, "cannot read '%s'", receipt_path);
-    }
-    text[len] = 0;
+    size_t len = 0;
+    int rr = fm_receipt_read_text(receipt_path, &text, &len, err);
+    if (rr < 0)
+        return rr;
     FmIssuance iss;
     FmError e2 = {{0}};
     int r = fm_issuance_from_receipt(text, &iss, &e2);

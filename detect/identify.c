@@ -171,69 +171,70 @@ int identify_collect(Identification *id, const FmKeyList *keys, int use_registry
     return r < 0 ? r : 0;
 }
 
+/* What identify_run's per-key step needs besides the identification. */
+typedef struct RunCtx {
+    Identification *id;
+    FmCandidate *cands;
+    Suspect **order;
+} RunCtx;
+
+/* One key's result: its consistency when it is the best so far, and this
+ * key's candidates scored on its evidence. */
+static int score_key(void *opaque, int k, const FmDetectResult *cur, const FmEvidence *ev,
+                     int better, FmError *err)
+{
+    RunCtx *c = opaque;
+    Identification *id = c->id;
+    if (better)
+        fm_mark_consistency(ev, cur, &id->consistency);
+    size_t n = 0;
+    for (size_t i = 0; i < id->n; i++)
+        if (id->suspects[i].key == k) {
+            memcpy(c->cands[n].message, id->suspects[i].message, FM_MESSAGE_BYTES);
+            c->cands[n].label = NULL;
+            c->order[n++] = &id->suspects[i];
+        }
+    if (!n)
+        return 0;
+    FmNamingResult nr;
+    int r = fm_name_candidates(ev, cur, c->cands, n, id->n, &nr, err);
+    if (r < 0)
+        return r;
+    /* keep the key whose strongest candidate is the most significant */
+    if (id->scored && nr.scores[0].false_alarm_log10 >= id->naming.scores[0].false_alarm_log10) {
+        fm_naming_result_free(&nr);
+        return 0;
+    }
+    fm_naming_result_free(&id->naming);
+    id->naming = nr;
+    id->key = k;
+    id->scored = 1;
+    free(id->ranked);
+    if (!(id->ranked = malloc(n * sizeof(*id->ranked))))
+        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        id->ranked[i] = c->order[nr.scores[i].index];
+    return 0;
+}
+
 int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *keys,
                  FmDetectResult *best, int *best_key, FmError *err)
 {
-    FmCandidate *cands = id->n ? malloc(id->n * sizeof(*cands)) : NULL;
-    Suspect **order = id->n ? malloc(id->n * sizeof(*order)) : NULL;
-    FmEvidence ev = { 0 };
-    int r = 0;
-    if (id->n && (!cands || !order)) {
-        free(cands);
-        free(order);
+    RunCtx c = {
+        .id = id,
+        .cands = id->n ? malloc(id->n * sizeof(*c.cands)) : NULL,
+        .order = id->n ? malloc(id->n * sizeof(*c.order)) : NULL,
+    };
+    if (id->n && (!c.cands || !c.order)) {
+        free(c.cands);
+        free(c.order);
         return fm_error_set(err, FM_ENOMEM, "out of memory");
     }
-    *best_key = -1;
-    for (size_t k = 0; k < keys->n; k++) {
-        FmDetectResult cur;
-        if ((r = fm_detect_trace(acc, keys->keys[k], (int)keys->n, NULL, &cur, &ev,
-                                 id->trace[1], err)) < 0)
-            break;
-        int better = *best_key < 0 || (cur.signature_valid && !best->signature_valid) ||
-                     (cur.signature_valid == best->signature_valid &&
-                      cur.false_alarm_log10 < best->false_alarm_log10);
-        if (better) {
-            *best = cur;
-            *best_key = (int)k;
-            fm_mark_consistency(&ev, &cur, &id->consistency);
-            FmStrengthTrace *swap = id->trace[0];   /* keep the best key's trace */
-            id->trace[0] = id->trace[1];
-            id->trace[1] = swap;
-        }
-        /* this key's candidates, scored on its evidence */
-        size_t n = 0;
-        for (size_t i = 0; i < id->n; i++)
-            if (id->suspects[i].key == (int)k) {
-                memcpy(cands[n].message, id->suspects[i].message, FM_MESSAGE_BYTES);
-                cands[n].label = NULL;
-                order[n++] = &id->suspects[i];
-            }
-        if (n) {
-            FmNamingResult nr;
-            if ((r = fm_name_candidates(&ev, &cur, cands, n, id->n, &nr, err)) < 0)
-                break;
-            /* keep the key whose strongest candidate is the most significant */
-            if (!id->scored || nr.scores[0].false_alarm_log10 <
-                                   id->naming.scores[0].false_alarm_log10) {
-                fm_naming_result_free(&id->naming);
-                id->naming = nr;
-                id->key = (int)k;
-                id->scored = 1;
-                free(id->ranked);
-                if (!(id->ranked = malloc(n * sizeof(*id->ranked)))) {
-                    r = fm_error_set(err, FM_ENOMEM, "out of memory");
-                    break;
-                }
-                for (size_t i = 0; i < n; i++)
-                    id->ranked[i] = order[nr.scores[i].index];
-            } else {
-                fm_naming_result_free(&nr);
-            }
-        }
-    }
-    fm_evidence_free(&ev);
-    free(cands);
-    free(order);
+    /* the library's multi-key detection (common/detect_keys.h) */
+    int r = fm_detect_keys(acc, keys->keys, (int)keys->n, id->trace, score_key, &c, best,
+                           best_key, err);
+    free(c.cands);
+    free(c.order);
     return r < 0 ? r : 0;
 }
 

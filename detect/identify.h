@@ -13,6 +13,7 @@
 #include <jansson.h>
 
 #include "accumulator.h"
+#include "detect_keys.h"
 #include "detector.h"
 #include "keys.h"
 #include "naming.h"
@@ -58,9 +59,10 @@ int identify_collect(Identification *id, const FmKeyList *keys, int use_registry
                      FmError *err);
 
 /*
- * Runs the detector with every key (as wmdetect always did: the best blind
- * result and its key come back in best and *best_key) and scores the
- * candidates of each key against its evidence.
+ * Runs the library's multi-key detection (fm_detect_keys: the best blind
+ * result and its key come back in best and *best_key, corrected for the
+ * number of keys) and scores the candidates of each key against its
+ * evidence. One frame: the still detector, no candidates scored.
  */
 int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *keys,
                  FmDetectResult *best, int *best_key, FmError *err);

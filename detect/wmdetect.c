@@ -16,11 +16,11 @@
 #include <libavutil/parseutils.h>
 
 #include "accumulator.h"
+#include "clip_frames.h"
 #include "detector.h"
 #include "fingerprint.h"
 #include "identify.h"
 #include "scan.h"
-#include "still.h"
 #include "keys.h"
 #include "payload.h"
 #include "receipt.h"
@@ -593,20 +593,16 @@ int main(int argc, char **argv)
     fm_progress_machine(&prog, progress_file);
     AVFrame *frame;
     int r;
-    double tb = av_q2d(info->time_base), t_origin = NAN;
+    double ft;   /* the frame's time, seconds */
     long frames = 0;
-    while ((r = fm_reader_next(reader, &frame, &err)) > 0) {
-        double t = frame->pts != AV_NOPTS_VALUE ? frame->pts * tb
-                   : (info->frame_rate.num ? frames * av_q2d(av_inv_q(info->frame_rate)) : frames / 24.0);
-        if (isnan(t_origin))
-            t_origin = t - start;
-        t -= t_origin;
-        if (duration > 0 && t - start >= duration)
-            break;
-        if (fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth, t, &err) < 0)
+    /* the frames and their times as the library reads them (clip_frames.h) */
+    FmClipFrames cf;
+    fm_clip_frames_init(&cf, reader, start, duration);
+    while ((r = fm_clip_frames_next(&cf, &frame, &ft, &err)) > 0) {
+        if (fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth, ft, &err) < 0)
             goto fail_err;
         if (clip_fp && fm_fingerprint_add(clip_fp, frame->data[0], frame->linesize[0],
-                                          info->bit_depth, info->width, info->height, t, &err) < 0)
+                                          info->bit_depth, info->width, info->height, ft, &err) < 0)
             goto fail_err;
         frames++;
         fm_progress_update(&prog, frames, "reading");
@@ -634,13 +630,10 @@ int main(int argc, char **argv)
         }
         ident.trace[t] = &trace[t];
     }
-    /* a still picture (or a one-frame clip): the still detector (no naming) */
-    if (frames == 1) {
-        if (fm_still_detect_thorough(&acc, keys, (int)klist.n, NULL, &best, &best_key, &err) < 0)
-            goto fail_err;
-    } else if (identify_run(&ident, &acc, &klist, &best, &best_key, &err) < 0) {
+    /* every key (a still picture or a one-frame clip: the still detector,
+     * no naming), corrected for their number: common/detect_keys.h */
+    if (identify_run(&ident, &acc, &klist, &best, &best_key, &err) < 0)
         goto fail_err;
-    }
     /* a valid signature on pictures that are not the issued title's: the
      * copy attack, or a re-stamp by a detection-key holder */
     if (master_fp && best.signature_valid) {

@@ -23,6 +23,7 @@
 #include "payload.h"
 #include "recipients.h"
 #include "registry.h"
+#include "resample.h"
 #include "tool_util.h"
 #include "video_io.h"
 #include "version.h"
@@ -72,11 +73,14 @@ static void usage(FILE *out)
         "  -k, --key FILE        secret key made by wmkeygen (mode 0600)\n"
         "      --passphrase-file F  the key's passphrase, first line of F (else\n"
         "                        $FILMMARK_PASSPHRASE, else asked on the terminal)\n"
-        "  -i, --input FILE      master video (anything FFmpeg reads; - = standard input,\n"
-        "                        a streamable container such as y4m; its other streams\n"
-        "                        are not carried)\n"
-        "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov, .y4m, .nut;\n"
-        "                        - = standard output, needs --format and --receipt)\n"
+        "  -i, --input FILE      master video: a regular file FFmpeg reads (a FIFO or\n"
+        "                        device is refused: it is read twice), or - = standard\n"
+        "                        input, a streamable container such as y4m (its other\n"
+        "                        streams are not carried); pictures of %d to %d pixels\n"
+        "                        a side, at most 8192x4320 pixels, aspect 1:%d to %d:1\n"
+        "  -o, --output FILE     deliverable to write (.webm, .mkv, .mp4, .mov, .y4m,\n"
+        "                        .nut; - = standard output, needs --format and\n"
+        "                        --receipt)\n"
         "      --format F        the output container: y4m, mkv, webm, mp4, mov, nut\n"
         "                        (default: from the output's name)\n"
         "      --receipt FILE    where the signed receipt goes (default\n"
@@ -120,7 +124,8 @@ static void usage(FILE *out)
         "                        info, debug\n"
         "  -V, --version         the version and the formats it writes\n"
         "  -q, --quiet           no progress or summary text\n"
-        "  -h, --help            this help\n", DEFAULT_BATCH, DEFAULT_VERIFY_SECONDS);
+        "  -h, --help            this help\n", FM_MIN_SIDE, FM_MAX_SIDE, FM_MAX_ASPECT,
+        FM_MAX_ASPECT, DEFAULT_BATCH, DEFAULT_VERIFY_SECONDS);
 }
 
 /* Set once the options are read: errors then also go to stdout as JSON. */

@@ -21,6 +21,7 @@
 #include "fm_error.h"
 #include "keys.h"
 #include "receipt.h"
+#include "registry.h"
 #include "resample.h"
 #include "testutil.h"
 #include "video_io.h"
@@ -168,6 +169,74 @@ Test(limits, a_huge_receipt_is_refused_unread)
     cr_assert_lt(fm_receipt_read(dir, k, msg, &err), 0);
     fm_key_free(&k);
     free(p);
+}
+
+/* wmregistry add (fm_registry_add_receipt) reads receipts as the other
+ * readers do. Before: fopen() on a FIFO blocked for ever, and a 200 MB file
+ * was read whole (206 MB resident) before being found not to be JSON. */
+Test(limits, registry_add_takes_receipts_only_from_small_regular_files)
+{
+    FmKey *k = test_key();
+    char *loc = tu_path(dir, "reg.sqlite");
+    FmRegistry *reg = NULL;
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_registry_open(&reg, loc, &err), 0, "%s", err.msg);
+    int64_t id = 0;
+    char *fifo = make_fifo("r.json");
+    alarm(20);
+    cr_assert_eq(fm_registry_add_receipt(reg, fifo, &k, 1, &id, &err), FM_EFORMAT);
+    alarm(0);
+    cr_assert(strstr(err.msg, "not a regular file"), "%s", err.msg);
+    cr_assert_null(strchr(err.msg, '\n'));
+
+    char *p = tu_path(dir, "big.json");
+    int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    cr_assert_geq(fd, 0);
+    cr_assert_eq(write(fd, "{\"receipt\":", 11), 11);
+    cr_assert_eq(ftruncate(fd, 200L << 20), 0);
+    close(fd);
+    cr_assert_eq(fm_registry_add_receipt(reg, p, &k, 1, &id, &err), FM_EFORMAT);
+    cr_assert(strstr(err.msg, "larger than"), "%s", err.msg);
+    cr_assert_lt(fm_registry_add_receipt(reg, dir, &k, 1, &id, &err), 0);
+
+    /* the tool: one line, exit 1 (a refused receipt), at once */
+    char *pub = tu_path(dir, "k.pub"), *e = NULL;
+    FmKey *pk = fm_key_new();
+    cr_assert_eq(fm_key_derive(k, FM_KEY_PUBLIC, pk, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_key_save(pk, pub, 0, &err), 0, "%s", err.msg);
+    const char *argv[] = { "/usr/bin/timeout", "20", FM_BUILD_DIR "/wmregistry", "--registry",
+                           loc, "add", "-p", pub, fifo, NULL };
+    int rc = tu_run(argv, NULL, &e);
+    cr_assert_eq(rc, 1, "exit %d (124: still blocked after 20 s): %s", rc, e);
+    cr_assert(strstr(e, "wmregistry: receipt '") && strstr(e, "not a regular file"), "%s", e);
+    cr_assert_eq(strchr(e, '\n'), e + strlen(e) - 1, "not one line: %s", e);
+    free(e);
+    fm_key_free(&pk);
+    free(pub);
+    fm_registry_close(&reg);
+    fm_key_free(&k);
+    free(p);
+    free(fifo);
+    free(loc);
+}
+
+/* wmembed --help states the options and limits the code applies (before:
+ * no word of the picture limits or of a FIFO master). */
+Test(limits, wmembed_help_states_the_limits_the_code_applies)
+{
+    const char *argv[] = { FM_BUILD_DIR "/wmembed", "--help", NULL };
+    char *out = NULL;
+    cr_assert_eq(tu_run(argv, &out, NULL), 0);
+    char want[4][64];
+    snprintf(want[0], sizeof want[0], "%d to %d pixels", FM_MIN_SIDE, FM_MAX_SIDE);
+    snprintf(want[1], sizeof want[1], "at most %ldx%ld pixels", FM_MAX_PIXELS / 4320, 4320L);
+    snprintf(want[2], sizeof want[2], "aspect 1:%d to %d:1", FM_MAX_ASPECT, FM_MAX_ASPECT);
+    snprintf(want[3], sizeof want[3], "a FIFO or");
+    for (int i = 0; i < 4; i++)
+        cr_expect(strstr(out, want[i]), "--help lacks '%s'", want[i]);
+    cr_expect(strstr(out, "--allow-short"));
+    cr_expect(strstr(out, "--no-verify"));
+    free(out);
 }
 
 /* FFmpeg's errors become reasons (before: "Input/output error", "Device or

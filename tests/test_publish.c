@@ -170,6 +170,51 @@ Test(publish, failed_receipt_leaves_no_deliverable)
     free(out);
 }
 
+static long file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (long)st.st_size : -1;
+}
+
+Test(publish, disk_full_while_the_receipt_is_written_leaves_no_deliverable)
+{
+    /* a deliverable of a few kB and a receipt made larger by long names: a
+     * file size limit between the two lets the deliverable be written whole
+     * and fails the receipt's write (EFBIG), as a disk filling up at that
+     * moment would. Before: the deliverable stayed under its final name
+     * without a receipt. */
+    char *tiny = tu_path(dir, "tiny.mp4"), *out = tu_path(dir, "t.webm"),
+         *rp = tu_path(dir, "t.webm.receipt.json");
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=size=64x48:rate=10:duration=0.3 "
+                       "-c:v libx264 -pix_fmt yuv420p '%s'", tiny), 0);
+    char name[601];
+    memset(name, 'n', 600);
+    name[600] = 0;
+    const char *argv[] = { WMEMBED, "-k", key, "-i", tiny, "-o", out, "--title-id", "5",
+                           "--recipient-id", "6", "--owner", name, "--title", name,
+                           "--recipient", name, "--no-verify", "--no-registry", "-q", "--force",
+                           NULL };
+    char *e = NULL;
+    int rc = tu_run(argv, NULL, &e);
+    cr_assert_eq(rc, 0, "exit %d: %s", rc, e);
+    free(e);
+    long d = file_size(out), r = file_size(rp);
+    cr_assert(d > 0 && r > d + 200, "deliverable %ld bytes, receipt %ld: the case needs a "
+              "receipt larger than the deliverable", d, r);
+    unlink(out);
+    unlink(rp);
+    rc = tu_run_limited(argv, NULL, &e, (d + r) / 2);
+    cr_assert_eq(rc, 2, "exit %d: %s", rc, e);
+    cr_assert(strstr(e, "receipt") && strstr(e, "File too large"), "%s", e);
+    cr_assert(!exists(out), "the deliverable was published without its receipt");
+    cr_assert(!exists(rp), "a partial receipt was left");
+    cr_assert_eq(hidden_entries(dir), 0, "a temporary was left behind");
+    free(e);
+    free(rp);
+    free(out);
+    free(tiny);
+}
+
 static pid_t spawn_embed(const char *out)
 {
     pid_t pid = fork();

@@ -1,0 +1,341 @@
+/*
+ * test_api.c - the public API as a third party sees it: this file includes
+ * only include/filmmark.h and links only libfilmmark.so. The clips are made
+ * here with ffmpeg and the tools (wmkeygen, wmembed); the mark is then found
+ * through filmmark_detect_file and through frames fed one by one (8 and 10
+ * bit), and the result compared with wmdetect's own --json.
+ */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "filmmark.h"
+
+#define FFMPEG "ffmpeg -nostdin -hide_banner -loglevel error -y"
+#define W 640
+#define H 360
+#define FPS 24
+#define SECONDS 4
+#define TITLE 4242u
+#define RECIPIENT 917u
+
+static char dir[256];
+
+/* Formats and runs a shell command; its exit status. */
+static int sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int sh(const char *fmt, ...)
+{
+    char cmd[4096];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    va_end(ap);
+    return system(cmd);
+}
+
+static const char *media(const char *name)
+{
+    static char path[8][512];
+    static int next;
+    char *p = path[next++ % 8];
+    snprintf(p, sizeof path[0], "%s/%s", dir, name);
+    return p;
+}
+
+/* Made once for all the tests (in the runner, before the tests fork):
+ * a master, two keys, the master marked with key a (lossless), its luma as
+ * raw 8- and 10-bit planes, and one picture of it as a PNG. */
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+    (void)set;
+    const char *tmp = getenv("TMPDIR");
+    snprintf(dir, sizeof dir, "%s/fm_api_XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    if (!mkdtemp(dir))
+        abort();
+    int r = sh(FFMPEG " -f lavfi -i testsrc2=size=%dx%d:rate=%d -t %d -c:v libx264 -crf 16 "
+               "-pix_fmt yuv420p '%s/master.mp4'", W, H, FPS, SECONDS, dir);
+    r |= sh("cd '%s' && " FM_BUILD_DIR "/wmkeygen -o a --no-passphrase -q && "
+            FM_BUILD_DIR "/wmkeygen -o b --no-passphrase -q && mkdir keys && "
+            "cp a.dkey b.dkey keys/", dir);
+    r |= sh("cd '%s' && " FM_BUILD_DIR "/wmembed -k a.key -i master.mp4 -o marked.mkv "
+            "--codec ffv1 --title-id %u --recipient-id %u --no-registry -q", dir, TITLE,
+            RECIPIENT);
+    r |= sh("cd '%s' && " FFMPEG " -i marked.mkv -f rawvideo -pix_fmt gray luma8.raw "
+            "-f rawvideo -pix_fmt gray10le luma10.raw -ss 1.5 -frames:v 1 still.png", dir);
+    if (r != 0) {
+        fprintf(stderr, "test_api: could not make the clips in %s\n", dir);
+        abort();
+    }
+    setenv("FM_API_MEDIA", dir, 1);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+    (void)stats;
+    if (dir[0])
+        sh("rm -rf '%s'", dir);
+}
+
+static void setup(void)
+{
+    const char *d = getenv("FM_API_MEDIA");
+    cr_assert(d, "media not made");
+    snprintf(dir, sizeof dir, "%s", d);
+    cr_assert_eq(filmmark_api_version(), FM_API_VERSION);
+}
+
+TestSuite(api, .init = setup, .timeout = 300);
+
+static FilmmarkKeys *keys_from(const char *file_or_dir)
+{
+    FilmmarkError err;
+    FilmmarkKeys *k = NULL;
+    struct stat st;
+    cr_assert_eq(filmmark_keys_new(&k, &err), 0, "%s", err.message);
+    int r = stat(file_or_dir, &st) == 0 && S_ISDIR(st.st_mode)
+            ? filmmark_keys_add_dir(k, file_or_dir, NULL, NULL, &err)
+            : filmmark_keys_add_file(k, file_or_dir, &err);
+    cr_assert_geq(r, 0, "%s: %s", file_or_dir, err.message);
+    return k;
+}
+
+/* The verified payload of the clip marked with key a. */
+static void assert_marked(const FilmmarkResult *res, const char *what)
+{
+    cr_assert(res->found && res->verified && res->payload_valid, "%s: not verified (p = %g)",
+              what, res->false_alarm_probability);
+    cr_assert_eq(res->title_id, TITLE, "%s", what);
+    cr_assert_eq(res->recipient_id, RECIPIENT, "%s", what);
+    cr_assert_str_eq(res->ai_use_name, "reserved", "%s", what);
+    cr_assert_eq(strlen(res->issued), 17, "%s: issued '%s'", what, res->issued);
+    cr_assert_lt(res->false_alarm_log10, -9, "%s: p = 10^%.1f", what, res->false_alarm_log10);
+    cr_assert_float_eq(res->false_alarm_probability, pow(10, res->false_alarm_log10),
+                       1e-3 * res->false_alarm_probability + 1e-300, "%s", what);
+    cr_assert_gt(res->hypotheses, 0, "%s", what);
+}
+
+Test(api, detect_file_verifies_the_payload_with_one_key)
+{
+    FilmmarkKeys *k = keys_from(media("a.dkey"));
+    FilmmarkResult res;
+    FilmmarkError err;
+    cr_assert_eq(filmmark_keys_count(k), 1);
+    cr_assert_eq(filmmark_detect_file(k, media("marked.mkv"), NULL, &res, &err), 0, "%s",
+                 err.message);
+    assert_marked(&res, "marked.mkv");
+    cr_assert_eq(res.mark_format, filmmark_mark_format());
+    cr_assert_eq(res.keys_tried, 1);
+    cr_assert_eq(res.key_index, 0);
+    cr_assert_eq(res.frames_read, FPS * SECONDS);
+    cr_assert_float_eq(res.geometry.scale_x, 1.0, 0.01);
+    cr_assert_float_eq(res.geometry.scale_y, 1.0, 0.01);
+    cr_assert(!res.geometry.flip_h && !res.geometry.flip_v);
+    char fp[FILMMARK_FINGERPRINT_CHARS + 1];
+    cr_assert_eq(filmmark_keys_fingerprint(k, 0, fp, &err), 0);
+    cr_assert_str_eq(res.key_fingerprint, fp);
+    filmmark_keys_free(&k);
+    cr_assert_null(k);
+}
+
+/* A double from wmdetect's --json text ("name": value). */
+static double json_number(const char *json, const char *name)
+{
+    char pat[64];
+    snprintf(pat, sizeof pat, "\"%s\": ", name);
+    const char *p = strstr(json, pat);
+    cr_assert(p, "no %s in wmdetect's output", name);
+    return strtod(p + strlen(pat), NULL);
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    cr_assert(f, "cannot read %s", path);
+    static char buf[65536];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    buf[n] = 0;
+    fclose(f);
+    return buf;
+}
+
+/* Two keys: the same best key, corrected probability and hypotheses as
+ * wmdetect with the same key directory (they run the same code). */
+Test(api, key_directory_gives_wmdetects_result)
+{
+    FilmmarkKeys *k = keys_from(media("keys"));
+    FilmmarkResult res;
+    FilmmarkError err;
+    cr_assert_eq(filmmark_keys_count(k), 2);
+    cr_assert_eq(filmmark_detect_file(k, media("marked.mkv"), NULL, &res, &err), 0, "%s",
+                 err.message);
+    assert_marked(&res, "marked.mkv, two keys");
+    cr_assert_eq(res.keys_tried, 2);
+    cr_assert_eq(sh("cd '%s' && FILMMARK_KEYS=keys " FM_BUILD_DIR "/wmdetect --no-registry "
+                    "--json marked.mkv > detect.json", dir), 0);
+    const char *json = slurp(media("detect.json"));
+    char want[64];
+    snprintf(want, sizeof want, "\"key_fingerprint\": \"%s\"", res.key_fingerprint);
+    cr_assert(strstr(json, want), "wmdetect chose another key: %s", json);
+    /* printed with 10 significant digits */
+    double lp = json_number(json, "false_alarm_log10");
+    cr_assert_float_eq(res.false_alarm_log10, lp, 1e-8 * fabs(lp));
+    cr_assert_eq(res.hypotheses, (int64_t)json_number(json, "hypotheses"));
+    cr_assert_float_eq(res.pilot_z, json_number(json, "pilot_z"), 1e-8 * res.pilot_z);
+    cr_assert_eq(res.title_id, (uint32_t)json_number(json, "title_id"));
+    cr_assert_eq(res.recipient_id, (uint32_t)json_number(json, "recipient_id"));
+    /* one key's hypotheses, times the two keys */
+    FilmmarkKeys *one = keys_from(media("a.dkey"));
+    FilmmarkResult r1;
+    cr_assert_eq(filmmark_detect_file(one, media("marked.mkv"), NULL, &r1, &err), 0);
+    cr_assert_eq(res.hypotheses, 2 * r1.hypotheses);
+    cr_assert_float_eq(res.false_alarm_log10, r1.false_alarm_log10 + log10(2.0), 1e-6);
+    filmmark_keys_free(&one);
+    filmmark_keys_free(&k);
+}
+
+/* Frames decoded by the caller, fed with their times. */
+static void feed_raw(const char *file, int bit_depth, int threads, FilmmarkResult *res)
+{
+    FilmmarkKeys *k = keys_from(media("keys"));
+    FilmmarkDetector *det = NULL;
+    FilmmarkError err;
+    size_t bps = bit_depth > 8 ? 2 : 1, frame = (size_t)W * H * bps;
+    /* rows wider than the picture: the stride is honoured */
+    ptrdiff_t stride = (ptrdiff_t)(W * bps + 64);
+    uint8_t *buf = malloc(frame), *plane = calloc((size_t)stride * H, 1);
+    FILE *f = fopen(media(file), "rb");
+    cr_assert(buf && plane && f);
+    cr_assert_eq(filmmark_detector_new(&det, k, W, H, threads, &err), 0, "%s", err.message);
+    long n = 0;
+    while (fread(buf, 1, frame, f) == frame) {
+        for (int y = 0; y < H; y++)
+            memcpy(plane + y * stride, buf + (size_t)y * W * bps, W * bps);
+        cr_assert_eq(filmmark_detector_add_frame(det, plane, stride, bit_depth,
+                                                 (double)n / FPS, &err), 0, "%s", err.message);
+        n++;
+    }
+    cr_assert_eq(n, FPS * SECONDS);
+    cr_assert_eq(filmmark_detector_result(det, res, &err), 0, "%s", err.message);
+    cr_assert_eq(res->frames_read, n);
+    fclose(f);
+    free(buf);
+    free(plane);
+    filmmark_detector_free(&det);
+    cr_assert_null(det);
+    filmmark_keys_free(&k);
+}
+
+Test(api, frames_fed_8_bit_verify)
+{
+    FilmmarkResult res;
+    feed_raw("luma8.raw", 8, 0, &res);
+    assert_marked(&res, "8-bit frames");
+    cr_assert_eq(res.keys_tried, 2);
+}
+
+Test(api, frames_fed_10_bit_verify_whatever_the_threads)
+{
+    FilmmarkResult r1, r2;
+    feed_raw("luma10.raw", 10, 1, &r1);
+    assert_marked(&r1, "10-bit frames, 1 thread");
+    feed_raw("luma10.raw", 10, 3, &r2);
+    /* the same bits whatever the thread count */
+    cr_assert(r1.false_alarm_log10 == r2.false_alarm_log10 && r1.pilot_z == r2.pilot_z &&
+              r1.raw_ber == r2.raw_ber && r1.hypotheses == r2.hypotheses &&
+              !memcmp(r1.message, r2.message, sizeof r1.message) &&
+              !memcmp(&r1.geometry, &r2.geometry, sizeof r1.geometry) &&
+              r1.key_index == r2.key_index, "1 and 3 threads differ (p %g, %g)",
+              r1.false_alarm_probability, r2.false_alarm_probability);
+}
+
+Test(api, still_picture_verifies)
+{
+    FilmmarkKeys *k = keys_from(media("keys"));
+    FilmmarkResult res;
+    FilmmarkError err;
+    cr_assert_eq(filmmark_detect_file(k, media("still.png"), NULL, &res, &err), 0, "%s",
+                 err.message);
+    assert_marked(&res, "still.png");
+    cr_assert_eq(res.frames_read, 1);
+    filmmark_keys_free(&k);
+}
+
+Test(api, unmarked_master_and_wrong_key_find_nothing)
+{
+    FilmmarkKeys *k = keys_from(media("keys"));
+    FilmmarkResult res;
+    FilmmarkError err;
+    cr_assert_eq(filmmark_detect_file(k, media("master.mp4"), NULL, &res, &err), 0, "%s",
+                 err.message);
+    cr_assert(!res.found && !res.verified, "unmarked master: p = %g", res.false_alarm_probability);
+    cr_assert_gt(res.false_alarm_log10, -9);
+    cr_assert_eq(res.title_id, 0);
+    cr_assert_eq(res.recipient_id, 0);
+    cr_assert_str_eq(res.issued, "");
+    filmmark_keys_free(&k);
+    k = keys_from(media("b.dkey"));
+    cr_assert_eq(filmmark_detect_file(k, media("marked.mkv"), NULL, &res, &err), 0);
+    cr_assert(!res.verified, "verified under another key");
+    cr_assert_gt(res.false_alarm_log10, -9);
+    filmmark_keys_free(&k);
+}
+
+Test(api, start_and_duration_limit_the_frames)
+{
+    FilmmarkKeys *k = keys_from(media("a.dkey"));
+    FilmmarkResult res;
+    FilmmarkError err;
+    FilmmarkFileOptions o = { .start = 1.0, .duration = 2.0, .threads = 2 };
+    cr_assert_eq(filmmark_detect_file(k, media("marked.mkv"), &o, &res, &err), 0, "%s",
+                 err.message);
+    cr_assert_eq(res.frames_read, 2 * FPS);
+    assert_marked(&res, "1 s to 3 s");
+    o = (FilmmarkFileOptions){ .start = 60 };
+    cr_assert_eq(filmmark_detect_file(k, media("marked.mkv"), &o, &res, &err), FILMMARK_EINVAL);
+    cr_assert(strstr(err.message, "after the end"), "%s", err.message);
+    filmmark_keys_free(&k);
+}
+
+Test(api, errors_are_codes_and_one_line)
+{
+    FilmmarkKeys *k = NULL;
+    FilmmarkDetector *det = NULL;
+    FilmmarkResult res;
+    FilmmarkError err;
+    cr_assert_eq(filmmark_keys_new(&k, &err), 0);
+    int r = filmmark_keys_add_file(k, media("no-such.dkey"), &err);
+    cr_assert_lt(r, 0);
+    cr_assert_eq(err.code, r);
+    cr_assert(strstr(err.message, "no-such.dkey") && !strchr(err.message, '\n'), "%s",
+              err.message);
+    cr_assert_eq(filmmark_detector_new(&det, k, W, H, 0, &err), FILMMARK_EINVAL,
+                 "a detector without keys");
+    cr_assert_eq(filmmark_keys_add_file(k, media("a.dkey"), &err), 0);
+    cr_assert_eq(filmmark_keys_add_file(k, media("a.dkey"), &err), 0);
+    cr_assert_eq(filmmark_keys_count(k), 1, "the same key twice");
+    cr_assert_eq(filmmark_keys_add_dir(k, media("keys"), NULL, NULL, &err), 2);
+    cr_assert_eq(filmmark_detect_file(k, media("nothing.mp4"), NULL, &res, &err) < 0, 1);
+    cr_assert(strstr(err.message, "nothing.mp4"), "%s", err.message);
+    cr_assert_eq(filmmark_detector_new(&det, k, 8, 8, 0, &err), FILMMARK_EINVAL);
+    cr_assert_null(det);
+    cr_assert_eq(filmmark_detector_new(&det, k, W, H, 0, &err), 0);
+    cr_assert_eq(filmmark_detector_result(det, &res, &err), FILMMARK_EFORMAT, "no frame yet");
+    static uint8_t plane[W * H];
+    cr_assert_eq(filmmark_detector_add_frame(det, plane, W, 7, 0, &err), FILMMARK_EINVAL);
+    cr_assert_eq(filmmark_detector_add_frame(det, plane, W - 1, 8, 0, &err), FILMMARK_EINVAL);
+    cr_assert_eq(filmmark_detector_add_frame(det, plane, W, 8, NAN, &err), FILMMARK_EINVAL);
+    cr_assert_eq(filmmark_detector_add_frame(det, NULL, W, 8, 0, &err), FILMMARK_EINVAL);
+    cr_assert_eq(filmmark_detector_add_frame(det, plane, W, 8, 0, &err), 0, "%s", err.message);
+    filmmark_detector_free(&det);
+    filmmark_detector_free(&det);   /* NULL: a no-op */
+    cr_assert_eq(filmmark_keys_fingerprint(k, 2, (char[17]){ 0 }, &err), FILMMARK_EINVAL);
+    filmmark_keys_free(&k);
+    cr_assert_str_eq(filmmark_strerror(FILMMARK_ENOMEM), "out of memory");
+    cr_assert_not_null(filmmark_strerror(12345));
+    cr_assert_not_null(filmmark_version());
+}
