@@ -231,6 +231,10 @@ static void fill_result(const FilmmarkKeys *keys, const FmDetectResult *r, int k
         snprintf(out->ai_use_name, sizeof(out->ai_use_name), "%s", ai ? ai : "");
         memcpy(out->message, r->message, FM_MESSAGE_BYTES);
         out->mark_format = r->mark_format;
+        out->content_bound = r->content_bound;
+        out->content_mismatch = r->content_mismatch;
+        out->binding_z = r->bind_z;
+        out->binding_epochs = r->bind_pairs;
     }
     out->false_alarm_probability = r->false_alarm_probability;
     out->false_alarm_log10 = r->false_alarm_log10;

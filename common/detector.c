@@ -89,6 +89,9 @@ typedef struct Detector {
     int anchor_x[FM_BIND_ANCHORS], anchor_y[FM_BIND_ANCHORS];
     FmTagCells *wcells;          /* nwin x nanchor, or NULL */
     FmBind bind[FM_BIND_ANCHORS];
+    /* groups with no predecessor in the clip, against their own pictures:
+     * used only when no group has one (a clip shorter than two epochs) */
+    FmBind bind_own[FM_BIND_ANCHORS];
     /* the last group read (cells per anchor), for the next stretch's first */
     FmTagCells *prev_cells;      /* nanchor */
     long prev_epoch;             /* its epoch, -1: none */
@@ -390,15 +393,14 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
             continue;
         }
         group_cells(d, seg, g, cur);
-        /* the predecessor must hold at least half an epoch of pictures */
-        if (have_prev && 2 * prev_frames >= max_frames) {
-            for (int a = 0; a < d->nanchor; a++)
-                if (fm_tag_hash(&d->tk, &d->prev_cells[a], proj)) {
-                    fm_bind_add(&d->bind[a], tags + (size_t)g * FM_TAG_BITS,
-                                tag_mu + (size_t)g * FM_TAG_BITS,
-                                tag_var + (size_t)g * FM_TAG_BITS, proj);
-                }
-        }
+        /* the predecessor must hold at least half an epoch of pictures;
+         * without one, the group's own pictures (the same on a still shot) */
+        int own = !(have_prev && 2 * prev_frames >= max_frames);
+        for (int a = 0; a < d->nanchor; a++)
+            if (fm_tag_hash(&d->tk, own ? &cur[a] : &d->prev_cells[a], proj))
+                fm_bind_add(own ? &d->bind_own[a] : &d->bind[a], tags + (size_t)g * FM_TAG_BITS,
+                            tag_mu + (size_t)g * FM_TAG_BITS, tag_var + (size_t)g * FM_TAG_BITS,
+                            proj);
         memcpy(d->prev_cells, cur, sizeof(FmTagCells) * (size_t)d->nanchor);
         prev_frames = d->group_frames[g];
         have_prev = 1;
@@ -503,6 +505,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
             exp_slots[i] = exp_coded[i] ^ (d->mask_sign[i] < 0);
     }
     memset(d->bind, 0, sizeof(d->bind));
+    memset(d->bind_own, 0, sizeof(d->bind_own));
     d->prev_epoch = -1;
     double exp_s = 0, exp_q = 0;
     int first = -1, last = -1;
@@ -624,17 +627,24 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     res->bind_z = 0;
     res->bind_pairs = 0;
     res->bind_expected_z = 0;
+    int own = 1;
+    for (int a = 0; a < d->nanchor; a++)
+        own &= !d->bind[a].pairs;
+    const FmBind *bind = own ? d->bind_own : d->bind;
     for (int a = 0; a < d->nanchor; a++) {
-        double z = fm_bind_z(&d->bind[a]);
-        if (d->bind[a].pairs && (!res->bind_pairs || z > res->bind_z)) {
+        double z = fm_bind_z(&bind[a]);
+        if (bind[a].pairs && (!res->bind_pairs || z > res->bind_z)) {
             res->bind_z = z;
-            res->bind_pairs = d->bind[a].pairs;
-            res->bind_expected_z = fm_bind_expected_z(&d->bind[a]);
+            res->bind_pairs = bind[a].pairs;
+            res->bind_expected_z = fm_bind_expected_z(&bind[a]);
         }
     }
     res->content_bound = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_z >= FM_BIND_Z;
+    /* a group's own pictures may have moved on from its predecessor's: they
+     * can confirm a binding, never contradict one */
     res->content_mismatch = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_pairs &&
-                            !res->content_bound && res->bind_expected_z >= FM_BIND_EXPECTED_Z;
+                            !own && !res->content_bound &&
+                            res->bind_expected_z >= FM_BIND_EXPECTED_Z;
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
     res->raw_ber = mr.raw_ber;

@@ -188,7 +188,9 @@ Test(naming, names_the_recipient_of_a_short_noisy_clip_among_1000)
     cr_assert_eq(nr.scores[0].index, (size_t)who);
     cr_assert_eq(nr.named, 1);
     cr_assert_lt(nr.scores[0].false_alarm_log10, -9);
-    cr_assert_gt(nr.margin_log10, 50);
+    /* format 3 measured 55 decades here, format 4 45: the tag takes the 256
+     * slots that repeated coded bits (8 % of the naming z) */
+    cr_assert_gt(nr.margin_log10, 40);
     cr_assert(!nr.consistency.superimposed, "one mark read as several");
     fm_naming_result_free(&nr);
 
