@@ -393,7 +393,9 @@ run_attack() { # id kind label index
   dsecs=$(since "$t0")
   read -r ok z < <(python3 "$PY" verdict "$CW/r/$id.detect.json" "$TITLE" "$recips")
   local ex=() shortest=""
-  if [[ $rc != 0 && $rc != 1 && $rc != 3 ]]; then
+  # 4: the signature verifies but the pictures contradict the mark's content
+  # tag or the receipt's fingerprint: a verdict, not an error
+  if [[ $rc != 0 && $rc != 1 && $rc != 3 && $rc != 4 ]]; then
     local why="wmdetect error (exit $rc): $(tail -n 2 "$log" | tr '\n' ' ' | cut -c1-300)"
     [[ $rc -ge 128 ]] && why="wmdetect crashed (signal $((rc - 128)))"
     python3 "$PY" record "$res" "${base[@]}" status=error detect_rc="$rc" "${notes[@]}" \
