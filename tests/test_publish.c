@@ -241,15 +241,22 @@ static double now_s(void)
 Test(publish, a_signal_at_any_moment_gives_all_or_nothing)
 {
     char *out = tu_path(dir, "s.webm"), *rp = tu_path(dir, "s.webm.receipt.json");
-    /* how long a whole run takes here */
-    double t0 = now_s();
+    /* how long a whole run takes here: the shorter of two, so that a run
+     * slowed by other work on the machine does not put every signal after
+     * the end */
+    double whole = 0;
     int st;
-    pid_t pid = spawn_embed(out);
-    waitpid(pid, &st, 0);
-    double whole = now_s() - t0;
-    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-    unlink(out);
-    unlink(rp);
+    pid_t pid;
+    for (int i = 0; i < 2; i++) {
+        double t0 = now_s();
+        pid = spawn_embed(out);
+        waitpid(pid, &st, 0);
+        double t = now_s() - t0;
+        whole = i == 0 || t < whole ? t : whole;
+        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+        unlink(out);
+        unlink(rp);
+    }
 
     /* SIGTERM and SIGQUIT from the first frames to the encoder flush, the
      * self-check, the hashing and the receipt */
