@@ -7,28 +7,27 @@
 #include "pattern.h"
 #include "resample.h"
 
-#define TAG_KDF_CONTEXT "fmtag004"
+#define TAG_KDF_CONTEXT "fmtag005"
 
 void fm_tag_key_init(FmTagKey *tk, const uint8_t wm_key[FM_WMKEY_BYTES])
 {
-    uint8_t subkey[crypto_stream_chacha20_KEYBYTES];
-    static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
-    uint8_t stream[FM_TAG_BITS * FM_TAG_FEATURES / 8];
-
-    crypto_kdf_derive_from_key(subkey, sizeof(subkey), 1, TAG_KDF_CONTEXT, wm_key);
-    crypto_stream_chacha20(stream, sizeof(stream), nonce, subkey);
-    for (int i = 0; i < FM_TAG_BITS; i++)
-        for (int k = 0; k < FM_TAG_FEATURES; k++) {
-            int r = i * FM_TAG_FEATURES + k;
-            tk->proj[i][k] = (int8_t)((stream[r >> 3] >> (r & 7)) & 1 ? 1 : -1);
-        }
-    sodium_memzero(subkey, sizeof(subkey));
-    sodium_memzero(stream, sizeof(stream));
+    crypto_kdf_derive_from_key(tk->subkey, sizeof(tk->subkey), 1, TAG_KDF_CONTEXT, wm_key);
 }
 
 void fm_tag_key_wipe(FmTagKey *tk)
 {
     sodium_memzero(tk, sizeof(*tk));
+}
+
+/* The +/-1 projections of one epoch, as bits (1 = +1): bit k of vector i is
+ * bit i * FM_TAG_FEATURES + k of a ChaCha20 stream with the epoch as nonce. */
+static void epoch_projections(const FmTagKey *tk, uint32_t epoch,
+                              uint8_t bits[FM_TAG_BITS * FM_TAG_FEATURES / 8])
+{
+    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+    for (int i = 0; i < 4; i++)
+        nonce[i] = (uint8_t)(epoch >> (8 * i));
+    crypto_stream_chacha20(bits, FM_TAG_BITS * FM_TAG_FEATURES / 8, nonce, tk->subkey);
 }
 
 int fm_tag_anchor(double centre)
@@ -192,7 +191,8 @@ static double detrend(double *f, const int *use)
     return n ? sqrt(ss / n) : 0;
 }
 
-int fm_tag_hash(const FmTagKey *tk, const FmTagCells *c, float proj[FM_TAG_BITS])
+int fm_tag_hash(const FmTagKey *tk, uint32_t epoch, const FmTagCells *c,
+                float proj[FM_TAG_BITS])
 {
     double f[FM_TAG_FEATURES], nmax = 0;
     int use[FM_TAG_FEATURES], nuse = 0;
@@ -214,12 +214,17 @@ int fm_tag_hash(const FmTagKey *tk, const FmTagCells *c, float proj[FM_TAG_BITS]
     if (!(rms >= FM_TAG_FLAT_RMS))
         return 0;
     double norm = 1.0 / (rms * sqrt((double)nuse));
+    uint8_t bits[FM_TAG_BITS * FM_TAG_FEATURES / 8];
+    epoch_projections(tk, epoch, bits);
     for (int i = 0; i < FM_TAG_BITS; i++) {
         double p = 0;
-        for (int k = 0; k < FM_TAG_FEATURES; k++)
-            p += tk->proj[i][k] * f[k];
+        for (int k = 0; k < FM_TAG_FEATURES; k++) {
+            int r = i * FM_TAG_FEATURES + k;
+            p += (bits[r >> 3] >> (r & 7)) & 1 ? f[k] : -f[k];
+        }
         proj[i] = (float)(p * norm);
     }
+    sodium_memzero(bits, sizeof(bits));
     return 1;
 }
 
@@ -259,13 +264,41 @@ double fm_bind_z(const FmBind *b)
     return b->q > 0 ? b->s / sqrt(b->q) : 0;
 }
 
-void fm_format4_mask(uint8_t mask[FM_CODED_BITS])
+double fm_bind_agreement(const FmBind *b)
 {
-    /* public and fixed: ChaCha20 of a constant key */
-    static const uint8_t key[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 4 coded";
+    return b->s_exp > 0 ? b->s / b->s_exp : 0;
+}
+
+int fm_bind_confirmed(const FmBind *b)
+{
+    return b->pairs && fm_bind_z(b) >= FM_BIND_Z && fm_bind_agreement(b) >= FM_BIND_AGREEMENT;
+}
+
+void fm_format_mask(int format, uint8_t mask[FM_CODED_BITS])
+{
+    /* public and fixed: ChaCha20 of a constant key per format */
+    static const uint8_t key4[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 4 coded";
+    static const uint8_t key5[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 5 coded";
     static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
     uint8_t stream[FM_CODED_BITS / 8];
-    crypto_stream_chacha20(stream, sizeof(stream), nonce, key);
+    crypto_stream_chacha20(stream, sizeof(stream), nonce, format == 4 ? key4 : key5);
     for (int i = 0; i < FM_CODED_BITS; i++)
         mask[i] = (stream[i >> 3] >> (i & 7)) & 1;
+}
+
+void fm_format_mask_signs(int format, int8_t sign[FM_CODED_BITS])
+{
+    uint8_t mask[FM_CODED_BITS];
+    fm_format_mask(format, mask);
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        sign[i] = (int8_t)(mask[i] ? -1 : 1);
+}
+
+void fm_format_remask(float soft[FM_CODED_BITS], int from, int to)
+{
+    int8_t a[FM_CODED_BITS], b[FM_CODED_BITS];
+    fm_format_mask_signs(from, a);
+    fm_format_mask_signs(to, b);
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        soft[i] *= (float)(a[i] * b[i]);
 }

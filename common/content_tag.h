@@ -1,7 +1,9 @@
 /*
  * content_tag.h - binds each epoch's mark to the picture it was embedded in.
  *
- * Mark format 4 (docs/DESIGN.md section 10.1). A keyless attacker can
+ * Mark format 5 (docs/DESIGN.md section 10.1; format 4 of filmmark 0.4.0
+ * carried the same tag under projections fixed for the whole clip, see
+ * below). A keyless attacker can
  * estimate an epoch's pattern from a marked copy and add it to other video
  * (the copy attack); the signed message then verifies on pictures the
  * studio never issued. Format 4 makes the mark carry something of its own
@@ -26,6 +28,22 @@
  * projections of unrelated content are independent fair signs, so the
  * statistic is a weighted Rademacher sum, P(z >= t) <= exp(-t^2 / 2)
  * (Hoeffding) whatever the attacker pasted.
+ *
+ * Why the projections change with the epoch: a static shot has the same
+ * cells in every epoch. With one set of projections (format 4) its tags
+ * repeat the same 128 signs, and so do the hashes of another static shot:
+ * the pairs of a clip then add the same 128 agreements over and over, z
+ * grows with the square root of the number of epochs although the
+ * pictures are unrelated (a street camera's mark bound to three other
+ * real clips at z 5.3-7.3, bench/results/binding.md). Drawn afresh per
+ * epoch, the agreements of different epochs are independent.
+ *
+ * And why z alone is not enough: two unrelated pictures' detrended cells
+ * still correlate a little (a horizon, a lit centre); that bias adds up
+ * over a long clip into any z. The bound copy shows the agreement the
+ * tag's own strength predicts (fm_bind_agreement near 1, less the bits a
+ * re-encode flips); a transplant shows only that small bias. A binding
+ * needs both: z >= FM_BIND_Z and agreement >= FM_BIND_AGREEMENT.
  */
 #ifndef FM_CONTENT_TAG_H
 #define FM_CONTENT_TAG_H
@@ -36,8 +54,10 @@
 #include "keys.h"
 #include "msgcode.h"
 
-/* The mark format that carries the tag (version.h: FM_MARK_FORMAT). */
-#define FM_MARK_FORMAT_TAGGED 4
+/* The mark format that carries the tag (version.h: FM_MARK_FORMAT), and
+ * filmmark 0.4.0's, whose tag the detector reads but does not trust. */
+#define FM_MARK_FORMAT_TAGGED 5
+#define FM_MARK_FORMAT_TAG_V4 4
 
 #define FM_TAG_BITS 128
 #define FM_TAG_CELL 16                              /* mark pixels */
@@ -55,14 +75,19 @@
  * exp(-FM_BIND_Z^2 / 2) = 1.5e-5). */
 #define FM_BIND_Z 5.0
 #define FM_BIND_ANCHORS 4
+/* ... and at least this share of the agreement a bound copy would show
+ * (fm_bind_agreement; bench/results/binding.md has the measured spread of
+ * both on benign copies and on transplants). */
+#define FM_BIND_AGREEMENT 0.5
 /* The tags contradict the pictures when the z a bound copy would show
  * (from the tag's own signal strength, fm_bind_expected_z) is at least this
  * and z stays below FM_BIND_Z; weaker evidence is inconclusive. */
 #define FM_BIND_EXPECTED_Z 10.0
 
-/* The keyed projections (secret: they locate nothing, but wipe anyway). */
+/* The key of the projections (secret: they locate nothing, but wipe
+ * anyway); the projections of each epoch are drawn from it on demand. */
 typedef struct FmTagKey {
-    int8_t proj[FM_TAG_BITS][FM_TAG_FEATURES];
+    uint8_t subkey[32];
 } FmTagKey;
 
 void fm_tag_key_init(FmTagKey *tk, const uint8_t wm_key[FM_WMKEY_BYTES]);
@@ -99,10 +124,12 @@ void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride,
 /* Adds b's sums to a. */
 void fm_tag_cells_merge(FmTagCells *a, const FmTagCells *b);
 
-/* The soft hash: FM_TAG_BITS projections (sign = bit). Returns 1 when the
- * region holds enough picture (not flat, most cells seen), else 0 (then
- * proj is all zero). */
-int fm_tag_hash(const FmTagKey *tk, const FmTagCells *c, float proj[FM_TAG_BITS]);
+/* The soft hash that the tag of `epoch` (0 <= epoch < FM_EPOCHS; the epoch
+ * that carries it, not the one hashed) holds: FM_TAG_BITS projections
+ * (sign = bit). Returns 1 when the region holds enough picture (not flat,
+ * most cells seen), else 0 (then proj is all zero). */
+int fm_tag_hash(const FmTagKey *tk, uint32_t epoch, const FmTagCells *c,
+                float proj[FM_TAG_BITS]);
 
 /* The binding statistic over (tag evidence read, hash recomputed) pairs. */
 typedef struct FmBind {
@@ -118,13 +145,23 @@ typedef struct FmBind {
 void fm_bind_add(FmBind *b, const float tag[FM_TAG_BITS], const float *mu, const float *var,
                  const float proj[FM_TAG_BITS]);
 double fm_bind_z(const FmBind *b);
+/* s / s_exp: the share of a bound copy's agreement that was seen (about
+ * 1 on the pictures the mark was made for, less what a re-encode flips;
+ * near 0 on others); 0 when nothing is expected. */
+double fm_bind_agreement(const FmBind *b);
+/* The verdict on one set of pairs: z and agreement both past their bars. */
+int fm_bind_confirmed(const FmBind *b);
 /* The z a copy of the pictures the mark was made for would show, with a
  * hash that agrees on every bit. */
 double fm_bind_expected_z(const FmBind *b);
 
-/* Format 4's public whitening of the coded bits (it tells format 4 marks
- * from format 3 ones, which carry no tag): bit i of the codeword is
- * flipped where mask bit i is set. */
-void fm_format4_mask(uint8_t mask[FM_CODED_BITS]);
+/* The public whitening of the coded bits of format 4 or 5 (it tells the
+ * formats apart, and from format 3, which is not whitened): bit i of the
+ * codeword is flipped where mask bit i is set. */
+void fm_format_mask(int format, uint8_t mask[FM_CODED_BITS]);
+/* The same as signs: -1 where the bit is flipped, +1 elsewhere. */
+void fm_format_mask_signs(int format, int8_t sign[FM_CODED_BITS]);
+/* Soft bits read under format `from`'s mask, re-read under format `to`'s. */
+void fm_format_remask(float soft[FM_CODED_BITS], int from, int to);
 
 #endif

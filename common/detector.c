@@ -396,8 +396,9 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
         /* the predecessor must hold at least half an epoch of pictures;
          * without one, the group's own pictures (the same on a still shot) */
         int own = !(have_prev && 2 * prev_frames >= max_frames);
+        uint32_t epoch = (seg->h.n0 + (uint32_t)g) % FM_EPOCHS;
         for (int a = 0; a < d->nanchor; a++)
-            if (fm_tag_hash(&d->tk, own ? &cur[a] : &d->prev_cells[a], proj))
+            if (fm_tag_hash(&d->tk, epoch, own ? &cur[a] : &d->prev_cells[a], proj))
                 fm_bind_add(own ? &d->bind_own[a] : &d->bind[a], tags + (size_t)g * FM_TAG_BITS,
                             tag_mu + (size_t)g * FM_TAG_BITS, tag_var + (size_t)g * FM_TAG_BITS,
                             proj);
@@ -410,6 +411,24 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
         d->prev_last_window = gl;
     }
     sodium_memzero(proj, sizeof(proj));
+}
+
+void fm_bind_report(const FmBind *bind, int n, FmDetectResult *res)
+{
+    int best = -1;
+    for (int a = 0; a < n; a++) {
+        if (!bind[a].pairs)
+            continue;
+        if (best < 0 || fm_bind_confirmed(&bind[a]) > fm_bind_confirmed(&bind[best]) ||
+            (fm_bind_confirmed(&bind[a]) == fm_bind_confirmed(&bind[best]) &&
+             fm_bind_z(&bind[a]) > fm_bind_z(&bind[best])))
+            best = a;
+    }
+    res->bind_z = best < 0 ? 0 : fm_bind_z(&bind[best]);
+    res->bind_agreement = best < 0 ? 0 : fm_bind_agreement(&bind[best]);
+    res->bind_pairs = best < 0 ? 0 : bind[best].pairs;
+    res->bind_expected_z = best < 0 ? 0 : fm_bind_expected_z(&bind[best]);
+    res->content_bound = best >= 0 && fm_bind_confirmed(&bind[best]);
 }
 
 /* Appends each group of every stretch, under the stretch's hypothesis, to
@@ -587,6 +606,25 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         return fm_error_set(err, ret, "out of memory in the decoder");
     res->mark_format = FM_MARK_FORMAT_TAGGED;
     if (!mr.signature_valid) {
+        /* a format 4 mark (filmmark 0.4.0): its own mask; its tag is not
+         * read (format 5 binding below) */
+        float soft4[FM_CODED_BITS];
+        FmMsgRead v4;
+        memcpy(soft4, soft, sizeof(soft4));
+        fm_format_remask(soft4, FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V4);
+        ret = fm_msgcode_read(soft4, FM_MSGCODE_FORMAT, d->key, &v4);
+        sodium_memzero(soft4, sizeof(soft4));
+        if (ret < 0) {
+            sodium_memzero(&mr, sizeof(mr));
+            return fm_error_set(err, ret, "out of memory in the decoder");
+        }
+        if (v4.signature_valid) {
+            mr = v4;
+            res->mark_format = FM_MARK_FORMAT_TAG_V4;
+        }
+        sodium_memzero(&v4, sizeof(v4));
+    }
+    if (!mr.signature_valid) {
         /* a format 3 mark (filmmark 0.3.0): the same code, not whitened, with
          * coded bits round-robin over all data ranks */
         float soft3[FM_CODED_BITS];
@@ -622,24 +660,13 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         }
         sodium_memzero(&v2, sizeof(v2));
     }
-    /* format 4's binding: the best anchor (FM_BIND_ANCHORS counted in
+    /* format 5's binding: the best anchor (FM_BIND_ANCHORS counted in
      * FM_BIND_Z) */
-    res->bind_z = 0;
-    res->bind_pairs = 0;
-    res->bind_expected_z = 0;
     int own = 1;
     for (int a = 0; a < d->nanchor; a++)
         own &= !d->bind[a].pairs;
-    const FmBind *bind = own ? d->bind_own : d->bind;
-    for (int a = 0; a < d->nanchor; a++) {
-        double z = fm_bind_z(&bind[a]);
-        if (bind[a].pairs && (!res->bind_pairs || z > res->bind_z)) {
-            res->bind_z = z;
-            res->bind_pairs = bind[a].pairs;
-            res->bind_expected_z = fm_bind_expected_z(&bind[a]);
-        }
-    }
-    res->content_bound = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_z >= FM_BIND_Z;
+    fm_bind_report(own ? d->bind_own : d->bind, d->nanchor, res);
+    res->content_bound &= res->mark_format == FM_MARK_FORMAT_TAGGED;
     /* a group's own pictures may have moved on from its predecessor's: they
      * can confirm a binding, never contradict one */
     res->content_mismatch = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_pairs &&
@@ -817,12 +844,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     for (uint32_t n = 0; n < FM_EPOCHS; n++)
         fm_epoch_pilot(&d->pk, n, &d->pilots[n]);
     fm_tag_key_init(&d->tk, key->wm_key);
-    {
-        uint8_t mask[FM_CODED_BITS];
-        fm_format4_mask(mask);
-        for (int i = 0; i < FM_CODED_BITS; i++)
-            d->mask_sign[i] = (int8_t)(mask[i] ? -1 : 1);
-    }
+    fm_format_mask_signs(FM_MARK_FORMAT_TAGGED, d->mask_sign);
     d->prev_cells = malloc(sizeof(FmTagCells) * FM_BIND_ANCHORS);
     if (!d->prev_cells) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");

@@ -37,15 +37,18 @@ typedef struct FmDetectResult {
     int payload_valid;      /* the decoded payload has a known version */
     int list_rank;          /* which of the list decoder's messages verified (0 = the
                                most likely one) */
-    int mark_format;        /* the code read: 4 (polar with the content tag, written
-                               today), 3 (filmmark 0.3.0: polar, no tag) or 2
-                               (filmmark 0.2.0, convolutional code) */
-    /* format 4's content binding (content_tag.h): the tags read against the
+    int mark_format;        /* the code read: 5 (polar with the content tag, written
+                               today), 4 (filmmark 0.4.0: its tag is not checked),
+                               3 (filmmark 0.3.0: polar, no tag) or 2 (filmmark
+                               0.2.0, convolutional code) */
+    /* format 5's content binding (content_tag.h): the tags read against the
      * hash of the clip's own pictures; z about N(0,1) or less on pictures the
      * mark was not made for */
     double bind_z;
+    double bind_agreement;  /* the share of a bound copy's agreement seen */
     int bind_pairs;         /* epoch groups whose tag was checked */
-    int content_bound;      /* bind_z >= FM_BIND_Z */
+    int content_bound;      /* fm_bind_confirmed: bind_z >= FM_BIND_Z and
+                               bind_agreement >= FM_BIND_AGREEMENT */
     double bind_expected_z; /* what a copy of the marked pictures would show */
     int content_mismatch;   /* not bound although the tags are strong enough
                                (bind_expected_z >= FM_BIND_EXPECTED_Z) to show it */
@@ -156,6 +159,13 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
 /* Scales each coefficient position of one epoch's slot values
  * (FM_TILE_BLOCKS^2 x FM_NCOEF) to unit variance, as the detector does. */
 void fm_normalise_bands(float *v);
+
+/* The binding of a format-5 mark from the pairs of `n` anchors (content_tag.h:
+ * FmBind): the best anchor (a confirmed one first, then the highest z)
+ * into res's bind_* fields and content_bound (content_mismatch is the
+ * caller's: it depends on what the pairs were). */
+struct FmBind;
+void fm_bind_report(const struct FmBind *bind, int n, FmDetectResult *res);
 
 /* log10 of P(N(0,1) >= z), accurate far into the tail. */
 double fm_gauss_tail_log10(double z);

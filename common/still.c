@@ -18,7 +18,7 @@ struct FmStillKey {
     FmEpochPilot *pilots;        /* FM_EPOCHS */
     fftwf_complex *sync_f;       /* spectrum of the sync tile */
     fftwf_plan fwd, inv;         /* made once; executed on the caller's arrays */
-    FmTagKey tk;                 /* format 4's content tag */
+    FmTagKey tk;                 /* format 5's content tag */
     int8_t mask_sign[FM_CODED_BITS];
 };
 
@@ -43,12 +43,7 @@ int fm_still_key_new(FmStillKey **out, const FmKey *key, FmError *err)
     for (uint32_t n = 0; n < FM_EPOCHS; n++)
         fm_epoch_pilot(&sk->pk, n, &sk->pilots[n]);
     fm_tag_key_init(&sk->tk, key->wm_key);
-    {
-        uint8_t mask[FM_CODED_BITS];
-        fm_format4_mask(mask);
-        for (int i = 0; i < FM_CODED_BITS; i++)
-            sk->mask_sign[i] = (int8_t)(mask[i] ? -1 : 1);
-    }
+    fm_format_mask_signs(FM_MARK_FORMAT_TAGGED, sk->mask_sign);
     fm_sync_values(&sk->pk, values);
     fm_tile_render(values, tile);
     /* FFTW's planner is not thread-safe: plans are made here, once */
@@ -229,7 +224,7 @@ static void soft_bits(const FmStillKey *sk, const float *u, uint32_t epoch, FmSl
         float x = weight[k % FM_NCOEF] * u[k] * map->sign[k];
         if (map->rank[k] >= 0)
             rank_soft[map->rank[k]] += x;
-        if (map->bit[k] >= 0)  /* the codeword's own signs (format 4 whitens it) */
+        if (map->bit[k] >= 0)  /* the codeword's own signs (format 5 whitens it) */
             soft[map->bit[k]] += sk->mask_sign[map->bit[k]] * x;
         else if (map->bit[k] == FM_SLOT_TAG) {
             int i = fm_slot_tag_bit(map, k), c = k % FM_NCOEF;
@@ -243,12 +238,13 @@ static void soft_bits(const FmStillKey *sk, const float *u, uint32_t epoch, FmSl
 
 /* The binding of a still: its tag against the hash of its own picture (the
  * mark carries its epoch's predecessor's: they agree on a still shot). */
-static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, int flip, int sx, int sy,
-                       const float *tags, const float *tag_mu, const float *tag_var,
-                       FmDetectResult *res)
+static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, uint32_t epoch, int flip,
+                       int sx, int sy, const float *tags, const float *tag_mu,
+                       const float *tag_var, FmDetectResult *res)
 {
     int ax[FM_BIND_ANCHORS], ay[FM_BIND_ANCHORS];
     float proj[FM_TAG_BITS];
+    FmBind bind[FM_BIND_ANCHORS];
     float *plane = malloc(sizeof(float) * (size_t)pic->gw * pic->gh);
     if (!pic->raw || !plane) {
         free(plane);
@@ -259,25 +255,19 @@ static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, int flip
             plane[(size_t)y * pic->gw + (flip ? pic->gw - 1 - x : x)] =
                 pic->raw[(size_t)y * pic->gw + x];
     fm_tag_anchors(pic->gw, pic->gh, sx, sy, ax, ay);
+    memset(bind, 0, sizeof(bind));
     for (int a = 0; a < FM_BIND_ANCHORS; a++) {
         FmTagCells cells;
-        FmBind b = { 0 };
         fm_tag_cells_clear(&cells);
         fm_tag_cells_add_plane(&cells, plane, pic->gw, pic->gh, ax[a], ay[a]);
-        if (!fm_tag_hash(&sk->tk, &cells, proj))
-            continue;
-        fm_bind_add(&b, tags, tag_mu, tag_var, proj);
-        double z = fm_bind_z(&b);
-        if (!res->bind_pairs || z > res->bind_z) {
-            res->bind_z = z;
-            res->bind_pairs = 1;
-            res->bind_expected_z = fm_bind_expected_z(&b);
-        }
+        if (fm_tag_hash(&sk->tk, epoch, &cells, proj))
+            fm_bind_add(&bind[a], tags, tag_mu, tag_var, proj);
     }
-    res->content_bound = res->bind_pairs && res->bind_z >= FM_BIND_Z;
+    fm_bind_report(bind, FM_BIND_ANCHORS, res);
     /* a still's hash is of itself, not of its epoch's predecessor: a moving
      * shot differs, so a still never counts as a contradiction */
     res->content_mismatch = 0;
+    sodium_memzero(proj, sizeof(proj));
     free(plane);
 }
 
@@ -288,13 +278,31 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *re
     int ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, key, &mr);
     if (ret < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
+    res->mark_format = FM_MARK_FORMAT_TAGGED;
+    if (!mr.signature_valid) {
+        /* a format 4 mark (filmmark 0.4.0): its own mask */
+        float soft4[FM_CODED_BITS];
+        FmMsgRead v4;
+        memcpy(soft4, soft, sizeof(soft4));
+        fm_format_remask(soft4, FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V4);
+        ret = fm_msgcode_read(soft4, FM_MSGCODE_FORMAT, key, &v4);
+        sodium_memzero(soft4, sizeof(soft4));
+        if (ret < 0) {
+            sodium_memzero(&mr, sizeof(mr));
+            return fm_error_set(err, ret, "out of memory in the decoder");
+        }
+        if (v4.signature_valid) {
+            mr = v4;
+            res->mark_format = FM_MARK_FORMAT_TAG_V4;
+        }
+        sodium_memzero(&v4, sizeof(v4));
+    }
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
     res->raw_ber = mr.raw_ber;
     memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
     sodium_memzero(&mr, sizeof(mr));
     res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
-    res->mark_format = FM_MARK_FORMAT_TAGGED;
     return 0;
 }
 
@@ -503,7 +511,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
             sodium_memzero(&r3, sizeof(r3));
         }
         if (res->signature_valid && res->mark_format == FM_MARK_FORMAT_TAGGED)
-            bind_still(sk, pic, b->flip, b->sx, b->sy, tags, tag_mu, tag_var, res);
+            bind_still(sk, pic, b->epoch, b->flip, b->sx, b->sy, tags, tag_mu, tag_var, res);
         sodium_memzero(rank_soft, sizeof(rank_soft));
         sodium_memzero(tags, sizeof(tags));
         if (decoded)

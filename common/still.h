@@ -103,7 +103,8 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
 /*
  * Decodes summed soft coded bits (list Viterbi) and verifies the signature
  * with key: fills res->message, payload, payload_valid, signature_valid,
- * list_rank and raw_ber (of the sum). Returns 0 or FM_ENOMEM.
+ * list_rank, raw_ber (of the sum) and mark_format (5, or 4 for a mark of
+ * filmmark 0.4.0, read under its own mask). Returns 0 or FM_ENOMEM.
  */
 int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *res,
                          FmError *err);

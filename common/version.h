@@ -10,7 +10,7 @@
 #ifndef FM_VERSION
 #define FM_VERSION "unknown"
 #endif
-#define FM_MARK_FORMAT 4
+#define FM_MARK_FORMAT 5
 #define FM_RECEIPT_FORMAT_NAME "filmmark-receipt-2"
 
 /* "TOOL (filmmark) VERSION, mark format 3, receipt format filmmark-receipt-2",

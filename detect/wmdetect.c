@@ -249,9 +249,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                "version for the content binding%s)\n", r->mark_format, r->mark_format,
                r->mark_format == 2 ? " and the stronger code" : "");
     if (r->signature_valid)
-        printf("  bound to picture: %s; z = %.1f over %d epoch%s (%.1f expected if bound)\n",
-               binding_text(r), r->bind_z, r->bind_pairs, r->bind_pairs == 1 ? "" : "s",
-               r->bind_expected_z);
+        printf("  bound to picture: %s; z = %.1f over %d epoch%s (%.1f expected if bound), "
+               "agreement %.2f\n", binding_text(r), r->bind_z, r->bind_pairs,
+               r->bind_pairs == 1 ? "" : "s", r->bind_expected_z, r->bind_agreement);
     identify_text(id, r);
     printf("  clip sha256:    %s\n", pv->sha256);
     printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
@@ -303,12 +303,14 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
      * written by filmmark 0.2.x */
     json_object_set_new(o, "mark_format", r->signature_valid ? json_integer(r->mark_format)
                                                              : json_null());
-    /* format 4: the content tag against the clip's own pictures */
+    /* format 5: the content tag against the clip's own pictures */
     json_object_set_new(o, "content_bound", !r->signature_valid || r->mark_format != FM_MARK_FORMAT
                                             || !r->bind_pairs ? json_null()
                                                               : json_boolean(r->content_bound));
     json_object_set_new(o, "binding_z", r->signature_valid && r->bind_pairs ? real(r->bind_z)
                                                                             : json_null());
+    json_object_set_new(o, "binding_agreement", r->signature_valid && r->bind_pairs
+                                                ? real(r->bind_agreement) : json_null());
     json_object_set_new(o, "binding_epochs", json_integer(r->signature_valid ? r->bind_pairs : 0));
     json_object_set_new(o, "binding_expected_z", r->signature_valid && r->bind_pairs
                                                  ? real(r->bind_expected_z) : json_null());

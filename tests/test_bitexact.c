@@ -12,8 +12,9 @@
  * the same sequence, and checked the DSP layer changed nothing; they were
  * computed again for mark format 3 (the polar code, common/msgcode.h), which
  * changes the coded bits and so the marked pixels, with the C references
- * on one thread, and again for mark format 4 (the content tag and the
- * whitened codeword, content_tag.h).
+ * on one thread, again for mark format 4 (the content tag and the
+ * whitened codeword, content_tag.h) and again for mark format 5 (the tag's
+ * projections drawn per epoch, another public mask).
  * Then the tools: wmembed --threads 1 / 3 / FILMMARK_CPU=c give the same
  * decoded deliverable (FFV1), and wmdetect the same JSON.
  */
@@ -41,14 +42,14 @@ typedef struct Case {
 #define HASH_BYTES 16
 
 static const Case cases[] = {
-    { 1920, 1080, 8, 6, 0.5, "0556aa215e98a31244753075ddfbc385",
-      "45cf9810032849b43b6c1a25b6fe8826" },
-    { 333, 203, 8, 10, 0.3, "71164125a571ba7b0d49fac2eb630c47",
-      "e83edc5646873ecdfef7de500883c7fe" },
-    { 642, 361, 10, 8, 0.4, "d93376d52a34ed1f080c48493f3afee4",
-      "65f6168bf13ca06c1e7abd5e05fd9bcc" },
-    { 401, 720, 12, 5, 0.6, "56cd085b36f932f1fa0d7def03ccd64a",
-      "2876b737483b3d9aa3a9730280e2942f" },
+    { 1920, 1080, 8, 6, 0.5, "73dfe66a7be8d034aebf20021cafb676",
+      "2c1117212da7641847a0a8b7076d3cc0" },
+    { 333, 203, 8, 10, 0.3, "f2ce9803359fbb78555a08b06d40b320",
+      "4362a1026140c6ee0ba2d65dabcca5d8" },
+    { 642, 361, 10, 8, 0.4, "7abb2d19188b0bae53c60da215c88871",
+      "8900d05f0d85df7c2513f85548650dc7" },
+    { 401, 720, 12, 5, 0.6, "fd1d02202dee5cf7baeb6d806189d073",
+      "4a81e496e05a09eaed4d5bac81dfec9d" },
 };
 
 static void hex(const uint8_t *h, char out[2 * HASH_BYTES + 1])

@@ -45,13 +45,40 @@ static void picture(float *p, uint64_t seed)
         }
 }
 
+/* A busier picture (many small blobs): more detail at the scale of the
+ * cells, as in camera footage, whose detrended cells of unrelated shots
+ * correlate at |r| <= 0.3 (bench/results/binding.md). */
+static void scene(float *p, uint64_t seed)
+{
+    TuRng r;
+    tu_rng_seed(&r, seed);
+    enum { N = 80 };
+    double cx[N], cy[N], rad[N], amp[N];
+    for (int i = 0; i < N; i++) {
+        cx[i] = tu_rng_uniform(&r) * GW;
+        cy[i] = tu_rng_uniform(&r) * GH;
+        rad[i] = 8 + 24 * tu_rng_uniform(&r);
+        amp[i] = 120 * (tu_rng_uniform(&r) - 0.5);
+    }
+    for (int y = 0; y < GH; y++)
+        for (int x = 0; x < GW; x++) {
+            double v = 110;
+            for (int i = 0; i < N; i++) {
+                double d2 = (x - cx[i]) * (x - cx[i]) + (y - cy[i]) * (y - cy[i]);
+                if (d2 < 16 * rad[i] * rad[i])
+                    v += amp[i] * exp(-d2 / (2 * rad[i] * rad[i]));
+            }
+            p[y * GW + x] = (float)v;
+        }
+}
+
 static int hash_of(const FmTagKey *tk, const float *p, int w, int h, int ax, int ay,
                    float proj[FM_TAG_BITS])
 {
     FmTagCells c;
     fm_tag_cells_clear(&c);
     fm_tag_cells_add_plane(&c, p, w, h, ax, ay);
-    return fm_tag_hash(tk, &c, proj);
+    return fm_tag_hash(tk, 7, &c, proj);
 }
 
 static double agreement(const float *a, const float *b)
@@ -198,10 +225,10 @@ Test(content_tag, luma_and_plane_cells_agree)
     cr_assert(hash_of(tk, p, GW, GH, 384, 128, hp));
     fm_tag_cells_clear(&c);
     fm_tag_cells_add_luma(&c, y8, W, 8, W, H, 384, 128);
-    cr_assert(fm_tag_hash(tk, &c, h8));
+    cr_assert(fm_tag_hash(tk, 7, &c, h8));
     fm_tag_cells_clear(&c);
     fm_tag_cells_add_luma(&c, (const uint8_t *)y10, W * 2, 10, W, H, 384, 128);
-    cr_assert(fm_tag_hash(tk, &c, h10));
+    cr_assert(fm_tag_hash(tk, 7, &c, h10));
     cr_assert_geq(agreement(hp, h8), 0.98);
     cr_assert_geq(agreement(hp, h10), 0.98);
     free(tk);
@@ -252,14 +279,132 @@ Test(content_tag, binding_statistic_under_agreement_and_under_unrelated_hashes)
     cr_assert_leq((double)over3 / trials, exp(-4.5));
 }
 
-Test(content_tag, format4_mask_is_fixed_and_balanced)
+Test(content_tag, projections_change_with_the_epoch)
 {
-    uint8_t m1[FM_CODED_BITS], m2[FM_CODED_BITS];
-    fm_format4_mask(m1);
-    fm_format4_mask(m2);
-    cr_assert_arr_eq(m1, m2, sizeof(m1));
-    int ones = 0;
+    FmTagKey *tk = malloc(sizeof(*tk));
+    float *p = malloc(sizeof(float) * GW * GH);
+    float h1[FM_TAG_BITS], h2[FM_TAG_BITS], h1b[FM_TAG_BITS];
+    FmTagCells c;
+    make_key(tk, 4);
+    picture(p, 6);
+    fm_tag_cells_clear(&c);
+    fm_tag_cells_add_plane(&c, p, GW, GH, 384, 128);
+    cr_assert(fm_tag_hash(tk, 1, &c, h1));
+    cr_assert(fm_tag_hash(tk, 2, &c, h2));
+    cr_assert(fm_tag_hash(tk, 1, &c, h1b));
+    cr_assert_arr_eq(h1, h1b, sizeof(h1));
+    double ag = agreement(h1, h2);
+    cr_assert(ag > 0.3 && ag < 0.7, "the next epoch's bits agree on %.2f", ag);
+    free(tk);
+    free(p);
+}
+
+/* Two unrelated static shots over a 2-minute clip. Their coarse layouts
+ * correlate a little (here up to r ~ 0.6): that bias adds up over 60
+ * epochs into any z, positive or negative, so z alone says nothing; the
+ * agreement (the share of a bound copy's) stays far below a bound copy's. */
+Test(content_tag, unrelated_static_shots_do_not_bind_over_many_epochs)
+{
+    FmTagKey *tk = malloc(sizeof(*tk));
+    float *a = malloc(sizeof(float) * GW * GH), *b = malloc(sizeof(float) * GW * GH);
+    float ha[FM_TAG_BITS], hb[FM_TAG_BITS], tag[FM_TAG_BITS], mu[FM_TAG_BITS],
+          var[FM_TAG_BITS];
+    FmTagCells ca, cb;
+    make_key(tk, 8);
+    int shots = 24, epochs = 60, over3 = 0;   /* over3: logged */
+    double sum = 0, sum2 = 0, worst = -99, worst_ag = -99;
+    for (int i = 0; i < FM_TAG_BITS; i++) {
+        mu[i] = 3;
+        var[i] = 1;
+    }
+    for (int s = 0; s < shots; s++) {
+        scene(a, 100 + 2 * (uint64_t)s);
+        scene(b, 101 + 2 * (uint64_t)s);
+        fm_tag_cells_clear(&ca);
+        fm_tag_cells_clear(&cb);
+        fm_tag_cells_add_plane(&ca, a, GW, GH, 384, 128);
+        fm_tag_cells_add_plane(&cb, b, GW, GH, 384, 128);
+        FmBind bind = { 0 };
+        for (uint32_t e = 0; e < (uint32_t)epochs; e++) {
+            /* a's strong, clean tag read over b's pictures */
+            cr_assert(fm_tag_hash(tk, e, &ca, ha));
+            cr_assert(fm_tag_hash(tk, e, &cb, hb));
+            for (int i = 0; i < FM_TAG_BITS; i++)
+                tag[i] = ha[i] > 0 ? 3.0f : -3.0f;
+            fm_bind_add(&bind, tag, mu, var, hb);
+        }
+        double z = fm_bind_z(&bind);
+        sum += z;
+        sum2 += z * z;
+        over3 += z >= 3;
+        worst = z > worst ? z : worst;
+        worst_ag = fm_bind_agreement(&bind) > worst_ag ? fm_bind_agreement(&bind) : worst_ag;
+        cr_assert(!fm_bind_confirmed(&bind), "shot pair %d bound: z %.2f", s, z);
+    }
+    double mean = sum / shots, sd = sqrt(sum2 / shots - mean * mean);
+    cr_log_info("%d unrelated static pairs x %d epochs: z mean %.2f sd %.2f max %.2f "
+                "(%d >= 3), agreement max %.2f", shots, epochs, mean, sd, worst, over3,
+                worst_ag);
+    cr_assert_lt(worst_ag, FM_BIND_AGREEMENT);
+    (void)over3;
+    free(tk);
+    free(a);
+    free(b);
+}
+
+Test(content_tag, agreement_is_near_one_when_bound_and_near_zero_otherwise)
+{
+    TuRng r;
+    tu_rng_seed(&r, 78);
+    float tag[FM_TAG_BITS], proj[FM_TAG_BITS], mu[FM_TAG_BITS], var[FM_TAG_BITS];
+    FmBind bound = { 0 }, other = { 0 };
+    for (int i = 0; i < FM_TAG_BITS; i++) {
+        mu[i] = 0.5f;
+        var[i] = 1;
+    }
+    for (int pair = 0; pair < 4; pair++) {
+        for (int i = 0; i < FM_TAG_BITS; i++) {
+            proj[i] = (float)tu_rng_gauss(&r);
+            tag[i] = (float)((proj[i] > 0 ? 0.5 : -0.5) + tu_rng_gauss(&r));
+        }
+        fm_bind_add(&bound, tag, mu, var, proj);
+        for (int i = 0; i < FM_TAG_BITS; i++)
+            proj[i] = (float)tu_rng_gauss(&r);
+        fm_bind_add(&other, tag, mu, var, proj);
+    }
+    cr_log_info("bound: z %.1f agreement %.2f; other: z %.1f agreement %.2f",
+                fm_bind_z(&bound), fm_bind_agreement(&bound), fm_bind_z(&other),
+                fm_bind_agreement(&other));
+    cr_assert(fm_bind_agreement(&bound) > 0.7 && fm_bind_agreement(&bound) < 1.3);
+    cr_assert_lt(fabs(fm_bind_agreement(&other)), 0.3);
+    cr_assert(fm_bind_confirmed(&bound));
+    cr_assert(!fm_bind_confirmed(&other));
+}
+
+Test(content_tag, format_masks_are_fixed_balanced_and_distinct)
+{
+    uint8_t m4[FM_CODED_BITS], m4b[FM_CODED_BITS], m5[FM_CODED_BITS];
+    fm_format_mask(4, m4);
+    fm_format_mask(4, m4b);
+    fm_format_mask(5, m5);
+    cr_assert_arr_eq(m4, m4b, sizeof(m4));
+    int ones4 = 0, ones5 = 0, differ = 0;
+    for (int i = 0; i < FM_CODED_BITS; i++) {
+        ones4 += m4[i];
+        ones5 += m5[i];
+        differ += m4[i] != m5[i];
+    }
+    cr_assert(ones4 > FM_CODED_BITS / 2 - 200 && ones4 < FM_CODED_BITS / 2 + 200, "%d", ones4);
+    cr_assert(ones5 > FM_CODED_BITS / 2 - 200 && ones5 < FM_CODED_BITS / 2 + 200, "%d", ones5);
+    cr_assert(differ > FM_CODED_BITS / 2 - 200 && differ < FM_CODED_BITS / 2 + 200, "%d", differ);
+    /* soft bits read under format 5's mask, re-read under format 4's */
+    float soft[FM_CODED_BITS];
+    int8_t s4[FM_CODED_BITS], s5[FM_CODED_BITS];
+    fm_format_mask_signs(4, s4);
+    fm_format_mask_signs(5, s5);
     for (int i = 0; i < FM_CODED_BITS; i++)
-        ones += m1[i];
-    cr_assert(ones > FM_CODED_BITS / 2 - 200 && ones < FM_CODED_BITS / 2 + 200, "%d ones", ones);
+        soft[i] = (float)(s5[i] * (i % 3 + 1));
+    fm_format_remask(soft, 5, 4);
+    for (int i = 0; i < FM_CODED_BITS; i++)
+        cr_assert_eq(soft[i], (float)(s4[i] * (i % 3 + 1)));
 }
