@@ -666,7 +666,11 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     for (int a = 0; a < d->nanchor; a++)
         own &= !d->bind[a].pairs;
     fm_bind_report(own ? d->bind_own : d->bind, d->nanchor, res);
-    res->content_bound &= res->mark_format == FM_MARK_FORMAT_TAGGED;
+    if (res->mark_format != FM_MARK_FORMAT_TAGGED) {
+        /* no tag, or format 4's, whose projections were not these */
+        res->bind_z = res->bind_agreement = res->bind_expected_z = 0;
+        res->bind_pairs = res->content_bound = 0;
+    }
     /* a group's own pictures may have moved on from its predecessor's: they
      * can confirm a binding, never contradict one */
     res->content_mismatch = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_pairs &&

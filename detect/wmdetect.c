@@ -167,8 +167,11 @@ static const char *binding_verdict(const FmDetectResult *r)
 static const char *binding_text(const FmDetectResult *r)
 {
     if (r->mark_format != FM_MARK_FORMAT)
-        return "none (this mark format carries no content tag: only a receipt's content "
-               "match excludes a transplant)";
+        return r->mark_format == 4
+               ? "none (format 4's content tag is not checked: re-issue; only a receipt's "
+                 "content match excludes a transplant)"
+               : "none (this mark format carries no content tag: only a receipt's content "
+                 "match excludes a transplant)";
     if (r->content_bound)
         return "yes, the mark was made for these pictures";
     if (!r->bind_pairs)
@@ -248,7 +251,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("  mark format:    %d (written by filmmark 0.%d.x: still read; re-issue with this "
                "version for the content binding%s)\n", r->mark_format, r->mark_format,
                r->mark_format == 2 ? " and the stronger code" : "");
-    if (r->signature_valid)
+    if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
+        printf("  bound to picture: %s\n", binding_text(r));
+    else if (r->signature_valid)
         printf("  bound to picture: %s; z = %.1f over %d epoch%s (%.1f expected if bound), "
                "agreement %.2f\n", binding_text(r), r->bind_z, r->bind_pairs,
                r->bind_pairs == 1 ? "" : "s", r->bind_expected_z, r->bind_agreement);
