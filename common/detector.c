@@ -413,6 +413,52 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
     sodium_memzero(proj, sizeof(proj));
 }
 
+/* Decodes the soft bits of one older format into *mr when nothing has
+ * verified yet; *format says which did. Returns 0 or a negative FM_E*. */
+static int try_format(const float *soft, int code, int mark_format, const FmKey *key,
+                      FmMsgRead *mr, int *format)
+{
+    FmMsgRead v;
+    int ret = fm_msgcode_read(soft, code, key, &v);
+    if (ret >= 0 && v.signature_valid) {
+        *mr = v;
+        *format = mark_format;
+    }
+    sodium_memzero(&v, sizeof(v));
+    return ret < 0 ? ret : 0;
+}
+
+/*
+ * The message, in whichever mark format verifies: 5 (soft, under format 5's
+ * mask), 4 (the same under format 4's), 3 (the coded bits folded over every
+ * data rank, no mask), 2 (the convolutional code's bits folded likewise).
+ * Unread ones leave *mr's signature_valid 0 and *format 5.
+ */
+static int read_any_format(const float *soft, const float *rank_soft, const FmKey *key,
+                           FmMsgRead *mr, int *format)
+{
+    float other[FM_CODED_BITS];
+    int ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, key, mr);
+    *format = FM_MARK_FORMAT_TAGGED;
+    if (ret >= 0 && !mr->signature_valid) {
+        memcpy(other, soft, sizeof(other));
+        fm_format_remask(other, FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V4);
+        ret = try_format(other, FM_MSGCODE_FORMAT, FM_MARK_FORMAT_TAG_V4, key, mr, format);
+    }
+    if (ret >= 0 && !mr->signature_valid) {
+        fm_msgcode_fold(rank_soft, FM_CODED_BITS, other);
+        ret = try_format(other, FM_MSGCODE_FORMAT, FM_MSGCODE_FORMAT, key, mr, format);
+    }
+    if (ret >= 0 && !mr->signature_valid) {
+        fm_msgcode_fold(rank_soft, FM_CODED_BITS_V2, other);
+        ret = try_format(other, FM_MSGCODE_FORMAT_V2, FM_MSGCODE_FORMAT_V2, key, mr, format);
+    }
+    sodium_memzero(other, sizeof(other));
+    if (ret < 0)
+        sodium_memzero(mr, sizeof(*mr));
+    return ret;
+}
+
 void fm_bind_report(const FmBind *bind, int n, FmDetectResult *res)
 {
     int best = -1;
@@ -602,64 +648,8 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
      * signature that verifies (the signature is the check; a clip without
      * the mark still needs an Ed25519 forgery, now among the list's tries) */
     FmMsgRead mr;
-    if ((ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, d->key, &mr)) < 0)
+    if ((ret = read_any_format(soft, rank_soft, d->key, &mr, &res->mark_format)) < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
-    res->mark_format = FM_MARK_FORMAT_TAGGED;
-    if (!mr.signature_valid) {
-        /* a format 4 mark (filmmark 0.4.0): its own mask; its tag is not
-         * read (format 5 binding below) */
-        float soft4[FM_CODED_BITS];
-        FmMsgRead v4;
-        memcpy(soft4, soft, sizeof(soft4));
-        fm_format_remask(soft4, FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V4);
-        ret = fm_msgcode_read(soft4, FM_MSGCODE_FORMAT, d->key, &v4);
-        sodium_memzero(soft4, sizeof(soft4));
-        if (ret < 0) {
-            sodium_memzero(&mr, sizeof(mr));
-            return fm_error_set(err, ret, "out of memory in the decoder");
-        }
-        if (v4.signature_valid) {
-            mr = v4;
-            res->mark_format = FM_MARK_FORMAT_TAG_V4;
-        }
-        sodium_memzero(&v4, sizeof(v4));
-    }
-    if (!mr.signature_valid) {
-        /* a format 3 mark (filmmark 0.3.0): the same code, not whitened, with
-         * coded bits round-robin over all data ranks */
-        float soft3[FM_CODED_BITS];
-        fm_msgcode_fold(rank_soft, FM_CODED_BITS, soft3);
-        FmMsgRead v3;
-        ret = fm_msgcode_read(soft3, FM_MSGCODE_FORMAT, d->key, &v3);
-        sodium_memzero(soft3, sizeof(soft3));
-        if (ret < 0) {
-            sodium_memzero(&mr, sizeof(mr));
-            return fm_error_set(err, ret, "out of memory in the decoder");
-        }
-        if (v3.signature_valid) {
-            mr = v3;
-            res->mark_format = FM_MSGCODE_FORMAT;
-        }
-        sodium_memzero(&v3, sizeof(v3));
-    }
-    if (!mr.signature_valid) {
-        /* a format 2 mark (filmmark 0.2.0): the same slots, the
-         * convolutional code */
-        FmMsgRead v2;
-        float soft2[FM_CODED_BITS_V2];
-        fm_msgcode_fold(rank_soft, FM_CODED_BITS_V2, soft2);
-        ret = fm_msgcode_read(soft2, FM_MSGCODE_FORMAT_V2, d->key, &v2);
-        sodium_memzero(soft2, sizeof(soft2));
-        if (ret < 0) {
-            sodium_memzero(&mr, sizeof(mr));
-            return fm_error_set(err, ret, "out of memory in the decoder");
-        }
-        if (v2.signature_valid) {
-            mr = v2;
-            res->mark_format = FM_MSGCODE_FORMAT_V2;
-        }
-        sodium_memzero(&v2, sizeof(v2));
-    }
     /* format 5's binding: the best anchor (FM_BIND_ANCHORS counted in
      * FM_BIND_Z) */
     int own = 1;
