@@ -78,7 +78,7 @@
 /* ... and at least this share of the agreement a bound copy would show
  * (fm_bind_agreement; bench/results/binding.md has the measured spread of
  * both on benign copies and on transplants). */
-#define FM_BIND_AGREEMENT 0.5
+#define FM_BIND_AGREEMENT 0.6
 /* The tags contradict the pictures when the z a bound copy would show
  * (from the tag's own signal strength, fm_bind_expected_z) is at least this
  * and z stays below FM_BIND_Z; weaker evidence is inconclusive. */
