@@ -117,6 +117,7 @@ int fm_self_check(const char *path, const FmKey *key, const uint8_t message[FM_M
 
     if ((r = fm_reader_open(&reader, path, err)) < 0)
         return r;
+    fm_reader_set_read_only(reader, 1);    /* the detector only reads the pictures */
     const FmVideoInfo *info = fm_reader_info(reader);
     if ((r = fm_accumulator_init(&acc, info->width, info->height, err)) < 0)
         goto end;

@@ -83,6 +83,7 @@ struct FmVideoReader {
     int64_t first_bad_pts; /* last good pts before the first such rejection */
     int read_error;        /* AVERROR that ended demuxing, 0 for a clean EOF */
     int seeked;            /* fm_reader_seek() was called: no full read */
+    int read_only;         /* fm_reader_set_read_only(): frames may be the decoder's */
 };
 
 /* The container FFmpeg surely recognises in path's first bytes, or NULL. */
@@ -442,9 +443,10 @@ static int reader_emit(FmVideoReader *r, FmError *err)
     if (fmt == in->pix_fmt && src->width == in->width && src->height == in->height) {
         av_frame_move_ref(r->out, src);
         r->out->format = fmt;
-        /* Decoders keep references to frames they predict from; the caller
-         * modifies luma in place, so it must get its own copy then. */
-        if (av_frame_make_writable(r->out) < 0)
+        /* Decoders keep references to frames they predict from; a caller
+         * that modifies luma in place must get its own copy then (a
+         * read-only caller takes the decoder's picture as it is). */
+        if (!r->read_only && av_frame_make_writable(r->out) < 0)
             return nomem(err);
     } else {
         int ret = reader_convert(r, src, fmt, full, err);
@@ -500,6 +502,12 @@ int fm_reader_open(FmVideoReader **reader, const char *path, FmError *err)
     }
     *reader = r;
     return 0;
+}
+
+void fm_reader_set_read_only(FmVideoReader *reader, int on)
+{
+    if (reader)
+        reader->read_only = on != 0;
 }
 
 const FmVideoInfo *fm_reader_info(const FmVideoReader *reader)

@@ -56,6 +56,13 @@ const FmVideoInfo *fm_reader_info(const FmVideoReader *reader);
  * end of the stream, FM_E* on error.
  */
 int fm_reader_next(FmVideoReader *reader, AVFrame **frame, FmError *err);
+/*
+ * on = 1: the caller promises not to modify the frames fm_reader_next()
+ * hands out, which may then be the decoder's own pictures (shared with the
+ * frames it predicts from) instead of a private copy of each: one copy of
+ * every picture less. Default 0 (frames are writable).
+ */
+void fm_reader_set_read_only(FmVideoReader *reader, int on);
 /* Seeks to t seconds (to the nearest earlier keyframe, frames before t are
  * skipped by fm_reader_next). Returns 0 or FM_E*. */
 int fm_reader_seek(FmVideoReader *reader, double t, FmError *err);

@@ -656,6 +656,20 @@ int fm_writer_write(FmVideoWriter *w, const AVFrame *frame, FmError *err)
     return 0;
 }
 
+/* Once the output is complete its encoder, read-back decoder and
+ * conversion are not needed again: their memory goes back before the
+ * caller reads the output back (wmembed's self-check). */
+static void release_codecs(FmVideoWriter *w)
+{
+    avcodec_free_context(&w->venc);
+    avcodec_free_context(&w->back);
+    av_frame_free(&w->back_frame);
+    av_frame_free(&w->frame);
+    av_frame_free(&w->conv);
+    sws_freeContext(w->sws);
+    w->sws = NULL;
+}
+
 int fm_writer_complete(FmVideoWriter *w, FmError *err)
 {
     if (!w)
@@ -682,6 +696,7 @@ int fm_writer_complete(FmVideoWriter *w, FmError *err)
         if (w->oc->pb->error < 0)
             return write_error(w, w->oc->pb->error, err);
         w->completed = 1;
+        release_codecs(w);
         return 0;
     }
     ret = avio_closep(&w->oc->pb);
@@ -693,6 +708,7 @@ int fm_writer_complete(FmVideoWriter *w, FmError *err)
         return writer_fail(w, fm_error_set(err, FM_EIO, "cannot write '%s': %s", w->path,
                                            strerror(errno)));
     w->completed = 1;
+    release_codecs(w);
     return 0;
 }
 

@@ -116,6 +116,8 @@ int deliverable_complete(Deliverable *d, const FmVideoInfo *info, const FmFinger
     int r;
     if ((r = fm_writer_complete(d->writer, err)) < 0)
         return r;
+    /* every frame is marked: the embedder's memory and threads go before the read-back */
+    fm_embedder_free(&d->emb);
     const char *tmp = fm_writer_temp_path(d->writer);
     if (d->stream_check) {
         double t0 = fm_now();

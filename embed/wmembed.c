@@ -339,7 +339,11 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
     } else if ((r = fm_reader_open(&reader, b->in_path, err)) < 0) {
         goto end;
     }
-    const FmVideoInfo *info = fm_reader_info(reader);
+    /* pipeline_push copies every picture into its ring: the decoder's own will do */
+    fm_reader_set_read_only(reader, 1);
+    /* a copy: the reader is closed before the deliverables are read back */
+    FmVideoInfo info_copy = *fm_reader_info(reader);
+    const FmVideoInfo *info = &info_copy;
     for (size_t i = 0; i < n; i++) {
         const FmRecipient *rc = &b->list[first + i];
         FmPayload p = b->payload;
@@ -396,6 +400,8 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
         goto end;
     }
     *fp_done = 1;
+    /* the master's decoder (its threads and pictures) is not needed for the read-back */
+    fm_reader_close(&reader);
     for (size_t i = 0; i < n && !interrupted; i++) {
         r = deliverable_complete(&ds[i], info, content, err);
         if (r == FM_ECRYPTO && b->count > 1) {

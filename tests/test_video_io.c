@@ -526,6 +526,43 @@ Test(video_io, frames_are_modifiable)
     free(o);
 }
 
+/* fm_reader_set_read_only: the decoder's own pictures, the same samples as
+ * the private copies (H.264, whose decoder keeps the frames it predicts from) */
+Test(video_io, read_only_frames_are_the_same_pictures)
+{
+    char *in = src("c.mp4");
+    FmError err = { { 0 } };
+    FmVideoReader *a = NULL, *b = NULL;
+    cr_assert_eq(fm_reader_open(&a, in, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_reader_open(&b, in, &err), 0, "%s", err.msg);
+    fm_reader_set_read_only(b, 1);
+    AVFrame *fa, *fb;
+    int n = 0, ra, rb;
+    while ((ra = fm_reader_next(a, &fa, &err)) == 1) {
+        rb = fm_reader_next(b, &fb, &err);
+        cr_assert_eq(rb, 1, "frame %d: %s", n, err.msg);
+        cr_assert_eq(fa->pts, fb->pts);
+        cr_assert_eq(fa->format, fb->format);
+        const AVPixFmtDescriptor *d = av_pix_fmt_desc_get((enum AVPixelFormat)fa->format);
+        for (int p = 0; p < 3; p++) {
+            int h = p ? AV_CEIL_RSHIFT(fa->height, d->log2_chroma_h) : fa->height;
+            int wb = (p ? AV_CEIL_RSHIFT(fa->width, d->log2_chroma_w) : fa->width) *
+                     (d->comp[0].depth > 8 ? 2 : 1);
+            for (int y = 0; y < h; y++)
+                cr_assert_eq(memcmp(fa->data[p] + y * fa->linesize[p],
+                                    fb->data[p] + y * fb->linesize[p], (size_t)wb), 0,
+                             "frame %d plane %d row %d", n, p, y);
+        }
+        n++;
+    }
+    cr_assert_eq(ra, 0, "%s", err.msg);
+    cr_assert_eq(fm_reader_next(b, &fb, &err), 0);
+    cr_assert_eq(n, 25);
+    fm_reader_close(&a);
+    fm_reader_close(&b);
+    free(in);
+}
+
 /* Opus cannot go into MOV: the writer falls back to AAC there. */
 Test(video_io, mov_gets_aac_for_opus)
 {
