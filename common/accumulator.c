@@ -54,8 +54,10 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
         fm_axis_map_init(&acc->my, height, acc->fh, 0, (double)height / acc->fh) < 0 ||
         fm_axis_map_init(&acc->nx, acc->fw, acc->gw, 0, (double)acc->fw / acc->gw) < 0 ||
         fm_axis_map_init(&acc->ny, acc->fh, acc->gh, 0, (double)acc->fh / acc->gh) < 0 ||
-        fm_whiten_init(&acc->white_grid, acc->gw, acc->gh, WHITEN_RADIUS) < 0 ||
-        fm_whiten_init(&acc->white_fine, acc->fw, acc->fh, WHITEN_RADIUS_FINE) < 0 ||
+        fm_whiten_init(&acc->white_grid, acc->gw, acc->gh,
+                       getenv("FM_FX_RADIUS") ? atoi(getenv("FM_FX_RADIUS")) : WHITEN_RADIUS) < 0 ||
+        fm_whiten_init(&acc->white_fine, acc->fw, acc->fh,
+                       getenv("FM_FX_RADIUS_FINE") ? atoi(getenv("FM_FX_RADIUS_FINE")) : WHITEN_RADIUS_FINE) < 0 ||
         fm_accumulator_set_threads(acc, 0) < 0 || !acc->rowbuf) {
         fm_accumulator_free(acc);
         return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", width, height);

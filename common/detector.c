@@ -1,6 +1,7 @@
 #include "detector.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -92,6 +93,10 @@ typedef struct Detector {
     /* groups with no predecessor in the clip, against their own pictures:
      * used only when no group has one (a clip shorter than two epochs) */
     FmBind bind_own[FM_BIND_ANCHORS];
+    /* EXPERIMENT: temporal host prediction from windows >= dmin away */
+    int dk, dmin;
+    double beta[FM_NCOEF];
+    float *pred;
     /* the last group read (cells per anchor), for the next stretch's first */
     FmTagCells *prev_cells;      /* nanchor */
     long prev_epoch;             /* its epoch, -1: none */
@@ -133,6 +138,53 @@ static void window_cells(const Detector *d, int w, int a, FmTagCells *out)
     }
 }
 
+/* EXPERIMENT: window w's host predicted from the windows dmin..dmin+dk-1
+ * away on either side, at w's frame count, into out; 0 if none. */
+static int predict_window(const Detector *d, int w, float *out)
+{
+    long f = 0;
+    memset(out, 0, sizeof(float) * FM_SLOTS);
+    for (int s = -1; s <= 1; s += 2)
+        for (int j = d->dmin; j < d->dmin + d->dk; j++) {
+            int x = w + s * j;
+            if (x < 0 || x >= d->nwin || !d->v[x])
+                continue;
+            for (int k = 0; k < FM_SLOTS; k++)
+                out[k] += d->v[x][k];
+            f += d->acc->win[x].frames;
+        }
+    if (!f)
+        return 0;
+    float sc = (float)d->acc->win[w].frames / (float)f;
+    for (int k = 0; k < FM_SLOTS; k++)
+        out[k] *= sc;
+    return 1;
+}
+
+static void fit_beta(Detector *d)
+{
+    double num[FM_NCOEF] = { 0 }, den[FM_NCOEF] = { 0 };
+    for (int c = 0; c < FM_NCOEF; c++)
+        d->beta[c] = 0;
+    if (!d->dk)
+        return;
+    for (int w = 0; w < d->nwin; w++) {
+        if (!d->v[w] || !predict_window(d, w, d->pred))
+            continue;
+        for (int k = 0; k < FM_SLOTS; k++) {
+            num[k % FM_NCOEF] += (double)d->v[w][k] * d->pred[k];
+            den[k % FM_NCOEF] += (double)d->pred[k] * d->pred[k];
+        }
+    }
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double b = den[c] > 0 ? num[c] / den[c] : 0;
+        d->beta[c] = b < 0 ? 0 : b > 1 ? 1 : b;
+    }
+    if (getenv("FM_FX_VERBOSE"))
+        for (int c = 0; c < FM_NCOEF; c++)
+            fprintf(stderr, "beta[%d] = %.3f\n", c, d->beta[c]);
+}
+
 /* Sums a stretch's windows into epoch groups under a phase; normalised. */
 static int make_groups(Detector *d, int w0, int w1, int phase)
 {
@@ -146,6 +198,9 @@ static int make_groups(Detector *d, int w0, int w1, int phase)
         float *u = d->groups + (size_t)g * FM_SLOTS;
         for (int k = 0; k < FM_SLOTS; k++)
             u[k] += d->v[w][k];
+        if (d->dk && predict_window(d, w, d->pred))
+            for (int k = 0; k < FM_SLOTS; k++)
+                u[k] -= (float)d->beta[k % FM_NCOEF] * d->pred[k];
         d->group_frames[g] += (int)d->acc->win[w].frames;
     }
     for (int g = 0; g < ng; g++)
@@ -319,13 +374,64 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
         for (int h = 0; h < 2; h++)
             amph[h][c] = (float)(cnth[h][c] ? mh[h][c] / cnth[h][c] : 0);
     }
+    /* EXPERIMENT (issue #8): FM_FX_BW bit 1: bands pooled by u + v class
+     * (bit 4: half-shrunk to it); bit 2: per-group amplitude factors */
+    int fx_bw = getenv("FM_FX_BW") ? atoi(getenv("FM_FX_BW")) : 0;
+    if (fx_bw & 5) {
+        static const int cls[FM_NCOEF] = { 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3,
+                                           4, 4, 4, 4, 4, 4 };
+        double cm[5] = { 0 };
+        int cc[5] = { 0 };
+        for (int c = 0; c < FM_NCOEF; c++) {
+            cm[cls[c]] += m[c];
+            cc[cls[c]] += cnt[c];
+        }
+        for (int c = 0; c < FM_NCOEF; c++) {
+            double pooled = cc[cls[c]] ? cm[cls[c]] / cc[cls[c]] : 0;
+            double own = cnt[c] ? m[c] / cnt[c] : 0;
+            double mc = fx_bw & 4 ? 0.5 * (own + pooled) : pooled;
+            weight[c] = (float)(mc > 0.02 ? mc : 0.02);
+        }
+    }
+    float gfac[MAX_GROUPS];
+    for (int g = 0; g < ng; g++)
+        gfac[g] = 1;
+    if (fx_bw & 2) {
+        double tot = 0, tw = 0, ag[MAX_GROUPS] = { 0 };
+        for (int g = 0; g < ng; g++) {
+            if (!d->group_frames[g])
+                continue;
+            const float *u = d->groups + (size_t)g * FM_SLOTS;
+            const FmEpochPilot *p = &d->pilots[(seg->h.n0 + (uint32_t)g) % FM_EPOCHS];
+            double s = 0, q = 0;
+            for (int r = 0; r < FM_PILOTS; r++) {
+                int c = p->slot[r] % FM_NCOEF;
+                s += weight[c] * u[p->slot[r]] * p->sign[r];
+                q += weight[c] * weight[c];
+            }
+            ag[g] = q > 0 ? s / q : 0;
+            tot += ag[g] * d->group_frames[g];
+            tw += d->group_frames[g];
+        }
+        double mean = tw > 0 ? tot / tw : 0;
+        for (int g = 0; g < ng; g++) {
+            double f = mean > 0 ? ag[g] / mean : 1;
+            gfac[g] = (float)(f > 0.1 ? f : 0.1);
+            if (getenv("FM_FX_VERBOSE"))
+                fprintf(stderr, "group %d: %.3f\n", g, gfac[g]);
+        }
+    }
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
             continue;
         const float *u = d->groups + (size_t)g * FM_SLOTS;
         fm_slot_map_init(&d->map, &d->pk, (seg->h.n0 + (uint32_t)g) % FM_EPOCHS);
+        float weight_g[FM_NCOEF];
+        for (int c = 0; c < FM_NCOEF; c++)
+            weight_g[c] = weight[c] * gfac[g];
         for (int k = 0; k < FM_SLOTS; k++) {
             int c = k % FM_NCOEF;
+            const float *weight = weight_g;
             if (rank_soft && d->map.rank[k] >= 0)
                 rank_soft[d->map.rank[k]] += weight[c] * u[k] * d->map.sign[k];
             if (d->map.bit[k] == FM_SLOT_TAG) {
@@ -471,6 +577,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     if (!used)
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
     int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
+    fit_beta(d);
     Segment *seg = calloc((size_t)nseg, sizeof(*seg));
     if (!seg)
         return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
@@ -809,7 +916,10 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
-    if (!d->pilots || !d->groups || !d->corr || !d->energy) {
+    d->pred = malloc(sizeof(float) * FM_SLOTS);
+    d->dk = getenv("FM_FX_DETREND") ? atoi(getenv("FM_FX_DETREND")) : 0;
+    d->dmin = getenv("FM_FX_DMIN") ? atoi(getenv("FM_FX_DMIN")) : 5;
+    if (!d->pilots || !d->groups || !d->corr || !d->energy || !d->pred) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -905,6 +1015,7 @@ end:
         free(d->groups);
         free(d->corr);
         free(d->energy);
+        free(d->pred);
         free(d->wcells);
         free(d->prev_cells);
         fm_tag_key_wipe(&d->tk);
