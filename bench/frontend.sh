@@ -4,6 +4,13 @@
 #
 #   bench/frontend.sh [--prepare-only] [--no-wmdetect] [--label TEXT] [--clips "a b"]
 #                     [--copies "x y"]
+#   bench/frontend.sh --null [--label TEXT]
+#
+# --null: the false-alarm side. wmdetect --json on unmarked segments of the
+# real footage (the sources themselves, read with --start/--duration) with
+# each prepared clip's key; prints label, source, start, duration, key,
+# found, signature_valid, pilot_z a line (appended to $WORK/null.tsv) and the
+# largest z.
 #
 # Once (cached in $WORK, default bench/work/frontend): every clip's first 10 s
 # is taken to 720p (vtest stays 768x576) as an FFV1 master, marked with
@@ -28,11 +35,12 @@ export FILMMARK_REGISTRY="$WORK/registry.sqlite"
 
 CLIPS="storm dune raindrops vtest"
 COPIES="h264_crf30 h264_crf35 hevc_crf32 vp9_crf40 gblur1 gblur2 p360 p240"
-prepare_only=0 label="run" wmd=1
+prepare_only=0 label="run" wmd=1 null=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --prepare-only) prepare_only=1 ;;
     --no-wmdetect) wmd=0 ;;
+    --null) null=1 ;;
     --label) label="$2"; shift ;;
     --clips) CLIPS="$2"; shift ;;
     --copies) COPIES="$2"; shift ;;
@@ -96,6 +104,36 @@ make_copy() {
   mv "$out.tmp.mkv" "$out"
 }
 
+if [[ $null == 1 ]]; then
+  segs="storm_720p25.mkv:0:10 storm_720p25.mkv:0:5 storm_720p25.mkv:5:5
+        dune_1080p24.mkv:0:10 dune_1080p24.mkv:0:5 dune_1080p24.mkv:5:5
+        raindrops_1080p24.mkv:0:6 raindrops_1080p24.mkv:0:3 raindrops_1080p24.mkv:3:3
+        vtest_768x576.mkv:0:20 vtest_768x576.mkv:0:10 vtest_768x576.mkv:10:10
+        vtest_768x576.mkv:5:10 elephants_2160p24.mkv:0:3 dune_1080p24_prores422hq.mov:0:4"
+  tmp=$(mktemp -d) n=0
+  for seg in $segs; do
+    IFS=: read -r src st du <<<"$seg"
+    for c in $CLIPS; do
+      [[ -s "$WORK/$c/key.dkey" ]] || continue
+      while (( $(jobs -rp | wc -l) >= 2 )); do wait -n || true; done
+      ( j=$("$BIN/wmdetect" -k "$WORK/$c/key.dkey" --no-registry --threads 1 --json --quiet \
+             --start "$st" --duration "$du" "$MEDIA/$src" 2>/dev/null || true)
+        python3 -c 'import json,sys
+j = json.loads(sys.argv[6])
+print("\t".join(sys.argv[1:6] + [str(j["found"]).lower(), str(j["signature_valid"]).lower(),
+                                  "%.3f" % j["pilot_z"]]))' "$label" "$src" "$st" "$du" "$c" "$j" \
+        >"$tmp/$(printf %03d $n)" ) &
+      n=$((n + 1))
+    done
+  done
+  wait
+  cat "$tmp"/* | tee -a "$WORK/null.tsv"
+  awk -F'\t' '{ n++; if ($6 == "true") f++; if (n == 1 || $8 > m) m = $8 }
+    END { printf "# %d unmarked runs, %d found, largest pilot z %.2f\n", n, f, m }' "$tmp"/*
+  rm -rf "$tmp"
+  exit 0
+fi
+
 for c in $CLIPS; do
   prepare_clip "$c"
   for id in $COPIES; do make_copy "$c" "$id"; done
@@ -145,8 +183,8 @@ import glob, sys
 rows = [l.rstrip("\n").split("\t") for f in sorted(glob.glob(sys.argv[1] + "/*")) for l in open(f)]
 if rows:
     ber = [float(r[3]) for r in rows]
-    print("# %s: mean raw BER %.4f over %d copies, %d verified (frontend_ber), %d (wmdetect)"
-          % (rows[0][0], sum(ber) / len(ber), len(rows), sum(r[5] == "yes" for r in rows),
-             sum(r[6] == "yes" for r in rows)))
+    wv = sum(r[6] == "yes" for r in rows) if any(r[6] != "-" for r in rows) else "-"
+    print("# %s: mean raw BER %.4f over %d copies, %d verified (frontend_ber), %s (wmdetect)"
+          % (rows[0][0], sum(ber) / len(ber), len(rows), sum(r[5] == "yes" for r in rows), wv))
 EOF
 rm -rf "$tmp"

@@ -54,10 +54,8 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
         fm_axis_map_init(&acc->my, height, acc->fh, 0, (double)height / acc->fh) < 0 ||
         fm_axis_map_init(&acc->nx, acc->fw, acc->gw, 0, (double)acc->fw / acc->gw) < 0 ||
         fm_axis_map_init(&acc->ny, acc->fh, acc->gh, 0, (double)acc->fh / acc->gh) < 0 ||
-        fm_whiten_init(&acc->white_grid, acc->gw, acc->gh,
-                       getenv("FM_FX_RADIUS") ? atoi(getenv("FM_FX_RADIUS")) : WHITEN_RADIUS) < 0 ||
-        fm_whiten_init(&acc->white_fine, acc->fw, acc->fh,
-                       getenv("FM_FX_RADIUS_FINE") ? atoi(getenv("FM_FX_RADIUS_FINE")) : WHITEN_RADIUS_FINE) < 0 ||
+        fm_whiten_init(&acc->white_grid, acc->gw, acc->gh, WHITEN_RADIUS) < 0 ||
+        fm_whiten_init(&acc->white_fine, acc->fw, acc->fh, WHITEN_RADIUS_FINE) < 0 ||
         fm_accumulator_set_threads(acc, 0) < 0 || !acc->rowbuf) {
         fm_accumulator_free(acc);
         return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", width, height);
@@ -282,4 +280,43 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     win->frames++;
     acc->frames++;
     return 0;
+}
+
+int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int w, float *out)
+{
+    long f = 0;
+    memset(out, 0, sizeof(float) * FM_SLOTS);
+    for (int side = -1; side <= 1; side += 2)
+        for (int j = FM_PREDICT_GAP; j < FM_PREDICT_GAP + FM_PREDICT_SPAN; j++) {
+            int x = w + side * j;
+            if (x < 0 || x >= nwin || !v[x] || !acc->win[x].frames)
+                continue;
+            for (int k = 0; k < FM_SLOTS; k++)
+                out[k] += v[x][k];
+            f += acc->win[x].frames;
+        }
+    if (!f)
+        return 0;
+    float scale = (float)acc->win[w].frames / (float)f;
+    for (int k = 0; k < FM_SLOTS; k++)
+        out[k] *= scale;
+    return 1;
+}
+
+void fm_window_predict_fit(const FmAccumulator *acc, float *const *v, int nwin, float *scratch,
+                           float *beta)
+{
+    double num[FM_NCOEF] = { 0 }, den[FM_NCOEF] = { 0 };
+    for (int w = 0; w < nwin; w++) {
+        if (!v[w] || !fm_window_predict(acc, v, nwin, w, scratch))
+            continue;
+        for (int k = 0; k < FM_SLOTS; k++) {
+            num[k % FM_NCOEF] += (double)v[w][k] * scratch[k];
+            den[k % FM_NCOEF] += (double)scratch[k] * scratch[k];
+        }
+    }
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double b = den[c] > 0 ? num[c] / den[c] : 0;
+        beta[c] = (float)(b < 0 ? 0 : b > 1 ? 1 : b);
+    }
 }

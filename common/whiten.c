@@ -1,6 +1,5 @@
 #include "whiten.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,84 +84,15 @@ static void cols_job(void *arg, int j, int nj)
     }
 }
 
-/* EXPERIMENT (issue #8): FM_FX_HOST=median3 uses the 3x3 median as the host;
- * FM_FX_POW=k weights the clipped value by sd^(1-k). */
-static int fx_median(void)
-{
-    static int v = -1;
-    if (v < 0) {
-        const char *e = getenv("FM_FX_HOST");
-        v = e && !strcmp(e, "median3") ? 1 : e && !strcmp(e, "median5") ? 2 : 0;
-    }
-    return v;
-}
-static float fx_pow(void)
-{
-    static float v = -1;
-    if (v < 0) {
-        const char *e = getenv("FM_FX_POW");
-        v = e ? (float)atof(e) : 1.0f;
-    }
-    return v;
-}
-
-static float med_n(float *a, int n)
-{
-    for (int i = 1; i < n; i++) {
-        float t = a[i];
-        int k = i;
-        while (k > 0 && a[k - 1] > t) {
-            a[k] = a[k - 1];
-            k--;
-        }
-        a[k] = t;
-    }
-    return a[n / 2];
-}
-
 static void out_job(void *arg, int j, int nj)
 {
     Job *b = arg;
     FmWhiten *wh = b->wh;
-    int w = wh->w, h = wh->h;
+    int w = wh->w;
     int y0 = (int)((long)wh->h * j / nj), y1 = (int)((long)wh->h * (j + 1) / nj);
-    int med = fx_median();
-    float k = fx_pow();
-    if (!med && k == 1.0f) {
-        for (int y = y0; y < y1; y++) {
-            size_t o = (size_t)y * w;
-            b->dsp->whiten_row(b->in + o, wh->mean + o, wh->sq + o, w, b->out + o);
-        }
-        return;
-    }
-    /* out may equal in: the median needs the rows around, so out_job's rows
-     * are written to mean (no longer needed after the value) */
-    int mr = med == 2 ? 2 : 1;
     for (int y = y0; y < y1; y++) {
         size_t o = (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            float m = wh->mean[o + x], q = wh->sq[o + x];
-            float var = q - m * m;
-            float sd = sqrtf((var > 0 ? var : 0) + 0.25f);
-            float host = m;
-            if (med) {
-                float a[25];
-                int n = 0;
-                for (int dy = -mr; dy <= mr; dy++)
-                    for (int dx = -mr; dx <= mr; dx++) {
-                        int yy = y + dy, xx = x + dx;
-                        if (yy < 0 || yy >= h || xx < 0 || xx >= w)
-                            continue;
-                        a[n++] = b->in[(size_t)yy * w + xx];
-                    }
-                host = med_n(a, n);
-            }
-            float v = (b->in[o + x] - host) / sd;
-            v = v > 3.0f ? 3.0f : v < -3.0f ? -3.0f : v;
-            if (k != 1.0f)
-                v *= powf(sd, 1.0f - k);
-            wh->rsq[o + x] = v;
-        }
+        b->dsp->whiten_row(b->in + o, wh->mean + o, wh->sq + o, w, b->out + o);
     }
 }
 
@@ -178,6 +108,4 @@ void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in
         cj = wh->w / 8 > 0 ? wh->w / 8 : 1;
     fm_pool_run(pool, cols_job, &b, cj);
     fm_pool_run(pool, out_job, &b, jobs < wh->h ? jobs : wh->h);
-    if (fx_median() || fx_pow() != 1.0f)
-        memcpy(out, wh->rsq, sizeof(float) * (size_t)wh->w * wh->h);
 }
