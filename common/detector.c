@@ -369,7 +369,6 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
     float weight[FM_NCOEF], amp[FM_NCOEF], var[FM_NCOEF], amph[2][FM_NCOEF];
     for (int c = 0; c < FM_NCOEF; c++) {
         double mc = cnt[c] ? m[c] / cnt[c] : 0;
-        weight[c] = (float)(mc > 0.02 ? mc : 0.02);
         /* for naming: the mark amplitude a slot of this band carries, and
          * the rest of the band's unit variance as noise */
         amp[c] = (float)(mc > 0 ? mc : 0);
@@ -383,7 +382,8 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
      * counts in proportion to the mark amplitude its own pilots show
      * (flat, dark or hard-coded epochs carry less): maximum-ratio combining
      * over bands and epochs, measured in bench/results/frontend.md. The
-     * naming figures keep each band's own amplitude. */
+     * naming and tag figures keep each band's own amplitude (times the
+     * group's gain). */
     float gain[MAX_GROUPS];
     band_group_weights(d, seg, ng, m, cnt, weight, gain);
     for (int g = 0; g < ng; g++) {
