@@ -281,3 +281,42 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     acc->frames++;
     return 0;
 }
+
+int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int w, float *out)
+{
+    long f = 0;
+    memset(out, 0, sizeof(float) * FM_SLOTS);
+    for (int side = -1; side <= 1; side += 2)
+        for (int j = FM_PREDICT_GAP; j < FM_PREDICT_GAP + FM_PREDICT_SPAN; j++) {
+            int x = w + side * j;
+            if (x < 0 || x >= nwin || !v[x] || !acc->win[x].frames)
+                continue;
+            for (int k = 0; k < FM_SLOTS; k++)
+                out[k] += v[x][k];
+            f += acc->win[x].frames;
+        }
+    if (!f)
+        return 0;
+    float scale = (float)acc->win[w].frames / (float)f;
+    for (int k = 0; k < FM_SLOTS; k++)
+        out[k] *= scale;
+    return 1;
+}
+
+void fm_window_predict_fit(const FmAccumulator *acc, float *const *v, int nwin, float *scratch,
+                           float *beta)
+{
+    double num[FM_NCOEF] = { 0 }, den[FM_NCOEF] = { 0 };
+    for (int w = 0; w < nwin; w++) {
+        if (!v[w] || !fm_window_predict(acc, v, nwin, w, scratch))
+            continue;
+        for (int k = 0; k < FM_SLOTS; k++) {
+            num[k % FM_NCOEF] += (double)v[w][k] * scratch[k];
+            den[k % FM_NCOEF] += (double)scratch[k] * scratch[k];
+        }
+    }
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double b = den[c] > 0 ? num[c] / den[c] : 0;
+        beta[c] = (float)(b < 0 ? 0 : b > 1 ? 1 : b);
+    }
+}

@@ -90,6 +90,30 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
  * per-frame form). out may equal in. scratch is no longer used: the scratch
  * is allocated here (nothing is written if that fails). */
 void fm_whiten(const float *in, int w, int h, float *out, float *scratch);
+/*
+ * Temporal host prediction (issue #8). A window's slot values are its
+ * epoch's mark plus the picture's own content in the mark's bands. On a
+ * still or slow shot that content is nearly the same in windows seconds
+ * apart, while their marks are other epochs' (independent of this one). The
+ * prediction of window w is the mean per frame of the windows FM_PREDICT_GAP
+ * to FM_PREDICT_GAP + FM_PREDICT_SPAN - 1 away on either side that hold
+ * frames, at w's own frame count: never w's epoch (an epoch spans 4
+ * windows, 5 with a window that straddles its start). The detector removes
+ * beta[c] times it from every slot of band c, beta fitted by least squares
+ * over the clip (near 1 on a still shot, near 0 when the picture moves).
+ * Key-independent, so the pilot statistic stays N(0, 1) without a mark.
+ */
+#define FM_PREDICT_GAP 5
+#define FM_PREDICT_SPAN 2
+/* v[0 .. nwin-1]: the windows' slot values (NULL: empty), frame counts from
+ * acc->win. Writes the FM_SLOTS values of window w's prediction to out;
+ * returns 0 (out zero) when no neighbour holds frames, else 1. */
+int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int w, float *out);
+/* beta[FM_NCOEF], each in [0, 1], fitted over all the windows; scratch holds
+ * FM_SLOTS floats. */
+void fm_window_predict_fit(const FmAccumulator *acc, float *const *v, int nwin, float *scratch,
+                           float *beta);
+
 /* The nominal grid's whitening window radius (fm_whiten; whiten.h). */
 #define FM_WHITEN_RADIUS 2
 

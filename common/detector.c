@@ -92,6 +92,10 @@ typedef struct Detector {
     /* groups with no predecessor in the clip, against their own pictures:
      * used only when no group has one (a clip shorter than two epochs) */
     FmBind bind_own[FM_BIND_ANCHORS];
+    /* the temporal host prediction removed from each window, per band
+     * (fm_window_predict_fit), and its scratch */
+    float beta[FM_NCOEF];
+    float *pred;
     /* the last group read (cells per anchor), for the next stretch's first */
     FmTagCells *prev_cells;      /* nanchor */
     long prev_epoch;             /* its epoch, -1: none */
@@ -146,6 +150,9 @@ static int make_groups(Detector *d, int w0, int w1, int phase)
         float *u = d->groups + (size_t)g * FM_SLOTS;
         for (int k = 0; k < FM_SLOTS; k++)
             u[k] += d->v[w][k];
+        if (fm_window_predict(d->acc, d->v, d->nwin, w, d->pred))
+            for (int k = 0; k < FM_SLOTS; k++)
+                u[k] -= d->beta[k % FM_NCOEF] * d->pred[k];
         d->group_frames[g] += (int)d->acc->win[w].frames;
     }
     for (int g = 0; g < ng; g++)
@@ -247,6 +254,57 @@ static void group_windows(const Detector *d, const Segment *seg, int g, int *fir
 static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *tags,
                          const float *tag_mu, const float *tag_var);
 
+/* Frequency class (u + v - 1) of each band (fm_slot_coef). */
+static const int band_class[FM_NCOEF] = { 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3,
+                                          4, 4, 4, 4, 4, 4 };
+#define BAND_CLASSES 5
+/* The least weight a band keeps, and the least gain of a group. */
+#define MIN_BAND_WEIGHT 0.02
+#define MIN_GROUP_GAIN 0.1
+
+/*
+ * The soft bits' weights (read_stretch): weight[c] the mean pilot amplitude
+ * of band c's frequency class over the stretch (m[c] the sum of its pilots'
+ * signed values, cnt[c] their number), gain[g] group g's own amplitude on
+ * those weights relative to the stretch's mean (1 when that is not
+ * positive). Pilots only set the weights: the pilot statistic is untouched.
+ */
+static void band_group_weights(Detector *d, const Segment *seg, int ng, const double *m,
+                               const int *cnt, float *weight, float *gain)
+{
+    double cm[BAND_CLASSES] = { 0 };
+    int cc[BAND_CLASSES] = { 0 };
+    for (int c = 0; c < FM_NCOEF; c++) {
+        cm[band_class[c]] += m[c];
+        cc[band_class[c]] += cnt[c];
+    }
+    for (int c = 0; c < FM_NCOEF; c++) {
+        double mc = cc[band_class[c]] ? cm[band_class[c]] / cc[band_class[c]] : 0;
+        weight[c] = (float)(mc > MIN_BAND_WEIGHT ? mc : MIN_BAND_WEIGHT);
+    }
+    double amp[MAX_GROUPS] = { 0 }, tot = 0, frames = 0;
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g])
+            continue;
+        const float *u = d->groups + (size_t)g * FM_SLOTS;
+        const FmEpochPilot *p = &d->pilots[(seg->h.n0 + (uint32_t)g) % FM_EPOCHS];
+        double s = 0, q = 0;
+        for (int r = 0; r < FM_PILOTS; r++) {
+            float wc = weight[p->slot[r] % FM_NCOEF];
+            s += wc * u[p->slot[r]] * p->sign[r];
+            q += wc * wc;
+        }
+        amp[g] = q > 0 ? s / q : 0;
+        tot += amp[g] * d->group_frames[g];
+        frames += d->group_frames[g];
+    }
+    double mean = frames > 0 ? tot / frames : 0;
+    for (int g = 0; g < ng; g++) {
+        double f = mean > 0 ? amp[g] / mean : 1;
+        gain[g] = (float)(f > MIN_GROUP_GAIN ? f : MIN_GROUP_GAIN);
+    }
+}
+
 static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expected_coded,
                          float *soft, float *rank_soft, float *mark, float *half, double *noise,
                          double *exp_s, double *exp_q,
@@ -311,7 +369,6 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
     float weight[FM_NCOEF], amp[FM_NCOEF], var[FM_NCOEF], amph[2][FM_NCOEF];
     for (int c = 0; c < FM_NCOEF; c++) {
         double mc = cnt[c] ? m[c] / cnt[c] : 0;
-        weight[c] = (float)(mc > 0.02 ? mc : 0.02);
         /* for naming: the mark amplitude a slot of this band carries, and
          * the rest of the band's unit variance as noise */
         amp[c] = (float)(mc > 0 ? mc : 0);
@@ -319,29 +376,44 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
         for (int h = 0; h < 2; h++)
             amph[h][c] = (float)(cnth[h][c] ? mh[h][c] / cnth[h][c] : 0);
     }
+    /* The soft bits' band weights pool the bands of one frequency u + v
+     * (a band's own pilots, some 25 per group, give a noisy amplitude, and
+     * codecs, blur and down-scaling attenuate by frequency), and each group
+     * counts in proportion to the mark amplitude its own pilots show
+     * (flat, dark or hard-coded epochs carry less): maximum-ratio combining
+     * over bands and epochs, measured in bench/results/frontend.md. The
+     * naming and tag figures keep each band's own amplitude (times the
+     * group's gain). */
+    float gain[MAX_GROUPS];
+    band_group_weights(d, seg, ng, m, cnt, weight, gain);
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
             continue;
         const float *u = d->groups + (size_t)g * FM_SLOTS;
         fm_slot_map_init(&d->map, &d->pk, (seg->h.n0 + (uint32_t)g) % FM_EPOCHS);
+        float wg[FM_NCOEF], ag[FM_NCOEF];  /* this group's weights and mark amplitudes */
+        for (int c = 0; c < FM_NCOEF; c++) {
+            wg[c] = weight[c] * gain[g];
+            ag[c] = amp[c] * gain[g];
+        }
         for (int k = 0; k < FM_SLOTS; k++) {
             int c = k % FM_NCOEF;
             if (rank_soft && d->map.rank[k] >= 0)
-                rank_soft[d->map.rank[k]] += weight[c] * u[k] * d->map.sign[k];
+                rank_soft[d->map.rank[k]] += wg[c] * u[k] * d->map.sign[k];
             if (d->map.bit[k] == FM_SLOT_TAG) {
                 int i = fm_slot_tag_bit(&d->map, k);
-                tags[g][i] += weight[c] * u[k] * d->map.sign[k];
-                tag_mu[g][i] += weight[c] * amp[c];
-                tag_var[g][i] += weight[c] * weight[c] * var[c];
+                tags[g][i] += wg[c] * u[k] * d->map.sign[k];
+                tag_mu[g][i] += wg[c] * ag[c];
+                tag_var[g][i] += wg[c] * wg[c] * var[c];
             }
             if (d->map.bit[k] >= 0) {
                 /* in the codeword's own signs (format 4 whitens it) */
-                soft[d->map.bit[k]] += d->mask_sign[d->map.bit[k]] * weight[c] * u[k] *
+                soft[d->map.bit[k]] += d->mask_sign[d->map.bit[k]] * wg[c] * u[k] *
                                        d->map.sign[k];
-                mark[d->map.bit[k]] += weight[c] * amp[c];
-                half[d->map.bit[k]] += weight[c] * amph[0][c];
-                half[FM_CODED_BITS + d->map.bit[k]] += weight[c] * amph[1][c];
-                noise[d->map.bit[k]] += weight[c] * weight[c] * var[c];
+                mark[d->map.bit[k]] += wg[c] * ag[c];
+                half[d->map.bit[k]] += wg[c] * amph[0][c] * gain[g];
+                half[FM_CODED_BITS + d->map.bit[k]] += wg[c] * amph[1][c] * gain[g];
+                noise[d->map.bit[k]] += wg[c] * wg[c] * var[c];
             }
         }
         if (expected_coded) {
@@ -536,6 +608,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     if (!used)
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
     int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
+    fm_window_predict_fit(d->acc, d->v, d->nwin, d->pred, d->beta);
     Segment *seg = calloc((size_t)nseg, sizeof(*seg));
     if (!seg)
         return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
@@ -830,7 +903,8 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
-    if (!d->pilots || !d->groups || !d->corr || !d->energy) {
+    d->pred = malloc(sizeof(float) * FM_SLOTS);
+    if (!d->pilots || !d->groups || !d->corr || !d->energy || !d->pred) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -921,6 +995,7 @@ end:
         free(d->groups);
         free(d->corr);
         free(d->energy);
+        free(d->pred);
         free(d->wcells);
         free(d->prev_cells);
         fm_tag_key_wipe(&d->tk);
