@@ -311,7 +311,7 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
     float weight[FM_NCOEF], amp[FM_NCOEF], var[FM_NCOEF], amph[2][FM_NCOEF];
     for (int c = 0; c < FM_NCOEF; c++) {
         double mc = cnt[c] ? m[c] / cnt[c] : 0;
-        weight[c] = (float)(mc > 0.02 ? mc : 0.02);
+        weight[c] = fm_band_weight(mc, FM_BAND_WEIGHT_FLOOR);
         /* for naming: the mark amplitude a slot of this band carries, and
          * the rest of the band's unit variance as noise */
         amp[c] = (float)(mc > 0 ? mc : 0);
