@@ -152,5 +152,10 @@ void fm_tile_read(const float *tile, float values[FM_SLOTS]);
  * ox, oy >= 0.
  */
 void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile);
+/* fm_tile_fold of the plane mirrored left-right (flip_h) and/or upside down
+ * (flip_v) first: sample (x, y) lands where (gw-1-x, y), (x, gh-1-y) or
+ * (gw-1-x, gh-1-y) would. */
+void fm_tile_fold_flipped(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox,
+                          int oy, float *tile);
 
 #endif
