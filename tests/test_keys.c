@@ -7,7 +7,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1037,19 +1039,24 @@ static int write_set_forced(char *paths[3], FmError *err)
 
 Test(keys, set_writer_failure_at_the_detection_key_keeps_the_old_set)
 {
-    /* A stem for which STEM.key.tmp-XXXXXXXX is NAME_MAX bytes long: the
-     * detection key's temporary, one byte longer, cannot be created
-     * (ENAMETOOLONG), after the public key's temporary was written. */
-    char stem[NAME_MAX + 1];
-    size_t len = NAME_MAX - strlen(".key.tmp-XXXXXXXX");
-    memset(stem, 's', len);
-    stem[len] = '\0';
+    /* Files limited to 150 bytes (RLIMIT_FSIZE, SIGXFSZ ignored: writes past
+     * it fail with EFBIG): the public key (131 bytes) is written, the
+     * detection key's temporary (178) cannot be, the secret key is never
+     * reached. */
     char *paths[3];
-    old_set(stem, paths);
+    old_set("k", paths);
     char before[4096], after[4096];
     dir_listing(before, sizeof(before));
+    struct rlimit old_limit, limit;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    limit = old_limit;
+    limit.rlim_cur = 150;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
     FmError err = {{0}};
     int ret = write_set_forced(paths, &err);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    signal(SIGXFSZ, old_handler);
     cr_assert_eq(ret, FM_EIO, "%d %s", ret, err.msg);
     cr_assert_not_null(strstr(err.msg, ".dkey"), "failed elsewhere: %s", err.msg);
     expect_old_set(paths);
