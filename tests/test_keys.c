@@ -76,6 +76,24 @@ static void expect_refusal(const char *path, FmKeyKind kind, int code, const cha
     cr_assert_null(strchr(err.msg, '\n'), "message is not one line: %s", err.msg);
 }
 
+/* Appends the checksum to the n bytes of raw (size bytes: room for it),
+ * then writes comment and the base64 line to name in dir; returns the path. */
+static char *write_record(const char *name, const char *comment, uint8_t *raw, size_t n,
+                          size_t size, mode_t mode)
+{
+    cr_assert_leq(n + 16, size);
+    crypto_generichash(raw + n, 16, raw, n, NULL, 0);
+    n += 16;
+    char text[1024];
+    int len = snprintf(text, sizeof(text), "%s", comment);
+    sodium_bin2base64(text + len, sizeof(text) - (size_t)len, raw, n,
+                      sodium_base64_VARIANT_ORIGINAL);
+    strcat(text, "\n");
+    char *path = tu_path(dir, name);
+    cr_assert_eq(tu_write_file(path, text, strlen(text), mode), 0);
+    return path;
+}
+
 /*
  * Writes a key file by hand, following docs/KEYS.md independently of
  * keys.c: comment line, then base64 of magic|kind|reserved|body|checksum.
@@ -93,16 +111,7 @@ static char *write_raw(const char *name, const char *magic, int kind,
     n += 3;
     memcpy(raw + n, body, body_len);
     n += body_len;
-    crypto_generichash(raw + n, 16, raw, n, NULL, 0);
-    n += 16;
-    char text[512];
-    int len = snprintf(text, sizeof(text), "filmmark hand-made key\n");
-    sodium_bin2base64(text + len, sizeof(text) - (size_t)len, raw, n,
-                      sodium_base64_VARIANT_ORIGINAL);
-    strcat(text, "\n");
-    char *path = tu_path(dir, name);
-    cr_assert_eq(tu_write_file(path, text, strlen(text), mode), 0);
-    return path;
+    return write_record(name, "filmmark hand-made key\n", raw, n, sizeof(raw), mode);
 }
 
 static const uint8_t zero3[3] = {0, 0, 0};
@@ -731,16 +740,7 @@ static char *write_raw_v2(const char *name, int kind, int flags, int byte7, cons
     n += l;
     memcpy(raw + n, body, body_len);
     n += body_len;
-    crypto_generichash(raw + n, 16, raw, n, NULL, 0);
-    n += 16;
-    char text[1024];
-    int len = snprintf(text, sizeof(text), "hand-made v2\n");
-    sodium_bin2base64(text + len, sizeof(text) - (size_t)len, raw, n,
-                      sodium_base64_VARIANT_ORIGINAL);
-    strcat(text, "\n");
-    char *path = tu_path(dir, name);
-    cr_assert_eq(tu_write_file(path, text, strlen(text), mode), 0);
-    return path;
+    return write_record(name, "hand-made v2\n", raw, n, sizeof(raw), mode);
 }
 
 Test(keys, hand_made_version_2_files_load_and_bad_ones_are_refused)

@@ -546,3 +546,23 @@ struct FmKey *tu_signed_message(uint32_t seed, uint32_t title_id, uint32_t recip
     }
     return key;
 }
+
+void tu_random_bits(TuRng *r, uint8_t *bits, int n)
+{
+    for (int i = 0; i < n; i++)
+        bits[i] = (uint8_t)(tu_rng_u64(r) >> 63);
+}
+
+void tu_bits_to_soft(const uint8_t *coded, int n, float amp, float *soft)
+{
+    for (int i = 0; i < n; i++)
+        soft[i] = coded[i] ? amp : -amp;
+}
+
+int tu_count_diff(const uint8_t *a, const uint8_t *b, int n)
+{
+    int d = 0;
+    for (int i = 0; i < n; i++)
+        d += a[i] != b[i];
+    return d;
+}

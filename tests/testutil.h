@@ -40,6 +40,12 @@ double tu_rng_uniform(TuRng *r);
 uint32_t tu_rng_below(TuRng *r, uint32_t n);
 /* Standard normal (Box-Muller). */
 double tu_rng_gauss(TuRng *r);
+/* n bits (0 or 1, one a byte) drawn from r. */
+void tu_random_bits(TuRng *r, uint8_t *bits, int n);
+/* Clean soft values of coded bits (one a byte): +amp for a 1, -amp for a 0. */
+void tu_bits_to_soft(const uint8_t *coded, int n, float amp, float *soft);
+/* How many of the n bytes of a and b differ. */
+int tu_count_diff(const uint8_t *a, const uint8_t *b, int n);
 
 /*
  * A deterministic secret key for tests: both the Ed25519 pair and the
