@@ -95,6 +95,53 @@ int fm_temp_publish(FmTempFile *t, const char *final_path, FmError *err)
     return 0;
 }
 
+static int exists_error(const char *final_path, FmError *err)
+{
+    return fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite", final_path);
+}
+
+int fm_temp_publish_new(FmTempFile *t, const char *final_path, FmError *err)
+{
+    if (!t->path || t->published)
+        return fm_error_set(err, FM_EINVAL, "fm_temp_publish_new: nothing to publish");
+    /* link() fails if final_path appeared meanwhile: no race with any check */
+    if (link(t->path, final_path) == 0) {
+        unlink(t->path);    /* the file lives on under final_path; still ours, locked */
+        t->published = 1;
+        return 0;
+    }
+    if (errno == EEXIST)
+        return exists_error(final_path, err);
+    if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP || errno == ENOSYS ||
+        errno == EMLINK) {
+        /* no hard links on this file system: check again, then rename */
+        struct stat st;
+        if (lstat(final_path, &st) == 0)
+            return exists_error(final_path, err);
+        if (rename(t->path, final_path) == 0) {
+            t->published = 1;
+            return 0;
+        }
+    }
+    return fm_error_set(err, FM_EIO, "cannot create '%s': %s", final_path, strerror(errno));
+}
+
+int fm_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+                         int honour_umask, int force, FmError *err)
+{
+    struct stat st;
+    if (!force && lstat(path, &st) == 0)
+        return exists_error(path, err);
+    FmTempFile t;
+    int ret = fm_temp_open(&t, path, mode, honour_umask, err);
+    if (ret < 0)
+        return ret;
+    if ((ret = fm_temp_write(&t, buf, len, err)) == 0 && (ret = fm_temp_sync(&t, err)) == 0)
+        ret = force ? fm_temp_publish(&t, path, err) : fm_temp_publish_new(&t, path, err);
+    fm_temp_discard(&t);
+    return ret;
+}
+
 void fm_temp_discard(FmTempFile *t)
 {
     if (t->path && !t->published)

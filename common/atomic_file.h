@@ -33,8 +33,19 @@ int fm_temp_write(FmTempFile *t, const void *buf, size_t len, FmError *err);
 int fm_temp_sync(FmTempFile *t, FmError *err);
 /* Renames the temporary into final_path. */
 int fm_temp_publish(FmTempFile *t, const char *final_path, FmError *err);
+/* Puts the temporary in place as final_path only if no file has that name:
+ * link(2), which fails if one appeared meanwhile (FM_EPERM "'NAME' exists;
+ * use --force to overwrite"), then unlink(2) of the temporary's name. On a
+ * file system without hard links: checks for final_path, then renames. */
+int fm_temp_publish_new(FmTempFile *t, const char *final_path, FmError *err);
 /* Removes the temporary unless it was published, and closes it. Idempotent. */
 void fm_temp_discard(FmTempFile *t);
+
+/* A whole small file in one go: temporary (mode, as fm_temp_open), write,
+ * fsync, then fm_temp_publish (force) or fm_temp_publish_new; an existing
+ * path without force is refused before anything is written. */
+int fm_file_write_atomic(const char *path, const void *buf, size_t len, mode_t mode,
+                         int honour_umask, int force, FmError *err);
 
 /* Removes temporaries of final_path's naming that no live writer holds.
  * Returns how many were removed (>= 0) or a negative FmError code. */

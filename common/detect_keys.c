@@ -1,6 +1,6 @@
 #include "detect_keys.h"
 
-#include "still.h"
+#include <sodium.h>
 
 int fm_detect_keys(const FmAccumulator *acc, FmKey *const *keys, int nkeys,
                    FmStrengthTrace *trace[2], FmKeyResultFn each, void *ctx,
@@ -36,5 +36,23 @@ int fm_detect_keys(const FmAccumulator *acc, FmKey *const *keys, int nkeys,
             r = each(ctx, k, &cur, &ev, better, err);
     }
     fm_evidence_free(&ev);
+    return r < 0 ? r : 0;
+}
+
+int fm_still_detect_keys(const FmStillPicture *pic, FmStillKey *const *sk, int nkeys,
+                         FmStillKeyResultFn each, void *ctx, FmError *err)
+{
+    if (nkeys < 1)
+        return fm_error_set(err, FM_EINVAL, "no detection key to try");
+    float soft[FM_CODED_BITS];
+    int r = 0;
+    for (int k = 0; k < nkeys && r >= 0; k++) {
+        FmDetectResult res;
+        int decoded = 0;
+        /* nkeys: each key's hypotheses count in every result's correction */
+        if ((r = fm_still_detect(pic, sk[k], nkeys, 0, &res, soft, &decoded, err)) >= 0)
+            r = each(ctx, k, &res, soft, decoded, err);
+    }
+    sodium_memzero(soft, sizeof(soft));
     return r < 0 ? r : 0;
 }

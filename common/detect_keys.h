@@ -5,7 +5,8 @@
  * key's hypotheses count, docs/DESIGN.md §2). One picture goes to the still
  * detector (still.h), whose search adds its own hypotheses.
  *
- * wmdetect and the public API (include/filmmark.h) both call this.
+ * wmdetect and the public API (include/filmmark.h) both call this;
+ * wmdetect --scan calls it with a callback that keeps every key's result.
  */
 #ifndef FM_DETECT_KEYS_H
 #define FM_DETECT_KEYS_H
@@ -14,6 +15,7 @@
 #include "detector.h"
 #include "fm_error.h"
 #include "keys.h"
+#include "still.h"
 
 /*
  * Told about each key's result (not on the still path): key is its index,
@@ -38,5 +40,23 @@ typedef int (*FmKeyResultFn)(void *ctx, int key, const FmDetectResult *res,
 int fm_detect_keys(const FmAccumulator *acc, FmKey *const *keys, int nkeys,
                    FmStrengthTrace *trace[2], FmKeyResultFn each, void *ctx,
                    FmDetectResult *best, int *best_key, FmError *err);
+
+/*
+ * Told about each key's result on a still picture: res as fm_still_detect
+ * gives it, soft its soft coded bits (FM_CODED_BITS, valid during the call
+ * only) when decoded is non-zero. A negative return stops the loop and is
+ * returned.
+ */
+typedef int (*FmStillKeyResultFn)(void *ctx, int key, const FmDetectResult *res,
+                                  const float *soft, int decoded, FmError *err);
+
+/*
+ * The still detector (fm_still_detect, flags 0) on pic with each of
+ * sk[0..nkeys-1] (nkeys >= 1), every result corrected for nkeys keys, each
+ * handed to each (not NULL) in key order: for callers that keep every key's
+ * result (wmdetect --scan) rather than the best.
+ */
+int fm_still_detect_keys(const FmStillPicture *pic, FmStillKey *const *sk, int nkeys,
+                         FmStillKeyResultFn each, void *ctx, FmError *err);
 
 #endif

@@ -258,8 +258,7 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
 static const int band_class[FM_NCOEF] = { 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3,
                                           4, 4, 4, 4, 4, 4 };
 #define BAND_CLASSES 5
-/* The least weight a band keeps, and the least gain of a group. */
-#define MIN_BAND_WEIGHT 0.02
+/* The least gain of a group (a band's least weight: FM_BAND_WEIGHT_FLOOR). */
 #define MIN_GROUP_GAIN 0.1
 
 /*
@@ -280,7 +279,7 @@ static void band_group_weights(Detector *d, const Segment *seg, int ng, const do
     }
     for (int c = 0; c < FM_NCOEF; c++) {
         double mc = cc[band_class[c]] ? cm[band_class[c]] / cc[band_class[c]] : 0;
-        weight[c] = (float)(mc > MIN_BAND_WEIGHT ? mc : MIN_BAND_WEIGHT);
+        weight[c] = fm_band_weight(mc, FM_BAND_WEIGHT_FLOOR);
     }
     double amp[MAX_GROUPS] = { 0 }, tot = 0, frames = 0;
     for (int g = 0; g < ng; g++) {

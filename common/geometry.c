@@ -75,21 +75,6 @@ static float *rotated(const FmAccumulator *acc, const float *evidence, double de
     return out;
 }
 
-static void fold_flipped(const float *plane, int w, int h, int fh, int fv, int ox, int oy,
-                         float *tile)
-{
-    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
-    for (int y = 0; y < h; y++) {
-        int yy = fv ? h - 1 - y : y;
-        float *t = tile + (size_t)((yy + oy) % FM_TILE) * FM_TILE;
-        const float *p = plane + (size_t)y * w;
-        for (int x = 0; x < w; x++) {
-            int xx = fh ? w - 1 - x : x;
-            t[(xx + ox) % FM_TILE] += p[x];
-        }
-    }
-}
-
 int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
                      float *tile)
 {
@@ -103,7 +88,8 @@ int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignm
     int mw, mh, ret = FM_ENOMEM;
     if (plane && tmp && (al->rotation_deg == 0 || rot) &&
         (ret = to_mark_grid(acc, evidence, al->step_x, al->step_y, plane, &mw, &mh, tmp)) == 0)
-        fold_flipped(plane, mw, mh, al->flip_h, al->flip_v, al->shift_x, al->shift_y, tile);
+        fm_tile_fold_flipped(plane, mw, mh, al->flip_h, al->flip_v, al->shift_x, al->shift_y,
+                             tile);
     free(plane);
     free(tmp);
     free(rot);
@@ -179,7 +165,7 @@ static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignm
     s->evaluated++;
     if (to_mark_grid(s->acc, s->evidence, stx, sty, s->plane, &mw, &mh, scratch) < 0)
         return;
-    fold_flipped(s->plane, mw, mh, fh, fv, 0, 0, s->tile);
+    fm_tile_fold_flipped(s->plane, mw, mh, fh, fv, 0, 0, s->tile);
     double score = best_shift(s, &dx, &dy);
     if (score > al->score) {
         al->score = score;

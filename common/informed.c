@@ -154,7 +154,7 @@ void fm_informed_finish(FmInformed *f, float delta_gain, float values[FM_SLOTS])
         }
         scale[c] = ss > 0 ? (float)(1 / sqrt(ss / NBLOCKS)) : 0;
         m = np ? m / np * scale[c] : 0;
-        weight[c] = (float)(m > 1e-3 ? m : 1e-3);
+        weight[c] = fm_band_weight(m, FM_BAND_WEIGHT_FLOOR_INFORMED);
     }
 
     /* each coded bit's share of host and mark, as the detector will weigh

@@ -32,6 +32,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "atomic_file.h"
+
 #define KEY_MAGIC "FMK1"
 #define KEY_MAGIC_BYTES 4
 #define KEY_HEADER_BYTES 8          /* magic, kind, 3 bytes: reserved (v1) or flags, L, 0 (v2) */
@@ -336,21 +338,6 @@ static int key_encode(const FmKey *key, const FmKeySeal *seal, uint8_t raw[KEY_M
     return 0;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-    while (len > 0) {
-        ssize_t w = write(fd, buf, len);
-        if (w < 0) {
-            if (errno == EINTR)
-                continue;
-            return -1;
-        }
-        buf += w;
-        len -= (size_t)w;
-    }
-    return 0;
-}
-
 /* Directory part of path ("." if none) into dir; 0 or -1 if too long. */
 static int dir_of(const char *path, char *dir, size_t size)
 {
@@ -382,7 +369,8 @@ static void fsync_dir(const char *path)
 /* ---- the set writer ---- */
 
 typedef struct KeySetEntry {
-    char *path, *tmp, *backup;
+    char *path, *backup;
+    FmTempFile tmp;   /* written, synced, locked (atomic_file.h); path NULL once gone */
     int existed;      /* path existed when committing */
     int placed;       /* path now holds our file */
 } KeySetEntry;
@@ -402,33 +390,6 @@ int fm_keyset_begin(FmKeySetWriter **w, int force, FmError *err)
         return fm_error_set(err, FM_ENOMEM, "out of memory");
     (*w)->force = force;
     return 0;
-}
-
-/* Creates a new file beside path named PATH.SUFFIX-XXXXXXXX with mode;
- * returns the fd and the malloc'd name in *name, or -1 with errno set. */
-static int create_beside(const char *path, const char *suffix, mode_t mode, char **name)
-{
-    size_t size = strlen(path) + strlen(suffix) + 11;
-    char *tmp = malloc(size);
-    if (!tmp) {
-        errno = ENOMEM;
-        return -1;
-    }
-    for (int tries = 0; tries < 16; tries++) {
-        snprintf(tmp, size, "%s.%s-%08x", path, suffix, (unsigned)randombytes_random());
-        /* O_EXCL + final mode: the file never exists with wider permissions. */
-        int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, mode);
-        if (fd >= 0) {
-            *name = tmp;
-            return fd;
-        }
-        if (errno != EEXIST)
-            break;
-    }
-    int e = errno;
-    free(tmp);
-    errno = e;
-    return -1;
 }
 
 /* The one-line comment of a key file, for people. */
@@ -494,44 +455,22 @@ int fm_keyset_add(FmKeySetWriter *w, const FmKey *key, const char *path, const F
     char comment[FM_LABEL_MAX + 128];
     key_comment(key, seal != NULL, comment, sizeof(comment));
 
+    /* The temporary has the final mode exactly (not narrowed by the umask)
+     * and is made 0600 first: a secret key is never readable by others. */
     const mode_t mode = key->kind == FM_KEY_PUBLIC ? 0644 : 0600;
-    char *tmp = NULL;
-    int fd = create_beside(path, "tmp", mode, &tmp);
-    if (fd < 0) {
-        sodium_memzero(b64, sizeof(b64));
-        return fm_error_set(err, FM_EIO, "cannot create a file beside '%s': %s", path,
-                            strerror(errno));
-    }
-    const char *what = NULL;
-    /* umask may have narrowed a public key's 0644; set the mode exactly. */
-    if (fchmod(fd, mode) != 0)
-        what = "set the mode of";
-    else if (write_all(fd, comment, strlen(comment)) != 0 ||
-             write_all(fd, b64, b64_len + 1) != 0)
-        what = "write";
-    else if (fsync(fd) != 0)
-        what = "sync";
-    int saved_errno = errno;
-    sodium_memzero(b64, sizeof(b64));
-    if (close(fd) != 0 && !what) {
-        what = "write";
-        saved_errno = errno;
-    }
-    if (what) {
-        ret = fm_error_set(err, FM_EIO, "cannot %s '%s': %s", what, tmp, strerror(saved_errno));
-        unlink(tmp);
-        free(tmp);
-        return ret;
-    }
     KeySetEntry *e = &w->e[w->n];
     memset(e, 0, sizeof(*e));
-    e->path = strdup(path);
-    if (!e->path) {
-        unlink(tmp);
-        free(tmp);
-        return fm_error_set(err, FM_ENOMEM, "out of memory");
+    ret = fm_temp_open(&e->tmp, path, mode, 0, err);
+    if (ret == 0 && (ret = fm_temp_write(&e->tmp, comment, strlen(comment), err)) == 0 &&
+        (ret = fm_temp_write(&e->tmp, b64, b64_len + 1, err)) == 0)
+        ret = fm_temp_sync(&e->tmp, err);
+    sodium_memzero(b64, sizeof(b64));
+    if (ret == 0 && !(e->path = strdup(path)))
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory");
+    if (ret < 0) {
+        fm_temp_discard(&e->tmp);
+        return ret;
     }
-    e->tmp = tmp;
     w->n++;
     return 0;
 }
@@ -593,62 +532,25 @@ int fm_keyset_commit(FmKeySetWriter *w, FmError *err)
             else
                 free(b);   /* no hard links here: no rollback for this one */
         }
-        for (size_t i = 0; i < w->n; i++) {
-            KeySetEntry *e = &w->e[i];
-            if (rename(e->tmp, e->path) != 0) {
-                ret = fm_error_set(err, FM_EIO, "cannot replace '%s': %s", e->path,
-                                   strerror(errno));
-                keyset_rollback(w, i);
-                goto fail;
-            }
-            free(e->tmp);
-            e->tmp = NULL;
-            e->placed = 1;
-        }
-    } else {
-        for (size_t i = 0; i < w->n; i++) {
-            KeySetEntry *e = &w->e[i];
-            /* link() fails if path appeared meanwhile: no race with the check in add. */
-            if (link(e->tmp, e->path) == 0) {
-                e->placed = 1;
-                continue;
-            }
-            if (errno == EEXIST) {
-                ret = fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite",
-                                   e->path);
-            } else if (errno == EPERM || errno == ENOTSUP || errno == EOPNOTSUPP ||
-                       errno == ENOSYS || errno == EMLINK) {
-                /* No hard links on this file system: check again, then rename. */
-                if (lstat(e->path, &st) == 0) {
-                    ret = fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite",
-                                       e->path);
-                } else if (rename(e->tmp, e->path) == 0) {
-                    free(e->tmp);
-                    e->tmp = NULL;
-                    e->placed = 1;
-                    continue;
-                } else {
-                    ret = fm_error_set(err, FM_EIO, "cannot create '%s': %s", e->path,
-                                       strerror(errno));
-                }
-            } else {
-                ret = fm_error_set(err, FM_EIO, "cannot create '%s': %s", e->path,
-                                   strerror(errno));
-            }
+    }
+    for (size_t i = 0; i < w->n; i++) {
+        KeySetEntry *e = &w->e[i];
+        /* with force by rename(2); else by link(2), which fails if path
+         * appeared meanwhile: no race with the check in add */
+        ret = w->force ? fm_temp_publish(&e->tmp, e->path, err)
+                       : fm_temp_publish_new(&e->tmp, e->path, err);
+        if (ret < 0) {
             keyset_rollback(w, i);
             goto fail;
         }
+        e->placed = 1;
     }
     /* Committed: drop the temporaries' names and the backups. */
     if (w->n)
         fsync_dir(w->e[0].path);
     for (size_t i = 0; i < w->n; i++) {
         KeySetEntry *e = &w->e[i];
-        if (e->tmp) {
-            unlink(e->tmp);
-            free(e->tmp);
-            e->tmp = NULL;
-        }
+        fm_temp_discard(&e->tmp);   /* published: only closes it */
         if (e->backup) {
             unlink(e->backup);
             free(e->backup);
@@ -679,9 +581,7 @@ void fm_keyset_free(FmKeySetWriter **w)
         return;
     for (size_t i = 0; i < (*w)->n; i++) {
         KeySetEntry *e = &(*w)->e[i];
-        if (e->tmp)
-            unlink(e->tmp);
-        free(e->tmp);
+        fm_temp_discard(&e->tmp);   /* removes it unless published */
         free(e->backup);
         free(e->path);
     }

@@ -230,13 +230,26 @@ void fm_tile_read(const float *tile, float values[FM_SLOTS])
         }
 }
 
-void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile)
+void fm_tile_fold_flipped(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox,
+                          int oy, float *tile)
 {
     memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
+    /* in the plane's order, whatever the flips: every tile sample sums its
+     * grid samples in the same order, so the sums are the same bits */
     for (int y = 0; y < gh; y++) {
-        float *t = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
+        int yy = flip_v ? gh - 1 - y : y;
+        float *t = tile + (size_t)((yy + oy) % FM_TILE) * FM_TILE;
         const float *p = plane + (size_t)y * gw;
-        for (int x = 0; x < gw; x++)
-            t[(x + ox) % FM_TILE] += p[x];
+        if (!flip_h)
+            for (int x = 0; x < gw; x++)
+                t[(x + ox) % FM_TILE] += p[x];
+        else
+            for (int x = 0; x < gw; x++)
+                t[(gw - 1 - x + ox) % FM_TILE] += p[x];
     }
+}
+
+void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile)
+{
+    fm_tile_fold_flipped(plane, gw, gh, 0, 0, ox, oy, tile);
 }

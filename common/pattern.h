@@ -50,6 +50,21 @@
 #define FM_SLOT_SYNC (-2)
 #define FM_SLOT_TAG (-3)   /* rank - FM_CODED_BITS, mod FM_TAG_BITS: the tag bit */
 
+/*
+ * Maximum-ratio combining of the bands: a band's slots count in proportion to
+ * the mean mark response its pilots show there (bands at unit variance),
+ * never less than least, so that a band the pilots miss still counts a
+ * little. The detectors (video and still) floor at FM_BAND_WEIGHT_FLOOR; the
+ * informed embedder, which sees the mark without a codec's noise, weighs its
+ * bits as the detector will but floors at FM_BAND_WEIGHT_FLOOR_INFORMED.
+ */
+#define FM_BAND_WEIGHT_FLOOR 0.02
+#define FM_BAND_WEIGHT_FLOOR_INFORMED 1e-3
+static inline float fm_band_weight(double mean_response, double least)
+{
+    return (float)(mean_response > least ? mean_response : least);
+}
+
 /* The FM_NCOEF coefficients used, by frequency (u + v in 1..5). */
 extern const uint8_t fm_slot_coef[FM_NCOEF];
 
@@ -137,5 +152,10 @@ void fm_tile_read(const float *tile, float values[FM_SLOTS]);
  * ox, oy >= 0.
  */
 void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile);
+/* fm_tile_fold of the plane mirrored left-right (flip_h) and/or upside down
+ * (flip_v) first: sample (x, y) lands where (gw-1-x, y), (x, gh-1-y) or
+ * (gw-1-x, gh-1-y) would. */
+void fm_tile_fold_flipped(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox,
+                          int oy, float *tile);
 
 #endif

@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <jansson.h>
 
+#include "atomic_file.h"
 #include "tool_util.h"
 #include "version.h"
 
@@ -43,48 +44,6 @@ static int printable(const char *s)
         if ((unsigned char)*s < 0x20 || *s == 0x7f)
             return 0;
     return 1;
-}
-
-static int write_atomic(const char *path, const char *text, int force, FmError *err)
-{
-    size_t len = strlen(path) + 16;
-    char *tmp = malloc(len);
-    if (!tmp)
-        return fm_error_set(err, FM_ENOMEM, "out of memory");
-    if (!force && access(path, F_OK) == 0) {
-        free(tmp);
-        return fm_error_set(err, FM_EPERM, "'%s' exists; use --force to overwrite", path);
-    }
-    snprintf(tmp, len, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(tmp);
-    if (fd < 0) {
-        int e = errno;
-        free(tmp);
-        return fm_error_set(err, FM_EIO, "cannot write '%s': %s", path, strerror(e));
-    }
-    fchmod(fd, 0644);
-    size_t n = strlen(text), off = 0;
-    while (off < n) {
-        ssize_t w = write(fd, text + off, n - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            int e = errno;
-            close(fd);
-            unlink(tmp);
-            free(tmp);
-            return fm_error_set(err, FM_EIO, "cannot write '%s': %s", path, strerror(e));
-        }
-        off += (size_t)w;
-    }
-    if (fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
-        int e = errno;
-        unlink(tmp);
-        free(tmp);
-        return fm_error_set(err, FM_EIO, "cannot write '%s': %s", path, strerror(e));
-    }
-    free(tmp);
-    return 0;
 }
 
 int fm_receipt_format(const FmKey *secret, const FmPayload *payload,
@@ -195,7 +154,8 @@ int fm_receipt_write(const char *path, const FmKey *secret, const FmPayload *pay
     int ret = fm_receipt_format(secret, payload, message, info, &text, err);
     if (ret < 0)
         return ret;
-    ret = write_atomic(path, text, force, err);
+    /* receipts are public records: 0644 whatever the umask */
+    ret = fm_file_write_atomic(path, text, strlen(text), 0644, 0, force, err);
     free(text);
     return ret;
 }

@@ -83,18 +83,6 @@ void fm_still_key_free(FmStillKey **psk)
     *psk = NULL;
 }
 
-/* Folds the grid into tile with an optional horizontal flip and a shift. */
-static void fold(const float *plane, int w, int h, int flip, int ox, int oy, float *tile)
-{
-    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
-    for (int y = 0; y < h; y++) {
-        float *t = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
-        const float *p = plane + (size_t)y * w;
-        for (int x = 0; x < w; x++)
-            t[((flip ? w - 1 - x : x) + ox) % FM_TILE] += p[x];
-    }
-}
-
 typedef struct Candidate {
     int flip, sx, sy;
     uint32_t epoch;
@@ -212,7 +200,7 @@ static void soft_bits(const FmStillKey *sk, const float *u, uint32_t epoch, FmSl
     float weight[FM_NCOEF];
     for (int c = 0; c < FM_NCOEF; c++) {
         double mc = cnt[c] ? m[c] / cnt[c] : 0;
-        weight[c] = (float)(mc > 0.02 ? mc : 0.02);
+        weight[c] = fm_band_weight(mc, FM_BAND_WEIGHT_FLOOR);
     }
     fm_slot_map_init(map, &sk->pk, epoch);
     memset(soft, 0, sizeof(float) * FM_CODED_BITS);
@@ -446,7 +434,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
     Candidate cand[FM_STILL_CANDIDATES];
     for (int flip = 0; flip < 2; flip++) {
         float *tf = t0 + (size_t)flip * FM_TILE * FM_TILE;
-        fold(pic->grid, pic->gw, pic->gh, flip, 0, 0, tf);
+        fm_tile_fold_flipped(pic->grid, pic->gw, pic->gh, flip, 0, 0, 0, tf);
         memcpy(tile, tf, sizeof(float) * FM_TILE * FM_TILE);
         sync_shifts(sk, tile, spec, flip, cand + flip * FM_STILL_SHIFTS);
     }

@@ -20,6 +20,7 @@
 #include <sodium.h>
 
 #include "accumulator.h"
+#include "detect_keys.h"
 #include "detector.h"
 #include "payload.h"
 #include "scan_stats.h"
@@ -163,6 +164,22 @@ static int keep_result(FileRec *f, KeyHit *k, const FmDetectResult *res, const f
     return 0;
 }
 
+static int keep_clip_result(void *ctx, int key, const FmDetectResult *res, const FmEvidence *ev,
+                            int better, FmError *err)
+{
+    (void)ev;
+    (void)better;
+    FileRec *f = ctx;
+    return keep_result(f, &f->k[key], res, NULL, 0, err);
+}
+
+static int keep_still_result(void *ctx, int key, const FmDetectResult *res, const float *soft,
+                             int decoded, FmError *err)
+{
+    FileRec *f = ctx;
+    return keep_result(f, &f->k[key], res, soft, decoded, err);
+}
+
 /*
  * Reads one file: a picture that decodes to one frame goes to the still
  * detector (pic: the thread's reusable grid), anything longer to the video
@@ -175,7 +192,6 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
     AVFrame *first = NULL, *frame;
     int have_acc = 0, ret, r;
     double t0 = NAN;
-    float soft[FM_CODED_BITS];
 
     if ((ret = fm_reader_open(&rd, f->path, err)) < 0)
         goto end;
@@ -198,14 +214,8 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
         if ((ret = fm_still_picture_set(pic, first->data[0], first->linesize[0], info->width,
                                         info->height, info->bit_depth, err)) < 0)
             goto end;
-        for (int i = 0; i < s->nkeys; i++) {
-            FmDetectResult res;
-            int decoded = 0;
-            if ((ret = fm_still_detect(pic, s->sk[i], s->nkeys, 0, &res, soft, &decoded, err)) < 0 ||
-                (ret = keep_result(f, &f->k[i], &res, soft, decoded, err)) < 0)
-                goto end;
-        }
-        ret = 0;
+        /* every key's result is kept, each corrected for all the keys */
+        ret = fm_still_detect_keys(pic, s->sk, s->nkeys, keep_still_result, f, err);
         goto end;
     }
     /* a clip: every frame into the accumulator, then each key */
@@ -225,15 +235,11 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
     } while ((r = fm_reader_next(rd, &frame, err)) > 0);
     if ((ret = r) < 0)
         goto end;
-    for (int i = 0; i < s->nkeys; i++) {
-        FmDetectResult res;
-        if ((ret = fm_detect(&acc, s->keys[i], s->nkeys, NULL, &res, err)) < 0 ||
-            (ret = keep_result(f, &f->k[i], &res, NULL, 0, err)) < 0)
-            goto end;
-    }
-    ret = 0;
+    FmDetectResult best;
+    int best_key;
+    ret = fm_detect_keys(&acc, s->keys, s->nkeys, NULL, keep_clip_result, f, &best, &best_key,
+                         err);
 end:
-    sodium_memzero(soft, sizeof(soft));
     av_frame_free(&first);
     if (have_acc)
         fm_accumulator_free(&acc);

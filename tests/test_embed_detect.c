@@ -28,16 +28,10 @@ static uint8_t message_a[FM_MESSAGE_BYTES];
 
 static void setup(void)
 {
-    FmError err = { { 0 } };
-    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
-    key_a = fm_key_new();
+    key_a = tu_signed_message(1, 0xC0FFEE01u, 4242, &payload_a, message_a);
     key_b = fm_key_new();
-    cr_assert(key_a && key_b);
-    tu_fixed_key(key_a, 1);
+    cr_assert(key_b);
     tu_fixed_key(key_b, 2);
-    payload_a = (FmPayload){ .version = FM_PAYLOAD_VERSION, .title_id = 0xC0FFEE01u,
-                             .recipient_id = 4242, .issued_minutes = 29000000u };
-    cr_assert_eq(fm_payload_sign(&payload_a, key_a, message_a, &err), 0, "%s", err.msg);
 }
 
 static void teardown(void)

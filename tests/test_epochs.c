@@ -41,16 +41,11 @@ static uint8_t message_a[FM_MESSAGE_BYTES];
 
 static void setup(void)
 {
-    FmError err = { { 0 } };
-    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
-    key_a = fm_key_new();
+    FmPayload p;
+    key_a = tu_signed_message(71, 0xE90C4u, 707, &p, message_a);
     key_b = fm_key_new();
-    cr_assert(key_a && key_b);
-    tu_fixed_key(key_a, 71);
+    cr_assert(key_b);
     tu_fixed_key(key_b, 72);
-    FmPayload p = { .version = FM_PAYLOAD_VERSION, .title_id = 0xE90C4u, .recipient_id = 707,
-                    .issued_minutes = 29000000u };
-    cr_assert_eq(fm_payload_sign(&p, key_a, message_a, &err), 0, "%s", err.msg);
 }
 
 static void teardown(void)

@@ -15,27 +15,6 @@
 #define NB ((int)FM_MESSAGE_BITS)
 #define NC ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS))
 
-static void random_bits(TuRng *r, uint8_t *bits, int n)
-{
-    for (int i = 0; i < n; i++)
-        bits[i] = (uint8_t)(tu_rng_u64(r) >> 63);
-}
-
-/* Clean soft values: +1 for a coded 1, -1 for a 0 (times amp). */
-static void to_soft(const uint8_t *coded, int n, float amp, float *soft)
-{
-    for (int i = 0; i < n; i++)
-        soft[i] = coded[i] ? amp : -amp;
-}
-
-static int count_diff(const uint8_t *a, const uint8_t *b, int n)
-{
-    int d = 0;
-    for (int i = 0; i < n; i++)
-        d += a[i] != b[i];
-    return d;
-}
-
 Test(fec, sizes)
 {
     cr_assert_eq(FM_FEC_TAIL, FM_FEC_K - 1);
@@ -129,8 +108,8 @@ Test(fec, zero_message_and_linearity)
     fm_fec_encode(a, NB, ca);
     for (int i = 0; i < NC; i++)
         cr_assert_eq(ca[i], 0);
-    random_bits(&r, a, NB);
-    random_bits(&r, b, NB);
+    tu_random_bits(&r, a, NB);
+    tu_random_bits(&r, b, NB);
     for (int i = 0; i < NB; i++)
         x[i] = a[i] ^ b[i];
     fm_fec_encode(a, NB, ca);
@@ -149,16 +128,16 @@ Test(fec, clean_round_trip)
     uint8_t bits[NB], coded[NC], got[NB];
     float soft[NC];
     for (int t = 0; t < 20; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         if (t == 0)
             memset(bits, 0, sizeof bits);
         if (t == 1)
             memset(bits, 1, sizeof bits);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, t % 3 ? 1.0f : 1e-3f, soft);   /* scale must not matter */
+        tu_bits_to_soft(coded, NC, t % 3 ? 1.0f : 1e-3f, soft);   /* scale must not matter */
         memset(got, 0xAA, sizeof got);
         cr_assert_eq(fm_fec_decode(soft, NB, got), 0);
-        cr_assert_eq(count_diff(bits, got, NB), 0, "trial %d", t);
+        cr_assert_eq(tu_count_diff(bits, got, NB), 0, "trial %d", t);
     }
 }
 
@@ -169,11 +148,11 @@ Test(fec, short_messages)
     for (int n = 1; n <= 40; n++) {
         uint8_t bits[40], coded[FM_FEC_CODED_BITS(40)], got[40];
         float soft[FM_FEC_CODED_BITS(40)];
-        random_bits(&r, bits, n);
+        tu_random_bits(&r, bits, n);
         fm_fec_encode(bits, n, coded);
-        to_soft(coded, FM_FEC_CODED_BITS(n), 1.0f, soft);
+        tu_bits_to_soft(coded, FM_FEC_CODED_BITS(n), 1.0f, soft);
         cr_assert_eq(fm_fec_decode(soft, n, got), 0);
-        cr_assert_eq(count_diff(bits, got, n), 0, "n = %d", n);
+        cr_assert_eq(tu_count_diff(bits, got, n), 0, "n = %d", n);
     }
 }
 
@@ -189,9 +168,9 @@ Test(fec, corrects_hard_errors)
         tu_rng_seed(&r, 100 + k);
         int nerr = (int)lround(rates[k] * NC);
         for (int t = 0; t < 25; t++) {
-            random_bits(&r, bits, NB);
+            tu_random_bits(&r, bits, NB);
             fm_fec_encode(bits, NB, coded);
-            to_soft(coded, NC, 1.0f, soft);
+            tu_bits_to_soft(coded, NC, 1.0f, soft);
             for (int e = 0; e < nerr;) {   /* nerr distinct positions */
                 int i = (int)tu_rng_below(&r, NC);
                 if ((soft[i] > 0) == (coded[i] == 1)) {
@@ -200,8 +179,8 @@ Test(fec, corrects_hard_errors)
                 }
             }
             cr_assert_eq(fm_fec_decode(soft, NB, got), 0);
-            cr_assert_eq(count_diff(bits, got, NB), 0, "rate %.0f%% trial %d: %d bit errors left",
-                         100 * rates[k], t, count_diff(bits, got, NB));
+            cr_assert_eq(tu_count_diff(bits, got, NB), 0, "rate %.0f%% trial %d: %d bit errors left",
+                         100 * rates[k], t, tu_count_diff(bits, got, NB));
         }
     }
 }
@@ -213,13 +192,13 @@ Test(fec, errors_in_a_burst_spread_over_the_code)
     tu_rng_seed(&r, 14);
     uint8_t bits[NB], coded[NC], got[NB];
     float soft[NC];
-    random_bits(&r, bits, NB);
+    tu_random_bits(&r, bits, NB);
     fm_fec_encode(bits, NB, coded);
-    to_soft(coded, NC, 1.0f, soft);
+    tu_bits_to_soft(coded, NC, 1.0f, soft);
     for (int i = 7; i < NC; i += 20)
         soft[i] = -soft[i];
     cr_assert_eq(fm_fec_decode(soft, NB, got), 0);
-    cr_assert_eq(count_diff(bits, got, NB), 0);
+    cr_assert_eq(tu_count_diff(bits, got, NB), 0);
 }
 
 Test(fec, erasures_30_percent)
@@ -229,9 +208,9 @@ Test(fec, erasures_30_percent)
     uint8_t bits[NB], coded[NC], got[NB];
     float soft[NC];
     for (int t = 0; t < 25; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, 1.0f, soft);
+        tu_bits_to_soft(coded, NC, 1.0f, soft);
         int n = (int)(0.30 * NC);
         for (int e = 0; e < n;) {
             int i = (int)tu_rng_below(&r, NC);
@@ -241,7 +220,7 @@ Test(fec, erasures_30_percent)
             }
         }
         cr_assert_eq(fm_fec_decode(soft, NB, got), 0);
-        cr_assert_eq(count_diff(bits, got, NB), 0, "trial %d", t);
+        cr_assert_eq(tu_count_diff(bits, got, NB), 0, "trial %d", t);
     }
 }
 
@@ -253,9 +232,9 @@ Test(fec, erasures_and_errors_together)
     uint8_t bits[NB], coded[NC], got[NB];
     float soft[NC];
     for (int t = 0; t < 25; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, 1.0f, soft);
+        tu_bits_to_soft(coded, NC, 1.0f, soft);
         for (int i = 0; i < NC; i++) {
             double u = tu_rng_uniform(&r);
             if (u < 0.20)
@@ -264,7 +243,7 @@ Test(fec, erasures_and_errors_together)
                 soft[i] = -soft[i];
         }
         cr_assert_eq(fm_fec_decode(soft, NB, got), 0);
-        cr_assert_eq(count_diff(bits, got, NB), 0, "trial %d", t);
+        cr_assert_eq(tu_count_diff(bits, got, NB), 0, "trial %d", t);
     }
 }
 
@@ -278,15 +257,15 @@ Test(fec, soft_gaussian_noise)
     float soft[NC];
     int flipped = 0;
     for (int t = 0; t < 25; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, 1.0f, soft);
+        tu_bits_to_soft(coded, NC, 1.0f, soft);
         for (int i = 0; i < NC; i++) {
             soft[i] += (float)(0.8 * tu_rng_gauss(&r));
             flipped += (soft[i] > 0) != (coded[i] == 1);
         }
         cr_assert_eq(fm_fec_decode(soft, NB, got), 0);
-        cr_assert_eq(count_diff(bits, got, NB), 0, "trial %d", t);
+        cr_assert_eq(tu_count_diff(bits, got, NB), 0, "trial %d", t);
     }
     cr_log_info("soft_gaussian_noise: %.1f%% of coded signs wrong", 100.0 * flipped / (25 * NC));
 }
@@ -311,9 +290,9 @@ Test(fec, decoder_is_maximum_likelihood)
     float soft[NC];
     int wrong = 0;
     for (int t = 0; t < 40; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, 1.0f, soft);
+        tu_bits_to_soft(coded, NC, 1.0f, soft);
         double sigma = t % 2 ? 1.6 : 1.1;
         for (int i = 0; i < NC; i++)
             soft[i] += (float)(sigma * tu_rng_gauss(&r));
@@ -324,7 +303,7 @@ Test(fec, decoder_is_maximum_likelihood)
         double ms = metric(coded, soft), mg = metric(recoded, soft);
         cr_assert_geq(mg, ms - 1e-3 * fabs(ms) - 1e-3,
                       "trial %d: decoded metric %.3f below the sent codeword's %.3f", t, mg, ms);
-        wrong += count_diff(bits, got, NB) > 0;
+        wrong += tu_count_diff(bits, got, NB) > 0;
     }
     cr_log_info("decoder_is_maximum_likelihood: %d/40 noisy messages not recovered (expected)",
                 wrong);
@@ -341,18 +320,18 @@ Test(fec, confidence_matters)
     float soft[NC], hard[NC];
     int hard_failures = 0;
     for (int t = 0; t < 10; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, 1.0f, soft);
+        tu_bits_to_soft(coded, NC, 1.0f, soft);
         for (int i = 0; i < NC; i++) {
             if (tu_rng_uniform(&r) < 0.20)
                 soft[i] = -0.1f * soft[i];
             hard[i] = soft[i] > 0 ? 1.0f : -1.0f;
         }
         cr_assert_eq(fm_fec_decode(soft, NB, got), 0);
-        cr_assert_eq(count_diff(bits, got, NB), 0, "trial %d", t);
+        cr_assert_eq(tu_count_diff(bits, got, NB), 0, "trial %d", t);
         cr_assert_eq(fm_fec_decode(hard, NB, got), 0);
-        hard_failures += count_diff(bits, got, NB) > 0;
+        hard_failures += tu_count_diff(bits, got, NB) > 0;
     }
     cr_assert_gt(hard_failures, 5, "hard decisions at 20%% errors decoded too often (%d/10)",
                  hard_failures);
@@ -401,9 +380,9 @@ Test(fec, list_is_ordered_distinct_and_starts_with_viterbi)
     static uint8_t list[L * NB];
     float soft[NC];
     for (int t = 0; t < 6; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, 1.0f, soft);
+        tu_bits_to_soft(coded, NC, 1.0f, soft);
         for (int i = 0; i < NC; i++)
             soft[i] += (float)(1.2 * tu_rng_gauss(&r));
         int n = 0;
@@ -419,7 +398,7 @@ Test(fec, list_is_ordered_distinct_and_starts_with_viterbi)
                           "than entry %d", t, k, k - 1);
             prev = m;
             for (int j = 0; j < k; j++)
-                cr_assert(count_diff(list + j * NB, list + k * NB, NB) > 0,
+                cr_assert(tu_count_diff(list + j * NB, list + k * NB, NB) > 0,
                           "trial %d: entries %d and %d are the same message", t, j, k);
         }
     }
@@ -439,15 +418,15 @@ Test(fec, list_recovers_messages_viterbi_misses)
     float soft[NC];
     int first = 0, listed = 0;
     for (int t = 0; t < T; t++) {
-        random_bits(&r, bits, NB);
+        tu_random_bits(&r, bits, NB);
         fm_fec_encode(bits, NB, coded);
-        to_soft(coded, NC, 1.0f, soft);
+        tu_bits_to_soft(coded, NC, 1.0f, soft);
         for (int i = 0; i < NC; i++)
             soft[i] += (float)(1.1 * tu_rng_gauss(&r));
         int n = 0;
         cr_assert_eq(fm_fec_decode_list(soft, NB, L, list, &n), 0);
         for (int k = 0; k < n; k++)
-            if (count_diff(list + k * NB, bits, NB) == 0) {
+            if (tu_count_diff(list + k * NB, bits, NB) == 0) {
                 first += k == 0;
                 listed++;
                 break;

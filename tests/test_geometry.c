@@ -24,14 +24,7 @@ static FmPayload payload;
 
 static void setup(void)
 {
-    FmError err = { { 0 } };
-    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
-    key = fm_key_new();
-    cr_assert(key);
-    tu_fixed_key(key, 7);
-    payload = (FmPayload){ .version = FM_PAYLOAD_VERSION, .title_id = 77, .recipient_id = 5,
-                           .issued_minutes = 29000000u };
-    cr_assert_eq(fm_payload_sign(&payload, key, message, &err), 0, "%s", err.msg);
+    key = tu_signed_message(7, 77, 5, &payload, message);
 }
 
 static void teardown(void)
@@ -106,28 +99,6 @@ static uint8_t *transform(const uint8_t *in, int w, int h, Transform t, int *ow,
     return NULL;
 }
 
-/* Loads FRAMES luma planes of the bundled sample (real footage, 768x576). */
-static uint8_t **sample_frames(int *w, int *h)
-{
-    FmVideoReader *r = NULL;
-    FmError err = { { 0 } };
-    cr_assert_eq(fm_reader_open(&r, FM_SOURCE_DIR "/samples/sample.mkv", &err), 0, "%s", err.msg);
-    const FmVideoInfo *info = fm_reader_info(r);
-    cr_assert_eq(info->bit_depth, 8);
-    *w = info->width;
-    *h = info->height;
-    uint8_t **frames = calloc(FRAMES, sizeof(*frames));
-    AVFrame *f;
-    for (int i = 0; i < FRAMES; i++) {
-        cr_assert_eq(fm_reader_next(r, &f, &err), 1, "%s", err.msg);
-        frames[i] = malloc((size_t)*w * *h);
-        for (int y = 0; y < *h; y++)
-            memcpy(frames[i] + (size_t)y * *w, f->data[0] + (ptrdiff_t)y * f->linesize[0], (size_t)*w);
-    }
-    fm_reader_close(&r);
-    return frames;
-}
-
 static uint8_t **synthetic_frames(int w, int h)
 {
     uint8_t **frames = calloc(FRAMES, sizeof(*frames));
@@ -164,13 +135,6 @@ static FmDetectResult mark_transform_detect(uint8_t **frames, int w, int h, Tran
     fm_accumulator_free(&acc);
     fm_embedder_free(&e);
     return res;
-}
-
-static void free_frames(uint8_t **frames)
-{
-    for (int i = 0; i < FRAMES; i++)
-        free(frames[i]);
-    free(frames);
 }
 
 static void expect_verified(const FmDetectResult *r, const char *what)
@@ -214,7 +178,7 @@ static void expect(const FmDetectResult *r, int want, const char *what)
 Test(geometry, real_frames_transformed_are_found_and_verified)
 {
     int w, h;
-    uint8_t **frames = sample_frames(&w, &h);
+    uint8_t **frames = tu_sample_luma(FRAMES, 0, 0, &w, &h);
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         FmDetectResult r = mark_transform_detect(frames, w, h, cases[i].t);
         cr_log_info("sample, %s: z %.1f, raw BER %.3f, scale %.3f x %.3f, flip %d%d",
@@ -229,7 +193,7 @@ Test(geometry, real_frames_transformed_are_found_and_verified)
             cr_assert(r.geometry.scale_y > 1.3 && r.geometry.scale_y < 1.5,
                       "crop scale %.3f", r.geometry.scale_y);
     }
-    free_frames(frames);
+    tu_free_planes(frames, FRAMES);
 }
 
 Test(geometry, synthetic_frames_transformed_are_found_and_verified)
@@ -246,14 +210,14 @@ Test(geometry, synthetic_frames_transformed_are_found_and_verified)
      * by 2-4 % (its moving shapes and static texture), beyond the
      * refinement's +/-0.4 %: the scan around each period (geometry.c) is
      * what finds its crops and boxes. */
-    free_frames(frames);
+    tu_free_planes(frames, FRAMES);
 }
 
 Test(geometry, transformed_unmarked_frames_are_not_found)
 {
     /* the search's many hypotheses are counted: no false alarm from it */
     int w, h;
-    uint8_t **frames = sample_frames(&w, &h);
+    uint8_t **frames = tu_sample_luma(FRAMES, 0, 0, &w, &h);
     FmError err = { { 0 } };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         FmAccumulator acc;
@@ -271,5 +235,5 @@ Test(geometry, transformed_unmarked_frames_are_not_found)
                   cases[i].name, r.pilot_z, r.false_alarm_probability);
         fm_accumulator_free(&acc);
     }
-    free_frames(frames);
+    tu_free_planes(frames, FRAMES);
 }

@@ -30,14 +30,7 @@ static FmPayload payload;
 
 static void setup(void)
 {
-    FmError err = { { 0 } };
-    cr_assert_eq(fm_init(&err), 0, "%s", err.msg);
-    key = fm_key_new();
-    cr_assert(key);
-    tu_fixed_key(key, 11);
-    payload = (FmPayload){ .version = FM_PAYLOAD_VERSION, .title_id = 43, .recipient_id = 169,
-                           .issued_minutes = 29000000u };
-    cr_assert_eq(fm_payload_sign(&payload, key, message, &err), 0, "%s", err.msg);
+    key = tu_signed_message(11, 43, 169, &payload, message);
 }
 
 static void teardown(void)
@@ -46,36 +39,6 @@ static void teardown(void)
 }
 
 TestSuite(geometry_aspect, .init = setup, .fini = teardown, .timeout = 240);
-
-/* FRAMES luma planes of the bundled sample, the centre cw x ch of each. */
-static uint8_t **sample_frames(int cw, int ch)
-{
-    FmVideoReader *r = NULL;
-    FmError err = { { 0 } };
-    cr_assert_eq(fm_reader_open(&r, FM_SOURCE_DIR "/samples/sample.mkv", &err), 0, "%s", err.msg);
-    const FmVideoInfo *info = fm_reader_info(r);
-    cr_assert_eq(info->bit_depth, 8);
-    cr_assert(info->width >= cw && info->height >= ch);
-    int x0 = (info->width - cw) / 2, y0 = (info->height - ch) / 2;
-    uint8_t **frames = calloc(FRAMES, sizeof(*frames));
-    AVFrame *f;
-    for (int i = 0; i < FRAMES; i++) {
-        cr_assert_eq(fm_reader_next(r, &f, &err), 1, "%s", err.msg);
-        frames[i] = malloc((size_t)cw * ch);
-        for (int y = 0; y < ch; y++)
-            memcpy(frames[i] + (size_t)y * cw,
-                   f->data[0] + (ptrdiff_t)(y + y0) * f->linesize[0] + x0, (size_t)cw);
-    }
-    fm_reader_close(&r);
-    return frames;
-}
-
-static void free_frames(uint8_t **frames)
-{
-    for (int i = 0; i < FRAMES; i++)
-        free(frames[i]);
-    free(frames);
-}
 
 /* The frames (w x h), marked when mark is set, scaled to ow x oh
  * (bicubic) and accumulated; returns the detection. */
@@ -142,36 +105,36 @@ Test(geometry_aspect, four_three_squeezed_to_sixteen_nine_is_found_and_verified)
 {
     /* 768x576 -> 640x360: x 0.833, y 0.625. The clip's height is the
      * picture's, so y is the nominal grid and x is 0.833 / 0.625 of it. */
-    uint8_t **frames = sample_frames(768, 576);
+    uint8_t **frames = tu_sample_luma(FRAMES, 768, 576, NULL, NULL);
     FmDetectResult r = scale_detect(frames, 768, 576, 640, 360, 1);
     log_result("4:3 768x576 -> 640x360", &r);
     expect_aspect(&r, 4.0 / 3.0, 1.0, "4:3 squeezed to 640x360");
-    free_frames(frames);
+    tu_free_planes(frames, FRAMES);
 }
 
 Test(geometry_aspect, sixteen_nine_stretched_to_four_three_is_found_and_verified)
 {
     /* a 16:9 master cut from the sample, 768x432 -> 640x480: x 0.833,
      * y 1.111, so x is 0.75 of the nominal grid */
-    uint8_t **frames = sample_frames(768, 432);
+    uint8_t **frames = tu_sample_luma(FRAMES, 768, 432, NULL, NULL);
     FmDetectResult r = scale_detect(frames, 768, 432, 640, 480, 1);
     log_result("16:9 768x432 -> 640x480", &r);
     expect_aspect(&r, 0.75, 1.0, "16:9 stretched to 640x480");
-    free_frames(frames);
+    tu_free_planes(frames, FRAMES);
 }
 
 Test(geometry_aspect, squeezed_unmarked_frames_are_not_found)
 {
-    uint8_t **frames = sample_frames(768, 576);
+    uint8_t **frames = tu_sample_luma(FRAMES, 768, 576, NULL, NULL);
     FmDetectResult r = scale_detect(frames, 768, 576, 640, 360, 0);
     log_result("unmarked 4:3 -> 640x360", &r);
     cr_assert(!r.found && !r.signature_valid, "false detection (z %.1f, p %.3g)", r.pilot_z,
               r.false_alarm_probability);
-    free_frames(frames);
-    frames = sample_frames(768, 432);
+    tu_free_planes(frames, FRAMES);
+    frames = tu_sample_luma(FRAMES, 768, 432, NULL, NULL);
     r = scale_detect(frames, 768, 432, 640, 480, 0);
     log_result("unmarked 16:9 -> 640x480", &r);
     cr_assert(!r.found && !r.signature_valid, "false detection (z %.1f, p %.3g)", r.pilot_z,
               r.false_alarm_probability);
-    free_frames(frames);
+    tu_free_planes(frames, FRAMES);
 }

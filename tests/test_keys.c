@@ -7,7 +7,9 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -74,6 +76,24 @@ static void expect_refusal(const char *path, FmKeyKind kind, int code, const cha
     cr_assert_null(strchr(err.msg, '\n'), "message is not one line: %s", err.msg);
 }
 
+/* Appends the checksum to the n bytes of raw (size bytes: room for it),
+ * then writes comment and the base64 line to name in dir; returns the path. */
+static char *write_record(const char *name, const char *comment, uint8_t *raw, size_t n,
+                          size_t size, mode_t mode)
+{
+    cr_assert_leq(n + 16, size);
+    crypto_generichash(raw + n, 16, raw, n, NULL, 0);
+    n += 16;
+    char text[1024];
+    int len = snprintf(text, sizeof(text), "%s", comment);
+    sodium_bin2base64(text + len, sizeof(text) - (size_t)len, raw, n,
+                      sodium_base64_VARIANT_ORIGINAL);
+    strcat(text, "\n");
+    char *path = tu_path(dir, name);
+    cr_assert_eq(tu_write_file(path, text, strlen(text), mode), 0);
+    return path;
+}
+
 /*
  * Writes a key file by hand, following docs/KEYS.md independently of
  * keys.c: comment line, then base64 of magic|kind|reserved|body|checksum.
@@ -91,16 +111,7 @@ static char *write_raw(const char *name, const char *magic, int kind,
     n += 3;
     memcpy(raw + n, body, body_len);
     n += body_len;
-    crypto_generichash(raw + n, 16, raw, n, NULL, 0);
-    n += 16;
-    char text[512];
-    int len = snprintf(text, sizeof(text), "filmmark hand-made key\n");
-    sodium_bin2base64(text + len, sizeof(text) - (size_t)len, raw, n,
-                      sodium_base64_VARIANT_ORIGINAL);
-    strcat(text, "\n");
-    char *path = tu_path(dir, name);
-    cr_assert_eq(tu_write_file(path, text, strlen(text), mode), 0);
-    return path;
+    return write_record(name, "filmmark hand-made key\n", raw, n, sizeof(raw), mode);
 }
 
 static const uint8_t zero3[3] = {0, 0, 0};
@@ -729,16 +740,7 @@ static char *write_raw_v2(const char *name, int kind, int flags, int byte7, cons
     n += l;
     memcpy(raw + n, body, body_len);
     n += body_len;
-    crypto_generichash(raw + n, 16, raw, n, NULL, 0);
-    n += 16;
-    char text[1024];
-    int len = snprintf(text, sizeof(text), "hand-made v2\n");
-    sodium_bin2base64(text + len, sizeof(text) - (size_t)len, raw, n,
-                      sodium_base64_VARIANT_ORIGINAL);
-    strcat(text, "\n");
-    char *path = tu_path(dir, name);
-    cr_assert_eq(tu_write_file(path, text, strlen(text), mode), 0);
-    return path;
+    return write_record(name, "hand-made v2\n", raw, n, sizeof(raw), mode);
 }
 
 Test(keys, hand_made_version_2_files_load_and_bad_ones_are_refused)
@@ -1037,19 +1039,24 @@ static int write_set_forced(char *paths[3], FmError *err)
 
 Test(keys, set_writer_failure_at_the_detection_key_keeps_the_old_set)
 {
-    /* A stem for which STEM.key.tmp-XXXXXXXX is NAME_MAX bytes long: the
-     * detection key's temporary, one byte longer, cannot be created
-     * (ENAMETOOLONG), after the public key's temporary was written. */
-    char stem[NAME_MAX + 1];
-    size_t len = NAME_MAX - strlen(".key.tmp-XXXXXXXX");
-    memset(stem, 's', len);
-    stem[len] = '\0';
+    /* Files limited to 150 bytes (RLIMIT_FSIZE, SIGXFSZ ignored: writes past
+     * it fail with EFBIG): the public key (131 bytes) is written, the
+     * detection key's temporary (178) cannot be, the secret key is never
+     * reached. */
     char *paths[3];
-    old_set(stem, paths);
+    old_set("k", paths);
     char before[4096], after[4096];
     dir_listing(before, sizeof(before));
+    struct rlimit old_limit, limit;
+    cr_assert_eq(getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    limit = old_limit;
+    limit.rlim_cur = 150;
+    void (*old_handler)(int) = signal(SIGXFSZ, SIG_IGN);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &limit), 0);
     FmError err = {{0}};
     int ret = write_set_forced(paths, &err);
+    cr_assert_eq(setrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    signal(SIGXFSZ, old_handler);
     cr_assert_eq(ret, FM_EIO, "%d %s", ret, err.msg);
     cr_assert_not_null(strstr(err.msg, ".dkey"), "failed elsewhere: %s", err.msg);
     expect_old_set(paths);

@@ -430,3 +430,48 @@ Test(pattern, epoch_of_a_time)
     cr_assert_eq(fm_epoch_at(10 * FM_EPOCH_SECONDS + 0.5), 10u);
     cr_assert_eq(fm_epoch_at(FM_EPOCHS * FM_EPOCH_SECONDS + 0.5), 0u, "the sequence wraps");
 }
+
+/* The fold as geometry.c and still.c each wrote it before they shared
+ * fm_tile_fold_flipped: the reference it must match bit for bit. */
+static void fold_reference(const float *plane, int w, int h, int fh, int fv, int ox, int oy,
+                           float *out)
+{
+    memset(out, 0, sizeof(float) * FM_TILE * FM_TILE);
+    for (int y = 0; y < h; y++) {
+        int yy = fv ? h - 1 - y : y;
+        float *t = out + (size_t)((yy + oy) % FM_TILE) * FM_TILE;
+        const float *p = plane + (size_t)y * w;
+        for (int x = 0; x < w; x++) {
+            int xx = fh ? w - 1 - x : x;
+            t[(xx + ox) % FM_TILE] += p[x];
+        }
+    }
+}
+
+Test(pattern, fold_with_flips_matches_the_reference_bit_for_bit)
+{
+    static const int size[][2] = { { 1, 1 }, { 127, 129 }, { 300, 170 }, { 513, 260 } };
+    float *want = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    cr_assert_not_null(want);
+    srand(7);
+    for (size_t s = 0; s < sizeof(size) / sizeof(size[0]); s++) {
+        int w = size[s][0], h = size[s][1];
+        float *plane = malloc(sizeof(float) * (size_t)w * h);
+        cr_assert_not_null(plane);
+        for (int i = 0; i < w * h; i++)
+            plane[i] = (float)rand() / RAND_MAX * 2 - 1;
+        for (int f = 0; f < 4; f++) {
+            int fh = f & 1, fv = f >> 1, ox = rand() % FM_TILE, oy = rand() % FM_TILE;
+            fold_reference(plane, w, h, fh, fv, ox, oy, want);
+            fm_tile_fold_flipped(plane, w, h, fh, fv, ox, oy, tile);
+            cr_assert_eq(memcmp(tile, want, sizeof(float) * FM_TILE * FM_TILE), 0,
+                         "%dx%d flips %d,%d shift %d,%d", w, h, fh, fv, ox, oy);
+            if (!fh && !fv) {
+                fm_tile_fold(plane, w, h, ox, oy, tile);
+                cr_assert_eq(memcmp(tile, want, sizeof(float) * FM_TILE * FM_TILE), 0);
+            }
+        }
+        free(plane);
+    }
+    free(want);
+}

@@ -15,26 +15,6 @@
 
 #define K_MSG 624
 
-static void random_bits(TuRng *r, uint8_t *bits, int n)
-{
-    for (int i = 0; i < n; i++)
-        bits[i] = (uint8_t)(tu_rng_u64(r) >> 63);
-}
-
-static void to_soft(const uint8_t *coded, int n, float amp, float *soft)
-{
-    for (int i = 0; i < n; i++)
-        soft[i] = coded[i] ? amp : -amp;
-}
-
-static int count_diff(const uint8_t *a, const uint8_t *b, int n)
-{
-    int d = 0;
-    for (int i = 0; i < n; i++)
-        d += a[i] != b[i];
-    return d;
-}
-
 /* Correlation distance of a codeword from the soft values: the sum of
  * |soft| where the codeword disagrees with the sign. ML minimises it. */
 static double distance(const uint8_t *coded, const float *soft, int n)
@@ -165,7 +145,7 @@ Test(polar, encoder_is_the_kronecker_power)
         FmPolar *p = make(n, n);
         uint8_t u[64], x[64];
         for (int t = 0; t < 20; t++) {
-            random_bits(&r, u, n);
+            tu_random_bits(&r, u, n);
             fm_polar_encode(p, u, x);
             for (int c = 0; c < n; c++) {
                 int v = 0;
@@ -188,8 +168,8 @@ Test(polar, encoder_is_linear_and_frozen_positions_stay_zero)
     fm_polar_encode(p, a, ca);
     for (int i = 0; i < 2048; i++)
         cr_assert_eq(ca[i], 0);
-    random_bits(&r, a, K_MSG);
-    random_bits(&r, b, K_MSG);
+    tu_random_bits(&r, a, K_MSG);
+    tu_random_bits(&r, b, K_MSG);
     for (int i = 0; i < K_MSG; i++)
         x[i] = a[i] ^ b[i];
     fm_polar_encode(p, a, ca);
@@ -222,18 +202,18 @@ Test(polar, noiseless_round_trip)
     for (size_t t = 0; t < 2; t++) {
         FmPolar *p = make(ns[t], K_MSG);
         for (int trial = 0; trial < 6; trial++) {
-            random_bits(&r, bits, K_MSG);
+            tu_random_bits(&r, bits, K_MSG);
             if (trial == 0)
                 memset(bits, 0, sizeof bits);
             if (trial == 1)
                 memset(bits, 1, sizeof bits);
             fm_polar_encode(p, bits, coded);
-            to_soft(coded, ns[t], trial % 2 ? 1.0f : 1e-3f, soft);   /* scale must not matter */
+            tu_bits_to_soft(coded, ns[t], trial % 2 ? 1.0f : 1e-3f, soft);   /* scale must not matter */
             int L = lists[trial % 3], found = 0;
             memset(cands, 0xAA, sizeof cands);
             cr_assert_eq(fm_polar_decode_list(p, soft, L, cands, &found), 0);
             cr_assert_eq(found, L);
-            cr_assert_eq(count_diff(cands, bits, K_MSG), 0, "n %d list %d trial %d", ns[t], L,
+            cr_assert_eq(tu_count_diff(cands, bits, K_MSG), 0, "n %d list %d trial %d", ns[t], L,
                          trial);
             for (int i = 0; i < found * K_MSG; i++)
                 cr_assert_leq(cands[i], 1);
@@ -295,7 +275,7 @@ Test(polar, list_of_one_is_plain_successive_cancellation)
             if (n == 4096)
                 k = K_MSG;
             FmPolar *p = make(n, k);
-            random_bits(&r, bits, k);
+            tu_random_bits(&r, bits, k);
             fm_polar_encode(p, bits, coded);
             double sigma = 0.5 + 1.5 * tu_rng_uniform(&r);   /* from clean to hopeless */
             for (int i = 0; i < n; i++) {
@@ -316,7 +296,7 @@ Test(polar, list_of_one_is_plain_successive_cancellation)
                              i);
                 j++;
             }
-            mismatched_msg += count_diff(got, bits, k) > 0;
+            mismatched_msg += tu_count_diff(got, bits, k) > 0;
             total++;
             fm_polar_free(&p);
         }
@@ -342,7 +322,7 @@ Test(polar, full_list_is_maximum_likelihood_in_order)
         int n = codes[c].n, k = codes[c].k, L = 1 << k;
         FmPolar *p = make(n, k);
         for (int trial = 0; trial < 20; trial++) {
-            random_bits(&r, bits, k);
+            tu_random_bits(&r, bits, k);
             fm_polar_encode(p, bits, coded);
             for (int i = 0; i < n; i++)
                 soft[i] = (coded[i] ? 1.0f : -1.0f) + (float)(1.2 * tu_rng_gauss(&r));
@@ -390,7 +370,7 @@ Test(polar, fewer_messages_than_the_list)
     uint8_t cands[32 * 3], bits[3] = { 1, 0, 1 }, coded[16];
     float soft[16];
     fm_polar_encode(p, bits, coded);
-    to_soft(coded, 16, 1.0f, soft);
+    tu_bits_to_soft(coded, 16, 1.0f, soft);
     int found = 0;
     cr_assert_eq(fm_polar_decode_list(p, soft, 32, cands, &found), 0);
     cr_assert_eq(found, 8);
@@ -407,7 +387,7 @@ Test(polar, long_list_is_ordered_and_distinct)
     static uint8_t bits[K_MSG], coded[N], cands[L * K_MSG];
     static float soft[N];
     for (int trial = 0; trial < 4; trial++) {
-        random_bits(&r, bits, K_MSG);
+        tu_random_bits(&r, bits, K_MSG);
         fm_polar_encode(p, bits, coded);
         for (int i = 0; i < N; i++)
             soft[i] = (coded[i] ? 1.0f : -1.0f) + (float)(1.9 * tu_rng_gauss(&r));
@@ -422,7 +402,7 @@ Test(polar, long_list_is_ordered_and_distinct)
                           e - 1);
             prev = d;
             for (int f = 0; f < e; f++)
-                cr_assert_gt(count_diff(cands + f * K_MSG, cands + e * K_MSG, K_MSG), 0,
+                cr_assert_gt(tu_count_diff(cands + f * K_MSG, cands + e * K_MSG, K_MSG), 0,
                              "trial %d: entries %d and %d are the same", trial, f, e);
         }
     }
@@ -445,9 +425,9 @@ Test(polar, errors_and_erasures_near_the_edge)
     static float soft[N];
     int listed = 0, sc = 0, erased = 0, flipped = 0;
     for (int trial = 0; trial < T; trial++) {
-        random_bits(&r, bits, K_MSG);
+        tu_random_bits(&r, bits, K_MSG);
         fm_polar_encode(p, bits, coded);
-        to_soft(coded, N, 1.0f, soft);
+        tu_bits_to_soft(coded, N, 1.0f, soft);
         for (int i = 0; i < N; i++) {
             if (tu_rng_uniform(&r) < 0.30) {
                 soft[i] = 0;
@@ -461,12 +441,12 @@ Test(polar, errors_and_erasures_near_the_edge)
         cr_assert_eq(fm_polar_decode_list(p, soft, L, cands, &found), 0);
         int rank = -1;
         for (int e = 0; e < found && rank < 0; e++)
-            if (!count_diff(cands + e * K_MSG, bits, K_MSG))
+            if (!tu_count_diff(cands + e * K_MSG, bits, K_MSG))
                 rank = e;
         cr_assert_geq(rank, 0, "trial %d: the sent message is not in the list of %d", trial, L);
         listed++;
         cr_assert_eq(fm_polar_decode_list(p, soft, 1, cands, &found), 0);
-        sc += !count_diff(cands, bits, K_MSG);
+        sc += !tu_count_diff(cands, bits, K_MSG);
     }
     cr_log_info("%.1f %% erased, %.1f %% flipped: list of %d %d/%d, SC %d/%d",
                 100.0 * erased / (T * N), 100.0 * flipped / (T * N), L, listed, T, sc, T);
@@ -489,7 +469,7 @@ Test(polar, soft_noise_on_the_slot_channel)
     static float soft[N];
     int wrong_slots = 0;
     for (int trial = 0; trial < T; trial++) {
-        random_bits(&r, bits, K_MSG);
+        tu_random_bits(&r, bits, K_MSG);
         fm_polar_encode(p, bits, coded);
         memset(soft, 0, sizeof soft);
         for (int j = 0; j < SLOTS; j++) {
@@ -501,7 +481,7 @@ Test(polar, soft_noise_on_the_slot_channel)
         cr_assert_eq(fm_polar_decode_list(p, soft, L, cands, &found), 0);
         int rank = -1;
         for (int e = 0; e < found && rank < 0; e++)
-            if (!count_diff(cands + e * K_MSG, bits, K_MSG))
+            if (!tu_count_diff(cands + e * K_MSG, bits, K_MSG))
                 rank = e;
         cr_assert_geq(rank, 0, "trial %d: the sent message is not in the list", trial);
     }

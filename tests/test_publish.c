@@ -339,6 +339,52 @@ Test(publish, stale_temporaries_only_when_no_writer_holds_them)
     free(final);
 }
 
+Test(publish, publishing_new_refuses_an_existing_name_and_leaves_no_temporary)
+{
+    char *final = tu_path(dir, "k.pub");
+    FmTempFile t;
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_temp_open(&t, final, 0644, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_temp_write(&t, "new", 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_temp_sync(&t, &err), 0, "%s", err.msg);
+    /* the name appears between the check and the publication */
+    cr_assert_eq(tu_write_file(final, "old", 3, 0644), 0);
+    cr_assert_eq(fm_temp_publish_new(&t, final, &err), FM_EPERM);
+    cr_assert_not_null(strstr(err.msg, "exists; use --force to overwrite"), "%s", err.msg);
+    char *text;
+    cr_assert_eq(tu_read_file(final, &text, NULL), 0);
+    cr_assert_str_eq(text, "old");
+    free(text);
+    cr_assert_eq(hidden_entries(dir), 1, "the temporary is the caller's until discarded");
+    fm_temp_discard(&t);
+    cr_assert_eq(hidden_entries(dir), 0);
+
+    /* a free name: published with its mode, the temporary's name gone */
+    cr_assert_eq(unlink(final), 0);
+    cr_assert_eq(fm_temp_open(&t, final, 0644, 0, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_temp_write(&t, "new", 3, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_temp_publish_new(&t, final, &err), 0, "%s", err.msg);
+    cr_assert_eq(hidden_entries(dir), 0);
+    fm_temp_discard(&t);
+    cr_assert_eq(tu_read_file(final, &text, NULL), 0);
+    cr_assert_str_eq(text, "new");
+    free(text);
+    struct stat st;
+    cr_assert_eq(stat(final, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0644);
+
+    /* the one-call form: refused without force, replaced with it */
+    cr_assert_eq(fm_file_write_atomic(final, "again", 5, 0600, 0, 0, &err), FM_EPERM);
+    cr_assert_eq(fm_file_write_atomic(final, "again", 5, 0600, 0, 1, &err), 0, "%s", err.msg);
+    cr_assert_eq(tu_read_file(final, &text, NULL), 0);
+    cr_assert_str_eq(text, "again");
+    free(text);
+    cr_assert_eq(stat(final, &st), 0);
+    cr_assert_eq(st.st_mode & 0777, 0600);
+    cr_assert_eq(hidden_entries(dir), 0);
+    free(final);
+}
+
 Test(publish, recipients_list_parses_as_csv)
 {
     const char *text = "id,name,output\r\n"

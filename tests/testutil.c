@@ -475,3 +475,94 @@ void tu_run_result_free(TuRunResult *r)
     free(r->err);
     r->out = r->err = NULL;
 }
+
+#include "payload.h"
+#include "video_io.h"
+
+uint8_t **tu_sample_luma(int n, int cw, int ch, int *w, int *h)
+{
+    FmVideoReader *r = NULL;
+    FmError err = { { 0 } };
+    if (fm_reader_open(&r, FM_SOURCE_DIR "/samples/sample.mkv", &err) != 0) {
+        fprintf(stderr, "tu_sample_luma: %s\n", err.msg);
+        abort();
+    }
+    const FmVideoInfo *info = fm_reader_info(r);
+    if (cw <= 0 || ch <= 0) {
+        cw = info->width;
+        ch = info->height;
+    }
+    if (info->bit_depth != 8 || cw > info->width || ch > info->height) {
+        fprintf(stderr, "tu_sample_luma: the sample is not 8-bit or smaller than %dx%d\n", cw,
+                ch);
+        abort();
+    }
+    int x0 = (info->width - cw) / 2, y0 = (info->height - ch) / 2;
+    uint8_t **planes = calloc((size_t)n, sizeof(*planes));
+    if (!planes)
+        abort();
+    AVFrame *f;
+    for (int i = 0; i < n; i++) {
+        if (fm_reader_next(r, &f, &err) != 1) {
+            fprintf(stderr, "tu_sample_luma: frame %d: %s\n", i, err.msg);
+            abort();
+        }
+        if (!(planes[i] = malloc((size_t)cw * ch)))
+            abort();
+        for (int y = 0; y < ch; y++)
+            memcpy(planes[i] + (size_t)y * cw,
+                   f->data[0] + (ptrdiff_t)(y + y0) * f->linesize[0] + x0, (size_t)cw);
+    }
+    fm_reader_close(&r);
+    if (w)
+        *w = cw;
+    if (h)
+        *h = ch;
+    return planes;
+}
+
+void tu_free_planes(uint8_t **planes, int n)
+{
+    for (int i = 0; planes && i < n; i++)
+        free(planes[i]);
+    free(planes);
+}
+
+struct FmKey *tu_signed_message(uint32_t seed, uint32_t title_id, uint32_t recipient_id,
+                                struct FmPayload *payload, uint8_t *message)
+{
+    FmError err = { { 0 } };
+    FmKey *key = NULL;
+    if (fm_init(&err) != 0 || !(key = fm_key_new())) {
+        fprintf(stderr, "tu_signed_message: %s\n", err.msg);
+        abort();
+    }
+    tu_fixed_key(key, seed);
+    *payload = (FmPayload){ .version = FM_PAYLOAD_VERSION, .title_id = title_id,
+                            .recipient_id = recipient_id, .issued_minutes = 29000000u };
+    if (fm_payload_sign(payload, key, message, &err) != 0) {
+        fprintf(stderr, "tu_signed_message: %s\n", err.msg);
+        abort();
+    }
+    return key;
+}
+
+void tu_random_bits(TuRng *r, uint8_t *bits, int n)
+{
+    for (int i = 0; i < n; i++)
+        bits[i] = (uint8_t)(tu_rng_u64(r) >> 63);
+}
+
+void tu_bits_to_soft(const uint8_t *coded, int n, float amp, float *soft)
+{
+    for (int i = 0; i < n; i++)
+        soft[i] = coded[i] ? amp : -amp;
+}
+
+int tu_count_diff(const uint8_t *a, const uint8_t *b, int n)
+{
+    int d = 0;
+    for (int i = 0; i < n; i++)
+        d += a[i] != b[i];
+    return d;
+}

@@ -40,6 +40,12 @@ double tu_rng_uniform(TuRng *r);
 uint32_t tu_rng_below(TuRng *r, uint32_t n);
 /* Standard normal (Box-Muller). */
 double tu_rng_gauss(TuRng *r);
+/* n bits (0 or 1, one a byte) drawn from r. */
+void tu_random_bits(TuRng *r, uint8_t *bits, int n);
+/* Clean soft values of coded bits (one a byte): +amp for a 1, -amp for a 0. */
+void tu_bits_to_soft(const uint8_t *coded, int n, float amp, float *soft);
+/* How many of the n bytes of a and b differ. */
+int tu_count_diff(const uint8_t *a, const uint8_t *b, int n);
 
 /*
  * A deterministic secret key for tests: both the Ed25519 pair and the
@@ -99,3 +105,21 @@ int tu_sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int tu_dir_entries(const char *dir);
 /* Number of '\n'-terminated lines in s (a final unterminated line counts too). */
 int tu_count_lines(const char *s);
+
+/*
+ * n 8-bit luma planes of the bundled sample (samples/sample.mkv, real
+ * footage, 768x576), the centre cw x ch of each (cw or ch <= 0: the whole
+ * picture); *w and *h (may be NULL) get the planes' size. Aborts when the
+ * sample cannot be read. Free with tu_free_planes.
+ */
+uint8_t **tu_sample_luma(int n, int cw, int ch, int *w, int *h);
+void tu_free_planes(uint8_t **planes, int n);
+
+/*
+ * The set-up of a marking test: fm_init(), a key from tu_fixed_key(seed)
+ * (free with fm_key_free) and *payload (current version, the given ids,
+ * issued at minute 29000000) signed into message. Aborts on failure.
+ */
+struct FmPayload;
+struct FmKey *tu_signed_message(uint32_t seed, uint32_t title_id, uint32_t recipient_id,
+                                struct FmPayload *payload, uint8_t *message);
