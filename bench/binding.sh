@@ -34,18 +34,21 @@ done
 # the strongest copy attack: the exact per-frame change of one deliverable
 # (marked - master) added to other footage scaled to the same size
 # (every ordered pair of CLIPS, and each source on the first other clip
-# flipped upside down; PAIRS="src:target ..." to choose)
+# flipped upside down; PAIRS="src:target ..." to choose, PAIRS=none for
+# none). Every file made is kept in WORK and reused: delete WORK after a
+# change to wmembed.)
 clips=(${CLIPS:-dune_1080p24 storm_720p25 vtest_768x576 raindrops_1080p24})
 if [ -z "${PAIRS:-}" ]; then
   for a in "${clips[@]}"; do for o in "${clips[@]}"; do [ $a = $o ] || PAIRS="${PAIRS:-} $a:$o"; done; done
   for a in "${clips[@]}"; do for o in "${clips[@]}"; do [ $a = $o ] || { PAIRS="$PAIRS $a:$o:vflip"; break; }; done; done
 fi
+[ "$PAIRS" = none ] && PAIRS=
 for pair in $PAIRS; do
   IFS=: read -r a o fl <<< "$pair"; vf=${fl:+,vflip}
   [ -f m_$a.mkv ] || nice $B/wmembed -k k.key -i $M/$a.mkv -o m_$a.mkv --codec ffv1 --title-id 1 --recipient-id 2 -q
   SZ=$(ffprobe -v error -select_streams v:0 -show_entries stream=width,height -of csv=p=0 m_$a.mkv)
   [ -f diff_$a.mkv ] || nice ffmpeg -v error -y -i m_$a.mkv -i $M/$a.mkv -filter_complex "[0:v][1:v]blend=c0_expr='A-B+128':c1_expr='128':c2_expr='128',format=yuv420p" -c:v ffv1 diff_$a.mkv
-  nice ffmpeg -v error -y -i $M/$o.mkv -i diff_$a.mkv -filter_complex "[0:v]scale=${SZ/,/:}$vf,format=yuv420p,setpts=PTS-STARTPTS[x];[1:v]setpts=PTS-STARTPTS[d];[x][d]blend=c0_expr='A+B-128':c1_expr='A':c2_expr='A':shortest=1" -c:v libx264 -crf 18 forged_${a}_on_$o$fl.mkv
+  [ -f forged_${a}_on_$o$fl.mkv ] || nice ffmpeg -v error -y -i $M/$o.mkv -i diff_$a.mkv -filter_complex "[0:v]scale=${SZ/,/:}$vf,format=yuv420p,setpts=PTS-STARTPTS[x];[1:v]setpts=PTS-STARTPTS[d];[x][d]blend=c0_expr='A+B-128':c1_expr='A':c2_expr='A':shortest=1" -c:v libx264 -crf 18 forged_${a}_on_$o$fl.mkv
   j=$($B/wmdetect --no-registry --json -k k.dkey forged_${a}_on_$o$fl.mkv); ex=$?
   echo "FORGED $a onto $o$fl exit=$ex $(echo "$j" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("sig=%s pilot_z=%.1f ber=%.3f bind_z=%s agreement=%s pairs=%s verdict=%s" % (d["signature_valid"], d["pilot_z"], d["raw_bit_error_rate"], d.get("binding_z"), d.get("binding_agreement"), d.get("binding_epochs"), d.get("binding_verdict")))')"
 done
