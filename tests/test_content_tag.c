@@ -14,6 +14,11 @@
 #include <string.h>
 
 #include "content_tag.h"
+#include "detector.h"
+#include "fec.h"
+#include "keys.h"
+#include "payload.h"
+#include "still.h"
 #include "resample.h"
 #include "testutil.h"
 
@@ -407,4 +412,33 @@ Test(content_tag, format_masks_are_fixed_balanced_and_distinct)
     fm_format_remask(soft, 5, 4);
     for (int i = 0; i < FM_CODED_BITS; i++)
         cr_assert_eq(soft[i], (float)(s4[i] * (i % 3 + 1)));
+}
+
+/* A codeword under format 5's mask reads as format 5; the same codeword under
+ * format 4's (a deliverable of filmmark 0.4.0) still verifies, as format 4. */
+Test(content_tag, format_4_and_5_codewords_are_read_as_themselves)
+{
+    FmPayload payload;
+    uint8_t message[FM_MESSAGE_BYTES], bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    FmKey *key = tu_signed_message(31, 7, 8, &payload, message);
+    fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
+    cr_assert_eq(fm_msgcode_encode(bits, coded), 0);
+    for (int format = 4; format <= 5; format++) {
+        int8_t sign[FM_CODED_BITS];
+        float soft[FM_CODED_BITS];
+        fm_format_mask_signs(format, sign);
+        /* what the detector sums: the slots' values in format 5's signs */
+        int8_t sign5[FM_CODED_BITS];
+        fm_format_mask_signs(5, sign5);
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            soft[i] = (float)((coded[i] ^ (sign[i] < 0) ? 1 : -1) * sign5[i]);
+        FmDetectResult res;
+        FmError err = { { 0 } };
+        memset(&res, 0, sizeof(res));
+        cr_assert_eq(fm_still_decode_soft(soft, key, &res, &err), 0, "%s", err.msg);
+        cr_assert(res.signature_valid, "format %d", format);
+        cr_assert_eq(res.mark_format, format);
+        cr_assert_eq(memcmp(res.message, message, FM_MESSAGE_BYTES), 0);
+    }
+    fm_key_free(&key);
 }
