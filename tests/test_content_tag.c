@@ -316,7 +316,7 @@ Test(content_tag, unrelated_static_shots_do_not_bind_over_many_epochs)
           var[FM_TAG_BITS];
     FmTagCells ca, cb;
     make_key(tk, 8);
-    int shots = 24, epochs = 60, over3 = 0;   /* over3: logged */
+    int shots = 24, epochs = 60, over3 = 0;
     double sum = 0, sum2 = 0, worst = -99, worst_ag = -99;
     for (int i = 0; i < FM_TAG_BITS; i++) {
         mu[i] = 3;
@@ -351,7 +351,6 @@ Test(content_tag, unrelated_static_shots_do_not_bind_over_many_epochs)
                 "(%d >= 3), agreement max %.2f", shots, epochs, mean, sd, worst, over3,
                 worst_ag);
     cr_assert_lt(worst_ag, FM_BIND_AGREEMENT);
-    (void)over3;
     free(tk);
     free(a);
     free(b);
