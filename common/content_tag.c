@@ -105,7 +105,11 @@ void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride,
 {
     /* picture pixels per mark pixel; the mark grid is FM_MARK_HEIGHT rows */
     double s = (double)height / FM_MARK_HEIGHT;
-    int step = s > 2.5 ? (int)(s / 1.5) : 1;   /* enough samples in a cell */
+    /* every pixel up to 1440p: format 6's high-pass sees the cell means'
+     * fine differences, and a sparser sampling (every 2nd pixel at 1080p)
+     * flips some 4 % of the bits against the detector's full-area cells;
+     * at 4K every 2nd pixel still leaves 9 a mark pixel */
+    int step = s > 4.5 ? 2 : 1;
     double scale = bit_depth > 8 ? 1.0 / (double)(1 << (bit_depth - 8)) : 1.0;
     double mw = width / s, mh = FM_MARK_HEIGHT;   /* the picture in mark pixels */
     for (int i = 0; i < FM_TAG_ROWS; i++) {
@@ -147,8 +151,8 @@ void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride,
     }
 }
 
-/* Least squares: removes the mean and the linear trends along x and y from
- * the cells in use (use[k] = 1). Returns the RMS left. */
+/* Format 5: least squares removes the mean and the linear trends along x
+ * and y from the cells in use (use[k] = 1). Returns the RMS left. */
 static double detrend(double *f, const int *use)
 {
     double a[3][4] = { { 0 } };
@@ -191,7 +195,55 @@ static double detrend(double *f, const int *use)
     return n ? sqrt(ss / n) : 0;
 }
 
-int fm_tag_hash(const FmTagKey *tk, uint32_t epoch, const FmTagCells *c,
+/* Format 6: each cell in use less the mean of its neighbours in use, taken
+ * in opposite pairs (left and right, up and down, the two diagonals; a pair
+ * counts only when both cells are in use, so that a linear trend cancels at
+ * the region's edges and around missing cells too), then less the mean of
+ * the result. A local high-pass keeps the picture's own detail at the cell
+ * scale and drops the layout that unrelated pictures share (a horizon, a
+ * lit centre, a vignette), which a plane fit leaves in. A cell without a
+ * pair (a corner) is not used. Returns the RMS left. */
+static double highpass(double *f, int *use)
+{
+    static const int pair[4][2] = { { 0, 1 }, { 1, 0 }, { 1, 1 }, { 1, -1 } };
+    double g[FM_TAG_FEATURES], mean = 0;
+    int keep[FM_TAG_FEATURES], n = 0;
+    for (int k = 0; k < FM_TAG_FEATURES; k++) {
+        g[k] = 0;
+        keep[k] = 0;
+        if (!use[k])
+            continue;
+        int r = k / FM_TAG_COLS, c = k % FM_TAG_COLS, np = 0;
+        double s = 0;
+        for (int p = 0; p < 4; p++) {
+            int r1 = r + pair[p][0], c1 = c + pair[p][1], r2 = r - pair[p][0], c2 = c - pair[p][1];
+            if (r1 < 0 || r1 >= FM_TAG_ROWS || c1 < 0 || c1 >= FM_TAG_COLS || r2 < 0 ||
+                r2 >= FM_TAG_ROWS || c2 < 0 || c2 >= FM_TAG_COLS ||
+                !use[r1 * FM_TAG_COLS + c1] || !use[r2 * FM_TAG_COLS + c2])
+                continue;
+            s += f[r1 * FM_TAG_COLS + c1] + f[r2 * FM_TAG_COLS + c2];
+            np++;
+        }
+        if (!np)
+            continue;
+        g[k] = f[k] - s / (2 * np);
+        keep[k] = 1;
+        mean += g[k];
+        n++;
+    }
+    if (!n)
+        return 0;
+    mean /= n;
+    double ss = 0;
+    for (int k = 0; k < FM_TAG_FEATURES; k++) {
+        use[k] = keep[k];
+        f[k] = keep[k] ? g[k] - mean : 0;
+        ss += f[k] * f[k];
+    }
+    return sqrt(ss / n);
+}
+
+int fm_tag_hash(const FmTagKey *tk, int format, uint32_t epoch, const FmTagCells *c,
                 float proj[FM_TAG_BITS])
 {
     double f[FM_TAG_FEATURES], nmax = 0;
@@ -210,9 +262,12 @@ int fm_tag_hash(const FmTagKey *tk, uint32_t epoch, const FmTagCells *c,
     }
     if (nuse < FM_TAG_FEATURES / 2)
         return 0;
-    double rms = detrend(f, use);
-    if (!(rms >= FM_TAG_FLAT_RMS))
+    double rms = format == FM_MARK_FORMAT_TAG_V5 ? detrend(f, use) : highpass(f, use);
+    if (!(rms >= (format == FM_MARK_FORMAT_TAG_V5 ? FM_TAG_FLAT_RMS_V5 : FM_TAG_FLAT_RMS)))
         return 0;
+    nuse = 0;  /* the high-pass drops cells without a pair */
+    for (int k = 0; k < FM_TAG_FEATURES; k++)
+        nuse += use[k];
     double norm = 1.0 / (rms * sqrt((double)nuse));
     uint8_t bits[FM_TAG_BITS * FM_TAG_FEATURES / 8];
     epoch_projections(tk, epoch, bits);
@@ -274,14 +329,34 @@ int fm_bind_confirmed(const FmBind *b)
     return b->pairs && fm_bind_z(b) >= FM_BIND_Z && fm_bind_agreement(b) >= FM_BIND_AGREEMENT;
 }
 
+int fm_tag_format(int i)
+{
+    return i == 0 ? FM_MARK_FORMAT_TAGGED : FM_MARK_FORMAT_TAG_V5;
+}
+
+int fm_tag_format_index(int format)
+{
+    for (int i = 0; i < FM_TAG_FORMATS; i++)
+        if (fm_tag_format(i) == format)
+            return i;
+    return -1;
+}
+
+int fm_format_binds(int format)
+{
+    return fm_tag_format_index(format) >= 0;
+}
+
 void fm_format_mask(int format, uint8_t mask[FM_CODED_BITS])
 {
     /* public and fixed: ChaCha20 of a constant key per format */
     static const uint8_t key4[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 4 coded";
     static const uint8_t key5[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 5 coded";
+    static const uint8_t key6[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 6 coded";
     static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
     uint8_t stream[FM_CODED_BITS / 8];
-    crypto_stream_chacha20(stream, sizeof(stream), nonce, format == 4 ? key4 : key5);
+    crypto_stream_chacha20(stream, sizeof(stream), nonce,
+                           format == 4 ? key4 : format == 5 ? key5 : key6);
     for (int i = 0; i < FM_CODED_BITS; i++)
         mask[i] = (stream[i >> 3] >> (i & 7)) & 1;
 }

@@ -1,9 +1,10 @@
 /*
  * content_tag.h - binds each epoch's mark to the picture it was embedded in.
  *
- * Mark format 5 (docs/DESIGN.md section 10.1; format 4 of filmmark 0.4.0
- * carried the same tag under projections fixed for the whole clip, see
- * below). A keyless attacker can
+ * Mark format 6 (docs/DESIGN.md section 10.1; format 5 of filmmark 0.5.0
+ * hashed the cells less their plane fit instead of their local high-pass,
+ * format 4 of 0.4.0 used projections fixed for the whole clip; see below).
+ * A keyless attacker can
  * estimate an epoch's pattern from a marked copy and add it to other video
  * (the copy attack); the signed message then verifies on pictures the
  * studio never issued. Format 4 makes the mark carry something of its own
@@ -15,9 +16,9 @@
  * cells of FM_TAG_CELL mark pixels, in a region around the tile corner
  * nearest the picture's centre (the detector knows where tile corners are
  * after any crop, and a crop keeps the centre, so the region is found
- * exactly in cropped copies too); the cell means lose their mean and their
- * linear trends across the region, are scaled to unit RMS and projected on
- * FM_TAG_BITS keyed +/-1 vectors: the signs are the bits. Cell means of
+ * exactly in cropped copies too); each cell mean loses the mean of its
+ * neighbours (a local high-pass), the result is scaled to unit RMS and
+ * projected on FM_TAG_BITS keyed +/-1 vectors: the signs are the bits. Cell means of
  * 16 x 16 mark pixels do not see the mark (its DCT basis functions average
  * to zero over each 8 x 8 block), nor re-encoding, scaling, blur or a
  * colour grade, to within the smallest projections.
@@ -38,9 +39,11 @@
  * real clips at z 5.3-7.3, bench/results/binding.md). Drawn afresh per
  * epoch, the agreements of different epochs are independent.
  *
- * And why z alone is not enough: two unrelated pictures' detrended cells
- * still correlate a little (a horizon, a lit centre); that bias adds up
- * over a long clip into any z. The bound copy shows the agreement the
+ * And why z alone is not enough: two unrelated pictures' cells still
+ * correlate a little (a horizon, a lit centre); that bias adds up over a
+ * long clip into any z. Format 5 removed only the cells' plane fit, which
+ * leaves that shared layout in (agreement up to 0.49 between real clips,
+ * bench/results/binding.md); format 6's high-pass removes most of it. The bound copy shows the agreement the
  * tag's own strength predicts (fm_bind_agreement near 1, less the bits a
  * re-encode flips); a transplant shows only that small bias. A binding
  * needs both: z >= FM_BIND_Z and agreement >= FM_BIND_AGREEMENT.
@@ -54,9 +57,11 @@
 #include "keys.h"
 #include "msgcode.h"
 
-/* The mark format that carries the tag (version.h: FM_MARK_FORMAT), and
+/* The mark format that carries the tag (version.h: FM_MARK_FORMAT);
+ * filmmark 0.5.0's, whose tag (plane-fit features) is still checked; and
  * filmmark 0.4.0's, whose tag the detector reads but does not trust. */
-#define FM_MARK_FORMAT_TAGGED 5
+#define FM_MARK_FORMAT_TAGGED 6
+#define FM_MARK_FORMAT_TAG_V5 5
 #define FM_MARK_FORMAT_TAG_V4 4
 
 #define FM_TAG_BITS 128
@@ -64,9 +69,11 @@
 #define FM_TAG_ROWS 10
 #define FM_TAG_COLS 16
 #define FM_TAG_FEATURES (FM_TAG_ROWS * FM_TAG_COLS)  /* 160 */
-/* A region flatter than this (RMS of the detrended cell means, 8-bit
- * levels) carries no usable hash: black frames, fades, title cards. */
-#define FM_TAG_FLAT_RMS 2.0
+/* A region flatter than this (RMS of the high-passed cell means, 8-bit
+ * levels; format 5: of the detrended ones) carries no usable hash: black
+ * frames, fades, title cards. */
+#define FM_TAG_FLAT_RMS 1.0
+#define FM_TAG_FLAT_RMS_V5 2.0
 /* The binding is confirmed at z >= FM_BIND_Z. FM_BIND_ANCHORS anchors are
  * tried; on pictures the mark was not made for, z of each is a weighted sum
  * of >= FM_TAG_BITS independent fair signs: a transplant passes with
@@ -125,10 +132,12 @@ void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride,
 void fm_tag_cells_merge(FmTagCells *a, const FmTagCells *b);
 
 /* The soft hash that the tag of `epoch` (0 <= epoch < FM_EPOCHS; the epoch
- * that carries it, not the one hashed) holds: FM_TAG_BITS projections
- * (sign = bit). Returns 1 when the region holds enough picture (not flat,
- * most cells seen), else 0 (then proj is all zero). */
-int fm_tag_hash(const FmTagKey *tk, uint32_t epoch, const FmTagCells *c,
+ * that carries it, not the one hashed) holds in mark format `format`
+ * (FM_MARK_FORMAT_TAGGED, or FM_MARK_FORMAT_TAG_V5's features):
+ * FM_TAG_BITS projections (sign = bit). Returns 1 when the region holds
+ * enough picture (not flat, most cells seen), else 0 (then proj is all
+ * zero). */
+int fm_tag_hash(const FmTagKey *tk, int format, uint32_t epoch, const FmTagCells *c,
                 float proj[FM_TAG_BITS]);
 
 /* The binding statistic over (tag evidence read, hash recomputed) pairs. */
@@ -155,7 +164,15 @@ int fm_bind_confirmed(const FmBind *b);
  * hash that agrees on every bit. */
 double fm_bind_expected_z(const FmBind *b);
 
-/* The public whitening of the coded bits of format 4 or 5 (it tells the
+/* 1 for the mark formats whose tag the detector checks (6 and 5). */
+int fm_format_binds(int format);
+/* Those formats, newest first: fm_tag_format(i) for 0 <= i < FM_TAG_FORMATS;
+ * fm_tag_format_index(format) is i, or -1 for another format. */
+#define FM_TAG_FORMATS 2
+int fm_tag_format(int i);
+int fm_tag_format_index(int format);
+
+/* The public whitening of the coded bits of format 4, 5 or 6 (it tells the
  * formats apart, and from format 3, which is not whitened): bit i of the
  * codeword is flipped where mask bit i is set. */
 void fm_format_mask(int format, uint8_t mask[FM_CODED_BITS]);

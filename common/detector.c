@@ -80,7 +80,7 @@ typedef struct Detector {
     FmSlotMap map;
     float want[FM_SLOTS];
     FmEvidence *ev;              /* the message evidence, for naming (or NULL) */
-    /* format 4: the coded bits' public mask as signs, the tag key, the
+    /* formats 4-6: the coded bits' public mask as signs, the tag key, the
      * region anchors tried and each window's cells at each anchor (NULL:
      * taken from the nominal grid's cells, FmWindow.cells) */
     int8_t mask_sign[FM_CODED_BITS];
@@ -88,10 +88,12 @@ typedef struct Detector {
     int nanchor;
     int anchor_x[FM_BIND_ANCHORS], anchor_y[FM_BIND_ANCHORS];
     FmTagCells *wcells;          /* nwin x nanchor, or NULL */
-    FmBind bind[FM_BIND_ANCHORS];
+    /* the binding under each tagged format's features (fm_tag_format):
+     * which one counts is known once the message is read */
+    FmBind bind[FM_TAG_FORMATS][FM_BIND_ANCHORS];
     /* groups with no predecessor in the clip, against their own pictures:
      * used only when no group has one (a clip shorter than two epochs) */
-    FmBind bind_own[FM_BIND_ANCHORS];
+    FmBind bind_own[FM_TAG_FORMATS][FM_BIND_ANCHORS];
     /* the temporal host prediction removed from each window, per band
      * (fm_window_predict_fit), and its scratch */
     float beta[FM_NCOEF];
@@ -406,7 +408,7 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
                 tag_var[g][i] += wg[c] * wg[c] * var[c];
             }
             if (d->map.bit[k] >= 0) {
-                /* in the codeword's own signs (format 4 whitens it) */
+                /* in the codeword's own signs (formats 4-6 whiten it) */
                 soft[d->map.bit[k]] += d->mask_sign[d->map.bit[k]] * wg[c] * u[k] *
                                        d->map.sign[k];
                 mark[d->map.bit[k]] += wg[c] * ag[c];
@@ -468,11 +470,13 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
          * without one, the group's own pictures (the same on a still shot) */
         int own = !(have_prev && 2 * prev_frames >= max_frames);
         uint32_t epoch = (seg->h.n0 + (uint32_t)g) % FM_EPOCHS;
-        for (int a = 0; a < d->nanchor; a++)
-            if (fm_tag_hash(&d->tk, epoch, own ? &cur[a] : &d->prev_cells[a], proj))
-                fm_bind_add(own ? &d->bind_own[a] : &d->bind[a], tags + (size_t)g * FM_TAG_BITS,
-                            tag_mu + (size_t)g * FM_TAG_BITS, tag_var + (size_t)g * FM_TAG_BITS,
-                            proj);
+        for (int v = 0; v < FM_TAG_FORMATS; v++)
+            for (int a = 0; a < d->nanchor; a++)
+                if (fm_tag_hash(&d->tk, fm_tag_format(v), epoch,
+                                own ? &cur[a] : &d->prev_cells[a], proj))
+                    fm_bind_add(own ? &d->bind_own[v][a] : &d->bind[v][a],
+                                tags + (size_t)g * FM_TAG_BITS, tag_mu + (size_t)g * FM_TAG_BITS,
+                                tag_var + (size_t)g * FM_TAG_BITS, proj);
         memcpy(d->prev_cells, cur, sizeof(FmTagCells) * (size_t)d->nanchor);
         prev_frames = d->group_frames[g];
         have_prev = 1;
@@ -500,22 +504,24 @@ static int try_format(const float *soft, int code, int mark_format, const FmKey 
 }
 
 /*
- * The message, in whichever mark format verifies: 5 (soft, under format 5's
- * mask), 4 (the same under format 4's), 3 (the coded bits folded over every
- * data rank, no mask), 2 (the convolutional code's bits folded likewise).
- * Unread ones leave *mr's signature_valid 0 and *format 5.
+ * The message, in whichever mark format verifies: 6 (soft, under format 6's
+ * mask), 5 and 4 (the same under their masks), 3 (the coded bits folded
+ * over every data rank, no mask), 2 (the convolutional code's bits folded
+ * likewise). Unread ones leave *mr's signature_valid 0 and *format 6.
  */
 static int read_any_format(const float *soft, const float *rank_soft, const FmKey *key,
                            FmMsgRead *mr, int *format)
 {
+    static const int older_masks[] = { FM_MARK_FORMAT_TAG_V5, FM_MARK_FORMAT_TAG_V4 };
     float other[FM_CODED_BITS];
     int ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, key, mr);
     *format = FM_MARK_FORMAT_TAGGED;
-    if (ret >= 0 && !mr->signature_valid) {
-        memcpy(other, soft, sizeof(other));
-        fm_format_remask(other, FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V4);
-        ret = try_format(other, FM_MSGCODE_FORMAT, FM_MARK_FORMAT_TAG_V4, key, mr, format);
-    }
+    for (size_t i = 0; i < sizeof(older_masks) / sizeof(older_masks[0]); i++)
+        if (ret >= 0 && !mr->signature_valid) {
+            memcpy(other, soft, sizeof(other));
+            fm_format_remask(other, FM_MARK_FORMAT_TAGGED, older_masks[i]);
+            ret = try_format(other, FM_MSGCODE_FORMAT, older_masks[i], key, mr, format);
+        }
     if (ret >= 0 && !mr->signature_valid) {
         fm_msgcode_fold(rank_soft, FM_CODED_BITS, other);
         ret = try_format(other, FM_MSGCODE_FORMAT, FM_MSGCODE_FORMAT, key, mr, format);
@@ -637,7 +643,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         sodium_memzero(refbits, sizeof(refbits));
         if (ret < 0)
             return fm_error_set(err, ret, "out of memory in the encoder");
-        /* the slots carry the whitened codeword (format 4) */
+        /* the slots carry the whitened codeword (formats 4-6) */
         for (int i = 0; i < FM_CODED_BITS; i++)
             exp_slots[i] = exp_coded[i] ^ (d->mask_sign[i] < 0);
     }
@@ -722,20 +728,21 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     FmMsgRead mr;
     if ((ret = read_any_format(soft, rank_soft, d->key, &mr, &res->mark_format)) < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
-    /* format 5's binding: the best anchor (FM_BIND_ANCHORS counted in
-     * FM_BIND_Z) */
-    int own = 1;
+    /* the binding under the features of the format read: the best anchor
+     * (FM_BIND_ANCHORS counted in FM_BIND_Z) */
+    int tv = fm_tag_format_index(res->mark_format), own = 1;
     for (int a = 0; a < d->nanchor; a++)
-        own &= !d->bind[a].pairs;
-    fm_bind_report(own ? d->bind_own : d->bind, d->nanchor, res);
-    if (res->mark_format != FM_MARK_FORMAT_TAGGED) {
+        own &= !d->bind[tv < 0 ? 0 : tv][a].pairs;
+    fm_bind_report(own ? d->bind_own[tv < 0 ? 0 : tv] : d->bind[tv < 0 ? 0 : tv], d->nanchor,
+                   res);
+    if (tv < 0) {
         /* no tag, or format 4's, whose projections were not these */
         res->bind_z = res->bind_agreement = res->bind_expected_z = 0;
         res->bind_pairs = res->content_bound = 0;
     }
     /* a group's own pictures may have moved on from its predecessor's: they
      * can confirm a binding, never contradict one */
-    res->content_mismatch = res->mark_format == FM_MARK_FORMAT_TAGGED && res->bind_pairs &&
+    res->content_mismatch = tv >= 0 && res->bind_pairs &&
                             !own && !res->content_bound &&
                             res->bind_expected_z >= FM_BIND_EXPECTED_Z;
     res->signature_valid = mr.signature_valid;

@@ -242,7 +242,7 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     if (fm_msgcode_encode(bits, e->coded) < 0)
         goto fail;
     {
-        /* format 4: the codeword whitened by the public mask */
+        /* formats 4-6: the codeword whitened by the public mask */
         uint8_t mask[FM_CODED_BITS];
         fm_format_mask(FM_MARK_FORMAT_TAGGED, mask);
         for (int i = 0; i < FM_CODED_BITS; i++)
@@ -453,8 +453,8 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
         float proj[FM_TAG_BITS];
         uint8_t tag[FM_TAG_BITS];
         int follows = e->epoch >= 0 && epoch == (uint32_t)(e->epoch + 1) % FM_EPOCHS;
-        if (!(follows && fm_tag_hash(e->tag_key, epoch, e->epoch_cells, proj)))
-            fm_tag_hash(e->tag_key, epoch, e->frame_cells, proj);
+        if (!(follows && fm_tag_hash(e->tag_key, FM_MARK_FORMAT_TAGGED, epoch, e->epoch_cells, proj)))
+            fm_tag_hash(e->tag_key, FM_MARK_FORMAT_TAGGED, epoch, e->frame_cells, proj);
         for (int i = 0; i < FM_TAG_BITS; i++)
             tag[i] = proj[i] > 0;
         set_epoch(e, epoch, tag);

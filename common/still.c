@@ -248,7 +248,7 @@ static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, uint32_t
         FmTagCells cells;
         fm_tag_cells_clear(&cells);
         fm_tag_cells_add_plane(&cells, plane, pic->gw, pic->gh, ax[a], ay[a]);
-        if (fm_tag_hash(&sk->tk, epoch, &cells, proj))
+        if (fm_tag_hash(&sk->tk, res->mark_format, epoch, &cells, proj))
             fm_bind_add(&bind[a], tags, tag_mu, tag_var, proj);
     }
     fm_bind_report(bind, FM_BIND_ANCHORS, res);
@@ -267,23 +267,25 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *re
     if (ret < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
     res->mark_format = FM_MARK_FORMAT_TAGGED;
-    if (!mr.signature_valid) {
-        /* a format 4 mark (filmmark 0.4.0): its own mask */
-        float soft4[FM_CODED_BITS];
-        FmMsgRead v4;
-        memcpy(soft4, soft, sizeof(soft4));
-        fm_format_remask(soft4, FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V4);
-        ret = fm_msgcode_read(soft4, FM_MSGCODE_FORMAT, key, &v4);
-        sodium_memzero(soft4, sizeof(soft4));
+    /* a format 5 or 4 mark (filmmark 0.5.0, 0.4.0): their own masks */
+    static const int older_masks[] = { FM_MARK_FORMAT_TAG_V5, FM_MARK_FORMAT_TAG_V4 };
+    for (size_t i = 0; i < sizeof(older_masks) / sizeof(older_masks[0]) && !mr.signature_valid;
+         i++) {
+        float older[FM_CODED_BITS];
+        FmMsgRead v;
+        memcpy(older, soft, sizeof(older));
+        fm_format_remask(older, FM_MARK_FORMAT_TAGGED, older_masks[i]);
+        ret = fm_msgcode_read(older, FM_MSGCODE_FORMAT, key, &v);
+        sodium_memzero(older, sizeof(older));
         if (ret < 0) {
             sodium_memzero(&mr, sizeof(mr));
             return fm_error_set(err, ret, "out of memory in the decoder");
         }
-        if (v4.signature_valid) {
-            mr = v4;
-            res->mark_format = FM_MARK_FORMAT_TAG_V4;
+        if (v.signature_valid) {
+            mr = v;
+            res->mark_format = older_masks[i];
         }
-        sodium_memzero(&v4, sizeof(v4));
+        sodium_memzero(&v, sizeof(v));
     }
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
@@ -498,7 +500,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
             }
             sodium_memzero(&r3, sizeof(r3));
         }
-        if (res->signature_valid && res->mark_format == FM_MARK_FORMAT_TAGGED)
+        if (res->signature_valid && fm_format_binds(res->mark_format))
             bind_still(sk, pic, b->epoch, b->flip, b->sx, b->sy, tags, tag_mu, tag_var, res);
         sodium_memzero(rank_soft, sizeof(rank_soft));
         sodium_memzero(tags, sizeof(tags));

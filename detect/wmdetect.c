@@ -27,6 +27,7 @@
 #include "report.h"
 #include "tool_util.h"
 #include "video_io.h"
+#include "content_tag.h"
 #include "version.h"
 
 enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_ERROR = 2, EXIT_UNVERIFIED = 3, EXIT_MISMATCH = 4 };
@@ -148,25 +149,25 @@ static int parse_time(const char *s, double *out)
 }
 
 /* The outcome in one word, for scripts: ids are only given when verified. */
-/* A verified format-4 mark whose content tag does not agree with the
+/* A verified mark of format 6 or 5 whose content tag does not agree with the
  * pictures it was read from, and no receipt's fingerprint that vouches for
  * them: the copy attack (or a re-stamp) until shown otherwise. */
 static int unbound(const FmDetectResult *r, const ContentCheck *cc)
 {
-    return r->signature_valid && r->mark_format == FM_MARK_FORMAT && !r->content_bound &&
+    return r->signature_valid && fm_format_binds(r->mark_format) && !r->content_bound &&
            !(cc->checked && cc->m.verdict != FM_FP_TOO_SHORT && cc->m.match);
 }
 
 /* The binding's verdict, one word (--json binding_verdict). */
 static const char *binding_verdict(const FmDetectResult *r)
 {
-    return r->mark_format != FM_MARK_FORMAT ? "none" : r->content_bound ? "bound"
+    return !fm_format_binds(r->mark_format) ? "none" : r->content_bound ? "bound"
            : !r->bind_pairs ? "not_checked" : r->content_mismatch ? "mismatch" : "inconclusive";
 }
 
 static const char *binding_text(const FmDetectResult *r)
 {
-    if (r->mark_format != FM_MARK_FORMAT)
+    if (!fm_format_binds(r->mark_format))
         return r->mark_format == 4
                ? "none (format 4's content tag is not checked: re-issue; only a receipt's "
                  "content match excludes a transplant)"
@@ -249,9 +250,11 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
     if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
         printf("  mark format:    %d (written by filmmark 0.%d.x: still read; re-issue with this "
-               "version for the content binding%s)\n", r->mark_format, r->mark_format,
-               r->mark_format == 2 ? " and the stronger code" : "");
-    if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
+               "version for %s)\n", r->mark_format, r->mark_format,
+               fm_format_binds(r->mark_format) ? "the sharper content binding"
+               : r->mark_format == 2 ? "the content binding and the stronger code"
+                                     : "the content binding");
+    if (r->signature_valid && !fm_format_binds(r->mark_format))
         printf("  bound to picture: %s\n", binding_text(r));
     else if (r->signature_valid)
         printf("  bound to picture: %s; z = %.1f over %d epoch%s (%.1f expected if bound), "
@@ -309,7 +312,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "mark_format", r->signature_valid ? json_integer(r->mark_format)
                                                              : json_null());
     /* format 5: the content tag against the clip's own pictures */
-    json_object_set_new(o, "content_bound", !r->signature_valid || r->mark_format != FM_MARK_FORMAT
+    json_object_set_new(o, "content_bound", !r->signature_valid || !fm_format_binds(r->mark_format)
                                             || !r->bind_pairs ? json_null()
                                                               : json_boolean(r->content_bound));
     json_object_set_new(o, "binding_z", r->signature_valid && r->bind_pairs ? real(r->bind_z)

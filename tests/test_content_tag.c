@@ -1,7 +1,8 @@
 /*
- * test_content_tag.c - format 4's content tag (common/content_tag.c).
+ * test_content_tag.c - the content tag of formats 6 and 5
+ * (common/content_tag.c).
  *
- * The hash of a picture's coarse layout must survive what a copy does to it
+ * The hash of a picture's cell-scale detail must survive what a copy does to it
  * (gain, offset, noise, a crop that keeps the region) and differ on other
  * pictures; the keyed projections differ per key and are reproducible; the
  * binding statistic is large when the tags read agree with the hash and
@@ -77,13 +78,20 @@ static void scene(float *p, uint64_t seed)
         }
 }
 
-static int hash_of(const FmTagKey *tk, const float *p, int w, int h, int ax, int ay,
+static int hash_in(const FmTagKey *tk, int format, const float *p, int w, int h, int ax, int ay,
                    float proj[FM_TAG_BITS])
 {
     FmTagCells c;
     fm_tag_cells_clear(&c);
     fm_tag_cells_add_plane(&c, p, w, h, ax, ay);
-    return fm_tag_hash(tk, 7, &c, proj);
+    return fm_tag_hash(tk, format, 7, &c, proj);
+}
+
+/* The hash this version writes (format 6). */
+static int hash_of(const FmTagKey *tk, const float *p, int w, int h, int ax, int ay,
+                   float proj[FM_TAG_BITS])
+{
+    return hash_in(tk, FM_MARK_FORMAT_TAGGED, p, w, h, ax, ay, proj);
 }
 
 static double agreement(const float *a, const float *b)
@@ -130,7 +138,7 @@ Test(content_tag, projections_are_keyed_and_reproducible)
     make_key(a2, 1);
     make_key(b, 2);
     cr_assert_eq(memcmp(a, a2, sizeof(*a)), 0);
-    picture(p, 5);
+    scene(p, 5);
     cr_assert(hash_of(a, p, GW, GH, 384, 128, ha));
     cr_assert(hash_of(a2, p, GW, GH, 384, 128, ha2));
     cr_assert(hash_of(b, p, GW, GH, 384, 128, hb));
@@ -145,8 +153,11 @@ Test(content_tag, projections_are_keyed_and_reproducible)
     free(p);
 }
 
-Test(content_tag, hash_survives_grade_noise_and_a_crop_and_differs_on_other_pictures)
+/* format 6 on busy pictures (its high-pass keeps cell-scale detail), format
+ * 5 on smooth ones (its plane fit keeps the coarse layout) */
+static void survives_grade_noise_and_crop(int format)
 {
+    void (*make)(float *, uint64_t) = format == FM_MARK_FORMAT_TAGGED ? scene : picture;
     FmTagKey *tk = malloc(sizeof(*tk));
     float *p = malloc(sizeof(float) * GW * GH), *q = malloc(sizeof(float) * GW * GH);
     float h0[FM_TAG_BITS], h1[FM_TAG_BITS];
@@ -155,35 +166,83 @@ Test(content_tag, hash_survives_grade_noise_and_a_crop_and_differs_on_other_pict
     tu_rng_seed(&r, 9);
     double worst_same = 1, worst_other = 0, sum_other = 0;
     for (uint64_t s = 1; s <= 20; s++) {
-        picture(p, s);
-        cr_assert(hash_of(tk, p, GW, GH, 384, 128, h0));
+        make(p, s);
+        cr_assert(hash_in(tk, format, p, GW, GH, 384, 128, h0));
         /* a grade (gain, offset), coding noise */
         for (int i = 0; i < GW * GH; i++)
             q[i] = (float)(1.2 * p[i] - 14 + 3 * tu_rng_gauss(&r));
-        cr_assert(hash_of(tk, q, GW, GH, 384, 128, h1));
+        cr_assert(hash_in(tk, format, q, GW, GH, 384, 128, h1));
         double a = agreement(h0, h1);
         /* a crop of 96 mark pixels on the left and 40 on top: the plane
          * starts later, the anchor moves with it */
         int cw = GW - 96 - 40, chh = GH - 40 - 20;
         for (int y = 0; y < chh; y++)
             memcpy(q + y * cw, p + (y + 40) * GW + 96, sizeof(float) * cw);
-        cr_assert(hash_of(tk, q, cw, chh, 384 - 96, 128 - 40, h1));
+        cr_assert(hash_in(tk, format, q, cw, chh, 384 - 96, 128 - 40, h1));
         double ac = agreement(h0, h1);
         worst_same = fmin(worst_same, fmin(a, ac));
-        picture(q, 1000 + s);
-        cr_assert(hash_of(tk, q, GW, GH, 384, 128, h1));
+        make(q, 1000 + s);
+        cr_assert(hash_in(tk, format, q, GW, GH, 384, 128, h1));
         double o = agreement(h0, h1);
         worst_other = fmax(worst_other, o);
         sum_other += o;
     }
-    cr_log_info("graded/noisy/cropped copies: worst agreement %.2f; other pictures: mean %.2f, "
-                "worst %.2f", worst_same, sum_other / 20, worst_other);
+    cr_log_info("format %d: graded/noisy/cropped copies: worst agreement %.2f; other pictures: "
+                "mean %.2f, worst %.2f", format, worst_same, sum_other / 20, worst_other);
     cr_assert_geq(worst_same, 0.95);
     cr_assert(sum_other / 20 > 0.4 && sum_other / 20 < 0.6);
     cr_assert_lt(worst_other, 0.75);
     free(tk);
     free(p);
     free(q);
+}
+
+Test(content_tag, hash_survives_grade_noise_and_a_crop_and_differs_on_other_pictures)
+{
+    survives_grade_noise_and_crop(FM_MARK_FORMAT_TAGGED);
+}
+
+Test(content_tag, format_5_hash_survives_grade_noise_and_a_crop)
+{
+    survives_grade_noise_and_crop(FM_MARK_FORMAT_TAG_V5);
+}
+
+/* What format 6 changed: unrelated pictures that share a smooth layout (a
+ * lit centre, a vignette) agree through format 5's plane fit, which leaves
+ * the layout in; format 6's high-pass removes it. */
+Test(content_tag, a_shared_smooth_layout_does_not_make_unrelated_pictures_agree)
+{
+    FmTagKey *tk = malloc(sizeof(*tk));
+    float *a = malloc(sizeof(float) * GW * GH), *b = malloc(sizeof(float) * GW * GH);
+    float ha[FM_TAG_BITS], hb[FM_TAG_BITS];
+    make_key(tk, 12);
+    double ag[2] = { 0, 0 };
+    const int formats[2] = { FM_MARK_FORMAT_TAG_V5, FM_MARK_FORMAT_TAGGED };
+    for (uint64_t s = 0; s < 10; s++) {
+        scene(a, 300 + 2 * s);
+        scene(b, 301 + 2 * s);
+        for (int y = 0; y < GH; y++)
+            for (int x = 0; x < GW; x++) {
+                /* quiet detail under a bright centre falling off by 80
+                 * levels to the region's corners */
+                double dx = (x - 384) / 128.0, dy = (y - 128) / 80.0;
+                float lit = (float)(80 * (1 - (dx * dx + dy * dy) / 2));
+                a[y * GW + x] = 0.25f * (a[y * GW + x] - 110) + 60 + lit;
+                b[y * GW + x] = 0.25f * (b[y * GW + x] - 110) + 60 + lit;
+            }
+        for (int f = 0; f < 2; f++) {
+            cr_assert(hash_in(tk, formats[f], a, GW, GH, 384, 128, ha));
+            cr_assert(hash_in(tk, formats[f], b, GW, GH, 384, 128, hb));
+            ag[f] += agreement(ha, hb) / 10;
+        }
+    }
+    cr_log_info("unrelated pictures under one lit centre: bits agree %.2f (format 5), %.2f "
+                "(format 6)", ag[0], ag[1]);
+    cr_assert_gt(ag[0], 0.7);
+    cr_assert_lt(fabs(ag[1] - 0.5), 0.1);
+    free(tk);
+    free(a);
+    free(b);
 }
 
 Test(content_tag, flat_pictures_carry_no_hash)
@@ -219,23 +278,34 @@ Test(content_tag, luma_and_plane_cells_agree)
     uint16_t *y10 = malloc(sizeof(uint16_t) * W * H);
     float hp[FM_TAG_BITS], h8[FM_TAG_BITS], h10[FM_TAG_BITS];
     make_key(tk, 5);
-    picture(p, 11);
+    scene(p, 11);
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             float v = p[(y / 3) * GW + x / 3];
             y8[(size_t)y * W + x] = (uint8_t)lrintf(fminf(fmaxf(v, 0), 255));
             y10[(size_t)y * W + x] = (uint16_t)lrintf(fminf(fmaxf(v * 4, 0), 1023));
         }
+    /* the detector's plane sees the picture's 8-bit samples */
+    for (int y = 0; y < GH; y++)
+        for (int x = 0; x < GW; x++)
+            p[y * GW + x] = y8[(size_t)(3 * y) * W + 3 * x];
     FmTagCells c;
     cr_assert(hash_of(tk, p, GW, GH, 384, 128, hp));
     fm_tag_cells_clear(&c);
     fm_tag_cells_add_luma(&c, y8, W, 8, W, H, 384, 128);
-    cr_assert(fm_tag_hash(tk, 7, &c, h8));
+    cr_assert(fm_tag_hash(tk, FM_MARK_FORMAT_TAGGED, 7, &c, h8));
     fm_tag_cells_clear(&c);
     fm_tag_cells_add_luma(&c, (const uint8_t *)y10, W * 2, 10, W, H, 384, 128);
-    cr_assert(fm_tag_hash(tk, 7, &c, h10));
+    cr_assert(fm_tag_hash(tk, FM_MARK_FORMAT_TAGGED, 7, &c, h10));
+    for (int y = 0; y < GH; y++)
+        for (int x = 0; x < GW; x++)
+            p[y * GW + x] = y10[(size_t)(3 * y) * W + 3 * x] / 4.0f;
+    float hp10[FM_TAG_BITS];
+    cr_assert(hash_of(tk, p, GW, GH, 384, 128, hp10));
+    cr_log_info("luma cells against plane cells: bits agree %.3f (8-bit), %.3f (10-bit)",
+                agreement(hp, h8), agreement(hp10, h10));
     cr_assert_geq(agreement(hp, h8), 0.98);
-    cr_assert_geq(agreement(hp, h10), 0.98);
+    cr_assert_geq(agreement(hp10, h10), 0.98);
     free(tk);
     free(p);
     free(y8);
@@ -291,12 +361,12 @@ Test(content_tag, projections_change_with_the_epoch)
     float h1[FM_TAG_BITS], h2[FM_TAG_BITS], h1b[FM_TAG_BITS];
     FmTagCells c;
     make_key(tk, 4);
-    picture(p, 6);
+    scene(p, 6);
     fm_tag_cells_clear(&c);
     fm_tag_cells_add_plane(&c, p, GW, GH, 384, 128);
-    cr_assert(fm_tag_hash(tk, 1, &c, h1));
-    cr_assert(fm_tag_hash(tk, 2, &c, h2));
-    cr_assert(fm_tag_hash(tk, 1, &c, h1b));
+    cr_assert(fm_tag_hash(tk, FM_MARK_FORMAT_TAGGED, 1, &c, h1));
+    cr_assert(fm_tag_hash(tk, FM_MARK_FORMAT_TAGGED, 2, &c, h2));
+    cr_assert(fm_tag_hash(tk, FM_MARK_FORMAT_TAGGED, 1, &c, h1b));
     cr_assert_arr_eq(h1, h1b, sizeof(h1));
     double ag = agreement(h1, h2);
     cr_assert(ag > 0.3 && ag < 0.7, "the next epoch's bits agree on %.2f", ag);
@@ -332,8 +402,8 @@ Test(content_tag, unrelated_static_shots_do_not_bind_over_many_epochs)
         FmBind bind = { 0 };
         for (uint32_t e = 0; e < (uint32_t)epochs; e++) {
             /* a's strong, clean tag read over b's pictures */
-            cr_assert(fm_tag_hash(tk, e, &ca, ha));
-            cr_assert(fm_tag_hash(tk, e, &cb, hb));
+            cr_assert(fm_tag_hash(tk, FM_MARK_FORMAT_TAGGED, e, &ca, ha));
+            cr_assert(fm_tag_hash(tk, FM_MARK_FORMAT_TAGGED, e, &cb, hb));
             for (int i = 0; i < FM_TAG_BITS; i++)
                 tag[i] = ha[i] > 0 ? 3.0f : -3.0f;
             fm_bind_add(&bind, tag, mu, var, hb);
@@ -387,50 +457,58 @@ Test(content_tag, agreement_is_near_one_when_bound_and_near_zero_otherwise)
 
 Test(content_tag, format_masks_are_fixed_balanced_and_distinct)
 {
-    uint8_t m4[FM_CODED_BITS], m4b[FM_CODED_BITS], m5[FM_CODED_BITS];
-    fm_format_mask(4, m4);
+    uint8_t m[3][FM_CODED_BITS], m4b[FM_CODED_BITS];
+    for (int f = 4; f <= 6; f++)
+        fm_format_mask(f, m[f - 4]);
     fm_format_mask(4, m4b);
-    fm_format_mask(5, m5);
-    cr_assert_arr_eq(m4, m4b, sizeof(m4));
-    int ones4 = 0, ones5 = 0, differ = 0;
-    for (int i = 0; i < FM_CODED_BITS; i++) {
-        ones4 += m4[i];
-        ones5 += m5[i];
-        differ += m4[i] != m5[i];
+    cr_assert_arr_eq(m[0], m4b, sizeof(m4b));
+    for (int f = 0; f < 3; f++) {
+        int ones = 0;
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            ones += m[f][i];
+        cr_assert(ones > FM_CODED_BITS / 2 - 200 && ones < FM_CODED_BITS / 2 + 200, "%d", ones);
+        for (int g = f + 1; g < 3; g++) {
+            int differ = 0;
+            for (int i = 0; i < FM_CODED_BITS; i++)
+                differ += m[f][i] != m[g][i];
+            cr_assert(differ > FM_CODED_BITS / 2 - 200 && differ < FM_CODED_BITS / 2 + 200,
+                      "formats %d and %d differ in %d bits", f + 4, g + 4, differ);
+        }
     }
-    cr_assert(ones4 > FM_CODED_BITS / 2 - 200 && ones4 < FM_CODED_BITS / 2 + 200, "%d", ones4);
-    cr_assert(ones5 > FM_CODED_BITS / 2 - 200 && ones5 < FM_CODED_BITS / 2 + 200, "%d", ones5);
-    cr_assert(differ > FM_CODED_BITS / 2 - 200 && differ < FM_CODED_BITS / 2 + 200, "%d", differ);
-    /* soft bits read under format 5's mask, re-read under format 4's */
+    /* soft bits read under format 6's mask, re-read under format 4's */
     float soft[FM_CODED_BITS];
-    int8_t s4[FM_CODED_BITS], s5[FM_CODED_BITS];
+    int8_t s4[FM_CODED_BITS], s6[FM_CODED_BITS];
     fm_format_mask_signs(4, s4);
-    fm_format_mask_signs(5, s5);
+    fm_format_mask_signs(6, s6);
     for (int i = 0; i < FM_CODED_BITS; i++)
-        soft[i] = (float)(s5[i] * (i % 3 + 1));
-    fm_format_remask(soft, 5, 4);
+        soft[i] = (float)(s6[i] * (i % 3 + 1));
+    fm_format_remask(soft, 6, 4);
     for (int i = 0; i < FM_CODED_BITS; i++)
         cr_assert_eq(soft[i], (float)(s4[i] * (i % 3 + 1)));
+    cr_assert(fm_format_binds(6) && fm_format_binds(5));
+    cr_assert(!fm_format_binds(4) && !fm_format_binds(3));
 }
 
-/* A codeword under format 5's mask reads as format 5; the same codeword under
- * format 4's (a deliverable of filmmark 0.4.0) still verifies, as format 4. */
-Test(content_tag, format_4_and_5_codewords_are_read_as_themselves)
+/* A codeword under format 6's mask reads as format 6; the same codeword under
+ * format 5's or 4's (deliverables of filmmark 0.5.0, 0.4.0) still verifies,
+ * as that format. */
+Test(content_tag, format_4_5_and_6_codewords_are_read_as_themselves)
 {
     FmPayload payload;
     uint8_t message[FM_MESSAGE_BYTES], bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
     FmKey *key = tu_signed_message(31, 7, 8, &payload, message);
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
     cr_assert_eq(fm_msgcode_encode(bits, coded), 0);
-    for (int format = 4; format <= 5; format++) {
+    for (int format = 4; format <= 6; format++) {
         int8_t sign[FM_CODED_BITS];
         float soft[FM_CODED_BITS];
         fm_format_mask_signs(format, sign);
-        /* what the detector sums: the slots' values in format 5's signs */
-        int8_t sign5[FM_CODED_BITS];
-        fm_format_mask_signs(5, sign5);
+        /* what the detector sums: the slots' values in the current format's
+         * signs */
+        int8_t now[FM_CODED_BITS];
+        fm_format_mask_signs(FM_MARK_FORMAT_TAGGED, now);
         for (int i = 0; i < FM_CODED_BITS; i++)
-            soft[i] = (float)((coded[i] ^ (sign[i] < 0) ? 1 : -1) * sign5[i]);
+            soft[i] = (float)((coded[i] ^ (sign[i] < 0) ? 1 : -1) * now[i]);
         FmDetectResult res;
         FmError err = { { 0 } };
         memset(&res, 0, sizeof(res));
