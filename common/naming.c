@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "content_tag.h"
 #include "msgcode.h"
 #include "pattern.h"
 
@@ -223,9 +224,26 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
         norm[s] = sqrt(q);
     }
 
+    /* An issued message's deliverable may have been written by this version
+     * or by an older one whose codeword had another public mask (formats 5
+     * and 4: the registry does not say which): each candidate is scored
+     * under each, and counted that many times. The evidence is in the
+     * current format's signs. */
+    static const int formats[] = { FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V5,
+                                   FM_MARK_FORMAT_TAG_V4 };
+    enum { NFORMATS = FM_NAMING_FORMATS };
+    int8_t flip[NFORMATS][FM_CODED_BITS];
+    for (int f = 0; f < NFORMATS; f++) {
+        int8_t now[FM_CODED_BITS];
+        fm_format_mask_signs(FM_MARK_FORMAT_TAGGED, now);
+        fm_format_mask_signs(formats[f], flip[f]);
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            flip[f][i] = (int8_t)(flip[f][i] * now[i]);
+    }
+
     /* weighted Bonferroni: the main statistics share MAIN_SHARE of the
      * false-alarm budget, the runners-up the rest */
-    double nf = (double)(family > n ? family : n);
+    double nf = (double)(family > n ? family : n) * NFORMATS;
     double h_main = nf * (1 + nsub) / MAIN_SHARE, h_alt = nf * (nalt ? nalt : 1) / (1 - MAIN_SHARE);
     out->tested = n;
     out->hypotheses = (long)fmin(nf * nstat, 9e18);
@@ -233,22 +251,29 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
         fm_bytes_to_bits(cands[c].message, FM_MESSAGE_BYTES, bits);
         if (fm_msgcode_encode(bits, coded) < 0)
             break; /* cannot happen: the mask above built the code */
-        for (int i = 0; i < FM_CODED_BITS; i++)
-            cw[i] = coded[i] ? 1 : -1;
         FmCandidateScore *sc = &out->scores[c];
         sc->index = c;
-        sc->stretch = -1;
-        sc->alternative = -1;
-        sc->z = sc->z_clip = correlate(cw, wy, norm[0]);
-        sc->false_alarm_log10 = corrected_log10(sc->z, h_main);
-        for (int s = 1; s < nstat; s++) {
-            double z = correlate(cw, wy + (size_t)s * FM_CODED_BITS, norm[s]);
-            double lp = corrected_log10(z, s <= nsub ? h_main : h_alt);
-            if (lp < sc->false_alarm_log10 || (lp == sc->false_alarm_log10 && z > sc->z)) {
-                sc->z = z;
-                sc->false_alarm_log10 = lp;
-                sc->stretch = s <= nsub ? s - 1 : -1;
-                sc->alternative = s <= nsub ? -1 : s - 1 - nsub;
+        for (int f = 0; f < NFORMATS; f++) {
+            for (int i = 0; i < FM_CODED_BITS; i++)
+                cw[i] = (int8_t)((coded[i] ? 1 : -1) * flip[f][i]);
+            FmCandidateScore t = { .index = c, .stretch = -1, .alternative = -1,
+                                   .mark_format = formats[f] };
+            t.z = t.z_clip = sc->z_clip_format[f] = correlate(cw, wy, norm[0]);
+            t.false_alarm_log10 = corrected_log10(t.z, h_main);
+            for (int s = 1; s < nstat; s++) {
+                double z = correlate(cw, wy + (size_t)s * FM_CODED_BITS, norm[s]);
+                double lp = corrected_log10(z, s <= nsub ? h_main : h_alt);
+                if (lp < t.false_alarm_log10 || (lp == t.false_alarm_log10 && z > t.z)) {
+                    t.z = z;
+                    t.false_alarm_log10 = lp;
+                    t.stretch = s <= nsub ? s - 1 : -1;
+                    t.alternative = s <= nsub ? -1 : s - 1 - nsub;
+                }
+            }
+            if (f == 0 || t.false_alarm_log10 < sc->false_alarm_log10 ||
+                (t.false_alarm_log10 == sc->false_alarm_log10 && t.z > sc->z)) {
+                memcpy(t.z_clip_format, sc->z_clip_format, sizeof(t.z_clip_format));
+                *sc = t;
             }
         }
         sc->named = sc->false_alarm_log10 <= log10(FM_NAMING_THRESHOLD);

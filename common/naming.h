@@ -47,6 +47,11 @@ typedef struct FmCandidate {
     const char *label;                  /* the caller's id or name; not read, not copied */
 } FmCandidate;
 
+/* The mark formats an issued message is scored under (their codewords'
+ * public masks differ; the registry does not record which version wrote a
+ * deliverable): 6, 5 and 4. */
+#define FM_NAMING_FORMATS 3
+
 typedef struct FmCandidateScore {
     size_t index;            /* into the candidates given */
     double z;                /* distinguishing statistic: N(0,1) for an innocent
@@ -64,6 +69,11 @@ typedef struct FmCandidateScore {
     double margin_log10;     /* decades between its corrected probability and the
                                 next candidate's (>= 0; 0 for the last) */
     int named;               /* corrected p <= FM_NAMING_THRESHOLD */
+    int mark_format;         /* the format whose codeword mask gave z (6, or 5
+                                or 4 for a deliverable of filmmark 0.5/0.4) */
+    double z_clip_format[FM_NAMING_FORMATS];  /* the whole clip's statistic
+                                under each format's mask (6, 5, 4): each N(0,1)
+                                for an innocent; z is the most significant */
 } FmCandidateScore;
 
 /* Whether the evidence is that of one mark (blind, no candidates needed). */
@@ -80,8 +90,9 @@ typedef struct FmMarkConsistency {
 
 typedef struct FmNamingResult {
     size_t tested;           /* candidates scored */
-    long hypotheses;         /* statistics looked at: max(family, tested) x (1 +
-                                stretches scored alone + runner-up hypotheses);
+    long hypotheses;         /* statistics looked at: max(family, tested) x 3
+                                mark formats x (1 + stretches scored alone +
+                                runner-up hypotheses);
                                 the correction weighs them (docs/DESIGN.md §12) */
     FmCandidateScore *scores;    /* every candidate, most significant first; malloc'd */
     size_t named;            /* the first `named` scores are accused */

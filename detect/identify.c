@@ -252,12 +252,12 @@ static json_t *suspect_json(const Identification *id, size_t i)
 {
     const Suspect *s = id->ranked[i];
     const FmCandidateScore *c = &id->naming.scores[i];
-    json_t *o = json_pack("{s:I, s:I, s:o, s:s, s:f, s:f, s:f}",
+    json_t *o = json_pack("{s:I, s:I, s:o, s:s, s:f, s:f, s:f, s:i}",
         "recipient_id", (json_int_t)s->recipient_id, "title_id", (json_int_t)s->title_id,
         "name", s->name ? json_string(s->name) : json_null(),
         "source", s->registry_id > 0 ? "registry" : "receipt",
         "z", c->z + 0.0, "false_alarm_log10", c->false_alarm_log10 + 0.0,
-        "margin_log10", c->margin_log10 + 0.0);
+        "margin_log10", c->margin_log10 + 0.0, "mark_format", c->mark_format);
     if (s->registry_id > 0)
         json_object_set_new(o, "registry_id", json_integer(s->registry_id));
     else

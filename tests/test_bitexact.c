@@ -13,8 +13,10 @@
  * computed again for mark format 3 (the polar code, common/msgcode.h), which
  * changes the coded bits and so the marked pixels, with the C references
  * on one thread, again for mark format 4 (the content tag and the
- * whitened codeword, content_tag.h) and again for mark format 5 (the tag's
- * projections drawn per epoch, another public mask).
+ * whitened codeword, content_tag.h), again for mark format 5 (the tag's
+ * projections drawn per epoch, another public mask) and again for mark
+ * format 6 (the tag's high-passed features, every luma pixel of the
+ * region summed, another public mask).
  * Then the tools: wmembed --threads 1 / 3 / FILMMARK_CPU=c give the same
  * decoded deliverable (FFV1), and wmdetect the same JSON.
  */
@@ -42,14 +44,14 @@ typedef struct Case {
 #define HASH_BYTES 16
 
 static const Case cases[] = {
-    { 1920, 1080, 8, 6, 0.5, "73dfe66a7be8d034aebf20021cafb676",
-      "2c1117212da7641847a0a8b7076d3cc0" },
-    { 333, 203, 8, 10, 0.3, "f2ce9803359fbb78555a08b06d40b320",
-      "4362a1026140c6ee0ba2d65dabcca5d8" },
-    { 642, 361, 10, 8, 0.4, "7abb2d19188b0bae53c60da215c88871",
-      "8900d05f0d85df7c2513f85548650dc7" },
-    { 401, 720, 12, 5, 0.6, "fd1d02202dee5cf7baeb6d806189d073",
-      "4a81e496e05a09eaed4d5bac81dfec9d" },
+    { 1920, 1080, 8, 6, 0.5, "698af77641eea9dce7939e6d609a9425",
+      "65bf5c40b4976f44dfc994ee42f1854f" },
+    { 333, 203, 8, 10, 0.3, "4bc2b0a7d2a11756bb5d82bf066f6429",
+      "21541bc4fa7290086f65733eb0c8099a" },
+    { 642, 361, 10, 8, 0.4, "c368ef3780c53d44fae5f5fdd7b5dd45",
+      "9209550b581a25c897a35dea7587f83d" },
+    { 401, 720, 12, 5, 0.6, "4818725572914602ffdda7db2cfbc4df",
+      "8e7dcf23ec2f2c4f2fb21b67b0438fa9" },
 };
 
 static void hex(const uint8_t *h, char out[2 * HASH_BYTES + 1])
