@@ -158,16 +158,17 @@ typedef struct FilmmarkResult {
     int ai_use;                   /* 0 reserved, 1 allowed, 2 attribution, 3 noncommercial */
     char ai_use_name[16];         /* "reserved", ...; "" if not verified or unknown */
     uint8_t message[FILMMARK_MESSAGE_BYTES];   /* the signed message; zero if not verified */
-    int mark_format;              /* the mark format it was read with: 5 (today's, with
-                                     the content tag), 4 (filmmark 0.4.x: its tag is not
-                                     checked), 3 (filmmark 0.3.x) or 2
+    int mark_format;              /* the mark format it was read with: 6 (today's, with
+                                     the content tag), 5 (filmmark 0.5.x: its tag is
+                                     checked with its own features), 4 (filmmark 0.4.x:
+                                     its tag is not checked), 3 (filmmark 0.3.x) or 2
                                      (filmmark 0.2.x); 0 if not verified */
-    /* format 5: the mark's content tag against the clip's own pictures. A
+    /* formats 6 and 5: the mark's content tag against the clip's own pictures. A
      * verified mark counts as this picture's only when bound: a keyless copy
      * attack (the mark estimated from one video and pasted on another)
      * verifies but is not bound */
-    int content_bound;            /* binding_z >= 5.0 and the tag agrees at >= half the
-                                     strength a copy of the marked pictures shows */
+    int content_bound;            /* binding_z >= 5.0 and the tag agrees at >= 0.6 of
+                                     the strength a copy of the marked pictures shows */
     int content_mismatch;         /* not bound, though the tag is strong enough to show
                                      it: another picture's tag (transplanted?) */
     double binding_z;             /* about N(0,1) on pictures the mark was not made for */
