@@ -81,3 +81,7 @@ for s in 0 6; do
     enc "e$s" "$s" 3 -crf 35
     row "e$s" "3 s from $s, CRF 35"
 done
+# control: the unmarked master through the same encoder (its keyframes; the
+# receipt's message scored on a clip that never carried it)
+nice ffmpeg -v error -y -i "$src" -an -c:v libx264 -preset medium -crf 35 unmarked.mp4
+row unmarked "unmarked master, 10 s, CRF 35"
