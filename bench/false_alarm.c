@@ -143,7 +143,9 @@ static void make_key(FmKey *key, uint64_t seed)
 }
 
 /* ---- the nominal-grid statistic, as detector.c computes it ----
- * (its band normalisation is the library's, fm_normalise_bands; the stretch
+ * (its band normalisation is the library's, fm_normalise_bands, and so is
+ * the 0.5 front end's temporal host prediction removed from each window,
+ * fm_window_predict with beta from fm_window_predict_fit; the stretch
  * search is detector.c's search_stretch() without the runners-up it keeps
  * for naming, which is static there and works on its own Detector) */
 
@@ -152,6 +154,10 @@ typedef struct Nominal {
     float *groups;
     int group_frames[MAX_GROUPS];
     double *corr, *energy;
+    float **v;                   /* the windows' slots (NULL: empty), nwin of them */
+    int nwin, vcap;
+    float beta[FM_NCOEF];
+    float *pred;                 /* FM_SLOTS */
 } Nominal;
 
 static int make_groups(Nominal *d, const FmAccumulator *acc, int w0, int w1, int phase)
@@ -166,6 +172,9 @@ static int make_groups(Nominal *d, const FmAccumulator *acc, int w0, int w1, int
         float *u = d->groups + (size_t)g * FM_SLOTS;
         for (int k = 0; k < FM_SLOTS; k++)
             u[k] += acc->win[w].slots[k];
+        if (fm_window_predict(acc, d->v, d->nwin, w, d->pred))
+            for (int k = 0; k < FM_SLOTS; k++)
+                u[k] -= d->beta[k % FM_NCOEF] * d->pred[k];
         d->group_frames[g] += (int)acc->win[w].frames;
     }
     for (int g = 0; g < ng; g++)
@@ -227,6 +236,19 @@ static void nominal_detect(Nominal *d, const FmAccumulator *acc, const FmKey *ke
     for (int w = 0; w < acc->nwin; w++)
         used = acc->win[w].frames ? w + 1 : used;
     int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
+    if (acc->nwin > d->vcap) {
+        free(d->v);
+        d->vcap = acc->nwin;
+        d->v = malloc(sizeof(*d->v) * (size_t)d->vcap);
+        if (!d->v) {
+            perror("false_alarm");
+            _exit(3);
+        }
+    }
+    for (int w = 0; w < acc->nwin; w++)
+        d->v[w] = acc->win[w].frames ? acc->win[w].slots : NULL;
+    d->nwin = acc->nwin;
+    fm_window_predict_fit(acc, d->v, d->nwin, d->pred, d->beta);
     double best = -INFINITY;
     for (int s = 0; s < nseg; s++) {
         double zs = search_stretch(d, acc, (int)((long)used * s / nseg),
@@ -761,9 +783,10 @@ static int cmd_run(int argc, char **argv)
         cx.nom.groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
         cx.nom.corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
         cx.nom.energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
+        cx.nom.pred = malloc(sizeof(float) * FM_SLOTS);
         cx.buf = malloc(4096 * 4096);
         if (!cx.out || !cx.nom.pilots || !cx.nom.groups || !cx.nom.corr || !cx.nom.energy ||
-            !cx.buf) {
+            !cx.nom.pred || !cx.buf) {
             perror(path);
             _exit(3);
         }

@@ -221,7 +221,7 @@ def fmt_p(x):
 
 L = []
 w = L.append
-w('# Is the false-alarm probability honest? (format 2)')
+w('# Is the false-alarm probability honest? (the detector of the commit below)')
 w('')
 w('`bench/false_alarm.sh` (`bench/false_alarm.c`): unmarked video segments of 2-10 s, each')
 w('accumulated with `FmAccumulator` and detected with keys of its own (random, a new one per')

@@ -4,7 +4,8 @@
 # median of three, alternating 1-s segments), after H.264 CRF 35 at full
 # size and after a downscale to 360 rows (640x360 for 16:9; H.264 CRF 18),
 # and the single leak after both (360 rows and CRF 35: the limit). Writes
-# bench/results/naming.md and .jsonl (docs/DESIGN.md §12).
+# bench/results/naming.md and .jsonl (docs/DESIGN.md §12), with the commit
+# and date measured; bench/naming_report.py makes the table from the .jsonl.
 #
 #   bench/naming.sh [BUILD_DIR]      (BUILD_DIR defaults to build)
 #
@@ -36,6 +37,11 @@ clips="dune_1080p24:4.3 storm_720p25:3.1 vtest_768x576:9.7"
 R1=137 R2=512 R3=889
 
 : >"$out_js"
+# what is measured: the commit, and whether the library or this bench differ from it
+commit=$(git -C "$here" rev-parse --short HEAD 2>/dev/null || echo unknown)
+dirty=$(git -C "$here" status --porcelain -- common CMakeLists.txt bench/naming.c 2>/dev/null |
+    awk '{ printf "%s%s (%s)", (NR > 1 ? ", " : " + local changes: "), $2, $1 }')
+start=$(date -u +%Y-%m-%dT%H:%MZ) t0=$(date +%s)
 run() {  # clip scenario degradation truth leak.yuv w h fps
     clip=$1 scen=$2 deg=$3 truth=$4 leak=$5 w=$6 h=$7 fps=$8
     case $deg in
@@ -100,42 +106,11 @@ for c in $clips; do
     rm -f "$work"/m*.yuv "$work/leak.yuv"
 done
 
-python3 - "$out_js" "$out_md" <<'EOF'
-import json, sys
-rows = [json.loads(l) for l in open(sys.argv[1])]
-out = open(sys.argv[2], "w")
-out.write("# Naming the leaker among 1000 issued messages (bench/naming.sh%s)\n\n"
-          % (", NAMING_AI=1" if "_ai" in sys.argv[2] else ""))
-out.write("3-s excerpts of real clips, one title, 1000 issued messages (recipient ids 1..1000,\n"
-          "issue minutes within one day, one key); colluders 137, 512 (and 889). Leak = the\n"
-          "colluders' combination, then crf35: H.264 CRF 35 at full size; 360p: scaled to 360 rows\n"
-          "(640x360 for 16:9), H.264 CRF 18; 360p_crf35: both (single leaks only).\n"
-          "z: the distinguishing statistic (signature's coded bits, N(0,1) for an innocent);\n"
-          "named at corrected p <= 1e-9: z >= 7.05 on the whole clip (90 % of the budget,\n"
-          "1000 candidates), z >= 7.79 under one of the epoch search's 31 runners-up (10 %).\n"
-          "Innocents: the highest whole-clip z among the 997-999, and the smallest corrected\n"
-          "log10 p among them. Ratio: the blind consistency check (one mark ~1, k averaged ~1/k).\n"
-          "ai_restore (NAMING_AI=1): the single leak after the AI restoration chain of\n"
-          "bench/robustness.sh: nlmeans s=6 + H.264 CRF 30, x2 down and ESRGAN-slim x2 up\n"
-          "(bench/ai/upscale.sh), H.264 CRF 23.\n\n")
-out.write("| clip | leak | degradation | pilot z | blind | named (z) | colluders' z | innocents: best z, best log10 p | margin (decades of p) | ratio | several marks |\n")
-out.write("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n")
-wrong = guilty_cases = cases = 0
-for r in rows:
-    x = r["result"]
-    cases += 1
-    wrong += x["innocents_named"]
-    guilty_cases += x["guilty_named"] > 0
-    named = ", ".join("%d (%.1f)" % (n["recipient_id"], n["z"]) for n in x["named"]) or "none"
-    blind = ("verifies: %d" % x["blind_recipient"]) if x["signature_valid"] else "no"
-    out.write("| %s | %s | %s | %.1f | %s | %s | %s | %.2f, %.1f | %.1f | %.2f +- %.2f | %s |\n" % (
-        r["clip"], r["scenario"], r["degradation"], x["pilot_z"], blind, named,
-        ", ".join("%.1f" % z for z in x["truth_z"]), x["best_innocent_z"], x["best_innocent_log10p"], x["margin_log10"],
-        x["consistency_ratio"], x["consistency_se"], "yes" if x["superimposed"] else "no"))
-out.write("\n**%d of %d leaks named at least one guilty recipient; %d innocents named.**\n"
-          % (guilty_cases, cases, wrong))
-if "_ai" not in sys.argv[2]:
-    out.write("\nAfter the AI restoration chain: NAMING_AI=1 bench/naming.sh,"
-              " bench/results/naming_ai.md.\n")
-EOF
+wall=$(( $(date +%s) - t0 ))
+run="commit \`$commit\`$dirty; started $start, $wall s wall (\`NAMING_AI=$ai bench/naming.sh $*\`;"
+run="$run $(nproc) cores, load average at the end $(cut -d' ' -f1-3 /proc/loadavg))"
+rc=0
+python3 "$here/bench/naming_report.py" "$out_js" "$out_md" --run "$run" || rc=$?
+[ "$rc" != 1 ] || { echo "naming.sh: a wrong recipient was named (see $out_md): a bug, not a figure" >&2; exit 1; }
+[ "$rc" = 0 ] || exit 2
 echo "naming.sh: results in $out_md" >&2
