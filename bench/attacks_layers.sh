@@ -4,19 +4,23 @@
 # and whether subtracting an estimate at about the mark's own energy breaks
 # the read because it removes the mark or because it jams it.
 #
-#   bench/attacks_layers.sh [--work DIR] [--start S] [--psnr LIST] [--out FILE]
+#   bench/attacks_layers.sh [--work DIR] [--start S] [--psnr LIST] [--md FILE]
+#                           [--report-only]
 #
 # Reuses the marked copy, the master cut, the key and the estimates that
 # bench/attacks.sh left in --work (default bench/work/attacks-quick). For the
 # 10-s excerpt at --start (default 1) it writes, with subtract.py, the removal
-# attacks 'all' (a) and 'epoch' (b) at each --psnr (default 45,40), and the
+# attacks 'all' (a) and 'epoch' (b) at each --psnr (default auto,45; 'auto' =
+# the attacker's own calibration of exact removal, as in attacks.sh), and the
 # same with the estimates misaligned by half a tile (misalign.py: the same
 # energy, spectrum and per-epoch changes, aligned with nothing of the mark);
 # runs `wmdetect --json` blind on each (detect.py) and splits each attack's
 # effect by layer (layers.py, with the slot roles slot_roles.c prints from
-# the key). Writes JSON lines to --out (default WORK/layers.jsonl) and prints
-# a table. slot_roles.c is compiled with cc against FILMMARK_BIN's
-# libfilmmark.a.
+# the key). Writes the table to --md (default bench/results/attacks_layers.md,
+# with the command, date and commit; JSON lines beside it, .jsonl) and prints
+# it. slot_roles.c is compiled with cc against FILMMARK_BIN's libfilmmark.a.
+# --report-only: only the table, from the data the last full run left in
+# WORK/layers (the table says so).
 #
 # Environment: FILMMARK_BIN (default build/), FILMMARK_PYTHON (as attacks.sh).
 set -euo pipefail
@@ -24,16 +28,18 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 BIN="${FILMMARK_BIN:-$root/build}"
 A="$here/attacks"
-work="$root/bench/work/attacks-quick" start=1 psnr="45,40" out=""
+work="$root/bench/work/attacks-quick" start=1 psnr="auto,45" md="$root/bench/results/attacks_layers.md" only=0
 die() { echo "attacks_layers.sh: $*" >&2; exit 2; }
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+args=("$@")
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --work) work="$2"; shift ;;
     --start) start="$2"; shift ;;
     --psnr) psnr="$2"; shift ;;
-    --out) out="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --md) md="$2"; shift ;;
+    --report-only) only=1 ;;
+    -h|--help) sed -n '2,25p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -51,10 +57,16 @@ if [[ -z "$PY" ]]; then
 fi
 [[ -n "$PY" ]] || die "no python3 with numpy (set FILMMARK_PYTHON)"
 export PYTHONDONTWRITEBYTECODE=1
-out="${out:-$work/layers.jsonl}"
+cmdline="bench/attacks_layers.sh${args[*]:+ ${args[*]}}"
+[[ -n "${FILMMARK_BIN:-}" ]] && cmdline="FILMMARK_BIN=$FILMMARK_BIN $cmdline"
+commit="$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)"
+[[ -n "$(git -C "$root" status --porcelain --untracked-files=no 2>/dev/null)" ]] && commit+=" + local changes"
+load0=$(cut -d' ' -f1-3 /proc/loadavg)
+mkdir -p "$(dirname "$md")"
 d="$work/layers"
 mkdir -p "$d"
 
+if [[ $only == 0 ]]; then
 say "compiling slot_roles.c"
 # shellcheck disable=SC2046
 cc -O2 -std=c11 -I"$root/common" -I"$root/include" "$A/slot_roles.c" "$BIN/libfilmmark.a" \
@@ -89,25 +101,61 @@ for l in open(sys.argv[1]):
 "$PY" "$A/layers.py" --master "$work/master.mkv" --marked "$work/marked.mkv" --start "$start" \
   --roles "$d/roles.txt" "${labels[@]}" > "$d/layers.jsonl"
 
-"$PY" - "$d/detect.jsonl" "$d/layers.jsonl" "$out" <<'EOF'
-import json, sys
-det = {"%s-%s" % (r["attack"], r["strength"]): r for r in map(json.loads, open(sys.argv[1]))}
-with open(sys.argv[3], "w") as o:
-    print("| attack | PSNR dB | exit | pilot z | raw BER | " + " | ".join(
-        "%s kept / jam / slot err" % l for l in ("sync", "pilot", "data", "tag")) + " |")
-    print("| --- " * 9 + "|")
-    for l in map(json.loads, open(sys.argv[2])):
-        r = det.get(l["attack"], {})
-        l["detect"] = {k: r.get(k) for k in ("psnr", "exit", "signature_valid", "pilot_z",
-                                            "raw_bit_error_rate", "binding_verdict")}
+else
+  [[ -s "$d/layers.jsonl" && -s "$d/detect.jsonl" ]] || die "no earlier run in $d"
+  load0="(tabulated with --report-only from the data of the run in $d, made $(date -u -r "$d/layers.jsonl" +"%Y-%m-%d %H:%M UTC"))"
+fi
+"$PY" - "$d/detect.jsonl" "$d/layers.jsonl" "${md%.md}.jsonl" "$md" "$cmdline" "$commit" \
+  "${work#"$root"/}" "$start" "$load0 -> $(cut -d' ' -f1-3 /proc/loadavg)" <<'EOF'
+import json, os, sys, time
+dj, lj, oj, md, cmd, commit, work, start, load = sys.argv[1:10]
+det = {"%s-%s" % (r["attack"], r["strength"]): r for r in map(json.loads, open(dj))}
+rows = []
+for l in map(json.loads, open(lj)):
+    r = det.get(l["attack"], {})
+    l["detect"] = {k: r.get(k) for k in ("psnr", "exit", "status", "signature_valid", "pilot_z",
+                                        "raw_bit_error_rate", "binding_verdict", "alpha")}
+    rows.append(l)
+with open(oj, "w") as o:
+    for l in rows:
         o.write(json.dumps(l) + "\n")
-        ber = r.get("raw_bit_error_rate")
-        print("| %s | %s | %s | %s | %s | %s |" % (
-            l["attack"], r.get("psnr", "–"), r.get("exit", "–"),
-            "%.1f" % r["pilot_z"] if r.get("pilot_z") is not None else "–",
-            "%.1f %%" % (100 * ber) if ber is not None else "–",
-            " | ".join("%.2f / %.2f / %.1f %%" % (l[x]["kept"], l[x]["jam"], 100 * l[x]["slot_err"])
-                       for x in ("sync", "pilot", "data", "tag"))))
+L = ["# Which layer the removal attacks hit (diagnostic, with the key)\n",
+     "Made by `%s` on %s at commit `%s`, from the marked copy, master and estimates that "
+     "`bench/attacks.sh` left in `%s`; the 10-s excerpt at %s s. Load average %s "
+     "(2 shared cores). How: `bench/attacks_layers.sh --help`, `bench/attacks/layers.py`, "
+     "`bench/attacks/misalign.py`. Per layer: *kept* = share of the mark left along its own "
+     "direction (1 untouched, 0 removed, < 0 inverted), *jam* = energy the attack adds across "
+     "the mark in units of the mark's energy in that layer, *slot err* = slots whose sign "
+     "the attack turned (whitened, folded per epoch, before the detector combines anything). "
+     "`misaligned-*` = the attacker's estimates rolled by half a tile (same energy and "
+     "spectrum, aligned with nothing of the mark): the jamming control.\n" % (
+         cmd, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), commit,
+         work, start, load),
+     "| attack | PSNR dB | wmdetect exit | pilot z | raw BER | sync kept / jam / slot err | "
+     "pilot kept / jam / slot err | data kept / jam / slot err | tag kept / jam / slot err |",
+     "| --- " * 9 + "|"]
+for l in rows:
+    r = l["detect"]
+    ber = r.get("raw_bit_error_rate")
+    L.append("| %s | %s | %s | %s | %s | %s |" % (
+        l["attack"], r.get("psnr") or "–", "–" if r.get("exit") is None else r["exit"],
+        "%.1f" % r["pilot_z"] if r.get("pilot_z") is not None else "–",
+        "%.1f %%" % (100 * ber) if ber is not None else "–",
+        " | ".join("%.2f / %.2f / %.1f %%" % (l[x]["kept"], l[x]["jam"], 100 * l[x]["slot_err"])
+                   for x in ("sync", "pilot", "data", "tag"))))
+L.append("\n*kept* by DCT band u + v = 1 .. 5:\n")
+L.append("| attack | data layer | pilot layer |")
+L.append("| --- | --- | --- |")
+for l in rows:
+    L.append("| %s | %s | %s |" % (l["attack"], " ".join("%.2f" % x for x in l["data"]["kept_by_band"]),
+                                   " ".join("%.2f" % x for x in l["pilot"]["kept_by_band"])))
+if rows:
+    L.append("\nThe picture's own folded energy per epoch (host), in units of the mark's: " +
+             ", ".join("%s %.3f" % (x, rows[0][x]["host"]) for x in ("sync", "pilot", "data", "tag")) + ".")
+with open(md + ".tmp", "w") as f:
+    f.write("\n".join(L) + "\n")
+os.replace(md + ".tmp", md)
+print("\n".join(L))
 EOF
 rm -f "$d"/remove.*.mkv "$d"/misaligned.*.mkv
-say "done: $out"
+say "done: $md"

@@ -26,6 +26,9 @@ epochs:
            energy in that layer (noise to the detector that does not average
            away: it repeats in every tile and every frame)
   host     sum(P^2) / sum(M^2): the picture's own folded energy, same units
+  kept_by_band  kept for each DCT frequency u + v = 1 .. 5 (the detector scales
+           every band to unit variance and weighs it by its pilots' response,
+           so a band where the mark is inverted or gone counts for little)
   slot_err the share of slots whose sign in the attacked copy (M + R + P)
            differs from the mark's (M): a raw error rate per slot and epoch,
            before the detector combines epochs and bands (for the marked copy
@@ -46,6 +49,8 @@ import fmattack as fa  # noqa: E402
 
 SLOT_COEF = [1, 8, 2, 9, 16, 3, 10, 17, 24, 4, 11, 18, 25, 32, 5, 12, 19, 26, 33, 40]
 LAYERS = {"s": "sync", "p": "pilot", "d": "data", "t": "tag"}
+# u + v of each of the 20 coefficients, repeated over the 256 blocks
+BAND = np.tile(np.array([1] * 2 + [2] * 3 + [3] * 4 + [4] * 5 + [5] * 6), 256)
 
 
 def dct_matrix():
@@ -120,9 +125,12 @@ def main():
         for code, layer in LAYERS.items():
             mm = rm = jam = host = 0.0
             err = n = 0
+            bmm, brm = np.zeros(6), np.zeros(6)
             for e in eps:
                 sel = roles[e] == ord(code)
                 m, r, p = Ms[e][sel], Rs[e][sel], Ps[e][sel]
+                np.add.at(bmm, BAND[sel], m * m)
+                np.add.at(brm, BAND[sel], r * m)
                 emm = float(m @ m)
                 b = float(r @ m) / emm if emm > 0 else 0.0
                 mm += emm
@@ -132,7 +140,8 @@ def main():
                 err += int(np.sum(np.sign(m + r + p) != np.sign(m)))
                 n += int(sel.sum())
             res[layer] = {"kept": round(1 + rm / mm, 3), "jam": round(jam / mm, 3),
-                          "host": round(host / mm, 3), "slot_err": round(err / n, 4)}
+                          "host": round(host / mm, 3), "slot_err": round(err / n, 4),
+                          "kept_by_band": [round(1 + brm[u] / bmm[u], 3) for u in range(1, 6)]}
         print(json.dumps(res), flush=True)
 
     report("none", {e: np.zeros_like(Ms[e]) for e in eps})
