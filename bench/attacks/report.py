@@ -158,7 +158,12 @@ for (group, key, label, kind) in ROWS:
         elif part:
             res = "not removed everywhere; some excerpts fail from %.2f dB" % part[0]["psnr"]
         else:
-            res = "not removed down to %.2f dB" % rs[-1]["psnr"]
+            ex = [x for r in rs for x in r["per_excerpt"] if x.get("pilot_z") is not None]
+            wz = min(ex, key=lambda x: x["pilot_z"]) if ex else None
+            wb = max((x.get("raw_bit_error_rate") or 0 for x in ex), default=None)
+            res = "not removed down to %.2f dB%s" % (rs[-1]["psnr"], (
+                " (weakest read: pilot z %.1f; most raw errors %.1f %%)" % (wz["pilot_z"], 100 * wb))
+                if wz else "")
         first_gone = gone[0]["psnr"] if gone else None
         target = all(r["verified"] == r["excerpts"] for r in rs if r["psnr"] is not None and r["psnr"] >= 38)
     else:
