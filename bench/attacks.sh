@@ -90,7 +90,7 @@ while [[ $# -gt 0 ]]; do
     --reuse) reuse=1 ;;
     --keep) keep=1 ;;
     --jobs) jobs="$2"; shift ;;
-    -h|--help) sed -n '2,55p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
