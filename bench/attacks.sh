@@ -49,6 +49,11 @@
 # Environment: FILMMARK_BIN (default build/), FILMMARK_MEDIA (default
 # ~/.cache/filmmark-media), FILMMARK_PYTHON (a python3 with numpy; default the
 # first of python3, /usr/bin/python3 that imports numpy). Needs ffmpeg, ffprobe.
+# FILMMARK_REGISTRY_BENCH: the registry wmembed records the issuance in and
+# wmdetect reads (default a new, empty one per run). wmdetect names a
+# recipient from it when a payload does not decode (exit 0, status "named"),
+# so detection is blind to a receipt, not to the registry; with --reuse
+# wmembed is skipped and a new registry stays empty (truly blind).
 set -euo pipefail
 # issuances made here go to a throwaway registry, never the user's
 export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
@@ -85,7 +90,7 @@ while [[ $# -gt 0 ]]; do
     --reuse) reuse=1 ;;
     --keep) keep=1 ;;
     --jobs) jobs="$2"; shift ;;
-    -h|--help) sed -n '2,50p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift

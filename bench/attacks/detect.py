@@ -7,9 +7,22 @@
 Reads the JSON lines the attack scripts print (one per output file), runs
 wmdetect on each file as soon as its line arrives (--jobs at a time), and prints
 the line again with the detection added: exit code, found, signature_valid,
-pilot_z, raw_bit_error_rate, false_alarm_log10, the ids read, whether they are
-the issued ones ('verified': exit 0 with the issued title and recipient), and
-the seconds wmdetect took. The file is deleted afterwards unless --keep.
+pilot_z, raw_bit_error_rate, false_alarm_log10, the ids read, mark format 5's
+binding to the pictures (status, binding_verdict, content_bound, binding_z,
+binding_agreement, binding_expected_z, binding_epochs), whether they are the
+issued ones, and the seconds wmdetect took. The file is deleted afterwards
+unless --keep.
+
+  verified     exit 0 with the issued title and recipient: the mark is read, its
+               signature verifies AND (format 5) it is bound to these pictures
+               (on a copy attack: a successful forgery)
+  sig_issued   the signature verifies with the issued title and recipient,
+               whatever the binding says (exit 0, 3 or 4)
+  transplanted the signature verifies but the mark's content tag contradicts the
+               pictures: exit 4, binding_verdict "mismatch" (a forgery caught)
+  unconfirmed  the signature verifies but the binding cannot be confirmed:
+               exit 3 with signature_valid (binding "inconclusive"/"not_checked")
+  unread       exit 3 without a valid signature: a mark is seen, no payload read
 """
 import argparse
 import concurrent.futures as cf
@@ -47,12 +60,20 @@ def detect(rec):
         pass
     rec["exit"] = rc
     for k in ("found", "signature_valid", "pilot_z", "raw_bit_error_rate",
-              "false_alarm_log10", "title_id", "recipient_id", "frames_read", "format"):
+              "false_alarm_log10", "title_id", "recipient_id", "frames_read", "format",
+              "mark_format", "status", "binding_verdict", "content_bound", "binding_z",
+              "binding_agreement", "binding_expected_z", "binding_epochs"):
         if k in d:
             rec[k] = d[k]
-    rec["verified"] = (rc == 0 and (a.title is None or d.get("title_id") == a.title)
-                       and (a.recipient is None or d.get("recipient_id") == a.recipient))
-    if rc not in (0, 1, 3):
+    issued = ((a.title is None or d.get("title_id") == a.title)
+              and (a.recipient is None or d.get("recipient_id") == a.recipient))
+    sig = bool(d.get("signature_valid"))
+    rec["verified"] = rc == 0 and issued
+    rec["sig_issued"] = sig and issued and rc in (0, 3, 4)
+    rec["transplanted"] = rc == 4 and sig
+    rec["unconfirmed"] = rc == 3 and sig
+    rec["unread"] = rc == 3 and not sig
+    if rc not in (0, 1, 3, 4):
         rec["error"] = (err.strip().splitlines() or ["?"])[-1][:300]
     rec["detect_seconds"] = round(time.time() - t0, 1)
     if not a.keep:

@@ -66,6 +66,22 @@ def med(xs):
     return statistics.median(xs) if xs else None
 
 
+def sig_issued(r):
+    """The signature verifies with the issued ids (older detect.py lines: exit 0 only)."""
+    if "sig_issued" in r:
+        return r["sig_issued"]
+    return bool(r.get("verified"))
+
+
+def verdicts(vs):
+    """'bound 2, mismatch 1' from a list of binding verdicts (None: no signature)."""
+    c = {}
+    for v in vs:
+        if v is not None:
+            c[v] = c.get(v, 0) + 1
+    return ", ".join("%s %d" % kv for kv in sorted(c.items())) or "–"
+
+
 def fmt(x, f="%.1f"):
     return "–" if x is None else f % x
 
@@ -89,13 +105,27 @@ for (group, key, label, kind) in ROWS:
             "excerpts": n,
             "verified": sum(1 for r in g if r.get("verified")),
             "exit0": sum(1 for r in g if r.get("exit") == 0),
-            "detected_unverified": sum(1 for r in g if r.get("exit") == 3),
-            "errors": sum(1 for r in g if r.get("exit") not in (0, 1, 3)),
+            # the signature verifies with the issued ids, whatever the binding says
+            "signature_verified": sum(1 for r in g if sig_issued(r)),
+            # signature verified, content tag contradicts the pictures: exit 4
+            "transplanted": sum(1 for r in g if r.get("exit") == 4 and r.get("signature_valid")),
+            # signature verified, binding inconclusive / not checked: exit 3
+            "binding_unconfirmed": sum(1 for r in g if r.get("exit") == 3 and r.get("signature_valid")),
+            # a mark seen (p <= 1e-9), no payload whose signature verifies: exit 3
+            "detected_unverified": sum(1 for r in g if r.get("exit") == 3 and not r.get("signature_valid")),
+            "exit1": sum(1 for r in g if r.get("exit") == 1),
+            "errors": sum(1 for r in g if r.get("exit") not in (0, 1, 3, 4)),
             "median_pilot_z": med([r.get("pilot_z") for r in g]),
             "median_raw_ber": med([r.get("raw_bit_error_rate") for r in g]),
-            "per_excerpt": [{k: r.get(k) for k in ("start", "psnr", "exit", "found", "signature_valid",
+            "binding_verdicts": [r.get("binding_verdict") for r in g],
+            "median_binding_z": med([r.get("binding_z") for r in g]),
+            "median_binding_agreement": med([r.get("binding_agreement") for r in g]),
+            "per_excerpt": [{k: r.get(k) for k in ("start", "psnr", "exit", "status", "found", "signature_valid",
                                                       "pilot_z", "raw_bit_error_rate", "false_alarm_log10",
-                                                      "title_id", "recipient_id", "alpha", "detect_seconds",
+                                                      "title_id", "recipient_id", "mark_format",
+                                                      "binding_verdict", "content_bound", "binding_z",
+                                                      "binding_agreement", "binding_expected_z",
+                                                      "binding_epochs", "alpha", "detect_seconds",
                                                       "error")} for r in g],
         }
         rows.append(row)
@@ -119,20 +149,37 @@ for (group, key, label, kind) in ROWS:
             res = "removed" if gone else ("partly removed" if part else "not removed")
         elif gone:
             g = gone[0]
-            res = "no excerpt verifies at %.2f dB%s%s" % (
+            res = "no excerpt verifies at %.2f dB%s%s%s" % (
                 g["psnr"], " (the weakest strength tried)" if g["psnr"] == weakest else "",
+                "; the signature still verifies, binding unconfirmed or flagged (exit 3/4), in %d / %d" % (
+                    g["signature_verified"], g["excerpts"]) if g["signature_verified"] else "",
                 "; the detector still sees a mark, unread (exit 3), in %d / %d" % (g["detected_unverified"], g["excerpts"])
-                if g["detected_unverified"] else "; no mark seen (exit 1)")
+                if g["detected_unverified"] else "; no mark seen (exit 1)" if g["exit1"] == g["excerpts"] else "")
         elif part:
             res = "not removed everywhere; some excerpts fail from %.2f dB" % part[0]["psnr"]
         else:
-            res = "not removed down to %.2f dB" % rs[-1]["psnr"]
+            ex = [x for r in rs for x in r["per_excerpt"] if x.get("pilot_z") is not None]
+            wz = min(ex, key=lambda x: x["pilot_z"]) if ex else None
+            wb = max((x.get("raw_bit_error_rate") or 0 for x in ex), default=None)
+            res = "not removed down to %.2f dB%s" % (rs[-1]["psnr"], (
+                " (weakest read: pilot z %.1f; most raw errors %.1f %%)" % (wz["pilot_z"], 100 * wb))
+                if wz else "")
         first_gone = gone[0]["psnr"] if gone else None
         target = all(r["verified"] == r["excerpts"] for r in rs if r["psnr"] is not None and r["psnr"] >= 38)
     else:
+        # a forgery succeeds only with exit 0 (signature valid AND bound to the
+        # new pictures); a valid signature flagged transplanted (exit 4) is a
+        # forgery caught, exit 3 with a valid signature an unconfirmed binding
         forged = [r for r in rs if r["exit0"] > 0]
-        res = ("forgery verifies at %.2f dB: %d / %d excerpts exit 0 with the stolen payload" % (
-            forged[0]["psnr"], forged[0]["exit0"], forged[0]["excerpts"]) if forged else "no forgery verifies (no exit 0)")
+        if forged:
+            res = "forgery succeeds at %.2f dB: %d / %d excerpts exit 0 with the stolen payload" % (
+                forged[0]["psnr"], forged[0]["exit0"], forged[0]["excerpts"])
+        else:
+            res = "no exit 0 at any strength (%s)" % "; ".join(
+                "%.0f dB: signature verified in %d / %d, flagged transplanted (exit 4) in %d, "
+                "binding inconclusive (exit 3) in %d" % (
+                    r["psnr"], r["signature_verified"], r["excerpts"], r["transplanted"],
+                    r["binding_unconfirmed"]) for r in rs if r["psnr"] is not None)
         first_gone = forged[0]["psnr"] if forged else None
         target = not any(r["exit0"] for r in rs if r["psnr"] is not None and r["psnr"] >= 40)
     summary.append({"attack": key, "label": label, "kind": kind, "result": res,
@@ -177,10 +224,17 @@ L.append("* Each attacked copy is judged on 10-s excerpts starting at %s s (copy
          "high-passed, folded result no longer correlates with the estimate)." % (
              ", ".join(x.split(":")[0] for x in a.excerpts.split(",")), a.seconds,
              ", ".join(x.replace(":10", "") for x in a.copy_excerpts.split(","))))
-L.append("* For copy attacks *verified* and *exit 0* count successful forgeries: the stolen "
-         "payload read, signature valid, from video that was never marked. *Exit 3*: the detector "
-         "sees a mark (p ≤ 10⁻⁹) but cannot read a payload whose signature verifies, so no recipient "
-         "is named. When the nominal read fails the detector searches geometries (~10⁶ hypotheses): the "
+L.append("* Exit codes (mark format 5): **0** = signature verifies and the mark is bound to the "
+         "clip's pictures; **4** = the signature verifies but the mark's content tag contradicts the "
+         "pictures (`binding_verdict: mismatch`, \"transplanted?\"); **3** = either the signature "
+         "verifies but the binding cannot be confirmed (`inconclusive` / `not_checked`), or a mark is "
+         "seen (p ≤ 10⁻⁹) but no payload whose signature verifies is read (*unread*: no recipient "
+         "named); **1** = no mark. *Signature verified* counts the excerpts whose signed payload "
+         "(the issued title and recipient) is read, whatever the binding says.")
+L.append("* Copy attacks: only **exit 0** is a successful forgery (the stolen payload reported as "
+         "issued for pictures that were never marked). A signature that verifies with exit 4 is a "
+         "forgery **caught** (flagged transplanted); with exit 3 it is not accepted either, but not "
+         "flagged. When the nominal read fails the detector searches geometries (~10⁶ hypotheses): the "
          "pilot z is then the best over that search and its threshold about 7.8, not 6.\n")
 q = (est or {}).get("oracle_correlation")
 if q:
@@ -195,18 +249,24 @@ for s in summary:
     tgt = ("every excerpt verifies above 38 dB" if s["kind"] == "remove" else "no exit 0 at ≥ 40 dB")
     L.append("| %s | %s | %s: %s |" % (s["label"], s["result"], tgt, "met" if s["meets_issue_target"] else "**not met**"))
 L.append("\n## Every row\n")
-L.append("| attack | strength | PSNR dB (worst frame) | verified | exit 3 (mark seen, not verified) | exit 0 | median pilot z | median raw BER |")
-L.append("| --- | --- | --- | --- | --- | --- | --- | --- |")
+L.append("| attack | strength | PSNR dB (worst frame) | exit 0 (verified, bound) | signature verified | "
+         "exit 4 (signature verified, flagged transplanted) | exit 3, signature verified (binding "
+         "inconclusive) | exit 3 (mark seen, unread) | exit 1 | median pilot z | median raw BER | "
+         "binding verdicts | median binding z / agreement |")
+L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for r in rows:
-    L.append("| %s | %s | %s (%s) | %d / %d | %d | %d | %s | %s |" % (
+    L.append("| %s | %s | %s (%s) | %d / %d | %d | %d | %d | %d | %d | %s | %s | %s | %s / %s |" % (
         r["label"], r["strength"], fmt(r["psnr"], "%.2f"), fmt(r["psnr_min"], "%.2f"),
-        r["verified"], r["excerpts"], r["detected_unverified"], r["exit0"],
-        fmt(r["median_pilot_z"]), fmt(r["median_raw_ber"] * 100 if r["median_raw_ber"] is not None else None, "%.1f %%")))
+        r["exit0"], r["excerpts"], r["signature_verified"], r["transplanted"],
+        r["binding_unconfirmed"], r["detected_unverified"], r["exit1"],
+        fmt(r["median_pilot_z"]), fmt(r["median_raw_ber"] * 100 if r["median_raw_ber"] is not None else None, "%.1f %%"),
+        verdicts(r["binding_verdicts"]), fmt(r["median_binding_z"]),
+        fmt(r["median_binding_agreement"], "%.2f")))
 errs = [(r["label"], r["strength"], x.get("error")) for r in rows for x in r["per_excerpt"] if x.get("error")]
 if errs:
     L.append("\nErrors: " + "; ".join("%s %s: %s" % e for e in errs))
-L.append("\nPer-excerpt figures (exit code, found, signature_valid, pilot z, raw bit error rate, "
-         "false-alarm log10): `%s`." % os.path.basename(a.json))
+L.append("\nPer-excerpt figures (exit code, status, found, signature_valid, pilot z, raw bit error "
+         "rate, false-alarm log10, binding verdict, z, agreement, expected z): `%s`." % os.path.basename(a.json))
 if timing:
     cpu = ""
     if "cpu_prep" in timing:
