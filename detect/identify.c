@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "fingerprint.h"
 #include "payload.h"
 #include "receipt.h"
 
@@ -246,6 +247,42 @@ size_t identify_named_count(const Identification *id)
 const Suspect *identify_named(const Identification *id, size_t i)
 {
     return i < identify_named_count(id) ? id->ranked[i] : NULL;
+}
+
+int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
+                                const uint8_t *message, FmFingerprint **fp, FmError *err)
+{
+    const Suspect *s = NULL;
+    if (!message)
+        s = id->scored && id->naming.named ? identify_named(id, 0) : NULL;
+    for (size_t i = 0; message && i < id->n && !s; i++)
+        if (!memcmp(id->suspects[i].message, message, FM_MESSAGE_BYTES))
+            s = &id->suspects[i];
+    *fp = NULL;
+    if (!s)
+        return FM_ENOTFOUND;
+    if (s->registry_id > 0 && id->registry[0]) {
+        FmRegistry *reg = NULL;
+        FmIssuance *iss = NULL;
+        int r = fm_registry_open(&reg, id->registry, err);
+        if (r >= 0)
+            r = fm_registry_get(reg, s->registry_id, &iss, err);
+        if (r >= 0)
+            r = iss->content_fingerprint ? fm_fingerprint_from_string(fp, iss->content_fingerprint, err)
+                                         : FM_ENOTFOUND;
+        fm_issuance_free(&iss);
+        fm_registry_close(&reg);
+        if (r != FM_ENOTFOUND || !s->receipt)
+            return r;
+    }
+    if (s->receipt)
+        return fm_receipt_read_fingerprint(s->receipt, keys->keys[s->key], fp, err);
+    return FM_ENOTFOUND;
+}
+
+int identify_named_format(const Identification *id)
+{
+    return id->scored && id->naming.named ? id->naming.scores[0].mark_format : 0;
 }
 
 static json_t *suspect_json(const Identification *id, size_t i)

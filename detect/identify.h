@@ -15,6 +15,7 @@
 #include "accumulator.h"
 #include "detect_keys.h"
 #include "detector.h"
+#include "fingerprint.h"
 #include "keys.h"
 #include "naming.h"
 #include "registry.h"
@@ -70,6 +71,16 @@ int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *
 /* The recipient named, blind or from the candidates, or NULL. */
 const Suspect *identify_named(const Identification *id, size_t i);
 size_t identify_named_count(const Identification *id);
+
+/* The content fingerprint recorded for the issued message (a candidate's:
+ * the registry row's, else its receipt's, checked against keys), in a new
+ * *fp; FM_ENOTFOUND when no candidate has that message or its issuance
+ * recorded none. message NULL: the first recipient named. */
+int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
+                                const uint8_t *message, FmFingerprint **fp, FmError *err);
+/* The mark format whose codeword the first named recipient was scored
+ * under (naming.h), or 0 when nobody was named. */
+int identify_named_format(const Identification *id);
 
 /* Adds "identified_by", "named", "candidates", "candidates_tested",
  * "superimposed", "registry" to o, and overrides "recipient_id"/"title_id"

@@ -158,6 +158,20 @@ static int unbound(const FmDetectResult *r, const ContentCheck *cc)
            !(cc->checked && cc->m.verdict != FM_FP_TOO_SHORT && cc->m.match);
 }
 
+/* A recipient named from the issued messages (no blind decode) on pictures
+ * that are not that issuance's: its recorded content fingerprint does not
+ * match the clip, or (a format 6 issuance) the mark's tag contradicts the
+ * pictures. The issued message was pasted on other video until shown
+ * otherwise. */
+static int named_contradicted(const FmDetectResult *r, const ContentCheck *cc,
+                              const Identification *id)
+{
+    if (r->signature_valid || !identify_named_count(id))
+        return 0;
+    return (cc->checked && cc->m.verdict == FM_FP_NO_MATCH) ||
+           (identify_named_format(id) == FM_MARK_FORMAT_TAGGED && r->content_mismatch);
+}
+
 /* The binding's verdict, one word (--json binding_verdict). */
 static const char *binding_verdict(const FmDetectResult *r)
 {
@@ -186,8 +200,11 @@ static const char *binding_text(const FmDetectResult *r)
 static const char *status_name(const FmDetectResult *r, const Identification *id,
                                const ContentCheck *cc)
 {
-    return unbound(r, cc) ? (r->content_mismatch ? "unbound" : "verified_binding_unconfirmed")
-           : r->signature_valid ? "verified" : identify_named_count(id) ? "named"
+    return r->signature_valid && cc->checked && cc->m.verdict == FM_FP_NO_MATCH ? "unbound"
+           : unbound(r, cc) ? (r->content_mismatch ? "unbound" : "verified_binding_unconfirmed")
+           : r->signature_valid ? "verified"
+           : named_contradicted(r, cc, id) ? "named_unbound"
+           : identify_named_count(id) ? "named"
            : r->found ? "present_unverified" : "absent";
 }
 
@@ -211,6 +228,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     }
     if (r->signature_valid && cc->checked && cc->m.verdict == FM_FP_NO_MATCH)
         printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
+    else if (named_contradicted(r, cc, id))
+        printf("%s: an issued message found, but on pictures that are not its issued "
+               "title's: transplanted?\n", clip);
     else if (!r->signature_valid && named)
         printf("%s: watermark found, recipient named from the issued messages (the payload "
                "does not decode blind)\n", clip);
@@ -356,6 +376,10 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
         json_object_set_new(o, "receipt_false_alarm_log10",
                             id->scored ? real(id->naming.scores[0].false_alarm_log10)
                                        : json_null());
+    }
+    /* the content against the issued title's fingerprint: a receipt's, or
+     * the named issuance's */
+    if (informed || cc->checked) {
         json_object_set_new(o, "content_match", !cc->checked || cc->m.verdict == FM_FP_TOO_SHORT
                                                 ? json_null() : json_boolean(cc->m.match));
         json_t *c = json_object();
@@ -578,7 +602,9 @@ int main(int argc, char **argv)
             goto fail_err;
         break;
     }
-    if (master_fp && fm_fingerprint_new(&clip_fp, FM_FP_CLIP, &err) < 0)
+    /* the clip's own fingerprint whenever there are candidates: the one
+     * named may carry the issued title's */
+    if ((master_fp || ident.n) && fm_fingerprint_new(&clip_fp, FM_FP_CLIP, &err) < 0)
         goto fail_err;
 
     if (clip_stdin && fm_spool_stdin(spool, sizeof spool, &err) < 0)
@@ -652,6 +678,29 @@ int main(int argc, char **argv)
             goto fail_err;
         cc.checked = 1;
     }
+    /* else the same check against the issuance's own fingerprint (the
+     * registry row's or its receipt's): of the message decoded blind, or of
+     * the recipient named from the issued messages, for an issued message
+     * can be pasted on other video as well (the copy attack) */
+    if (!cc.checked && clip_fp && (best.signature_valid || identify_named_count(&ident))) {
+        FmFingerprint *named_fp = NULL;
+        int fr = identify_issued_fingerprint(&ident, &klist,
+                                             best.signature_valid ? best.message : NULL,
+                                             &named_fp, &err);
+        if (fr < 0 && fr != FM_ENOTFOUND)
+            goto fail_err;
+        double from = best.span[1] > best.span[0] ? best.span[0] : 0;
+        double to = best.span[1] > best.span[0] ? best.span[1] + FM_WINDOW_SECONDS
+                                                : (acc.nwin ? acc.win[acc.nwin - 1].t_last
+                                                            + FM_WINDOW_SECONDS : 0);
+        if (named_fp) {
+            fr = fm_fingerprint_compare_span(named_fp, clip_fp, from, to, &cc.m, &err);
+            fm_fingerprint_free(&named_fp);
+            if (fr < 0)
+                goto fail_err;
+            cc.checked = 1;
+        }
+    }
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
     if (report_path) {
@@ -692,7 +741,8 @@ int main(int argc, char **argv)
     else if (!quiet)
         print_text(clip, &best, fp, &cc, &pv, &ident);
     /* named from the issued messages: found, by the signed message on record */
-    ret = identify_named_count(&ident) && !best.signature_valid ? EXIT_FOUND
+    ret = identify_named_count(&ident) && !best.signature_valid
+              ? (named_contradicted(&best, &cc, &ident) ? EXIT_MISMATCH : EXIT_FOUND)
         : !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
         : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH
         : unbound(&best, &cc) ? (best.content_mismatch ? EXIT_MISMATCH : EXIT_UNVERIFIED)

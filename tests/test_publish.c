@@ -662,3 +662,54 @@ Test(publish, the_registry_names_colluders_and_no_innocent)
     free(mix);
     free(reg);
 }
+
+/* The copy attack against informed detection: the weak mark's exact change
+ * (deliverable - master) pasted on other pictures is still named from the
+ * registry's messages, but that issuance's recorded content fingerprint
+ * does not match them: exit 4, never 0. */
+Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
+{
+    char *reg = tu_path(dir, "reg.sqlite"), *weak = tu_path(dir, "weak.mkv"),
+         *other = tu_path(dir, "other.mkv"), *forged = tu_path(dir, "forged.mkv");
+    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", weak, "--codec", "ffv1",
+                           "--title-id", "9", "--recipient-id", "7", "--strength", "0.18",
+                           "--issued", "2026-12-01T00:00Z", "--no-verify", "--registry", reg,
+                           "-q", NULL };
+    cr_assert_eq(tu_run(argv, NULL, NULL), 0);
+    add_innocents(reg);
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i mandelbrot=size=640x360:rate=24 -t 3 "
+                       "-c:v ffv1 -pix_fmt yuv420p '%s'", other), 0);
+    cr_assert_eq(tu_sh(FFMPEG " -i '%s' -i '%s' -i '%s' -filter_complex "
+                       "\"[0:v][1:v]blend=c0_expr='A-B+128':c1_expr=128:c2_expr=128[d];"
+                       "[2:v][d]blend=c0_expr='A+B-128':c1_expr=A:c2_expr=A,"
+                       "noise=c0s=6:c0f=t\" -c:v ffv1 '%s'", weak, master, other, forged), 0);
+    const char *blind[] = { WMDETECT, "-k", dkey, "--no-registry", "-q", forged, NULL };
+    int brc = tu_run(blind, NULL, NULL);
+    cr_assert(brc == 1 || brc == 3, "the blind detector read the forgery (exit %d)", brc);
+    json_t *j = detect_with(reg, forged, 4);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "named_unbound");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "identified_by")), "registry");
+    cr_assert(json_is_false(json_object_get(j, "content_match")));
+    json_decref(j);
+    /* without the noise the pasted message decodes blind: the issuance's
+     * fingerprint in the registry still says these are other pictures */
+    char *clean = tu_path(dir, "forged_clean.mkv");
+    cr_assert_eq(tu_sh(FFMPEG " -i '%s' -i '%s' -i '%s' -filter_complex "
+                       "\"[0:v][1:v]blend=c0_expr='A-B+128':c1_expr=128:c2_expr=128[d];"
+                       "[2:v][d]blend=c0_expr='A+B-128':c1_expr=A:c2_expr=A\" "
+                       "-c:v ffv1 '%s'", weak, master, other, clean), 0);
+    j = detect_with(reg, clean, 4);
+    cr_assert(json_is_false(json_object_get(j, "content_match")));
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "unbound");
+    json_decref(j);
+    free(clean);
+    /* the deliverable itself is still named, with its content matching */
+    j = detect_with(reg, weak, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "named");
+    cr_assert(json_is_true(json_object_get(j, "content_match")));
+    json_decref(j);
+    free(forged);
+    free(other);
+    free(weak);
+    free(reg);
+}
