@@ -618,17 +618,23 @@ static json_t *detect_with(const char *reg, const char *clip, int want_rc)
     return j;
 }
 
-Test(publish, the_registry_names_a_recipient_blind_decoding_cannot)
+/* A mark too weak for the blind detector (strength 0.18: pilot z ~ 7, no
+ * decode) for recipient 7 of title 9, recorded by wmembed in reg, which also
+ * gets 200 innocents. */
+static void issue_weak(const char *reg, const char *weak)
 {
-    /* a mark too weak for the blind detector (strength 0.18: pilot z ~ 7,
-     * no decode) recorded by wmembed in a registry with 200 innocents */
-    char *reg = tu_path(dir, "reg.sqlite"), *weak = tu_path(dir, "weak.mkv");
     const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", weak, "--codec", "ffv1",
                            "--title-id", "9", "--recipient-id", "7", "--strength", "0.18",
                            "--issued", "2026-12-01T00:00Z", "--no-verify", "--registry", reg,
                            "-q", NULL };
     cr_assert_eq(tu_run(argv, NULL, NULL), 0);
     add_innocents(reg);
+}
+
+Test(publish, the_registry_names_a_recipient_blind_decoding_cannot)
+{
+    char *reg = tu_path(dir, "reg.sqlite"), *weak = tu_path(dir, "weak.mkv");
+    issue_weak(reg, weak);
     const char *blind[] = { WMDETECT, "-k", dkey, "--no-registry", "-q", weak, NULL };
     int brc = tu_run(blind, NULL, NULL);
     cr_assert(brc == 1 || brc == 3, "the blind detector read it (exit %d): too strong a test", brc);
@@ -671,12 +677,7 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
 {
     char *reg = tu_path(dir, "reg.sqlite"), *weak = tu_path(dir, "weak.mkv"),
          *other = tu_path(dir, "other.mkv"), *forged = tu_path(dir, "forged.mkv");
-    const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", weak, "--codec", "ffv1",
-                           "--title-id", "9", "--recipient-id", "7", "--strength", "0.18",
-                           "--issued", "2026-12-01T00:00Z", "--no-verify", "--registry", reg,
-                           "-q", NULL };
-    cr_assert_eq(tu_run(argv, NULL, NULL), 0);
-    add_innocents(reg);
+    issue_weak(reg, weak);
     cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i mandelbrot=size=640x360:rate=24 -t 3 "
                        "-c:v ffv1 -pix_fmt yuv420p '%s'", other), 0);
     cr_assert_eq(tu_sh(FFMPEG " -i '%s' -i '%s' -i '%s' -filter_complex "
