@@ -123,7 +123,8 @@ def epoch_means(path, fps, pre=''):
 def null(path):
     """The agreement of unrelated pictures, epoch by epoch: every pair of 2-s epochs of a
     long master (bench/make_long_master.sh) that lie inside two shots of different
-    sources (its .sources.tsv; epochs across a cut are skipped), the second also upside
+    sources (its .sources.tsv; epochs across a cut are skipped; the shots cut from one
+    camera clip, the same static street view, count as one source), the second also upside
     down; both features, the region at the same anchor (384, 128) and at the best of
     the detector's four anchors."""
     shots = [l.rstrip('\n').split('\t') for l in open(path + '.sources.tsv')][1:]
@@ -135,7 +136,7 @@ def null(path):
         for sh in shots:
             a, d = float(sh[1]), float(sh[2])
             if a <= t0 and t1 <= a + d:
-                s = sh[4]
+                s = sh[4].split(' from ')[0]   # shots cut from one camera clip: one source
         src.append(s)
     for feat, fname in ((detrend, 'detrend'), (highpass, 'hp')):
         fixed, best = [], []
