@@ -16,6 +16,17 @@
 #define FM_BASE_AMPLITUDE 1.6
 /* Per-frame PSNR floor at strength 1. */
 #define FM_PSNR_FLOOR_DB 45.0
+/*
+ * Informed embedding looks at every FM_INFORMED_INTERVAL-th frame (and at the
+ * first of each epoch) as the detector will, and the frames between reuse
+ * its reweighted tile: the detector's view of a frame (resampling, two
+ * whitenings, two folds) costs more than the rest of the mark stage, and the
+ * running sums it feeds remember ~100 frames, so a view every few frames
+ * gives them nearly the same value (docs/DESIGN.md section 4).
+ */
+#ifndef FM_INFORMED_INTERVAL
+#define FM_INFORMED_INTERVAL 4
+#endif
 
 struct FmEmbedder {
     int w, h;
@@ -46,6 +57,8 @@ struct FmEmbedder {
     FmTagCells *epoch_cells, *frame_cells;
     FmInformed *informed;  /* informed embedding (informed.h) */
     int use_informed;      /* 0: the plain tile in every frame */
+    int informed_wait;     /* frames until the next informed view (0: this one) */
+    int informed_frames;   /* frames since the last informed view */
     uint8_t *original;   /* copy of the input luma for quality measures */
     FmMask mask;
     /* per-frame machinery: kernels, slice threads and their scratch */
@@ -98,6 +111,7 @@ typedef struct Frame {
     ptrdiff_t stride;
     int bit_depth;
     int quality;
+    int copy_original;        /* the energy pass keeps the input for quality */
     const float *tile_rows;   /* the tile being marked or measured */
     const float *tile;        /* the tile to interpolate (tile_rows_job) */
     float gain;
@@ -144,6 +158,7 @@ static void set_epoch(FmEmbedder *e, uint32_t epoch, const uint8_t *tag)
     }
     e->norm = ss > 0 ? (float)sqrt(n / ss) : 1.0f;
     fm_informed_set_pattern(e->informed, e->map, e->plain);
+    e->informed_wait = 0;  /* the new variant is reweighted at once */
     e->epoch = epoch;
 }
 
@@ -358,16 +373,21 @@ static int row_group(const FmEmbedder *e, const float *rows, int y, int y1,
     return n;
 }
 
-/* The energy of the adapted mark, row by row. */
+/* The energy of the mark, row by row (and the input kept for the quality
+ * figures when the first pass did not run). */
 static void energy_job(void *arg, int j, int n)
 {
     Frame *f = arg;
     FmEmbedder *e = f->e;
-    int y0, y1;
+    int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
     slice(e->h, j, n, &y0, &y1);
     for (int y = y0; y < y1;) {
         RowTaps t[GROUP_MAX];
         int g = row_group(e, f->tile_rows, y, y1, t);
+        if (f->copy_original)
+            for (int i = 0; i < g; i++)
+                memcpy(e->original + (size_t)(y + i) * e->w * bps,
+                       f->luma + (ptrdiff_t)(y + i) * f->stride, (size_t)e->w * bps);
         double lanes[GROUP_MAX][FM_DSP_LANES] = { { 0 } };
         for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
             int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
@@ -464,23 +484,30 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
     }
     fm_tag_cells_merge(e->epoch_cells, e->frame_cells);
     Frame f = { .e = e, .luma = luma, .stride = stride, .bit_depth = bit_depth,
-                .quality = quality != NULL, .tile_rows = e->plain_rows };
+                .quality = quality != NULL, .copy_original = quality != NULL,
+                .tile_rows = e->plain_rows };
     int jobs = e->jobs;
 
     fm_pool_run(e->pool, mask_stats_job, &f, jobs < e->mask.ch ? jobs : e->mask.ch);
     fm_pool_run(e->pool, mask_smooth_job, &f, jobs < e->mask.ch ? jobs : e->mask.ch);
-    fm_pool_run(e->pool, first_pass_job, &f, jobs < e->h ? jobs : e->h);
-    f.gain = cap_gain(e);
     if (e->use_informed) {
-        /* informed embedding: reweight the tile against this picture's own
-         * contribution to the slots, same energy (informed.h) */
-        fm_informed_finish(e->informed, f.gain, e->values);
-        fm_tile_render(e->values, e->tile);
-        tile_rows(e, e->tile, e->adapted_rows);
+        e->informed_frames++;
+        if (e->informed_wait <= 0) {
+            /* informed embedding: reweight the tile against this picture's
+             * own contribution to the slots, same energy (informed.h) */
+            fm_pool_run(e->pool, first_pass_job, &f, jobs < e->h ? jobs : e->h);
+            f.copy_original = 0;
+            fm_informed_finish(e->informed, cap_gain(e), e->informed_frames, e->values);
+            fm_tile_render(e->values, e->tile);
+            tile_rows(e, e->tile, e->adapted_rows);
+            e->informed_frames = 0;
+            e->informed_wait = FM_INFORMED_INTERVAL;
+        }
+        e->informed_wait--;
         f.tile_rows = e->adapted_rows;
-        fm_pool_run(e->pool, energy_job, &f, jobs < e->h ? jobs : e->h);
-        f.gain = cap_gain(e);
     }
+    fm_pool_run(e->pool, energy_job, &f, jobs < e->h ? jobs : e->h);
+    f.gain = cap_gain(e);
     fm_pool_run(e->pool, apply_job, &f, jobs < e->h ? jobs : e->h);
 
     if (quality) {
@@ -501,6 +528,7 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
 void fm_embedder_set_informed(FmEmbedder *e, int on)
 {
     e->use_informed = on != 0;
+    e->informed_wait = 0;
 }
 
 void fm_embedder_free(FmEmbedder **pe)

@@ -127,11 +127,19 @@ void fm_informed_update(FmInformed *f, const uint8_t *luma, ptrdiff_t stride, in
                         const float *delta, float delta_gain, float values[FM_SLOTS])
 {
     fm_informed_rows(f, luma, stride, bit_depth, delta, 0, f->h, f->rowbuf);
-    fm_informed_finish(f, delta_gain, values);
+    fm_informed_finish(f, delta_gain, 1, values);
 }
 
-void fm_informed_finish(FmInformed *f, float delta_gain, float values[FM_SLOTS])
+void fm_informed_finish(FmInformed *f, float delta_gain, int frames, float values[FM_SLOTS])
 {
+    /* this view stands for the `frames` since the last one: the running sums
+     * decay over all of them and take the view once for each (a geometric
+     * sum of weights), as if every frame had looked like this one */
+    double decay = INFORMED_DECAY, times = 1;
+    if (frames > 1) {
+        decay = pow(INFORMED_DECAY, frames);
+        times = (1 - decay) / (1 - INFORMED_DECAY);
+    }
     Grids g = { f, delta_gain };
     int nt = fm_pool_threads(f->pool);
     fm_pool_run(f->pool, grids_job, &g, nt > 1 ? 4 * nt : 1);
@@ -162,17 +170,17 @@ void fm_informed_finish(FmInformed *f, float delta_gain, float values[FM_SLOTS])
      * the pilot's correlation, and a pilot bent towards the whole picture's
      * host no longer matches a part of it. */
     for (int u = 0; u < FM_CODED_BITS; u++)
-        f->host_sum[u] *= INFORMED_DECAY;
+        f->host_sum[u] *= decay;
     double mark = 0;  /* the plain mark's total over all coded bits */
     for (int k = 0; k < FM_SLOTS; k++) {
         int u = f->bits[k];
         if (u < 0)
             continue;
         float wv = weight[k % FM_NCOEF] * scale[k % FM_NCOEF] * f->values[k];
-        f->host_sum[u] += wv * f->host[k];
+        f->host_sum[u] += times * (wv * f->host[k]);
         mark += wv * (f->marked[k] - f->host[k]);
     }
-    f->mark_sum = INFORMED_DECAY * f->mark_sum + mark / FM_CODED_BITS;
+    f->mark_sum = decay * f->mark_sum + times * (mark / FM_CODED_BITS);
 
     /* amplitudes: cancel the host's running contribution, then renormalise
      * the data slots to the plain tile's energy */

@@ -60,12 +60,14 @@ void fm_informed_update(FmInformed *inf, const uint8_t *luma, ptrdiff_t stride, 
  * [y0, y1) of the luma and of the change (delta_rows: row y0 of width floats a
  * row, then the next ones), each taken across to the mark grid; rowbuf needs
  * width floats; calls on disjoint rows may run at once. finish: once every
- * row is in, the rest of fm_informed_update.
+ * row is in, the rest of fm_informed_update, the view standing for `frames`
+ * frames (>= 1: those since the last view, when the embedder looks only at
+ * every few frames; the values then serve until the next view).
  */
 void fm_informed_set_exec(FmInformed *inf, const FmDsp *dsp, FmPool *pool);
 void fm_informed_rows(FmInformed *inf, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
                       const float *delta_rows, int y0, int y1, float *rowbuf);
-void fm_informed_finish(FmInformed *inf, float delta_gain, float values[FM_SLOTS]);
+void fm_informed_finish(FmInformed *inf, float delta_gain, int frames, float values[FM_SLOTS]);
 
 /* Wipes (the state reveals the mark) and frees; sets *inf = NULL. */
 void fm_informed_free(FmInformed **inf);

@@ -23,15 +23,61 @@
 #define DARK_HI 72.0f
 #define DARK_GAIN 0.35f
 
-float fm_mask_gain(float mean, float stddev)
+/* Texture gain for a cell's variance (8-bit levels squared). */
+static float texture_gain(float var)
 {
-    float c = sqrtf(stddev * stddev + TEXTURE_FLOOR * TEXTURE_FLOOR) / TEXTURE_REF;
+    float c = sqrtf(var + TEXTURE_FLOOR * TEXTURE_FLOOR) / TEXTURE_REF;
     float g = powf(c, TEXTURE_EXPONENT);
-    g = g < GAIN_MIN ? GAIN_MIN : g > GAIN_MAX ? GAIN_MAX : g;
+    return g < GAIN_MIN ? GAIN_MIN : g > GAIN_MAX ? GAIN_MAX : g;
+}
+
+/* Brightness gain for a cell's mean (8-bit levels). */
+static float dark_gain(float mean)
+{
     float t = (mean - DARK_LO) / (DARK_HI - DARK_LO);
     t = t < 0 ? 0 : t > 1 ? 1 : t;
     t = t * t * (3 - 2 * t);  /* smoothstep */
-    return g * (DARK_GAIN + (1 - DARK_GAIN) * t);
+    return DARK_GAIN + (1 - DARK_GAIN) * t;
+}
+
+float fm_mask_gain(float mean, float stddev)
+{
+    return texture_gain(stddev * stddev) * dark_gain(mean);
+}
+
+/*
+ * powf per cell was the mask's largest cost, so the texture gain is
+ * tabulated over the variance, FM_MASK_LUT_STEPS samples a level squared,
+ * up to where it reaches GAIN_MAX, and interpolated linearly: within 1e-4
+ * of the formula (tests/test_dsp.c), a change of the mark far below a code
+ * value.
+ */
+static int lut_init(FmMask *m)
+{
+    double top = pow(GAIN_MAX, 1.0 / TEXTURE_EXPONENT) * TEXTURE_REF;
+    double vmax = top * top - (double)TEXTURE_FLOOR * TEXTURE_FLOOR;
+    m->lut_n = (int)ceil(vmax * FM_MASK_LUT_STEPS) + 2;
+    m->lut = malloc(sizeof(float) * (size_t)m->lut_n);
+    if (!m->lut)
+        return FM_ENOMEM;
+    for (int i = 0; i < m->lut_n; i++)
+        m->lut[i] = texture_gain((float)i / FM_MASK_LUT_STEPS);
+    return 0;
+}
+
+static float lut_gain(const FmMask *m, double var)
+{
+    double p = var * FM_MASK_LUT_STEPS;
+    if (!(p < m->lut_n - 1))
+        return m->lut[m->lut_n - 1];
+    int i = (int)p;
+    float f = (float)(p - i);
+    return m->lut[i] + f * (m->lut[i + 1] - m->lut[i]);
+}
+
+float fm_mask_cell_gain(const FmMask *m, double mean, double var)
+{
+    return lut_gain(m, var > 0 ? var : 0) * dark_gain((float)mean);
 }
 
 int fm_mask_init(FmMask *m, int w, int h)
@@ -55,8 +101,8 @@ int fm_mask_init(FmMask *m, int w, int h)
     m->yc1 = malloc(sizeof(int) * h);
     m->yf = malloc(sizeof(float) * h);
     m->scratch = malloc(fm_mask_scratch_bytes(m));
-    if (!m->gain || !m->tmp || !m->row || !m->xc0 || !m->xc1 || !m->xf || !m->hrow || !m->yc0 ||
-        !m->yc1 || !m->yf || !m->scratch) {
+    if (lut_init(m) < 0 || !m->gain || !m->tmp || !m->row || !m->xc0 || !m->xc1 || !m->xf ||
+        !m->hrow || !m->yc0 || !m->yc1 || !m->yf || !m->scratch) {
         fm_mask_free(m);
         return FM_ENOMEM;
     }
@@ -96,6 +142,7 @@ void fm_mask_free(FmMask *m)
     free(m->yc1);
     free(m->yf);
     free(m->scratch);
+    free(m->lut);
     memset(m, 0, sizeof(*m));
 }
 
@@ -140,7 +187,7 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
             double n = (double)(x1 - x0) * (y1 - y0);
             double sum = (double)t * scale, sum2 = (double)t2 * (scale * scale);
             double mean = sum / n, var = sum2 / n - mean * mean;
-            m->tmp[cy * m->cw + cx] = fm_mask_gain((float)mean, (float)sqrt(var > 0 ? var : 0));
+            m->tmp[cy * m->cw + cx] = fm_mask_cell_gain(m, mean, var);
         }
     }
 }

@@ -29,7 +29,11 @@ typedef struct FmMask {
     int *yc0, *yc1;  /* h: the cell rows each picture row interpolates */
     float *yf;       /* h: and its weight */
     void *scratch;   /* fm_mask_scratch_bytes(), for fm_mask_compute */
+    float *lut;      /* lut_n: texture gain by variance, FM_MASK_LUT_STEPS a level^2 */
+    int lut_n;
 } FmMask;
+
+#define FM_MASK_LUT_STEPS 16
 
 int fm_mask_init(FmMask *m, int w, int h);
 void fm_mask_free(FmMask *m);
@@ -50,7 +54,11 @@ void fm_mask_smooth_rows(FmMask *m, const FmDsp *dsp, int cy0, int cy1);
 void fm_mask_row_taps(const FmMask *m, int y, const float **top, const float **bot, float *fy);
 /* Per-pixel gains for row y (valid until the next call). */
 const float *fm_mask_row(FmMask *m, int y);
-/* The gain of one cell for a local mean and standard deviation (8-bit scale). */
+/* The gain of one cell for a local mean and standard deviation (8-bit scale):
+ * the formula. */
 float fm_mask_gain(float mean, float stddev);
+/* The same for a mean and variance, as the mask computes it (the texture
+ * part interpolated from a table; within 1e-4 of fm_mask_gain). */
+float fm_mask_cell_gain(const FmMask *m, double mean, double var);
 
 #endif
