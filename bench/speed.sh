@@ -14,6 +14,12 @@
 #   * the self-check's cost: wmembed to each codec again with --no-verify
 #     (wall-clock and CPU seconds with and without the read-back), beside the
 #     self-check's own wall time that wmembed reports in --json;
+#   * the encoder's own cost of the mark: plain ffmpeg encoding the *marked*
+#     pictures (a lossless FFV1 copy wmembed made of the master, decoded like
+#     the master) with the same settings. The mark is detail the encoder has
+#     to code, so it works harder and writes more bytes whatever tool adds
+#     it: wmembed --no-verify against this row is wmembed's own overhead.
+#     Output sizes are listed too (the bitrate cost of the mark);
 #   * the same side by side for FFV1 at 4K (elephants_2160p24, 3 s) unless
 #     --no-4k;
 #   * peak memory of wmembed (FFV1) on a short and a long master, 1080p
@@ -161,8 +167,13 @@ plain_args() { # codec width
   esac
 }
 
+keyfile="$work/key.key"
 "$BIN/wmkeygen" -o "$work/key" --no-passphrase >/dev/null
 frames=""
+# the marked pictures, losslessly: what plain ffmpeg encodes in the "marked" rows
+"$BIN/wmembed" -k "$keyfile" -i "$master" -o "$work/marked.mkv" --title-id 1 --recipient-id 2 \
+  --codec ffv1 --quiet --force --no-verify || die "wmembed --codec ffv1 failed on $master"
+sizes="$work/sizes.tsv"; : >"$sizes"
 for c in ${codecs//,/ }; do
   case "$c" in vp9) ext=webm ;; h264) ext=mp4 ;; ffv1) ext=mkv ;; *) die "unknown codec $c" ;; esac
   say "embedding $name (${W}x${H}, $dur s) to $c"
@@ -171,6 +182,7 @@ for c in ${codecs//,/ }; do
   cp "$work/out.txt" "$work/embed_$c.json"
   python3 -c 'import json,sys; e=json.load(open(sys.argv[1])); sc=e.get("self_check") or {}; print("%s\t%s\t%s\t%s\t%s" % (sys.argv[2], e["fps"], e["frames"], sc.get("wall_seconds", ""), sc.get("seconds_read", "")))' \
     "$work/embed_$c.json" "$c" >>"$work/embedfps.tsv" || true
+  printf 'wmembed\t%s\t%s\n' "$c" "$(stat -c %s "$work/deliv_$c.$ext")" >>"$sizes"
   [[ $c == vp9 ]] || rm -f "$work/deliv_$c.$ext"
   # the same without the self-check: its whole cost, CPU included
   timed embed_nv "wmembed --codec $c --no-verify" 1 -- "$BIN/wmembed" -k "$work/key.key" -i "$master" \
@@ -178,8 +190,13 @@ for c in ${codecs//,/ }; do
   rm -f "$work/nv_$c.$ext" "$work/nv_$c.$ext.receipt.json"
   timed plain "ffmpeg $c" 1 -- ffmpeg -nostdin -v error -y -i "$master" -map 0:v:0 -an \
     $(plain_args "$c" "$W") "$work/plain_$c.$ext"
+  printf 'plain\t%s\t%s\n' "$c" "$(stat -c %s "$work/plain_$c.$ext")" >>"$sizes"
+  timed plain_marked "ffmpeg $c marked" 1 -- ffmpeg -nostdin -v error -y -i "$work/marked.mkv" \
+    -map 0:v:0 -an $(plain_args "$c" "$W") "$work/plain_$c.$ext"
+  printf 'plain_marked\t%s\t%s\n' "$c" "$(stat -c %s "$work/plain_$c.$ext")" >>"$sizes"
   rm -f "$work/plain_$c.$ext"
 done
+rm -f "$work/marked.mkv"
 if [[ $do4k == 1 && -f "$MEDIA/elephants_2160p24.mkv" ]]; then
   m4k="$MEDIA/elephants_2160p24.mkv"
   say "4K: wmembed and plain ffmpeg, FFV1"
@@ -329,6 +346,34 @@ if side:
                                     "wmembed_peak_mb": int(e[5]) / 1024, "ffmpeg_peak_mb": int(p[5]) / 1024})
         L.append(f"| {label} | {ew:.1f} | {pw:.1f} | {ew / pw:.2f} | {ec:.1f} | {pc:.1f} | "
                  f"{ec / pc:.2f} | {int(e[5]) / 1024:.0f} | {int(p[5]) / 1024:.0f} |")
+pm = {r[1].split()[1]: r for r in rows if r[0] == "plain_marked"}
+size = {(r[0], r[1]): int(r[2]) for r in tsv("sizes.tsv")}
+if pm:
+    L += ["", "## The encoder's cost of the mark, and wmembed's own", "",
+          "Plain ffmpeg encoding the master, and encoding the marked pictures (a lossless copy "
+          "wmembed made), same settings: the second works harder and writes more because the "
+          "mark is detail to code. wmembed --no-verify against it is wmembed's own overhead "
+          "(decode, mark stage, pipeline).", "",
+          "| codec | ffmpeg CPU s | ffmpeg on marked CPU s | encoder's cost | wmembed --no-verify CPU s "
+          "| wmembed's own (CPU) | wall: ffmpeg / on marked / wmembed --no-verify "
+          "| MB: ffmpeg / on marked / wmembed |",
+          "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    out["mark_cost"] = []
+    for codec, m in pm.items():
+        p0, n = plain.get(codec), nv.get(codec)
+        if not p0 or not n:
+            continue
+        pc, mc, nc = (float(x[3]) + float(x[4]) for x in (p0, m, n))
+        pw, mw, nw = float(p0[2]), float(m[2]), float(n[2])
+        sp, sm, sw = (size.get((k, codec)) for k in ("plain", "plain_marked", "wmembed"))
+        mb = lambda b: f"{b / 1e6:.1f}" if b else "—"
+        out["mark_cost"].append({"codec": codec, "ffmpeg_cpu_s": pc, "ffmpeg_marked_cpu_s": mc,
+                                 "wmembed_no_verify_cpu_s": nc, "ffmpeg_wall_s": pw,
+                                 "ffmpeg_marked_wall_s": mw, "wmembed_no_verify_wall_s": nw,
+                                 "ffmpeg_bytes": sp, "ffmpeg_marked_bytes": sm,
+                                 "wmembed_bytes": sw})
+        L.append(f"| {codec} | {pc:.1f} | {mc:.1f} | {mc / pc:.2f} | {nc:.1f} | {nc / mc:.2f} | "
+                 f"{pw:.1f} / {mw:.1f} / {nw:.1f} | {mb(sp)} / {mb(sm)} / {mb(sw)} |")
 mem = [r for r in rows if r[0] == "memory"]
 if mem:
     L += ["", "## Peak memory against the master's length (wmembed --codec ffv1)", "",
