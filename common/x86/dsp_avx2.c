@@ -74,6 +74,36 @@ static inline int regular_block(const int *idx, int n_out, int X, int r)
     return _mm256_testz_si256(bad, bad);
 }
 
+/* 1 if the 8 outputs at X read two taps at idx = base + {0, 1, 3, 4, 6, 7, 9,
+ * 10} and one more (an area downscale by 3:2, e.g. 1080p to the detector's
+ * fine grid of 720 rows, away from the clamped borders). */
+static inline int block_3_2(const int *idx, int n_out, int X)
+{
+    if (idx[X + 2] - idx[X] != 3 || idx[X + 7] - idx[X] != 10)
+        return 0;
+    __m256i i0 = _mm256_loadu_si256((const __m256i *)(idx + X));
+    __m256i i1 = _mm256_loadu_si256((const __m256i *)(idx + (size_t)n_out + X));
+    __m256i want = _mm256_add_epi32(_mm256_set1_epi32(idx[X]),
+                                    _mm256_setr_epi32(0, 1, 3, 4, 6, 7, 9, 10));
+    __m256i bad = _mm256_or_si256(_mm256_xor_si256(i0, want),
+                                  _mm256_xor_si256(i1, _mm256_add_epi32(want,
+                                                                        _mm256_set1_epi32(1))));
+    return _mm256_testz_si256(bad, bad);
+}
+
+/* Its two taps from the 12 floats at p: v[0] = p[0, 1, 3, 4, 6, 7, 9, 10],
+ * v[1] = p[1, 2, 4, 5, 7, 8, 10, 11]. */
+static inline void taps_3_2(const float *p, __m256 v[2])
+{
+    __m256 a = _mm256_loadu_ps(p), b = _mm256_loadu_ps(p + 4);
+    v[0] = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, _mm256_setr_epi32(0, 1, 3, 4, 6, 7, 0, 0)),
+                           _mm256_permutevar8x32_ps(b, _mm256_setr_epi32(0, 0, 0, 0, 0, 0, 5, 6)),
+                           0xC0);
+    v[1] = _mm256_blend_ps(_mm256_permutevar8x32_ps(a, _mm256_setr_epi32(1, 2, 4, 5, 7, 0, 0, 0)),
+                           _mm256_permutevar8x32_ps(b, _mm256_setr_epi32(0, 0, 0, 0, 0, 4, 6, 7)),
+                           0xE0);
+}
+
 /* The samples of the 8 outputs at X, tap by tap, into v[0..taps) (any table). */
 static inline void gather_block(const float *row, const int *idx, int taps, int n_out, int X,
                                 __m256 *v)
@@ -92,7 +122,8 @@ static void hresample_avx2(const float *row, const int *idx, const float *wt, in
     int X = 0;
     __m256 vs = _mm256_set1_ps(scale);
     /* integer downscales by 2, 3 or 6 (the mark grid of 720p, 1080p and 4K
-     * pictures, the detector's fine grids) read whole vectors and shuffle */
+     * pictures, the detector's fine grids) and by 3:2 (1080p to its fine
+     * grid) read whole vectors and shuffle */
     int r = taps == 2 || taps == 3 || taps == 6 ? taps : 0;
     for (; X + 8 <= n_out; X += 8) {
         __m256 v[16];
@@ -115,6 +146,8 @@ static void hresample_avx2(const float *row, const int *idx, const float *wt, in
                     v[k + 3] = odds(lo[k], hi[k]);
                 }
             }
+        } else if (taps == 2 && block_3_2(idx, n_out, X)) {
+            taps_3_2(row + idx[X], v);
         } else if (taps <= 16) {
             gather_block(row, idx, taps, n_out, X, v);
         } else {
