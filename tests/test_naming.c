@@ -53,6 +53,7 @@ static void issue(Issued *is, uint32_t key_seed)
                         .ai_use = FM_AI_USE_RESERVED };
         cr_assert_eq(fm_payload_sign(&p, is->key, is->cand[i].message, &err), 0, "%s", err.msg);
         is->cand[i].label = NULL;
+        is->cand[i].mark_format = 0;   /* unknown: every mask (as before schema 3) */
     }
 }
 
