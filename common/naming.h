@@ -13,9 +13,10 @@
  * messages. Whatever the clip carries (nothing, the leaker's mark, several
  * colluders' marks), an innocent candidate's score is then a zero-mean,
  * unit-variance normalised correlation, and the false-alarm probability is
- * corrected for the number of candidates and of statistics looked at (the
- * whole clip, each stretch, the best stretch under the epoch search's
- * runners-up).
+ * corrected for the number of candidates, of codeword masks each is scored
+ * under (one for a recorded mark format, three for an unknown one) and of
+ * statistics looked at (the whole clip, each stretch, the best stretch
+ * under the epoch search's runners-up).
  *
  *   FmEvidence ev = { 0 };
  *   FmDetectResult res;
