@@ -104,6 +104,27 @@ int fm_naming_mask(uint8_t mask[FM_CODED_BITS])
     return the_mask_count;
 }
 
+/* The formats naming knows, in FmCandidateScore.z_clip_format order: an
+ * issued message's deliverable may have been written by this version or by
+ * an older one whose codeword had another public mask. */
+static const int naming_formats[FM_NAMING_FORMATS] = { FM_MARK_FORMAT_TAGGED,
+                                                       FM_MARK_FORMAT_TAG_V5,
+                                                       FM_MARK_FORMAT_TAG_V4 };
+
+/* The index of a recorded format in naming_formats, or -1 (unknown). */
+static int format_slot(int mark_format)
+{
+    for (int f = 0; f < FM_NAMING_FORMATS; f++)
+        if (naming_formats[f] == mark_format)
+            return f;
+    return -1;
+}
+
+int fm_naming_masks(int mark_format)
+{
+    return format_slot(mark_format) >= 0 ? 1 : FM_NAMING_FORMATS;
+}
+
 /* Share of the false-alarm budget spent on the main statistics (the whole
  * clip, and each stretch): the epoch search's runners-up get the rest. */
 #define MAIN_SHARE 0.9
@@ -224,28 +245,31 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
         norm[s] = sqrt(q);
     }
 
-    /* An issued message's deliverable may have been written by this version
-     * or by an older one whose codeword had another public mask (formats 5
-     * and 4: the registry does not say which): each candidate is scored
-     * under each, and counted that many times. The evidence is in the
-     * current format's signs. */
-    static const int formats[] = { FM_MARK_FORMAT_TAGGED, FM_MARK_FORMAT_TAG_V5,
-                                   FM_MARK_FORMAT_TAG_V4 };
+    /* A candidate whose deliverable's format is recorded is scored under
+     * that format's codeword mask; one of unknown format under each of
+     * naming_formats' (formats 5 and 4: filmmark 0.5 and 0.4). Each
+     * (candidate, mask) pair scored is one hypothesis, and only those count.
+     * The evidence is in the current format's signs. */
     enum { NFORMATS = FM_NAMING_FORMATS };
     int8_t flip[NFORMATS][FM_CODED_BITS];
     for (int f = 0; f < NFORMATS; f++) {
         int8_t now[FM_CODED_BITS];
         fm_format_mask_signs(FM_MARK_FORMAT_TAGGED, now);
-        fm_format_mask_signs(formats[f], flip[f]);
+        fm_format_mask_signs(naming_formats[f], flip[f]);
         for (int i = 0; i < FM_CODED_BITS; i++)
             flip[f][i] = (int8_t)(flip[f][i] * now[i]);
     }
 
-    /* weighted Bonferroni: the main statistics share MAIN_SHARE of the
-     * false-alarm budget, the runners-up the rest */
-    double nf = (double)(family > n ? family : n) * NFORMATS;
+    /* weighted Bonferroni over the (candidate, mask) pairs: each pair's
+     * main statistics share MAIN_SHARE of its 1/pairs of the false-alarm
+     * budget, its runners-up the rest */
+    double pairs = 0;
+    for (size_t c = 0; c < n; c++)
+        pairs += fm_naming_masks(cands[c].mark_format);
+    double nf = (double)family > pairs ? (double)family : pairs;
     double h_main = nf * (1 + nsub) / MAIN_SHARE, h_alt = nf * (nalt ? nalt : 1) / (1 - MAIN_SHARE);
     out->tested = n;
+    out->masks = (long)pairs;
     out->hypotheses = (long)fmin(nf * nstat, 9e18);
     for (size_t c = 0; c < n; c++) {
         fm_bytes_to_bits(cands[c].message, FM_MESSAGE_BYTES, bits);
@@ -253,11 +277,16 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
             break; /* cannot happen: the mask above built the code */
         FmCandidateScore *sc = &out->scores[c];
         sc->index = c;
+        int only = format_slot(cands[c].mark_format), scored = 0;
+        for (int f = 0; f < NFORMATS; f++)
+            sc->z_clip_format[f] = NAN;
         for (int f = 0; f < NFORMATS; f++) {
+            if (only >= 0 && f != only)
+                continue;
             for (int i = 0; i < FM_CODED_BITS; i++)
                 cw[i] = (int8_t)((coded[i] ? 1 : -1) * flip[f][i]);
             FmCandidateScore t = { .index = c, .stretch = -1, .alternative = -1,
-                                   .mark_format = formats[f] };
+                                   .mark_format = naming_formats[f] };
             t.z = t.z_clip = sc->z_clip_format[f] = correlate(cw, wy, norm[0]);
             t.false_alarm_log10 = corrected_log10(t.z, h_main);
             for (int s = 1; s < nstat; s++) {
@@ -270,12 +299,13 @@ int fm_name_candidates(const FmEvidence *ev, const FmDetectResult *blind,
                     t.alternative = s <= nsub ? -1 : s - 1 - nsub;
                 }
             }
-            if (f == 0 || t.false_alarm_log10 < sc->false_alarm_log10 ||
+            if (!scored++ || t.false_alarm_log10 < sc->false_alarm_log10 ||
                 (t.false_alarm_log10 == sc->false_alarm_log10 && t.z > sc->z)) {
                 memcpy(t.z_clip_format, sc->z_clip_format, sizeof(t.z_clip_format));
                 *sc = t;
             }
         }
+        sc->masks = scored;
         sc->named = sc->false_alarm_log10 <= log10(FM_NAMING_THRESHOLD);
         if (blind && blind->signature_valid &&
             sodium_memcmp(blind->message, cands[c].message, FM_MESSAGE_BYTES) == 0)

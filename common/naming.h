@@ -13,9 +13,10 @@
  * messages. Whatever the clip carries (nothing, the leaker's mark, several
  * colluders' marks), an innocent candidate's score is then a zero-mean,
  * unit-variance normalised correlation, and the false-alarm probability is
- * corrected for the number of candidates and of statistics looked at (the
- * whole clip, each stretch, the best stretch under the epoch search's
- * runners-up).
+ * corrected for the number of candidates, of codeword masks each is scored
+ * under (one for a recorded mark format, three for an unknown one) and of
+ * statistics looked at (the whole clip, each stretch, the best stretch
+ * under the epoch search's runners-up).
  *
  *   FmEvidence ev = { 0 };
  *   FmDetectResult res;
@@ -45,12 +46,22 @@
 typedef struct FmCandidate {
     uint8_t message[FM_MESSAGE_BYTES];  /* packed payload || signature, as embedded */
     const char *label;                  /* the caller's id or name; not read, not copied */
+    int mark_format;                    /* the mark format its deliverable was written in
+                                           (a registry row's, schema 3), or 0: unknown.
+                                           One of the FM_NAMING_FORMATS: scored under that
+                                           format's mask alone; anything else (0, or a
+                                           format naming does not know, e.g. 3 or 7):
+                                           scored under all FM_NAMING_FORMATS masks */
 } FmCandidate;
 
-/* The mark formats an issued message is scored under (their codewords'
- * public masks differ; the registry does not record which version wrote a
- * deliverable): 6, 5 and 4. */
+/* The mark formats an issued message of unknown format is scored under
+ * (their codewords' public masks differ): 6, 5 and 4. */
 #define FM_NAMING_FORMATS 3
+
+/* The masks a candidate of this recorded format is scored under: 1 when it
+ * is one of the FM_NAMING_FORMATS, else (unknown) FM_NAMING_FORMATS. Each
+ * (candidate, mask) pair is one hypothesis of the false-alarm correction. */
+int fm_naming_masks(int mark_format);
 
 typedef struct FmCandidateScore {
     size_t index;            /* into the candidates given */
@@ -71,9 +82,13 @@ typedef struct FmCandidateScore {
     int named;               /* corrected p <= FM_NAMING_THRESHOLD */
     int mark_format;         /* the format whose codeword mask gave z (6, or 5
                                 or 4 for a deliverable of filmmark 0.5/0.4) */
+    int masks;               /* masks it was scored under: 1 (its recorded format)
+                                or FM_NAMING_FORMATS (unknown) */
     double z_clip_format[FM_NAMING_FORMATS];  /* the whole clip's statistic
                                 under each format's mask (6, 5, 4): each N(0,1)
-                                for an innocent; z is the most significant */
+                                for an innocent; NAN for a mask not scored (a
+                                candidate of a recorded format); z is the most
+                                significant of those scored */
 } FmCandidateScore;
 
 /* Whether the evidence is that of one mark (blind, no candidates needed). */
@@ -90,10 +105,14 @@ typedef struct FmMarkConsistency {
 
 typedef struct FmNamingResult {
     size_t tested;           /* candidates scored */
-    long hypotheses;         /* statistics looked at: max(family, tested) x 3
-                                mark formats x (1 + stretches scored alone +
-                                runner-up hypotheses);
-                                the correction weighs them (docs/DESIGN.md §12) */
+    long masks;              /* (candidate, mask) pairs scored: the sum of
+                                fm_naming_masks() over the candidates (tested
+                                when every format is recorded, 3 x tested when
+                                none is) */
+    long hypotheses;         /* statistics looked at: max(family, masks) x
+                                (1 + stretches scored alone + runner-up
+                                hypotheses); the correction weighs them
+                                (docs/DESIGN.md §12) */
     FmCandidateScore *scores;    /* every candidate, most significant first; malloc'd */
     size_t named;            /* the first `named` scores are accused */
     double margin_log10;     /* the first candidate's margin_log10 (0 with one) */
@@ -105,11 +124,15 @@ typedef struct FmNamingResult {
  * Scores every candidate against the evidence of one key's detection
  * (fm_detect_ex with that key; blind is its result, used for blind_index and
  * the consistency check, may be NULL). n may be 0 (only the consistency
- * check). family: the candidates tested in all when the caller splits them
- * over several calls (one per detection key: each key's issued messages
- * against that key's evidence), for the correction; 0 or less than n
- * means n. Candidates with equal messages score alike (a registry should
- * not hold two); candidates of other keys or titles score as innocents.
+ * check). Each candidate is scored under the mask of its recorded format,
+ * or of every FM_NAMING_FORMATS format when that is unknown (FmCandidate),
+ * and the correction counts exactly the (candidate, mask) pairs scored.
+ * family: those pairs in all (the sum of fm_naming_masks() over every
+ * candidate) when the caller splits the candidates over several calls (one
+ * per detection key: each key's issued messages against that key's
+ * evidence); 0 or less than this call's pairs means this call's. Candidates
+ * with equal messages score alike (a registry should not hold two);
+ * candidates of other keys or titles score as innocents.
  * Returns 0, FM_EINVAL (cands NULL with n > 0) or FM_ENOMEM; on error out
  * holds nothing to free.
  */

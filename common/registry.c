@@ -164,6 +164,7 @@ int fm_registry_read_row(FmRegistry *reg, FmDbRows *rows, FmIssuance *iss, FmErr
     iss->payload.recipient_id = (uint32_t)o->col_int(rows, 16);
     iss->payload.issued_minutes = (uint32_t)o->col_int(rows, 17);
     iss->payload.ai_use = (uint8_t)o->col_int(rows, 18);
+    iss->mark_format = o->col_is_null(rows, 19) ? 0 : (int)o->col_int(rows, 19);
     if ((o->col_text(rows, 3) && !iss->owner) || (o->col_text(rows, 4) && !iss->title) ||
         (o->col_text(rows, 5) && !iss->recipient) || !iss->output_name || !iss->codec ||
         (o->col_text(rows, 11) && !iss->receipt_json) ||
@@ -275,6 +276,13 @@ static const Migration migrations[] = {
       "CREATE INDEX issuance_recipient ON issuance (recipient_id);"
       "CREATE INDEX issuance_issued ON issuance (issued_minutes);",
       migrate_ai_use },
+    /* Version 3 records the mark format wmembed wrote (naming scores a
+     * candidate under that format's codeword mask only); the rows before it
+     * keep NULL, unknown. */
+    { 3,
+      "ALTER TABLE issuance ADD COLUMN mark_format INTEGER;",
+      "ALTER TABLE issuance ADD COLUMN mark_format INTEGER;",
+      NULL },
 };
 
 _Static_assert(sizeof(migrations) / sizeof(migrations[0]) == FM_REGISTRY_SCHEMA_VERSION,
@@ -411,6 +419,9 @@ int fm_registry_insert(FmRegistry *reg, const FmIssuance *iss, const FmKey *key,
         return fm_error_set(err, FM_EINVAL, "output SHA-256 is not 64 lowercase hex digits");
     if (!iss->output_name || !iss->codec)
         return fm_error_set(err, FM_EINVAL, "an issuance needs an output name and a codec");
+    if (iss->mark_format < 0 || iss->mark_format > FM_REGISTRY_MARK_FORMAT_MAX)
+        return fm_error_set(err, FM_EINVAL, "mark format %d is not 1..%d (or 0, unknown)",
+                            iss->mark_format, FM_REGISTRY_MARK_FORMAT_MAX);
     if (fm_payload_unpack(iss->message, &p, err) < 0)
         return FM_EFORMAT;
     if (key) {
@@ -437,14 +448,16 @@ int fm_registry_insert(FmRegistry *reg, const FmIssuance *iss, const FmKey *key,
         fm_db_text(iss->output_sha256), fm_db_text(iss->codec), fm_db_int(iss->crf),
         fm_db_real(iss->strength), fm_db_text(iss->receipt_json),
         fm_db_text(iss->content_fingerprint), fm_db_text(created),
+        iss->mark_format ? fm_db_int(iss->mark_format) : (FmDbParam){ .type = FM_DB_NULL },
     };
     FmDbRows *rows = NULL;
     int r = o->query(reg->db,
         "INSERT INTO issuance (key_fingerprint, version, title_id, recipient_id,"
         " issued_minutes, ai_use, message, owner, title, recipient, output_name,"
-        " output_sha256, codec, crf, strength, receipt_json, content_fingerprint, created_at)"
+        " output_sha256, codec, crf, strength, receipt_json, content_fingerprint, created_at,"
+        " mark_format)"
         " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,"
-        " $17, $18) ON CONFLICT DO NOTHING RETURNING id", v, 18, &rows, err);
+        " $17, $18, $19) ON CONFLICT DO NOTHING RETURNING id", v, 19, &rows, err);
     if (r < 0)
         return r;
     if ((r = o->step(rows, err)) > 0) {
@@ -581,7 +594,7 @@ int fm_registry_messages(FmRegistry *reg, const char *key_fingerprint, FmIssuedM
     FmDbRows *rows = NULL;
     FmDbParam p = fm_db_text(key_fingerprint);
     int r = o->query(reg->db, "SELECT id, message, title_id, recipient_id, issued_minutes, ai_use,"
-                              " recipient, title, output_name FROM issuance"
+                              " recipient, title, output_name, mark_format FROM issuance"
                               " WHERE key_fingerprint = $1 ORDER BY id", &p, 1, &rows, err);
     if (r < 0)
         return r;
@@ -614,6 +627,7 @@ int fm_registry_messages(FmRegistry *reg, const char *key_fingerprint, FmIssuedM
         m->recipient_id = (uint32_t)o->col_int(rows, 3);
         m->issued_minutes = (uint32_t)o->col_int(rows, 4);
         m->ai_use = (uint8_t)o->col_int(rows, 5);
+        m->mark_format = o->col_is_null(rows, 9) ? 0 : (int)o->col_int(rows, 9);
         for (int c = 0; c < 3; c++) {
             const char *s = o->col_text(rows, 6 + c);
             offs[n][c] = SIZE_MAX;

@@ -46,7 +46,7 @@
 #include "payload.h"
 
 /* The schema version this code writes; older databases are migrated. */
-#define FM_REGISTRY_SCHEMA_VERSION 2
+#define FM_REGISTRY_SCHEMA_VERSION 3
 #define FM_REGISTRY_LOCATION_MAX 4096
 #define FM_REGISTRY_ENV "FILMMARK_REGISTRY"
 
@@ -71,7 +71,16 @@ typedef struct FmIssuance {
     const char *receipt_json;                    /* the receipt file's text, may be NULL */
     const char *content_fingerprint;             /* "fmfp1:...", may be NULL */
     char created_at[21];                         /* "YYYY-MM-DDThh:mm:ssZ" UTC; empty in add(): now */
+    int mark_format;                             /* the mark format the deliverable was
+                                                    written in (version.h FM_MARK_FORMAT,
+                                                    1..FM_REGISTRY_MARK_FORMAT_MAX), or 0:
+                                                    unknown (SQL NULL: rows recorded before
+                                                    schema 3, receipts added by hand) */
 } FmIssuance;
+
+/* The largest mark format a row may record (a column of small numbers; a
+ * format this build does not know is kept, and naming treats it as unknown). */
+#define FM_REGISTRY_MARK_FORMAT_MAX 255
 
 typedef struct FmIssuanceList {
     size_t count;
@@ -92,6 +101,7 @@ typedef struct FmIssuedMessage {
     uint8_t message[FM_MESSAGE_BYTES];
     uint32_t title_id, recipient_id, issued_minutes;
     uint8_t ai_use;
+    int mark_format;                               /* as FmIssuance: 0 unknown */
     const char *recipient, *title, *output_name;   /* may be NULL */
 } FmIssuedMessage;
 
@@ -140,7 +150,10 @@ int fm_registry_add(FmRegistry *reg, const FmIssuance *iss, const FmKey *key, in
 /*
  * What wmembed calls once the deliverable and its receipt are written: reads
  * the receipt file and adds the issuance it describes, with the receipt's own
- * text, as fm_registry_add() (returns 0 new, 1 already recorded). The text
+ * text and mark_format (the format wmembed wrote, FM_MARK_FORMAT; 0 when it is
+ * not known, as for a receipt added by hand: the receipt does not say), as
+ * fm_registry_add() (returns 0 new, 1 already recorded: the existing row,
+ * its mark format included, is left as it is). The text
  * read is checked first as fm_issuance_verify() checks a row, with the key of
  * its fingerprint among keys (any kinds; wmembed passes its secret key):
  * FM_ECRYPTO when no key given has that fingerprint or a signature fails,
@@ -149,7 +162,7 @@ int fm_registry_add(FmRegistry *reg, const FmIssuance *iss, const FmKey *key, in
  * when it cannot be read.
  */
 int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, FmKey *const *keys,
-                            size_t nkeys, int64_t *id, FmError *err);
+                            size_t nkeys, int mark_format, int64_t *id, FmError *err);
 /* Fills iss from a receipt's text (no signature check); strings owned by iss,
  * freed with fm_issuance_clear(). */
 int fm_issuance_from_receipt(const char *receipt_text, FmIssuance *iss, FmError *err);
@@ -178,7 +191,10 @@ int fm_registry_messages(FmRegistry *reg, const char *key_fingerprint,
  * message signature fails, the payload columns disagree with the message,
  * or the receipt (when recorded) is not signed by the key or disagrees with
  * the row (message, key fingerprint, names, output file and SHA-256,
- * settings, content fingerprint); 0 when it all holds.
+ * settings, content fingerprint); 0 when it all holds. The mark format is
+ * not signed anywhere (neither the message nor the receipt states it) and is
+ * not checked: a wrong one can only make naming miss that recipient (it is
+ * then scored under another mask), never name an innocent (naming.h).
  */
 int fm_issuance_verify(const FmIssuance *iss, FmKey *const *keys, size_t nkeys, FmError *err);
 

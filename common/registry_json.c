@@ -43,6 +43,13 @@ json_t *fm_issuance_to_json(const FmIssuance *iss)
         "receipt", iss->receipt_json,
         "content_fingerprint", iss->content_fingerprint,
         "created_at", iss->created_at);
+    /* last: the mark format wmembed wrote, null when unknown (rows recorded
+     * before schema 3); an older filmmark's import ignores the member */
+    if (o && json_object_set_new(o, "mark_format", iss->mark_format ? json_integer(iss->mark_format)
+                                                                    : json_null()) < 0) {
+        json_decref(o);
+        return NULL;
+    }
     return o;
 }
 
@@ -104,6 +111,17 @@ static int get_int(json_t *obj, const char *member, json_int_t lo, json_int_t hi
     return 0;
 }
 
+/* An optional integer member: absent or null gives 0. */
+static int get_opt_int(json_t *obj, const char *member, json_int_t lo, json_int_t hi,
+                       json_int_t *out, const char **why)
+{
+    json_t *j = json_object_get(obj, member);
+    *out = 0;
+    if (!j || json_is_null(j))
+        return 0;
+    return get_int(obj, member, lo, hi, out, why);
+}
+
 static char *dup_opt(const char *s, int *oom)
 {
     if (!s)
@@ -125,7 +143,7 @@ static int issuance_from_json(const char *line, FmIssuance *iss, FmError *err)
         return fm_error_set(err, FM_EFORMAT, "not JSON: %s", jerr.text);
     const char *why = NULL, *format, *fp, *msg_hex, *sha, *created, *codec, *file;
     const char *owner, *title, *recipient, *receipt, *cfp;
-    json_int_t version, title_id, recipient_id, minutes, ai_use, crf;
+    json_int_t version, title_id, recipient_id, minutes, ai_use, crf, mark_format;
     json_t *payload = json_object_get(o, "payload"), *names = json_object_get(o, "names");
     json_t *output = json_object_get(o, "output"), *settings = json_object_get(o, "settings");
     json_t *strength = json_is_object(settings) ? json_object_get(settings, "strength") : NULL;
@@ -158,7 +176,8 @@ static int issuance_from_json(const char *line, FmIssuance *iss, FmError *err)
         (!json_is_number(strength) && (why = "strength")) ||
         get_string(o, "receipt", 0, &receipt, &why) < 0 ||
         get_string(o, "content_fingerprint", 0, &cfp, &why) < 0 ||
-        get_string(o, "created_at", 1, &created, &why) < 0) {
+        get_string(o, "created_at", 1, &created, &why) < 0 ||
+        get_opt_int(o, "mark_format", 1, FM_REGISTRY_MARK_FORMAT_MAX, &mark_format, &why) < 0) {
         fm_error_set(err, r, "member '%s' is missing or of the wrong type or range",
                      why ? why : "payload");
         goto out;
@@ -196,6 +215,7 @@ static int issuance_from_json(const char *line, FmIssuance *iss, FmError *err)
     snprintf(iss->output_sha256, sizeof(iss->output_sha256), "%s", sha);
     snprintf(iss->created_at, sizeof(iss->created_at), "%s", created);
     iss->crf = (int)crf;
+    iss->mark_format = (int)mark_format;
     iss->strength = json_number_value(strength);
     int oom = 0;
     iss->owner = dup_opt(owner, &oom);

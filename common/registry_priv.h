@@ -17,7 +17,7 @@ struct FmRegistry {
 #define FM_REGISTRY_COLUMNS                                                         \
     "id, key_fingerprint, message, owner, title, recipient, output_name, "          \
     "output_sha256, codec, crf, strength, receipt_json, content_fingerprint, "      \
-    "created_at, version, title_id, recipient_id, issued_minutes, ai_use"
+    "created_at, version, title_id, recipient_id, issued_minutes, ai_use, mark_format"
 
 /* Fills iss from the current row (strings duplicated). */
 int fm_registry_read_row(FmRegistry *reg, FmDbRows *rows, FmIssuance *iss, FmError *err);

@@ -81,7 +81,7 @@ out:
 }
 
 int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, FmKey *const *keys,
-                            size_t nkeys, int64_t *id, FmError *err)
+                            size_t nkeys, int mark_format, int64_t *id, FmError *err)
 {
     /* a regular file of receipt size only: a FIFO would block, a huge file
      * would be read whole */
@@ -104,6 +104,8 @@ int fm_registry_add_receipt(FmRegistry *reg, const char *receipt_path, FmKey *co
                          iss.key_fingerprint, nkeys == 1 ? "the key given" : "one of the keys given");
     else if (r < 0)
         r = fm_error_set(err, r, "receipt '%s': %s", receipt_path, e2.msg);
+    /* not in the receipt: the caller says what it wrote */
+    iss.mark_format = mark_format;
     if (r == 0)
         r = fm_registry_add(reg, &iss, NULL, id, err);   /* verified above */
     fm_issuance_clear(&iss);

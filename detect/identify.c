@@ -152,6 +152,7 @@ int identify_collect(Identification *id, const FmKeyList *keys, int use_registry
                     same = &id->suspects[j];
             if (same) {
                 same->registry_id = msgs[i].id;
+                same->mark_format = msgs[i].mark_format;
                 continue;
             }
             Suspect *s = add_suspect(id, err);
@@ -165,6 +166,7 @@ int identify_collect(Identification *id, const FmKeyList *keys, int use_registry
             s->recipient_id = msgs[i].recipient_id;
             s->name = msgs[i].recipient ? strdup(msgs[i].recipient) : NULL;
             s->registry_id = msgs[i].id;
+            s->mark_format = msgs[i].mark_format;
         }
         free(msgs);
     }
@@ -193,12 +195,14 @@ static int score_key(void *opaque, int k, const FmDetectResult *cur, const FmEvi
         if (id->suspects[i].key == k) {
             memcpy(c->cands[n].message, id->suspects[i].message, FM_MESSAGE_BYTES);
             c->cands[n].label = NULL;
+            c->cands[n].mark_format = id->suspects[i].mark_format;
             c->order[n++] = &id->suspects[i];
         }
     if (!n)
         return 0;
     FmNamingResult nr;
-    int r = fm_name_candidates(ev, cur, c->cands, n, id->n, &nr, err);
+    /* every key's (candidate, mask) pairs count in this key's correction */
+    int r = fm_name_candidates(ev, cur, c->cands, n, (size_t)id->masks, &nr, err);
     if (r < 0)
         return r;
     /* keep the key whose strongest candidate is the most significant */
@@ -218,6 +222,15 @@ static int score_key(void *opaque, int k, const FmDetectResult *cur, const FmEvi
     return 0;
 }
 
+/* The (candidate, mask) pairs of every key's candidates. */
+static long total_masks(const Identification *id)
+{
+    long m = 0;
+    for (size_t i = 0; i < id->n; i++)
+        m += fm_naming_masks(id->suspects[i].mark_format);
+    return m;
+}
+
 int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *keys,
                  FmDetectResult *best, int *best_key, FmError *err)
 {
@@ -231,6 +244,7 @@ int identify_run(Identification *id, const FmAccumulator *acc, const FmKeyList *
         free(c.order);
         return fm_error_set(err, FM_ENOMEM, "out of memory");
     }
+    id->masks = total_masks(id);
     /* the library's multi-key detection (common/detect_keys.h) */
     int r = fm_detect_keys(acc, keys->keys, (int)keys->n, id->trace, score_key, &c, best,
                            best_key, err);
@@ -295,6 +309,11 @@ static json_t *suspect_json(const Identification *id, size_t i)
         "source", s->registry_id > 0 ? "registry" : "receipt",
         "z", c->z + 0.0, "false_alarm_log10", c->false_alarm_log10 + 0.0,
         "margin_log10", c->margin_log10 + 0.0, "mark_format", c->mark_format);
+    /* the format the row records (null: unknown, scored under every mask)
+     * and how many masks it was scored under */
+    json_object_set_new(o, "recorded_mark_format",
+                        s->mark_format ? json_integer(s->mark_format) : json_null());
+    json_object_set_new(o, "masks", json_integer(c->masks));
     if (s->registry_id > 0)
         json_object_set_new(o, "registry_id", json_integer(s->registry_id));
     else
@@ -323,6 +342,7 @@ void identify_json(const Identification *id, const FmDetectResult *blind, json_t
     json_object_set_new(o, "named", named);
     json_object_set_new(o, "candidates", cands);
     json_object_set_new(o, "candidates_tested", json_integer((json_int_t)id->n));
+    json_object_set_new(o, "masks_tested", json_integer((json_int_t)total_masks(id)));
     json_object_set_new(o, "superimposed", id->consistency.checked
                                            ? json_boolean(id->consistency.superimposed)
                                            : json_null());

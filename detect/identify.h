@@ -27,6 +27,8 @@ typedef struct Suspect {
     uint32_t title_id, recipient_id;
     char *name;                 /* recipient name, may be NULL */
     int64_t registry_id;        /* > 0: a registry row */
+    int mark_format;            /* the row's recorded mark format, 0 unknown (a
+                                   receipt alone, a row before schema 3) */
     const char *receipt;        /* else: the receipt file it came from */
 } Suspect;
 
@@ -38,6 +40,8 @@ typedef struct Identification {
     int scored;                 /* candidates were scored */
     int key;                    /* their key */
     Suspect **ranked;           /* the candidates of that key, in naming order */
+    long masks;                 /* after identify_run(): (candidate, mask) pairs of every key, counted in
+                                   each key's correction (naming.h) */
     FmNamingResult naming;
     FmMarkConsistency consistency;  /* of the best key's blind result */
     /* optional, the caller's (evidence report): two traces with points and
@@ -83,7 +87,7 @@ int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
 int identify_named_format(const Identification *id);
 
 /* Adds "identified_by", "named", "candidates", "candidates_tested",
- * "superimposed", "registry" to o, and overrides "recipient_id"/"title_id"
+ * "masks_tested", "superimposed", "registry" to o, and overrides "recipient_id"/"title_id"
  * when a candidate was named and the blind decode did not verify. */
 void identify_json(const Identification *id, const FmDetectResult *blind, json_t *o);
 void identify_text(const Identification *id, const FmDetectResult *blind);

@@ -427,8 +427,8 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
          * cannot be, the deliverable is withdrawn: no issue without a record */
         if (b->registry &&
             (r = fm_registry_add_receipt(b->registry, ds[i].receipt_path,
-                                         (FmKey *const *)&b->set.key, 1, &ds[i].registry_id,
-                                         err)) < 0) {
+                                         (FmKey *const *)&b->set.key, 1, FM_MARK_FORMAT,
+                                         &ds[i].registry_id, err)) < 0) {
             if (strcmp(ds[i].output, "-"))
                 unlink(ds[i].output);
             unlink(ds[i].receipt_path);

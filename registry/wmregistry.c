@@ -221,6 +221,10 @@ static int cmd_show(FmRegistry *reg, const Opts *o, const char *id_text)
     printf("  output:       %s\n", i->output_name);
     printf("  sha256:       %s\n", i->output_sha256);
     printf("  settings:     codec %s, crf %d, strength %g\n", i->codec, i->crf, i->strength);
+    if (i->mark_format)
+        printf("  mark format:  %d\n", i->mark_format);
+    else
+        printf("  mark format:  unknown (not recorded)\n");
     printf("  receipt:      %s\n", i->receipt_json ? "recorded (wmregistry --json show for it)"
                                                    : "not recorded");
     if (i->content_fingerprint) {
@@ -375,7 +379,8 @@ static int cmd_add(FmRegistry *reg, const Opts *o, FmKey *const *keys, char **pa
     for (int k = 0; k < n && ret == EXIT_OK; k++) {
         FmError err = {{0}};
         int64_t id = 0;
-        int r = fm_registry_add_receipt(reg, paths[k], keys, (size_t)o->nkeys, &id, &err);
+        /* a receipt does not say which mark format its deliverable has: unknown */
+        int r = fm_registry_add_receipt(reg, paths[k], keys, (size_t)o->nkeys, 0, &id, &err);
         if (r == FM_ECRYPTO || r == FM_EFORMAT || r == FM_EINVAL) {
             ret = fail(EXIT_BAD, "%s", err.msg);
             break;

@@ -184,7 +184,7 @@ Test(limits, registry_add_takes_receipts_only_from_small_regular_files)
     int64_t id = 0;
     char *fifo = make_fifo("r.json");
     alarm(20);
-    cr_assert_eq(fm_registry_add_receipt(reg, fifo, &k, 1, &id, &err), FM_EFORMAT);
+    cr_assert_eq(fm_registry_add_receipt(reg, fifo, &k, 1, 0, &id, &err), FM_EFORMAT);
     alarm(0);
     cr_assert(strstr(err.msg, "not a regular file"), "%s", err.msg);
     cr_assert_null(strchr(err.msg, '\n'));
@@ -195,9 +195,9 @@ Test(limits, registry_add_takes_receipts_only_from_small_regular_files)
     cr_assert_eq(write(fd, "{\"receipt\":", 11), 11);
     cr_assert_eq(ftruncate(fd, 200L << 20), 0);
     close(fd);
-    cr_assert_eq(fm_registry_add_receipt(reg, p, &k, 1, &id, &err), FM_EFORMAT);
+    cr_assert_eq(fm_registry_add_receipt(reg, p, &k, 1, 0, &id, &err), FM_EFORMAT);
     cr_assert(strstr(err.msg, "larger than"), "%s", err.msg);
-    cr_assert_lt(fm_registry_add_receipt(reg, dir, &k, 1, &id, &err), 0);
+    cr_assert_lt(fm_registry_add_receipt(reg, dir, &k, 1, 0, &id, &err), 0);
 
     /* the tool: one line, exit 1 (a refused receipt), at once */
     char *pub = tu_path(dir, "k.pub"), *e = NULL;

@@ -53,6 +53,7 @@ static void issue(Issued *is, uint32_t key_seed)
                         .ai_use = FM_AI_USE_RESERVED };
         cr_assert_eq(fm_payload_sign(&p, is->key, is->cand[i].message, &err), 0, "%s", err.msg);
         is->cand[i].label = NULL;
+        is->cand[i].mark_format = 0;   /* unknown: every mask (as before schema 3) */
     }
 }
 
@@ -387,7 +388,147 @@ Test(naming, a_format_5_deliverable_is_named_under_its_own_mask)
     cr_assert_eq(nr.scores[0].mark_format, FM_MARK_FORMAT_TAG_V5);
     /* under this version's mask the same evidence says nothing */
     cr_assert_lt(fabs(nr.scores[0].z_clip_format[0]), 4.0);
+    double z_unknown = nr.scores[0].z;
     fm_naming_result_free(&nr);
+    /* recorded as format 5 (a row imported from 0.5's registry): named
+     * under that mask alone, with the same z and a smaller p */
+    for (int i = 0; i < NCAND; i++)
+        is.cand[i].mark_format = FM_MARK_FORMAT_TAG_V5;
+    cr_assert_eq(fm_name_candidates(ev, NULL, is.cand, NCAND, 0, &nr, &err), 0, "%s", err.msg);
+    cr_assert_eq(nr.masks, NCAND);
+    cr_assert_eq(nr.named, 1);
+    cr_assert_eq(nr.scores[0].index, (size_t)who);
+    cr_assert_eq(nr.scores[0].masks, 1);
+    cr_assert_eq(nr.scores[0].z, z_unknown);
+    cr_assert(isnan(nr.scores[0].z_clip_format[0]));
+    fm_naming_result_free(&nr);
+    /* recorded wrongly (as format 6): the leaker is missed, nobody else named */
+    for (int i = 0; i < NCAND; i++)
+        is.cand[i].mark_format = FM_MARK_FORMAT_TAGGED;
+    cr_assert_eq(fm_name_candidates(ev, NULL, is.cand, NCAND, 0, &nr, &err), 0, "%s", err.msg);
+    cr_assert_eq(nr.named, 0);
+    fm_naming_result_free(&nr);
+    free(ev);
+    unissue(&is);
+}
+
+/* The z at which a statistic counted h times reaches the naming threshold
+ * (h Q(z) = FM_NAMING_THRESHOLD). */
+static double bar_for(double h)
+{
+    double lo = 0, hi = 20;
+    for (int k = 0; k < 100; k++) {
+        double mid = (lo + hi) / 2;
+        if (fm_gauss_tail_log10(mid) + log10(h) > log10(FM_NAMING_THRESHOLD))
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return (lo + hi) / 2;
+}
+
+/* Evidence that is the format-6 codeword of one issued message on the first
+ * k coded bits of the naming mask and nothing elsewhere: that message's
+ * statistic under format 6's mask is exactly k / sqrt(k). */
+static FmEvidence *exact_evidence(const uint8_t *message, int k)
+{
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS], mask[FM_CODED_BITS];
+    fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
+    cr_assert_eq(fm_msgcode_encode(bits, coded), 0);
+    cr_assert_gt(fm_naming_mask(mask), k);
+    FmEvidence *ev = calloc(1, sizeof(*ev));
+    cr_assert(ev);
+    for (int i = 0, used = 0; i < FM_CODED_BITS; i++) {
+        ev->soft[i] = mask[i] && used < k ? (coded[i] ? 1.0f : -1.0f) : 0.0f;
+        used += mask[i] != 0;
+        ev->mark[i] = ev->noise[i] = 1;
+        ev->mark_half[0][i] = ev->mark_half[1][i] = 1;
+    }
+    return ev;
+}
+
+/* Issue "registry schema 3": a registry whose rows record format 6 scores
+ * each candidate under one mask, so the bar is that of one mask again
+ * (z 7.05 among 1000, was 7.20 with the three masks of unknown rows); a
+ * mixed registry counts its mix; a format naming does not know is scored
+ * as unknown. The leaker's statistic here is 50 / sqrt(50) = 7.07: named
+ * when the formats are recorded, not when they are unknown. */
+Test(naming, recorded_formats_are_scored_under_their_own_mask_only)
+{
+    Issued is;
+    issue(&is, 950);
+    const int who = 613;
+    FmEvidence *ev = exact_evidence(is.cand[who].message, 50);
+    FmError err = { { 0 } };
+    double h1 = NCAND / 0.9, h3 = 3.0 * NCAND / 0.9;
+    double bar1 = bar_for(h1), bar3 = bar_for(h3);
+    /* the bars docs/DESIGN.md §12 tabulates: m (candidate, mask) pairs,
+     * whole clip (90 % of the budget) and under one of 31 runners-up (10 %) */
+    for (int m = NCAND; m <= 3 * NCAND; m += NCAND)
+        cr_log_info("bars for m = %d pairs: whole clip z %.3f, runner-up z %.3f", m,
+                    bar_for(m / 0.9), bar_for(m * 31 / 0.1));
+    cr_assert(fabs(bar1 - 7.05) < 0.01 && fabs(bar3 - 7.20) < 0.01, "%.3f %.3f", bar1, bar3);
+    cr_assert(bar1 < bar3);
+
+    /* all unknown: as before schema 3 */
+    FmNamingResult nu, nk, nm;
+    cr_assert_eq(fm_name_candidates(ev, NULL, is.cand, NCAND, 0, &nu, &err), 0, "%s", err.msg);
+    cr_assert_eq(nu.masks, 3 * NCAND);
+    cr_assert_eq(nu.hypotheses, 3 * NCAND);
+    cr_assert_eq(nu.scores[0].index, (size_t)who);
+    cr_assert_eq(nu.scores[0].masks, FM_NAMING_FORMATS);
+    cr_assert_float_eq(nu.scores[0].z, sqrt(50.0), 1e-4);
+    cr_assert_float_eq(nu.scores[0].false_alarm_log10,
+                       fm_gauss_tail_log10(sqrt(50.0)) + log10(h3), 1e-9);
+    cr_assert_eq(nu.named, 0, "z %.3f is under the three-mask bar %.3f", nu.scores[0].z, bar3);
+
+    /* all recorded as format 6: one mask each, one-mask bar */
+    for (int i = 0; i < NCAND; i++)
+        is.cand[i].mark_format = FM_MARK_FORMAT_TAGGED;
+    cr_assert_eq(fm_name_candidates(ev, NULL, is.cand, NCAND, 0, &nk, &err), 0, "%s", err.msg);
+    cr_assert_eq(nk.masks, NCAND);
+    cr_assert_eq(nk.hypotheses, NCAND);
+    cr_assert_eq(nk.scores[0].index, (size_t)who);
+    cr_assert_eq(nk.scores[0].mark_format, FM_MARK_FORMAT_TAGGED);
+    cr_assert_float_eq(nk.scores[0].false_alarm_log10,
+                       fm_gauss_tail_log10(sqrt(50.0)) + log10(h1), 1e-9);
+    cr_assert_eq(nk.named, 1, "z %.3f is over the one-mask bar %.3f", nk.scores[0].z, bar1);
+    /* each candidate's format-6 statistic is the same one as before: the
+     * innocents' N(0,1) under that mask is unchanged; the others not scored */
+    for (size_t i = 0; i < NCAND; i++) {
+        const FmCandidateScore *k = &nk.scores[i];
+        cr_assert_eq(k->masks, 1);
+        cr_assert(isnan(k->z_clip_format[1]) && isnan(k->z_clip_format[2]));
+        cr_assert(k->index == (size_t)who || !k->named, "innocent %zu named", k->index);
+        for (size_t j = 0; j < NCAND; j++)
+            if (nu.scores[j].index == k->index)
+                cr_assert_eq(k->z_clip_format[0], nu.scores[j].z_clip_format[0]);
+    }
+
+    /* mixed: a quarter recorded as 6, half unknown, a quarter recorded as 3,
+     * which naming does not know and scores as unknown: 250 + 3 x 750 pairs */
+    for (int i = 0; i < NCAND; i++)
+        is.cand[i].mark_format = i % 2 ? 0 : i % 4 ? 3 : FM_MARK_FORMAT_TAGGED;
+    cr_assert_eq(fm_naming_masks(3), FM_NAMING_FORMATS);
+    cr_assert_eq(fm_naming_masks(FM_MARK_FORMAT_TAG_V4), 1);
+    cr_assert_eq(fm_name_candidates(ev, NULL, is.cand, NCAND, 0, &nm, &err), 0, "%s", err.msg);
+    cr_assert_eq(nm.masks, NCAND / 4 + 3 * (3 * NCAND / 4));
+    for (size_t i = 0; i < NCAND; i++)
+        cr_assert_eq(nm.scores[i].masks, nm.scores[i].index % 4 ? 3 : 1);
+    cr_assert_float_eq(nm.scores[0].false_alarm_log10,
+                       fm_gauss_tail_log10(sqrt(50.0)) + log10(2.5 * NCAND / 0.9), 1e-9);
+    cr_assert_eq(nm.named, 0);
+    /* split over several calls (one per key), family counts every call's pairs */
+    FmNamingResult nf;
+    cr_assert_eq(fm_name_candidates(ev, NULL, is.cand + 610, 10, (size_t)nm.masks, &nf, &err), 0);
+    cr_assert_eq(nf.hypotheses, nm.masks);
+    cr_assert_eq(nf.scores[0].index, (size_t)(who - 610));
+    cr_assert_float_eq(nf.scores[0].false_alarm_log10 - fm_gauss_tail_log10(nf.scores[0].z),
+                       log10(nm.masks / 0.9), 1e-9);
+    fm_naming_result_free(&nf);
+    fm_naming_result_free(&nu);
+    fm_naming_result_free(&nk);
+    fm_naming_result_free(&nm);
     free(ev);
     unissue(&is);
 }

@@ -643,10 +643,16 @@ Test(publish, the_registry_names_a_recipient_blind_decoding_cannot)
     cr_assert_str_eq(json_string_value(json_object_get(j, "identified_by")), "registry");
     cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 7);
     cr_assert_eq(json_integer_value(json_object_get(j, "candidates_tested")), 201);
+    /* wmembed recorded the leaker's format (one mask); the 200 added here
+     * without one are scored under all three */
+    cr_assert_eq(json_integer_value(json_object_get(j, "masks_tested")), 1 + 3 * 200);
     json_t *named = json_object_get(j, "named");
     cr_assert_eq(json_array_size(named), 1);
     cr_assert_leq(json_number_value(json_object_get(json_array_get(named, 0),
                                                     "false_alarm_log10")), -9.0);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(named, 0),
+                                                    "recorded_mark_format")), 6);
+    cr_assert_eq(json_integer_value(json_object_get(json_array_get(named, 0), "masks")), 1);
     json_decref(j);
     free(weak);
     free(reg);

@@ -26,6 +26,7 @@
 #include "registry.h"
 #include "testutil.h"
 #include "tool_util.h"
+#include "version.h"
 
 static FmKey *key_a, *key_b;
 static char *tmpdir;
@@ -165,6 +166,7 @@ static void make_issuance(Made *m, FmKey *key, uint32_t title_id, uint32_t recip
     m->iss.crf = -1;
     m->iss.strength = 1.25;
     m->iss.content_fingerprint = FP_TEXT;
+    m->iss.mark_format = FM_MARK_FORMAT;   /* what wmembed records (schema 3) */
 
     FmReceiptInfo info = {
         .owner = m->iss.owner, .title = m->iss.title, .recipient = m->iss.recipient,
@@ -233,6 +235,8 @@ static void assert_same(const FmIssuance *got, const FmIssuance *want)
     cr_assert_eq(got->strength, want->strength);
     cr_assert(opt_eq(got->receipt_json, want->receipt_json));
     cr_assert(opt_eq(got->content_fingerprint, want->content_fingerprint));
+    cr_assert_eq(got->mark_format, want->mark_format, "mark format %d, want %d",
+                 got->mark_format, want->mark_format);
     cr_assert_eq(strlen(got->created_at), 20, "created_at '%s'", got->created_at);
     cr_assert_eq(got->created_at[10], 'T');
     cr_assert_eq(got->created_at[19], 'Z');
@@ -263,6 +267,7 @@ BOTH(round_trip)
     make_issuance(&m[0], key_a, 1042, 7, 29924401, FM_AI_USE_RESERVED, 1);
     make_issuance(&m[1], key_a, 1042, 4000000000u, 29924402, FM_AI_USE_ATTRIBUTION, 0);
     make_issuance(&m[2], key_b, 7, 0, UINT32_MAX, FM_AI_USE_LAST + 5, 1);
+    m[1].iss.mark_format = 0;   /* unknown: stored as NULL */
     for (int k = 0; k < 3; k++)
         ids[k] = add_ok(reg, &m[k], k == 2 ? key_b : key_a);
     cr_assert(ids[0] < ids[1] && ids[1] < ids[2]);
@@ -301,6 +306,8 @@ BOTH(round_trip)
         cr_assert_str_eq(msgs[k].output_name, m[k].output);
     }
     cr_assert_eq(msgs[0].recipient_id, 7);
+    cr_assert_eq(msgs[0].mark_format, FM_MARK_FORMAT);
+    cr_assert_eq(msgs[1].mark_format, 0);
     cr_assert_eq(msgs[1].recipient_id, 4000000000u);
     cr_assert_eq(msgs[1].ai_use, FM_AI_USE_ATTRIBUTION);
     free(msgs);
@@ -322,6 +329,12 @@ BOTH(round_trip)
     cr_assert_eq(fm_registry_add(reg, &bad.iss, key_a, &id, &err), FM_ECRYPTO);
     bad.iss.message[20] ^= 1;
     bad.iss.output_sha256[3] = 'G';
+    cr_assert_eq(fm_registry_add(reg, &bad.iss, key_a, &id, &err), FM_EINVAL);
+    bad.iss.output_sha256[3] = '0';
+    bad.iss.mark_format = FM_REGISTRY_MARK_FORMAT_MAX + 1;
+    cr_assert_eq(fm_registry_add(reg, &bad.iss, key_a, &id, &err), FM_EINVAL);
+    cr_assert(strstr(err.msg, "mark format"), "%s", err.msg);
+    bad.iss.mark_format = -1;
     cr_assert_eq(fm_registry_add(reg, &bad.iss, key_a, &id, &err), FM_EINVAL);
     made_free(&bad);
 
@@ -428,11 +441,17 @@ BOTH(export_import_round_trip)
         if (k == 3) {
             m[k].iss.receipt_json = NULL;         /* recorded without receipt */
             m[k].iss.content_fingerprint = NULL;  /* or fingerprint */
+            m[k].iss.mark_format = 0;             /* or mark format */
         }
+        if (k == 4)
+            m[k].iss.mark_format = 5;             /* imported from a 0.5 deliverable's row */
         add_ok(src, &m[k], key);
     }
     char *text = export_text(src);
     cr_assert_eq(tu_count_lines(text), 6);
+    cr_assert(strstr(text, "\"mark_format\":6}"), "%s", text);
+    cr_assert(strstr(text, "\"mark_format\":5}"), "%s", text);
+    cr_assert(strstr(text, "\"mark_format\":null}"), "%s", text);
 
     /* both keys at hand: every line verified */
     FmKey *keys[2] = { key_a, key_b };
@@ -526,6 +545,13 @@ BOTH(import_rejects_bad_lines)
         { replace(lines[2], msg_hex, tampered), FM_ECRYPTO, 1, "signature does not verify" },
         /* a name changed after signing: the receipt disagrees */
         { replace(lines[2], "Jury, O'Brien", "Jury, O'Neill"), FM_ECRYPTO, 1, "names" },
+        /* a mark format that is not 1..255 (null or absent: unknown) */
+        { replace(lines[2], "\"mark_format\":6", "\"mark_format\":0"), FM_EFORMAT, 1,
+          "mark_format" },
+        { replace(lines[2], "\"mark_format\":6", "\"mark_format\":256"), FM_EFORMAT, 1,
+          "mark_format" },
+        { replace(lines[2], "\"mark_format\":6", "\"mark_format\":\"6\""), FM_EFORMAT, 1,
+          "mark_format" },
     };
     for (size_t c = 0; c < sizeof(bad) / sizeof(bad[0]); c++) {
         char text[16384];
@@ -541,10 +567,31 @@ BOTH(import_rejects_bad_lines)
         fm_issuance_list_free(&l);
         free(bad[c].line);
     }
+    /* a line of an export written before schema 3 (no mark_format) and one
+     * that says null: imported, verified, the format unknown */
+    FmImportStats st;
+    char *old = replace(lines[0], ",\"mark_format\":6", "");
+    char *nul = replace(lines[1], "\"mark_format\":6", "\"mark_format\":null");
+    cr_assert_null(strstr(old, "mark_format"));
+    char two[16384];
+    snprintf(two, sizeof(two), "%s\n%s\n", old, nul);
+    cr_assert_eq(import_text(dst, two, &key_a, 1, &st, &err), 0, "%s", err.msg);
+    cr_assert_eq(st.added, 2);
+    cr_assert_eq(st.verified, 2);
+    FmIssuanceList got;
+    cr_assert_eq(fm_registry_list(dst, NULL, &got, &err), 0, "%s", err.msg);
+    cr_assert_eq(got.count, 2);
+    for (size_t k = 0; k < 2; k++) {
+        cr_assert_eq(got.items[k].mark_format, 0, "row %zu: mark format %d", k,
+                     got.items[k].mark_format);
+        cr_assert_eq(got.items[k].payload.recipient_id, 100 + k);
+    }
+    fm_issuance_list_free(&got);
+    free(old);
+    free(nul);
     /* without the key, a tampered signature cannot be seen: it goes in as is
      * (and wmregistry verify finds it later) */
     char *t = replace(lines[2], msg_hex, tampered);
-    FmImportStats st;
     cr_assert_eq(import_text(dst, t, NULL, 0, &st, &err), 0, "%s", err.msg);
     cr_assert_eq(st.added, 1);
     cr_assert_eq(st.verified, 0);
@@ -647,13 +694,14 @@ BOTH(migrates_from_schema_1)
 
     FmRegistry *reg = open_ok(loc);
     FmError err = {{0}};
-    cr_assert_eq(fm_registry_schema_version(reg), 2);
+    cr_assert_eq(fm_registry_schema_version(reg), FM_REGISTRY_SCHEMA_VERSION);
     FmIssuanceList l;
     cr_assert_eq(fm_registry_list(reg, NULL, &l, &err), 0, "%s", err.msg);
     cr_assert_eq(l.count, 1);
     /* the new column filled from the signed message */
     cr_assert_eq(l.items[0].payload.ai_use, FM_AI_USE_NONCOMMERCIAL);
     cr_assert_null(l.items[0].content_fingerprint);
+    cr_assert_eq(l.items[0].mark_format, 0);
     cr_assert_str_eq(l.items[0].created_at, "2026-11-02T10:00:00Z");
     cr_assert_eq(fm_issuance_verify(&l.items[0], &key_a, 1, &err), 0, "%s", err.msg);
     int64_t first = l.items[0].id;
@@ -676,6 +724,78 @@ BOTH(migrates_from_schema_1)
     cr_assert_null(reg);
     cr_assert(strstr(err.msg, "schema version 99"), "%s", err.msg);
     made_free(&m);
+    made_free(&m2);
+}
+
+/* Schema version 2, as filmmark 0.6.0 laid it out: version 1 and its
+ * migration (AI use, content fingerprint, three indexes). */
+static const char *const V2_MORE =
+    "ALTER TABLE issuance ADD COLUMN ai_use INTEGER NOT NULL DEFAULT 0;"
+    "ALTER TABLE issuance ADD COLUMN content_fingerprint TEXT;"
+    "CREATE INDEX issuance_key ON issuance (key_fingerprint, id);"
+    "CREATE INDEX issuance_recipient ON issuance (recipient_id);"
+    "CREATE INDEX issuance_issued ON issuance (issued_minutes);"
+    "INSERT INTO schema_version VALUES (2, '2026-11-20T00:00:00Z');";
+
+BOTH(migrates_from_schema_2)
+{
+    const char *loc = fresh_loc(bk, "migrate2", 0);
+    raw_exec(loc, bk == BK_SQLITE ? V1_SQLITE : V1_PG);
+    raw_exec(loc, V2_MORE);
+    /* two rows recorded by 0.6.0 (no mark format) */
+    Made m[2];
+    char hex[2 * FM_MESSAGE_BYTES + 1], sql[4096];
+    for (int k = 0; k < 2; k++) {
+        make_issuance(&m[k], key_a, 31, 41 + (uint32_t)k, 29924401, FM_AI_USE_ALLOWED, 1);
+        for (size_t b = 0; b < FM_MESSAGE_BYTES; b++)
+            snprintf(hex + 2 * b, 3, "%02x", m[k].iss.message[b]);
+        snprintf(sql, sizeof(sql),
+                 "INSERT INTO issuance (key_fingerprint, version, title_id, recipient_id,"
+                 " issued_minutes, ai_use, message, owner, title, recipient, output_name,"
+                 " output_sha256, codec, crf, strength, content_fingerprint, created_at)"
+                 " VALUES ('%s', 2, 31, %u, 29924401, %d, %s%s%s, 'Example Films', 'T', 'R', '%s',"
+                 " '%s', 'ffv1', -1, 1.25, '%s', '2026-11-22T10:00:00Z')",
+                 fp_a, 41 + k, FM_AI_USE_ALLOWED, bk == BK_SQLITE ? "x'" : "'\\x", hex, "'",
+                 m[k].output, m[k].iss.output_sha256, FP_TEXT);
+        raw_exec(loc, sql);
+    }
+
+    FmRegistry *reg = open_ok(loc);
+    FmError err = {{0}};
+    cr_assert_eq(fm_registry_schema_version(reg), 3);
+    /* the old rows: unknown format (NULL), still verified, exported as null */
+    FmIssuanceList l;
+    cr_assert_eq(fm_registry_list(reg, NULL, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(l.count, 2);
+    for (size_t k = 0; k < 2; k++) {
+        cr_assert_eq(l.items[k].mark_format, 0);
+        cr_assert_eq(l.items[k].payload.ai_use, FM_AI_USE_ALLOWED);
+        cr_assert_eq(fm_issuance_verify(&l.items[k], &key_a, 1, &err), 0, "%s", err.msg);
+    }
+    fm_issuance_list_free(&l);
+    char *text = export_text(reg);
+    cr_assert_eq(tu_count_lines(text), 2);
+    cr_assert(strstr(text, "\"mark_format\":null}"), "%s", text);
+    free(text);
+    /* a new row records its format, next to the old ones */
+    Made m2;
+    make_issuance(&m2, key_a, 31, 43, 29924402, FM_AI_USE_ALLOWED, 1);
+    add_ok(reg, &m2, key_a);
+    FmIssuedMessage *msgs;
+    size_t n;
+    cr_assert_eq(fm_registry_messages(reg, fp_a, &msgs, &n, &err), 0, "%s", err.msg);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(msgs[0].mark_format, 0);
+    cr_assert_eq(msgs[1].mark_format, 0);
+    cr_assert_eq(msgs[2].mark_format, FM_MARK_FORMAT);
+    free(msgs);
+    fm_registry_close(&reg);
+    /* reopened: up to date, nothing migrated again */
+    reg = open_ok(loc);
+    cr_assert_eq(fm_registry_schema_version(reg), 3);
+    fm_registry_close(&reg);
+    for (int k = 0; k < 2; k++)
+        made_free(&m[k]);
     made_free(&m2);
 }
 
@@ -836,6 +956,65 @@ static int run_tool(char **out, char **errs, const char *a0, ...)
     return tu_run(argv, out, errs);
 }
 
+/* wmembed records the mark format it wrote in every new row: one
+ * deliverable, then a --recipients batch of two. */
+BOTH(wmembed_records_the_mark_format)
+{
+    const char *loc = fresh_loc(bk, "embedfmt", 0);
+    char *prefix = tu_path(tmpdir, "fmtkey"), *key = tu_path(tmpdir, "fmtkey.key");
+    char *one = tu_path(tmpdir, "one.mkv"), *list = tu_path(tmpdir, "list.csv");
+    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "--no-passphrase", "-o", prefix, "-q", NULL };
+    cr_assert_eq(tu_run(kg, NULL, NULL), 0);
+    const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", key, "-i",
+                          FM_SOURCE_DIR "/samples/sample.mkv", "-o", one, "--codec", "ffv1",
+                          "--title-id", "88", "--recipient-id", "1", "--no-verify",
+                          "--registry", loc, "-q", NULL };
+    char *eerr = NULL;
+    cr_assert_eq(tu_run(emb, NULL, &eerr), 0, "%s", eerr);
+    free(eerr);
+    char text[1024];
+    snprintf(text, sizeof(text), "id,name,output\n2,B,%s/two.mkv\n3,C,%s/three.mkv\n", tmpdir,
+             tmpdir);
+    cr_assert_eq(tu_write_file(list, text, strlen(text), 0644), 0);
+    const char *batch[] = { FM_BUILD_DIR "/wmembed", "-k", key, "-i",
+                            FM_SOURCE_DIR "/samples/sample.mkv", "--recipients", list,
+                            "--codec", "ffv1", "--title-id", "88", "--no-verify",
+                            "--registry", loc, "-q", NULL };
+    eerr = NULL;
+    cr_assert_eq(tu_run(batch, NULL, &eerr), 0, "%s", eerr);
+    free(eerr);
+
+    FmRegistry *reg = open_ok(loc);
+    FmError err = {{0}};
+    FmIssuanceList l;
+    cr_assert_eq(fm_registry_list(reg, NULL, &l, &err), 0, "%s", err.msg);
+    cr_assert_eq(l.count, 3);
+    for (size_t k = 0; k < l.count; k++) {
+        cr_assert_eq(l.items[k].payload.recipient_id, k + 1);
+        cr_assert_eq(l.items[k].mark_format, FM_MARK_FORMAT, "row %zu: %d", k,
+                     l.items[k].mark_format);
+    }
+    fm_issuance_list_free(&l);
+    fm_registry_close(&reg);
+    char *out = NULL, *errs = NULL;
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "list", "--json", NULL), 0, "%s", errs);
+    json_t *j = json_loads(out, 0, NULL);
+    cr_assert_not_null(j, "%s", out);
+    json_t *rows = json_object_get(j, "issuances");
+    cr_assert_eq(json_array_size(rows), 3);
+    for (size_t k = 0; k < 3; k++)
+        cr_assert_eq(json_integer_value(json_object_get(json_array_get(rows, k), "mark_format")),
+                     FM_MARK_FORMAT);
+    json_decref(j);
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "--json", "show", "3", NULL), 0, "%s", errs);
+    j = json_loads(out, 0, NULL);
+    cr_assert_eq(json_integer_value(json_object_get(j, "mark_format")), FM_MARK_FORMAT, "%s", out);
+    json_decref(j);
+    free(out); free(errs);
+    free(prefix); free(key); free(one); free(list);
+}
+
 BOTH(wmregistry_tool)
 {
     const char *loc = fresh_loc(bk, "tool", 0);
@@ -861,12 +1040,14 @@ BOTH(wmregistry_tool)
     cr_assert_eq(fm_key_load(studio, studio_pub, 0, &err), 0, "%s", err.msg);
     FmRegistry *reg = open_ok(loc);
     int64_t id;
-    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, &key_a, 1, &id, &err), FM_ECRYPTO);
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, &key_a, 1, 0, &id, &err), FM_ECRYPTO);
     cr_assert(strstr(err.msg, "not the key given"), "%s", err.msg);
     FmKey *both[2] = { key_a, studio };
-    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, both, 2, &id, &err), 0, "%s", err.msg);
+    /* a receipt does not say its mark format: added by hand, it is unknown */
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, both, 2, 0, &id, &err), 0, "%s", err.msg);
     cr_assert_eq(id, 1);
-    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, &studio, 1, &id, &err), 1, "again: %s", err.msg);
+    cr_assert_eq(fm_registry_add_receipt(reg, rcpt, &studio, 1, FM_MARK_FORMAT, &id, &err), 1,
+                 "again: %s", err.msg);
     cr_assert_eq(id, 1);
     char sha[65];
     cr_assert_eq(fm_sha256_file(deliv, sha, &err), 0);
@@ -878,13 +1059,15 @@ BOTH(wmregistry_tool)
     cr_assert_eq(got->payload.title_id, 1042);
     cr_assert_eq(got->payload.recipient_id, 7);
     cr_assert_not_null(got->content_fingerprint);
+    cr_assert_eq(got->mark_format, 0, "an existing row is left as it is");
     fm_issuance_free(&got);
     /* and two more of another key */
     cr_assert_eq(fm_key_save(key_a, pub_a, 0, &err), 0, "%s", err.msg);
     Made m[2];
+    char id_a[32];
     for (int k = 0; k < 2; k++) {
         make_issuance(&m[k], key_a, 2000, 10 + k, 29924401, 0, 1);
-        add_ok(reg, &m[k], key_a);
+        snprintf(id_a, sizeof(id_a), "%lld", (long long)add_ok(reg, &m[k], key_a));
     }
     fm_registry_close(&reg);
 
@@ -905,6 +1088,10 @@ BOTH(wmregistry_tool)
 
     cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "show", "1", NULL), 0, "%s", errs);
     cr_assert(strstr(out, "recipient:    Critic A"), "%s", out);
+    cr_assert(strstr(out, "mark format:  unknown"), "%s", out);
+    free(out); free(errs);
+    cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "show", id_a, NULL), 0, "%s", errs);
+    cr_assert(strstr(out, "mark format:  6\n"), "%s", out);
     free(out); free(errs);
     cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "show", "99", NULL), 1);
     cr_assert_str_eq(errs, "wmregistry: no issuance 99 in the registry\n");
