@@ -259,8 +259,10 @@ Test(publish, a_signal_at_any_moment_gives_all_or_nothing)
     }
 
     /* SIGTERM and SIGQUIT from the first frames to the encoder flush, the
-     * self-check, the hashing and the receipt */
-    static const double at[] = { 0.5, 0.85, 0.95 };
+     * self-check, the hashing and the receipt (a quarter of the way in too:
+     * a machine whose load drops after the timing above runs faster, and
+     * the late signals may then come after the end) */
+    static const double at[] = { 0.25, 0.5, 0.85, 0.95 };
     static const int sigs[] = { SIGTERM, SIGQUIT };
     int refused = 0;
     for (size_t k = 0; k < sizeof(at) / sizeof(*at); k++) {
@@ -287,7 +289,7 @@ Test(publish, a_signal_at_any_moment_gives_all_or_nothing)
                          100 * at[k]);
         }
     }
-    cr_assert_geq(refused, 3, "only %d of 6 runs were interrupted", refused);
+    cr_assert_geq(refused, 3, "only %d of 8 runs were interrupted", refused);
     free(rp);
     free(out);
 }
