@@ -158,15 +158,8 @@ timed() {
   say "$label: $(awk '{ printf "%s s wall, %.1f s CPU, %d MB, exit %s", $1, $2 + $3, $4 / 1024, $5 }' <<<"$best")"
 }
 
-# plain ffmpeg with wmembed's encoder settings (common/video_io.c)
-plain_args() { # codec width
-  case "$1" in
-    vp9) local n=0; while (( n < 6 && ($2 >> (n + 1)) >= 256 )); do n=$((n + 1)); done
-         echo "-c:v libvpx-vp9 -crf 24 -b:v 0 -deadline good -cpu-used 4 -row-mt 1 -tile-columns $n" ;;
-    h264) echo "-c:v libx264 -crf 18 -preset medium" ;;
-    ffv1) echo "-c:v ffv1 -level 3 -slicecrc 1 -g 1" ;;
-  esac
-}
+# plain ffmpeg with wmembed's encoder settings
+. "$here/plain_args.sh"
 
 keyfile="$work/key.key"
 "$BIN/wmkeygen" -o "$work/key" --no-passphrase >/dev/null

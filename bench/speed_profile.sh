@@ -8,7 +8,7 @@
 # S seconds (default 4). Runs, one after the other, each timed with
 # /usr/bin/time (wall, user + system CPU, peak RSS):
 #   * wmembed to CODEC (default ffv1), with its self-check, then --no-verify;
-#   * plain ffmpeg with wmembed's encoder settings (bench/speed.sh plain_args);
+#   * plain ffmpeg with wmembed's encoder settings (bench/plain_args.sh);
 #   * ffmpeg decoding the master alone, and the deliverable alone (the
 #     self-check's decode), default threads;
 #   * wmdetect on the deliverable (the self-check's work, decode included).
@@ -44,14 +44,8 @@ done
 [[ -n "$clip" ]] || clip="$MEDIA/dune_1080p24.mkv"
 [[ -f "$clip" ]] || die "no such clip: $clip"
 case "$codec" in vp9) ext=webm ;; h264) ext=mp4 ;; ffv1) ext=mkv ;; *) die "unknown codec $codec" ;; esac
-plain_args() {
-  case "$1" in
-    vp9) local n=0; while (( n < 6 && ($2 >> (n + 1)) >= 256 )); do n=$((n + 1)); done
-         echo "-c:v libvpx-vp9 -crf 24 -b:v 0 -deadline good -cpu-used 4 -row-mt 1 -tile-columns $n" ;;
-    h264) echo "-c:v libx264 -crf 18 -preset medium" ;;
-    ffv1) echo "-c:v ffv1 -level 3 -slicecrc 1 -g 1" ;;
-  esac
-}
+# plain ffmpeg with wmembed's encoder settings
+. "$here/plain_args.sh"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 export FILMMARK_REGISTRY="$work/registry.sqlite"
