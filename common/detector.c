@@ -1015,3 +1015,9 @@ end:
     free(values);
     return ret;
 }
+
+int fm_detect_crop_explains(const FmDetectResult *r)
+{
+    return r->content_bound &&
+           (r->geometry.scale_x >= FM_CROP_SCALE || r->geometry.scale_y >= FM_CROP_SCALE);
+}

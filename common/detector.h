@@ -170,4 +170,17 @@ void fm_bind_report(const struct FmBind *bind, int n, FmDetectResult *res);
 /* log10 of P(N(0,1) >= z), accurate far into the tail. */
 double fm_gauss_tail_log10(double z);
 
+/*
+ * 1 when a verified clip may fail to match an issuance's recorded content
+ * fingerprint for a reason other than a transplant: the mark's content tag
+ * binds the pictures and the clip shows a zoomed-in part of the marked
+ * picture (scale >= FM_CROP_SCALE on an axis), a crop the fingerprint of
+ * whole pictures cannot align. A re-stamp onto other video by a
+ * detection-key holder (who can compute a correct tag) sits on the nominal
+ * grid of its video: not explained. A crop of the sides only keeps the
+ * scale at 1 and is not told from a re-stamp.
+ */
+#define FM_CROP_SCALE 1.1
+int fm_detect_crop_explains(const FmDetectResult *r);
+
 #endif

@@ -212,8 +212,11 @@ static void put_seconds(FILE *f, double s)
 static void put_verdict(FILE *f, const FmReportInput *in)
 {
     const FmDetectResult *r = in->result;
-    int mismatch = r->signature_valid && in->content && in->content->verdict == FM_FP_NO_MATCH;
-    const char *cls = !r->found ? "none" : mismatch ? "mismatch"
+    /* an unaligned fingerprint is a mismatch unless a zoomed-in crop with a
+     * bound content tag explains it: then unconfirmed (fm_detect_crop_explains) */
+    int unaligned = r->signature_valid && in->content && in->content->verdict == FM_FP_NO_MATCH;
+    int mismatch = unaligned && !fm_detect_crop_explains(r);
+    const char *cls = !r->found ? "none" : mismatch ? "mismatch" : unaligned ? "unverified"
                       : r->signature_valid ? "found" : "unverified";
     fprintf(f, "<p class=\"verdict %s\" id=\"verdict\">", cls);
     char issued[32];
@@ -235,6 +238,11 @@ static void put_verdict(FILE *f, const FmReportInput *in)
         if (mismatch)
             fputs(" <strong>However, the clip's pictures do not match the title the receipt "
                   "was issued for: the mark may have been copied onto other video.</strong>", f);
+        else if (unaligned)
+            fputs(" <strong>The mark's content tag binds these pictures, but the content "
+                  "fingerprint recorded for the issuance cannot be aligned with them: the clip "
+                  "shows an enlarged part of the picture, a crop too large for the "
+                  "fingerprint. Unconfirmed.</strong>", f);
     } else if (r->found && r->signature_valid) {
         fputs("This clip carries a filmmark watermark whose signature verifies with the public "
               "key <span class=\"mono\">", f);

@@ -148,6 +148,28 @@ static int parse_time(const char *s, double *out)
     return 0;
 }
 
+/*
+ * The recorded content fingerprint (a receipt's or the registry's) could
+ * not be aligned with the clip. The fingerprint is of whole pictures and
+ * fails on large crops (an off-centre half-area crop agrees on ~60 % of its
+ * bits, what unrelated pictures give) where the mark's tag, read under the
+ * geometry the search found, still binds. A bound tag cannot tell such a
+ * crop from a re-stamp onto other video by a detection-key holder (who can
+ * compute a correct tag), but the geometry can (fm_detect_crop_explains):
+ * an unaligned fingerprint is a contradiction (exit 4) unless a zoomed-in
+ * crop with a bound tag explains it: then unconfirmed (exit 3), never a
+ * transplant.
+ */
+static int fingerprint_unaligned(const ContentCheck *cc)
+{
+    return cc->checked && cc->m.verdict == FM_FP_NO_MATCH;
+}
+
+static int fingerprint_contradicts(const FmDetectResult *r, const ContentCheck *cc)
+{
+    return fingerprint_unaligned(cc) && !fm_detect_crop_explains(r);
+}
+
 /* The outcome in one word, for scripts: ids are only given when verified. */
 /* A verified mark of format 6 or 5 whose content tag does not agree with the
  * pictures it was read from, and no receipt's fingerprint that vouches for
@@ -168,7 +190,7 @@ static int named_contradicted(const FmDetectResult *r, const ContentCheck *cc,
 {
     if (r->signature_valid || !identify_named_count(id))
         return 0;
-    return (cc->checked && cc->m.verdict == FM_FP_NO_MATCH) ||
+    return fingerprint_contradicts(r, cc) ||
            (identify_named_format(id) == FM_MARK_FORMAT_TAGGED && r->content_mismatch);
 }
 
@@ -200,7 +222,8 @@ static const char *binding_text(const FmDetectResult *r)
 static const char *status_name(const FmDetectResult *r, const Identification *id,
                                const ContentCheck *cc)
 {
-    return r->signature_valid && cc->checked && cc->m.verdict == FM_FP_NO_MATCH ? "unbound"
+    return r->signature_valid && fingerprint_contradicts(r, cc) ? "unbound"
+           : r->signature_valid && fingerprint_unaligned(cc) ? "verified_content_unconfirmed"
            : unbound(r, cc) ? (r->content_mismatch ? "unbound" : "verified_binding_unconfirmed")
            : r->signature_valid ? "verified"
            : named_contradicted(r, cc, id) ? "named_unbound"
@@ -226,8 +249,11 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         identify_text(id, r);
         return;
     }
-    if (r->signature_valid && cc->checked && cc->m.verdict == FM_FP_NO_MATCH)
+    if (r->signature_valid && fingerprint_contradicts(r, cc))
         printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
+    else if (r->signature_valid && fingerprint_unaligned(cc))
+        printf("%s: mark valid and bound to these pictures, but the issued title's content "
+               "fingerprint cannot be aligned with this zoomed-in crop: unconfirmed\n", clip);
     else if (named_contradicted(r, cc, id))
         printf("%s: an issued message found, but on pictures that are not its issued "
                "title's: transplanted?\n", clip);
@@ -294,8 +320,12 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                    cc->m.master_from, cc->m.master_to, 100 * cc->m.score, cc->m.log10_p);
         else
             printf("  content match:  NO (the best alignment with the issued title agrees on "
-                   "%.0f%% of bits, p = 10^%.1f: what unrelated pictures give)\n",
-                   100 * cc->m.score, cc->m.log10_p);
+                   "%.0f%% of bits, p = 10^%.1f: what unrelated pictures give)%s\n",
+                   100 * cc->m.score, cc->m.log10_p,
+                   fm_detect_crop_explains(r)
+                       ? "; the mark's tag binds these pictures and the clip is a zoomed-in "
+                         "crop, which the fingerprint cannot align (unconfirmed)"
+                       : "");
     }
 }
 
@@ -744,7 +774,8 @@ int main(int argc, char **argv)
     ret = identify_named_count(&ident) && !best.signature_valid
               ? (named_contradicted(&best, &cc, &ident) ? EXIT_MISMATCH : EXIT_FOUND)
         : !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
-        : cc.checked && cc.m.verdict == FM_FP_NO_MATCH ? EXIT_MISMATCH
+        : fingerprint_contradicts(&best, &cc) ? EXIT_MISMATCH
+        : fingerprint_unaligned(&cc) ? EXIT_UNVERIFIED
         : unbound(&best, &cc) ? (best.content_mismatch ? EXIT_MISMATCH : EXIT_UNVERIFIED)
         : EXIT_FOUND;
     goto end;

@@ -722,3 +722,35 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
     free(weak);
     free(reg);
 }
+
+/* A legitimate copy that the recorded content fingerprint cannot align: an
+ * off-centre crop of half the picture's area (the bundled static sample,
+ * re-encoded). The fingerprint of whole pictures finds nothing there, but
+ * the mark verifies and its content tag, read under the geometry found,
+ * binds these pictures: unconfirmed (exit 3, as a re-stamp by a detection-key
+ * holder would be), never "transplanted" (exit 4). */
+Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_transplanted,
+     .timeout = 600)
+{
+    char *reg = tu_path(dir, "reg_crop.sqlite"), *deliv = tu_path(dir, "crop_deliv.mkv"),
+         *crop = tu_path(dir, "crop.mp4"), *sample = tu_path(FM_SOURCE_DIR, "samples/sample.mkv");
+    const char *argv[] = { WMEMBED, "-k", key, "-i", sample, "-o", deliv, "--codec", "ffv1",
+                           "--title-id", "3", "--recipient-id", "5", "--no-verify",
+                           "--registry", reg, "-q", NULL };
+    cr_assert_eq(tu_run(argv, NULL, NULL), 0);
+    cr_assert_eq(tu_sh(FFMPEG " -i '%s' -vf crop=542:406:137:71:exact=1 -c:v libx264 -crf 23 "
+                       "-preset medium -pix_fmt yuv420p -an '%s'", deliv, crop), 0);
+    json_t *j = detect_with(reg, crop, 3);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")),
+                     "verified_content_unconfirmed");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "binding_verdict")), "bound");
+    /* the case this test is about: the fingerprint did not match */
+    cr_assert(json_is_false(json_object_get(j, "content_match")),
+              "the fingerprint aligned this crop: the test no longer covers the case");
+    cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 5);
+    json_decref(j);
+    free(sample);
+    free(crop);
+    free(deliv);
+    free(reg);
+}
