@@ -49,7 +49,7 @@ float fm_mask_gain(float mean, float stddev)
  * powf per cell was the mask's largest cost, so the texture gain is
  * tabulated over the variance, FM_MASK_LUT_STEPS samples a level squared,
  * up to where it reaches GAIN_MAX, and interpolated linearly: within 1e-4
- * of the formula (tests/test_dsp.c), a change of the mark far below a code
+ * of the formula (tests/test_mask.c), a change of the mark far below a code
  * value.
  */
 static int lut_init(FmMask *m)
