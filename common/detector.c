@@ -1016,8 +1016,10 @@ end:
     return ret;
 }
 
-int fm_detect_crop_explains(const FmDetectResult *r)
+int fm_detect_crop_explains(const FmDetectResult *r, double clip_aspect, double issued_aspect)
 {
-    return r->content_bound &&
-           (r->geometry.scale_x >= FM_CROP_SCALE || r->geometry.scale_y >= FM_CROP_SCALE);
+    int zoomed = r->geometry.scale_x >= FM_CROP_SCALE || r->geometry.scale_y >= FM_CROP_SCALE;
+    int reshaped = clip_aspect > 0 && issued_aspect > 0 &&
+                   fabs(clip_aspect / issued_aspect - 1) > FM_CROP_ASPECT;
+    return r->content_bound && (zoomed || reshaped);
 }

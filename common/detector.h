@@ -173,14 +173,16 @@ double fm_gauss_tail_log10(double z);
 /*
  * 1 when a verified clip may fail to match an issuance's recorded content
  * fingerprint for a reason other than a transplant: the mark's content tag
- * binds the pictures and the clip shows a zoomed-in part of the marked
- * picture (scale >= FM_CROP_SCALE on an axis), a crop the fingerprint of
- * whole pictures cannot align. A re-stamp onto other video by a
- * detection-key holder (who can compute a correct tag) sits on the nominal
- * grid of its video: not explained. A crop of the sides only keeps the
- * scale at 1 and is not told from a re-stamp.
+ * binds the pictures and the clip is a crop the fingerprint of whole
+ * pictures cannot align — it shows a zoomed-in part of the marked picture
+ * (scale >= FM_CROP_SCALE on an axis), or its aspect ratio differs from the
+ * issued picture's by more than FM_CROP_ASPECT (the sides or the top and
+ * bottom cut away; issued_aspect <= 0: not known). A re-stamp onto other
+ * video by a detection-key holder (who can compute a correct tag) at the
+ * issued shape sits on the nominal grid of its video: not explained.
  */
 #define FM_CROP_SCALE 1.1
-int fm_detect_crop_explains(const FmDetectResult *r);
+#define FM_CROP_ASPECT 0.03
+int fm_detect_crop_explains(const FmDetectResult *r, double clip_aspect, double issued_aspect);
 
 #endif

@@ -339,3 +339,19 @@ int fm_receipt_read_fingerprint(const char *path, const FmKey *key, FmFingerprin
     json_decref(doc);
     return ret;
 }
+
+int fm_receipt_text_picture_size(const char *text, size_t len, int *width, int *height)
+{
+    *width = *height = 0;
+    json_t *root = text ? json_loadb(text, len, 0, NULL) : NULL;
+    json_t *out = json_object_get(json_object_get(root, "receipt"), "output");
+    json_t *w = json_object_get(out, "width"), *h = json_object_get(out, "height");
+    if (json_is_integer(w) && json_is_integer(h) && json_integer_value(w) > 0 &&
+        json_integer_value(h) > 0 && json_integer_value(w) <= 65536 &&
+        json_integer_value(h) <= 65536) {
+        *width = (int)json_integer_value(w);
+        *height = (int)json_integer_value(h);
+    }
+    json_decref(root);
+    return *width ? 0 : FM_ENOTFOUND;
+}

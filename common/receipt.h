@@ -103,4 +103,12 @@ int fm_receipt_read_text(const char *path, char **text, size_t *len, FmError *er
 int fm_receipt_verify_text(const char *text, size_t len, const FmKey *key,
                            uint8_t message[FM_MESSAGE_BYTES], FmFingerprint **fp, FmError *err);
 
+/*
+ * The deliverable's picture size a receipt's text records (receipt.output
+ * width and height), read without the signature checks: to tell a crop of
+ * the issued pictures from other video, never to accept anything. Returns
+ * 0, or FM_ENOTFOUND (and 0 x 0) when the text has no such size.
+ */
+int fm_receipt_text_picture_size(const char *text, size_t len, int *width, int *height);
+
 #endif

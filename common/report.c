@@ -212,10 +212,10 @@ static void put_seconds(FILE *f, double s)
 static void put_verdict(FILE *f, const FmReportInput *in)
 {
     const FmDetectResult *r = in->result;
-    /* an unaligned fingerprint is a mismatch unless a zoomed-in crop with a
-     * bound content tag explains it: then unconfirmed (fm_detect_crop_explains) */
+    /* an unaligned fingerprint is a mismatch unless a crop of pictures the
+     * content tag binds explains it: then unconfirmed (fm_detect_crop_explains) */
     int unaligned = r->signature_valid && in->content && in->content->verdict == FM_FP_NO_MATCH;
-    int mismatch = unaligned && !fm_detect_crop_explains(r);
+    int mismatch = unaligned && !in->content_crop;
     const char *cls = !r->found ? "none" : mismatch ? "mismatch" : unaligned ? "unverified"
                       : r->signature_valid ? "found" : "unverified";
     fprintf(f, "<p class=\"verdict %s\" id=\"verdict\">", cls);
@@ -241,8 +241,8 @@ static void put_verdict(FILE *f, const FmReportInput *in)
         else if (unaligned)
             fputs(" <strong>The mark's content tag binds these pictures, but the content "
                   "fingerprint recorded for the issuance cannot be aligned with them: the clip "
-                  "shows an enlarged part of the picture, a crop too large for the "
-                  "fingerprint. Unconfirmed.</strong>", f);
+                  "is a crop of the picture (enlarged, or of another shape) that the "
+                  "fingerprint of whole pictures cannot align. Unconfirmed.</strong>", f);
     } else if (r->found && r->signature_valid) {
         fputs("This clip carries a filmmark watermark whose signature verifies with the public "
               "key <span class=\"mono\">", f);

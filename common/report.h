@@ -62,6 +62,9 @@ typedef struct FmReportInput {
     const FmStrengthTrace *trace;   /* strength over time, may be NULL */
     const char *receipt_path;       /* --receipt, or NULL */
     const FmFpMatch *content;       /* the content match, or NULL: not checked */
+    int content_crop;               /* a crop of bound pictures explains a content
+                                     * fingerprint that does not align
+                                     * (fm_detect_crop_explains) */
     int receipt_match;              /* the verified decode is a receipt's message */
     double receipt_z;               /* the best issued message's score (NAN: none) */
     double receipt_log10_p;         /* its corrected false-alarm probability */

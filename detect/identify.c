@@ -263,9 +263,18 @@ const Suspect *identify_named(const Identification *id, size_t i)
     return i < identify_named_count(id) ? id->ranked[i] : NULL;
 }
 
-int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
-                                const uint8_t *message, FmFingerprint **fp, FmError *err)
+/* width / height of the picture a receipt's text records, 0 when none */
+static double receipt_aspect(const char *text, size_t len)
 {
+    int w, h;
+    return fm_receipt_text_picture_size(text, len, &w, &h) == 0 ? (double)w / h : 0;
+}
+
+int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
+                                const uint8_t *message, FmFingerprint **fp, double *aspect,
+                                FmError *err)
+{
+    *aspect = 0;
     const Suspect *s = NULL;
     if (!message)
         s = id->scored && id->naming.named ? identify_named(id, 0) : NULL;
@@ -284,14 +293,32 @@ int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
         if (r >= 0)
             r = iss->content_fingerprint ? fm_fingerprint_from_string(fp, iss->content_fingerprint, err)
                                          : FM_ENOTFOUND;
+        if (r >= 0 && iss->receipt_json)
+            *aspect = receipt_aspect(iss->receipt_json, strlen(iss->receipt_json));
         fm_issuance_free(&iss);
         fm_registry_close(&reg);
         if (r != FM_ENOTFOUND || !s->receipt)
             return r;
     }
-    if (s->receipt)
-        return fm_receipt_read_fingerprint(s->receipt, keys->keys[s->key], fp, err);
+    if (s->receipt) {
+        int r = fm_receipt_read_fingerprint(s->receipt, keys->keys[s->key], fp, err);
+        if (r >= 0)
+            *aspect = identify_receipt_aspect(s->receipt);
+        return r;
+    }
     return FM_ENOTFOUND;
+}
+
+double identify_receipt_aspect(const char *path)
+{
+    char *text = NULL;
+    size_t len = 0;
+    FmError ignored;
+    if (fm_receipt_read_text(path, &text, &len, &ignored) < 0)
+        return 0;
+    double a = receipt_aspect(text, len);
+    free(text);
+    return a;
 }
 
 int identify_named_format(const Identification *id)

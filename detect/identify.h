@@ -79,9 +79,14 @@ size_t identify_named_count(const Identification *id);
 /* The content fingerprint recorded for the issued message (a candidate's:
  * the registry row's, else its receipt's, checked against keys), in a new
  * *fp; FM_ENOTFOUND when no candidate has that message or its issuance
- * recorded none. message NULL: the first recipient named. */
+ * recorded none. message NULL: the first recipient named. *aspect: the
+ * issued picture's width / height as its receipt records it (0: unknown). */
 int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
-                                const uint8_t *message, FmFingerprint **fp, FmError *err);
+                                const uint8_t *message, FmFingerprint **fp, double *aspect,
+                                FmError *err);
+/* The picture's width / height a receipt file records (0: unknown or
+ * unreadable). */
+double identify_receipt_aspect(const char *path);
 /* The mark format whose codeword the first named recipient was scored
  * under (naming.h), or 0 when nobody was named. */
 int identify_named_format(const Identification *id);

@@ -36,6 +36,8 @@ enum { EXIT_FOUND = 0, EXIT_NONE = 1, EXIT_ERROR = 2, EXIT_UNVERIFIED = 3, EXIT_
 typedef struct ContentCheck {
     int checked;          /* a receipt with a fingerprint was given */
     FmFpMatch m;
+    double clip_aspect;   /* the clip's width / height */
+    double issued_aspect; /* the issued picture's, from its receipt (0: unknown) */
 } ContentCheck;
 
 static const char *verdict_name(const ContentCheck *cc)
@@ -167,7 +169,8 @@ static int fingerprint_unaligned(const ContentCheck *cc)
 
 static int fingerprint_contradicts(const FmDetectResult *r, const ContentCheck *cc)
 {
-    return fingerprint_unaligned(cc) && !fm_detect_crop_explains(r);
+    return fingerprint_unaligned(cc) &&
+           !fm_detect_crop_explains(r, cc->clip_aspect, cc->issued_aspect);
 }
 
 /* The outcome in one word, for scripts: ids are only given when verified. */
@@ -253,7 +256,7 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
     else if (r->signature_valid && fingerprint_unaligned(cc))
         printf("%s: mark valid and bound to these pictures, but the issued title's content "
-               "fingerprint cannot be aligned with this zoomed-in crop: unconfirmed\n", clip);
+               "fingerprint cannot be aligned with this crop: unconfirmed\n", clip);
     else if (named_contradicted(r, cc, id))
         printf("%s: an issued message found, but on pictures that are not its issued "
                "title's: transplanted?\n", clip);
@@ -322,9 +325,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
             printf("  content match:  NO (the best alignment with the issued title agrees on "
                    "%.0f%% of bits, p = 10^%.1f: what unrelated pictures give)%s\n",
                    100 * cc->m.score, cc->m.log10_p,
-                   fm_detect_crop_explains(r)
-                       ? "; the mark's tag binds these pictures and the clip is a zoomed-in "
-                         "crop, which the fingerprint cannot align (unconfirmed)"
+                   fm_detect_crop_explains(r, cc->clip_aspect, cc->issued_aspect)
+                       ? "; the mark's tag binds these pictures and the clip is a crop of "
+                         "them, which the fingerprint cannot align (unconfirmed)"
                        : "");
     }
 }
@@ -630,6 +633,7 @@ int main(int argc, char **argv)
                                              keys[ident.suspects[i].key], &master_fp, &err);
         if (fr < 0 && fr != FM_ENOTFOUND)
             goto fail_err;
+        cc.issued_aspect = identify_receipt_aspect(ident.suspects[i].receipt);
         break;
     }
     /* the clip's own fingerprint whenever there are candidates: the one
@@ -644,6 +648,7 @@ int main(int argc, char **argv)
         fm_sha256_file(clip_file, pv.sha256, &err) < 0)
         goto fail_err;
     const FmVideoInfo *info = fm_reader_info(reader);
+    cc.clip_aspect = info->height > 0 ? (double)info->width / info->height : 0;
     if (start > 0 && fm_reader_seek(reader, start, &err) < 0)
         goto fail_err;
     if (fm_accumulator_init(&acc, info->width, info->height, &err) < 0)
@@ -716,7 +721,7 @@ int main(int argc, char **argv)
         FmFingerprint *named_fp = NULL;
         int fr = identify_issued_fingerprint(&ident, &klist,
                                              best.signature_valid ? best.message : NULL,
-                                             &named_fp, &err);
+                                             &named_fp, &cc.issued_aspect, &err);
         if (fr < 0 && fr != FM_ENOTFOUND)
             goto fail_err;
         double from = best.span[1] > best.span[0] ? best.span[0] : 0;
@@ -754,6 +759,7 @@ int main(int argc, char **argv)
             .analysed_at = now, .keys_tried = (int)klist.n, .result = &best,
             .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
             .content = cc.checked ? &cc.m : NULL, .receipt_match = rmatch,
+            .content_crop = fm_detect_crop_explains(&best, cc.clip_aspect, cc.issued_aspect),
             .receipt_z = ident.scored ? ident.naming.scores[0].z : NAN,
             .receipt_log10_p = ident.scored ? ident.naming.scores[0].false_alarm_log10 : 0,
             .registry_consulted = ident.registry[0] || ident.scored,

@@ -723,12 +723,14 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
     free(reg);
 }
 
-/* A legitimate copy that the recorded content fingerprint cannot align: an
- * off-centre crop of half the picture's area (the bundled static sample,
- * re-encoded). The fingerprint of whole pictures finds nothing there, but
- * the mark verifies and its content tag, read under the geometry found,
- * binds these pictures: unconfirmed (exit 3, as a re-stamp by a detection-key
- * holder would be), never "transplanted" (exit 4). */
+/* Legitimate copies that the recorded content fingerprint cannot align: an
+ * off-centre crop of half the picture's area, and a square crop of the
+ * sides (the bundled static sample, re-encoded). The fingerprint of whole
+ * pictures finds nothing there, but the mark verifies and its content tag,
+ * read under the geometry found, binds these pictures, and the clip is
+ * zoomed in or of another shape than the issued picture: unconfirmed
+ * (exit 3), never "transplanted" (exit 4). A re-stamp onto other video of
+ * the issued shape still exits 4 (test_cli). */
 Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_transplanted,
      .timeout = 600)
 {
@@ -748,6 +750,16 @@ Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_trans
     cr_assert(json_is_false(json_object_get(j, "content_match")),
               "the fingerprint aligned this crop: the test no longer covers the case");
     cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 5);
+    json_decref(j);
+    /* the left 576 columns, full height: scale 1, another shape */
+    cr_assert_eq(tu_sh(FFMPEG " -i '%s' -vf crop=576:576:0:0:exact=1 -c:v libx264 -crf 23 "
+                       "-preset medium -pix_fmt yuv420p -an '%s'", deliv, crop), 0);
+    j = detect_with(reg, crop, 3);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")),
+                     "verified_content_unconfirmed");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "binding_verdict")), "bound");
+    cr_assert(json_is_false(json_object_get(j, "content_match")),
+              "the fingerprint aligned the square crop: the test no longer covers the case");
     json_decref(j);
     free(sample);
     free(crop);
