@@ -213,3 +213,33 @@ Test(receipt, wmverify_checks_receipts_messages_and_deliverables)
     free(pub);
     free(rpath);
 }
+
+/* The picture size a receipt records (wmdetect tells crops from other video
+ * by it): read from receipt.output; anything else gives 0 x 0. */
+Test(receipt, picture_size_is_read_from_the_output_and_nothing_else)
+{
+    static const struct {
+        const char *text;
+        int w, h;
+    } cases[] = {
+        { "{\"receipt\": {\"output\": {\"width\": 768, \"height\": 576}}}", 768, 576 },
+        { "{\"receipt\": {\"output\": {\"width\": 768}}}", 0, 0 },
+        { "{\"receipt\": {\"output\": {\"width\": -4, \"height\": 576}}}", 0, 0 },
+        { "{\"receipt\": {\"output\": {\"width\": 1e9, \"height\": 576}}}", 0, 0 },
+        { "{\"receipt\": {\"output\": {\"width\": \"768\", \"height\": 576}}}", 0, 0 },
+        { "{\"output\": {\"width\": 768, \"height\": 576}}", 0, 0 },
+        { "[1, 2]", 0, 0 },
+        { "not json", 0, 0 },
+        { "", 0, 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        int w = -1, h = -1;
+        int r = fm_receipt_text_picture_size(cases[i].text, strlen(cases[i].text), &w, &h);
+        cr_expect_eq(w, cases[i].w, "case %zu: width %d", i, w);
+        cr_expect_eq(h, cases[i].h, "case %zu: height %d", i, h);
+        cr_expect_eq(r, cases[i].w ? 0 : FM_ENOTFOUND, "case %zu: returned %d", i, r);
+    }
+    int w = -1, h = -1;
+    cr_expect_eq(fm_receipt_text_picture_size(NULL, 0, &w, &h), FM_ENOTFOUND);
+    cr_expect(w == 0 && h == 0);
+}
