@@ -157,10 +157,10 @@ static int parse_time(const char *s, double *out)
  * bits, what unrelated pictures give) where the mark's tag, read under the
  * geometry the search found, still binds. A bound tag cannot tell such a
  * crop from a re-stamp onto other video by a detection-key holder (who can
- * compute a correct tag), but the geometry can (fm_detect_crop_explains):
- * an unaligned fingerprint is a contradiction (exit 4) unless a zoomed-in
- * crop with a bound tag explains it: then unconfirmed (exit 3), never a
- * transplant.
+ * compute a correct tag), but the clip's shape can (fm_detect_crop_explains:
+ * zoomed in, or of another aspect ratio than the issued picture): an
+ * unaligned fingerprint is a contradiction (exit 4) unless such a crop with
+ * a bound tag explains it: then unconfirmed (exit 3), never a transplant.
  */
 static int fingerprint_unaligned(const ContentCheck *cc)
 {
