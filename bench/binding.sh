@@ -2,7 +2,9 @@
 # bench/binding.sh - mark format 5's content binding (docs/DESIGN.md §10.1) on
 # real footage: each clip (10 s, from ../shared/media/get.sh's cache) is
 # marked (FFV1, so only the attack degrades it), put through benign attacks
-# and read blind; then the strongest copy attack, the exact per-frame change
+# and read blind (crops to one side included: left or right half, a 4:3 cut
+# from the left edge, the top or the top-left 60 %: a crop that cuts the
+# tagged region away must read inconclusive, exit 3, never 4); then the strongest copy attack, the exact per-frame change
 # of one deliverable (marked - master) added to other real footage scaled to
 # its size, is read blind too. One line per copy: wmdetect's exit status,
 # signature, pilot z, raw bit errors, binding z, agreement, epochs checked
@@ -23,12 +25,17 @@ for c in ${CLIPS:-dune_1080p24 storm_720p25 vtest_768x576 raindrops_1080p24}; do
     [cropasym]="-vf crop=trunc(iw*0.85/2)*2:trunc(ih*0.9/2)*2:0:0 -c:v libx264 -crf 23"
     [grade]="-vf eq=contrast=1.25:brightness=0.04:gamma=1.3:saturation=1.3 -c:v libx264 -crf 23"
     [blur1]="-vf gblur=sigma=1 -c:v libx264 -crf 23" [vp9_40]="-c:v libvpx-vp9 -crf 40 -b:v 0 -row-mt 1 -cpu-used 5"
-    [fps30]="-vf fps=30 -c:v libx264 -crf 23" [first5]="-t 5 -c:v libx264 -crf 23" [none]="-c:v copy" )
-  for a in ${ATTACKS:-none crf30 crf35 s360 crop10 cropasym grade blur1 vp9_40 fps30 first5}; do
+    [fps30]="-vf fps=30 -c:v libx264 -crf 23" [first5]="-t 5 -c:v libx264 -crf 23" [none]="-c:v copy"
+    [cropleft]="-vf crop=trunc(iw/4)*2:ih:0:0 -c:v libx264 -crf 23"
+    [cropright]="-vf crop=trunc(iw/4)*2:ih:iw-trunc(iw/4)*2:0 -c:v libx264 -crf 23"
+    [crop43]="-vf crop=trunc(ih*2/3)*2:ih:0:0 -c:v libx264 -crf 23"
+    [croptop]="-vf crop=iw:trunc(ih*0.3)*2:0:0 -c:v libx264 -crf 23"
+    [cropcorner]="-vf crop=trunc(iw*0.3)*2:trunc(ih*0.3)*2:0:0 -c:v libx264 -crf 23" )
+  for a in ${ATTACKS:-none crf30 crf35 s360 crop10 cropasym grade blur1 vp9_40 fps30 first5 cropleft cropright crop43 croptop cropcorner}; do
     ext=mkv; out=a_${c}_$a.$ext
     [ -f $out ] || nice ffmpeg -v error -y -i $src -an ${A[$a]} $out
     j=$($B/wmdetect --no-registry --json -k k.dkey $out); ex=$?
-    echo "$c $a exit=$ex $(echo "$j" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("sig=%s pilot_z=%.1f ber=%.3f bind_z=%s agreement=%s pairs=%s verdict=%s" % (d["signature_valid"], d["pilot_z"], d["raw_bit_error_rate"], d.get("binding_z"), d.get("binding_agreement"), d.get("binding_epochs"), d.get("binding_verdict")))')"
+    echo "$c $a exit=$ex $(echo "$j" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("sig=%s pilot_z=%.1f ber=%.3f bind_z=%s agreement=%s pairs=%s cover=%s verdict=%s" % (d["signature_valid"], d["pilot_z"], d["raw_bit_error_rate"], d.get("binding_z"), d.get("binding_agreement"), d.get("binding_epochs"), d.get("binding_worst_coverage"), d.get("binding_verdict")))')"
   done
 done
 # the strongest copy attack: the exact per-frame change of one deliverable
@@ -50,5 +57,5 @@ for pair in $PAIRS; do
   [ -f diff_$a.mkv ] || nice ffmpeg -v error -y -i m_$a.mkv -i $M/$a.mkv -filter_complex "[0:v][1:v]blend=c0_expr='A-B+128':c1_expr='128':c2_expr='128',format=yuv420p" -c:v ffv1 diff_$a.mkv
   [ -f forged_${a}_on_$o$fl.mkv ] || nice ffmpeg -v error -y -i $M/$o.mkv -i diff_$a.mkv -filter_complex "[0:v]scale=${SZ/,/:}$vf,format=yuv420p,setpts=PTS-STARTPTS[x];[1:v]setpts=PTS-STARTPTS[d];[x][d]blend=c0_expr='A+B-128':c1_expr='A':c2_expr='A':shortest=1" -c:v libx264 -crf 18 forged_${a}_on_$o$fl.mkv
   j=$($B/wmdetect --no-registry --json -k k.dkey forged_${a}_on_$o$fl.mkv); ex=$?
-  echo "FORGED $a onto $o$fl exit=$ex $(echo "$j" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("sig=%s pilot_z=%.1f ber=%.3f bind_z=%s agreement=%s pairs=%s verdict=%s" % (d["signature_valid"], d["pilot_z"], d["raw_bit_error_rate"], d.get("binding_z"), d.get("binding_agreement"), d.get("binding_epochs"), d.get("binding_verdict")))')"
+  echo "FORGED $a onto $o$fl exit=$ex $(echo "$j" | /usr/bin/python3 -c 'import json,sys; d=json.load(sys.stdin); print("sig=%s pilot_z=%.1f ber=%.3f bind_z=%s agreement=%s pairs=%s cover=%s verdict=%s" % (d["signature_valid"], d["pilot_z"], d["raw_bit_error_rate"], d.get("binding_z"), d.get("binding_agreement"), d.get("binding_epochs"), d.get("binding_worst_coverage"), d.get("binding_verdict")))')"
 done

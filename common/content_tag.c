@@ -44,8 +44,23 @@ static void axis_anchors(double centre, int sh, int out[2])
     out[1] = (c > a ? a + FM_TILE : a - FM_TILE) - sh;
 }
 
-void fm_tag_anchors(int gw, int gh, int sh_x, int sh_y, int ax[FM_BIND_ANCHORS],
-                    int ay[FM_BIND_ANCHORS])
+/* The region's top-left corner relative to its anchor, in mark pixels. */
+enum {
+    REGION_X0 = -(FM_TAG_COLS * FM_TAG_CELL) / 2,
+    REGION_Y0 = -(FM_TAG_ROWS * FM_TAG_CELL) / 2,
+};
+
+/* How many of n cells of FM_TAG_CELL starting at r0 lie wholly in [lo, hi). */
+static int cells_inside(double r0, int n, double lo, double hi)
+{
+    int k = 0;
+    for (int j = 0; j < n; j++)
+        k += r0 + j * FM_TAG_CELL >= lo && r0 + (j + 1) * FM_TAG_CELL <= hi;
+    return k;
+}
+
+int fm_tag_anchors(int gw, int gh, int sh_x, int sh_y, int ax[FM_BIND_ANCHORS],
+                   int ay[FM_BIND_ANCHORS])
 {
     int x[2], y[2], n = 0;
     axis_anchors(gw / 2.0, sh_x, x);
@@ -56,6 +71,68 @@ void fm_tag_anchors(int gw, int gh, int sh_x, int sh_y, int ax[FM_BIND_ANCHORS],
             ay[n] = y[j];
             n++;
         }
+    /* the other tile corners (congruent to -sh modulo FM_TILE) whose region
+     * keeps half its cells in the plane, nearest the centre first */
+    int fx = ((-sh_x) % FM_TILE + FM_TILE) % FM_TILE, fy = ((-sh_y) % FM_TILE + FM_TILE) % FM_TILE;
+    int cx[FM_BIND_ANCHORS * 4], cy[FM_BIND_ANCHORS * 4], nc = 0;
+    double cd[FM_BIND_ANCHORS * 4];
+    for (int py = fy - FM_TILE; py <= gh + FM_TILE; py += FM_TILE)
+        for (int px = fx - FM_TILE; px <= gw + FM_TILE; px += FM_TILE) {
+            int k = 0;
+            for (int a = 0; a < FM_BIND_CENTRAL; a++)
+                k |= ax[a] == px && ay[a] == py;
+            if (k || cells_inside(px + REGION_X0, FM_TAG_COLS, 0, gw) *
+                             cells_inside(py + REGION_Y0, FM_TAG_ROWS, 0, gh) <
+                         FM_TAG_FEATURES / 2 || nc == FM_BIND_ANCHORS * 4)
+                continue;
+            double dx = px - gw / 2.0, dy = py - gh / 2.0;
+            /* insertion by distance */
+            int at = nc++;
+            while (at > 0 && cd[at - 1] > dx * dx + dy * dy) {
+                cx[at] = cx[at - 1];
+                cy[at] = cy[at - 1];
+                cd[at] = cd[at - 1];
+                at--;
+            }
+            cx[at] = px;
+            cy[at] = py;
+            cd[at] = dx * dx + dy * dy;
+        }
+    for (int c = 0; c < nc && n < FM_BIND_ANCHORS; c++, n++) {
+        ax[n] = cx[c];
+        ay[n] = cy[c];
+    }
+    return n;
+}
+
+double fm_tag_worst_coverage(double mw, double mh)
+{
+    /* rows: the marked picture is FM_MARK_HEIGHT high, its region's anchor
+     * the corner nearest its middle; the clip shows mh of those rows */
+    int ry0 = fm_tag_anchor(FM_MARK_HEIGHT / 2.0) + REGION_Y0, rows = FM_TAG_ROWS;
+    for (double y0 = 0; y0 + mh <= FM_MARK_HEIGHT + 0.5; y0 += 1) {
+        int k = cells_inside(ry0, FM_TAG_ROWS, y0, y0 + mh);
+        rows = k < rows ? k : rows;
+    }
+    /* columns: any picture width up to the widest allowed, the clip
+     * anywhere across it */
+    double wmax = FM_TAG_MAX_ASPECT * FM_MARK_HEIGHT;
+    int cols = FM_TAG_COLS;
+    for (double w = mw; w <= (wmax > mw ? wmax : mw) + 0.5; w += 1) {
+        int rx0 = fm_tag_anchor(w / 2.0) + REGION_X0;
+        for (double x0 = 0; x0 + mw <= w + 0.5; x0 += 1) {
+            int k = cells_inside(rx0, FM_TAG_COLS, x0, x0 + mw);
+            cols = k < cols ? k : cols;
+        }
+    }
+    return (double)rows * cols / FM_TAG_FEATURES;
+}
+
+double fm_tag_coverage_agreement(double coverage)
+{
+    if (!(coverage > 0))
+        return 0;
+    return 1 - 2 * acos(sqrt(coverage < 1 ? coverage : 1)) / M_PI;
 }
 
 void fm_tag_cells_clear(FmTagCells *c)
@@ -70,12 +147,6 @@ void fm_tag_cells_merge(FmTagCells *a, const FmTagCells *b)
         a->n[k] += b->n[k];
     }
 }
-
-/* The region's top-left corner relative to its anchor, in mark pixels. */
-enum {
-    REGION_X0 = -(FM_TAG_COLS * FM_TAG_CELL) / 2,
-    REGION_Y0 = -(FM_TAG_ROWS * FM_TAG_CELL) / 2,
-};
 
 void fm_tag_cells_add_plane(FmTagCells *c, const float *plane, int pw, int ph, int ax, int ay)
 {
@@ -326,7 +397,8 @@ double fm_bind_agreement(const FmBind *b)
 
 int fm_bind_confirmed(const FmBind *b)
 {
-    return b->pairs && fm_bind_z(b) >= FM_BIND_Z && fm_bind_agreement(b) >= FM_BIND_AGREEMENT;
+    return b->pairs && fm_bind_z(b) >= (b->z_bar > 0 ? b->z_bar : FM_BIND_Z) &&
+           fm_bind_agreement(b) >= FM_BIND_AGREEMENT;
 }
 
 int fm_tag_format(int i)

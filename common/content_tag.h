@@ -15,8 +15,9 @@
  * The hash: the mean luma of the epoch's frames in FM_TAG_ROWS x FM_TAG_COLS
  * cells of FM_TAG_CELL mark pixels, in a region around the tile corner
  * nearest the picture's centre (the detector knows where tile corners are
- * after any crop, and a crop keeps the centre, so the region is found
- * exactly in cropped copies too); each cell mean loses the mean of its
+ * after any crop, but not where the marked picture's centre was: it tries
+ * the corners around the clip's centre, then every other corner whose
+ * region is at least half in the clip, fm_tag_anchors); each cell mean loses the mean of its
  * neighbours (a local high-pass), the result is scaled to unit RMS and
  * projected on FM_TAG_BITS keyed +/-1 vectors: the signs are the bits. Cell means of
  * 16 x 16 mark pixels do not see the mark (its DCT basis functions average
@@ -74,22 +75,33 @@
  * frames, fades, title cards. */
 #define FM_TAG_FLAT_RMS 1.0
 #define FM_TAG_FLAT_RMS_V5 2.0
-/* The binding is confirmed at z >= FM_BIND_Z. FM_BIND_ANCHORS anchors are
- * tried; on pictures the mark was not made for, z of each is a weighted sum
- * of >= FM_TAG_BITS independent fair signs: a transplant passes with
- * probability about FM_BIND_ANCHORS Q(FM_BIND_Z) = 1.1e-6 (Gaussian tail;
- * Hoeffding's bound, whatever the weights: FM_BIND_ANCHORS
- * exp(-FM_BIND_Z^2 / 2) = 1.5e-5). */
+/* The binding is confirmed at z >= FM_BIND_Z at one of the FM_BIND_CENTRAL
+ * anchors around the clip's centre (where an uncropped or centred copy
+ * has the region), or at z >= FM_BIND_Z_OUTER at one of the others tried
+ * (fm_tag_anchors: up to FM_BIND_ANCHORS in all, for crops that moved the
+ * centre). On pictures the mark was not made for, z at each anchor is a
+ * weighted sum of >= FM_TAG_BITS independent fair signs: a transplant
+ * passes with probability about FM_BIND_CENTRAL Q(FM_BIND_Z)
+ * + (FM_BIND_ANCHORS - FM_BIND_CENTRAL) Q(FM_BIND_Z_OUTER)
+ * = 1.15e-6 + 1.2e-7 (Gaussian tail; Hoeffding's bound, whatever the
+ * weights: 1.5e-5 + 1.7e-6). */
 #define FM_BIND_Z 5.0
-#define FM_BIND_ANCHORS 4
+#define FM_BIND_Z_OUTER 5.7
+#define FM_BIND_CENTRAL 4
+#define FM_BIND_ANCHORS 24
 /* ... and at least this share of the agreement a bound copy would show
  * (fm_bind_agreement; bench/results/binding.md has the measured spread of
  * both on benign copies and on transplants). */
 #define FM_BIND_AGREEMENT 0.6
-/* The tags contradict the pictures when the z a bound copy would show
- * (from the tag's own signal strength, fm_bind_expected_z) is at least this
- * and z stays below FM_BIND_Z; weaker evidence is inconclusive. */
+/* The tags contradict the pictures when no anchor reaches FM_BIND_Z and
+ * the z a bound copy would show is at least FM_BIND_EXPECTED_Z even where
+ * the clip may show least of the marked region (fm_tag_worst_coverage,
+ * fm_tag_coverage_agreement); weaker evidence is inconclusive. */
 #define FM_BIND_EXPECTED_Z 10.0
+/* The widest marked picture a blind verdict allows for, width / height
+ * (2.39:1 scope): a clip could be a crop of one, and its region then lies
+ * wherever the crop left the picture's centre. */
+#define FM_TAG_MAX_ASPECT 2.39
 
 /* The key of the projections (secret: they locate nothing, but wipe
  * anyway); the projections of each epoch are drawn from it on demand. */
@@ -105,13 +117,28 @@ void fm_tag_key_wipe(FmTagKey *tk);
  * `centre` (mark pixels). */
 int fm_tag_anchor(double centre);
 
-/* The FM_BIND_ANCHORS anchors a detector tries on a gw x gh plane whose
- * sample (x, y) lies at the marked picture's mark pixel (x + sh_x,
- * y + sh_y) modulo FM_TILE: the tile corners nearest the plane's centre
- * along each axis, on either side of it (a crop keeps the centre but the
- * marked picture's own centre is not known). ax[i], ay[i] in plane samples. */
-void fm_tag_anchors(int gw, int gh, int sh_x, int sh_y, int ax[FM_BIND_ANCHORS],
-                    int ay[FM_BIND_ANCHORS]);
+/* The anchors a detector tries on a gw x gh plane whose sample (x, y)
+ * lies at the marked picture's mark pixel (x + sh_x, y + sh_y) modulo
+ * FM_TILE, in plane samples: first the FM_BIND_CENTRAL tile corners
+ * around the plane's centre (on either side of it along each axis, the
+ * nearest first: where an uncropped or centred copy has the region), then
+ * every other tile corner whose region has at least half its cells in the
+ * plane, nearest the centre first (a crop to one side moved the marked
+ * picture's centre away from the clip's). Returns how many, at most
+ * FM_BIND_ANCHORS. */
+int fm_tag_anchors(int gw, int gh, int sh_x, int sh_y, int ax[FM_BIND_ANCHORS],
+                   int ay[FM_BIND_ANCHORS]);
+
+/* The least share of the marked region's cells that a clip showing
+ * mw x mh of the marked picture's mark pixels (the picture's full height
+ * is FM_MARK_HEIGHT) can hold, over every marked picture from mw wide up to
+ * FM_TAG_MAX_ASPECT (at least mw) and every position of the clip in it. */
+double fm_tag_worst_coverage(double mw, double mh);
+/* The share of a bound copy's agreement left when the hash is recomputed
+ * from only `coverage` of the region's cells (the signs of projections on
+ * the cells seen and on all cells, correlated sqrt(coverage)):
+ * 1 - 2 acos(sqrt(coverage)) / pi. */
+double fm_tag_coverage_agreement(double coverage);
 
 /* Cell sums of one or more pictures over the region. */
 typedef struct FmTagCells {
@@ -145,6 +172,7 @@ typedef struct FmBind {
     double s, q;            /* sum of tag x hash sign, of its square */
     double s_exp, q_exp;    /* the same expected on a bound copy */
     int pairs;
+    double z_bar;           /* the z that confirms (0: FM_BIND_Z) */
 } FmBind;
 
 /* tag: the evidence of each tag bit (positive = bit 1) read from one epoch
@@ -158,7 +186,8 @@ double fm_bind_z(const FmBind *b);
  * 1 on the pictures the mark was made for, less what a re-encode flips;
  * near 0 on others); 0 when nothing is expected. */
 double fm_bind_agreement(const FmBind *b);
-/* The verdict on one set of pairs: z and agreement both past their bars. */
+/* The verdict on one set of pairs: z past its bar (b->z_bar, or
+ * FM_BIND_Z) and agreement past FM_BIND_AGREEMENT. */
 int fm_bind_confirmed(const FmBind *b);
 /* The z a copy of the pictures the mark was made for would show, with a
  * hash that agrees on every bit. */

@@ -87,6 +87,7 @@ typedef struct Detector {
     FmTagKey tk;
     int nanchor;
     int anchor_x[FM_BIND_ANCHORS], anchor_y[FM_BIND_ANCHORS];
+    int plane_w, plane_h;        /* the plane the anchors are on (mark pixels) */
     FmTagCells *wcells;          /* nwin x nanchor, or NULL */
     /* the binding under each tagged format's features (fm_tag_format):
      * which one counts is known once the message is read */
@@ -106,8 +107,9 @@ typedef struct Detector {
 
 static void set_anchors(Detector *d, int gw, int gh, int sh_x, int sh_y)
 {
-    fm_tag_anchors(gw, gh, sh_x, sh_y, d->anchor_x, d->anchor_y);
-    d->nanchor = FM_BIND_ANCHORS;
+    d->nanchor = fm_tag_anchors(gw, gh, sh_x, sh_y, d->anchor_x, d->anchor_y);
+    d->plane_w = gw;
+    d->plane_h = gh;
 }
 
 /* Adds window w's picture cells at anchor a. */
@@ -473,10 +475,12 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
         for (int v = 0; v < FM_TAG_FORMATS; v++)
             for (int a = 0; a < d->nanchor; a++)
                 if (fm_tag_hash(&d->tk, fm_tag_format(v), epoch,
-                                own ? &cur[a] : &d->prev_cells[a], proj))
-                    fm_bind_add(own ? &d->bind_own[v][a] : &d->bind[v][a],
-                                tags + (size_t)g * FM_TAG_BITS, tag_mu + (size_t)g * FM_TAG_BITS,
+                                own ? &cur[a] : &d->prev_cells[a], proj)) {
+                    FmBind *b = own ? &d->bind_own[v][a] : &d->bind[v][a];
+                    b->z_bar = a < FM_BIND_CENTRAL ? FM_BIND_Z : FM_BIND_Z_OUTER;
+                    fm_bind_add(b, tags + (size_t)g * FM_TAG_BITS, tag_mu + (size_t)g * FM_TAG_BITS,
                                 tag_var + (size_t)g * FM_TAG_BITS, proj);
+                }
         memcpy(d->prev_cells, cur, sizeof(FmTagCells) * (size_t)d->nanchor);
         prev_frames = d->group_frames[g];
         have_prev = 1;
@@ -729,22 +733,33 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     if ((ret = read_any_format(soft, rank_soft, d->key, &mr, &res->mark_format)) < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
     /* the binding under the features of the format read: the best anchor
-     * (FM_BIND_ANCHORS counted in FM_BIND_Z) */
+     * (each tried counted in its bar: content_tag.h) */
     int tv = fm_tag_format_index(res->mark_format), own = 1;
+    const FmBind *bind = NULL;
+    double zmax = 0;
     for (int a = 0; a < d->nanchor; a++)
         own &= !d->bind[tv < 0 ? 0 : tv][a].pairs;
-    fm_bind_report(own ? d->bind_own[tv < 0 ? 0 : tv] : d->bind[tv < 0 ? 0 : tv], d->nanchor,
-                   res);
+    bind = own ? d->bind_own[tv < 0 ? 0 : tv] : d->bind[tv < 0 ? 0 : tv];
+    fm_bind_report(bind, d->nanchor, res);
+    for (int a = 0; a < d->nanchor; a++)
+        if (bind[a].pairs && fm_bind_z(&bind[a]) > zmax)
+            zmax = fm_bind_z(&bind[a]);
     if (tv < 0) {
         /* no tag, or format 4's, whose projections were not these */
         res->bind_z = res->bind_agreement = res->bind_expected_z = 0;
         res->bind_pairs = res->content_bound = 0;
     }
-    /* a group's own pictures may have moved on from its predecessor's: they
-     * can confirm a binding, never contradict one */
-    res->content_mismatch = tv >= 0 && res->bind_pairs &&
-                            !own && !res->content_bound &&
-                            res->bind_expected_z >= FM_BIND_EXPECTED_Z;
+    /* a contradiction needs: no anchor near the bar (a group's own pictures
+     * may have moved on from its predecessor's: they can confirm a
+     * binding, never contradict one), and a tag strong enough to show even
+     * where the clip holds least of the marked region (a crop may have cut
+     * it, or moved it away from every anchor tried) */
+    res->bind_worst_coverage = fm_tag_worst_coverage(d->plane_w, d->plane_h);
+    res->content_mismatch = tv >= 0 && res->bind_pairs && !own && !res->content_bound &&
+                            zmax < FM_BIND_Z &&
+                            res->bind_expected_z *
+                                    fm_tag_coverage_agreement(res->bind_worst_coverage) >=
+                                FM_BIND_EXPECTED_Z;
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
     res->raw_ber = mr.raw_ber;
@@ -820,7 +835,7 @@ static int searched_cells(Detector *d, const FmAlignment *al, int nwin)
     const FmAccumulator *acc = d->acc;
     int anchors_set = 0;
     free(d->wcells);
-    d->wcells = calloc((size_t)nwin * FM_BIND_ANCHORS, sizeof(FmTagCells));
+    d->wcells = calloc((size_t)nwin * FM_BIND_ANCHORS, sizeof(FmTagCells));  /* any nanchor */
     if (!d->wcells)
         return FM_ENOMEM;
     for (int w = 0; w < nwin; w++) {
@@ -1021,5 +1036,5 @@ int fm_detect_crop_explains(const FmDetectResult *r, double clip_aspect, double 
     int zoomed = r->geometry.scale_x >= FM_CROP_SCALE || r->geometry.scale_y >= FM_CROP_SCALE;
     int reshaped = clip_aspect > 0 && issued_aspect > 0 &&
                    fabs(clip_aspect / issued_aspect - 1) > FM_CROP_ASPECT;
-    return r->content_bound && (zoomed || reshaped);
+    return !r->content_mismatch && (zoomed || reshaped);
 }

@@ -47,11 +47,15 @@ typedef struct FmDetectResult {
     double bind_z;
     double bind_agreement;  /* the share of a bound copy's agreement seen */
     int bind_pairs;         /* epoch groups whose tag was checked */
-    int content_bound;      /* fm_bind_confirmed: bind_z >= FM_BIND_Z and
-                               bind_agreement >= FM_BIND_AGREEMENT */
+    int content_bound;      /* fm_bind_confirmed at the best anchor: bind_z past its
+                               bar and bind_agreement >= FM_BIND_AGREEMENT */
     double bind_expected_z; /* what a copy of the marked pictures would show */
-    int content_mismatch;   /* not bound although the tags are strong enough
-                               (bind_expected_z >= FM_BIND_EXPECTED_Z) to show it */
+    double bind_worst_coverage; /* the least share of the marked region the clip can
+                               hold (fm_tag_worst_coverage: a crop may cut it) */
+    int content_mismatch;   /* not bound, no anchor at FM_BIND_Z, although the tags
+                               are strong enough to show it even at the worst
+                               coverage (bind_expected_z x fm_tag_coverage_agreement
+                               >= FM_BIND_EXPECTED_Z) */
     FmPayload payload;
     uint8_t message[FM_MESSAGE_BYTES];
     double pilot_z;         /* normalised pilot correlation: N(0,1) without a mark for
@@ -172,14 +176,16 @@ double fm_gauss_tail_log10(double z);
 
 /*
  * 1 when a verified clip may fail to match an issuance's recorded content
- * fingerprint for a reason other than a transplant: the mark's content tag
- * binds the pictures and the clip is a crop the fingerprint of whole
- * pictures cannot align — it shows a zoomed-in part of the marked picture
- * (scale >= FM_CROP_SCALE on an axis), or its aspect ratio differs from the
- * issued picture's by more than FM_CROP_ASPECT (the sides or the top and
- * bottom cut away; issued_aspect <= 0: not known). A re-stamp onto other
- * video by a detection-key holder (who can compute a correct tag) at the
- * issued shape sits on the nominal grid of its video: not explained.
+ * fingerprint for a reason other than a transplant: the clip is a crop the
+ * fingerprint of whole pictures cannot align — it shows a zoomed-in part of
+ * the marked picture (scale >= FM_CROP_SCALE on an axis), or its aspect
+ * ratio differs from the issued picture's by more than FM_CROP_ASPECT (the
+ * sides or the top and bottom cut away; issued_aspect <= 0: not known) —
+ * and the mark's content tag does not contradict the pictures (it binds
+ * them, or the crop may have cut the tagged region away, or the tag is too
+ * weak to tell). A re-stamp onto other video by a detection-key holder
+ * (who can compute a correct tag) at the issued shape sits on the nominal
+ * grid of its video: not explained.
  */
 #define FM_CROP_SCALE 1.1
 #define FM_CROP_ASPECT 0.03

@@ -212,8 +212,9 @@ static void put_seconds(FILE *f, double s)
 static void put_verdict(FILE *f, const FmReportInput *in)
 {
     const FmDetectResult *r = in->result;
-    /* an unaligned fingerprint is a mismatch unless a crop of pictures the
-     * content tag binds explains it: then unconfirmed (fm_detect_crop_explains) */
+    /* an unaligned fingerprint is a mismatch unless a crop whose content
+     * tag does not contradict it explains it: then unconfirmed
+     * (fm_detect_crop_explains) */
     int unaligned = r->signature_valid && in->content && in->content->verdict == FM_FP_NO_MATCH;
     int mismatch = unaligned && !in->content_crop;
     const char *cls = !r->found ? "none" : mismatch ? "mismatch" : unaligned ? "unverified"
@@ -239,10 +240,16 @@ static void put_verdict(FILE *f, const FmReportInput *in)
             fputs(" <strong>However, the clip's pictures do not match the title the receipt "
                   "was issued for: the mark may have been copied onto other video.</strong>", f);
         else if (unaligned)
-            fputs(" <strong>The mark's content tag binds these pictures, but the content "
-                  "fingerprint recorded for the issuance cannot be aligned with them: the clip "
-                  "is a crop of the picture (enlarged, or of another shape) that the "
-                  "fingerprint of whole pictures cannot align. Unconfirmed.</strong>", f);
+            fputs(r->content_bound
+                  ? " <strong>The mark's content tag binds these pictures, but the content "
+                    "fingerprint recorded for the issuance cannot be aligned with them: the "
+                    "clip is a crop of the picture (enlarged, or of another shape) that the "
+                    "fingerprint of whole pictures cannot align. Unconfirmed.</strong>"
+                  : " <strong>The content fingerprint recorded for the issuance cannot be "
+                    "aligned with these pictures, and the mark's content tag can neither "
+                    "confirm nor contradict them: the clip is a crop (enlarged, or of another "
+                    "shape) that the fingerprint of whole pictures cannot align, and it may "
+                    "have cut away the tagged region. Unconfirmed.</strong>", f);
     } else if (r->found && r->signature_valid) {
         fputs("This clip carries a filmmark watermark whose signature verifies with the public "
               "key <span class=\"mono\">", f);

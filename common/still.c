@@ -242,16 +242,17 @@ static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, uint32_t
         for (int x = 0; x < pic->gw; x++)
             plane[(size_t)y * pic->gw + (flip ? pic->gw - 1 - x : x)] =
                 pic->raw[(size_t)y * pic->gw + x];
-    fm_tag_anchors(pic->gw, pic->gh, sx, sy, ax, ay);
+    int nanchor = fm_tag_anchors(pic->gw, pic->gh, sx, sy, ax, ay);
     memset(bind, 0, sizeof(bind));
-    for (int a = 0; a < FM_BIND_ANCHORS; a++) {
+    for (int a = 0; a < nanchor; a++) {
         FmTagCells cells;
         fm_tag_cells_clear(&cells);
         fm_tag_cells_add_plane(&cells, plane, pic->gw, pic->gh, ax[a], ay[a]);
+        bind[a].z_bar = a < FM_BIND_CENTRAL ? FM_BIND_Z : FM_BIND_Z_OUTER;
         if (fm_tag_hash(&sk->tk, res->mark_format, epoch, &cells, proj))
             fm_bind_add(&bind[a], tags, tag_mu, tag_var, proj);
     }
-    fm_bind_report(bind, FM_BIND_ANCHORS, res);
+    fm_bind_report(bind, nanchor, res);
     /* a still's hash is of itself, not of its epoch's predecessor: a moving
      * shot differs, so a still never counts as a contradiction */
     res->content_mismatch = 0;

@@ -159,8 +159,10 @@ static int parse_time(const char *s, double *out)
  * crop from a re-stamp onto other video by a detection-key holder (who can
  * compute a correct tag), but the clip's shape can (fm_detect_crop_explains:
  * zoomed in, or of another aspect ratio than the issued picture): an
- * unaligned fingerprint is a contradiction (exit 4) unless such a crop with
- * a bound tag explains it: then unconfirmed (exit 3), never a transplant.
+ * unaligned fingerprint is a contradiction (exit 4) unless such a crop,
+ * whose tag binds or at least does not contradict the pictures (the crop
+ * may have cut the tagged region away), explains it: then unconfirmed
+ * (exit 3), never a transplant.
  */
 static int fingerprint_unaligned(const ContentCheck *cc)
 {
@@ -326,8 +328,12 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                    "%.0f%% of bits, p = 10^%.1f: what unrelated pictures give)%s\n",
                    100 * cc->m.score, cc->m.log10_p,
                    fm_detect_crop_explains(r, cc->clip_aspect, cc->issued_aspect)
-                       ? "; the mark's tag binds these pictures and the clip is a crop of "
-                         "them, which the fingerprint cannot align (unconfirmed)"
+                       ? (r->content_bound
+                              ? "; the mark's tag binds these pictures and the clip is a crop "
+                                "of them, which the fingerprint cannot align (unconfirmed)"
+                              : "; the clip is a crop the fingerprint cannot align, and the "
+                                "mark's tag can neither confirm nor contradict it "
+                                "(unconfirmed)")
                        : "");
     }
 }
@@ -375,6 +381,8 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "binding_epochs", json_integer(r->signature_valid ? r->bind_pairs : 0));
     json_object_set_new(o, "binding_expected_z", r->signature_valid && r->bind_pairs
                                                  ? real(r->bind_expected_z) : json_null());
+    json_object_set_new(o, "binding_worst_coverage", r->signature_valid && r->bind_pairs
+                                                     ? real(r->bind_worst_coverage) : json_null());
     json_object_set_new(o, "binding_verdict", r->signature_valid
                                               ? json_string(binding_verdict(r)) : json_null());
     json_object_set_new(o, "false_alarm_probability", real(r->false_alarm_probability));

@@ -129,6 +129,92 @@ Test(content_tag, anchor_is_the_tile_corner_nearest_the_centre)
     cr_assert_eq(ax[1] + 100, 256);
 }
 
+Test(content_tag, anchors_cover_every_corner_whose_region_is_half_in_the_clip)
+{
+    int ax[FM_BIND_ANCHORS], ay[FM_BIND_ANCHORS];
+    /* 640 x 360: corners x 0..640, y 0..256 keep half their region, but
+     * for the two top corners (a quarter) */
+    int n = fm_tag_anchors(640, 360, 0, 0, ax, ay);
+    cr_assert_eq(n, 6 * 3 - 2, "%d anchors", n);
+    double last = 0;
+    for (int a = 0; a < n; a++) {
+        cr_assert_eq(ax[a] % FM_TILE, 0);
+        cr_assert_eq(ay[a] % FM_TILE, 0);
+        for (int b = 0; b < a; b++)
+            cr_assert(ax[a] != ax[b] || ay[a] != ay[b], "anchor %d twice", a);
+        if (a >= FM_BIND_CENTRAL) {  /* the others, nearest the centre first */
+            double d = (ax[a] - 320.0) * (ax[a] - 320.0) + (ay[a] - 180.0) * (ay[a] - 180.0);
+            cr_assert_geq(d, last);
+            last = d;
+        }
+    }
+    /* a 4:3 crop from the left of a 16:9 picture (x 0..480, 14 of the
+     * region's 16 columns): its region (anchor 384) is tried though the
+     * clip's centre (240) lies between other corners */
+    n = fm_tag_anchors(480, 360, 0, 0, ax, ay);
+    int seen = -1;
+    for (int a = 0; a < n; a++)
+        if (ax[a] == 384 && ay[a] == 128)
+            seen = a;
+    cr_assert_geq(seen, FM_BIND_CENTRAL, "anchor %d", seen);
+    /* never more than the bar's count allows for, on the widest plane */
+    cr_assert_leq(fm_tag_anchors(4000, 2000, 0, 0, ax, ay), FM_BIND_ANCHORS);
+}
+
+Test(content_tag, worst_coverage_of_a_clip_that_may_be_a_crop)
+{
+    /* a 16:9 clip at full height holds the whole region of any picture up
+     * to 2.39:1, wherever it was cut from */
+    cr_assert_float_eq(fm_tag_worst_coverage(640, 360), 1.0, 1e-9);
+    /* a 4:3 one may be the right edge of a 2.39:1 picture: half the
+     * columns */
+    cr_assert_float_eq(fm_tag_worst_coverage(480, 360), 0.5, 1e-9);
+    /* half a 4:3 picture may hold none of it; a strip of rows neither */
+    cr_assert_lt(fm_tag_worst_coverage(240, 360), 0.5);
+    cr_assert_lt(fm_tag_worst_coverage(640, 200), 0.5);
+    cr_assert_float_eq(fm_tag_coverage_agreement(1), 1.0, 1e-9);
+    cr_assert_float_eq(fm_tag_coverage_agreement(0.5), 0.5, 1e-9);
+    cr_assert_float_eq(fm_tag_coverage_agreement(0), 0.0, 1e-9);
+}
+
+/* The hash recomputed from part of the region agrees with the whole
+ * region's at least as much as fm_tag_coverage_agreement predicts: the
+ * prediction is what stops a crop being called a transplant, so it must
+ * not promise more agreement than a crop shows. */
+Test(content_tag, coverage_agreement_is_not_optimistic)
+{
+    FmTagKey *tk = malloc(sizeof(*tk));
+    float *p = malloc(sizeof(float) * GW * GH), *q = malloc(sizeof(float) * GW * GH);
+    make_key(tk, 3);
+    static const int keep[] = { 8, 10, 12, 14 };  /* columns of 16 kept */
+    for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++) {
+        double sum = 0;
+        int n = 0;
+        for (uint64_t seed = 1; seed <= 12; seed++) {
+            float full[FM_TAG_BITS], part[FM_TAG_BITS];
+            scene(p, seed);
+            cr_assert(hash_of(tk, p, GW, GH, 384, 128, full));
+            /* the clip: the picture's columns from x0 on (a crop from the
+             * left that cuts 16 - keep columns of the region) */
+            int x0 = 384 - FM_TAG_COLS * FM_TAG_CELL / 2 + (FM_TAG_COLS - keep[k]) * FM_TAG_CELL;
+            int w = GW - x0;
+            for (int y = 0; y < GH; y++)
+                memcpy(q + (size_t)y * w, p + (size_t)y * GW + x0, sizeof(float) * w);
+            cr_assert(hash_of(tk, q, w, GH, 384 - x0, 128, part));
+            sum += 2 * agreement(full, part) - 1;
+            n++;
+        }
+        double seen = sum / n, predicted = fm_tag_coverage_agreement(keep[k] / 16.0);
+        cr_assert_geq(seen, predicted - 0.05, "%d columns: agreement %.3f, predicted %.3f",
+                      keep[k], seen, predicted);
+        cr_log_info("%d of 16 columns: agreement %.3f, predicted %.3f", keep[k], seen, predicted);
+    }
+    fm_tag_key_wipe(tk);
+    free(tk);
+    free(p);
+    free(q);
+}
+
 Test(content_tag, projections_are_keyed_and_reproducible)
 {
     FmTagKey *a = malloc(sizeof(*a)), *a2 = malloc(sizeof(*a2)), *b = malloc(sizeof(*b));

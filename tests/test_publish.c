@@ -724,8 +724,8 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
 }
 
 /* Legitimate copies that the recorded content fingerprint cannot align: an
- * off-centre crop of half the picture's area, and a square crop of the
- * sides (the bundled static sample, re-encoded). The fingerprint of whole
+ * off-centre crop of half the picture's area, a square crop of the
+ * sides and the left half (the bundled static sample, re-encoded). The fingerprint of whole
  * pictures finds nothing there, but the mark verifies and its content tag,
  * read under the geometry found, binds these pictures, and the clip is
  * zoomed in or of another shape than the issued picture: unconfirmed
@@ -760,6 +760,15 @@ Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_trans
     cr_assert_str_eq(json_string_value(json_object_get(j, "binding_verdict")), "bound");
     cr_assert(json_is_false(json_object_get(j, "content_match")),
               "the fingerprint aligned the square crop: the test no longer covers the case");
+    json_decref(j);
+    /* the left half: most of the tagged region (around the picture's
+     * centre) is cut away, so the tag can neither bind nor contradict these
+     * pictures: inconclusive, not "transplanted" */
+    cr_assert_eq(tu_sh(FFMPEG " -i '%s' -vf crop=384:576:0:0:exact=1 -c:v libx264 -crf 23 "
+                       "-preset medium -pix_fmt yuv420p -an '%s'", deliv, crop), 0);
+    j = detect_with(reg, crop, 3);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "binding_verdict")), "inconclusive");
+    cr_assert(json_is_true(json_object_get(j, "signature_valid")));
     json_decref(j);
     free(sample);
     free(crop);
