@@ -395,6 +395,11 @@ double fm_bind_agreement(const FmBind *b)
     return b->s_exp > 0 ? b->s / b->s_exp : 0;
 }
 
+double fm_bind_anchor_bar(int a)
+{
+    return a < FM_BIND_CENTRAL ? FM_BIND_Z : FM_BIND_Z_OUTER;
+}
+
 int fm_bind_confirmed(const FmBind *b)
 {
     return b->pairs && fm_bind_z(b) >= (b->z_bar > 0 ? b->z_bar : FM_BIND_Z) &&

@@ -186,6 +186,10 @@ double fm_bind_z(const FmBind *b);
  * 1 on the pictures the mark was made for, less what a re-encode flips;
  * near 0 on others); 0 when nothing is expected. */
 double fm_bind_agreement(const FmBind *b);
+/* The z that confirms a binding at anchor a of fm_tag_anchors' list
+ * (FM_BIND_Z at the central ones, FM_BIND_Z_OUTER at the others): the
+ * FmBind.z_bar of that anchor's pairs. */
+double fm_bind_anchor_bar(int a);
 /* The verdict on one set of pairs: z past its bar (b->z_bar, or
  * FM_BIND_Z) and agreement past FM_BIND_AGREEMENT. */
 int fm_bind_confirmed(const FmBind *b);

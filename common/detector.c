@@ -477,7 +477,7 @@ static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *t
                 if (fm_tag_hash(&d->tk, fm_tag_format(v), epoch,
                                 own ? &cur[a] : &d->prev_cells[a], proj)) {
                     FmBind *b = own ? &d->bind_own[v][a] : &d->bind[v][a];
-                    b->z_bar = a < FM_BIND_CENTRAL ? FM_BIND_Z : FM_BIND_Z_OUTER;
+                    b->z_bar = fm_bind_anchor_bar(a);
                     fm_bind_add(b, tags + (size_t)g * FM_TAG_BITS, tag_mu + (size_t)g * FM_TAG_BITS,
                                 tag_var + (size_t)g * FM_TAG_BITS, proj);
                 }
@@ -735,11 +735,10 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     /* the binding under the features of the format read: the best anchor
      * (each tried counted in its bar: content_tag.h) */
     int tv = fm_tag_format_index(res->mark_format), own = 1;
-    const FmBind *bind = NULL;
     double zmax = 0;
     for (int a = 0; a < d->nanchor; a++)
         own &= !d->bind[tv < 0 ? 0 : tv][a].pairs;
-    bind = own ? d->bind_own[tv < 0 ? 0 : tv] : d->bind[tv < 0 ? 0 : tv];
+    const FmBind *bind = own ? d->bind_own[tv < 0 ? 0 : tv] : d->bind[tv < 0 ? 0 : tv];
     fm_bind_report(bind, d->nanchor, res);
     for (int a = 0; a < d->nanchor; a++)
         if (bind[a].pairs && fm_bind_z(&bind[a]) > zmax)

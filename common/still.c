@@ -248,7 +248,7 @@ static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, uint32_t
         FmTagCells cells;
         fm_tag_cells_clear(&cells);
         fm_tag_cells_add_plane(&cells, plane, pic->gw, pic->gh, ax[a], ay[a]);
-        bind[a].z_bar = a < FM_BIND_CENTRAL ? FM_BIND_Z : FM_BIND_Z_OUTER;
+        bind[a].z_bar = fm_bind_anchor_bar(a);
         if (fm_tag_hash(&sk->tk, res->mark_format, epoch, &cells, proj))
             fm_bind_add(&bind[a], tags, tag_mu, tag_var, proj);
     }
