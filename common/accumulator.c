@@ -153,10 +153,16 @@ static FmWindow *window_at(FmAccumulator *acc, double t)
         if (!win->cells)
             return NULL;
         if (w < FM_FINE_WINDOWS) {
-            win->fine = calloc((size_t)acc->fw * acc->fh, sizeof(float));
-            win->fine_raw = calloc((size_t)acc->fw * acc->fh, sizeof(float));
+            /* zeroed by writing, not calloc: calloc's fresh pages are read
+             * first by the sums (the shared zero page) and then copied on
+             * write, with a TLB flush on every core each time */
+            size_t n = (size_t)acc->fw * acc->fh;
+            win->fine = malloc(sizeof(float) * n);
+            win->fine_raw = malloc(sizeof(float) * n);
             if (!win->fine || !win->fine_raw)
                 return NULL;
+            memset(win->fine, 0, sizeof(float) * n);
+            memset(win->fine_raw, 0, sizeof(float) * n);
         }
         win->t_first = win->t_last = t;
     }

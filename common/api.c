@@ -377,6 +377,7 @@ FM_API int filmmark_detect_file(const FilmmarkKeys *keys, const char *path,
     int have_acc = 0, r;
     if ((r = fm_init(&e)) < 0 || (r = fm_reader_open(&reader, path, &e)) < 0)
         goto fail;
+    fm_reader_set_read_only(reader, 1);    /* the detector only reads the pictures */
     const FmVideoInfo *info = fm_reader_info(reader);
     if (o.start > 0 && (r = fm_reader_seek(reader, o.start, &e)) < 0)
         goto fail;

@@ -77,18 +77,21 @@ typedef struct FmDsp {
     void (*ssim_cols_u16)(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
                           ptrdiff_t sb_stride, int n, int rows, uint64_t *sums);
 
-    /* whitening: out = clip((in - m) / sqrtf(max(q - m m, 0) + 0.25), +/-3) */
-    void (*whiten_row)(const float *in, const float *m, const float *q, int n, float *out);
-    /* box means along rows, window [x - r, x + r] clipped to [0, w): running
-     * double sums of the samples and their squares, nrows rows; o1 = (float)sum
-     * times 1 / count (float), o2 the same for the squares */
-    void (*box_rows)(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float *o1,
-                     float *o2, ptrdiff_t out_stride);
-    /* box sums down the columns: c[x] += p[x] or c[x] -= p[x] (double += float) */
-    void (*col_add)(double *c, const float *p, int n);
-    void (*col_sub)(double *c, const float *p, int n);
-    /* out[x] = (float)c[x] * k */
-    void (*col_out)(const double *c, float k, int n, float *out);
+    /* whitening from box sums of the samples less c: m = s1 k, q = s2 k
+     * (their box means and the means of their squares), out = clip(((in - c)
+     * - m) / sqrtf(max(q - m m, 0) + 0.25), +/-3) */
+    void (*whiten_row)(const float *in, float c, const float *s1, const float *s2, float k,
+                       int n, float *out);
+    /* box means along rows, window [x - r, x + r] clipped to [0, w), nrows
+     * rows: o1 = the samples less c (d = in - c) summed in float from the
+     * window's left end, times 1 / count (float); o2 the same for d d. Taking
+     * c near the samples keeps the variance q - m m from being a small
+     * difference of large floats. */
+    void (*box_rows)(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float c,
+                     float *o1, float *o2, ptrdiff_t out_stride);
+    /* a box sum down the columns moved one row on: out = (prev + add) - sub
+     * (whiten.c; the sums are taken afresh with vsum every 8 rows) */
+    void (*col_slide)(const float *prev, const float *add, const float *sub, int n, float *out);
 
     /* 8x8 orthonormal DCT-II and inverse (dct.h) */
     void (*dct8x8)(const float *in, ptrdiff_t stride, float out[64]);

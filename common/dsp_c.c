@@ -159,18 +159,29 @@ static void ssim_cols_u16_c(const uint16_t *a, ptrdiff_t sa_stride, const uint16
     }
 }
 
-static void whiten_row_c(const float *in, const float *m, const float *q, int n, float *out)
+static void whiten_row_c(const float *in, float c, const float *s1, const float *s2, float k,
+                         int n, float *out)
 {
     for (int x = 0; x < n; x++) {
-        float var = q[x] - m[x] * m[x];
+        float m = s1[x] * k, q = s2[x] * k;
+        float var = q - m * m;
         float sd = sqrtf((var > 0 ? var : 0) + 0.5f * 0.5f);
-        float v = (in[x] - m[x]) / sd;
+        float v = ((in[x] - c) - m) / sd;
         out[x] = v > 3.0f ? 3.0f : v < -3.0f ? -3.0f : v;
     }
 }
 
-static void box_rows_c(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float *o1,
-                       float *o2, ptrdiff_t out_stride)
+static void col_slide_c(const float *prev, const float *add, const float *sub, int n, float *out)
+{
+    for (int x = 0; x < n; x++)
+        out[x] = (prev[x] + add[x]) - sub[x];
+}
+
+/* One output's window [x - r, x + r] clipped to [0, w): the samples and
+ * their squares, less c, summed in float from the left, times 1 / count. The SIMD
+ * versions add in the same order, lane by lane. */
+static void box_rows_c(const float *in, ptrdiff_t in_stride, int nrows, int w, int r, float c,
+                       float *o1, float *o2, ptrdiff_t out_stride)
 {
     float inv[64];  /* 1 / window length; r is small */
     for (int k = 1; k <= 2 * r + 1 && k < 64; k++)
@@ -178,23 +189,16 @@ static void box_rows_c(const float *in, ptrdiff_t in_stride, int nrows, int w, i
     for (int j = 0; j < nrows; j++) {
         const float *i = in + j * in_stride;
         float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
-        double s1 = 0, s2 = 0;
-        int lo = 0, hi = -1;
         for (int x = 0; x < w; x++) {
             int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
-            while (hi < e) {
-                hi++;
-                s1 += i[hi];
-                s2 += (double)i[hi] * i[hi];
+            float d = i[a] - c, s1 = d, s2 = d * d;
+            for (int k = a + 1; k <= e; k++) {
+                d = i[k] - c;
+                s1 += d;
+                s2 += d * d;
             }
-            while (lo < a) {
-                s1 -= i[lo];
-                s2 -= (double)i[lo] * i[lo];
-                lo++;
-            }
-            float k = inv[e - a + 1];
-            a1[x] = (float)s1 * k;
-            a2[x] = (float)s2 * k;
+            a1[x] = s1 * inv[e - a + 1];
+            a2[x] = s2 * inv[e - a + 1];
         }
     }
 }
@@ -207,24 +211,6 @@ static void vsum_c(const float *const *rows, const float *w, int taps, int n, fl
             s += w[k] * rows[k][x];
         out[x] = s;
     }
-}
-
-static void col_add_c(double *c, const float *p, int n)
-{
-    for (int x = 0; x < n; x++)
-        c[x] += p[x];
-}
-
-static void col_sub_c(double *c, const float *p, int n)
-{
-    for (int x = 0; x < n; x++)
-        c[x] -= p[x];
-}
-
-static void col_out_c(const double *c, float k, int n, float *out)
-{
-    for (int x = 0; x < n; x++)
-        out[x] = (float)c[x] * k;
 }
 
 void fm_dsp_init_c(FmDsp *d)
@@ -247,9 +233,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->ssim_cols_u16 = ssim_cols_u16_c;
     d->whiten_row = whiten_row_c;
     d->box_rows = box_rows_c;
-    d->col_add = col_add_c;
-    d->col_sub = col_sub_c;
-    d->col_out = col_out_c;
+    d->col_slide = col_slide_c;
     d->dct8x8 = fm_dct8x8;
     d->idct8x8 = fm_idct8x8;
 }

@@ -4,7 +4,8 @@
  * clipped to the plane; floor 0.5), clipped to +/-3, with its scratch owned
  * by a context so that the per-frame path allocates nothing, and split into
  * slices over a thread pool. The results do not depend on the thread count:
- * rows are independent in the horizontal pass, columns in the vertical one.
+ * rows are independent in the horizontal pass, and the vertical one works
+ * in whole blocks of 8 rows whose sums start afresh (whiten.c).
  */
 #ifndef FM_WHITEN_H
 #define FM_WHITEN_H
@@ -14,9 +15,8 @@
 
 typedef struct FmWhiten {
     int w, h, r;
-    float *rows, *rsq;  /* row box means of the plane and of its square */
-    float *mean, *sq;   /* the 2-D box means */
-    double *col;        /* 2 w column running sums */
+    float *rows, *rsq;  /* row box means of the plane less mid-grey and of its square */
+    float *sum1, *sum2; /* their box sums down the columns */
 } FmWhiten;
 
 int fm_whiten_init(FmWhiten *wh, int w, int h, int r);

@@ -195,6 +195,7 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
 
     if ((ret = fm_reader_open(&rd, f->path, err)) < 0)
         goto end;
+    fm_reader_set_read_only(rd, 1);    /* the pictures are only read */
     const FmVideoInfo *info = fm_reader_info(rd);
     if ((r = fm_reader_next(rd, &frame, err)) <= 0) {
         ret = r < 0 ? r : fm_error_set(err, FM_EFORMAT, "no decodable picture");

@@ -655,6 +655,7 @@ int main(int argc, char **argv)
     if (fm_reader_open(&reader, clip_file, &err) < 0 ||
         fm_sha256_file(clip_file, pv.sha256, &err) < 0)
         goto fail_err;
+    fm_reader_set_read_only(reader, 1);    /* the detector only reads the pictures */
     const FmVideoInfo *info = fm_reader_info(reader);
     cc.clip_aspect = info->height > 0 ? (double)info->width / info->height : 0;
     if (start > 0 && fm_reader_seek(reader, start, &err) < 0)

@@ -451,235 +451,89 @@ static void ssim_cols_u16_avx2(const uint16_t *a, ptrdiff_t sa_stride, const uin
     }
 }
 
-static void whiten_row_avx2(const float *in, const float *m, const float *q, int n, float *out)
+static void whiten_row_avx2(const float *in, float c, const float *s1, const float *s2, float k,
+                            int n, float *out)
 {
     __m256 zero = _mm256_setzero_ps(), fl = _mm256_set1_ps(0.5f * 0.5f),
-           hi = _mm256_set1_ps(3.0f), lo = _mm256_set1_ps(-3.0f);
+           hi = _mm256_set1_ps(3.0f), lo = _mm256_set1_ps(-3.0f), vk = _mm256_set1_ps(k),
+           vc = _mm256_set1_ps(c);
     int x = 0;
     for (; x + 8 <= n; x += 8) {
-        __m256 vm = _mm256_loadu_ps(m + x);
-        __m256 var = _mm256_sub_ps(_mm256_loadu_ps(q + x), _mm256_mul_ps(vm, vm));
+        __m256 vm = _mm256_mul_ps(_mm256_loadu_ps(s1 + x), vk);
+        __m256 vq = _mm256_mul_ps(_mm256_loadu_ps(s2 + x), vk);
+        __m256 var = _mm256_sub_ps(vq, _mm256_mul_ps(vm, vm));
         __m256 sd = _mm256_sqrt_ps(_mm256_add_ps(_mm256_max_ps(var, zero), fl));
-        __m256 v = _mm256_div_ps(_mm256_sub_ps(_mm256_loadu_ps(in + x), vm), sd);
+        __m256 v = _mm256_div_ps(_mm256_sub_ps(_mm256_sub_ps(_mm256_loadu_ps(in + x), vc), vm),
+                                 sd);
         _mm256_storeu_ps(out + x, _mm256_max_ps(_mm256_min_ps(v, hi), lo));
     }
     for (; x < n; x++) {
-        float var = q[x] - m[x] * m[x];
+        float m = s1[x] * k, q = s2[x] * k;
+        float var = q - m * m;
         float sd = sqrtf((var > 0 ? var : 0) + 0.5f * 0.5f);
-        float v = (in[x] - m[x]) / sd;
+        float v = ((in[x] - c) - m) / sd;
         out[x] = v > 3.0f ? 3.0f : v < -3.0f ? -3.0f : v;
     }
 }
 
-/* Four rows at once, one per double lane: each lane does the reference's
- * additions in the reference's order. */
-/* 8x8 transpose: r[l] holds row l on entry, column l on return. */
-static inline void transpose8x8(__m256 r[8])
+static void col_slide_avx2(const float *prev, const float *add, const float *sub, int n,
+                           float *out)
 {
-    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
-    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
-    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
-    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 u1 = _mm256_shuffle_ps(t0, t2, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 u3 = _mm256_shuffle_ps(t1, t3, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 u5 = _mm256_shuffle_ps(t4, t6, _MM_SHUFFLE(3, 2, 3, 2));
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(1, 0, 1, 0));
-    __m256 u7 = _mm256_shuffle_ps(t5, t7, _MM_SHUFFLE(3, 2, 3, 2));
-    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
-    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
-    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
-    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
-    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
-    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
-    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
-    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+    int x = 0;
+    for (; x + 8 <= n; x += 8)
+        _mm256_storeu_ps(out + x, _mm256_sub_ps(_mm256_add_ps(_mm256_loadu_ps(prev + x),
+                                                              _mm256_loadu_ps(add + x)),
+                                                _mm256_loadu_ps(sub + x)));
+    for (; x < n; x++)
+        out[x] = (prev[x] + add[x]) - sub[x];
 }
 
-/* Columns of an 8-row strip, transposed 8 at a time into a ring (a column
- * is 8 floats, row l in lane l); the window needs at most 2r + 1 + 8 < 128
- * of them at once. */
-#define BOX_RING 128
-
-typedef struct BoxStrip {
-    const float *in;
-    ptrdiff_t stride;
-    int w, filled;  /* columns [0, filled) transposed so far */
-    float *ring;    /* BOX_RING x 8 */
-} BoxStrip;
-
-static inline const float *box_col(BoxStrip *b, int c)
+/* One output of the reference (dsp_c.c), for the clipped edges. */
+static inline void box_one(const float *i, int w, int r, float c, int x, const float *inv,
+                           float *a1, float *a2)
 {
-    while (b->filled <= c) {
-        int c0 = b->filled;
-        if (c0 + 8 <= b->w) {
-            __m256 r[8];
-            for (int l = 0; l < 8; l++)
-                r[l] = _mm256_loadu_ps(b->in + l * b->stride + c0);
-            transpose8x8(r);
-            for (int i = 0; i < 8; i++)
-                _mm256_store_ps(b->ring + ((c0 + i) & (BOX_RING - 1)) * 8, r[i]);
-        } else {
-            for (int i = 0; i < 8; i++)
-                for (int l = 0; l < 8; l++)
-                    b->ring[((c0 + i) & (BOX_RING - 1)) * 8 + l] =
-                        c0 + i < b->w ? b->in[l * b->stride + c0 + i] : 0.0f;
-        }
-        b->filled = c0 + 8;
+    int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
+    float d = i[a] - c, s1 = d, s2 = d * d;
+    for (int k = a + 1; k <= e; k++) {
+        d = i[k] - c;
+        s1 += d;
+        s2 += d * d;
     }
-    return b->ring + (c & (BOX_RING - 1)) * 8;
+    a1[x] = s1 * inv[e - a + 1];
+    a2[x] = s2 * inv[e - a + 1];
 }
 
-/* Stores columns [x0, x0 + n) (n <= 8) of an 8-row block kept column-wise. */
-static inline void box_store(float *o, ptrdiff_t stride, const float *cols, int x0, int n)
-{
-    if (n == 8) {
-        __m256 r[8];
-        for (int i = 0; i < 8; i++)
-            r[i] = _mm256_load_ps(cols + i * 8);
-        transpose8x8(r);
-        for (int l = 0; l < 8; l++)
-            _mm256_storeu_ps(o + l * stride + x0, r[l]);
-        return;
-    }
-    for (int i = 0; i < n; i++)
-        for (int l = 0; l < 8; l++)
-            o[l * stride + x0 + i] = cols[i * 8 + l];
-}
-
+/* Eight outputs a vector where the window is whole: the reference's sums,
+ * lane by lane in its order. */
 static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w, int r,
-                          float *o1, float *o2, ptrdiff_t out_stride)
+                          float c, float *o1, float *o2, ptrdiff_t out_stride)
 {
     float inv[64];
     for (int k = 1; k <= 2 * r + 1 && k < 64; k++)
         inv[k] = 1.0f / (float)k;
-    _Alignas(32) float ring[BOX_RING * 8];
-    _Alignas(32) float c1[64], c2[64];  /* 8 output columns of each result */
-    int j = 0;
-    /* eight rows: their columns transposed into vectors (row l in lane l),
-     * the running sums of rows 0-3 and 4-7 as two chains of doubles */
-    for (; j + 8 <= nrows; j += 8) {
-        BoxStrip b = { in + j * in_stride, in_stride, w, 0, ring };
-        float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
-        __m256d s1 = _mm256_setzero_pd(), s2 = s1, t1 = s1, t2 = s1;
-        int lo = 0, hi = -1;
-        for (int x = 0; x < w; x++) {
-            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
-            while (hi < e) {
-                hi++;
-                __m256 c = _mm256_load_ps(box_col(&b, hi));
-                __m256d v = _mm256_cvtps_pd(_mm256_castps256_ps128(c));
-                __m256d u = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));
-                s1 = _mm256_add_pd(s1, v);
-                t1 = _mm256_add_pd(t1, u);
-                s2 = _mm256_add_pd(s2, _mm256_mul_pd(v, v));
-                t2 = _mm256_add_pd(t2, _mm256_mul_pd(u, u));
-            }
-            while (lo < a) {
-                __m256 c = _mm256_load_ps(box_col(&b, lo));
-                __m256d v = _mm256_cvtps_pd(_mm256_castps256_ps128(c));
-                __m256d u = _mm256_cvtps_pd(_mm256_extractf128_ps(c, 1));
-                s1 = _mm256_sub_pd(s1, v);
-                t1 = _mm256_sub_pd(t1, u);
-                s2 = _mm256_sub_pd(s2, _mm256_mul_pd(v, v));
-                t2 = _mm256_sub_pd(t2, _mm256_mul_pd(u, u));
-                lo++;
-            }
-            __m256 k = _mm256_set1_ps(inv[e - a + 1]);
-            _mm256_store_ps(c1 + (x & 7) * 8, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t1),
-                                                           _mm256_cvtpd_ps(s1)), k));
-            _mm256_store_ps(c2 + (x & 7) * 8, _mm256_mul_ps(_mm256_set_m128(_mm256_cvtpd_ps(t2),
-                                                           _mm256_cvtpd_ps(s2)), k));
-            if ((x & 7) == 7 || x == w - 1) {
-                box_store(a1, out_stride, c1, x & ~7, (x & 7) + 1);
-                box_store(a2, out_stride, c2, x & ~7, (x & 7) + 1);
-            }
-        }
-    }
-    for (; j + 4 <= nrows; j += 4) {
-        const float *i0 = in + j * in_stride, *i1 = i0 + in_stride, *i2 = i1 + in_stride,
-                    *i3 = i2 + in_stride;
-        float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
-        __m256d s1 = _mm256_setzero_pd(), s2 = _mm256_setzero_pd();
-        int lo = 0, hi = -1;
-        for (int x = 0; x < w; x++) {
-            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
-            while (hi < e) {
-                hi++;
-                __m256d v = _mm256_setr_pd(i0[hi], i1[hi], i2[hi], i3[hi]);
-                s1 = _mm256_add_pd(s1, v);
-                s2 = _mm256_add_pd(s2, _mm256_mul_pd(v, v));
-            }
-            while (lo < a) {
-                __m256d v = _mm256_setr_pd(i0[lo], i1[lo], i2[lo], i3[lo]);
-                s1 = _mm256_sub_pd(s1, v);
-                s2 = _mm256_sub_pd(s2, _mm256_mul_pd(v, v));
-                lo++;
-            }
-            __m128 k = _mm_set1_ps(inv[e - a + 1]);
-            float m1[4], m2[4];
-            _mm_storeu_ps(m1, _mm_mul_ps(_mm256_cvtpd_ps(s1), k));
-            _mm_storeu_ps(m2, _mm_mul_ps(_mm256_cvtpd_ps(s2), k));
-            for (int l = 0; l < 4; l++) {
-                a1[l * out_stride + x] = m1[l];
-                a2[l * out_stride + x] = m2[l];
-            }
-        }
-    }
-    for (; j < nrows; j++) {
+    int n = 2 * r + 1;
+    __m256 vk = _mm256_set1_ps(inv[n < 64 ? n : 63]), vc = _mm256_set1_ps(c);
+    for (int j = 0; j < nrows; j++) {
         const float *i = in + j * in_stride;
         float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
-        double s1 = 0, s2 = 0;
-        int lo = 0, hi = -1;
-        for (int x = 0; x < w; x++) {
-            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
-            while (hi < e) {
-                hi++;
-                s1 += i[hi];
-                s2 += (double)i[hi] * i[hi];
+        int x = 0;
+        for (; x < r && x < w; x++)
+            box_one(i, w, r, c, x, inv, a1, a2);
+        for (; x + 8 <= w - r; x += 8) {
+            const float *p = i + x - r;
+            __m256 v = _mm256_sub_ps(_mm256_loadu_ps(p), vc);
+            __m256 s1 = v, s2 = _mm256_mul_ps(v, v);
+            for (int k = 1; k < n; k++) {
+                v = _mm256_sub_ps(_mm256_loadu_ps(p + k), vc);
+                s1 = _mm256_add_ps(s1, v);
+                s2 = _mm256_add_ps(s2, _mm256_mul_ps(v, v));
             }
-            while (lo < a) {
-                s1 -= i[lo];
-                s2 -= (double)i[lo] * i[lo];
-                lo++;
-            }
-            float k = inv[e - a + 1];
-            a1[x] = (float)s1 * k;
-            a2[x] = (float)s2 * k;
+            _mm256_storeu_ps(a1 + x, _mm256_mul_ps(s1, vk));
+            _mm256_storeu_ps(a2 + x, _mm256_mul_ps(s2, vk));
         }
+        for (; x < w; x++)
+            box_one(i, w, r, c, x, inv, a1, a2);
     }
-}
-
-static void col_add_avx2(double *c, const float *p, int n)
-{
-    int x = 0;
-    for (; x + 4 <= n; x += 4)
-        _mm256_storeu_pd(c + x, _mm256_add_pd(_mm256_loadu_pd(c + x),
-                                              _mm256_cvtps_pd(_mm_loadu_ps(p + x))));
-    for (; x < n; x++)
-        c[x] += p[x];
-}
-
-static void col_sub_avx2(double *c, const float *p, int n)
-{
-    int x = 0;
-    for (; x + 4 <= n; x += 4)
-        _mm256_storeu_pd(c + x, _mm256_sub_pd(_mm256_loadu_pd(c + x),
-                                              _mm256_cvtps_pd(_mm_loadu_ps(p + x))));
-    for (; x < n; x++)
-        c[x] -= p[x];
-}
-
-static void col_out_avx2(const double *c, float k, int n, float *out)
-{
-    __m128 vk = _mm_set1_ps(k);
-    int x = 0;
-    for (; x + 4 <= n; x += 4)
-        _mm_storeu_ps(out + x, _mm_mul_ps(_mm256_cvtpd_ps(_mm256_loadu_pd(c + x)), vk));
-    for (; x < n; x++)
-        out[x] = (float)c[x] * k;
 }
 
 void fm_dsp_init_avx2(FmDsp *d)
@@ -701,7 +555,5 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->ssim_cols_u16 = ssim_cols_u16_avx2;
     d->whiten_row = whiten_row_avx2;
     d->box_rows = box_rows_avx2;
-    d->col_add = col_add_avx2;
-    d->col_sub = col_sub_avx2;
-    d->col_out = col_out_avx2;
+    d->col_slide = col_slide_avx2;
 }

@@ -207,58 +207,27 @@ static void col_moments_u8_sse41(const uint8_t *row, int n, uint32_t *s, uint32_
     }
 }
 
-static void whiten_row_sse41(const float *in, const float *m, const float *q, int n, float *out)
+static void whiten_row_sse41(const float *in, float c, const float *s1, const float *s2, float k,
+                             int n, float *out)
 {
     __m128 zero = _mm_setzero_ps(), fl = _mm_set1_ps(0.5f * 0.5f), hi = _mm_set1_ps(3.0f),
-           lo = _mm_set1_ps(-3.0f);
+           lo = _mm_set1_ps(-3.0f), vk = _mm_set1_ps(k), vc = _mm_set1_ps(c);
     int x = 0;
     for (; x + 4 <= n; x += 4) {
-        __m128 vm = _mm_loadu_ps(m + x);
-        __m128 var = _mm_sub_ps(_mm_loadu_ps(q + x), _mm_mul_ps(vm, vm));
+        __m128 vm = _mm_mul_ps(_mm_loadu_ps(s1 + x), vk);
+        __m128 vq = _mm_mul_ps(_mm_loadu_ps(s2 + x), vk);
+        __m128 var = _mm_sub_ps(vq, _mm_mul_ps(vm, vm));
         __m128 sd = _mm_sqrt_ps(_mm_add_ps(_mm_max_ps(var, zero), fl));
-        __m128 v = _mm_div_ps(_mm_sub_ps(_mm_loadu_ps(in + x), vm), sd);
+        __m128 v = _mm_div_ps(_mm_sub_ps(_mm_sub_ps(_mm_loadu_ps(in + x), vc), vm), sd);
         _mm_storeu_ps(out + x, _mm_max_ps(_mm_min_ps(v, hi), lo));
     }
     for (; x < n; x++) {
-        float var = q[x] - m[x] * m[x];
+        float m = s1[x] * k, q = s2[x] * k;
+        float var = q - m * m;
         float sd = sqrtf((var > 0 ? var : 0) + 0.5f * 0.5f);
-        float v = (in[x] - m[x]) / sd;
+        float v = ((in[x] - c) - m) / sd;
         out[x] = v > 3.0f ? 3.0f : v < -3.0f ? -3.0f : v;
     }
-}
-
-static void col_add_sse41(double *c, const float *p, int n)
-{
-    int x = 0;
-    for (; x + 2 <= n; x += 2)
-        _mm_storeu_pd(c + x, _mm_add_pd(_mm_loadu_pd(c + x),
-                                        _mm_cvtps_pd(_mm_castsi128_ps(
-                                            _mm_loadl_epi64((const __m128i *)(p + x))))));
-    for (; x < n; x++)
-        c[x] += p[x];
-}
-
-static void col_sub_sse41(double *c, const float *p, int n)
-{
-    int x = 0;
-    for (; x + 2 <= n; x += 2)
-        _mm_storeu_pd(c + x, _mm_sub_pd(_mm_loadu_pd(c + x),
-                                        _mm_cvtps_pd(_mm_castsi128_ps(
-                                            _mm_loadl_epi64((const __m128i *)(p + x))))));
-    for (; x < n; x++)
-        c[x] -= p[x];
-}
-
-static void col_out_sse41(const double *c, float k, int n, float *out)
-{
-    __m128 vk = _mm_set1_ps(k);
-    int x = 0;
-    for (; x + 4 <= n; x += 4) {
-        __m128 a = _mm_cvtpd_ps(_mm_loadu_pd(c + x)), b = _mm_cvtpd_ps(_mm_loadu_pd(c + x + 2));
-        _mm_storeu_ps(out + x, _mm_mul_ps(_mm_movelh_ps(a, b), vk));
-    }
-    for (; x < n; x++)
-        out[x] = (float)c[x] * k;
 }
 
 void fm_dsp_init_sse41(FmDsp *d)
@@ -274,7 +243,4 @@ void fm_dsp_init_sse41(FmDsp *d)
     d->apply_u16 = apply_u16_sse41;
     d->col_moments_u8 = col_moments_u8_sse41;
     d->whiten_row = whiten_row_sse41;
-    d->col_add = col_add_sse41;
-    d->col_sub = col_sub_sse41;
-    d->col_out = col_out_sse41;
 }
