@@ -9,18 +9,49 @@
  * the box sums are taken of the samples less this */
 #define FM_WHITEN_CENTRE 128.0f
 
+/*
+ * How a plane is whitened. Output rows go in slices of whole 8-row blocks,
+ * one slice a job. A slice's rows are taken down the plane once: each input
+ * row's box means along the row (dsp box_rows) go into a ring of 2r + 2
+ * rows just before the first output row that needs them, and the box sums
+ * down the columns are either taken afresh from the ring (every 8th row,
+ * and where the window or the row above's is clipped by the plane) or moved
+ * on by one row from the row above (dsp col_slide), so a row's rounding
+ * never depends on the slices. Everything a slice touches stays in cache.
+ *
+ * The r input rows either side of a slice belong to its neighbours, which
+ * may overwrite them with their output (out may equal in): their box means
+ * are taken first, by every job for its own slice's edges (the halo), before
+ * any job writes.
+ */
+
+/* Floats of scratch one job needs: the ring and the halo for both the
+ * samples and their squares, and the two rows of column sums. */
+static size_t job_floats(const FmWhiten *wh)
+{
+    return (size_t)wh->w * (2 * (2 * wh->r + 2) + 2 * (2 * wh->r) + 2);
+}
+
+/* Scratch for `jobs` jobs; keeps what it has if it cannot get more. */
+static int reserve_jobs(FmWhiten *wh, int jobs)
+{
+    if (jobs <= wh->jobs_cap)
+        return wh->jobs_cap;
+    float *s = realloc(wh->scratch, sizeof(float) * job_floats(wh) * (size_t)jobs);
+    if (!s)
+        return wh->jobs_cap;
+    wh->scratch = s;
+    wh->jobs_cap = jobs;
+    return jobs;
+}
+
 int fm_whiten_init(FmWhiten *wh, int w, int h, int r)
 {
     memset(wh, 0, sizeof(*wh));
     wh->w = w;
     wh->h = h;
     wh->r = r;
-    size_t n = (size_t)w * h;
-    wh->rows = malloc(sizeof(float) * n);
-    wh->rsq = malloc(sizeof(float) * n);
-    wh->sum1 = malloc(sizeof(float) * n);
-    wh->sum2 = malloc(sizeof(float) * n);
-    if (!wh->rows || !wh->rsq || !wh->sum1 || !wh->sum2 || r < 0 || 2 * r + 1 >= 64) {
+    if (w <= 0 || h <= 0 || r < 0 || 2 * r + 1 >= 64 || reserve_jobs(wh, 1) < 1) {
         fm_whiten_free(wh);
         return FM_ENOMEM;
     }
@@ -29,10 +60,7 @@ int fm_whiten_init(FmWhiten *wh, int w, int h, int r)
 
 void fm_whiten_free(FmWhiten *wh)
 {
-    free(wh->rows);
-    free(wh->rsq);
-    free(wh->sum1);
-    free(wh->sum2);
+    free(wh->scratch);
     memset(wh, 0, sizeof(*wh));
 }
 
@@ -41,72 +69,132 @@ typedef struct Job {
     const FmDsp *dsp;
     const float *in;
     float *out;
+    int blocks;
 } Job;
 
-/* Rows: box means of the samples and of their squares along each row. */
-static void rows_job(void *arg, int j, int nj)
+/* One job's slice [y0, y1) and its scratch. */
+typedef struct Slice {
+    int y0, y1;
+    int top;                /* first row of the upper halo: max(0, y0 - r) */
+    int ring_rows;          /* 2 r + 2 */
+    float *ring1, *ring2;   /* box means along the rows: samples, squares */
+    float *halo1, *halo2;   /* r rows above the slice, then r rows below it */
+    float *sum1, *sum2;     /* the current output row's column sums */
+} Slice;
+
+static void slice_of(const Job *b, int j, int nj, Slice *s)
 {
-    Job *b = arg;
-    FmWhiten *wh = b->wh;
-    int w = wh->w;
-    int y0 = (int)((long)wh->h * j / nj), y1 = (int)((long)wh->h * (j + 1) / nj);
-    b->dsp->box_rows(b->in + (size_t)y0 * w, w, y1 - y0, w, wh->r, FM_WHITEN_CENTRE,
-                     wh->rows + (size_t)y0 * w, wh->rsq + (size_t)y0 * w, w);
+    const FmWhiten *wh = b->wh;
+    int w = wh->w, r = wh->r;
+    s->y0 = 8 * (int)((long)b->blocks * j / nj);
+    s->y1 = 8 * (int)((long)b->blocks * (j + 1) / nj);
+    if (s->y1 > wh->h)
+        s->y1 = wh->h;
+    s->top = s->y0 - r < 0 ? 0 : s->y0 - r;
+    s->ring_rows = 2 * r + 2;
+    float *p = wh->scratch + job_floats(wh) * (size_t)j;
+    s->ring1 = p;
+    s->ring2 = p + (size_t)s->ring_rows * w;
+    s->halo1 = s->ring2 + (size_t)s->ring_rows * w;
+    s->halo2 = s->halo1 + (size_t)2 * r * w;
+    s->sum1 = s->halo2 + (size_t)2 * r * w;
+    s->sum2 = s->sum1 + w;
 }
 
-/* Rows whose column sums are taken afresh: every 8th row (slices are whole
- * 8-row blocks, so each starts on one) and those whose window or whose
- * predecessor's is clipped by the plane. The others move the sums of the
- * row above on by one row, so the rounding of a row's sums never depends on
- * the slices, and drifts over at most 7 steps. */
+/* Halo slot of input row k (outside the slice), or -1. */
+static int halo_slot(const Slice *s, int r, int k)
+{
+    if (k < s->y0)
+        return k - s->top;
+    return r + (k - s->y1);
+}
+
+static void box_row(const Job *b, int k, float *o1, float *o2)
+{
+    const FmWhiten *wh = b->wh;
+    b->dsp->box_rows(b->in + (size_t)k * wh->w, wh->w, 1, wh->w, wh->r, FM_WHITEN_CENTRE, o1, o2,
+                     wh->w);
+}
+
+/* Phase 1: the box means of the input rows next to the slice. */
+static void halo_job(void *arg, int j, int nj)
+{
+    Job *b = arg;
+    const FmWhiten *wh = b->wh;
+    int w = wh->w, r = wh->r;
+    Slice s;
+    slice_of(b, j, nj, &s);
+    int bottom = s.y1 + r > wh->h ? wh->h : s.y1 + r;
+    for (int k = s.top; k < s.y0; k++)
+        box_row(b, k, s.halo1 + (size_t)halo_slot(&s, r, k) * w,
+                s.halo2 + (size_t)halo_slot(&s, r, k) * w);
+    for (int k = s.y1; k < bottom; k++)
+        box_row(b, k, s.halo1 + (size_t)halo_slot(&s, r, k) * w,
+                s.halo2 + (size_t)halo_slot(&s, r, k) * w);
+}
+
+/* Rows whose column sums are taken afresh: every 8th row (so each slice
+ * starts on one) and those whose window or whose predecessor's is clipped
+ * by the plane. The others move the sums of the row above on by one row,
+ * drifting over at most 7 steps. */
 static int fresh_row(int y, int h, int r)
 {
     return y % 8 == 0 || y - 1 - r < 0 || y + r > h - 1;
 }
 
-/* Blocks of 8 rows: the box sums down the columns of both row results, then
- * the whitening of those rows. */
+/* Phase 2: the slice's output rows. */
 static void out_job(void *arg, int j, int nj)
 {
     Job *b = arg;
-    FmWhiten *wh = b->wh;
+    const FmWhiten *wh = b->wh;
     const FmDsp *dsp = b->dsp;
-    int w = wh->w, h = wh->h, r = wh->r, blocks = (h + 7) / 8;
-    int y0 = 8 * (int)((long)blocks * j / nj), y1 = 8 * (int)((long)blocks * (j + 1) / nj);
-    if (y1 > h)
-        y1 = h;
+    int w = wh->w, h = wh->h, r = wh->r;
+    Slice s;
+    slice_of(b, j, nj, &s);
     const float *p1[64], *p2[64];
     float one[64];
     for (int i = 0; i < 64; i++)
         one[i] = 1.0f;
-    for (int y = y0; y < y1; y++) {
+    int next = s.y0;   /* the next slice row whose box means go into the ring */
+    for (int y = s.y0; y < s.y1; y++) {
         int a = y - r < 0 ? 0 : y - r, e = y + r >= h ? h - 1 : y + r, n = e - a + 1;
-        size_t o = (size_t)y * w;
+        for (; next <= e && next < s.y1; next++) {
+            size_t o = (size_t)(next % s.ring_rows) * w;
+            box_row(b, next, s.ring1 + o, s.ring2 + o);
+        }
+        /* input row k's box means: from the ring in the slice, else the halo */
+#define ROW(ring, halo, k)                                                              \
+    ((k) >= s.y0 && (k) < s.y1 ? (ring) + (size_t)((k) % s.ring_rows) * w               \
+                               : (halo) + (size_t)halo_slot(&s, r, (k)) * w)
         if (fresh_row(y, h, r)) {
             for (int i = 0; i < n; i++) {
-                p1[i] = wh->rows + (size_t)(a + i) * w;
-                p2[i] = wh->rsq + (size_t)(a + i) * w;
+                p1[i] = ROW(s.ring1, s.halo1, a + i);
+                p2[i] = ROW(s.ring2, s.halo2, a + i);
             }
-            dsp->vsum(p1, one, n, w, wh->sum1 + o);
-            dsp->vsum(p2, one, n, w, wh->sum2 + o);
+            dsp->vsum(p1, one, n, w, s.sum1);
+            dsp->vsum(p2, one, n, w, s.sum2);
         } else {
-            size_t in_row = (size_t)(y + r) * w, out_row = (size_t)(y - 1 - r) * w;
-            dsp->col_slide(wh->sum1 + o - w, wh->rows + in_row, wh->rows + out_row, w,
-                           wh->sum1 + o);
-            dsp->col_slide(wh->sum2 + o - w, wh->rsq + in_row, wh->rsq + out_row, w,
-                           wh->sum2 + o);
+            dsp->col_slide(s.sum1, ROW(s.ring1, s.halo1, y + r), ROW(s.ring1, s.halo1, y - 1 - r),
+                           w, s.sum1);
+            dsp->col_slide(s.sum2, ROW(s.ring2, s.halo2, y + r), ROW(s.ring2, s.halo2, y - 1 - r),
+                           w, s.sum2);
         }
-        dsp->whiten_row(b->in + o, FM_WHITEN_CENTRE, wh->sum1 + o, wh->sum2 + o, 1.0f / (float)n,
-                        w, b->out + o);
+#undef ROW
+        size_t o = (size_t)y * w;
+        dsp->whiten_row(b->in + o, FM_WHITEN_CENTRE, s.sum1, s.sum2, 1.0f / (float)n, w,
+                        b->out + o);
     }
 }
 
 void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out)
 {
-    Job b = { wh, dsp, in, out };
     int nt = fm_pool_threads(pool);
-    int jobs = nt > 1 ? 4 * nt : 1;
     int blocks = (wh->h + 7) / 8;
-    fm_pool_run(pool, rows_job, &b, jobs < wh->h ? jobs : wh->h);
-    fm_pool_run(pool, out_job, &b, jobs < blocks ? jobs : blocks);
+    int jobs = nt > 1 ? 4 * nt : 1;
+    if (jobs > blocks)
+        jobs = blocks;
+    jobs = reserve_jobs(wh, jobs);
+    Job b = { wh, dsp, in, out, blocks };
+    fm_pool_run(pool, halo_job, &b, jobs);
+    fm_pool_run(pool, out_job, &b, jobs);
 }

@@ -4,8 +4,9 @@
  * clipped to the plane; floor 0.5), clipped to +/-3, with its scratch owned
  * by a context so that the per-frame path allocates nothing, and split into
  * slices over a thread pool. The results do not depend on the thread count:
- * rows are independent in the horizontal pass, and the vertical one works
- * in whole blocks of 8 rows whose sums start afresh (whiten.c).
+ * slices are whole blocks of 8 rows whose column sums start afresh
+ * (whiten.c). The scratch is a few dozen rows a slice, taken at the first
+ * run for the pool's slice count.
  */
 #ifndef FM_WHITEN_H
 #define FM_WHITEN_H
@@ -15,8 +16,8 @@
 
 typedef struct FmWhiten {
     int w, h, r;
-    float *rows, *rsq;  /* row box means of the plane less mid-grey and of its square */
-    float *sum1, *sum2; /* their box sums down the columns */
+    float *scratch;     /* per slice job: rings of row box means, halos, column sums */
+    int jobs_cap;       /* jobs the scratch holds (grown on the first run) */
 } FmWhiten;
 
 int fm_whiten_init(FmWhiten *wh, int w, int h, int r);
