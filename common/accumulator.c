@@ -39,7 +39,7 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     acc->tmp = malloc(sizeof(float) * (size_t)wide * tall);
     acc->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
     acc->slots = malloc(sizeof(float) * FM_SLOTS);
-    acc->fine_total = calloc(nf, sizeof(float));
+    acc->fine_rest = calloc(nf, sizeof(float));
     acc->cw = (acc->gw + FM_TAG_CELL - 1) / FM_TAG_CELL;
     acc->ch = (acc->gh + FM_TAG_CELL - 1) / FM_TAG_CELL;
     acc->cell_area = calloc((size_t)acc->cw * acc->ch, sizeof(float));
@@ -49,7 +49,7 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
             for (int x = 0; x < acc->gw; x++)
                 acc->cell_area[(y / FM_TAG_CELL) * acc->cw + x / FM_TAG_CELL] += 1;
     if (!acc->fine || !acc->grid || !acc->tmp || !acc->tile || !acc->slots ||
-        !acc->fine_total || !acc->cell_area || !acc->grid_first ||
+        !acc->fine_rest || !acc->cell_area || !acc->grid_first ||
         fm_axis_map_init(&acc->mx, width, acc->fw, 0, (double)width / acc->fw) < 0 ||
         fm_axis_map_init(&acc->my, height, acc->fh, 0, (double)height / acc->fh) < 0 ||
         fm_axis_map_init(&acc->nx, acc->fw, acc->gw, 0, (double)acc->fw / acc->gw) < 0 ||
@@ -70,7 +70,7 @@ void fm_accumulator_free(FmAccumulator *acc)
     fm_axis_map_free(&acc->nx);
     fm_axis_map_free(&acc->ny);
     free(acc->fine);
-    free(acc->fine_total);
+    free(acc->fine_rest);
     free(acc->grid);
     free(acc->tmp);
     free(acc->tile);
@@ -225,7 +225,8 @@ static void vpass_grid_job(void *arg, int j, int n)
     fm_resample_vrows(acc->dsp, acc->tmp, acc->gw, &acc->ny, y0, y1, acc->grid);
 }
 
-/* the whitened fine evidence into the clip's sum and the window's */
+/* the whitened fine evidence into the window's sum where it keeps one, else
+ * into the rest of the clip's (fm_accumulator_fine_total) */
 static void sum_job(void *arg, int j, int n)
 {
     Frame *f = arg;
@@ -234,9 +235,8 @@ static void sum_job(void *arg, int j, int n)
     slice(acc->fh, j, n, &y0, &y1);
     size_t o = (size_t)y0 * acc->fw;
     int len = (y1 - y0) * acc->fw;
-    acc->dsp->vacc(acc->fine_total + o, acc->fine + o, 1.0f, len);
-    if (f->win->fine)
-        acc->dsp->vacc(f->win->fine + o, acc->fine + o, 1.0f, len);
+    float *sum = f->win->fine ? f->win->fine : acc->fine_rest;
+    acc->dsp->vacc(sum + o, acc->fine + o, 1.0f, len);
 }
 
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
@@ -286,6 +286,15 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     win->frames++;
     acc->frames++;
     return 0;
+}
+
+void fm_accumulator_fine_total(const FmAccumulator *acc, float *out)
+{
+    int n = acc->fw * acc->fh;
+    memcpy(out, acc->fine_rest, sizeof(float) * (size_t)n);
+    for (int w = 0; w < acc->nwin; w++)
+        if (acc->win[w].fine)
+            acc->dsp->vacc(out, acc->win[w].fine, 1.0f, n);
 }
 
 int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int w, float *out)

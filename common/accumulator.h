@@ -57,7 +57,8 @@ typedef struct FmAccumulator {
     FmAxisMap mx, my;        /* clip -> fine */
     FmAxisMap nx, ny;        /* fine -> nominal */
     float *fine, *grid, *tmp, *tile, *slots;
-    float *fine_total;       /* fw*fh sum over all frames, fine grid */
+    float *fine_rest;        /* fw*fh sum over the frames whose window keeps no fine
+                                evidence (fm_accumulator_fine_total adds the others) */
     int cw, ch;              /* cells of the nominal grid (FmWindow.cells) */
     float *cell_area;        /* cw*ch: grid samples in each cell */
     float *grid_first;       /* gw*gh: the first frame's nominal grid, not whitened
@@ -82,6 +83,9 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
  * accumulator keeps working on one thread). */
 int fm_accumulator_set_threads(FmAccumulator *acc, int threads);
 void fm_accumulator_free(FmAccumulator *acc);
+/* The fine-grid evidence summed over all frames (fw*fh floats to out): the
+ * windows' own fine sums plus the rest. */
+void fm_accumulator_fine_total(const FmAccumulator *acc, float *out);
 /* Adds one luma plane (8-bit or uint16 samples) shown at t seconds. */
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                        int bit_depth, double t, FmError *err);

@@ -378,7 +378,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     Search s = { .acc = acc, .pilot = pilot_tile };
     float *pad = fftwf_malloc(sizeof(float) * npad);
     fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * ncpad);
-    float *power = NULL;
+    float *power = NULL, *total = NULL;  /* total: all frames' fine evidence */
     int ret = 0;
 
     memset(best, 0, sizeof(*best));
@@ -390,10 +390,12 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     /* mark plane (to_mark_grid takes at most 2 W H samples), then the
      * resampling scratch (mark width x H <= W / MIN_MARK_STEP x H = 2 W H) */
     s.plane = malloc(sizeof(float) * ((size_t)W * H * 4 + 1024));
-    if (!pad || !spec || !s.tile || !s.xcorr || !s.pilot_f || !s.tile_f || !s.plane) {
+    total = malloc(sizeof(float) * (size_t)W * H);
+    if (!pad || !spec || !s.tile || !s.xcorr || !s.pilot_f || !s.tile_f || !s.plane || !total) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
         goto end;
     }
+    fm_accumulator_fine_total(acc, total);
 
     /* 1. autocorrelation of the evidence. Only the sync layer is the same
      * in every frame; the epoch layers are periodic too, but each only
@@ -429,7 +431,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
             if (groups || g0 + per_group < nfine)
                 continue;
             for (int y = 0; y < H; y++)
-                memcpy(pad + (size_t)y * PW, acc->fine_total + (size_t)y * W, sizeof(float) * W);
+                memcpy(pad + (size_t)y * PW, total + (size_t)y * W, sizeof(float) * W);
         }
         fftwf_execute(p1);
         for (size_t i = 0; i < ncpad; i++)
@@ -475,7 +477,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     int nsq = crop_steps(acc, steps, nsteps);
     nsq += scan_steps(steps, nsteps, nsq);
 
-    s.evidence = acc->fine_total;
+    s.evidence = total;
     search_steps(&s, steps, nsteps, best, nsq);
 
     /* 4. rotation: the period peak moved off the x axis by the angle */
@@ -484,7 +486,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     double angle = rotation_estimate(pad, PW, PH, W, H, (int)(FM_TILE * ROTATION_MIN_STEP), hi_x);
     if (fabs(angle) >= MIN_ROTATION_DEG) {
         for (int sign = -1; sign <= 1; sign += 2) {
-            float *rot = rotated(acc, acc->fine_total, sign * angle);
+            float *rot = rotated(acc, total, sign * angle);
             if (!rot) {
                 ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
                 goto end;
@@ -509,5 +511,6 @@ end:
     fftwf_free(s.pilot_f);
     fftwf_free(s.tile_f);
     free(s.plane);
+    free(total);
     return ret;
 }
