@@ -2,7 +2,8 @@
 # Speed of wmembed and wmdetect on a 10-second 1080p clip.
 #
 #   bench/speed.sh [--codecs vp9,h264,ffv1] [--repeat N] [--results DIR]
-#                  [--mark-only] [--embed-only] [--no-4k] [--no-memory] [CLIP]
+#                  [--mark-only] [--embed-only] [--detect-only] [--no-4k]
+#                  [--no-memory] [CLIP]
 #
 # CLIP defaults to dune_1080p24.mkv from the media cache
 # (../shared/media/get.sh); longer clips are trimmed losslessly to 10 s.
@@ -29,7 +30,8 @@
 #   * wmdetect on the untouched VP9 deliverable, on a 2-s excerpt of it, and
 #     on a few attacked copies (H.264 CRF 23; crop 10 % each side and scale to
 #     2/3, which need the geometry search): wall-clock and CPU seconds, peak
-#     memory; plus the time ffmpeg alone takes to decode the same file.
+#     memory; plus the time ffmpeg alone takes to decode the same file (on
+#     one thread, and with its default threads, as wmdetect uses every core).
 # Each detection is run --repeat times (default 2) and the fastest kept; the
 # machine is described in the output since other load skews the figures.
 # Writes bench/results/speed.md and speed.json.
@@ -38,7 +40,9 @@
 # thread and on all cores: bench/results/mark_speed.md and .json.
 # --mark-only stops there (no clip needed). --embed-only measures only the
 # embedding rows of CLIP (wmembed, wmembed --no-verify, plain ffmpeg): no mark
-# stage, 4K, memory or detection.
+# stage, 4K, memory or detection. --detect-only makes the VP9 deliverable and
+# measures only the detection rows, into speed_detect.md and .json (so that
+# the full run's speed.md stays).
 set -euo pipefail
 # issuances made here go to a throwaway registry, never the user's
 export FILMMARK_REGISTRY="${FILMMARK_REGISTRY_BENCH:-$(mktemp -d)/registry.sqlite}"
@@ -51,7 +55,7 @@ die() { echo "speed.sh: $*" >&2; exit 2; }
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 codecs="vp9,h264,ffv1" repeat=2 results="$root/bench/results" clip="" mark_only=0 do4k=1 domem=1
-embed_only=0
+embed_only=0 detect_only=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --codecs) codecs="$2"; shift ;;
@@ -59,6 +63,7 @@ while [[ $# -gt 0 ]]; do
     --results) results="$2"; shift ;;
     --mark-only) mark_only=1 ;;
     --embed-only) embed_only=1 do4k=0 domem=0 ;;
+    --detect-only) detect_only=1 do4k=0 domem=0 ;;
     --no-4k) do4k=0 ;;
     --no-memory) domem=0 ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -113,7 +118,7 @@ print("\n".join(L))
 EOF
   rm -f "$out"
 }
-[[ $embed_only == 1 ]] || mark_stage
+[[ $embed_only == 1 || $detect_only == 1 ]] || mark_stage
 [[ $mark_only == 1 ]] && exit 0
 [[ -n "$clip" ]] || clip="$MEDIA/dune_1080p24.mkv"
 [[ -f "$clip" ]] || { [[ -f "$MEDIA/$clip" ]] && clip="$MEDIA/$clip"; }
@@ -164,6 +169,8 @@ timed() {
 keyfile="$work/key.key"
 "$BIN/wmkeygen" -o "$work/key" --no-passphrase >/dev/null
 frames=""
+[[ $detect_only == 1 ]] && codecs=""
+if [[ $detect_only == 0 ]]; then
 # the marked pictures, losslessly: what plain ffmpeg encodes in the "marked" rows
 "$BIN/wmembed" -k "$keyfile" -i "$master" -o "$work/marked.mkv" --title-id 1 --recipient-id 2 \
   --codec ffv1 --quiet --force --no-verify || die "wmembed --codec ffv1 failed on $master"
@@ -198,6 +205,7 @@ for c in ${codecs//,/ }; do
   rm -f "$work/plain_$c.$ext"
 done
 rm -f "$work/marked.mkv"
+fi
 if [[ $do4k == 1 && -f "$MEDIA/elephants_2160p24.mkv" ]]; then
   m4k="$MEDIA/elephants_2160p24.mkv"
   say "4K: wmembed and plain ffmpeg, FFV1"
@@ -250,6 +258,8 @@ print("%s\t%s\t%s\t%s\t%s" % (sys.argv[2], d.get("found"), d.get("signature_vali
 dec() { timed decode "$1" "$repeat" -- ffmpeg -nostdin -v error -threads 1 -i "$2" -map 0:v:0 -f null -; }
 
 dec "ffmpeg decode only (VP9 deliverable, 1 thread)" "$deliv"
+timed decode "ffmpeg decode only (VP9 deliverable, default threads)" "$repeat" -- ffmpeg -nostdin \
+  -v error -i "$deliv" -map 0:v:0 -f null -
 det detect "wmdetect: VP9 deliverable, whole clip" "$deliv"
 det detect "wmdetect: VP9 deliverable, first 2 s" "$deliv" --duration 2
 det detect "wmdetect: H.264 CRF 23 copy" "$work/h264.mkv"
@@ -259,9 +269,10 @@ det detect "wmdetect: crop 10 % + scale ${W23}x${H23} + CRF 28" "$work/cropscale
 fi
 load1="$(cut -d' ' -f1-3 /proc/loadavg)"
 
-python3 - "$work" "$results" "$name" "$W" "$H" "$dur" "$commit" "$machine" "$rundate" "$load0" "$load1" "$repeat" <<'EOF'
+base=speed; [[ $detect_only == 1 ]] && base=speed_detect
+python3 - "$work" "$results" "$name" "$W" "$H" "$dur" "$commit" "$machine" "$rundate" "$load0" "$load1" "$repeat" "$base" <<'EOF'
 import json, os, sys
-work, results, name, W, H, dur, commit, machine, date, load0, load1, repeat = sys.argv[1:]
+work, results, name, W, H, dur, commit, machine, date, load0, load1, repeat, base = sys.argv[1:]
 def tsv(p):
     try:
         return [l.rstrip("\n").split("\t") for l in open(os.path.join(work, p)) if l.strip()]
@@ -275,7 +286,8 @@ out = {"clip": name, "width": int(W), "height": int(H), "seconds": float(dur), "
        "commit": commit, "machine": machine, "load_average_before": load0,
        "load_average_after": load1, "repeat": int(repeat), "embed": [], "detect": []}
 L = ["# filmmark speed", "",
-     f"Generated by `bench/speed.sh` on {date}, commit `{commit}`.", "",
+     f"Generated by `bench/speed.sh{' --detect-only' if base == 'speed_detect' else ''}` "
+     f"on {date}, commit `{commit}`.", "",
      f"* machine: {machine}; load average {load0} before, {load1} after "
      "(the figures are only as clean as the machine was idle)",
      f"* clip: {name}, {W}x{H}, {float(dur):.1f} s",
@@ -414,12 +426,13 @@ for r in rows:
                           "wall_s": wall, "cpu_s": user + sysc, "peak_mb": rss / 1024, "exit": int(rc)})
     L.append(f"| {label} | {fv} | {fr} | {hy} | {wall:.1f} | {user + sysc:.1f} | {rss / 1024:.0f} |")
 L.append("")
-with open(os.path.join(results, "speed.md.tmp"), "w") as f:
+md, js = os.path.join(results, base + ".md"), os.path.join(results, base + ".json")
+with open(md + ".tmp", "w") as f:
     f.write("\n".join(L))
-os.replace(os.path.join(results, "speed.md.tmp"), os.path.join(results, "speed.md"))
-with open(os.path.join(results, "speed.json.tmp"), "w") as f:
+os.replace(md + ".tmp", md)
+with open(js + ".tmp", "w") as f:
     json.dump(out, f, indent=1)
-os.replace(os.path.join(results, "speed.json.tmp"), os.path.join(results, "speed.json"))
+os.replace(js + ".tmp", js)
 print("\n".join(L))
 EOF
-say "wrote $results/speed.md"
+say "wrote $results/$base.md"
