@@ -21,6 +21,7 @@ ap.add_argument("--copy-excerpts", default="")
 ap.add_argument("--master", default="")
 ap.add_argument("--timing", default="")
 ap.add_argument("--quick", default="0")
+ap.add_argument("--date", default="", help="the run's date (when re-tabulating an earlier run)")
 a = ap.parse_args()
 
 
@@ -118,6 +119,14 @@ for (group, key, label, kind) in ROWS:
             "median_pilot_z": med([r.get("pilot_z") for r in g]),
             "median_raw_ber": med([r.get("raw_bit_error_rate") for r in g]),
             "binding_verdicts": [r.get("binding_verdict") for r in g],
+            # wmdetect's status word (verified, named, unbound, named_unbound, ...)
+            "statuses": [r.get("status") for r in g],
+            # exit 0 with the issued ids and their signature read from the clip
+            "verified_signed": sum(1 for r in g if r.get("verified") and r.get("signature_valid")),
+            # exit 0 with the issued ids but no signature read: named from the registry
+            "named_exit0": sum(1 for r in g if r.get("exit") == 0 and not r.get("signature_valid")),
+            # exit 4 with no signature read: named from the registry, content contradicts
+            "named_exit4": sum(1 for r in g if r.get("exit") == 4 and not r.get("signature_valid")),
             "median_binding_z": med([r.get("binding_z") for r in g]),
             "median_binding_agreement": med([r.get("binding_agreement") for r in g]),
             "per_excerpt": [{k: r.get(k) for k in ("start", "psnr", "exit", "status", "found", "signature_valid",
@@ -157,6 +166,12 @@ for (group, key, label, kind) in ROWS:
                 if g["detected_unverified"] else "; no mark seen (exit 1)" if g["exit1"] == g["excerpts"] else "")
         elif part:
             res = "not removed everywhere; some excerpts fail from %.2f dB" % part[0]["psnr"]
+        elif any(r["named_exit0"] for r in rs):
+            n0 = [r for r in rs if r["named_exit0"]][0]
+            res = ("exit 0 everywhere down to %.2f dB, but at %.2f dB the signature no longer "
+                   "verifies in %d / %d: the recipient is named only from the run's registry "
+                   "(exit 0, status named)" % (
+                       rs[-1]["psnr"], n0["psnr"], n0["named_exit0"], n0["excerpts"]))
         else:
             ex = [x for r in rs for x in r["per_excerpt"] if x.get("pilot_z") is not None]
             wz = min(ex, key=lambda x: x["pilot_z"]) if ex else None
@@ -165,28 +180,33 @@ for (group, key, label, kind) in ROWS:
                 " (weakest read: pilot z %.1f; most raw errors %.1f %%)" % (wz["pilot_z"], 100 * wb))
                 if wz else "")
         first_gone = gone[0]["psnr"] if gone else None
-        target = all(r["verified"] == r["excerpts"] for r in rs if r["psnr"] is not None and r["psnr"] >= 38)
+        # 'verifies': exit 0 with the signature read from the clip (a registry naming is not)
+        target = all(r["verified_signed"] == r["excerpts"] for r in rs if r["psnr"] is not None and r["psnr"] >= 38)
     else:
         # a forgery succeeds only with exit 0 (signature valid AND bound to the
         # new pictures); a valid signature flagged transplanted (exit 4) is a
         # forgery caught, exit 3 with a valid signature an unconfirmed binding
         forged = [r for r in rs if r["exit0"] > 0]
         if forged:
-            res = "forgery succeeds at %.2f dB: %d / %d excerpts exit 0 with the stolen payload" % (
-                forged[0]["psnr"], forged[0]["exit0"], forged[0]["excerpts"])
+            res = "forgery succeeds at %.2f dB: %d / %d excerpts exit 0 with the stolen payload%s" % (
+                forged[0]["psnr"], forged[0]["exit0"], forged[0]["excerpts"],
+                " (%s)" % "; ".join("%.0f dB: exit 0 in %d / %d" % (r["psnr"], r["exit0"], r["excerpts"])
+                                    for r in rs if r["psnr"] is not None) if len(rs) > 1 else "")
         else:
             res = "no exit 0 at any strength (%s)" % "; ".join(
                 "%.0f dB: signature verified in %d / %d, flagged transplanted (exit 4) in %d, "
-                "binding inconclusive (exit 3) in %d" % (
+                "binding inconclusive (exit 3) in %d%s" % (
                     r["psnr"], r["signature_verified"], r["excerpts"], r["transplanted"],
-                    r["binding_unconfirmed"]) for r in rs if r["psnr"] is not None)
+                    r["binding_unconfirmed"],
+                    ", named from the registry but contradicted (exit 4, no signature) in %d" %
+                    r["named_exit4"] if r["named_exit4"] else "") for r in rs if r["psnr"] is not None)
         first_gone = forged[0]["psnr"] if forged else None
         target = not any(r["exit0"] for r in rs if r["psnr"] is not None and r["psnr"] >= 40)
     summary.append({"attack": key, "label": label, "kind": kind, "result": res,
                     "highest_psnr": first_gone, "meets_issue_target": target})
 
 doc = {
-    "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+    "date": a.date or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     "commit": a.commit, "tools_commit": a.bin_commit or a.commit, "command": a.command,
     "quick": a.quick == "1", "master": os.path.basename(a.master), "marked_seconds": a.seconds,
     "excerpts": a.excerpts, "copy_excerpts": a.copy_excerpts,
@@ -199,6 +219,8 @@ with open(tmp, "w") as f:
     json.dump(doc, f, indent=1)
 os.replace(tmp, a.json)
 
+fmts = sorted({r.get("mark_format") for r in recs if r.get("mark_format") is not None})
+fmt_text = "mark format " + ", ".join(str(f) for f in fmts) if fmts else "mark format unknown"
 L = []
 L.append("# Attacks on the mark (keyless attacker)\n")
 L.append("Made by `%s` on %s at commit `%s` (tools built at `%s`)%s. "
@@ -224,13 +246,18 @@ L.append("* Each attacked copy is judged on 10-s excerpts starting at %s s (copy
          "high-passed, folded result no longer correlates with the estimate)." % (
              ", ".join(x.split(":")[0] for x in a.excerpts.split(",")), a.seconds,
              ", ".join(x.replace(":10", "") for x in a.copy_excerpts.split(","))))
-L.append("* Exit codes (mark format 5): **0** = signature verifies and the mark is bound to the "
-         "clip's pictures; **4** = the signature verifies but the mark's content tag contradicts the "
-         "pictures (`binding_verdict: mismatch`, \"transplanted?\"); **3** = either the signature "
-         "verifies but the binding cannot be confirmed (`inconclusive` / `not_checked`), or a mark is "
-         "seen (p ≤ 10⁻⁹) but no payload whose signature verifies is read (*unread*: no recipient "
-         "named); **1** = no mark. *Signature verified* counts the excerpts whose signed payload "
-         "(the issued title and recipient) is read, whatever the binding says.")
+L.append("* Exit codes (%s, as read by this run's `wmdetect`): **0** = signature verifies and the "
+         "mark is bound to the clip's pictures, or a content fingerprint recorded for the issuance "
+         "(in the registry) matches the clip (status `verified`), or no signature is read but the "
+         "registry's issued messages name the recipient (status `named`); **4** = the signature "
+         "verifies but the mark's content tag or the issuance's recorded content fingerprint "
+         "contradicts the pictures (status `unbound`, \"transplanted?\"), or a recipient named "
+         "from the registry on pictures that are not the issuance's (status `named_unbound`); "
+         "**3** = either the signature verifies but the binding cannot be confirmed "
+         "(`inconclusive` / `not_checked`), or a mark is seen (p ≤ 10⁻⁹) but no payload whose "
+         "signature verifies is read (*unread*: no recipient named); **1** = no mark. *Signature "
+         "verified* counts the excerpts whose signed payload (the issued title and recipient) is "
+         "read, whatever the binding says; *statuses* gives `wmdetect`'s status word per excerpt." % fmt_text)
 L.append("* Copy attacks: only **exit 0** is a successful forgery (the stolen payload reported as "
          "issued for pictures that were never marked). A signature that verifies with exit 4 is a "
          "forgery **caught** (flagged transplanted); with exit 3 it is not accepted either, but not "
@@ -249,16 +276,17 @@ for s in summary:
     tgt = ("every excerpt verifies above 38 dB" if s["kind"] == "remove" else "no exit 0 at ≥ 40 dB")
     L.append("| %s | %s | %s: %s |" % (s["label"], s["result"], tgt, "met" if s["meets_issue_target"] else "**not met**"))
 L.append("\n## Every row\n")
-L.append("| attack | strength | PSNR dB (worst frame) | exit 0 (verified, bound) | signature verified | "
-         "exit 4 (signature verified, flagged transplanted) | exit 3, signature verified (binding "
-         "inconclusive) | exit 3 (mark seen, unread) | exit 1 | median pilot z | median raw BER | "
+L.append("| attack | strength | PSNR dB (worst frame) | exit 0 (issued ids) | signature verified | "
+         "exit 4 (signature verified, flagged transplanted) | exit 4 (no signature, named from the "
+         "registry, contradicted) | exit 3, signature verified (binding "
+         "inconclusive) | exit 3 (mark seen, unread) | exit 1 | statuses | median pilot z | median raw BER | "
          "binding verdicts | median binding z / agreement |")
-L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+L.append("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
 for r in rows:
-    L.append("| %s | %s | %s (%s) | %d / %d | %d | %d | %d | %d | %d | %s | %s | %s | %s / %s |" % (
+    L.append("| %s | %s | %s (%s) | %d / %d | %d | %d | %d | %d | %d | %d | %s | %s | %s | %s | %s / %s |" % (
         r["label"], r["strength"], fmt(r["psnr"], "%.2f"), fmt(r["psnr_min"], "%.2f"),
-        r["exit0"], r["excerpts"], r["signature_verified"], r["transplanted"],
-        r["binding_unconfirmed"], r["detected_unverified"], r["exit1"],
+        r["exit0"], r["excerpts"], r["signature_verified"], r["transplanted"], r["named_exit4"],
+        r["binding_unconfirmed"], r["detected_unverified"], r["exit1"], verdicts(r["statuses"]),
         fmt(r["median_pilot_z"]), fmt(r["median_raw_ber"] * 100 if r["median_raw_ber"] is not None else None, "%.1f %%"),
         verdicts(r["binding_verdicts"]), fmt(r["median_binding_z"]),
         fmt(r["median_binding_agreement"], "%.2f")))
