@@ -628,6 +628,14 @@ static void put_content(FILE *f, const FmReportInput *in)
               "verified)", f);
     } else if (m->verdict == FM_FP_TOO_SHORT) {
         fputs("undecided: too little picture to compare", f);
+    } else if (in->content_elsewhere) {
+        fprintf(f, "<strong>no, not where the mark says</strong>: these are the issued title's "
+                   "pictures of master %.0f s to %.0f s (%.0f %% of the fingerprint bits agree; "
+                   "false-match probability ", m->master_from, m->master_to, 100 * m->score);
+        put_p(f, m->log10_p);
+        fprintf(f, "), but the mark places the clip at %.0f s of the master: the mark was not "
+                   "made for these pictures (moved within the title, or pasted on a shot that "
+                   "goes on past the marked part?)", in->content_mark_at);
     } else if (m->match) {
         fprintf(f, "<strong>yes</strong>: the issued title's pictures (master %.0f s to %.0f s "
                    "matched clip %.1f s to %.1f s; %.0f %% of the fingerprint bits agree; "

@@ -62,6 +62,9 @@ typedef struct FmReportInput {
     const FmStrengthTrace *trace;   /* strength over time, may be NULL */
     const char *receipt_path;       /* --receipt, or NULL */
     const FmFpMatch *content;       /* the content match, or NULL: not checked */
+    int content_elsewhere;          /* it matched another part of the title than the
+                                     * mark's place, content_mark_at master seconds */
+    double content_mark_at;
     int content_crop;               /* a crop of bound pictures explains a content
                                      * fingerprint that does not align
                                      * (fm_detect_crop_explains) */

@@ -38,12 +38,50 @@ typedef struct ContentCheck {
     FmFpMatch m;
     double clip_aspect;   /* the clip's width / height */
     double issued_aspect; /* the issued picture's, from its receipt (0: unknown) */
+    double clip_t0;       /* clip time of the detector's first window */
+    /* the pictures are the issued title's, but of another part of it than
+     * the mark says (content_elsewhere): a mark moved within the title, or
+     * pasted on a shot that goes on past the marked part */
+    int elsewhere;
+    double mark_at;       /* master seconds where the mark places the clip's first window */
 } ContentCheck;
 
 static const char *verdict_name(const ContentCheck *cc)
 {
-    return !cc->checked ? "unknown" : cc->m.verdict == FM_FP_MATCH ? "match"
+    return !cc->checked ? "unknown" : cc->elsewhere ? "match_elsewhere"
+           : cc->m.verdict == FM_FP_MATCH ? "match"
            : cc->m.verdict == FM_FP_TOO_SHORT ? "too_short" : "no_match";
+}
+
+/*
+ * Seconds the content fingerprint's alignment may lie from where the mark
+ * places the clip: the mark's position is read to a window (0.5 s), the
+ * fingerprint's to a quarter second over 1-s windows, and a retimed clip
+ * drifts a little; one epoch covers the three.
+ */
+#define POSITION_TOLERANCE FM_EPOCH_SECONDS
+
+/* Marks cc->elsewhere when the fingerprint matched the issued title at a
+ * master time more than POSITION_TOLERANCE from the one the mark gives
+ * (modulo the epochs' cycle). */
+static void check_position(const FmDetectResult *r, ContentCheck *cc)
+{
+    cc->elsewhere = 0;
+    if (!cc->checked || cc->m.verdict != FM_FP_MATCH || !r->found ||
+        !isfinite(r->master_position))
+        return;
+    double cycle = FM_EPOCHS * FM_EPOCH_SECONDS;
+    double at = cc->m.offset + cc->m.speed * cc->clip_t0;
+    double d = fmod(fabs(at - r->master_position), cycle);
+    cc->mark_at = r->master_position;
+    cc->elsewhere = (d < cycle - d ? d : cycle - d) > POSITION_TOLERANCE;
+}
+
+/* The fingerprint vouches for the pictures: the issued title's, where the
+ * mark says. */
+static int content_matches(const ContentCheck *cc)
+{
+    return cc->checked && cc->m.verdict == FM_FP_MATCH && !cc->elsewhere;
 }
 
 static void usage(FILE *out)
@@ -182,7 +220,7 @@ static int fingerprint_contradicts(const FmDetectResult *r, const ContentCheck *
 static int unbound(const FmDetectResult *r, const ContentCheck *cc)
 {
     return r->signature_valid && fm_format_binds(r->mark_format) && !r->content_bound &&
-           !(cc->checked && cc->m.verdict != FM_FP_TOO_SHORT && cc->m.match);
+           !content_matches(cc);
 }
 
 /* A recipient named from the issued messages (no blind decode) on pictures
@@ -319,6 +357,13 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     if (cc->checked) {
         if (cc->m.verdict == FM_FP_TOO_SHORT)
             printf("  content match:  undecided (too little picture to compare)\n");
+        else if (cc->elsewhere)
+            printf("  content match:  NO at the mark's place: these are the issued title's "
+                   "pictures of master %.0f s to %.0f s (%.0f%% of bits agree, p = 10^%.1f), but "
+                   "the mark places them at %.0f s (a mark moved within the title, or pasted on "
+                   "a shot that goes on past the marked part?)\n",
+                   cc->m.master_from, cc->m.master_to, 100 * cc->m.score, cc->m.log10_p,
+                   cc->mark_at);
         else if (cc->m.match)
             printf("  content match:  yes, the issued title's pictures (master %.0f s to %.0f s; "
                    "%.0f%% of bits agree, p = 10^%.1f that other pictures agree as well)\n",
@@ -422,7 +467,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
      * the named issuance's */
     if (informed || cc->checked) {
         json_object_set_new(o, "content_match", !cc->checked || cc->m.verdict == FM_FP_TOO_SHORT
-                                                ? json_null() : json_boolean(cc->m.match));
+                                                ? json_null() : json_boolean(content_matches(cc)));
         json_t *c = json_object();
         json_object_set_new(c, "verdict", json_string(verdict_name(cc)));
         if (cc->checked && cc->m.verdict != FM_FP_TOO_SHORT) {
@@ -432,6 +477,8 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
                                                                real(cc->m.master_to)));
             json_object_set_new(c, "clip_seconds", json_pack("[o, o]", real(cc->m.clip_from),
                                                              real(cc->m.clip_to)));
+            if (cc->elsewhere)
+                json_object_set_new(c, "mark_master_seconds", real(cc->mark_at));
         }
         json_object_set_new(o, "content", c);
     }
@@ -745,6 +792,9 @@ int main(int argc, char **argv)
             cc.checked = 1;
         }
     }
+    /* the fingerprint's alignment against where the mark places the clip */
+    cc.clip_t0 = acc.t_origin;
+    check_position(&best, &cc);
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
     if (report_path) {
@@ -767,7 +817,8 @@ int main(int argc, char **argv)
             .argv = argv,
             .analysed_at = now, .keys_tried = (int)klist.n, .result = &best,
             .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
-            .content = cc.checked ? &cc.m : NULL, .receipt_match = rmatch,
+            .content = cc.checked ? &cc.m : NULL, .content_elsewhere = cc.elsewhere,
+            .content_mark_at = cc.mark_at, .receipt_match = rmatch,
             .content_crop = fm_detect_crop_explains(&best, cc.clip_aspect, cc.issued_aspect),
             .receipt_z = ident.scored ? ident.naming.scores[0].z : NAN,
             .receipt_log10_p = ident.scored ? ident.naming.scores[0].false_alarm_log10 : 0,

@@ -723,6 +723,58 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
     free(reg);
 }
 
+/* The copy attack within one title: the change a deliverable's first 4 s
+ * carry (deliverable - master) pasted on the master's own, never-marked
+ * pictures of 4-8 s. Blind, the signature verifies and the tag contradicts
+ * the pictures; the issuance's fingerprint matches them, but at 4 s while
+ * the mark places the clip at 0 s: it must not vouch for the mark (exit 4,
+ * content_match false, verdict match_elsewhere). The deliverable's own 4-8
+ * s still verify with the fingerprint matching where the mark says. */
+Test(publish, a_mark_moved_within_the_title_is_not_vouched_for_by_its_fingerprint,
+     .timeout = 600)
+{
+    char *reg = tu_path(dir, "reg.sqlite"), *two = tu_path(dir, "two.mkv"),
+         *deliv = tu_path(dir, "two_marked.mkv"), *forged = tu_path(dir, "moved.mkv"),
+         *tail = tu_path(dir, "tail.mkv");
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=size=640x360:rate=24:duration=4 "
+                       "-f lavfi -i mandelbrot=size=640x360:rate=24 -filter_complex "
+                       "\"[1:v]trim=duration=4,setpts=PTS-STARTPTS[b];"
+                       "[0:v]format=yuv420p[a];[b]format=yuv420p[c];[a][c]concat=n=2:v=1\" "
+                       "-c:v ffv1 '%s'", two), 0);
+    const char *emb[] = { WMEMBED, "-k", key, "-i", two, "-o", deliv, "--codec", "ffv1",
+                          "--title-id", "12", "--recipient-id", "5", "--no-verify",
+                          "--registry", reg, "-q", NULL };
+    cr_assert_eq(tu_run(emb, NULL, NULL), 0);
+    cr_assert_eq(tu_sh(FFMPEG " -t 4 -i '%s' -t 4 -i '%s' -ss 4 -t 4 -i '%s' -filter_complex "
+                       "\"[0:v][1:v]blend=c0_expr='A-B+128':c1_expr=128:c2_expr=128[d];"
+                       "[2:v]setpts=PTS-STARTPTS[m];"
+                       "[m][d]blend=c0_expr='A+B-128':c1_expr=A:c2_expr=A\" "
+                       "-c:v ffv1 '%s'", deliv, two, two, forged), 0);
+    json_t *j = detect_with(reg, forged, 4);
+    cr_assert(json_is_true(json_object_get(j, "signature_valid")), "the pasted mark did not "
+              "verify: the test shows nothing");
+    cr_assert(json_is_false(json_object_get(j, "content_match")));
+    json_t *c = json_object_get(j, "content");
+    cr_assert_str_eq(json_string_value(json_object_get(c, "verdict")), "match_elsewhere");
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "unbound");
+    json_decref(j);
+    /* the deliverable's own second half: the mark and the fingerprint agree */
+    cr_assert_eq(tu_sh(FFMPEG " -ss 4 -i '%s' -c:v ffv1 '%s'", deliv, tail), 0);
+    char *o = NULL;
+    const char *det[] = { WMDETECT, "-k", dkey, "--registry", reg, "--json", "-q", tail, NULL };
+    int rc = tu_run(det, &o, NULL);
+    j = parse(o, "wmdetect --registry --json");
+    cr_assert(rc == 0 || rc == 3, "the deliverable's own pictures exit %d: %s", rc, o);
+    cr_assert(json_is_true(json_object_get(j, "content_match")), "%s", o);
+    json_decref(j);
+    free(o);
+    free(tail);
+    free(forged);
+    free(deliv);
+    free(two);
+    free(reg);
+}
+
 /* Legitimate copies that the recorded content fingerprint cannot align: an
  * off-centre crop of half the picture's area, a square crop of the
  * sides and the left half (the bundled static sample, re-encoded). The fingerprint of whole
