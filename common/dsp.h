@@ -126,4 +126,22 @@ static inline double fm_dsp_lanes_sum(const double lanes[FM_DSP_LANES])
            ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
 }
 
+/* One output of box_rows: the window [x - r, x + r] clipped to [0, w), the
+ * samples less c and their squares summed in float from the left, times
+ * inv[count]. The reference loops over it; the SIMD versions use it where
+ * the window is clipped and add in the same order elsewhere. */
+static inline void fm_box_row_one(const float *in, int w, int r, float c, int x,
+                                  const float *inv, float *o1, float *o2)
+{
+    int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
+    float d = in[a] - c, s1 = d, s2 = d * d;
+    for (int k = a + 1; k <= e; k++) {
+        d = in[k] - c;
+        s1 += d;
+        s2 += d * d;
+    }
+    o1[x] = s1 * inv[e - a + 1];
+    o2[x] = s2 * inv[e - a + 1];
+}
+
 #endif

@@ -189,17 +189,8 @@ static void box_rows_c(const float *in, ptrdiff_t in_stride, int nrows, int w, i
     for (int j = 0; j < nrows; j++) {
         const float *i = in + j * in_stride;
         float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
-        for (int x = 0; x < w; x++) {
-            int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
-            float d = i[a] - c, s1 = d, s2 = d * d;
-            for (int k = a + 1; k <= e; k++) {
-                d = i[k] - c;
-                s1 += d;
-                s2 += d * d;
-            }
-            a1[x] = s1 * inv[e - a + 1];
-            a2[x] = s2 * inv[e - a + 1];
-        }
+        for (int x = 0; x < w; x++)
+            fm_box_row_one(i, w, r, c, x, inv, a1, a2);
     }
 }
 

@@ -488,21 +488,6 @@ static void col_slide_avx2(const float *prev, const float *add, const float *sub
         out[x] = (prev[x] + add[x]) - sub[x];
 }
 
-/* One output of the reference (dsp_c.c), for the clipped edges. */
-static inline void box_one(const float *i, int w, int r, float c, int x, const float *inv,
-                           float *a1, float *a2)
-{
-    int a = x - r < 0 ? 0 : x - r, e = x + r >= w ? w - 1 : x + r;
-    float d = i[a] - c, s1 = d, s2 = d * d;
-    for (int k = a + 1; k <= e; k++) {
-        d = i[k] - c;
-        s1 += d;
-        s2 += d * d;
-    }
-    a1[x] = s1 * inv[e - a + 1];
-    a2[x] = s2 * inv[e - a + 1];
-}
-
 /* Eight outputs a vector where the window is whole: the reference's sums,
  * lane by lane in its order. */
 static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w, int r,
@@ -518,7 +503,7 @@ static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w
         float *a1 = o1 + j * out_stride, *a2 = o2 + j * out_stride;
         int x = 0;
         for (; x < r && x < w; x++)
-            box_one(i, w, r, c, x, inv, a1, a2);
+            fm_box_row_one(i, w, r, c, x, inv, a1, a2);
         for (; x + 8 <= w - r; x += 8) {
             const float *p = i + x - r;
             __m256 v = _mm256_sub_ps(_mm256_loadu_ps(p), vc);
@@ -532,7 +517,7 @@ static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w
             _mm256_storeu_ps(a2 + x, _mm256_mul_ps(s2, vk));
         }
         for (; x < w; x++)
-            box_one(i, w, r, c, x, inv, a1, a2);
+            fm_box_row_one(i, w, r, c, x, inv, a1, a2);
     }
 }
 
