@@ -9,6 +9,7 @@
 #include <sodium.h>
 
 #include "atomic_file.h"
+#include "content_tag.h"
 #include "pattern.h"
 #include "payload.h"
 #include "tool_util.h"
@@ -217,7 +218,15 @@ static void put_verdict(FILE *f, const FmReportInput *in)
      * (fm_detect_crop_explains) */
     int unaligned = r->signature_valid && in->content && in->content->verdict == FM_FP_NO_MATCH;
     int mismatch = unaligned && !in->content_crop;
-    const char *cls = !r->found ? "none" : mismatch ? "mismatch" : unaligned ? "unverified"
+    /* the mark's content tag (formats 5, 6) where no content fingerprint
+     * vouches for the pictures at the mark's place: as wmdetect's exit
+     * status, a contradicting tag is a transplant, a weak one unconfirmed */
+    int vouched = in->content && in->content->verdict == FM_FP_MATCH && !in->content_elsewhere;
+    int untagged = r->signature_valid && fm_format_binds(r->mark_format) && !r->content_bound &&
+                   !vouched && !unaligned;
+    int tag_says_no = untagged && r->content_mismatch;
+    const char *cls = !r->found ? "none" : mismatch || tag_says_no ? "mismatch"
+                      : unaligned || untagged ? "unverified"
                       : r->signature_valid ? "found" : "unverified";
     fprintf(f, "<p class=\"verdict %s\" id=\"verdict\">", cls);
     char issued[32];
@@ -239,6 +248,15 @@ static void put_verdict(FILE *f, const FmReportInput *in)
         if (mismatch)
             fputs(" <strong>However, the clip's pictures do not match the title the receipt "
                   "was issued for: the mark may have been copied onto other video.</strong>", f);
+        else if (tag_says_no)
+            fprintf(f, " <strong>However, the mark's content tag says these are not the "
+                       "pictures it was made for (binding z = %.1f where %.1f is expected if "
+                       "bound): the mark may have been copied onto other video.</strong>",
+                    r->bind_z, r->bind_expected_z);
+        else if (untagged)
+            fputs(" <strong>Its binding to these pictures is not confirmed: too little of the "
+                  "mark's content tag survives in this clip to tell, and no content "
+                  "fingerprint of the issued title vouches for them.</strong>", f);
         else if (unaligned)
             fputs(r->content_bound
                   ? " <strong>The mark's content tag binds these pictures, but the content "
@@ -591,6 +609,23 @@ static void put_geometry(FILE *f, const FmReportInput *in)
     row_text(f, "Flip", flip_text(g));
     row_begin(f, "Rotation");
     fprintf(f, "%.1f&deg;</td></tr>\n", g->rotation_deg);
+    if (r->signature_valid && fm_format_binds(r->mark_format)) {
+        row_begin(f, "Bound to picture");
+        if (r->content_bound)
+            fputs("yes: the mark's content tag matches these pictures", f);
+        else if (!r->bind_pairs)
+            fputs("not checked (needs two consecutive 2-s epochs of picture that is not flat)",
+                  f);
+        else if (r->content_mismatch)
+            fputs("<strong>no</strong>: the mark carries another picture's content tag", f);
+        else
+            fputs("not confirmed (too little of the tag survives to tell)", f);
+        if (r->bind_pairs)
+            fprintf(f, "; z = %.1f over %d epoch%s (%.1f expected if bound), agreement %.2f",
+                    r->bind_z, r->bind_pairs, r->bind_pairs == 1 ? "" : "s",
+                    r->bind_expected_z, r->bind_agreement);
+        fputs("</td></tr>\n", f);
+    }
     if (r->found) {
         long pos = lround(r->master_position);
         row_begin(f, "Position in the marked master");

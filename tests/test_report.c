@@ -355,6 +355,44 @@ Test(report, verdicts_in_plain_words)
     cr_assert(strstr(html, "do not match the title the receipt was issued for"));
     free(html);
 
+    /* a format-6 mark whose content tag contradicts the pictures: a
+     * transplant unless the issued title's fingerprint vouches for them
+     * where the mark says (wmdetect exits 4 / 0 alike) */
+    x.res.mark_format = 6;
+    x.res.content_bound = 0;
+    x.res.content_mismatch = 1;
+    x.res.bind_pairs = 5;
+    x.res.bind_z = 2.3;
+    x.res.bind_expected_z = 20.8;
+    x.in.content = NULL;
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict mismatch\""));
+    cr_assert(strstr(html, "content tag says these are not the pictures it was made for"));
+    cr_assert(strstr(html, "another picture's content tag"));
+    free(html);
+    x.in.content = &x.content;
+    x.content.verdict = FM_FP_MATCH;
+    x.content.match = 1;
+    x.in.content_elsewhere = 1;   /* the title's pictures, but not where the mark says */
+    x.in.content_mark_at = 1;
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict mismatch\""));
+    cr_assert(strstr(html, "not where the mark says"));
+    free(html);
+    x.in.content_elsewhere = 0;   /* where it says: the fingerprint vouches */
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict found\""));
+    free(html);
+    x.res.content_mismatch = 0;   /* a weak tag, no fingerprint: unconfirmed */
+    x.in.content = NULL;
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict unverified\""));
+    cr_assert(strstr(html, "binding to these pictures is not confirmed"));
+    free(html);
+    x.in.content = &x.content;
+    x.res.content_bound = 1;
+    x.res.mark_format = 0;
+
     x.content.verdict = FM_FP_MATCH;
     x.content.match = 1;
     x.res.payload_valid = 0;   /* signed, in a format this version does not read */
