@@ -62,12 +62,13 @@ static const char *verdict_name(const ContentCheck *cc)
 #define POSITION_TOLERANCE FM_EPOCH_SECONDS
 
 /* Marks cc->elsewhere when the fingerprint matched the issued title at a
- * master time more than POSITION_TOLERANCE from the one the mark gives
- * (modulo the epochs' cycle). */
+ * master time more than POSITION_TOLERANCE from the one a verified mark
+ * gives (modulo the epochs' cycle). A recipient named without a verified
+ * signature is not checked: its epochs may come from a weak pilot. */
 static void check_position(const FmDetectResult *r, ContentCheck *cc)
 {
     cc->elsewhere = 0;
-    if (!cc->checked || cc->m.verdict != FM_FP_MATCH || !r->found ||
+    if (!cc->checked || cc->m.verdict != FM_FP_MATCH || !r->found || !r->signature_valid ||
         !isfinite(r->master_position))
         return;
     double cycle = FM_EPOCHS * FM_EPOCH_SECONDS;
