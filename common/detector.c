@@ -1030,6 +1030,12 @@ end:
     return ret;
 }
 
+int fm_detect_unbound(const FmDetectResult *r, int fingerprint_vouches)
+{
+    return r->signature_valid && fm_format_binds(r->mark_format) && !r->content_bound &&
+           !fingerprint_vouches;
+}
+
 int fm_detect_crop_explains(const FmDetectResult *r, double clip_aspect, double issued_aspect)
 {
     int zoomed = r->geometry.scale_x >= FM_CROP_SCALE || r->geometry.scale_y >= FM_CROP_SCALE;

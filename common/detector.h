@@ -191,4 +191,15 @@ double fm_gauss_tail_log10(double z);
 #define FM_CROP_ASPECT 0.03
 int fm_detect_crop_explains(const FmDetectResult *r, double clip_aspect, double issued_aspect);
 
+/*
+ * 1 when a verified mark of a binding format (5, 6) is not bound to the
+ * pictures it was read from (its content tag contradicts them, or is too
+ * weak to tell) and no content fingerprint of the issued title vouches for
+ * them where the mark places them (fingerprint_vouches 0): the copy attack
+ * or a re-stamp until shown otherwise (wmdetect exits 4 when the tag
+ * contradicts, r->content_mismatch, else 3). wmdetect and the evidence
+ * report decide with this.
+ */
+int fm_detect_unbound(const FmDetectResult *r, int fingerprint_vouches);
+
 #endif

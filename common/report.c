@@ -222,11 +222,10 @@ static void put_verdict(FILE *f, const FmReportInput *in)
      * vouches for the pictures at the mark's place: as wmdetect's exit
      * status, a contradicting tag is a transplant, a weak one unconfirmed */
     int vouched = in->content && in->content->verdict == FM_FP_MATCH && !in->content_elsewhere;
-    int untagged = r->signature_valid && fm_format_binds(r->mark_format) && !r->content_bound &&
-                   !vouched && !unaligned;
-    int tag_says_no = untagged && r->content_mismatch;
+    int not_bound = fm_detect_unbound(r, vouched) && !unaligned;
+    int tag_says_no = not_bound && r->content_mismatch;
     const char *cls = !r->found ? "none" : mismatch || tag_says_no ? "mismatch"
-                      : unaligned || untagged ? "unverified"
+                      : unaligned || not_bound ? "unverified"
                       : r->signature_valid ? "found" : "unverified";
     fprintf(f, "<p class=\"verdict %s\" id=\"verdict\">", cls);
     char issued[32];
@@ -253,7 +252,7 @@ static void put_verdict(FILE *f, const FmReportInput *in)
                        "pictures it was made for (binding z = %.1f where %.1f is expected if "
                        "bound): the mark may have been copied onto other video.</strong>",
                     r->bind_z, r->bind_expected_z);
-        else if (untagged)
+        else if (not_bound)
             fputs(" <strong>Its binding to these pictures is not confirmed: too little of the "
                   "mark's content tag survives in this clip to tell, and no content "
                   "fingerprint of the issued title vouches for them.</strong>", f);

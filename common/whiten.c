@@ -101,7 +101,7 @@ static void slice_of(const Job *b, int j, int nj, Slice *s)
     s->sum2 = s->sum1 + w;
 }
 
-/* Halo slot of input row k (outside the slice), or -1. */
+/* Halo slot of input row k, which lies outside the slice. */
 static int halo_slot(const Slice *s, int r, int k)
 {
     if (k < s->y0)
@@ -116,21 +116,24 @@ static void box_row(const Job *b, int k, float *o1, float *o2)
                      wh->w);
 }
 
+/* Input rows [k0, k1), outside the slice, into its halo. */
+static void halo_rows(const Job *b, const Slice *s, int k0, int k1)
+{
+    for (int k = k0; k < k1; k++) {
+        size_t o = (size_t)halo_slot(s, b->wh->r, k) * b->wh->w;
+        box_row(b, k, s->halo1 + o, s->halo2 + o);
+    }
+}
+
 /* Phase 1: the box means of the input rows next to the slice. */
 static void halo_job(void *arg, int j, int nj)
 {
     Job *b = arg;
-    const FmWhiten *wh = b->wh;
-    int w = wh->w, r = wh->r;
     Slice s;
     slice_of(b, j, nj, &s);
-    int bottom = s.y1 + r > wh->h ? wh->h : s.y1 + r;
-    for (int k = s.top; k < s.y0; k++)
-        box_row(b, k, s.halo1 + (size_t)halo_slot(&s, r, k) * w,
-                s.halo2 + (size_t)halo_slot(&s, r, k) * w);
-    for (int k = s.y1; k < bottom; k++)
-        box_row(b, k, s.halo1 + (size_t)halo_slot(&s, r, k) * w,
-                s.halo2 + (size_t)halo_slot(&s, r, k) * w);
+    int h = b->wh->h, below = s.y1 + b->wh->r;
+    halo_rows(b, &s, s.top, s.y0);
+    halo_rows(b, &s, s.y1, below > h ? h : below);
 }
 
 /* Rows whose column sums are taken afresh: every 8th row (so each slice

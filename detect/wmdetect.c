@@ -220,8 +220,7 @@ static int fingerprint_contradicts(const FmDetectResult *r, const ContentCheck *
  * them: the copy attack (or a re-stamp) until shown otherwise. */
 static int unbound(const FmDetectResult *r, const ContentCheck *cc)
 {
-    return r->signature_valid && fm_format_binds(r->mark_format) && !r->content_bound &&
-           !content_matches(cc);
+    return fm_detect_unbound(r, content_matches(cc));
 }
 
 /* A recipient named from the issued messages (no blind decode) on pictures
