@@ -245,7 +245,7 @@ static void put_verdict(FILE *f, const FmReportInput *in)
         put_p(f, r->false_alarm_log10);
         fputs(".", f);
         if (mismatch)
-            fputs(" <strong>However, the clip's pictures do not match the title the receipt "
+            fputs(" <strong>However, the clip's pictures do not match the title this message "
                   "was issued for: the mark may have been copied onto other video.</strong>", f);
         else if (tag_says_no)
             fprintf(f, " <strong>However, the mark's content tag says these are not the "
@@ -637,24 +637,34 @@ static void put_geometry(FILE *f, const FmReportInput *in)
 static void put_content(FILE *f, const FmReportInput *in)
 {
     fputs("<section id=\"content\"><h2>8. Receipt and content match</h2>\n", f);
-    if (!in->receipt_path) {
-        fputs("<p>No receipt was given (<code>--receipt</code>): the clip was not compared "
-              "with an issued message or with the issued title's pictures.</p></section>\n", f);
+    if (!in->receipt_path && !in->content) {
+        fputs("<p>No receipt was given (<code>--receipt</code>) and no registry row recorded a "
+              "content fingerprint for the message found: the clip was not compared with the "
+              "issued title's pictures.</p></section>\n", f);
         return;
     }
     fputs("<table>\n", f);
-    row_text(f, "Receipt", in->receipt_path);
-    row_text(f, "Decoded message equals the receipt's", in->receipt_match ? "yes" : "no");
-    row_begin(f, "Informed score");
-    if (isfinite(in->receipt_z)) {
-        fprintf(f, "z = %.2f for the best-scoring issued message, on what tells it from the "
-                   "title's other messages (false-alarm probability ", in->receipt_z);
-        put_p(f, in->receipt_log10_p);
-        fputs(", corrected for the messages tested)", f);
+    if (in->receipt_path) {
+        row_text(f, "Receipt", in->receipt_path);
+        row_text(f, "Decoded message equals the receipt's", in->receipt_match ? "yes" : "no");
+        row_begin(f, "Informed score");
+        if (isfinite(in->receipt_z)) {
+            fprintf(f, "z = %.2f for the best-scoring issued message, on what tells it from "
+                       "the title's other messages (false-alarm probability ", in->receipt_z);
+            put_p(f, in->receipt_log10_p);
+            fputs(", corrected for the messages tested)", f);
+        } else {
+            fputs("not scored", f);
+        }
+        fputs("</td></tr>\n", f);
     } else {
-        fputs("not scored", f);
+        row_text(f, "Receipt", "none given");
     }
-    fputs("</td></tr>\n", f);
+    if (in->content)
+        row_text(f, "Content fingerprint compared",
+                 in->content_from_registry
+                 ? "the one the registry recorded when this message was issued (section 9)"
+                 : "the one the receipt records");
     row_begin(f, "Content match");
     const FmFpMatch *m = in->content;
     if (!m) {

@@ -65,6 +65,8 @@ typedef struct FmReportInput {
     int content_elsewhere;          /* it matched another part of the title than the
                                      * mark's place, content_mark_at master seconds */
     double content_mark_at;
+    int content_from_registry;      /* the fingerprint compared is the registry row's
+                                     * (else the receipt's) */
     int content_crop;               /* a crop of bound pictures explains a content
                                      * fingerprint that does not align
                                      * (fm_detect_crop_explains) */

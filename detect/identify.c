@@ -272,9 +272,10 @@ static double receipt_aspect(const char *text, size_t len)
 
 int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
                                 const uint8_t *message, FmFingerprint **fp, double *aspect,
-                                FmError *err)
+                                int *from_registry, FmError *err)
 {
     *aspect = 0;
+    *from_registry = 0;
     const Suspect *s = NULL;
     if (!message)
         s = id->scored && id->naming.named ? identify_named(id, 0) : NULL;
@@ -297,6 +298,7 @@ int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
             *aspect = receipt_aspect(iss->receipt_json, strlen(iss->receipt_json));
         fm_issuance_free(&iss);
         fm_registry_close(&reg);
+        *from_registry = r >= 0;
         if (r != FM_ENOTFOUND || !s->receipt)
             return r;
     }

@@ -80,10 +80,11 @@ size_t identify_named_count(const Identification *id);
  * the registry row's, else its receipt's, checked against keys), in a new
  * *fp; FM_ENOTFOUND when no candidate has that message or its issuance
  * recorded none. message NULL: the first recipient named. *aspect: the
- * issued picture's width / height as its receipt records it (0: unknown). */
+ * issued picture's width / height as its receipt records it (0: unknown).
+ * *from_registry: 1 when the fingerprint is the registry row's, 0 a receipt's. */
 int identify_issued_fingerprint(const Identification *id, const FmKeyList *keys,
                                 const uint8_t *message, FmFingerprint **fp, double *aspect,
-                                FmError *err);
+                                int *from_registry, FmError *err);
 /* The picture's width / height a receipt file records (0: unknown or
  * unreadable). */
 double identify_receipt_aspect(const char *path);

@@ -44,6 +44,7 @@ typedef struct ContentCheck {
      * pasted on a shot that goes on past the marked part */
     int elsewhere;
     double mark_at;       /* master seconds where the mark places the clip's first window */
+    int from_registry;    /* the fingerprint is the registry row's (else a receipt's) */
 } ContentCheck;
 
 static const char *verdict_name(const ContentCheck *cc)
@@ -470,6 +471,9 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
                                                 ? json_null() : json_boolean(content_matches(cc)));
         json_t *c = json_object();
         json_object_set_new(c, "verdict", json_string(verdict_name(cc)));
+        if (cc->checked)
+            json_object_set_new(c, "fingerprint_from",
+                                json_string(cc->from_registry ? "registry" : "receipt"));
         if (cc->checked && cc->m.verdict != FM_FP_TOO_SHORT) {
             json_object_set_new(c, "false_match_log10", real(cc->m.log10_p));
             json_object_set_new(c, "bits_agreeing", real(cc->m.score));
@@ -777,7 +781,8 @@ int main(int argc, char **argv)
         FmFingerprint *named_fp = NULL;
         int fr = identify_issued_fingerprint(&ident, &klist,
                                              best.signature_valid ? best.message : NULL,
-                                             &named_fp, &cc.issued_aspect, &err);
+                                             &named_fp, &cc.issued_aspect, &cc.from_registry,
+                                             &err);
         if (fr < 0 && fr != FM_ENOTFOUND)
             goto fail_err;
         double from = best.span[1] > best.span[0] ? best.span[0] : 0;
@@ -818,7 +823,8 @@ int main(int argc, char **argv)
             .analysed_at = now, .keys_tried = (int)klist.n, .result = &best,
             .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
             .content = cc.checked ? &cc.m : NULL, .content_elsewhere = cc.elsewhere,
-            .content_mark_at = cc.mark_at, .receipt_match = rmatch,
+            .content_mark_at = cc.mark_at, .content_from_registry = cc.from_registry,
+            .receipt_match = rmatch,
             .content_crop = fm_detect_crop_explains(&best, cc.clip_aspect, cc.issued_aspect),
             .receipt_z = ident.scored ? ident.naming.scores[0].z : NAN,
             .receipt_log10_p = ident.scored ? ident.naming.scores[0].false_alarm_log10 : 0,

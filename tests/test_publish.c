@@ -756,6 +756,7 @@ Test(publish, a_mark_moved_within_the_title_is_not_vouched_for_by_its_fingerprin
     cr_assert(json_is_false(json_object_get(j, "content_match")));
     json_t *c = json_object_get(j, "content");
     cr_assert_str_eq(json_string_value(json_object_get(c, "verdict")), "match_elsewhere");
+    cr_assert_str_eq(json_string_value(json_object_get(c, "fingerprint_from")), "registry");
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "unbound");
     json_decref(j);
     /* the deliverable's own second half: the mark and the fingerprint agree */

@@ -352,7 +352,7 @@ Test(report, verdicts_in_plain_words)
     x.content.match = 0;
     html = page(&x.in);
     cr_assert(strstr(html, "class=\"verdict mismatch\""));
-    cr_assert(strstr(html, "do not match the title the receipt was issued for"));
+    cr_assert(strstr(html, "do not match the title this message was issued for"));
     free(html);
 
     /* a format-6 mark whose content tag contradicts the pictures: a
@@ -417,6 +417,42 @@ Test(report, verdicts_in_plain_words)
     cr_assert(strstr(html, "class=\"verdict none\""));
     cr_assert(strstr(html, "No filmmark watermark was found in this clip with the key tried"));
     cr_assert(strstr(html, "No receipt was given"));
+    free(html);
+    fm_thumbnail_free(&x.thumb);
+}
+
+Test(report, content_match_from_the_registry_without_a_receipt)
+{
+    /* no --receipt, but the registry row of the issuance recorded the
+     * title's fingerprint: section 8 shows the comparison the verdict used */
+    Fixture x;
+    fixture(&x);
+    x.in.receipt_path = NULL;
+    x.in.content_from_registry = 1;
+    char *html = page(&x.in);
+    expect_balanced(html);
+    cr_assert(strstr(html, "class=\"verdict found\""));
+    cr_assert(!strstr(html, "No receipt was given"));
+    cr_assert(strstr(html, "the one the registry recorded when this message was issued"));
+    cr_assert(strstr(html, "<strong>yes</strong>: the issued title's pictures"));
+    cr_assert(!strstr(html, "Decoded message equals the receipt's"), "no receipt, no such row");
+    free(html);
+    x.content.verdict = FM_FP_NO_MATCH;
+    x.content.match = 0;
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict mismatch\""));
+    cr_assert(strstr(html, "the mark may have been copied onto other video"));
+    free(html);
+    x.in.content = NULL;   /* neither: nothing compared, and said so */
+    html = page(&x.in);
+    cr_assert(strstr(html, "No receipt was given"));
+    cr_assert(strstr(html, "no registry row recorded a content fingerprint"));
+    free(html);
+    x.in.receipt_path = "r.json";   /* a receipt's fingerprint is labelled as such */
+    x.in.content = &x.content;
+    x.in.content_from_registry = 0;
+    html = page(&x.in);
+    cr_assert(strstr(html, "the one the receipt records"));
     free(html);
     fm_thumbnail_free(&x.thumb);
 }
