@@ -5,22 +5,17 @@
 void fm_clip_frames_init(FmClipFrames *cf, FmVideoReader *reader, double start,
                          double duration)
 {
-    const FmVideoInfo *info = fm_reader_info(reader);
     *cf = (FmClipFrames){
-        .reader = reader, .start = start, .duration = duration,
-        .tb = av_q2d(info->time_base), .t_origin = NAN,
+        .reader = reader, .start = start, .duration = duration, .t_origin = NAN,
     };
 }
 
 int fm_clip_frames_next(FmClipFrames *cf, AVFrame **frame, double *t, FmError *err)
 {
-    const FmVideoInfo *info = fm_reader_info(cf->reader);
     int r = fm_reader_next(cf->reader, frame, err);
     if (r <= 0)
         return r;
-    double s = (*frame)->pts != AV_NOPTS_VALUE ? (*frame)->pts * cf->tb
-               : (info->frame_rate.num ? cf->frames * av_q2d(av_inv_q(info->frame_rate))
-                                       : cf->frames / 24.0);
+    double s = fm_reader_frame_seconds(cf->reader, *frame);
     if (isnan(cf->t_origin))
         cf->t_origin = s - cf->start;
     s -= cf->t_origin;

@@ -15,7 +15,6 @@ typedef struct FmClipFrames {
     FmVideoReader *reader;      /* the caller's */
     double start;               /* seconds the caller seeked to (0: none) */
     double duration;            /* > 0: frames at or past start + duration end the clip */
-    double tb;                  /* the stream's time base, seconds */
     double t_origin;            /* NAN until the first frame */
     long frames;                /* frames returned so far */
 } FmClipFrames;

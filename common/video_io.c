@@ -515,6 +515,11 @@ const FmVideoInfo *fm_reader_info(const FmVideoReader *reader)
     return reader ? &reader->info : NULL;
 }
 
+double fm_reader_frame_seconds(const FmVideoReader *r, const AVFrame *frame)
+{
+    return frame->pts * av_q2d(r->info.time_base);
+}
+
 int fm_reader_next(FmVideoReader *r, AVFrame **frame, FmError *err)
 {
     if (!r || !frame)

@@ -56,6 +56,9 @@ const FmVideoInfo *fm_reader_info(const FmVideoReader *reader);
  * end of the stream, FM_E* on error.
  */
 int fm_reader_next(FmVideoReader *reader, AVFrame **frame, FmError *err);
+/* The time of a frame fm_reader_next() returned, in seconds of the stream
+ * (its pts: the decoder's best effort, else one frame after the last). */
+double fm_reader_frame_seconds(const FmVideoReader *reader, const AVFrame *frame);
 /*
  * on = 1: the caller promises not to modify the frames fm_reader_next()
  * hands out, which may then be the decoder's own pictures (shared with the

@@ -136,13 +136,6 @@ static int list_files(Scan *s)
 
 /* ---- reading one file ---- */
 
-static double frame_time(const AVFrame *f, const FmVideoInfo *info, long n)
-{
-    if (f->pts != AV_NOPTS_VALUE)
-        return f->pts * av_q2d(info->time_base);
-    return info->frame_rate.num ? n * av_q2d(av_inv_q(info->frame_rate)) : n / 24.0;
-}
-
 /* What one key found, from a detector's result. */
 static int keep_result(FileRec *f, KeyHit *k, const FmDetectResult *res, const float *soft,
                        int decoded, FmError *err)
@@ -223,12 +216,12 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
     if ((ret = fm_accumulator_init(&acc, info->width, info->height, err)) < 0)
         goto end;
     have_acc = 1;
-    t0 = frame_time(first, info, 0);
+    t0 = fm_reader_frame_seconds(rd, first);
     if ((ret = fm_accumulator_add(&acc, first->data[0], first->linesize[0], info->bit_depth, 0,
                                   err)) < 0)
         goto end;
     do {
-        double t = frame_time(frame, info, f->frames);
+        double t = fm_reader_frame_seconds(rd, frame);
         if ((ret = fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth,
                                       t - t0, err)) < 0)
             goto end;

@@ -309,14 +309,6 @@ typedef struct Batch {
     size_t written, failed;
 } Batch;
 
-/* Master time of a frame from the master's first frame: it picks the epoch. */
-static double frame_time(const AVFrame *frame, const FmVideoInfo *info, long index)
-{
-    double tb = av_q2d(info->time_base);
-    return frame->pts != AV_NOPTS_VALUE ? frame->pts * tb
-           : index * (info->frame_rate.num ? av_q2d(av_inv_q(info->frame_rate)) : 1 / 24.0);
-}
-
 /*
  * One decode of the master for recipients [first, first + n): every frame
  * is marked and encoded once per recipient. The content fingerprint is
@@ -366,7 +358,8 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
     while ((r = fm_reader_next(reader, &frame, err)) > 0) {
         if (interrupted)
             break;
-        double t = frame_time(frame, info, frames);
+        /* master time from the master's first frame: it picks the epoch */
+        double t = fm_reader_frame_seconds(reader, frame);
         if (isnan(t_origin))
             t_origin = t;
         t -= t_origin;
