@@ -460,7 +460,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     memcpy(s.tile, pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
     fftwf_execute_dft_r2c(s.fwd, s.tile, s.pilot_f);
 
-    double steps[2 * NCAND + 2 + MAX_CROP_STEPS + 2 * NCAND * 2 * SCAN_STEPS];
+    double steps[6 * NCAND + 1 + MAX_CROP_STEPS + 6 * NCAND * 2 * SCAN_STEPS];
     int nsteps = 0;
     for (int k = 0; k < 2 * NCAND; k++) {
         double p = (k & 1 ? cy : cx)[k / 2];
@@ -470,6 +470,23 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
             dup = fabs(steps[i] * FM_TILE / p - 1) < 0.0005;
         if (!dup)
             steps[nsteps++] = p / FM_TILE;
+    }
+    /* the octaves of every period candidate: on a static, textured picture
+     * the harmonic score can rank a period's double and half above the
+     * period itself (the 768x576 static street camera squeezed to 576x576
+     * kept 2.4 and 0.6 fine samples per mark pixel, not 1.2; squeezed to
+     * 640x360 it kept 2.66, not 1.33), and the search then missed a mark
+     * that reads at pilot z 35 once aligned */
+    for (int k = 0; k < 2 * NCAND; k++) {
+        double p = (k & 1 ? cy : cx)[k / 2] / FM_TILE;
+        for (int o = 0; o < 2 && p > 0; o++) {
+            double q = o ? 2 * p : p / 2;
+            int dup = q < MIN_MARK_STEP || q > MAX_MARK_STEP;
+            for (int i = 0; i < nsteps && !dup; i++)
+                dup = fabs(steps[i] / q - 1) < 0.0005;
+            if (!dup)
+                steps[nsteps++] = q;
+        }
     }
     /* the nominal grid (whole picture height shown) is always a candidate */
     steps[nsteps++] = acc->step / acc->fine_step;
