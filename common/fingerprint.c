@@ -5,6 +5,7 @@
 #include "fingerprint.h"
 
 #include <float.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -914,9 +915,19 @@ static void keep_top(Top *t, const Hyp *h)
             t->worst = i;
 }
 
-int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint *clip,
-                                double clip_from, double clip_to, FmFpMatch *res,
-                                FmError *err)
+/* The master seconds j (relative to s0) at which a clip window 0 of phase
+ * `phase` and speed r lands with an offset (master time at clip time 0) in
+ * [lo, hi]: *j0 .. *j1, or all when the bounds are infinite. */
+static void offset_range(double lo, double hi, int64_t s0, double phase, double r, double c0,
+                         long *j0, long *j1)
+{
+    *j0 = isfinite(lo) ? (long)ceil(lo - (double)s0 - phase + r * c0) : LONG_MIN / 2;
+    *j1 = isfinite(hi) ? (long)floor(hi - (double)s0 - phase + r * c0) : LONG_MAX / 2;
+}
+
+static int compare(const FmFingerprint *master, const FmFingerprint *clip, double clip_from,
+                   double clip_to, double offset_lo, double offset_hi, FmFpMatch *res,
+                   FmError *err)
 {
     if (!master || !clip || !res)
         return fm_error_set(err, FM_EINVAL, "fingerprint compare: NULL argument");
@@ -980,9 +991,14 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
             long n = (long)floor(speeds[use_r[a]] * dur + (double)pi / bps) + 1;
             max_k = n > max_k ? n : max_k;
             int ns = seg_list(n, seg);
+            long j0, j1;
+            offset_range(offset_lo, offset_hi, s0, (double)pi / bps, speeds[use_r[a]], c0, &j0,
+                         &j1);
             for (int si = 0; si < ns; si++) {
-                long len = seg[si][1] - seg[si][0];
-                hyps += (double)nzoom * 4 * (double)(len + m.n - 3 > 0 ? len + m.n - 3 : 1);
+                long len = seg[si][1] - seg[si][0], offs = len + m.n - 3;
+                if ((double)j1 - (double)j0 + 1 < (double)offs)
+                    offs = j1 - j0 + 1;
+                hyps += (double)nzoom * 4 * (double)(offs > 0 ? offs : 1);
             }
         }
     /*
@@ -1018,7 +1034,10 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
                 }
                 int ns = seg_list(c.n, seg), nb = seg_bounds(seg, ns, bounds);
                 int second = kstride > 1 || ns > 1;
-                for (long j = -(c.n - 2); j <= m.n - 2; j++) {
+                long j0, j1;
+                offset_range(offset_lo, offset_hi, s0, (double)pi / bps, speeds[ri], c0, &j0,
+                             &j1);
+                for (long j = j0 > -(c.n - 2) ? j0 : -(c.n - 2); j <= m.n - 2 && j <= j1; j++) {
                     pair_stats(&c, &m, j, kstride, master->vmask, bounds, nb, &pr);
                     if (pr.n == 0)
                         continue;
@@ -1062,7 +1081,11 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
             break;
         }
         long hb[2] = { h->ks, h->ke };
+        long j0, j1;
+        offset_range(offset_lo, offset_hi, s0, (double)h->pi / bps, speeds[h->ri], c0, &j0, &j1);
         for (long j = h->j - 1; j <= h->j + 1; j++) {
+            if (j < j0 || j > j1)
+                continue;
             Counts ct;
             pair_stats(&c, &m, j, 1, master->vmask, hb, 2, &pr);
             seg_counts(&pr, h->ks, h->ke, nv_bits, &ct);
@@ -1103,6 +1126,22 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
 done:
     seq_free(&m);
     return ret;
+}
+
+int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint *clip,
+                                double clip_from, double clip_to, FmFpMatch *res,
+                                FmError *err)
+{
+    return compare(master, clip, clip_from, clip_to, -INFINITY, INFINITY, res, err);
+}
+
+int fm_fingerprint_compare_near(const FmFingerprint *master, const FmFingerprint *clip,
+                                double clip_from, double clip_to, double offset_from,
+                                double offset_to, FmFpMatch *res, FmError *err)
+{
+    if (isnan(offset_from) || isnan(offset_to) || offset_to < offset_from)
+        return fm_error_set(err, FM_EINVAL, "fingerprint compare: empty offset range");
+    return compare(master, clip, clip_from, clip_to, offset_from, offset_to, res, err);
 }
 
 int fm_fingerprint_compare(const FmFingerprint *master, const FmFingerprint *clip,

@@ -184,5 +184,14 @@ int fm_fingerprint_compare(const FmFingerprint *master, const FmFingerprint *cli
 int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint *clip,
                                 double clip_from, double clip_to, FmFpMatch *res,
                                 FmError *err);
+/* The same with only the alignments whose offset (master time = offset +
+ * speed x clip time) lies in [offset_from, offset_to]: the one place another
+ * source (the mark's position) says the clip comes from. Only those are
+ * counted as hypotheses, so a still shot, whose best alignment over the
+ * whole master is a tie anywhere along the shot, still matches there.
+ * FM_EINVAL also for an empty offset range. */
+int fm_fingerprint_compare_near(const FmFingerprint *master, const FmFingerprint *clip,
+                                double clip_from, double clip_to, double offset_from,
+                                double offset_to, FmFpMatch *res, FmError *err);
 
 #endif

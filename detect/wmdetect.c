@@ -39,6 +39,7 @@ typedef struct ContentCheck {
     double clip_aspect;   /* the clip's width / height */
     double issued_aspect; /* the issued picture's, from its receipt (0: unknown) */
     double clip_t0;       /* clip time of the detector's first window */
+    double clip_from, clip_to;  /* the clip's span compared, seconds */
     /* the pictures are the issued title's, but of another part of it than
      * the mark says (content_elsewhere): a mark moved within the title, or
      * pasted on a shot that goes on past the marked part */
@@ -62,21 +63,73 @@ static const char *verdict_name(const ContentCheck *cc)
  */
 #define POSITION_TOLERANCE FM_EPOCH_SECONDS
 
-/* Marks cc->elsewhere when the fingerprint matched the issued title at a
- * master time more than POSITION_TOLERANCE from the one a verified mark
- * gives (modulo the epochs' cycle). A recipient named without a verified
- * signature is not checked: its epochs may come from a weak pilot. */
-static void check_position(const FmDetectResult *r, ContentCheck *cc)
+/* Whether a match's alignment puts the clip's time clip_t0 within
+ * POSITION_TOLERANCE of master time at, modulo the epochs' cycle. */
+static int aligned_near(const FmFpMatch *m, double clip_t0, double at)
+{
+    double cycle = FM_EPOCHS * FM_EPOCH_SECONDS;
+    double d = fmod(fabs(m->offset + m->speed * clip_t0 - at), cycle);
+    return (d < cycle - d ? d : cycle - d) <= POSITION_TOLERANCE;
+}
+
+/*
+ * Where the mark places the clip (master seconds at clip time clip_t0), or
+ * NAN when that is not known: a verified mark's epochs, or those of the
+ * epoch search's best hypothesis when the recipient was named under it
+ * (not under a runner-up or a stretch alone, and with the key the blind
+ * result is for): each epoch's slots are scrambled with its own key, so a
+ * codeword read under wrong epochs correlates with nothing, and a
+ * significant naming dates the clip as well as a signature does.
+ */
+static double mark_position(const FmDetectResult *r, const Identification *id, int best_key)
+{
+    if (!isfinite(r->master_position))
+        return NAN;
+    if (r->found && r->signature_valid)
+        return r->master_position;
+    if (!r->signature_valid && identify_named_count(id) && id->scored &&
+        id->key == best_key && id->naming.scores[0].alternative < 0 &&
+        id->naming.scores[0].stretch < 0)
+        return r->master_position;
+    return NAN;
+}
+
+/*
+ * Marks cc->elsewhere when the fingerprint matched the issued title only at
+ * a master time more than POSITION_TOLERANCE from where the mark places the
+ * clip (at, from mark_position()). The best alignment over the whole title
+ * can lie elsewhere for a legit clip of a still shot (its seconds tie along
+ * the shot), so the clip is compared once more at the alignments within
+ * the tolerance of the mark's place alone (and of that place plus whole
+ * epoch cycles, for titles longer than one): a match there vouches.
+ * issued: the fingerprint cc->m came from.
+ */
+static int check_position(ContentCheck *cc, double at, const FmFingerprint *issued,
+                          const FmFingerprint *clip, FmError *err)
 {
     cc->elsewhere = 0;
-    if (!cc->checked || cc->m.verdict != FM_FP_MATCH || !r->found || !r->signature_valid ||
-        !isfinite(r->master_position))
-        return;
+    if (!cc->checked || cc->m.verdict != FM_FP_MATCH || !isfinite(at))
+        return 0;
+    cc->mark_at = at;
+    if (aligned_near(&cc->m, cc->clip_t0, at))
+        return 0;
     double cycle = FM_EPOCHS * FM_EPOCH_SECONDS;
-    double at = cc->m.offset + cc->m.speed * cc->clip_t0;
-    double d = fmod(fabs(at - r->master_position), cycle);
-    cc->mark_at = r->master_position;
-    cc->elsewhere = (d < cycle - d ? d : cycle - d) > POSITION_TOLERANCE;
+    for (int k = 0; k < 4; k++) {
+        /* offsets: master time at clip time 0 (retimings change the
+         * clip_t0 term by less than the tolerance's slack) */
+        double o = at + k * cycle - cc->clip_t0;
+        FmFpMatch near;
+        if (fm_fingerprint_compare_near(issued, clip, cc->clip_from, cc->clip_to,
+                                        o - POSITION_TOLERANCE, o + POSITION_TOLERANCE, &near,
+                                        err) < 0)
+            return -1;
+        if (near.verdict == FM_FP_MATCH && aligned_near(&near, cc->clip_t0, at)) {
+            cc->m = near;
+            return 0;
+        }
+    }
+    cc->elsewhere = 1;
+    return 0;
 }
 
 /* The fingerprint vouches for the pictures: the issued title's, where the
@@ -271,6 +324,7 @@ static const char *status_name(const FmDetectResult *r, const Identification *id
            : unbound(r, cc) ? (r->content_mismatch ? "unbound" : "verified_binding_unconfirmed")
            : r->signature_valid ? "verified"
            : named_contradicted(r, cc, id) ? "named_unbound"
+           : identify_named_count(id) && cc->elsewhere ? "named_unconfirmed"
            : identify_named_count(id) ? "named"
            : r->found ? "present_unverified" : "absent";
 }
@@ -767,11 +821,18 @@ int main(int argc, char **argv)
         goto fail_err;
     /* a valid signature on pictures that are not the issued title's: the
      * copy attack, or a re-stamp by a detection-key holder */
+    cc.clip_t0 = acc.t_origin;
     if (master_fp && best.signature_valid) {
-        if (fm_fingerprint_compare_span(master_fp, clip_fp, best.span[0],
-                                        best.span[1] + FM_WINDOW_SECONDS, &cc.m, &err) < 0)
+        cc.clip_from = best.span[0];
+        cc.clip_to = best.span[1] + FM_WINDOW_SECONDS;
+        if (fm_fingerprint_compare_span(master_fp, clip_fp, cc.clip_from, cc.clip_to, &cc.m,
+                                        &err) < 0)
             goto fail_err;
         cc.checked = 1;
+        /* the fingerprint's alignment against where the mark places the clip */
+        if (check_position(&cc, mark_position(&best, &ident, best_key), master_fp, clip_fp,
+                           &err) < 0)
+            goto fail_err;
     }
     /* else the same check against the issuance's own fingerprint (the
      * registry row's or its receipt's): of the message decoded blind, or of
@@ -790,16 +851,18 @@ int main(int argc, char **argv)
                                                 : (acc.nwin ? acc.win[acc.nwin - 1].t_last
                                                             + FM_WINDOW_SECONDS : 0);
         if (named_fp) {
+            cc.clip_from = from;
+            cc.clip_to = to;
             fr = fm_fingerprint_compare_span(named_fp, clip_fp, from, to, &cc.m, &err);
+            cc.checked = fr >= 0;
+            if (fr >= 0)
+                fr = check_position(&cc, mark_position(&best, &ident, best_key), named_fp,
+                                    clip_fp, &err);
             fm_fingerprint_free(&named_fp);
             if (fr < 0)
                 goto fail_err;
-            cc.checked = 1;
         }
     }
-    /* the fingerprint's alignment against where the mark places the clip */
-    cc.clip_t0 = acc.t_origin;
-    check_position(&best, &cc);
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
     if (report_path) {
@@ -844,7 +907,8 @@ int main(int argc, char **argv)
         print_text(clip, &best, fp, &cc, &pv, &ident);
     /* named from the issued messages: found, by the signed message on record */
     ret = identify_named_count(&ident) && !best.signature_valid
-              ? (named_contradicted(&best, &cc, &ident) ? EXIT_MISMATCH : EXIT_FOUND)
+              ? (named_contradicted(&best, &cc, &ident) ? EXIT_MISMATCH
+                 : cc.elsewhere ? EXIT_UNVERIFIED : EXIT_FOUND)
         : !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
         : fingerprint_contradicts(&best, &cc) ? EXIT_MISMATCH
         : fingerprint_unaligned(&cc) ? EXIT_UNVERIFIED
