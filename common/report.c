@@ -224,7 +224,10 @@ static void put_verdict(FILE *f, const FmReportInput *in)
     int vouched = in->content && in->content->verdict == FM_FP_MATCH && !in->content_elsewhere;
     int not_bound = fm_detect_unbound(r, vouched) && !unaligned;
     int tag_says_no = not_bound && r->content_mismatch;
-    const char *cls = !r->found ? "none" : mismatch || tag_says_no ? "mismatch"
+    const char *cls = in->named == FM_REPORT_NAMED_UNBOUND ? "mismatch"
+                      : in->named == FM_REPORT_NAMED_UNCONFIRMED ? "unverified"
+                      : in->named == FM_REPORT_NAMED ? "found"
+                      : !r->found ? "none" : mismatch || tag_says_no ? "mismatch"
                       : unaligned || not_bound ? "unverified"
                       : r->signature_valid ? "found" : "unverified";
     fprintf(f, "<p class=\"verdict %s\" id=\"verdict\">", cls);
@@ -272,6 +275,19 @@ static void put_verdict(FILE *f, const FmReportInput *in)
               "key <span class=\"mono\">", f);
         fm_html_escape(f, in->key_fingerprint);
         fputs("</span>, but its payload is in a format this version does not read.", f);
+    } else if (in->named) {
+        fprintf(f, "The payload of this clip could not be decoded blind, but scored against "
+                   "the issued messages it names %d recipient%s (section 9), each at a "
+                   "false-alarm probability corrected for the messages tested.",
+                in->nrecipients, in->nrecipients == 1 ? "" : "s");
+        if (in->named == FM_REPORT_NAMED_UNBOUND)
+            fputs(" <strong>However, the issuance's recorded content does not match these "
+                  "pictures: the issued mark may have been copied onto other video.</strong>",
+                  f);
+        else if (in->named == FM_REPORT_NAMED_UNCONFIRMED)
+            fprintf(f, " <strong>However, these are the issued title's pictures of another "
+                       "part of it than the mark's epochs say (section 8): the mark may have "
+                       "been moved within the title. Unconfirmed.</strong>");
     } else if (r->found) {
         fputs("A filmmark watermark is present in this clip (false-alarm probability ", f);
         put_p(f, r->false_alarm_log10);

@@ -43,6 +43,15 @@ typedef struct FmReportRecipient {
     const char *receipt;        /* the receipt's text or where it is kept, may be NULL */
 } FmReportRecipient;
 
+typedef enum FmReportNamed {
+    FM_REPORT_NAMED_NONE = 0,       /* none named without a blind decode */
+    FM_REPORT_NAMED = 1,            /* named, the pictures not contradicted */
+    FM_REPORT_NAMED_UNCONFIRMED = 2,    /* the fingerprint matches only elsewhere
+                                         * in the title than the mark's epochs say */
+    FM_REPORT_NAMED_UNBOUND = 3,    /* the issuance's fingerprint or tag
+                                     * contradicts the pictures */
+} FmReportNamed;
+
 typedef struct FmReportInput {
     /* what was analysed */
     const char *clip_path;
@@ -77,11 +86,14 @@ typedef struct FmReportInput {
     const FmThumbnail *thumbs;
     const double *thumb_z;          /* the strength at each thumbnail, may be NULL */
     int nthumbs;
-    /* the registry (issue 9): empty until it is wired in */
+    /* the registry of issued marks, or the receipts given */
     int registry_consulted;
     const char *registry;           /* which one (path or URL without password) */
     const FmReportRecipient *recipients;
     int nrecipients;
+    /* recipients named from the issued messages without a blind decode
+     * (wmdetect's status named, named_unconfirmed, named_unbound) */
+    FmReportNamed named;
 } FmReportInput;
 
 /* Writes s to f HTML-escaped for text and quoted attribute values: & < > " '

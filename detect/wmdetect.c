@@ -894,6 +894,9 @@ int main(int argc, char **argv)
             .registry_consulted = ident.registry[0] || ident.scored,
             .registry = ident.registry[0] ? ident.registry : "the receipts given",
             .recipients = named, .nrecipients = nrec,
+            .named = best.signature_valid || !identify_named_count(&ident) ? FM_REPORT_NAMED_NONE
+                     : named_contradicted(&best, &cc, &ident) ? FM_REPORT_NAMED_UNBOUND
+                     : cc.elsewhere ? FM_REPORT_NAMED_UNCONFIRMED : FM_REPORT_NAMED,
         };
         int rr = fm_report_make(report_path, &in, &err);
         free(named);

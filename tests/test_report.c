@@ -421,6 +421,44 @@ Test(report, verdicts_in_plain_words)
     fm_thumbnail_free(&x.thumb);
 }
 
+Test(report, a_recipient_named_without_a_blind_decode)
+{
+    /* wmdetect's named, named_unconfirmed and named_unbound: the verdict
+     * says who the issued messages name, even when the pilot alone is not
+     * significant, and what the content says about it */
+    Fixture x;
+    fixture(&x);
+    x.res.found = 0;
+    x.res.signature_valid = 0;
+    x.res.pilot_z = 5.1;
+    x.res.false_alarm_log10 = -0.5;
+    x.in.receipt_path = NULL;
+    x.in.named = FM_REPORT_NAMED;
+    char *html = page(&x.in);
+    expect_balanced(html);
+    cr_assert(strstr(html, "class=\"verdict found\""));
+    cr_assert(strstr(html, "could not be decoded blind, but scored against the issued messages"));
+    cr_assert(!strstr(html, "No filmmark watermark was found"));
+    free(html);
+    x.in.named = FM_REPORT_NAMED_UNCONFIRMED;
+    x.in.content_elsewhere = 1;
+    x.in.content_mark_at = 0;
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict unverified\""));
+    cr_assert(strstr(html, "moved within the title"));
+    cr_assert(strstr(html, "not where the mark says"));
+    free(html);
+    x.in.named = FM_REPORT_NAMED_UNBOUND;
+    x.in.content_elsewhere = 0;
+    x.content.verdict = FM_FP_NO_MATCH;
+    x.content.match = 0;
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict mismatch\""));
+    cr_assert(strstr(html, "recorded content does not match these pictures"));
+    free(html);
+    fm_thumbnail_free(&x.thumb);
+}
+
 Test(report, content_match_from_the_registry_without_a_receipt)
 {
     /* no --receipt, but the registry row of the issuance recorded the
