@@ -723,6 +723,33 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
     free(reg);
 }
 
+/*
+ * A two-part title (testsrc2 for 4 s, then mandelbrot for 4 s, 640x360,
+ * FFV1) in `two`, issued to recipient 5 of title 12 at `strength` (a string)
+ * into `deliv`, recorded in `reg`; and in `forged` the change its first 4 s
+ * carry (deliverable - master) pasted on the title's own, never-marked
+ * pictures of 4-8 s, then `after` (an ffmpeg filter, or "null").
+ */
+static void move_mark_within_title(const char *reg, const char *two, const char *deliv,
+                                   const char *strength, const char *after,
+                                   const char *forged)
+{
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=size=640x360:rate=24:duration=4 "
+                       "-f lavfi -i mandelbrot=size=640x360:rate=24 -filter_complex "
+                       "\"[1:v]trim=duration=4,setpts=PTS-STARTPTS[b];"
+                       "[0:v]format=yuv420p[a];[b]format=yuv420p[c];[a][c]concat=n=2:v=1\" "
+                       "-c:v ffv1 '%s'", two), 0);
+    const char *emb[] = { WMEMBED, "-k", key, "-i", two, "-o", deliv, "--codec", "ffv1",
+                          "--title-id", "12", "--recipient-id", "5", "--strength", strength,
+                          "--no-verify", "--registry", reg, "-q", NULL };
+    cr_assert_eq(tu_run(emb, NULL, NULL), 0);
+    cr_assert_eq(tu_sh(FFMPEG " -t 4 -i '%s' -t 4 -i '%s' -ss 4 -t 4 -i '%s' -filter_complex "
+                       "\"[0:v][1:v]blend=c0_expr='A-B+128':c1_expr=128:c2_expr=128[d];"
+                       "[2:v]setpts=PTS-STARTPTS[m];"
+                       "[m][d]blend=c0_expr='A+B-128':c1_expr=A:c2_expr=A,%s\" "
+                       "-c:v ffv1 '%s'", deliv, two, two, after, forged), 0);
+}
+
 /* The same move made too weak to decode (a deliverable at strength 0.18,
  * noise added after the paste): the registry names the recipient from the
  * issued messages, under the epochs the mark gives (master 0 s), while the
@@ -735,20 +762,7 @@ Test(publish, a_weak_mark_moved_within_the_title_is_named_but_not_vouched_for, .
     char *reg = tu_path(dir, "regw.sqlite"), *two = tu_path(dir, "twow.mkv"),
          *deliv = tu_path(dir, "twow_marked.mkv"), *forged = tu_path(dir, "movedw.mkv"),
          *tail = tu_path(dir, "tailw.mkv");
-    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=size=640x360:rate=24:duration=4 "
-                       "-f lavfi -i mandelbrot=size=640x360:rate=24 -filter_complex "
-                       "\"[1:v]trim=duration=4,setpts=PTS-STARTPTS[b];"
-                       "[0:v]format=yuv420p[a];[b]format=yuv420p[c];[a][c]concat=n=2:v=1\" "
-                       "-c:v ffv1 '%s'", two), 0);
-    const char *emb[] = { WMEMBED, "-k", key, "-i", two, "-o", deliv, "--codec", "ffv1",
-                          "--title-id", "12", "--recipient-id", "5", "--strength", "0.18",
-                          "--no-verify", "--registry", reg, "-q", NULL };
-    cr_assert_eq(tu_run(emb, NULL, NULL), 0);
-    cr_assert_eq(tu_sh(FFMPEG " -t 4 -i '%s' -t 4 -i '%s' -ss 4 -t 4 -i '%s' -filter_complex "
-                       "\"[0:v][1:v]blend=c0_expr='A-B+128':c1_expr=128:c2_expr=128[d];"
-                       "[2:v]setpts=PTS-STARTPTS[m];"
-                       "[m][d]blend=c0_expr='A+B-128':c1_expr=A:c2_expr=A,noise=c0s=8:c0f=t\" "
-                       "-c:v ffv1 '%s'", deliv, two, two, forged), 0);
+    move_mark_within_title(reg, two, deliv, "0.18", "noise=c0s=8:c0f=t", forged);
     char *o = NULL;
     const char *det[] = { WMDETECT, "-k", dkey, "--registry", reg, "--json", "-q", forged, NULL };
     int rc = tu_run(det, &o, NULL);
@@ -823,20 +837,7 @@ Test(publish, a_mark_moved_within_the_title_is_not_vouched_for_by_its_fingerprin
     char *reg = tu_path(dir, "reg.sqlite"), *two = tu_path(dir, "two.mkv"),
          *deliv = tu_path(dir, "two_marked.mkv"), *forged = tu_path(dir, "moved.mkv"),
          *tail = tu_path(dir, "tail.mkv");
-    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=size=640x360:rate=24:duration=4 "
-                       "-f lavfi -i mandelbrot=size=640x360:rate=24 -filter_complex "
-                       "\"[1:v]trim=duration=4,setpts=PTS-STARTPTS[b];"
-                       "[0:v]format=yuv420p[a];[b]format=yuv420p[c];[a][c]concat=n=2:v=1\" "
-                       "-c:v ffv1 '%s'", two), 0);
-    const char *emb[] = { WMEMBED, "-k", key, "-i", two, "-o", deliv, "--codec", "ffv1",
-                          "--title-id", "12", "--recipient-id", "5", "--no-verify",
-                          "--registry", reg, "-q", NULL };
-    cr_assert_eq(tu_run(emb, NULL, NULL), 0);
-    cr_assert_eq(tu_sh(FFMPEG " -t 4 -i '%s' -t 4 -i '%s' -ss 4 -t 4 -i '%s' -filter_complex "
-                       "\"[0:v][1:v]blend=c0_expr='A-B+128':c1_expr=128:c2_expr=128[d];"
-                       "[2:v]setpts=PTS-STARTPTS[m];"
-                       "[m][d]blend=c0_expr='A+B-128':c1_expr=A:c2_expr=A\" "
-                       "-c:v ffv1 '%s'", deliv, two, two, forged), 0);
+    move_mark_within_title(reg, two, deliv, "1", "null", forged);
     json_t *j = detect_with(reg, forged, 4);
     cr_assert(json_is_true(json_object_get(j, "signature_valid")), "the pasted mark did not "
               "verify: the test shows nothing");
