@@ -195,14 +195,16 @@ def write_md(res, path):
     L.append("* **recovered**: found, signature valid, and the right title and recipient "
              "ids (collusion: either colluder's).")
     L.append("* **raw BER**: bit error rate before error correction, against the receipt's "
-             "message (the code with list decoding decodes up to ~19 %).")
+             "message (format 2's code decodes up to ~19 %, the polar code of formats 3-6 "
+             "up to ~29 %: each clip's section says which format its run read).")
     L.append("* **false-alarm p**: the detector's probability that an unmarked clip scores "
              "as high (all geometry hypotheses counted).")
     L.append("* **shortest excerpt**: the first of 2, 5, 10 s (from the start, "
              "`--duration`) that still recovers; *full* when the clip is not longer.")
     L.append("* z = pilot z; receipt z = informed correlation with the receipt; "
-             "detect = wall-clock seconds of the full-clip `wmdetect` run (2 jobs in "
-             "parallel, so timings are indicative; see speed.md).")
+             "detect = wall-clock seconds of the full-clip `wmdetect` run (with the "
+             "parallel jobs each clip's run line gives, so timings are indicative; see "
+             "speed.md).")
     L.append("")
     for name in sorted(res.get("clips", {}), key=clip_sort_key):
         c = res["clips"][name]
@@ -233,6 +235,12 @@ def write_md(res, path):
         elif c.get("quality_error"):
             L.append(f"* ffmpeg psnr/ssim: failed ({c['quality_error']})")
         atk = sorted(c.get("attacks", {}).values(), key=lambda r: r.get("index", 999))
+        # what the detections say they read (runs before 0.6 recorded no format)
+        fmts = sorted({(r.get("detect") or {}).get("mark_format") for r in atk} - {None})
+        vers = sorted({(r.get("detect") or {}).get("version") for r in atk} - {None})
+        L.append("* mark format read: "
+                 + (", ".join(str(f) for f in fmts) if fmts else "not recorded (an older run: see its commit)")
+                 + (f" (wmdetect {', '.join(vers)})" if vers else ""))
         ran = [r for r in atk if r.get("status") == "ok"]
         ok = [r for r in ran if r.get("recovered")]
         L.append(f"* recovered {len(ok)} of {len(ran)} attacks run"
