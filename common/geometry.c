@@ -460,7 +460,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     memcpy(s.tile, pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
     fftwf_execute_dft_r2c(s.fwd, s.tile, s.pilot_f);
 
-    double steps[6 * NCAND + 1 + MAX_CROP_STEPS + 6 * NCAND * 2 * SCAN_STEPS];
+    double steps[6 * NCAND + 5 + MAX_CROP_STEPS + (6 * NCAND + 4) * 2 * SCAN_STEPS];
     int nsteps = 0;
     for (int k = 0; k < 2 * NCAND; k++) {
         double p = (k & 1 ? cy : cx)[k / 2];
@@ -487,6 +487,21 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
             if (!dup)
                 steps[nsteps++] = q;
         }
+    }
+    /* the nominal grid's step squeezed or stretched by the common
+     * anamorphic conversions (4:3 <-> 16:9, 2.39:1 <-> 16:9): a boxed
+     * picture's own period can be missing from the candidates (the 768x576
+     * street camera squeezed to 576 wide and pillarboxed in 768 showed none
+     * near its x period in one of six marks), while its height, and so the
+     * nominal step along the axis not squeezed, is often the clip's */
+    static const double anamorphic[] = { 0.75, 4.0 / 3.0, 0.744, 1.0 / 0.744 };
+    for (size_t k = 0; k < sizeof anamorphic / sizeof anamorphic[0]; k++) {
+        double q = acc->step / acc->fine_step * anamorphic[k];
+        int dup = q < MIN_MARK_STEP || q > MAX_MARK_STEP;
+        for (int i = 0; i < nsteps && !dup; i++)
+            dup = fabs(steps[i] / q - 1) < 0.0005;
+        if (!dup)
+            steps[nsteps++] = q;
     }
     /* the nominal grid (whole picture height shown) is always a candidate */
     steps[nsteps++] = acc->step / acc->fine_step;

@@ -129,10 +129,13 @@ Test(geometry_aspect, sixteen_nine_stretched_to_four_three_is_found_and_verified
  * squeezed to 576x576 (x 0.75), letterboxed into 768x768 (x and y 0.75 of
  * the clip's nominal grid) and pillarboxed (576 wide in 768), each
  * re-encoded by x264 (veryfast, CRF 23, one thread: the same bytes on every
- * host). On this static, textured picture the autocorrelation ranked the x
- * period's double and half above it, and the search, trying only those,
- * missed marks that read at pilot z 30-33 once aligned (0.7.1: all three
- * absent); the octaves of each period candidate are now tried as well.
+ * host; a fixed issue time, so the same mark). On this static, textured
+ * picture the autocorrelation ranked the x period's double and half above
+ * it, and the search, trying only those, missed marks that read at pilot z
+ * 30-33 once aligned (0.7.1: all three absent); the octaves of each period
+ * candidate are now tried as well, and the nominal step squeezed or
+ * stretched by the common anamorphic ratios (the pillarboxed copy of this
+ * issuance had no candidate near its x period at all).
  */
 Test(geometry_aspect, reencoded_squeezed_and_boxed_copies_of_a_static_picture_are_found,
      .timeout = 600)
@@ -147,7 +150,8 @@ Test(geometry_aspect, reencoded_squeezed_and_boxed_copies_of_a_static_picture_ar
     fm_key_free(&dk);
     const char *emb[] = { FM_BUILD_DIR "/wmembed", "-k", skey, "-i",
                           FM_SOURCE_DIR "/samples/sample.mkv", "-o", deliv, "--codec", "ffv1",
-                          "--title-id", "43", "--recipient-id", "169", "--no-verify",
+                          "--title-id", "43", "--recipient-id", "169",
+                          "--issued", "2026-12-01T00:02Z", "--no-verify",
                           "--no-registry", "-q", NULL };
     cr_assert_eq(tu_run(emb, NULL, NULL), 0);
     static const struct { const char *filter, *what; double sx, sy; } cases[] = {
