@@ -188,6 +188,15 @@ static void keep_alt(Segment *seg, uint32_t n0, int phase, double z)
         seg->nalt++;
 }
 
+/* Master seconds at the clip's first window under hypothesis h of the
+ * stretch that starts at window w0 (modulo the epochs' cycle). */
+static double master_position(const Hypothesis *h, int w0)
+{
+    return fmod(h->n0 * FM_EPOCH_SECONDS + h->phase * FM_WINDOW_SECONDS - w0 * FM_WINDOW_SECONDS +
+                    FM_EPOCHS * FM_EPOCH_SECONDS,
+                FM_EPOCHS * FM_EPOCH_SECONDS);
+}
+
 static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Segment *alts)
 {
     best->z = -INFINITY;
@@ -636,10 +645,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     double lp = fm_gauss_tail_log10(res->pilot_z) + log10(hyp);
     res->false_alarm_log10 = lp > 0 ? 0 : lp;
     res->false_alarm_probability = pow(10, res->false_alarm_log10);
-    const Segment *b = &seg[best];
-    res->master_position = fmod(b->h.n0 * FM_EPOCH_SECONDS + b->h.phase * FM_WINDOW_SECONDS -
-                                    b->w0 * FM_WINDOW_SECONDS + FM_EPOCHS * FM_EPOCH_SECONDS,
-                                FM_EPOCHS * FM_EPOCH_SECONDS);
+    res->master_position = master_position(&seg[best].h, seg[best].w0);
 
     if (expected) {
         fm_bytes_to_bits(expected, FM_MESSAGE_BYTES, refbits);
@@ -716,6 +722,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
             int sf = -1, sl = -1;
             memset(as, 0, sizeof(float) * FM_CODED_BITS);
             read_stretch(d, &alt, NULL, as, NULL, smark, shalf, snoise, &es, &eq, &sf, &sl, 0);
+            ev->alt_position[ev->nalt] = master_position(&alt.h, alt.w0);
             ev->nalt++;
         }
     }

@@ -128,6 +128,9 @@ typedef struct FmEvidence {
      * pilot is weak the true epochs may not be the best one */
     int nalt;
     float *alt_soft;            /* nalt x FM_CODED_BITS, malloc'd */
+    /* where each runner-up places the clip: master seconds at the clip's
+     * first window, as FmDetectResult.master_position for the best one */
+    double alt_position[FM_EVIDENCE_ALTS];
     /* the soft evidence of every data rank (FmSlotMap.rank), summed over the
      * stretches read: soft[b] is the sum of rank_soft[r] over r % FM_CODED_BITS
      * == b; kept so that a code of another length can be tried on the same

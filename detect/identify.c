@@ -214,6 +214,11 @@ static int score_key(void *opaque, int k, const FmDetectResult *cur, const FmEvi
     id->naming = nr;
     id->key = k;
     id->scored = 1;
+    /* the epochs the first candidate's score was read under */
+    int alt = nr.scores[0].alternative;
+    id->named_position = nr.scores[0].stretch >= 0 ? NAN
+                         : alt < 0 ? cur->master_position
+                         : alt < ev->nalt ? ev->alt_position[alt] : NAN;
     free(id->ranked);
     if (!(id->ranked = malloc(n * sizeof(*id->ranked))))
         return fm_error_set(err, FM_ENOMEM, "out of memory");

@@ -43,6 +43,10 @@ typedef struct Identification {
     long masks;                 /* after identify_run(): (candidate, mask) pairs of every key, counted in
                                    each key's correction (naming.h) */
     FmNamingResult naming;
+    double named_position;      /* where the hypothesis that named the first
+                                   recipient places the clip (master seconds at
+                                   the clip's first window), NAN when unknown
+                                   (a stretch scored alone) */
     FmMarkConsistency consistency;  /* of the best key's blind result */
     /* optional, the caller's (evidence report): two traces with points and
      * cap set; after identify_run() trace[0] points at the best key's */

@@ -74,23 +74,19 @@ static int aligned_near(const FmFpMatch *m, double clip_t0, double at)
 
 /*
  * Where the mark places the clip (master seconds at clip time clip_t0), or
- * NAN when that is not known: a verified mark's epochs, or those of the
- * epoch search's best hypothesis when the recipient was named under it
- * (not under a runner-up or a stretch alone, and with the key the blind
- * result is for): each epoch's slots are scrambled with its own key, so a
- * codeword read under wrong epochs correlates with nothing, and a
- * significant naming dates the clip as well as a signature does.
+ * NAN when that is not known: a verified mark's epochs, or the epochs under
+ * which the recipient was named from the issued messages (the epoch
+ * search's best hypothesis or a runner-up, with the key the blind result is
+ * for; not a stretch scored alone): each epoch's slots are scrambled with
+ * its own key, so a codeword read under wrong epochs correlates with
+ * nothing, and a significant naming dates the clip as well as a signature.
  */
 static double mark_position(const FmDetectResult *r, const Identification *id, int best_key)
 {
-    if (!isfinite(r->master_position))
-        return NAN;
     if (r->found && r->signature_valid)
-        return r->master_position;
-    if (!r->signature_valid && identify_named_count(id) && id->scored &&
-        id->key == best_key && id->naming.scores[0].alternative < 0 &&
-        id->naming.scores[0].stretch < 0)
-        return r->master_position;
+        return isfinite(r->master_position) ? r->master_position : NAN;
+    if (!r->signature_valid && identify_named_count(id) && id->scored && id->key == best_key)
+        return id->named_position;
     return NAN;
 }
 
