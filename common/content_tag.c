@@ -171,6 +171,39 @@ void fm_tag_cells_add_plane(FmTagCells *c, const float *plane, int pw, int ph, i
     }
 }
 
+/* Sum of n samples, every step-th, from p: four independent running sums. */
+static uint64_t row_sum_u8(const uint8_t *p, int n, int step)
+{
+    uint32_t a = 0, b = 0, c = 0, d = 0;
+    int i = 0;
+    if (step == 1)
+        for (; i + 4 <= n; i += 4) {
+            a += p[i];
+            b += p[i + 1];
+            c += p[i + 2];
+            d += p[i + 3];
+        }
+    for (; i < n; i++)
+        a += p[(size_t)i * step];
+    return (uint64_t)a + b + c + d;
+}
+
+static uint64_t row_sum_u16(const uint16_t *p, int n, int step)
+{
+    uint64_t a = 0, b = 0, c = 0, d = 0;
+    int i = 0;
+    if (step == 1)
+        for (; i + 4 <= n; i += 4) {
+            a += p[i];
+            b += p[i + 1];
+            c += p[i + 2];
+            d += p[i + 3];
+        }
+    for (; i < n; i++)
+        a += p[(size_t)i * step];
+    return a + b + c + d;
+}
+
 void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
                            int width, int height, int ax, int ay)
 {
@@ -199,19 +232,17 @@ void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride,
             double cw = (mx1 < mw ? mx1 : mw) - (mx0 > 0 ? mx0 : 0);
             if (px0 >= px1 || cw <= 0)
                 continue;
-            double sum = 0;
+            /* whole code values: an integer sum is exact (and equals the
+             * double sum of them in any order), and has no chain of
+             * floating-point additions to wait on */
+            uint64_t isum = 0;
+            int nx = (px1 - px0 + step - 1) / step;
             long n = 0;
-            for (int y = py0; y < py1; y += step) {
-                const uint8_t *row = luma + (ptrdiff_t)y * stride;
-                if (bit_depth <= 8) {
-                    for (int x = px0; x < px1; x += step, n++)
-                        sum += row[x];
-                } else {
-                    const uint16_t *r16 = (const uint16_t *)row;
-                    for (int x = px0; x < px1; x += step, n++)
-                        sum += r16[x];
-                }
-            }
+            for (int y = py0; y < py1; y += step, n += nx)
+                isum += bit_depth <= 8 ? row_sum_u8(luma + (ptrdiff_t)y * stride + px0, nx, step)
+                                       : row_sum_u16((const uint16_t *)(luma + (ptrdiff_t)y * stride) + px0,
+                                                     nx, step);
+            double sum = (double)isum;
             /* the cell's mean, counted by the mark pixels it covers (as
              * fm_tag_cells_add_plane counts them), whatever the rounding of
              * picture pixels */
