@@ -70,10 +70,14 @@ typedef struct FmDsp {
     void (*col_moments_u8)(const uint8_t *row, int n, uint32_t *s, uint32_t *s2);
     void (*col_moments_u16)(const uint16_t *row, int n, uint32_t *s, uint64_t *s2);
 
-    /* SSIM statistics, per column over `rows` rows (rows <= 8):
-     * sa, sb, saa, sbb, sab (each n entries, overwritten) */
-    void (*ssim_cols_u8)(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
-                         ptrdiff_t sb_stride, int n, int rows, uint32_t *sums);
+    /* SSIM statistics of 8-bit pictures over `rows` rows (rows <= 8), per
+     * window of 8 columns (the last one narrower when n is not a multiple
+     * of 8): sums[5 k + 0..4] = sa, sb, saa, sbb, sab of window k (columns
+     * 8 k .. 8 k + 7), for k < (n + 7) / 8, overwritten */
+    void (*ssim_win_u8)(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
+                        ptrdiff_t sb_stride, int n, int rows, uint32_t *sums);
+    /* and of deeper ones per column: sa, sb, saa, sbb, sab (each n
+     * entries, overwritten) */
     void (*ssim_cols_u16)(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
                           ptrdiff_t sb_stride, int n, int rows, uint64_t *sums);
 

@@ -113,26 +113,27 @@ static void col_moments_u16_c(const uint16_t *row, int n, uint32_t *s, uint64_t 
     }
 }
 
-static void ssim_cols_u8_c(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
-                           ptrdiff_t sb_stride, int n, int rows, uint32_t *sums)
+static void ssim_win_u8_c(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
+                          ptrdiff_t sb_stride, int n, int rows, uint32_t *sums)
 {
-    uint32_t *sa = sums, *sb = sums + n, *saa = sums + 2 * (size_t)n, *sbb = sums + 3 * (size_t)n,
-             *sab = sums + 4 * (size_t)n;
-    for (int x = 0; x < n; x++) {
+    for (int x0 = 0, k = 0; x0 < n; x0 += 8, k++) {
+        int x1 = x0 + 8 < n ? x0 + 8 : n;
         uint32_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint32_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
-            s1 += va;
-            s2 += vb;
-            s11 += va * va;
-            s22 += vb * vb;
-            s12 += va * vb;
-        }
-        sa[x] = s1;
-        sb[x] = s2;
-        saa[x] = s11;
-        sbb[x] = s22;
-        sab[x] = s12;
+        for (int y = 0; y < rows; y++)
+            for (int x = x0; x < x1; x++) {
+                uint32_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
+                s1 += va;
+                s2 += vb;
+                s11 += va * va;
+                s22 += vb * vb;
+                s12 += va * vb;
+            }
+        uint32_t *s = sums + 5 * (size_t)k;
+        s[0] = s1;
+        s[1] = s2;
+        s[2] = s11;
+        s[3] = s22;
+        s[4] = s12;
     }
 }
 
@@ -220,7 +221,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->apply_u16 = apply_u16_c;
     d->col_moments_u8 = col_moments_u8_c;
     d->col_moments_u16 = col_moments_u16_c;
-    d->ssim_cols_u8 = ssim_cols_u8_c;
+    d->ssim_win_u8 = ssim_win_u8_c;
     d->ssim_cols_u16 = ssim_cols_u16_c;
     d->whiten_row = whiten_row_c;
     d->box_rows = box_rows_c;

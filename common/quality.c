@@ -20,23 +20,16 @@ double fm_ssim_band(const FmDsp *dsp, const uint8_t *a, ptrdiff_t stride_a, cons
     uint32_t *s32 = scratch;
     uint64_t *s64 = scratch;
     if (bit_depth <= 8)
-        dsp->ssim_cols_u8(ra, stride_a, rb, stride_b, w, bh, s32);
+        dsp->ssim_win_u8(ra, stride_a, rb, stride_b, w, bh, s32);
     else
         dsp->ssim_cols_u16((const uint16_t *)ra, stride_a / 2, (const uint16_t *)rb, stride_b / 2,
                            w, bh, s64);
     for (int x0 = 0, k = 0; x0 < w; x0 += 8, k++) {
         int bw = w - x0 < 8 ? w - x0 : 8;
         uint64_t t[5] = { 0 };
-        if (bit_depth <= 8 && bw == 8) {
-            /* a whole 8-bit window: its sums fit 32 bits (64 x 255^2) */
-            for (int i = 0; i < 5; i++) {
-                const uint32_t *c = s32 + (size_t)i * w + x0;
-                t[i] = (uint32_t)(c[0] + c[1] + c[2] + c[3] + c[4] + c[5] + c[6] + c[7]);
-            }
-        } else if (bit_depth <= 8)
+        if (bit_depth <= 8)  /* a window's 8-bit sums fit 32 bits (64 x 255^2) */
             for (int i = 0; i < 5; i++)
-                for (int x = x0; x < x0 + bw; x++)
-                    t[i] += s32[(size_t)i * w + x];
+                t[i] = s32[5 * (size_t)k + i];
         else
             for (int i = 0; i < 5; i++)
                 for (int x = x0; x < x0 + bw; x++)

@@ -278,10 +278,10 @@ static void check_ssim(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r,
     fill_px(r, a, stride * rows, bd);
     fill_px(r, b, stride * rows, bd);
     if (bd == 8) {
-        Out out = out_new(5 * (size_t)w, sizeof(uint32_t));
-        c->ssim_cols_u8(a, stride, b, stride, w, rows, (uint32_t *)out.a);
-        o->ssim_cols_u8(a, stride, b, stride, w, rows, (uint32_t *)out.b);
-        out_check(&out, "ssim_cols", lv, w, bd);
+        Out out = out_new(5 * (size_t)((w + 7) / 8), sizeof(uint32_t));
+        c->ssim_win_u8(a, stride, b, stride, w, rows, (uint32_t *)out.a);
+        o->ssim_win_u8(a, stride, b, stride, w, rows, (uint32_t *)out.b);
+        out_check(&out, "ssim_win", lv, w, bd);
     } else {
         Out out = out_new(5 * (size_t)w, sizeof(uint64_t));
         c->ssim_cols_u16(a, stride, b, stride, w, rows, (uint64_t *)out.a);
@@ -478,7 +478,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
 {
     static const char *names[] = { "cvt_u8", "cvt_u16", "hresample(3 taps)", "vacc", "lerp",
                                    "mark_row", "apply_u8", "apply_u16", "col_moments_u8",
-                                   "col_moments_u16", "ssim_cols_u8", "ssim_cols_u16",
+                                   "col_moments_u16", "ssim_win_u8", "ssim_cols_u16",
                                    "whiten_row", "box_rows(8 rows, r=4)", "vsum(9 taps)", "dct8x8", "idct8x8",
                                    "box_rows(8 rows, r=2)", "lerp_idx", "vsum(3 taps)",
                                    "hresample(area /3)" };
@@ -507,7 +507,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                                  1.01f, 0.9f, 4.0f, 1023, w); break;
             case 8: d->col_moments_u8(b->px8, w, b->u32a, b->u32b); break;
             case 9: d->col_moments_u16(b->px16, w, b->u32a, b->u64); break;
-            case 10: d->ssim_cols_u8(b->px8, 0, b->px8b, 0, w, 8, b->u32a); break;
+            case 10: d->ssim_win_u8(b->px8, 0, b->px8b, 0, w, 8, b->u32a); break;
             case 11: d->ssim_cols_u16(b->px16, 0, b->px16b, 0, w, 8, b->u64); break;
             case 12: d->whiten_row(b->f[1], 128.0f, b->f[2], b->f[3], 0.2f, w, b->f[0]); break;
             case 13: d->box_rows(b->f[1], 0, 8, w, 4, 128.0f, b->f[0], b->f[2], 0); break;

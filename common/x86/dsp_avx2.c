@@ -369,44 +369,54 @@ static void col_moments_u16_avx2(const uint16_t *row, int n, uint32_t *s, uint64
     }
 }
 
-static void ssim_cols_u8_avx2(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
-                              ptrdiff_t sb_stride, int n, int rows, uint32_t *sums)
+/* Two 8-column windows at a time: 16 pixels widened to 16 bits (a column
+ * sum over 8 rows is at most 2040), products summed in pairs of columns by
+ * madd (at most 2 x 255^2 a pair), then each 128-bit lane (one window)
+ * reduced by horizontal adds. */
+static void ssim_win_u8_avx2(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
+                             ptrdiff_t sb_stride, int n, int rows, uint32_t *sums)
 {
-    uint32_t *sa = sums, *sb = sums + n, *saa = sums + 2 * (size_t)n, *sbb = sums + 3 * (size_t)n,
-             *sab = sums + 4 * (size_t)n;
-    int x = 0;
-    for (; x + 8 <= n; x += 8) {
+    const __m256i ones = _mm256_set1_epi16(1);
+    int x = 0, k = 0;
+    for (; x + 16 <= n; x += 16, k += 2) {
         __m256i s1 = _mm256_setzero_si256(), s2 = s1, s11 = s1, s22 = s1, s12 = s1;
         for (int y = 0; y < rows; y++) {
-            __m256i va = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(a + y * sa_stride + x)));
-            __m256i vb = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(b + y * sb_stride + x)));
-            s1 = _mm256_add_epi32(s1, va);
-            s2 = _mm256_add_epi32(s2, vb);
-            s11 = _mm256_add_epi32(s11, _mm256_mullo_epi32(va, va));
-            s22 = _mm256_add_epi32(s22, _mm256_mullo_epi32(vb, vb));
-            s12 = _mm256_add_epi32(s12, _mm256_mullo_epi32(va, vb));
+            __m256i va = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(a + y * sa_stride + x)));
+            __m256i vb = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(b + y * sb_stride + x)));
+            s1 = _mm256_add_epi16(s1, va);
+            s2 = _mm256_add_epi16(s2, vb);
+            s11 = _mm256_add_epi32(s11, _mm256_madd_epi16(va, va));
+            s22 = _mm256_add_epi32(s22, _mm256_madd_epi16(vb, vb));
+            s12 = _mm256_add_epi32(s12, _mm256_madd_epi16(va, vb));
         }
-        _mm256_storeu_si256((__m256i *)(sa + x), s1);
-        _mm256_storeu_si256((__m256i *)(sb + x), s2);
-        _mm256_storeu_si256((__m256i *)(saa + x), s11);
-        _mm256_storeu_si256((__m256i *)(sbb + x), s22);
-        _mm256_storeu_si256((__m256i *)(sab + x), s12);
+        __m256i h12 = _mm256_hadd_epi32(_mm256_madd_epi16(s1, ones), _mm256_madd_epi16(s2, ones));
+        __m256i h = _mm256_hadd_epi32(h12, _mm256_hadd_epi32(s11, s22));  /* sa sb saa sbb */
+        __m256i h5 = _mm256_hadd_epi32(s12, s12);
+        h5 = _mm256_hadd_epi32(h5, h5);                                    /* sab */
+        uint32_t *s = sums + 5 * (size_t)k;
+        _mm_storeu_si128((__m128i *)s, _mm256_castsi256_si128(h));
+        s[4] = (uint32_t)_mm_cvtsi128_si32(_mm256_castsi256_si128(h5));
+        _mm_storeu_si128((__m128i *)(s + 5), _mm256_extracti128_si256(h, 1));
+        s[9] = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(h5, 1));
     }
-    for (; x < n; x++) {
+    for (; x < n; x += 8, k++) {
+        int x1 = x + 8 < n ? x + 8 : n;
         uint32_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint32_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
-            s1 += va;
-            s2 += vb;
-            s11 += va * va;
-            s22 += vb * vb;
-            s12 += va * vb;
-        }
-        sa[x] = s1;
-        sb[x] = s2;
-        saa[x] = s11;
-        sbb[x] = s22;
-        sab[x] = s12;
+        for (int y = 0; y < rows; y++)
+            for (int i = x; i < x1; i++) {
+                uint32_t va = a[y * sa_stride + i], vb = b[y * sb_stride + i];
+                s1 += va;
+                s2 += vb;
+                s11 += va * va;
+                s22 += vb * vb;
+                s12 += va * vb;
+            }
+        uint32_t *s = sums + 5 * (size_t)k;
+        s[0] = s1;
+        s[1] = s2;
+        s[2] = s11;
+        s[3] = s22;
+        s[4] = s12;
     }
 }
 
@@ -536,7 +546,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->apply_u16 = apply_u16_avx2;
     d->col_moments_u8 = col_moments_u8_avx2;
     d->col_moments_u16 = col_moments_u16_avx2;
-    d->ssim_cols_u8 = ssim_cols_u8_avx2;
+    d->ssim_win_u8 = ssim_win_u8_avx2;
     d->ssim_cols_u16 = ssim_cols_u16_avx2;
     d->whiten_row = whiten_row_avx2;
     d->box_rows = box_rows_avx2;
