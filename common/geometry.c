@@ -18,7 +18,9 @@ typedef struct Search {
     double rotation_deg;
     const float *pilot;
     float *tile;
-    float *plane;            /* mark-grid plane scratch */
+    float *plane;            /* mark-grid plane (2 fw fh floats), then the resampling
+                                scratch (scratch_cap floats) */
+    size_t scratch_cap;
     fftwf_complex *pilot_f;  /* FFT of the pilot tile */
     fftwf_complex *tile_f;
     float *xcorr;
@@ -26,14 +28,18 @@ typedef struct Search {
     long evaluated;
 } Search;
 
-/* Resamples the fine evidence onto a mark grid of the given steps (origin 0). */
+/* Resamples the fine evidence onto a mark grid of the given steps (origin 0).
+ * tmp holds tmp_cap floats; the horizontal pass needs mark width x fh. */
 static int to_mark_grid(const FmAccumulator *acc, const float *evidence, double sx, double sy,
-                        float *out, int *mw, int *mh, float *tmp)
+                        float *out, int *mw, int *mh, float *tmp, size_t tmp_cap)
 {
     FmAxisMap mx, my;
-    /* steps of 0 (no candidate scored yet) or absurd sizes: nothing to resample */
+    /* steps of 0 (no candidate scored yet) or absurd sizes: nothing to resample;
+     * nor a grid whose horizontal pass would overrun tmp (the search's
+     * refinement can take a step a little below MIN_MARK_STEP) */
     double wd = floor(acc->fw / sx), hd = floor(acc->fh / sy);
-    if (!(wd >= 8 && hd >= 8 && wd * hd <= (double)acc->fw * acc->fh * 2))
+    if (!(wd >= 8 && hd >= 8 && wd * hd <= (double)acc->fw * acc->fh * 2 &&
+          wd * acc->fh <= (double)tmp_cap))
         return FM_EINVAL;
     int w = (int)wd, h = (int)hd;
     if (fm_axis_map_init(&mx, acc->fw, w, 0, sx) < 0)
@@ -87,7 +93,8 @@ int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignm
     const float *evidence = rot ? rot : fine;
     int mw, mh, ret = FM_ENOMEM;
     if (plane && tmp && (al->rotation_deg == 0 || rot) &&
-        (ret = to_mark_grid(acc, evidence, al->step_x, al->step_y, plane, &mw, &mh, tmp)) == 0)
+        (ret = to_mark_grid(acc, evidence, al->step_x, al->step_y, plane, &mw, &mh, tmp,
+                            (size_t)w * acc->fh)) == 0)
         fm_tile_fold_flipped(plane, mw, mh, al->flip_h, al->flip_v, al->shift_x, al->shift_y,
                              tile);
     free(plane);
@@ -110,7 +117,7 @@ int fm_geometry_mark_plane(const FmAccumulator *acc, const float *fine, const Fm
     int ret = FM_ENOMEM;
     if (plane && flipped && tmp && (al->rotation_deg == 0 || rot) &&
         (ret = to_mark_grid(acc, rot ? rot : fine, al->step_x, al->step_y, plane, mw, mh,
-                            tmp)) == 0) {
+                            tmp, (size_t)w * acc->fh)) == 0) {
         for (int y = 0; y < *mh; y++) {
             int yy = al->flip_v ? *mh - 1 - y : y;
             for (int x = 0; x < *mw; x++) {
@@ -163,7 +170,8 @@ static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignm
     int mw, mh, dx = 0, dy = 0;
     float *scratch = s->plane + (size_t)s->acc->fw * s->acc->fh * 2;
     s->evaluated++;
-    if (to_mark_grid(s->acc, s->evidence, stx, sty, s->plane, &mw, &mh, scratch) < 0)
+    if (to_mark_grid(s->acc, s->evidence, stx, sty, s->plane, &mw, &mh, scratch,
+                     s->scratch_cap) < 0)
         return;
     fm_tile_fold_flipped(s->plane, mw, mh, fh, fv, 0, 0, s->tile);
     double score = best_shift(s, &dx, &dy);
@@ -431,8 +439,11 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     s.pilot_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
     s.tile_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
     /* mark plane (to_mark_grid takes at most 2 W H samples), then the
-     * resampling scratch (mark width x H <= W / MIN_MARK_STEP x H = 2 W H) */
-    s.plane = malloc(sizeof(float) * ((size_t)W * H * 4 + 1024));
+     * resampling scratch (mark width x H <= W / MIN_MARK_STEP x H = 2 W H;
+     * a candidate or its refinement can fall a little below MIN_MARK_STEP:
+     * to_mark_grid refuses what does not fit) */
+    s.scratch_cap = (size_t)W * H * 2 + 1024;
+    s.plane = malloc(sizeof(float) * ((size_t)W * H * 2 + s.scratch_cap));
     total = malloc(sizeof(float) * (size_t)W * H);
     if (!pad || !spec || !s.tile || !s.xcorr || !s.pilot_f || !s.tile_f || !s.plane || !total) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");

@@ -4,6 +4,8 @@
  * rescaled (libswscale) before detection, which is told nothing about it.
  */
 #include <criterion/criterion.h>
+#include <malloc.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <libswscale/swscale.h>
@@ -11,7 +13,9 @@
 #include "accumulator.h"
 #include "detector.h"
 #include "embedder.h"
+#include "geometry.h"
 #include "keys.h"
+#include "pattern.h"
 #include "payload.h"
 #include "testutil.h"
 #include "video_io.h"
@@ -236,4 +240,63 @@ Test(geometry, transformed_unmarked_frames_are_not_found)
         fm_accumulator_free(&acc);
     }
     tu_free_planes(frames, FRAMES);
+}
+
+/*
+ * The search's refinement moves a candidate step by up to 0.75 %, so it can
+ * try a step a little below MIN_MARK_STEP (0.5 fine samples per mark
+ * pixel), whose mark grid is wider than twice the clip: its horizontal
+ * resampling pass wrote past the search's scratch (at 640x360 a step of
+ * 0.4986 makes the grid 1283 wide: 56 floats too many). A wrong key's
+ * search on a marked 640x360 clip went there about once in 300 keys
+ * (tests/test_api.c makes a new key each run), and glibc aborted with
+ * "free(): invalid next size". Here a key's sync layer alone, laid at
+ * 0.4982 x 1.005, leads the refinement there. Big blocks come from the
+ * heap, not mmap, so that a plain build's free() notices an overrun too
+ * (AddressSanitizer always does).
+ */
+Test(geometry, refined_steps_below_the_search_range_stay_in_its_scratch)
+{
+    enum { W = 640, H = 360 };
+    const double sx = 0.4982, sy = 1.005;
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    FmKey *other = fm_key_new();
+    cr_assert_not_null(other);
+    tu_fixed_key(other, 2);
+    FmPatternKeys pk;
+    float values[FM_SLOTS];
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    uint8_t *plane = malloc((size_t)W * H);
+    cr_assert(tile && plane);
+    fm_pattern_keys_init(&pk, other->wm_key);
+    fm_sync_values(&pk, values);
+    fm_tile_render(values, tile);
+    double ss = 0;
+    for (int i = 0; i < FM_TILE * FM_TILE; i++)
+        ss += (double)tile[i] * tile[i];
+    double rms = sqrt(ss / (FM_TILE * FM_TILE));
+    FmAccumulator acc;
+    FmError err = { { 0 } };
+    TuRng rng;
+    tu_rng_seed(&rng, 3);
+    cr_assert_eq(fm_accumulator_init(&acc, W, H, &err), 0, "%s", err.msg);
+    for (int f = 0; f < 8; f++) {
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int tx = (int)floor(x / sx) % FM_TILE, ty = (int)floor(y / sy) % FM_TILE;
+                double v = 128 + 8 * tu_rng_gauss(&rng) + 8 * tile[ty * FM_TILE + tx] / rms;
+                plane[(size_t)y * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
+            }
+        cr_assert_eq(fm_accumulator_add(&acc, plane, W, 8, f / 24.0, &err), 0, "%s", err.msg);
+    }
+    FmAlignment al;
+    cr_assert_eq(fm_geometry_search(&acc, tile, &al, &err), 0, "%s", err.msg);
+    /* found where it lies, as near as the scratch allows */
+    cr_assert(fabs(al.step_x / sx - 1) < 0.005 && fabs(al.step_y / sy - 1) < 0.005,
+              "steps %.5f x %.5f, laid at %.4f x %.4f", al.step_x, al.step_y, sx, sy);
+    fm_accumulator_free(&acc);
+    fm_pattern_keys_wipe(&pk);
+    fm_key_free(&other);
+    free(tile);
+    free(plane);
 }
