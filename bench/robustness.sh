@@ -167,6 +167,8 @@ pillarbox|geometry|pillarbox: ${aw}x${H} centred in ${W}x${H}
 hflip|geometry|horizontal flip
 vflip|geometry|vertical flip
 rotate1|geometry|rotate 1° (black corners)
+vertical|geometry|re-posted in a 1080x1920 (9:16) frame: full width, blurred copy behind
+pip_half|geometry|picture in picture: half size at 45 %, 40 % of a grey ${W}x${H} frame
 eq_contrast|signal|contrast 1.3 (eq)
 eq_brightness|signal|brightness +0.08 (eq)
 eq_saturation|signal|saturation 1.5 (eq)
@@ -281,6 +283,8 @@ do_attack() {
     hflip) vfx "$out" hflip ;;
     vflip) vfx "$out" vflip ;;
     rotate1) vfx "$out" "rotate=PI/180:c=black" ;;
+    vertical) vfx "$out" "split[a][b];[a]scale=1080:1920,boxblur=20[bg];[b]scale=1080:-2[fg];[bg][fg]overlay=0:(H-h)/2" ;;
+    pip_half) vfx "$out" "scale=$(even "$W/2"):$(even "$H/2"),pad=$W:$H:$(even "$W*0.45"):$(even "$H*0.4"):gray" ;;
     eq_contrast) vfx "$out" "eq=contrast=1.3" ;;
     eq_brightness) vfx "$out" "eq=brightness=0.08" ;;
     eq_saturation) vfx "$out" "eq=saturation=1.5" ;;

@@ -11,6 +11,8 @@
 #define WHITEN_RADIUS FM_WHITEN_RADIUS
 /* The same window on the fine grid (twice the resolution). */
 #define WHITEN_RADIUS_FINE 4
+/* fine samples per mark pixel of a 16:9 picture boxed at the frame's width */
+#define FINE_PER_BOXED_MARK 1.25
 /* The contrast floor (0.5, 8-bit levels, so that flat areas are not blown
  * up) and the clip (+/-3 local standard deviations) are in the whiten_row
  * kernel (dsp.h). */
@@ -28,6 +30,12 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     acc->gw = fm_mark_width(width, height);
     acc->gh = FM_MARK_HEIGHT;
     acc->fine_step = height >= 2 * FM_MARK_HEIGHT ? acc->step / 2 : 1.0;
+    /* a frame squarer than ~10:9 (square, vertical) may show a 16:9
+     * picture boxed at its full width, as a film re-posted in a 9:16 frame:
+     * the fine grid must still resolve that picture's mark pixels */
+    double boxed = width * 9.0 / 16.0 / FM_MARK_HEIGHT / FINE_PER_BOXED_MARK;
+    if (boxed < acc->fine_step)
+        acc->fine_step = boxed > 1.0 ? boxed : 1.0;
     acc->fh = (int)lround(height / acc->fine_step);
     acc->fw = (int)lround(width / acc->fine_step);
     size_t n = (size_t)acc->gw * acc->gh, nf = (size_t)acc->fw * acc->fh;

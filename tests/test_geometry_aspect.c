@@ -127,7 +127,8 @@ Test(geometry_aspect, sixteen_nine_stretched_to_four_three_is_found_and_verified
 /*
  * End to end, through H.264: the sample marked by wmembed (FFV1), then
  * squeezed to 576x576 (x 0.75), letterboxed into 768x768 (x and y 0.75 of
- * the clip's nominal grid) and pillarboxed (576 wide in 768), each
+ * the clip's nominal grid), pillarboxed (576 wide in 768) and boxed in a
+ * vertical 9:16 frame, each
  * re-encoded by x264 (veryfast, CRF 23, one thread: the same bytes on every
  * host; a fixed issue time, so the same mark). On this static, textured
  * picture the autocorrelation ranked the x period's double and half above
@@ -158,6 +159,12 @@ Test(geometry_aspect, reencoded_squeezed_and_boxed_copies_of_a_static_picture_ar
         { "scale=576:576", "squeezed to 576x576", 0.75, 1.0 },
         { "pad=768:768:0:96:black", "letterboxed into 768x768", 0.75, 0.75 },
         { "scale=576:576,pad=768:576:96:0:black", "pillarboxed 576 in 768", 0.75, 1.0 },
+        /* re-posted in a vertical 9:16 frame, boxed at its full width:
+         * the picture is 540 of the frame's 1280 rows (0.7.2: absent, its
+         * fine grid, 720 rows over the frame's height, averaged a mark
+         * pixel of 1.5 frame rows into less than one sample) */
+        { "scale=720:540,pad=720:1280:0:370:black", "boxed in a vertical 720x1280 frame",
+          540.0 / 1280, 540.0 / 1280 },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cr_assert_eq(tu_sh("ffmpeg -nostdin -hide_banner -loglevel error -y -i '%s' -vf '%s' "
