@@ -285,9 +285,9 @@ static void put_verdict(FILE *f, const FmReportInput *in)
                   "pictures: the issued mark may have been copied onto other video.</strong>",
                   f);
         else if (in->named == FM_REPORT_NAMED_UNCONFIRMED)
-            fprintf(f, " <strong>However, these are the issued title's pictures of another "
-                       "part of it than the mark's epochs say (section 8): the mark may have "
-                       "been moved within the title. Unconfirmed.</strong>");
+            fputs(" <strong>However, these are the issued title's pictures of another "
+                  "part of it than the mark's epochs say (section 8): the mark may have "
+                  "been moved within the title. Unconfirmed.</strong>", f);
     } else if (r->found) {
         fputs("A filmmark watermark is present in this clip (false-alarm probability ", f);
         put_p(f, r->false_alarm_log10);
