@@ -915,14 +915,23 @@ static void keep_top(Top *t, const Hyp *h)
             t->worst = i;
 }
 
+/* A master second index from a whole-valued double, saturated to
+ * +-LONG_MAX / 2 (infinite and huge bounds; no overflowing conversion). */
+static long offset_index(double v)
+{
+    return v <= (double)(LONG_MIN / 2) ? LONG_MIN / 2
+         : v >= (double)(LONG_MAX / 2) ? LONG_MAX / 2 : (long)v;
+}
+
 /* The master seconds j (relative to s0) at which a clip window 0 of phase
  * `phase` and speed r lands with an offset (master time at clip time 0) in
- * [lo, hi]: *j0 .. *j1, or all when the bounds are infinite. */
+ * [lo, hi]: *j0 .. *j1, or all when the bounds are -INFINITY, INFINITY
+ * (an infinite bound on the wrong side, [INFINITY, INFINITY], is none). */
 static void offset_range(double lo, double hi, int64_t s0, double phase, double r, double c0,
                          long *j0, long *j1)
 {
-    *j0 = isfinite(lo) ? (long)ceil(lo - (double)s0 - phase + r * c0) : LONG_MIN / 2;
-    *j1 = isfinite(hi) ? (long)floor(hi - (double)s0 - phase + r * c0) : LONG_MAX / 2;
+    *j0 = offset_index(ceil(lo - (double)s0 - phase + r * c0));
+    *j1 = offset_index(floor(hi - (double)s0 - phase + r * c0));
 }
 
 static int compare(const FmFingerprint *master, const FmFingerprint *clip, double clip_from,

@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -599,6 +600,270 @@ Test(fingerprint, a_piece_of_a_longer_clip_is_found)
     cr_assert_lt(r.clip_to, 9.0);
     cr_assert_float_eq(r.master_from, 50.0, 1.0);
     fm_fingerprint_free(&c);
+    fm_fingerprint_free(&m);
+}
+
+/* ---------------------------------------------------------------- near a place */
+
+/* A fingerprint of n seconds from hashes h[0..n), the first at second `first`. */
+static FmFingerprint *hash_fp_at(const uint64_t *h, long n, long first)
+{
+    char *s = hash_string(h, n), *t = malloc(strlen(s) + 32);
+    cr_assert(t);
+    sprintf(t, "fmfp1:%ld:%s", first, s + strlen("fmfp1:0:"));
+    FmFingerprint *fp;
+    cr_assert_eq(fm_fingerprint_from_string(&fp, t, NULL), 0, "%s", t);
+    free(s), free(t);
+    return fp;
+}
+
+/* A random 300 s master and a 20 s clip of its seconds 120..139, in clip
+ * time 10..29: the true offset (master time at clip time 0) is 110. */
+#define NEAR_MASTER 300
+#define NEAR_AT 120
+#define NEAR_LEN 20
+#define NEAR_CLIP_T0 10
+#define NEAR_OFFSET ((double)(NEAR_AT - NEAR_CLIP_T0))
+
+static void near_pair(FmFingerprint **m, FmFingerprint **c)
+{
+    TuRng rng;
+    tu_rng_seed(&rng, 23);
+    uint64_t mh[NEAR_MASTER];
+    for (int k = 0; k < NEAR_MASTER; k++)
+        mh[k] = tu_rng_u64(&rng);
+    *m = hash_fp(mh, NEAR_MASTER);
+    *c = hash_fp_at(mh + NEAR_AT, NEAR_LEN, NEAR_CLIP_T0);
+}
+
+static FmFpMatch near(const FmFingerprint *m, const FmFingerprint *c, double lo, double hi)
+{
+    FmError err = { { 0 } };
+    FmFpMatch r;
+    cr_assert_eq(fm_fingerprint_compare_near(m, c, -INFINITY, INFINITY, lo, hi, &r, &err), 0,
+                 "[%g, %g]: %s", lo, hi, err.msg);
+    cr_log_info("near [%g, %g]: verdict %d  log10 p %.1f (best %.1f, 10^%.2f tried)  "
+                "offset %.2f  speed %.3f  flip %d%d  clip %.2f-%.2f  master %.0f-%.0f  windows %d  score %.3f",
+                lo, hi, r.verdict, r.log10_p, r.log10_p_best, r.log10_hypotheses, r.offset,
+                r.speed, r.hflip, r.vflip, r.clip_from, r.clip_to, r.master_from, r.master_to, r.windows, r.score);
+    return r;
+}
+
+/* Nothing is claimed outside [lo, hi]: no match, and a reported alignment
+ * (windows > 0) lies in the window. */
+static void assert_nothing_outside(const FmFpMatch *r, double lo, double hi)
+{
+    cr_assert_neq(r->verdict, FM_FP_MATCH, "[%g, %g]: match at %.2f, log10 p %.1f", lo, hi,
+                  r->offset, r->log10_p);
+    cr_assert_not(r->match);
+    if (r->windows > 0)
+        cr_assert(r->offset >= lo - 1e-9 && r->offset <= hi + 1e-9,
+                  "[%g, %g]: reported offset %.2f", lo, hi, r->offset);
+}
+
+Test(fingerprint, near_finds_the_clip_in_a_window_around_its_place)
+{
+    FmFingerprint *m, *c;
+    near_pair(&m, &c);
+    const double win[][2] = { { NEAR_OFFSET - 2, NEAR_OFFSET + 2 },
+                              { NEAR_OFFSET, NEAR_OFFSET },  /* one point: not empty */
+                              { NEAR_OFFSET - 0.5, NEAR_OFFSET + 0.5 },
+                              { NEAR_OFFSET - 40, NEAR_OFFSET + 3 } };
+    for (size_t i = 0; i < sizeof win / sizeof win[0]; i++) {
+        FmFpMatch r = near(m, c, win[i][0], win[i][1]);
+        cr_assert_eq(r.verdict, FM_FP_MATCH, "[%g, %g]: log10 p %.1f", win[i][0], win[i][1],
+                     r.log10_p);
+        cr_assert(r.match);
+        /* a reference clip has one-second windows: the offset is exact */
+        cr_assert_float_eq(r.offset, NEAR_OFFSET, 1e-9, "offset %.3f", r.offset);
+        cr_assert_float_eq(r.speed, 1.0, 1e-12);
+        cr_assert_eq(r.hflip + r.vflip, 0);
+        cr_assert_float_eq(r.master_from, NEAR_AT, 1e-9);
+        cr_assert_float_eq(r.master_to, NEAR_AT + NEAR_LEN, 1e-9);
+        cr_assert_eq(r.windows, NEAR_LEN);
+        cr_assert_eq(r.bit_errors, 0);
+        cr_assert_float_eq(r.score, 1.0, 1e-12);
+    }
+    fm_fingerprint_free(&c);
+    fm_fingerprint_free(&m);
+}
+
+Test(fingerprint, near_does_not_match_with_the_place_outside_the_window)
+{
+    FmFingerprint *m, *c;
+    near_pair(&m, &c);
+    /* Windows that leave out the true offset: whatever is reported lies in
+     * the window, so not at the true place. Close to it (within 3 s: speeds
+     * up to 1.1 drift up to 3 s over the clip's 10..30 s) a retimed
+     * alignment crossing the true one may still agree well enough to match
+     * (offset 108 at speed 1.1 for [105, 108]); and one second off, the
+     * clip's seconds against the master's next ones match with all bits
+     * turned (hflip, 10^-20 at 109 and 111, score 0.50): for independent
+     * bits x, comparing x[k] with x[k + 1] counts a run where either
+     * changes (3/4 of the pairs) and it agrees only where x[k] == x[k + 1]
+     * != x[k - 1] (1/4), so the runs agree 1/3, turned 2/3, not 1/2 (a
+     * defect of the run count, not of the window). Only the place is
+     * checked there. */
+    const double beside[][2] = { { NEAR_OFFSET + 1, NEAR_OFFSET + 5 },
+                                { NEAR_OFFSET - 5, NEAR_OFFSET - 1 },
+                                { NEAR_OFFSET + 2, NEAR_OFFSET + 5 },
+                                { NEAR_OFFSET - 5, NEAR_OFFSET - 2 },
+                                { NEAR_OFFSET + 0.25, NEAR_OFFSET + 0.75 } };
+    for (size_t i = 0; i < sizeof beside / sizeof beside[0]; i++) {
+        FmFpMatch r = near(m, c, beside[i][0], beside[i][1]);
+        cr_assert_gt(r.windows, 0);
+        cr_assert(r.offset >= beside[i][0] - 1e-9 && r.offset <= beside[i][1] + 1e-9,
+                  "[%g, %g]: reported offset %.2f", beside[i][0], beside[i][1], r.offset);
+    }
+    /* farther, where no alignment in the window meets the true one: no
+     * match, nothing claimed elsewhere */
+    const double distant[][2] = { { NEAR_OFFSET + 4, NEAR_OFFSET + 20 },
+                              { NEAR_OFFSET - 20, NEAR_OFFSET - 4 },
+                              { 200, 250 },
+                              { -30, 20 } };
+    for (size_t i = 0; i < sizeof distant / sizeof distant[0]; i++) {
+        FmFpMatch r = near(m, c, distant[i][0], distant[i][1]);
+        assert_nothing_outside(&r, distant[i][0], distant[i][1]);
+        cr_assert_gt(r.log10_p, -3.0, "[%g, %g]: log10 p %.1f", distant[i][0], distant[i][1],
+                     r.log10_p);
+    }
+    fm_fingerprint_free(&c);
+    fm_fingerprint_free(&m);
+}
+
+Test(fingerprint, near_counts_only_the_hypotheses_in_the_window)
+{
+    FmError err = { { 0 } };
+    FmFingerprint *m, *c;
+    near_pair(&m, &c);
+    FmFpMatch whole, all, r;
+    cr_assert_eq(fm_fingerprint_compare(m, c, &whole, &err), 0, "%s", err.msg);
+    cr_assert_eq(whole.verdict, FM_FP_MATCH);
+    cr_assert_float_eq(whole.offset, NEAR_OFFSET, 1e-9);
+    /* an unbounded window is the whole comparison */
+    all = near(m, c, -INFINITY, INFINITY);
+    cr_assert_float_eq(all.log10_hypotheses, whole.log10_hypotheses, 1e-12);
+    cr_assert_float_eq(all.log10_p, whole.log10_p, 1e-12);
+    /* 4 or 5 offsets (5 at speed 1; the other speeds' offsets at clip
+     * time 0 are not whole seconds) of the 300-320 at which each part of
+     * the clip meets the master: 1/60 to 1/80 of the hypotheses (the zooms, phases, speeds,
+     * flips and parts of the clip are the same) */
+    r = near(m, c, NEAR_OFFSET - 2, NEAR_OFFSET + 2);
+    double fewer = whole.log10_hypotheses - r.log10_hypotheses;
+    cr_log_info("whole: 10^%.2f hypotheses, near: 10^%.2f (10^%.2f fewer)",
+                whole.log10_hypotheses, r.log10_hypotheses, fewer);
+    cr_assert_gt(r.log10_hypotheses, 0.0);
+    cr_assert(fewer > log10(300.0 / 5) && fewer < log10(330.0 / 4), "10^%.2f fewer", fewer);
+    /* the same best hypothesis, so the same p for it alone; the reported
+     * p is that times the hypotheses counted */
+    cr_assert_float_eq(r.log10_p_best, whole.log10_p_best, 1e-12);
+    cr_assert_float_eq(r.log10_p, r.log10_p_best + r.log10_hypotheses, 1e-9);
+    cr_assert_float_eq(whole.log10_p - r.log10_p, fewer, 1e-9);
+    /* a wider window counts more, never more than the whole */
+    FmFpMatch wider = near(m, c, NEAR_OFFSET - 20, NEAR_OFFSET + 20);
+    cr_assert_gt(wider.log10_hypotheses, r.log10_hypotheses);
+    cr_assert_lt(wider.log10_hypotheses, whole.log10_hypotheses);
+    /* a window partly beyond the master's start counts at most its own width */
+    FmFpMatch edge = near(m, c, -1000, NEAR_OFFSET + 2);
+    cr_assert_leq(edge.log10_hypotheses, whole.log10_hypotheses + 1e-12);
+    fm_fingerprint_free(&c);
+    fm_fingerprint_free(&m);
+}
+
+Test(fingerprint, near_a_still_shot_matches_at_the_place_given)
+{
+    /* the use it is for: a still clip ties all along a still shot of the
+     * master; the whole comparison reports one end of it, the window the
+     * place another source (the mark) gives */
+    TuRng rng;
+    tu_rng_seed(&rng, 29);
+    uint64_t mh[300], ch[10];
+    for (int k = 0; k < 300; k++)
+        mh[k] = tu_rng_u64(&rng);
+    for (int k = 101; k < 160; k++)
+        mh[k] = mh[100];
+    for (int k = 0; k < 10; k++)
+        ch[k] = mh[100];
+    FmFingerprint *m = hash_fp(mh, 300), *c = hash_fp(ch, 10);
+    FmFpMatch whole, r;
+    cr_assert_eq(fm_fingerprint_compare(m, c, &whole, NULL), 0);
+    cr_assert_eq(whole.verdict, FM_FP_MATCH);
+    cr_assert(whole.offset >= 100 && whole.offset <= 150, "%.1f", whole.offset);
+    r = near(m, c, 129, 131);
+    cr_assert_eq(r.verdict, FM_FP_MATCH, "log10 p %.1f", r.log10_p);
+    cr_assert(r.offset >= 129 && r.offset <= 131, "%.1f", r.offset);
+    cr_assert_lt(r.log10_p, whole.log10_p);
+    fm_fingerprint_free(&c);
+    fm_fingerprint_free(&m);
+}
+
+Test(fingerprint, near_window_edges)
+{
+    FmError err = { { 0 } };
+    TuRng rng;
+    tu_rng_seed(&rng, 31);
+    uint64_t mh[NEAR_MASTER];
+    for (int k = 0; k < NEAR_MASTER; k++)
+        mh[k] = tu_rng_u64(&rng);
+    FmFingerprint *m = hash_fp(mh, NEAR_MASTER);
+    /* clips of the master's first and last 20 s, in clip time 0..19 */
+    FmFingerprint *head = hash_fp(mh, NEAR_LEN),
+                  *tail = hash_fp(mh + NEAR_MASTER - NEAR_LEN, NEAR_LEN);
+    FmFpMatch r;
+
+    /* windows partly outside the master: clamped to it */
+    r = near(m, head, -1e6, 2);
+    cr_assert_eq(r.verdict, FM_FP_MATCH);
+    cr_assert_float_eq(r.offset, 0.0, 1e-9);
+    r = near(m, tail, NEAR_MASTER - NEAR_LEN - 2, 1e6);
+    cr_assert_eq(r.verdict, FM_FP_MATCH);
+    cr_assert_float_eq(r.offset, NEAR_MASTER - NEAR_LEN, 1e-9);
+    cr_assert_float_eq(r.master_to, NEAR_MASTER, 1e-9);
+    /* windows wholly outside the master, where the clip cannot overlap
+     * it by two seconds, or at an infinite end: nothing found there */
+    const double away[][2] = { { NEAR_MASTER - 1, NEAR_MASTER + 100 },
+                               { 1e6, 1e7 },
+                               { -1e7, -(NEAR_LEN + 5) },
+                               { INFINITY, INFINITY },
+                               { -INFINITY, -INFINITY },
+                               { 1e30, INFINITY } };
+    for (size_t i = 0; i < sizeof away / sizeof away[0]; i++) {
+        r = near(m, head, away[i][0], away[i][1]);
+        assert_nothing_outside(&r, away[i][0], away[i][1]);
+        cr_assert_eq(r.windows, 0, "[%g, %g]", away[i][0], away[i][1]);
+        r = near(m, tail, away[i][0], away[i][1]);
+        assert_nothing_outside(&r, away[i][0], away[i][1]);
+        cr_assert_eq(r.windows, 0, "[%g, %g]", away[i][0], away[i][1]);
+    }
+
+    /* huge finite bounds are as good as infinite ones */
+    r = near(m, tail, -1e30, 1e30);
+    cr_assert_eq(r.verdict, FM_FP_MATCH, "log10 p %.1f", r.log10_p);
+    cr_assert_float_eq(r.offset, NEAR_MASTER - NEAR_LEN, 1e-9);
+    r = near(m, head, -DBL_MAX, DBL_MAX);
+    cr_assert_eq(r.verdict, FM_FP_MATCH, "log10 p %.1f", r.log10_p);
+    cr_assert_float_eq(r.offset, 0.0, 1e-9);
+
+    /* an empty or undefined window: FM_EINVAL (as the header says) */
+    cr_assert_eq(fm_fingerprint_compare_near(m, head, -INFINITY, INFINITY, 5, 4, &r, &err),
+                 FM_EINVAL);
+    cr_assert(strstr(err.msg, "offset range"), "%s", err.msg);
+    cr_assert_eq(fm_fingerprint_compare_near(m, head, -INFINITY, INFINITY, 1, 1 - 1e-9, &r,
+                                             &err), FM_EINVAL);
+    cr_assert_eq(fm_fingerprint_compare_near(m, head, -INFINITY, INFINITY, NAN, 4, &r, &err),
+                 FM_EINVAL);
+    cr_assert_eq(fm_fingerprint_compare_near(m, head, -INFINITY, INFINITY, 0, NAN, &r, &err),
+                 FM_EINVAL);
+    cr_assert_eq(fm_fingerprint_compare_near(m, head, -INFINITY, INFINITY, INFINITY,
+                                             -INFINITY, &r, &err), FM_EINVAL);
+    /* and the other arguments as for the span comparison */
+    cr_assert_eq(fm_fingerprint_compare_near(m, head, 4, 4, 0, 1, &r, &err), FM_EINVAL);
+    cr_assert_eq(fm_fingerprint_compare_near(NULL, head, -INFINITY, INFINITY, 0, 1, &r, &err),
+                 FM_EINVAL);
+    cr_assert_eq(fm_fingerprint_compare_near(m, head, -INFINITY, INFINITY, 0, 1, NULL, &err),
+                 FM_EINVAL);
+    fm_fingerprint_free(&head);
+    fm_fingerprint_free(&tail);
     fm_fingerprint_free(&m);
 }
 
