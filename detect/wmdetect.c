@@ -63,6 +63,23 @@ static const char *verdict_name(const ContentCheck *cc)
  */
 #define POSITION_TOLERANCE FM_EPOCH_SECONDS
 
+/*
+ * A match at the mark's place vouches for a clip whose best alignment over
+ * the whole title lies elsewhere only if it holds at least this share of
+ * that alignment's evidence (log10 p, both corrected for their own
+ * hypotheses). A still shot's seconds tie along the shot, and the place
+ * given, with fewer hypotheses, scores at least as well. But a window of a
+ * few seconds searched on its own can hold a chance alignment: a mark of
+ * the first 4 s of a 10-s dune pan pasted on its pictures 3, 3.5 and 4 s
+ * later (by hand) matched within the tolerance of the mark's place at
+ * 10^-8.4 to 10^-8.7 while the clip's own place scored 10^-16 to 10^-18,
+ * and 0.7.2 vouched for all three; a move of 2.5 s (place 2.75 s from the
+ * mark's) matched near it at 10^-14.5 of 10^-17.7. And the fingerprint's
+ * statistic is biased one window beside a true alignment (tests/
+ * test_fingerprint.c: 10^-20 with half the bits agreeing).
+ */
+#define NEAR_EVIDENCE_SHARE 0.75
+
 /* Whether a match's alignment puts the clip's time clip_t0 within
  * POSITION_TOLERANCE of master time at, modulo the epochs' cycle. */
 static int aligned_near(const FmFpMatch *m, double clip_t0, double at)
@@ -97,7 +114,8 @@ static double mark_position(const FmDetectResult *r, const Identification *id, i
  * can lie elsewhere for a legit clip of a still shot (its seconds tie along
  * the shot), so the clip is compared once more at the alignments within
  * the tolerance of the mark's place alone (and of that place plus whole
- * epoch cycles, for titles longer than one): a match there vouches.
+ * epoch cycles, for titles longer than one): a match there vouches if it
+ * holds NEAR_EVIDENCE_SHARE of the best alignment's evidence.
  * issued: the fingerprint cc->m came from.
  */
 static int check_position(ContentCheck *cc, double at, const FmFingerprint *issued,
@@ -119,7 +137,8 @@ static int check_position(ContentCheck *cc, double at, const FmFingerprint *issu
                                         o - POSITION_TOLERANCE, o + POSITION_TOLERANCE, &near,
                                         err) < 0)
             return -1;
-        if (near.verdict == FM_FP_MATCH && aligned_near(&near, cc->clip_t0, at)) {
+        if (near.verdict == FM_FP_MATCH && aligned_near(&near, cc->clip_t0, at) &&
+            near.log10_p <= NEAR_EVIDENCE_SHARE * cc->m.log10_p) {
             cc->m = near;
             return 0;
         }

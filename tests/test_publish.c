@@ -921,3 +921,54 @@ Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_trans
     free(deliv);
     free(reg);
 }
+
+/*
+ * A verified mark moved a few seconds within a moving title: the change the
+ * first 4 s of a 10-s testsrc2 deliverable carry (deliverable - master),
+ * pasted on the title's own, never-marked pictures 3 s and 4 s later. The
+ * payload verifies, and the fingerprint's best alignment over the title
+ * puts the clip at 3 (4) s while the mark says 0 s. 0.7.2 then compared the
+ * clip once more within the tolerance of the mark's place and took a chance
+ * alignment there (a few seconds of a 4-s clip, at about half the evidence
+ * of the clip's own place) as vouching: content_match true. Now such a
+ * match vouches only with 3/4 of the best alignment's evidence: the content
+ * verdict is match_elsewhere. (A fixed issue time: the same mark.)
+ */
+Test(publish, a_verified_mark_moved_three_or_four_seconds_is_not_vouched_for, .timeout = 600)
+{
+    char *reg = tu_path(dir, "regm.sqlite"), *title = tu_path(dir, "ts10.mkv"),
+         *deliv = tu_path(dir, "ts10_marked.mkv"), *forged = tu_path(dir, "ts10_moved.mkv");
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=size=640x360:rate=24:duration=10 "
+                       "-pix_fmt yuv420p -c:v ffv1 '%s'", title), 0);
+    const char *emb[] = { WMEMBED, "-k", key, "-i", title, "-o", deliv, "--codec", "ffv1",
+                          "--title-id", "14", "--recipient-id", "7",
+                          "--issued", "2026-12-01T00:00Z",
+                          "--no-verify", "--registry", reg, "-q", NULL };
+    cr_assert_eq(tu_run(emb, NULL, NULL), 0);
+    static const char *moves[] = { "3", "4" };
+    for (size_t i = 0; i < sizeof moves / sizeof moves[0]; i++) {
+        cr_assert_eq(tu_sh(FFMPEG " -t 4 -i '%s' -t 4 -i '%s' -ss %s -t 4 -i '%s' "
+                           "-filter_complex \"[0:v][1:v]blend=c0_expr='A-B+128':c1_expr=128:"
+                           "c2_expr=128[d];[2:v]setpts=PTS-STARTPTS[m];"
+                           "[m][d]blend=c0_expr='A+B-128':c1_expr=A:c2_expr=A\" "
+                           "-c:v ffv1 '%s'", deliv, title, moves[i], title, forged), 0);
+        char *o = NULL;
+        const char *det[] = { WMDETECT, "-k", dkey, "--registry", reg, "--json", "-q", forged,
+                              NULL };
+        tu_run(det, &o, NULL);
+        json_t *j = parse(o, "wmdetect --registry --json");
+        cr_assert(json_is_true(json_object_get(j, "signature_valid")), "moved %s s: %s",
+                  moves[i], o);
+        cr_assert(json_is_false(json_object_get(j, "content_match")), "moved %s s: %s",
+                  moves[i], o);
+        json_t *c = json_object_get(j, "content");
+        cr_assert_str_eq(json_string_value(json_object_get(c, "verdict")), "match_elsewhere",
+                         "moved %s s: %s", moves[i], o);
+        json_decref(j);
+        free(o);
+    }
+    free(forged);
+    free(deliv);
+    free(title);
+    free(reg);
+}
