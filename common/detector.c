@@ -811,6 +811,7 @@ static void describe(const FmAccumulator *acc, const FmAlignment *al, FmGeometry
     g->flip_v = al->flip_v;
     g->rotation_deg = -al->rotation_deg;  /* the clip's turn is undone by the opposite one */
     g->searched = 1;
+    g->perspective = al->warp;
 }
 
 /* The windows' evidence under a geometry found by the search: each window
@@ -881,6 +882,62 @@ void fm_evidence_free(FmEvidence *ev)
     sodium_memzero(ev, sizeof(*ev));
 }
 
+/*
+ * Reads the windows under an alignment found by the search and takes that
+ * reading into res when it verifies, or (unless only_verified) when it is
+ * more significant than res's and res found nothing.
+ */
+static int read_searched(Detector *d, const FmAlignment *al, long keys, const uint8_t *expected,
+                         FmDetectResult *res, FmEvidence *ev, FmStrengthTrace *trace,
+                         FmStrengthTrace *gtrace, float **vg, float *tile, int only_verified,
+                         FmError *err)
+{
+    const FmAccumulator *acc = d->acc;
+    FmEvidence evg = { 0 };
+    FmDetectResult g = { 0 };
+    int ng = 0, ret;
+    for (int w = 0; w < FM_FINE_WINDOWS; w++) {
+        free(vg[w]);
+        vg[w] = NULL;
+    }
+    if ((ret = searched_windows(acc, al, vg, &ng, tile)) < 0) {
+        if (ret == FM_ENOMEM)
+            return fm_error_set(err, ret, "out of memory in the geometry search");
+        return 0;
+    }
+    d->v = vg;
+    d->nwin = ng;
+    d->ev = ev ? &evg : NULL;
+    if ((ret = searched_cells(d, al, ng)) < 0)
+        return fm_error_set(err, ret, "out of memory in the detector");
+    g.geometry = res->geometry;
+    if (gtrace)
+        gtrace->n = gtrace->truncated = 0;
+    ret = analyse_windows(d, keys, (double)al->hypotheses + 1, expected, &g,
+                          trace ? gtrace : NULL, err);
+    if (ret == FM_EFORMAT) {
+        ret = 0;  /* no window kept fine evidence */
+    } else if (ret >= 0 && (g.signature_valid ||
+                            (!only_verified && !res->found &&
+                             g.false_alarm_log10 < res->false_alarm_log10))) {
+        describe(acc, al, &g.geometry);
+        *res = g;
+        if (trace) {
+            if (gtrace->n)
+                memcpy(trace->points, gtrace->points, sizeof(FmStrengthPoint) * (size_t)gtrace->n);
+            trace->n = gtrace->n;
+            trace->truncated = gtrace->truncated;
+        }
+        if (ev) {
+            fm_evidence_free(ev);
+            *ev = evg;
+            memset(&evg, 0, sizeof(evg));
+        }
+    }
+    fm_evidence_free(&evg);
+    return ret < 0 ? ret : 0;
+}
+
 int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
               const uint8_t *expected, FmDetectResult *res, FmError *err)
 {
@@ -897,7 +954,6 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                     const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
                     FmStrengthTrace *trace, FmError *err)
 {
-    FmEvidence evg = { 0 };  /* the evidence under the searched geometry */
     memset(res, 0, sizeof(*res));
     if (!acc->frames)
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
@@ -959,56 +1015,31 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     /* 2. otherwise search crops, boxes, uneven scales and flips on the sync
      * layer, then read the epochs of the windows under the geometry found */
     if (!res->signature_valid) {
-        FmAlignment al;
-        FmDetectResult g = { 0 };
-        int ng = 0;
+        FmAlignment al, alw;
         fm_sync_values(&d->pk, values);
         fm_tile_render(values, sync_tile);
-        if ((ret = fm_geometry_search(acc, sync_tile, &al, err)) < 0 ||
-            (ret = searched_windows(acc, &al, vg, &ng, tile)) < 0) {
-            if (ret == FM_ENOMEM) {
-                fm_error_set(err, ret, "out of memory in the geometry search");
+        if ((ret = fm_geometry_search(acc, sync_tile, &al, err)) < 0) {
+            if (ret == FM_ENOMEM)
                 goto end;
-            }
             ret = 0;  /* clip too small for the search: keep the first answer */
-        } else {
-            d->v = vg;
-            d->nwin = ng;
-            d->ev = ev ? &evg : NULL;
-            if ((ret = searched_cells(d, &al, ng)) < 0) {
-                fm_error_set(err, ret, "out of memory in the detector");
+        } else if ((ret = read_searched(d, &al, keys, expected, res, ev, trace, &gtrace, vg, tile,
+                                        0, err)) < 0) {
+            goto end;
+        } else if (!res->signature_valid) {
+            /* a picture seen in perspective: taken only with a valid
+             * signature (its hypotheses count both searches) */
+            if ((ret = fm_geometry_search_warp(acc, sync_tile, al.hypotheses, &alw, err)) == 0)
+                ret = read_searched(d, &alw, keys, expected, res, ev, trace, &gtrace, vg, tile, 1,
+                                    err);
+            if (ret == FM_ENOTFOUND)
+                ret = 0;
+            else if (ret < 0)
                 goto end;
-            }
-            g.geometry = res->geometry;
-            ret = analyse_windows(d, keys, (double)al.hypotheses + 1, expected, &g,
-                                  trace ? &gtrace : NULL, err);
-            if (ret == FM_EFORMAT) {
-                ret = 0;  /* no window kept fine evidence */
-            } else if (ret < 0) {
-                goto end;
-            } else if (g.signature_valid ||
-                       (!res->found && g.false_alarm_log10 < res->false_alarm_log10)) {
-                describe(acc, &al, &g.geometry);
-                *res = g;
-                if (trace) {
-                    if (gtrace.n)
-                        memcpy(trace->points, gtrace.points,
-                               sizeof(FmStrengthPoint) * (size_t)gtrace.n);
-                    trace->n = gtrace.n;
-                    trace->truncated = gtrace.truncated;
-                }
-                if (ev) {
-                    fm_evidence_free(ev);
-                    *ev = evg;
-                    memset(&evg, 0, sizeof(evg));
-                }
-            }
         }
     }
     res->frames_read = acc->frames;
 end:
     free(gtrace.points);
-    fm_evidence_free(&evg);
     if (vg)
         for (int w = 0; w < FM_FINE_WINDOWS; w++)
             free(vg[w]);

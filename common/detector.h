@@ -29,6 +29,9 @@ typedef struct FmGeometry {
     int flip_h, flip_v;
     double rotation_deg;
     int searched;               /* found by the geometry search (not the nominal grid) */
+    int perspective;            /* read through a projective map (a picture seen at an
+                                   angle, a keystone): the figures above are the map's
+                                   at the clip's centre */
 } FmGeometry;
 
 typedef struct FmDetectResult {

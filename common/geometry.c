@@ -1,9 +1,12 @@
 #include "geometry.h"
 
+#include <limits.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <fftw3.h>
+
+#include "homography.h"
 
 #define MIN_ROTATION_DEG 0.2  /* smaller angles are read without turning back */
 #define MAX_ROTATION_DEG 3.0
@@ -81,9 +84,45 @@ static float *rotated(const FmAccumulator *acc, const float *evidence, double de
     return out;
 }
 
+/* Box size that stands in for the area resampling of a mark pixel of the
+ * given steps (fine samples per mark pixel). */
+static int warp_box(double step_x, double step_y)
+{
+    long k = lround((fabs(step_x) + fabs(step_y)) / 2);
+    return k < 1 ? 1 : k > 8 ? 8 : (int)k;
+}
+
+/* The plane of a perspective alignment read from fine (malloc'ed, al->mw x al->mh). */
+static float *warp_plane(const FmAccumulator *acc, const float *fine, const FmAlignment *al)
+{
+    size_t n = (size_t)acc->fw * acc->fh;
+    int k = warp_box(al->step_x, al->step_y);
+    float *boxed = malloc(sizeof(float) * n), *tmp = malloc(sizeof(float) * n);
+    float *plane = malloc(sizeof(float) * (size_t)al->mw * al->mh);
+    if (boxed && tmp && plane) {
+        fm_box_filter(fine, acc->fw, acc->fh, k, boxed, tmp);
+        fm_homography_render(boxed, acc->fw, acc->fh, (k - 1) / 2.0, al->h, al->u0, al->v0,
+                             al->mw, al->mh, plane);
+    } else {
+        free(plane);
+        plane = NULL;
+    }
+    free(boxed);
+    free(tmp);
+    return plane;
+}
+
 int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
                      float *tile)
 {
+    if (al->warp) {
+        float *plane = warp_plane(acc, fine, al);
+        if (!plane)
+            return FM_ENOMEM;
+        fm_tile_fold(plane, al->mw, al->mh, al->shift_x, al->shift_y, tile);
+        free(plane);
+        return 0;
+    }
     if (!(al->step_x > 0.1 && al->step_y > 0.1))
         return FM_EINVAL;
     int w = (int)floor(acc->fw / al->step_x) + 1, h = (int)floor(acc->fh / al->step_y) + 1;
@@ -107,6 +146,13 @@ int fm_geometry_mark_plane(const FmAccumulator *acc, const float *fine, const Fm
                            float **out, int *mw, int *mh)
 {
     *out = NULL;
+    if (al->warp) {
+        if (!(*out = warp_plane(acc, fine, al)))
+            return FM_ENOMEM;
+        *mw = al->mw;
+        *mh = al->mh;
+        return 0;
+    }
     if (!(al->step_x > 0.1 && al->step_y > 0.1))
         return FM_EINVAL;
     int w = (int)floor(acc->fw / al->step_x) + 1, h = (int)floor(acc->fh / al->step_y) + 1;
@@ -135,8 +181,9 @@ int fm_geometry_mark_plane(const FmAccumulator *acc, const float *fine, const Fm
     return ret;
 }
 
-/* Best cyclic shift of the pilot in a folded tile: normalised peak value. */
-static double best_shift(Search *s, int *sx, int *sy)
+/* The cyclic cross-correlation of the folded tile with the pilot, into
+ * s->xcorr (unnormalised); returns the tile's energy (0: nothing computed). */
+static double tile_xcorr(Search *s)
 {
     const int n = FM_TILE * FM_TILE, nc = FM_TILE * (FM_TILE / 2 + 1);
     double energy = 0;
@@ -154,6 +201,16 @@ static double best_shift(Search *s, int *sx, int *sy)
         s->tile_f[i][1] = ar * bi + ai * br;
     }
     fftwf_execute_dft_c2r(s->inv, s->tile_f, s->xcorr);
+    return energy;
+}
+
+/* Best cyclic shift of the pilot in a folded tile: normalised peak value. */
+static double best_shift(Search *s, int *sx, int *sy)
+{
+    const int n = FM_TILE * FM_TILE;
+    double energy = tile_xcorr(s);
+    if (energy <= 0)
+        return 0;
     int arg = 0;
     for (int i = 1; i < n; i++)
         if (s->xcorr[i] > s->xcorr[arg])
@@ -417,39 +474,364 @@ static double rotation_estimate(const float *ac, int PW, int PH, int W, int H, i
     return angle;
 }
 
+/* ---------------------------------------------------------------- perspective */
+
+#define WARP_ITERATIONS 4
+#define WARP_Z_MIN 4.5        /* a patch's peak over the correlation's RMS */
+#define WARP_MAX_RESIDUAL 2.0 /* mark pixels: a patch further off the fit is dropped */
+#define WARP_RESOLUTION 65.0  /* positions per corner coordinate counted as hypotheses */
+#define WARP_SCAN_LO 0.7      /* square steps tried at the centre, x the nominal grid's */
+#define WARP_SCAN_HI 1.5
+#define WARP_SCAN_REL 0.012
+#define WARP_MAX_SCAN 64
+#define WARP_BANDS 3
+#define WARP_CENTRE_TILES 1.3
+
+static int mod_tile(long v)
+{
+    return (int)(((v % FM_TILE) + FM_TILE) % FM_TILE);
+}
+
+/*
+ * The offset of the sync tile in one tile-sized patch of the evidence read
+ * under h around mark pixel (uc, vc): the correlation peak within win mark
+ * pixels of where h puts it, to a fraction of a pixel. A sample read as
+ * mark pixel u carries the tile's pixel u + d there, so the marked
+ * picture's pixel (uc + du, vc + dv) lies at h(uc, vc). Returns the peak's
+ * z (over the RMS of the whole correlation), or 0 for a patch mostly
+ * outside the clip.
+ */
+static double patch_offset(Search *s, const float *boxed, double box_offset, const double h[9],
+                           int uc, int vc, int win, float *patch, double *du, double *dv)
+{
+    const int n = FM_TILE * FM_TILE;
+    int u0 = uc - FM_TILE / 2, v0 = vc - FM_TILE / 2;
+    if (fm_homography_render(boxed, s->acc->fw, s->acc->fh, box_offset, h, u0, v0, FM_TILE,
+                             FM_TILE, patch) < 0.6)
+        return 0;
+    fm_tile_fold(patch, FM_TILE, FM_TILE, mod_tile(u0), mod_tile(v0), s->tile);
+    if (tile_xcorr(s) <= 0)
+        return 0;
+    double ms = 0;
+    for (int i = 0; i < n; i++)
+        ms += (double)s->xcorr[i] * s->xcorr[i];
+    double rms = sqrt(ms / n);
+    int bx = 0, by = 0;
+    float peak = -INFINITY;
+    for (int dy = -win; dy <= win; dy++)
+        for (int dx = -win; dx <= win; dx++) {
+            float c = s->xcorr[mod_tile(dy) * FM_TILE + mod_tile(dx)];
+            if (c > peak) {
+                peak = c;
+                bx = dx;
+                by = dy;
+            }
+        }
+    if (!(rms > 0))
+        return 0;
+    /* parabolic refinement along each axis */
+    double l = s->xcorr[mod_tile(by) * FM_TILE + mod_tile(bx - 1)];
+    double r = s->xcorr[mod_tile(by) * FM_TILE + mod_tile(bx + 1)];
+    double t = s->xcorr[mod_tile(by - 1) * FM_TILE + mod_tile(bx)];
+    double b = s->xcorr[mod_tile(by + 1) * FM_TILE + mod_tile(bx)];
+    double den_x = l - 2.0 * peak + r, den_y = t - 2.0 * peak + b;
+    *du = bx + (den_x < 0 ? 0.5 * (l - r) / den_x : 0);
+    *dv = by + (den_y < 0 ? 0.5 * (t - b) / den_y : 0);
+    return peak / rms;
+}
+
+/* The affine map of a uniform alignment found on a w x h crop at (x0, y0)
+ * of the fine grid: mark pixel (u, v) to fine position. */
+static void alignment_map(const FmAlignment *al, int w, int h, int x0, int y0, double m[9])
+{
+    int gw = (int)floor(w / al->step_x), gh = (int)floor(h / al->step_y);
+    /* plane sample x (before flipping) lands on tile x + shift, or
+     * gw - 1 - x + shift when flipped */
+    double ax = al->flip_h ? -al->step_x : al->step_x;
+    double bx = al->flip_h ? (gw - 1 + al->shift_x + 0.5) * al->step_x - 0.5
+                           : (-al->shift_x + 0.5) * al->step_x - 0.5;
+    double ay = al->flip_v ? -al->step_y : al->step_y;
+    double by = al->flip_v ? (gh - 1 + al->shift_y + 0.5) * al->step_y - 0.5
+                           : (-al->shift_y + 0.5) * al->step_y - 0.5;
+    double mm[9] = { ax, 0, bx + x0, 0, ay, by + y0, 0, 0, 1 };
+    memcpy(m, mm, sizeof(mm));
+}
+
+/*
+ * A perspective alignment: the uniform search on the centre of the clip
+ * (where any smooth warp is nearly uniform), then rounds of local offsets
+ * in tile-sized patches every half tile across the frame, each round
+ * fitting a projective map to them (weights z^2; patches more than
+ * WARP_MAX_RESIDUAL off the first fit dropped, then fitted again), with a
+ * narrower search window each round. The whole clip is finally read under
+ * the map and scored as the uniform candidates are.
+ */
+static int warp_search(Search *s, FmAlignment *out)
+{
+    const FmAccumulator *acc = s->acc;
+    int W = acc->fw, H = acc->fh;
+    out->warp = 0;
+    out->score = -1;
+    double nominal = acc->step / acc->fine_step;
+    size_t nfine = (size_t)W * H;
+    float *crop = malloc(sizeof(float) * nfine);
+    float *boxed = malloc(sizeof(float) * nfine), *tmp = malloc(sizeof(float) * nfine);
+    float *patch = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    int maxp = (W / 16 + 2) * (H / 16 + 2);
+    double *pu = malloc(sizeof(double) * 5 * (size_t)maxp);
+    float *plane = NULL;
+    int ret = 0;
+    if (!crop || !boxed || !tmp || !patch || !pu) {
+        ret = FM_ENOMEM;
+        goto end;
+    }
+    double *pv = pu + maxp, *px = pv + maxp, *py = px + maxp, *pw = py + maxp;
+
+    /* 1. the centre: square steps WARP_SCAN_REL apart over
+     * [WARP_SCAN_LO, WARP_SCAN_HI] x the nominal grid's (the clip's own
+     * periods are smeared by the warp), each band of steps on a centre crop
+     * WARP_CENTRE_TILES tiles wide at the band's largest step */
+    FmAlignment ca;
+    memset(&ca, 0, sizeof(ca));
+    ca.score = -1;
+    int cw = 0, ch = 0, x0 = 0, y0 = 0;
+    for (int band = 0; band < WARP_BANDS; band++) {
+        double lo = WARP_SCAN_LO * pow(WARP_SCAN_HI / WARP_SCAN_LO, (double)band / WARP_BANDS);
+        double hi = WARP_SCAN_LO * pow(WARP_SCAN_HI / WARP_SCAN_LO, (double)(band + 1) / WARP_BANDS);
+        double scan[WARP_MAX_SCAN];
+        int ns = 0;
+        for (double r = lo; r < hi * (1 + 1e-9) && ns < WARP_MAX_SCAN; r *= 1 + WARP_SCAN_REL)
+            if (nominal * r >= MIN_MARK_STEP && nominal * r <= MAX_MARK_STEP)
+                scan[ns++] = nominal * r;
+        if (!ns)
+            continue;
+        int bw = (int)lround(WARP_CENTRE_TILES * FM_TILE * nominal * hi), bh = bw;
+        if (bw > W) bw = W;
+        if (bh > H) bh = H;
+        int bx = (W - bw) / 2, by = (H - bh) / 2;
+        for (int y = 0; y < bh; y++)
+            memcpy(crop + (size_t)y * bw, s->evidence + (size_t)(y + by) * W + bx, sizeof(float) * bw);
+        FmAccumulator sub = *acc;
+        sub.fw = bw;
+        sub.fh = bh;
+        Search c = *s;
+        c.acc = &sub;
+        c.evidence = crop;
+        c.rotation_deg = 0;
+        FmAlignment local;
+        memset(&local, 0, sizeof(local));
+        local.score = -1;
+        search_steps(&c, scan, 0, &local, ns);
+        s->evaluated = c.evaluated;
+        if (local.score > ca.score) {
+            ca = local;
+            cw = bw, ch = bh, x0 = bx, y0 = by;
+        }
+    }
+    if (!(ca.score > 0))
+        goto end;
+    double h[9];
+    alignment_map(&ca, cw, ch, x0, y0, h);
+
+    /* 2. local offsets, a projective fit to them */
+    int k = warp_box(ca.step_x, ca.step_y);
+    double box_offset = (k - 1) / 2.0;
+    fm_box_filter(s->evidence, W, H, k, boxed, tmp);
+    double spacing = FM_TILE * (ca.step_x + ca.step_y) / 4;
+    if (spacing < 8)
+        spacing = 8;
+    static const int windows[WARP_ITERATIONS] = { 16, 8, 4, 4 };
+    for (int it = 0; it < WARP_ITERATIONS; it++) {
+        double inv[9];
+        if (fm_homography_invert(h, inv) < 0)
+            break;
+        int n = 0;
+        for (double yc = spacing; yc < H - spacing / 2 && n < maxp; yc += spacing)
+            for (double xc = spacing; xc < W - spacing / 2 && n < maxp; xc += spacing) {
+                double uf, vf, du, dv;
+                if (fm_homography_apply(inv, xc, yc, &uf, &vf) < 0 || fabs(uf) > 1e6 ||
+                    fabs(vf) > 1e6)
+                    continue;
+                int uc = (int)lround(uf), vc = (int)lround(vf);
+                double z = patch_offset(s, boxed, box_offset, h, uc, vc, windows[it], patch,
+                                        &du, &dv);
+                if (z < WARP_Z_MIN)
+                    continue;
+                pu[n] = uc + du;
+                pv[n] = vc + dv;
+                fm_homography_apply(h, uc, vc, &px[n], &py[n]);
+                pw[n] = z * z;
+                n++;
+            }
+        double fit[9];
+        if (n < 4 || fm_homography_fit(pu, pv, px, py, pw, n, n < 10, fit) < 0)
+            break;
+        /* the patches far off the fit (a false peak) out, and again */
+        double fit_inv[9];
+        int kept = n;
+        if (fm_homography_invert(fit, fit_inv) == 0) {
+            double step = (ca.step_x + ca.step_y) / 2;
+            for (int i = 0; i < n; i++) {
+                double ru, rv;
+                if (fm_homography_apply(fit_inv, px[i], py[i], &ru, &rv) < 0 ||
+                    hypot(ru - pu[i], rv - pv[i]) > WARP_MAX_RESIDUAL * (step > 1 ? 1 : 1 / step)) {
+                    pw[i] = 0;
+                    kept--;
+                }
+            }
+        }
+        if (kept < 4 || fm_homography_fit(pu, pv, px, py, pw, n, kept < 10, fit) < 0)
+            break;
+        memcpy(h, fit, sizeof(h));
+    }
+
+    /* 3. the whole clip under the map */
+    double inv[9], umin = INFINITY, umax = -INFINITY, vmin = INFINITY, vmax = -INFINITY;
+    if (fm_homography_invert(h, inv) < 0)
+        goto end;
+    for (int corner = 0; corner < 4; corner++) {
+        double u, v;
+        if (fm_homography_apply(inv, corner & 1 ? W - 1 : 0, corner & 2 ? H - 1 : 0, &u, &v) < 0)
+            goto end;
+        umin = fmin(umin, u), umax = fmax(umax, u), vmin = fmin(vmin, v), vmax = fmax(vmax, v);
+    }
+    double mwd = ceil(umax) - floor(umin) + 1, mhd = ceil(vmax) - floor(vmin) + 1;
+    if (!(mwd >= 8 && mhd >= 8 && mwd * mhd <= 4.0 * (double)nfine))
+        goto end;
+    int u0 = (int)floor(umin), v0 = (int)floor(vmin), mw = (int)mwd, mh = (int)mhd;
+    if (!(plane = malloc(sizeof(float) * (size_t)mw * mh))) {
+        ret = FM_ENOMEM;
+        goto end;
+    }
+    fm_homography_render(boxed, W, H, box_offset, h, u0, v0, mw, mh, plane);
+    fm_tile_fold(plane, mw, mh, mod_tile(u0), mod_tile(v0), s->tile);
+    int dx, dy;
+    s->evaluated++;
+    out->score = best_shift(s, &dx, &dy);
+    out->warp = 1;
+    memcpy(out->h, h, sizeof(h));
+    out->u0 = u0;
+    out->v0 = v0;
+    out->mw = mw;
+    out->mh = mh;
+    out->shift_x = mod_tile((long)u0 + dx);
+    out->shift_y = mod_tile((long)v0 + dy);
+    /* for the report: the map at the clip's centre */
+    double uc, vc, x1, y1, x2, y2, x3, y3;
+    if (fm_homography_apply(inv, W / 2.0, H / 2.0, &uc, &vc) == 0 &&
+        fm_homography_apply(h, uc, vc, &x1, &y1) == 0 &&
+        fm_homography_apply(h, uc + 1, vc, &x2, &y2) == 0 &&
+        fm_homography_apply(h, uc, vc + 1, &x3, &y3) == 0) {
+        out->step_x = hypot(x2 - x1, y2 - y1);
+        out->step_y = hypot(x3 - x1, y3 - y1);
+        out->flip_h = x2 < x1;
+        out->flip_v = y3 < y1;
+        out->rotation_deg = atan2(out->flip_h ? y1 - y2 : y2 - y1, fabs(x2 - x1)) * 180 / M_PI;
+    }
+end:
+    free(crop);
+    free(boxed);
+    free(tmp);
+    free(patch);
+    free(pu);
+    free(plane);
+    return ret;
+}
+
+/* The search's own buffers and FFT plans, the pilot's spectrum, and the
+ * sum of all frames' fine evidence (*total); 0 or FM_ENOMEM. */
+static int search_open(Search *s, const FmAccumulator *acc, const float *pilot_tile, float **total)
+{
+    int W = acc->fw, H = acc->fh;
+    memset(s, 0, sizeof(*s));
+    s->acc = acc;
+    s->pilot = pilot_tile;
+    s->tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    s->xcorr = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    s->pilot_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
+    s->tile_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
+    /* mark plane (to_mark_grid takes at most 2 W H samples), then the
+     * resampling scratch (mark width x H <= W / MIN_MARK_STEP x H = 2 W H;
+     * a candidate or its refinement can fall a little below MIN_MARK_STEP:
+     * to_mark_grid refuses what does not fit) */
+    s->scratch_cap = (size_t)W * H * 2 + 1024;
+    s->plane = malloc(sizeof(float) * ((size_t)W * H * 2 + s->scratch_cap));
+    *total = malloc(sizeof(float) * (size_t)W * H);
+    if (!s->tile || !s->xcorr || !s->pilot_f || !s->tile_f || !s->plane || !*total)
+        return FM_ENOMEM;
+    fm_accumulator_fine_total(acc, *total);
+    s->evidence = *total;
+    s->fwd = fftwf_plan_dft_r2c_2d(FM_TILE, FM_TILE, s->tile, s->tile_f, FFTW_ESTIMATE);
+    s->inv = fftwf_plan_dft_c2r_2d(FM_TILE, FM_TILE, s->tile_f, s->xcorr, FFTW_ESTIMATE);
+    if (!s->fwd || !s->inv)
+        return FM_ENOMEM;
+    memcpy(s->tile, pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
+    fftwf_execute_dft_r2c(s->fwd, s->tile, s->pilot_f);
+    return 0;
+}
+
+static void search_close(Search *s)
+{
+    if (s->fwd)
+        fftwf_destroy_plan(s->fwd);
+    if (s->inv)
+        fftwf_destroy_plan(s->inv);
+    fftwf_free(s->tile);
+    fftwf_free(s->xcorr);
+    fftwf_free(s->pilot_f);
+    fftwf_free(s->tile_f);
+    free(s->plane);
+    memset(s, 0, sizeof(*s));
+}
+
+int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
+                            long uniform_hypotheses, FmAlignment *warped, FmError *err)
+{
+    Search s;
+    float *total = NULL;
+    memset(warped, 0, sizeof(*warped));
+    warped->score = -1;
+    int ret = search_open(&s, acc, sync_tile, &total);
+    if (ret == 0)
+        ret = warp_search(&s, warped);
+    if (ret < 0) {
+        fm_error_set(err, ret, "out of memory in the geometry search");
+    } else {
+        /* its own candidates, and every map the fit could have landed on:
+         * WARP_RESOLUTION positions per corner coordinate (8), each with
+         * every shift */
+        double count = (double)uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE +
+                       pow(WARP_RESOLUTION, 8) * FM_TILE * FM_TILE;
+        warped->hypotheses = count < (double)LONG_MAX / 2 ? (long)count : LONG_MAX / 2;
+        if (!warped->warp || !(warped->score > 0))
+            ret = fm_error_set(err, FM_ENOTFOUND, "no perspective alignment found");
+    }
+    search_close(&s);
+    free(total);
+    return ret;
+}
+
 int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlignment *best,
                        FmError *err)
 {
     int W = acc->fw, H = acc->fh;
     int PW = 2 * W, PH = 2 * H;  /* zero padding: linear, not cyclic, correlation */
     size_t npad = (size_t)PW * PH, ncpad = (size_t)PH * (PW / 2 + 1);
-    Search s = { .acc = acc, .pilot = pilot_tile };
+    Search s;
     float *pad = fftwf_malloc(sizeof(float) * npad);
     fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * ncpad);
     float *power = NULL, *total = NULL;  /* total: all frames' fine evidence */
     float *power_diff = NULL, *ac_diff = NULL;  /* of consecutive groups' differences */
     fftwf_complex *prev = NULL;
     int diffs = 0;
-    int ret = 0;
+    int ret = search_open(&s, acc, pilot_tile, &total);
 
     memset(best, 0, sizeof(*best));
     best->score = -1;
-    s.tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
-    s.xcorr = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
-    s.pilot_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
-    s.tile_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
-    /* mark plane (to_mark_grid takes at most 2 W H samples), then the
-     * resampling scratch (mark width x H <= W / MIN_MARK_STEP x H = 2 W H;
-     * a candidate or its refinement can fall a little below MIN_MARK_STEP:
-     * to_mark_grid refuses what does not fit) */
-    s.scratch_cap = (size_t)W * H * 2 + 1024;
-    s.plane = malloc(sizeof(float) * ((size_t)W * H * 2 + s.scratch_cap));
-    total = malloc(sizeof(float) * (size_t)W * H);
-    if (!pad || !spec || !s.tile || !s.xcorr || !s.pilot_f || !s.tile_f || !s.plane || !total) {
+    if (ret < 0 || !pad || !spec) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
         goto end;
     }
-    fm_accumulator_fine_total(acc, total);
 
     /* 1. autocorrelation of the evidence. Only the sync layer is the same
      * in every frame; the epoch layers are periodic too, but each only
@@ -545,10 +927,6 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     axis_candidates(pad, (int)PW, H, W, H, lo_x, hi_y, cy);    /* lags (0, d) */
 
     /* 2. score candidate step pairs (each axis's periods, and square pixels) x flips */
-    s.fwd = fftwf_plan_dft_r2c_2d(FM_TILE, FM_TILE, s.tile, s.tile_f, FFTW_ESTIMATE);
-    s.inv = fftwf_plan_dft_c2r_2d(FM_TILE, FM_TILE, s.tile_f, s.xcorr, FFTW_ESTIMATE);
-    memcpy(s.tile, pilot_tile, sizeof(float) * FM_TILE * FM_TILE);
-    fftwf_execute_dft_r2c(s.fwd, s.tile, s.pilot_f);
 
     double steps[6 * NCAND + 5 + MAX_CROP_STEPS + (6 * NCAND + 4) * 2 * SCAN_STEPS];
     int nsteps = 0;
@@ -624,8 +1002,6 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     best->hypotheses = s.evaluated * FM_TILE * FM_TILE;
     if (best->score <= 0)
         ret = fm_error_set(err, FM_ENOTFOUND, "clip too small for the geometry search");
-    fftwf_destroy_plan(s.fwd);
-    fftwf_destroy_plan(s.inv);
 end:
     free(power);
     free(power_diff);
@@ -633,11 +1009,7 @@ end:
     fftwf_free(ac_diff);
     fftwf_free(pad);
     fftwf_free(spec);
-    fftwf_free(s.tile);
-    fftwf_free(s.xcorr);
-    fftwf_free(s.pilot_f);
-    fftwf_free(s.tile_f);
-    free(s.plane);
+    search_close(&s);
     free(total);
     return ret;
 }

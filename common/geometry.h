@@ -12,7 +12,10 @@
  *      cross-correlation with the keyed pilot finds the cyclic shift;
  *   3. the best candidate's steps are refined by small local changes;
  *   4. a rotated copy has its period peaks off the axes: their angle gives
- *      the rotation, and steps 2-3 run again on the evidence turned back.
+ *      the rotation, and steps 2-3 run again on the evidence turned back;
+ *   5. (fm_geometry_search_warp) a copy seen in perspective: steps 2-3 on the
+ *      centre of the clip alone, then the tile's local offset in patches
+ *      across the frame, and a projective map fitted to them (homography.h).
  */
 #ifndef FM_GEOMETRY_H
 #define FM_GEOMETRY_H
@@ -28,6 +31,15 @@ typedef struct FmAlignment {
     int shift_x, shift_y;   /* mark-grid sample x lands on tile (x + shift_x) mod FM_TILE */
     long hypotheses;        /* candidates x flips x shifts compared: the search's size */
     double score;           /* normalised cross-correlation peak of the best candidate */
+    /* Perspective (warp set): the marked picture's mark pixel (u, v) lies at
+     * fine-grid position h(u, v) (homography.h), flips and turn included;
+     * the plane read is u0 .. u0 + mw - 1 by v0 .. v0 + mh - 1, and its
+     * sample (x, y) lands on tile (x + shift_x, y + shift_y) mod FM_TILE.
+     * step_x, step_y, rotation_deg and the flips then describe h at the
+     * clip's centre, for reporting only. */
+    int warp;
+    double h[9];
+    int u0, v0, mw, mh;
 } FmAlignment;
 
 /* Searches the fine evidence of acc (the sum of all frames) for the sync
@@ -35,6 +47,15 @@ typedef struct FmAlignment {
  * Returns 0, FM_ENOTFOUND when the clip is too small to search, or FM_ENOMEM. */
 int fm_geometry_search(const FmAccumulator *acc, const float *sync_tile, FmAlignment *best,
                        FmError *err);
+
+/* A perspective alignment (warped->warp set): the clip's centre searched
+ * alone over square steps 0.7-1.5 x the nominal grid's, then a projective
+ * map fitted to the sync tile's offsets in tile-sized patches across the
+ * frame. Its hypotheses add the fit's (every map it could land on) to
+ * uniform_hypotheses, those of the uniform search tried before it. Returns
+ * 0, FM_ENOTFOUND (nothing fitted) or FM_ENOMEM. */
+int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
+                            long uniform_hypotheses, FmAlignment *warped, FmError *err);
 
 /* Folds fine evidence (an fw x fh plane of acc: the sum of all frames, or of
  * one window) into tile under an alignment. Returns 0, FM_EINVAL or FM_ENOMEM. */

@@ -614,8 +614,10 @@ static void put_geometry(FILE *f, const FmReportInput *in)
     const FmGeometry *g = &r->geometry;
     fputs("<section id=\"geometry\"><h2>7. Geometry and position</h2>\n<table>\n", f);
     row_text(f, "Found by",
-             g->searched ? "the geometry search (the clip was reframed)"
-                         : "the nominal grid (the whole marked picture, any uniform scale)");
+             g->perspective ? "the geometry search, through a perspective map (the picture "
+                              "was seen at an angle: figures below at the clip's centre)"
+             : g->searched  ? "the geometry search (the clip was reframed)"
+                            : "the nominal grid (the whole marked picture, any uniform scale)");
     row_begin(f, "Scale");
     fprintf(f, "%.3f &times; %.3f (1 = the marked picture's height fills the clip's)</td></tr>\n",
             g->scale_x, g->scale_y);

@@ -401,11 +401,12 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     long pos = lround(r->master_position);
     printf("  master time:    the clip starts near %ld:%02ld:%02ld of the marked master\n",
            pos / 3600, pos / 60 % 60, pos % 60);
-    printf("  geometry:       scale %.3f x %.3f, offset (%.1f, %.1f), flip %s, rotation %.1f deg\n",
+    printf("  geometry:       scale %.3f x %.3f, offset (%.1f, %.1f), flip %s, rotation %.1f deg%s\n",
            r->geometry.scale_x, r->geometry.scale_y, r->geometry.offset_x, r->geometry.offset_y,
            r->geometry.flip_h ? (r->geometry.flip_v ? "h+v" : "horizontal")
                               : (r->geometry.flip_v ? "vertical" : "none"),
-           r->geometry.rotation_deg);
+           r->geometry.rotation_deg,
+           r->geometry.perspective ? " (perspective: at the clip's centre)" : "");
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
     if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
         printf("  mark format:    %d (written by filmmark 0.%d.x: still read; re-issue with this "
@@ -512,11 +513,12 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "stretches_read", json_integer(r->segments_read));
     json_object_set_new(o, "raw_bit_error_rate", real(r->raw_ber));
     json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
-    json_object_set_new(o, "geometry", json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:o}",
+    json_object_set_new(o, "geometry", json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:b}",
         "scale_x", real(r->geometry.scale_x), "scale_y", real(r->geometry.scale_y),
         "offset_x", real(r->geometry.offset_x), "offset_y", real(r->geometry.offset_y),
         "flip_h", r->geometry.flip_h, "flip_v", r->geometry.flip_v,
-        "rotation_deg", real(r->geometry.rotation_deg)));
+        "rotation_deg", real(r->geometry.rotation_deg),
+        "perspective", r->geometry.perspective));
     identify_json(id, r, o);
     if (informed) {
         /* the blind decode is one of the receipts' messages; the score of
