@@ -59,19 +59,23 @@ static int to_mark_grid(const FmAccumulator *acc, const float *evidence, double 
     return 0;
 }
 
-/* The evidence rotated by deg degrees about its centre (bilinear, 0 outside). */
-static float *rotated(const FmAccumulator *acc, const float *evidence, double deg)
+/* The evidence read along turned axes about its centre (bilinear, 0
+ * outside): output (x, y) reads the point c + (x - cx) u + (y - cy) v,
+ * where u is the x axis turned by alpha degrees and v the y axis turned by
+ * beta (alpha = beta: a rotation; alpha != beta: a shear as well). */
+static float *turned(const FmAccumulator *acc, const float *evidence, double alpha, double beta)
 {
     int W = acc->fw, H = acc->fh;
     float *out = malloc(sizeof(float) * (size_t)W * H);
     if (!out)
         return NULL;
-    double c = cos(deg * M_PI / 180), sn = sin(deg * M_PI / 180);
+    double ca = cos(alpha * M_PI / 180), sa = sin(alpha * M_PI / 180);
+    double cb = cos(beta * M_PI / 180), sb = sin(beta * M_PI / 180);
     double cx = (W - 1) / 2.0, cy = (H - 1) / 2.0;
     for (int y = 0; y < H; y++)
         for (int x = 0; x < W; x++) {
             /* source position of output (x, y) */
-            double u = c * (x - cx) - sn * (y - cy) + cx, v = sn * (x - cx) + c * (y - cy) + cy;
+            double u = ca * (x - cx) - sb * (y - cy) + cx, v = sa * (x - cx) + cb * (y - cy) + cy;
             int x0 = (int)floor(u), y0 = (int)floor(v);
             float o = 0;
             if (x0 >= 0 && y0 >= 0 && x0 + 1 < W && y0 + 1 < H) {
@@ -82,6 +86,12 @@ static float *rotated(const FmAccumulator *acc, const float *evidence, double de
             out[(size_t)y * W + x] = o;
         }
     return out;
+}
+
+/* The evidence rotated by deg degrees about its centre (bilinear, 0 outside). */
+static float *rotated(const FmAccumulator *acc, const float *evidence, double deg)
+{
+    return turned(acc, evidence, deg, deg);
 }
 
 /* Box size that stands in for the area resampling of a mark pixel of the
@@ -486,6 +496,8 @@ static double rotation_estimate(const float *ac, int PW, int PH, int W, int H, i
 #define WARP_MAX_SCAN 64
 #define WARP_BANDS 3
 #define WARP_CENTRE_TILES 1.3
+#define WARP_TURNS 2          /* turns of each axis tried either side at the centre, */
+#define WARP_TURN_DEG 0.9     /* this far apart (rotations and shears) */
 
 static int mod_tile(long v)
 {
@@ -541,8 +553,10 @@ static double patch_offset(Search *s, const float *boxed, double box_offset, con
 }
 
 /* The affine map of a uniform alignment found on a w x h crop at (x0, y0)
- * of the fine grid: mark pixel (u, v) to fine position. */
-static void alignment_map(const FmAlignment *al, int w, int h, int x0, int y0, double m[9])
+ * of the fine grid read along axes turned by alpha and beta (turned()):
+ * mark pixel (u, v) to fine position. */
+static void alignment_map(const FmAlignment *al, int w, int h, int x0, int y0, double alpha,
+                          double beta, double m[9])
 {
     int gw = (int)floor(w / al->step_x), gh = (int)floor(h / al->step_y);
     /* plane sample x (before flipping) lands on tile x + shift, or
@@ -553,7 +567,14 @@ static void alignment_map(const FmAlignment *al, int w, int h, int x0, int y0, d
     double ay = al->flip_v ? -al->step_y : al->step_y;
     double by = al->flip_v ? (gh - 1 + al->shift_y + 0.5) * al->step_y - 0.5
                            : (-al->shift_y + 0.5) * al->step_y - 0.5;
-    double mm[9] = { ax, 0, bx + x0, 0, ay, by + y0, 0, 0, 1 };
+    /* turned(): output (x, y) reads the crop at centre + A (x - cx, y - cy),
+     * A's columns the turned axes */
+    double ca = cos(alpha * M_PI / 180), sa = sin(alpha * M_PI / 180);
+    double cb = cos(beta * M_PI / 180), sb = sin(beta * M_PI / 180);
+    double cx = (w - 1) / 2.0, cy = (h - 1) / 2.0;
+    /* (u, v) -> (xr, yr) = (ax u + bx, ay v + by) -> A (xr - cx, yr - cy) + (cx + x0, cy + y0) */
+    double mm[9] = { ca * ax, -sb * ay, ca * (bx - cx) - sb * (by - cy) + cx + x0,
+                     sa * ax, cb * ay, sa * (bx - cx) + cb * (by - cy) + cy + y0, 0, 0, 1 };
     memcpy(m, mm, sizeof(mm));
 }
 
@@ -595,6 +616,7 @@ static int warp_search(Search *s, FmAlignment *out)
     memset(&ca, 0, sizeof(ca));
     ca.score = -1;
     int cw = 0, ch = 0, x0 = 0, y0 = 0;
+    double ca_alpha = 0, ca_beta = 0;
     for (int band = 0; band < WARP_BANDS; band++) {
         double lo = WARP_SCAN_LO * pow(WARP_SCAN_HI / WARP_SCAN_LO, (double)band / WARP_BANDS);
         double hi = WARP_SCAN_LO * pow(WARP_SCAN_HI / WARP_SCAN_LO, (double)(band + 1) / WARP_BANDS);
@@ -614,24 +636,35 @@ static int warp_search(Search *s, FmAlignment *out)
         FmAccumulator sub = *acc;
         sub.fw = bw;
         sub.fh = bh;
-        Search c = *s;
-        c.acc = &sub;
-        c.evidence = crop;
-        c.rotation_deg = 0;
-        FmAlignment local;
-        memset(&local, 0, sizeof(local));
-        local.score = -1;
-        search_steps(&c, scan, 0, &local, ns);
-        s->evaluated = c.evaluated;
-        if (local.score > ca.score) {
-            ca = local;
-            cw = bw, ch = bh, x0 = bx, y0 = by;
+        for (int t = 0; t < (2 * WARP_TURNS + 1) * (2 * WARP_TURNS + 1); t++) {
+            double alpha = (t % (2 * WARP_TURNS + 1) - WARP_TURNS) * WARP_TURN_DEG;
+            double beta = (t / (2 * WARP_TURNS + 1) - WARP_TURNS) * WARP_TURN_DEG;
+            Search c = *s;
+            float *read = alpha != 0 || beta != 0 ? turned(&sub, crop, alpha, beta) : NULL;
+            if ((alpha != 0 || beta != 0) && !read) {
+                ret = FM_ENOMEM;
+                goto end;
+            }
+            c.acc = &sub;
+            c.evidence = read ? read : crop;
+            c.rotation_deg = 0;
+            FmAlignment local;
+            memset(&local, 0, sizeof(local));
+            local.score = -1;
+            search_steps(&c, scan, 0, &local, ns);
+            s->evaluated = c.evaluated;
+            free(read);
+            if (local.score > ca.score) {
+                ca = local;
+                cw = bw, ch = bh, x0 = bx, y0 = by;
+                ca_alpha = alpha, ca_beta = beta;
+            }
         }
     }
     if (!(ca.score > 0))
         goto end;
     double h[9];
-    alignment_map(&ca, cw, ch, x0, y0, h);
+    alignment_map(&ca, cw, ch, x0, y0, ca_alpha, ca_beta, h);
 
     /* 2. local offsets, a projective fit to them */
     int k = warp_box(ca.step_x, ca.step_y);

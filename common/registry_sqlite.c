@@ -201,15 +201,26 @@ int fm_db_sqlite_open(const char *path, FmDb **out, const FmDbOps **ops, FmError
     }
     sqlite3_extended_result_codes(db->h, 0);
     sqlite3_busy_timeout(db->h, BUSY_TIMEOUT_MS);
-    /* WAL: readers never block the writer; switching needs a moment of
-     * exclusive access, which the busy timeout waits for */
+    /* WAL: readers never block the writer. Switching a new file to it
+     * needs a moment of exclusive access; SQLite does not wait for that
+     * through the busy handler when another connection holds a shared lock
+     * and wants the same (it answers SQLITE_BUSY at once, to avoid a
+     * deadlock): several wmembed runs creating one registry together then
+     * failed. So the switch is retried, up to the busy timeout. */
     sqlite3_stmt *st = NULL;
-    rc = sqlite3_prepare_v2(db->h, "PRAGMA journal_mode=WAL", -1, &st, NULL);
-    if (rc == SQLITE_OK)
-        rc = sqlite3_step(st);
-    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
-    int wal = mode && strcmp(mode, "wal") == 0;
-    sqlite3_finalize(st);
+    int wal = 0;
+    for (long waited_ms = 0;; waited_ms += 10) {
+        rc = sqlite3_prepare_v2(db->h, "PRAGMA journal_mode=WAL", -1, &st, NULL);
+        if (rc == SQLITE_OK)
+            rc = sqlite3_step(st);
+        const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+        wal = mode && strcmp(mode, "wal") == 0;
+        sqlite3_finalize(st);
+        st = NULL;
+        if (wal || (rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || waited_ms >= BUSY_TIMEOUT_MS)
+            break;
+        sqlite3_sleep(10);
+    }
     if (!wal) {
         fm_error_set(err, FM_EIO, "registry '%s' is not a usable SQLite database: %s", path,
                      rc == SQLITE_ROW ? "cannot use the WAL journal" : sqlite3_errmsg(db->h));
