@@ -29,6 +29,7 @@ typedef struct Search {
     float *xcorr;
     fftwf_plan fwd, inv;
     long evaluated;
+    int unflipped_only;      /* candidates are tried without the flips */
 } Search;
 
 /* Resamples the fine evidence onto a mark grid of the given steps (origin 0).
@@ -395,15 +396,16 @@ static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment
 {
     FmAlignment local = *best;
     local.score = -1;
+    int nflips = s->unflipped_only ? 1 : 4;
     for (int i = nsteps; i < nsteps + n_square; i++)
-        for (int f = 0; f < 4; f++)
+        for (int f = 0; f < nflips; f++)
             evaluate(s, steps[i], steps[i], f & 1, f >> 1, &local);
     for (int i = 0; i < nsteps; i++)
         for (int j = 0; j < nsteps; j++) {
             double r = steps[i] / steps[j];
             if (r < 0.5 || r > 2.0)
                 continue;  /* more anamorphic than 2:1 is not a picture */
-            for (int f = 0; f < 4; f++)
+            for (int f = 0; f < nflips; f++)
                 evaluate(s, steps[i], steps[j], f & 1, f >> 1, &local);
         }
     /* coordinate search in shrinking relative steps */
@@ -648,6 +650,7 @@ static int warp_search(Search *s, FmAlignment *out)
             c.acc = &sub;
             c.evidence = read ? read : crop;
             c.rotation_deg = 0;
+            c.unflipped_only = read != NULL;  /* a mirrored copy: on axes as they are */
             FmAlignment local;
             memset(&local, 0, sizeof(local));
             local.score = -1;
