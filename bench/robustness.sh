@@ -192,6 +192,7 @@ dropdup|time|~4 % frames dropped + ~4 % duplicated at random
 splice3|time|3 cuts spliced out of order
 screencap|capture|screen capture: scale ${w23}x${h23}, gamma, blur, recode
 camcorder|capture|camcorder: perspective warp, blur, noise, gamma, recode
+camcorder_wall|capture|camcorder: picture at 85 % on a grey wall, turned 1.5°, sheared keystone, blur, noise, gamma, recode
 coll_avg|collusion|average of two copies (recipients $R1, $R2)
 coll_alt|collusion|alternating 1-s segments of two copies
 ai_sr2|ai|neural SR: ×2 down, ESRGAN-slim ×2 up
@@ -318,6 +319,8 @@ do_attack() {
     screencap) vfx "$out" "scale=$w23:$h23:flags=bilinear,eq=gamma=1.1:contrast=0.95,gblur=sigma=0.6" ;;
     camcorder) vfx "$out" "perspective=x0=W*0.04:y0=H*0.03:x1=W*0.97:y1=H*0.01:x2=W*0.02:y2=H*0.98:x3=W*0.99:y3=H*0.96:interpolation=linear,gblur=sigma=1.2,noise=alls=8:allf=t,eq=gamma=0.9:contrast=1.1"
                echo "keystone warp (corners moved 1-4 %)" ;;
+    camcorder_wall) vfx "$out" "scale=$(even "$W*0.85"):$(even "$H*0.85"),pad=$W:$H:(ow-iw)/2:(oh-ih)/2:gray,rotate=1.5*PI/180:fillcolor=gray,perspective=x0=W*0.02:y0=H*0.04:x1=W*0.98:y1=H*0.0:x2=W*0.0:y2=H*0.99:x3=W*0.97:y3=H*0.95:interpolation=linear,gblur=sigma=1.2,noise=alls=8:allf=t,eq=gamma=0.9:contrast=1.1"
+               echo "85 % of the frame, turned 1.5 deg, keystone moving corners 0-5 % (rows tilt ~1.3 deg, columns lean ~1.6 deg the other way)" ;;
     coll_avg|coll_alt)
       local t0; t0=$(now)
       while [[ ! -e "$CW/deliv2.done" ]]; do
