@@ -7,6 +7,7 @@
 #include "content_tag.h"
 #include "msgcode.h"
 #include "geometry.h"
+#include "homography.h"
 #include "pattern.h"
 
 /* Windows an epoch spans: the phases at which the epoch boundaries can fall
@@ -642,6 +643,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     res->segments = nseg;
     double hyp = (double)keys * geometry_hypotheses * nseg * FM_EPOCHS * PHASES;
     res->hypotheses = hyp < 9e18 ? (long)hyp : (long)9e18;
+    res->hypotheses_log10 = log10(hyp);
     double lp = fm_gauss_tail_log10(res->pilot_z) + log10(hyp);
     res->false_alarm_log10 = lp > 0 ? 0 : lp;
     res->false_alarm_probability = pow(10, res->false_alarm_log10);
@@ -807,6 +809,16 @@ static void describe(const FmAccumulator *acc, const FmAlignment *al, FmGeometry
     while (sy < -FM_TILE / 2) sy += FM_TILE;
     g->offset_x = sx * px;
     g->offset_y = sy * py;
+    double inv[9], u, v, x, y;
+    if (al->warp && fm_homography_invert(al->h, inv) == 0 &&
+        fm_homography_apply(inv, 0, 0, &u, &v) == 0 &&
+        fm_homography_apply(al->h, FM_TILE * floor(u / FM_TILE + 0.5),
+                            FM_TILE * floor(v / FM_TILE + 0.5), &x, &y) == 0) {
+        /* the tile corner nearest the clip's corner, through the map (the
+         * centre's steps do not hold out there) */
+        g->offset_x = x * acc->fine_step;
+        g->offset_y = y * acc->fine_step;
+    }
     g->flip_h = al->flip_h;
     g->flip_v = al->flip_v;
     g->rotation_deg = -al->rotation_deg;  /* the clip's turn is undone by the opposite one */

@@ -67,7 +67,8 @@ typedef struct FmDetectResult {
     double false_alarm_log10;   /* log10 of the corrected false-alarm probability */
     double false_alarm_probability;
     long hypotheses;        /* epochs x phases x segments x geometries x keys
-                               searched: the correction factor */
+                               searched: the correction factor (at most 9e18) */
+    double hypotheses_log10; /* its log10, not capped (0 where not set) */
     double raw_ber;         /* coded-bit errors before correction (vs the decoded
                                message, or vs the expected one if given) */
     double span[2];         /* seconds: where in the clip the mark was read */

@@ -821,7 +821,7 @@ static void search_close(Search *s)
 }
 
 int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
-                            long uniform_hypotheses, FmAlignment *warped, FmError *err)
+                            double uniform_hypotheses, FmAlignment *warped, FmError *err)
 {
     Search s;
     float *total = NULL;
@@ -836,9 +836,8 @@ int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
         /* its own candidates, and every map the fit could have landed on:
          * WARP_RESOLUTION positions per corner coordinate (8), each with
          * every shift */
-        double count = (double)uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE +
-                       pow(WARP_RESOLUTION, 8) * FM_TILE * FM_TILE;
-        warped->hypotheses = count < (double)LONG_MAX / 2 ? (long)count : LONG_MAX / 2;
+        warped->hypotheses = uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE +
+                             pow(WARP_RESOLUTION, 8) * FM_TILE * FM_TILE;
         if (!warped->warp || !(warped->score > 0))
             ret = fm_error_set(err, FM_ENOTFOUND, "no perspective alignment found");
     }
@@ -1035,7 +1034,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
             free(rot);
         }
     }
-    best->hypotheses = s.evaluated * FM_TILE * FM_TILE;
+    best->hypotheses = (double)s.evaluated * FM_TILE * FM_TILE;
     if (best->score <= 0)
         ret = fm_error_set(err, FM_ENOTFOUND, "clip too small for the geometry search");
 end:

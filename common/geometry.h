@@ -29,7 +29,7 @@ typedef struct FmAlignment {
     int flip_h, flip_v;
     double rotation_deg;    /* the evidence is rotated by this before resampling */
     int shift_x, shift_y;   /* mark-grid sample x lands on tile (x + shift_x) mod FM_TILE */
-    long hypotheses;        /* candidates x flips x shifts compared: the search's size */
+    double hypotheses;      /* candidates x flips x shifts compared: the search's size */
     double score;           /* normalised cross-correlation peak of the best candidate */
     /* Perspective (warp set): the marked picture's mark pixel (u, v) lies at
      * fine-grid position h(u, v) (homography.h), flips and turn included;
@@ -55,7 +55,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *sync_tile, FmAlign
  * uniform_hypotheses, those of the uniform search tried before it. Returns
  * 0, FM_ENOTFOUND (nothing fitted) or FM_ENOMEM. */
 int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
-                            long uniform_hypotheses, FmAlignment *warped, FmError *err);
+                            double uniform_hypotheses, FmAlignment *warped, FmError *err);
 
 /* Folds fine evidence (an fw x fh plane of acc: the sum of all frames, or of
  * one window) into tile under an alignment. Returns 0, FM_EINVAL or FM_ENOMEM. */

@@ -92,6 +92,12 @@ static void put_p(FILE *f, double lg)
     fprintf(f, "%.1f&nbsp;&times;&nbsp;10<sup>&minus;%.0f</sup>", m, -e);
 }
 
+/* H as searched: the result's count, or its log where that is capped */
+static double hypotheses_of(const FmDetectResult *r)
+{
+    return r->hypotheses_log10 > 15 ? pow(10, r->hypotheses_log10) : (double)r->hypotheses;
+}
+
 double fm_report_z_for(double p, double hypotheses)
 {
     double want = log10(p) - log10(hypotheses > 1 ? hypotheses : 1);
@@ -437,7 +443,7 @@ static void put_probability(FILE *f, const FmReportInput *in)
     long keys = in->keys_tried > 0 ? in->keys_tried : 1;
     double phases = FM_EPOCH_SECONDS / FM_WINDOW_SECONDS;
     double base = (double)keys * (r->segments > 0 ? r->segments : 1) * FM_EPOCHS * phases;
-    double geometries = base > 0 ? (double)r->hypotheses / base : 1;
+    double geometries = base > 0 ? hypotheses_of(r) / base : 1;
     fputs("<section id=\"probability\"><h2>4. False-alarm probability</h2>\n<table>\n", f);
     row_begin(f, "False-alarm probability");
     fputs("<strong>p = ", f);
@@ -446,13 +452,17 @@ static void put_probability(FILE *f, const FmReportInput *in)
     row_begin(f, "Pilot correlation");
     fprintf(f, "z = %.2f (best stretch)</td></tr>\n", r->pilot_z);
     row_begin(f, "Hypotheses searched");
-    fprintf(f, "H = %ld = %ld key%s &times; %d stretch%s &times; %d epochs &times; %.0f phases "
-               "&times; %.0f geometr%s</td></tr>\n",
-            r->hypotheses, keys, keys == 1 ? "" : "s", r->segments, r->segments == 1 ? "" : "es",
+    if (hypotheses_of(r) < 1e15)
+        fprintf(f, "H = %.0f", hypotheses_of(r));
+    else  /* a perspective search's count */
+        fprintf(f, "H = 10<sup>%.1f</sup>", log10(hypotheses_of(r)));
+    fprintf(f, " = %ld key%s &times; %d stretch%s &times; %d epochs &times; %.0f phases "
+               "&times; %.4g geometr%s</td></tr>\n",
+            keys, keys == 1 ? "" : "s", r->segments, r->segments == 1 ? "" : "es",
             FM_EPOCHS, phases, geometries, geometries == 1 ? "y" : "ies");
     row_begin(f, "Threshold");
     fprintf(f, "p &le; 10<sup>&minus;9</sup>, here z &ge; %.2f</td></tr>\n",
-            fm_report_z_for(FM_FALSE_ALARM_THRESHOLD, (double)r->hypotheses));
+            fm_report_z_for(FM_FALSE_ALARM_THRESHOLD, hypotheses_of(r)));
     fputs("</table>\n", f);
     fputs("<p>How it is computed. The watermark carries a keyed pilot signal that changes "
           "every 2 seconds (an <em>epoch</em>). The detector correlates the clip's pictures "
@@ -498,7 +508,7 @@ static void put_plot(FILE *f, const FmReportInput *in)
     /* a group's last frame is shown for one frame interval */
     double dt = in->info && in->info->frame_rate.num > 0 && in->info->frame_rate.den > 0
                 ? 1 / av_q2d(in->info->frame_rate) : 0;
-    double zthr = fm_report_z_for(FM_FALSE_ALARM_THRESHOLD, (double)r->hypotheses);
+    double zthr = fm_report_z_for(FM_FALSE_ALARM_THRESHOLD, hypotheses_of(r));
     for (int i = 0; i < tr->n; i++) {
         const FmStrengthPoint *p = &tr->points[i];
         tmax = fmax(tmax, p->t1 + dt);
@@ -570,7 +580,7 @@ static void put_plot(FILE *f, const FmReportInput *in)
           "p &le; 10<sup>&minus;9</sup> after the correction of section 4. Without the mark, "
           "a bar is about 0 &plusmn; 1, and a stretch's z, the best of the alignments tried "
           "in it, typically about ", f);
-    double per_stretch = (double)r->hypotheses / (r->segments > 0 ? r->segments : 1);
+    double per_stretch = hypotheses_of(r) / (r->segments > 0 ? r->segments : 1);
     fprintf(f, "%.1f (the median of the best of %.0f normal scores).",
             fm_report_z_for(M_LN2, per_stretch), per_stretch);
     if (r->geometry.searched && tr->points[tr->n - 1].t1 + 1 < tmax)

@@ -393,9 +393,13 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     }
     printf("  signature:      %s (key %s)\n",
            r->signature_valid ? "valid" : "not verified from the clip alone", fp);
-    printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld %s searched)\n",
-           r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses,
-           r->hypotheses == 1 ? "hypothesis" : "hypotheses");
+    if (r->hypotheses_log10 > 15)  /* a perspective search's count: over 10^18 */
+        printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, 10^%.1f hypotheses searched)\n",
+               r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses_log10);
+    else
+        printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld %s searched)\n",
+               r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses,
+               r->hypotheses == 1 ? "hypothesis" : "hypotheses");
     printf("  read from:      %.2f s to %.2f s (%ld frames; %d of %d stretches)\n", r->span[0],
            r->span[1], r->frames_read, r->segments_read, r->segments);
     long pos = lround(r->master_position);
@@ -505,6 +509,8 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "false_alarm_log10", real(r->false_alarm_log10));
     json_object_set_new(o, "pilot_z", real(r->pilot_z));
     json_object_set_new(o, "hypotheses", json_integer(r->hypotheses));
+    if (r->hypotheses_log10 > 0)
+        json_object_set_new(o, "hypotheses_log10", real(r->hypotheses_log10));
     json_object_set_new(o, "span_seconds", json_pack("[o, o]", real(r->span[0]), real(r->span[1])));
     json_object_set_new(o, "key_fingerprint", json_string(fp));
     json_object_set_new(o, "frames_read", json_integer(r->frames_read));
