@@ -25,6 +25,18 @@
 /* Partial sums kept by mark_row: lane x % FM_DSP_LANES. */
 #define FM_DSP_LANES 8
 
+/* Most rows in one call of mark_rows. */
+#define FM_DSP_GROUP_MAX 8
+
+/* Rows sharing their sources: mask rows gt/gb and tile rows pt/pb, row i
+ * weighted gf[i] and pf[i], 1 <= g <= FM_DSP_GROUP_MAX. */
+typedef struct FmMarkRows {
+    const float *gt, *gb, *pt, *pb;
+    const float *gf, *pf;
+    int g;
+    float alpha, norm;
+} FmMarkRows;
+
 typedef struct FmDsp {
     const char *name;  /* "c", "sse4.1" or "avx2": the best level installed */
 
@@ -66,6 +78,21 @@ typedef struct FmDsp {
                       const float *pt, const float *pb, float pf, float alpha, float norm,
                       float gain, float unit, int maxval, int n);
 
+    /*
+     * A group of rows that interpolate the same two mask rows and the same
+     * two tile rows (FmMarkRows), each with its own weights: per row, the
+     * sums of mark_row (without d). The SIMD version loads the shared
+     * sources once for all the rows.
+     */
+    void (*mark_rows)(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES]);
+
+    /* the mask gains of a row of cells (mask_gain.h, fm_mask_gain_of_sums):
+     * cell k's samples summed t[k], their squares t2[k] (each < 2^52), over
+     * `rows` rows of `cell` columns (the last cell clipped at column w);
+     * scale = 2^(8 - bit depth); the texture table lut[0 .. lut_n) */
+    void (*cell_gains)(const uint64_t *t, const uint64_t *t2, int count, int cell, int w,
+                       int rows, double scale, const float *lut, int lut_n, float *out);
+
     /* mask statistics: s[x] += v, s2[x] += v * v over one row */
     void (*col_moments_u8)(const uint8_t *row, int n, uint32_t *s, uint32_t *s2);
     void (*col_moments_u16)(const uint16_t *row, int n, uint32_t *s, uint64_t *s2);
@@ -76,6 +103,10 @@ typedef struct FmDsp {
      * 8 k .. 8 k + 7), for k < (n + 7) / 8, overwritten */
     void (*ssim_win_u8)(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
                         ptrdiff_t sb_stride, int n, int rows, uint32_t *sums);
+    /* the SSIM of those windows (ssim_window.h) into win[k], from
+     * ssim_win_u8's sums over `rows` rows of n columns; returns the sum of
+     * the squared differences sa a + sbb - 2 sab over the windows */
+    uint64_t (*ssim_score_u8)(const uint32_t *sums, int n, int rows, double *win);
     /* and of deeper ones per column: sa, sb, saa, sbb, sab (each n
      * entries, overwritten) */
     void (*ssim_cols_u16)(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
@@ -122,6 +153,18 @@ unsigned fm_dsp_cpu_flags(void);
 /* The C references (dsp_c.c), and the x86 overrides (x86/). */
 void fm_dsp_init_c(FmDsp *dsp);
 void fm_dsp_init_x86(FmDsp *dsp, unsigned cpu_mask);
+
+/* mark_rows row by row with a level's one-row kernel (the reference, and
+ * levels without a fused version). */
+typedef void (*FmMarkRowFn)(const float *, const float *, float, const float *, const float *,
+                            float, float, float, int, float *, double *);
+
+static inline void fm_mark_rows_by_row(FmMarkRowFn f, const FmMarkRows *m, int n,
+                                       double (*lanes)[FM_DSP_LANES])
+{
+    for (int i = 0; i < m->g; i++)
+        f(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, n, NULL, lanes[i]);
+}
 
 /* Combines the lanes of mark_row in the fixed order. */
 static inline double fm_dsp_lanes_sum(const double lanes[FM_DSP_LANES])

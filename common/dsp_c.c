@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "dct.h"
+#include "mask_gain.h"
+#include "ssim_window.h"
 
 static void cvt_u8_c(const uint8_t *in, int n, float *out)
 {
@@ -95,6 +97,20 @@ static void apply_u16_c(uint16_t *px, const float *gt, const float *gb, float gf
     }
 }
 
+static void mark_rows_c(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
+{
+    fm_mark_rows_by_row(mark_row_c, m, n, lanes);
+}
+
+static void cell_gains_c(const uint64_t *t, const uint64_t *t2, int count, int cell, int w,
+                         int rows, double scale, const float *lut, int lut_n, float *out)
+{
+    for (int k = 0; k < count; k++) {
+        int x0 = k * cell, bw = w - x0 < cell ? w - x0 : cell;
+        out[k] = fm_mask_gain_of_sums(lut, lut_n, t[k], t2[k], (double)bw * rows, scale);
+    }
+}
+
 static void col_moments_u8_c(const uint8_t *row, int n, uint32_t *s, uint32_t *s2)
 {
     for (int x = 0; x < n; x++) {
@@ -135,6 +151,18 @@ static void ssim_win_u8_c(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *
         s[3] = s22;
         s[4] = s12;
     }
+}
+
+static uint64_t ssim_score_u8_c(const uint32_t *sums, int n, int rows, double *win)
+{
+    uint64_t err = 0;
+    for (int x0 = 0, k = 0; x0 < n; x0 += 8, k++) {
+        const uint32_t *s = sums + 5 * (size_t)k;
+        int bw = n - x0 < 8 ? n - x0 : 8;
+        err += (uint64_t)s[2] + s[3] - 2 * (uint64_t)s[4];
+        win[k] = fm_ssim_window(s[0], s[1], s[2], s[3], s[4], (double)bw * rows);
+    }
+    return err;
 }
 
 static void ssim_cols_u16_c(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
@@ -219,9 +247,12 @@ void fm_dsp_init_c(FmDsp *d)
     d->mark_row = mark_row_c;
     d->apply_u8 = apply_u8_c;
     d->apply_u16 = apply_u16_c;
+    d->mark_rows = mark_rows_c;
+    d->cell_gains = cell_gains_c;
     d->col_moments_u8 = col_moments_u8_c;
     d->col_moments_u16 = col_moments_u16_c;
     d->ssim_win_u8 = ssim_win_u8_c;
+    d->ssim_score_u8 = ssim_score_u8_c;
     d->ssim_cols_u16 = ssim_cols_u16_c;
     d->whiten_row = whiten_row_c;
     d->box_rows = box_rows_c;

@@ -341,36 +341,46 @@ static void first_pass_job(void *arg, int j, int n)
 }
 
 /*
- * Rows next to each other interpolate the same two mask rows and the same two
- * tile rows (3 rows at 1080p, 6 at 4K): the energy and apply passes take such
- * a group a chunk of columns at a time, so that the group's four source rows
- * are read from L1 rather than once per picture row. The kernels see the
- * same values in the same order: a chunk starts at a multiple of
- * FM_DSP_LANES, so mark_row's lanes get each x's square in the same order as
- * over the whole row.
+ * Rows next to each other interpolate the same two mask rows and the same
+ * two tile rows (3 rows at 1080p, 6 at 4K): the energy and apply passes take
+ * such a group a chunk of columns at a time, so that the four source rows
+ * are read from L1 (and the energy kernel, mark_rows, loads them once for
+ * all the rows). The kernels see the same values in the same order as row
+ * by row over the whole width: a chunk starts at a multiple of
+ * FM_DSP_LANES, so each row's lanes get each x's square in the same order.
  */
-#define GROUP_MAX 8
 #define CHUNK 512
 
-static int same_taps(const RowTaps *a, const RowTaps *b)
+/* The group of rows from y on (before y1) sharing row y's sources. */
+static int row_group(const FmEmbedder *e, const float *rows, int y, int y1, FmMarkRows *m)
 {
-    return a->gt == b->gt && a->gb == b->gb && a->pt == b->pt && a->pb == b->pb;
+    const FmMask *k = &e->mask;
+    int n = 1;
+    while (n < FM_DSP_GROUP_MAX && y + n < y1 && k->yc0[y + n] == k->yc0[y] &&
+           k->yc1[y + n] == k->yc1[y] && e->row_t0[y + n] == e->row_t0[y] &&
+           e->row_t1[y + n] == e->row_t1[y])
+        n++;
+    m->gt = k->hrow + (size_t)k->yc0[y] * e->w;
+    m->gb = k->hrow + (size_t)k->yc1[y] * e->w;
+    m->gf = k->yf + y;
+    m->pt = rows + (size_t)e->row_t0[y] * e->w;
+    m->pb = rows + (size_t)e->row_t1[y] * e->w;
+    m->pf = e->row_fy + y;
+    m->g = n;
+    m->alpha = e->alpha;
+    m->norm = e->norm;
+    return n;
 }
 
-/* Fills t[0..n) with the taps of rows y, y+1, .. that share row y's sources
- * (n <= GROUP_MAX, y + n <= y1); returns n. */
-static int row_group(const FmEmbedder *e, const float *rows, int y, int y1,
-                     RowTaps t[GROUP_MAX])
+/* The group's sources from column x0 on. */
+static FmMarkRows chunk_of(const FmMarkRows *m, int x0)
 {
-    int n = 1;
-    t[0] = taps_at(e, rows, y);
-    while (n < GROUP_MAX && y + n < y1) {
-        t[n] = taps_at(e, rows, y + n);
-        if (!same_taps(&t[0], &t[n]))
-            break;
-        n++;
-    }
-    return n;
+    FmMarkRows c = *m;
+    c.gt += x0;
+    c.gb += x0;
+    c.pt += x0;
+    c.pb += x0;
+    return c;
 }
 
 /* The energy of the mark, row by row (and the input kept for the quality
@@ -382,18 +392,16 @@ static void energy_job(void *arg, int j, int n)
     int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
     slice(e->h, j, n, &y0, &y1);
     for (int y = y0; y < y1;) {
-        RowTaps t[GROUP_MAX];
-        int g = row_group(e, f->tile_rows, y, y1, t);
+        FmMarkRows m;
+        int g = row_group(e, f->tile_rows, y, y1, &m);
         if (f->copy_original)
             for (int i = 0; i < g; i++)
                 memcpy(e->original + (size_t)(y + i) * e->w * bps,
                        f->luma + (ptrdiff_t)(y + i) * f->stride, (size_t)e->w * bps);
-        double lanes[GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        double lanes[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
         for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
-            int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
-            for (int i = 0; i < g; i++)
-                e->dsp->mark_row(t[i].gt + x0, t[i].gb + x0, t[i].gf, t[i].pt + x0,
-                                 t[i].pb + x0, t[i].pf, e->alpha, e->norm, len, NULL, lanes[i]);
+            FmMarkRows c = chunk_of(&m, x0);
+            e->dsp->mark_rows(&c, e->w - x0 < CHUNK ? e->w - x0 : CHUNK, lanes);
         }
         for (int i = 0; i < g; i++)
             e->row_mse[y + i] = fm_dsp_lanes_sum(lanes[i]);
@@ -411,20 +419,19 @@ static void apply_job(void *arg, int j, int n)
     float unit = (float)(1 << (f->bit_depth - 8));
     int maxval = (1 << f->bit_depth) - 1;
     for (int y = y0; y < y1;) {
-        RowTaps t[GROUP_MAX];
-        int g = row_group(e, f->tile_rows, y, y1, t);
+        FmMarkRows m;
+        int g = row_group(e, f->tile_rows, y, y1, &m);
         for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
             int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
             for (int i = 0; i < g; i++) {
                 uint8_t *row = f->luma + (ptrdiff_t)(y + i) * f->stride;
                 if (f->bit_depth <= 8)
-                    e->dsp->apply_u8(row + x0, t[i].gt + x0, t[i].gb + x0, t[i].gf,
-                                     t[i].pt + x0, t[i].pb + x0, t[i].pf, e->alpha, e->norm,
-                                     f->gain, len);
+                    e->dsp->apply_u8(row + x0, m.gt + x0, m.gb + x0, m.gf[i], m.pt + x0,
+                                     m.pb + x0, m.pf[i], e->alpha, e->norm, f->gain, len);
                 else
-                    e->dsp->apply_u16((uint16_t *)row + x0, t[i].gt + x0, t[i].gb + x0,
-                                      t[i].gf, t[i].pt + x0, t[i].pb + x0, t[i].pf, e->alpha,
-                                      e->norm, f->gain, unit, maxval, len);
+                    e->dsp->apply_u16((uint16_t *)row + x0, m.gt + x0, m.gb + x0, m.gf[i],
+                                      m.pt + x0, m.pb + x0, m.pf[i], e->alpha, e->norm, f->gain,
+                                      unit, maxval, len);
             }
         }
         y += g;

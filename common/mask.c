@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "fm_error.h"
+#include "mask_gain.h"
 #include "resample.h"
 
 /* Texture masking: contrast (8-bit levels) at which the gain is 1. */
@@ -18,11 +19,6 @@
 #ifndef GAIN_MAX
 #define GAIN_MAX 2.0f
 #endif
-/* Brightness masking: ramp from DARK_GAIN at DARK_LO to 1 at DARK_HI (8-bit). */
-#define DARK_LO 24.0f
-#define DARK_HI 72.0f
-#define DARK_GAIN 0.35f
-
 /* Texture gain for a cell's variance (8-bit levels squared). */
 static float texture_gain(float var)
 {
@@ -31,18 +27,9 @@ static float texture_gain(float var)
     return g < GAIN_MIN ? GAIN_MIN : g > GAIN_MAX ? GAIN_MAX : g;
 }
 
-/* Brightness gain for a cell's mean (8-bit levels). */
-static float dark_gain(float mean)
-{
-    float t = (mean - DARK_LO) / (DARK_HI - DARK_LO);
-    t = t < 0 ? 0 : t > 1 ? 1 : t;
-    t = t * t * (3 - 2 * t);  /* smoothstep */
-    return DARK_GAIN + (1 - DARK_GAIN) * t;
-}
-
 float fm_mask_gain(float mean, float stddev)
 {
-    return texture_gain(stddev * stddev) * dark_gain(mean);
+    return texture_gain(stddev * stddev) * fm_mask_dark_gain(mean);
 }
 
 /*
@@ -65,19 +52,9 @@ static int lut_init(FmMask *m)
     return 0;
 }
 
-static float lut_gain(const FmMask *m, double var)
-{
-    double p = var * FM_MASK_LUT_STEPS;
-    if (!(p < m->lut_n - 1))
-        return m->lut[m->lut_n - 1];
-    int i = (int)p;
-    float f = (float)(p - i);
-    return m->lut[i] + f * (m->lut[i + 1] - m->lut[i]);
-}
-
 float fm_mask_cell_gain(const FmMask *m, double mean, double var)
 {
-    return lut_gain(m, var > 0 ? var : 0) * dark_gain((float)mean);
+    return fm_mask_gain_of(m->lut, m->lut_n, mean, var);
 }
 
 int fm_mask_init(FmMask *m, int w, int h)
@@ -148,8 +125,10 @@ void fm_mask_free(FmMask *m)
 
 size_t fm_mask_scratch_bytes(const FmMask *m)
 {
-    /* per column: the sum (uint32) and, 8-byte aligned, the sum of squares (uint64) */
-    return sizeof(uint32_t) * (((size_t)m->w + 1) & ~(size_t)1) + sizeof(uint64_t) * (size_t)m->w;
+    /* per column: the sum (uint32) and, 8-byte aligned, the sum of squares
+     * (uint64); then per cell the same two sums (uint64) */
+    return sizeof(uint32_t) * (((size_t)m->w + 1) & ~(size_t)1) + sizeof(uint64_t) * (size_t)m->w +
+           2 * sizeof(uint64_t) * (size_t)m->cw;
 }
 
 /*
@@ -166,6 +145,7 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
     uint32_t *s = scratch;
     uint64_t *s2 = (uint64_t *)(s + ((w + 1) & ~1));
     uint32_t *s2_32 = (uint32_t *)s2;   /* 8-bit: 32-bit squares suffice */
+    uint64_t *t = s2 + w, *t2 = t + m->cw;  /* each cell's two sums */
     for (int cy = cy0; cy < cy1; cy++) {
         int y0 = cy * m->cell, y1 = y0 + m->cell < m->h ? y0 + m->cell : m->h;
         memset(s, 0, sizeof(uint32_t) * (size_t)w);
@@ -179,16 +159,22 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
         }
         for (int cx = 0; cx < m->cw; cx++) {
             int x0 = cx * m->cell, x1 = x0 + m->cell < m->w ? x0 + m->cell : m->w;
-            uint64_t t = 0, t2 = 0;
-            for (int x = x0; x < x1; x++) {
-                t += s[x];
-                t2 += bit_depth <= 8 ? s2_32[x] : s2[x];
-            }
-            double n = (double)(x1 - x0) * (y1 - y0);
-            double sum = (double)t * scale, sum2 = (double)t2 * (scale * scale);
-            double mean = sum / n, var = sum2 / n - mean * mean;
-            m->tmp[cy * m->cw + cx] = fm_mask_cell_gain(m, mean, var);
+            uint64_t a = 0, a2 = 0;
+            if (bit_depth <= 8)
+                for (int x = x0; x < x1; x++) {
+                    a += s[x];
+                    a2 += s2_32[x];
+                }
+            else
+                for (int x = x0; x < x1; x++) {
+                    a += s[x];
+                    a2 += s2[x];
+                }
+            t[cx] = a;
+            t2[cx] = a2;
         }
+        dsp->cell_gains(t, t2, m->cw, m->cell, w, y1 - y0, scale, m->lut, m->lut_n,
+                        m->tmp + (size_t)cy * m->cw);
     }
 }
 

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "dsp.h"
+#include "mask_gain.h"
 
 typedef struct FmMask {
     int w, h;        /* picture size */
@@ -33,7 +34,6 @@ typedef struct FmMask {
     int lut_n;
 } FmMask;
 
-#define FM_MASK_LUT_STEPS 16
 
 int fm_mask_init(FmMask *m, int w, int h);
 void fm_mask_free(FmMask *m);

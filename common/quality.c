@@ -3,6 +3,8 @@
 #include <math.h>
 #include <stdlib.h>
 
+#include "ssim_window.h"
+
 size_t fm_ssim_scratch_bytes(int w)
 {
     return sizeof(uint64_t) * 5 * (size_t)w;
@@ -12,36 +14,29 @@ double fm_ssim_band(const FmDsp *dsp, const uint8_t *a, ptrdiff_t stride_a, cons
                     ptrdiff_t stride_b, int w, int h, int y0, int bit_depth, double *win_ssim,
                     void *scratch)
 {
-    const double c1 = (0.01 * 255) * (0.01 * 255), c2 = (0.03 * 255) * (0.03 * 255);
-    double scale = bit_depth > 8 ? 1.0 / (double)(1 << (bit_depth - 8)) : 1.0, sc2 = scale * scale;
     int bh = h - y0 < 8 ? h - y0 : 8;
-    double err = 0;
     const uint8_t *ra = a + (ptrdiff_t)y0 * stride_a, *rb = b + (ptrdiff_t)y0 * stride_b;
-    uint32_t *s32 = scratch;
+    if (bit_depth <= 8) {
+        /* a window's 8-bit sums fit 32 bits (64 x 255^2); the band's squared
+         * error is a sum of whole numbers below 2^53, exact in any order */
+        dsp->ssim_win_u8(ra, stride_a, rb, stride_b, w, bh, scratch);
+        return (double)dsp->ssim_score_u8(scratch, w, bh, win_ssim);
+    }
+    double scale = 1.0 / (double)(1 << (bit_depth - 8)), sc2 = scale * scale;
+    double err = 0;
     uint64_t *s64 = scratch;
-    if (bit_depth <= 8)
-        dsp->ssim_win_u8(ra, stride_a, rb, stride_b, w, bh, s32);
-    else
-        dsp->ssim_cols_u16((const uint16_t *)ra, stride_a / 2, (const uint16_t *)rb, stride_b / 2,
-                           w, bh, s64);
+    dsp->ssim_cols_u16((const uint16_t *)ra, stride_a / 2, (const uint16_t *)rb, stride_b / 2, w,
+                       bh, s64);
     for (int x0 = 0, k = 0; x0 < w; x0 += 8, k++) {
         int bw = w - x0 < 8 ? w - x0 : 8;
         uint64_t t[5] = { 0 };
-        if (bit_depth <= 8)  /* a window's 8-bit sums fit 32 bits (64 x 255^2) */
-            for (int i = 0; i < 5; i++)
-                t[i] = s32[5 * (size_t)k + i];
-        else
-            for (int i = 0; i < 5; i++)
-                for (int x = x0; x < x0 + bw; x++)
-                    t[i] += s64[(size_t)i * w + x];
-        double sa = (double)t[0] * scale, sb = (double)t[1] * scale;
-        double saa = (double)t[2] * sc2, sbb = (double)t[3] * sc2, sab = (double)t[4] * sc2;
+        for (int i = 0; i < 5; i++)
+            for (int x = x0; x < x0 + bw; x++)
+                t[i] += s64[(size_t)i * w + x];
         err += (double)(t[2] + t[3] - 2 * t[4]) * sc2;
-        double n = (double)bw * bh;
-        double ma = sa / n, mb = sb / n;
-        double va = saa / n - ma * ma, vb = sbb / n - mb * mb, cov = sab / n - ma * mb;
-        win_ssim[k] = ((2 * ma * mb + c1) * (2 * cov + c2)) /
-                      ((ma * ma + mb * mb + c1) * (va + vb + c2));
+        win_ssim[k] = fm_ssim_window((double)t[0] * scale, (double)t[1] * scale,
+                                     (double)t[2] * sc2, (double)t[3] * sc2, (double)t[4] * sc2,
+                                     (double)bw * bh);
     }
     return err;
 }

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "dsp.h"
+#include "mask.h"
 #include "whiten.h"
 #include "resample.h"
 #include "testutil.h"
@@ -182,14 +183,25 @@ static void check_lerp_idx(const FmDsp *c, const FmDsp *o, const char *lv, TuRng
     int *ia = malloc(sizeof(int) * w), *ib = malloc(sizeof(int) * w);
     fill_f(r, src, n_src, -3, 3);
     fill_f(r, f, w, 0, 1);
-    for (int i = 0; i < w; i++) {
-        ia[i] = (int)tu_rng_below(r, n_src);
-        ib[i] = (ia[i] + 1) % n_src;
+    /* the layouts the callers use: random, the mask's cells (a ramp clipped
+     * at the last cell) and the tile's samples (a ramp wrapping around) */
+    double step = 0.3 + 6 * tu_rng_uniform(r);
+    for (int layout = 0; layout < 3; layout++) {
+        for (int i = 0; i < w; i++) {
+            int k = (int)(i / step);
+            if (layout == 0)
+                ia[i] = (int)tu_rng_below(r, n_src);
+            else if (layout == 1)
+                ia[i] = k < n_src - 1 ? k : n_src - 1;
+            else
+                ia[i] = k % n_src;
+            ib[i] = layout == 1 ? (ia[i] + 1 < n_src ? ia[i] + 1 : ia[i]) : (ia[i] + 1) % n_src;
+        }
+        Out out = out_new(w, sizeof(float));
+        c->lerp_idx(src, ia, ib, f, w, (float *)out.a);
+        o->lerp_idx(src, ia, ib, f, w, (float *)out.b);
+        out_check(&out, "lerp_idx", lv, w, bd);
     }
-    Out out = out_new(w, sizeof(float));
-    c->lerp_idx(src, ia, ib, f, w, (float *)out.a);
-    o->lerp_idx(src, ia, ib, f, w, (float *)out.b);
-    out_check(&out, "lerp_idx", lv, w, bd);
     free(src);
     free(f);
     free(ia);
@@ -241,6 +253,27 @@ static void check_mark(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r,
                      (1 << bd) - 1, w);
     }
     out_check(&out, "apply", lv, w, bd);
+    /* a group of rows sharing the sources: each row's sums as mark_row's */
+    {
+        float rgf[FM_DSP_GROUP_MAX], rpf[FM_DSP_GROUP_MAX];
+        double ga[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        double gb[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        FmMarkRows m = { g[0], g[1], p[0], p[1], rgf, rpf, 1 + (int)tu_rng_below(r, FM_DSP_GROUP_MAX),
+                         alpha, norm };
+        for (int i = 0; i < m.g; i++) {
+            rgf[i] = (float)tu_rng_uniform(r);
+            rpf[i] = (float)tu_rng_uniform(r);
+            ga[i][i % FM_DSP_LANES] = gb[i][i % FM_DSP_LANES] = 0.25 * i;  /* sums carried in */
+        }
+        c->mark_rows(&m, w, ga);
+        o->mark_rows(&m, w, gb);
+        cr_expect(memcmp(ga, gb, sizeof ga) == 0, "mark_rows (%s): sums differ, %d rows, width %d",
+                  lv, m.g, w);
+        double one[FM_DSP_LANES] = { 0 };
+        one[(m.g - 1) % FM_DSP_LANES] = 0.25 * (m.g - 1);
+        c->mark_row(g[0], g[1], rgf[m.g - 1], p[0], p[1], rpf[m.g - 1], alpha, norm, w, NULL, one);
+        cr_expect(memcmp(one, ga[m.g - 1], sizeof one) == 0, "mark_rows (c): not mark_row's sums");
+    }
     for (int i = 0; i < 2; i++) {
         free(g[i]);
         free(p[i]);
@@ -281,6 +314,22 @@ static void check_ssim(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r,
         Out out = out_new(5 * (size_t)((w + 7) / 8), sizeof(uint32_t));
         c->ssim_win_u8(a, stride, b, stride, w, rows, (uint32_t *)out.a);
         o->ssim_win_u8(a, stride, b, stride, w, rows, (uint32_t *)out.b);
+        /* and their scores, on these sums and on a copy b close to a */
+        for (int near = 0; near < 2; near++) {
+            if (near) {
+                uint8_t *pa = a, *pb = b;
+                for (int i = 0; i < stride * rows; i++)
+                    pb[i] = (uint8_t)(pa[i] + (int)tu_rng_below(r, 3) > 255 ? 255
+                                      : pa[i] + (int)tu_rng_below(r, 3));
+                c->ssim_win_u8(a, stride, b, stride, w, rows, (uint32_t *)out.a);
+                o->ssim_win_u8(a, stride, b, stride, w, rows, (uint32_t *)out.b);
+            }
+            Out win = out_new((size_t)(w + 7) / 8, sizeof(double));
+            uint64_t ea = c->ssim_score_u8((uint32_t *)out.a, w, rows, (double *)win.a);
+            uint64_t eb = o->ssim_score_u8((uint32_t *)out.a, w, rows, (double *)win.b);
+            cr_expect_eq(ea, eb, "ssim_score (%s): errors differ, width %d", lv, w);
+            out_check(&win, "ssim_score", lv, w, bd);
+        }
         out_check(&out, "ssim_win", lv, w, bd);
     } else {
         Out out = out_new(5 * (size_t)w, sizeof(uint64_t));
@@ -353,6 +402,38 @@ static void check_dct(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, 
 
 typedef void (*CheckFn)(const FmDsp *, const FmDsp *, const char *, TuRng *, int, int);
 
+/* cell_gains: sums of real-looking cells (means across the dark ramp,
+ * variances across the table and past its end, a few that round below
+ * zero), cells 3..14 columns wide with the last one clipped. */
+static void check_cell_gains(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                             int bd)
+{
+    FmMask m;
+    cr_assert_eq(fm_mask_init(&m, 64, 64), 0);  /* for its texture table */
+    int cell = 3 + (int)tu_rng_below(r, 12), rows = 1 + (int)tu_rng_below(r, cell);
+    int count = (w + cell - 1) / cell;
+    double unit = (double)(1 << (bd - 8)), scale = 1.0 / unit;
+    uint64_t *t = malloc(sizeof(uint64_t) * count), *t2 = malloc(sizeof(uint64_t) * count);
+    for (int k = 0; k < count; k++) {
+        int bw = w - k * cell < cell ? w - k * cell : cell;
+        double n = (double)bw * rows, mean = 255 * tu_rng_uniform(r) * unit;
+        double sd = (tu_rng_below(r, 4) ? 30 : 300) * tu_rng_uniform(r) * unit;
+        if (mean > 255 * unit - sd)
+            sd = 255 * unit - mean;
+        t[k] = (uint64_t)llround(mean * n);
+        t2[k] = (uint64_t)llround((sd * sd + mean * mean) * n);
+        if (tu_rng_below(r, 8) == 0 && t2[k] > 0)
+            t2[k] -= 1;  /* a variance a hair below zero */
+    }
+    Out out = out_new(count, sizeof(float));
+    c->cell_gains(t, t2, count, cell, w, rows, scale, m.lut, m.lut_n, (float *)out.a);
+    o->cell_gains(t, t2, count, cell, w, rows, scale, m.lut, m.lut_n, (float *)out.b);
+    out_check(&out, "cell_gains", lv, w, bd);
+    free(t);
+    free(t2);
+    fm_mask_free(&m);
+}
+
 static void check_all(CheckFn fn, uint64_t seed)
 {
     FmDsp c;
@@ -384,6 +465,7 @@ Test(dsp, whiten_matches_c) { check_all(check_whiten, 7); }
 Test(dsp, dct_matches_c) { check_all(check_dct, 8); }
 Test(dsp, box_rows_match_c) { check_all(check_box_rows, 9); }
 Test(dsp, lerp_idx_matches_c) { check_all(check_lerp_idx, 10); }
+Test(dsp, cell_gains_match_c) { check_all(check_cell_gains, 13); }
 Test(dsp, vsum_matches_c) { check_all(check_vsum, 11); }
 Test(dsp, hresample_on_area_maps_matches_c) { check_all(check_hresample_maps, 12); }
 

@@ -8,6 +8,8 @@
 
 #include "dsp.h"
 #include "dsp_x86.h"
+#include "mask_gain.h"
+#include "ssim_window.h"
 
 static void cvt_u8_avx2(const uint8_t *in, int n, float *out)
 {
@@ -218,16 +220,49 @@ static void lerp_avx2(const float *a, const float *b, float f, float scale, int 
         out[x] = scale * (a[x] + f * (b[x] - a[x]));
 }
 
+static inline int hmin_epi32(__m256i v)
+{
+    __m128i m = _mm_min_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_min_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    return _mm_cvtsi128_si32(m);
+}
+
+static inline int hmax_epi32(__m256i v)
+{
+    __m128i m = _mm_max_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    return _mm_cvtsi128_si32(m);
+}
+
+/*
+ * lerp_idx: where the 8 outputs' sources lie within 8 consecutive samples
+ * ending at the largest index used (so inside src), one load and two
+ * permutes fetch them; elsewhere (a wrap of the tile, the first samples)
+ * they are fetched one by one.
+ */
 static void lerp_idx_avx2(const float *src, const int *ia, const int *ib, const float *f, int n,
                           float *out)
 {
     int x = 0;
     for (; x + 8 <= n; x += 8) {
-        const int *a = ia + x, *b = ib + x;
-        __m256 va = _mm256_setr_ps(src[a[0]], src[a[1]], src[a[2]], src[a[3]], src[a[4]],
-                                   src[a[5]], src[a[6]], src[a[7]]);
-        __m256 vb = _mm256_setr_ps(src[b[0]], src[b[1]], src[b[2]], src[b[3]], src[b[4]],
-                                   src[b[5]], src[b[6]], src[b[7]]);
+        __m256i ja = _mm256_loadu_si256((const __m256i *)(ia + x));
+        __m256i jb = _mm256_loadu_si256((const __m256i *)(ib + x));
+        int lo = hmin_epi32(_mm256_min_epi32(ja, jb)), hi = hmax_epi32(_mm256_max_epi32(ja, jb));
+        __m256 va, vb;
+        if (hi - lo <= 7 && hi >= 7) {
+            __m256i base = _mm256_set1_epi32(hi - 7);
+            __m256 win = _mm256_loadu_ps(src + hi - 7);
+            va = _mm256_permutevar8x32_ps(win, _mm256_sub_epi32(ja, base));
+            vb = _mm256_permutevar8x32_ps(win, _mm256_sub_epi32(jb, base));
+        } else {
+            const int *a = ia + x, *b = ib + x;
+            va = _mm256_setr_ps(src[a[0]], src[a[1]], src[a[2]], src[a[3]], src[a[4]], src[a[5]],
+                                src[a[6]], src[a[7]]);
+            vb = _mm256_setr_ps(src[b[0]], src[b[1]], src[b[2]], src[b[3]], src[b[4]], src[b[5]],
+                                src[b[6]], src[b[7]]);
+        }
         _mm256_storeu_ps(out + x, _mm256_add_ps(va, _mm256_mul_ps(_mm256_loadu_ps(f + x),
                                                                   _mm256_sub_ps(vb, va))));
     }
@@ -329,6 +364,173 @@ static void apply_u16_avx2(uint16_t *px, const float *gt, const float *gb, float
         float d = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
         int v = (int)lrintf(px[x] + gain * d * unit);
         px[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
+    }
+}
+
+/*
+ * mark_rows: the group's four source rows are loaded once per 8 columns for
+ * up to four of its rows at a time (their sums stay in registers); each
+ * row's values are mark8's, in the same order.
+ */
+static inline __attribute__((always_inline)) void
+mark_rows_block(const FmMarkRows *m, int r0, int nb, int n, double (*lanes)[FM_DSP_LANES])
+{
+    __m256 gf[4], pf[4];
+    __m256d acc[4][2];
+    __m256 alpha = _mm256_set1_ps(m->alpha), norm = _mm256_set1_ps(m->norm);
+#pragma GCC unroll 4
+    for (int i = 0; i < nb; i++) {
+        gf[i] = _mm256_set1_ps(m->gf[r0 + i]);
+        pf[i] = _mm256_set1_ps(m->pf[r0 + i]);
+        acc[i][0] = _mm256_loadu_pd(lanes[r0 + i]);
+        acc[i][1] = _mm256_loadu_pd(lanes[r0 + i] + 4);
+    }
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        __m256 a = _mm256_loadu_ps(m->gt + x);
+        __m256 ga = _mm256_sub_ps(_mm256_loadu_ps(m->gb + x), a);
+        __m256 c = _mm256_loadu_ps(m->pt + x);
+        __m256 pc = _mm256_sub_ps(_mm256_loadu_ps(m->pb + x), c);
+#pragma GCC unroll 4
+        for (int i = 0; i < nb; i++) {
+            __m256 g = _mm256_add_ps(a, _mm256_mul_ps(gf[i], ga));
+            __m256 p = _mm256_mul_ps(norm, _mm256_add_ps(c, _mm256_mul_ps(pf[i], pc)));
+            __m256 v = _mm256_mul_ps(_mm256_mul_ps(alpha, g), p);
+            __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+            __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+            acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_mul_pd(lo, lo));
+            acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_mul_pd(hi, hi));
+        }
+    }
+    for (int i = 0; i < nb; i++) {
+        _mm256_storeu_pd(lanes[r0 + i], acc[i][0]);
+        _mm256_storeu_pd(lanes[r0 + i] + 4, acc[i][1]);
+        for (int t = x; t < n; t++) {
+            float v = mark1(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
+                            m->norm, t);
+            lanes[r0 + i][t % FM_DSP_LANES] += (double)v * v;
+        }
+    }
+}
+
+static void mark_rows_avx2(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
+{
+    for (int r0 = 0; r0 < m->g; r0 += 4) {
+        switch (m->g - r0 < 4 ? m->g - r0 : 4) {
+        case 1: mark_rows_block(m, r0, 1, n, lanes); break;
+        case 2: mark_rows_block(m, r0, 2, n, lanes); break;
+        case 3: mark_rows_block(m, r0, 3, n, lanes); break;
+        default: mark_rows_block(m, r0, 4, n, lanes); break;
+        }
+    }
+}
+
+/*
+ * ssim_score_u8: fm_ssim_window four windows at a time (the same double
+ * operations in the same order); each window's five sums are picked out of
+ * the interleaved array, the squared errors summed in integers.
+ */
+static uint64_t ssim_score_u8_avx2(const uint32_t *sums, int n, int rows, double *win)
+{
+    __m256d c1 = _mm256_set1_pd(FM_SSIM_C1), c2 = _mm256_set1_pd(FM_SSIM_C2);
+    __m256d two = _mm256_set1_pd(2), vn = _mm256_set1_pd(8.0 * rows);
+    /* the k-th window's sum i sits at 5 k + i */
+    __m128i idx = _mm_setr_epi32(0, 5, 10, 15);
+    __m256i err4 = _mm256_setzero_si256();
+    int nw = (n + 7) / 8, full = n / 8, k = 0;
+    for (; k + 4 <= full; k += 4) {
+        const int *s = (const int *)(sums + 5 * (size_t)k);
+        __m128i t0 = _mm_i32gather_epi32(s, idx, 4), t1 = _mm_i32gather_epi32(s + 1, idx, 4);
+        __m128i t2 = _mm_i32gather_epi32(s + 2, idx, 4), t3 = _mm_i32gather_epi32(s + 3, idx, 4);
+        __m128i t4 = _mm_i32gather_epi32(s + 4, idx, 4);
+        /* sums are below 2^31 (64 x 255^2): signed conversions are exact */
+        __m256d sa = _mm256_cvtepi32_pd(t0), sb = _mm256_cvtepi32_pd(t1);
+        __m256d saa = _mm256_cvtepi32_pd(t2), sbb = _mm256_cvtepi32_pd(t3);
+        __m256d sab = _mm256_cvtepi32_pd(t4);
+        __m256i e = _mm256_sub_epi64(_mm256_add_epi64(_mm256_cvtepu32_epi64(t2),
+                                                      _mm256_cvtepu32_epi64(t3)),
+                                     _mm256_slli_epi64(_mm256_cvtepu32_epi64(t4), 1));
+        err4 = _mm256_add_epi64(err4, e);
+        __m256d ma = _mm256_div_pd(sa, vn), mb = _mm256_div_pd(sb, vn);
+        __m256d va = _mm256_sub_pd(_mm256_div_pd(saa, vn), _mm256_mul_pd(ma, ma));
+        __m256d vb = _mm256_sub_pd(_mm256_div_pd(sbb, vn), _mm256_mul_pd(mb, mb));
+        __m256d cov = _mm256_sub_pd(_mm256_div_pd(sab, vn), _mm256_mul_pd(ma, mb));
+        __m256d num = _mm256_mul_pd(_mm256_add_pd(_mm256_mul_pd(_mm256_mul_pd(two, ma), mb), c1),
+                                    _mm256_add_pd(_mm256_mul_pd(two, cov), c2));
+        __m256d den = _mm256_mul_pd(
+            _mm256_add_pd(_mm256_add_pd(_mm256_mul_pd(ma, ma), _mm256_mul_pd(mb, mb)), c1),
+            _mm256_add_pd(_mm256_add_pd(va, vb), c2));
+        _mm256_storeu_pd(win + k, _mm256_div_pd(num, den));
+    }
+    uint64_t e4[4];
+    _mm256_storeu_si256((__m256i *)e4, err4);
+    uint64_t err = (e4[0] + e4[1]) + (e4[2] + e4[3]);
+    for (; k < nw; k++) {
+        const uint32_t *s = sums + 5 * (size_t)k;
+        int bw = n - 8 * k < 8 ? n - 8 * k : 8;
+        err += (uint64_t)s[2] + s[3] - 2 * (uint64_t)s[4];
+        win[k] = fm_ssim_window(s[0], s[1], s[2], s[3], s[4], (double)bw * rows);
+    }
+    return err;
+}
+
+/* Exact doubles of integers below 2^52: the bits of 2^52 + v, less 2^52. */
+static inline __m256d u52_to_pd(__m256i v)
+{
+    __m256d magic = _mm256_set1_pd(4503599627370496.0);
+    return _mm256_sub_pd(_mm256_castsi256_pd(_mm256_or_si256(v, _mm256_castpd_si256(magic))),
+                         magic);
+}
+
+/*
+ * cell_gains: fm_mask_gain_of_sums four cells at a time, the same double
+ * and float operations in the same order; the table's two samples fetched
+ * by index, cells past its end taking its last entry.
+ */
+static void cell_gains_avx2(const uint64_t *t, const uint64_t *t2, int count, int cell, int w,
+                            int rows, double scale, const float *lut, int lut_n, float *out)
+{
+    __m256d vs = _mm256_set1_pd(scale), vs2 = _mm256_set1_pd(scale * scale);
+    __m256d zero = _mm256_setzero_pd(), steps = _mm256_set1_pd(FM_MASK_LUT_STEPS);
+    __m256d top = _mm256_set1_pd(lut_n - 1);
+    __m128 last = _mm_set1_ps(lut[lut_n - 1]);
+    __m128 lo = _mm_set1_ps(FM_DARK_LO), span = _mm_set1_ps(FM_DARK_HI - FM_DARK_LO);
+    __m128 f0 = _mm_setzero_ps(), f1 = _mm_set1_ps(1), f2 = _mm_set1_ps(2), f3 = _mm_set1_ps(3);
+    __m128 dg = _mm_set1_ps(FM_DARK_GAIN), dg1 = _mm_set1_ps(1 - FM_DARK_GAIN);
+    __m256i big = _mm256_set1_epi64x((long long)(~0ull << 52));
+    int k = 0;
+    for (; k + 4 <= count && (k + 4) * cell <= w; k += 4) {
+        __m256i a = _mm256_loadu_si256((const __m256i *)(t + k));
+        __m256i a2 = _mm256_loadu_si256((const __m256i *)(t2 + k));
+        if (!_mm256_testz_si256(_mm256_or_si256(a, a2), big))
+            break;  /* beyond the exact conversion: the reference does the rest */
+        __m256d n = _mm256_set1_pd((double)cell * rows);
+        __m256d sum = _mm256_mul_pd(u52_to_pd(a), vs), sum2 = _mm256_mul_pd(u52_to_pd(a2), vs2);
+        __m256d mean = _mm256_div_pd(sum, n);
+        __m256d var = _mm256_sub_pd(_mm256_div_pd(sum2, n), _mm256_mul_pd(mean, mean));
+        var = _mm256_max_pd(var, zero);  /* var > 0 ? var : +0 */
+        /* texture: the table interpolated at var * steps, or its last entry */
+        __m256d p = _mm256_mul_pd(var, steps);
+        __m256d in = _mm256_cmp_pd(p, top, _CMP_LT_OQ);
+        p = _mm256_and_pd(p, in);  /* 0 where the last entry is taken */
+        __m128i i = _mm256_cvttpd_epi32(p);
+        __m128 f = _mm256_cvtpd_ps(_mm256_sub_pd(p, _mm256_cvtepi32_pd(i)));
+        __m128 l0 = _mm_i32gather_ps(lut, i, 4);
+        __m128 l1 = _mm_i32gather_ps(lut + 1, i, 4);
+        __m128 tex = _mm_add_ps(l0, _mm_mul_ps(f, _mm_sub_ps(l1, l0)));
+        tex = _mm_blendv_ps(last, tex, _mm256_cvtpd_ps(in));
+        /* brightness: smoothstep of the mean */
+        __m128 u = _mm_div_ps(_mm_sub_ps(_mm256_cvtpd_ps(mean), lo), span);
+        u = _mm_min_ps(_mm_max_ps(u, f0), f1);
+        u = _mm_mul_ps(_mm_mul_ps(u, u), _mm_sub_ps(f3, _mm_mul_ps(f2, u)));
+        __m128 dark = _mm_add_ps(dg, _mm_mul_ps(dg1, u));
+        _mm_storeu_ps(out + k, _mm_mul_ps(tex, dark));
+    }
+    if (k < count) {
+        for (; k < count; k++) {
+            int x0 = k * cell, bw = w - x0 < cell ? w - x0 : cell;
+            out[k] = fm_mask_gain_of_sums(lut, lut_n, t[k], t2[k], (double)bw * rows, scale);
+        }
     }
 }
 
@@ -544,9 +746,12 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->mark_row = mark_row_avx2;
     d->apply_u8 = apply_u8_avx2;
     d->apply_u16 = apply_u16_avx2;
+    d->mark_rows = mark_rows_avx2;
+    d->cell_gains = cell_gains_avx2;
     d->col_moments_u8 = col_moments_u8_avx2;
     d->col_moments_u16 = col_moments_u16_avx2;
     d->ssim_win_u8 = ssim_win_u8_avx2;
+    d->ssim_score_u8 = ssim_score_u8_avx2;
     d->ssim_cols_u16 = ssim_cols_u16_avx2;
     d->whiten_row = whiten_row_avx2;
     d->box_rows = box_rows_avx2;

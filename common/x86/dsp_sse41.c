@@ -230,6 +230,11 @@ static void whiten_row_sse41(const float *in, float c, const float *s1, const fl
     }
 }
 
+static void mark_rows_sse41(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
+{
+    fm_mark_rows_by_row(mark_row_sse41, m, n, lanes);
+}
+
 void fm_dsp_init_sse41(FmDsp *d)
 {
     d->name = "sse4.1";
@@ -241,6 +246,7 @@ void fm_dsp_init_sse41(FmDsp *d)
     d->mark_row = mark_row_sse41;
     d->apply_u8 = apply_u8_sse41;
     d->apply_u16 = apply_u16_sse41;
+    d->mark_rows = mark_rows_sse41;
     d->col_moments_u8 = col_moments_u8_sse41;
     d->whiten_row = whiten_row_sse41;
 }
