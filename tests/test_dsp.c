@@ -553,6 +553,8 @@ typedef struct BenchData {
     uint32_t *u32a, *u32b;
     uint64_t *u64;
     double *d;
+    const float *lut;  /* the mask's texture table */
+    int lut_n;
 } BenchData;
 
 /* ns per call of kernel k (fastest of 5 batches) */
@@ -563,7 +565,8 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                                    "col_moments_u16", "ssim_win_u8", "ssim_cols_u16",
                                    "whiten_row", "box_rows(8 rows, r=4)", "vsum(9 taps)", "dct8x8", "idct8x8",
                                    "box_rows(8 rows, r=2)", "lerp_idx", "vsum(3 taps)",
-                                   "hresample(area /3)" };
+                                   "hresample(area /3)", "mark_rows(3 rows)", "cell_gains(cell 6)",
+                                   "ssim_score_u8" };
     if (k >= (int)(sizeof names / sizeof names[0]))
         return -1;
     *name = names[k];
@@ -606,6 +609,17 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
             case 17: d->box_rows(b->f[1], 0, 8, w, 2, 128.0f, b->f[0], b->f[2], 0); break;
             case 18: d->lerp_idx(b->f[1], b->idx, b->idx + w, b->f[2], w, b->f[0]); break;
             case 20: d->hresample(b->f[1], b->reg3, b->f[2], 3, w / 3, 1.0f, b->f[0]); break;
+            case 21: {
+                const float gf[3] = { 0.2f, 0.5f, 0.8f }, pf[3] = { 0.1f, 0.4f, 0.7f };
+                FmMarkRows m = { b->f[1], b->f[2], b->f[3], b->f[4], gf, pf, 3, 1.6f, 1.01f };
+                double l3[3][FM_DSP_LANES] = { { 0 } };
+                d->mark_rows(&m, w, l3);
+                lanes[0] += l3[2][0];
+                break;
+            }
+            case 22: d->cell_gains(b->u64, b->u64 + w, w / 6, 6, w, 6, 1.0, b->lut, b->lut_n,
+                                   b->f[0]); break;
+            case 23: d->ssim_score_u8(b->u32a, w, 8, b->d); break;
             case 19: {
                 const float *rows[3] = { b->f[1], b->f[2], b->f[3] };
                 const float wt[3] = { 0.25f, 0.5f, 0.25f };
@@ -649,6 +663,19 @@ static int run_bench(int w)
     b.u32b = calloc(w, sizeof(uint32_t));
     b.u64 = calloc(5 * (size_t)w, sizeof(uint64_t));
     b.d = calloc(w, sizeof(double));
+    for (int i = 0; i < w; i++) {  /* cells of 36 samples around 120 +- 15 */
+        b.u64[i] = 36 * 120 + tu_rng_below(&r, 200);
+        b.u64[w + i] = b.u64[i] * b.u64[i] / 36 + 36 * tu_rng_below(&r, 225);
+    }
+    for (int k = 0; k < (w + 7) / 8; k++)  /* the sums of windows of 64 samples */
+        for (int i = 0; i < 5; i++)
+            b.u32a[5 * k + i] = i < 2 ? 64 * 120 + (uint32_t)tu_rng_below(&r, 99)
+                                      : 64 * 14400 + (uint32_t)tu_rng_below(&r, 9999);
+    FmMask mask;
+    if (fm_mask_init(&mask, 64, 64) < 0)
+        return 1;
+    b.lut = mask.lut;
+    b.lut_n = mask.lut_n;
     FmDsp lv[3];
     const char *lname[3] = { "c", "sse4.1", "avx2" };
     unsigned masks[3] = { 0, FM_CPU_SSE41, FM_CPU_SSE41 | FM_CPU_AVX2 };
