@@ -240,6 +240,9 @@ static void fill_result(const FilmmarkKeys *keys, const FmDetectResult *r, int k
     out->false_alarm_log10 = r->false_alarm_log10;
     out->pilot_z = r->pilot_z;
     out->hypotheses = r->hypotheses;
+    out->hypotheses_log10 = r->hypotheses_log10 > 0 ? r->hypotheses_log10
+                            : r->hypotheses > 0     ? log10((double)r->hypotheses)
+                                                    : 0;
     out->keys_tried = (int)keys->list.n;
     out->key_index = key;
     if (key >= 0)
@@ -250,7 +253,7 @@ static void fill_result(const FilmmarkKeys *keys, const FmDetectResult *r, int k
         .scale_x = r->geometry.scale_x, .scale_y = r->geometry.scale_y,
         .offset_x = r->geometry.offset_x, .offset_y = r->geometry.offset_y,
         .flip_h = r->geometry.flip_h, .flip_v = r->geometry.flip_v,
-        .rotation_deg = r->geometry.rotation_deg,
+        .rotation_deg = r->geometry.rotation_deg, .perspective = r->geometry.perspective,
     };
     out->span[0] = r->span[0];
     out->span[1] = r->span[1];

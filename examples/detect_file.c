@@ -59,12 +59,18 @@ int main(int argc, char **argv)
                res.mark_format);
     else
         printf("%s: %s\n", argv[2], res.found ? "a mark, payload not verified" : "no mark");
-    printf("  false alarm: p = %.3g (10^%.1f; %lld hypotheses, %d key%s; key %s)\n",
-           res.false_alarm_probability, res.false_alarm_log10, (long long)res.hypotheses,
-           res.keys_tried, res.keys_tried == 1 ? "" : "s", res.key_fingerprint);
-    printf("  geometry:    scale %.3f x %.3f, offset (%.1f, %.1f), rotation %.1f deg\n",
+    char hyp[32];  /* the count, or its power of ten past what an int64 holds exactly */
+    if (res.hypotheses_log10 > 15)
+        snprintf(hyp, sizeof hyp, "10^%.1f", res.hypotheses_log10);
+    else
+        snprintf(hyp, sizeof hyp, "%lld", (long long)res.hypotheses);
+    printf("  false alarm: p = %.3g (10^%.1f; %s hypotheses, %d key%s; key %s)\n",
+           res.false_alarm_probability, res.false_alarm_log10, hyp, res.keys_tried,
+           res.keys_tried == 1 ? "" : "s", res.key_fingerprint);
+    printf("  geometry:    scale %.3f x %.3f, offset (%.1f, %.1f), rotation %.1f deg%s\n",
            res.geometry.scale_x, res.geometry.scale_y, res.geometry.offset_x,
-           res.geometry.offset_y, res.geometry.rotation_deg);
+           res.geometry.offset_y, res.geometry.rotation_deg,
+           res.geometry.perspective ? " (perspective: at the clip's centre)" : "");
     printf("  read:        %ld frames, %.2f s to %.2f s\n", res.frames_read, res.span[0],
            res.span[1]);
     return res.verified ? 0 : res.found ? 3 : 1;

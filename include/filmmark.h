@@ -49,7 +49,7 @@ extern "C" {
 /* The version of this header's API: the layout of its structures and the
  * meaning of its functions. Raised whenever either changes; compare it with
  * filmmark_api_version() (the library's) before using anything else. */
-#define FM_API_VERSION 1
+#define FM_API_VERSION 2
 
 /* Marks the functions the library exports. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -84,7 +84,7 @@ typedef struct FilmmarkError {
 
 /* FM_API_VERSION of the library that is running. */
 FM_API int filmmark_api_version(void);
-/* The library's release, "0.3.0". */
+/* The library's release, "0.8.0". */
 FM_API const char *filmmark_version(void);
 /* The mark format the library writes (it reads this one and older ones). */
 FM_API int filmmark_mark_format(void);
@@ -142,6 +142,9 @@ typedef struct FilmmarkGeometry {
     double offset_x, offset_y;    /* a tile corner of the marked picture, clip pixels */
     int flip_h, flip_v;           /* mirrored */
     double rotation_deg;
+    int perspective;              /* read through a projective map (a picture filmed at
+                                     an angle, keystoned): the figures above are those
+                                     at the clip's centre (FM_API_VERSION 2) */
 } FilmmarkGeometry;
 
 typedef struct FilmmarkResult {
@@ -179,7 +182,9 @@ typedef struct FilmmarkResult {
     double false_alarm_log10;     /* log10 of it (exact far below 1e-308) */
     double pilot_z;               /* normalised pilot correlation (best hypothesis) */
     int64_t hypotheses;           /* the correction factor: epochs x phases x stretches x
-                                     geometries x keys */
+                                     geometries x keys (capped at 9e18: see below) */
+    double hypotheses_log10;      /* log10 of the factor, not capped: a perspective
+                                     search counts over 10^18 (FM_API_VERSION 2) */
     int keys_tried;
     int key_index;                /* the key of the best result, 0 .. keys_tried-1 */
     char key_fingerprint[FILMMARK_FINGERPRINT_CHARS + 1];

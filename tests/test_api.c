@@ -117,6 +117,7 @@ static void assert_marked(const FilmmarkResult *res, const char *what)
     cr_assert_float_eq(res->false_alarm_probability, pow(10, res->false_alarm_log10),
                        1e-3 * res->false_alarm_probability + 1e-300, "%s", what);
     cr_assert_gt(res->hypotheses, 0, "%s", what);
+    cr_assert_float_eq(res->hypotheses_log10, log10((double)res->hypotheses), 1e-9, "%s", what);
 }
 
 Test(api, detect_file_verifies_the_payload_with_one_key)
@@ -135,6 +136,7 @@ Test(api, detect_file_verifies_the_payload_with_one_key)
     cr_assert_float_eq(res.geometry.scale_x, 1.0, 0.01);
     cr_assert_float_eq(res.geometry.scale_y, 1.0, 0.01);
     cr_assert(!res.geometry.flip_h && !res.geometry.flip_v);
+    cr_assert(!res.geometry.perspective);
     char fp[FILMMARK_FINGERPRINT_CHARS + 1];
     cr_assert_eq(filmmark_keys_fingerprint(k, 0, fp, &err), 0);
     cr_assert_str_eq(res.key_fingerprint, fp);
