@@ -301,56 +301,6 @@ static void mask_smooth_job(void *arg, int j, int n)
     fm_mask_smooth_rows(&f->e->mask, f->e->dsp, c0, c1);
 }
 
-/* The arguments of the mark kernels for picture row y. */
-typedef struct RowTaps {
-    const float *gt, *gb, *pt, *pb;
-    float gf, pf;
-} RowTaps;
-
-static RowTaps taps_at(const FmEmbedder *e, const float *rows, int y)
-{
-    RowTaps t;
-    fm_mask_row_taps(&e->mask, y, &t.gt, &t.gb, &t.gf);
-    t.pt = rows + (size_t)e->row_t0[y] * e->w;
-    t.pb = rows + (size_t)e->row_t1[y] * e->w;
-    t.pf = e->row_fy[y];
-    return t;
-}
-
-/* The plain mark of each row: its energy, and (informed) its view on the
- * mark grid beside the picture's; the input kept for the quality figures. */
-static void first_pass_job(void *arg, int j, int n)
-{
-    Frame *f = arg;
-    FmEmbedder *e = f->e;
-    int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
-    slice(e->h, j, n, &y0, &y1);
-    float *d = e->job_rows + (size_t)j * 2 * e->w, *buf = d + e->w;
-    for (int y = y0; y < y1; y++) {
-        const uint8_t *row = f->luma + (ptrdiff_t)y * f->stride;
-        if (f->quality)
-            memcpy(e->original + (size_t)y * e->w * bps, row, (size_t)e->w * bps);
-        RowTaps t = taps_at(e, e->plain_rows, y);
-        double lanes[FM_DSP_LANES] = { 0 };
-        e->dsp->mark_row(t.gt, t.gb, t.gf, t.pt, t.pb, t.pf, e->alpha, e->norm, e->w,
-                         e->use_informed ? d : NULL, lanes);
-        e->row_mse[y] = fm_dsp_lanes_sum(lanes);
-        if (e->use_informed)
-            fm_informed_rows(e->informed, f->luma, f->stride, f->bit_depth, d, y, y + 1, buf);
-    }
-}
-
-/*
- * Rows next to each other interpolate the same two mask rows and the same
- * two tile rows (3 rows at 1080p, 6 at 4K): the energy and apply passes take
- * such a group a chunk of columns at a time, so that the four source rows
- * are read from L1 (and the energy kernel, mark_rows, loads them once for
- * all the rows). The kernels see the same values in the same order as row
- * by row over the whole width: a chunk starts at a multiple of
- * FM_DSP_LANES, so each row's lanes get each x's square in the same order.
- */
-#define CHUNK 512
-
 /* The group of rows from y on (before y1) sharing row y's sources. */
 static int row_group(const FmEmbedder *e, const float *rows, int y, int y1, FmMarkRows *m)
 {
@@ -371,6 +321,41 @@ static int row_group(const FmEmbedder *e, const float *rows, int y, int y1, FmMa
     m->norm = e->norm;
     return n;
 }
+
+/* The plain mark of each row: its energy, and (informed) its view on the
+ * mark grid beside the picture's; the input kept for the quality figures. */
+static void first_pass_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
+    slice(e->h, j, n, &y0, &y1);
+    float *d = e->job_rows + (size_t)j * 2 * e->w, *buf = d + e->w;
+    for (int y = y0; y < y1; y++) {
+        const uint8_t *row = f->luma + (ptrdiff_t)y * f->stride;
+        if (f->quality)
+            memcpy(e->original + (size_t)y * e->w * bps, row, (size_t)e->w * bps);
+        FmMarkRows m;
+        row_group(e, e->plain_rows, y, y + 1, &m);  /* the row alone */
+        double lanes[FM_DSP_LANES] = { 0 };
+        e->dsp->mark_row(m.gt, m.gb, m.gf[0], m.pt, m.pb, m.pf[0], m.alpha, m.norm, e->w,
+                         e->use_informed ? d : NULL, lanes);
+        e->row_mse[y] = fm_dsp_lanes_sum(lanes);
+        if (e->use_informed)
+            fm_informed_rows(e->informed, f->luma, f->stride, f->bit_depth, d, y, y + 1, buf);
+    }
+}
+
+/*
+ * Rows next to each other interpolate the same two mask rows and the same
+ * two tile rows (3 rows at 1080p, 6 at 4K): the energy and apply passes take
+ * such a group a chunk of columns at a time, so that the four source rows
+ * are read from L1 (and the energy kernel, mark_rows, loads them once for
+ * all the rows). The kernels see the same values in the same order as row
+ * by row over the whole width: a chunk starts at a multiple of
+ * FM_DSP_LANES, so each row's lanes get each x's square in the same order.
+ */
+#define CHUNK 512
 
 /* The group's sources from column x0 on. */
 static FmMarkRows chunk_of(const FmMarkRows *m, int x0)
