@@ -69,6 +69,7 @@ typedef struct Job {
     const FmDsp *dsp;
     const float *in;
     float *out;
+    float *sum;     /* NULL, or a plane each output row is added to */
     int blocks;
 } Job;
 
@@ -186,10 +187,18 @@ static void out_job(void *arg, int j, int nj)
         size_t o = (size_t)y * w;
         dsp->whiten_row(b->in + o, FM_WHITEN_CENTRE, s.sum1, s.sum2, 1.0f / (float)n, w,
                         b->out + o);
+        if (b->sum)
+            dsp->vacc(b->sum + o, b->out + o, 1.0f, w);
     }
 }
 
 void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out)
+{
+    fm_whiten_run_sum(wh, dsp, pool, in, out, NULL);
+}
+
+void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
+                       float *sum)
 {
     int nt = fm_pool_threads(pool);
     int blocks = (wh->h + 7) / 8;
@@ -197,7 +206,7 @@ void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in
     if (jobs > blocks)
         jobs = blocks;
     jobs = reserve_jobs(wh, jobs);
-    Job b = { wh, dsp, in, out, blocks };
+    Job b = { wh, dsp, in, out, sum, blocks };
     fm_pool_run(pool, halo_job, &b, jobs);
     fm_pool_run(pool, out_job, &b, jobs);
 }

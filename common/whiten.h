@@ -24,5 +24,9 @@ int fm_whiten_init(FmWhiten *wh, int w, int h, int r);
 void fm_whiten_free(FmWhiten *wh);
 /* out may equal in. pool may be NULL. */
 void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out);
+/* The same, and each output row added to the same row of sum (w*h floats)
+ * while it is in cache: sum += out, element by element. */
+void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
+                       float *sum);
 
 #endif

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "accumulator.h"
 #include "testutil.h"
@@ -85,4 +86,34 @@ Test(whiten, in_place)
     static float c[W * H];
     fm_whiten(b, W, H, c, scratch);
     cr_assert_arr_eq(a, c, sizeof a, "in-place whitening differs");
+}
+
+/* fm_whiten_run_sum: the same output, and each output sample added to the
+ * sum plane, element by element, whatever the number of slice jobs. */
+Test(whiten, run_sum_adds_the_output)
+{
+    enum { W = 131, H = 77 };
+    static float in[W * H], out[W * H], ref[W * H], sum[W * H], base[W * H];
+    TuRng rng;
+    tu_rng_seed(&rng, 17);
+    for (int i = 0; i < W * H; i++) {
+        in[i] = (float)(128 + 30 * tu_rng_gauss(&rng));
+        base[i] = (float)tu_rng_gauss(&rng);
+    }
+    const FmDsp *dsp = fm_dsp_get();
+    FmWhiten wh;
+    cr_assert_eq(fm_whiten_init(&wh, W, H, 4), 0);
+    fm_whiten_run(&wh, dsp, NULL, in, ref);
+    for (int threads = 1; threads <= 3; threads++) {
+        FmPool *pool = NULL;
+        fm_pool_new(&pool, threads);
+        memcpy(sum, base, sizeof sum);
+        fm_whiten_run_sum(&wh, dsp, pool, in, out, sum);
+        cr_assert_arr_eq(out, ref, sizeof out, "%d threads: output differs", threads);
+        for (int i = 0; i < W * H; i++)
+            cr_assert_eq(sum[i], base[i] + ref[i], "%d threads: sum[%d] is not base + out", threads,
+                         i);
+        fm_pool_free(&pool);
+    }
+    fm_whiten_free(&wh);
 }
