@@ -145,10 +145,13 @@ int fm_accumulator_set_threads(FmAccumulator *acc, int threads)
     int ret = fm_pool_new(&acc->pool, threads);
     int nt = fm_pool_threads(acc->pool);
     int jobs = nt > 1 ? 4 * nt : 1;
-    acc->rowbuf = malloc(sizeof(float) * (size_t)acc->width * jobs);
+    acc->chunk_fine = fm_resample_chunk_floats(&acc->mx, &acc->my);
+    acc->job_floats = (size_t)acc->width + acc->chunk_fine +
+                      fm_resample_chunk_floats(&acc->nx, &acc->ny);
+    acc->rowbuf = malloc(sizeof(float) * acc->job_floats * jobs);
     if (!acc->rowbuf) {
         fm_pool_free(&acc->pool);
-        acc->rowbuf = malloc(sizeof(float) * (size_t)acc->width);
+        acc->rowbuf = malloc(sizeof(float) * acc->job_floats);
         return FM_ENOMEM;
     }
     acc->jobs = jobs;
@@ -209,50 +212,38 @@ static void slice(int h, int j, int n, int *y0, int *y1)
     *y1 = (int)((long)h * (j + 1) / n);
 }
 
-/* clip rows -> fine columns */
-static void hpass_job(void *arg, int j, int n)
+/* A job's scratch: a picture row, then the chunks of the two resamplings. */
+static float *job_row(const FmAccumulator *acc, int j)
 {
-    Frame *f = arg;
-    FmAccumulator *acc = f->acc;
-    int y0, y1;
-    slice(acc->height, j, n, &y0, &y1);
-    fm_resample_hrows(acc->dsp, f->luma, f->stride, f->bit_depth, &acc->mx, y0, y1, acc->tmp,
-                      acc->rowbuf + (size_t)j * acc->width);
+    return acc->rowbuf + acc->job_floats * (size_t)j;
 }
 
-/* -> fine rows, added at once (while they are in cache) to the window's
- * unwhitened sum where it keeps one */
-static void vpass_job(void *arg, int j, int n)
+/* clip -> fine rows, added at once (while they are in cache) to the
+ * window's unwhitened sum where it keeps one */
+static void fine_job(void *arg, int j, int n)
 {
     Frame *f = arg;
     FmAccumulator *acc = f->acc;
     int y0, y1;
     slice(acc->fh, j, n, &y0, &y1);
-    fm_resample_vrows(acc->dsp, acc->tmp, acc->fw, &acc->my, y0, y1, acc->fine);
+    float *row = job_row(acc, j), *chunk = row + acc->width;
+    fm_resample_rows(acc->dsp, f->luma, f->stride, f->bit_depth, &acc->mx, &acc->my, y0, y1,
+                     chunk, row, acc->fine);
     if (f->win->fine_raw) {
         size_t o = (size_t)y0 * acc->fw;
         acc->dsp->vacc(f->win->fine_raw + o, acc->fine + o, 1.0f, (y1 - y0) * acc->fw);
     }
 }
 
-/* fine rows -> nominal columns (tmp is free again) */
-static void hpass_fine_job(void *arg, int j, int n)
-{
-    Frame *f = arg;
-    FmAccumulator *acc = f->acc;
-    int y0, y1;
-    slice(acc->fh, j, n, &y0, &y1);
-    fm_resample_hrows_float(acc->dsp, acc->fine, &acc->nx, y0, y1, acc->tmp);
-}
-
-/* -> nominal rows */
-static void vpass_grid_job(void *arg, int j, int n)
+/* fine -> nominal rows */
+static void grid_job(void *arg, int j, int n)
 {
     Frame *f = arg;
     FmAccumulator *acc = f->acc;
     int y0, y1;
     slice(acc->gh, j, n, &y0, &y1);
-    fm_resample_vrows(acc->dsp, acc->tmp, acc->gw, &acc->ny, y0, y1, acc->grid);
+    float *chunk = job_row(acc, j) + acc->width + acc->chunk_fine;
+    fm_resample_rows_float(acc->dsp, acc->fine, &acc->nx, &acc->ny, y0, y1, chunk, acc->grid);
 }
 
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
@@ -267,10 +258,8 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
      * grid is whitened on its own scale */
     Frame fr = { acc, luma, stride, bit_depth, win };
     int jobs = acc->jobs;
-    fm_pool_run(acc->pool, hpass_job, &fr, jobs);
-    fm_pool_run(acc->pool, vpass_job, &fr, jobs);
-    fm_pool_run(acc->pool, hpass_fine_job, &fr, jobs);
-    fm_pool_run(acc->pool, vpass_grid_job, &fr, jobs);
+    fm_pool_run(acc->pool, fine_job, &fr, jobs);
+    fm_pool_run(acc->pool, grid_job, &fr, jobs);
     /* the picture's cells, before the grid is whitened in place */
     if (!acc->frames)
         memcpy(acc->grid_first, acc->grid, sizeof(float) * (size_t)acc->gw * acc->gh);

@@ -72,7 +72,9 @@ typedef struct FmAccumulator {
     const FmDsp *dsp;
     FmPool *pool;
     int jobs;                /* row slices per pass */
-    float *rowbuf;           /* jobs x width floats */
+    float *rowbuf;           /* jobs x job_floats: each job's row of the picture and
+                                its two resampling chunks (fm_resample_rows) */
+    size_t job_floats, chunk_fine;  /* floats of one job's scratch; of its first chunk */
     FmWhiten white_grid, white_fine;
 } FmAccumulator;
 

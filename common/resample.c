@@ -108,8 +108,9 @@ void fm_axis_map_free(FmAxisMap *m)
     m->weight = m->weight_t = NULL;
 }
 
-void fm_resample_hrows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
-                       const FmAxisMap *mx, int y0, int y1, float *tmp, float *rowbuf)
+/* Input rows [y0, y1) resampled along x to dst, row y0 first. */
+static void hrows_to(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
+                     const FmAxisMap *mx, int y0, int y1, float *dst, float *rowbuf)
 {
     int nx = mx->n_out;
     float scale = bit_depth > 8 ? 1.0f / (float)(1 << (bit_depth - 8)) : 1.0f;
@@ -120,21 +121,22 @@ void fm_resample_hrows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, in
         else
             dsp->cvt_u16((const uint16_t *)row, mx->n_in, rowbuf);
         dsp->hresample(rowbuf, mx->index_t, mx->weight_t, mx->taps, nx, scale,
-                       tmp + (size_t)y * nx);
+                       dst + (size_t)(y - y0) * nx);
     }
 }
 
-void fm_resample_hrows_float(const FmDsp *dsp, const float *in, const FmAxisMap *mx, int y0,
-                             int y1, float *tmp)
+static void hrows_float_to(const FmDsp *dsp, const float *in, const FmAxisMap *mx, int y0,
+                           int y1, float *dst)
 {
     int nx = mx->n_out;
     for (int y = y0; y < y1; y++)
         dsp->hresample(in + (size_t)y * mx->n_in, mx->index_t, mx->weight_t, mx->taps, nx, 1.0f,
-                       tmp + (size_t)y * nx);
+                       dst + (size_t)(y - y0) * nx);
 }
 
-void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisMap *my, int y0,
-                       int y1, float *out)
+/* Output rows [y0, y1) from src, which holds input rows from row0 on. */
+static void vrows_from(const FmDsp *dsp, const float *src, int row0, int nx, const FmAxisMap *my,
+                       int y0, int y1, float *out)
 {
     const float *rows[64];
     for (int Y = y0; Y < y1; Y++) {
@@ -147,12 +149,78 @@ void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisM
             for (int X = 0; X < nx; X++)
                 o[X] = 0;
             for (int k = 0; k < taps; k++)
-                dsp->vacc(o, tmp + (size_t)idx[k] * nx, w[k], nx);
+                dsp->vacc(o, src + (size_t)(idx[k] - row0) * nx, w[k], nx);
             continue;
         }
         for (int k = 0; k < taps; k++)
-            rows[k] = tmp + (size_t)idx[k] * nx;
+            rows[k] = src + (size_t)(idx[k] - row0) * nx;
         dsp->vsum(rows, w, taps, nx, o);
+    }
+}
+
+void fm_resample_hrows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
+                       const FmAxisMap *mx, int y0, int y1, float *tmp, float *rowbuf)
+{
+    hrows_to(dsp, in, stride, bit_depth, mx, y0, y1, tmp + (size_t)y0 * mx->n_out, rowbuf);
+}
+
+void fm_resample_hrows_float(const FmDsp *dsp, const float *in, const FmAxisMap *mx, int y0,
+                             int y1, float *tmp)
+{
+    hrows_float_to(dsp, in, mx, y0, y1, tmp + (size_t)y0 * mx->n_out);
+}
+
+void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisMap *my, int y0,
+                       int y1, float *out)
+{
+    vrows_from(dsp, tmp, 0, nx, my, y0, y1, out);
+}
+
+/* The input rows output rows [Y0, Y1) read: their count, the first in *first. */
+static int input_span(const FmAxisMap *my, int Y0, int Y1, int *first)
+{
+    int lo = my->n_in, hi = -1;
+    for (int Y = Y0; Y < Y1; Y++)
+        for (int k = 0; k < my->count[Y]; k++) {
+            int i = my->index[(size_t)Y * my->max_taps + k];
+            lo = i < lo ? i : lo;
+            hi = i > hi ? i : hi;
+        }
+    *first = hi < lo ? 0 : lo;
+    return hi < lo ? 0 : hi - lo + 1;
+}
+
+size_t fm_resample_chunk_floats(const FmAxisMap *mx, const FmAxisMap *my)
+{
+    int most = 0, first;
+    for (int Y = 0; Y < my->n_out; Y++) {
+        int end = Y + FM_RESAMPLE_CHUNK < my->n_out ? Y + FM_RESAMPLE_CHUNK : my->n_out;
+        int n = input_span(my, Y, end, &first);
+        most = n > most ? n : most;
+    }
+    return (size_t)(most > 0 ? most : 1) * mx->n_out;
+}
+
+void fm_resample_rows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
+                      const FmAxisMap *mx, const FmAxisMap *my, int y0, int y1, float *chunk,
+                      float *rowbuf, float *out)
+{
+    for (int Y = y0; Y < y1; Y += FM_RESAMPLE_CHUNK) {
+        int end = Y + FM_RESAMPLE_CHUNK < y1 ? Y + FM_RESAMPLE_CHUNK : y1, first;
+        int n = input_span(my, Y, end, &first);
+        hrows_to(dsp, in, stride, bit_depth, mx, first, first + n, chunk, rowbuf);
+        vrows_from(dsp, chunk, first, mx->n_out, my, Y, end, out);
+    }
+}
+
+void fm_resample_rows_float(const FmDsp *dsp, const float *in, const FmAxisMap *mx,
+                            const FmAxisMap *my, int y0, int y1, float *chunk, float *out)
+{
+    for (int Y = y0; Y < y1; Y += FM_RESAMPLE_CHUNK) {
+        int end = Y + FM_RESAMPLE_CHUNK < y1 ? Y + FM_RESAMPLE_CHUNK : y1, first;
+        int n = input_span(my, Y, end, &first);
+        hrows_float_to(dsp, in, mx, first, first + n, chunk);
+        vrows_from(dsp, chunk, first, mx->n_out, my, Y, end, out);
     }
 }
 

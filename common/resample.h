@@ -86,4 +86,19 @@ void fm_resample_hrows_float(const FmDsp *dsp, const float *in, const FmAxisMap 
 void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisMap *my, int y0,
                        int y1, float *out);
 
+/*
+ * Both passes for output rows [y0, y1) of a slice, FM_RESAMPLE_CHUNK rows
+ * at a time: the few input rows a chunk reads are resampled along x into
+ * chunk and down at once, while they are in cache, instead of through a
+ * whole-plane tmp. The same bits as the two passes above. chunk needs
+ * fm_resample_chunk_floats(mx, my) floats; rowbuf mx->n_in floats.
+ */
+#define FM_RESAMPLE_CHUNK 8
+size_t fm_resample_chunk_floats(const FmAxisMap *mx, const FmAxisMap *my);
+void fm_resample_rows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
+                      const FmAxisMap *mx, const FmAxisMap *my, int y0, int y1, float *chunk,
+                      float *rowbuf, float *out);
+void fm_resample_rows_float(const FmDsp *dsp, const float *in, const FmAxisMap *mx,
+                            const FmAxisMap *my, int y0, int y1, float *chunk, float *out);
+
 #endif
