@@ -261,8 +261,10 @@ L.append("* Exit codes (%s, as read by this run's `wmdetect`): **0** = signature
 L.append("* Copy attacks: only **exit 0** is a successful forgery (the stolen payload reported as "
          "issued for pictures that were never marked). A signature that verifies with exit 4 is a "
          "forgery **caught** (flagged transplanted); with exit 3 it is not accepted either, but not "
-         "flagged. When the nominal read fails the detector searches geometries (~10⁶ hypotheses): the "
-         "pilot z is then the best over that search and its threshold about 7.8, not 6.\n")
+         "flagged. When the nominal read fails the detector searches geometries (10¹¹ and more "
+         "hypotheses, ~10¹⁹ when its perspective search runs: `hypotheses_log10` in `--json`): the "
+         "pilot z is then the best over that search, and its false-alarm probability is corrected "
+         "for that number, so it needs a higher z than a nominal read.\n")
 q = (est or {}).get("oracle_correlation")
 if q:
     L.append("Quality of the attacker's estimates (diagnostic: correlation of each folded estimate "
