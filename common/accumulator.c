@@ -266,8 +266,13 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     for (int y = 0; y < acc->gh; y++) {
         const float *row = acc->grid + (size_t)y * acc->gw;
         float *c = win->cells + (size_t)(y / FM_TAG_CELL) * acc->cw;
-        for (int x = 0; x < acc->gw; x++)
-            c[x / FM_TAG_CELL] += row[x];
+        for (int x0 = 0, cx = 0; x0 < acc->gw; x0 += FM_TAG_CELL, cx++) {
+            int x1 = x0 + FM_TAG_CELL < acc->gw ? x0 + FM_TAG_CELL : acc->gw;
+            float sum = c[cx];
+            for (int x = x0; x < x1; x++)
+                sum += row[x];
+            c[cx] = sum;
+        }
     }
     fm_whiten_run(&acc->white_grid, acc->dsp, acc->pool, acc->grid, acc->grid);
     /* the whitened fine evidence into the window's sum where it keeps one,
