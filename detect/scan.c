@@ -22,6 +22,7 @@
 #include "accumulator.h"
 #include "detect_keys.h"
 #include "detector.h"
+#include "frame.h"
 #include "payload.h"
 #include "scan_stats.h"
 #include "still.h"
@@ -205,8 +206,10 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
     }
     if (r == 0) {   /* a still */
         f->still = 1;
-        if ((ret = fm_still_picture_set(pic, first->data[0], first->linesize[0], info->width,
-                                        info->height, info->bit_depth, err)) < 0)
+        ptrdiff_t stride;
+        const uint8_t *luma = fm_frame_luma(first, &stride);
+        if ((ret = fm_still_picture_set(pic, luma, stride, info->width, info->height,
+                                        info->bit_depth, err)) < 0)
             goto end;
         /* every key's result is kept, each corrected for all the keys */
         ret = fm_still_detect_keys(pic, s->sk, s->nkeys, keep_still_result, f, err);
@@ -217,13 +220,14 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
         goto end;
     have_acc = 1;
     t0 = fm_reader_frame_seconds(rd, first);
-    if ((ret = fm_accumulator_add(&acc, first->data[0], first->linesize[0], info->bit_depth, 0,
-                                  err)) < 0)
+    ptrdiff_t stride;
+    const uint8_t *luma = fm_frame_luma(first, &stride);
+    if ((ret = fm_accumulator_add(&acc, luma, stride, info->bit_depth, 0, err)) < 0)
         goto end;
     do {
         double t = fm_reader_frame_seconds(rd, frame);
-        if ((ret = fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth,
-                                      t - t0, err)) < 0)
+        luma = fm_frame_luma(frame, &stride);
+        if ((ret = fm_accumulator_add(&acc, luma, stride, info->bit_depth, t - t0, err)) < 0)
             goto end;
         f->frames++;
     } while ((r = fm_reader_next(rd, &frame, err)) > 0);

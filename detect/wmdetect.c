@@ -19,6 +19,7 @@
 #include "clip_frames.h"
 #include "detector.h"
 #include "fingerprint.h"
+#include "frame.h"
 #include "identify.h"
 #include "scan.h"
 #include "keys.h"
@@ -807,10 +808,12 @@ int main(int argc, char **argv)
     FmClipFrames cf;
     fm_clip_frames_init(&cf, reader, start, duration);
     while ((r = fm_clip_frames_next(&cf, &frame, &ft, &err)) > 0) {
-        if (fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth, ft, &err) < 0)
+        ptrdiff_t stride;
+        const uint8_t *luma = fm_frame_luma(frame, &stride);
+        if (fm_accumulator_add(&acc, luma, stride, info->bit_depth, ft, &err) < 0)
             goto fail_err;
-        if (clip_fp && fm_fingerprint_add(clip_fp, frame->data[0], frame->linesize[0],
-                                          info->bit_depth, info->width, info->height, ft, &err) < 0)
+        if (clip_fp && fm_fingerprint_add(clip_fp, luma, stride, info->bit_depth, info->width,
+                                          info->height, ft, &err) < 0)
             goto fail_err;
         frames++;
         fm_progress_update(&prog, frames, "reading");

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sodium.h>
 
+#include "frame.h"
 #include "pattern.h"
 #include "quality.h"
 #include "tool_util.h"
@@ -53,30 +54,12 @@ int deliverable_open(Deliverable *d, const DeliverableSettings *set, const FmPay
     return 0;
 }
 
-static int own_copy(Deliverable *d, const AVFrame *frame, FmError *err)
-{
-    if (!d->work) {
-        if (!(d->work = av_frame_alloc()))
-            return fm_error_set(err, FM_ENOMEM, "out of memory");
-        d->work->format = frame->format;
-        d->work->width = frame->width;
-        d->work->height = frame->height;
-        if (av_frame_get_buffer(d->work, 0) < 0)
-            return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d frame", frame->width,
-                                frame->height);
-    }
-    if (av_frame_copy(d->work, frame) < 0 || av_frame_copy_props(d->work, frame) < 0)
-        return fm_error_set(err, FM_ENOMEM, "cannot copy a %dx%d frame", frame->width,
-                            frame->height);
-    return 0;
-}
-
 int deliverable_frame(Deliverable *d, AVFrame *frame, int in_place, int bit_depth, double t,
                       FmError *err)
 {
     int r;
     if (!in_place) {
-        if ((r = own_copy(d, frame, err)) < 0)
+        if ((r = fm_frame_copy_owned(&d->work, frame, err)) < 0)
             return r;
         frame = d->work;
     }
@@ -87,8 +70,9 @@ int deliverable_frame(Deliverable *d, AVFrame *frame, int in_place, int bit_dept
         fm_writer_force_keyframe(d->writer);
     }
     FmFrameQuality q;
-    if ((r = fm_embedder_mark(d->emb, frame->data[0], frame->linesize[0], bit_depth, t, &q,
-                              err)) < 0 ||
+    ptrdiff_t stride;
+    uint8_t *luma = fm_frame_luma(frame, &stride);
+    if ((r = fm_embedder_mark(d->emb, luma, stride, bit_depth, t, &q, err)) < 0 ||
         (r = fm_writer_write(d->writer, frame, err)) < 0)
         return r;
     d->mse_sum += q.mse;

@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "frame.h"
+
 typedef struct Slot {
     AVFrame *frame;
     double t;
@@ -123,22 +125,9 @@ int pipeline_push(Pipeline *p, const AVFrame *frame, double t, FmError *err)
     if (abort)
         return worker_error(p, err);
     /* the slot is free: no worker reads it until produced moves past it */
-    if (s->frame && (s->frame->width != frame->width || s->frame->height != frame->height ||
-                     s->frame->format != frame->format))
-        av_frame_free(&s->frame);
-    if (!s->frame) {
-        if (!(s->frame = av_frame_alloc()))
-            return fm_error_set(err, FM_ENOMEM, "out of memory");
-        s->frame->format = frame->format;
-        s->frame->width = frame->width;
-        s->frame->height = frame->height;
-        if (av_frame_get_buffer(s->frame, 0) < 0)
-            return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d frame",
-                                frame->width, frame->height);
-    }
-    if (av_frame_copy(s->frame, frame) < 0 || av_frame_copy_props(s->frame, frame) < 0)
-        return fm_error_set(err, FM_ENOMEM, "cannot copy a %dx%d frame", frame->width,
-                            frame->height);
+    int r = fm_frame_copy_owned(&s->frame, frame, err);
+    if (r < 0)
+        return r;
     s->t = t;
     pthread_mutex_lock(&p->mu);
     s->pending = p->n;

@@ -17,6 +17,7 @@
 #include "deliverable.h"
 #include "pipeline.h"
 #include "fingerprint.h"
+#include "frame.h"
 #include "keys.h"
 #include "passphrase.h"
 #include "pattern.h"
@@ -364,9 +365,10 @@ static int run_pass(Batch *b, size_t first, size_t n, FmFingerprint *content, in
             t_origin = t;
         t -= t_origin;
         /* the fingerprint of the master's pictures (the mark does not move it) */
-        if (!*fp_done && (r = fm_fingerprint_add(content, frame->data[0], frame->linesize[0],
-                                                 info->bit_depth, info->width, info->height, t,
-                                                 err)) < 0)
+        ptrdiff_t stride;
+        const uint8_t *luma = fm_frame_luma(frame, &stride);
+        if (!*fp_done && (r = fm_fingerprint_add(content, luma, stride, info->bit_depth,
+                                                 info->width, info->height, t, err)) < 0)
             goto end;
         if ((r = pipeline_push(pipe, frame, t, err)) < 0)
             goto end;
