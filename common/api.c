@@ -392,10 +392,14 @@ FM_API int filmmark_detect_file(const FilmmarkKeys *keys, const char *path,
     AVFrame *frame;
     double t;
     fm_clip_frames_init(&cf, reader, o.start, o.duration);
+    /* decoding runs ahead on its own thread while the detector works */
+    if ((r = fm_clip_frames_read_ahead(&cf, FM_READ_AHEAD_DEPTH, &e)) < 0)
+        goto fail;
     while ((r = fm_clip_frames_next(&cf, &frame, &t, &e)) > 0)
         if ((r = fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth,
                                     t, &e)) < 0)
-            goto fail;
+            break;
+    fm_clip_frames_end(&cf);   /* the reader is ours again */
     if (r < 0)
         goto fail;
     if (!cf.frames) {

@@ -9,6 +9,7 @@
 #define FM_CLIP_FRAMES_H
 
 #include "fm_error.h"
+#include "read_ahead.h"
 #include "video_io.h"
 
 typedef struct FmClipFrames {
@@ -17,12 +18,21 @@ typedef struct FmClipFrames {
     double duration;            /* > 0: frames at or past start + duration end the clip */
     double t_origin;            /* NAN until the first frame */
     long frames;                /* frames returned so far */
+    FmReadAhead *ahead;         /* fm_clip_frames_read_ahead(), else NULL */
 } FmClipFrames;
 
 /* start: where the reader was seeked to (fm_reader_seek), else 0;
  * duration: seconds to read from there (<= 0: to the end). */
 void fm_clip_frames_init(FmClipFrames *cf, FmVideoReader *reader, double start,
                          double duration);
+
+/* Decodes on a thread of its own, up to depth frames ahead (read_ahead.h):
+ * the reader is then the thread's until fm_clip_frames_end(). Returns 0 or
+ * FM_E*. */
+int fm_clip_frames_read_ahead(FmClipFrames *cf, int depth, FmError *err);
+/* Stops the read-ahead thread, if any: call it before using or closing the
+ * reader again, whether the clip was read to its end or not. */
+void fm_clip_frames_end(FmClipFrames *cf);
 
 /*
  * The next frame and its time in seconds (start + time since the first

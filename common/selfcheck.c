@@ -7,6 +7,7 @@
 
 #include "accumulator.h"
 #include "detector.h"
+#include "read_ahead.h"
 #include "video_io.h"
 
 #include <libavutil/pixdesc.h>
@@ -127,7 +128,12 @@ int fm_self_check(const char *path, const FmKey *key, const uint8_t message[FM_M
     double dt = info->frame_rate.num ? av_q2d(av_inv_q(info->frame_rate)) : 1 / 24.0;
     long frames = 0;
     AVFrame *frame;
-    while ((r = fm_reader_next(reader, &frame, err)) > 0) {
+    /* decoding runs ahead on its own thread while the detector works */
+    FmReadAhead *ahead = NULL;
+    if ((r = fm_read_ahead_start(&ahead, reader, FM_READ_AHEAD_DEPTH, err)) < 0)
+        goto end;
+    double reader_t;   /* (the time here is the frame's own pts, as before) */
+    while ((r = fm_read_ahead_next(ahead, &frame, &reader_t, err)) > 0) {
         t = frame->pts != AV_NOPTS_VALUE ? frame->pts * tb : frames * dt;
         if (isnan(t_origin))
             t_origin = t;
@@ -136,9 +142,10 @@ int fm_self_check(const char *path, const FmKey *key, const uint8_t message[FM_M
             break;
         if ((r = fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth, t,
                                     err)) < 0)
-            goto end;
+            break;
         frames++;
     }
+    fm_read_ahead_stop(&ahead);   /* the reader is ours again */
     if (r < 0)
         goto end;
     if (frames == 0) {

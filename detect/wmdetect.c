@@ -807,17 +807,20 @@ int main(int argc, char **argv)
     /* the frames and their times as the library reads them (clip_frames.h) */
     FmClipFrames cf;
     fm_clip_frames_init(&cf, reader, start, duration);
+    /* decoding runs ahead on its own thread while the detector works */
+    if (fm_clip_frames_read_ahead(&cf, FM_READ_AHEAD_DEPTH, &err) < 0)
+        goto fail_err;
     while ((r = fm_clip_frames_next(&cf, &frame, &ft, &err)) > 0) {
         ptrdiff_t stride;
         const uint8_t *luma = fm_frame_luma(frame, &stride);
-        if (fm_accumulator_add(&acc, luma, stride, info->bit_depth, ft, &err) < 0)
-            goto fail_err;
-        if (clip_fp && fm_fingerprint_add(clip_fp, luma, stride, info->bit_depth, info->width,
-                                          info->height, ft, &err) < 0)
-            goto fail_err;
+        if ((r = fm_accumulator_add(&acc, luma, stride, info->bit_depth, ft, &err)) < 0 ||
+            (clip_fp && (r = fm_fingerprint_add(clip_fp, luma, stride, info->bit_depth,
+                                                info->width, info->height, ft, &err)) < 0))
+            break;
         frames++;
         fm_progress_update(&prog, frames, "reading");
     }
+    fm_clip_frames_end(&cf);   /* the reader is ours again */
     fm_progress_end_frames(&prog, frames);
     if (r < 0)
         goto fail_err;
