@@ -267,6 +267,18 @@ det detect "wmdetect: H.264 CRF 23 copy" "$work/h264.mkv"
 det detect "wmdetect: crop 10 % each side (${CW}x${CH})" "$work/crop10.mkv"
 det detect "wmdetect: scale to ${W23}x${H23}" "$work/scale23.mkv"
 det detect "wmdetect: crop 10 % + scale ${W23}x${H23} + CRF 28" "$work/cropscale.mkv"
+# the ratio to the one-thread decode, from runs taken in turns (this
+# machine's speed drifts from minute to minute: the fastest of a few runs
+# of each, minutes apart, can compare a slow minute with a fast one)
+say "wmdetect and the one-thread decode in turns, $repeat pairs"
+: >"$work/pairs.tsv"
+for ((i = 0; i < repeat; i++)); do
+  /usr/bin/time -f '%e' -o "$work/t_dec.txt" ffmpeg -nostdin -v error -threads 1 -i "$deliv" \
+    -map 0:v:0 -f null - >/dev/null 2>&1 || true
+  /usr/bin/time -f '%e' -o "$work/t_det.txt" "$BIN/wmdetect" -k "$work/key.dkey" --json --quiet \
+    "$deliv" >/dev/null 2>&1 || true
+  printf '%s\t%s\n' "$(tail -n1 "$work/t_dec.txt")" "$(tail -n1 "$work/t_det.txt")" >>"$work/pairs.tsv"
+done
 fi
 load1="$(cut -d' ' -f1-3 /proc/loadavg)"
 
@@ -426,6 +438,16 @@ for r in rows:
                           "hypotheses": None if hy == "—" else int(hy),
                           "wall_s": wall, "cpu_s": user + sysc, "peak_mb": rss / 1024, "exit": int(rc)})
     L.append(f"| {label} | {fv} | {fr} | {hy} | {wall:.1f} | {user + sysc:.1f} | {rss / 1024:.0f} |")
+pairs = [(float(a), float(b)) for a, b in tsv("pairs.tsv") if float(a) > 0]
+if pairs:
+    ratios = sorted(b / a for a, b in pairs)
+    mid = len(ratios) // 2
+    med = ratios[mid] if len(ratios) % 2 else (ratios[mid - 1] + ratios[mid]) / 2
+    out["detect_to_decode_pairs"] = [{"decode_s": a, "wmdetect_s": b} for a, b in pairs]
+    out["detect_to_decode_median_ratio"] = med
+    L += ["", f"wmdetect (VP9 deliverable, whole clip) against ffmpeg's one-thread decode of it, "
+          f"run in turns ({len(pairs)} pairs): median ratio **{med:.2f}** (pairs "
+          + ", ".join(f"{b:.2f} / {a:.2f} s" for a, b in pairs) + ")."]
 L.append("")
 md, js = os.path.join(results, base + ".md"), os.path.join(results, base + ".json")
 with open(md + ".tmp", "w") as f:
