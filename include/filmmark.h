@@ -84,7 +84,7 @@ typedef struct FilmmarkError {
 
 /* FM_API_VERSION of the library that is running. */
 FM_API int filmmark_api_version(void);
-/* The library's release, "0.8.0". */
+/* The library's release, e.g. "0.8.1". */
 FM_API const char *filmmark_version(void);
 /* The mark format the library writes (it reads this one and older ones). */
 FM_API int filmmark_mark_format(void);
