@@ -42,10 +42,6 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     size_t n = (size_t)acc->gw * acc->gh, nf = (size_t)acc->fw * acc->fh;
     acc->fine = malloc(sizeof(float) * nf);
     acc->grid = malloc(sizeof(float) * n);
-    /* scratch for the two resampling passes */
-    int wide = acc->fw > acc->gw ? acc->fw : acc->gw;
-    int tall = height > acc->fh ? height : acc->fh;
-    acc->tmp = malloc(sizeof(float) * (size_t)wide * tall);
     acc->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
     acc->slots = malloc(sizeof(float) * FM_SLOTS);
     acc->fine_rest = calloc(nf, sizeof(float));
@@ -57,7 +53,7 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
         for (int y = 0; y < acc->gh; y++)
             for (int x = 0; x < acc->gw; x++)
                 acc->cell_area[(y / FM_TAG_CELL) * acc->cw + x / FM_TAG_CELL] += 1;
-    if (!acc->fine || !acc->grid || !acc->tmp || !acc->tile || !acc->slots ||
+    if (!acc->fine || !acc->grid || !acc->tile || !acc->slots ||
         !acc->fine_rest || !acc->cell_area || !acc->grid_first ||
         fm_axis_map_init(&acc->mx, width, acc->fw, 0, (double)width / acc->fw) < 0 ||
         fm_axis_map_init(&acc->my, height, acc->fh, 0, (double)height / acc->fh) < 0 ||
@@ -108,7 +104,6 @@ void fm_accumulator_free(FmAccumulator *acc)
     free(acc->fine);
     free(acc->fine_rest);
     free(acc->grid);
-    free(acc->tmp);
     free(acc->tile);
     free(acc->slots);
     for (int i = 0; i < acc->nwin; i++) {

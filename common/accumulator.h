@@ -56,7 +56,7 @@ typedef struct FmAccumulator {
     double fine_step;        /* clip pixels per fine grid sample */
     FmAxisMap mx, my;        /* clip -> fine */
     FmAxisMap nx, ny;        /* fine -> nominal */
-    float *fine, *grid, *tmp, *tile, *slots;
+    float *fine, *grid, *tile, *slots;
     float *fine_rest;        /* fw*fh sum over the frames whose window keeps no fine
                                 evidence (fm_accumulator_fine_total adds the others) */
     int cw, ch;              /* cells of the nominal grid (FmWindow.cells) */
