@@ -598,8 +598,8 @@ Test(epochs, the_marked_static_shot_is_bound_to_its_pictures)
     static_shot_free(&s);
 }
 
-/* (~22 s of CPU in a normal build, ~190 s under AddressSanitizer: over the
- * suite's 240 s on a loaded machine) */
+/* (~22 s of CPU in a normal build and several times that under
+ * AddressSanitizer: it ran past the suite's 240 s on a loaded machine) */
 Test(epochs, copy_attack_with_the_mean_of_all_frames_is_not_bound, .timeout = 600)
 {
     /* The attacker's best estimate of the mark from a short copy: the mean
