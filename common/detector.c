@@ -268,33 +268,21 @@ static void group_windows(const Detector *d, const Segment *seg, int g, int *fir
 static void bind_stretch(Detector *d, const Segment *seg, int ng, const float *tags,
                          const float *tag_mu, const float *tag_var);
 
-/* Frequency class (u + v - 1) of each band (fm_slot_coef). */
-static const int band_class[FM_NCOEF] = { 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3,
-                                          4, 4, 4, 4, 4, 4 };
-#define BAND_CLASSES 5
 /* The least gain of a group (a band's least weight: FM_BAND_WEIGHT_FLOOR). */
 #define MIN_GROUP_GAIN 0.1
 
 /*
- * The soft bits' weights (read_stretch): weight[c] the mean pilot amplitude
- * of band c's frequency class over the stretch (m[c] the sum of its pilots'
- * signed values, cnt[c] their number), gain[g] group g's own amplitude on
+ * The soft bits' weights (read_stretch): weight[c] band c's mean pilot
+ * amplitude over the stretch (m[c] the sum of its pilots' signed values,
+ * cnt[c] their number) shrunk towards the mean of its frequency class as far
+ * as the pilots' noise asks, gain[g] group g's own amplitude on
  * those weights relative to the stretch's mean (1 when that is not
  * positive). Pilots only set the weights: the pilot statistic is untouched.
  */
 static void band_group_weights(Detector *d, const Segment *seg, int ng, const double *m,
                                const int *cnt, float *weight, float *gain)
 {
-    double cm[BAND_CLASSES] = { 0 };
-    int cc[BAND_CLASSES] = { 0 };
-    for (int c = 0; c < FM_NCOEF; c++) {
-        cm[band_class[c]] += m[c];
-        cc[band_class[c]] += cnt[c];
-    }
-    for (int c = 0; c < FM_NCOEF; c++) {
-        double mc = cc[band_class[c]] ? cm[band_class[c]] / cc[band_class[c]] : 0;
-        weight[c] = fm_band_weight(mc, FM_BAND_WEIGHT_FLOOR);
-    }
+    fm_band_weights(m, cnt, FM_BAND_WEIGHT_FLOOR, weight);
     double amp[MAX_GROUPS] = { 0 }, tot = 0, frames = 0;
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
@@ -391,7 +379,9 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
     }
     /* The soft bits' band weights pool the bands of one frequency u + v
      * (a band's own pilots, some 25 per group, give a noisy amplitude, and
-     * codecs, blur and down-scaling attenuate by frequency), and each group
+     * codecs, blur and down-scaling attenuate by frequency) unless the
+     * bands of a class clearly differ (an anisotropic loss: a squeeze, a
+     * motion blur, an attacker's estimate better along one axis), and each group
      * counts in proportion to the mark amplitude its own pilots show
      * (flat, dark or hard-coded epochs carry less): maximum-ratio combining
      * over bands and epochs, measured in bench/results/frontend.md. The

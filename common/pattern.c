@@ -16,6 +16,49 @@ const uint8_t fm_slot_coef[FM_NCOEF] = {
     5, 12, 19, 26, 33, 40,  /* (5,0) .. (0,5) */
 };
 
+/* Frequency class (u + v - 1) of each band of fm_slot_coef. */
+static const uint8_t band_class[FM_NCOEF] = { 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3,
+                                              4, 4, 4, 4, 4, 4 };
+#define BAND_CLASSES 5
+
+void fm_band_weights(const double sum[FM_NCOEF], const int cnt[FM_NCOEF], double least,
+                     float weight[FM_NCOEF])
+{
+    double cm[BAND_CLASSES] = { 0 };
+    int cc[BAND_CLASSES] = { 0 };
+    for (int c = 0; c < FM_NCOEF; c++) {
+        cm[band_class[c]] += sum[c];
+        cc[band_class[c]] += cnt[c];
+    }
+    for (int k = 0; k < BAND_CLASSES; k++)
+        cm[k] = cc[k] ? cm[k] / cc[k] : 0;
+    /* how far the bands of a class differ: the spread of their means about
+     * the class mean, and what the pilots' noise alone would give (a pilot
+     * value has about unit variance) */
+    double spread[BAND_CLASSES] = { 0 }, noise[BAND_CLASSES] = { 0 };
+    int nb[BAND_CLASSES] = { 0 };
+    for (int c = 0; c < FM_NCOEF; c++) {
+        if (!cnt[c])
+            continue;
+        int k = band_class[c];
+        double dm = sum[c] / cnt[c] - cm[k];
+        spread[k] += dm * dm;
+        noise[k] += 1.0 / cnt[c];
+        nb[k]++;
+    }
+    for (int c = 0; c < FM_NCOEF; c++) {
+        int k = band_class[c];
+        double w = cm[k];
+        if (cnt[c] && nb[k] > 1) {
+            double tau2 = spread[k] / (nb[k] - 1) - noise[k] / nb[k];
+            double sigma2 = 1.0 / cnt[c];
+            double lambda = tau2 > 0 ? tau2 / (tau2 + sigma2) : 0;
+            w += lambda * (sum[c] / cnt[c] - cm[k]);
+        }
+        weight[c] = fm_band_weight(w, least);
+    }
+}
+
 /* Format 2 subkeys (crypto_kdf contexts are 8 bytes). */
 #define EPOCH_KDF_CONTEXT "fmepoch2"
 #define SYNC_KDF_CONTEXT "fmsync02"

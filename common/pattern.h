@@ -68,6 +68,19 @@ static inline float fm_band_weight(double mean_response, double least)
 /* The FM_NCOEF coefficients used, by frequency (u + v in 1..5). */
 extern const uint8_t fm_slot_coef[FM_NCOEF];
 
+/*
+ * The detectors' band weights from the pilots: sum[c] the sum of band c's
+ * pilots' signed values (bands at unit variance), cnt[c] their number.
+ * Each band weighs its own mean response shrunk towards the mean of its
+ * frequency class u + v (empirical Bayes): pooled when the bands of a class
+ * differ no more than the pilots' noise makes them (codecs, blur and
+ * down-scaling attenuate by frequency), its own when they clearly differ (an
+ * anisotropic loss: a squeeze, a motion blur, an estimate of the mark better
+ * along one axis). Floored at least (fm_band_weight).
+ */
+void fm_band_weights(const double sum[FM_NCOEF], const int cnt[FM_NCOEF], double least,
+                     float weight[FM_NCOEF]);
+
 typedef struct FmSlotMap {
     /* coded bit carried by the slot, or FM_SLOT_PILOT / FM_SLOT_SYNC /
      * FM_SLOT_TAG. The first FM_CODED_BITS data ranks of the epoch's keyed

@@ -475,3 +475,94 @@ Test(pattern, fold_with_flips_matches_the_reference_bit_for_bit)
     }
     free(want);
 }
+
+/* Band weights from pilot sums drawn with unit-variance noise around the
+ * given true responses (seeded: the same every run). */
+static void draw_pilots(const double *truth, int per_band, unsigned seed, double *sum, int *cnt)
+{
+    srand(seed);
+    for (int c = 0; c < FM_NCOEF; c++) {
+        sum[c] = 0;
+        for (int i = 0; i < per_band; i++) {
+            /* Box-Muller */
+            double u1 = (rand() + 1.0) / (RAND_MAX + 2.0), u2 = (rand() + 1.0) / (RAND_MAX + 2.0);
+            sum[c] += truth[c] + sqrt(-2 * log(u1)) * cos(2 * M_PI * u2);
+        }
+        cnt[c] = per_band;
+    }
+}
+
+Test(pattern, band_weights_pool_a_frequency_class_when_its_bands_agree)
+{
+    /* an isotropic loss: every band of a frequency class responds alike */
+    double truth[FM_NCOEF], sum[FM_NCOEF];
+    int cnt[FM_NCOEF], first = 0;
+    static const double by_class[5] = { 0.5, 0.4, 0.3, 0.2, 0.1 };
+    for (int k = 0, c = 0; k < 5; k++)
+        for (int i = 0; i <= k + 1; i++)
+            truth[c++] = by_class[k];
+    float w[FM_NCOEF];
+    draw_pilots(truth, 2000, 7, sum, cnt);
+    fm_band_weights(sum, cnt, FM_BAND_WEIGHT_FLOOR, w);
+    /* the weights of a class stay close together and near the class's
+     * response (a class mean's noise is at most 1 / sqrt(2 x 2000) = 0.016) */
+    for (int k = 0; k < 5; k++) {
+        float lo = w[first], hi = w[first];
+        for (int i = 0; i <= k + 1; i++) {
+            lo = fminf(lo, w[first + i]);
+            hi = fmaxf(hi, w[first + i]);
+        }
+        cr_expect_lt(hi - lo, 0.06, "class %d: weights %.3f .. %.3f", k, lo, hi);
+        cr_expect_lt(fabs(0.5 * (hi + lo) - by_class[k]), 0.06, "class %d: %.3f .. %.3f", k, lo, hi);
+        first += k + 2;
+    }
+}
+
+Test(pattern, band_weights_follow_bands_that_clearly_differ)
+{
+    /* an anisotropic loss: in each class the bands along one axis keep the
+     * mark, the others lost it (an attacker's estimate good along one axis,
+     * a squeeze) */
+    double truth[FM_NCOEF], sum[FM_NCOEF];
+    int cnt[FM_NCOEF];
+    for (int c = 0; c < FM_NCOEF; c++)
+        truth[c] = (fm_slot_coef[c] % 8) >= (fm_slot_coef[c] / 8) ? 0.5 : 0.0;
+    float w[FM_NCOEF];
+    draw_pilots(truth, 150, 11, sum, cnt);
+    fm_band_weights(sum, cnt, FM_BAND_WEIGHT_FLOOR, w);
+    double kept = 0, lost = 0;
+    int nk = 0, nl = 0;
+    for (int c = 0; c < FM_NCOEF; c++) {
+        if (truth[c] > 0) {
+            kept += w[c];
+            nk++;
+        } else {
+            lost += w[c];
+            nl++;
+        }
+        cr_expect_geq(w[c], (float)FM_BAND_WEIGHT_FLOOR, "the floor holds");
+    }
+    cr_expect_gt(kept / nk, 0.4, "bands with the mark: mean weight %.3f", kept / nk);
+    cr_expect_lt(lost / nl, 0.1, "bands without: mean weight %.3f", lost / nl);
+}
+
+Test(pattern, band_weights_of_a_band_without_pilots_are_its_class_mean)
+{
+    double sum[FM_NCOEF] = { 0 };
+    int cnt[FM_NCOEF] = { 0 };
+    for (int c = 0; c < FM_NCOEF; c++) {
+        cnt[c] = 100;
+        sum[c] = 30;  /* mean 0.3 */
+    }
+    cnt[3] = 0;
+    sum[3] = 0;
+    float w[FM_NCOEF];
+    fm_band_weights(sum, cnt, FM_BAND_WEIGHT_FLOOR, w);
+    for (int c = 0; c < FM_NCOEF; c++)
+        cr_expect_float_eq(w[c], 0.3f, 1e-5, "band %d: %f", c, w[c]);
+    /* no pilots at all: the floor */
+    memset(cnt, 0, sizeof(cnt));
+    fm_band_weights(sum, cnt, FM_BAND_WEIGHT_FLOOR, w);
+    for (int c = 0; c < FM_NCOEF; c++)
+        cr_expect_float_eq(w[c], (float)FM_BAND_WEIGHT_FLOOR, 1e-7);
+}
