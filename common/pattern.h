@@ -69,7 +69,7 @@ static inline float fm_band_weight(double mean_response, double least)
 extern const uint8_t fm_slot_coef[FM_NCOEF];
 
 /*
- * The detectors' band weights from the pilots: sum[c] the sum of band c's
+ * The video detector's band weights from the pilots: sum[c] the sum of band c's
  * pilots' signed values (bands at unit variance), cnt[c] their number.
  * Each band weighs its own mean response shrunk towards the mean of its
  * frequency class u + v (empirical Bayes): pooled when the bands of a class
