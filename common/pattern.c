@@ -16,10 +16,12 @@ const uint8_t fm_slot_coef[FM_NCOEF] = {
     5, 12, 19, 26, 33, 40,  /* (5,0) .. (0,5) */
 };
 
-/* Frequency class (u + v - 1) of each band of fm_slot_coef. */
-static const uint8_t band_class[FM_NCOEF] = { 0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3, 3,
-                                              4, 4, 4, 4, 4, 4 };
+/* Frequency classes of the bands: u + v - 1 of fm_slot_coef (u + v in 1..5). */
 #define BAND_CLASSES 5
+static int band_class(int c)
+{
+    return fm_slot_coef[c] % 8 + fm_slot_coef[c] / 8 - 1;
+}
 
 void fm_band_weights(const double sum[FM_NCOEF], const int cnt[FM_NCOEF], double least,
                      float weight[FM_NCOEF])
@@ -27,8 +29,8 @@ void fm_band_weights(const double sum[FM_NCOEF], const int cnt[FM_NCOEF], double
     double cm[BAND_CLASSES] = { 0 };
     int cc[BAND_CLASSES] = { 0 };
     for (int c = 0; c < FM_NCOEF; c++) {
-        cm[band_class[c]] += sum[c];
-        cc[band_class[c]] += cnt[c];
+        cm[band_class(c)] += sum[c];
+        cc[band_class(c)] += cnt[c];
     }
     for (int k = 0; k < BAND_CLASSES; k++)
         cm[k] = cc[k] ? cm[k] / cc[k] : 0;
@@ -40,14 +42,14 @@ void fm_band_weights(const double sum[FM_NCOEF], const int cnt[FM_NCOEF], double
     for (int c = 0; c < FM_NCOEF; c++) {
         if (!cnt[c])
             continue;
-        int k = band_class[c];
+        int k = band_class(c);
         double dm = sum[c] / cnt[c] - cm[k];
         spread[k] += dm * dm;
         noise[k] += 1.0 / cnt[c];
         nb[k]++;
     }
     for (int c = 0; c < FM_NCOEF; c++) {
-        int k = band_class[c];
+        int k = band_class(c);
         double w = cm[k];
         if (cnt[c] && nb[k] > 1) {
             double tau2 = spread[k] / (nb[k] - 1) - noise[k] / nb[k];
