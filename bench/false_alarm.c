@@ -73,7 +73,8 @@
     "idx\tkey_rank\tkind\tsource\tw\th\tfps\tstart_s\tdur_s\tframes\tkey_seed\t"               \
     "nom_z\tnom_log10p\tnom_hyp\tnom_stretches\t"                                            \
     "full\tpilot_z\tfalse_alarm_log10\thypotheses\tfound\tsignature_valid\tsearched\t"       \
-    "own_checked\town_z\town_log10p\town_found\town_sig\tacc_ms\tnom_ms\tfull_ms\tcrop\n"
+    "own_checked\town_z\town_log10p\town_found\town_sig\tacc_ms\tnom_ms\tfull_ms\tcrop\t"     \
+    "signs_log10p\n"
 
 enum { K_REAL, K_X264, K_MARKED, K_SYNTH, K_COUNT };
 static const char *const kind_names[K_COUNT] = { "real", "x264", "marked", "synth" };
@@ -183,11 +184,18 @@ static int make_groups(Nominal *d, const FmAccumulator *acc, int w0, int w1, int
     return ng;
 }
 
-static double search_stretch(Nominal *d, const FmAccumulator *acc, int w0, int w1)
+/* Also *signs_lp: the per-epoch-sign statistic's best single-hypothesis
+ * log10 tail (the sum of the groups' squared z, chi-squared). */
+static double search_stretch(Nominal *d, const FmAccumulator *acc, int w0, int w1,
+                             double *signs_lp)
 {
     double best = -INFINITY;
+    *signs_lp = 0;
     for (int phase = 0; phase < PHASES; phase++) {
-        int ng = make_groups(d, acc, w0, w1, phase);
+        int ng = make_groups(d, acc, w0, w1, phase), dof = 0;
+        double chi_best = 0;
+        for (int g = 0; g < ng; g++)
+            dof += d->group_frames[g] > 0;
         for (int g = 0; g < ng; g++) {
             double *corr = d->corr + (size_t)g * FM_EPOCHS, *en = d->energy + (size_t)g * FM_EPOCHS;
             const float *u = d->groups + (size_t)g * FM_SLOTS;
@@ -209,23 +217,31 @@ static double search_stretch(Nominal *d, const FmAccumulator *acc, int w0, int w
             }
         }
         for (uint32_t n0 = 0; n0 < FM_EPOCHS; n0++) {
-            double s = 0, q = 0;
+            double s = 0, q = 0, chi = 0;
             for (int g = 0; g < ng; g++) {
                 uint32_t n = (n0 + (uint32_t)g) % FM_EPOCHS;
-                s += d->corr[(size_t)g * FM_EPOCHS + n];
-                q += d->energy[(size_t)g * FM_EPOCHS + n];
+                double cg = d->corr[(size_t)g * FM_EPOCHS + n], eg = d->energy[(size_t)g * FM_EPOCHS + n];
+                s += cg;
+                q += eg;
+                if (eg > 0)
+                    chi += cg * cg / eg;
             }
             double z = q > 0 ? s / sqrt(q) : 0;
             if (z > best)
                 best = z;
+            if (chi > chi_best)
+                chi_best = chi;
         }
+        double lp = dof ? fm_chi2_tail_log10(chi_best, dof) : 0;
+        if (lp < *signs_lp)
+            *signs_lp = lp;
     }
     return isfinite(best) ? best : 0;
 }
 
 /* z of the best stretch, log10 p, hypotheses, stretches (keys tried: 1). */
 static void nominal_detect(Nominal *d, const FmAccumulator *acc, const FmKey *key, double *z,
-                           double *lp, double *hyp, int *nstretch)
+                           double *lp, double *hyp, int *nstretch, double *signs_lp)
 {
     FmPatternKeys pk;
     fm_pattern_keys_init(&pk, key->wm_key);
@@ -249,18 +265,24 @@ static void nominal_detect(Nominal *d, const FmAccumulator *acc, const FmKey *ke
         d->v[w] = acc->win[w].frames ? acc->win[w].slots : NULL;
     d->nwin = acc->nwin;
     fm_window_predict_fit(acc, d->v, d->nwin, d->pred, d->beta);
-    double best = -INFINITY;
+    double best = -INFINITY, best_signs = 0;
     for (int s = 0; s < nseg; s++) {
+        double ls;
         double zs = search_stretch(d, acc, (int)((long)used * s / nseg),
-                                   (int)((long)used * (s + 1) / nseg));
+                                   (int)((long)used * (s + 1) / nseg), &ls);
         if (zs > best)
             best = zs;
+        if (ls < best_signs)
+            best_signs = ls;
     }
     *z = best;
     *hyp = (double)nseg * FM_EPOCHS * PHASES;
     double l = fm_gauss_tail_log10(best) + log10(*hyp);
     *lp = l > 0 ? 0 : l;
     *nstretch = nseg;
+    /* detector.c counts both statistics' hypotheses for this one */
+    l = best_signs + log10(2 * *hyp);
+    *signs_lp = l > 0 ? 0 : l;
 }
 
 /* ---- segments ---- */
@@ -531,10 +553,10 @@ static void run_segment(Ctx *cx, int idx)
         uint64_t ks = cx->seed * 1000003ULL + (uint64_t)idx * 64 + (uint64_t)k + 1;
         FmKey key;
         make_key(&key, ks);
-        double z, lp, hyp;
+        double z, lp, hyp, signs_lp;
         int nst;
         double t2 = cpu_ms();
-        nominal_detect(&cx->nom, &acc, &key, &z, &lp, &hyp, &nst);
+        nominal_detect(&cx->nom, &acc, &key, &z, &lp, &hyp, &nst, &signs_lp);
         double t3 = cpu_ms();
         FmDetectResult res = { 0 }, own = { 0 };
         int full = k == 0 && cx->full_every > 0 && idx % cx->full_every == 0, own_checked = 0;
@@ -559,7 +581,7 @@ static void run_segment(Ctx *cx, int idx)
                 "%d\t%d\t%s\t%s\t%d\t%d\t%.4g\t%.3f\t%.3f\t%d\t%llu\t"
                 "%.6f\t%.6f\t%.0f\t%d\t"
                 "%d\t%.6f\t%.6f\t%ld\t%d\t%d\t%d\t"
-                "%d\t%.3f\t%.3f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\n",
+                "%d\t%.3f\t%.3f\t%d\t%d\t%.1f\t%.1f\t%.1f\t%d\t%.6f\n",
                 idx, k, kind_names[s.kind], s.name, s.w, s.h, s.fps,
                 c ? s.start / c->fps : 0.0, s.frames / s.fps, s.frames, (unsigned long long)ks,
                 z, lp, hyp, nst,
@@ -567,7 +589,8 @@ static void run_segment(Ctx *cx, int idx)
                 full ? res.hypotheses : 0, full ? res.found : 0, full ? res.signature_valid : 0,
                 full ? res.geometry.searched : 0,
                 own_checked, own.pilot_z, own.false_alarm_log10, own.found, own.signature_valid,
-                k == 0 ? t1 - t0 : 0, t3 - t2, t4 - t3, c && (s.w != c->w || s.h != c->h));
+                k == 0 ? t1 - t0 : 0, t3 - t2, t4 - t3, c && (s.w != c->w || s.h != c->h),
+                signs_lp);
         sodium_memzero(&key, sizeof key);
     }
     fflush(cx->out);

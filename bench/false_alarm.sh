@@ -327,7 +327,16 @@ for k in ('real', 'x264', 'marked', 'synth'):
     sel = [r for r in rows if r['kind'] == k]
     line('&nbsp;&nbsp;%s, all keys' % k, sel, 'nom_log10p')
 line('`fm_detect()` (full subset)', full, 'false_alarm_log10')
+if rows and 'signs_log10p' in rows[0]:
+    line('per-epoch signs (chi-squared, both statistics counted), first key', prim, 'signs_log10p')
+    line('per-epoch signs, all (segment, key) pairs', rows, 'signs_log10p')
 w('')
+if rows and 'signs_log10p' in rows[0]:
+    w('The per-epoch-sign statistic (0.8.3): the sum of the epoch groups\' squared pilot z, whose')
+    w('tail is chi-squared with as many degrees of freedom as groups; `fm_detect()` reports its p')
+    w('(its hypotheses counted twice: both statistics are searched) only with a signature that')
+    w('verifies, so on unmarked segments it is checked here, from the benchmark\'s copy of the search.')
+    w('')
 
 # --- z quantiles
 zs = [num(r, 'nom_z') for r in prim if r['nom_stretches'] == '1']

@@ -38,6 +38,56 @@ double fm_gauss_tail_log10(double z)
     return lnq / M_LN10;
 }
 
+double fm_chi2_tail_log10(double x, int k)
+{
+    if (!(x > 0) || k < 1)
+        return 0;
+    /* Q(a, y), the regularised upper incomplete gamma function */
+    double a = 0.5 * k, y = 0.5 * x, lead = -y + a * log(y) - lgamma(a);
+    if (y < a + 1) {
+        /* the series of P(a, y) = 1 - Q */
+        double term = 1 / a, sum = term;
+        for (int n = 1; n < 1000 && term > sum * 1e-16; n++) {
+            term *= y / (a + n);
+            sum += term;
+        }
+        double pl = exp(lead) * sum;
+        return pl < 1 ? log1p(-pl) / M_LN10 : -INFINITY;
+    }
+    /* the continued fraction of Q (modified Lentz), in logs: far tails */
+    const double tiny = 1e-300;
+    double b = y + 1 - a, c = 1 / tiny, dd = 1 / b, h = dd;
+    for (int i = 1; i < 1000; i++) {
+        double an = -i * (i - a);
+        b += 2;
+        dd = an * dd + b;
+        if (fabs(dd) < tiny)
+            dd = tiny;
+        c = b + an / c;
+        if (fabs(c) < tiny)
+            c = tiny;
+        dd = 1 / dd;
+        double del = dd * c;
+        h *= del;
+        if (fabs(del - 1) < 1e-15)
+            break;
+    }
+    return (lead + log(h)) / M_LN10;
+}
+
+double fm_gauss_z_for_tail_log10(double lp)
+{
+    double lo = -40, hi = 400;
+    for (int i = 0; i < 200; i++) {
+        double mid = 0.5 * (lo + hi);
+        if (fm_gauss_tail_log10(mid) > lp)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return 0.5 * (lo + hi);
+}
+
 void fm_normalise_bands(float *v)
 {
     for (int c = 0; c < FM_NCOEF; c++) {
@@ -55,12 +105,17 @@ void fm_normalise_bands(float *v)
 typedef struct Hypothesis {
     uint32_t n0;     /* epoch of the first group */
     int phase;       /* window w belongs to group (w - w0 + phase) / PHASES */
-    double z;        /* pilot correlation under it */
+    double z;        /* pilot correlation under it (per-epoch signs: the normal
+                        score of the tail probability lp) */
+    double lp;       /* per-epoch signs: log10 of the statistic's tail probability */
 } Hypothesis;
 
 typedef struct Segment {
     int w0, w1;      /* windows [w0, w1) */
-    Hypothesis h;
+    Hypothesis h;    /* the hypothesis read */
+    /* the best hypothesis for each epoch's pilots taken with their own sign
+     * (sum of the groups' squared z, chi-squared without a mark) */
+    Hypothesis hs;
     int read;        /* its message evidence is used */
     /* the runners-up of the epoch search, strongest first (for naming:
      * when the pilot is weak the true epochs may not be the best) */
@@ -100,6 +155,10 @@ typedef struct Detector {
      * (fm_window_predict_fit), and its scratch */
     float beta[FM_NCOEF];
     float *pred;
+    /* read with each epoch's own sign: groups whose pilots show the mark
+     * negated are negated (orient_groups) */
+    int per_epoch_sign;
+    int inverted;                /* groups negated at z <= -SPAN_Z, this read */
     /* the last group read (cells per anchor), for the next stretch's first */
     FmTagCells *prev_cells;      /* nanchor */
     long prev_epoch;             /* its epoch, -1: none */
@@ -198,12 +257,25 @@ static double master_position(const Hypothesis *h, int w0)
                 FM_EPOCHS * FM_EPOCH_SECONDS);
 }
 
-static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Segment *alts)
+/*
+ * The same search with each epoch's pilots taken with their own sign: the
+ * statistic sums the groups' squared z, chi-squared with as many degrees of
+ * freedom as groups without the mark. An attacker who subtracts an estimate
+ * of the mark too strongly in some epochs and too weakly in others takes
+ * the coherent sum to zero while each epoch keeps a mark of one sign or the
+ * other; this finds them (and the read negates the negated ones).
+ */
+static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Hypothesis *signs,
+                           Segment *alts)
 {
     best->z = -INFINITY;
     best->n0 = 0;
     best->phase = 0;
+    *signs = (Hypothesis){ .lp = 0 };
     for (int phase = 0; phase < PHASES; phase++) {
+        double chi_best = -1;
+        uint32_t chi_n0 = 0;
+        int dof = 0;
         int ng = make_groups(d, w0, w1, phase);
         for (int g = 0; g < ng; g++) {
             double *corr = d->corr + (size_t)g * FM_EPOCHS, *en = d->energy + (size_t)g * FM_EPOCHS;
@@ -225,12 +297,21 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Segmen
                 en[n] = q;
             }
         }
+        for (int g = 0; g < ng; g++)
+            dof += d->group_frames[g] > 0;
         for (uint32_t n0 = 0; n0 < FM_EPOCHS; n0++) {
-            double s = 0, q = 0;
+            double s = 0, q = 0, chi = 0;
             for (int g = 0; g < ng; g++) {
                 uint32_t n = (n0 + (uint32_t)g) % FM_EPOCHS;
-                s += d->corr[(size_t)g * FM_EPOCHS + n];
-                q += d->energy[(size_t)g * FM_EPOCHS + n];
+                double cg = d->corr[(size_t)g * FM_EPOCHS + n], eg = d->energy[(size_t)g * FM_EPOCHS + n];
+                s += cg;
+                q += eg;
+                if (eg > 0)
+                    chi += cg * cg / eg;
+            }
+            if (chi > chi_best) {
+                chi_best = chi;
+                chi_n0 = n0;
             }
             double z = q > 0 ? s / sqrt(q) : 0;
             if (alts)
@@ -241,9 +322,38 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Segmen
                 best->phase = phase;
             }
         }
+        double lp = dof ? fm_chi2_tail_log10(chi_best, dof) : 0;
+        if (lp < signs->lp || (phase == 0 && dof))
+            *signs = (Hypothesis){ .n0 = chi_n0, .phase = phase, .lp = lp };
     }
     if (!isfinite(best->z))
         best->z = 0;
+    signs->z = fm_gauss_z_for_tail_log10(signs->lp);
+}
+
+/* Per-epoch signs (d->per_epoch_sign): negates the groups of a stretch
+ * whose pilots, under hypothesis h, show the mark negated; counts those at
+ * z <= -SPAN_Z in d->inverted. */
+static void orient_groups(Detector *d, const Hypothesis *h, int ng)
+{
+    if (!d->per_epoch_sign)
+        return;
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g])
+            continue;
+        float *u = d->groups + (size_t)g * FM_SLOTS;
+        const FmEpochPilot *p = &d->pilots[(h->n0 + (uint32_t)g) % FM_EPOCHS];
+        double s = 0, q = 0;
+        for (int r = 0; r < FM_PILOTS; r++) {
+            s += u[p->slot[r]] * p->sign[r];
+            q += (double)u[p->slot[r]] * u[p->slot[r]];
+        }
+        if (s >= 0)
+            continue;
+        d->inverted += q > 0 && s / sqrt(q) <= -SPAN_Z;
+        for (int k = 0; k < FM_SLOTS; k++)
+            u[k] = -u[k];
+    }
 }
 
 /* A group's windows that hold frames: [*first, *last], or -1. */
@@ -317,6 +427,7 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
     memset(tag_mu, 0, sizeof(tag_mu));
     memset(tag_var, 0, sizeof(tag_var));
     int ng = make_groups(d, seg->w0, seg->w1, seg->h.phase);
+    orient_groups(d, &seg->h, ng);
     int first = -1, last = -1, any_first = -1, any_last = -1;
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
@@ -566,6 +677,9 @@ static void trace_stretches(Detector *d, const Segment *seg, int nseg, FmStrengt
     trace->truncated = 0;
     for (int s = 0; s < nseg; s++) {
         int ng = make_groups(d, seg[s].w0, seg[s].w1, seg[s].h.phase);
+        int inverted = d->inverted;
+        orient_groups(d, &seg[s].h, ng);
+        d->inverted = inverted;
         for (int g = 0; g < ng; g++) {
             if (!d->group_frames[g])
                 continue;
@@ -594,14 +708,13 @@ static void trace_stretches(Detector *d, const Segment *seg, int nseg, FmStrengt
 }
 
 /*
- * Reads the windows' evidence: each stretch's epochs, the detection
- * statistic (the best stretch's), then the message from every stretch that
- * carries the mark, soft Viterbi list decoding and the signature.
- * geometry_hypotheses: the geometry search's size (1 for the nominal grid).
+ * The message from every stretch of seg[] that carries the mark (the best,
+ * and others whose pilot z under their hypothesis h reaches
+ * SEGMENT_READ_Z), soft list decoding and the signature, the content
+ * binding, into res (whose detection statistic the caller has set).
  */
-static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
-                           const uint8_t *expected, FmDetectResult *res,
-                           FmStrengthTrace *trace, FmError *err)
+static int read_message(Detector *d, Segment *seg, int nseg, int best, const uint8_t *expected,
+                        FmDetectResult *res, FmError *err)
 {
     float soft[FM_CODED_BITS] = { 0 }, ssoft[FM_CODED_BITS], smark[FM_CODED_BITS],
           shalf[2 * FM_CODED_BITS];
@@ -609,35 +722,6 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     float rank_soft[FM_DATA_SLOTS] = { 0 };
     uint8_t refbits[FM_MESSAGE_BITS], exp_coded[FM_CODED_BITS], exp_slots[FM_CODED_BITS];
     int ret;
-
-    /* stretches of about SEG_WINDOWS windows, the same length each */
-    int used = 0;
-    for (int w = 0; w < d->nwin; w++)
-        used = d->v[w] ? w + 1 : used;
-    if (!used)
-        return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
-    int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
-    fm_window_predict_fit(d->acc, d->v, d->nwin, d->pred, d->beta);
-    Segment *seg = calloc((size_t)nseg, sizeof(*seg));
-    if (!seg)
-        return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
-    int best = 0;
-    for (int s = 0; s < nseg; s++) {
-        seg[s].w0 = (int)((long)used * s / nseg);
-        seg[s].w1 = (int)((long)used * (s + 1) / nseg);
-        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h, d->ev ? &seg[s] : NULL);
-        if (seg[s].h.z > seg[best].h.z)
-            best = s;
-    }
-    res->pilot_z = seg[best].h.z;
-    res->segments = nseg;
-    double hyp = (double)keys * geometry_hypotheses * nseg * FM_EPOCHS * PHASES;
-    res->hypotheses = hyp < 9e18 ? (long)hyp : (long)9e18;
-    res->hypotheses_log10 = log10(hyp);
-    double lp = fm_gauss_tail_log10(res->pilot_z) + log10(hyp);
-    res->false_alarm_log10 = lp > 0 ? 0 : lp;
-    res->false_alarm_probability = pow(10, res->false_alarm_log10);
-    res->master_position = master_position(&seg[best].h, seg[best].w0);
 
     if (expected) {
         fm_bytes_to_bits(expected, FM_MESSAGE_BYTES, refbits);
@@ -655,14 +739,13 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     double exp_s = 0, exp_q = 0;
     int first = -1, last = -1;
     FmEvidence *ev = d->ev;
+    d->inverted = 0;
     if (ev) {
         fm_evidence_free(ev);
         ev->stretch_soft = malloc(sizeof(float) * FM_CODED_BITS * (size_t)nseg);
         ev->stretch_span = malloc(sizeof(*ev->stretch_span) * (size_t)nseg);
-        if (!ev->stretch_soft || !ev->stretch_span) {
-            free(seg);
+        if (!ev->stretch_soft || !ev->stretch_span)
             return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
-        }
     }
     for (int s = 0; s < nseg; s++) {
         if (s != best && seg[s].h.z < SEGMENT_READ_Z)
@@ -696,16 +779,15 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
             ev->nstretch++;
         }
     }
+    res->epochs_inverted = d->inverted;
     if (ev) {
         memcpy(ev->soft, soft, sizeof(soft));
         memcpy(ev->rank_soft, rank_soft, sizeof(rank_soft));
         /* the best stretch under its runner-up hypotheses (alt[0] is the
          * best itself) */
         ev->alt_soft = malloc(sizeof(float) * FM_CODED_BITS * FM_EVIDENCE_ALTS);
-        if (!ev->alt_soft) {
-            free(seg);
+        if (!ev->alt_soft)
             return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
-        }
         for (int k = 1; k < seg[best].nalt; k++) {
             Segment alt = seg[best];
             alt.h = seg[best].alt[k];
@@ -721,9 +803,6 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     sodium_memzero(ssoft, sizeof(ssoft));
     res->span[0] = d->acc->win[first].t_first;
     res->span[1] = d->acc->win[last].t_last;
-    if (trace)
-        trace_stretches(d, seg, nseg, trace);
-    free(seg);
 
     /* list decoding: the most likely messages in turn, until one carries a
      * signature that verifies (the signature is the check; a clip without
@@ -782,6 +861,114 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     sodium_memzero(exp_coded, sizeof(exp_coded));
     sodium_memzero(exp_slots, sizeof(exp_slots));
     return 0;
+}
+
+
+/* read_message with each epoch's own sign, the evidence into evs. */
+static int read_signs(Detector *d, Segment *signs, int nseg, int best, const uint8_t *expected,
+                      FmDetectResult *rs, FmEvidence *evs, FmError *err)
+{
+    FmEvidence *ev = d->ev;
+    d->ev = ev ? evs : NULL;
+    d->per_epoch_sign = 1;
+    int ret = read_message(d, signs, nseg, best, expected, rs, err);
+    d->per_epoch_sign = 0;
+    d->ev = ev;
+    return ret;
+}
+
+/* The detection statistic of seg[best] (its hypothesis h, chosen among
+ * hyp) into res. */
+static void set_statistic(const Segment *seg, int nseg, int best, double hyp, FmDetectResult *res)
+{
+    res->pilot_z = seg[best].h.z;
+    res->segments = nseg;
+    res->hypotheses = hyp < 9e18 ? (long)hyp : (long)9e18;
+    res->hypotheses_log10 = log10(hyp);
+    double lp = (seg[best].h.lp < 0 ? seg[best].h.lp : fm_gauss_tail_log10(res->pilot_z)) +
+                log10(hyp);
+    res->false_alarm_log10 = lp > 0 ? 0 : lp;
+    res->false_alarm_probability = pow(10, res->false_alarm_log10);
+    res->master_position = master_position(&seg[best].h, seg[best].w0);
+}
+
+/*
+ * Reads the windows' evidence: each stretch's epochs, the detection
+ * statistic (the best stretch's), then the message (read_message).
+ * When its signature does not verify, the message is read again with each
+ * epoch's own sign (search_stretch's second statistic, its hypotheses
+ * counted twice: both searches), and that reading is taken if it verifies.
+ * geometry_hypotheses: the geometry search's size (1 for the nominal grid).
+ */
+static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
+                           const uint8_t *expected, FmDetectResult *res,
+                           FmStrengthTrace *trace, FmError *err)
+{
+    /* stretches of about SEG_WINDOWS windows, the same length each */
+    int used = 0;
+    for (int w = 0; w < d->nwin; w++)
+        used = d->v[w] ? w + 1 : used;
+    if (!used)
+        return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
+    int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
+    fm_window_predict_fit(d->acc, d->v, d->nwin, d->pred, d->beta);
+    Segment *seg = calloc((size_t)nseg, sizeof(*seg)), *signs = calloc((size_t)nseg, sizeof(*seg));
+    if (!seg || !signs) {
+        free(seg);
+        free(signs);
+        return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+    }
+    int best = 0, best_signs = 0;
+    for (int s = 0; s < nseg; s++) {
+        seg[s].w0 = (int)((long)used * s / nseg);
+        seg[s].w1 = (int)((long)used * (s + 1) / nseg);
+        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h, &seg[s].hs, d->ev ? &seg[s] : NULL);
+        if (seg[s].h.z > seg[best].h.z)
+            best = s;
+        if (seg[s].hs.lp < seg[best_signs].hs.lp)
+            best_signs = s;
+    }
+    double hyp = (double)keys * geometry_hypotheses * nseg * FM_EPOCHS * PHASES;
+    for (int s = 0; s < nseg; s++) {
+        signs[s] = seg[s];
+        signs[s].h = seg[s].hs;
+    }
+    set_statistic(seg, nseg, best, hyp, res);
+    FmDetectResult rs = { .geometry = res->geometry };
+    set_statistic(signs, nseg, best_signs, 2 * hyp, &rs);
+    /* the more significant statistic's reading first: each epoch's own
+     * sign when its groups disagree more than one sign explains */
+    int signs_first = rs.false_alarm_log10 - log10(2) < res->false_alarm_log10, use_signs = 0;
+    FmEvidence evs = { 0 }, *ev = d->ev;
+    int ret = 0;
+    if (signs_first) {
+        ret = read_signs(d, signs, nseg, best_signs, expected, &rs, &evs, err);
+        use_signs = ret >= 0 && rs.signature_valid;
+    }
+    if (ret >= 0 && !use_signs) {
+        ret = read_message(d, seg, nseg, best, expected, res, err);
+        if (ret >= 0 && !signs_first && !res->signature_valid) {
+            ret = read_signs(d, signs, nseg, best_signs, expected, &rs, &evs, err);
+            use_signs = ret >= 0 && rs.signature_valid;
+        }
+    }
+    Segment *chosen = seg;
+    if (use_signs) {
+        *res = rs;
+        chosen = signs;
+        if (ev) {
+            fm_evidence_free(ev);
+            *ev = evs;
+            memset(&evs, 0, sizeof(evs));
+        }
+    }
+    fm_evidence_free(&evs);
+    sodium_memzero(&rs, sizeof(rs));
+    if (ret >= 0 && trace)
+        trace_stretches(d, chosen, nseg, trace);
+    free(seg);
+    free(signs);
+    return ret < 0 ? ret : 0;
 }
 
 /* Reports an alignment found by the search as clip geometry. */

@@ -79,6 +79,10 @@ typedef struct FmDetectResult {
     int segments_read;      /* of which the message was read from */
     long frames_read;
     FmGeometry geometry;
+    int epochs_inverted;    /* read with each epoch's own sign (an estimate subtracted
+                               too strongly leaves some epochs' mark negated): the epoch
+                               groups whose pilots showed the mark negated, z <= -4
+                               (0: read as embedded) */
     int expected_match;     /* with an expected message: it matches the decode */
     double expected_z;      /* with an expected message: informed correlation z */
 } FmDetectResult;
@@ -180,6 +184,14 @@ void fm_bind_report(const struct FmBind *bind, int n, FmDetectResult *res);
 
 /* log10 of P(N(0,1) >= z), accurate far into the tail. */
 double fm_gauss_tail_log10(double z);
+
+/* log10 of P(X >= x) for X chi-squared with k >= 1 degrees of freedom,
+ * accurate far into the tail. */
+double fm_chi2_tail_log10(double x, int k);
+
+/* The z whose fm_gauss_tail_log10 is lp (lp <= 0): a tail probability as a
+ * normal score. */
+double fm_gauss_z_for_tail_log10(double lp);
 
 /*
  * 1 when a verified clip may fail to match an issuance's recorded content

@@ -100,16 +100,8 @@ static double hypotheses_of(const FmDetectResult *r)
 
 double fm_report_z_for(double p, double hypotheses)
 {
-    double want = log10(p) - log10(hypotheses > 1 ? hypotheses : 1);
-    double lo = 0, hi = 80;
-    for (int i = 0; i < 100; i++) {
-        double mid = 0.5 * (lo + hi);
-        if (fm_gauss_tail_log10(mid) > want)
-            lo = mid;
-        else
-            hi = mid;
-    }
-    return 0.5 * (lo + hi);
+    double z = fm_gauss_z_for_tail_log10(log10(p) - log10(hypotheses > 1 ? hypotheses : 1));
+    return z > 0 ? z : 0;
 }
 
 static int by_z_desc(const void *a, const void *b)

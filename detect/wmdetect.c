@@ -413,6 +413,11 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
            r->geometry.rotation_deg,
            r->geometry.perspective ? " (perspective: at the clip's centre)" : "");
     printf("  raw bit errors: %.1f%% before error correction\n", 100 * r->raw_ber);
+    if (r->epochs_inverted)
+        printf("  tampering:      %d epoch%s carr%s the mark with its sign reversed (an estimate "
+               "of the mark subtracted too strongly, or the picture inverted)\n",
+               r->epochs_inverted, r->epochs_inverted == 1 ? "" : "s",
+               r->epochs_inverted == 1 ? "ies" : "y");
     if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
         printf("  mark format:    %d (written by filmmark 0.%d.x: still read; re-issue with this "
                "version for %s)\n", r->mark_format, r->mark_format,
@@ -519,6 +524,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "stretches", json_integer(r->segments));
     json_object_set_new(o, "stretches_read", json_integer(r->segments_read));
     json_object_set_new(o, "raw_bit_error_rate", real(r->raw_ber));
+    json_object_set_new(o, "epochs_inverted", json_integer(r->epochs_inverted));
     json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
     json_object_set_new(o, "geometry", json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:b}",
         "scale_x", real(r->geometry.scale_x), "scale_y", real(r->geometry.scale_y),
