@@ -955,6 +955,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     Segment *chosen = seg;
     if (use_signs) {
         *res = rs;
+        res->epoch_signs = 1;
         chosen = signs;
         if (ev) {
             fm_evidence_free(ev);

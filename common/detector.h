@@ -79,6 +79,9 @@ typedef struct FmDetectResult {
     int segments_read;      /* of which the message was read from */
     long frames_read;
     FmGeometry geometry;
+    int epoch_signs;        /* 1: the message and the statistic are the per-epoch-sign
+                               reading's (chi-squared over the groups' squared z,
+                               hypotheses counted twice: DESIGN 5, 6); 0: coherent */
     int epochs_inverted;    /* read with each epoch's own sign (an estimate subtracted
                                too strongly leaves some epochs' mark negated): the epoch
                                groups whose pilots showed the mark negated, z <= -4

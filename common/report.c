@@ -435,23 +435,36 @@ static void put_probability(FILE *f, const FmReportInput *in)
     long keys = in->keys_tried > 0 ? in->keys_tried : 1;
     double phases = FM_EPOCH_SECONDS / FM_WINDOW_SECONDS;
     double base = (double)keys * (r->segments > 0 ? r->segments : 1) * FM_EPOCHS * phases;
-    double geometries = base > 0 ? hypotheses_of(r) / base : 1;
+    double statistics = r->epoch_signs ? 2 : 1;   /* both searches counted */
+    double geometries = base > 0 ? hypotheses_of(r) / base / statistics : 1;
     fputs("<section id=\"probability\"><h2>4. False-alarm probability</h2>\n<table>\n", f);
     row_begin(f, "False-alarm probability");
     fputs("<strong>p = ", f);
     put_p(f, r->false_alarm_log10);
     fprintf(f, "</strong> (log<sub>10</sub> p = %.1f)</td></tr>\n", r->false_alarm_log10);
     row_begin(f, "Pilot correlation");
-    fprintf(f, "z = %.2f (best stretch)</td></tr>\n", r->pilot_z);
+    if (r->epoch_signs)
+        fprintf(f, "z = %.2f (best stretch; each epoch read with its own sign: the normal "
+                   "score of the chi-squared tail of the epochs' squared correlations)</td></tr>\n",
+                r->pilot_z);
+    else
+        fprintf(f, "z = %.2f (best stretch)</td></tr>\n", r->pilot_z);
+    if (r->epochs_inverted) {
+        row_begin(f, "Epochs with the mark negated");
+        fprintf(f, "%d: an estimate of the mark was subtracted too strongly there, or the "
+                   "picture was inverted (an attempt to remove the mark)</td></tr>\n",
+                r->epochs_inverted);
+    }
     row_begin(f, "Hypotheses searched");
     if (hypotheses_of(r) < 1e15)
         fprintf(f, "H = %.0f", hypotheses_of(r));
     else  /* a perspective search's count */
         fprintf(f, "H = 10<sup>%.1f</sup>", log10(hypotheses_of(r)));
     fprintf(f, " = %ld key%s &times; %d stretch%s &times; %d epochs &times; %.0f phases "
-               "&times; %.4g geometr%s</td></tr>\n",
+               "&times; %.4g geometr%s%s</td></tr>\n",
             keys, keys == 1 ? "" : "s", r->segments, r->segments == 1 ? "" : "es",
-            FM_EPOCHS, phases, geometries, geometries == 1 ? "y" : "ies");
+            FM_EPOCHS, phases, geometries, geometries == 1 ? "y" : "ies",
+            r->epoch_signs ? " &times; 2 statistics (coherent and per-epoch signs)" : "");
     row_begin(f, "Threshold");
     fprintf(f, "p &le; 10<sup>&minus;9</sup>, here z &ge; %.2f</td></tr>\n",
             fm_report_z_for(FM_FALSE_ALARM_THRESHOLD, hypotheses_of(r)));
@@ -462,6 +475,15 @@ static void put_probability(FILE *f, const FmReportInput *in)
           "video that does not carry this key's mark, the pilot's keyed signs are unrelated "
           "to the pictures, so z follows the standard normal distribution, and the chance "
           "of a score of at least z is the normal tail Q(z).</p>\n", f);
+    if (r->epoch_signs)
+        fputs("<p>This clip was read with each epoch's own sign. Subtracting an estimate of "
+              "the mark too strongly negates it, and where some epochs are negated and "
+              "others not the plain sum cancels although every epoch still carries the mark. "
+              "The detector therefore also scores the sum of the epochs' squared "
+              "correlations, which for video without this key's mark follows the "
+              "chi-squared distribution with one degree of freedom per epoch; the z above "
+              "is the normal score of that chi-squared tail, and H counts both scores "
+              "searched (twice the alignments).</p>\n", f);
     fputs("<p>The detector does not know where in the film the clip comes from, nor how it "
           "was framed, so it tries many alignments and keeps the best one. Each alignment "
           "tried is one more chance for unmarked video to score high by luck, so Q(z) is "
@@ -579,6 +601,9 @@ static void put_plot(FILE *f, const FmReportInput *in)
         fprintf(f, " The clip was reframed: only its first %.0f seconds keep the evidence "
                    "needed to read them under the geometry found, so the plot ends there.",
                 FM_FINE_WINDOWS * FM_WINDOW_SECONDS);
+    if (r->epoch_signs)
+        fputs(" The clip was read with each epoch's own sign (section 4): an epoch far below "
+              "zero carries the mark negated and counts as much as one far above.", f);
     if (tr->truncated)
         fputs(" The clip had more epochs than the plot holds: the later ones are left out.", f);
     fputs("</p></section>\n", f);

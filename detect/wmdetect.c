@@ -398,9 +398,10 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, 10^%.1f hypotheses searched)\n",
                r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses_log10);
     else
-        printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld %s searched)\n",
+        printf("  false alarm:    p = %.3g (10^%.1f; pilot z = %.1f, %ld %s searched%s)\n",
                r->false_alarm_probability, r->false_alarm_log10, r->pilot_z, r->hypotheses,
-               r->hypotheses == 1 ? "hypothesis" : "hypotheses");
+               r->hypotheses == 1 ? "hypothesis" : "hypotheses",
+               r->epoch_signs ? "; each epoch read with its own sign" : "");
     printf("  read from:      %.2f s to %.2f s (%ld frames; %d of %d stretches)\n", r->span[0],
            r->span[1], r->frames_read, r->segments_read, r->segments);
     long pos = lround(r->master_position);
@@ -524,6 +525,8 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "stretches", json_integer(r->segments));
     json_object_set_new(o, "stretches_read", json_integer(r->segments_read));
     json_object_set_new(o, "raw_bit_error_rate", real(r->raw_ber));
+    json_object_set_new(o, "pilot_statistic",
+                        json_string(r->epoch_signs ? "epoch_signs" : "coherent"));
     json_object_set_new(o, "epochs_inverted", json_integer(r->epochs_inverted));
     json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
     json_object_set_new(o, "geometry", json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:b}",
