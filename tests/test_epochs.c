@@ -198,6 +198,7 @@ Test(epochs, raw_frames_recover_the_master_position)
         ct[i] = i / FPS;
     FmDetectResult r = detect_sequence(m, SW, SH, NULL, ct, MASTER_FRAMES, key_a);
     expect_verified_at(&r, T0, "raw, 24 fps from 37.3 s");
+    cr_assert(!r.epoch_signs && !r.epochs_inverted, "an untouched clip reads coherently");
     free_frames(m, MASTER_FRAMES);
 }
 
@@ -727,6 +728,7 @@ Test(epochs, an_estimate_subtracted_too_strongly_in_some_epochs_is_read_with_the
     }
     FmDetectResult r = detect_sequence(m, SW, SH, NULL, ct, MASTER_FRAMES, key_a);
     expect_verified_at(&r, T0, "mark negated before 40 s, a tenth after");
+    cr_assert(r.epoch_signs, "read with each epoch's own sign");
     cr_assert_geq(r.epochs_inverted, 1, "read with its own signs, %d epochs found negated",
                   r.epochs_inverted);
     /* its p is the chi-squared statistic's, over both searches' hypotheses */
