@@ -677,9 +677,6 @@ static void trace_stretches(Detector *d, const Segment *seg, int nseg, FmStrengt
     trace->truncated = 0;
     for (int s = 0; s < nseg; s++) {
         int ng = make_groups(d, seg[s].w0, seg[s].w1, seg[s].h.phase);
-        int inverted = d->inverted;
-        orient_groups(d, &seg[s].h, ng);
-        d->inverted = inverted;
         for (int g = 0; g < ng; g++) {
             if (!d->group_frames[g])
                 continue;
@@ -863,7 +860,6 @@ static int read_message(Detector *d, Segment *seg, int nseg, int best, const uin
     return 0;
 }
 
-
 /* read_message with each epoch's own sign, the evidence into evs. */
 static int read_signs(Detector *d, Segment *signs, int nseg, int best, const uint8_t *expected,
                       FmDetectResult *rs, FmEvidence *evs, FmError *err)
@@ -893,11 +889,12 @@ static void set_statistic(const Segment *seg, int nseg, int best, double hyp, Fm
 }
 
 /*
- * Reads the windows' evidence: each stretch's epochs, the detection
- * statistic (the best stretch's), then the message (read_message).
- * When its signature does not verify, the message is read again with each
- * epoch's own sign (search_stretch's second statistic, its hypotheses
- * counted twice: both searches), and that reading is taken if it verifies.
+ * Reads the windows' evidence: each stretch's epochs under both statistics
+ * of search_stretch, then the message (read_message) under the more
+ * significant one's hypotheses, and under the other's when that does not
+ * verify. The per-epoch-sign reading (its p over both searches'
+ * hypotheses, twice H) is taken only if its signature verifies; the trace
+ * shows each group's own signed z under the hypotheses read.
  * geometry_hypotheses: the geometry search's size (1 for the nominal grid).
  */
 static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
