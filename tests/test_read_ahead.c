@@ -55,8 +55,12 @@ static int same_luma(const AVFrame *a, const AVFrame *b)
     return 1;
 }
 
-/* Reads path both ways side by side; returns the frames read. */
-static int compare(const char *path, int depth)
+/* Reads path both ways side by side; returns the frames read. With
+ * last_concealed, the last frame's picture is not compared: FFmpeg's
+ * frame-threaded H.264 decoder conceals a frame cut short differently from
+ * run to run (`ffmpeg -threads 2 -i cut.h264 -f framemd5` gives several
+ * hashes of that frame, and one with -threads 1), whoever reads it. */
+static int compare(const char *path, int depth, int last_concealed)
 {
     FmError ea = { { 0 } }, eb = { { 0 } };
     FmVideoReader *a = NULL, *b = NULL;
@@ -65,7 +69,7 @@ static int compare(const char *path, int depth)
     fm_reader_set_read_only(b, 1);
     FmReadAhead *ra = NULL;
     cr_assert_eq(fm_read_ahead_start(&ra, b, depth, &eb), 0, "%s", eb.msg);
-    AVFrame *fa, *fb;
+    AVFrame *fa, *fb, *pa = NULL, *pb = NULL;   /* pa, pb: the previous frames */
     double tb;
     int n = 0, rs, rr;
     for (;;) {
@@ -73,11 +77,19 @@ static int compare(const char *path, int depth)
         rr = fm_read_ahead_next(ra, &fb, &tb, &eb);
         cr_assert_eq(rr, rs, "depth %d, frame %d: %d read ahead, %d on the caller's thread",
                      depth, n, rr, rs);
+        if (pa) {
+            if (rs > 0 || !last_concealed)
+                cr_assert(same_luma(pa, pb), "depth %d, frame %d: pictures differ", depth, n - 1);
+            av_frame_free(&pa);
+            av_frame_free(&pb);
+        }
         if (rs <= 0)
             break;
         cr_assert_eq(fb->pts, fa->pts, "depth %d, frame %d", depth, n);
         cr_assert_eq(tb, fm_reader_frame_seconds(a, fa), "depth %d, frame %d", depth, n);
-        cr_assert(same_luma(fa, fb), "depth %d, frame %d: pictures differ", depth, n);
+        pa = av_frame_clone(fa);
+        pb = av_frame_clone(fb);
+        cr_assert(pa && pb);
         n++;
     }
     if (rs < 0)
@@ -92,12 +104,12 @@ static int compare(const char *path, int depth)
 Test(read_ahead, the_readers_frames_and_times)
 {
     for (int depth = 1; depth <= 8; depth *= 2)
-        cr_assert_eq(compare(clip, depth), 48);
+        cr_assert_eq(compare(clip, depth, 0), 48);
 }
 
 Test(read_ahead, a_damaged_file_ends_where_the_reader_does)
 {
-    int n = compare(cut, 4);
+    int n = compare(cut, 4, 1);
     cr_assert(n > 0 && n < 48, "%d frames of the cut stream", n);
 }
 
