@@ -31,8 +31,9 @@
 #   --first S        start of the first excerpt (default 1: mid-epoch)
 #   --excerpt S      excerpt length (default 10)
 #   --psnr LIST      removal strengths: target PSNR in dB against the marked copy,
-#                    or 'auto' (the attacker's own calibration of exact removal)
-#                    (default auto,45,40,35)
+#                    'auto' (the attacker's own calibration of exact removal, one
+#                    scale per 10 s) or 'auto-epoch' (the same calibration made
+#                    for each epoch on its own) (default auto,auto-epoch,45,40,35)
 #   --copy-psnr LIST copy-attack strengths (default 45,40)
 #   --only LIST      comma-separated parts: none,remove,temporal,copy
 #   --no-oracle      skip the diagnostic correlation of the estimates with the
@@ -100,7 +101,7 @@ if [[ $quick == 1 ]]; then
   work=${work:-$root/bench/work/attacks-quick}
   results=${results:-$work/results}
 else
-  seconds=${seconds:-120} count=${count:-4} step=${step:-30} psnr=${psnr:-auto,45,40,35}
+  seconds=${seconds:-120} count=${count:-4} step=${step:-30} psnr=${psnr:-auto,auto-epoch,45,40,35}
   work=${work:-$root/bench/work/attacks}
   results=${results:-$root/bench/results}
 fi

@@ -321,7 +321,7 @@ def parse_excerpts(spec, duration):
 
 
 def strength_name(s):
-    return s if s == "auto" else ("%g" % float(s))
+    return s if s in ("auto", "auto-epoch") else ("%g" % float(s))
 
 
 def log(*a):
@@ -365,7 +365,10 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
     sign * s * mask * (tile upsampled) to every frame, for each strength (target
     PSNR in dB against inp, or 'auto' = the scale at which the high-passed,
     folded result stops correlating with the attacker's own estimate, one
-    scale per 10-s chunk), writing PREFIX.<name>.<strength>[.t<start>].mkv.
+    scale per 10-s chunk, or 'auto-epoch' = the same scale found for each
+    epoch of the chunk on its own: an attacker who calibrates every epoch's
+    removal separately rather than over- and under-shooting with one scale),
+    writing PREFIX.<name>.<strength>[.t<start>].mkv.
     The input is decoded once for all estimates and strengths. Returns the
     result dicts (also printed as JSON lines as each excerpt is finished)."""
     info = probe(inp)
@@ -391,6 +394,7 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                                   W, H, info["fps_str"], codec) for (n, _, s) in outs}
         stats = {(n, s): [] for (n, _, s) in outs}
         alphas = {n: [] for (n, _) in estimates}
+        alphas_ep = {n: [] for (n, _) in estimates}
         j = 0
 
         def flush(chunk):
@@ -400,20 +404,29 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                 if i not in masks:
                     masks[i] = grid.activity_mask(chunk[i][0]) if use_mask else 1.0
                 return masks[i]
-            alpha = {}
-            if "auto" in strengths:
+            alpha, alpha_ep = {}, {}
+            if "auto" in strengths or "auto-epoch" in strengths:
                 for (name, tiles) in estimates:
                     p0 = p1 = 0.0
-                    for i in range(0, len(chunk), 4):
+                    e0, e1 = {}, {}
+                    step = 2 if "auto-epoch" in strengths else 4
+                    for i in range(0, len(chunk), step):
                         y, c, t = chunk[i]
                         key = tiles.key(t)
                         T = tiles.tile(key).astype(np.float64)
                         f0 = grid.fold(grid.highpass(grid.to_grid(y))) / grid.fold_count
                         f1 = grid.fold(grid.highpass(grid.to_grid(mask(i) * up(name, tiles, key)))) / grid.fold_count
-                        p0 += float(np.sum(f0 * T))
-                        p1 += float(np.sum(f1 * T))
+                        q0, q1 = float(np.sum(f0 * T)), float(np.sum(f1 * T))
+                        ek = int(math.floor(t / tiles.epoch + 1e-9))
+                        e0[ek] = e0.get(ek, 0.0) + q0
+                        e1[ek] = e1.get(ek, 0.0) + q1
+                        if i % 4 == 0:
+                            p0 += q0
+                            p1 += q1
                     alpha[name] = max(p0 / p1, 0.0) if p1 > 0 else 0.0
+                    alpha_ep[name] = {k: (max(e0[k] / e1[k], 0.0) if e1[k] > 0 else 0.0) for k in e0}
                     alphas[name].append(alpha[name])
+                    alphas_ep[name] += [round(alpha_ep[name][k], 4) for k in sorted(alpha_ep[name])]
             for i, (y, c, t) in enumerate(chunk):
                 m = mask(i)
                 masks.pop(i, None)
@@ -424,6 +437,9 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                     for s in strengths:
                         if s == "auto":
                             o, mse = apply_scaled(y, d, alpha=alpha[name])
+                        elif s == "auto-epoch":
+                            ek = int(math.floor(t / tiles.epoch + 1e-9))
+                            o, mse = apply_scaled(y, d, alpha=alpha_ep[name].get(ek, alpha[name]))
                         else:
                             o, mse = apply_scaled(y, d, psnr=float(s))
                         stats[(name, s)].append(mse)
@@ -448,6 +464,8 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                  "psnr_min": round(min(psnr_of(x) for x in ms), 2) if ms else None}
             if s == "auto":
                 r["alpha"] = [round(x, 4) for x in alphas[n]]
+            elif s == "auto-epoch":
+                r["alpha"] = alphas_ep[n]
             results.append(r)
             print(json.dumps(r), flush=True)
         log("%s: excerpt at %g s, %d frames done" % (attack, start, j))

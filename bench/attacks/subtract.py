@@ -2,7 +2,7 @@
 """Removal attack: subtract an estimate of the mark (estimate.py) from a marked copy.
 
     subtract.py -i MARKED --estimates EST.npz --which all,epoch,const,cluster,fdiff
-                --psnr auto,45,40,35 -o PREFIX [--excerpts START:DUR,...]
+                --psnr auto,auto-epoch,45,40,35 -o PREFIX [--excerpts START:DUR,...]
                 [--codec ffv1|raw|x264|crf12] [--no-mask] [--name NAME]
 
 Every frame gets  y - s * mask(y) * U(tile)  where U repeats the estimated tile
@@ -13,7 +13,10 @@ frame index / fps) or the single tile, and s is set per frame so that the
 result's luma PSNR against the marked copy is the target (after rounding and
 clipping). 'auto' instead uses one s per 10-s chunk: the scale at which the
 high-passed, folded result no longer correlates with the attacker's own
-estimate (the attacker's best guess of exact removal, whatever its PSNR).
+estimate (the attacker's best guess of exact removal, whatever its PSNR);
+'auto-epoch' finds that scale for each epoch on its own (one scale for a
+whole chunk over-subtracts some epochs, negating their mark, and
+under-subtracts others).
 
 The estimates are those of estimate.py ('all' is attack a; 'epoch', 'const',
 'cluster' attack b; 'fdiff' attack d); several can be given, the input is then
@@ -37,7 +40,7 @@ ap.add_argument("-i", "--input", required=True)
 ap.add_argument("-o", "--output", required=True, help="output prefix")
 ap.add_argument("--estimates", required=True)
 ap.add_argument("--which", default="all", help="comma-separated: all, epoch, const, cluster, fdiff, first1s")
-ap.add_argument("--psnr", default="auto,45,40,35")
+ap.add_argument("--psnr", default="auto,auto-epoch,45,40,35")
 ap.add_argument("--excerpts", default="")
 ap.add_argument("--codec", default="ffv1", choices=["ffv1", "raw", "x264", "crf12"])
 ap.add_argument("--no-mask", action="store_true")
