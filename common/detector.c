@@ -258,9 +258,9 @@ static double master_position(const Hypothesis *h, int w0)
 }
 
 /*
- * The same search with each epoch's pilots taken with their own sign: the
- * statistic sums the groups' squared z, chi-squared with as many degrees of
- * freedom as groups without the mark. An attacker who subtracts an estimate
+ * search_stretch also puts in *signs the best hypothesis with each epoch's
+ * pilots taken with their own sign: that statistic sums the groups' squared
+ * z, chi-squared with as many degrees of freedom as groups without the mark. An attacker who subtracts an estimate
  * of the mark too strongly in some epochs and too weakly in others takes
  * the coherent sum to zero while each epoch keeps a mark of one sign or the
  * other; this finds them (and the read negates the negated ones).
