@@ -32,8 +32,12 @@
 #   --excerpt S      excerpt length (default 10)
 #   --psnr LIST      removal strengths: target PSNR in dB against the marked copy,
 #                    'auto' (the attacker's own calibration of exact removal, one
-#                    scale per 10 s) or 'auto-epoch' (the same calibration made
-#                    for each epoch on its own) (default auto,auto-epoch,45,40,35)
+#                    scale per 10 s), 'auto-epoch' (the same calibration made
+#                    for each epoch on its own), 'auto-null[*F]' (the per-epoch
+#                    calibration with the host's share, measured on the
+#                    neighbouring epochs, taken out; *F scales it) or
+#                    'auto-band[*F]' (that, per frequency band of the tile)
+#                    (default auto,auto-epoch,auto-band,45,40,35)
 #   --copy-psnr LIST copy-attack strengths (default 45,40)
 #   --only LIST      comma-separated parts: none,remove,temporal,copy
 #   --no-oracle      skip the diagnostic correlation of the estimates with the
@@ -91,7 +95,7 @@ while [[ $# -gt 0 ]]; do
     --reuse) reuse=1 ;;
     --keep) keep=1 ;;
     --jobs) jobs="$2"; shift ;;
-    -h|--help) sed -n '2,56p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
   shift
@@ -101,7 +105,7 @@ if [[ $quick == 1 ]]; then
   work=${work:-$root/bench/work/attacks-quick}
   results=${results:-$work/results}
 else
-  seconds=${seconds:-120} count=${count:-4} step=${step:-30} psnr=${psnr:-auto,auto-epoch,45,40,35}
+  seconds=${seconds:-120} count=${count:-4} step=${step:-30} psnr=${psnr:-auto,auto-epoch,auto-band,45,40,35}
   work=${work:-$root/bench/work/attacks}
   results=${results:-$root/bench/results}
 fi

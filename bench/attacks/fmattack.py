@@ -320,8 +320,47 @@ def parse_excerpts(spec, duration):
     return out
 
 
+def null_factor(s, kind="auto-null"):
+    """'auto-null' -> 1.0, 'auto-null*F' -> F (a deliberate miss of the
+    calibrated null, to show how sharp it is), anything else -> None; the
+    same for kind='auto-band'."""
+    if s == kind:
+        return 1.0
+    if s.startswith(kind + "*"):
+        return float(s[len(kind) + 1:])
+    return None
+
+
 def strength_name(s):
-    return s if s in ("auto", "auto-epoch") else ("%g" % float(s))
+    if s in ("auto", "auto-epoch") or null_factor(s) is not None or \
+            null_factor(s, "auto-band") is not None:
+        return s
+    return "%g" % float(s)
+
+
+BAND_RINGS = 12     # auto-band: rings of the tile's spectrum ...
+BAND_SECTORS = 4    # ... times orientation sectors
+
+
+def band_labels():
+    """Band index of every frequency of a TILE x TILE FFT: radius (in cycles
+    per tile, rings of equal width up to the corner) x orientation (4 sectors
+    of 45 degrees, a frequency and its mirror image in one); DC alone is band
+    0 of ring 0."""
+    f = np.fft.fftfreq(TILE) * TILE
+    fy, fx = np.meshgrid(f, f, indexing="ij")
+    r = np.hypot(fx, fy)
+    ring = np.minimum((r / (r.max() + 1e-9) * BAND_RINGS).astype(int), BAND_RINGS - 1)
+    ang = np.mod(np.arctan2(fy, fx), np.pi)
+    sector = np.minimum((ang / (np.pi / BAND_SECTORS)).astype(int), BAND_SECTORS - 1)
+    return (ring * BAND_SECTORS + sector).ravel()
+
+
+def band_sums(a, b, labels):
+    """Per band, the real part of sum(A * conj(B)) over its frequencies (A, B
+    the FFTs): the correlation of a and b restricted to each band (Parseval)."""
+    return np.bincount(labels, weights=np.real(a * np.conj(b)).ravel(),
+                       minlength=BAND_RINGS * BAND_SECTORS)
 
 
 def log(*a):
@@ -367,7 +406,16 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
     folded result stops correlating with the attacker's own estimate, one
     scale per 10-s chunk, or 'auto-epoch' = the same scale found for each
     epoch of the chunk on its own: an attacker who calibrates every epoch's
-    removal separately rather than over- and under-shooting with one scale),
+    removal separately rather than over- and under-shooting with one scale,
+    or 'auto-null' = the per-epoch scale with the host's share of the
+    correlation taken out: the frames of the neighbouring epochs, which carry
+    other marks but the same kind of picture, are projected on the epoch's
+    estimate too, and what they give per frame is subtracted before the scale
+    is solved (the estimate holds host texture, which makes 'auto-epoch'
+    over-subtract); 'auto-null*F' applies F times that scale; or
+    'auto-band[*F]' = the 'auto-null' calibration made for each frequency
+    band of the tile (band_labels) on its own, the epoch's tile rebuilt with
+    every band scaled),
     writing PREFIX.<name>.<strength>[.t<start>].mkv.
     The input is decoded once for all estimates and strengths. Returns the
     result dicts (also printed as JSON lines as each excerpt is finished)."""
@@ -395,6 +443,9 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
         stats = {(n, s): [] for (n, _, s) in outs}
         alphas = {n: [] for (n, _) in estimates}
         alphas_ep = {n: [] for (n, _) in estimates}
+        alphas_nl = {n: [] for (n, _) in estimates}
+        alphas_bd = {n: [] for (n, _) in estimates}
+        labels = band_labels()
         j = 0
 
         def flush(chunk):
@@ -404,12 +455,28 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                 if i not in masks:
                     masks[i] = grid.activity_mask(chunk[i][0]) if use_mask else 1.0
                 return masks[i]
-            alpha, alpha_ep = {}, {}
-            if "auto" in strengths or "auto-epoch" in strengths:
+            alpha, alpha_ep, alpha_nl, band_tile = {}, {}, {}, {}
+            want_band = any(null_factor(x, "auto-band") is not None for x in strengths)
+            want_null = want_band or any(null_factor(x) is not None for x in strengths)
+            per_epoch = "auto-epoch" in strengths or want_null
+            if "auto" in strengths or per_epoch:
                 for (name, tiles) in estimates:
                     p0 = p1 = 0.0
                     e0, e1 = {}, {}
-                    step = 2 if "auto-epoch" in strengths else 4
+                    # auto-null: how much the frames of the neighbouring epochs
+                    # (another mark, the same kind of picture) project on this
+                    # epoch's estimate: the host's share of e0, to take out
+                    nb_sum, nb_n, own_n = {}, {}, {}
+                    # auto-band: the same sums per frequency band of the tile
+                    nbands = BAND_RINGS * BAND_SECTORS
+                    bp, bd, bnb = {}, {}, {}
+                    fts = {}
+
+                    def ft(k):
+                        if k not in fts:
+                            fts[k] = np.fft.fft2(tiles.tile(k).astype(np.float64))
+                        return fts[k]
+                    step = 2 if per_epoch else 4
                     for i in range(0, len(chunk), step):
                         y, c, t = chunk[i]
                         key = tiles.key(t)
@@ -420,13 +487,51 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                         ek = int(math.floor(t / tiles.epoch + 1e-9))
                         e0[ek] = e0.get(ek, 0.0) + q0
                         e1[ek] = e1.get(ek, 0.0) + q1
+                        own_n[ek] = own_n.get(ek, 0) + 1
+                        if want_band:
+                            F0 = np.fft.fft2(f0)
+                            bp[ek] = bp.get(ek, 0.0) + band_sums(F0, ft(key), labels)
+                            bd[ek] = bd.get(ek, 0.0) + band_sums(np.fft.fft2(f1), ft(key), labels)
+                        if want_null and tiles.per_epoch:
+                            for dk in (-1, 1):
+                                kn = tiles.key(t + dk * tiles.epoch)
+                                if kn == key:
+                                    continue
+                                qn = float(np.sum(f0 * tiles.tile(kn)))
+                                nb_sum[ek + dk] = nb_sum.get(ek + dk, 0.0) + qn
+                                nb_n[ek + dk] = nb_n.get(ek + dk, 0) + 1
+                                if want_band:
+                                    bnb[ek + dk] = bnb.get(ek + dk, 0.0) + band_sums(F0, ft(kn), labels)
                         if i % 4 == 0:
                             p0 += q0
                             p1 += q1
                     alpha[name] = max(p0 / p1, 0.0) if p1 > 0 else 0.0
                     alpha_ep[name] = {k: (max(e0[k] / e1[k], 0.0) if e1[k] > 0 else 0.0) for k in e0}
+                    alpha_nl[name] = {}
+                    for k in e0:
+                        if nb_n.get(k, 0) > 0 and e1[k] > 0:
+                            host = own_n[k] * nb_sum[k] / nb_n[k]
+                            alpha_nl[name][k] = max((e0[k] - host) / e1[k], 0.0)
+                        else:
+                            alpha_nl[name][k] = alpha_ep[name][k]
+                    if want_band:
+                        # one scale per band: the host-corrected projection over
+                        # the removal's own, clamped to [0, 2 x the epoch's
+                        # scale] where a band's estimate is too poor to trust;
+                        # the epoch's tile is rebuilt with every band scaled
+                        band_tile[name] = {}
+                        for k in e0:
+                            a_all = alpha_nl[name][k]
+                            num = bp[k] - (own_n[k] * bnb[k] / nb_n[k] if nb_n.get(k, 0) else 0.0)
+                            den = bd[k]
+                            ab = np.where(den > 0, num / np.where(den > 0, den, 1.0), a_all)
+                            ab = np.clip(ab, 0.0, 2.0 * a_all)
+                            kk = tiles.key(k * tiles.epoch + 1e-6)
+                            band_tile[name][k] = np.real(np.fft.ifft2(ft(kk) * ab[labels].reshape(TILE, TILE)))
+                            alphas_bd[name].append(round(float(np.median(ab[1:])), 4))
                     alphas[name].append(alpha[name])
                     alphas_ep[name] += [round(alpha_ep[name][k], 4) for k in sorted(alpha_ep[name])]
+                    alphas_nl[name] += [round(alpha_nl[name][k], 4) for k in sorted(alpha_nl[name])]
             for i, (y, c, t) in enumerate(chunk):
                 m = mask(i)
                 masks.pop(i, None)
@@ -440,6 +545,21 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                         elif s == "auto-epoch":
                             ek = int(math.floor(t / tiles.epoch + 1e-9))
                             o, mse = apply_scaled(y, d, alpha=alpha_ep[name].get(ek, alpha[name]))
+                        elif null_factor(s) is not None:
+                            ek = int(math.floor(t / tiles.epoch + 1e-9))
+                            o, mse = apply_scaled(y, d, alpha=null_factor(s) * alpha_nl[name].get(ek, alpha[name]))
+                        elif null_factor(s, "auto-band") is not None:
+                            ek = int(math.floor(t / tiles.epoch + 1e-9))
+                            if ek in band_tile[name]:
+                                if (name, "band", ek) not in cache:
+                                    if len(cache) > 16:
+                                        cache.pop(next(iter(cache)))
+                                    cache[(name, "band", ek)] = grid.upsample(band_tile[name][ek])
+                                db = cache[(name, "band", ek)] * m
+                                o, mse = apply_scaled(y, -db if sign < 0 else db,
+                                                      alpha=null_factor(s, "auto-band"))
+                            else:
+                                o, mse = apply_scaled(y, d, alpha=null_factor(s, "auto-band") * alpha[name])
                         else:
                             o, mse = apply_scaled(y, d, psnr=float(s))
                         stats[(name, s)].append(mse)
@@ -466,6 +586,10 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                 r["alpha"] = [round(x, 4) for x in alphas[n]]
             elif s == "auto-epoch":
                 r["alpha"] = alphas_ep[n]
+            elif null_factor(s) is not None:
+                r["alpha"] = [round(null_factor(s) * x, 4) for x in alphas_nl[n]]
+            elif null_factor(s, "auto-band") is not None:
+                r["alpha"] = [round(null_factor(s, "auto-band") * x, 4) for x in alphas_bd[n]]
             results.append(r)
             print(json.dumps(r), flush=True)
         log("%s: excerpt at %g s, %d frames done" % (attack, start, j))

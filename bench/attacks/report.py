@@ -243,7 +243,11 @@ L.append("* Each attacked copy is judged on 10-s excerpts starting at %s s (copy
          "title and recipient. PSNR: luma, against the marked copy (copy attacks: against the "
          "unmarked target), over the excerpts' frames (mean-MSE PSNR; every frame is scaled to the "
          "target). `auto` = the attacker's own calibration of exact removal (the scale at which the "
-         "high-passed, folded result no longer correlates with the estimate)." % (
+         "high-passed, folded result no longer correlates with the estimate), one scale per 10 s; "
+         "`auto-epoch` the same per epoch; `auto-null` per epoch with the picture's share of the "
+         "correlation (measured on the neighbouring epochs) taken out; `auto-band` that, made for "
+         "each of 48 frequency bands of the tile on its own; `*F` = F times the calibrated "
+         "scale." % (
              ", ".join(x.split(":")[0] for x in a.excerpts.split(",")), a.seconds,
              ", ".join(x.replace(":10", "") for x in a.copy_excerpts.split(","))))
 L.append("* Exit codes (%s, as read by this run's `wmdetect`): **0** = signature verifies and the "

@@ -16,7 +16,17 @@ high-passed, folded result no longer correlates with the attacker's own
 estimate (the attacker's best guess of exact removal, whatever its PSNR);
 'auto-epoch' finds that scale for each epoch on its own (one scale for a
 whole chunk over-subtracts some epochs, negating their mark, and
-under-subtracts others).
+under-subtracts others). 'auto-null' is 'auto-epoch' with the host's share
+taken out of the calibration: the frames of the neighbouring epochs (other
+marks, the same kind of picture) are projected on the epoch's estimate as
+well, and their mean projection per frame is subtracted before the scale is
+solved, an unbiased guess of exact removal; 'auto-null*F' (e.g. *0.9, *1.1)
+applies F times that scale, to show how sharp the null is. 'auto-band[*F]'
+makes the 'auto-null' calibration for each of 48 frequency bands of the tile
+(12 rings x 4 orientations of its FFT) on its own and rebuilds each epoch's
+tile with every band scaled (clamped to [0, 2 x the epoch's scale]): the
+detector weights its bands, so one scale for all leaves the mark where the
+estimate is poor.
 
 The estimates are those of estimate.py ('all' is attack a; 'epoch', 'const',
 'cluster' attack b; 'fdiff' attack d); several can be given, the input is then
