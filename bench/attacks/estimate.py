@@ -48,13 +48,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fmattack as fa  # noqa: E402
 
 
-def corr(a, b):
-    a = a - a.mean()
-    b = b - b.mean()
-    d = np.sqrt(np.sum(a * a) * np.sum(b * b))
-    return float(np.sum(a * b) / d) if d > 0 else 0.0
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("-i", "--input", required=True)
@@ -169,20 +162,7 @@ def main():
         if ks[i] == ks[i - 1] + 1:
             D[i] = (grid.fold(first_f[ks[i]] - last_f[ks[i - 1]]) / fc).astype(np.float32)
             vd[i] = float(np.mean(D[i].astype(np.float64) ** 2)) + 1e-12
-    vb = np.array([float(np.mean(B[i].astype(np.float64) ** 2)) + 1e-12 for i in range(K)])
-    A = np.zeros((K, K))
-    rhs = (B.reshape(K, -1) / vb[:, None]).astype(np.float64)
-    for i in range(K):
-        A[i, i] += 1 / vb[i]
-        if i >= 1 and np.isfinite(vd[i]):
-            w = 1 / vd[i]
-            A[i, i] += w
-            A[i - 1, i - 1] += w
-            A[i, i - 1] -= w
-            A[i - 1, i] -= w
-            rhs[i] += D[i].reshape(-1) * w
-            rhs[i - 1] -= D[i].reshape(-1) * w
-    est["fdiff"] = np.linalg.solve(A, rhs).reshape(K, fa.TILE, fa.TILE).astype(np.float32)
+    est["fdiff"] = fa.epoch_chain(B, D, vd).astype(np.float32)
 
     meta = {"input": os.path.abspath(a.input), "width": W, "height": H, "fps": fps,
             "frames": n, "epoch": a.epoch, "origin": a.origin, "epochs": ks,
@@ -195,12 +175,12 @@ def main():
         T = np.stack([tile(osums[k], ocounts[k]) for k in ks])
         Tall = tile(sum(osums[k] for k in ks), n)
         first_k = [i for i, k in enumerate(ks) if (k + 1) * a.epoch <= a.origin + a.first + 1e-9] or [0]
-        q = {"all": corr(est["all"], Tall), "const": corr(C, Tall),
-             "first1s": corr(est["first1s"], T[first_k].mean(axis=0))}
+        q = {"all": fa.corr(est["all"], Tall), "const": fa.corr(C, Tall),
+             "first1s": fa.corr(est["first1s"], T[first_k].mean(axis=0))}
         for name in ("epoch", "cluster", "fdiff"):
-            q[name] = float(np.median([corr(est[name][i], T[i]) for i in range(K)]))
-        q["all_vs_epochs"] = float(np.median([corr(est["all"], T[i]) for i in range(K)]))
-        q["true_epoch_to_epoch"] = float(np.median([corr(T[i], T[i + 1]) for i in range(K - 1)])) if K > 1 else 1.0
+            q[name] = float(np.median([fa.corr(est[name][i], T[i]) for i in range(K)]))
+        q["all_vs_epochs"] = float(np.median([fa.corr(est["all"], T[i]) for i in range(K)]))
+        q["true_epoch_to_epoch"] = float(np.median([fa.corr(T[i], T[i + 1]) for i in range(K - 1)])) if K > 1 else 1.0
         meta["oracle_correlation"] = q
         fa.log("oracle correlations: " + json.dumps({k: round(v, 3) for k, v in q.items()}))
     tmp = a.output + ".tmp.npz"

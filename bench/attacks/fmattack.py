@@ -338,6 +338,39 @@ def strength_name(s):
     return "%g" % float(s)
 
 
+def corr(a, b):
+    """Pearson correlation of two arrays (0 when either is constant)."""
+    a = a - a.mean()
+    b = b - b.mean()
+    d = np.sqrt(np.sum(a * a) * np.sum(b * b))
+    return float(np.sum(a * b) / d) if d > 0 else 0.0
+
+
+def epoch_chain(B, D, vd):
+    """The frame-difference estimate along a chain of K epochs: per-epoch
+    estimates B[k] and boundary differences D[k] (new epoch's first frame
+    minus the old one's last; vd[k] its mean square, inf where epochs k-1
+    and k are not consecutive) combined by least squares, minimising
+    sum |w_k - B_k|^2/vb_k + |w_k - w_k-1 - D_k|^2/vd_k with vb_k the
+    estimate's own mean square (shot cuts, whose difference is all picture,
+    count for little). Arrays of any shape (K, ...); returns float64."""
+    K = B.shape[0]
+    vb = np.array([float(np.mean(B[i].astype(np.float64) ** 2)) + 1e-12 for i in range(K)])
+    A = np.zeros((K, K))
+    rhs = (B.reshape(K, -1) / vb[:, None]).astype(np.float64)
+    for i in range(K):
+        A[i, i] += 1 / vb[i]
+        if i >= 1 and np.isfinite(vd[i]):
+            w = 1 / vd[i]
+            A[i, i] += w
+            A[i - 1, i - 1] += w
+            A[i, i - 1] -= w
+            A[i - 1, i] -= w
+            rhs[i] += D[i].reshape(-1) * w
+            rhs[i - 1] -= D[i].reshape(-1) * w
+    return np.linalg.solve(A, rhs).reshape(B.shape)
+
+
 BAND_RINGS = 12     # auto-band: rings of the tile's spectrum ...
 BAND_SECTORS = 4    # ... times orientation sectors
 
@@ -468,7 +501,6 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                     # epoch's estimate: the host's share of e0, to take out
                     nb_sum, nb_n, own_n = {}, {}, {}
                     # auto-band: the same sums per frequency band of the tile
-                    nbands = BAND_RINGS * BAND_SECTORS
                     bp, bd, bnb = {}, {}, {}
                     fts = {}
 

@@ -36,34 +36,6 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import fmattack as fa  # noqa: E402
 
 
-def corr(a, b):
-    a = a - a.mean()
-    b = b - b.mean()
-    d = np.sqrt(np.sum(a * a) * np.sum(b * b))
-    return float(np.sum(a * b) / d) if d > 0 else 0.0
-
-
-def chain(B, D, vd, ks):
-    """estimate.py's frame-difference least squares along the epochs, on
-    arrays of any shape (K, ...)."""
-    K = len(ks)
-    shape = B.shape[1:]
-    vb = np.array([float(np.mean(B[i] ** 2)) + 1e-12 for i in range(K)])
-    A = np.zeros((K, K))
-    rhs = B.reshape(K, -1) / vb[:, None]
-    for i in range(K):
-        A[i, i] += 1 / vb[i]
-        if i >= 1 and np.isfinite(vd[i]):
-            w = 1 / vd[i]
-            A[i, i] += w
-            A[i - 1, i - 1] += w
-            A[i, i - 1] -= w
-            A[i - 1, i] -= w
-            rhs[i] += D[i].reshape(-1) * w
-            rhs[i - 1] -= D[i].reshape(-1) * w
-    return np.linalg.solve(A, rhs).reshape((K,) + shape)
-
-
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[1])
     ap.add_argument("-i", "--input", required=True)
@@ -109,12 +81,12 @@ def main():
             vd[i] = float(np.mean(D[i] ** 2)) + 1e-12
     Df = np.stack([grid.fold(x) / fc for x in D])
     vdf = np.array([float(np.mean(Df[i] ** 2)) + 1e-12 if np.isfinite(vd[i]) else np.inf for i in range(K)])
-    E = chain(B, D, vd, ks)
-    Ef = chain(Bf, Df, vdf, ks)
+    E = fa.epoch_chain(B, D, vd)
+    Ef = fa.epoch_chain(Bf, Df, vdf)
     r = {}
     for name, est_f, est_n in (("epoch", Bf, B), ("fdiff", Ef, E)):
-        rf = [corr(est_f[i], Tf[i]) for i in range(K)]
-        rn = [corr(est_n[i], T[i]) for i in range(K)]
+        rf = [fa.corr(est_f[i], Tf[i]) for i in range(K)]
+        rn = [fa.corr(est_n[i], T[i]) for i in range(K)]
         r[name] = {"rho_fold": round(float(np.median(rf)), 4),
                    "rho_nofold": round(float(np.median(rn)), 4),
                    "left_fold": round(float(np.median([1 - x * x for x in rf])), 4),
