@@ -378,8 +378,8 @@ BAND_SECTORS = 4    # ... times orientation sectors
 def band_labels():
     """Band index of every frequency of a TILE x TILE FFT: radius (in cycles
     per tile, rings of equal width up to the corner) x orientation (4 sectors
-    of 45 degrees, a frequency and its mirror image in one); DC alone is band
-    0 of ring 0."""
+    of 45 degrees, a frequency and its mirror image in one); the lowest
+    ring, DC included, is bands 0-3."""
     f = np.fft.fftfreq(TILE) * TILE
     fy, fx = np.meshgrid(f, f, indexing="ij")
     r = np.hypot(fx, fy)
