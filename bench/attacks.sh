@@ -39,6 +39,14 @@
 #                    'auto-band[*F]' (that, per frequency band of the tile)
 #                    (default auto,auto-epoch,auto-band,45,40,35)
 #   --copy-psnr LIST copy-attack strengths (default 45,40)
+#   --fold MODE      the period the attacker folds its estimates at: 'tile'
+#                    (default: 128 x 128 mark pixels, the tile's repetitions
+#                    averaged) or 'none' (no folding: every mark-grid position
+#                    estimated on its own, the fair attacker against format 7,
+#                    whose tile repetitions carry their own signs); exported to
+#                    every python step as FM_ATTACK_FOLD (see
+#                    bench/attacks/fmattack.py); the estimates go to
+#                    estimates.npz or estimates-nofold.npz in --work
 #   --only LIST      comma-separated parts: none,remove,temporal,copy
 #   --no-oracle      skip the diagnostic correlation of the estimates with the
 #                    true embedded signal (needs a second decode of the master)
@@ -47,7 +55,8 @@
 #   --work DIR       scratch (default bench/work/attacks[-quick])
 #   --reuse          keep the marked copy of an earlier run in --work when the
 #                    master, --seconds and wmembed are unchanged, and its
-#                    estimates when newer than bench/attacks/estimate.py
+#                    estimates (made with the same --fold) when newer than
+#                    bench/attacks/estimate.py and fmattack.py
 #   --keep           keep the attacked excerpts (uncompressed: ~750 MB each)
 #   --jobs N         wmdetect processes beside each attack (default 1)
 #
@@ -77,6 +86,7 @@ say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
 quick=0 seconds="" count="" step="" first=1 exlen=10 psnr="" copy_psnr="45,40"
 only="none,remove,temporal,copy" oracle=1 master="" results="" work="" reuse=0 keep=0 jobs=1
+fold=tile
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --quick) quick=1 ;;
@@ -87,6 +97,7 @@ while [[ $# -gt 0 ]]; do
     --excerpt) exlen="$2"; shift ;;
     --psnr) psnr="$2"; shift ;;
     --copy-psnr) copy_psnr="$2"; shift ;;
+    --fold) fold="$2"; shift ;;
     --only) only="$2"; shift ;;
     --no-oracle) oracle=0 ;;
     --master) master="$2"; shift ;;
@@ -113,6 +124,12 @@ master=${master:-$MEDIA/long_1080p24.mkv}
 for v in seconds count step first exlen jobs; do
   [[ "${!v}" =~ ^[0-9]+([.][0-9]+)?$ ]] || die "--$v wants a number"
 done
+[[ $fold == tile || $fold == none ]] || die "--fold wants tile or none, not '$fold'"
+# every python step folds (or not) the same way; the estimates of each mode
+# have their own files, so --reuse never mixes them
+export FM_ATTACK_FOLD=$fold
+nf=""   # estimates$nf.npz, estimate$nf.json
+if [[ $fold == none ]]; then nf="-nofold"; fi
 
 for t in ffmpeg ffprobe; do command -v "$t" >/dev/null || die "$t not found"; done
 for t in wmkeygen wmembed wmdetect; do
@@ -165,7 +182,7 @@ if [[ $reuse == 1 && -s "$work/marked.mkv" && "$(cat "$work/stamp" 2>/dev/null)"
   say "reusing the marked copy in $work"
   reused=1
 else
-  rm -f "$work/stamp" "$work/estimates.npz"
+  rm -f "$work/stamp" "$work/estimates.npz" "$work/estimates-nofold.npz"
   say "cutting the first $seconds s of $(basename "$master")"
   ff -i "$master" -t "$seconds" -map 0:v:0 -c copy "$work/master.mkv"
   "$BIN/wmkeygen" -o "$work/key" --no-passphrase --force >/dev/null
@@ -177,14 +194,14 @@ else
   echo "$t_embed" > "$work/embed_seconds"
   echo "$stamp" > "$work/stamp"
 fi
-if [[ $reuse == 1 && -s "$work/estimates.npz" && "$work/estimates.npz" -nt "$A/estimate.py" &&
-      "$work/estimates.npz" -nt "$A/fmattack.py" ]]; then
-  say "reusing the estimates in $work"
+if [[ $reuse == 1 && -s "$work/estimates$nf.npz" && "$work/estimates$nf.npz" -nt "$A/estimate.py" &&
+      "$work/estimates$nf.npz" -nt "$A/fmattack.py" ]]; then
+  say "reusing the estimates in $work (estimates$nf.npz, fold $fold)"
 else
-  say "estimating the mark from all $seconds s (estimate.py)"
+  say "estimating the mark from all $seconds s (estimate.py, fold $fold)"
   oarg=(); [[ $oracle == 1 ]] && oarg=(--oracle "$work/master.mkv")
-  "$PY" "$A/estimate.py" -i "$work/marked.mkv" -o "$work/estimates.npz" "${oarg[@]}" \
-    > "$work/estimate.json"
+  "$PY" "$A/estimate.py" -i "$work/marked.mkv" -o "$work/estimates$nf.npz" "${oarg[@]}" \
+    > "$work/estimate$nf.json"
 fi
 cpu; t_prep=$(( $(date +%s) - t0 )) c_prep=$(( cpu_s - c0 ))
 
@@ -225,14 +242,14 @@ if has copy; then
     --excerpts "$tex" --codec raw --name target | "${det[@]}" >> "$out"
 fi
 if has remove; then
-  say "removal: subtract estimates all, epoch, const, cluster, fdiff at $psnr"
-  "$PY" "$A/subtract.py" -i "$work/marked.mkv" --estimates "$work/estimates.npz" \
+  say "removal: subtract estimates all, epoch, const, cluster, fdiff at $psnr (fold $fold)"
+  "$PY" "$A/subtract.py" -i "$work/marked.mkv" --estimates "$work/estimates$nf.npz" \
     --which all,epoch,const,cluster,fdiff --psnr "$psnr" -o "$work/out/remove" \
     --excerpts "$ex" --codec raw --name remove | "${det[@]}" >> "$out"
 fi
 if has copy; then
-  say "copy attack: estimates all, epoch, first1s added at $copy_psnr"
-  "$PY" "$A/copy_attack.py" -i "$master" --estimates "$work/estimates.npz" \
+  say "copy attack: estimates all, epoch, first1s added at $copy_psnr (fold $fold)"
+  "$PY" "$A/copy_attack.py" -i "$master" --estimates "$work/estimates$nf.npz" \
     --which all,epoch,first1s --psnr "$copy_psnr" -o "$work/out/copy" \
     --excerpts "$cex" --codec raw --name copy | "${det[@]}" >> "$out"
 fi
@@ -240,10 +257,10 @@ cpu; t_attacks=$(( $(date +%s) - t0 )) c_attacks=$(( cpu_s - c0 ))
 
 # ------------------------------------------------------------ 4. report
 total=$(( $(date +%s) - t_start ))
-"$PY" "$A/report.py" --results "$out" --embed "$work/embed.json" --estimate "$work/estimate.json" \
+"$PY" "$A/report.py" --results "$out" --embed "$work/embed.json" --estimate "$work/estimate$nf.json" \
   --md "$results/attacks.md" --json "$results/attacks.json" \
   --commit "$commit" --bin-commit "$bin_commit" --command "$cmdline" \
   --seconds "$seconds" --excerpts "$ex" --copy-excerpts "$cex" --master "$master" \
   --timing "prep=$t_prep,attacks=$t_attacks,total=$total,embed=$(cat "$work/embed_seconds" 2>/dev/null || echo 0),cpu_prep=$c_prep,cpu_attacks=$c_attacks,reused=$reused,load=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')" \
-  --quick "$quick"
+  --quick "$quick" --fold "$fold"
 say "done in $total s: $results/attacks.md"

@@ -58,6 +58,7 @@
 #include <unistd.h>
 
 #include "accumulator.h"
+#include "cell_view.h"
 #include "detector.h"
 #include "embedder.h"
 #include "keys.h"
@@ -152,35 +153,39 @@ static void make_key(FmKey *key, uint64_t seed)
 
 typedef struct Nominal {
     FmEpochPilot *pilots;
-    float *groups;
+    FmCellView cv;               /* format 7: the windows' cells (cell_view.h) */
+    float *groups;               /* MAX_GROUPS x fm_cell_view_floats: lanes */
+    float *genergy;              /* MAX_GROUPS x FM_SLOTS */
     int group_frames[MAX_GROUPS];
     double *corr, *energy;
     float **v;                   /* the windows' slots (NULL: empty), nwin of them */
     int nwin, vcap;
     float beta[FM_NCOEF];
-    float *pred;                 /* FM_SLOTS */
+    float *pred;                 /* FM_SLOTS a cell */
 } Nominal;
 
 static int make_groups(Nominal *d, const FmAccumulator *acc, int w0, int w1, int phase)
 {
     int ng = (w1 - 1 - w0 + phase) / PHASES + 1;
-    memset(d->groups, 0, sizeof(float) * FM_SLOTS * (size_t)ng);
+    size_t len = (size_t)fm_cell_view_floats(&d->cv);
+    memset(d->groups, 0, sizeof(float) * len * (size_t)ng);
     memset(d->group_frames, 0, sizeof(d->group_frames));
     for (int w = w0; w < w1; w++) {
         if (!acc->win[w].frames)
             continue;
         int g = (w - w0 + phase) / PHASES;
-        float *u = d->groups + (size_t)g * FM_SLOTS;
-        for (int k = 0; k < FM_SLOTS; k++)
-            u[k] += acc->win[w].slots[k];
-        if (fm_window_predict(acc, d->v, d->nwin, w, d->pred))
-            for (int k = 0; k < FM_SLOTS; k++)
-                u[k] -= d->beta[k % FM_NCOEF] * d->pred[k];
+        float *u = d->groups + (size_t)g * len;
+        fm_cell_view_add(&d->cv, acc->win[w].slots, 1.0f, u);
+        if (fm_window_predict(acc, d->v, d->nwin, acc->nslots, w, d->pred)) {
+            for (int k = 0; k < acc->nslots; k++)
+                d->pred[k] *= d->beta[k % FM_NCOEF];
+            fm_cell_view_add(&d->cv, d->pred, -1.0f, u);
+        }
         d->group_frames[g] += (int)acc->win[w].frames;
     }
     for (int g = 0; g < ng; g++)
-        if (d->group_frames[g])
-            fm_normalise_bands(d->groups + (size_t)g * FM_SLOTS);
+        fm_cell_view_normalise(&d->cv, d->groups + (size_t)g * len,
+                               d->genergy + (size_t)g * FM_SLOTS);
     return ng;
 }
 
@@ -198,23 +203,15 @@ static double search_stretch(Nominal *d, const FmAccumulator *acc, int w0, int w
             dof += d->group_frames[g] > 0;
         for (int g = 0; g < ng; g++) {
             double *corr = d->corr + (size_t)g * FM_EPOCHS, *en = d->energy + (size_t)g * FM_EPOCHS;
-            const float *u = d->groups + (size_t)g * FM_SLOTS;
+            const float *u = d->groups + (size_t)g * fm_cell_view_floats(&d->cv);
             if (!d->group_frames[g]) {
                 memset(corr, 0, sizeof(double) * FM_EPOCHS);
                 memset(en, 0, sizeof(double) * FM_EPOCHS);
                 continue;
             }
-            for (int n = 0; n < FM_EPOCHS; n++) {
-                const FmEpochPilot *p = &d->pilots[n];
-                float s = 0, q = 0;
-                for (int r = 0; r < FM_PILOTS; r++) {
-                    float x = u[p->slot[r]];
-                    s += x * p->sign[r];
-                    q += x * x;
-                }
-                corr[n] = s;
-                en[n] = q;
-            }
+            for (int n = 0; n < FM_EPOCHS; n++)
+                fm_cell_view_pilot(&d->cv, u, d->genergy + (size_t)g * FM_SLOTS, &d->pilots[n],
+                                   &corr[n], &en[n]);
         }
         for (uint32_t n0 = 0; n0 < FM_EPOCHS; n0++) {
             double s = 0, q = 0, chi = 0;
@@ -264,7 +261,8 @@ static void nominal_detect(Nominal *d, const FmAccumulator *acc, const FmKey *ke
     for (int w = 0; w < acc->nwin; w++)
         d->v[w] = acc->win[w].frames ? acc->win[w].slots : NULL;
     d->nwin = acc->nwin;
-    fm_window_predict_fit(acc, d->v, d->nwin, d->pred, d->beta);
+    fm_cell_view_init(&d->cv, acc->cells, 0, 0);
+    fm_window_predict_fit(acc, d->v, d->nwin, acc->nslots, d->pred, d->beta);
     double best = -INFINITY, best_signs = 0;
     for (int s = 0; s < nseg; s++) {
         double ls;
@@ -803,12 +801,14 @@ static int cmd_run(int argc, char **argv)
         Ctx cx = { .keys = keys, .full_every = full_every, .seed = seed };
         cx.out = fopen(path, "w");
         cx.nom.pilots = malloc(sizeof(FmEpochPilot) * FM_EPOCHS);
-        cx.nom.groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
+        cx.nom.groups = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS);
+        cx.nom.genergy = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
         cx.nom.corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
         cx.nom.energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
-        cx.nom.pred = malloc(sizeof(float) * FM_SLOTS);
+        cx.nom.pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
         cx.buf = malloc(4096 * 4096);
-        if (!cx.out || !cx.nom.pilots || !cx.nom.groups || !cx.nom.corr || !cx.nom.energy ||
+        if (!cx.out || !cx.nom.pilots || !cx.nom.groups || !cx.nom.genergy || !cx.nom.corr ||
+            !cx.nom.energy ||
             !cx.nom.pred || !cx.buf) {
             perror(path);
             _exit(3);

@@ -42,8 +42,10 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     size_t n = (size_t)acc->gw * acc->gh, nf = (size_t)acc->fw * acc->fh;
     acc->fine = malloc(sizeof(float) * nf);
     acc->grid = malloc(sizeof(float) * n);
-    acc->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    acc->slots = malloc(sizeof(float) * FM_SLOTS);
+    acc->cells = fm_cells_of(acc->gw, acc->gh);
+    acc->nslots = FM_SLOTS * fm_cells_count(acc->cells);
+    acc->tile = malloc(sizeof(float) * FM_TILE * FM_TILE * fm_cells_count(acc->cells));
+    acc->slots = malloc(sizeof(float) * acc->nslots);
     acc->fine_rest = calloc(nf, sizeof(float));
     acc->cw = (acc->gw + FM_TAG_CELL - 1) / FM_TAG_CELL;
     acc->ch = (acc->gh + FM_TAG_CELL - 1) / FM_TAG_CELL;
@@ -179,7 +181,7 @@ static FmWindow *window_at(FmAccumulator *acc, double t)
         acc->nwin = (int)w + 1;
     FmWindow *win = &acc->win[w];
     if (!win->slots) {
-        win->slots = calloc(FM_SLOTS, sizeof(float));
+        win->slots = calloc((size_t)acc->nslots, sizeof(float));
         if (!win->slots)
             return NULL;
         win->cells = calloc((size_t)acc->cw * acc->ch, sizeof(float));
@@ -274,11 +276,12 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
      * else into the rest of the clip's (fm_accumulator_fine_total) */
     fm_whiten_run_sum(&acc->white_fine, acc->dsp, acc->pool, acc->fine, acc->fine,
                       win->fine ? win->fine : acc->fine_rest);
-    /* windows keep only their nominal evidence folded and read as slot
-     * values (linear, so frames add up there): 20 KB each */
-    fm_tile_fold(acc->grid, acc->gw, acc->gh, 0, 0, acc->tile);
-    fm_tile_read(acc->tile, acc->slots);
-    for (int k = 0; k < FM_SLOTS; k++)
+    /* windows keep only their nominal evidence read as slot values cell by
+     * cell (linear, so frames add up there): 20 KB a cell, 300 KB at 16:9 */
+    fm_plane_fold(acc->grid, acc->gw, acc->gh, 0, 0, 0, 0, acc->cells.nx * FM_TILE,
+                  acc->cells.ny * FM_TILE, acc->tile);
+    fm_cells_read(acc->tile, acc->cells, acc->slots);
+    for (int k = 0; k < acc->nslots; k++)
         win->slots[k] += acc->slots[k];
     if (!acc->frames || t < acc->t_first)
         acc->t_first = t;
@@ -302,35 +305,36 @@ void fm_accumulator_fine_total(const FmAccumulator *acc, float *out)
             acc->dsp->vacc(out, acc->win[w].fine, 1.0f, n);
 }
 
-int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int w, float *out)
+int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int len, int w,
+                      float *out)
 {
     long f = 0;
-    memset(out, 0, sizeof(float) * FM_SLOTS);
+    memset(out, 0, sizeof(float) * (size_t)len);
     for (int side = -1; side <= 1; side += 2)
         for (int j = FM_PREDICT_GAP; j < FM_PREDICT_GAP + FM_PREDICT_SPAN; j++) {
             int x = w + side * j;
             if (x < 0 || x >= nwin || !v[x] || !acc->win[x].frames)
                 continue;
-            for (int k = 0; k < FM_SLOTS; k++)
+            for (int k = 0; k < len; k++)
                 out[k] += v[x][k];
             f += acc->win[x].frames;
         }
     if (!f)
         return 0;
     float scale = (float)acc->win[w].frames / (float)f;
-    for (int k = 0; k < FM_SLOTS; k++)
+    for (int k = 0; k < len; k++)
         out[k] *= scale;
     return 1;
 }
 
-void fm_window_predict_fit(const FmAccumulator *acc, float *const *v, int nwin, float *scratch,
-                           float *beta)
+void fm_window_predict_fit(const FmAccumulator *acc, float *const *v, int nwin, int len,
+                           float *scratch, float *beta)
 {
     double num[FM_NCOEF] = { 0 }, den[FM_NCOEF] = { 0 };
     for (int w = 0; w < nwin; w++) {
-        if (!v[w] || !fm_window_predict(acc, v, nwin, w, scratch))
+        if (!v[w] || !fm_window_predict(acc, v, nwin, len, w, scratch))
             continue;
-        for (int k = 0; k < FM_SLOTS; k++) {
+        for (int k = 0; k < len; k++) {
             num[k % FM_NCOEF] += (double)v[w][k] * scratch[k];
             den[k % FM_NCOEF] += (double)scratch[k] * scratch[k];
         }

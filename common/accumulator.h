@@ -27,6 +27,7 @@
 
 #include "dsp.h"
 #include "fm_error.h"
+#include "pattern.h"
 #include "pool.h"
 #include "resample.h"
 #include "whiten.h"
@@ -39,7 +40,8 @@
 typedef struct FmWindow {
     double t_first, t_last;  /* seconds, of the first and last frame in it */
     long frames;             /* 0: no frame fell in this window */
-    float *slots;            /* FM_SLOTS raw slot values of its nominal evidence */
+    float *slots;            /* acc->nslots raw slot values of its nominal evidence
+                                (format 7: FM_SLOTS for each cell of the grid) */
     float *fine;             /* fw*fh fine-grid evidence, or NULL */
     /* the picture itself (not whitened), for format 4's content tag: sums of
      * the nominal grid over FM_TAG_CELL-square cells (cw*ch), and, where
@@ -56,7 +58,9 @@ typedef struct FmAccumulator {
     double fine_step;        /* clip pixels per fine grid sample */
     FmAxisMap mx, my;        /* clip -> fine */
     FmAxisMap nx, ny;        /* fine -> nominal */
-    float *fine, *grid, *tile, *slots;
+    FmCells cells;           /* the nominal grid's cells (pattern.h) */
+    int nslots;              /* slot values a window keeps: FM_SLOTS a cell */
+    float *fine, *grid, *tile, *slots;  /* tile: the cells' plane of a frame */
     float *fine_rest;        /* fw*fh sum over the frames whose window keeps no fine
                                 evidence (fm_accumulator_fine_total adds the others) */
     int cw, ch;              /* cells of the nominal grid (FmWindow.cells) */
@@ -111,13 +115,16 @@ void fm_whiten(const float *in, int w, int h, float *out, float *scratch);
  */
 #define FM_PREDICT_GAP 5
 #define FM_PREDICT_SPAN 2
-/* v[0 .. nwin-1]: the windows' slot values (NULL: empty), frame counts from
- * acc->win. Writes the FM_SLOTS values of window w's prediction to out;
- * returns 0 (out zero) when no neighbour holds frames, else 1. */
-int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int w, float *out);
+/* v[0 .. nwin-1]: the windows' slot values (NULL: empty; len of them, a
+ * multiple of FM_SLOTS: the cells of a window), frame counts from acc->win.
+ * Writes the len values of window w's prediction to out; returns 0 (out
+ * zero) when no neighbour holds frames, else 1. */
+int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int len, int w,
+                      float *out);
 /* beta[FM_NCOEF], each in [0, 1], fitted over all the windows; scratch holds
- * FM_SLOTS floats. */
-void fm_window_predict_fit(const FmAccumulator *acc, float *const *v, int nwin, float *scratch,
+ * len floats. */
+void fm_window_predict_fit(const FmAccumulator *acc, float *const *v, int nwin, int len,
+                           float *scratch,
                            float *beta);
 
 /* The nominal grid's whitening window radius (fm_whiten; whiten.h). */

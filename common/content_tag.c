@@ -444,6 +444,8 @@ int fm_tag_format(int i)
 
 int fm_tag_format_index(int format)
 {
+    if (format == FM_MARK_FORMAT_TAG_V6)
+        format = FM_MARK_FORMAT_TAGGED;  /* format 7 has format 6's tag */
     for (int i = 0; i < FM_TAG_FORMATS; i++)
         if (fm_tag_format(i) == format)
             return i;
@@ -461,10 +463,11 @@ void fm_format_mask(int format, uint8_t mask[FM_CODED_BITS])
     static const uint8_t key4[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 4 coded";
     static const uint8_t key5[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 5 coded";
     static const uint8_t key6[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 6 coded";
+    static const uint8_t key7[crypto_stream_chacha20_KEYBYTES] = "filmmark mark format 7 coded";
     static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
     uint8_t stream[FM_CODED_BITS / 8];
     crypto_stream_chacha20(stream, sizeof(stream), nonce,
-                           format == 4 ? key4 : format == 5 ? key5 : key6);
+                           format == 4 ? key4 : format == 5 ? key5 : format == 6 ? key6 : key7);
     for (int i = 0; i < FM_CODED_BITS; i++)
         mask[i] = (stream[i >> 3] >> (i & 7)) & 1;
 }

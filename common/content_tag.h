@@ -58,10 +58,12 @@
 #include "keys.h"
 #include "msgcode.h"
 
-/* The mark format that carries the tag (version.h: FM_MARK_FORMAT);
- * filmmark 0.5.0's, whose tag (plane-fit features) is still checked; and
- * filmmark 0.4.0's, whose tag the detector reads but does not trust. */
-#define FM_MARK_FORMAT_TAGGED 6
+/* The mark format that carries the tag (version.h: FM_MARK_FORMAT; format
+ * 7 has format 6's tag and code, in cells); filmmark 0.5.0's, whose tag
+ * (plane-fit features) is still checked; and filmmark 0.4.0's, whose tag
+ * the detector reads but does not trust. */
+#define FM_MARK_FORMAT_TAGGED 7
+#define FM_MARK_FORMAT_TAG_V6 6   /* filmmark 0.6-0.8: format 7's code and tag, no cells */
 #define FM_MARK_FORMAT_TAG_V5 5
 #define FM_MARK_FORMAT_TAG_V4 4
 
@@ -197,10 +199,11 @@ int fm_bind_confirmed(const FmBind *b);
  * hash that agrees on every bit. */
 double fm_bind_expected_z(const FmBind *b);
 
-/* 1 for the mark formats whose tag the detector checks (6 and 5). */
+/* 1 for the mark formats whose tag the detector checks (7, 6 and 5). */
 int fm_format_binds(int format);
-/* Those formats, newest first: fm_tag_format(i) for 0 <= i < FM_TAG_FORMATS;
- * fm_tag_format_index(format) is i, or -1 for another format. */
+/* Those formats' tags, newest first: fm_tag_format(i) for 0 <= i <
+ * FM_TAG_FORMATS; fm_tag_format_index(format) is i (format 6: format 7's
+ * index, the same tag), or -1 for another format. */
 #define FM_TAG_FORMATS 2
 int fm_tag_format(int i);
 int fm_tag_format_index(int format);

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cell_view.h"
 #include "content_tag.h"
 #include "msgcode.h"
 #include "geometry.h"
@@ -21,6 +22,12 @@
 /* Stretches other than the best are read only when their own pilot z
  * reaches this: well above what the search finds in an unmarked stretch. */
 #define SEGMENT_READ_Z 5.0
+/* Formats 2-6 (no cell signs) are read only when the nominal grid's
+ * periodic sync layer reaches this z (nominal_sync_z). */
+#define LEGACY_SYNC_Z 6.0
+/* Cell offsets under a geometry found by the search read in full (the
+ * strongest cell-id layer first) until one verifies. */
+#define CELL_READS 2
 /* An epoch counts in the reported span when its own pilot z reaches this. */
 #define SPAN_Z 4.0
 
@@ -128,9 +135,19 @@ typedef struct Detector {
     const FmKey *key;
     FmPatternKeys pk;
     FmEpochPilot *pilots;        /* FM_EPOCHS of them */
-    float *const *v;             /* per window raw slot values (NULL: empty) */
+    float *const *v;             /* per window raw slot values (NULL: empty), nc cells */
     int nwin;
-    float *groups;               /* MAX_GROUPS x FM_SLOTS, normalised sums */
+    /* format 7: the cells the windows hold and the mark's cell at the first
+     * one (cell_view.h) */
+    FmCellView cv;
+    /* MAX_GROUPS x fm_cell_view_floats: the groups' sums cell by cell, slot
+     * by slot (cell_view.h's lanes), normalised (fm_cell_view_normalise) */
+    float *cgroups;
+    /* MAX_GROUPS x FM_SLOTS: each slot's energy over the cells (the pilot
+     * statistic's variance without a mark) */
+    float *genergy;
+    float *groups;               /* MAX_GROUPS x FM_SLOTS: the cells summed under the
+                                    epochs' signs of a hypothesis (collapse_groups) */
     int group_frames[MAX_GROUPS];
     double *corr, *energy;       /* MAX_GROUPS x FM_EPOCHS */
     FmSlotMap map;
@@ -201,27 +218,77 @@ static void window_cells(const Detector *d, int w, int a, FmTagCells *out)
     }
 }
 
-/* Sums a stretch's windows into epoch groups under a phase; normalised. */
+/* The windows' cells, the mark's cell (kx, ky) at their first one. */
+static void set_cells(Detector *d, FmCells c, int kx, int ky)
+{
+    fm_cell_view_init(&d->cv, c, kx, ky);
+}
+
+/* Sums a stretch's windows into epoch groups under a phase, cell by cell
+ * (d->cgroups), each band at unit variance over all the cells, and each
+ * slot's energy over the cells (d->genergy). */
 static int make_groups(Detector *d, int w0, int w1, int phase)
 {
-    int ng = (w1 - 1 - w0 + phase) / PHASES + 1;
-    memset(d->groups, 0, sizeof(float) * FM_SLOTS * (size_t)ng);
+    int ng = (w1 - 1 - w0 + phase) / PHASES + 1, nc = d->cv.nc;
+    size_t len = (size_t)fm_cell_view_floats(&d->cv);
+    memset(d->cgroups, 0, sizeof(float) * len * (size_t)ng);
     memset(d->group_frames, 0, sizeof(d->group_frames));
     for (int w = w0; w < w1; w++) {
         if (!d->v[w])
             continue;
         int g = (w - w0 + phase) / PHASES;
-        float *u = d->groups + (size_t)g * FM_SLOTS;
-        for (int k = 0; k < FM_SLOTS; k++)
-            u[k] += d->v[w][k];
-        if (fm_window_predict(d->acc, d->v, d->nwin, w, d->pred))
-            for (int k = 0; k < FM_SLOTS; k++)
-                u[k] -= d->beta[k % FM_NCOEF] * d->pred[k];
+        float *u = d->cgroups + (size_t)g * len;
+        fm_cell_view_add(&d->cv, d->v[w], 1.0f, u);
+        if (fm_window_predict(d->acc, d->v, d->nwin, FM_SLOTS * nc, w, d->pred)) {
+            for (int k = 0; k < FM_SLOTS * nc; k++)
+                d->pred[k] *= d->beta[k % FM_NCOEF];
+            fm_cell_view_add(&d->cv, d->pred, -1.0f, u);
+        }
         d->group_frames[g] += (int)d->acc->win[w].frames;
     }
     for (int g = 0; g < ng; g++)
-        if (d->group_frames[g])
-            fm_normalise_bands(d->groups + (size_t)g * FM_SLOTS);
+        fm_cell_view_normalise(&d->cv, d->cgroups + (size_t)g * len,
+                               d->genergy + (size_t)g * FM_SLOTS);
+    return ng;
+}
+
+/* A group's pilot sum under an epoch's pilot and its variance without a
+ * mark (fm_cell_view_pilot). */
+static void pilot_sum(const Detector *d, int g, const FmEpochPilot *p, double *s, double *q)
+{
+    fm_cell_view_pilot(&d->cv, d->cgroups + (size_t)g * fm_cell_view_floats(&d->cv),
+                       d->genergy + (size_t)g * FM_SLOTS, p, s, q);
+}
+
+/* d->groups[g]: group g's cells summed under the signs of its epoch in
+ * hypothesis h (the slot map of that epoch left in d->map). */
+static void collapse_groups(Detector *d, const Hypothesis *h, int ng)
+{
+    for (int g = 0; g < ng; g++) {
+        fm_slot_map_init(&d->map, &d->pk, (h->n0 + (uint32_t)g) % FM_EPOCHS);
+        fm_cell_view_collapse(&d->cv, d->cgroups + (size_t)g * fm_cell_view_floats(&d->cv),
+                              d->map.cell_flip, d->groups + (size_t)g * FM_SLOTS);
+    }
+}
+
+/* pilot_sum of a collapsed group (d->groups[g]), the same figures. */
+static void collapsed_sum(const Detector *d, int g, const FmEpochPilot *p, double *s, double *q)
+{
+    const float *u = d->groups + (size_t)g * FM_SLOTS, *en = d->genergy + (size_t)g * FM_SLOTS;
+    double ss = 0, qq = 0;
+    for (int r = 0; r < FM_PILOTS; r++) {
+        ss += u[p->slot[r]] * p->sign[r];
+        qq += en[p->slot[r]];
+    }
+    *s = ss;
+    *q = qq;
+}
+
+/* make_groups, then collapse_groups under h. */
+static int groups_under(Detector *d, int w0, int w1, const Hypothesis *h)
+{
+    int ng = make_groups(d, w0, w1, h->phase);
+    collapse_groups(d, h, ng);
     return ng;
 }
 
@@ -279,23 +346,13 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Hypoth
         int ng = make_groups(d, w0, w1, phase);
         for (int g = 0; g < ng; g++) {
             double *corr = d->corr + (size_t)g * FM_EPOCHS, *en = d->energy + (size_t)g * FM_EPOCHS;
-            const float *u = d->groups + (size_t)g * FM_SLOTS;
             if (!d->group_frames[g]) {
                 memset(corr, 0, sizeof(double) * FM_EPOCHS);
                 memset(en, 0, sizeof(double) * FM_EPOCHS);
                 continue;
             }
-            for (int n = 0; n < FM_EPOCHS; n++) {
-                const FmEpochPilot *p = &d->pilots[n];
-                float s = 0, q = 0;
-                for (int r = 0; r < FM_PILOTS; r++) {
-                    float x = u[p->slot[r]];
-                    s += x * p->sign[r];
-                    q += x * x;
-                }
-                corr[n] = s;
-                en[n] = q;
-            }
+            for (int n = 0; n < FM_EPOCHS; n++)
+                pilot_sum(d, g, &d->pilots[n], &corr[n], &en[n]);
         }
         for (int g = 0; g < ng; g++)
             dof += d->group_frames[g] > 0;
@@ -343,11 +400,8 @@ static void orient_groups(Detector *d, const Hypothesis *h, int ng)
             continue;
         float *u = d->groups + (size_t)g * FM_SLOTS;
         const FmEpochPilot *p = &d->pilots[(h->n0 + (uint32_t)g) % FM_EPOCHS];
-        double s = 0, q = 0;
-        for (int r = 0; r < FM_PILOTS; r++) {
-            s += u[p->slot[r]] * p->sign[r];
-            q += (double)u[p->slot[r]] * u[p->slot[r]];
-        }
+        double s, q;
+        collapsed_sum(d, g, p, &s, &q);
         if (s >= 0)
             continue;
         d->inverted += q > 0 && s / sqrt(q) <= -SPAN_Z;
@@ -426,19 +480,15 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
     memset(tags, 0, sizeof(tags));
     memset(tag_mu, 0, sizeof(tag_mu));
     memset(tag_var, 0, sizeof(tag_var));
-    int ng = make_groups(d, seg->w0, seg->w1, seg->h.phase);
+    int ng = groups_under(d, seg->w0, seg->w1, &seg->h);
     orient_groups(d, &seg->h, ng);
     int first = -1, last = -1, any_first = -1, any_last = -1;
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
             continue;
-        const float *u = d->groups + (size_t)g * FM_SLOTS;
         const FmEpochPilot *p = &d->pilots[(seg->h.n0 + (uint32_t)g) % FM_EPOCHS];
-        double s = 0, q = 0;
-        for (int r = 0; r < FM_PILOTS; r++) {
-            s += u[p->slot[r]] * p->sign[r];
-            q += (double)u[p->slot[r]] * u[p->slot[r]];
-        }
+        double s, q;
+        collapsed_sum(d, g, p, &s, &q);
         int gf, gl;
         group_windows(d, seg, g, &gf, &gl);
         if (any_first < 0)
@@ -627,7 +677,8 @@ static int try_format(const float *soft, int code, int mark_format, const FmKey 
 static int read_any_format(const float *soft, const float *rank_soft, const FmKey *key,
                            FmMsgRead *mr, int *format)
 {
-    static const int older_masks[] = { FM_MARK_FORMAT_TAG_V5, FM_MARK_FORMAT_TAG_V4 };
+    static const int older_masks[] = { FM_MARK_FORMAT_TAG_V6, FM_MARK_FORMAT_TAG_V5,
+                                       FM_MARK_FORMAT_TAG_V4 };
     float other[FM_CODED_BITS];
     int ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, key, mr);
     *format = FM_MARK_FORMAT_TAGGED;
@@ -676,7 +727,7 @@ static void trace_stretches(Detector *d, const Segment *seg, int nseg, FmStrengt
     trace->n = 0;
     trace->truncated = 0;
     for (int s = 0; s < nseg; s++) {
-        int ng = make_groups(d, seg[s].w0, seg[s].w1, seg[s].h.phase);
+        int ng = groups_under(d, seg[s].w0, seg[s].w1, &seg[s].h);
         for (int g = 0; g < ng; g++) {
             if (!d->group_frames[g])
                 continue;
@@ -684,13 +735,9 @@ static void trace_stretches(Detector *d, const Segment *seg, int nseg, FmStrengt
                 trace->truncated = 1;
                 return;
             }
-            const float *u = d->groups + (size_t)g * FM_SLOTS;
             const FmEpochPilot *p = &d->pilots[(seg[s].h.n0 + (uint32_t)g) % FM_EPOCHS];
-            double sum = 0, q = 0;
-            for (int r = 0; r < FM_PILOTS; r++) {
-                sum += u[p->slot[r]] * p->sign[r];
-                q += (double)u[p->slot[r]] * u[p->slot[r]];
-            }
+            double sum, q;
+            collapsed_sum(d, g, p, &sum, &q);
             int gf, gl;
             group_windows(d, &seg[s], g, &gf, &gl);
             FmStrengthPoint *pt = &trace->points[trace->n++];
@@ -908,7 +955,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     if (!used)
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
     int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
-    fm_window_predict_fit(d->acc, d->v, d->nwin, d->pred, d->beta);
+    fm_window_predict_fit(d->acc, d->v, d->nwin, FM_SLOTS * d->cv.nc, d->pred, d->beta);
     Segment *seg = calloc((size_t)nseg, sizeof(*seg)), *signs = calloc((size_t)nseg, sizeof(*seg));
     if (!seg || !signs) {
         free(seg);
@@ -934,8 +981,13 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     FmDetectResult rs = { .geometry = res->geometry };
     set_statistic(signs, nseg, best_signs, 2 * hyp, &rs);
     /* the more significant statistic's reading first: each epoch's own
-     * sign when its groups disagree more than one sign explains */
-    int signs_first = rs.false_alarm_log10 - log10(2) < res->false_alarm_log10, use_signs = 0;
+     * sign when its groups disagree more than one sign explains, unless the
+     * coherent statistic alone already finds the mark (a strong mark's
+     * groups differ in strength, which the sum of their squares rewards
+     * more than their sum: format 7's pilot z grows with the cells) */
+    int signs_first = rs.false_alarm_log10 - log10(2) < res->false_alarm_log10 &&
+                      res->false_alarm_log10 > log10(FM_FALSE_ALARM_THRESHOLD),
+        use_signs = 0;
     FmEvidence evs = { 0 }, *ev = d->ev;
     int ret = 0;
     if (signs_first) {
@@ -967,6 +1019,28 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     free(seg);
     free(signs);
     return ret < 0 ? ret : 0;
+}
+
+/* The periodic sync layer's z on the nominal grid, all windows and cells
+ * summed (the same in every format since 2): is this key's mark there? */
+static double nominal_sync_z(const Detector *d)
+{
+    const FmAccumulator *acc = d->acc;
+    double u[FM_SLOTS] = { 0 };
+    for (int w = 0; w < acc->nwin; w++) {
+        if (!acc->win[w].frames || !acc->win[w].slots)
+            continue;
+        for (int k = 0; k < acc->nslots; k++)
+            u[k % FM_SLOTS] += acc->win[w].slots[k];
+    }
+    double s = 0, q = 0;
+    for (int r = FM_CELL_ID_SLOTS; r < FM_SYNC_SLOTS; r++) {
+        double x = u[d->pk.sync_slot[r]];
+        s += x * d->pk.sync_sign[r];
+        q += x * x;
+    }
+    sodium_memzero(u, sizeof(u));
+    return q > 0 ? s / sqrt(q) : 0;
 }
 
 /* Reports an alignment found by the search as clip geometry. */
@@ -1001,10 +1075,22 @@ static void describe(const FmAccumulator *acc, const FmAlignment *al, FmGeometry
     g->perspective = al->warp;
 }
 
+/* The cells a geometry found by the search shows, and the mark's cells its
+ * first one can be (fm_cells_offsets): the search knows where the tiles
+ * fall, not which cells of the marked picture they are. */
+static void searched_cells_of(const FmAccumulator *acc, const FmAlignment *al, FmCells *c,
+                              int *kx_lo, int *kx_hi, int *ky_lo, int *ky_hi)
+{
+    int mw, mh;
+    fm_geometry_plane_size(acc, al, &mw, &mh);
+    fm_cells_offsets(mw, mh, al->shift_x, al->shift_y, c, kx_lo, kx_hi, ky_lo, ky_hi);
+}
+
 /* The windows' evidence under a geometry found by the search: each window
- * that kept its fine evidence, folded under the alignment. */
-static int searched_windows(const FmAccumulator *acc, const FmAlignment *al, float **out,
-                            int *nwin, float *tile)
+ * that kept its fine evidence, folded under the alignment into the cells c
+ * and read cell by cell. */
+static int searched_windows(const FmAccumulator *acc, const FmAlignment *al, FmCells c,
+                            float **out, int *nwin, float *tile)
 {
     int n = acc->nwin < FM_FINE_WINDOWS ? acc->nwin : FM_FINE_WINDOWS;
     *nwin = n;
@@ -1012,12 +1098,13 @@ static int searched_windows(const FmAccumulator *acc, const FmAlignment *al, flo
         out[w] = NULL;
         if (!acc->win[w].frames || !acc->win[w].fine)
             continue;
-        int ret = fm_geometry_fold(acc, acc->win[w].fine, al, tile);
+        int ret = fm_geometry_fold(acc, acc->win[w].fine, al, c.nx * FM_TILE, c.ny * FM_TILE,
+                                   tile);
         if (ret < 0)
             return ret;
-        if (!(out[w] = malloc(sizeof(float) * FM_SLOTS)))
+        if (!(out[w] = malloc(sizeof(float) * FM_SLOTS * fm_cells_count(c))))
             return FM_ENOMEM;
-        fm_tile_read(tile, out[w]);
+        fm_cells_read(tile, c, out[w]);
     }
     return 0;
 }
@@ -1087,21 +1174,103 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
         free(vg[w]);
         vg[w] = NULL;
     }
-    if ((ret = searched_windows(acc, al, vg, &ng, tile)) < 0) {
+    FmCells cells;
+    int kx_lo, kx_hi, ky_lo, ky_hi;
+    searched_cells_of(acc, al, &cells, &kx_lo, &kx_hi, &ky_lo, &ky_hi);
+    if ((ret = searched_windows(acc, al, cells, vg, &ng, tile)) < 0) {
         if (ret == FM_ENOMEM)
             return fm_error_set(err, ret, "out of memory in the geometry search");
         return 0;
     }
     d->v = vg;
     d->nwin = ng;
-    d->ev = ev ? &evg : NULL;
     if ((ret = searched_cells(d, al, ng)) < 0)
         return fm_error_set(err, ret, "out of memory in the detector");
+    /* which cell of the mark the first one is: the cell-id layer (constant
+     * in time: summed over the windows) under every offset, and the
+     * CELL_READS strongest read in that order until one verifies (its keyed
+     * signs are independent of the pilot's: only the offsets read count in
+     * the hypotheses); the last read is made again for the evidence and the
+     * trace */
+    int noff = 0, order[FM_CELLS];
+    double idz[FM_CELLS];
+    int okx[FM_CELLS] = { 0 }, oky[FM_CELLS] = { 0 };
+    for (int ky = ky_lo; ky <= ky_hi; ky++)
+        for (int kx = kx_lo; kx <= kx_hi && noff < FM_CELLS; kx++) {
+            okx[noff] = ((kx % FM_CELLS_X) + FM_CELLS_X) % FM_CELLS_X;
+            oky[noff] = ((ky % FM_CELLS_Y) + FM_CELLS_Y) % FM_CELLS_Y;
+            noff++;
+        }
+    int reads = noff < CELL_READS ? noff : CELL_READS;
+    double hyp = ((double)al->hypotheses + 1) * reads;
+    if (noff > 1) {
+        int nc = fm_cells_count(cells);
+        float *total = calloc((size_t)FM_SLOTS * nc, sizeof(float));
+        float *lanes = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
+        float *energy = malloc(sizeof(float) * FM_SLOTS);
+        if (!total || !lanes || !energy) {
+            free(total);
+            free(lanes);
+            free(energy);
+            return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        }
+        for (int w = 0; w < ng; w++)
+            if (vg[w])
+                for (int k = 0; k < FM_SLOTS * nc; k++)
+                    total[k] += vg[w][k];
+        for (int i = 0; i < noff; i++) {
+            FmCellView cv;
+            double cs, cq;
+            fm_cell_view_init(&cv, cells, okx[i], oky[i]);
+            memset(lanes, 0, sizeof(float) * (size_t)fm_cell_view_floats(&cv));
+            fm_cell_view_add(&cv, total, 1.0f, lanes);
+            fm_cell_view_normalise(&cv, lanes, energy);
+            fm_cell_view_id(&cv, lanes, energy, &d->pk, &cs, &cq);
+            idz[i] = cq > 0 ? cs / sqrt(cq) : 0;
+            order[i] = i;
+        }
+        free(total);
+        free(lanes);
+        free(energy);
+        for (int i = 1; i < noff; i++)  /* strongest first (stable) */
+            for (int j = i; j > 0 && idz[order[j]] > idz[order[j - 1]]; j--) {
+                int t = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = t;
+            }
+    } else {
+        order[0] = 0;
+        idz[0] = 0;
+    }
+    int best_kx = okx[order[0]], best_ky = oky[order[0]];
+    if (reads > 1) {
+        FmDetectResult gb = { 0 };
+        d->ev = NULL;
+        for (int i = 0; i < reads; i++) {
+            FmDetectResult go = { .geometry = res->geometry };
+            set_cells(d, cells, okx[order[i]], oky[order[i]]);
+            if ((ret = analyse_windows(d, keys, hyp, expected, &go, NULL, err)) < 0) {
+                if (ret == FM_EFORMAT)
+                    return 0;  /* no window kept fine evidence */
+                return ret;
+            }
+            if (i == 0 || (go.signature_valid && !gb.signature_valid) ||
+                (!gb.signature_valid && go.false_alarm_log10 < gb.false_alarm_log10)) {
+                gb = go;
+                best_kx = okx[order[i]];
+                best_ky = oky[order[i]];
+            }
+            if (go.signature_valid)
+                break;
+        }
+        sodium_memzero(&gb, sizeof(gb));
+    }
+    set_cells(d, cells, best_kx, best_ky);
+    d->ev = ev ? &evg : NULL;
     g.geometry = res->geometry;
     if (gtrace)
         gtrace->n = gtrace->truncated = 0;
-    ret = analyse_windows(d, keys, (double)al->hypotheses + 1, expected, &g,
-                          trace ? gtrace : NULL, err);
+    ret = analyse_windows(d, keys, hyp, expected, &g, trace ? gtrace : NULL, err);
     if (ret == FM_EFORMAT) {
         ret = 0;  /* no window kept fine evidence */
     } else if (ret >= 0 && (g.signature_valid ||
@@ -1146,7 +1315,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
 
     Detector *d = calloc(1, sizeof(*d));
-    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE * FM_CELLS);
     float *sync_tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
     float *values = malloc(sizeof(float) * FM_SLOTS);
     float **v = calloc((size_t)acc->nwin + 1, sizeof(float *));
@@ -1171,10 +1340,13 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->ev = ev;
     d->pilots = malloc(sizeof(FmEpochPilot) * FM_EPOCHS);
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
+    d->cgroups = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS);
+    d->genergy = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
-    d->pred = malloc(sizeof(float) * FM_SLOTS);
-    if (!d->pilots || !d->groups || !d->corr || !d->energy || !d->pred) {
+    d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
+    if (!d->pilots || !d->groups || !d->cgroups || !d->genergy || !d->corr || !d->energy ||
+        !d->pred) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -1190,7 +1362,9 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     }
     set_anchors(d, acc->gw, acc->gh, 0, 0);
 
-    /* 1. the picture as marked, at any uniform scale: no geometry search */
+    /* 1. the picture as marked, at any uniform scale: no geometry search; the
+     * grid's first cell is the mark's */
+    set_cells(d, acc->cells, 0, 0);
     for (int w = 0; w < acc->nwin; w++)
         v[w] = acc->win[w].frames ? acc->win[w].slots : NULL;
     d->v = v;
@@ -1198,6 +1372,30 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
     if ((ret = analyse_windows(d, keys, 1, expected, res, trace, err)) < 0)
         goto end;
+
+    /* 1b. a mark written before format 7 (every cell the same tile, pattern.h)
+     * is read as such when the cells do not verify but this key's periodic
+     * sync layer is plainly there; taken only with a valid signature, its
+     * hypotheses counting both readings */
+    if (!res->signature_valid && nominal_sync_z(d) >= LEGACY_SYNC_Z) {
+        FmDetectResult lr = { .geometry = res->geometry };
+        FmEvidence *keep = d->ev;
+        d->ev = NULL;
+        fm_cell_view_init_plain(&d->cv, acc->cells);
+        ret = analyse_windows(d, keys, 2, expected, &lr, NULL, err);
+        d->ev = keep;
+        if (ret >= 0 && lr.signature_valid) {
+            FmGeometry g = res->geometry;
+            fm_evidence_free(ev);
+            memset(res, 0, sizeof(*res));
+            res->geometry = g;
+            ret = analyse_windows(d, keys, 2, expected, res, trace, err);
+        }
+        sodium_memzero(&lr, sizeof(lr));
+        set_cells(d, acc->cells, 0, 0);
+        if (ret < 0)
+            goto end;
+    }
 
     /* 2. otherwise search crops, boxes, uneven scales and flips on the sync
      * layer, then read the epochs of the windows under the geometry found */
@@ -1238,6 +1436,8 @@ end:
             sodium_memzero(d->pilots, sizeof(FmEpochPilot) * FM_EPOCHS);
         free(d->pilots);
         free(d->groups);
+        free(d->cgroups);
+        free(d->genergy);
         free(d->corr);
         free(d->energy);
         free(d->pred);

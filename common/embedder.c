@@ -33,14 +33,19 @@ struct FmEmbedder {
     float alpha;
     double mse_cap;
     float norm;          /* sampling normalisation of the tile (unit RMS) */
-    float *tile;         /* FM_TILE^2 scratch */
+    /* format 7: the cells of the mark grid (pattern.h), the tiles of all of
+     * them side by side (sw x sh) and their slot values (cells x FM_SLOTS) */
+    FmCells cells;
+    int sw, sh;
+    float *tile;         /* sw x sh scratch */
+    float *cell_values;
     int *col_x0, *col_x1; /* w: each column's left and right tile sample */
     float *col_fx;       /* w: and its interpolation weight */
     int *row_t0, *row_t1; /* h: the tile rows each picture row interpolates */
     float *row_fy;       /* h: and its weight */
-    /* the tile sampled across the picture, each of its FM_TILE rows
-     * interpolated horizontally (FM_TILE x w): rows of the picture are then
-     * a vertical interpolation of two of them */
+    /* the cells' tiles sampled across the picture, each of their sh rows
+     * interpolated horizontally (sh x w): rows of the picture are then a
+     * vertical interpolation of two of them */
     float *plain_rows;   /* this epoch's plain tile (secret) */
     float *adapted_rows; /* this frame's reweighted tile (secret) */
     float values[FM_SLOTS];
@@ -73,29 +78,31 @@ struct FmEmbedder {
     double *win_ssim;    /* ((h + 7) / 8) x ((w + 7) / 8): SSIM of each window */
 };
 
-/* Where each picture column falls on the tile: left tile sample, weight. */
-static void column_taps(int w, int h, int *x0, int *x1, float *fx)
+/* Where each picture column falls on the cells' plane (period sw): left
+ * sample, weight. */
+static void column_taps(int w, int h, int sw, int *x0, int *x1, float *fx)
 {
     double step = fm_mark_step(h);
     for (int x = 0; x < w; x++) {
         double c = (x + 0.5) / step - 0.5;
         double f = floor(c);
         fx[x] = (float)(c - f);
-        x0[x] = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE);
-        x1[x] = (x0[x] + 1) % FM_TILE;
+        x0[x] = (int)(((long)f % sw + sw) % sw);
+        x1[x] = (x0[x] + 1) % sw;
     }
 }
 
-/* Where each picture row falls on the tile: the two tile rows, weight. */
-static void row_taps(int h, int *t0, int *t1, float *fy)
+/* Where each picture row falls on the cells' plane (period sh): the two
+ * rows, weight. */
+static void row_taps(int h, int sh, int *t0, int *t1, float *fy)
 {
     double step = fm_mark_step(h);
     for (int y = 0; y < h; y++) {
         double c = (y + 0.5) / step - 0.5;
         double f = floor(c);
         fy[y] = (float)(c - f);
-        t0[y] = (int)(((long)f % FM_TILE + FM_TILE) % FM_TILE);
-        t1[y] = (t0[y] + 1) % FM_TILE;
+        t0[y] = (int)(((long)f % sh + sh) % sh);
+        t1[y] = (t0[y] + 1) % sh;
     }
 }
 
@@ -117,23 +124,30 @@ typedef struct Frame {
     float gain;
 } Frame;
 
-/* Interpolates tile rows [j] across the picture: rows of FM_TILE x w. */
+/* Interpolates rows [j] of the cells' plane across the picture: rows of
+ * sh x w. */
 static void tile_rows_job(void *arg, int j, int n)
 {
     Frame *f = arg;
     FmEmbedder *e = f->e;
     int t0, t1;
-    slice(FM_TILE, j, n, &t0, &t1);
+    slice(e->sh, j, n, &t0, &t1);
     float *out = (float *)f->tile_rows;
     for (int ty = t0; ty < t1; ty++)
-        e->dsp->lerp_idx(f->tile + ty * FM_TILE, e->col_x0, e->col_x1, e->col_fx, e->w,
+        e->dsp->lerp_idx(f->tile + (size_t)ty * e->sw, e->col_x0, e->col_x1, e->col_fx, e->w,
                          out + (size_t)ty * e->w);
 }
 
-static void tile_rows(FmEmbedder *e, const float *tile, float *rows)
+/* Renders canonical slot values into every cell (with each cell's signs)
+ * and samples them across the picture. */
+static void tile_rows(FmEmbedder *e, const float *values, float *rows)
 {
-    Frame f = { .e = e, .tile = tile, .tile_rows = rows };
-    fm_pool_run(e->pool, tile_rows_job, &f, e->jobs < FM_TILE ? e->jobs : FM_TILE);
+    for (int i = 0; i < fm_cells_count(e->cells); i++)
+        fm_cell_values(e->map, values, fm_cell_id(e->cells, i, 0, 0),
+                       e->cell_values + (size_t)i * FM_SLOTS);
+    fm_cells_render(e->cell_values, e->cells, e->tile);
+    Frame f = { .e = e, .tile = e->tile, .tile_rows = rows };
+    fm_pool_run(e->pool, tile_rows_job, &f, e->jobs < e->sh ? e->jobs : e->sh);
 }
 
 /* Renders the epoch's plain tile across the picture, finds its unit-RMS
@@ -143,8 +157,7 @@ static void set_epoch(FmEmbedder *e, uint32_t epoch, const uint8_t *tag)
     fm_slot_map_init(e->map, e->keys, epoch);
     fm_slot_map_set_tag(e->map, tag);
     fm_slot_values(e->map, e->coded, e->plain);
-    fm_tile_render(e->plain, e->tile);
-    tile_rows(e, e->tile, e->plain_rows);
+    tile_rows(e, e->plain, e->plain_rows);
     /* normalise to unit RMS over the picture (bilinear sampling smooths a
      * little): one sum in picture order */
     size_t n = (size_t)e->w * e->h;
@@ -217,8 +230,11 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->dsp = fm_dsp_get();
     e->alpha = (float)(FM_BASE_AMPLITUDE * strength);
     e->mse_cap = 255.0 * 255.0 / pow(10, FM_PSNR_FLOOR_DB / 10) * strength * strength;
-    e->plain_rows = malloc(sizeof(float) * FM_TILE * (size_t)width);
-    e->adapted_rows = malloc(sizeof(float) * FM_TILE * (size_t)width);
+    e->cells = fm_cells_of(fm_mark_width(width, height), FM_MARK_HEIGHT);
+    e->sw = e->cells.nx * FM_TILE;
+    e->sh = e->cells.ny * FM_TILE;
+    e->plain_rows = malloc(sizeof(float) * e->sh * (size_t)width);
+    e->adapted_rows = malloc(sizeof(float) * e->sh * (size_t)width);
     e->original = malloc(n * 2);
     e->col_x0 = malloc(sizeof(int) * (size_t)width);
     e->col_x1 = malloc(sizeof(int) * (size_t)width);
@@ -229,7 +245,8 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->row_mse = malloc(sizeof(double) * (size_t)height);
     e->band_err = malloc(sizeof(double) * (size_t)((height + 7) / 8));
     e->win_ssim = malloc(sizeof(double) * (size_t)((height + 7) / 8) * ((width + 7) / 8));
-    e->tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    e->tile = malloc(sizeof(float) * e->sw * e->sh);
+    e->cell_values = malloc(sizeof(float) * FM_SLOTS * fm_cells_count(e->cells));
     e->plain = malloc(sizeof(float) * FM_SLOTS);
     e->map = malloc(sizeof(*e->map));
     e->keys = malloc(sizeof(*e->keys));
@@ -238,12 +255,12 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->frame_cells = calloc(1, sizeof(*e->frame_cells));
     if (!e->plain_rows || !e->adapted_rows || !e->original || !e->col_x0 || !e->col_x1 || !e->col_fx ||
         !e->row_t0 || !e->row_t1 || !e->row_fy || !e->row_mse || !e->band_err || !e->win_ssim ||
-        !e->tile || !e->plain || !e->map || !e->keys || !e->tag_key || !e->epoch_cells ||
+        !e->tile || !e->cell_values || !e->plain || !e->map || !e->keys || !e->tag_key || !e->epoch_cells ||
         !e->frame_cells ||
         fm_mask_init(&e->mask, width, height) < 0)
         goto fail;
-    column_taps(width, height, e->col_x0, e->col_x1, e->col_fx);
-    row_taps(height, e->row_t0, e->row_t1, e->row_fy);
+    column_taps(width, height, e->sw, e->col_x0, e->col_x1, e->col_fx);
+    row_taps(height, e->sh, e->row_t0, e->row_t1, e->row_fy);
     e->scratch_bytes = fm_mask_scratch_bytes(&e->mask);
     if (fm_ssim_scratch_bytes(width) > e->scratch_bytes)
         e->scratch_bytes = fm_ssim_scratch_bytes(width);
@@ -490,8 +507,7 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
             fm_pool_run(e->pool, first_pass_job, &f, jobs < e->h ? jobs : e->h);
             f.copy_original = 0;
             fm_informed_finish(e->informed, cap_gain(e), e->informed_frames, e->values);
-            fm_tile_render(e->values, e->tile);
-            tile_rows(e, e->tile, e->adapted_rows);
+            tile_rows(e, e->values, e->adapted_rows);
             e->informed_frames = 0;
             e->informed_wait = FM_INFORMED_INTERVAL;
         }
@@ -530,18 +546,21 @@ void fm_embedder_free(FmEmbedder **pe)
         return;
     fm_pool_free(&e->pool);
     if (e->plain_rows)  /* the pattern reveals the mark: wipe it */
-        sodium_memzero(e->plain_rows, sizeof(float) * FM_TILE * (size_t)e->w);
+        sodium_memzero(e->plain_rows, sizeof(float) * e->sh * (size_t)e->w);
     free(e->plain_rows);
     if (e->adapted_rows)
-        sodium_memzero(e->adapted_rows, sizeof(float) * FM_TILE * (size_t)e->w);
+        sodium_memzero(e->adapted_rows, sizeof(float) * e->sh * (size_t)e->w);
     free(e->adapted_rows);
     if (e->job_rows)
         sodium_memzero(e->job_rows, sizeof(float) * 2 * (size_t)e->w * (e->jobs ? e->jobs : 1));
     free(e->job_rows);
     free(e->job_scratch);
     if (e->tile)
-        sodium_memzero(e->tile, sizeof(float) * FM_TILE * FM_TILE);
+        sodium_memzero(e->tile, sizeof(float) * e->sw * e->sh);
     free(e->tile);
+    if (e->cell_values)
+        sodium_memzero(e->cell_values, sizeof(float) * FM_SLOTS * fm_cells_count(e->cells));
+    free(e->cell_values);
     sodium_memzero(e->values, sizeof(e->values));
     sodium_memzero(e->coded, sizeof(e->coded));
     if (e->plain)

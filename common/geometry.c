@@ -122,14 +122,27 @@ static float *warp_plane(const FmAccumulator *acc, const float *fine, const FmAl
     return plane;
 }
 
-int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
-                     float *tile)
+void fm_geometry_plane_size(const FmAccumulator *acc, const FmAlignment *al, int *mw, int *mh)
+{
+    if (al->warp) {
+        *mw = al->mw;
+        *mh = al->mh;
+    } else if (al->step_x > 0.1 && al->step_y > 0.1) {
+        *mw = (int)floor(acc->fw / al->step_x);
+        *mh = (int)floor(acc->fh / al->step_y);
+    } else {
+        *mw = *mh = 0;
+    }
+}
+
+int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al, int pw,
+                     int ph, float *tile)
 {
     if (al->warp) {
         float *plane = warp_plane(acc, fine, al);
         if (!plane)
             return FM_ENOMEM;
-        fm_tile_fold(plane, al->mw, al->mh, al->shift_x, al->shift_y, tile);
+        fm_plane_fold(plane, al->mw, al->mh, 0, 0, al->shift_x, al->shift_y, pw, ph, tile);
         free(plane);
         return 0;
     }
@@ -144,8 +157,8 @@ int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignm
     if (plane && tmp && (al->rotation_deg == 0 || rot) &&
         (ret = to_mark_grid(acc, evidence, al->step_x, al->step_y, plane, &mw, &mh, tmp,
                             (size_t)w * acc->fh)) == 0)
-        fm_tile_fold_flipped(plane, mw, mh, al->flip_h, al->flip_v, al->shift_x, al->shift_y,
-                             tile);
+        fm_plane_fold(plane, mw, mh, al->flip_h, al->flip_v, al->shift_x, al->shift_y, pw, ph,
+                      tile);
     free(plane);
     free(tmp);
     free(rot);

@@ -58,9 +58,15 @@ int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
                             double uniform_hypotheses, FmAlignment *warped, FmError *err);
 
 /* Folds fine evidence (an fw x fh plane of acc: the sum of all frames, or of
- * one window) into tile under an alignment. Returns 0, FM_EINVAL or FM_ENOMEM. */
-int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al,
-                     float *tile);
+ * one window) under an alignment into a pw x ph plane (FM_TILE square: the
+ * tile; format 7: the cells' plane, pattern.h), the plane's sample (x, y)
+ * landing on ((x + shift_x) mod pw, (y + shift_y) mod ph). Returns 0,
+ * FM_EINVAL or FM_ENOMEM. */
+int fm_geometry_fold(const FmAccumulator *acc, const float *fine, const FmAlignment *al, int pw,
+                     int ph, float *tile);
+/* The size on the mark grid of the plane fm_geometry_fold reads (mark
+ * pixels; 0 x 0 for an alignment with no steps). */
+void fm_geometry_plane_size(const FmAccumulator *acc, const FmAlignment *al, int *mw, int *mh);
 
 /* A fine plane of acc (e.g. a window's picture) on the mark grid under an
  * alignment, turned and flipped back as marked: *out (*mw x *mh, malloc'ed)

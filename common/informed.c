@@ -36,7 +36,9 @@ struct FmInformed {
     FmWhiten whiten;
     const FmDsp *dsp;
     FmPool *pool;
-    float tile[FM_TILE * FM_TILE];
+    FmCells cells;            /* format 7: the grid's cells, their plane and slots */
+    float *plane, *cell_slots;
+    uint32_t cell_flip[FM_SLOTS];  /* the epoch's cell signs */
     float host[FM_SLOTS], marked[FM_SLOTS];
     float values[FM_SLOTS];   /* the plain message's slot values */
     int16_t bits[FM_SLOTS];   /* the slot map's coded bit per slot, -1 = pilot */
@@ -62,9 +64,12 @@ int fm_informed_new(FmInformed **out, const FmSlotMap *map, const float values[F
     f->tmp_host = malloc(sizeof(float) * (size_t)f->gw * height);
     f->tmp_mark = malloc(sizeof(float) * (size_t)f->gw * height);
     f->rowbuf = malloc(sizeof(float) * (size_t)width);
+    f->cells = fm_cells_of(f->gw, f->gh);
+    f->plane = malloc(sizeof(float) * FM_TILE * FM_TILE * fm_cells_count(f->cells));
+    f->cell_slots = malloc(sizeof(float) * FM_SLOTS * fm_cells_count(f->cells));
     f->dsp = fm_dsp_get();
     if (!f->host_grid || !f->mark_grid || !f->white || !f->tmp_host || !f->tmp_mark ||
-        !f->rowbuf || fm_whiten_init(&f->whiten, f->gw, f->gh, 2) < 0 ||
+        !f->rowbuf || !f->plane || !f->cell_slots || fm_whiten_init(&f->whiten, f->gw, f->gh, 2) < 0 ||
         fm_axis_map_init(&f->mx, width, f->gw, 0, (double)width / f->gw) < 0 ||
         fm_axis_map_init(&f->my, height, f->gh, 0, (double)height / f->gh) < 0) {
         fm_informed_free(&f);
@@ -79,15 +84,19 @@ void fm_informed_set_pattern(FmInformed *f, const FmSlotMap *map, const float va
 {
     memcpy(f->values, values, sizeof(f->values));
     memcpy(f->bits, map->bit, sizeof(f->bits));
+    memcpy(f->cell_flip, map->cell_flip, sizeof(f->cell_flip));
 }
 
 /* Whitens a grid plane as the detector does (accumulator.c: the nominal
- * grid, radius 2) and reads the tile's slots. */
+ * grid, radius 2), reads its cells' slots and sums them under the epoch's
+ * cell signs (the detector's view once it knows the epoch). */
 static void detector_view(FmInformed *f, const float *grid, float slots[FM_SLOTS])
 {
     fm_whiten_run(&f->whiten, f->dsp, f->pool, grid, f->white);
-    fm_tile_fold(f->white, f->gw, f->gh, 0, 0, f->tile);
-    fm_tile_read(f->tile, slots);
+    fm_plane_fold(f->white, f->gw, f->gh, 0, 0, 0, 0, f->cells.nx * FM_TILE,
+                  f->cells.ny * FM_TILE, f->plane);
+    fm_cells_read(f->plane, f->cells, f->cell_slots);
+    fm_cells_combine(f->cell_flip, f->cell_slots, f->cells, 0, 0, 1.0f, slots);
 }
 
 void fm_informed_set_exec(FmInformed *f, const FmDsp *dsp, FmPool *pool)
@@ -214,6 +223,12 @@ void fm_informed_free(FmInformed **pf)
     free(f->tmp_host);
     free(f->tmp_mark);
     free(f->rowbuf);
+    if (f->plane)
+        sodium_memzero(f->plane, sizeof(float) * FM_TILE * FM_TILE * fm_cells_count(f->cells));
+    free(f->plane);
+    if (f->cell_slots)
+        sodium_memzero(f->cell_slots, sizeof(float) * FM_SLOTS * fm_cells_count(f->cells));
+    free(f->cell_slots);
     fm_whiten_free(&f->whiten);
     sodium_memzero(f, sizeof(*f));
     free(f);

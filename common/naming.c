@@ -108,6 +108,7 @@ int fm_naming_mask(uint8_t mask[FM_CODED_BITS])
  * issued message's deliverable may have been written by this version or by
  * an older one whose codeword had another public mask. */
 static const int naming_formats[FM_NAMING_FORMATS] = { FM_MARK_FORMAT_TAGGED,
+                                                       FM_MARK_FORMAT_TAG_V6,
                                                        FM_MARK_FORMAT_TAG_V5,
                                                        FM_MARK_FORMAT_TAG_V4 };
 

@@ -56,7 +56,7 @@ typedef struct FmCandidate {
 
 /* The mark formats an issued message of unknown format is scored under
  * (their codewords' public masks differ): 6, 5 and 4. */
-#define FM_NAMING_FORMATS 3
+#define FM_NAMING_FORMATS 4
 
 /* The masks a candidate of this recorded format is scored under: 1 when it
  * is one of the FM_NAMING_FORMATS, else (unknown) FM_NAMING_FORMATS. Each

@@ -89,6 +89,8 @@ void fm_pattern_keys_init(FmPatternKeys *pk, const uint8_t wm_key[FM_WMKEY_BYTES
     static const uint8_t nonce[crypto_stream_chacha20_NONCEBYTES];
     enum { SIGNS = FM_SYNC_SLOTS / 8, DRAWS = SIGNS + FM_SYNC_SLOTS * 4 + 256 };
     uint8_t stream[DRAWS];
+    uint8_t ids[FM_CELL_ID_SLOTS * 4];
+    uint8_t id_nonce[crypto_stream_chacha20_NONCEBYTES] = { 1 };
     uint16_t perm[FM_SLOTS];
     uint8_t used[FM_SLOTS] = { 0 };
 
@@ -115,6 +117,12 @@ void fm_pattern_keys_init(FmPatternKeys *pk, const uint8_t wm_key[FM_WMKEY_BYTES
     for (int k = 0, n = 0; k < FM_SLOTS; k++)
         if (!used[k])
             pk->free_slot[n++] = (uint16_t)k;
+    /* format 7: the cell-id slots' flip words, a stream of their own */
+    crypto_stream_chacha20(ids, sizeof(ids), id_nonce, subkey);
+    for (int r = 0; r < FM_CELL_ID_SLOTS; r++)
+        pk->cell_id_flip[r] = (uint32_t)ids[4 * r] | (uint32_t)ids[4 * r + 1] << 8 |
+                              (uint32_t)ids[4 * r + 2] << 16 | (uint32_t)ids[4 * r + 3] << 24;
+    sodium_memzero(ids, sizeof(ids));
     sodium_memzero(subkey, sizeof(subkey));
     sodium_memzero(stream, sizeof(stream));
     sodium_memzero(perm, sizeof(perm));
@@ -168,6 +176,32 @@ static void epoch_shuffle(const FmPatternKeys *pk, uint32_t epoch, int stop, uin
     sodium_memzero(stream, len);
 }
 
+/*
+ * Format 7: an epoch's cell signs, one 32-bit word per rank of its keyed
+ * order (the word's bit id: the slot of that rank negated in cell id), ranks
+ * [r0, r0 + n) to flip. A second keystream of the epoch (nonce byte 4 = 1),
+ * read from rank r0 on; r0 * 4 must be a multiple of the 64-byte block.
+ */
+enum { FLIP_BYTES = 4 };
+static void epoch_flips(const FmPatternKeys *pk, uint32_t epoch, int r0, int n, uint32_t *flip)
+{
+    uint8_t nonce[crypto_stream_chacha20_NONCEBYTES] = { 0 };
+    uint8_t stream[FM_FREE_SLOTS * FLIP_BYTES];
+    for (int i = 0; i < 4; i++)
+        nonce[i] = (uint8_t)(epoch >> (8 * i));
+    nonce[4] = 1;
+    size_t len = (size_t)n * FLIP_BYTES;
+    memset(stream, 0, len);
+    crypto_stream_chacha20_xor_ic(stream, stream, len, nonce, (uint64_t)r0 * FLIP_BYTES / 64,
+                                  pk->epoch_key);
+    for (int i = 0; i < n; i++)
+        flip[i] = (uint32_t)stream[4 * i] | (uint32_t)stream[4 * i + 1] << 8 |
+                  (uint32_t)stream[4 * i + 2] << 16 | (uint32_t)stream[4 * i + 3] << 24;
+    sodium_memzero(stream, len);
+}
+_Static_assert(FM_DATA_SLOTS * FLIP_BYTES % 64 == 0, "the pilot ranks start a keystream block");
+_Static_assert(FM_CELLS <= 32, "a cell's sign is one bit of a 32-bit word");
+
 static int sign_bit(const uint8_t *signs, int r)
 {
     return (signs[r >> 3] >> (r & 7)) & 1 ? 1 : -1;
@@ -177,15 +211,18 @@ void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch)
 {
     uint16_t perm[FM_FREE_SLOTS];
     uint8_t signs[EPOCH_SIGN_BYTES];
+    uint32_t flip[FM_FREE_SLOTS];
 
     epoch %= FM_EPOCHS;
     epoch_shuffle(pk, epoch, 1, perm, signs);
+    epoch_flips(pk, epoch, 0, FM_FREE_SLOTS, flip);
     map->epoch = epoch;
     memset(map->tag, 0, sizeof(map->tag));
     for (int r = 0; r < FM_SYNC_SLOTS; r++) {
         map->bit[pk->sync_slot[r]] = FM_SLOT_SYNC;
         map->rank[pk->sync_slot[r]] = FM_SLOT_SYNC;
         map->sign[pk->sync_slot[r]] = pk->sync_sign[r];
+        map->cell_flip[pk->sync_slot[r]] = r < FM_CELL_ID_SLOTS ? pk->cell_id_flip[r] : 0;
     }
     for (int r = 0; r < FM_FREE_SLOTS; r++) {
         int k = perm[r];
@@ -193,9 +230,11 @@ void fm_slot_map_init(FmSlotMap *map, const FmPatternKeys *pk, uint32_t epoch)
                                                                           : FM_SLOT_PILOT);
         map->rank[k] = (int16_t)(r < FM_DATA_SLOTS ? r : FM_SLOT_PILOT);
         map->sign[k] = (int8_t)sign_bit(signs, r);
+        map->cell_flip[k] = flip[r];
     }
     sodium_memzero(perm, sizeof(perm));
     sodium_memzero(signs, sizeof(signs));
+    sodium_memzero(flip, sizeof(flip));
 }
 
 void fm_epoch_pilot(const FmPatternKeys *pk, uint32_t epoch, FmEpochPilot *pilot)
@@ -204,6 +243,7 @@ void fm_epoch_pilot(const FmPatternKeys *pk, uint32_t epoch, FmEpochPilot *pilot
     uint8_t signs[EPOCH_SIGN_BYTES];
 
     epoch_shuffle(pk, epoch % FM_EPOCHS, FM_DATA_SLOTS, perm, signs);
+    epoch_flips(pk, epoch % FM_EPOCHS, FM_DATA_SLOTS, FM_PILOTS, pilot->cell_flip);
     for (int r = 0; r < FM_PILOTS; r++) {
         pilot->slot[r] = perm[FM_DATA_SLOTS + r];
         pilot->sign[r] = (int8_t)sign_bit(signs, FM_DATA_SLOTS + r);
@@ -225,6 +265,8 @@ void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_
         float v;
         if (b == FM_SLOT_TAG)
             v = map->tag[fm_slot_tag_bit(map, k)];
+        else if (b == FM_SLOT_SYNC)
+            v = FM_SYNC_GAIN;
         else if (b < 0)
             v = 1.0f;
         else if (coded)
@@ -235,11 +277,33 @@ void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_
     }
 }
 
+void fm_cell_values(const FmSlotMap *map, const float values[FM_SLOTS], int id,
+                    float out[FM_SLOTS])
+{
+    for (int k = 0; k < FM_SLOTS; k++)
+        out[k] = values[k] * fm_cell_sign(map->cell_flip[k], id);
+}
+
+void fm_cells_combine(const uint32_t cell_flip[FM_SLOTS], const float *cells, FmCells c, int kx,
+                      int ky, float scale, float out[FM_SLOTS])
+{
+    int n = fm_cells_count(c);
+    memset(out, 0, sizeof(float) * FM_SLOTS);
+    for (int i = 0; i < n; i++) {
+        int id = fm_cell_id(c, i, kx, ky);
+        const float *v = cells + (size_t)i * FM_SLOTS;
+        for (int k = 0; k < FM_SLOTS; k++)
+            out[k] += v[k] * fm_cell_sign(cell_flip[k], id);
+    }
+    for (int k = 0; k < FM_SLOTS; k++)
+        out[k] *= scale;
+}
+
 void fm_sync_values(const FmPatternKeys *pk, float values[FM_SLOTS])
 {
     for (int k = 0; k < FM_SLOTS; k++)
         values[k] = 0;
-    for (int r = 0; r < FM_SYNC_SLOTS; r++)
+    for (int r = FM_CELL_ID_SLOTS; r < FM_SYNC_SLOTS; r++)
         values[pk->sync_slot[r]] = pk->sync_sign[r];
 }
 
@@ -249,7 +313,7 @@ static float tile_gain(void)
     return sqrtf(64.0f / FM_NCOEF);
 }
 
-void fm_tile_render(const float values[FM_SLOTS], float *tile)
+static void render_tile(const float values[FM_SLOTS], float *tile, ptrdiff_t stride)
 {
     float gain = tile_gain();
     for (int by = 0; by < FM_TILE_BLOCKS; by++)
@@ -258,50 +322,82 @@ void fm_tile_render(const float values[FM_SLOTS], float *tile)
             const float *v = values + (by * FM_TILE_BLOCKS + bx) * FM_NCOEF;
             for (int c = 0; c < FM_NCOEF; c++)
                 coef[fm_slot_coef[c]] = v[c] * gain;
-            fm_idct8x8(coef, tile + by * 8 * FM_TILE + bx * 8, FM_TILE);
+            fm_idct8x8(coef, tile + by * 8 * stride + bx * 8, stride);
         }
 }
 
-void fm_tile_read(const float *tile, float values[FM_SLOTS])
+static void read_tile(const float *tile, ptrdiff_t stride, float values[FM_SLOTS])
 {
     float inv = 1.0f / tile_gain();
     for (int by = 0; by < FM_TILE_BLOCKS; by++)
         for (int bx = 0; bx < FM_TILE_BLOCKS; bx++) {
             float coef[64];
             float *v = values + (by * FM_TILE_BLOCKS + bx) * FM_NCOEF;
-            fm_dct8x8(tile + by * 8 * FM_TILE + bx * 8, FM_TILE, coef);
+            fm_dct8x8(tile + by * 8 * stride + bx * 8, stride, coef);
             for (int c = 0; c < FM_NCOEF; c++)
                 v[c] = coef[fm_slot_coef[c]] * inv;
         }
 }
 
-void fm_tile_fold_flipped(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox,
-                          int oy, float *tile)
+void fm_tile_render(const float values[FM_SLOTS], float *tile)
 {
-    memset(tile, 0, sizeof(float) * FM_TILE * FM_TILE);
-    /* in the plane's order, whatever the flips: every tile sample sums its
+    render_tile(values, tile, FM_TILE);
+}
+
+void fm_tile_read(const float *tile, float values[FM_SLOTS])
+{
+    read_tile(tile, FM_TILE, values);
+}
+
+void fm_cells_render(const float *values, FmCells c, float *plane)
+{
+    ptrdiff_t stride = (ptrdiff_t)c.nx * FM_TILE;
+    for (int i = 0; i < fm_cells_count(c); i++)
+        render_tile(values + (size_t)i * FM_SLOTS,
+                    plane + (i / c.nx) * FM_TILE * stride + (i % c.nx) * FM_TILE, stride);
+}
+
+void fm_cells_read(const float *plane, FmCells c, float *values)
+{
+    ptrdiff_t stride = (ptrdiff_t)c.nx * FM_TILE;
+    for (int i = 0; i < fm_cells_count(c); i++)
+        read_tile(plane + (i / c.nx) * FM_TILE * stride + (i % c.nx) * FM_TILE, stride,
+                  values + (size_t)i * FM_SLOTS);
+}
+
+void fm_plane_fold(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox, int oy,
+                   int pw, int ph, float *out)
+{
+    memset(out, 0, sizeof(float) * (size_t)pw * ph);
+    /* in the plane's order, whatever the flips: every output sample sums its
      * grid samples in the same order, so the sums are the same bits */
     for (int y = 0; y < gh; y++) {
         int yy = flip_v ? gh - 1 - y : y;
-        float *t = tile + (size_t)((yy + oy) % FM_TILE) * FM_TILE;
+        float *t = out + (size_t)((yy + oy) % ph) * pw;
         const float *p = plane + (size_t)y * gw;
-        /* in runs of consecutive tile columns (each an element-wise add the
-         * compiler vectorises; the order of the sums is unchanged) */
+        /* in runs of consecutive output columns (each an element-wise add
+         * the compiler vectorises; the order of the sums is unchanged) */
         if (!flip_h)
             for (int x = 0; x < gw;) {
-                int k = (x + ox) % FM_TILE, n = FM_TILE - k < gw - x ? FM_TILE - k : gw - x;
+                int k = (x + ox) % pw, n = pw - k < gw - x ? pw - k : gw - x;
                 for (int i = 0; i < n; i++)
                     t[k + i] += p[x + i];
                 x += n;
             }
         else
             for (int x = 0; x < gw;) {
-                int k = (gw - 1 - x + ox) % FM_TILE, n = k + 1 < gw - x ? k + 1 : gw - x;
+                int k = (gw - 1 - x + ox) % pw, n = k + 1 < gw - x ? k + 1 : gw - x;
                 for (int i = 0; i < n; i++)
                     t[k - i] += p[x + i];
                 x += n;
             }
     }
+}
+
+void fm_tile_fold_flipped(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox,
+                          int oy, float *tile)
+{
+    fm_plane_fold(plane, gw, gh, flip_h, flip_v, ox, oy, FM_TILE, FM_TILE, tile);
 }
 
 void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile)

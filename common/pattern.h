@@ -33,12 +33,74 @@
 #define FM_NCOEF 20                                     /* slots per block */
 #define FM_SLOTS (FM_TILE_BLOCKS * FM_TILE_BLOCKS * FM_NCOEF) /* 5120 */
 #define FM_SYNC_SLOTS 256                               /* constant, for geometry */
+/* Format 7: the first FM_CELL_ID_SLOTS of the sync slots are constant in
+ * time too, but signed per cell (a keyed flip word each, the same in every
+ * epoch): they tell a crop or a boxed copy which cell of the mark its
+ * first one is. The others are the same in every cell: the periodic sync
+ * the geometry search aligns on (fm_sync_values). */
+#define FM_CELL_ID_SLOTS 64
+/* Format 7: the sync slots' amplitude, the others' 1. The cells take the
+ * epoch layers' periodicity away (that is their point), and with it what
+ * the geometry search measured periods and turns on; the constant layer
+ * carries it alone, so it gets a larger share of the mark's energy. */
+#ifndef FM_SYNC_GAIN
+#define FM_SYNC_GAIN 2.0f
+#endif
 #define FM_PILOTS 512                                   /* per epoch */
 #define FM_FREE_SLOTS (FM_SLOTS - FM_SYNC_SLOTS)        /* 4864: pilot + data */
 #define FM_DATA_SLOTS (FM_FREE_SLOTS - FM_PILOTS)       /* 4352 */
 /* Format 4: the data ranks beyond the coded bits carry the content tag
  * (content_tag.h), FM_TAG_SLOTS / FM_TAG_BITS slots a tag bit. */
 #define FM_TAG_SLOTS (FM_DATA_SLOTS - FM_CODED_BITS)    /* 256 */
+
+/*
+ * Format 7: cells. The mark grid is cut into FM_TILE-square cells from its
+ * top-left corner; cell (cx, cy) has the identity
+ * (cy mod FM_CELLS_Y) * FM_CELLS_X + (cx mod FM_CELLS_X). Every cell carries
+ * the epoch's whole tile, but each pilot and data slot of it with a keyed
+ * sign of its own for that epoch and cell (the sync layer is the same in
+ * every cell). Folding the grid at the tile period therefore adds
+ * independent random signs: an attacker cannot average a frame's ~15 tile
+ * repetitions into a cleaner estimate of the mark (docs/DESIGN.md section
+ * 10), while the detector, which knows the signs once it knows the epoch,
+ * undoes them before it sums the cells.
+ */
+#define FM_CELLS_X 8
+#define FM_CELLS_Y 4
+#define FM_CELLS (FM_CELLS_X * FM_CELLS_Y)
+
+/* The cells a plane of gw x gh mark pixels shows from its top-left corner:
+ * nx across, ny down (at most FM_CELLS_X, FM_CELLS_Y: a wider plane folds
+ * at that period). */
+typedef struct FmCells {
+    int nx, ny;
+} FmCells;
+
+static inline FmCells fm_cells_of(int gw, int gh)
+{
+    int nx = (gw + FM_TILE - 1) / FM_TILE, ny = (gh + FM_TILE - 1) / FM_TILE;
+    FmCells c = { nx < 1 ? 1 : nx > FM_CELLS_X ? FM_CELLS_X : nx,
+                  ny < 1 ? 1 : ny > FM_CELLS_Y ? FM_CELLS_Y : ny };
+    return c;
+}
+
+static inline int fm_cells_count(FmCells c)
+{
+    return c.nx * c.ny;
+}
+
+/* The identity of stored cell i (row-major over nx x ny) when the plane's
+ * top-left cell is cell (kx, ky) of the mark (0 for a whole picture). */
+static inline int fm_cell_id(FmCells c, int i, int kx, int ky)
+{
+    return ((i / c.nx + ky) % FM_CELLS_Y) * FM_CELLS_X + (i % c.nx + kx) % FM_CELLS_X;
+}
+
+/* The sign of a slot in cell id: flip holds one bit per cell identity. */
+static inline float fm_cell_sign(uint32_t flip, int id)
+{
+    return (flip >> id) & 1 ? -1.0f : 1.0f;
+}
 
 /* Seconds of master time one pattern variant lasts. */
 #define FM_EPOCH_SECONDS 2.0
@@ -92,6 +154,9 @@ typedef struct FmSlotMap {
      * FM_SLOT_SYNC: the same for any code length */
     int16_t rank[FM_SLOTS];
     int8_t sign[FM_SLOTS];   /* keyed scrambling sign, +1 or -1 */
+    /* format 7: the slot's sign in each cell, one bit per cell identity
+     * (set: negated there); 0 on sync slots */
+    uint32_t cell_flip[FM_SLOTS];
     uint32_t epoch;
     /* the tag bits fm_slot_values writes (+1 / -1), or 0: tag slots silent */
     int8_t tag[FM_TAG_BITS];
@@ -107,12 +172,14 @@ typedef struct FmPatternKeys {
     uint16_t sync_slot[FM_SYNC_SLOTS];
     int8_t sync_sign[FM_SYNC_SLOTS];
     uint16_t free_slot[FM_FREE_SLOTS];   /* the other slots, ascending */
+    uint32_t cell_id_flip[FM_CELL_ID_SLOTS];  /* of sync slots 0 .. FM_CELL_ID_SLOTS - 1 */
 } FmPatternKeys;
 
 /* One epoch's pilot: the slots and their signs (cheaper than a whole map). */
 typedef struct FmEpochPilot {
     uint16_t slot[FM_PILOTS];
     int8_t sign[FM_PILOTS];
+    uint32_t cell_flip[FM_PILOTS];   /* as FmSlotMap.cell_flip */
 } FmEpochPilot;
 
 void fm_pattern_keys_init(FmPatternKeys *pk, const uint8_t wm_key[FM_WMKEY_BYTES]);
@@ -144,7 +211,23 @@ void fm_slot_map_set_tag(FmSlotMap *map, const uint8_t *bits);
  */
 void fm_slot_values(const FmSlotMap *map, const uint8_t *coded, float values[FM_SLOTS]);
 
-/* The sync layer alone: +/-1 on the sync slots, 0 elsewhere. */
+/* One cell's slot values: values (canonical, as fm_slot_values gives them)
+ * with the map's signs for cell identity id. */
+void fm_cell_values(const FmSlotMap *map, const float values[FM_SLOTS], int id,
+                    float out[FM_SLOTS]);
+
+/*
+ * The cells' evidence summed under an epoch's signs: out[k] = sum over the
+ * cells i of cells (fm_cells_count(c) x FM_SLOTS, stored cell by cell) of
+ * cell i's value times its sign (cell_flip: FmSlotMap.cell_flip, identity
+ * fm_cell_id(c, i, kx, ky)), times scale. The inverse of fm_cell_values,
+ * summed.
+ */
+void fm_cells_combine(const uint32_t cell_flip[FM_SLOTS], const float *cells, FmCells c, int kx,
+                      int ky, float scale, float out[FM_SLOTS]);
+
+/* The periodic sync layer alone: +/-1 on the sync slots that are the same
+ * in every cell, 0 elsewhere (the cell-id slots too). */
 void fm_sync_values(const FmPatternKeys *pk, float values[FM_SLOTS]);
 
 /*
@@ -158,6 +241,22 @@ void fm_tile_render(const float values[FM_SLOTS], float *tile);
  * projection of the tile on each slot's basis function, same scaling).
  */
 void fm_tile_read(const float *tile, float values[FM_SLOTS]);
+
+/*
+ * Cells: the tiles of cells (fm_cells_count(c) x FM_SLOTS values, cell by
+ * cell) side by side in one (c.nx * FM_TILE) x (c.ny * FM_TILE) plane, and
+ * back.
+ */
+void fm_cells_render(const float *values, FmCells c, float *plane);
+void fm_cells_read(const float *plane, FmCells c, float *values);
+
+/*
+ * Sums a gw x gh plane into a pw x ph one: sample (x, y) lands on
+ * ((x + ox) mod pw, (y + oy) mod ph), after the plane is mirrored
+ * left-right (flip_h) and/or upside down (flip_v). ox, oy >= 0.
+ */
+void fm_plane_fold(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox, int oy,
+                   int pw, int ph, float *out);
 
 /*
  * Sums a gw x gh plane on the mark grid into one tile: grid sample (x, y)

@@ -6,6 +6,7 @@
 #include <fftw3.h>
 #include <sodium.h>
 
+#include "cell_view.h"
 #include "msgcode.h"
 
 /* Two shift candidates of one flip must differ by more than this many mark
@@ -85,6 +86,7 @@ void fm_still_key_free(FmStillKey **psk)
 
 typedef struct Candidate {
     int flip, sx, sy;
+    int kx, ky;        /* format 7: the mark's cell at the plane's first one */
     uint32_t epoch;
     double z;
 } Candidate;
@@ -122,65 +124,43 @@ static void sync_shifts(const FmStillKey *sk, float *tile, fftwf_complex *spec, 
     }
 }
 
-/*
- * The best epoch of each candidate's normalised slot values: pilot z over
- * the FM_EPOCHS epochs. The candidates are searched together: v holds, per
- * slot, every candidate's value and its square side by side, so one pass
- * over the epochs' pilot tables serves them all. Four epochs are summed in
- * the same pass: their sums are independent chains of additions (one chain
- * alone waits on the adder's latency at every pilot; the sums are held in
- * named arrays so that the compiler keeps them in registers), and each is
- * still added in pilot order, so every z is what an epoch-by-epoch search
- * gives, to the bit.
- */
-_Static_assert(FM_EPOCHS % 4 == 0, "the epoch search takes epochs four at a time");
-static void epoch_search(const FmStillKey *sk, const float *v, Candidate *c)
+/* The best epoch of one candidate's cells (lanes, normalised): pilot z
+ * over the FM_EPOCHS epochs, into c. */
+static void epoch_search(const FmStillKey *sk, const FmCellView *cv, const float *lanes,
+                         const float *energy, Candidate *c)
 {
-    enum { C = FM_STILL_CANDIDATES };
-    for (int j = 0; j < C; j++)
-        c[j].z = -INFINITY;
-    for (uint32_t n0 = 0; n0 < FM_EPOCHS; n0 += 4) {
-        const FmEpochPilot *p = &sk->pilots[n0];
-        float s0[C] = { 0 }, s1[C] = { 0 }, s2[C] = { 0 }, s3[C] = { 0 };
-        float q0[C] = { 0 }, q1[C] = { 0 }, q2[C] = { 0 }, q3[C] = { 0 };
-        for (int r = 0; r < FM_PILOTS; r++) {
-            const float *x0 = v + (size_t)p[0].slot[r] * 2 * C;
-            const float *x1 = v + (size_t)p[1].slot[r] * 2 * C;
-            const float *x2 = v + (size_t)p[2].slot[r] * 2 * C;
-            const float *x3 = v + (size_t)p[3].slot[r] * 2 * C;
-            float g0 = p[0].sign[r], g1 = p[1].sign[r], g2 = p[2].sign[r], g3 = p[3].sign[r];
-            for (int j = 0; j < C; j++) {
-                s0[j] += x0[j] * g0;
-                q0[j] += x0[C + j];
-                s1[j] += x1[j] * g1;
-                q1[j] += x1[C + j];
-                s2[j] += x2[j] * g2;
-                q2[j] += x2[C + j];
-                s3[j] += x3[j] * g3;
-                q3[j] += x3[C + j];
-            }
+    c->z = -INFINITY;
+    for (uint32_t n = 0; n < FM_EPOCHS; n++) {
+        double s, q;
+        fm_cell_view_pilot(cv, lanes, energy, &sk->pilots[n], &s, &q);
+        double z = q > 0 ? s / sqrt(q) : 0;
+        if (z > c->z) {
+            c->z = z;
+            c->epoch = n;
         }
-        const float *sv[4] = { s0, s1, s2, s3 }, *qv[4] = { q0, q1, q2, q3 };
-        for (int e = 0; e < 4; e++)
-            for (int j = 0; j < C; j++) {
-                double z = qv[e][j] > 0 ? sv[e][j] / sqrt(qv[e][j]) : 0;
-                if (z > c[j].z) {
-                    c[j].z = z;
-                    c[j].epoch = n0 + (uint32_t)e;
-                }
-            }
     }
 }
 
-/* A tile folded at shift 0, rolled to shift (ox, oy): the same as folding at it. */
-static void roll(const float *t0, int ox, int oy, float *tile)
+/* The picture folded at the cells of a candidate shift, read cell by cell
+ * (cell-major, fm_cells_read) into cells; the cells and their offsets. */
+static void candidate_cells(const FmStillPicture *pic, const Candidate *c, float *plane,
+                            float *cells, FmCells *cl, int *kx_lo, int *kx_hi, int *ky_lo,
+                            int *ky_hi)
 {
-    for (int y = 0; y < FM_TILE; y++) {
-        float *d = tile + (size_t)((y + oy) % FM_TILE) * FM_TILE;
-        const float *src = t0 + (size_t)y * FM_TILE;
-        memcpy(d + ox, src, sizeof(float) * (size_t)(FM_TILE - ox));
-        memcpy(d, src + FM_TILE - ox, sizeof(float) * (size_t)ox);
-    }
+    fm_cells_offsets(pic->gw, pic->gh, c->sx, c->sy, cl, kx_lo, kx_hi, ky_lo, ky_hi);
+    fm_plane_fold(pic->grid, pic->gw, pic->gh, c->flip, 0, c->sx, c->sy, cl->nx * FM_TILE,
+                  cl->ny * FM_TILE, plane);
+    fm_cells_read(plane, *cl, cells);
+}
+
+/* A candidate's cells at offset (kx, ky) as lanes, normalised. */
+static void candidate_lanes(FmCellView *cv, FmCells cl, int kx, int ky, const float *cells,
+                            float *lanes, float *energy)
+{
+    fm_cell_view_init(cv, cl, kx, ky);
+    memset(lanes, 0, sizeof(float) * (size_t)fm_cell_view_floats(cv));
+    fm_cell_view_add(cv, cells, 1.0f, lanes);
+    fm_cell_view_normalise(cv, lanes, energy);
 }
 
 /* Soft coded bits of normalised slot values under an epoch, each band
@@ -269,7 +249,8 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *re
         return fm_error_set(err, ret, "out of memory in the decoder");
     res->mark_format = FM_MARK_FORMAT_TAGGED;
     /* a format 5 or 4 mark (filmmark 0.5.0, 0.4.0): their own masks */
-    static const int older_masks[] = { FM_MARK_FORMAT_TAG_V5, FM_MARK_FORMAT_TAG_V4 };
+    static const int older_masks[] = { FM_MARK_FORMAT_TAG_V6, FM_MARK_FORMAT_TAG_V5,
+                                       FM_MARK_FORMAT_TAG_V4 };
     for (size_t i = 0; i < sizeof(older_masks) / sizeof(older_masks[0]) && !mr.signature_valid;
          i++) {
         float older[FM_CODED_BITS];
@@ -300,10 +281,12 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *re
 /* The detector's working arrays, kept by a picture made by fm_still_picture_set. */
 struct FmStillScratch {
     float *tile;          /* FM_TILE^2, FFTW-aligned */
-    float *t0;            /* 2 FM_TILE^2: the tile folded at shift 0, without and with a flip */
+    float *plane;         /* FM_TILE^2 x FM_CELLS: the cells' plane */
     fftwf_complex *spec;  /* NC */
     float *u;             /* FM_SLOTS */
-    float *v;             /* FM_SLOTS x 2 FM_STILL_CANDIDATES */
+    float *cells;         /* FM_SLOTS x FM_CELLS: a candidate's cells */
+    float *v;             /* FM_SLOTS x FM_CELLS: their lanes (cell_view.h) */
+    float *energy;        /* FM_SLOTS */
     float *soft;          /* FM_CODED_BITS, when the caller gives none */
     FmSlotMap *map;
 };
@@ -316,12 +299,14 @@ static void scratch_free(struct FmStillScratch **ps)
     if (w->tile)
         sodium_memzero(w->tile, sizeof(float) * FM_TILE * FM_TILE);
     fftwf_free(w->tile);
-    if (w->t0)
-        sodium_memzero(w->t0, sizeof(float) * FM_TILE * FM_TILE * 2);
-    free(w->t0);
+    if (w->plane)
+        sodium_memzero(w->plane, sizeof(float) * FM_TILE * FM_TILE * FM_CELLS);
+    free(w->plane);
     fftwf_free(w->spec);
     free(w->u);
+    free(w->cells);
     free(w->v);
+    free(w->energy);
     if (w->soft)
         sodium_memzero(w->soft, sizeof(float) * FM_CODED_BITS);
     free(w->soft);
@@ -338,13 +323,16 @@ static struct FmStillScratch *scratch_new(void)
     if (!w)
         return NULL;
     w->tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
-    w->t0 = malloc(sizeof(float) * FM_TILE * FM_TILE * 2);
+    w->plane = malloc(sizeof(float) * FM_TILE * FM_TILE * FM_CELLS);
     w->spec = fftwf_malloc(sizeof(fftwf_complex) * NC);
     w->u = malloc(sizeof(float) * FM_SLOTS);
-    w->v = malloc(sizeof(float) * FM_SLOTS * 2 * FM_STILL_CANDIDATES);
+    w->cells = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
+    w->v = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
+    w->energy = malloc(sizeof(float) * FM_SLOTS);
     w->soft = malloc(sizeof(float) * FM_CODED_BITS);
     w->map = malloc(sizeof(*w->map));
-    if (!w->tile || !w->t0 || !w->spec || !w->u || !w->v || !w->soft || !w->map)
+    if (!w->tile || !w->plane || !w->spec || !w->u || !w->cells || !w->v || !w->energy ||
+        !w->soft || !w->map)
         scratch_free(&w);
     return w;
 }
@@ -427,7 +415,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
     struct FmStillScratch *w = pic->scratch ? pic->scratch : own;
     if (!w)
         return fm_error_set(err, FM_ENOMEM, "out of memory in the still detector");
-    float *tile = w->tile, *t0 = w->t0, *u = w->u, *v = w->v;
+    float *tile = w->tile, *u = w->u, *v = w->v;
     fftwf_complex *spec = w->spec;
     FmSlotMap *map = w->map;
     float *sb = soft ? soft : w->soft;
@@ -436,27 +424,40 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
     /* 1-2. shift candidates on the sync layer, without and with a flip */
     Candidate cand[FM_STILL_CANDIDATES];
     for (int flip = 0; flip < 2; flip++) {
-        float *tf = t0 + (size_t)flip * FM_TILE * FM_TILE;
-        fm_tile_fold_flipped(pic->grid, pic->gw, pic->gh, flip, 0, 0, 0, tf);
-        memcpy(tile, tf, sizeof(float) * FM_TILE * FM_TILE);
+        fm_tile_fold_flipped(pic->grid, pic->gw, pic->gh, flip, 0, 0, 0, tile);
         sync_shifts(sk, tile, spec, flip, cand + flip * FM_STILL_SHIFTS);
     }
-    /* 3. the epoch search under each; the best pilot wins */
+    /* 3. under each shift, the cell offset its cell-id layer shows most
+     * strongly (format 7: which cell of the mark the picture's first one
+     * is; keyed apart from the pilot, so it adds no hypotheses), then the
+     * epoch search; the best pilot wins */
+    Candidate best_c = { .z = -INFINITY };
+    FmCellView cv;
     for (int c = 0; c < FM_STILL_CANDIDATES; c++) {
-        roll(t0 + (size_t)cand[c].flip * FM_TILE * FM_TILE, cand[c].sx, cand[c].sy, tile);
-        fm_tile_read(tile, u);
-        fm_normalise_bands(u);
-        for (int k = 0; k < FM_SLOTS; k++) {
-            v[(size_t)k * 2 * FM_STILL_CANDIDATES + c] = u[k];
-            v[(size_t)k * 2 * FM_STILL_CANDIDATES + FM_STILL_CANDIDATES + c] = u[k] * u[k];
-        }
+        FmCells cl;
+        int kx_lo, kx_hi, ky_lo, ky_hi;
+        double best_id = -INFINITY;
+        candidate_cells(pic, &cand[c], w->plane, w->cells, &cl, &kx_lo, &kx_hi, &ky_lo, &ky_hi);
+        for (int ky = ky_lo; ky <= ky_hi; ky++)
+            for (int kx = kx_lo; kx <= kx_hi; kx++) {
+                int nkx = ((kx % FM_CELLS_X) + FM_CELLS_X) % FM_CELLS_X;
+                int nky = ((ky % FM_CELLS_Y) + FM_CELLS_Y) % FM_CELLS_Y;
+                double is, iq;
+                candidate_lanes(&cv, cl, nkx, nky, w->cells, v, w->energy);
+                fm_cell_view_id(&cv, v, w->energy, &sk->pk, &is, &iq);
+                double iz = iq > 0 ? is / sqrt(iq) : 0;
+                if (iz > best_id) {
+                    best_id = iz;
+                    cand[c].kx = nkx;
+                    cand[c].ky = nky;
+                }
+            }
+        candidate_lanes(&cv, cl, cand[c].kx, cand[c].ky, w->cells, v, w->energy);
+        epoch_search(sk, &cv, v, w->energy, &cand[c]);
+        if (cand[c].z > best_c.z)
+            best_c = cand[c];
     }
-    epoch_search(sk, v, cand);
-    int best = 0;
-    for (int c = 1; c < FM_STILL_CANDIDATES; c++)
-        if (cand[c].z > cand[best].z)
-            best = c;
-    const Candidate *b = &cand[best];
+    const Candidate *b = &best_c;
     long keys = keys_tried > 0 ? keys_tried : 1;
     double hyp = (double)keys * FM_STILL_CANDIDATES * FM_EPOCHS;
     res->pilot_z = isfinite(b->z) ? b->z : 0;
@@ -477,9 +478,12 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
 
     /* 4. the message */
     if ((flags & FM_STILL_DECODE) || res->pilot_z >= FM_STILL_DECODE_Z) {
-        roll(t0 + (size_t)b->flip * FM_TILE * FM_TILE, b->sx, b->sy, tile);
-        fm_tile_read(tile, u);
-        fm_normalise_bands(u);
+        FmCells cl;
+        int kx_lo, kx_hi, ky_lo, ky_hi;
+        candidate_cells(pic, b, w->plane, w->cells, &cl, &kx_lo, &kx_hi, &ky_lo, &ky_hi);
+        candidate_lanes(&cv, cl, b->kx, b->ky, w->cells, v, w->energy);
+        fm_slot_map_init(map, &sk->pk, b->epoch);
+        fm_cell_view_collapse(&cv, v, map->cell_flip, u);
         float rank_soft[FM_DATA_SLOTS], tags[FM_TAG_BITS], tag_mu[FM_TAG_BITS],
               tag_var[FM_TAG_BITS];
         soft_bits(sk, u, b->epoch, map, sb, rank_soft, tags, tag_mu, tag_var);
@@ -513,7 +517,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
     res->found = res->signature_valid || res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
 end:
     sodium_memzero(tile, sizeof(float) * FM_TILE * FM_TILE);
-    sodium_memzero(t0, sizeof(float) * FM_TILE * FM_TILE * 2);
+    sodium_memzero(w->plane, sizeof(float) * FM_TILE * FM_TILE * FM_CELLS);
     if (!soft)
         sodium_memzero(w->soft, sizeof(float) * FM_CODED_BITS);
     sodium_memzero(map, sizeof(*map));

@@ -10,10 +10,10 @@
 #ifndef FM_VERSION
 #define FM_VERSION "unknown"
 #endif
-#define FM_MARK_FORMAT 6
+#define FM_MARK_FORMAT 7
 #define FM_RECEIPT_FORMAT_NAME "filmmark-receipt-2"
 
-/* "TOOL (filmmark) VERSION, mark format 6, receipt format filmmark-receipt-2",
+/* "TOOL (filmmark) VERSION, mark format 7, receipt format filmmark-receipt-2",
  * or the same as a JSON object when json is set. */
 void fm_print_version(FILE *out, const char *tool, int json);
 

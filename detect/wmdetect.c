@@ -420,9 +420,12 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                r->epochs_inverted, r->epochs_inverted == 1 ? "" : "s",
                r->epochs_inverted == 1 ? "ies" : "y");
     if (r->signature_valid && r->mark_format != FM_MARK_FORMAT)
-        printf("  mark format:    %d (written by filmmark 0.%d.x: still read; re-issue with this "
-               "version for %s)\n", r->mark_format, r->mark_format,
-               fm_format_binds(r->mark_format) ? "the sharper content binding"
+        printf("  mark format:    %d (written by filmmark %s: still read; re-issue with this "
+               "version for %s)\n", r->mark_format,
+               r->mark_format == 6 ? "0.6 to 0.8" : r->mark_format == 5 ? "0.5.x"
+               : r->mark_format == 4 ? "0.4.x" : r->mark_format == 3 ? "0.3.x" : "0.2.x",
+               r->mark_format == 6 ? "format 7's cells, which resist estimation"
+               : fm_format_binds(r->mark_format) ? "the sharper content binding"
                : r->mark_format == 2 ? "the content binding and the stronger code"
                                      : "the content binding");
     if (r->signature_valid && !fm_format_binds(r->mark_format))

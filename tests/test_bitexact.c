@@ -26,7 +26,9 @@
  * moved with the evidence: wmdetect's figures on a real deliverable agreed
  * to 5 digits), and again when the clip's fine sum became the windows' own
  * sums added at the end (fm_accumulator_fine_total: another order of
- * addition).
+ * addition), and again for mark format 7 (every cell of the grid with its
+ * own keyed signs, pattern.h; the windows keep their evidence cell by
+ * cell).
  * Then the tools: wmembed --threads 1 / 3 / FILMMARK_CPU=c give the same
  * decoded deliverable (FFV1), and wmdetect the same JSON.
  */
@@ -54,14 +56,14 @@ typedef struct Case {
 #define HASH_BYTES 16
 
 static const Case cases[] = {
-    { 1920, 1080, 8, 6, 0.5, "928011419dfd4efb81224534470e58f9",
-      "30f0a5d4684f386a24f5576a39795ad4" },
-    { 333, 203, 8, 10, 0.3, "a7b2a79abf4f6c953279204305ac8cba",
-      "0f537e394e06ac8e607cb3ab4ee03f42" },
-    { 642, 361, 10, 8, 0.4, "bcdcea0204c1044ffc03ed3ecb5b5f45",
-      "ec1124d8b6a3f5c0a78612455d91f63e" },
-    { 401, 720, 12, 5, 0.6, "0a4193e8748ed98c71a1c7e38db3a79f",
-      "ba2683e3f9b982149777e64bfc7938a4" },
+    { 1920, 1080, 8, 6, 0.5, "54c3d4f51e073f5f85a5bc20d8225340",
+      "211b486cd9bcae2fd7534d9199ae0f86" },
+    { 333, 203, 8, 10, 0.3, "0061d8e860f9d48b175224b814229f2f",
+      "c0316f57744fc04572975950c6e51d65" },
+    { 642, 361, 10, 8, 0.4, "343f33303c50071f571f7b621cf3c904",
+      "e8e211d904d918df078c1dc2e8777e50" },
+    { 401, 720, 12, 5, 0.6, "0a16b230c742191b43d0a078d3b124ab",
+      "1c00c146773d46086c82cf2a08084849" },
 };
 
 static void hex(const uint8_t *h, char out[2 * HASH_BYTES + 1])
@@ -121,7 +123,7 @@ static void run_case(const Case *c, int threads, char mark_hex[2 * HASH_BYTES + 
     free(total);
     for (int i = 0; i < acc.nwin; i++) {
         if (acc.win[i].slots)
-            hash_floats(&dst, acc.win[i].slots, FM_SLOTS);
+            hash_floats(&dst, acc.win[i].slots, (size_t)acc.nslots);
         if (acc.win[i].fine)
             hash_floats(&dst, acc.win[i].fine, (size_t)acc.fw * acc.fh);
     }

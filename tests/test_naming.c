@@ -473,14 +473,17 @@ Test(naming, recorded_formats_are_scored_under_their_own_mask_only)
     /* all unknown: as before schema 3 */
     FmNamingResult nu, nk, nm;
     cr_assert_eq(fm_name_candidates(ev, NULL, is.cand, NCAND, 0, &nu, &err), 0, "%s", err.msg);
-    cr_assert_eq(nu.masks, 3 * NCAND);
-    cr_assert_eq(nu.hypotheses, 3 * NCAND);
+    cr_assert_eq(nu.masks, FM_NAMING_FORMATS * NCAND);
+    cr_assert_eq(nu.hypotheses, FM_NAMING_FORMATS * NCAND);
     cr_assert_eq(nu.scores[0].index, (size_t)who);
     cr_assert_eq(nu.scores[0].masks, FM_NAMING_FORMATS);
     cr_assert_float_eq(nu.scores[0].z, sqrt(50.0), 1e-4);
     cr_assert_float_eq(nu.scores[0].false_alarm_log10,
-                       fm_gauss_tail_log10(sqrt(50.0)) + log10(h3), 1e-9);
-    cr_assert_eq(nu.named, 0, "z %.3f is under the three-mask bar %.3f", nu.scores[0].z, bar3);
+                       fm_gauss_tail_log10(sqrt(50.0)) +
+                           log10(FM_NAMING_FORMATS * (double)NCAND / 0.9),
+                       1e-9);
+    cr_assert_eq(nu.named, 0, "z %.3f is under the every-mask bar (three masks: %.3f)",
+                 nu.scores[0].z, bar3);
 
     /* all recorded as format 6: one mask each, one-mask bar */
     for (int i = 0; i < NCAND; i++)
@@ -506,17 +509,20 @@ Test(naming, recorded_formats_are_scored_under_their_own_mask_only)
     }
 
     /* mixed: a quarter recorded as 6, half unknown, a quarter recorded as 3,
-     * which naming does not know and scores as unknown: 250 + 3 x 750 pairs */
+     * which naming does not know and scores as unknown: 250 + 750 x
+     * FM_NAMING_FORMATS pairs */
     for (int i = 0; i < NCAND; i++)
         is.cand[i].mark_format = i % 2 ? 0 : i % 4 ? 3 : FM_MARK_FORMAT_TAGGED;
     cr_assert_eq(fm_naming_masks(3), FM_NAMING_FORMATS);
     cr_assert_eq(fm_naming_masks(FM_MARK_FORMAT_TAG_V4), 1);
     cr_assert_eq(fm_name_candidates(ev, NULL, is.cand, NCAND, 0, &nm, &err), 0, "%s", err.msg);
-    cr_assert_eq(nm.masks, NCAND / 4 + 3 * (3 * NCAND / 4));
+    cr_assert_eq(nm.masks, NCAND / 4 + FM_NAMING_FORMATS * (3 * NCAND / 4));
     for (size_t i = 0; i < NCAND; i++)
-        cr_assert_eq(nm.scores[i].masks, nm.scores[i].index % 4 ? 3 : 1);
+        cr_assert_eq(nm.scores[i].masks, nm.scores[i].index % 4 ? FM_NAMING_FORMATS : 1);
     cr_assert_float_eq(nm.scores[0].false_alarm_log10,
-                       fm_gauss_tail_log10(sqrt(50.0)) + log10(2.5 * NCAND / 0.9), 1e-9);
+                       fm_gauss_tail_log10(sqrt(50.0)) +
+                           log10((0.25 + 0.75 * FM_NAMING_FORMATS) * NCAND / 0.9),
+                       1e-9);
     cr_assert_eq(nm.named, 0);
     /* split over several calls (one per key), family counts every call's pairs */
     FmNamingResult nf;

@@ -53,12 +53,12 @@ Test(window_predict, ignores_the_windows_of_its_own_epoch)
     float *a = malloc(sizeof(float) * FM_SLOTS), *b = malloc(sizeof(float) * FM_SLOTS);
     cr_assert(a && b);
     const int w = 12;
-    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, w, a), 1);
+    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, FM_SLOTS, w, a), 1);
     /* an epoch spans 4 windows, 5 with one straddling its start */
     for (int x = w - 4; x <= w + 4; x++)
         for (int k = 0; k < FM_SLOTS; k++)
             c->v[x][k] += 100;
-    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, w, b), 1);
+    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, FM_SLOTS, w, b), 1);
     cr_assert_arr_eq(a, b, sizeof(float) * FM_SLOTS, "the prediction used its own epoch");
     free(a);
     free(b);
@@ -76,7 +76,7 @@ Test(window_predict, scales_to_the_window_frame_count)
         c->v[10][k] = 15;
     float *p = malloc(sizeof(float) * FM_SLOTS);
     cr_assert(p);
-    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, 10, p), 1);
+    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, FM_SLOTS, 10, p), 1);
     for (int k = 0; k < FM_SLOTS; k++)
         cr_assert_float_eq(p[k], 15.0f, 1e-4, "slot %d: %g", k, p[k]);
     free(p);
@@ -94,7 +94,7 @@ Test(window_predict, without_neighbours_predicts_nothing)
         }
     float *p = malloc(sizeof(float) * FM_SLOTS);
     cr_assert(p);
-    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, 12, p), 0);
+    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, FM_SLOTS, 12, p), 0);
     for (int k = 0; k < FM_SLOTS; k++)
         cr_assert_eq(p[k], 0.0f);
     free(p);
@@ -123,7 +123,7 @@ static void fit(int still, float *beta)
             c->v[w][k] = (float)c->win[w].frames * (h + mark[k]) + (float)tu_rng_gauss(&rng);
         }
     }
-    fm_window_predict_fit(&c->acc, c->v, NWIN, scratch, beta);
+    fm_window_predict_fit(&c->acc, c->v, NWIN, FM_SLOTS, scratch, beta);
     free(host);
     free(mark);
     free(scratch);

@@ -10,7 +10,11 @@ deviation and clipped, as the published detector does, so that textured areas
 do not drown the average) and summed: the picture averages away over many
 frames, a mark that repeats does not. Sums are kept per epoch (2 s of master
 time, epochs starting at master time 0; frame i of the copy is at master time
-i / fps). The sums are folded at the tile period (128 mark pixels) into tiles:
+i / fps). The sums are folded at the tile period (128 mark pixels) into tiles,
+unless FM_ATTACK_FOLD=none: then every 'tile' is the whole mark grid, padded
+with zeros to multiples of 128 (384 x 640 at 1080p), each grid position
+estimated on its own (fmattack.py's docstring; the meta records "fold" and
+"period"):
 
   all      every frame                                       (attack a)
   epoch    one tile per epoch, from that epoch's frames      (attack b)
@@ -151,8 +155,8 @@ def main():
     sig = max(sig, 1.0 / np.sqrt(R.shape[1]))
     member = (G > float(np.median(off)) + 4 * sig) & other
     np.fill_diagonal(member, True)
-    est["cluster"] = np.stack([beta[i] * C + R[member[i]].mean(axis=0).reshape(fa.TILE, fa.TILE)
-                               for i in range(K)]).astype(np.float32)
+    est["cluster"] = np.stack([beta[i] * C + R[member[i]].mean(axis=0).reshape(grid.py, grid.px)
+                               for i in range(K)]).astype(np.float32) * grid.live   # the pad stays 0
     cluster_sizes = member.sum(axis=1)
 
     # fdiff: chain least squares over epoch tiles and boundary differences
@@ -167,7 +171,8 @@ def main():
     meta = {"input": os.path.abspath(a.input), "width": W, "height": H, "fps": fps,
             "frames": n, "epoch": a.epoch, "origin": a.origin, "epochs": ks,
             "epoch_frames": [counts[k] for k in ks], "first_frames": n_first,
-            "whiten": not a.no_whiten, "seconds": round(time.time() - t0, 1),
+            "whiten": not a.no_whiten, "fold": fa.FOLD, "period": [grid.py, grid.px],
+            "seconds": round(time.time() - t0, 1),
             "shots": int(shot[-1]) + 1 if len(shot) else 0,
             "cluster_sizes": [int(x) for x in cluster_sizes],
             "cluster_sigma": sig}

@@ -10,6 +10,21 @@ The attacker knows the published design (docs/DESIGN.md), not the key:
     starting at master time 0, 2, 4, ... s).
 Everything here is plain numpy; video goes in and out as raw frames through the
 ffmpeg CLI. Nothing reads a key or calls filmmark code.
+
+Fold period (environment variable FM_ATTACK_FOLD, read once at import):
+  tile (default, or unset)  estimates are folded at the tile period, 128 x 128
+                            mark pixels: the repetitions of the tile over the
+                            picture are averaged into one tile;
+  none                      no folding: the period is the whole mark grid
+                            padded with zeros up to a multiple of 128 in each
+                            direction (360 x 640 at 1080p -> 384 x 640), and
+                            every grid position is estimated on its own (for
+                            format 7, whose 128 x 128 cells each carry their
+                            own keyed signs: folding them averages
+                            independent patterns). This is the embedder's own
+                            period (its plane of cells, sampled with wrap).
+Every 'tile' below (Grid.fold, Grid.upsample, band_labels, the arrays in
+estimate.py's npz) is a PY x PX array of that period (Grid.py, Grid.px).
 """
 import json
 import math
@@ -21,6 +36,17 @@ import numpy as np
 
 TILE = 128          # tile period in mark pixels
 GRID_ROWS = 360     # mark-grid rows over the picture height
+FOLD = os.environ.get("FM_ATTACK_FOLD", "") or "tile"   # 'tile' or 'none' (module docstring)
+if FOLD not in ("tile", "none"):
+    sys.exit("fmattack: FM_ATTACK_FOLD=%s: want 'tile' or 'none'" % FOLD)
+
+
+def fold_period(gh, gw):
+    """(PY, PX), the fold period of a gh x gw mark grid: the tile (FOLD 'tile')
+    or the grid padded up to multiples of the tile (FOLD 'none')."""
+    if FOLD == "none":
+        return -(-gh // TILE) * TILE, -(-gw // TILE) * TILE
+    return TILE, TILE
 
 
 # ----------------------------------------------------------------- video I/O
@@ -176,7 +202,8 @@ def box(a, r):
 
 
 class Grid:
-    """The mark grid of a picture size, and the maps between it and the picture."""
+    """The mark grid of a picture size, and the maps between it and the picture;
+    py x px is the fold period (fold_period): the shape of every tile."""
 
     def __init__(self, width, height):
         self.W, self.H = width, height
@@ -187,10 +214,17 @@ class Grid:
             self.f = 0
             self.Ay = area_matrix(self.gh, height)
             self.Ax = area_matrix(self.gw, width).T.copy()
-        # picture <- tile (periodic bilinear), picture <- cells (clamped)
+        self.py, self.px = fold_period(self.gh, self.gw)
+        # picture <- tile (periodic bilinear), picture <- cells (clamped); with
+        # FOLD 'none' the period covers the grid and only the picture's first
+        # and last row / column wrap: part of the first one's sample comes from
+        # the period's last row / column (the zero pad, or the grid's far edge
+        # where the grid fills the period), part of the last one's from the
+        # pad or, where the grid fills the period, its first; the embedder
+        # samples its plane of cells (the padded grid) the same way
         step = GRID_ROWS / height
-        self.Uy = Bilinear1D(height, TILE, step)
-        self.Ux = Bilinear1D(width, TILE, step)
+        self.Uy = Bilinear1D(height, self.py, step)
+        self.Ux = Bilinear1D(width, self.px, step)
         self.ch, self.cw = self.gh // 2, max(1, self.gw // 2)
         self.cf = 2 * self.f
         if not self.cf:
@@ -198,8 +232,12 @@ class Grid:
             self.Cx = area_matrix(self.cw, width).T.copy()
         self.By = Bilinear1D(height, self.ch)
         self.Bx = Bilinear1D(width, self.cw)
-        # how many grid pixels fall on each tile pixel
-        self.fold_count = self.fold(np.ones((self.gh, self.gw), np.float64))
+        # how many grid pixels fall on each tile pixel (at least 1: with FOLD
+        # 'none' the zero pad gets none, and its folded sums stay 0); live:
+        # the tile pixels that some grid pixel falls on (all but that pad)
+        n = self.fold(np.ones((self.gh, self.gw), np.float64))
+        self.live = n > 0
+        self.fold_count = np.maximum(n, 1.0)
 
     def to_grid(self, y):
         if self.f:
@@ -221,17 +259,18 @@ class Grid:
         return np.clip((g - m) / np.sqrt(v), -3, 3)
 
     def fold(self, g):
-        """Sum a grid-sized array into one TILE x TILE tile (period 128 from the
-        top-left corner)."""
-        ph = -g.shape[0] % TILE
-        pw = -g.shape[1] % TILE
+        """Sum a grid-sized array into one py x px tile (the fold period, from
+        the top-left corner; the grid padded with zeros to whole periods)."""
+        py, px = self.py, self.px
+        ph = -g.shape[0] % py
+        pw = -g.shape[1] % px
         p = np.pad(g, ((0, ph), (0, pw)))
-        return p.reshape(p.shape[0] // TILE, TILE, p.shape[1] // TILE, TILE).sum(axis=(0, 2))
+        return p.reshape(p.shape[0] // py, py, p.shape[1] // px, px).sum(axis=(0, 2))
 
     def unfold(self, tile):
         """The tile repeated over the grid (grid-sized)."""
-        ry = -(-self.gh // TILE)
-        rx = -(-self.gw // TILE)
+        ry = -(-self.gh // self.py)
+        rx = -(-self.gw // self.px)
         return np.tile(tile, (ry, rx))[:self.gh, :self.gw]
 
     def upsample(self, tile):
@@ -375,13 +414,14 @@ BAND_RINGS = 12     # auto-band: rings of the tile's spectrum ...
 BAND_SECTORS = 4    # ... times orientation sectors
 
 
-def band_labels():
-    """Band index of every frequency of a TILE x TILE FFT: radius (in cycles
-    per tile, rings of equal width up to the corner) x orientation (4 sectors
-    of 45 degrees, a frequency and its mirror image in one); the lowest
-    ring, DC included, is bands 0-3."""
-    f = np.fft.fftfreq(TILE) * TILE
-    fy, fx = np.meshgrid(f, f, indexing="ij")
+def band_labels(py=TILE, px=TILE):
+    """Band index of every frequency of a py x px FFT (a tile of the fold
+    period; both multiples of TILE): radius (in cycles per TILE mark pixels,
+    whatever the period, so a band is the same spatial frequencies; rings of
+    equal width up to the corner, 64 cycles each way) x orientation (4
+    sectors of 45 degrees, a frequency and its mirror image in one); the
+    lowest ring, DC included, is bands 0-3."""
+    fy, fx = np.meshgrid(np.fft.fftfreq(py) * TILE, np.fft.fftfreq(px) * TILE, indexing="ij")
     r = np.hypot(fx, fy)
     ring = np.minimum((r / (r.max() + 1e-9) * BAND_RINGS).astype(int), BAND_RINGS - 1)
     ang = np.mod(np.arctan2(fy, fx), np.pi)
@@ -402,8 +442,13 @@ def log(*a):
 
 # ------------------------------------------------- the common attack loop
 def load_estimates(path):
+    """The arrays and meta of estimate.py's npz; exits when they were folded
+    with another FOLD setting than this run's."""
     z = np.load(path)
     meta = json.loads(str(z["meta"]))
+    if meta.get("fold", "tile") != FOLD:
+        sys.exit("fmattack: %s was estimated with FM_ATTACK_FOLD=%s, this run has %s" % (
+            path, meta.get("fold", "tile"), FOLD))
     return z, meta
 
 
@@ -447,7 +492,8 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
     is solved (the estimate holds host texture, which makes 'auto-epoch'
     over-subtract); 'auto-null*F' applies F times that scale; or
     'auto-band[*F]' = the 'auto-null' calibration made for each frequency
-    band of the tile (band_labels) on its own, the epoch's tile rebuilt with
+    band of the tile (band_labels: the same spatial frequencies whatever the
+    fold period) on its own, the epoch's tile rebuilt with
     every band scaled),
     writing PREFIX.<name>.<strength>[.t<start>].mkv.
     The input is decoded once for all estimates and strengths. Returns the
@@ -455,6 +501,11 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
     info = probe(inp)
     W, H, fps = info["width"], info["height"], info["fps"]
     grid = Grid(W, H)
+    for (name, tiles) in estimates:
+        ty, tx = tiles.tiles.shape[-2:]
+        if (ty, tx) != (grid.py, grid.px):
+            sys.exit("fmattack: estimate '%s' is %d x %d, the fold period at %dx%d %d x %d "
+                     "(FM_ATTACK_FOLD=%s)" % (name, ty, tx, W, H, grid.py, grid.px, FOLD))
     results = []
     cache = {}
 
@@ -478,7 +529,7 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
         alphas_ep = {n: [] for (n, _) in estimates}
         alphas_nl = {n: [] for (n, _) in estimates}
         alphas_bd = {n: [] for (n, _) in estimates}
-        labels = band_labels()
+        labels = band_labels(grid.py, grid.px)
         j = 0
 
         def flush(chunk):
@@ -559,7 +610,9 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                             ab = np.where(den > 0, num / np.where(den > 0, den, 1.0), a_all)
                             ab = np.clip(ab, 0.0, 2.0 * a_all)
                             kk = tiles.key(k * tiles.epoch + 1e-6)
-                            band_tile[name][k] = np.real(np.fft.ifft2(ft(kk) * ab[labels].reshape(TILE, TILE)))
+                            scale = ab[labels].reshape(grid.py, grid.px)
+                            # (times live: with FOLD 'none' the pad stays 0)
+                            band_tile[name][k] = np.real(np.fft.ifft2(ft(kk) * scale)) * grid.live
                             alphas_bd[name].append(round(float(np.median(ab[1:])), 4))
                     alphas[name].append(alpha[name])
                     alphas_ep[name] += [round(alpha_ep[name][k], 4) for k in sorted(alpha_ep[name])]

@@ -22,7 +22,9 @@ An attacker who nulls the estimate's projection exactly leaves about
 (1 - rho^2) of the mark's correlation (the part of the mark the estimate does
 not explain), so the median of 1 - rho^2 over the epochs is printed for each:
 the fraction of the mark a perfectly calibrated removal would leave.
-Prints one JSON object.
+With FM_ATTACK_FOLD=none the 'fold' is the whole grid (fmattack.py): rho_fold
+is then rho_nofold over the grid padded with zeros, and the two agree but
+for the pad. Prints one JSON object.
 """
 import argparse
 import json
@@ -94,6 +96,7 @@ def main():
                    "rho_fold_epochs": [round(x, 3) for x in rf],
                    "rho_nofold_epochs": [round(x, 3) for x in rn]}
     out = {"input": os.path.abspath(a.input), "frames": n, "epochs": K, "width": W, "height": H,
+           "fold": fa.FOLD, "period": [grid.py, grid.px],
            "tile_repeats": round(float(np.mean(fc)), 2), "seconds": round(time.time() - t0, 1),
            "estimates": r}
     print(json.dumps(out))

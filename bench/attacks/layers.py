@@ -101,6 +101,8 @@ def main():
     ap.add_argument("--label", nargs=2, action="append", default=[], metavar=("NAME", "FILE"))
     a = ap.parse_args()
 
+    if fa.FOLD != "tile":
+        sys.exit("layers.py: reads 128 x 128 tiles into slots; run it with FM_ATTACK_FOLD unset")
     info = fa.probe(a.marked)
     W, H, fps = info["width"], info["height"], info["fps"]
     grid = fa.Grid(W, H)

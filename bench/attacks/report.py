@@ -21,6 +21,7 @@ ap.add_argument("--copy-excerpts", default="")
 ap.add_argument("--master", default="")
 ap.add_argument("--timing", default="")
 ap.add_argument("--quick", default="0")
+ap.add_argument("--fold", default="", help="the attacker's fold mode (default: the estimate's, else tile)")
 ap.add_argument("--date", default="", help="the run's date (when re-tabulating an earlier run)")
 a = ap.parse_args()
 
@@ -37,6 +38,7 @@ recs = [json.loads(l) for l in open(a.results) if l.strip().startswith("{")]
 embed = load(a.embed) if a.embed else {}
 est = load(a.estimate) if a.estimate else {}
 timing = dict(kv.split("=") for kv in a.timing.split(",") if "=" in kv)
+fold = a.fold or est.get("fold") or "tile"
 
 # (group, attack key, label, kind); kind: remove | copy | baseline
 ROWS = [
@@ -209,6 +211,7 @@ doc = {
     "date": a.date or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
     "commit": a.commit, "tools_commit": a.bin_commit or a.commit, "command": a.command,
     "quick": a.quick == "1", "master": os.path.basename(a.master), "marked_seconds": a.seconds,
+    "fold": fold, "fold_period": est.get("period"),
     "excerpts": a.excerpts, "copy_excerpts": a.copy_excerpts,
     "embed": {k: embed.get(k) for k in ("frames", "width", "height", "luma_psnr_db", "luma_ssim",
                                          "fps", "seconds", "key_fingerprint", "payload")},
@@ -234,9 +237,16 @@ L.append("* Marked copy: the first %s s of `%s` (%s frames, %sx%s, 24 fps; real,
              a.seconds, doc["master"], e.get("frames"), e.get("width"), e.get("height"),
              fmt(e.get("luma_psnr_db"), "%.2f"), fmt(e.get("luma_ssim"), "%.4f"),
              (e.get("payload") or {}).get("title_id"), (e.get("payload") or {}).get("recipient_id")))
+period = " x ".join(str(x) for x in est.get("period") or [])
 L.append("* The attacker estimates from **all** of the marked copy (one pass, `estimate.py`), "
          "knowing the tile period (128 mark pixels = 384 px at 1080p), the 360-row mark grid and "
-         "the 2-s epochs from master time 0; not the key.")
+         "the 2-s epochs from master time 0; not the key. Fold: **%s** (`--fold %s`): %s." % (
+             fold, fold,
+             "the estimates are folded at the tile period (its repetitions over the picture averaged "
+             "into one 128 x 128 tile)" if fold == "tile" else
+             "the estimates are **not folded**: every mark-grid position is estimated on its own "
+             "(one %s array, the grid padded to whole tiles): the fair attacker against format 7, "
+             "whose tile repetitions carry their own signs" % (period or "grid-sized")))
 L.append("* Each attacked copy is judged on 10-s excerpts starting at %s s (copy attacks: unmarked "
          "master after %s s, as `start@pretended master time`: %s), each run through "
          "`wmdetect -k KEY --json` **blind** (no receipt). *Verified* = exit 0 with the issued "

@@ -1,0 +1,169 @@
+#include "cell_view.h"
+
+#include "resample.h"
+
+#include <math.h>
+#include <string.h>
+
+/* +1 / -1 for each bit of a byte, low bit first: one row's cell signs. */
+#define SG(b, l) (((b) >> (l)) & 1 ? -1.0f : 1.0f)
+#define ROW(b) { SG(b, 0), SG(b, 1), SG(b, 2), SG(b, 3), SG(b, 4), SG(b, 5), SG(b, 6), SG(b, 7) }
+#define ROW4(b) ROW(b), ROW((b) + 1), ROW((b) + 2), ROW((b) + 3)
+#define ROW16(b) ROW4(b), ROW4((b) + 4), ROW4((b) + 8), ROW4((b) + 12)
+#define ROW64(b) ROW16(b), ROW16((b) + 16), ROW16((b) + 32), ROW16((b) + 48)
+static const float sign_table[256][FM_CELLS_X] __attribute__((aligned(32))) = { ROW64(0), ROW64(64), ROW64(128), ROW64(192) };
+_Static_assert(FM_CELLS_X == 8, "a row's signs are one byte of the flip word");
+
+static const float *sign_row(unsigned byte)
+{
+    return sign_table[byte & 0xFF];
+}
+
+void fm_cell_view_init(FmCellView *cv, FmCells cells, int kx, int ky)
+{
+    memset(cv, 0, sizeof(*cv));
+    cv->cells = cells;
+    cv->kx = kx;
+    cv->ky = ky;
+    cv->nc = fm_cells_count(cells);
+    cv->lanes = cells.ny * FM_CELLS_X;
+    for (int i = 0; i < cv->nc; i++)
+        cv->lane[i] = i / cells.nx * FM_CELLS_X + fm_cell_id(cells, i, kx, ky) % FM_CELLS_X;
+    for (int y = 0; y < cells.ny; y++)
+        cv->row_shift[y] = (y + ky) % FM_CELLS_Y * FM_CELLS_X;
+}
+
+/* Whole k with lo < -(s + FM_TILE k) < hi: the picture's first mark pixel
+ * (at plane position -(s + FM_TILE k)) between lo and hi; at most n of them,
+ * the ones nearest 0 kept. */
+static void offsets_1d(int s, double lo, double hi, int n, int *klo, int *khi)
+{
+    int a = (int)floor((-hi - s) / FM_TILE) + 1, b = (int)ceil((-lo - s) / FM_TILE) - 1;
+    if (b < a)
+        a = b = 0;
+    while (b - a + 1 > n) {  /* drop the end further from 0 */
+        if (-a > b)
+            a++;
+        else
+            b--;
+    }
+    *klo = a;
+    *khi = b;
+}
+
+void fm_cells_offsets(int mw, int mh, int sx, int sy, FmCells *c, int *kx_lo, int *kx_hi,
+                      int *ky_lo, int *ky_hi)
+{
+    *c = fm_cells_of(mw + sx, mh + sy);
+    /* the picture's first mark pixel X0 = -(s + FM_TILE k): the plane's
+     * centre m / 2 lies inside the picture, X0 < m / 2 < X0 + width */
+    offsets_1d(sx, mw / 2.0 - FM_CELLS_X * FM_TILE, mw / 2.0, FM_CELLS_X, kx_lo, kx_hi);
+    offsets_1d(sy, mh / 2.0 - FM_MARK_HEIGHT, mh / 2.0, FM_CELLS_Y, ky_lo, ky_hi);
+}
+
+void fm_cell_view_init_plain(FmCellView *cv, FmCells cells)
+{
+    fm_cell_view_init(cv, cells, 0, 0);
+    cv->plain = 1;
+}
+
+void fm_cell_view_add(const FmCellView *cv, const float *cells, float scale, float *lanes)
+{
+    for (int i = 0; i < cv->nc; i++) {
+        const float *x = cells + (size_t)i * FM_SLOTS;
+        float *u = lanes + cv->lane[i];
+        for (int k = 0; k < FM_SLOTS; k++)
+            u[(size_t)k * cv->lanes] += scale * x[k];
+    }
+}
+
+void fm_cell_view_normalise(const FmCellView *cv, float *lanes, float *energy)
+{
+    int n = cv->lanes;
+    double ss[FM_NCOEF] = { 0 };
+    for (int k = 0; k < FM_SLOTS; k++)
+        for (int l = 0; l < n; l++)
+            ss[k % FM_NCOEF] += (double)lanes[(size_t)k * n + l] * lanes[(size_t)k * n + l];
+    float f[FM_NCOEF];
+    double blocks = (double)FM_TILE_BLOCKS * FM_TILE_BLOCKS * cv->nc;
+    for (int c = 0; c < FM_NCOEF; c++)
+        f[c] = ss[c] > 0 ? (float)(1 / sqrt(ss[c] / blocks) / sqrt(cv->nc)) : 0;
+    for (int k = 0; k < FM_SLOTS; k++) {
+        float e = 0, t = 0, s = f[k % FM_NCOEF];
+        float *x = lanes + (size_t)k * n;
+        for (int l = 0; l < n; l++) {
+            x[l] *= s;
+            e += x[l] * x[l];
+            t += x[l];
+        }
+        energy[k] = cv->plain ? t * t : e;
+    }
+}
+
+/*
+ * A slot's cells under a flip word, four lanes at a time (GCC's vector
+ * extension: SSE on any x86-64, the same arithmetic elsewhere): summed
+ * lane-wise over the rows, then across the lanes in a fixed order, so the
+ * search and the read (collapse) give the same value to the bit.
+ */
+typedef float v4f __attribute__((vector_size(16)));
+
+static inline v4f load4(const float *p)
+{
+    v4f v;
+    memcpy(&v, p, sizeof(v));
+    return v;
+}
+
+static inline float signed_cells(const FmCellView *cv, const float *x, uint32_t flip)
+{
+    v4f a = { 0, 0, 0, 0 }, b = { 0, 0, 0, 0 };
+    if (cv->plain)
+        flip = 0;
+    for (int y = 0; y < cv->cells.ny; y++) {
+        const float *sg = sign_row(flip >> cv->row_shift[y]);
+        a += load4(x + y * FM_CELLS_X) * load4(sg);
+        b += load4(x + y * FM_CELLS_X + 4) * load4(sg + 4);
+    }
+    a += b;
+    return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
+float fm_cell_view_signed(const FmCellView *cv, const float *x, uint32_t flip)
+{
+    return signed_cells(cv, x, flip);
+}
+
+void fm_cell_view_pilot(const FmCellView *cv, const float *lanes, const float *energy,
+                        const FmEpochPilot *p, double *s, double *q)
+{
+    double ss = 0, qq = 0;
+    for (int r = 0; r < FM_PILOTS; r++) {
+        float t = signed_cells(cv, lanes + (size_t)p->slot[r] * cv->lanes, p->cell_flip[r]);
+        ss += t * p->sign[r];
+        qq += energy[p->slot[r]];
+    }
+    *s = ss;
+    *q = qq;
+}
+
+void fm_cell_view_id(const FmCellView *cv, const float *lanes, const float *energy,
+                     const FmPatternKeys *pk, double *s, double *q)
+{
+    double ss = 0, qq = 0;
+    for (int r = 0; r < FM_CELL_ID_SLOTS; r++) {
+        int k = pk->sync_slot[r];
+        ss += signed_cells(cv, lanes + (size_t)k * cv->lanes, pk->cell_id_flip[r]) *
+              pk->sync_sign[r];
+        qq += energy[k];
+    }
+    *s = ss;
+    *q = qq;
+}
+
+void fm_cell_view_collapse(const FmCellView *cv, const float *lanes,
+                           const uint32_t cell_flip[FM_SLOTS], float out[FM_SLOTS])
+{
+    for (int k = 0; k < FM_SLOTS; k++)
+        out[k] = signed_cells(cv, lanes + (size_t)k * cv->lanes, cell_flip[k]);
+}

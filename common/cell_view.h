@@ -1,0 +1,88 @@
+/*
+ * cell_view.h - format 7's cells as a detector reads them.
+ *
+ * A detector holds a plane's evidence cell by cell (pattern.h: every cell
+ * carries the epoch's tile with its own keyed signs). Before it knows the
+ * epoch it cannot sum the cells, so it keeps each slot's cells side by side
+ * ("lanes"): cell row y of the plane at lanes y * FM_CELLS_X .. + 7, each
+ * cell at the column of its identity (0 where no cell). A flip word's row
+ * byte then gives the signs of a whole row at once (one table lookup, eight
+ * products the compiler vectorises), whatever the cell offset.
+ */
+#ifndef FM_CELL_VIEW_H
+#define FM_CELL_VIEW_H
+
+#include <stdint.h>
+
+#include "pattern.h"
+
+typedef struct FmCellView {
+    FmCells cells;     /* the plane's cells */
+    int kx, ky;        /* the mark's cell at the plane's first one */
+    int nc;            /* fm_cells_count(cells) */
+    int lanes;         /* floats a slot: cells.ny * FM_CELLS_X */
+    int lane[FM_CELLS];            /* of each stored cell (row-major over nx x ny) */
+    int row_shift[FM_CELLS_Y];     /* bit of each row's first identity in a flip word */
+    int plain;         /* formats 2-6: every cell the same tile (no signs) */
+} FmCellView;
+
+void fm_cell_view_init(FmCellView *cv, FmCells cells, int kx, int ky);
+/* A view of marks written before format 7 (every cell carries the same
+ * tile): the cells are summed as they are, which is folding the grid at
+ * the tile period, and a slot's energy is that sum's square. */
+void fm_cell_view_init_plain(FmCellView *cv, FmCells cells);
+
+/*
+ * A plane of mw x mh mark pixels whose sample (x, y) lies at the marked
+ * picture's mark pixel (x + sx + FM_TILE kx, y + sy + FM_TILE ky) for some
+ * whole kx, ky (the sync layer gives sx, sy: where the tiles fall, not which
+ * cells they are): its cells (*c, from its tile offset on) and the kx, ky
+ * that keep the plane's centre inside a marked picture FM_MARK_HEIGHT rows
+ * high and at most FM_CELLS_X * FM_TILE mark pixels wide (a wider one
+ * repeats its cells): a crop (k >= 0) or a picture boxed in a larger frame
+ * (k < 0), nearest the plane's own corner first. Offsets that give the
+ * same cells modulo the period are the same: at most FM_CELLS_X x
+ * FM_CELLS_Y.
+ */
+void fm_cells_offsets(int mw, int mh, int sx, int sy, FmCells *c, int *kx_lo, int *kx_hi,
+                      int *ky_lo, int *ky_hi);
+
+/* Floats of a plane's slots in lanes: FM_SLOTS * cv->lanes. */
+static inline int fm_cell_view_floats(const FmCellView *cv)
+{
+    return FM_SLOTS * cv->lanes;
+}
+
+/* Adds cell-major slot values (nc x FM_SLOTS, as fm_cells_read gives) to
+ * lanes, times scale. */
+void fm_cell_view_add(const FmCellView *cv, const float *cells, float scale, float *lanes);
+
+/*
+ * Scales lanes so that each band has unit variance over all the cells' slots
+ * and the cells summed under any signs have unit variance too (1/sqrt(nc)
+ * more), and writes each slot's energy over its cells (FM_SLOTS floats): the
+ * variance of a pilot sum without a mark (each cell sign is an independent
+ * coin).
+ */
+void fm_cell_view_normalise(const FmCellView *cv, float *lanes, float *energy);
+
+/* One slot's cells (x: cv->lanes floats) summed under a flip word. */
+float fm_cell_view_signed(const FmCellView *cv, const float *x, uint32_t flip);
+
+/* The pilot sum of an epoch (s: the cells under their signs, times the
+ * pilot's) and its variance without a mark (q: the slots' energies). */
+void fm_cell_view_pilot(const FmCellView *cv, const float *lanes, const float *energy,
+                        const FmEpochPilot *p, double *s, double *q);
+
+/* The cell-id layer's sum under this view's offset (s, the cells under
+ * their flip words times the sync signs) and its variance without a mark
+ * (q): s / sqrt(q) is N(0, 1) at a wrong offset (pattern.h). */
+void fm_cell_view_id(const FmCellView *cv, const float *lanes, const float *energy,
+                     const FmPatternKeys *pk, double *s, double *q);
+
+/* Every slot's cells summed under an epoch's signs (FmSlotMap.cell_flip):
+ * FM_SLOTS values, bands at unit variance. */
+void fm_cell_view_collapse(const FmCellView *cv, const float *lanes,
+                           const uint32_t cell_flip[FM_SLOTS], float out[FM_SLOTS]);
+
+#endif
