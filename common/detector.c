@@ -1190,8 +1190,7 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
      * in time: summed over the windows) under every offset, and the
      * CELL_READS strongest read in that order until one verifies (its keyed
      * signs are independent of the pilot's: only the offsets read count in
-     * the hypotheses); the last read is made again for the evidence and the
-     * trace */
+     * the hypotheses) */
     int noff = 0, order[FM_CELLS];
     double idz[FM_CELLS];
     int okx[FM_CELLS] = { 0 }, oky[FM_CELLS] = { 0 };
@@ -1242,35 +1241,37 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
         order[0] = 0;
         idz[0] = 0;
     }
-    int best_kx = okx[order[0]], best_ky = oky[order[0]];
-    if (reads > 1) {
-        FmDetectResult gb = { 0 };
-        d->ev = NULL;
-        for (int i = 0; i < reads; i++) {
-            FmDetectResult go = { .geometry = res->geometry };
-            set_cells(d, cells, okx[order[i]], oky[order[i]]);
-            if ((ret = analyse_windows(d, keys, hyp, expected, &go, NULL, err)) < 0) {
-                if (ret == FM_EFORMAT)
-                    return 0;  /* no window kept fine evidence */
-                return ret;
-            }
-            if (i == 0 || (go.signature_valid && !gb.signature_valid) ||
-                (!gb.signature_valid && go.false_alarm_log10 < gb.false_alarm_log10)) {
-                gb = go;
-                best_kx = okx[order[i]];
-                best_ky = oky[order[i]];
-            }
-            if (go.signature_valid)
-                break;
+    /* the first read keeps its evidence and trace; a later one chosen over
+     * it is read again for them */
+    int best = 0;
+    for (int i = 0; i < reads; i++) {
+        FmDetectResult go = { .geometry = res->geometry };
+        set_cells(d, cells, okx[order[i]], oky[order[i]]);
+        d->ev = i == 0 && ev ? &evg : NULL;
+        if (i == 0 && gtrace)
+            gtrace->n = gtrace->truncated = 0;
+        ret = analyse_windows(d, keys, hyp, expected, &go, i == 0 && trace ? gtrace : NULL, err);
+        if (ret < 0)
+            break;
+        if (i == 0 || (go.signature_valid && !g.signature_valid) ||
+            (!g.signature_valid && go.false_alarm_log10 < g.false_alarm_log10)) {
+            g = go;
+            best = i;
         }
-        sodium_memzero(&gb, sizeof(gb));
+        sodium_memzero(&go, sizeof(go));
+        if (g.signature_valid)
+            break;
     }
-    set_cells(d, cells, best_kx, best_ky);
-    d->ev = ev ? &evg : NULL;
-    g.geometry = res->geometry;
-    if (gtrace)
-        gtrace->n = gtrace->truncated = 0;
-    ret = analyse_windows(d, keys, hyp, expected, &g, trace ? gtrace : NULL, err);
+    if (ret >= 0 && best > 0) {
+        fm_evidence_free(&evg);
+        memset(&g, 0, sizeof(g));
+        g.geometry = res->geometry;
+        set_cells(d, cells, okx[order[best]], oky[order[best]]);
+        d->ev = ev ? &evg : NULL;
+        if (gtrace)
+            gtrace->n = gtrace->truncated = 0;
+        ret = analyse_windows(d, keys, hyp, expected, &g, trace ? gtrace : NULL, err);
+    }
     if (ret == FM_EFORMAT) {
         ret = 0;  /* no window kept fine evidence */
     } else if (ret >= 0 && (g.signature_valid ||

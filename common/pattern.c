@@ -307,10 +307,13 @@ void fm_sync_values(const FmPatternKeys *pk, float values[FM_SLOTS])
         values[pk->sync_slot[r]] = pk->sync_sign[r];
 }
 
-/* The unit-RMS scaling: FM_NCOEF unit coefficients in 64 samples. */
+/* The unit-RMS scaling: FM_NCOEF coefficients in 64 samples, of mean
+ * square 1 but for the sync slots' FM_SYNC_GAIN. */
 static float tile_gain(void)
 {
-    return sqrtf(64.0f / FM_NCOEF);
+    float ms = (FM_SLOTS - FM_SYNC_SLOTS + FM_SYNC_SLOTS * FM_SYNC_GAIN * FM_SYNC_GAIN) /
+               (float)FM_SLOTS;
+    return sqrtf(64.0f / (FM_NCOEF * ms));
 }
 
 static void render_tile(const float values[FM_SLOTS], float *tile, ptrdiff_t stride)

@@ -69,14 +69,14 @@ Test(options, every_tool_has_a_version)
         char *out = NULL;
         const char *argv[] = { tools[i], "--version", NULL };
         cr_assert_eq(tu_run(argv, &out, NULL), 0);
-        cr_assert_not_null(strstr(out, "(filmmark) " FM_VERSION ", mark format 6"), "%s", out);
+        cr_assert_not_null(strstr(out, "(filmmark) " FM_VERSION ", mark format 7"), "%s", out);
         free(out);
         const char *argv2[] = { tools[i], "-V", "--json", NULL };
         cr_assert_eq(tu_run(argv2, &out, NULL), 0);
         json_t *j = json_loads(out, 0, NULL);
         cr_assert_not_null(j, "%s", out);
         cr_assert_str_eq(json_string_value(json_object_get(j, "version")), FM_VERSION);
-        cr_assert_eq(json_integer_value(json_object_get(j, "mark_format")), 6);
+        cr_assert_eq(json_integer_value(json_object_get(j, "mark_format")), 7);
         json_decref(j);
         free(out);
     }

@@ -209,8 +209,8 @@ Test(pattern, slot_values)
     fm_slot_values(map_a, coded, values);   /* tag slots silent until a tag is set */
     for (int k = 0; k < FM_SLOTS; k++) {
         int b = map_a->bit[k];
-        float want = (b == FM_SLOT_TAG ? 0.0f : b < 0 ? 1.0f : coded[b] ? 1.0f : -1.0f) *
-                     map_a->sign[k];
+        float want = (b == FM_SLOT_TAG ? 0.0f : b == FM_SLOT_SYNC ? FM_SYNC_GAIN
+                      : b < 0 ? 1.0f : coded[b] ? 1.0f : -1.0f) * map_a->sign[k];
         cr_assert_eq(values[k], want, "slot %d", k);
     }
     fm_slot_map_set_tag(map_a, tag);
@@ -218,13 +218,15 @@ Test(pattern, slot_values)
     for (int k = 0; k < FM_SLOTS; k++) {
         int b = map_a->bit[k];
         float want = (b == FM_SLOT_TAG ? (tag[fm_slot_tag_bit(map_a, k)] ? 1.0f : -1.0f)
+                      : b == FM_SLOT_SYNC ? FM_SYNC_GAIN
                       : b < 0 ? 1.0f : coded[b] ? 1.0f : -1.0f) * map_a->sign[k];
         cr_assert_eq(values[k], want, "slot %d", k);
     }
     fm_slot_map_set_tag(map_a, NULL);
     fm_slot_values(map_a, NULL, values);   /* pilot only */
     for (int k = 0; k < FM_SLOTS; k++)
-        cr_assert_eq(values[k], map_a->bit[k] < 0 && map_a->bit[k] != FM_SLOT_TAG
+        cr_assert_eq(values[k], map_a->bit[k] == FM_SLOT_SYNC ? FM_SYNC_GAIN * map_a->sign[k]
+                                : map_a->bit[k] < 0 && map_a->bit[k] != FM_SLOT_TAG
                                     ? (float)map_a->sign[k] : 0.0f, "slot %d", k);
     free(coded);
 }
@@ -315,9 +317,9 @@ Test(pattern, tile_has_unit_rms)
         double rms = tile_rms(tile);
         cr_assert_lt(fabs(rms - 1.0), 1e-3, "tile RMS %g", rms);
     }
-    /* all +1 too */
+    /* every slot positive at its amplitude (the sync slots' FM_SYNC_GAIN) too */
     for (int k = 0; k < FM_SLOTS; k++)
-        values[k] = 1.0f;
+        values[k] = map_a->bit[k] == FM_SLOT_SYNC ? FM_SYNC_GAIN : 1.0f;
     fm_tile_render(values, tile);
     cr_assert_lt(fabs(tile_rms(tile) - 1.0), 1e-3, "tile RMS %g", tile_rms(tile));
 }
@@ -414,10 +416,23 @@ Test(pattern, epoch_pilot_matches_the_map)
             cr_assert_eq(map_a->sign[pilot.slot[r]], pilot.sign[r]);
         }
     }
-    /* the sync values are the map's sync slots */
+    /* the sync values are the map's periodic sync slots: the same in every
+     * cell (no flip word); the cell-id slots, signed per cell, are left out */
     fm_sync_values(&pk, values);
-    for (int k = 0; k < FM_SLOTS; k++)
-        cr_assert_eq(values[k], map_a->bit[k] == FM_SLOT_SYNC ? (float)map_a->sign[k] : 0.0f);
+    int periodic = 0, cell_id = 0;
+    for (int k = 0; k < FM_SLOTS; k++) {
+        int sync = map_a->bit[k] == FM_SLOT_SYNC;
+        cr_assert_eq(values[k], sync && !map_a->cell_flip[k] ? (float)map_a->sign[k] : 0.0f);
+        periodic += sync && !map_a->cell_flip[k];
+        cell_id += sync && map_a->cell_flip[k];
+    }
+    cr_assert_eq(periodic, FM_SYNC_SLOTS - FM_CELL_ID_SLOTS);
+    cr_assert_eq(cell_id, FM_CELL_ID_SLOTS);  /* a flip word of 0 has chance 2^-32 */
+    /* the pilot's cell signs are the map's */
+    fm_slot_map_init(map_a, &pk, 49);
+    fm_epoch_pilot(&pk, 49, &pilot);
+    for (int r = 0; r < FM_PILOTS; r++)
+        cr_assert_eq(map_a->cell_flip[pilot.slot[r]], pilot.cell_flip[r], "pilot %d", r);
     fm_pattern_keys_wipe(&pk);
 }
 

@@ -21,6 +21,8 @@
 #include "atomic_file.h"
 #include "keys.h"
 #include "recipients.h"
+#include "naming.h"
+#include "version.h"
 #include "testutil.h"
 
 #define FFMPEG "ffmpeg -nostdin -hide_banner -loglevel error -y"
@@ -620,13 +622,13 @@ static json_t *detect_with(const char *reg, const char *clip, int want_rc)
     return j;
 }
 
-/* A mark too weak for the blind detector (strength 0.18: pilot z ~ 7, no
- * decode) for recipient 7 of title 9, recorded by wmembed in reg, which also
- * gets 200 innocents. */
-static void issue_weak(const char *reg, const char *weak)
+/* A weak mark (strength: 0.15 is too weak for the blind detector of format
+ * 7 on this master, pilot z ~ 7, no decode) for recipient 7 of title 9,
+ * recorded by wmembed in reg, which also gets 200 innocents. */
+static void issue_weak(const char *reg, const char *weak, const char *strength)
 {
     const char *argv[] = { WMEMBED, "-k", key, "-i", master, "-o", weak, "--codec", "ffv1",
-                           "--title-id", "9", "--recipient-id", "7", "--strength", "0.18",
+                           "--title-id", "9", "--recipient-id", "7", "--strength", strength,
                            "--issued", "2026-12-01T00:00Z", "--no-verify", "--registry", reg,
                            "-q", NULL };
     cr_assert_eq(tu_run(argv, NULL, NULL), 0);
@@ -636,7 +638,7 @@ static void issue_weak(const char *reg, const char *weak)
 Test(publish, the_registry_names_a_recipient_blind_decoding_cannot)
 {
     char *reg = tu_path(dir, "reg.sqlite"), *weak = tu_path(dir, "weak.mkv");
-    issue_weak(reg, weak);
+    issue_weak(reg, weak, "0.15");
     const char *blind[] = { WMDETECT, "-k", dkey, "--no-registry", "-q", weak, NULL };
     int brc = tu_run(blind, NULL, NULL);
     cr_assert(brc == 1 || brc == 3, "the blind detector read it (exit %d): too strong a test", brc);
@@ -646,14 +648,16 @@ Test(publish, the_registry_names_a_recipient_blind_decoding_cannot)
     cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 7);
     cr_assert_eq(json_integer_value(json_object_get(j, "candidates_tested")), 201);
     /* wmembed recorded the leaker's format (one mask); the 200 added here
-     * without one are scored under all three */
-    cr_assert_eq(json_integer_value(json_object_get(j, "masks_tested")), 1 + 3 * 200);
+     * without one are scored under every mask */
+    cr_assert_eq(json_integer_value(json_object_get(j, "masks_tested")),
+                 1 + FM_NAMING_FORMATS * 200);
     json_t *named = json_object_get(j, "named");
     cr_assert_eq(json_array_size(named), 1);
     cr_assert_leq(json_number_value(json_object_get(json_array_get(named, 0),
                                                     "false_alarm_log10")), -9.0);
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(named, 0),
-                                                    "recorded_mark_format")), 6);
+                                                    "recorded_mark_format")),
+                 FM_MARK_FORMAT);
     cr_assert_eq(json_integer_value(json_object_get(json_array_get(named, 0), "masks")), 1);
     json_decref(j);
     free(weak);
@@ -685,7 +689,10 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
 {
     char *reg = tu_path(dir, "reg.sqlite"), *weak = tu_path(dir, "weak.mkv"),
          *other = tu_path(dir, "other.mkv"), *forged = tu_path(dir, "forged.mkv");
-    issue_weak(reg, weak);
+    /* strong enough that its pasted change still names it from the registry
+     * under the noise (format 7's blind detector reads the deliverable
+     * itself at this strength) */
+    issue_weak(reg, weak, "0.18");
     cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i mandelbrot=size=640x360:rate=24 -t 3 "
                        "-c:v ffv1 -pix_fmt yuv420p '%s'", other), 0);
     cr_assert_eq(tu_sh(FFMPEG " -i '%s' -i '%s' -i '%s' -filter_complex "
@@ -712,9 +719,11 @@ Test(publish, a_named_message_pasted_on_other_pictures_is_not_accepted)
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "unbound");
     json_decref(j);
     free(clean);
-    /* the deliverable itself is still named, with its content matching */
+    /* the deliverable itself is still identified (read blind, or named from
+     * the registry), with its content matching */
     j = detect_with(reg, weak, 0);
-    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "named");
+    const char *st = json_string_value(json_object_get(j, "status"));
+    cr_assert(st && (!strcmp(st, "named") || !strcmp(st, "verified")), "status %s", st);
     cr_assert(json_is_true(json_object_get(j, "content_match")));
     json_decref(j);
     free(forged);

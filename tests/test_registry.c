@@ -449,7 +449,7 @@ BOTH(export_import_round_trip)
     }
     char *text = export_text(src);
     cr_assert_eq(tu_count_lines(text), 6);
-    cr_assert(strstr(text, "\"mark_format\":6}"), "%s", text);
+    cr_assert(strstr(text, "\"mark_format\":7}"), "%s", text);
     cr_assert(strstr(text, "\"mark_format\":5}"), "%s", text);
     cr_assert(strstr(text, "\"mark_format\":null}"), "%s", text);
 
@@ -546,11 +546,11 @@ BOTH(import_rejects_bad_lines)
         /* a name changed after signing: the receipt disagrees */
         { replace(lines[2], "Jury, O'Brien", "Jury, O'Neill"), FM_ECRYPTO, 1, "names" },
         /* a mark format that is not 1..255 (null or absent: unknown) */
-        { replace(lines[2], "\"mark_format\":6", "\"mark_format\":0"), FM_EFORMAT, 1,
+        { replace(lines[2], "\"mark_format\":7", "\"mark_format\":0"), FM_EFORMAT, 1,
           "mark_format" },
-        { replace(lines[2], "\"mark_format\":6", "\"mark_format\":256"), FM_EFORMAT, 1,
+        { replace(lines[2], "\"mark_format\":7", "\"mark_format\":256"), FM_EFORMAT, 1,
           "mark_format" },
-        { replace(lines[2], "\"mark_format\":6", "\"mark_format\":\"6\""), FM_EFORMAT, 1,
+        { replace(lines[2], "\"mark_format\":7", "\"mark_format\":\"6\""), FM_EFORMAT, 1,
           "mark_format" },
     };
     for (size_t c = 0; c < sizeof(bad) / sizeof(bad[0]); c++) {
@@ -570,8 +570,8 @@ BOTH(import_rejects_bad_lines)
     /* a line of an export written before schema 3 (no mark_format) and one
      * that says null: imported, verified, the format unknown */
     FmImportStats st;
-    char *old = replace(lines[0], ",\"mark_format\":6", "");
-    char *nul = replace(lines[1], "\"mark_format\":6", "\"mark_format\":null");
+    char *old = replace(lines[0], ",\"mark_format\":7", "");
+    char *nul = replace(lines[1], "\"mark_format\":7", "\"mark_format\":null");
     cr_assert_null(strstr(old, "mark_format"));
     char two[16384];
     snprintf(two, sizeof(two), "%s\n%s\n", old, nul);
@@ -1091,7 +1091,7 @@ BOTH(wmregistry_tool)
     cr_assert(strstr(out, "mark format:  unknown"), "%s", out);
     free(out); free(errs);
     cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "show", id_a, NULL), 0, "%s", errs);
-    cr_assert(strstr(out, "mark format:  6\n"), "%s", out);
+    cr_assert(strstr(out, "mark format:  7\n"), "%s", out);
     free(out); free(errs);
     cr_assert_eq(run_tool(&out, &errs, "--registry", loc, "show", "99", NULL), 1);
     cr_assert_str_eq(errs, "wmregistry: no issuance 99 in the registry\n");
