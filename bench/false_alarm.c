@@ -145,7 +145,7 @@ static void make_key(FmKey *key, uint64_t seed)
 }
 
 /* ---- the nominal-grid statistic, as detector.c computes it ----
- * (its band normalisation is the library's, fm_normalise_bands, and so is
+ * (its band normalisation is the library's, fm_cell_view_normalise, and so is
  * the 0.5 front end's temporal host prediction removed from each window,
  * fm_window_predict with beta from fm_window_predict_fit; the stretch
  * search is detector.c's search_stretch() without the runners-up it keeps

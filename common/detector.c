@@ -95,18 +95,6 @@ double fm_gauss_z_for_tail_log10(double lp)
     return 0.5 * (lo + hi);
 }
 
-void fm_normalise_bands(float *v)
-{
-    for (int c = 0; c < FM_NCOEF; c++) {
-        double ss = 0;
-        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
-            ss += (double)v[b * FM_NCOEF + c] * v[b * FM_NCOEF + c];
-        float inv = ss > 0 ? (float)(1 / sqrt(ss / (FM_TILE_BLOCKS * FM_TILE_BLOCKS))) : 0;
-        for (int b = 0; b < FM_TILE_BLOCKS * FM_TILE_BLOCKS; b++)
-            v[b * FM_NCOEF + c] *= inv;
-    }
-}
-
 /* The epochs of one stretch of windows: which epoch its first group is, and
  * where the epoch boundaries fall among its windows. */
 typedef struct Hypothesis {

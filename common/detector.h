@@ -174,10 +174,6 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                     const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
                     FmStrengthTrace *trace, FmError *err);
 
-/* Scales each coefficient position of one epoch's slot values
- * (FM_TILE_BLOCKS^2 x FM_NCOEF) to unit variance, as the detector does. */
-void fm_normalise_bands(float *v);
-
 /* The binding of a format-5 mark from the pairs of `n` anchors (content_tag.h:
  * FmBind): the best anchor (a confirmed one first, then the highest z)
  * into res's bind_* fields and content_bound (content_mismatch is the
