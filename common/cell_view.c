@@ -1,9 +1,9 @@
 #include "cell_view.h"
 
-#include "resample.h"
-
 #include <math.h>
 #include <string.h>
+
+#include "resample.h"
 
 /* +1 / -1 for each bit of a byte, low bit first: one row's cell signs. */
 #define SG(b, l) (((b) >> (l)) & 1 ? -1.0f : 1.0f)
@@ -11,7 +11,9 @@
 #define ROW4(b) ROW(b), ROW((b) + 1), ROW((b) + 2), ROW((b) + 3)
 #define ROW16(b) ROW4(b), ROW4((b) + 4), ROW4((b) + 8), ROW4((b) + 12)
 #define ROW64(b) ROW16(b), ROW16((b) + 16), ROW16((b) + 32), ROW16((b) + 48)
-static const float sign_table[256][FM_CELLS_X] __attribute__((aligned(32))) = { ROW64(0), ROW64(64), ROW64(128), ROW64(192) };
+static const float sign_table[256][FM_CELLS_X] __attribute__((aligned(32))) = {
+    ROW64(0), ROW64(64), ROW64(128), ROW64(192)
+};
 _Static_assert(FM_CELLS_X == 8, "a row's signs are one byte of the flip word");
 
 static const float *sign_row(unsigned byte)
