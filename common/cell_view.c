@@ -79,6 +79,13 @@ void fm_cell_view_add(const FmCellView *cv, const float *cells, float scale, flo
     }
 }
 
+void fm_cell_view_load(const FmCellView *cv, const float *cells, float *lanes, float *energy)
+{
+    memset(lanes, 0, sizeof(float) * (size_t)fm_cell_view_floats(cv));
+    fm_cell_view_add(cv, cells, 1.0f, lanes);
+    fm_cell_view_normalise(cv, lanes, energy);
+}
+
 void fm_cell_view_normalise(const FmCellView *cv, float *lanes, float *energy)
 {
     int n = cv->lanes;

@@ -66,6 +66,17 @@ void fm_cell_view_add(const FmCellView *cv, const float *cells, float scale, flo
  */
 void fm_cell_view_normalise(const FmCellView *cv, float *lanes, float *energy);
 
+/* Lanes from cell-major slot values alone (zeroed, fm_cell_view_add,
+ * fm_cell_view_normalise). */
+void fm_cell_view_load(const FmCellView *cv, const float *cells, float *lanes, float *energy);
+
+/* A cell offset k of fm_cells_offsets (may be negative) as the mark's cell
+ * column (n = FM_CELLS_X) or row (n = FM_CELLS_Y): k modulo n, 0 .. n-1. */
+static inline int fm_cell_wrap(int k, int n)
+{
+    return (k % n + n) % n;
+}
+
 /* One slot's cells (x: cv->lanes floats) summed under a flip word. */
 float fm_cell_view_signed(const FmCellView *cv, const float *x, uint32_t flip);
 

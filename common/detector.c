@@ -1184,8 +1184,8 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
     int okx[FM_CELLS] = { 0 }, oky[FM_CELLS] = { 0 };
     for (int ky = ky_lo; ky <= ky_hi; ky++)
         for (int kx = kx_lo; kx <= kx_hi && noff < FM_CELLS; kx++) {
-            okx[noff] = ((kx % FM_CELLS_X) + FM_CELLS_X) % FM_CELLS_X;
-            oky[noff] = ((ky % FM_CELLS_Y) + FM_CELLS_Y) % FM_CELLS_Y;
+            okx[noff] = fm_cell_wrap(kx, FM_CELLS_X);
+            oky[noff] = fm_cell_wrap(ky, FM_CELLS_Y);
             noff++;
         }
     int reads = noff < CELL_READS ? noff : CELL_READS;
@@ -1209,9 +1209,7 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
             FmCellView cv;
             double cs, cq;
             fm_cell_view_init(&cv, cells, okx[i], oky[i]);
-            memset(lanes, 0, sizeof(float) * (size_t)fm_cell_view_floats(&cv));
-            fm_cell_view_add(&cv, total, 1.0f, lanes);
-            fm_cell_view_normalise(&cv, lanes, energy);
+            fm_cell_view_load(&cv, total, lanes, energy);
             fm_cell_view_id(&cv, lanes, energy, &d->pk, &cs, &cq);
             idz[i] = cq > 0 ? cs / sqrt(cq) : 0;
             order[i] = i;

@@ -158,9 +158,7 @@ static void candidate_lanes(FmCellView *cv, FmCells cl, int kx, int ky, const fl
                             float *lanes, float *energy)
 {
     fm_cell_view_init(cv, cl, kx, ky);
-    memset(lanes, 0, sizeof(float) * (size_t)fm_cell_view_floats(cv));
-    fm_cell_view_add(cv, cells, 1.0f, lanes);
-    fm_cell_view_normalise(cv, lanes, energy);
+    fm_cell_view_load(cv, cells, lanes, energy);
 }
 
 /* Soft coded bits of normalised slot values under an epoch, each band
@@ -440,8 +438,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
         candidate_cells(pic, &cand[c], w->plane, w->cells, &cl, &kx_lo, &kx_hi, &ky_lo, &ky_hi);
         for (int ky = ky_lo; ky <= ky_hi; ky++)
             for (int kx = kx_lo; kx <= kx_hi; kx++) {
-                int nkx = ((kx % FM_CELLS_X) + FM_CELLS_X) % FM_CELLS_X;
-                int nky = ((ky % FM_CELLS_Y) + FM_CELLS_Y) % FM_CELLS_Y;
+                int nkx = fm_cell_wrap(kx, FM_CELLS_X), nky = fm_cell_wrap(ky, FM_CELLS_Y);
                 double is, iq;
                 candidate_lanes(&cv, cl, nkx, nky, w->cells, v, w->energy);
                 fm_cell_view_id(&cv, v, w->energy, &sk->pk, &is, &iq);
