@@ -1237,6 +1237,10 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
         if (i == 0 && gtrace)
             gtrace->n = gtrace->truncated = 0;
         ret = analyse_windows(d, keys, hyp, expected, &go, i == 0 && trace ? gtrace : NULL, err);
+        if (getenv("FM_TRACE"))
+            fprintf(stderr, "TRACE al step %.4f %.4f rot %.2f shift %d %d warp %d score %.3f | off %d,%d idz %.1f | z %.1f sig %d ber %.3f\n",
+                    al->step_x, al->step_y, al->rotation_deg, al->shift_x, al->shift_y, al->warp, al->score,
+                    okx[order[i]], oky[order[i]], idz[order[i]], go.pilot_z, go.signature_valid, go.raw_ber);
         if (ret < 0)
             break;
         if (i == 0 || (go.signature_valid && !g.signature_valid) ||

@@ -7,9 +7,6 @@
 
 #include "homography.h"
 
-#define MIN_ROTATION_DEG 0.2  /* smaller angles are read without turning back */
-#define MAX_ROTATION_DEG 3.0
-#define ROTATION_MIN_STEP 0.75  /* shortest period whose angle is measured */
 #define NCAND 4              /* period candidates kept per axis */
 #define MIN_MARK_STEP 0.5    /* fine samples per mark pixel searched: from a */
 #define MAX_MARK_STEP 6.0    /* 2:1 squeeze at 360 rows to a 1/3-height crop */
@@ -434,70 +431,6 @@ static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment
         *best = local;
 }
 
-/* The autocorrelation (cyclic PW x PH array) at lag (x, y), bilinear,
- * as a z-like score: divided by the square root of the overlap of the
- * W x H evidence with itself at that lag (the spread of a lag's sum of
- * unrelated products grows as that root); 0 outside the evidence. */
-static double lag_score(const float *ac, int PW, int PH, int W, int H, double x, double y)
-{
-    double ox = W - fabs(x), oy = H - fabs(y);
-    if (ox < 1 || oy < 1)
-        return 0;
-    int x0 = (int)floor(x), y0 = (int)floor(y);
-    double fx = x - x0, fy = y - y0, v = 0;
-    for (int j = 0; j < 2; j++)
-        for (int i = 0; i < 2; i++) {
-            const float *row = ac + (size_t)(((y0 + j) % PH + PH) % PH) * PW;
-            v += (i ? fx : 1 - fx) * (j ? fy : 1 - fy) * row[((x0 + i) % PW + PW) % PW];
-        }
-    return v / sqrt(ox * oy);
-}
-
-#define ROTATION_GRID_DEG 0.05   /* angles tried */
-#define ROTATION_LAG_STEP 0.25   /* periods tried, fine samples */
-#define ROTATION_HARMONICS 4     /* multiples of a period summed */
-
-/*
- * Angle (degrees) by which the mark's period lattice is turned: the tile
- * repeats along both of its axes, so the autocorrelation of the evidence
- * has peaks at every multiple of the period along the x axis and of the
- * (possibly other) period along the y axis, all turned by the same angle.
- * For each angle, the best period along each axis is scored by the sum of
- * the scores at its first multiples (those inside 4/5 of the evidence),
- * and the angle with the highest sum over both axes wins. A static,
- * textured picture puts single strong peaks at long lags (its own
- * repeating structure), which the old estimate (the strongest peak near
- * the x axis alone) took for the mark: a 1 deg turn of the static
- * 768x576 street camera read as 2.45 deg.
- */
-static double rotation_estimate(const float *ac, int PW, int PH, int W, int H, int lo,
-                                int hi_x, int hi_y)
-{
-    double best = -INFINITY, angle = 0;
-    int nang = (int)lround(MAX_ROTATION_DEG / ROTATION_GRID_DEG);
-    for (int a = -nang; a <= nang; a++) {
-        double deg = a * ROTATION_GRID_DEG, c = cos(deg * M_PI / 180), sn = sin(deg * M_PI / 180);
-        double total = 0;
-        for (int axis = 0; axis < 2; axis++) {
-            int hi = axis ? hi_y : hi_x, extent = axis ? H : W;
-            double ux = axis ? -sn : c, uy = axis ? c : sn, axis_best = 0;
-            for (double d = lo; d <= hi; d += ROTATION_LAG_STEP) {
-                double sum = 0;
-                for (int k = 1; k <= ROTATION_HARMONICS && k * d <= extent * 4 / 5; k++)
-                    sum += lag_score(ac, PW, PH, W, H, k * d * ux, k * d * uy);
-                if (sum > axis_best)
-                    axis_best = sum;
-            }
-            total += axis_best;
-        }
-        if (total > best) {
-            best = total;
-            angle = deg;
-        }
-    }
-    return angle;
-}
-
 /* ---------------------------------------------------------------- perspective */
 
 #define WARP_ITERATIONS 4
@@ -868,9 +801,6 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     float *pad = fftwf_malloc(sizeof(float) * npad);
     fftwf_complex *spec = fftwf_malloc(sizeof(fftwf_complex) * ncpad);
     float *power = NULL, *total = NULL;  /* total: all frames' fine evidence */
-    float *power_diff = NULL, *ac_diff = NULL;  /* of consecutive groups' differences */
-    fftwf_complex *prev = NULL;
-    int diffs = 0;
     int ret = search_open(&s, acc, pilot_tile, &total);
 
     memset(best, 0, sizeof(*best));
@@ -880,17 +810,16 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
         goto end;
     }
 
-    /* 1. autocorrelation of the evidence. Only the sync layer is the same
-     * in every frame; the epoch layers are periodic too, but each only
-     * within its epoch: so the power spectra of the epochs' own sums are
-     * added (the windows that kept fine evidence, grouped by epoch length),
-     * which keeps every layer's period peak. */
+    /* 1. autocorrelation of the evidence: the power spectra of the epochs'
+     * own sums (the windows that kept fine evidence, grouped by epoch
+     * length) are added. In format 7 only the periodic sync layer repeats
+     * at the tile's period (the epoch layers' keyed cell signs take their
+     * lattice away on purpose), so the picture's own structure is what
+     * competes with it. */
     fftwf_plan p1 = fftwf_plan_dft_r2c_2d(PH, PW, pad, spec, FFTW_ESTIMATE);
     fftwf_plan p2 = fftwf_plan_dft_c2r_2d(PH, PW, spec, pad, FFTW_ESTIMATE);
     power = calloc(ncpad, sizeof(float));
-    power_diff = calloc(ncpad, sizeof(float));
-    prev = fftwf_malloc(sizeof(fftwf_complex) * ncpad);
-    if (!power || !power_diff || !prev) {
+    if (!power) {
         fftwf_destroy_plan(p1);
         fftwf_destroy_plan(p2);
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
@@ -898,10 +827,8 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     }
     int per_group = (int)(FM_EPOCH_SECONDS / FM_WINDOW_SECONDS + 0.5);
     int nfine = acc->nwin < FM_FINE_WINDOWS ? acc->nwin : FM_FINE_WINDOWS, groups = 0;
-    long prev_frames = 0;
     for (int g0 = 0; g0 < nfine || (g0 == 0 && nfine == 0); g0 += per_group) {
         int any = 0;
-        long frames = 0;
         memset(pad, 0, sizeof(float) * npad);
         for (int w = g0; w < g0 + per_group && w < nfine; w++) {
             if (!acc->win[w].fine)
@@ -912,7 +839,6 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
                 for (int x = 0; x < W; x++)
                     row[x] += src[x];
             }
-            frames += acc->win[w].frames;
             any = 1;
         }
         if (!any) {   /* no window kept fine evidence: the sum of all frames */
@@ -924,23 +850,6 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
         fftwf_execute(p1);
         for (size_t i = 0; i < ncpad; i++)
             power[i] += spec[i][0] * spec[i][0] + spec[i][1] * spec[i][1];
-        /* consecutive groups' mean pictures differ by the epoch layers'
-         * change (groups are an epoch long: two of them never hold the same
-         * mix of epochs), while a static picture cancels */
-        if (any && frames > 0) {
-            double a = 1.0 / (double)frames;
-            for (size_t i = 0; i < ncpad; i++) {
-                double re = spec[i][0] * a, im = spec[i][1] * a;
-                if (prev_frames) {
-                    double dr = re - prev[i][0], di = im - prev[i][1];
-                    power_diff[i] += (float)(dr * dr + di * di);
-                }
-                prev[i][0] = (float)re;
-                prev[i][1] = (float)im;
-            }
-            diffs += prev_frames > 0;
-            prev_frames = frames;
-        }
         groups++;
     }
     for (size_t i = 0; i < ncpad; i++) {
@@ -948,20 +857,6 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
         spec[i][1] = 0;
     }
     fftwf_execute(p2);
-    if (diffs > 0) {
-        ac_diff = fftwf_malloc(sizeof(float) * npad);
-        if (!ac_diff) {
-            fftwf_destroy_plan(p1);
-            fftwf_destroy_plan(p2);
-            ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
-            goto end;
-        }
-        for (size_t i = 0; i < ncpad; i++) {
-            spec[i][0] = power_diff[i];
-            spec[i][1] = 0;
-        }
-        fftwf_execute_dft_c2r(p2, spec, ac_diff);
-    }
     fftwf_destroy_plan(p1);
     fftwf_destroy_plan(p2);
 
@@ -1027,33 +922,11 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     s.evidence = total;
     search_steps(&s, steps, nsteps, best, nsq);
 
-    /* 4. rotation: the period lattice turned by the angle, read from the
-     * differences between epochs where there are two or more */
-    /* (from the old floor of 0.75 fine samples per mark pixel: short lags
-     * carry the picture's own structure, and the rotation search is costly) */
-    double angle = rotation_estimate(ac_diff ? ac_diff : pad, PW, PH, W, H,
-                                     (int)(FM_TILE * ROTATION_MIN_STEP), hi_x, hi_y);
-    if (fabs(angle) >= MIN_ROTATION_DEG) {
-        for (int sign = -1; sign <= 1; sign += 2) {
-            float *rot = rotated(acc, total, sign * angle);
-            if (!rot) {
-                ret = fm_error_set(err, FM_ENOMEM, "out of memory in the geometry search");
-                goto end;
-            }
-            s.evidence = rot;
-            s.rotation_deg = sign * angle;
-            search_steps(&s, steps, nsteps, best, 0);
-            free(rot);
-        }
-    }
     best->hypotheses = (double)s.evaluated * FM_TILE * FM_TILE;
     if (best->score <= 0)
         ret = fm_error_set(err, FM_ENOTFOUND, "clip too small for the geometry search");
 end:
     free(power);
-    free(power_diff);
-    fftwf_free(prev);
-    fftwf_free(ac_diff);
     fftwf_free(pad);
     fftwf_free(spec);
     search_close(&s);

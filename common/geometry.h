@@ -11,11 +11,12 @@
  *      resampled onto that mark grid and folded into one tile, and an FFT
  *      cross-correlation with the keyed pilot finds the cyclic shift;
  *   3. the best candidate's steps are refined by small local changes;
- *   4. a rotated copy has its period peaks off the axes: their angle gives
- *      the rotation, and steps 2-3 run again on the evidence turned back;
- *   5. (fm_geometry_search_warp) a copy seen in perspective: steps 2-3 on the
- *      centre of the clip alone, then the tile's local offset in patches
- *      across the frame, and a projective map fitted to them (homography.h).
+ *   4. (fm_geometry_search_warp) a copy seen in perspective or turned:
+ *      steps 2-3 on the centre of the clip alone, then the tile's local
+ *      offset in patches across the frame, and a projective map fitted to
+ *      them (homography.h). Until format 6 a turn was also read from the
+ *      angle of the epoch layers' period lattice; format 7's cell signs
+ *      take that lattice away, and turns are read through this map.
  */
 #ifndef FM_GEOMETRY_H
 #define FM_GEOMETRY_H
