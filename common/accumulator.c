@@ -43,6 +43,7 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     acc->fine = malloc(sizeof(float) * nf);
     acc->grid = malloc(sizeof(float) * n);
     acc->cells = fm_cells_of(acc->gw, acc->gh);
+    fm_accumulator_set_max_seconds(acc, FM_DEFAULT_READ_SECONDS);
     acc->nslots = FM_SLOTS * fm_cells_count(acc->cells);
     acc->tile = malloc(sizeof(float) * FM_TILE * FM_TILE * fm_cells_count(acc->cells));
     acc->slots = malloc(sizeof(float) * acc->nslots);
@@ -155,17 +156,26 @@ int fm_accumulator_set_threads(FmAccumulator *acc, int threads)
     return ret;
 }
 
+void fm_accumulator_set_max_seconds(FmAccumulator *acc, double seconds)
+{
+    double w = ceil(seconds / FM_WINDOW_SECONDS);
+    acc->max_windows = !(w >= 1) ? 1 : w > 1000000 ? 1000000 : (int)w;
+}
+
+/* The window index of clip time t (a frame before the first one, from
+ * reordered timestamps, joins window 0). */
+static long window_index(const FmAccumulator *acc, double t)
+{
+    double rel = (t - (acc->frames ? acc->t_origin : t)) / FM_WINDOW_SECONDS;
+    return rel > 0 ? (rel > 2e9 ? 2000000000L : (long)floor(rel + 1e-9)) : 0;
+}
+
 /* The window of clip time t, created (with the ones before it) if new. */
 static FmWindow *window_at(FmAccumulator *acc, double t)
 {
+    long w = window_index(acc, t);
     if (!acc->frames)
         acc->t_origin = t;
-    double rel = (t - acc->t_origin) / FM_WINDOW_SECONDS;
-    /* a frame before the first one (reordered timestamps) joins window 0;
-     * absurd gaps are refused rather than allocated */
-    long w = rel > 0 ? (long)floor(rel + 1e-9) : 0;
-    if (w > 1000000)
-        return NULL;
     if (w >= acc->capwin) {
         long cap = acc->capwin ? acc->capwin : 16;
         while (cap <= w)
@@ -248,6 +258,10 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
 {
     if (!isfinite(t))
         return fm_error_set(err, FM_EINVAL, "frame time is not a number");
+    if (window_index(acc, t) >= acc->max_windows) {
+        acc->frames_left_out++;
+        return 0;
+    }
     FmWindow *win = window_at(acc, t);
     if (!win)
         return fm_error_set(err, FM_ENOMEM, "out of memory for detection windows");

@@ -36,6 +36,11 @@
 #define FM_WINDOW_SECONDS 0.5
 /* Windows that keep fine-grid evidence (the first 12 s of the clip). */
 #define FM_FINE_WINDOWS 24
+/* Clip time whose evidence an accumulator keeps unless told otherwise
+ * (fm_accumulator_set_max_seconds): format 7 keeps every cell's slots a
+ * window (300 KB at 16:9), so a whole feature would take gigabytes; five
+ * minutes hold about 180 MB at 16:9 and verify a copy many times over. */
+#define FM_DEFAULT_READ_SECONDS 300.0
 
 typedef struct FmWindow {
     double t_first, t_last;  /* seconds, of the first and last frame in it */
@@ -72,6 +77,8 @@ typedef struct FmAccumulator {
     double t_origin;         /* clip time of window 0's start */
     FmWindow *win;           /* windows 0 .. nwin-1 of clip time */
     int nwin, capwin;
+    int max_windows;         /* windows of clip time that may keep evidence */
+    long frames_left_out;    /* frames past them, not read */
     /* per-frame machinery: kernels, slice threads and their scratch */
     const FmDsp *dsp;
     FmPool *pool;
@@ -88,11 +95,16 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
  * the same bit for bit whatever the count. Returns 0 or FM_ENOMEM (then the
  * accumulator keeps working on one thread). */
 int fm_accumulator_set_threads(FmAccumulator *acc, int threads);
+/* Keeps the evidence of the first seconds of clip time (from the first
+ * frame added; FM_DEFAULT_READ_SECONDS unless set): later frames are left
+ * out (acc->frames_left_out counts them; fm_accumulator_add returns 0). */
+void fm_accumulator_set_max_seconds(FmAccumulator *acc, double seconds);
 void fm_accumulator_free(FmAccumulator *acc);
 /* The fine-grid evidence summed over all frames (fw*fh floats to out): the
  * windows' own fine sums plus the rest. */
 void fm_accumulator_fine_total(const FmAccumulator *acc, float *out);
-/* Adds one luma plane (8-bit or uint16 samples) shown at t seconds. */
+/* Adds one luma plane (8-bit or uint16 samples) shown at t seconds; a
+ * frame past the accumulator's clip time is left out (returns 0). */
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                        int bit_depth, double t, FmError *err);
 

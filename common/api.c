@@ -391,7 +391,9 @@ FM_API int filmmark_detect_file(const FilmmarkKeys *keys, const char *path,
     FmClipFrames cf;
     AVFrame *frame;
     double t;
-    fm_clip_frames_init(&cf, reader, o.start, o.duration);
+    double read_seconds = o.duration > 0 ? o.duration : FM_DEFAULT_READ_SECONDS;
+    fm_accumulator_set_max_seconds(&acc, read_seconds + FM_WINDOW_SECONDS);
+    fm_clip_frames_init(&cf, reader, o.start, read_seconds);
     /* decoding runs ahead on its own thread while the detector works */
     if ((r = fm_clip_frames_read_ahead(&cf, FM_READ_AHEAD_DEPTH, &e)) < 0)
         goto fail;

@@ -33,8 +33,10 @@ int fm_clip_frames_next(FmClipFrames *cf, AVFrame **frame, double *t, FmError *e
     if (isnan(cf->t_origin))
         cf->t_origin = s - cf->start;
     s -= cf->t_origin;
-    if (cf->duration > 0 && s - cf->start >= cf->duration)
+    if (cf->duration > 0 && s - cf->start >= cf->duration) {
+        cf->cut = 1;
         return 0;
+    }
     cf->frames++;
     *t = s;
     return 1;

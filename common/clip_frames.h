@@ -18,6 +18,7 @@ typedef struct FmClipFrames {
     double duration;            /* > 0: frames at or past start + duration end the clip */
     double t_origin;            /* NAN until the first frame */
     long frames;                /* frames returned so far */
+    int cut;                    /* the duration ended the clip before its end */
     FmReadAhead *ahead;         /* fm_clip_frames_read_ahead(), else NULL */
 } FmClipFrames;
 

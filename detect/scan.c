@@ -229,6 +229,8 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
         luma = fm_frame_luma(frame, &stride);
         if ((ret = fm_accumulator_add(&acc, luma, stride, info->bit_depth, t - t0, err)) < 0)
             goto end;
+        if (acc.frames_left_out)  /* past the clip time a scan reads (accumulator.h) */
+            break;
         f->frames++;
     } while ((r = fm_reader_next(rd, &frame, err)) > 0);
     if ((ret = r) < 0)

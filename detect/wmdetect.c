@@ -174,7 +174,7 @@ static void usage(FILE *out)
         "                       and compare the clip's pictures with the content\n"
         "                       fingerprint it records (content match)\n"
         "      --start T        skip the first T of CLIP (seconds or [HH:]MM:SS[.m])\n"
-        "      --duration T     read at most T of it\n"
+        "      --duration T     read at most T of it (default: the first 300 s)\n"
         "      --registry LOC   name the recipient among the messages this registry\n"
         "                       of issued marks records (SQLite file or\n"
         "                       postgresql://...; default $FILMMARK_REGISTRY, else\n"
@@ -218,6 +218,8 @@ typedef struct Provenance {
     char sha256[65];
     char analysed[32];          /* UTC */
     char *command;              /* the command line, shell-quoted where needed */
+    double read_limit;          /* > 0: the default limit ended the read there (seconds
+                                   from the start read), before the clip's end */
 } Provenance;
 
 static char *command_line(int argc, char **argv)
@@ -360,6 +362,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     if (!r->found && !named) {
         printf("%s: no watermark found (%ld frames read, best false-alarm probability %.2g)\n",
                clip, r->frames_read, r->false_alarm_probability);
+        if (pv->read_limit > 0)
+            printf("  read limit:     the first %.0f s of the clip by default (--duration reads "
+                   "more)\n", pv->read_limit);
         identify_text(id, r);
         return;
     }
@@ -404,6 +409,9 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
                r->epoch_signs ? "; each epoch read with its own sign" : "");
     printf("  read from:      %.2f s to %.2f s (%ld frames; %d of %d stretches)\n", r->span[0],
            r->span[1], r->frames_read, r->segments_read, r->segments);
+    if (pv->read_limit > 0)
+        printf("  read limit:     the first %.0f s of the clip by default (--duration reads more)\n",
+               pv->read_limit);
     long pos = lround(r->master_position);
     printf("  master time:    the clip starts near %ld:%02ld:%02ld of the marked master\n",
            pos / 3600, pos / 60 % 60, pos % 60);
@@ -481,6 +489,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "file_sha256", json_string(pv->sha256));
     json_object_set_new(o, "analysed_utc", json_string(pv->analysed));
     json_object_set_new(o, "command", pv->command ? json_string(pv->command) : json_null());
+    json_object_set_new(o, "read_limit_s", pv->read_limit > 0 ? real(pv->read_limit) : json_null());
     json_object_set_new(o, "status", json_string(status_name(r, id, cc)));
     json_object_set_new(o, "found", json_boolean(r->found));
     json_object_set_new(o, "signature_valid", json_boolean(r->signature_valid));
@@ -804,6 +813,9 @@ int main(int argc, char **argv)
     if (fm_accumulator_init(&acc, info->width, info->height, &err) < 0)
         goto fail_err;
     have_acc = 1;
+    /* without --duration, the default's clip time (accumulator.h) */
+    double read_seconds = duration > 0 ? duration : FM_DEFAULT_READ_SECONDS;
+    fm_accumulator_set_max_seconds(&acc, read_seconds + FM_WINDOW_SECONDS);
     if (threads && fm_accumulator_set_threads(&acc, threads) < 0) {
         fm_error_set(&err, FM_ENOMEM, "out of memory starting %d threads", threads);
         goto fail_err;
@@ -818,7 +830,7 @@ int main(int argc, char **argv)
     long frames = 0;
     /* the frames and their times as the library reads them (clip_frames.h) */
     FmClipFrames cf;
-    fm_clip_frames_init(&cf, reader, start, duration);
+    fm_clip_frames_init(&cf, reader, start, read_seconds);
     /* decoding runs ahead on its own thread while the detector works */
     if (fm_clip_frames_read_ahead(&cf, FM_READ_AHEAD_DEPTH, &err) < 0)
         goto fail_err;
@@ -833,6 +845,8 @@ int main(int argc, char **argv)
         fm_progress_update(&prog, frames, "reading");
     }
     fm_clip_frames_end(&cf);   /* the reader is ours again */
+    if (cf.cut && duration <= 0)
+        pv.read_limit = read_seconds;
     fm_progress_end_frames(&prog, frames);
     if (r < 0)
         goto fail_err;

@@ -49,7 +49,7 @@ extern "C" {
 /* The version of this header's API: the layout of its structures and the
  * meaning of its functions. Raised whenever either changes; compare it with
  * filmmark_api_version() (the library's) before using anything else. */
-#define FM_API_VERSION 2
+#define FM_API_VERSION 3
 
 /* Marks the functions the library exports. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -142,9 +142,10 @@ typedef struct FilmmarkGeometry {
     double offset_x, offset_y;    /* a tile corner of the marked picture, clip pixels */
     int flip_h, flip_v;           /* mirrored */
     double rotation_deg;
-    int perspective;              /* read through a projective map (a picture filmed at
-                                     an angle, keystoned): the figures above are those
-                                     at the clip's centre (FM_API_VERSION 2) */
+    int perspective;              /* read through a map fitted to patches of the frame
+                                     (a picture filmed at an angle, keystoned; since
+                                     FM_API_VERSION 3 a turned one too): the figures
+                                     above are those at the clip's centre */
 } FilmmarkGeometry;
 
 typedef struct FilmmarkResult {
@@ -217,7 +218,10 @@ FM_API int filmmark_detector_new(FilmmarkDetector **det, const FilmmarkKeys *key
  * bytes apart; bit_depth 8 takes one byte a sample, 9..16 a host-order
  * uint16_t a sample on that scale (FFmpeg's yuv420p10le and the like).
  * pts_seconds: the frame's presentation time (>= 0, finite; the detector
- * finds the mark's timing from it). Returns 0 or a negative code.
+ * finds the mark's timing from it). Evidence is kept for the first 300 s
+ * of clip time from the first frame added (FM_API_VERSION 3: mark format
+ * 7 keeps about 36 MB a minute at 16:9); later frames are taken and left
+ * out. Returns 0 or a negative code.
  */
 FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
                                        ptrdiff_t stride, int bit_depth, double pts_seconds,
@@ -238,7 +242,8 @@ FM_API void filmmark_detector_free(FilmmarkDetector **det);
 
 typedef struct FilmmarkFileOptions {
     double start;       /* seconds to skip (0: from the beginning) */
-    double duration;    /* seconds to read (0: to the end) */
+    double duration;    /* seconds to read (0: the first 300 s; FM_API_VERSION 3,
+                           to the end before) */
     int threads;        /* as filmmark_detector_new */
 } FilmmarkFileOptions;
 

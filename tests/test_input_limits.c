@@ -73,6 +73,53 @@ Test(limits, accumulator_and_embedder_refuse_a_16384x16_picture)
     cr_assert_null(e);
 }
 
+/* Format 7 keeps every cell's slots a window (300 KB at 16:9): a whole
+ * feature would take gigabytes, so evidence is kept for 300 s of clip time
+ * unless told otherwise, and later frames are counted, not read. */
+Test(limits, the_accumulator_keeps_the_first_300_s_of_a_long_clip)
+{
+    FmAccumulator acc;
+    FmError err = { { 0 } };
+    uint8_t luma[160 * 90];
+    memset(luma, 100, sizeof luma);
+    cr_assert_eq(fm_accumulator_init(&acc, 160, 90, &err), 0, "%s", err.msg);
+    static const double times[] = { 0, 100, 299.9, 300.1, 7000, 1e12 };
+    for (size_t i = 0; i < sizeof times / sizeof times[0]; i++)
+        cr_assert_eq(fm_accumulator_add(&acc, luma, 160, 8, 5 + times[i], &err), 0, "%s", err.msg);
+    cr_assert_eq(acc.frames, 3);
+    cr_assert_eq(acc.frames_left_out, 3);
+    cr_assert_eq(acc.nwin, 600);
+    fm_accumulator_set_max_seconds(&acc, 1000);  /* as wmdetect --duration does */
+    cr_assert_eq(fm_accumulator_add(&acc, luma, 160, 8, 5 + 999, &err), 0, "%s", err.msg);
+    cr_assert_eq(acc.frames, 4);
+    fm_accumulator_free(&acc);
+}
+
+/* wmdetect says where its default limit ended the read, and --duration
+ * reads on. */
+Test(limits, wmdetect_reports_its_default_read_limit)
+{
+    char *clip = tu_path(dir, "long.mkv"), *prefix = tu_path(dir, "k"), *key = tu_path(dir, "k.key");
+    cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=s=160x90:r=2:d=305 -c:v ffv1 '%s'", clip), 0);
+    const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix, "--no-passphrase", "-q", NULL };
+    cr_assert_eq(tu_run(kg, NULL, NULL), 0);
+    char *out = NULL;
+    const char *det[] = { FM_BUILD_DIR "/wmdetect", "-k", key, "--no-registry", clip, NULL };
+    cr_assert_eq(tu_run(det, &out, NULL), 1);
+    cr_assert(strstr(out, "(600 frames read"), "%s", out);
+    cr_assert(strstr(out, "read limit:     the first 300 s of the clip by default"), "%s", out);
+    free(out);
+    const char *dj[] = { FM_BUILD_DIR "/wmdetect", "-k", key, "--no-registry", "-q", "--json",
+                         "--duration", "310", clip, NULL };
+    cr_assert_eq(tu_run(dj, &out, NULL), 1);
+    cr_assert(strstr(out, "\"frames_read\": 610"), "%s", out);
+    cr_assert(strstr(out, "\"read_limit_s\": null"), "%s", out);
+    free(out);
+    free(clip);
+    free(prefix);
+    free(key);
+}
+
 /* Before: opened, and wmembed then took 3.2 GB and 70 s for this 57 KB clip. */
 Test(limits, a_16384x16_clip_is_refused_at_open_in_little_memory)
 {
