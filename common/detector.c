@@ -160,6 +160,11 @@ typedef struct Detector {
      * (fm_window_predict_fit), and its scratch */
     float beta[FM_NCOEF];
     float *pred;
+    /* each window of a stretch less its prediction (FM_SLOTS * cells a
+     * window, as many as MAX_GROUPS hold): made once for the stretch's phases;
+     * [resid_w0, resid_w1) is the stretch held (resid_w0 < 0: none) */
+    float *resid;
+    int resid_w0, resid_w1;
     /* read with each epoch's own sign: groups whose pilots show the mark
      * negated are negated (orient_groups) */
     int per_epoch_sign;
@@ -217,21 +222,29 @@ static void set_cells(Detector *d, FmCells c, int kx, int ky)
  * slot's energy over the cells (d->genergy). */
 static int make_groups(Detector *d, int w0, int w1, int phase)
 {
-    int ng = (w1 - 1 - w0 + phase) / PHASES + 1, nc = d->cv.nc;
-    size_t len = (size_t)fm_cell_view_floats(&d->cv);
+    int ng = (w1 - 1 - w0 + phase) / PHASES + 1;
+    size_t len = (size_t)fm_cell_view_floats(&d->cv), n = (size_t)FM_SLOTS * d->cv.nc;
     memset(d->cgroups, 0, sizeof(float) * len * (size_t)ng);
     memset(d->group_frames, 0, sizeof(d->group_frames));
+    if (d->resid_w0 != w0 || d->resid_w1 != w1) {
+        for (int w = w0; w < w1; w++) {
+            float *r = d->resid + (size_t)(w - w0) * n;
+            if (!d->v[w])
+                continue;
+            memcpy(r, d->v[w], sizeof(float) * n);
+            if (fm_window_predict(d->acc, d->v, d->nwin, (int)n, w, d->pred))
+                for (size_t k = 0; k < n; k++)
+                    r[k] -= d->pred[k] * d->beta[k % FM_NCOEF];
+        }
+        d->resid_w0 = w0;
+        d->resid_w1 = w1;
+    }
     for (int w = w0; w < w1; w++) {
         if (!d->v[w])
             continue;
         int g = (w - w0 + phase) / PHASES;
-        float *u = d->cgroups + (size_t)g * len;
-        fm_cell_view_add(&d->cv, d->v[w], 1.0f, u);
-        if (fm_window_predict(d->acc, d->v, d->nwin, FM_SLOTS * nc, w, d->pred)) {
-            for (int k = 0; k < FM_SLOTS * nc; k++)
-                d->pred[k] *= d->beta[k % FM_NCOEF];
-            fm_cell_view_add(&d->cv, d->pred, -1.0f, u);
-        }
+        fm_cell_view_add(&d->cv, d->resid + (size_t)(w - w0) * n, 1.0f,
+                         d->cgroups + (size_t)g * len);
         d->group_frames[g] += (int)d->acc->win[w].frames;
     }
     for (int g = 0; g < ng; g++)
@@ -944,6 +957,7 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
         return fm_error_set(err, FM_EFORMAT, "no video frames to analyse");
     int nseg = (used + SEG_WINDOWS - 1) / SEG_WINDOWS;
     fm_window_predict_fit(d->acc, d->v, d->nwin, FM_SLOTS * d->cv.nc, d->pred, d->beta);
+    d->resid_w0 = d->resid_w1 = -1;  /* new predictions */
     Segment *seg = calloc((size_t)nseg, sizeof(*seg)), *signs = calloc((size_t)nseg, sizeof(*seg));
     if (!seg || !signs) {
         free(seg);
@@ -1336,8 +1350,10 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
+    d->resid = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS * PHASES);
+    d->resid_w0 = d->resid_w1 = -1;
     if (!d->pilots || !d->groups || !d->cgroups || !d->genergy || !d->corr || !d->energy ||
-        !d->pred) {
+        !d->pred || !d->resid) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -1432,6 +1448,7 @@ end:
         free(d->corr);
         free(d->energy);
         free(d->pred);
+        free(d->resid);
         free(d->wcells);
         free(d->prev_cells);
         fm_tag_key_wipe(&d->tk);
