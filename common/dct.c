@@ -15,6 +15,12 @@ static void init_basis(void)
                                   cos((2 * n + 1) * k * M_PI / 16));
 }
 
+const float (*fm_dct_basis(void))[8]
+{
+    pthread_once(&basis_once, init_basis);
+    return (const float (*)[8])basis;
+}
+
 void fm_dct8x8(const float *in, ptrdiff_t stride, float out[64])
 {
     float tmp[64];

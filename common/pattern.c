@@ -5,6 +5,7 @@
 #include <sodium.h>
 
 #include "dct.h"
+#include "dsp.h"
 
 /* coef index = v * 8 + u, ordered by frequency u + v = 1..5 (measured on real
  * footage: adding u + v = 5 beat dropping u + v = 1; see docs/DESIGN.md) */
@@ -319,24 +320,26 @@ static float tile_gain(void)
 static void render_tile(const float values[FM_SLOTS], float *tile, ptrdiff_t stride)
 {
     float gain = tile_gain();
+    const FmDsp *dsp = fm_dsp_get();
     for (int by = 0; by < FM_TILE_BLOCKS; by++)
         for (int bx = 0; bx < FM_TILE_BLOCKS; bx++) {
             float coef[64] = { 0 };
             const float *v = values + (by * FM_TILE_BLOCKS + bx) * FM_NCOEF;
             for (int c = 0; c < FM_NCOEF; c++)
                 coef[fm_slot_coef[c]] = v[c] * gain;
-            fm_idct8x8(coef, tile + by * 8 * stride + bx * 8, stride);
+            dsp->idct8x8(coef, tile + by * 8 * stride + bx * 8, stride);
         }
 }
 
 static void read_tile(const float *tile, ptrdiff_t stride, float values[FM_SLOTS])
 {
     float inv = 1.0f / tile_gain();
+    const FmDsp *dsp = fm_dsp_get();
     for (int by = 0; by < FM_TILE_BLOCKS; by++)
         for (int bx = 0; bx < FM_TILE_BLOCKS; bx++) {
             float coef[64];
             float *v = values + (by * FM_TILE_BLOCKS + bx) * FM_NCOEF;
-            fm_dct8x8(tile + by * 8 * stride + bx * 8, stride, coef);
+            dsp->dct8x8(tile + by * 8 * stride + bx * 8, stride, coef);
             for (int c = 0; c < FM_NCOEF; c++)
                 v[c] = coef[fm_slot_coef[c]] * inv;
         }

@@ -6,6 +6,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "dct.h"
 #include "dsp.h"
 #include "dsp_x86.h"
 #include "mask_gain.h"
@@ -733,6 +734,50 @@ static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w
     }
 }
 
+/* The 8x8 DCT and its inverse a row of eight outputs at a time: each output
+ * summed over the same terms in the same order as dct.c, from 0. */
+static void dct8x8_avx2(const float *in, ptrdiff_t stride, float out[64])
+{
+    const float (*b)[8] = fm_dct_basis();
+    __m256 bt[8], tmp[8];
+    for (int x = 0; x < 8; x++)  /* bt[x]: basis[0..7][x] */
+        bt[x] = _mm256_setr_ps(b[0][x], b[1][x], b[2][x], b[3][x], b[4][x], b[5][x], b[6][x],
+                               b[7][x]);
+    for (int y = 0; y < 8; y++) {  /* rows: tmp[y][u] = sum_x basis[u][x] in[y][x] */
+        __m256 s = _mm256_setzero_ps();
+        for (int x = 0; x < 8; x++)
+            s = _mm256_add_ps(s, _mm256_mul_ps(bt[x], _mm256_set1_ps(in[y * stride + x])));
+        tmp[y] = s;
+    }
+    for (int v = 0; v < 8; v++) {  /* columns: out[v][u] = sum_y basis[v][y] tmp[y][u] */
+        __m256 s = _mm256_setzero_ps();
+        for (int y = 0; y < 8; y++)
+            s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(b[v][y]), tmp[y]));
+        _mm256_storeu_ps(out + v * 8, s);
+    }
+}
+
+static void idct8x8_avx2(const float in[64], float *out, ptrdiff_t stride)
+{
+    const float (*b)[8] = fm_dct_basis();
+    __m256 row[8];
+    for (int v = 0; v < 8; v++)
+        row[v] = _mm256_loadu_ps(in + v * 8);
+    for (int y = 0; y < 8; y++) {
+        /* tmp[u] = sum_v basis[v][y] in[v][u] */
+        __m256 t = _mm256_setzero_ps();
+        for (int v = 0; v < 8; v++)
+            t = _mm256_add_ps(t, _mm256_mul_ps(_mm256_set1_ps(b[v][y]), row[v]));
+        float tmp[8];
+        _mm256_storeu_ps(tmp, t);
+        /* out[y][x] = sum_u basis[u][x] tmp[u] */
+        __m256 s = _mm256_setzero_ps();
+        for (int u = 0; u < 8; u++)
+            s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(b[u]), _mm256_set1_ps(tmp[u])));
+        _mm256_storeu_ps(out + y * stride, s);
+    }
+}
+
 void fm_dsp_init_avx2(FmDsp *d)
 {
     d->name = "avx2";
@@ -756,4 +801,6 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->whiten_row = whiten_row_avx2;
     d->box_rows = box_rows_avx2;
     d->col_slide = col_slide_avx2;
+    d->dct8x8 = dct8x8_avx2;
+    d->idct8x8 = idct8x8_avx2;
 }
