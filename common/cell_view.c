@@ -1,6 +1,8 @@
 #include "cell_view.h"
 
 #include <math.h>
+#include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "resample.h"
@@ -154,6 +156,55 @@ void fm_cell_view_pilot(const FmCellView *cv, const float *lanes, const float *e
     }
     *s = ss;
     *q = qq;
+}
+
+int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots)
+{
+    memset(ix->start, 0, sizeof(ix->start));
+    ix->entry = malloc(sizeof(FmPilotEntry) * FM_EPOCHS * FM_PILOTS);
+    if (!ix->entry)
+        return -1;
+    for (int n = 0; n < FM_EPOCHS; n++)  /* counting sort by slot, epochs in order */
+        for (int r = 0; r < FM_PILOTS; r++)
+            ix->start[pilots[n].slot[r] + 1]++;
+    for (int k = 0; k < FM_SLOTS; k++)
+        ix->start[k + 1] += ix->start[k];
+    uint32_t next[FM_SLOTS];
+    memcpy(next, ix->start, sizeof(next));
+    for (int n = 0; n < FM_EPOCHS; n++)
+        for (int r = 0; r < FM_PILOTS; r++) {
+            const FmEpochPilot *p = &pilots[n];
+            ix->entry[next[p->slot[r]]++] = (FmPilotEntry){
+                .flip = p->cell_flip[r], .epoch = (uint16_t)n, .sign = p->sign[r] };
+        }
+    sodium_memzero(next, sizeof(next));
+    return 0;
+}
+
+void fm_pilot_index_free(FmPilotIndex *ix)
+{
+    if (ix->entry)
+        sodium_memzero(ix->entry, sizeof(FmPilotEntry) * FM_EPOCHS * FM_PILOTS);
+    free(ix->entry);
+    ix->entry = NULL;
+    sodium_memzero(ix->start, sizeof(ix->start));
+}
+
+void fm_cell_view_pilots(const FmCellView *cv, const float *lanes, const float *energy,
+                         const FmPilotIndex *ix, double *s, double *q)
+{
+    memset(s, 0, sizeof(double) * FM_EPOCHS);
+    memset(q, 0, sizeof(double) * FM_EPOCHS);
+    for (int k = 0; k < FM_SLOTS; k++) {
+        const float *x = lanes + (size_t)k * cv->lanes;
+        double e = energy[k];
+        for (uint32_t i = ix->start[k]; i < ix->start[k + 1]; i++) {
+            const FmPilotEntry *p = &ix->entry[i];
+            float t = signed_cells(cv, x, p->flip);
+            s[p->epoch] += t * p->sign;
+            q[p->epoch] += e;
+        }
+    }
 }
 
 void fm_cell_view_id(const FmCellView *cv, const float *lanes, const float *energy,

@@ -85,6 +85,33 @@ float fm_cell_view_signed(const FmCellView *cv, const float *x, uint32_t flip);
 void fm_cell_view_pilot(const FmCellView *cv, const float *lanes, const float *energy,
                         const FmEpochPilot *p, double *s, double *q);
 
+/*
+ * The pilots of all FM_EPOCHS epochs by slot: the (epoch, sign, flip word)
+ * of every pilot that falls on each slot, epochs ascending. A search over
+ * every epoch then reads each slot's cells once, not once per epoch that
+ * uses it (fm_cell_view_pilots). Derived from the key: wiped when freed.
+ */
+typedef struct FmPilotEntry {
+    uint32_t flip;
+    uint16_t epoch;
+    int16_t sign;
+} FmPilotEntry;
+
+typedef struct FmPilotIndex {
+    uint32_t start[FM_SLOTS + 1];  /* slot k's entries: entry[start[k] .. start[k + 1]) */
+    FmPilotEntry *entry;           /* FM_EPOCHS * FM_PILOTS */
+} FmPilotIndex;
+
+/* 0, or -1 when out of memory. pilots: FM_EPOCHS of them. */
+int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots);
+void fm_pilot_index_free(FmPilotIndex *ix);
+
+/* fm_cell_view_pilot of every epoch at once: s[n], q[n] for epoch n
+ * (FM_EPOCHS each). Each pilot's term is the same; the terms of an epoch
+ * are added in slot order. */
+void fm_cell_view_pilots(const FmCellView *cv, const float *lanes, const float *energy,
+                         const FmPilotIndex *ix, double *s, double *q);
+
 /* The cell-id layer's sum under this view's offset (s, the cells under
  * their flip words times the sync signs) and its variance without a mark
  * (q): s / sqrt(q) is N(0, 1) at a wrong offset (pattern.h). */

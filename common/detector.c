@@ -123,6 +123,7 @@ typedef struct Detector {
     const FmKey *key;
     FmPatternKeys pk;
     FmEpochPilot *pilots;        /* FM_EPOCHS of them */
+    FmPilotIndex pilot_index;    /* the same, by slot (the epoch search) */
     float *const *v;             /* per window raw slot values (NULL: empty), nc cells */
     int nwin;
     /* format 7: the cells the windows hold and the mark's cell at the first
@@ -253,12 +254,12 @@ static int make_groups(Detector *d, int w0, int w1, int phase)
     return ng;
 }
 
-/* A group's pilot sum under an epoch's pilot and its variance without a
- * mark (fm_cell_view_pilot). */
-static void pilot_sum(const Detector *d, int g, const FmEpochPilot *p, double *s, double *q)
+/* A group's pilot sums under every epoch's pilot and their variances
+ * without a mark (fm_cell_view_pilots): s[n], q[n] for epoch n. */
+static void pilot_sums(const Detector *d, int g, double *s, double *q)
 {
-    fm_cell_view_pilot(&d->cv, d->cgroups + (size_t)g * fm_cell_view_floats(&d->cv),
-                       d->genergy + (size_t)g * FM_SLOTS, p, s, q);
+    fm_cell_view_pilots(&d->cv, d->cgroups + (size_t)g * fm_cell_view_floats(&d->cv),
+                        d->genergy + (size_t)g * FM_SLOTS, &d->pilot_index, s, q);
 }
 
 /* d->groups[g]: group g's cells summed under the signs of its epoch in
@@ -352,8 +353,7 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Hypoth
                 memset(en, 0, sizeof(double) * FM_EPOCHS);
                 continue;
             }
-            for (int n = 0; n < FM_EPOCHS; n++)
-                pilot_sum(d, g, &d->pilots[n], &corr[n], &en[n]);
+            pilot_sums(d, g, corr, en);
         }
         for (int g = 0; g < ng; g++)
             dof += d->group_frames[g] > 0;
@@ -1360,6 +1360,10 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     fm_pattern_keys_init(&d->pk, key->wm_key);
     for (uint32_t n = 0; n < FM_EPOCHS; n++)
         fm_epoch_pilot(&d->pk, n, &d->pilots[n]);
+    if (fm_pilot_index_init(&d->pilot_index, d->pilots)) {
+        ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+        goto end;
+    }
     fm_tag_key_init(&d->tk, key->wm_key);
     fm_format_mask_signs(FM_MARK_FORMAT_TAGGED, d->mask_sign);
     d->prev_cells = malloc(sizeof(FmTagCells) * FM_BIND_ANCHORS);
@@ -1442,6 +1446,7 @@ end:
         if (d->pilots)
             sodium_memzero(d->pilots, sizeof(FmEpochPilot) * FM_EPOCHS);
         free(d->pilots);
+        fm_pilot_index_free(&d->pilot_index);
         free(d->groups);
         free(d->cgroups);
         free(d->genergy);

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cell_view.h"
 #include "dct.h"
 #include "fec.h"
 #include "keys.h"
@@ -433,6 +434,59 @@ Test(pattern, epoch_pilot_matches_the_map)
     fm_epoch_pilot(&pk, 49, &pilot);
     for (int r = 0; r < FM_PILOTS; r++)
         cr_assert_eq(map_a->cell_flip[pilot.slot[r]], pilot.cell_flip[r], "pilot %d", r);
+    fm_pattern_keys_wipe(&pk);
+}
+
+/* The epoch search's index of the pilots by slot gives every epoch's pilot
+ * sum as the per-epoch sum does (the same terms, added in slot order). */
+Test(pattern, pilot_index_gives_every_epochs_pilot_sum)
+{
+    uint8_t key[FM_WMKEY_BYTES];
+    key_bytes(key, 33);
+    FmPatternKeys pk;
+    fm_pattern_keys_init(&pk, key);
+    FmEpochPilot *pilots = malloc(sizeof(FmEpochPilot) * FM_EPOCHS);
+    cr_assert(pilots);
+    for (uint32_t n = 0; n < FM_EPOCHS; n++)
+        fm_epoch_pilot(&pk, n, &pilots[n]);
+    FmPilotIndex ix;
+    cr_assert_eq(fm_pilot_index_init(&ix, pilots), 0);
+    cr_assert_eq(ix.start[0], 0);
+    cr_assert_eq(ix.start[FM_SLOTS], (uint32_t)FM_EPOCHS * FM_PILOTS);
+    FmCells cells = { 5, 3 };
+    int nc = fm_cells_count(cells);
+    float *raw = malloc(sizeof(float) * FM_SLOTS * (size_t)nc);
+    double *s = malloc(sizeof(double) * FM_EPOCHS), *q = malloc(sizeof(double) * FM_EPOCHS);
+    cr_assert(raw && s && q);
+    TuRng rng;
+    tu_rng_seed(&rng, 77);
+    for (size_t i = 0; i < (size_t)FM_SLOTS * nc; i++)
+        raw[i] = (float)tu_rng_gauss(&rng);
+    for (int plain = 0; plain < 2; plain++) {
+        FmCellView cv;
+        if (plain)
+            fm_cell_view_init_plain(&cv, cells);
+        else
+            fm_cell_view_init(&cv, cells, 3, 1);
+        float *lanes = malloc(sizeof(float) * (size_t)fm_cell_view_floats(&cv));
+        float energy[FM_SLOTS];
+        cr_assert(lanes);
+        fm_cell_view_load(&cv, raw, lanes, energy);
+        fm_cell_view_pilots(&cv, lanes, energy, &ix, s, q);
+        for (uint32_t n = 0; n < FM_EPOCHS; n++) {
+            double s1, q1;
+            fm_cell_view_pilot(&cv, lanes, energy, &pilots[n], &s1, &q1);
+            cr_assert(fabs(s[n] - s1) <= 1e-9 * (1 + fabs(s1)), "epoch %u: %g vs %g", n, s[n], s1);
+            cr_assert(fabs(q[n] - q1) <= 1e-9 * (1 + fabs(q1)), "epoch %u: %g vs %g", n, q[n], q1);
+        }
+        free(lanes);
+    }
+    fm_pilot_index_free(&ix);
+    cr_assert_null(ix.entry);
+    free(raw);
+    free(s);
+    free(q);
+    free(pilots);
     fm_pattern_keys_wipe(&pk);
 }
 
