@@ -348,6 +348,9 @@ static void put_analysed(FILE *f, const FmReportInput *in)
         if (in->duration > 0)
             fprintf(f, ", at most %.3f s", in->duration);
         fputs("; ", f);
+    } else if (in->read_limit > 0) {
+        fprintf(f, "the first %.0f s of the clip (the default read limit; "
+                   "<code>--duration</code> reads more); ", in->read_limit);
     } else {
         fputs("the whole clip; ", f);
     }

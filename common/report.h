@@ -59,6 +59,8 @@ typedef struct FmReportInput {
     long long clip_bytes;           /* < 0: fm_report_make takes it from the file */
     const FmVideoInfo *info;        /* the reader's, of the clip */
     double start, duration;         /* --start / --duration (0: not given) */
+    double read_limit;              /* > 0: the default read limit ended the read
+                                     * after that many seconds of the clip */
     /* how */
     const char *tool_version;
     int argc;                       /* the command line, each word escaped */

@@ -936,7 +936,8 @@ int main(int argc, char **argv)
                       !memcmp(ident.suspects[i].message, best.message, FM_MESSAGE_BYTES);
         FmReportInput in = {
             .clip_path = clip, .clip_sha256 = pv.sha256, .clip_bytes = -1, .info = info,
-            .start = start, .duration = duration, .tool_version = FM_VERSION, .argc = argc,
+            .start = start, .duration = duration, .read_limit = pv.read_limit,
+            .tool_version = FM_VERSION, .argc = argc,
             .argv = argv,
             .analysed_at = now, .keys_tried = (int)klist.n, .result = &best,
             .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,

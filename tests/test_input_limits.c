@@ -103,12 +103,20 @@ Test(limits, wmdetect_reports_its_default_read_limit)
     cr_assert_eq(tu_sh(FFMPEG " -f lavfi -i testsrc2=s=160x90:r=2:d=305 -c:v ffv1 '%s'", clip), 0);
     const char *kg[] = { FM_BUILD_DIR "/wmkeygen", "-o", prefix, "--no-passphrase", "-q", NULL };
     cr_assert_eq(tu_run(kg, NULL, NULL), 0);
-    char *out = NULL;
-    const char *det[] = { FM_BUILD_DIR "/wmdetect", "-k", key, "--no-registry", clip, NULL };
+    char *out = NULL, *report = tu_path(dir, "long.html"), *html = NULL;
+    size_t len = 0;
+    const char *det[] = { FM_BUILD_DIR "/wmdetect", "-k", key, "--no-registry", "--report",
+                          report, clip, NULL };
     cr_assert_eq(tu_run(det, &out, NULL), 1);
     cr_assert(strstr(out, "(600 frames read"), "%s", out);
     cr_assert(strstr(out, "read limit:     the first 300 s of the clip by default"), "%s", out);
     free(out);
+    /* the evidence report says so too, not "the whole clip" */
+    cr_assert_eq(tu_read_file(report, &html, &len), 0);
+    cr_assert(strstr(html, "the first 300 s of the clip (the default read limit"), "report");
+    cr_assert_null(strstr(html, "the whole clip;"));
+    free(html);
+    free(report);
     const char *dj[] = { FM_BUILD_DIR "/wmdetect", "-k", key, "--no-registry", "-q", "--json",
                          "--duration", "310", clip, NULL };
     cr_assert_eq(tu_run(dj, &out, NULL), 1);
