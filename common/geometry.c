@@ -241,15 +241,12 @@ static double best_shift(Search *s, int *sx, int *sy)
     return s->xcorr[arg] / n / sqrt(energy * n);
 }
 
-/* Scores one candidate (steps, flips); fills al when it beats al->score. */
-static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignment *al)
+/* The plane resampled at steps stx, sty (mw x mh, in s->plane) folded under
+ * one flip and scored; kept in al when it beats al->score. */
+static void score_flip(Search *s, int mw, int mh, double stx, double sty, int fh, int fv,
+                       FmAlignment *al)
 {
-    int mw, mh, dx = 0, dy = 0;
-    float *scratch = s->plane + (size_t)s->acc->fw * s->acc->fh * 2;
-    s->evaluated++;
-    if (to_mark_grid(s->acc, s->evidence, stx, sty, s->plane, &mw, &mh, scratch,
-                     s->scratch_cap) < 0)
-        return;
+    int dx = 0, dy = 0;
     fm_tile_fold_flipped(s->plane, mw, mh, fh, fv, 0, 0, s->tile);
     double score = best_shift(s, &dx, &dy);
     if (score > al->score) {
@@ -262,6 +259,28 @@ static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignm
         al->shift_y = dy;
         al->rotation_deg = s->rotation_deg;
     }
+}
+
+/* Scores flips f0 .. f0 + nflips - 1 of one pair of steps (flip f: h = f &
+ * 1, v = f >> 1), each counted as a candidate evaluated, from one
+ * resampling of the evidence. */
+static void evaluate_flips(Search *s, double stx, double sty, int f0, int nflips,
+                           FmAlignment *al)
+{
+    int mw, mh;
+    float *scratch = s->plane + (size_t)s->acc->fw * s->acc->fh * 2;
+    s->evaluated += nflips;
+    if (to_mark_grid(s->acc, s->evidence, stx, sty, s->plane, &mw, &mh, scratch,
+                     s->scratch_cap) < 0)
+        return;
+    for (int f = f0; f < f0 + nflips; f++)
+        score_flip(s, mw, mh, stx, sty, f & 1, f >> 1, al);
+}
+
+/* Scores one candidate (steps, flips); fills al when it beats al->score. */
+static void evaluate(Search *s, double stx, double sty, int fh, int fv, FmAlignment *al)
+{
+    evaluate_flips(s, stx, sty, fh | fv << 1, 1, al);
 }
 
 /*
@@ -407,15 +426,13 @@ static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment
     local.score = -1;
     int nflips = s->unflipped_only ? 1 : 4;
     for (int i = nsteps; i < nsteps + n_square; i++)
-        for (int f = 0; f < nflips; f++)
-            evaluate(s, steps[i], steps[i], f & 1, f >> 1, &local);
+        evaluate_flips(s, steps[i], steps[i], 0, nflips, &local);
     for (int i = 0; i < nsteps; i++)
         for (int j = 0; j < nsteps; j++) {
             double r = steps[i] / steps[j];
             if (r < 0.5 || r > 2.0)
                 continue;  /* more anamorphic than 2:1 is not a picture */
-            for (int f = 0; f < nflips; f++)
-                evaluate(s, steps[i], steps[j], f & 1, f >> 1, &local);
+            evaluate_flips(s, steps[i], steps[j], 0, nflips, &local);
         }
     /* coordinate search in shrinking relative steps */
     for (double rel = 0.004; rel > 0.0004; rel /= 2)
