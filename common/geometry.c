@@ -17,6 +17,7 @@ typedef struct Search {
     double rotation_deg;
     const float *pilot;
     float *tile;
+    float *fold;             /* the plane folded unflipped, FM_TILE x FM_TILE */
     float *plane;            /* mark-grid plane (2 fw fh floats), then the resampling
                                 scratch (scratch_cap floats) */
     size_t scratch_cap;
@@ -241,13 +242,13 @@ static double best_shift(Search *s, int *sx, int *sy)
     return s->xcorr[arg] / n / sqrt(energy * n);
 }
 
-/* The plane resampled at steps stx, sty (mw x mh, in s->plane) folded under
- * one flip and scored; kept in al when it beats al->score. */
+/* The plane resampled at steps stx, sty (mw x mh, its unflipped fold in
+ * s->fold) under one flip, scored; kept in al when it beats al->score. */
 static void score_flip(Search *s, int mw, int mh, double stx, double sty, int fh, int fv,
                        FmAlignment *al)
 {
     int dx = 0, dy = 0;
-    fm_tile_fold_flipped(s->plane, mw, mh, fh, fv, 0, 0, s->tile);
+    fm_tile_fold_flip(s->fold, mw, mh, fh, fv, s->tile);
     double score = best_shift(s, &dx, &dy);
     if (score > al->score) {
         al->score = score;
@@ -273,6 +274,7 @@ static void evaluate_flips(Search *s, double stx, double sty, int f0, int nflips
     if (to_mark_grid(s->acc, s->evidence, stx, sty, s->plane, &mw, &mh, scratch,
                      s->scratch_cap) < 0)
         return;
+    fm_tile_fold(s->plane, mw, mh, 0, 0, s->fold);
     for (int f = f0; f < f0 + nflips; f++)
         score_flip(s, mw, mh, stx, sty, f & 1, f >> 1, al);
 }
@@ -745,6 +747,7 @@ static int search_open(Search *s, const FmAccumulator *acc, const float *pilot_t
     s->acc = acc;
     s->pilot = pilot_tile;
     s->tile = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
+    s->fold = malloc(sizeof(float) * FM_TILE * FM_TILE);
     s->xcorr = fftwf_malloc(sizeof(float) * FM_TILE * FM_TILE);
     s->pilot_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
     s->tile_f = fftwf_malloc(sizeof(fftwf_complex) * FM_TILE * (FM_TILE / 2 + 1));
@@ -755,7 +758,7 @@ static int search_open(Search *s, const FmAccumulator *acc, const float *pilot_t
     s->scratch_cap = (size_t)W * H * 2 + 1024;
     s->plane = malloc(sizeof(float) * ((size_t)W * H * 2 + s->scratch_cap));
     *total = malloc(sizeof(float) * (size_t)W * H);
-    if (!s->tile || !s->xcorr || !s->pilot_f || !s->tile_f || !s->plane || !*total)
+    if (!s->tile || !s->fold || !s->xcorr || !s->pilot_f || !s->tile_f || !s->plane || !*total)
         return FM_ENOMEM;
     fm_accumulator_fine_total(acc, *total);
     s->evidence = *total;
@@ -775,6 +778,7 @@ static void search_close(Search *s)
     if (s->inv)
         fftwf_destroy_plan(s->inv);
     fftwf_free(s->tile);
+    free(s->fold);
     fftwf_free(s->xcorr);
     fftwf_free(s->pilot_f);
     fftwf_free(s->tile_f);

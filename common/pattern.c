@@ -406,6 +406,21 @@ void fm_tile_fold_flipped(const float *plane, int gw, int gh, int flip_h, int fl
     fm_plane_fold(plane, gw, gh, flip_h, flip_v, ox, oy, FM_TILE, FM_TILE, tile);
 }
 
+void fm_tile_fold_flip(const float *fold, int gw, int gh, int flip_h, int flip_v, float *tile)
+{
+    for (int r = 0; r < FM_TILE; r++) {
+        int mr = flip_v ? ((gh - 1 - r) % FM_TILE + FM_TILE) % FM_TILE : r;
+        const float *src = fold + (size_t)mr * FM_TILE;
+        float *dst = tile + (size_t)r * FM_TILE;
+        if (!flip_h) {
+            memcpy(dst, src, sizeof(float) * FM_TILE);
+            continue;
+        }
+        for (int c = 0; c < FM_TILE; c++)
+            dst[c] = src[((gw - 1 - c) % FM_TILE + FM_TILE) % FM_TILE];
+    }
+}
+
 void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *tile)
 {
     fm_tile_fold_flipped(plane, gw, gh, 0, 0, ox, oy, tile);

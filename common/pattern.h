@@ -269,5 +269,10 @@ void fm_tile_fold(const float *plane, int gw, int gh, int ox, int oy, float *til
  * (gw-1-x, gh-1-y) would. */
 void fm_tile_fold_flipped(const float *plane, int gw, int gh, int flip_h, int flip_v, int ox,
                           int oy, float *tile);
+/* fm_tile_fold_flipped (ox = oy = 0) of a gw x gh plane from the plane's
+ * unflipped fold (fm_tile_fold at 0, 0): each tile sample is one of the
+ * fold's, moved (the same sums of the same samples in the same order, so
+ * the same bits). */
+void fm_tile_fold_flip(const float *fold, int gw, int gh, int flip_h, int flip_v, float *tile);
 
 #endif

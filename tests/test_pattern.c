@@ -437,6 +437,36 @@ Test(pattern, epoch_pilot_matches_the_map)
     fm_pattern_keys_wipe(&pk);
 }
 
+/* The geometry search folds each resampled plane once and moves the sums
+ * for the flipped candidates: the same bits as folding it flipped. */
+Test(pattern, flipped_folds_are_the_unflipped_fold_moved)
+{
+    static const int size[][2] = { { 128, 128 }, { 301, 173 }, { 97, 255 }, { 640, 360 },
+                                   { 129, 1 } };
+    TuRng rng;
+    tu_rng_seed(&rng, 5);
+    float *fold = malloc(sizeof(float) * FM_TILE * FM_TILE),
+          *moved = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    cr_assert(fold && moved);
+    for (size_t i = 0; i < sizeof size / sizeof size[0]; i++) {
+        int gw = size[i][0], gh = size[i][1];
+        float *plane = malloc(sizeof(float) * (size_t)gw * gh);
+        cr_assert(plane);
+        for (int k = 0; k < gw * gh; k++)
+            plane[k] = (float)tu_rng_gauss(&rng);
+        fm_tile_fold(plane, gw, gh, 0, 0, fold);
+        for (int f = 0; f < 4; f++) {
+            fm_tile_fold_flipped(plane, gw, gh, f & 1, f >> 1, 0, 0, tile);
+            fm_tile_fold_flip(fold, gw, gh, f & 1, f >> 1, moved);
+            cr_assert(memcmp(tile, moved, sizeof(float) * FM_TILE * FM_TILE) == 0,
+                      "%dx%d flips %d", gw, gh, f);
+        }
+        free(plane);
+    }
+    free(fold);
+    free(moved);
+}
+
 /* The epoch search's index of the pilots by slot gives every epoch's pilot
  * sum as the per-epoch sum does (the same terms, added in slot order). */
 Test(pattern, pilot_index_gives_every_epochs_pilot_sum)
