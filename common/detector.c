@@ -254,12 +254,28 @@ static int make_groups(Detector *d, int w0, int w1, int phase)
     return ng;
 }
 
-/* A group's pilot sums under every epoch's pilot and their variances
- * without a mark (fm_cell_view_pilots): s[n], q[n] for epoch n. */
-static void pilot_sums(const Detector *d, int g, double *s, double *q)
+/* Group g's pilot sums under every epoch's pilot and their variances
+ * without a mark (fm_cell_view_pilots) into d->corr and d->energy (row g,
+ * FM_EPOCHS each); zeros for a group without frames. A job of
+ * all_pilot_sums. */
+static void pilot_sums_job(void *arg, int g, int ng)
 {
+    const Detector *d = arg;
+    double *s = d->corr + (size_t)g * FM_EPOCHS, *q = d->energy + (size_t)g * FM_EPOCHS;
+    if (!d->group_frames[g]) {
+        memset(s, 0, sizeof(double) * FM_EPOCHS);
+        memset(q, 0, sizeof(double) * FM_EPOCHS);
+        return;
+    }
     fm_cell_view_pilots(&d->cv, d->cgroups + (size_t)g * fm_cell_view_floats(&d->cv),
                         d->genergy + (size_t)g * FM_SLOTS, &d->pilot_index, s, q);
+}
+
+/* pilot_sums_job of groups 0 .. ng - 1, a group a job on the accumulator's
+ * threads (each group's sums are its own: the same whatever the threads). */
+static void all_pilot_sums(Detector *d, int ng)
+{
+    fm_pool_run(d->acc->pool, pilot_sums_job, d, ng);
 }
 
 /* d->groups[g]: group g's cells summed under the signs of its epoch in
@@ -346,15 +362,7 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Hypoth
         uint32_t chi_n0 = 0;
         int dof = 0;
         int ng = make_groups(d, w0, w1, phase);
-        for (int g = 0; g < ng; g++) {
-            double *corr = d->corr + (size_t)g * FM_EPOCHS, *en = d->energy + (size_t)g * FM_EPOCHS;
-            if (!d->group_frames[g]) {
-                memset(corr, 0, sizeof(double) * FM_EPOCHS);
-                memset(en, 0, sizeof(double) * FM_EPOCHS);
-                continue;
-            }
-            pilot_sums(d, g, corr, en);
-        }
+        all_pilot_sums(d, ng);
         for (int g = 0; g < ng; g++)
             dof += d->group_frames[g] > 0;
         for (uint32_t n0 = 0; n0 < FM_EPOCHS; n0++) {
