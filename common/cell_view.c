@@ -5,22 +5,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dsp.h"
 #include "resample.h"
 
-/* +1 / -1 for each bit of a byte, low bit first: one row's cell signs. */
-#define SG(b, l) (((b) >> (l)) & 1 ? -1.0f : 1.0f)
-#define ROW(b) { SG(b, 0), SG(b, 1), SG(b, 2), SG(b, 3), SG(b, 4), SG(b, 5), SG(b, 6), SG(b, 7) }
-#define ROW4(b) ROW(b), ROW((b) + 1), ROW((b) + 2), ROW((b) + 3)
-#define ROW16(b) ROW4(b), ROW4((b) + 4), ROW4((b) + 8), ROW4((b) + 12)
-#define ROW64(b) ROW16(b), ROW16((b) + 16), ROW16((b) + 32), ROW16((b) + 48)
-static const float sign_table[256][FM_CELLS_X] __attribute__((aligned(32))) = {
-    ROW64(0), ROW64(64), ROW64(128), ROW64(192)
-};
 _Static_assert(FM_CELLS_X == 8, "a row's signs are one byte of the flip word");
 
 static const float *sign_row(unsigned byte)
 {
-    return sign_table[byte & 0xFF];
+    return fm_dsp_byte_signs[byte & 0xFF];
 }
 
 void fm_cell_view_init(FmCellView *cv, FmCells cells, int kx, int ky)
@@ -165,12 +157,18 @@ void fm_cell_view_pilot(const FmCellView *cv, const float *lanes, const float *e
     *q = qq;
 }
 
+enum { PILOT_ENTRIES = FM_EPOCHS * FM_PILOTS };
+
 int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots)
 {
     memset(ix->start, 0, sizeof(ix->start));
-    ix->entry = malloc(sizeof(FmPilotEntry) * FM_EPOCHS * FM_PILOTS);
-    if (!ix->entry)
+    ix->flip = malloc(sizeof(uint32_t) * PILOT_ENTRIES);
+    ix->epoch = malloc(sizeof(uint16_t) * PILOT_ENTRIES);
+    ix->sign = malloc(sizeof(int8_t) * PILOT_ENTRIES);
+    if (!ix->flip || !ix->epoch || !ix->sign) {
+        fm_pilot_index_free(ix);
         return -1;
+    }
     for (int n = 0; n < FM_EPOCHS; n++)  /* counting sort by slot, epochs in order */
         for (int r = 0; r < FM_PILOTS; r++)
             ix->start[pilots[n].slot[r] + 1]++;
@@ -181,8 +179,10 @@ int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots)
     for (int n = 0; n < FM_EPOCHS; n++)
         for (int r = 0; r < FM_PILOTS; r++) {
             const FmEpochPilot *p = &pilots[n];
-            ix->entry[next[p->slot[r]]++] = (FmPilotEntry){
-                .flip = p->cell_flip[r], .epoch = (uint16_t)n, .sign = p->sign[r] };
+            uint32_t i = next[p->slot[r]]++;
+            ix->flip[i] = p->cell_flip[r];
+            ix->epoch[i] = (uint16_t)n;
+            ix->sign[i] = p->sign[r];
         }
     sodium_memzero(next, sizeof(next));
     return 0;
@@ -190,26 +190,44 @@ int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots)
 
 void fm_pilot_index_free(FmPilotIndex *ix)
 {
-    if (ix->entry)
-        sodium_memzero(ix->entry, sizeof(FmPilotEntry) * FM_EPOCHS * FM_PILOTS);
-    free(ix->entry);
-    ix->entry = NULL;
+    if (ix->flip)
+        sodium_memzero(ix->flip, sizeof(uint32_t) * PILOT_ENTRIES);
+    if (ix->epoch)
+        sodium_memzero(ix->epoch, sizeof(uint16_t) * PILOT_ENTRIES);
+    if (ix->sign)
+        sodium_memzero(ix->sign, sizeof(int8_t) * PILOT_ENTRIES);
+    free(ix->flip);
+    free(ix->epoch);
+    free(ix->sign);
+    ix->flip = NULL;
+    ix->epoch = NULL;
+    ix->sign = NULL;
     sodium_memzero(ix->start, sizeof(ix->start));
 }
+
+/* Entries a call of the DSP's flip_sums (its results on the stack). */
+#define FLIP_CHUNK 256
 
 void fm_cell_view_pilots(const FmCellView *cv, const float *lanes, const float *energy,
                          const FmPilotIndex *ix, double *s, double *q)
 {
+    const FmDsp *dsp = fm_dsp_get();
+    float t[FLIP_CHUNK];
     memset(s, 0, sizeof(double) * FM_EPOCHS);
     memset(q, 0, sizeof(double) * FM_EPOCHS);
     for (int k = 0; k < FM_SLOTS; k++) {
         const float *x = lanes + (size_t)k * cv->lanes;
         double e = energy[k];
-        for (uint32_t i = ix->start[k]; i < ix->start[k + 1]; i++) {
-            const FmPilotEntry *p = &ix->entry[i];
-            float t = signed_cells(cv, x, p->flip);
-            s[p->epoch] += t * p->sign;
-            q[p->epoch] += e;
+        float plain = cv->plain ? signed_cells(cv, x, 0) : 0;
+        for (uint32_t i0 = ix->start[k]; i0 < ix->start[k + 1]; i0 += FLIP_CHUNK) {
+            uint32_t n = ix->start[k + 1] - i0 < FLIP_CHUNK ? ix->start[k + 1] - i0 : FLIP_CHUNK;
+            if (!cv->plain)
+                dsp->flip_sums(x, cv->cells.ny, cv->row_shift, ix->flip + i0, (int)n, t);
+            for (uint32_t j = 0; j < n; j++) {
+                uint16_t ep = ix->epoch[i0 + j];
+                s[ep] += (cv->plain ? plain : t[j]) * ix->sign[i0 + j];
+                q[ep] += e;
+            }
         }
     }
 }

@@ -91,15 +91,11 @@ void fm_cell_view_pilot(const FmCellView *cv, const float *lanes, const float *e
  * every epoch then reads each slot's cells once, not once per epoch that
  * uses it (fm_cell_view_pilots). Derived from the key: wiped when freed.
  */
-typedef struct FmPilotEntry {
-    uint32_t flip;
-    uint16_t epoch;
-    int16_t sign;
-} FmPilotEntry;
-
 typedef struct FmPilotIndex {
-    uint32_t start[FM_SLOTS + 1];  /* slot k's entries: entry[start[k] .. start[k + 1]) */
-    FmPilotEntry *entry;           /* FM_EPOCHS * FM_PILOTS */
+    uint32_t start[FM_SLOTS + 1];  /* slot k's entries: start[k] .. start[k + 1] - 1 */
+    uint32_t *flip;                /* each entry's flip word, */
+    uint16_t *epoch;               /* epoch */
+    int8_t *sign;                  /* and pilot sign: FM_EPOCHS * FM_PILOTS of each */
 } FmPilotIndex;
 
 /* 0, or -1 when out of memory. pilots: FM_EPOCHS of them. */

@@ -128,10 +128,21 @@ typedef struct FmDsp {
      * (whiten.c; the sums are taken afresh with vsum every 8 rows) */
     void (*col_slide)(const float *prev, const float *add, const float *sub, int n, float *out);
 
+    /* a slot's cells under flip words (cell_view.h): out[i] = the rows x 8
+     * floats of x with lane l of row y negated where bit row_shift[y] + l of
+     * flip[i] is set (1 <= rows <= 8, row_shift[y] + 7 < 32), summed per lane over the rows
+     * from 0, lane l + 4 added to lane l, then ((0 + 1) + (2 + 3)) */
+    void (*flip_sums)(const float *x, int rows, const int *row_shift, const uint32_t *flip,
+                      int n, float *out);
+
     /* 8x8 orthonormal DCT-II and inverse (dct.h) */
     void (*dct8x8)(const float *in, ptrdiff_t stride, float out[64]);
     void (*idct8x8)(const float in[64], float *out, ptrdiff_t stride);
 } FmDsp;
+
+/* +1 / -1 for each bit of a byte, low bit first (a row of cell signs,
+ * flip_sums): 32-byte aligned rows. */
+extern const float fm_dsp_byte_signs[256][8];
 
 /* CPU levels */
 #define FM_CPU_SSE41 (1u << 0)

@@ -233,6 +233,29 @@ static void vsum_c(const float *const *rows, const float *w, int taps, int n, fl
     }
 }
 
+#define SG(b, l) (((b) >> (l)) & 1 ? -1.0f : 1.0f)
+#define ROW(b) { SG(b, 0), SG(b, 1), SG(b, 2), SG(b, 3), SG(b, 4), SG(b, 5), SG(b, 6), SG(b, 7) }
+#define ROW4(b) ROW(b), ROW((b) + 1), ROW((b) + 2), ROW((b) + 3)
+#define ROW16(b) ROW4(b), ROW4((b) + 4), ROW4((b) + 8), ROW4((b) + 12)
+#define ROW64(b) ROW16(b), ROW16((b) + 16), ROW16((b) + 32), ROW16((b) + 48)
+const float fm_dsp_byte_signs[256][8] __attribute__((aligned(32))) = {
+    ROW64(0), ROW64(64), ROW64(128), ROW64(192)
+};
+
+static void flip_sums_c(const float *x, int rows, const int *row_shift, const uint32_t *flip,
+                        int n, float *out)
+{
+    for (int i = 0; i < n; i++) {
+        float a[8] = { 0 };
+        for (int y = 0; y < rows; y++)
+            for (int l = 0; l < 8; l++)
+                a[l] += x[y * 8 + l] * ((flip[i] >> (row_shift[y] + l)) & 1 ? -1.0f : 1.0f);
+        for (int l = 0; l < 4; l++)
+            a[l] += a[l + 4];
+        out[i] = (a[0] + a[1]) + (a[2] + a[3]);
+    }
+}
+
 void fm_dsp_init_c(FmDsp *d)
 {
     memset(d, 0, sizeof(*d));
@@ -257,6 +280,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->whiten_row = whiten_row_c;
     d->box_rows = box_rows_c;
     d->col_slide = col_slide_c;
+    d->flip_sums = flip_sums_c;
     d->dct8x8 = fm_dct8x8;
     d->idct8x8 = fm_idct8x8;
 }

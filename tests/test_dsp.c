@@ -400,6 +400,27 @@ static void check_dct(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, 
     cr_expect(memcmp(x, y, sizeof x) == 0, "idct8x8 (%s) differs from C", lv);
 }
 
+/* flip_sums: rows of 8 random lanes under random flip words, each row's
+ * byte anywhere in the word (w words a call) */
+static void check_flip_sums(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                            int bd)
+{
+    int rows = 1 + (int)tu_rng_below(r, 8), shift[8];
+    float x[64];
+    fill_f(r, x, 64, -3, 3);
+    for (int y = 0; y < rows; y++)
+        shift[y] = (int)tu_rng_below(r, 25);
+    uint32_t *flip = malloc(sizeof(uint32_t) * (size_t)w);
+    cr_assert(flip);
+    for (int i = 0; i < w; i++)
+        flip[i] = (uint32_t)tu_rng_u64(r);
+    Out out = out_new(w, sizeof(float));
+    c->flip_sums(x, rows, shift, flip, w, (float *)out.a);
+    o->flip_sums(x, rows, shift, flip, w, (float *)out.b);
+    out_check(&out, "flip_sums", lv, w, bd);
+    free(flip);
+}
+
 typedef void (*CheckFn)(const FmDsp *, const FmDsp *, const char *, TuRng *, int, int);
 
 /* cell_gains: sums of real-looking cells (means across the dark ramp,
@@ -467,6 +488,7 @@ Test(dsp, box_rows_match_c) { check_all(check_box_rows, 9); }
 Test(dsp, lerp_idx_matches_c) { check_all(check_lerp_idx, 10); }
 Test(dsp, cell_gains_match_c) { check_all(check_cell_gains, 13); }
 Test(dsp, vsum_matches_c) { check_all(check_vsum, 11); }
+Test(dsp, flip_sums_match_c) { check_all(check_flip_sums, 14); }
 Test(dsp, hresample_on_area_maps_matches_c) { check_all(check_hresample_maps, 12); }
 
 /* The whitening's float box sums (direct along rows, sliding down columns,

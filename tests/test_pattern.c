@@ -512,7 +512,7 @@ Test(pattern, pilot_index_gives_every_epochs_pilot_sum)
         free(lanes);
     }
     fm_pilot_index_free(&ix);
-    cr_assert_null(ix.entry);
+    cr_assert_null(ix.flip);
     free(raw);
     free(s);
     free(q);

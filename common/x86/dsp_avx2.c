@@ -734,6 +734,69 @@ static void box_rows_avx2(const float *in, ptrdiff_t in_stride, int nrows, int w
     }
 }
 
+/* The sums of eight flip words at once: per word, each row's eight lanes
+ * times its byte's signs (fm_dsp_byte_signs) added from 0; then lane l + 4
+ * to lane l, and the two pairwise horizontal adds ((0 + 1) + (2 + 3)) for
+ * all eight words together (hadd adds a pair in either order: the same
+ * bits). */
+static inline __m256 flip_lanes(const float *x, int rows, const int *row_shift, uint32_t flip)
+{
+    __m256 a = _mm256_setzero_ps();
+    for (int y = 0; y < rows; y++)
+        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_loadu_ps(x + y * 8),
+                                           _mm256_load_ps(fm_dsp_byte_signs[(flip >> row_shift[y]) & 0xFF])));
+    return a;
+}
+
+static inline __m128 fold_halves(__m256 a)
+{
+    return _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
+}
+
+/* flip_lanes with the rows held in registers (rows <= 4, the cell views') */
+static inline __m256 flip_lanes4(const __m256 r[4], const int sh[4], int rows, uint32_t flip)
+{
+    __m256 a = _mm256_setzero_ps();
+    a = _mm256_add_ps(a, _mm256_mul_ps(r[0], _mm256_load_ps(fm_dsp_byte_signs[(flip >> sh[0]) & 0xFF])));
+    if (rows > 1)
+        a = _mm256_add_ps(a, _mm256_mul_ps(r[1], _mm256_load_ps(fm_dsp_byte_signs[(flip >> sh[1]) & 0xFF])));
+    if (rows > 2)
+        a = _mm256_add_ps(a, _mm256_mul_ps(r[2], _mm256_load_ps(fm_dsp_byte_signs[(flip >> sh[2]) & 0xFF])));
+    if (rows > 3)
+        a = _mm256_add_ps(a, _mm256_mul_ps(r[3], _mm256_load_ps(fm_dsp_byte_signs[(flip >> sh[3]) & 0xFF])));
+    return a;
+}
+
+static void flip_sums_avx2(const float *x, int rows, const int *row_shift,
+                           const uint32_t *flip, int n, float *out)
+{
+    int i = 0;
+    __m256 r[4];
+    int sh[4] = { 0 };
+    for (int y = 0; y < 4; y++) {
+        r[y] = y < rows ? _mm256_loadu_ps(x + y * 8) : _mm256_setzero_ps();
+        sh[y] = y < rows ? row_shift[y] : 0;
+    }
+    for (; i + 8 <= n; i += 8) {
+        __m128 h[8];
+        for (int j = 0; j < 8; j++)
+            h[j] = fold_halves(rows <= 4 ? flip_lanes4(r, sh, rows, flip[i + j])
+                                         : flip_lanes(x, rows, row_shift, flip[i + j]));
+        /* words j and j + 4 side by side: one hadd pairs (0 + 1), (2 + 3) of
+         * two of them, the next adds those pairs */
+        __m256 p0 = _mm256_set_m128(h[4], h[0]), p1 = _mm256_set_m128(h[5], h[1]);
+        __m256 p2 = _mm256_set_m128(h[6], h[2]), p3 = _mm256_set_m128(h[7], h[3]);
+        __m256 s = _mm256_hadd_ps(_mm256_hadd_ps(p0, p1), _mm256_hadd_ps(p2, p3));
+        /* lanes: words 0 1 2 3 | 4 5 6 7 */
+        _mm256_storeu_ps(out + i, s);
+    }
+    for (; i < n; i++) {
+        float v[4];
+        _mm_storeu_ps(v, fold_halves(flip_lanes(x, rows, row_shift, flip[i])));
+        out[i] = (v[0] + v[1]) + (v[2] + v[3]);
+    }
+}
+
 /* The 8x8 DCT and its inverse a row of eight outputs at a time: each output
  * summed over the same terms in the same order as dct.c, from 0. */
 static void dct8x8_avx2(const float *in, ptrdiff_t stride, float out[64])
@@ -801,6 +864,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->whiten_row = whiten_row_avx2;
     d->box_rows = box_rows_avx2;
     d->col_slide = col_slide_avx2;
+    d->flip_sums = flip_sums_avx2;
     d->dct8x8 = dct8x8_avx2;
     d->idct8x8 = idct8x8_avx2;
 }
