@@ -588,7 +588,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                                    "whiten_row", "box_rows(8 rows, r=4)", "vsum(9 taps)", "dct8x8", "idct8x8",
                                    "box_rows(8 rows, r=2)", "lerp_idx", "vsum(3 taps)",
                                    "hresample(area /3)", "mark_rows(3 rows)", "cell_gains(cell 6)",
-                                   "ssim_score_u8" };
+                                   "ssim_score_u8", "flip_sums(3 rows, w words)" };
     if (k >= (int)(sizeof names / sizeof names[0]))
         return -1;
     *name = names[k];
@@ -642,6 +642,11 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
             case 22: d->cell_gains(b->u64, b->u64 + w, w / 6, 6, w, 6, 1.0, b->lut, b->lut_n,
                                    b->f[0]); break;
             case 23: d->ssim_score_u8(b->u32a, w, 8, b->d); break;
+            case 24: {
+                static const int shift[3] = { 0, 8, 16 };
+                d->flip_sums(b->f[1], 3, shift, b->u32a, w, b->f[0]);
+                break;
+            }
             case 19: {
                 const float *rows[3] = { b->f[1], b->f[2], b->f[3] };
                 const float wt[3] = { 0.25f, 0.5f, 0.25f };
