@@ -10,11 +10,6 @@
 
 _Static_assert(FM_CELLS_X == 8, "a row's signs are one byte of the flip word");
 
-static const float *sign_row(unsigned byte)
-{
-    return fm_dsp_byte_signs[byte & 0xFF];
-}
-
 void fm_cell_view_init(FmCellView *cv, FmCells cells, int kx, int ky)
 {
     memset(cv, 0, sizeof(*cv));
@@ -111,32 +106,17 @@ void fm_cell_view_normalise(const FmCellView *cv, float *lanes, float *energy)
 }
 
 /*
- * A slot's cells under a flip word, four lanes at a time (GCC's vector
- * extension: SSE on any x86-64, the same arithmetic elsewhere): summed
- * lane-wise over the rows, then across the lanes in a fixed order, so the
- * search and the read (collapse) give the same value to the bit.
+ * A slot's cells under a flip word: the DSP's flip_sums for one word, the
+ * kernel the epoch search uses for many, so the search and the read
+ * (collapse) give the same value to the bit.
  */
-typedef float v4f __attribute__((vector_size(16)));
-
-static inline v4f load4(const float *p)
-{
-    v4f v;
-    memcpy(&v, p, sizeof(v));
-    return v;
-}
-
 static inline float signed_cells(const FmCellView *cv, const float *x, uint32_t flip)
 {
-    v4f a = { 0, 0, 0, 0 }, b = { 0, 0, 0, 0 };
+    float t;
     if (cv->plain)
         flip = 0;
-    for (int y = 0; y < cv->cells.ny; y++) {
-        const float *sg = sign_row(flip >> cv->row_shift[y]);
-        a += load4(x + y * FM_CELLS_X) * load4(sg);
-        b += load4(x + y * FM_CELLS_X + 4) * load4(sg + 4);
-    }
-    a += b;
-    return (a[0] + a[1]) + (a[2] + a[3]);
+    fm_dsp_get()->flip_sums(x, cv->cells.ny, cv->row_shift, &flip, 1, &t);
+    return t;
 }
 
 float fm_cell_view_signed(const FmCellView *cv, const float *x, uint32_t flip)
