@@ -1,11 +1,11 @@
 #include "accumulator.h"
 
+#include "big_alloc.h"
 #include "pattern.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 /* Half-width of the window whose mean and contrast the whitening removes:
  * small windows reject more of the picture (measured on real footage). */
@@ -71,10 +71,10 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     return 0;
 }
 
-/* A window's two fine planes (fine, then fine_raw) live in one anonymous
- * mapping that the kernel fills with zero pages up front (MAP_POPULATE):
- * touched page by page instead, 7 MB a window at 1080p cost a page fault
- * every 4 KB, which on a virtual machine took ~15 % of wmdetect's CPU. */
+/* A window's two fine planes (fine, then fine_raw) live in one mapping
+ * whose pages come up front (big_alloc.h): touched page by page instead,
+ * 7 MB a window at 1080p cost a page fault every 4 KB, which on a virtual
+ * machine took ~15 % of wmdetect's CPU. */
 static size_t fine_planes_bytes(const FmAccumulator *acc)
 {
     return 2 * sizeof(float) * (size_t)acc->fw * acc->fh;
@@ -82,9 +82,8 @@ static size_t fine_planes_bytes(const FmAccumulator *acc)
 
 static int fine_planes_alloc(const FmAccumulator *acc, FmWindow *win)
 {
-    void *m = mmap(NULL, fine_planes_bytes(acc), PROT_READ | PROT_WRITE,
-                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
-    if (m == MAP_FAILED)
+    float *m = fm_big_alloc(fine_planes_bytes(acc));
+    if (!m)
         return FM_ENOMEM;
     win->fine = m;
     win->fine_raw = win->fine + (size_t)acc->fw * acc->fh;
@@ -93,8 +92,7 @@ static int fine_planes_alloc(const FmAccumulator *acc, FmWindow *win)
 
 static void fine_planes_free(const FmAccumulator *acc, FmWindow *win)
 {
-    if (win->fine)
-        munmap(win->fine, fine_planes_bytes(acc));
+    fm_big_free(win->fine, fine_planes_bytes(acc), 0);
     win->fine = win->fine_raw = NULL;
 }
 
@@ -235,11 +233,7 @@ static void fine_job(void *arg, int j, int n)
     slice(acc->fh, j, n, &y0, &y1);
     float *row = job_row(acc, j), *chunk = row + acc->width;
     fm_resample_rows(acc->dsp, f->luma, f->stride, f->bit_depth, &acc->mx, &acc->my, y0, y1,
-                     chunk, row, acc->fine);
-    if (f->win->fine_raw) {
-        size_t o = (size_t)y0 * acc->fw;
-        acc->dsp->vacc(f->win->fine_raw + o, acc->fine + o, 1.0f, (y1 - y0) * acc->fw);
-    }
+                     chunk, row, acc->fine, f->win->fine_raw);
 }
 
 /* fine -> nominal rows */

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
 #include "dsp.h"
 #include "resample.h"
 
@@ -139,46 +140,95 @@ void fm_cell_view_pilot(const FmCellView *cv, const float *lanes, const float *e
 
 enum { PILOT_ENTRIES = FM_EPOCHS * FM_PILOTS };
 
-int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots)
+/* The index is a counting sort by slot done in INDEX_JOBS parts: part j
+ * counts, then places, the pilots of epochs [FM_EPOCHS j / INDEX_JOBS,
+ * FM_EPOCHS (j + 1) / INDEX_JOBS); within a slot part j's entries follow
+ * part j - 1's, so the epochs stay ascending whatever thread runs a part. */
+enum { INDEX_JOBS = 8 };
+
+typedef struct IndexBuild {
+    FmPilotIndex *ix;
+    const FmEpochPilot *pilots;
+    uint32_t (*next)[FM_SLOTS];   /* a part's count of each slot, then its next entry */
+} IndexBuild;
+
+static void epochs_of_part(int j, int *n0, int *n1)
 {
-    memset(ix->start, 0, sizeof(ix->start));
-    ix->flip = malloc(sizeof(uint32_t) * PILOT_ENTRIES);
-    ix->epoch = malloc(sizeof(uint16_t) * PILOT_ENTRIES);
-    ix->sign = malloc(sizeof(int8_t) * PILOT_ENTRIES);
-    if (!ix->flip || !ix->epoch || !ix->sign) {
-        fm_pilot_index_free(ix);
-        return -1;
-    }
-    for (int n = 0; n < FM_EPOCHS; n++)  /* counting sort by slot, epochs in order */
+    *n0 = FM_EPOCHS * j / INDEX_JOBS;
+    *n1 = FM_EPOCHS * (j + 1) / INDEX_JOBS;
+}
+
+static void count_job(void *arg, int j, int nj)
+{
+    IndexBuild *b = arg;
+    int n0, n1;
+    (void)nj;
+    epochs_of_part(j, &n0, &n1);
+    uint32_t *count = b->next[j];
+    memset(count, 0, sizeof(b->next[j]));
+    for (int n = n0; n < n1; n++)
         for (int r = 0; r < FM_PILOTS; r++)
-            ix->start[pilots[n].slot[r] + 1]++;
-    for (int k = 0; k < FM_SLOTS; k++)
-        ix->start[k + 1] += ix->start[k];
-    uint32_t next[FM_SLOTS];
-    memcpy(next, ix->start, sizeof(next));
-    for (int n = 0; n < FM_EPOCHS; n++)
+            count[b->pilots[n].slot[r]]++;
+}
+
+static void place_job(void *arg, int j, int nj)
+{
+    IndexBuild *b = arg;
+    FmPilotIndex *ix = b->ix;
+    int n0, n1;
+    (void)nj;
+    epochs_of_part(j, &n0, &n1);
+    uint32_t *next = b->next[j];
+    for (int n = n0; n < n1; n++) {
+        const FmEpochPilot *p = &b->pilots[n];
         for (int r = 0; r < FM_PILOTS; r++) {
-            const FmEpochPilot *p = &pilots[n];
             uint32_t i = next[p->slot[r]]++;
             ix->flip[i] = p->cell_flip[r];
             ix->epoch[i] = (uint16_t)n;
             ix->sign[i] = p->sign[r];
         }
-    sodium_memzero(next, sizeof(next));
+    }
+}
+
+/* The three arrays in one mapping: flip words, epochs, signs. */
+static size_t index_bytes(void)
+{
+    return (sizeof(uint32_t) + sizeof(uint16_t) + sizeof(int8_t)) * (size_t)PILOT_ENTRIES;
+}
+
+int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots, FmPool *pool)
+{
+    memset(ix, 0, sizeof(*ix));
+    IndexBuild b = { ix, pilots, malloc(sizeof(uint32_t[FM_SLOTS]) * INDEX_JOBS) };
+    uint8_t *m = fm_big_alloc(index_bytes());
+    if (!b.next || !m) {
+        free(b.next);
+        fm_big_free(m, index_bytes(), 0);
+        return -1;
+    }
+    ix->flip = (uint32_t *)m;
+    ix->epoch = (uint16_t *)(m + sizeof(uint32_t) * (size_t)PILOT_ENTRIES);
+    ix->sign = (int8_t *)(m + (sizeof(uint32_t) + sizeof(uint16_t)) * (size_t)PILOT_ENTRIES);
+    fm_pool_run(pool, count_job, &b, INDEX_JOBS);
+    uint32_t at = 0;
+    for (int k = 0; k < FM_SLOTS; k++) {
+        ix->start[k] = at;
+        for (int j = 0; j < INDEX_JOBS; j++) {
+            uint32_t c = b.next[j][k];
+            b.next[j][k] = at;
+            at += c;
+        }
+    }
+    ix->start[FM_SLOTS] = at;
+    fm_pool_run(pool, place_job, &b, INDEX_JOBS);
+    sodium_memzero(b.next, sizeof(uint32_t[FM_SLOTS]) * INDEX_JOBS);
+    free(b.next);
     return 0;
 }
 
 void fm_pilot_index_free(FmPilotIndex *ix)
 {
-    if (ix->flip)
-        sodium_memzero(ix->flip, sizeof(uint32_t) * PILOT_ENTRIES);
-    if (ix->epoch)
-        sodium_memzero(ix->epoch, sizeof(uint16_t) * PILOT_ENTRIES);
-    if (ix->sign)
-        sodium_memzero(ix->sign, sizeof(int8_t) * PILOT_ENTRIES);
-    free(ix->flip);
-    free(ix->epoch);
-    free(ix->sign);
+    fm_big_free(ix->flip, index_bytes(), 1);
     ix->flip = NULL;
     ix->epoch = NULL;
     ix->sign = NULL;

@@ -15,6 +15,7 @@
 #include <stdint.h>
 
 #include "pattern.h"
+#include "pool.h"
 
 typedef struct FmCellView {
     FmCells cells;     /* the plane's cells */
@@ -98,8 +99,9 @@ typedef struct FmPilotIndex {
     int8_t *sign;                  /* and pilot sign: FM_EPOCHS * FM_PILOTS of each */
 } FmPilotIndex;
 
-/* 0, or -1 when out of memory. pilots: FM_EPOCHS of them. */
-int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots);
+/* 0, or -1 when out of memory. pilots: FM_EPOCHS of them. Built on pool's
+ * threads (may be NULL): the same index whatever the threads. */
+int fm_pilot_index_init(FmPilotIndex *ix, const FmEpochPilot *pilots, FmPool *pool);
 void fm_pilot_index_free(FmPilotIndex *ix);
 
 /* fm_cell_view_pilot of every epoch at once: s[n], q[n] for epoch n

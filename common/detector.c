@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "big_alloc.h"
 #include "cell_view.h"
 #include "content_tag.h"
 #include "msgcode.h"
@@ -269,6 +270,19 @@ static void pilot_sums_job(void *arg, int g, int ng)
     }
     fm_cell_view_pilots(&d->cv, d->cgroups + (size_t)g * fm_cell_view_floats(&d->cv),
                         d->genergy + (size_t)g * FM_SLOTS, &d->pilot_index, s, q);
+}
+
+/* Every epoch's pilots (d->pilots) from the key, in PILOT_JOBS parts on
+ * the accumulator's threads: part j derives epochs FM_EPOCHS j / n to
+ * FM_EPOCHS (j + 1) / n. */
+enum { PILOT_JOBS = 8 };
+
+static void epoch_pilots_job(void *arg, int j, int nj)
+{
+    Detector *d = arg;
+    uint32_t n0 = (uint32_t)(FM_EPOCHS * j / nj), n1 = (uint32_t)(FM_EPOCHS * (j + 1) / nj);
+    for (uint32_t n = n0; n < n1; n++)
+        fm_epoch_pilot(&d->pk, n, &d->pilots[n]);
 }
 
 /* pilot_sums_job of groups 0 .. ng - 1, a group a job on the accumulator's
@@ -1355,7 +1369,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->acc = acc;
     d->key = key;
     d->ev = ev;
-    d->pilots = malloc(sizeof(FmEpochPilot) * FM_EPOCHS);
+    d->pilots = fm_big_alloc(sizeof(FmEpochPilot) * FM_EPOCHS);
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->cgroups = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS);
     d->genergy = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
@@ -1370,9 +1384,8 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
         goto end;
     }
     fm_pattern_keys_init(&d->pk, key->wm_key);
-    for (uint32_t n = 0; n < FM_EPOCHS; n++)
-        fm_epoch_pilot(&d->pk, n, &d->pilots[n]);
-    if (fm_pilot_index_init(&d->pilot_index, d->pilots)) {
+    fm_pool_run(acc->pool, epoch_pilots_job, d, PILOT_JOBS);
+    if (fm_pilot_index_init(&d->pilot_index, d->pilots, acc->pool)) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -1455,9 +1468,7 @@ end:
     free(v);
     if (d) {
         fm_pattern_keys_wipe(&d->pk);
-        if (d->pilots)
-            sodium_memzero(d->pilots, sizeof(FmEpochPilot) * FM_EPOCHS);
-        free(d->pilots);
+        fm_big_free(d->pilots, sizeof(FmEpochPilot) * FM_EPOCHS, 1);
         fm_pilot_index_free(&d->pilot_index);
         free(d->groups);
         free(d->cgroups);

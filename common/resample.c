@@ -203,13 +203,16 @@ size_t fm_resample_chunk_floats(const FmAxisMap *mx, const FmAxisMap *my)
 
 void fm_resample_rows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
                       const FmAxisMap *mx, const FmAxisMap *my, int y0, int y1, float *chunk,
-                      float *rowbuf, float *out)
+                      float *rowbuf, float *out, float *sum)
 {
+    int nx = mx->n_out;
     for (int Y = y0; Y < y1; Y += FM_RESAMPLE_CHUNK) {
         int end = Y + FM_RESAMPLE_CHUNK < y1 ? Y + FM_RESAMPLE_CHUNK : y1, first;
         int n = input_span(my, Y, end, &first);
         hrows_to(dsp, in, stride, bit_depth, mx, first, first + n, chunk, rowbuf);
-        vrows_from(dsp, chunk, first, mx->n_out, my, Y, end, out);
+        vrows_from(dsp, chunk, first, nx, my, Y, end, out);
+        if (sum)
+            dsp->vacc(sum + (size_t)Y * nx, out + (size_t)Y * nx, 1.0f, (end - Y) * nx);
     }
 }
 

@@ -91,13 +91,15 @@ void fm_resample_vrows(const FmDsp *dsp, const float *tmp, int nx, const FmAxisM
  * at a time: the few input rows a chunk reads are resampled along x into
  * chunk and down at once, while they are in cache, instead of through a
  * whole-plane tmp. The same bits as the two passes above. chunk needs
- * fm_resample_chunk_floats(mx, my) floats; rowbuf mx->n_in floats.
+ * fm_resample_chunk_floats(mx, my) floats; rowbuf mx->n_in floats. With
+ * sum (a plane like out, or NULL) fm_resample_rows also adds each output
+ * chunk to sum while it is in cache (dsp vacc, weight 1).
  */
 #define FM_RESAMPLE_CHUNK 8
 size_t fm_resample_chunk_floats(const FmAxisMap *mx, const FmAxisMap *my);
 void fm_resample_rows(const FmDsp *dsp, const uint8_t *in, ptrdiff_t stride, int bit_depth,
                       const FmAxisMap *mx, const FmAxisMap *my, int y0, int y1, float *chunk,
-                      float *rowbuf, float *out);
+                      float *rowbuf, float *out, float *sum);
 void fm_resample_rows_float(const FmDsp *dsp, const float *in, const FmAxisMap *mx,
                             const FmAxisMap *my, int y0, int y1, float *chunk, float *out);
 

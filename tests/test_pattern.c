@@ -13,6 +13,7 @@
 #include "fec.h"
 #include "keys.h"
 #include "pattern.h"
+#include "pool.h"
 #include "testutil.h"
 
 static FmSlotMap *map_a, *map_b;
@@ -479,10 +480,25 @@ Test(pattern, pilot_index_gives_every_epochs_pilot_sum)
     cr_assert(pilots);
     for (uint32_t n = 0; n < FM_EPOCHS; n++)
         fm_epoch_pilot(&pk, n, &pilots[n]);
-    FmPilotIndex ix;
-    cr_assert_eq(fm_pilot_index_init(&ix, pilots), 0);
+    /* built on two threads and on the caller's alone: the same index, each
+     * slot's epochs ascending */
+    FmPilotIndex ix, one;
+    FmPool *pool = NULL;
+    cr_assert_eq(fm_pool_new(&pool, 2), 0);
+    cr_assert_eq(fm_pilot_index_init(&ix, pilots, pool), 0);
+    fm_pool_free(&pool);
+    cr_assert_eq(fm_pilot_index_init(&one, pilots, NULL), 0);
     cr_assert_eq(ix.start[0], 0);
     cr_assert_eq(ix.start[FM_SLOTS], (uint32_t)FM_EPOCHS * FM_PILOTS);
+    size_t entries = (size_t)FM_EPOCHS * FM_PILOTS;
+    cr_assert_eq(memcmp(ix.start, one.start, sizeof(ix.start)), 0);
+    cr_assert_eq(memcmp(ix.flip, one.flip, sizeof(uint32_t) * entries), 0);
+    cr_assert_eq(memcmp(ix.epoch, one.epoch, sizeof(uint16_t) * entries), 0);
+    cr_assert_eq(memcmp(ix.sign, one.sign, sizeof(int8_t) * entries), 0);
+    fm_pilot_index_free(&one);
+    for (int k = 0; k < FM_SLOTS; k++)
+        for (uint32_t i = ix.start[k] + 1; i < ix.start[k + 1]; i++)
+            cr_assert_leq(ix.epoch[i - 1], ix.epoch[i], "slot %d: epochs out of order", k);
     FmCells cells = { 5, 3 };
     int nc = fm_cells_count(cells);
     float *raw = malloc(sizeof(float) * FM_SLOTS * (size_t)nc);
