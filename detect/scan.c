@@ -24,6 +24,7 @@
 #include "detector.h"
 #include "frame.h"
 #include "payload.h"
+#include "pool.h"
 #include "scan_stats.h"
 #include "still.h"
 #include "tool_util.h"
@@ -60,6 +61,7 @@ typedef struct Scan {
     size_t done, hits, unreadable;
     pthread_mutex_t out;  /* output, progress and the counters above */
     int tty;
+    int file_threads;     /* each file's per-frame threads: the cores the scan leaves it */
     double start, last;
     atomic_int fatal;     /* FM_ENOMEM seen: stop */
 } Scan;
@@ -219,6 +221,9 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
     if ((ret = fm_accumulator_init(&acc, info->width, info->height, err)) < 0)
         goto end;
     have_acc = 1;
+    /* files read at a time share the cores (the result is the same whatever
+     * the threads; short of memory for the threads, it works on one) */
+    fm_accumulator_set_threads(&acc, s->file_threads);
     t0 = fm_reader_frame_seconds(rd, first);
     ptrdiff_t stride;
     const uint8_t *luma = fm_frame_luma(first, &stride);
@@ -556,6 +561,9 @@ int fm_scan_run(const FmScanOptions *opt, FmKey *const *keys, int nkeys)
     }
     if ((size_t)nthreads > s.nfiles)
         nthreads = s.nfiles ? (int)s.nfiles : 1;
+    s.file_threads = fm_cpu_count() / nthreads;
+    if (s.file_threads < 1)
+        s.file_threads = 1;
     /* fm_detect (clips) makes FFTW plans; the planner must be serialised */
     fftwf_make_planner_thread_safe();
     s.tty = isatty(fileno(stderr));
