@@ -161,7 +161,8 @@ typedef struct Detector {
     /* the temporal host prediction removed from each window, per band
      * (fm_window_predict_fit), and its scratch */
     float beta[FM_NCOEF];
-    float *pred;
+    float *pred;        /* pred_jobs of them, FM_SLOTS * FM_CELLS each */
+    int pred_jobs;      /* the accumulator's threads */
     /* each window of a stretch less its prediction (FM_SLOTS * cells a
      * window, as many as MAX_GROUPS hold): made once for the stretch's phases;
      * [resid_w0, resid_w1) is the stretch held (resid_w0 < 0: none) */
@@ -219,39 +220,69 @@ static void set_cells(Detector *d, FmCells c, int kx, int ky)
     fm_cell_view_init(&d->cv, c, kx, ky);
 }
 
+/* A stretch's windows [w0, w1) under a phase, and the floats of a
+ * window's cells (n) and of a group's lanes (len). */
+typedef struct GroupRun {
+    Detector *d;
+    int w0, w1, phase;
+    size_t n, len;
+} GroupRun;
+
+/* Windows w0 + j, w0 + j + nj, ... less their prediction into d->resid,
+ * with job j's own scratch (d->pred: one prediction a thread). */
+static void resid_job(void *arg, int j, int nj)
+{
+    const GroupRun *b = arg;
+    Detector *d = b->d;
+    float *pred = d->pred + (size_t)j * FM_SLOTS * FM_CELLS;
+    for (int w = b->w0 + j; w < b->w1; w += nj) {
+        float *r = d->resid + (size_t)(w - b->w0) * b->n;
+        if (!d->v[w])
+            continue;
+        memcpy(r, d->v[w], sizeof(float) * b->n);
+        if (fm_window_predict(d->acc, d->v, d->nwin, (int)b->n, w, pred))
+            for (size_t k = 0; k < b->n; k++)
+                r[k] -= pred[k] * d->beta[k % FM_NCOEF];
+    }
+}
+
+/* Group g: the windows w with (w - w0 + phase) / PHASES == g, in order,
+ * summed cell by cell and normalised. */
+static void group_job(void *arg, int g, int ng)
+{
+    const GroupRun *b = arg;
+    Detector *d = b->d;
+    float *lanes = d->cgroups + (size_t)g * b->len;
+    int first = b->w0 + g * PHASES - b->phase;
+    (void)ng;
+    memset(lanes, 0, sizeof(float) * b->len);
+    for (int w = first < b->w0 ? b->w0 : first; w < first + PHASES && w < b->w1; w++)
+        if (d->v[w])
+            fm_cell_view_add(&d->cv, d->resid + (size_t)(w - b->w0) * b->n, 1.0f, lanes);
+    fm_cell_view_normalise(&d->cv, lanes, d->genergy + (size_t)g * FM_SLOTS);
+}
+
 /* Sums a stretch's windows into epoch groups under a phase, cell by cell
  * (d->cgroups), each band at unit variance over all the cells, and each
- * slot's energy over the cells (d->genergy). */
+ * slot's energy over the cells (d->genergy). The windows' residuals (made
+ * once for the stretch's phases) and the groups are jobs on the
+ * accumulator's threads: each writes its own, so the sums are the same
+ * whatever the threads. */
 static int make_groups(Detector *d, int w0, int w1, int phase)
 {
     int ng = (w1 - 1 - w0 + phase) / PHASES + 1;
-    size_t len = (size_t)fm_cell_view_floats(&d->cv), n = (size_t)FM_SLOTS * d->cv.nc;
-    memset(d->cgroups, 0, sizeof(float) * len * (size_t)ng);
+    GroupRun b = { d, w0, w1, phase, (size_t)FM_SLOTS * d->cv.nc,
+                   (size_t)fm_cell_view_floats(&d->cv) };
     memset(d->group_frames, 0, sizeof(d->group_frames));
     if (d->resid_w0 != w0 || d->resid_w1 != w1) {
-        for (int w = w0; w < w1; w++) {
-            float *r = d->resid + (size_t)(w - w0) * n;
-            if (!d->v[w])
-                continue;
-            memcpy(r, d->v[w], sizeof(float) * n);
-            if (fm_window_predict(d->acc, d->v, d->nwin, (int)n, w, d->pred))
-                for (size_t k = 0; k < n; k++)
-                    r[k] -= d->pred[k] * d->beta[k % FM_NCOEF];
-        }
+        fm_pool_run(d->acc->pool, resid_job, &b, d->pred_jobs);
         d->resid_w0 = w0;
         d->resid_w1 = w1;
     }
-    for (int w = w0; w < w1; w++) {
-        if (!d->v[w])
-            continue;
-        int g = (w - w0 + phase) / PHASES;
-        fm_cell_view_add(&d->cv, d->resid + (size_t)(w - w0) * n, 1.0f,
-                         d->cgroups + (size_t)g * len);
-        d->group_frames[g] += (int)d->acc->win[w].frames;
-    }
-    for (int g = 0; g < ng; g++)
-        fm_cell_view_normalise(&d->cv, d->cgroups + (size_t)g * len,
-                               d->genergy + (size_t)g * FM_SLOTS);
+    for (int w = w0; w < w1; w++)
+        if (d->v[w])
+            d->group_frames[(w - w0 + phase) / PHASES] += (int)d->acc->win[w].frames;
+    fm_pool_run(d->acc->pool, group_job, &b, ng);
     return ng;
 }
 
@@ -1375,7 +1406,8 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->genergy = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
-    d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
+    d->pred_jobs = fm_pool_threads(acc->pool);
+    d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * (size_t)d->pred_jobs);
     d->resid = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS * PHASES);
     d->resid_w0 = d->resid_w1 = -1;
     if (!d->pilots || !d->groups || !d->cgroups || !d->genergy || !d->corr || !d->energy ||
