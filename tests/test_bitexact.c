@@ -208,6 +208,16 @@ Test(bitexact, tools_give_the_same_output_for_every_thread_count_and_cpu_path, .
     }
     cr_expect_eq(tu_sh("grep -q '\"found\": true' '%s/d0.json'", d), 0,
                  "wmdetect did not find the mark it is compared on");
+    /* a cropped copy goes through the geometry search and the readings
+     * under what it finds: the same report too */
+    cr_assert_eq(tu_sh("ffmpeg -nostdin -hide_banner -loglevel error -i '%s/o0.mkv' "
+                       "-vf crop=iw-20:ih-14:6:4 -c:v ffv1 '%s/c.mkv'", d, d), 0);
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(tu_sh("'%s/wmdetect' -k '%s/k.dkey' --no-registry --json -q --threads %d "
+                           "'%s/c.mkv' | grep -v '\"analysed_utc\"\\|\"command\"' "
+                           "> '%s/c%d.json'", bin, d, i ? 3 : 1, d, d, i), 0);
+    cr_expect_eq(tu_sh("cmp -s '%s/c0.json' '%s/c1.json'", d, d), 0,
+                 "wmdetect on a cropped copy: another report with --threads 3 than 1");
     for (int i = 1; i < 3; i++) {
         cr_expect_eq(tu_sh("cmp -s '%s/o0.md5' '%s/o%d.md5'", d, d, i), 0,
                      "wmembed %s%s: other pictures than --threads 1", i == 2 ? "FILMMARK_CPU=c " : "",
