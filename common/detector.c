@@ -162,7 +162,7 @@ typedef struct Detector {
      * (fm_window_predict_fit), and its scratch */
     float beta[FM_NCOEF];
     float *pred;        /* pred_jobs of them, FM_SLOTS * FM_CELLS each */
-    int pred_jobs;      /* the accumulator's threads */
+    int pred_jobs;      /* the accumulator's threads, at most 8 */
     /* each window of a stretch less its prediction (FM_SLOTS * cells a
      * window, as many as MAX_GROUPS hold): made once for the stretch's phases;
      * [resid_w0, resid_w1) is the stretch held (resid_w0 < 0: none) */
@@ -1406,7 +1406,9 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->genergy = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
-    d->pred_jobs = fm_pool_threads(acc->pool);
+    /* one prediction scratch a job; the windows split among at most 8 jobs
+     * (a stretch has ~20), whatever the threads */
+    d->pred_jobs = fm_pool_threads(acc->pool) < 8 ? fm_pool_threads(acc->pool) : 8;
     d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * (size_t)d->pred_jobs);
     d->resid = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS * PHASES);
     d->resid_w0 = d->resid_w1 = -1;
