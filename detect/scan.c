@@ -555,10 +555,8 @@ int fm_scan_run(const FmScanOptions *opt, FmKey *const *keys, int nkeys)
         goto end;
     if (lr < 0)
         goto nomem;
-    if (nthreads <= 0) {
-        long n = sysconf(_SC_NPROCESSORS_ONLN);
-        nthreads = n > 0 ? (int)n : 1;
-    }
+    if (nthreads <= 0)
+        nthreads = fm_cpu_count();
     if ((size_t)nthreads > s.nfiles)
         nthreads = s.nfiles ? (int)s.nfiles : 1;
     s.file_threads = fm_cpu_count() / nthreads;
