@@ -282,7 +282,7 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     fm_whiten_run(&acc->white_grid, acc->dsp, acc->pool, acc->grid, acc->grid);
     /* the whitened fine evidence into the window's sum where it keeps one,
      * else into the rest of the clip's (fm_accumulator_fine_total) */
-    fm_whiten_run_sum(&acc->white_fine, acc->dsp, acc->pool, acc->fine, acc->fine,
+    fm_whiten_run_sum(&acc->white_fine, acc->dsp, acc->pool, acc->fine, NULL,
                       win->fine ? win->fine : acc->fine_rest);
     /* windows keep only their nominal evidence read as slot values cell by
      * cell (linear, so frames add up there): 20 KB a cell, 300 KB at 16:9 */

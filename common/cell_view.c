@@ -243,8 +243,10 @@ void fm_cell_view_pilots(const FmCellView *cv, const float *lanes, const float *
 {
     const FmDsp *dsp = fm_dsp_get();
     float t[FLIP_CHUNK];
-    memset(s, 0, sizeof(double) * FM_EPOCHS);
-    memset(q, 0, sizeof(double) * FM_EPOCHS);
+    /* an epoch's two sums side by side, one cache line for an entry's
+     * updates (64 KB of stack) */
+    double sq[FM_EPOCHS][2];
+    memset(sq, 0, sizeof(sq));
     for (int k = 0; k < FM_SLOTS; k++) {
         const float *x = lanes + (size_t)k * cv->lanes;
         double e = energy[k];
@@ -254,11 +256,15 @@ void fm_cell_view_pilots(const FmCellView *cv, const float *lanes, const float *
             if (!cv->plain)
                 dsp->flip_sums(x, cv->cells.ny, cv->row_shift, ix->flip + i0, (int)n, t);
             for (uint32_t j = 0; j < n; j++) {
-                uint16_t ep = ix->epoch[i0 + j];
-                s[ep] += (cv->plain ? plain : t[j]) * ix->sign[i0 + j];
-                q[ep] += e;
+                double *a = sq[ix->epoch[i0 + j]];
+                a[0] += (cv->plain ? plain : t[j]) * ix->sign[i0 + j];
+                a[1] += e;
             }
         }
+    }
+    for (int n = 0; n < FM_EPOCHS; n++) {
+        s[n] = sq[n][0];
+        q[n] = sq[n][1];
     }
 }
 

@@ -11,6 +11,7 @@
 #include "geometry.h"
 #include "homography.h"
 #include "pattern.h"
+#include "pilot_tables.h"
 
 /* Windows an epoch spans: the phases at which the epoch boundaries can fall
  * relative to the clip's windows. */
@@ -20,6 +21,10 @@
 #define SEG_WINDOWS 20
 /* Longest group of windows one hypothesis sums (an epoch, rounded up). */
 #define MAX_GROUPS ((SEG_WINDOWS + PHASES - 1) / PHASES + 1)
+/* d->cgroups: a group's lanes (at most FM_CELLS a slot) for each group;
+ * d->resid: a window's for each window of a stretch. */
+#define CGROUPS_BYTES (sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS)
+#define RESID_BYTES (CGROUPS_BYTES * PHASES)
 /* Stretches other than the best are read only when their own pilot z
  * reaches this: well above what the search finds in an unmarked stretch. */
 #define SEGMENT_READ_Z 5.0
@@ -123,8 +128,9 @@ typedef struct Detector {
     const FmAccumulator *acc;
     const FmKey *key;
     FmPatternKeys pk;
-    FmEpochPilot *pilots;        /* FM_EPOCHS of them */
-    FmPilotIndex pilot_index;    /* the same, by slot (the epoch search) */
+    const FmPilotTables *tables; /* the key's (pilot_tables.h), shared */
+    const FmEpochPilot *pilots;  /* its FM_EPOCHS pilots */
+    const FmPilotIndex *pilot_index;  /* the same, by slot (the epoch search) */
     float *const *v;             /* per window raw slot values (NULL: empty), nc cells */
     int nwin;
     /* format 7: the cells the windows hold and the mark's cell at the first
@@ -228,26 +234,32 @@ typedef struct GroupRun {
     size_t n, len;
 } GroupRun;
 
-/* Windows w0 + j, w0 + j + nj, ... less their prediction into d->resid,
- * with job j's own scratch (d->pred: one prediction a thread). */
+/* Windows w0 + j, w0 + j + nj, ... less their prediction, in lanes
+ * (cell_view.h) into d->resid, with job j's own scratch (d->pred: one
+ * prediction a thread, the residual made in place there). */
 static void resid_job(void *arg, int j, int nj)
 {
     const GroupRun *b = arg;
     Detector *d = b->d;
     float *pred = d->pred + (size_t)j * FM_SLOTS * FM_CELLS;
     for (int w = b->w0 + j; w < b->w1; w += nj) {
-        float *r = d->resid + (size_t)(w - b->w0) * b->n;
-        if (!d->v[w])
+        float *lanes = d->resid + (size_t)(w - b->w0) * b->len;
+        const float *v = d->v[w];
+        if (!v)
             continue;
-        memcpy(r, d->v[w], sizeof(float) * b->n);
         if (fm_window_predict(d->acc, d->v, d->nwin, (int)b->n, w, pred))
             for (size_t k = 0; k < b->n; k++)
-                r[k] -= pred[k] * d->beta[k % FM_NCOEF];
+                pred[k] = v[k] - pred[k] * d->beta[k % FM_NCOEF];
+        else
+            memcpy(pred, v, sizeof(float) * b->n);
+        memset(lanes, 0, sizeof(float) * b->len);
+        fm_cell_view_add(&d->cv, pred, 1.0f, lanes);
     }
 }
 
 /* Group g: the windows w with (w - w0 + phase) / PHASES == g, in order,
- * summed cell by cell and normalised. */
+ * summed cell by cell (lane by lane: each cell has its own) and
+ * normalised. */
 static void group_job(void *arg, int g, int ng)
 {
     const GroupRun *b = arg;
@@ -258,7 +270,8 @@ static void group_job(void *arg, int g, int ng)
     memset(lanes, 0, sizeof(float) * b->len);
     for (int w = first < b->w0 ? b->w0 : first; w < first + PHASES && w < b->w1; w++)
         if (d->v[w])
-            fm_cell_view_add(&d->cv, d->resid + (size_t)(w - b->w0) * b->n, 1.0f, lanes);
+            d->acc->dsp->vacc(lanes, d->resid + (size_t)(w - b->w0) * b->len, 1.0f,
+                              (int)b->len);
     fm_cell_view_normalise(&d->cv, lanes, d->genergy + (size_t)g * FM_SLOTS);
 }
 
@@ -300,20 +313,7 @@ static void pilot_sums_job(void *arg, int g, int ng)
         return;
     }
     fm_cell_view_pilots(&d->cv, d->cgroups + (size_t)g * fm_cell_view_floats(&d->cv),
-                        d->genergy + (size_t)g * FM_SLOTS, &d->pilot_index, s, q);
-}
-
-/* Every epoch's pilots (d->pilots) from the key, in PILOT_JOBS parts on
- * the accumulator's threads: part j derives epochs FM_EPOCHS j / n to
- * FM_EPOCHS (j + 1) / n. */
-enum { PILOT_JOBS = 8 };
-
-static void epoch_pilots_job(void *arg, int j, int nj)
-{
-    Detector *d = arg;
-    uint32_t n0 = (uint32_t)(FM_EPOCHS * j / nj), n1 = (uint32_t)(FM_EPOCHS * (j + 1) / nj);
-    for (uint32_t n = n0; n < n1; n++)
-        fm_epoch_pilot(&d->pk, n, &d->pilots[n]);
+                        d->genergy + (size_t)g * FM_SLOTS, d->pilot_index, s, q);
 }
 
 /* pilot_sums_job of groups 0 .. ng - 1, a group a job on the accumulator's
@@ -1400,9 +1400,10 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->acc = acc;
     d->key = key;
     d->ev = ev;
-    d->pilots = fm_big_alloc(sizeof(FmEpochPilot) * FM_EPOCHS);
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
-    d->cgroups = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS);
+    /* the groups' and windows' lanes (4 and 16 MB): mapped up front
+     * (big_alloc.h), as each analysis fills them */
+    d->cgroups = fm_big_alloc(CGROUPS_BYTES);
     d->genergy = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     d->corr = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
     d->energy = malloc(sizeof(double) * FM_EPOCHS * MAX_GROUPS);
@@ -1410,19 +1411,22 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
      * (a stretch has ~20), whatever the threads */
     d->pred_jobs = fm_pool_threads(acc->pool) < 8 ? fm_pool_threads(acc->pool) : 8;
     d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * (size_t)d->pred_jobs);
-    d->resid = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * MAX_GROUPS * PHASES);
+    d->resid = fm_big_alloc(RESID_BYTES);
     d->resid_w0 = d->resid_w1 = -1;
-    if (!d->pilots || !d->groups || !d->cgroups || !d->genergy || !d->corr || !d->energy ||
+    if (!d->groups || !d->cgroups || !d->genergy || !d->corr || !d->energy ||
         !d->pred || !d->resid) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
     fm_pattern_keys_init(&d->pk, key->wm_key);
-    fm_pool_run(acc->pool, epoch_pilots_job, d, PILOT_JOBS);
-    if (fm_pilot_index_init(&d->pilot_index, d->pilots, acc->pool)) {
+    /* the key's pilot tables: prepared by the tool, or made here on the
+     * accumulator's threads */
+    if (!(d->tables = fm_pilot_tables_acquire(key->wm_key, acc->pool))) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
+    d->pilots = d->tables->pilots;
+    d->pilot_index = &d->tables->index;
     fm_tag_key_init(&d->tk, key->wm_key);
     fm_format_mask_signs(FM_MARK_FORMAT_TAGGED, d->mask_sign);
     d->prev_cells = malloc(sizeof(FmTagCells) * FM_BIND_ANCHORS);
@@ -1502,15 +1506,14 @@ end:
     free(v);
     if (d) {
         fm_pattern_keys_wipe(&d->pk);
-        fm_big_free(d->pilots, sizeof(FmEpochPilot) * FM_EPOCHS, 1);
-        fm_pilot_index_free(&d->pilot_index);
+        fm_pilot_tables_release(d->tables);
         free(d->groups);
-        free(d->cgroups);
+        fm_big_free(d->cgroups, CGROUPS_BYTES, 0);
         free(d->genergy);
         free(d->corr);
         free(d->energy);
         free(d->pred);
-        free(d->resid);
+        fm_big_free(d->resid, RESID_BYTES, 0);
         free(d->wcells);
         free(d->prev_cells);
         fm_tag_key_wipe(&d->tk);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -92,6 +93,54 @@ int fm_sha256_file(const char *path, char out[65], FmError *err)
     crypto_hash_sha256_final(&st, digest);
     fm_hex(digest, sizeof(digest), out);
     return 0;
+}
+
+struct FmFileHash {
+    pthread_t thread;
+    char *path;
+    char out[65];
+    int ret;
+    FmError err;
+};
+
+static void *hash_thread(void *arg)
+{
+    FmFileHash *h = arg;
+    h->ret = fm_sha256_file(h->path, h->out, &h->err);
+    return NULL;
+}
+
+int fm_sha256_file_start(FmFileHash **h, const char *path, FmError *err)
+{
+    FmFileHash *f = calloc(1, sizeof(*f));
+    *h = NULL;
+    if (!f || !(f->path = strdup(path)) || pthread_create(&f->thread, NULL, hash_thread, f)) {
+        if (f)
+            free(f->path);
+        free(f);
+        return fm_error_set(err, FM_ENOMEM, "out of memory starting a thread");
+    }
+    *h = f;
+    return 0;
+}
+
+int fm_sha256_file_join(FmFileHash **h, char out[65], FmError *err)
+{
+    FmFileHash *f = *h;
+    if (!f)
+        return 0;
+    pthread_join(f->thread, NULL);
+    int ret = f->ret;
+    if (ret < 0) {
+        if (err)
+            *err = f->err;
+    } else {
+        memcpy(out, f->out, sizeof(f->out));
+    }
+    free(f->path);
+    free(f);
+    *h = NULL;
+    return ret;
 }
 
 double fm_now(void)

@@ -25,6 +25,14 @@ int fm_unhex(const char *hex, uint8_t *out, size_t n);
 /* SHA-256 of a file's contents as 64 hex chars + NUL. */
 int fm_sha256_file(const char *path, char out[65], FmError *err);
 
+/* fm_sha256_file on a thread of its own, so that a long file is hashed
+ * while it is decoded: _start (0 or FM_ENOMEM; the path is copied), then
+ * _join for its result (what fm_sha256_file returns; *h freed, NULL).
+ * _join of NULL returns 0 and leaves out alone. */
+typedef struct FmFileHash FmFileHash;
+int fm_sha256_file_start(FmFileHash **h, const char *path, FmError *err);
+int fm_sha256_file_join(FmFileHash **h, char out[65], FmError *err);
+
 /* Seconds on a monotonic clock. */
 double fm_now(void);
 

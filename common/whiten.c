@@ -26,10 +26,11 @@
  */
 
 /* Floats of scratch one job needs: the ring and the halo for both the
- * samples and their squares, and the two rows of column sums. */
+ * samples and their squares, the two rows of column sums, and an output
+ * row (when only the sum is wanted). */
 static size_t job_floats(const FmWhiten *wh)
 {
-    return (size_t)wh->w * (2 * (2 * wh->r + 2) + 2 * (2 * wh->r) + 2);
+    return (size_t)wh->w * (2 * (2 * wh->r + 2) + 2 * (2 * wh->r) + 3);
 }
 
 /* Scratch for `jobs` jobs; keeps what it has if it cannot get more. */
@@ -68,7 +69,7 @@ typedef struct Job {
     FmWhiten *wh;
     const FmDsp *dsp;
     const float *in;
-    float *out;
+    float *out;     /* NULL: only the sum is wanted */
     float *sum;     /* NULL, or a plane each output row is added to */
     int blocks;
 } Job;
@@ -81,6 +82,7 @@ typedef struct Slice {
     float *ring1, *ring2;   /* box means along the rows: samples, squares */
     float *halo1, *halo2;   /* r rows above the slice, then r rows below it */
     float *sum1, *sum2;     /* the current output row's column sums */
+    float *row;             /* the output row, when there is no output plane */
 } Slice;
 
 static void slice_of(const Job *b, int j, int nj, Slice *s)
@@ -100,6 +102,7 @@ static void slice_of(const Job *b, int j, int nj, Slice *s)
     s->halo2 = s->halo1 + (size_t)2 * r * w;
     s->sum1 = s->halo2 + (size_t)2 * r * w;
     s->sum2 = s->sum1 + w;
+    s->row = s->sum2 + w;
 }
 
 /* Halo slot of input row k, which lies outside the slice. */
@@ -185,10 +188,10 @@ static void out_job(void *arg, int j, int nj)
         }
 #undef ROW
         size_t o = (size_t)y * w;
-        dsp->whiten_row(b->in + o, FM_WHITEN_CENTRE, s.sum1, s.sum2, 1.0f / (float)n, w,
-                        b->out + o);
+        float *out = b->out ? b->out + o : s.row;
+        dsp->whiten_row(b->in + o, FM_WHITEN_CENTRE, s.sum1, s.sum2, 1.0f / (float)n, w, out);
         if (b->sum)
-            dsp->vacc(b->sum + o, b->out + o, 1.0f, w);
+            dsp->vacc(b->sum + o, out, 1.0f, w);
     }
 }
 

@@ -24,6 +24,7 @@
 #include "scan.h"
 #include "keys.h"
 #include "payload.h"
+#include "pilot_tables.h"
 #include "receipt.h"
 #include "report.h"
 #include "tool_util.h"
@@ -733,6 +734,7 @@ int main(int argc, char **argv)
     FmAccumulator acc = { 0 };
     int have_acc = 0;
     FmFingerprint *master_fp = NULL, *clip_fp = NULL;
+    FmFileHash *clip_hash = NULL;
     ContentCheck cc = { 0 };
     Identification ident = { 0 };
     Provenance pv = { .command = command_line(argc, argv_typed) };
@@ -774,6 +776,11 @@ int main(int argc, char **argv)
             goto fail_err;
     }
     keys = klist.keys;
+    /* the keys' pilot tables, made on a thread of their own while the clip
+     * is opened and decoded (at most FM_PILOT_TABLES_PREPARED_MAX keys; any
+     * other key's are made when it is tried) */
+    for (size_t i = 0; i < klist.n && i < FM_PILOT_TABLES_PREPARED_MAX; i++)
+        fm_pilot_tables_prepare(keys[i]->wm_key);
     if (scan_root) {
         FmScanOptions so = { .root = scan_root, .threads = threads, .json = json, .quiet = quiet };
         ret = fm_scan_run(&so, keys, (int)klist.n);
@@ -802,8 +809,9 @@ int main(int argc, char **argv)
     if (clip_stdin && fm_spool_stdin(spool, sizeof spool, &err) < 0)
         goto fail_err;
     const char *clip_file = clip_stdin ? spool : clip;
+    /* the file's hash for the report, taken while the clip is decoded */
     if (fm_reader_open(&reader, clip_file, &err) < 0 ||
-        fm_sha256_file(clip_file, pv.sha256, &err) < 0)
+        fm_sha256_file_start(&clip_hash, clip_file, &err) < 0)
         goto fail_err;
     fm_reader_set_read_only(reader, 1);    /* the detector only reads the pictures */
     const FmVideoInfo *info = fm_reader_info(reader);
@@ -859,6 +867,8 @@ int main(int argc, char **argv)
         fm_error_set(&err, FM_EFORMAT, "'%s' has no decodable video frames", clip);
         goto fail_err;
     }
+    if (fm_sha256_file_join(&clip_hash, pv.sha256, &err) < 0)
+        goto fail_err;
 
     FmDetectResult best = { 0 };
     int best_key = -1;
@@ -981,6 +991,9 @@ fail_err:
         fm_print_json_error(stdout, "wmdetect", err.msg, EXIT_ERROR);
     ret = EXIT_ERROR;
 end:
+    fm_sha256_file_join(&clip_hash, pv.sha256, NULL);
+    for (size_t i = 0; keys && i < klist.n && i < FM_PILOT_TABLES_PREPARED_MAX; i++)
+        fm_pilot_tables_unprepare(keys[i]->wm_key);
     if (have_acc)
         fm_accumulator_free(&acc);
     fm_reader_close(&reader);
