@@ -75,7 +75,7 @@ typedef enum { MAKING, READY, FAILED } EntryState;
 
 typedef struct Entry {
     FmPilotTables t;        /* first: a caller's pointer is the entry's */
-    uint8_t id[32];         /* keyed hash of the watermark key */
+    uint8_t id[32];         /* hash of the watermark key (domain-separated) */
     EntryState state;
     int users;              /* detections holding t */
     int prepared;           /* kept until fm_pilot_tables_unprepare */

@@ -17,7 +17,8 @@
  * once. Prepared tables stay until fm_pilot_tables_unprepare; others go
  * when their last user releases them. Being derived from the key they are
  * secret (they locate the mark): wiped when freed. Keys are told apart by a
- * keyed hash of the watermark key, compared in constant time.
+ * hash of the watermark key (BLAKE2b, domain-separated), compared in
+ * constant time.
  */
 #ifndef FM_PILOT_TABLES_H
 #define FM_PILOT_TABLES_H
