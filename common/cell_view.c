@@ -288,3 +288,96 @@ void fm_cell_view_collapse(const FmCellView *cv, const float *lanes,
     for (int k = 0; k < FM_SLOTS; k++)
         out[k] = signed_cells(cv, lanes + (size_t)k * cv->lanes, cell_flip[k]);
 }
+
+/* The identity bit of stored cell i in a flip word. */
+static int cell_bit(const FmCellView *cv, int i)
+{
+    int l = cv->lane[i];
+    return cv->row_shift[l / FM_CELLS_X] + l % FM_CELLS_X;
+}
+
+void fm_cell_view_cell_sums(const FmCellView *cv, const float *lanes,
+                            const uint32_t cell_flip[FM_SLOTS], const float want[FM_SLOTS],
+                            double *s, double *e, double *w2, double *n)
+{
+    if (cv->plain)
+        return;
+    int bit[FM_CELLS];
+    double ss[FM_CELLS] = { 0 }, ee[FM_CELLS] = { 0 }, ww = 0, nn = 0;
+    for (int i = 0; i < cv->nc; i++)
+        bit[i] = cell_bit(cv, i);
+    for (int k = 0; k < FM_SLOTS; k++) {
+        if (want[k] == 0)
+            continue;
+        const float *x = lanes + (size_t)k * cv->lanes;
+        for (int i = 0; i < cv->nc; i++) {
+            float v = x[cv->lane[i]];
+            ss[i] += want[k] * fm_cell_sign(cell_flip[k], bit[i]) * v;
+            ee[i] += (double)v * v;
+        }
+        ww += (double)want[k] * want[k];
+        nn++;
+    }
+    for (int i = 0; i < cv->nc; i++) {
+        s[i] += ss[i];
+        e[i] += ee[i];
+        w2[i] += ww;
+        n[i] += nn;
+    }
+}
+
+void fm_cell_view_collapse_weighted(const FmCellView *cv, const float *lanes,
+                                    const uint32_t cell_flip[FM_SLOTS], const float *weight,
+                                    float sign, float *scratch, float out[FM_SLOTS])
+{
+    /* each lane times its cell's weight, then the collapse's own kernel */
+    float lw[FM_CELLS] = { 0 };
+    int n = cv->lanes;
+    for (int i = 0; i < cv->nc; i++)
+        lw[cv->lane[i]] = sign * weight[i];
+    for (int k = 0; k < FM_SLOTS; k++)
+        for (int l = 0; l < n; l++)
+            scratch[(size_t)k * n + l] = lanes[(size_t)k * n + l] * lw[l];
+    fm_cell_view_collapse(cv, scratch, cell_flip, out);
+}
+
+int fm_cell_weights(int nc, const double *s, const double *e, const double *w2,
+                    const double *n, float *weight)
+{
+    /* amp[i]: cell i's amplitude, var[i] its variance without a mark */
+    double amp[FM_CELLS], var[FM_CELLS], mean = 0, prec = 0;
+    if (nc < 2 || nc > FM_CELLS)
+        return 0;
+    for (int i = 0; i < nc; i++) {
+        if (!(w2[i] > 0 && e[i] > 0 && n[i] > 0))
+            return 0;
+        amp[i] = s[i] / w2[i];
+        var[i] = e[i] / (w2[i] * w2[i]);
+        mean += amp[i] / var[i];
+        prec += 1 / var[i];
+    }
+    mean /= prec;
+    /* the cells' spread about the mean, less what their noise alone gives */
+    double spread = 0, noise = 0;
+    for (int i = 0; i < nc; i++) {
+        spread += (amp[i] - mean) * (amp[i] - mean);
+        noise += var[i] * (1 - 1 / (var[i] * prec));
+    }
+    double tau2 = (spread - noise) / nc;
+    if (!(mean > 0) || !(tau2 > 0))
+        return 0;
+    double before = 0, after = 0;
+    for (int i = 0; i < nc; i++) {
+        double a = mean + tau2 / (tau2 + var[i]) * (amp[i] - mean);
+        /* maximum ratio: amplitude over the slots' variance */
+        weight[i] = (float)(a > 0 ? a / (e[i] / n[i]) : 0);
+        before += e[i];
+        after += (double)weight[i] * weight[i] * e[i];
+    }
+    if (!(after > 0))
+        return 0;
+    float scale = (float)sqrt(before / after);
+    for (int i = 0; i < nc; i++)
+        weight[i] *= scale;
+    return 1;
+}

@@ -121,4 +121,37 @@ void fm_cell_view_id(const FmCellView *cv, const float *lanes, const float *ener
 void fm_cell_view_collapse(const FmCellView *cv, const float *lanes,
                            const uint32_t cell_flip[FM_SLOTS], float out[FM_SLOTS]);
 
+/*
+ * Each stored cell's evidence for a known signal (format 7; nothing for a
+ * plain view): want[k] the value slot k carries in the mark (0: not used),
+ * in the epoch's signs; the cell's own sign from cell_flip. For cell i
+ * (FmCellView.lane order): s[i] += sum of want * sign * x, e[i] += sum of
+ * x^2, w2[i] += sum of want^2, n[i] += the slots used.
+ */
+void fm_cell_view_cell_sums(const FmCellView *cv, const float *lanes,
+                            const uint32_t cell_flip[FM_SLOTS], const float want[FM_SLOTS],
+                            double *s, double *e, double *w2, double *n);
+
+/* fm_cell_view_collapse with cell i's evidence times sign * weight[i];
+ * scratch: fm_cell_view_floats(cv) floats. */
+void fm_cell_view_collapse_weighted(const FmCellView *cv, const float *lanes,
+                                    const uint32_t cell_flip[FM_SLOTS], const float *weight,
+                                    float sign, float *scratch, float out[FM_SLOTS]);
+
+/*
+ * Maximum-ratio weights for nc cells from their sums for a known signal
+ * (fm_cell_view_cell_sums: s, e, w2, n). Cell i's amplitude s / w2 is
+ * measured with variance e / w2^2 (no mark: x^2 sums to e); the cells'
+ * amplitudes are shrunk towards their precision-weighted mean as far as
+ * their noise asks (empirical Bayes: the spread between cells beyond what
+ * their noise explains is taken as real, the rest is not), and each cell
+ * weighs its amplitude over its slots' variance (e / n), none when that is
+ * not positive; the weights keep the energy (sum of weight^2 e equals the
+ * sum of e). Returns 1 with weight[0 .. nc - 1] set, or 0 where the cells
+ * should be summed alike: fewer than 2, a cell without evidence, no mark
+ * (mean amplitude not positive), or no spread beyond the noise.
+ */
+int fm_cell_weights(int nc, const double *s, const double *e, const double *w2,
+                    const double *n, float *weight);
+
 #endif

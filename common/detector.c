@@ -145,6 +145,7 @@ typedef struct Detector {
     float *groups;               /* MAX_GROUPS x FM_SLOTS: the cells summed under the
                                     epochs' signs of a hypothesis (collapse_groups) */
     int group_frames[MAX_GROUPS];
+    float group_sign[MAX_GROUPS]; /* orient_groups: -1 where it negated a group */
     double *corr, *energy;       /* MAX_GROUPS x FM_EPOCHS */
     FmSlotMap map;
     float want[FM_SLOTS];
@@ -174,6 +175,9 @@ typedef struct Detector {
      * [resid_w0, resid_w1) is the stretch held (resid_w0 < 0: none) */
     float *resid;
     int resid_w0, resid_w1;
+    /* weigh_cells' scratch (FM_SLOTS * FM_CELLS): a stretch's groups summed,
+     * then a group's weighted lanes */
+    float *sync_lanes;
     /* read with each epoch's own sign: groups whose pilots show the mark
      * negated are negated (orient_groups) */
     int per_epoch_sign;
@@ -447,6 +451,8 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Hypoth
  * z <= -SPAN_Z in d->inverted. */
 static void orient_groups(Detector *d, const Hypothesis *h, int ng)
 {
+    for (int g = 0; g < ng; g++)
+        d->group_sign[g] = 1.0f;
     if (!d->per_epoch_sign)
         return;
     for (int g = 0; g < ng; g++) {
@@ -459,6 +465,7 @@ static void orient_groups(Detector *d, const Hypothesis *h, int ng)
         if (s >= 0)
             continue;
         d->inverted += q > 0 && s / sqrt(q) <= -SPAN_Z;
+        d->group_sign[g] = -1.0f;
         for (int k = 0; k < FM_SLOTS; k++)
             u[k] = -u[k];
     }
@@ -524,6 +531,59 @@ static void band_group_weights(Detector *d, const Segment *seg, int ng, const do
     }
 }
 
+/*
+ * Format 7: the groups of a stretch collapsed again (d->groups) with each
+ * cell weighted by what it carries (fm_cell_weights): a cell is a third of
+ * the picture's height, and after a codec a flat sky or a dark ground keeps
+ * little of the mark where a textured third keeps most; summed alike, the
+ * first adds noise to the second. Each cell's amplitude is measured on the
+ * pilots of every group (in their epochs' and the groups' signs) and on the
+ * sync layer, whose slots are summed over the groups first (the layer is
+ * the same in every epoch, and so is a still picture's part in its slots:
+ * its variance must count that part once, not once a group). Data and tag
+ * slots do not set the weights, and the pilot statistic is the epoch
+ * search's, which does not see them.
+ */
+static void weigh_cells(Detector *d, uint32_t n0, int ng)
+{
+    const FmCellView *cv = &d->cv;
+    if (cv->plain || cv->nc < 2)
+        return;
+    double s[FM_CELLS] = { 0 }, e[FM_CELLS] = { 0 }, w2[FM_CELLS] = { 0 }, n[FM_CELLS] = { 0 };
+    size_t floats = (size_t)fm_cell_view_floats(cv);
+    float *sync = d->sync_lanes;
+    int last = -1;
+    memset(sync, 0, sizeof(float) * floats);
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g])
+            continue;
+        const float *x = d->cgroups + (size_t)g * floats;
+        d->acc->dsp->vacc(sync, x, d->group_sign[g], (int)floats);
+        fm_slot_map_init(&d->map, &d->pk, (n0 + (uint32_t)g) % FM_EPOCHS);
+        for (int k = 0; k < FM_SLOTS; k++)
+            d->want[k] = d->map.bit[k] == FM_SLOT_PILOT ? d->group_sign[g] * d->map.sign[k] : 0;
+        fm_cell_view_cell_sums(cv, x, d->map.cell_flip, d->want, s, e, w2, n);
+        last = g;
+    }
+    if (last < 0)
+        return;
+    /* the sync slots' signs are the same in every epoch */
+    for (int k = 0; k < FM_SLOTS; k++)
+        d->want[k] = d->map.bit[k] == FM_SLOT_SYNC ? FM_SYNC_GAIN * d->map.sign[k] : 0;
+    fm_cell_view_cell_sums(cv, sync, d->map.cell_flip, d->want, s, e, w2, n);
+    float weight[FM_CELLS];
+    if (!fm_cell_weights(cv->nc, s, e, w2, n, weight))
+        return;
+    for (int g = 0; g < ng; g++) {
+        if (!d->group_frames[g])
+            continue;
+        float *u = d->groups + (size_t)g * FM_SLOTS;
+        fm_slot_map_init(&d->map, &d->pk, (n0 + (uint32_t)g) % FM_EPOCHS);
+        fm_cell_view_collapse_weighted(cv, d->cgroups + (size_t)g * floats, d->map.cell_flip,
+                                       weight, d->group_sign[g], d->sync_lanes, u);
+    }
+}
+
 static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expected_coded,
                          float *soft, float *rank_soft, float *mark, float *half, double *noise,
                          double *exp_s, double *exp_q,
@@ -562,6 +622,7 @@ static void read_stretch(Detector *d, const Segment *seg, const uint8_t *expecte
         *span_first = first;
     if (last > *span_last)
         *span_last = last;
+    weigh_cells(d, seg->h.n0, ng);
     /* Maximum-ratio combining: each band's slots count in proportion to the
      * mark amplitude the pilots show in that band (bands are already at unit
      * variance). Codecs and down-scaling remove the upper bands first; their
@@ -1308,10 +1369,6 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
         if (i == 0 && gtrace)
             gtrace->n = gtrace->truncated = 0;
         ret = analyse_windows(d, keys, hyp, expected, &go, i == 0 && trace ? gtrace : NULL, err);
-        if (getenv("FM_TRACE"))
-            fprintf(stderr, "TRACE al step %.4f %.4f rot %.2f shift %d %d warp %d score %.3f | off %d,%d idz %.1f | z %.1f sig %d ber %.3f\n",
-                    al->step_x, al->step_y, al->rotation_deg, al->shift_x, al->shift_y, al->warp, al->score,
-                    okx[order[i]], oky[order[i]], idz[order[i]], go.pilot_z, go.signature_valid, go.raw_ber);
         if (ret < 0)
             break;
         if (i == 0 || (go.signature_valid && !g.signature_valid) ||
@@ -1413,8 +1470,9 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * (size_t)d->pred_jobs);
     d->resid = fm_big_alloc(RESID_BYTES);
     d->resid_w0 = d->resid_w1 = -1;
+    d->sync_lanes = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
     if (!d->groups || !d->cgroups || !d->genergy || !d->corr || !d->energy ||
-        !d->pred || !d->resid) {
+        !d->pred || !d->resid || !d->sync_lanes) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -1513,6 +1571,7 @@ end:
         free(d->corr);
         free(d->energy);
         free(d->pred);
+        free(d->sync_lanes);
         fm_big_free(d->resid, RESID_BYTES, 0);
         free(d->wcells);
         free(d->prev_cells);
