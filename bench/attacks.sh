@@ -13,7 +13,10 @@
 # first 1 s); (3) every attack writes 10-s excerpts of its attacked copy at
 # --count offsets (--first, --first + --step, ...) and each excerpt goes to
 # `wmdetect --json` BLIND (no receipt): removal (a, b, d) at each --psnr,
-# temporal low-pass over 2, 3, 5 frames, and the copy attack (c) at each
+# temporal low-pass over 2, 3, 5 frames, weight steering (e: the constant
+# part and the all-frames estimate subtracted in every other 128 x 128 cell of
+# the mark grid, at each --steer-psnr, then re-encoded with --steer-codec;
+# with --fold none), and the copy attack (c) at each
 # --copy-psnr onto the part of the long master after --seconds, which was never
 # marked (excerpt k of the forgery pretends to sit at the same master time as
 # excerpt k of the marked copy, so per-epoch estimates are laid down in epoch
@@ -47,7 +50,13 @@
 #                    every python step as FM_ATTACK_FOLD (see
 #                    bench/attacks/fmattack.py); the estimates go to
 #                    estimates.npz or estimates-nofold.npz in --work
-#   --only LIST      comma-separated parts: none,remove,temporal,copy
+#   --steer-psnr LIST  weight-steering strengths (default none,50,45,40;
+#                    'none' = the excerpt unchanged: the control)
+#   --steer-codec C  what the steered excerpts go through before detection
+#                    (default crf28@1280x720: scaled to 720p, x264 CRF 28;
+#                    'raw' for none): steering matters near the decoding edge
+#   --only LIST      comma-separated parts: none,remove,temporal,copy,steer
+#                    (default all; steer runs with --fold none only)
 #   --no-oracle      skip the diagnostic correlation of the estimates with the
 #                    true embedded signal (needs a second decode of the master)
 #   --master FILE    the long master (default $FILMMARK_MEDIA/long_1080p24.mkv)
@@ -84,8 +93,9 @@ cmdline="bench/attacks.sh${*:+ $*}"
 die() { echo "attacks.sh: $*" >&2; exit 2; }
 say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
 
-quick=0 seconds="" count="" step="" first=1 exlen=10 psnr="" copy_psnr="45,40"
-only="none,remove,temporal,copy" oracle=1 master="" results="" work="" reuse=0 keep=0 jobs=1
+quick=0 seconds="" count="" step="" first=1 exlen=10 psnr="" copy_psnr="45,40" steer_psnr="none,50,45,40"
+steer_codec="crf28@1280x720"
+only="none,remove,temporal,copy,steer" oracle=1 master="" results="" work="" reuse=0 keep=0 jobs=1
 fold=tile
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -97,6 +107,8 @@ while [[ $# -gt 0 ]]; do
     --excerpt) exlen="$2"; shift ;;
     --psnr) psnr="$2"; shift ;;
     --copy-psnr) copy_psnr="$2"; shift ;;
+    --steer-psnr) steer_psnr="$2"; shift ;;
+    --steer-codec) steer_codec="$2"; shift ;;
     --fold) fold="$2"; shift ;;
     --only) only="$2"; shift ;;
     --no-oracle) oracle=0 ;;
@@ -246,6 +258,14 @@ if has remove; then
   "$PY" "$A/subtract.py" -i "$work/marked.mkv" --estimates "$work/estimates$nf.npz" \
     --which all,epoch,const,cluster,fdiff --psnr "$psnr" -o "$work/out/remove" \
     --excerpts "$ex" --codec raw --name remove | "${det[@]}" >> "$out"
+fi
+if has steer && [[ $fold == none ]]; then
+  say "weight steering: estimates const, all in every other cell at $steer_psnr, then $steer_codec"
+  "$PY" "$A/subtract.py" -i "$work/marked.mkv" --estimates "$work/estimates$nf.npz" \
+    --which const,all --cells even --psnr "$steer_psnr" -o "$work/out/steer" \
+    --excerpts "$ex" --codec "$steer_codec" --name steer | "${det[@]}" >> "$out"
+elif has steer; then
+  say "weight steering skipped: it needs --fold none (a folded tile is one cell)"
 fi
 if has copy; then
   say "copy attack: estimates all, epoch, first1s added at $copy_psnr (fold $fold)"

@@ -175,9 +175,8 @@ typedef struct Detector {
      * [resid_w0, resid_w1) is the stretch held (resid_w0 < 0: none) */
     float *resid;
     int resid_w0, resid_w1;
-    /* weigh_cells' scratch (FM_SLOTS * FM_CELLS): a stretch's groups summed,
-     * then a group's weighted lanes */
-    float *sync_lanes;
+    /* weigh_cells' scratch (FM_SLOTS * FM_CELLS): a group's weighted lanes */
+    float *weigh_lanes;
     /* read with each epoch's own sign: groups whose pilots show the mark
      * negated are negated (orient_groups) */
     int per_epoch_sign;
@@ -537,12 +536,14 @@ static void band_group_weights(Detector *d, const Segment *seg, int ng, const do
  * the picture's height, and after a codec a flat sky or a dark ground keeps
  * little of the mark where a textured third keeps most; summed alike, the
  * first adds noise to the second. Each cell's amplitude is measured on the
- * pilots of every group (in their epochs' and the groups' signs) and on the
- * sync layer, whose slots are summed over the groups first (the layer is
- * the same in every epoch, and so is a still picture's part in its slots:
- * its variance must count that part once, not once a group). Data and tag
- * slots do not set the weights, and the pilot statistic is the epoch
- * search's, which does not see them.
+ * pilots of every group, in their epochs' and the groups' signs: keyed per
+ * epoch and per cell, they are what a keyless attacker cannot estimate from
+ * a whole copy. The sync layer is not used: it is the same in every epoch,
+ * so the average of a copy's frames gives it away, and an attacker who
+ * inverts it in some cells (at ~50 dB) would have those cells' data, left
+ * intact, weighed at nothing (0.9.3 measured it there; bench/attacks.sh
+ * --only steer). Data and tag slots do not set the weights either, and the
+ * pilot statistic is the epoch search's, which does not see them.
  */
 static void weigh_cells(Detector *d, uint32_t n0, int ng)
 {
@@ -551,28 +552,19 @@ static void weigh_cells(Detector *d, uint32_t n0, int ng)
         return;
     double s[FM_CELLS] = { 0 }, e[FM_CELLS] = { 0 }, w2[FM_CELLS] = { 0 }, n[FM_CELLS] = { 0 };
     size_t floats = (size_t)fm_cell_view_floats(cv);
-    float *sync = d->sync_lanes;
-    int last = -1;
-    memset(sync, 0, sizeof(float) * floats);
+    int any = 0;
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
             continue;
-        const float *x = d->cgroups + (size_t)g * floats;
-        d->acc->dsp->vacc(sync, x, d->group_sign[g], (int)floats);
         fm_slot_map_init(&d->map, &d->pk, (n0 + (uint32_t)g) % FM_EPOCHS);
         for (int k = 0; k < FM_SLOTS; k++)
             d->want[k] = d->map.bit[k] == FM_SLOT_PILOT ? d->group_sign[g] * d->map.sign[k] : 0;
-        fm_cell_view_cell_sums(cv, x, d->map.cell_flip, d->want, s, e, w2, n);
-        last = g;
+        fm_cell_view_cell_sums(cv, d->cgroups + (size_t)g * floats, d->map.cell_flip, d->want,
+                               s, e, w2, n);
+        any = 1;
     }
-    if (last < 0)
-        return;
-    /* the sync slots' signs are the same in every epoch */
-    for (int k = 0; k < FM_SLOTS; k++)
-        d->want[k] = d->map.bit[k] == FM_SLOT_SYNC ? FM_SYNC_GAIN * d->map.sign[k] : 0;
-    fm_cell_view_cell_sums(cv, sync, d->map.cell_flip, d->want, s, e, w2, n);
     float weight[FM_CELLS];
-    if (!fm_cell_weights(cv->nc, s, e, w2, n, weight))
+    if (!any || !fm_cell_weights(cv->nc, s, e, w2, n, weight))
         return;
     for (int g = 0; g < ng; g++) {
         if (!d->group_frames[g])
@@ -580,7 +572,7 @@ static void weigh_cells(Detector *d, uint32_t n0, int ng)
         float *u = d->groups + (size_t)g * FM_SLOTS;
         fm_slot_map_init(&d->map, &d->pk, (n0 + (uint32_t)g) % FM_EPOCHS);
         fm_cell_view_collapse_weighted(cv, d->cgroups + (size_t)g * floats, d->map.cell_flip,
-                                       weight, d->group_sign[g], d->sync_lanes, u);
+                                       weight, d->group_sign[g], d->weigh_lanes, u);
     }
 }
 
@@ -1054,6 +1046,26 @@ static void set_statistic(const Segment *seg, int nseg, int best, double hyp, Fm
     res->master_position = master_position(&seg[best].h, seg[best].w0);
 }
 
+/* A read whose signature verifies but whose pilots alone would not call a
+ * mark seen (p above FM_FALSE_ALARM_THRESHOLD, its search's hypotheses
+ * counted): the geometry it was read under may be wrong. */
+static int weak_read(const FmDetectResult *res)
+{
+    return res->signature_valid && res->false_alarm_log10 > log10(FM_FALSE_ALARM_THRESHOLD);
+}
+
+/* res's false-alarm probability with its hypotheses counted factor (> 1)
+ * times over. */
+static void count_hypotheses(FmDetectResult *res, double factor)
+{
+    double hyp = pow(10, res->hypotheses_log10) * factor;
+    double lp = res->false_alarm_log10 + log10(factor);
+    res->hypotheses = hyp < 9e18 ? (long)hyp : (long)9e18;
+    res->hypotheses_log10 = log10(hyp);
+    res->false_alarm_log10 = lp > 0 ? 0 : lp;
+    res->false_alarm_probability = pow(10, res->false_alarm_log10);
+}
+
 /*
  * Reads the windows' evidence: each stretch's epochs under both statistics
  * of search_stretch, then the message (read_message) under the more
@@ -1392,8 +1404,9 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
     }
     if (ret == FM_EFORMAT) {
         ret = 0;  /* no window kept fine evidence */
-    } else if (ret >= 0 && (g.signature_valid ||
-                            (!only_verified && !res->found &&
+    } else if (ret >= 0 && ((g.signature_valid &&
+                             (!res->signature_valid || g.pilot_z > res->pilot_z)) ||
+                            (!res->signature_valid && !only_verified && !res->found &&
                              g.false_alarm_log10 < res->false_alarm_log10))) {
         describe(acc, al, &g.geometry);
         *res = g;
@@ -1470,9 +1483,9 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->pred = malloc(sizeof(float) * FM_SLOTS * FM_CELLS * (size_t)d->pred_jobs);
     d->resid = fm_big_alloc(RESID_BYTES);
     d->resid_w0 = d->resid_w1 = -1;
-    d->sync_lanes = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
+    d->weigh_lanes = malloc(sizeof(float) * FM_SLOTS * FM_CELLS);
     if (!d->groups || !d->cgroups || !d->genergy || !d->corr || !d->energy ||
-        !d->pred || !d->resid || !d->sync_lanes) {
+        !d->pred || !d->resid || !d->weigh_lanes) {
         ret = fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
         goto end;
     }
@@ -1542,12 +1555,23 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
         } else if ((ret = read_searched(d, &al, keys, expected, res, ev, trace, &gtrace, vg, tile,
                                         0, err)) < 0) {
             goto end;
-        } else if (!res->signature_valid) {
+        } else if (!res->signature_valid || weak_read(res)) {
             /* a picture seen in perspective: taken only with a valid
-             * signature (its hypotheses count both searches) */
-            if ((ret = fm_geometry_search_warp(acc, sync_tile, al.hypotheses, &alw, err)) == 0)
+             * signature (its hypotheses count both searches), over a
+             * uniform read that verified only weakly only with a stronger
+             * pilot: a turned copy can verify on a wrong uniform alignment
+             * whose few fitting cells the cell weights keep (dune turned
+             * 1 degree: 23 % raw errors at pilot z 5.3 that way, 0.1 % at
+             * z 56 in perspective) */
+            int weak = res->signature_valid;
+            if ((ret = fm_geometry_search_warp(acc, sync_tile, al.hypotheses, &alw, err)) == 0) {
                 ret = read_searched(d, &alw, keys, expected, res, ev, trace, &gtrace, vg, tile, 1,
                                     err);
+                /* a uniform read kept was chosen over both searches
+                 * (alw's hypotheses count al's) */
+                if (ret >= 0 && weak && res->geometry.perspective == 0)
+                    count_hypotheses(res, (alw.hypotheses + 1) / (al.hypotheses + 1));
+            }
             if (ret == FM_ENOTFOUND)
                 ret = 0;
             else if (ret < 0)
@@ -1571,7 +1595,7 @@ end:
         free(d->corr);
         free(d->energy);
         free(d->pred);
-        free(d->sync_lanes);
+        free(d->weigh_lanes);
         fm_big_free(d->resid, RESID_BYTES, 0);
         free(d->wcells);
         free(d->prev_cells);

@@ -29,6 +29,7 @@ estimate.py's npz) is a PY x PX array of that period (Grid.py, Grid.px).
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -104,7 +105,9 @@ class Reader:
 class Writer:
     """yuv420p frames into a file: codec 'raw' (uncompressed in Matroska: exact,
     no encoding cost, 3 MB a 1080p frame), 'x264' (lossless H.264, -qp 0),
-    'ffv1' (lossless), or 'crf12' (x264 CRF 12, preset medium)."""
+    'ffv1' (lossless), 'crf12' (x264 CRF 12, preset medium), or 'crfN@WxH'
+    (scaled to W x H, bicubic, then x264 CRF N, preset veryfast: the attack
+    followed by an everyday re-encode)."""
 
     def __init__(self, path, width, height, fps_str, codec="x264"):
         self.path = path
@@ -115,6 +118,10 @@ class Writer:
             enc = ["-c:v", "ffv1", "-level", "3", "-g", "1", "-slices", "4", "-slicecrc", "1"]
         elif codec == "crf12":
             enc = ["-c:v", "libx264", "-preset", "medium", "-crf", "12"]
+        elif re.fullmatch(r"crf\d+@\d+x\d+", codec):
+            crf, size = codec[3:].split("@")
+            enc = ["-vf", "scale=%s:%s:flags=bicubic" % tuple(size.split("x")),
+                   "-c:v", "libx264", "-preset", "veryfast", "-crf", crf]
         else:
             enc = ["-c:v", "libx264", "-preset", "ultrafast", "-qp", "0"]
         cmd = ["ffmpeg", "-nostdin", "-v", "error", "-y", "-f", "rawvideo", "-pix_fmt", "yuv420p",
@@ -371,10 +378,18 @@ def null_factor(s, kind="auto-null"):
 
 
 def strength_name(s):
-    if s in ("auto", "auto-epoch") or null_factor(s) is not None or \
+    if s in ("auto", "auto-epoch", "none") or null_factor(s) is not None or \
             null_factor(s, "auto-band") is not None:
         return s
     return "%g" % float(s)
+
+
+def checkerboard(shape, odd=False):
+    """A py x px array of 1 on every other TILE x TILE cell of the mark grid
+    (the cells whose column + row is even, or odd), 0 elsewhere."""
+    cy = (np.arange(shape[0]) // TILE)[:, None]
+    cx = (np.arange(shape[1]) // TILE)[None, :]
+    return (((cx + cy) % 2) == (1 if odd else 0)).astype(np.float32)
 
 
 def corr(a, b):
@@ -625,7 +640,9 @@ def run_change(inp, prefix, excerpts, strengths, estimates, sign, codec="ffv1",
                     if sign < 0:
                         d = -d
                     for s in strengths:
-                        if s == "auto":
+                        if s == "none":   # the control: the excerpt as it is
+                            o, mse = y, 0.0
+                        elif s == "auto":
                             o, mse = apply_scaled(y, d, alpha=alpha[name])
                         elif s == "auto-epoch":
                             ek = int(math.floor(t / tiles.epoch + 1e-9))

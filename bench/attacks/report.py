@@ -48,6 +48,8 @@ ROWS = [
     ("b", "remove-const", "(b) constant part (median of the epoch estimates), subtracted", "remove"),
     ("b", "remove-cluster", "(b) epoch variants clustered by correlation, subtracted", "remove"),
     ("d", "remove-fdiff", "(d) frame-difference chain estimate per epoch, subtracted", "remove"),
+    ("e", "steer-const", "(e) weight steering: constant part subtracted in every other cell, then re-encoded (--steer-codec)", "remove"),
+    ("e", "steer-all", "(e) weight steering: all-frames estimate subtracted in every other cell, then re-encoded (--steer-codec)", "remove"),
     ("d", "temporal-n2", "(d) temporal low-pass, mean of 2 frames", "remove"),
     ("d", "temporal-n3", "(d) temporal low-pass, mean of 3 frames", "remove"),
     ("d", "temporal-n5", "(d) temporal low-pass, mean of 5 frames", "remove"),

@@ -3,7 +3,8 @@
 
     subtract.py -i MARKED --estimates EST.npz --which all,epoch,const,cluster,fdiff
                 --psnr auto,auto-epoch,45,40,35 -o PREFIX [--excerpts START:DUR,...]
-                [--codec ffv1|raw|x264|crf12] [--no-mask] [--name NAME]
+                [--codec ffv1|raw|x264|crf12|crfN@WxH] [--no-mask] [--name NAME]
+                [--cells even|odd]
 
 Every frame gets  y - s * mask(y) * U(tile)  where U repeats the estimated tile
 over the picture (bilinear, on the 360-row mark grid, from the top-left corner),
@@ -28,6 +29,15 @@ tile with every band scaled (clamped to [0, 2 x the epoch's scale]): the
 detector weights its bands, so one scale for all leaves the mark where the
 estimate is poor.
 
+--cells even|odd (weight steering, attack e; needs FM_ATTACK_FOLD=none)
+keeps each estimate only in every other 128 x 128 cell of the mark grid, in
+a checkerboard from the top-left cell (even: the cells whose column + row is
+even), and zero elsewhere: the change lands in those cells alone. Subtracted
+well past exact removal (the PSNR targets), the time-constant part ('const',
+'all': the sync layer) is inverted there, so that a detector which weighs
+the grid's cells by the mark it measures on that layer would count those
+cells, whose keyed pilots and data are left intact, as carrying nothing.
+
 The estimates are those of estimate.py ('all' is attack a; 'epoch', 'const',
 'cluster' attack b; 'fdiff' attack d); several can be given, the input is then
 decoded once for all of them. Writes PREFIX.<estimate>.<strength>.mkv, or
@@ -35,7 +45,9 @@ PREFIX.<estimate>.<strength>.t<START>.mkv per excerpt (the excerpt of the
 attacked copy, cut exactly; only those frames are processed; frame i of the
 input is at master time i / fps). Output is FFV1 by default; 'raw'
 (uncompressed, what bench/attacks.sh uses: exact and no encoding time),
-lossless H.264 or x264 CRF 12 on request. Prints one JSON line per file with
+lossless H.264, x264 CRF 12, or 'crfN@WxH' (scaled, then x264 CRF N, the
+attack followed by an everyday re-encode) on request. Strength 'none' writes
+the excerpt unchanged through the same codec (the control). Prints one JSON line per file with
 the PSNR achieved (mean-MSE PSNR over its frames, and the worst frame).
 """
 import argparse
@@ -52,11 +64,19 @@ ap.add_argument("--estimates", required=True)
 ap.add_argument("--which", default="all", help="comma-separated: all, epoch, const, cluster, fdiff, first1s")
 ap.add_argument("--psnr", default="auto,auto-epoch,45,40,35")
 ap.add_argument("--excerpts", default="")
-ap.add_argument("--codec", default="ffv1", choices=["ffv1", "raw", "x264", "crf12"])
+ap.add_argument("--codec", default="ffv1",
+                help="ffv1, raw, x264 (lossless), crf12, or crfN@WxH (scaled, then x264 CRF N)")
 ap.add_argument("--no-mask", action="store_true")
 ap.add_argument("--name", default="", help="prefix of the attack names in the JSON lines")
+ap.add_argument("--cells", default="", choices=["", "even", "odd"],
+                help="keep the estimates in every other mark-grid cell only (checkerboard)")
 a = ap.parse_args()
 z, meta = fa.load_estimates(a.estimates)
 ests = [(w, fa.EpochTiles(z, meta, w)) for w in a.which.split(",")]
+if a.cells:
+    if fa.FOLD != "none":
+        sys.exit("subtract.py: --cells needs FM_ATTACK_FOLD=none (one tile is one cell when folded)")
+    for (_, t) in ests:
+        t.tiles = t.tiles * fa.checkerboard(t.tiles.shape[-2:], a.cells == "odd")
 fa.run_change(a.input, a.output, a.excerpts, a.psnr.split(","), ests, -1, a.codec,
               not a.no_mask, a.name)
