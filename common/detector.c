@@ -540,9 +540,9 @@ static void band_group_weights(Detector *d, const Segment *seg, int ng, const do
  * epoch and per cell, they are what a keyless attacker cannot estimate from
  * a whole copy. The sync layer is not used: it is the same in every epoch,
  * so the average of a copy's frames gives it away, and an attacker who
- * inverts it in some cells (at ~50 dB) would have those cells' data, left
- * intact, weighed at nothing (0.9.3 measured it there; bench/attacks.sh
- * --only steer). Data and tag slots do not set the weights either, and the
+ * inverts it in some cells (at 40 to 50 dB) would have those cells' data,
+ * left intact, weighed at nothing (0.9.3 measured it there;
+ * bench/attacks.sh --only steer). Data and tag slots do not set the weights either, and the
  * pilot statistic is the epoch search's, which does not see them.
  */
 static void weigh_cells(Detector *d, uint32_t n0, int ng)
