@@ -1296,7 +1296,7 @@ void fm_evidence_free(FmEvidence *ev)
 static int read_searched(Detector *d, const FmAlignment *al, long keys, const uint8_t *expected,
                          FmDetectResult *res, FmEvidence *ev, FmStrengthTrace *trace,
                          FmStrengthTrace *gtrace, float **vg, float *tile, int only_verified,
-                         FmError *err)
+                         int *taken, FmError *err)
 {
     const FmAccumulator *acc = d->acc;
     FmEvidence evg = { 0 };
@@ -1410,6 +1410,8 @@ static int read_searched(Detector *d, const FmAlignment *al, long keys, const ui
                              g.false_alarm_log10 < res->false_alarm_log10))) {
         describe(acc, al, &g.geometry);
         *res = g;
+        if (taken)
+            *taken = 1;
         if (trace) {
             if (gtrace->n)
                 memcpy(trace->points, gtrace->points, sizeof(FmStrengthPoint) * (size_t)gtrace->n);
@@ -1543,9 +1545,15 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     }
 
     /* 2. otherwise search crops, boxes, uneven scales and flips on the sync
-     * layer, then read the epochs of the windows under the geometry found */
-    if (!res->signature_valid) {
+     * layer, then read the epochs of the windows under the geometry found;
+     * also when the first read verified only weakly: a turned copy can
+     * verify on the nominal grid at a poor p (storm turned 1 degree, with
+     * one key: pilot z 4.8, 23 % raw errors) where the searched map reads
+     * far stronger. A searched read replaces it only with a stronger pilot;
+     * one kept has the searches' hypotheses counted in its p. */
+    if (!res->signature_valid || weak_read(res)) {
         FmAlignment al, alw;
+        int nominal_weak = res->signature_valid;
         fm_sync_values(&d->pk, values);
         fm_tile_render(values, sync_tile);
         if ((ret = fm_geometry_search(acc, sync_tile, &al, err)) < 0) {
@@ -1553,29 +1561,59 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                 goto end;
             ret = 0;  /* clip too small for the search: keep the first answer */
         } else if ((ret = read_searched(d, &al, keys, expected, res, ev, trace, &gtrace, vg, tile,
-                                        0, err)) < 0) {
+                                        0, NULL, err)) < 0) {
             goto end;
-        } else if (!res->signature_valid || weak_read(res)) {
-            /* a picture seen in perspective: taken only with a valid
-             * signature (its hypotheses count both searches), over a
-             * uniform read that verified only weakly only with a stronger
-             * pilot: a turned copy can verify on a wrong uniform alignment
-             * whose few fitting cells the cell weights keep (dune turned
-             * 1 degree: 23 % raw errors at pilot z 5.3 that way, 0.1 % at
-             * z 56 in perspective) */
-            int weak = res->signature_valid;
-            if ((ret = fm_geometry_search_warp(acc, sync_tile, al.hypotheses, &alw, err)) == 0) {
-                ret = read_searched(d, &alw, keys, expected, res, ev, trace, &gtrace, vg, tile, 1,
-                                    err);
-                /* a uniform read kept was chosen over both searches
-                 * (alw's hypotheses count al's) */
-                if (ret >= 0 && weak && res->geometry.perspective == 0)
-                    count_hypotheses(res, (alw.hypotheses + 1) / (al.hypotheses + 1));
+        } else {
+            /* a nominal read kept over the searched ones counts them */
+            if (nominal_weak && !res->geometry.searched)
+                count_hypotheses(res, 1 + ((double)al.hypotheses + 1) * CELL_READS);
+            /* a crop scaled back up whose period the autocorrelation lost:
+             * square steps from the nominal grid's to twice it, read only
+             * after the alignment above (their many candidates can let
+             * noise outrank a weak true alignment); a reading is taken as
+             * the search's are, over a weak one only with a higher pilot
+             * z; every later search counts these hypotheses too */
+            double uniform_hyp = al.hypotheses;
+            if (!res->signature_valid || weak_read(res)) {
+                FmAlignment alz;
+                int taken = 0;
+                if ((ret = fm_geometry_search_zoom(acc, sync_tile, al.hypotheses, &alz, err)) ==
+                    0) {
+                    ret = read_searched(d, &alz, keys, expected, res, ev, trace, &gtrace, vg,
+                                        tile, 0, &taken, err);
+                    uniform_hyp = alz.hypotheses;
+                    /* a read kept was chosen over this search too */
+                    if (ret >= 0 && !taken)
+                        count_hypotheses(res, (alz.hypotheses + 1) / (al.hypotheses + 1));
+                }
+                if (ret == FM_ENOTFOUND)
+                    ret = 0;
+                else if (ret < 0)
+                    goto end;
             }
-            if (ret == FM_ENOTFOUND)
-                ret = 0;
-            else if (ret < 0)
-                goto end;
+            if (!res->signature_valid || weak_read(res)) {
+                /* a picture seen in perspective: taken only with a valid
+                 * signature (its hypotheses count both searches), over a
+                 * uniform read that verified only weakly only with a
+                 * stronger pilot: a turned copy can verify on a wrong
+                 * uniform alignment whose few fitting cells the cell
+                 * weights keep (dune turned 1 degree: 23 % raw errors at
+                 * pilot z 5.3 that way, 0.1 % at z 56 in perspective) */
+                int weak = res->signature_valid;
+                if ((ret = fm_geometry_search_warp(acc, sync_tile, uniform_hyp, &alw, err)) ==
+                    0) {
+                    ret = read_searched(d, &alw, keys, expected, res, ev, trace, &gtrace, vg,
+                                        tile, 1, NULL, err);
+                    /* a uniform read kept was chosen over every search
+                     * (alw's hypotheses count the uniform ones) */
+                    if (ret >= 0 && weak && res->geometry.perspective == 0)
+                        count_hypotheses(res, (alw.hypotheses + 1) / (uniform_hyp + 1));
+                }
+                if (ret == FM_ENOTFOUND)
+                    ret = 0;
+                else if (ret < 0)
+                    goto end;
+            }
         }
     }
     res->frames_read = acc->frames;

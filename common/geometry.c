@@ -420,6 +420,28 @@ static int scan_steps(double *steps, int nsteps, int nsq)
 }
 
 /*
+ * Square-pixel steps from the nominal grid's to ZOOM_HI times it, ZOOM_REL
+ * apart (fm_geometry_search_zoom): a crop scaled back up to a frame
+ * enlarges the picture by 1 / the share of its height kept. Every such
+ * period then lies within ZOOM_REL / 2 of one, which the uniform climb
+ * closes. Returns how many were written to steps (at most MAX_ZOOM_STEPS).
+ */
+#define ZOOM_HI 2.0
+#define ZOOM_REL 0.012
+#define MAX_ZOOM_STEPS 60
+static int zoom_steps(const FmAccumulator *acc, double *steps)
+{
+    int n = 0;
+    double nominal = acc->step / acc->fine_step;
+    for (double f = 1 + ZOOM_REL; f <= ZOOM_HI && n < MAX_ZOOM_STEPS; f *= 1 + ZOOM_REL) {
+        if (nominal * f > MAX_MARK_STEP)
+            break;
+        steps[n++] = nominal * f;
+    }
+    return n;
+}
+
+/*
  * Rounds of the uniform climb that starts the refinement: both steps moved
  * together by REFINE_UNIFORM_REL while that improves the score, so up to
  * 2.4 % before the per-axis coordinate search (which reaches 0.75 % an
@@ -817,6 +839,28 @@ static void search_close(Search *s)
     fftwf_free(s->tile_f);
     free(s->plane);
     memset(s, 0, sizeof(*s));
+}
+
+int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
+                            double uniform_hypotheses, FmAlignment *best, FmError *err)
+{
+    Search s;
+    float *total = NULL;
+    double steps[MAX_ZOOM_STEPS];
+    memset(best, 0, sizeof(*best));
+    best->score = -1;
+    int ret = search_open(&s, acc, sync_tile, &total);
+    if (ret == 0) {
+        search_steps(&s, steps, 0, best, zoom_steps(acc, steps), 1);
+        best->hypotheses = uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE;
+        if (!(best->score > 0))
+            ret = fm_error_set(err, FM_ENOTFOUND, "no zoomed alignment found");
+    } else {
+        fm_error_set(err, ret, "out of memory in the geometry search");
+    }
+    search_close(&s);
+    free(total);
+    return ret;
 }
 
 int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,

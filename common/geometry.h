@@ -55,6 +55,21 @@ int fm_geometry_search(const FmAccumulator *acc, const float *sync_tile, FmAlign
  * frame. Its hypotheses add the fit's (every map it could land on) to
  * uniform_hypotheses, those of the uniform search tried before it. Returns
  * 0, FM_ENOTFOUND (nothing fitted) or FM_ENOMEM. */
+/*
+ * The uniform search again over square steps only, 1.2 % apart from the
+ * nominal grid's to twice it, whatever the autocorrelation shows: a crop
+ * scaled back up to a frame. Format 7's autocorrelation has only the sync
+ * layer's period, and after a codec it can keep no candidate near the
+ * copy's (4K elephants, 3 s, cropped 10 % a side, scaled to 1440p, x264
+ * CRF 28: the four best lags per axis all tens of per cent off). Meant
+ * for when the fm_geometry_search alignment's reading does not verify:
+ * tried beside it, its many candidates let a noise peak outrank a weak
+ * true alignment (storm VP9 CRF 40). hypotheses = uniform_hypotheses +
+ * its own candidates x shifts. FM_ENOTFOUND when nothing scored.
+ */
+int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
+                            double uniform_hypotheses, FmAlignment *best, FmError *err);
+
 int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
                             double uniform_hypotheses, FmAlignment *warped, FmError *err);
 

@@ -304,3 +304,60 @@ Test(geometry, refined_steps_below_the_search_range_stay_in_its_scratch)
     free(tile);
     free(plane);
 }
+
+/*
+ * fm_geometry_search_zoom tries square steps from the nominal grid's to
+ * twice it whatever the autocorrelation shows (a crop scaled back up, whose
+ * period a codec can leave without a candidate: 4K elephants cropped,
+ * scaled to 1440p and re-encoded at CRF 28). A sync layer laid at 1.3 times
+ * the nominal step of a 640x360 clip (a crop of 77 % of the height enlarged
+ * to the frame), under noise, is found there, square, unflipped, and its
+ * hypotheses add to the uniform search's.
+ */
+Test(geometry, the_zoom_search_finds_an_enlarged_crop_and_counts_its_hypotheses)
+{
+    enum { W = 640, H = 360 };
+    const double step = 1.3;
+    FmPatternKeys pk;
+    float values[FM_SLOTS];
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    uint8_t *plane = malloc((size_t)W * H);
+    cr_assert(tile && plane);
+    fm_pattern_keys_init(&pk, key->wm_key);
+    fm_sync_values(&pk, values);
+    fm_tile_render(values, tile);
+    double ss = 0;
+    for (int i = 0; i < FM_TILE * FM_TILE; i++)
+        ss += (double)tile[i] * tile[i];
+    double rms = sqrt(ss / (FM_TILE * FM_TILE));
+    FmAccumulator acc;
+    FmError err = { { 0 } };
+    TuRng rng;
+    tu_rng_seed(&rng, 5);
+    cr_assert_eq(fm_accumulator_init(&acc, W, H, &err), 0, "%s", err.msg);
+    for (int f = 0; f < 8; f++) {
+        for (int y = 0; y < H; y++)
+            for (int x = 0; x < W; x++) {
+                int tx = (int)floor((x + 37) / step) % FM_TILE;
+                int ty = (int)floor((y + 21) / step) % FM_TILE;
+                double v = 128 + 8 * tu_rng_gauss(&rng) + 4 * tile[ty * FM_TILE + tx] / rms;
+                plane[(size_t)y * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
+            }
+        cr_assert_eq(fm_accumulator_add(&acc, plane, W, 8, f / 24.0, &err), 0, "%s", err.msg);
+    }
+    double nominal = acc.step / acc.fine_step, prior = 1e9;
+    FmAlignment al;
+    cr_assert_eq(fm_geometry_search_zoom(&acc, tile, prior, &al, &err), 0, "%s", err.msg);
+    cr_log_info("zoom: steps %.4f x %.4f (laid at %.4f), score %.3f, hypotheses %.3g",
+                al.step_x, al.step_y, step * nominal, al.score, al.hypotheses);
+    cr_assert(fabs(al.step_x / (step * nominal) - 1) < 0.004 &&
+                  fabs(al.step_y / (step * nominal) - 1) < 0.004,
+              "steps %.5f x %.5f, laid at %.4f", al.step_x, al.step_y, step * nominal);
+    cr_assert(!al.flip_h && !al.flip_v && !al.warp);
+    /* ~58 steps x 4 flips and the refinement, each with every shift */
+    cr_assert(al.hypotheses > prior + 200.0 * FM_TILE * FM_TILE, "hypotheses %.4g", al.hypotheses);
+    fm_accumulator_free(&acc);
+    fm_pattern_keys_wipe(&pk);
+    free(tile);
+    free(plane);
+}
