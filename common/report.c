@@ -282,10 +282,15 @@ static void put_verdict(FILE *f, const FmReportInput *in)
             fputs(" <strong>However, the issuance's recorded content does not match these "
                   "pictures: the issued mark may have been copied onto other video.</strong>",
                   f);
-        else if (in->named == FM_REPORT_NAMED_UNCONFIRMED)
+        else if (in->named == FM_REPORT_NAMED_UNCONFIRMED && in->content_elsewhere)
             fputs(" <strong>However, these are the issued title's pictures of another "
                   "part of it than the mark's epochs say (section 8): the mark may have "
                   "been moved within the title. Unconfirmed.</strong>", f);
+        else if (in->named == FM_REPORT_NAMED_UNCONFIRMED)
+            fputs(" <strong>However, the issuance's recorded content fingerprint does not "
+                  "align with these pictures (section 8): a crop or zoom of the issued "
+                  "picture can cause that, and so can a mark copied onto other video. "
+                  "Unconfirmed.</strong>", f);
     } else if (r->found) {
         fputs("A filmmark watermark is present in this clip (false-alarm probability ", f);
         put_p(f, r->false_alarm_log10);

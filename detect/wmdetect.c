@@ -343,7 +343,8 @@ static const char *status_name(const FmDetectResult *r, const Identification *id
            : unbound(r, cc) ? (r->content_mismatch ? "unbound" : "verified_binding_unconfirmed")
            : r->signature_valid ? "verified"
            : named_contradicted(r, cc, id) ? "named_unbound"
-           : identify_named_count(id) && cc->elsewhere ? "named_unconfirmed"
+           : identify_named_count(id) && (cc->elsewhere || fingerprint_unaligned(cc))
+               ? "named_unconfirmed"
            : identify_named_count(id) ? "named"
            : r->found ? "present_unverified" : "absent";
 }
@@ -377,6 +378,10 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     else if (named_contradicted(r, cc, id))
         printf("%s: an issued message found, but on pictures that are not its issued "
                "title's: transplanted?\n", clip);
+    else if (!r->signature_valid && named && fingerprint_unaligned(cc))
+        printf("%s: watermark found, recipient named from the issued messages, but the issued "
+               "title's content fingerprint cannot be aligned with these pictures (a crop, or "
+               "a mark copied onto other video): unconfirmed\n", clip);
     else if (!r->signature_valid && named)
         printf("%s: watermark found, recipient named from the issued messages (the payload "
                "does not decode blind)\n", clip);
@@ -962,7 +967,8 @@ int main(int argc, char **argv)
             .recipients = named, .nrecipients = nrec,
             .named = best.signature_valid || !identify_named_count(&ident) ? FM_REPORT_NAMED_NONE
                      : named_contradicted(&best, &cc, &ident) ? FM_REPORT_NAMED_UNBOUND
-                     : cc.elsewhere ? FM_REPORT_NAMED_UNCONFIRMED : FM_REPORT_NAMED,
+                     : cc.elsewhere || fingerprint_unaligned(&cc) ? FM_REPORT_NAMED_UNCONFIRMED
+                     : FM_REPORT_NAMED,
         };
         int rr = fm_report_make(report_path, &in, &err);
         free(named);
@@ -974,10 +980,13 @@ int main(int argc, char **argv)
         print_json(clip, &best, fp, receipt_path != NULL, &cc, &pv, &ident);
     else if (!quiet)
         print_text(clip, &best, fp, &cc, &pv, &ident);
-    /* named from the issued messages: found, by the signed message on record */
+    /* named from the issued messages: found, by the signed message on
+     * record, unless the issuance's fingerprint does not match the pictures
+     * (a crop may explain that, but does not vouch for them: an enlarged
+     * paste on other pictures reads as a crop) */
     ret = identify_named_count(&ident) && !best.signature_valid
               ? (named_contradicted(&best, &cc, &ident) ? EXIT_MISMATCH
-                 : cc.elsewhere ? EXIT_UNVERIFIED : EXIT_FOUND)
+                 : cc.elsewhere || fingerprint_unaligned(&cc) ? EXIT_UNVERIFIED : EXIT_FOUND)
         : !best.found ? EXIT_NONE : !best.signature_valid ? EXIT_UNVERIFIED
         : fingerprint_contradicts(&best, &cc) ? EXIT_MISMATCH
         : fingerprint_unaligned(&cc) ? EXIT_UNVERIFIED

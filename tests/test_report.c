@@ -448,6 +448,18 @@ Test(report, a_recipient_named_without_a_blind_decode)
     cr_assert(strstr(html, "moved within the title"));
     cr_assert(strstr(html, "not where the mark says"));
     free(html);
+    /* named, the fingerprint not aligning anywhere, a crop explaining it
+     * (0.9.5: unconfirmed, where 0.9.4 said named and exited 0) */
+    x.in.content_elsewhere = 0;
+    x.content.verdict = FM_FP_NO_MATCH;
+    x.content.match = 0;
+    x.in.content_crop = 1;
+    html = page(&x.in);
+    cr_assert(strstr(html, "class=\"verdict unverified\""));
+    cr_assert(strstr(html, "does not align with these pictures"));
+    cr_assert(!strstr(html, "moved within the title"));
+    free(html);
+    x.in.content_crop = 0;
     x.in.named = FM_REPORT_NAMED_UNBOUND;
     x.in.content_elsewhere = 0;
     x.content.verdict = FM_FP_NO_MATCH;
