@@ -1658,7 +1658,9 @@ int fm_detect_unbound(const FmDetectResult *r, int fingerprint_vouches)
 int fm_detect_crop_explains(const FmDetectResult *r, double clip_aspect, double issued_aspect)
 {
     int zoomed = r->geometry.scale_x >= FM_CROP_SCALE || r->geometry.scale_y >= FM_CROP_SCALE;
+    int shrunk = r->geometry.scale_x > 0 && r->geometry.scale_x <= 1 / FM_CROP_SCALE &&
+                 r->geometry.scale_y > 0 && r->geometry.scale_y <= 1 / FM_CROP_SCALE;
     int reshaped = clip_aspect > 0 && issued_aspect > 0 &&
                    fabs(clip_aspect / issued_aspect - 1) > FM_CROP_ASPECT;
-    return !r->content_mismatch && (zoomed || reshaped);
+    return !r->content_mismatch && (zoomed || shrunk || reshaped);
 }

@@ -196,7 +196,10 @@ double fm_gauss_z_for_tail_log10(double lp);
  * 1 when a verified clip may fail to match an issuance's recorded content
  * fingerprint for a reason other than a transplant: the clip is a crop the
  * fingerprint of whole pictures cannot align — it shows a zoomed-in part of
- * the marked picture (scale >= FM_CROP_SCALE on an axis), or its aspect
+ * the marked picture (scale >= FM_CROP_SCALE on an axis), or the picture
+ * shrunk inside a larger frame (scale <= 1 / FM_CROP_SCALE on both axes: a
+ * picture in picture, whose frame's fingerprint is mostly the other
+ * picture's), or its aspect
  * ratio differs from the issued picture's by more than FM_CROP_ASPECT (the
  * sides or the top and bottom cut away; issued_aspect <= 0: not known) —
  * and the mark's content tag does not contradict the pictures (it binds

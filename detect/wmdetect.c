@@ -374,7 +374,8 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("%s: mark valid, content does not match the issued title: transplanted?\n", clip);
     else if (r->signature_valid && fingerprint_unaligned(cc))
         printf("%s: mark valid and bound to these pictures, but the issued title's content "
-               "fingerprint cannot be aligned with this crop: unconfirmed\n", clip);
+               "fingerprint cannot be aligned with this crop or inset picture: "
+               "unconfirmed\n", clip);
     else if (named_contradicted(r, cc, id))
         printf("%s: an issued message found, but on pictures that are not its issued "
                "title's: transplanted?\n", clip);

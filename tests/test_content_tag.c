@@ -605,3 +605,30 @@ Test(content_tag, format_4_5_and_6_codewords_are_read_as_themselves)
     }
     fm_key_free(&key);
 }
+
+/* What may explain a content fingerprint that does not align (wmdetect:
+ * unconfirmed, exit 3, rather than transplanted, exit 4): a zoomed-in crop,
+ * another shape, and (0.9.5) a picture shrunk inside a frame of the same
+ * shape (a picture in picture: its tag bound it on every real clip of the
+ * robustness benchmark, yet 0.9.4 called it transplanted); never a tag
+ * that contradicts the pictures, nor the picture as issued. */
+Test(content_tag, crops_boxes_and_pictures_in_pictures_explain_an_unaligned_fingerprint)
+{
+    FmDetectResult r;
+    memset(&r, 0, sizeof(r));
+    r.geometry.scale_x = r.geometry.scale_y = 1.0;
+    cr_assert(!fm_detect_crop_explains(&r, 16 / 9.0, 16 / 9.0), "the issued picture");
+    r.geometry.scale_x = r.geometry.scale_y = 0.95;
+    cr_assert(!fm_detect_crop_explains(&r, 16 / 9.0, 16 / 9.0), "nearly the issued size");
+    r.geometry.scale_x = r.geometry.scale_y = 1.25;
+    cr_assert(fm_detect_crop_explains(&r, 16 / 9.0, 16 / 9.0), "zoomed in");
+    r.geometry.scale_x = r.geometry.scale_y = 0.5;
+    cr_assert(fm_detect_crop_explains(&r, 16 / 9.0, 16 / 9.0), "picture in picture");
+    r.geometry.scale_x = 0.5;
+    r.geometry.scale_y = 1.0;
+    cr_assert(!fm_detect_crop_explains(&r, 16 / 9.0, 16 / 9.0), "squeezed one way only");
+    cr_assert(fm_detect_crop_explains(&r, 4 / 3.0, 16 / 9.0), "another shape");
+    r.geometry.scale_x = r.geometry.scale_y = 0.5;
+    r.content_mismatch = 1;
+    cr_assert(!fm_detect_crop_explains(&r, 16 / 9.0, 16 / 9.0), "the tag contradicts");
+}

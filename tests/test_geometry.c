@@ -247,6 +247,46 @@ Test(geometry, transformed_unmarked_frames_are_not_found, .timeout = 600)
 }
 
 /*
+ * The sync layer of key k alone, laid on a w x h clip at (sx, sy) clip
+ * pixels per mark pixel from (-ox, -oy), amp grey levels over its RMS,
+ * under noise of 8 levels: 8 frames into acc (initialised here). Returns
+ * the sync tile (free it).
+ */
+static float *sync_layer_clip(const FmKey *k, int w, int h, double sx, double sy, int ox, int oy,
+                              double amp, unsigned seed, FmAccumulator *acc)
+{
+    FmPatternKeys pk;
+    float values[FM_SLOTS];
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    uint8_t *plane = malloc((size_t)w * h);
+    cr_assert(tile && plane);
+    fm_pattern_keys_init(&pk, k->wm_key);
+    fm_sync_values(&pk, values);
+    fm_tile_render(values, tile);
+    fm_pattern_keys_wipe(&pk);
+    double ss = 0;
+    for (int i = 0; i < FM_TILE * FM_TILE; i++)
+        ss += (double)tile[i] * tile[i];
+    double rms = sqrt(ss / (FM_TILE * FM_TILE));
+    FmError err = { { 0 } };
+    TuRng rng;
+    tu_rng_seed(&rng, seed);
+    cr_assert_eq(fm_accumulator_init(acc, w, h, &err), 0, "%s", err.msg);
+    for (int f = 0; f < 8; f++) {
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                int tx = (int)floor((x + ox) / sx) % FM_TILE;
+                int ty = (int)floor((y + oy) / sy) % FM_TILE;
+                double v = 128 + 8 * tu_rng_gauss(&rng) + amp * tile[ty * FM_TILE + tx] / rms;
+                plane[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
+            }
+        cr_assert_eq(fm_accumulator_add(acc, plane, w, 8, f / 24.0, &err), 0, "%s", err.msg);
+    }
+    free(plane);
+    return tile;
+}
+
+/*
  * The search's refinement moves a candidate step by up to 0.75 %, so it can
  * try a step a little below MIN_MARK_STEP (0.5 fine samples per mark
  * pixel), whose mark grid is wider than twice the clip: its horizontal
@@ -261,48 +301,22 @@ Test(geometry, transformed_unmarked_frames_are_not_found, .timeout = 600)
  */
 Test(geometry, refined_steps_below_the_search_range_stay_in_its_scratch)
 {
-    enum { W = 640, H = 360 };
     const double sx = 0.4982, sy = 1.005;
     mallopt(M_MMAP_THRESHOLD, 64 << 20);
     FmKey *other = fm_key_new();
     cr_assert_not_null(other);
     tu_fixed_key(other, 2);
-    FmPatternKeys pk;
-    float values[FM_SLOTS];
-    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    uint8_t *plane = malloc((size_t)W * H);
-    cr_assert(tile && plane);
-    fm_pattern_keys_init(&pk, other->wm_key);
-    fm_sync_values(&pk, values);
-    fm_tile_render(values, tile);
-    double ss = 0;
-    for (int i = 0; i < FM_TILE * FM_TILE; i++)
-        ss += (double)tile[i] * tile[i];
-    double rms = sqrt(ss / (FM_TILE * FM_TILE));
     FmAccumulator acc;
     FmError err = { { 0 } };
-    TuRng rng;
-    tu_rng_seed(&rng, 3);
-    cr_assert_eq(fm_accumulator_init(&acc, W, H, &err), 0, "%s", err.msg);
-    for (int f = 0; f < 8; f++) {
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                int tx = (int)floor(x / sx) % FM_TILE, ty = (int)floor(y / sy) % FM_TILE;
-                double v = 128 + 8 * tu_rng_gauss(&rng) + 8 * tile[ty * FM_TILE + tx] / rms;
-                plane[(size_t)y * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
-            }
-        cr_assert_eq(fm_accumulator_add(&acc, plane, W, 8, f / 24.0, &err), 0, "%s", err.msg);
-    }
+    float *tile = sync_layer_clip(other, 640, 360, sx, sy, 0, 0, 8, 3, &acc);
     FmAlignment al;
     cr_assert_eq(fm_geometry_search(&acc, tile, &al, &err), 0, "%s", err.msg);
     /* found where it lies, as near as the scratch allows */
     cr_assert(fabs(al.step_x / sx - 1) < 0.005 && fabs(al.step_y / sy - 1) < 0.005,
               "steps %.5f x %.5f, laid at %.4f x %.4f", al.step_x, al.step_y, sx, sy);
     fm_accumulator_free(&acc);
-    fm_pattern_keys_wipe(&pk);
     fm_key_free(&other);
     free(tile);
-    free(plane);
 }
 
 /*
@@ -316,35 +330,10 @@ Test(geometry, refined_steps_below_the_search_range_stay_in_its_scratch)
  */
 Test(geometry, the_zoom_search_finds_an_enlarged_crop_and_counts_its_hypotheses)
 {
-    enum { W = 640, H = 360 };
     const double step = 1.3;
-    FmPatternKeys pk;
-    float values[FM_SLOTS];
-    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    uint8_t *plane = malloc((size_t)W * H);
-    cr_assert(tile && plane);
-    fm_pattern_keys_init(&pk, key->wm_key);
-    fm_sync_values(&pk, values);
-    fm_tile_render(values, tile);
-    double ss = 0;
-    for (int i = 0; i < FM_TILE * FM_TILE; i++)
-        ss += (double)tile[i] * tile[i];
-    double rms = sqrt(ss / (FM_TILE * FM_TILE));
     FmAccumulator acc;
     FmError err = { { 0 } };
-    TuRng rng;
-    tu_rng_seed(&rng, 5);
-    cr_assert_eq(fm_accumulator_init(&acc, W, H, &err), 0, "%s", err.msg);
-    for (int f = 0; f < 8; f++) {
-        for (int y = 0; y < H; y++)
-            for (int x = 0; x < W; x++) {
-                int tx = (int)floor((x + 37) / step) % FM_TILE;
-                int ty = (int)floor((y + 21) / step) % FM_TILE;
-                double v = 128 + 8 * tu_rng_gauss(&rng) + 4 * tile[ty * FM_TILE + tx] / rms;
-                plane[(size_t)y * W + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
-            }
-        cr_assert_eq(fm_accumulator_add(&acc, plane, W, 8, f / 24.0, &err), 0, "%s", err.msg);
-    }
+    float *tile = sync_layer_clip(key, 640, 360, step, step, 37, 21, 4, 5, &acc);
     double nominal = acc.step / acc.fine_step, prior = 1e9;
     FmAlignment al;
     cr_assert_eq(fm_geometry_search_zoom(&acc, tile, prior, &al, &err), 0, "%s", err.msg);
@@ -357,7 +346,5 @@ Test(geometry, the_zoom_search_finds_an_enlarged_crop_and_counts_its_hypotheses)
     /* ~58 steps x 4 flips and the refinement, each with every shift */
     cr_assert(al.hypotheses > prior + 200.0 * FM_TILE * FM_TILE, "hypotheses %.4g", al.hypotheses);
     fm_accumulator_free(&acc);
-    fm_pattern_keys_wipe(&pk);
     free(tile);
-    free(plane);
 }
