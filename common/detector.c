@@ -1599,14 +1599,14 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                  * uniform alignment whose few fitting cells the cell
                  * weights keep (dune turned 1 degree: 23 % raw errors at
                  * pilot z 5.3 that way, 0.1 % at z 56 in perspective) */
-                int weak = res->signature_valid;
+                int weak = res->signature_valid, taken = 0;
                 if ((ret = fm_geometry_search_warp(acc, sync_tile, uniform_hyp, &alw, err)) ==
                     0) {
                     ret = read_searched(d, &alw, keys, expected, res, ev, trace, &gtrace, vg,
-                                        tile, 1, NULL, err);
+                                        tile, 1, &taken, err);
                     /* a uniform read kept was chosen over every search
                      * (alw's hypotheses count the uniform ones) */
-                    if (ret >= 0 && weak && res->geometry.perspective == 0)
+                    if (ret >= 0 && weak && !taken)
                         count_hypotheses(res, (alw.hypotheses + 1) / (uniform_hyp + 1));
                 }
                 if (ret == FM_ENOTFOUND)

@@ -261,13 +261,15 @@ static void put_verdict(FILE *f, const FmReportInput *in)
             fputs(r->content_bound
                   ? " <strong>The mark's content tag binds these pictures, but the content "
                     "fingerprint recorded for the issuance cannot be aligned with them: the "
-                    "clip is a crop of the picture (enlarged, or of another shape) that the "
-                    "fingerprint of whole pictures cannot align. Unconfirmed.</strong>"
+                    "clip is a crop of the picture (enlarged, shrunk inside a larger frame, "
+                    "or of another shape) that the fingerprint of whole pictures cannot "
+                    "align. Unconfirmed.</strong>"
                   : " <strong>The content fingerprint recorded for the issuance cannot be "
                     "aligned with these pictures, and the mark's content tag can neither "
-                    "confirm nor contradict them: the clip is a crop (enlarged, or of another "
-                    "shape) that the fingerprint of whole pictures cannot align, and it may "
-                    "have cut away the tagged region. Unconfirmed.</strong>", f);
+                    "confirm nor contradict them: the clip is a crop (enlarged, shrunk "
+                    "inside a larger frame, or of another shape) that the fingerprint of "
+                    "whole pictures cannot align, and it may have cut away the tagged "
+                    "region. Unconfirmed.</strong>", f);
     } else if (r->found && r->signature_valid) {
         fputs("This clip carries a filmmark watermark whose signature verifies with the public "
               "key <span class=\"mono\">", f);
