@@ -1158,3 +1158,13 @@ int fm_fingerprint_compare(const FmFingerprint *master, const FmFingerprint *cli
 {
     return fm_fingerprint_compare_span(master, clip, -INFINITY, INFINITY, res, err);
 }
+
+void fm_fp_match_add_hypotheses(FmFpMatch *m, double log10_n)
+{
+    if (m->verdict == FM_FP_TOO_SHORT || !(log10_n > 0))
+        return;
+    m->log10_hypotheses += log10_n;
+    m->log10_p = fmin(0.0, m->log10_p_best + m->log10_hypotheses);
+    m->verdict = m->log10_p <= FM_FP_LOG10_P_MATCH ? FM_FP_MATCH : FM_FP_NO_MATCH;
+    m->match = m->verdict == FM_FP_MATCH;
+}

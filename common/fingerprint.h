@@ -69,7 +69,8 @@
  *
  * Not covered: off-centre crops and crops beyond 12.5 % per side, a clip
  * showing more than the master, rotations beyond a few degrees,
- * picture-in-picture, heavy overlays. Short clips of still content carry
+ * picture-in-picture (inset.h fingerprints the places the mark's geometry
+ * allows instead), heavy overlays. Short clips of still content carry
  * at most 64 trials and may not reach the threshold against long masters.
  *
  * Use: wmembed adds every marked frame to a FM_FP_REFERENCE fingerprint and
@@ -193,5 +194,10 @@ int fm_fingerprint_compare_span(const FmFingerprint *master, const FmFingerprint
 int fm_fingerprint_compare_near(const FmFingerprint *master, const FmFingerprint *clip,
                                 double clip_from, double clip_to, double offset_from,
                                 double offset_to, FmFpMatch *res, FmError *err);
+
+/* Counts 10^log10_n more hypotheses in a match (other pictures tried the
+ * same way: fm_inset_compare): log10_p and log10_hypotheses raised, the
+ * verdict and match following. A too-short result is left as it is. */
+void fm_fp_match_add_hypotheses(FmFpMatch *m, double log10_n);
 
 #endif

@@ -19,6 +19,7 @@
 #include "clip_frames.h"
 #include "detector.h"
 #include "fingerprint.h"
+#include "inset.h"
 #include "frame.h"
 #include "identify.h"
 #include "scan.h"
@@ -48,6 +49,12 @@ typedef struct ContentCheck {
     int elsewhere;
     double mark_at;       /* master seconds where the mark places the clip's first window */
     int from_registry;    /* the fingerprint is the registry row's (else a receipt's) */
+    /* the issued picture inside a larger frame, fingerprinted where the
+     * mark's geometry places it (inset.h): cc->m is that place's match */
+    int inset;
+    FmInsetPlace place;
+    int inset_places;     /* places tried */
+    double extra_log10;   /* log10 of them: hypotheses beyond the fingerprint's own */
 } ContentCheck;
 
 static const char *verdict_name(const ContentCheck *cc)
@@ -139,6 +146,7 @@ static int check_position(ContentCheck *cc, double at, const FmFingerprint *issu
                                         o - POSITION_TOLERANCE, o + POSITION_TOLERANCE, &near,
                                         err) < 0)
             return -1;
+        fm_fp_match_add_hypotheses(&near, cc->extra_log10);
         if (near.verdict == FM_FP_MATCH && aligned_near(&near, cc->clip_t0, at) &&
             near.log10_p <= NEAR_EVIDENCE_SHARE * cc->m.log10_p) {
             cc->m = near;
@@ -147,6 +155,46 @@ static int check_position(ContentCheck *cc, double at, const FmFingerprint *issu
     }
     cc->elsewhere = 1;
     return 0;
+}
+
+/*
+ * The whole frames did not match the issued title's fingerprint, but the
+ * mark's geometry shows the issued picture shrunk inside the frame (picture
+ * in picture, a boxed copy): the clip's span is read again and each place
+ * the picture can lie at is fingerprinted on its own (inset.h; the places
+ * count as hypotheses). A match there replaces cc->m, checked against the
+ * mark's place as a whole-frame match is.
+ */
+static int check_inset(ContentCheck *cc, const FmDetectResult *r, const FmFingerprint *issued,
+                       const char *clip_file, const FmVideoInfo *info, double start,
+                       double duration, double at, FmError *err)
+{
+    if (!cc->checked || cc->m.verdict != FM_FP_NO_MATCH || !issued)
+        return 0;
+    FmInset *in = NULL;
+    int n = fm_inset_new(&in, &r->geometry, info->width, info->height, cc->issued_aspect, err);
+    if (n <= 0)
+        return n;
+    FmFpMatch m;
+    int idx = -1;
+    int ret = fm_inset_read(in, clip_file, start, duration, cc->clip_from, cc->clip_to, err);
+    if (ret < 0) {
+        /* the clip was read once: the verdict stands without this check */
+        fprintf(stderr, "wmdetect: warning: the inset picture was not checked: %s\n", err->msg);
+        fm_inset_free(&in);
+        return 0;
+    }
+    ret = fm_inset_compare(in, issued, cc->clip_from, cc->clip_to, &m, &idx, err);
+    if (ret == 0 && m.verdict == FM_FP_MATCH) {
+        cc->m = m;
+        cc->inset = 1;
+        cc->place = fm_inset_place(in, idx);
+        cc->inset_places = n;
+        cc->extra_log10 = fm_inset_log10_places(in);
+        ret = check_position(cc, at, issued, fm_inset_fingerprint(in, idx), err);
+    }
+    fm_inset_free(&in);
+    return ret;
 }
 
 /* The fingerprint vouches for the pictures: the issued title's, where the
@@ -454,6 +502,11 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
            FM_MARK_FORMAT);
     printf("  command:        %s\n", pv->command ? pv->command : "");
+    if (cc->checked && cc->inset)
+        printf("  inset picture:  the issued picture fills %dx%d at (%d, %d) of the frame; its "
+               "fingerprint was compared there (%d place%s the mark's geometry allows, "
+               "counted in p)\n", cc->place.w, cc->place.h, cc->place.x, cc->place.y,
+               cc->inset_places, cc->inset_places == 1 ? "" : "s");
     if (cc->checked) {
         if (cc->m.verdict == FM_FP_TOO_SHORT)
             printf("  content match:  undecided (too little picture to compare)\n");
@@ -589,6 +642,11 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
                                                              real(cc->m.clip_to)));
             if (cc->elsewhere)
                 json_object_set_new(c, "mark_master_seconds", real(cc->mark_at));
+            json_object_set_new(c, "inset", !cc->inset ? json_null()
+                                : json_pack("{s:i, s:i, s:i, s:i, s:i}", "x", cc->place.x,
+                                            "y", cc->place.y, "width", cc->place.w,
+                                            "height", cc->place.h, "places",
+                                            cc->inset_places));
         }
         json_object_set_new(o, "content", c);
     }
@@ -739,7 +797,8 @@ int main(int argc, char **argv)
     FmVideoReader *reader = NULL;
     FmAccumulator acc = { 0 };
     int have_acc = 0;
-    FmFingerprint *master_fp = NULL, *clip_fp = NULL;
+    FmFingerprint *master_fp = NULL, *clip_fp = NULL, *named_fp = NULL;
+    const FmFingerprint *issued_fp = NULL;   /* the one cc.m compared with */
     FmFileHash *clip_hash = NULL;
     ContentCheck cc = { 0 };
     Identification ident = { 0 };
@@ -900,6 +959,7 @@ int main(int argc, char **argv)
                                         &err) < 0)
             goto fail_err;
         cc.checked = 1;
+        issued_fp = master_fp;
         /* the fingerprint's alignment against where the mark places the clip */
         if (check_position(&cc, mark_position(&best, &ident, best_key), master_fp, clip_fp,
                            &err) < 0)
@@ -910,7 +970,6 @@ int main(int argc, char **argv)
      * the recipient named from the issued messages, for an issued message
      * can be pasted on other video as well (the copy attack) */
     if (!cc.checked && clip_fp && (best.signature_valid || identify_named_count(&ident))) {
-        FmFingerprint *named_fp = NULL;
         int fr = identify_issued_fingerprint(&ident, &klist,
                                              best.signature_valid ? best.message : NULL,
                                              &named_fp, &cc.issued_aspect, &cc.from_registry,
@@ -926,14 +985,18 @@ int main(int argc, char **argv)
             cc.clip_to = to;
             fr = fm_fingerprint_compare_span(named_fp, clip_fp, from, to, &cc.m, &err);
             cc.checked = fr >= 0;
+            issued_fp = named_fp;
             if (fr >= 0)
                 fr = check_position(&cc, mark_position(&best, &ident, best_key), named_fp,
                                     clip_fp, &err);
-            fm_fingerprint_free(&named_fp);
             if (fr < 0)
                 goto fail_err;
         }
     }
+    /* no match of whole frames: the issued picture may be an inset */
+    if (check_inset(&cc, &best, issued_fp, clip_file, info, start, read_seconds,
+                    mark_position(&best, &ident, best_key), &err) < 0)
+        goto fail_err;
     char fp[FM_FINGERPRINT_CHARS + 1];
     fm_key_fingerprint(keys[best_key], fp);
     if (report_path) {
@@ -959,6 +1022,7 @@ int main(int argc, char **argv)
             .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
             .content = cc.checked ? &cc.m : NULL, .content_elsewhere = cc.elsewhere,
             .content_mark_at = cc.mark_at, .content_from_registry = cc.from_registry,
+            .content_inset = cc.inset ? &cc.place : NULL, .content_inset_places = cc.inset_places,
             .receipt_match = rmatch,
             .content_crop = fm_detect_crop_explains(&best, cc.clip_aspect, cc.issued_aspect),
             .receipt_z = ident.scored ? ident.naming.scores[0].z : NAN,
@@ -1009,6 +1073,7 @@ end:
     fm_reader_close(&reader);
     fm_fingerprint_free(&master_fp);
     fm_fingerprint_free(&clip_fp);
+    fm_fingerprint_free(&named_fp);
     free(trace[0].points);
     free(trace[1].points);
     identify_free(&ident);
