@@ -24,7 +24,9 @@ typedef struct FmGeometry {
     double scale_x, scale_y;
     /* Where a tile corner of the marked picture lies in the clip, clip
      * pixels: the picture's top-left modulo the tile period (128 mark
-     * pixels), the representative nearest the clip's top-left. */
+     * pixels), the representative nearest the clip's top-left. A mirrored
+     * clip is read mirrored: flip_h (flip_v) measures offset_x (offset_y)
+     * in the mirrored frame, from the clip's right (bottom) edge. */
     double offset_x, offset_y;
     int flip_h, flip_v;
     double rotation_deg;

@@ -70,25 +70,15 @@ int fm_inset_places(const FmGeometry *g, int clip_w, int clip_h, double issued_a
     double px = FM_TILE * g->scale_x * clip_h / FM_MARK_HEIGHT;
     double py = FM_TILE * g->scale_y * clip_h / FM_MARK_HEIGHT;
     /* the offset is the picture's top-left corner modulo the period; a
-     * mirrored picture shows that corner on its other side, so both edges
-     * are tried */
-    double xs[2 * FM_INSET_MAX_PLACES], ys[2 * FM_INSET_MAX_PLACES];
-    int nx = edges(g->offset_x, px, pw, clip_w, xs, FM_INSET_MAX_PLACES);
-    int ny = edges(g->offset_y, py, ph, clip_h, ys, FM_INSET_MAX_PLACES);
+     * mirrored clip is read mirrored, and its offset is that of the
+     * mirrored frame (measured from the clip's right or bottom edge) */
+    double xs[FM_INSET_MAX_PLACES], ys[FM_INSET_MAX_PLACES];
+    double ex = g->flip_h ? clip_w - pw - g->offset_x : g->offset_x;
+    double ey = g->flip_v ? clip_h - ph - g->offset_y : g->offset_y;
+    int nx = edges(ex, px, pw, clip_w, xs, FM_INSET_MAX_PLACES);
+    int ny = edges(ey, py, ph, clip_h, ys, FM_INSET_MAX_PLACES);
     if (nx > FM_INSET_MAX_PLACES || ny > FM_INSET_MAX_PLACES)
         return 0;
-    if (g->flip_h) {
-        int k = edges(g->offset_x - pw, px, pw, clip_w, xs + nx, FM_INSET_MAX_PLACES);
-        if (k > FM_INSET_MAX_PLACES)
-            return 0;
-        nx += k;
-    }
-    if (g->flip_v) {
-        int k = edges(g->offset_y - ph, py, ph, clip_h, ys + ny, FM_INSET_MAX_PLACES);
-        if (k > FM_INSET_MAX_PLACES)
-            return 0;
-        ny += k;
-    }
     if ((long)nx * ny > max)
         return 0;
     int n = 0;
@@ -102,13 +92,7 @@ int fm_inset_places(const FmGeometry *g, int clip_w, int clip_h, double issued_a
             y1 = y1 > clip_h ? clip_h : y1;
             if (x1 - x0 < 16 || y1 - y0 < 16)
                 continue;
-            FmInsetPlace p = { x0, y0, x1 - x0, y1 - y0 };
-            int seen = 0;   /* the mirrored edges may give the same place */
-            for (int k = 0; k < n && !seen; k++)
-                seen = abs(out[k].x - p.x) <= 2 && abs(out[k].y - p.y) <= 2 &&
-                       abs(out[k].w - p.w) <= 2 && abs(out[k].h - p.h) <= 2;
-            if (!seen)
-                out[n++] = p;
+            out[n++] = (FmInsetPlace){ x0, y0, x1 - x0, y1 - y0 };
         }
     return n;
 }

@@ -7,8 +7,9 @@
  * video, a screen recording, a grey pad) agrees with the issued title's
  * fingerprint only by chance, though the mark is read from it. The mark's
  * geometry (FmGeometry) says how large the picture is in the clip, and
- * where its top-left lies modulo the tile period: the picture can only be
- * at one of a few places in the clip, spaced one period apart. Each of
+ * where its top-left lies modulo the tile period (in a mirrored clip, the
+ * mirrored frame's): the picture can only be at one of a few places in the
+ * clip, spaced one period apart. Each of
  * those places is fingerprinted on its own (the frames shrunk first, so
  * that the picture keeps about 192 rows), and the best of them is compared
  * with the issued title's fingerprint, its false-match probability

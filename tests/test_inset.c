@@ -61,17 +61,24 @@ Test(inset, places_are_one_tile_period_apart_and_hold_the_picture)
     cr_assert(holds(p, n, 0, 370, 720, 540), "%d places", n);
 }
 
-Test(inset, mirrored_pictures_try_both_edges)
+Test(inset, a_mirrored_clip_places_the_picture_from_its_other_edge)
 {
     FmInsetPlace p[FM_INSET_MAX_PLACES];
-    /* mirrored left-right: the picture's top-left corner is its right edge */
-    FmGeometry g = shrunk(0.5, 555 + 640, 301);
+    /* mirrored left-right: the offset is the mirrored frame's, whose
+     * picture starts 1280 - (555 + 640) = 85 pixels from the left */
+    FmGeometry g = shrunk(0.5, 85, 301);
     g.flip_h = 1;
     int n = fm_inset_places(&g, 1280, 720, 16.0 / 9, p, FM_INSET_MAX_PLACES);
     cr_assert(holds(p, n, 555, 301, 640, 360), "%d places", n);
-    g.offset_x = 555;
-    n = fm_inset_places(&g, 1280, 720, 16.0 / 9, p, FM_INSET_MAX_PLACES);
-    cr_assert(holds(p, n, 555, 301, 640, 360), "%d places", n);
+    /* a 4:3 picture (not a whole number of periods wide) mirrored both ways
+     * at (238, 40) of a 768x576 frame, 480x360: offsets 50 and 176 */
+    g = shrunk(0.625, 768 - 238 - 480, 576 - 40 - 360);
+    g.flip_h = g.flip_v = 1;
+    n = fm_inset_places(&g, 768, 576, 4.0 / 3, p, FM_INSET_MAX_PLACES);
+    cr_assert(holds(p, n, 238, 40, 480, 360), "%d places", n);
+    g.flip_h = g.flip_v = 0;   /* read as unmirrored, those offsets miss it */
+    n = fm_inset_places(&g, 768, 576, 4.0 / 3, p, FM_INSET_MAX_PLACES);
+    cr_assert_not(holds(p, n, 238, 40, 480, 360), "%d places", n);
 }
 
 Test(inset, no_places_unless_the_picture_is_inside_the_frame)
