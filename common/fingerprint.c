@@ -323,8 +323,10 @@ static void fine_grid(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride, 
     }
 }
 
-int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
-                       int width, int height, double t, FmError *err)
+/* fm_fingerprint_add, with the picture's area given (area: x0, y0, x1, y1)
+ * or found from its bars (area NULL) */
+static int add_frame(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                     int width, int height, double t, const double *area, FmError *err)
 {
     if (!fp || !luma)
         return fm_error_set(err, FM_EINVAL, "fingerprint: NULL argument");
@@ -352,11 +354,15 @@ int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
 
     double scale = 1.0 / (double)(1 << (bit_depth - 8));
     int w = width, h = height;
-    int top = bar_extent(luma, stride, bit_depth, scale, w, h, 1, 0);
-    int bottom = bar_extent(luma, stride, bit_depth, scale, w, h, 1, 1);
-    int left = bar_extent(luma, stride, bit_depth, scale, w, h, 0, 0);
-    int right = bar_extent(luma, stride, bit_depth, scale, w, h, 0, 1);
-    fine_grid(fp, luma, stride, bit_depth, scale, w, h, left, w - right, top, h - bottom);
+    if (area) {
+        fine_grid(fp, luma, stride, bit_depth, scale, w, h, area[0], area[2], area[1], area[3]);
+    } else {
+        int top = bar_extent(luma, stride, bit_depth, scale, w, h, 1, 0);
+        int bottom = bar_extent(luma, stride, bit_depth, scale, w, h, 1, 1);
+        int left = bar_extent(luma, stride, bit_depth, scale, w, h, 0, 0);
+        int right = bar_extent(luma, stride, bit_depth, scale, w, h, 0, 1);
+        fine_grid(fp, luma, stride, bit_depth, scale, w, h, left, w - right, top, h - bottom);
+    }
 
     double m = 0, m2 = 0;
     for (int i = 0; i < FINE * FINE; i++)
@@ -405,6 +411,23 @@ int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
     }
     fp->w[slot] += 1;
     return 0;
+}
+
+int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
+                       int width, int height, double t, FmError *err)
+{
+    return add_frame(fp, luma, stride, bit_depth, width, height, t, NULL, err);
+}
+
+int fm_fingerprint_add_area(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
+                            int bit_depth, int width, int height, double t, double x0, double y0,
+                            double x1, double y1, FmError *err)
+{
+    if (!(isfinite(x0) && isfinite(y0) && isfinite(x1) && isfinite(y1)) || x1 - x0 < 16 ||
+        y1 - y0 < 16 || fabs(x0) > 1e6 || fabs(y0) > 1e6 || fabs(x1) > 1e6 || fabs(y1) > 1e6)
+        return fm_error_set(err, FM_EINVAL, "fingerprint: picture area not usable");
+    double area[4] = { x0, y0, x1, y1 };
+    return add_frame(fp, luma, stride, bit_depth, width, height, t, area, err);
 }
 
 /* ---------------------------------------------------------------- windows */

@@ -118,6 +118,19 @@ void fm_fingerprint_free(FmFingerprint **fp);
 int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride, int bit_depth,
                        int width, int height, double t, FmError *err);
 
+/*
+ * The same, for a frame in which the picture hashed lies at [x0, x1) x
+ * [y0, y1) (pixels of this frame; it may reach beyond the frame, as the
+ * whole of a picture that the frame shows a crop of): that area is taken as
+ * the active picture, no bars are looked for, and samples beyond the frame
+ * repeat its edge (only the hash's central part should lie beyond it for
+ * the hash to mean anything: inset.h). Returns 0, FM_EINVAL (also an area
+ * not finite or under 16 x 16) or FM_ENOMEM.
+ */
+int fm_fingerprint_add_area(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
+                            int bit_depth, int width, int height, double t, double x0, double y0,
+                            double x1, double y1, FmError *err);
+
 /* Frames added (those with picture content and those without). */
 long fm_fingerprint_frames(const FmFingerprint *fp);
 /* Seconds that have a hash (picture content). */

@@ -742,12 +742,14 @@ static void put_content(FILE *f, const FmReportInput *in)
                 m->clip_to, 100 * m->score);
         put_p(f, m->log10_p);
         fputs(" after counting the alignments tried)", f);
-        if (in->content_inset)
-            fprintf(f, "; the issued picture is shown inside the frame, %dx%d at (%d, %d), "
-                       "and was compared there: one of %d places the mark's geometry allows, "
-                       "all counted in the probability", in->content_inset->w,
-                    in->content_inset->h, in->content_inset->x, in->content_inset->y,
-                    in->content_inset_places);
+        if (in->content_place)
+            fprintf(f, "; %s %.0fx%.0f at (%.0f, %.0f), and was compared there: one of %d "
+                       "places the mark's geometry allows, all counted in the probability",
+                    in->content_place->inside
+                        ? "the issued picture is shown inside the frame,"
+                        : "the clip is a crop of the issued picture, whose whole frame would be",
+                    in->content_place->w, in->content_place->h, in->content_place->x,
+                    in->content_place->y, in->content_places);
     } else {
         fprintf(f, "<strong>no</strong>: the best alignment with the issued title agrees on "
                    "%.0f %% of bits (false-match probability ", 100 * m->score);

@@ -22,7 +22,7 @@
 #include "detector.h"
 #include "fingerprint.h"
 #include "fm_error.h"
-#include "inset.h"
+#include "place.h"
 #include "thumbnail.h"
 #include "video_io.h"
 
@@ -79,9 +79,10 @@ typedef struct FmReportInput {
     double content_mark_at;
     int content_from_registry;      /* the fingerprint compared is the registry row's
                                      * (else the receipt's) */
-    const FmInsetPlace *content_inset; /* the content matched the issued picture shrunk
-                                     * inside the frame, there (inset.h), or NULL */
-    int content_inset_places;       /* the places tried for it */
+    const FmPicturePlace *content_place; /* the content matched the issued picture at
+                                     * this place (place.h: inside the frame, or a crop
+                                     * of it), or NULL */
+    int content_places;             /* the places tried for it */
     int content_crop;               /* a crop of bound pictures explains a content
                                      * fingerprint that does not align
                                      * (fm_detect_crop_explains) */

@@ -19,7 +19,7 @@
 #include "clip_frames.h"
 #include "detector.h"
 #include "fingerprint.h"
-#include "inset.h"
+#include "place.h"
 #include "frame.h"
 #include "identify.h"
 #include "scan.h"
@@ -49,11 +49,12 @@ typedef struct ContentCheck {
     int elsewhere;
     double mark_at;       /* master seconds where the mark places the clip's first window */
     int from_registry;    /* the fingerprint is the registry row's (else a receipt's) */
-    /* the issued picture inside a larger frame, fingerprinted where the
-     * mark's geometry places it (inset.h): cc->m is that place's match */
-    int inset;
-    FmInsetPlace place;
-    int inset_places;     /* places tried */
+    /* the issued picture fingerprinted where the mark's geometry places it
+     * (place.h: inside a larger frame, or an off-centre crop): cc->m is that
+     * place's match */
+    int placed;
+    FmPicturePlace place;
+    int places;           /* places tried */
     double extra_log10;   /* log10 of them: hypotheses beyond the fingerprint's own */
 } ContentCheck;
 
@@ -159,41 +160,43 @@ static int check_position(ContentCheck *cc, double at, const FmFingerprint *issu
 
 /*
  * The whole frames did not match the issued title's fingerprint, but the
- * mark's geometry shows the issued picture shrunk inside the frame (picture
- * in picture, a boxed copy): the clip's span is read again and each place
- * the picture can lie at is fingerprinted on its own (inset.h; the places
- * count as hypotheses). A match there replaces cc->m, checked against the
- * mark's place as a whole-frame match is.
+ * mark's geometry places the issued picture where the whole-frame
+ * fingerprint cannot see it: shrunk inside the frame (picture in picture, a
+ * boxed or vertical re-post) or cropped off the centre. The clip's span is
+ * read again and each place the picture can lie at is fingerprinted on its
+ * own (place.h; the places count as hypotheses). A match there replaces
+ * cc->m, checked against the mark's place as a whole-frame match is.
  */
-static int check_inset(ContentCheck *cc, const FmDetectResult *r, const FmFingerprint *issued,
-                       const char *clip_file, const FmVideoInfo *info, double start,
-                       double duration, double at, FmError *err)
+static int check_places(ContentCheck *cc, const FmDetectResult *r, const FmFingerprint *issued,
+                        const char *clip_file, const FmVideoInfo *info, double start,
+                        double duration, double at, FmError *err)
 {
     if (!cc->checked || cc->m.verdict != FM_FP_NO_MATCH || !issued)
         return 0;
-    FmInset *in = NULL;
-    int n = fm_inset_new(&in, &r->geometry, info->width, info->height, cc->issued_aspect, err);
+    FmPlaces *pl = NULL;
+    int n = fm_places_new(&pl, &r->geometry, info->width, info->height, cc->issued_aspect, err);
     if (n <= 0)
         return n;
     FmFpMatch m;
     int idx = -1;
-    int ret = fm_inset_read(in, clip_file, start, duration, cc->clip_from, cc->clip_to, err);
+    int ret = fm_places_read(pl, clip_file, start, duration, cc->clip_from, cc->clip_to, err);
     if (ret < 0) {
         /* the clip was read once: the verdict stands without this check */
-        fprintf(stderr, "wmdetect: warning: the inset picture was not checked: %s\n", err->msg);
-        fm_inset_free(&in);
+        fprintf(stderr, "wmdetect: warning: the picture's place was not checked: %s\n",
+                err->msg);
+        fm_places_free(&pl);
         return 0;
     }
-    ret = fm_inset_compare(in, issued, cc->clip_from, cc->clip_to, &m, &idx, err);
+    ret = fm_places_compare(pl, issued, cc->clip_from, cc->clip_to, &m, &idx, err);
     if (ret == 0 && m.verdict == FM_FP_MATCH) {
         cc->m = m;
-        cc->inset = 1;
-        cc->place = fm_inset_place(in, idx);
-        cc->inset_places = n;
-        cc->extra_log10 = fm_inset_log10_places(in);
-        ret = check_position(cc, at, issued, fm_inset_fingerprint(in, idx), err);
+        cc->placed = 1;
+        cc->place = fm_places_place(pl, idx);
+        cc->places = n;
+        cc->extra_log10 = fm_places_log10_count(pl);
+        ret = check_position(cc, at, issued, fm_places_fingerprint(pl, idx), err);
     }
-    fm_inset_free(&in);
+    fm_places_free(&pl);
     return ret;
 }
 
@@ -502,11 +505,14 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
     printf("  analysed:       %s (UTC) by filmmark %s (mark format %d)\n", pv->analysed, FM_VERSION,
            FM_MARK_FORMAT);
     printf("  command:        %s\n", pv->command ? pv->command : "");
-    if (cc->checked && cc->inset)
-        printf("  inset picture:  the issued picture fills %dx%d at (%d, %d) of the frame; its "
-               "fingerprint was compared there (%d place%s the mark's geometry allows, "
-               "counted in p)\n", cc->place.w, cc->place.h, cc->place.x, cc->place.y,
-               cc->inset_places, cc->inset_places == 1 ? "" : "s");
+    if (cc->checked && cc->placed)
+        printf("  picture place:  %s %.0fx%.0f at (%.0f, %.0f) of the frame; its fingerprint "
+               "was compared there (%d place%s the mark's geometry allows, counted in p)\n",
+               cc->place.inside ? "the issued picture is shown inside the frame,"
+                                : "the clip is a crop of the issued picture, whose whole frame "
+                                  "would be",
+               cc->place.w, cc->place.h, cc->place.x, cc->place.y, cc->places,
+               cc->places == 1 ? "" : "s");
     if (cc->checked) {
         if (cc->m.verdict == FM_FP_TOO_SHORT)
             printf("  content match:  undecided (too little picture to compare)\n");
@@ -642,11 +648,13 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
                                                              real(cc->m.clip_to)));
             if (cc->elsewhere)
                 json_object_set_new(c, "mark_master_seconds", real(cc->mark_at));
-            json_object_set_new(c, "inset", !cc->inset ? json_null()
-                                : json_pack("{s:i, s:i, s:i, s:i, s:i}", "x", cc->place.x,
-                                            "y", cc->place.y, "width", cc->place.w,
-                                            "height", cc->place.h, "places",
-                                            cc->inset_places));
+            json_object_set_new(c, "picture_place", !cc->placed ? json_null()
+                                : json_pack("{s:o, s:o, s:o, s:o, s:b, s:i}",
+                                            "x", real(cc->place.x), "y", real(cc->place.y),
+                                            "width", real(cc->place.w),
+                                            "height", real(cc->place.h),
+                                            "within_frame", cc->place.inside,
+                                            "places", cc->places));
         }
         json_object_set_new(o, "content", c);
     }
@@ -993,8 +1001,8 @@ int main(int argc, char **argv)
                 goto fail_err;
         }
     }
-    /* no match of whole frames: the issued picture may be an inset */
-    if (check_inset(&cc, &best, issued_fp, clip_file, info, start, read_seconds,
+    /* no match of whole frames: the issued picture may be inset or cropped */
+    if (check_places(&cc, &best, issued_fp, clip_file, info, start, read_seconds,
                     mark_position(&best, &ident, best_key), &err) < 0)
         goto fail_err;
     char fp[FM_FINGERPRINT_CHARS + 1];
@@ -1022,7 +1030,7 @@ int main(int argc, char **argv)
             .key_fingerprint = fp, .trace = ident.trace[0], .receipt_path = receipt_path,
             .content = cc.checked ? &cc.m : NULL, .content_elsewhere = cc.elsewhere,
             .content_mark_at = cc.mark_at, .content_from_registry = cc.from_registry,
-            .content_inset = cc.inset ? &cc.place : NULL, .content_inset_places = cc.inset_places,
+            .content_place = cc.placed ? &cc.place : NULL, .content_places = cc.places,
             .receipt_match = rmatch,
             .content_crop = fm_detect_crop_explains(&best, cc.clip_aspect, cc.issued_aspect),
             .receipt_z = ident.scored ? ident.naming.scores[0].z : NAN,

@@ -385,15 +385,15 @@ Test(report, verdicts_in_plain_words)
     free(html);
     /* the issued picture matched inside the frame (a picture in picture):
      * vouched for, and the report says where and among how many places */
-    FmInsetPlace inset = { 150, 120, 480, 360 };
-    x.in.content_inset = &inset;
-    x.in.content_inset_places = 6;
+    FmPicturePlace inset = { 150, 120, 480, 360, 1 };
+    x.in.content_place = &inset;
+    x.in.content_places = 6;
     html = page(&x.in);
     cr_assert(strstr(html, "class=\"verdict found\""));
     cr_assert(strstr(html, "shown inside the frame, 480x360 at (150, 120)"), "%s", html);
     cr_assert(strstr(html, "one of 6 places"));
     free(html);
-    x.in.content_inset = NULL;
+    x.in.content_place = NULL;
     x.res.content_mismatch = 0;   /* a weak tag, no fingerprint: unconfirmed */
     x.in.content = NULL;
     html = page(&x.in);

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# bench/inset.sh - the issued picture shown inside other pictures (picture
-# in picture, a boxed copy) on real footage, read with the receipt: does
-# wmdetect vouch for the pictures (content match, exit 0), and does a
-# transplant shown the same way stay unvouched? (common/inset.h,
-# docs/DESIGN.md section 11.)
+# bench/places.sh - the issued picture shown inside other pictures (picture
+# in picture, a boxed or vertical re-post) or cropped off the centre, on
+# real footage, read with the receipt: does wmdetect vouch for the pictures
+# (content match, exit 0), and does a transplant shown the same way stay
+# unvouched? (common/place.h, docs/DESIGN.md section 11.)
 #
-#   bash bench/inset.sh [--results FILE.md] [--work DIR] [CLIP...]
+#   bash bench/places.sh [--results FILE.md] [--work DIR] [CLIP...]
 #
 # Each clip (10 s of the media cache, default: dune_1080p24 storm_720p25
 # vtest_768x576 raindrops_1080p24) is marked (FFV1, fresh key per run) with a
@@ -16,10 +16,16 @@
 #   over_5_8    5/8 size over the other clip, CRF 18
 #   over_flip   5/8 size mirrored left-right over the other clip, CRF 18
 #   corner_3_4  3/4 size in the bottom-right corner of the other clip, CRF 20
+#   vertical    a 9:16 re-post: the picture across a 1080x1920 frame over a
+#               blurred copy of itself (robustness.sh's vertical), CRF 23
+#   crop_odd    half the area at (137, 71) (robustness.sh's crop_odd), CRF 23
+#   crop_br     the bottom-right 78 % x 78 %, CRF 23
+#   crop43_left a 4:3 cut from the left edge, CRF 23
 #   forged      the exact per-frame change of the deliverable (marked -
 #               master) added to the other clip, shown at 5/8 over the
 #               clip itself mirrored upside down (a transplant inside a
 #               picture in picture), CRF 18
+#   forged_crop the same transplant, not inset but cut as crop_odd, CRF 18
 # and read with each build in BUILDS ("label=dir ...", default
 # "current=build"), `wmdetect --json --receipt`. One table row per copy
 # and build: exit status, status word, signature, pilot z, raw bit errors,
@@ -32,13 +38,13 @@ here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 M="${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}"
 BUILDS="${BUILDS:-current=$root/build}"
-results=/dev/stdout work="$here/work/inset"
+results=/dev/stdout work="$here/work/places"
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --results) results="$2"; shift 2 ;;
     --work) work="$2"; shift 2 ;;
-    -h|--help) sed -n '2,29p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
-    -*) echo "inset.sh: unknown option $1" >&2; exit 2 ;;
+    -h|--help) sed -n '2,36p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -*) echo "places.sh: unknown option $1" >&2; exit 2 ;;
     *) break ;;
   esac
 done
@@ -46,7 +52,7 @@ clips=("$@")
 [[ ${#clips[@]} -gt 0 ]] || clips=(dune_1080p24 storm_720p25 vtest_768x576 raindrops_1080p24)
 first_build="${BUILDS%% *}"; first_build="${first_build#*=}"
 for c in "${clips[@]}"; do
-  [[ -f "$M/$c.mkv" ]] || { echo "inset.sh: $M/$c.mkv missing: run ../shared/media/get.sh" >&2; exit 2; }
+  [[ -f "$M/$c.mkv" ]] || { echo "places.sh: $M/$c.mkv missing: run ../shared/media/get.sh" >&2; exit 2; }
 done
 mkdir -p "$work"
 cd "$work"
@@ -83,6 +89,14 @@ for ((i = 0; i < n; i++)); do
   [[ -f corner_3_4_$c.mp4 ]] || ff -i "$M/$o.mkv" -i m_$c.mkv -filter_complex \
     "$bg;[1:v]scale=$w34:$h34[s];[bg][s]overlay=$(( W - w34 )):$(( H - h34 )):shortest=1" \
     $x264 -crf 20 corner_3_4_$c.mp4
+  [[ -f vertical_$c.mp4 ]] || ff -i m_$c.mkv -vf \
+    "split[a][b];[a]scale=1080:1920,boxblur=20[bg];[b]scale=1080:-2[fg];[bg][fg]overlay=0:(H-h)/2" \
+    $x264 -crf 23 vertical_$c.mp4
+  ow=$(even "$W*0.7071") oh=$(even "$H*0.7071")
+  [[ -f crop_odd_$c.mp4 ]] || ff -i m_$c.mkv -vf "crop=$ow:$oh:137:71:exact=1" $x264 -crf 23 crop_odd_$c.mp4
+  bw=$(even "$W*0.78") bh=$(even "$H*0.78")
+  [[ -f crop_br_$c.mp4 ]] || ff -i m_$c.mkv -vf "crop=$bw:$bh:$((W - bw)):$((H - bh))" $x264 -crf 23 crop_br_$c.mp4
+  [[ -f crop43_left_$c.mp4 ]] || ff -i m_$c.mkv -vf "crop=trunc(ih*2/3)*2:ih:0:0" $x264 -crf 23 crop43_left_$c.mp4
   if [[ ! -f forged_$c.mp4 ]]; then
     ff -i m_$c.mkv -i src_$c.mkv -filter_complex \
       "[0:v][1:v]blend=c0_expr='A-B+128':c1_expr='128':c2_expr='128',format=yuv420p" -c:v ffv1 diff_$c.mkv
@@ -90,7 +104,11 @@ for ((i = 0; i < n; i++)); do
       "[0:v]scale=$W:$H,fps=$fps,format=yuv420p,setpts=PTS-STARTPTS[x];[1:v]setpts=PTS-STARTPTS[d];[x][d]blend=c0_expr='A+B-128':c1_expr='A':c2_expr='A':shortest=1,scale=$w58:$h58[s];[2:v]vflip,format=yuv420p[b];[b][s]overlay=$(( W * 11 / 100 )):$(( H * 29 / 100 )):shortest=1" \
       $x264 -crf 18 forged_$c.mp4
   fi
-  for a in grey_half over_half over_5_8 over_flip corner_3_4 forged; do
+  [[ -f forged_crop_$c.mp4 ]] || ff -i "$M/$o.mkv" -i diff_$c.mkv -filter_complex \
+    "[0:v]scale=$W:$H,fps=$fps,format=yuv420p,setpts=PTS-STARTPTS[x];[1:v]setpts=PTS-STARTPTS[d];[x][d]blend=c0_expr='A+B-128':c1_expr='A':c2_expr='A':shortest=1,crop=$ow:$oh:137:71:exact=1" \
+    $x264 -crf 18 forged_crop_$c.mp4
+  for a in grey_half over_half over_5_8 over_flip corner_3_4 vertical crop_odd crop_br crop43_left \
+      forged forged_crop; do
     for b in $BUILDS; do
       label=${b%%=*} dir=${b#*=}
       set +e
@@ -103,26 +121,27 @@ c, a, label, ex = sys.argv[1:5]
 d = json.loads(sys.stdin.read() or "{}")
 g = d.get("geometry") or {}
 ct = d.get("content") or {}
-ins = ct.get("inset")
+ins = ct.get("picture_place")
 f = lambda v, fmt: "-" if v is None else fmt % v
 print("| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |" % (
     c, a, label, ex, d.get("status", "-"), "valid" if d.get("signature_valid") else "no",
     f(d.get("pilot_z"), "%.1f"), f(d.get("raw_bit_error_rate"), "%.3f"),
     f(g.get("scale_x"), "%.3f"), {True: "yes", False: "no"}.get(d.get("content_match"), "-"),
     f(ct.get("false_match_log10"), "%.1f"),
-    "%dx%d at (%d, %d) of %d places" % (ins["width"], ins["height"], ins["x"], ins["y"], ins["places"]) if ins else "-"))
+    "%s %.0fx%.0f at (%.0f, %.0f), %d places" % ("inside" if ins["within_frame"] else "crop of",
+        ins["width"], ins["height"], ins["x"], ins["y"], ins["places"]) if ins else "-"))
 ' "$c" "$a" "$label" "$ex")")
     done
   done
 done
 commit=$(git -C "$root" rev-parse --short HEAD 2>/dev/null || echo unknown)
 {
-  echo "# The issued picture inside other pictures, read with its receipt"
+  echo "# The issued picture inside other pictures or cropped off the centre, read with its receipt"
   echo
-  echo "Generated by \`bench/inset.sh\` on $(date -u '+%F %H:%M') UTC, commit \`$commit\`; builds: $BUILDS."
+  echo "Generated by \`bench/places.sh\` on $(date -u '+%F %H:%M') UTC, commit \`$commit\`; builds: $BUILDS."
   echo "Clips: ${clips[*]} (10 s each, marked with FFV1 by the first build, fresh key)."
   echo
-  echo "| clip | copy | build | exit | status | signature | pilot z | raw BER | scale | content match | log10 p | inset matched |"
+  echo "| clip | copy | build | exit | status | signature | pilot z | raw BER | scale | content match | log10 p | picture's place matched |"
   echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |"
   printf '%s\n' "${rows[@]}"
 } > "$results"
