@@ -135,13 +135,13 @@ int fm_fingerprint_new(FmFingerprint **out, FmFpRole role, FmError *err)
     if (!out)
         return fm_error_set(err, FM_EINVAL, "fingerprint: no output pointer");
     *out = NULL;
-    if (role != FM_FP_REFERENCE && role != FM_FP_CLIP)
+    if (role != FM_FP_REFERENCE && role != FM_FP_CLIP && role != FM_FP_PLACED)
         return fm_error_set(err, FM_EINVAL, "fingerprint: unknown role %d", (int)role);
     FmFingerprint *fp = calloc(1, sizeof(*fp));
     if (!fp)
         return fm_error_set(err, FM_ENOMEM, "out of memory");
     fp->role = role;
-    fp->bps = role == FM_FP_CLIP ? CLIP_BPS : 1;
+    fp->bps = role == FM_FP_REFERENCE ? 1 : CLIP_BPS;
     fp->nzoom = role == FM_FP_CLIP ? NZ_AXIS * NZ_AXIS : 1;
     select_coefs(fp);
     int nza = role == FM_FP_CLIP ? NZ_AXIS : 1;

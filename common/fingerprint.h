@@ -69,8 +69,9 @@
  *
  * Not covered: off-centre crops and crops beyond 12.5 % per side, a clip
  * showing more than the master, rotations beyond a few degrees,
- * picture-in-picture (inset.h fingerprints the places the mark's geometry
- * allows instead), heavy overlays. Short clips of still content carry
+ * picture-in-picture, heavy overlays (place.h fingerprints the places the
+ * mark's geometry gives a picture in picture or an off-centre crop
+ * instead). Short clips of still content carry
  * at most 64 trials and may not reach the threshold against long masters.
  *
  * Use: wmembed adds every marked frame to a FM_FP_REFERENCE fingerprint and
@@ -99,6 +100,9 @@ typedef struct FmFingerprint FmFingerprint;
 typedef enum FmFpRole {
     FM_FP_REFERENCE = 0,  /* the marked master: per-second hashes, serialisable */
     FM_FP_CLIP = 1,       /* a found copy: quarter-second bins, crop hypotheses */
+    FM_FP_PLACED = 2,     /* a found copy whose picture's area is given (place.h,
+                             fm_fingerprint_add_area): quarter-second bins, the
+                             central 0.60 alone, no crop hypotheses */
 } FmFpRole;
 
 /* Creates an empty fingerprint in *fp (free with fm_fingerprint_free()).
@@ -124,7 +128,7 @@ int fm_fingerprint_add(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
  * whole of a picture that the frame shows a crop of): that area is taken as
  * the active picture, no bars are looked for, and samples beyond the frame
  * repeat its edge (only the hash's central part should lie beyond it for
- * the hash to mean anything: inset.h). Returns 0, FM_EINVAL (also an area
+ * the hash to mean anything: place.h). Returns 0, FM_EINVAL (also an area
  * not finite or under 16 x 16) or FM_ENOMEM.
  */
 int fm_fingerprint_add_area(FmFingerprint *fp, const uint8_t *luma, ptrdiff_t stride,
@@ -178,7 +182,8 @@ typedef struct FmFpMatch {
  * Compares a clip with a master (the clip may be any excerpt of the master,
  * at an unknown offset, retimed, cropped, flipped, re-encoded, spliced).
  * Either may come from fm_fingerprint_from_string(); a clip with the
- * FM_FP_CLIP role is searched over crops and quarter-second phases too.
+ * FM_FP_CLIP role is searched over crops and quarter-second phases too (an
+ * FM_FP_PLACED one over the phases alone).
  * res->verdict says whether it matched. Returns 0 (also for no match and too
  * short) or FM_EINVAL (NULL argument, empty span) or FM_ENOMEM. Does not
  * change either fingerprint: one master may be compared with many clips.
@@ -209,7 +214,7 @@ int fm_fingerprint_compare_near(const FmFingerprint *master, const FmFingerprint
                                 double offset_to, FmFpMatch *res, FmError *err);
 
 /* Counts 10^log10_n more hypotheses in a match (other pictures tried the
- * same way: fm_inset_compare): log10_p and log10_hypotheses raised, the
+ * same way: fm_places_compare): log10_p and log10_hypotheses raised, the
  * verdict and match following. A too-short result is left as it is. */
 void fm_fp_match_add_hypotheses(FmFpMatch *m, double log10_n);
 

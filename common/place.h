@@ -15,9 +15,10 @@
  * period (in a mirrored clip, the mirrored frame's): the picture can only
  * be at one of a few places, spaced one period apart. The picture is
  * fingerprinted at each of them (the frames shrunk first so that it keeps
- * about 192 rows): an inset as a picture of its own (its own bars found),
- * a crop as the issued frame's area with the part beyond the clip left out
- * (only places whose hashed centre, the middle 48 % of each axis, the clip
+ * about 2 samples per cell of the fingerprint's fine grid): an inset as a
+ * picture of its own (its own bars found), a crop as the issued frame's
+ * area reaching beyond the clip, its edge samples repeated there (only
+ * places whose hashed centre, the middle 60 % of each axis, the clip
  * holds). Each place's fingerprint is compared with the issued title's and
  * the best one's false-match probability multiplied by the number of
  * places (every place is a hypothesis). A match vouches for the pictures
@@ -69,7 +70,8 @@ int fm_places_find(const FmGeometry *g, int clip_w, int clip_h, double issued_as
                    FmPicturePlace *out, int max);
 
 /*
- * Prepares one clip fingerprint (FM_FP_CLIP) per place. Returns the number
+ * Prepares one clip fingerprint per place (FM_FP_CLIP for a picture inside
+ * the frame, FM_FP_PLACED for a crop). Returns the number
  * of places (> 0, *out set), 0 (none: *out NULL) or FM_ENOMEM / FM_EINVAL.
  */
 int fm_places_new(FmPlaces **out, const FmGeometry *g, int clip_w, int clip_h,
