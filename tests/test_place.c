@@ -259,28 +259,30 @@ static void title_and_other(uint8_t **title, uint8_t **other, FmFingerprint **is
         tu_synth_luma(*other + (size_t)i * MW * MH, MW, MW, MH, 8, TU_SYNTH_SHAPES, 99, i);
 }
 
-Test(place, the_issued_picture_inset_matches_where_it_lies_and_other_pictures_do_not)
+/* The title shown `how` at bit depth bd matches at its place (x, y), not
+ * by its whole frames; other pictures shown alike (at the other depth) do
+ * not match. */
+static void title_matches_at(int how, int bd, double x, double y)
 {
+    const char *name = how == INSET ? "inset" : "crop";
     uint8_t *title, *other;
     FmFingerprint *issued;
     title_and_other(&title, &other, &issued);
     FmFpMatch whole, placed;
     FmPicturePlace place;
     int places;
-    /* the title's pictures inset, in a 10-bit clip */
-    read_clip(issued, title, INSET, 10, &whole, &placed, &place, &places);
-    cr_log_info("title inset: whole frames log10 p %.1f, place %.1f (%d places)", whole.log10_p,
-                placed.log10_p, places);
+    read_clip(issued, title, how, bd, &whole, &placed, &place, &places);
+    cr_log_info("title %s: whole frames log10 p %.1f, place %.1f (%d places)", name,
+                whole.log10_p, placed.log10_p, places);
     cr_assert_eq(whole.verdict, FM_FP_NO_MATCH, "the whole frames match (log10 p %.1f)",
                  whole.log10_p);
-    cr_assert_eq(placed.verdict, FM_FP_MATCH, "inset: log10 p %.1f, %.0f%% agree",
+    cr_assert_eq(placed.verdict, FM_FP_MATCH, "%s: log10 p %.1f, %.0f%% agree", name,
                  placed.log10_p, 100 * placed.score);
-    cr_assert(place.inside && fabs(place.x - AT_X) <= 2 && fabs(place.y - AT_Y) <= 2 &&
-              fabs(place.w - MW) <= 2 && fabs(place.h - MH) <= 2,
+    cr_assert(place.inside == (how == INSET) && fabs(place.x - x) <= 2 &&
+              fabs(place.y - y) <= 2 && fabs(place.w - MW) <= 2 && fabs(place.h - MH) <= 2,
               "matched at %.0fx%.0f+%.0f+%.0f", place.w, place.h, place.x, place.y);
-    /* other pictures inset, in an 8-bit clip: no place matches */
-    read_clip(issued, other, INSET, 8, &whole, &placed, &place, &places);
-    cr_log_info("other inset: whole frames log10 p %.1f, place %.1f", whole.log10_p,
+    read_clip(issued, other, how, bd == 8 ? 10 : 8, &whole, &placed, &place, &places);
+    cr_log_info("other %s: whole frames log10 p %.1f, place %.1f", name, whole.log10_p,
                 placed.log10_p);
     cr_assert_eq(placed.verdict, FM_FP_NO_MATCH, "other pictures matched: log10 p %.1f",
                  placed.log10_p);
@@ -289,34 +291,14 @@ Test(place, the_issued_picture_inset_matches_where_it_lies_and_other_pictures_do
     free(other);
 }
 
+Test(place, the_issued_picture_inset_matches_where_it_lies_and_other_pictures_do_not)
+{
+    title_matches_at(INSET, 10, AT_X, AT_Y);
+}
+
 Test(place, an_off_centre_crop_matches_where_it_lies_and_other_pictures_do_not)
 {
-    uint8_t *title, *other;
-    FmFingerprint *issued;
-    title_and_other(&title, &other, &issued);
-    FmFpMatch whole, placed;
-    FmPicturePlace place;
-    int places;
-    read_clip(issued, title, CROP, 8, &whole, &placed, &place, &places);
-    cr_log_info("title crop: whole frames log10 p %.1f, place %.1f (%d places)", whole.log10_p,
-                placed.log10_p, places);
-    cr_assert_eq(whole.verdict, FM_FP_NO_MATCH, "the whole frames match (log10 p %.1f)",
-                 whole.log10_p);
-    cr_assert_eq(placed.verdict, FM_FP_MATCH, "crop: log10 p %.1f, %.0f%% agree", placed.log10_p,
-                 100 * placed.score);
-    cr_assert(!place.inside && fabs(place.x + CROP_X) <= 2 && fabs(place.y + CROP_Y) <= 2,
-              "matched at %.0fx%.0f+%.0f+%.0f", place.w, place.h, place.x, place.y);
-    read_clip(issued, other, CROP, 10, &whole, &placed, &place, &places);
-    cr_log_info("other crop: whole frames log10 p %.1f, place %.1f (zoom %.2f %.2f, offset %.2f, "
-                "speed %.3f, flips %d %d, %.0f%% of %ld bits, %d windows, at %.0f %.0f)",
-                whole.log10_p, placed.log10_p, placed.zoom_x, placed.zoom_y, placed.offset,
-                placed.speed, placed.hflip, placed.vflip, 100 * placed.score, placed.bits,
-                placed.windows, place.x, place.y);
-    cr_assert_eq(placed.verdict, FM_FP_NO_MATCH, "other pictures matched: log10 p %.1f",
-                 placed.log10_p);
-    fm_fingerprint_free(&issued);
-    free(title);
-    free(other);
+    title_matches_at(CROP, 8, -CROP_X, -CROP_Y);
 }
 
 /* Unrelated pictures of every synthetic kind, inset and cropped: no place

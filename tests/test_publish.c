@@ -948,15 +948,18 @@ Test(publish, a_mark_moved_within_the_title_is_not_vouched_for_by_its_fingerprin
     free(reg);
 }
 
-/* Legitimate copies that the recorded content fingerprint cannot align: an
- * off-centre crop of half the picture's area, a square crop of the
- * sides and the left half (the bundled static sample, re-encoded). The fingerprint of whole
- * pictures finds nothing there, but the mark verifies and its content tag,
- * read under the geometry found, binds these pictures, and the clip is
- * zoomed in or of another shape than the issued picture: unconfirmed
- * (exit 3), never "transplanted" (exit 4). A re-stamp onto other video of
- * the issued shape still exits 4 (test_cli). */
-Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_transplanted,
+/* Legitimate copies that the recorded content fingerprint of whole
+ * pictures cannot align (the bundled static sample, re-encoded): an
+ * off-centre crop of half the picture's area, a square crop of the sides
+ * and the left half. The half-area crop still holds the middle 60 % of the
+ * picture the hash is made of, and since 0.9.6 the issuance's fingerprint
+ * is compared there, where the mark's geometry places the picture
+ * (place.h): vouched for, exit 0. The square crop cuts into that middle:
+ * the mark verifies and its content tag, read under the geometry found,
+ * binds these pictures, and the clip is of another shape than the issued
+ * picture: unconfirmed (exit 3), never "transplanted" (exit 4). A re-stamp
+ * onto other video of the issued shape still exits 4 (test_cli). */
+Test(publish, large_crops_are_vouched_at_their_place_or_unconfirmed_never_transplanted,
      .timeout = 600)
 {
     char *reg = tu_path(dir, "reg_crop.sqlite"), *deliv = tu_path(dir, "crop_deliv.mkv"),
@@ -967,13 +970,14 @@ Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_trans
     cr_assert_eq(tu_run(argv, NULL, NULL), 0);
     cr_assert_eq(tu_sh(FFMPEG " -i '%s' -vf crop=542:406:137:71:exact=1 -c:v libx264 -crf 23 "
                        "-preset medium -pix_fmt yuv420p -an '%s'", deliv, crop), 0);
-    json_t *j = detect_with(reg, crop, 3);
-    cr_assert_str_eq(json_string_value(json_object_get(j, "status")),
-                     "verified_content_unconfirmed");
-    cr_assert_str_eq(json_string_value(json_object_get(j, "binding_verdict")), "bound");
-    /* the case this test is about: the fingerprint did not match */
-    cr_assert(json_is_false(json_object_get(j, "content_match")),
-              "the fingerprint aligned this crop: the test no longer covers the case");
+    json_t *j = detect_with(reg, crop, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(j, "status")), "verified");
+    cr_assert(json_is_true(json_object_get(j, "content_match")));
+    json_t *place = json_object_get(json_object_get(j, "content"), "picture_place");
+    cr_assert(json_is_object(place), "not matched at the picture's place");
+    cr_assert(json_is_false(json_object_get(place, "within_frame")));
+    cr_assert_float_eq(json_number_value(json_object_get(place, "x")), -137, 4);
+    cr_assert_float_eq(json_number_value(json_object_get(place, "y")), -71, 4);
     cr_assert_eq(json_integer_value(json_object_get(j, "recipient_id")), 5);
     json_decref(j);
     /* the left 576 columns, full height: scale 1, another shape */
@@ -983,8 +987,10 @@ Test(publish, a_large_crop_the_fingerprint_cannot_align_is_unconfirmed_not_trans
     cr_assert_str_eq(json_string_value(json_object_get(j, "status")),
                      "verified_content_unconfirmed");
     cr_assert_str_eq(json_string_value(json_object_get(j, "binding_verdict")), "bound");
+    /* the case this test is about: no fingerprint matched */
     cr_assert(json_is_false(json_object_get(j, "content_match")),
               "the fingerprint aligned the square crop: the test no longer covers the case");
+    cr_assert(json_is_null(json_object_get(json_object_get(j, "content"), "picture_place")));
     json_decref(j);
     /* the left half: most of the tagged region (around the picture's
      * centre) is cut away, so the tag can neither bind nor contradict these
