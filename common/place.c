@@ -174,7 +174,12 @@ double fm_places_log10_count(const FmPlaces *pl)
     return pl && pl->n > 0 ? log10((double)pl->n) : 0;
 }
 
-/* The frame averaged over factor x factor blocks, on the 16-bit scale. */
+/* The frame averaged over factor x factor blocks, on the 16-bit scale: the
+ * fingerprint samples each cell of its fine grid sparsely (about 3 x 3
+ * samples), so a picture a third or a half of the master's size would be
+ * hashed from fewer, coarser samples than the master was; shrinking first
+ * makes each of them a block mean, and the work of the places then depends
+ * on the shrunk frame, not on how many places overlap. */
 static void shrink(FmPlaces *pl, const uint8_t *luma, ptrdiff_t stride, int bit_depth)
 {
     int f = pl->factor, up = 16 - bit_depth;

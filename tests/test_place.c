@@ -139,6 +139,41 @@ Test(place, no_places_unless_the_whole_frame_cannot_see_the_picture)
     cr_assert_null(in);
 }
 
+Test(place, bad_areas_and_arguments_are_refused)
+{
+    FmFingerprint *fp;
+    FmError err = { { 0 } };
+    uint8_t frame[64 * 64] = { 0 };
+    cr_assert_eq(fm_fingerprint_new(&fp, FM_FP_PLACED, NULL), 0);
+    const double bad[][4] = {
+        { NAN, 0, 64, 64 }, { 0, 0, INFINITY, 64 }, { 0, 0, 10, 64 }, { 0, 0, 64, 15 },
+        { 10, 10, 5, 64 }, { -2e6, 0, 64, 64 },
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(fm_fingerprint_add_area(fp, frame, 64, 8, 64, 64, 0, bad[i][0], bad[i][1],
+                                             bad[i][2], bad[i][3], &err), FM_EINVAL,
+                     "area %zu accepted", i);
+    cr_assert_eq(fm_fingerprint_frames(fp), 0);
+    /* an area beyond the frame is taken, its edge repeated */
+    cr_assert_eq(fm_fingerprint_add_area(fp, frame, 64, 8, 64, 64, 0, -20, -10, 90, 70, &err), 0,
+                 "%s", err.msg);
+    cr_assert_eq(fm_fingerprint_frames(fp), 1);
+    fm_fingerprint_free(&fp);
+
+    FmPlaces *pl;
+    FmGeometry g = shrunk(0.5, 10, 10);
+    cr_assert_gt(fm_places_new(&pl, &g, 640, 360, 16.0 / 9, &err), 0);
+    cr_assert_eq(fm_places_add(pl, NULL, 640, 8, 0, &err), FM_EINVAL);
+    cr_assert_eq(fm_places_add(pl, frame, 64, 7, 0, &err), FM_EINVAL);
+    cr_assert_eq(fm_places_compare(pl, NULL, 0, 1, NULL, NULL, &err), FM_EINVAL);
+    /* a clip that cannot be read again: an error wmdetect reports as a
+     * warning, keeping its verdict */
+    cr_assert_lt(fm_places_read(pl, "/nonexistent/clip.mp4", 0, 0, 0, 10, &err), 0);
+    cr_assert(err.msg[0]);
+    fm_places_free(&pl);
+    fm_places_free(&pl);   /* a no-op on NULL */
+}
+
 /* ------------------------------------------------------------ synthetic */
 
 #define MW 256
