@@ -178,8 +178,7 @@ double fm_places_log10_count(const FmPlaces *pl)
  * fingerprint samples each cell of its fine grid sparsely (about 3 x 3
  * samples), so a picture a third or a half of the master's size would be
  * hashed from fewer, coarser samples than the master was; shrinking first
- * makes each of them a block mean, and the work of the places then depends
- * on the shrunk frame, not on how many places overlap. */
+ * makes each of them a block mean. */
 static void shrink(FmPlaces *pl, const uint8_t *luma, ptrdiff_t stride, int bit_depth)
 {
     int f = pl->factor, up = 16 - bit_depth;
