@@ -154,11 +154,6 @@ void fm_places_free(FmPlaces **ppl)
     *ppl = NULL;
 }
 
-int fm_places_count(const FmPlaces *pl)
-{
-    return pl ? pl->n : 0;
-}
-
 FmPicturePlace fm_places_place(const FmPlaces *pl, int i)
 {
     return pl->place[i];

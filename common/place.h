@@ -104,8 +104,8 @@ int fm_places_read(FmPlaces *pl, const char *path, double start, double duration
 int fm_places_compare(const FmPlaces *pl, const FmFingerprint *issued, double clip_from,
                       double clip_to, FmFpMatch *res, int *index, FmError *err);
 
-/* The number of places prepared, place i, and its clip fingerprint. */
-int fm_places_count(const FmPlaces *pl);
+/* Place i (0 .. the number fm_places_new() returned - 1) and its clip
+ * fingerprint. */
 FmPicturePlace fm_places_place(const FmPlaces *pl, int i);
 const FmFingerprint *fm_places_fingerprint(const FmPlaces *pl, int i);
 /* log10 of the number of places: what a comparison with one of them adds
