@@ -85,6 +85,16 @@ typedef struct FmDsp {
      * sources once for all the rows.
      */
     void (*mark_rows)(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES]);
+    /*
+     * mark_rows and the add in one pass, at gain 1: row i's sums as
+     * mark_rows gives them, and its pixels px[i] changed as apply_u8 /
+     * apply_u16 change them with gain 1. The embedder's pass for a frame
+     * whose mark is expected to stay under the PSNR cap (embedder.c).
+     */
+    void (*apply_rows_u8)(const FmMarkRows *m, uint8_t *const *px, int n,
+                          double (*lanes)[FM_DSP_LANES]);
+    void (*apply_rows_u16)(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
+                           int n, double (*lanes)[FM_DSP_LANES]);
 
     /* the mask gains of a row of cells (mask_gain.h, fm_mask_gain_of_sums):
      * cell k's samples summed t[k], their squares t2[k] (each < 2^52), over

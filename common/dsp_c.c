@@ -102,6 +102,30 @@ static void mark_rows_c(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES
     fm_mark_rows_by_row(mark_row_c, m, n, lanes);
 }
 
+static void apply_rows_u8_c(const FmMarkRows *m, uint8_t *const *px, int n,
+                            double (*lanes)[FM_DSP_LANES])
+{
+    for (int i = 0; i < m->g; i++)
+        for (int x = 0; x < n; x++) {
+            float d = mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
+            lanes[i][x % FM_DSP_LANES] += (double)d * d;
+            int v = (int)lrintf(px[i][x] + d);
+            px[i][x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+        }
+}
+
+static void apply_rows_u16_c(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
+                             int n, double (*lanes)[FM_DSP_LANES])
+{
+    for (int i = 0; i < m->g; i++)
+        for (int x = 0; x < n; x++) {
+            float d = mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
+            lanes[i][x % FM_DSP_LANES] += (double)d * d;
+            int v = (int)lrintf(px[i][x] + d * unit);
+            px[i][x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
+        }
+}
+
 static void cell_gains_c(const uint64_t *t, const uint64_t *t2, int count, int cell, int w,
                          int rows, double scale, const float *lut, int lut_n, float *out)
 {
@@ -271,6 +295,8 @@ void fm_dsp_init_c(FmDsp *d)
     d->apply_u8 = apply_u8_c;
     d->apply_u16 = apply_u16_c;
     d->mark_rows = mark_rows_c;
+    d->apply_rows_u8 = apply_rows_u8_c;
+    d->apply_rows_u16 = apply_rows_u16_c;
     d->cell_gains = cell_gains_c;
     d->col_moments_u8 = col_moments_u8_c;
     d->col_moments_u16 = col_moments_u16_c;

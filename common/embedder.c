@@ -64,6 +64,8 @@ struct FmEmbedder {
     int use_informed;      /* 0: the plain tile in every frame */
     int informed_wait;     /* frames until the next informed view (0: this one) */
     int informed_frames;   /* frames since the last informed view */
+    int expect_uncapped;   /* the last frame's mark needed no PSNR cap: mark
+                            * this one in one pass (fm_embedder_mark) */
     uint8_t *original;   /* copy of the input luma for quality measures */
     FmMask mask;
     /* per-frame machinery: kernels, slice threads and their scratch */
@@ -118,7 +120,7 @@ typedef struct Frame {
     ptrdiff_t stride;
     int bit_depth;
     int quality;
-    int copy_original;        /* the energy pass keeps the input for quality */
+    int original_kept;        /* e->original holds this frame's input */
     const float *tile_rows;   /* the tile being marked or measured */
     const float *tile;        /* the tile to interpolate (tile_rows_job) */
     float gain;
@@ -350,7 +352,7 @@ static void first_pass_job(void *arg, int j, int n)
     float *d = e->job_rows + (size_t)j * 2 * e->w, *buf = d + e->w;
     for (int y = y0; y < y1; y++) {
         const uint8_t *row = f->luma + (ptrdiff_t)y * f->stride;
-        if (f->quality)
+        if (f->quality)  /* then original_kept */
             memcpy(e->original + (size_t)y * e->w * bps, row, (size_t)e->w * bps);
         FmMarkRows m;
         row_group(e, e->plain_rows, y, y + 1, &m);  /* the row alone */
@@ -386,7 +388,7 @@ static FmMarkRows chunk_of(const FmMarkRows *m, int x0)
 }
 
 /* The energy of the mark, row by row (and the input kept for the quality
- * figures when the first pass did not run). */
+ * figures when the first pass did not keep it). */
 static void energy_job(void *arg, int j, int n)
 {
     Frame *f = arg;
@@ -396,7 +398,7 @@ static void energy_job(void *arg, int j, int n)
     for (int y = y0; y < y1;) {
         FmMarkRows m;
         int g = row_group(e, f->tile_rows, y, y1, &m);
-        if (f->copy_original)
+        if (f->quality && !f->original_kept)
             for (int i = 0; i < g; i++)
                 memcpy(e->original + (size_t)(y + i) * e->w * bps,
                        f->luma + (ptrdiff_t)(y + i) * f->stride, (size_t)e->w * bps);
@@ -409,6 +411,60 @@ static void energy_job(void *arg, int j, int n)
             e->row_mse[y + i] = fm_dsp_lanes_sum(lanes[i]);
         y += g;
     }
+}
+
+/* The input rows kept, then the mark added at gain 1 and its energy summed
+ * in the same pass (apply_rows): the frame's output when the energy turns
+ * out to be under the cap. */
+static void apply_sum_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
+    slice(e->h, j, n, &y0, &y1);
+    int maxval = (1 << f->bit_depth) - 1;
+    float unit = (float)(1 << (f->bit_depth - 8));
+    for (int y = y0; y < y1;) {
+        FmMarkRows m;
+        int g = row_group(e, f->tile_rows, y, y1, &m);
+        uint8_t *rows[FM_DSP_GROUP_MAX];
+        for (int i = 0; i < g; i++) {
+            rows[i] = f->luma + (ptrdiff_t)(y + i) * f->stride;
+            if (!f->original_kept)
+                memcpy(e->original + (size_t)(y + i) * e->w * bps, rows[i], (size_t)e->w * bps);
+        }
+        double lanes[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
+            FmMarkRows c = chunk_of(&m, x0);
+            int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
+            if (f->bit_depth <= 8) {
+                uint8_t *px[FM_DSP_GROUP_MAX];
+                for (int i = 0; i < g; i++)
+                    px[i] = rows[i] + x0;
+                e->dsp->apply_rows_u8(&c, px, len, lanes);
+            } else {
+                uint16_t *px[FM_DSP_GROUP_MAX];
+                for (int i = 0; i < g; i++)
+                    px[i] = (uint16_t *)rows[i] + x0;
+                e->dsp->apply_rows_u16(&c, px, unit, maxval, len, lanes);
+            }
+        }
+        for (int i = 0; i < g; i++)
+            e->row_mse[y + i] = fm_dsp_lanes_sum(lanes[i]);
+        y += g;
+    }
+}
+
+/* The input rows back from the copy (apply_sum_job's frame over the cap). */
+static void restore_job(void *arg, int j, int n)
+{
+    Frame *f = arg;
+    FmEmbedder *e = f->e;
+    int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
+    slice(e->h, j, n, &y0, &y1);
+    for (int y = y0; y < y1; y++)
+        memcpy(f->luma + (ptrdiff_t)y * f->stride, e->original + (size_t)y * e->w * bps,
+               (size_t)e->w * bps);
 }
 
 /* Adds the mark, gain applied, rounded to whole code values. */
@@ -493,7 +549,7 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
     }
     fm_tag_cells_merge(e->epoch_cells, e->frame_cells);
     Frame f = { .e = e, .luma = luma, .stride = stride, .bit_depth = bit_depth,
-                .quality = quality != NULL, .copy_original = quality != NULL,
+                .quality = quality != NULL,
                 .tile_rows = e->plain_rows };
     int jobs = e->jobs;
 
@@ -505,7 +561,7 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
             /* informed embedding: reweight the tile against this picture's
              * own contribution to the slots, same energy (informed.h) */
             fm_pool_run(e->pool, first_pass_job, &f, jobs < e->h ? jobs : e->h);
-            f.copy_original = 0;
+            f.original_kept = f.quality;
             fm_informed_finish(e->informed, cap_gain(e), e->informed_frames, e->values);
             tile_rows(e, e->values, e->adapted_rows);
             e->informed_frames = 0;
@@ -514,9 +570,29 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
         e->informed_wait--;
         f.tile_rows = e->adapted_rows;
     }
-    fm_pool_run(e->pool, energy_job, &f, jobs < e->h ? jobs : e->h);
-    f.gain = cap_gain(e);
-    fm_pool_run(e->pool, apply_job, &f, jobs < e->h ? jobs : e->h);
+    /*
+     * The gain needs the energy of the whole mark before any of it is added.
+     * Most pictures of a shot need no cap when the one before needed none:
+     * then the mark is added at gain 1 while its energy is summed (the input
+     * kept aside), and only a frame that turns out over the cap is put back
+     * and marked again with its gain. Either way the pixels are those of
+     * the energy pass followed by the add.
+     */
+    int rows_jobs = jobs < e->h ? jobs : e->h;
+    if (e->expect_uncapped) {
+        fm_pool_run(e->pool, apply_sum_job, &f, rows_jobs);
+        f.original_kept = 1;
+        f.gain = cap_gain(e);
+        if (f.gain != 1.0f) {
+            fm_pool_run(e->pool, restore_job, &f, rows_jobs);
+            fm_pool_run(e->pool, apply_job, &f, rows_jobs);
+        }
+    } else {
+        fm_pool_run(e->pool, energy_job, &f, rows_jobs);
+        f.gain = cap_gain(e);
+        fm_pool_run(e->pool, apply_job, &f, rows_jobs);
+    }
+    e->expect_uncapped = f.gain == 1.0f;
 
     if (quality) {
         int bands = (e->h + 7) / 8, nx = (e->w + 7) / 8;

@@ -273,6 +273,56 @@ static void check_mark(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r,
         one[(m.g - 1) % FM_DSP_LANES] = 0.25 * (m.g - 1);
         c->mark_row(g[0], g[1], rgf[m.g - 1], p[0], p[1], rpf[m.g - 1], alpha, norm, w, NULL, one);
         cr_expect(memcmp(one, ga[m.g - 1], sizeof one) == 0, "mark_rows (c): not mark_row's sums");
+
+        /* apply_rows: the same sums, and each row's pixels as apply at gain 1
+         * (near the ends of the range too) */
+        size_t bps = bd == 8 ? 1 : 2;
+        int maxval = (1 << bd) - 1;
+        float unit = (float)(1 << (bd - 8));
+        Out px = out_new((size_t)w * FM_DSP_GROUP_MAX, bps);
+        fill_px(r, px.a, w * m.g, bd);
+        for (int i = 0; i < w * m.g; i += 7) {
+            if (bd == 8)
+                px.a[i] = (i & 1) ? 255 : 0;
+            else
+                ((uint16_t *)px.a)[i] = (uint16_t)((i & 1) ? maxval : 0);
+        }
+        memcpy(px.b, px.a, (size_t)w * m.g * bps);
+        unsigned char *want = malloc((size_t)w * m.g * bps);
+        cr_assert(want);
+        memcpy(want, px.a, (size_t)w * m.g * bps);
+        double sa[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        double sb[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        for (int i = 0; i < m.g; i++)
+            sa[i][i % FM_DSP_LANES] = sb[i][i % FM_DSP_LANES] = 0.25 * i;
+        if (bd == 8) {
+            uint8_t *ra[FM_DSP_GROUP_MAX], *rb[FM_DSP_GROUP_MAX];
+            for (int i = 0; i < m.g; i++) {
+                ra[i] = px.a + (size_t)i * w;
+                rb[i] = px.b + (size_t)i * w;
+                c->apply_u8(want + (size_t)i * w, g[0], g[1], rgf[i], p[0], p[1], rpf[i], alpha,
+                            norm, 1.0f, w);
+            }
+            c->apply_rows_u8(&m, ra, w, sa);
+            o->apply_rows_u8(&m, rb, w, sb);
+        } else {
+            uint16_t *ra[FM_DSP_GROUP_MAX], *rb[FM_DSP_GROUP_MAX];
+            for (int i = 0; i < m.g; i++) {
+                ra[i] = (uint16_t *)px.a + (size_t)i * w;
+                rb[i] = (uint16_t *)px.b + (size_t)i * w;
+                c->apply_u16((uint16_t *)want + (size_t)i * w, g[0], g[1], rgf[i], p[0], p[1],
+                             rpf[i], alpha, norm, 1.0f, unit, maxval, w);
+            }
+            c->apply_rows_u16(&m, ra, unit, maxval, w, sa);
+            o->apply_rows_u16(&m, rb, unit, maxval, w, sb);
+        }
+        cr_expect(memcmp(sa, ga, sizeof sa) == 0, "apply_rows (c): not mark_rows' sums");
+        cr_expect(memcmp(sa, sb, sizeof sa) == 0, "apply_rows (%s): sums differ, %d rows, width %d",
+                  lv, m.g, w);
+        cr_expect(memcmp(want, px.a, (size_t)w * m.g * bps) == 0,
+                  "apply_rows (c): not apply's pixels at gain 1, %d-bit", bd);
+        free(want);
+        out_check(&px, "apply_rows", lv, w, bd);
     }
     for (int i = 0; i < 2; i++) {
         free(g[i]);
@@ -588,7 +638,8 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                                    "whiten_row", "box_rows(8 rows, r=4)", "vsum(9 taps)", "dct8x8", "idct8x8",
                                    "box_rows(8 rows, r=2)", "lerp_idx", "vsum(3 taps)",
                                    "hresample(area /3)", "mark_rows(3 rows)", "cell_gains(cell 6)",
-                                   "ssim_score_u8", "flip_sums(3 rows, w words)" };
+                                   "ssim_score_u8", "flip_sums(3 rows, w words)",
+                                   "apply_rows_u8(3 rows)" };
     if (k >= (int)(sizeof names / sizeof names[0]))
         return -1;
     *name = names[k];
@@ -642,6 +693,16 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
             case 22: d->cell_gains(b->u64, b->u64 + w, w / 6, 6, w, 6, 1.0, b->lut, b->lut_n,
                                    b->f[0]); break;
             case 23: d->ssim_score_u8(b->u32a, w, 8, b->d); break;
+            case 25: {
+                const float gf[3] = { 0.2f, 0.5f, 0.8f }, pf[3] = { 0.1f, 0.4f, 0.7f };
+                FmMarkRows m = { b->f[1], b->f[2], b->f[3], b->f[4], gf, pf, 3, 1.6f, 1.01f };
+                double l3[3][FM_DSP_LANES] = { { 0 } };
+                memcpy(b->px8b, b->px8, 3 * (size_t)w);
+                uint8_t *rows[3] = { b->px8b, b->px8b + w, b->px8b + 2 * (size_t)w };
+                d->apply_rows_u8(&m, rows, w, l3);
+                lanes[0] += l3[2][0];
+                break;
+            }
             case 24: {
                 static const int shift[3] = { 0, 8, 16 };
                 d->flip_sums(b->f[1], 3, shift, b->u32a, w, b->f[0]);

@@ -297,6 +297,80 @@ Test(embed_detect, marking_is_deterministic)
     free(b);
 }
 
+/* A flat grey picture with a little noise (its mark needs no PSNR cap) or
+ * full-range noise (the mask at its top: the cap applies). */
+static void cap_picture(uint8_t *p, int w, int h, int bd, int busy, uint64_t seed)
+{
+    uint64_t s = seed * 0x9E3779B97F4A7C15ull + 1;
+    int maxval = (1 << bd) - 1;
+    for (int i = 0; i < w * h; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        int v = busy ? (int)((s >> 33) % (uint64_t)(maxval + 1))
+                     : (128 << (bd - 8)) + (int)((s >> 33) % 5) - 2;
+        if (bd == 8)
+            p[i] = (uint8_t)v;
+        else
+            ((uint16_t *)p)[i] = (uint16_t)v;
+    }
+}
+
+Test(embed_detect, one_pass_mark_equals_energy_then_add)
+{
+    /* After a frame that needed no cap the embedder adds the mark at gain 1
+     * while summing its energy, and marks again from a kept copy when the
+     * frame turns out over the cap (embedder.c). With the plain tile the
+     * output of a frame depends only on the frame and its epoch, so each
+     * path must give the pixels of the energy pass followed by the add:
+     * flat after flat (one pass) against flat after noise (two passes),
+     * noise after flat (put back, marked again) against noise after noise. */
+    FmError err = { { 0 } };
+    const int w = 203, h = 117;
+    for (int bd = 8; bd <= 10; bd += 2) {
+        for (int with_quality = 0; with_quality <= 1; with_quality++) {
+            size_t bytes = (size_t)w * h * (bd > 8 ? 2 : 1);
+            uint8_t *flat = malloc(bytes), *flat2 = malloc(bytes), *busy = malloc(bytes);
+            uint8_t *out[2][4];
+            cap_picture(flat, w, h, bd, 0, 1);
+            cap_picture(flat2, w, h, bd, 0, 2);
+            cap_picture(busy, w, h, bd, 1, 3);
+            /* run 0: flat, flat2, busy; run 1: flat, busy, busy, flat2 */
+            const uint8_t *seq[2][4] = { { flat, flat2, busy, NULL }, { flat, busy, busy, flat2 } };
+            for (int r = 0; r < 2; r++) {
+                FmEmbedder *e = NULL;
+                cr_assert_eq(fm_embedder_new(&e, key_a->wm_key, message_a, w, h, 1.0, &err), 0);
+                fm_embedder_set_informed(e, 0);
+                for (int f = 0; f < 4; f++) {
+                    out[r][f] = NULL;
+                    if (!seq[r][f])
+                        continue;
+                    out[r][f] = malloc(bytes);
+                    memcpy(out[r][f], seq[r][f], bytes);
+                    FmFrameQuality q;
+                    cr_assert_eq(fm_embedder_mark(e, out[r][f], (ptrdiff_t)w * (bd > 8 ? 2 : 1), bd,
+                                                  f / 24.0, with_quality ? &q : NULL, &err),
+                                 0, "%s", err.msg);
+                    if (with_quality)
+                        cr_assert(q.mse > 0 && q.mse < 2.2, "%d-bit frame %d: mse %g", bd, f,
+                                  q.mse);
+                }
+                fm_embedder_free(&e);
+            }
+            cr_assert_arr_eq(out[0][1], out[1][3], bytes,
+                             "%d-bit: flat after flat differs from flat after noise", bd);
+            cr_assert_arr_eq(out[0][2], out[1][2], bytes,
+                             "%d-bit: noise after flat differs from noise after noise", bd);
+            cr_assert_arr_eq(out[1][1], out[1][2], bytes, "%d-bit: noise marked twice differs", bd);
+            cr_assert(memcmp(out[0][1], flat2, bytes) != 0, "%d-bit: flat frame unmarked", bd);
+            for (int r = 0; r < 2; r++)
+                for (int f = 0; f < 4; f++)
+                    free(out[r][f]);
+            free(flat);
+            free(flat2);
+            free(busy);
+        }
+    }
+}
+
 /* ---- not found ---- */
 
 Test(embed_detect, other_key_does_not_find_it)

@@ -427,6 +427,111 @@ static void mark_rows_avx2(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LA
 }
 
 /*
+ * apply_rows: mark_rows_block's sums and apply's add at gain 1 in one pass
+ * (px + 1 * d is px + d): the four source rows loaded once per 8 columns
+ * for up to four rows; each row's values, sums and pixels as the one-row
+ * kernels give them.
+ */
+static inline __attribute__((always_inline)) void
+apply_rows_block(const FmMarkRows *m, void *const *px, int bits16, __m256 unit, __m256i vmax,
+                 int r0, int nb, int n, double (*lanes)[FM_DSP_LANES])
+{
+    __m256 gf[4], pf[4];
+    __m256d acc[4][2];
+    __m256 alpha = _mm256_set1_ps(m->alpha), norm = _mm256_set1_ps(m->norm);
+    __m256i zero = _mm256_setzero_si256();
+#pragma GCC unroll 4
+    for (int i = 0; i < nb; i++) {
+        gf[i] = _mm256_set1_ps(m->gf[r0 + i]);
+        pf[i] = _mm256_set1_ps(m->pf[r0 + i]);
+        acc[i][0] = _mm256_loadu_pd(lanes[r0 + i]);
+        acc[i][1] = _mm256_loadu_pd(lanes[r0 + i] + 4);
+    }
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        __m256 a = _mm256_loadu_ps(m->gt + x);
+        __m256 ga = _mm256_sub_ps(_mm256_loadu_ps(m->gb + x), a);
+        __m256 c = _mm256_loadu_ps(m->pt + x);
+        __m256 pc = _mm256_sub_ps(_mm256_loadu_ps(m->pb + x), c);
+#pragma GCC unroll 4
+        for (int i = 0; i < nb; i++) {
+            __m256 g = _mm256_add_ps(a, _mm256_mul_ps(gf[i], ga));
+            __m256 p = _mm256_mul_ps(norm, _mm256_add_ps(c, _mm256_mul_ps(pf[i], pc)));
+            __m256 v = _mm256_mul_ps(_mm256_mul_ps(alpha, g), p);
+            __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+            __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+            acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_mul_pd(lo, lo));
+            acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_mul_pd(hi, hi));
+            if (bits16) {
+                uint16_t *row = (uint16_t *)px[r0 + i] + x;
+                __m256 s = _mm256_cvtepi32_ps(
+                    _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)row)));
+                s = _mm256_add_ps(s, _mm256_mul_ps(v, unit));
+                __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(s), zero), vmax);
+                _mm_storeu_si128((__m128i *)row, _mm_packus_epi32(_mm256_castsi256_si128(q),
+                                                                  _mm256_extracti128_si256(q, 1)));
+            } else {
+                uint8_t *row = (uint8_t *)px[r0 + i] + x;
+                __m256 s = _mm256_cvtepi32_ps(
+                    _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row)));
+                __m256i q = _mm256_cvtps_epi32(_mm256_add_ps(s, v));
+                __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q),
+                                            _mm256_extracti128_si256(q, 1));
+                _mm_storel_epi64((__m128i *)row, _mm_packus_epi16(w, w));
+            }
+        }
+    }
+    float fu = _mm256_cvtss_f32(unit);
+    int maxval = _mm256_cvtsi256_si32(vmax);
+    for (int i = 0; i < nb; i++) {
+        _mm256_storeu_pd(lanes[r0 + i], acc[i][0]);
+        _mm256_storeu_pd(lanes[r0 + i] + 4, acc[i][1]);
+        for (int t = x; t < n; t++) {
+            float d = mark1(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
+                            m->norm, t);
+            lanes[r0 + i][t % FM_DSP_LANES] += (double)d * d;
+            if (bits16) {
+                uint16_t *row = px[r0 + i];
+                int v = (int)lrintf(row[t] + d * fu);
+                row[t] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
+            } else {
+                uint8_t *row = px[r0 + i];
+                int v = (int)lrintf(row[t] + d);
+                row[t] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+            }
+        }
+    }
+}
+
+static inline __attribute__((always_inline)) void
+apply_rows_any(const FmMarkRows *m, void *const *px, int bits16, float unit, int maxval, int n,
+               double (*lanes)[FM_DSP_LANES])
+{
+    __m256 vu = _mm256_set1_ps(unit);
+    __m256i vmax = _mm256_set1_epi32(maxval);
+    for (int r0 = 0; r0 < m->g; r0 += 4) {
+        switch (m->g - r0 < 4 ? m->g - r0 : 4) {
+        case 1: apply_rows_block(m, px, bits16, vu, vmax, r0, 1, n, lanes); break;
+        case 2: apply_rows_block(m, px, bits16, vu, vmax, r0, 2, n, lanes); break;
+        case 3: apply_rows_block(m, px, bits16, vu, vmax, r0, 3, n, lanes); break;
+        default: apply_rows_block(m, px, bits16, vu, vmax, r0, 4, n, lanes); break;
+        }
+    }
+}
+
+static void apply_rows_u8_avx2(const FmMarkRows *m, uint8_t *const *px, int n,
+                               double (*lanes)[FM_DSP_LANES])
+{
+    apply_rows_any(m, (void *const *)px, 0, 1.0f, 255, n, lanes);
+}
+
+static void apply_rows_u16_avx2(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
+                                int n, double (*lanes)[FM_DSP_LANES])
+{
+    apply_rows_any(m, (void *const *)px, 1, unit, maxval, n, lanes);
+}
+
+/*
  * ssim_score_u8: fm_ssim_window four windows at a time (the same double
  * operations in the same order); each window's five sums are picked out of
  * the interleaved array, the squared errors summed in integers.
@@ -855,6 +960,8 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->apply_u8 = apply_u8_avx2;
     d->apply_u16 = apply_u16_avx2;
     d->mark_rows = mark_rows_avx2;
+    d->apply_rows_u8 = apply_rows_u8_avx2;
+    d->apply_rows_u16 = apply_rows_u16_avx2;
     d->cell_gains = cell_gains_avx2;
     d->col_moments_u8 = col_moments_u8_avx2;
     d->col_moments_u16 = col_moments_u16_avx2;
