@@ -6,13 +6,17 @@
  *
  *   mark_speed [--size WxH] [--bit-depth N] [--threads N] [--seconds S]
  *              [--repeat N] [--only mark+quality|mark|detect] [--json]
+ *              [--frames FILE.y4m]
  *
  * --threads 0 uses all online cores (the library's default); the default
  * here is 1, the per-core figure.
  *
- * Frames are synthetic (gradient, texture and noise; the kernels have no
- * data-dependent branches worth the name), 8 distinct ones cycled, their
- * times 1/24 s apart so that epochs change as in a film. Each measurement
+ * Frames are synthetic (gradient, texture and noise), 8 distinct ones
+ * cycled, or with --frames the first 24 pictures of a real clip (their luma,
+ * from a y4m stream: `ffmpeg -i clip -frames:v 24 -f yuv4mpegpipe -`),
+ * their times 1/24 s apart so that epochs change as in a film. The content
+ * matters a little: a frame whose mark stays under the PSNR cap after one
+ * that did is marked in one pass, one over it in two (embedder.c). Each measurement
  * marks frames for at least S seconds (default 1) and is repeated N times
  * (default 3); the fastest repeat is kept (the machine may be shared).
  * Both the wall-clock time and the process CPU time of the calls are
@@ -32,7 +36,8 @@
 #include "embedder.h"
 #include "keys.h"
 
-#define NFRAMES 8
+#define NFRAMES 8       /* synthetic */
+#define NFRAMES_Y4M 24  /* read from a clip */
 
 static double now(void)
 {
@@ -52,10 +57,83 @@ typedef struct Timing {
     double wall, cpu;  /* seconds per frame, fastest repeat of each */
 } Timing;
 
+/* Reads and drops `n` bytes (a pipe cannot seek). */
+static int skip_bytes(FILE *f, size_t n)
+{
+    char buf[65536];
+    while (n) {
+        size_t k = n < sizeof buf ? n : sizeof buf;
+        if (fread(buf, 1, k, f) != k)
+            return 0;
+        n -= k;
+    }
+    return 1;
+}
+
 static void usage(FILE *f)
 {
     fprintf(f, "usage: mark_speed [--size WxH] [--bit-depth N] [--threads N] [--seconds S]\n"
-               "                  [--repeat N] [--only mark+quality|mark|detect] [--json]\n");
+               "                  [--repeat N] [--only mark+quality|mark|detect] [--json]\n"
+               "                  [--frames FILE.y4m]\n");
+}
+
+/* The luma of the first `max` pictures of a y4m stream; its size and depth
+ * out. Returns the number read (0 with a message on failure). */
+static int read_y4m(const char *path, uint8_t **frames, int max, int *w, int *h, int *bd)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        fprintf(stderr, "mark_speed: %s: %s\n", path, strerror(errno));
+        return 0;
+    }
+    char line[512];
+    int n = 0, cw = 2, ch = 2, mono = 0;
+    *w = *h = 0;
+    *bd = 8;
+    if (!fgets(line, sizeof line, f) || strncmp(line, "YUV4MPEG2 ", 10)) {
+        fprintf(stderr, "mark_speed: %s: not a y4m stream\n", path);
+        goto done;
+    }
+    for (char *tok = strtok(line + 10, " \n"); tok; tok = strtok(NULL, " \n")) {
+        if (tok[0] == 'W')
+            *w = atoi(tok + 1);
+        else if (tok[0] == 'H')
+            *h = atoi(tok + 1);
+        else if (tok[0] == 'C') {
+            const char *c = tok + 1;
+            cw = !strncmp(c, "444", 3) ? 1 : 2;
+            ch = !strncmp(c, "420", 3) ? 2 : 1;
+            mono = !strncmp(c, "mono", 4);
+            const char *p = strchr(c, 'p');
+            if (p && p[1] >= '0' && p[1] <= '9')
+                *bd = atoi(p + 1);
+            else if (mono && c[4] >= '0' && c[4] <= '9')
+                *bd = atoi(c + 4);
+        }
+    }
+    if (*w < 16 || *h < 16 || *w > 8192 || *h > 8192 || *bd < 8 || *bd > 16) {
+        fprintf(stderr, "mark_speed: %s: unsupported y4m header\n", path);
+        goto done;
+    }
+    size_t bps = *bd > 8 ? 2 : 1, luma = (size_t)*w * *h * bps;
+    size_t chroma = mono ? 0 : 2 * (size_t)((*w + cw - 1) / cw) * ((*h + ch - 1) / ch) * bps;
+    for (; n < max; n++) {
+        if (!fgets(line, sizeof line, f) || strncmp(line, "FRAME", 5))
+            break;
+        frames[n] = malloc(luma);
+        if (!frames[n] || fread(frames[n], 1, luma, f) != luma ||
+            (chroma && fseek(f, (long)chroma, SEEK_CUR) < 0 &&
+             !(errno == ESPIPE && skip_bytes(f, chroma)))) {
+            free(frames[n]);
+            break;
+        }
+    }
+    if (!n)
+        fprintf(stderr, "mark_speed: %s: no picture read\n", path);
+done:
+    if (f != stdin)
+        fclose(f);
+    return n;
 }
 
 static void make_frames(uint8_t **frames, int w, int h, int bd)
@@ -80,7 +158,7 @@ static void make_frames(uint8_t **frames, int w, int h, int bd)
 typedef enum { MARK_QUALITY, MARK_ONLY, DETECT } Kind;
 
 /* Fastest of `repeat` runs of at least `seconds` each: seconds per frame. */
-static int measure(Kind kind, uint8_t **frames, int w, int h, int bd, int threads,
+static int measure(Kind kind, uint8_t **frames, int nframes, int w, int h, int bd, int threads,
                    double seconds, int repeat, Timing *out, FmError *err)
 {
     uint8_t wm_key[FM_WMKEY_BYTES], message[FM_MESSAGE_BYTES];
@@ -112,7 +190,7 @@ static int measure(Kind kind, uint8_t **frames, int w, int h, int bd, int thread
         double t0 = now(), busy = 0, cpu = 0;
         /* warm-up frame (first epoch set-up) not timed */
         for (;; n++) {
-            const uint8_t *src = frames[n % NFRAMES];
+            const uint8_t *src = frames[n % nframes];
             memcpy(work, src, bytes);  /* the frame as the decoder would hand it over */
             double t = n / 24.0, a = now(), ac = cpu_now();
             if (kind == DETECT)
@@ -155,6 +233,7 @@ int main(int argc, char **argv)
     int w = 1920, h = 1080, bd = 8, threads = 1, repeat = 3, json = 0, only = -1;
     static const char *names[] = { "mark+quality", "mark", "detect" };
     double seconds = 1.0;
+    const char *y4m = NULL;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -186,6 +265,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             i++;
+        } else if (v && !strcmp(a, "--frames")) {
+            y4m = v;
+            i++;
         } else if (v && !strcmp(a, "--repeat")) {
             repeat = atoi(v);
             i++;
@@ -205,22 +287,29 @@ int main(int argc, char **argv)
         fprintf(stderr, "mark_speed: %s\n", err.msg);
         return 1;
     }
-    uint8_t *frames[NFRAMES];
-    for (int f = 0; f < NFRAMES; f++) {
-        frames[f] = malloc((size_t)w * h * 2);
-        if (!frames[f]) {
-            fprintf(stderr, "mark_speed: out of memory\n");
+    uint8_t *frames[NFRAMES_Y4M] = { NULL };
+    int nframes = NFRAMES;
+    if (y4m) {
+        nframes = read_y4m(y4m, frames, NFRAMES_Y4M, &w, &h, &bd);
+        if (!nframes)
             return 1;
+    } else {
+        for (int f = 0; f < NFRAMES; f++) {
+            frames[f] = malloc((size_t)w * h * 2);
+            if (!frames[f]) {
+                fprintf(stderr, "mark_speed: out of memory\n");
+                return 1;
+            }
         }
+        make_frames(frames, w, h, bd);
     }
-    make_frames(frames, w, h, bd);
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     int used = threads ? threads : (int)(cores > 0 ? cores : 1);
     Timing per[3];
     for (int k = 0; k < 3; k++) {
         if (only >= 0 && k != only)
             continue;
-        if (measure((Kind)k, frames, w, h, bd, threads, seconds, repeat, &per[k], &err) < 0) {
+        if (measure((Kind)k, frames, nframes, w, h, bd, threads, seconds, repeat, &per[k], &err) < 0) {
             fprintf(stderr, "mark_speed: %s\n", err.msg);
             return 1;
         }
@@ -240,7 +329,7 @@ int main(int argc, char **argv)
                    "%7.1f fps, %7.1f fps/core\n", w, h, bd, names[k], used, per[k].wall * 1e3,
                    per[k].cpu * 1e3, 1 / per[k].wall, 1 / per[k].cpu);
     }
-    for (int f = 0; f < NFRAMES; f++)
+    for (int f = 0; f < nframes; f++)
         free(frames[f]);
     return 0;
 }

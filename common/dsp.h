@@ -103,6 +103,12 @@ typedef struct FmDsp {
     void (*cell_gains)(const uint64_t *t, const uint64_t *t2, int count, int cell, int w,
                        int rows, double scale, const float *lut, int lut_n, float *out);
 
+    /* the mask's smoothing (mask.c) of a row of cells b between rows a and
+     * c, for 1 <= x < n - 1: the nine neighbours summed from 0 row by row,
+     * left to right, then out[x] = min(sum / 9, 2 b[x]) (the smaller; the
+     * second when they compare equal); out[0] and out[n - 1] untouched */
+    void (*smooth_cells)(const float *a, const float *b, const float *c, int n, float *out);
+
     /* mask statistics: s[x] += v, s2[x] += v * v over one row */
     void (*col_moments_u8)(const uint8_t *row, int n, uint32_t *s, uint32_t *s2);
     void (*col_moments_u16)(const uint16_t *row, int n, uint32_t *s, uint64_t *s2);

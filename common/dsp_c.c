@@ -126,6 +126,24 @@ static void apply_rows_u16_c(const FmMarkRows *m, uint16_t *const *px, float uni
         }
 }
 
+static void smooth_cells_c(const float *a, const float *b, const float *c, int n, float *out)
+{
+    for (int x = 1; x < n - 1; x++) {
+        float s = 0;
+        s += a[x - 1];
+        s += a[x];
+        s += a[x + 1];
+        s += b[x - 1];
+        s += b[x];
+        s += b[x + 1];
+        s += c[x - 1];
+        s += c[x];
+        s += c[x + 1];
+        float avg = s / 9, cap = 2 * b[x];
+        out[x] = avg < cap ? avg : cap;
+    }
+}
+
 static void cell_gains_c(const uint64_t *t, const uint64_t *t2, int count, int cell, int w,
                          int rows, double scale, const float *lut, int lut_n, float *out)
 {
@@ -297,6 +315,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->mark_rows = mark_rows_c;
     d->apply_rows_u8 = apply_rows_u8_c;
     d->apply_rows_u16 = apply_rows_u16_c;
+    d->smooth_cells = smooth_cells_c;
     d->cell_gains = cell_gains_c;
     d->col_moments_u8 = col_moments_u8_c;
     d->col_moments_u16 = col_moments_u16_c;

@@ -131,6 +131,47 @@ size_t fm_mask_scratch_bytes(const FmMask *m)
            2 * sizeof(uint64_t) * (size_t)m->cw;
 }
 
+/* Each whole cell's column sums of `cell` columns added (8-bit: every sum
+ * fits 32 bits), the last cell clipped at w. */
+static inline void cell_sums_n(const uint32_t *s, const uint32_t *s2, int cell, int whole,
+                               uint64_t *t, uint64_t *t2)
+{
+    for (int cx = 0; cx < whole; cx++, s += cell, s2 += cell) {
+        uint32_t a = 0, a2 = 0;
+#pragma GCC unroll 12
+        for (int k = 0; k < cell; k++) {
+            a += s[k];
+            a2 += s2[k];
+        }
+        t[cx] = a;
+        t2[cx] = a2;
+    }
+}
+
+static void cell_sums_u32(const uint32_t *s, const uint32_t *s2, int w, int cell, int cw,
+                          uint64_t *t, uint64_t *t2)
+{
+    int whole = w / cell;
+    /* the cell widths of common heights (4 at 720p, 6 at 1080p, 8 at 1440p,
+     * 12 at 2160p) with the inner loop unrolled */
+    switch (cell) {
+    case 4: cell_sums_n(s, s2, 4, whole, t, t2); break;
+    case 6: cell_sums_n(s, s2, 6, whole, t, t2); break;
+    case 8: cell_sums_n(s, s2, 8, whole, t, t2); break;
+    case 12: cell_sums_n(s, s2, 12, whole, t, t2); break;
+    default: cell_sums_n(s, s2, cell, whole, t, t2); break;
+    }
+    if (whole < cw) {
+        uint64_t a = 0, a2 = 0;
+        for (int x = whole * cell; x < w; x++) {
+            a += s[x];
+            a2 += s2[x];
+        }
+        t[whole] = a;
+        t2[whole] = a2;
+    }
+}
+
 /*
  * The cell statistics are sums of whole code values (and of their squares):
  * exact in integers, and exact in the doubles they become (scaled by a power
@@ -157,25 +198,40 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
             else
                 dsp->col_moments_u16((const uint16_t *)row, w, s, s2);
         }
-        for (int cx = 0; cx < m->cw; cx++) {
-            int x0 = cx * m->cell, x1 = x0 + m->cell < m->w ? x0 + m->cell : m->w;
-            uint64_t a = 0, a2 = 0;
-            if (bit_depth <= 8)
-                for (int x = x0; x < x1; x++) {
-                    a += s[x];
-                    a2 += s2_32[x];
-                }
-            else
+        if (bit_depth <= 8)
+            cell_sums_u32(s, s2_32, w, m->cell, m->cw, t, t2);
+        else
+            for (int cx = 0; cx < m->cw; cx++) {
+                int x0 = cx * m->cell, x1 = x0 + m->cell < m->w ? x0 + m->cell : m->w;
+                uint64_t a = 0, a2 = 0;
                 for (int x = x0; x < x1; x++) {
                     a += s[x];
                     a2 += s2[x];
                 }
-            t[cx] = a;
-            t2[cx] = a2;
-        }
+                t[cx] = a;
+                t2[cx] = a2;
+            }
         dsp->cell_gains(t, t2, m->cw, m->cell, w, y1 - y0, scale, m->lut, m->lut_n,
                         m->tmp + (size_t)cy * m->cw);
     }
+}
+
+/* One cell's smoothed gain near the picture's border: the mean of the
+ * neighbours inside it. */
+static float smooth_border(const FmMask *m, int cy, int cx)
+{
+    float s = 0;
+    int n = 0;
+    for (int dy = -1; dy <= 1; dy++)
+        for (int dx = -1; dx <= 1; dx++) {
+            int yy = cy + dy, xx = cx + dx;
+            if (yy < 0 || yy >= m->ch || xx < 0 || xx >= m->cw)
+                continue;
+            s += m->tmp[yy * m->cw + xx];
+            n++;
+        }
+    float own = m->tmp[cy * m->cw + cx], avg = s / n;
+    return avg < 2 * own ? avg : 2 * own;
 }
 
 /* smooth: each cell takes the mean of its 3x3 neighbourhood, but never more
@@ -183,34 +239,18 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
 void fm_mask_smooth_rows(FmMask *m, const FmDsp *dsp, int cy0, int cy1)
 {
     for (int cy = cy0; cy < cy1; cy++) {
-        int inner = cy > 0 && cy < m->ch - 1;
-        for (int cx = 0; cx < m->cw; cx++) {
-            if (inner && cx > 0 && cx < m->cw - 1) {
-                /* all nine neighbours: the same sum in the same order */
-                const float *t = m->tmp + (size_t)(cy - 1) * m->cw + cx - 1;
-                float s = 0;
-                for (int dy = 0; dy < 3; dy++, t += m->cw)
-                    for (int dx = 0; dx < 3; dx++)
-                        s += t[dx];
-                float own = m->tmp[cy * m->cw + cx], avg = s / 9;
-                m->gain[cy * m->cw + cx] = avg < 2 * own ? avg : 2 * own;
-                continue;
-            }
-            float s = 0;
-            int n = 0;
-            for (int dy = -1; dy <= 1; dy++)
-                for (int dx = -1; dx <= 1; dx++) {
-                    int yy = cy + dy, xx = cx + dx;
-                    if (yy < 0 || yy >= m->ch || xx < 0 || xx >= m->cw)
-                        continue;
-                    s += m->tmp[yy * m->cw + xx];
-                    n++;
-                }
-            float own = m->tmp[cy * m->cw + cx], avg = s / n;
-            m->gain[cy * m->cw + cx] = avg < 2 * own ? avg : 2 * own;
+        float *out = m->gain + (size_t)cy * m->cw;
+        if (cy > 0 && cy < m->ch - 1 && m->cw > 2) {
+            /* all nine neighbours, summed in the same order for every cell */
+            const float *b = m->tmp + (size_t)cy * m->cw;
+            dsp->smooth_cells(b - m->cw, b, b + m->cw, m->cw, out);
+            out[0] = smooth_border(m, cy, 0);
+            out[m->cw - 1] = smooth_border(m, cy, m->cw - 1);
+        } else {
+            for (int cx = 0; cx < m->cw; cx++)
+                out[cx] = smooth_border(m, cy, cx);
         }
-        dsp->lerp_idx(m->gain + (size_t)cy * m->cw, m->xc0, m->xc1, m->xf, m->w,
-                      m->hrow + (size_t)cy * m->w);
+        dsp->lerp_idx(out, m->xc0, m->xc1, m->xf, m->w, m->hrow + (size_t)cy * m->w);
     }
 }
 

@@ -505,6 +505,19 @@ static void check_cell_gains(const FmDsp *c, const FmDsp *o, const char *lv, TuR
     fm_mask_free(&m);
 }
 
+static void check_smooth(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
+{
+    float *rows = malloc(sizeof(float) * 3 * w);
+    fill_f(r, rows, 3 * w, 0.3f, 2.0f);
+    for (int i = 0; i < w; i += 11)  /* cells held at twice their own gain */
+        rows[w + i] = 0.5f * rows[i];
+    Out out = out_new(w, sizeof(float));
+    c->smooth_cells(rows, rows + w, rows + 2 * w, w, (float *)out.a);
+    o->smooth_cells(rows, rows + w, rows + 2 * w, w, (float *)out.b);
+    out_check(&out, "smooth_cells", lv, w, bd);
+    free(rows);
+}
+
 static void check_all(CheckFn fn, uint64_t seed)
 {
     FmDsp c;
@@ -537,6 +550,7 @@ Test(dsp, dct_matches_c) { check_all(check_dct, 8); }
 Test(dsp, box_rows_match_c) { check_all(check_box_rows, 9); }
 Test(dsp, lerp_idx_matches_c) { check_all(check_lerp_idx, 10); }
 Test(dsp, cell_gains_match_c) { check_all(check_cell_gains, 13); }
+Test(dsp, smooth_cells_match_c) { check_all(check_smooth, 15); }
 Test(dsp, vsum_matches_c) { check_all(check_vsum, 11); }
 Test(dsp, flip_sums_match_c) { check_all(check_flip_sums, 14); }
 Test(dsp, hresample_on_area_maps_matches_c) { check_all(check_hresample_maps, 12); }
@@ -639,7 +653,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                                    "box_rows(8 rows, r=2)", "lerp_idx", "vsum(3 taps)",
                                    "hresample(area /3)", "mark_rows(3 rows)", "cell_gains(cell 6)",
                                    "ssim_score_u8", "flip_sums(3 rows, w words)",
-                                   "apply_rows_u8(3 rows)" };
+                                   "apply_rows_u8(3 rows)", "smooth_cells" };
     if (k >= (int)(sizeof names / sizeof names[0]))
         return -1;
     *name = names[k];
@@ -693,6 +707,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
             case 22: d->cell_gains(b->u64, b->u64 + w, w / 6, 6, w, 6, 1.0, b->lut, b->lut_n,
                                    b->f[0]); break;
             case 23: d->ssim_score_u8(b->u32a, w, 8, b->d); break;
+            case 26: d->smooth_cells(b->f[1], b->f[2], b->f[3], w, b->f[0]); break;
             case 25: {
                 const float gf[3] = { 0.2f, 0.5f, 0.8f }, pf[3] = { 0.1f, 0.4f, 0.7f };
                 FmMarkRows m = { b->f[1], b->f[2], b->f[3], b->f[4], gf, pf, 3, 1.6f, 1.01f };

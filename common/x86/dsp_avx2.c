@@ -426,6 +426,39 @@ static void mark_rows_avx2(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LA
     }
 }
 
+static void smooth_cells_avx2(const float *a, const float *b, const float *c, int n, float *out)
+{
+    const __m256 nine = _mm256_set1_ps(9.0f), two = _mm256_set1_ps(2.0f);
+    int x = 1;
+    for (; x + 8 <= n - 1; x += 8) {
+        __m256 s = _mm256_add_ps(_mm256_setzero_ps(), _mm256_loadu_ps(a + x - 1));
+        s = _mm256_add_ps(s, _mm256_loadu_ps(a + x));
+        s = _mm256_add_ps(s, _mm256_loadu_ps(a + x + 1));
+        s = _mm256_add_ps(s, _mm256_loadu_ps(b + x - 1));
+        __m256 own = _mm256_loadu_ps(b + x);
+        s = _mm256_add_ps(s, own);
+        s = _mm256_add_ps(s, _mm256_loadu_ps(b + x + 1));
+        s = _mm256_add_ps(s, _mm256_loadu_ps(c + x - 1));
+        s = _mm256_add_ps(s, _mm256_loadu_ps(c + x));
+        s = _mm256_add_ps(s, _mm256_loadu_ps(c + x + 1));
+        _mm256_storeu_ps(out + x, _mm256_min_ps(_mm256_div_ps(s, nine), _mm256_mul_ps(two, own)));
+    }
+    for (; x < n - 1; x++) {
+        float s = 0;
+        s += a[x - 1];
+        s += a[x];
+        s += a[x + 1];
+        s += b[x - 1];
+        s += b[x];
+        s += b[x + 1];
+        s += c[x - 1];
+        s += c[x];
+        s += c[x + 1];
+        float avg = s / 9, cap = 2 * b[x];
+        out[x] = avg < cap ? avg : cap;
+    }
+}
+
 /*
  * apply_rows: mark_rows_block's sums and apply's add at gain 1 in one pass
  * (px + 1 * d is px + d): the four source rows loaded once per 8 columns
@@ -962,6 +995,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->mark_rows = mark_rows_avx2;
     d->apply_rows_u8 = apply_rows_u8_avx2;
     d->apply_rows_u16 = apply_rows_u16_avx2;
+    d->smooth_cells = smooth_cells_avx2;
     d->cell_gains = cell_gains_avx2;
     d->col_moments_u8 = col_moments_u8_avx2;
     d->col_moments_u16 = col_moments_u16_avx2;
