@@ -189,14 +189,13 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
     uint64_t *t = s2 + w, *t2 = t + m->cw;  /* each cell's two sums */
     for (int cy = cy0; cy < cy1; cy++) {
         int y0 = cy * m->cell, y1 = y0 + m->cell < m->h ? y0 + m->cell : m->h;
-        memset(s, 0, sizeof(uint32_t) * (size_t)w);
-        memset(s2, 0, sizeof(uint64_t) * (size_t)w);
-        for (int y = y0; y < y1; y++) {
-            const uint8_t *row = luma + (ptrdiff_t)y * stride;
-            if (bit_depth <= 8)
-                dsp->col_moments_u8(row, w, s, s2_32);
-            else
-                dsp->col_moments_u16((const uint16_t *)row, w, s, s2);
+        if (bit_depth <= 8) {
+            dsp->col_moments_rows_u8(luma + (ptrdiff_t)y0 * stride, stride, y1 - y0, w, s, s2_32);
+        } else {
+            memset(s, 0, sizeof(uint32_t) * (size_t)w);
+            memset(s2, 0, sizeof(uint64_t) * (size_t)w);
+            for (int y = y0; y < y1; y++)
+                dsp->col_moments_u16((const uint16_t *)(luma + (ptrdiff_t)y * stride), w, s, s2);
         }
         if (bit_depth <= 8)
             cell_sums_u32(s, s2_32, w, m->cell, m->cw, t, t2);

@@ -673,21 +673,41 @@ static void cell_gains_avx2(const uint64_t *t, const uint64_t *t2, int count, in
     }
 }
 
-static void col_moments_u8_avx2(const uint8_t *row, int n, uint32_t *s, uint32_t *s2)
+/*
+ * col_moments_rows_u8: 16 columns at a time down all the rows, the sums in
+ * registers: the samples added in 16 bits (at most 256 x 255), their
+ * squares (at most 65025, exact in an unsigned 16-bit product) widened and
+ * added in 32 bits.
+ */
+static void col_moments_rows_u8_avx2(const uint8_t *p, ptrdiff_t stride, int rows, int n,
+                                     uint32_t *s, uint32_t *s2)
 {
     int x = 0;
-    for (; x + 8 <= n; x += 8) {
-        __m256i v = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(row + x)));
-        _mm256_storeu_si256((__m256i *)(s + x),
-                            _mm256_add_epi32(_mm256_loadu_si256((__m256i *)(s + x)), v));
-        _mm256_storeu_si256((__m256i *)(s2 + x),
-                            _mm256_add_epi32(_mm256_loadu_si256((__m256i *)(s2 + x)),
-                                             _mm256_mullo_epi32(v, v)));
+    for (; x + 16 <= n; x += 16) {
+        __m256i a = _mm256_setzero_si256(), lo = a, hi = a;
+        const uint8_t *q = p + x;
+        for (int y = 0; y < rows; y++, q += stride) {
+            __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)q));
+            __m256i v2 = _mm256_mullo_epi16(v, v);
+            a = _mm256_add_epi16(a, v);
+            lo = _mm256_add_epi32(lo, _mm256_cvtepu16_epi32(_mm256_castsi256_si128(v2)));
+            hi = _mm256_add_epi32(hi, _mm256_cvtepu16_epi32(_mm256_extracti128_si256(v2, 1)));
+        }
+        _mm256_storeu_si256((__m256i *)(s + x), _mm256_cvtepu16_epi32(_mm256_castsi256_si128(a)));
+        _mm256_storeu_si256((__m256i *)(s + x + 8),
+                            _mm256_cvtepu16_epi32(_mm256_extracti128_si256(a, 1)));
+        _mm256_storeu_si256((__m256i *)(s2 + x), lo);
+        _mm256_storeu_si256((__m256i *)(s2 + x + 8), hi);
     }
     for (; x < n; x++) {
-        uint32_t v = row[x];
-        s[x] += v;
-        s2[x] += v * v;
+        uint32_t a = 0, a2 = 0;
+        for (int y = 0; y < rows; y++) {
+            uint32_t v = p[(ptrdiff_t)y * stride + x];
+            a += v;
+            a2 += v * v;
+        }
+        s[x] = a;
+        s2[x] = a2;
     }
 }
 
@@ -997,7 +1017,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->apply_rows_u16 = apply_rows_u16_avx2;
     d->smooth_cells = smooth_cells_avx2;
     d->cell_gains = cell_gains_avx2;
-    d->col_moments_u8 = col_moments_u8_avx2;
+    d->col_moments_rows_u8 = col_moments_rows_u8_avx2;
     d->col_moments_u16 = col_moments_u16_avx2;
     d->ssim_win_u8 = ssim_win_u8_avx2;
     d->ssim_score_u8 = ssim_score_u8_avx2;

@@ -189,24 +189,6 @@ static void apply_u16_sse41(uint16_t *px, const float *gt, const float *gb, floa
     }
 }
 
-static void col_moments_u8_sse41(const uint8_t *row, int n, uint32_t *s, uint32_t *s2)
-{
-    int x = 0;
-    for (; x + 4 <= n; x += 4) {
-        int32_t raw;
-        __builtin_memcpy(&raw, row + x, 4);
-        __m128i v = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(raw));
-        _mm_storeu_si128((__m128i *)(s + x), _mm_add_epi32(_mm_loadu_si128((__m128i *)(s + x)), v));
-        _mm_storeu_si128((__m128i *)(s2 + x),
-                         _mm_add_epi32(_mm_loadu_si128((__m128i *)(s2 + x)), _mm_mullo_epi32(v, v)));
-    }
-    for (; x < n; x++) {
-        uint32_t v = row[x];
-        s[x] += v;
-        s2[x] += v * v;
-    }
-}
-
 static void whiten_row_sse41(const float *in, float c, const float *s1, const float *s2, float k,
                              int n, float *out)
 {
@@ -268,6 +250,5 @@ void fm_dsp_init_sse41(FmDsp *d)
     d->mark_rows = mark_rows_sse41;
     d->apply_rows_u8 = apply_rows_u8_sse41;
     d->apply_rows_u16 = apply_rows_u16_sse41;
-    d->col_moments_u8 = col_moments_u8_sse41;
     d->whiten_row = whiten_row_sse41;
 }
