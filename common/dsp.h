@@ -111,10 +111,11 @@ typedef struct FmDsp {
 
     /* mask statistics: s[x] = sum of v, s2[x] = sum of v * v down the
      * column over `rows` rows (1 <= rows <= 256) from p, rows stride bytes
-     * apart (8-bit); the deeper version adds one row to the sums */
+     * apart (8-bit), and the same of deeper samples (stride in bytes) */
     void (*col_moments_rows_u8)(const uint8_t *p, ptrdiff_t stride, int rows, int n, uint32_t *s,
                                 uint32_t *s2);
-    void (*col_moments_u16)(const uint16_t *row, int n, uint32_t *s, uint64_t *s2);
+    void (*col_moments_rows_u16)(const uint16_t *p, ptrdiff_t stride, int rows, int n,
+                                 uint32_t *s, uint64_t *s2);
 
     /* SSIM statistics of 8-bit pictures over `rows` rows (rows <= 8), per
      * window of 8 columns (the last one narrower when n is not a multiple

@@ -168,12 +168,19 @@ static void col_moments_rows_u8_c(const uint8_t *p, ptrdiff_t stride, int rows, 
     }
 }
 
-static void col_moments_u16_c(const uint16_t *row, int n, uint32_t *s, uint64_t *s2)
+static void col_moments_rows_u16_c(const uint16_t *p, ptrdiff_t stride, int rows, int n,
+                                   uint32_t *s, uint64_t *s2)
 {
     for (int x = 0; x < n; x++) {
-        uint32_t v = row[x];
-        s[x] += v;
-        s2[x] += (uint64_t)v * v;
+        uint32_t a = 0;
+        uint64_t a2 = 0;
+        for (int y = 0; y < rows; y++) {
+            uint32_t v = ((const uint16_t *)((const uint8_t *)p + (ptrdiff_t)y * stride))[x];
+            a += v;
+            a2 += (uint64_t)v * v;
+        }
+        s[x] = a;
+        s2[x] = a2;
     }
 }
 
@@ -324,7 +331,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->smooth_cells = smooth_cells_c;
     d->cell_gains = cell_gains_c;
     d->col_moments_rows_u8 = col_moments_rows_u8_c;
-    d->col_moments_u16 = col_moments_u16_c;
+    d->col_moments_rows_u16 = col_moments_rows_u16_c;
     d->ssim_win_u8 = ssim_win_u8_c;
     d->ssim_score_u8 = ssim_score_u8_c;
     d->ssim_cols_u16 = ssim_cols_u16_c;

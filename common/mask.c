@@ -148,6 +148,44 @@ static inline void cell_sums_n(const uint32_t *s, const uint32_t *s2, int cell, 
     }
 }
 
+/* The same for deeper samples: squares summed in 64 bits. */
+static inline void cell_sums_n64(const uint32_t *s, const uint64_t *s2, int cell, int whole,
+                                 uint64_t *t, uint64_t *t2)
+{
+    for (int cx = 0; cx < whole; cx++, s += cell, s2 += cell) {
+        uint64_t a = 0, a2 = 0;
+#pragma GCC unroll 12
+        for (int k = 0; k < cell; k++) {
+            a += s[k];
+            a2 += s2[k];
+        }
+        t[cx] = a;
+        t2[cx] = a2;
+    }
+}
+
+static void cell_sums_u64(const uint32_t *s, const uint64_t *s2, int w, int cell, int cw,
+                          uint64_t *t, uint64_t *t2)
+{
+    int whole = w / cell;
+    switch (cell) {
+    case 4: cell_sums_n64(s, s2, 4, whole, t, t2); break;
+    case 6: cell_sums_n64(s, s2, 6, whole, t, t2); break;
+    case 8: cell_sums_n64(s, s2, 8, whole, t, t2); break;
+    case 12: cell_sums_n64(s, s2, 12, whole, t, t2); break;
+    default: cell_sums_n64(s, s2, cell, whole, t, t2); break;
+    }
+    if (whole < cw) {
+        uint64_t a = 0, a2 = 0;
+        for (int x = whole * cell; x < w; x++) {
+            a += s[x];
+            a2 += s2[x];
+        }
+        t[whole] = a;
+        t2[whole] = a2;
+    }
+}
+
 static void cell_sums_u32(const uint32_t *s, const uint32_t *s2, int w, int cell, int cw,
                           uint64_t *t, uint64_t *t2)
 {
@@ -189,27 +227,15 @@ void fm_mask_stats_rows(FmMask *m, const FmDsp *dsp, const uint8_t *luma, ptrdif
     uint64_t *t = s2 + w, *t2 = t + m->cw;  /* each cell's two sums */
     for (int cy = cy0; cy < cy1; cy++) {
         int y0 = cy * m->cell, y1 = y0 + m->cell < m->h ? y0 + m->cell : m->h;
-        if (bit_depth <= 8) {
+        if (bit_depth <= 8)
             dsp->col_moments_rows_u8(luma + (ptrdiff_t)y0 * stride, stride, y1 - y0, w, s, s2_32);
-        } else {
-            memset(s, 0, sizeof(uint32_t) * (size_t)w);
-            memset(s2, 0, sizeof(uint64_t) * (size_t)w);
-            for (int y = y0; y < y1; y++)
-                dsp->col_moments_u16((const uint16_t *)(luma + (ptrdiff_t)y * stride), w, s, s2);
-        }
+        else
+            dsp->col_moments_rows_u16((const uint16_t *)(luma + (ptrdiff_t)y0 * stride), stride,
+                                      y1 - y0, w, s, s2);
         if (bit_depth <= 8)
             cell_sums_u32(s, s2_32, w, m->cell, m->cw, t, t2);
         else
-            for (int cx = 0; cx < m->cw; cx++) {
-                int x0 = cx * m->cell, x1 = x0 + m->cell < m->w ? x0 + m->cell : m->w;
-                uint64_t a = 0, a2 = 0;
-                for (int x = x0; x < x1; x++) {
-                    a += s[x];
-                    a2 += s2[x];
-                }
-                t[cx] = a;
-                t2[cx] = a2;
-            }
+            cell_sums_u64(s, s2, w, m->cell, m->cw, t, t2);
         dsp->cell_gains(t, t2, m->cw, m->cell, w, y1 - y0, scale, m->lut, m->lut_n,
                         m->tmp + (size_t)cy * m->cw);
     }

@@ -711,22 +711,36 @@ static void col_moments_rows_u8_avx2(const uint8_t *p, ptrdiff_t stride, int row
     }
 }
 
-static void col_moments_u16_avx2(const uint16_t *row, int n, uint32_t *s, uint64_t *s2)
+/* The same for deeper samples, 8 columns at a time: sums in 32 bits,
+ * squares (exact in 32 bits) widened and added in 64. */
+static void col_moments_rows_u16_avx2(const uint16_t *p, ptrdiff_t stride, int rows, int n,
+                                      uint32_t *s, uint64_t *s2)
 {
     int x = 0;
-    for (; x + 4 <= n; x += 4) {
-        __m128i r = _mm_loadl_epi64((const __m128i *)(row + x));
-        __m128i v32 = _mm_cvtepu16_epi32(r);
-        _mm_storeu_si128((__m128i *)(s + x), _mm_add_epi32(_mm_loadu_si128((__m128i *)(s + x)), v32));
-        __m256i v64 = _mm256_cvtepu16_epi64(r);
-        _mm256_storeu_si256((__m256i *)(s2 + x),
-                            _mm256_add_epi64(_mm256_loadu_si256((__m256i *)(s2 + x)),
-                                             _mm256_mul_epu32(v64, v64)));
+    for (; x + 8 <= n; x += 8) {
+        __m256i a = _mm256_setzero_si256(), lo = a, hi = a;
+        const uint8_t *q = (const uint8_t *)(p + x);
+        for (int y = 0; y < rows; y++, q += stride) {
+            __m256i v = _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)q));
+            __m256i v2 = _mm256_mullo_epi32(v, v);
+            a = _mm256_add_epi32(a, v);
+            lo = _mm256_add_epi64(lo, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(v2)));
+            hi = _mm256_add_epi64(hi, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(v2, 1)));
+        }
+        _mm256_storeu_si256((__m256i *)(s + x), a);
+        _mm256_storeu_si256((__m256i *)(s2 + x), lo);
+        _mm256_storeu_si256((__m256i *)(s2 + x + 4), hi);
     }
     for (; x < n; x++) {
-        uint32_t v = row[x];
-        s[x] += v;
-        s2[x] += (uint64_t)v * v;
+        uint32_t a = 0;
+        uint64_t a2 = 0;
+        for (int y = 0; y < rows; y++) {
+            uint32_t v = ((const uint16_t *)((const uint8_t *)p + (ptrdiff_t)y * stride))[x];
+            a += v;
+            a2 += (uint64_t)v * v;
+        }
+        s[x] = a;
+        s2[x] = a2;
     }
 }
 
@@ -1018,7 +1032,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->smooth_cells = smooth_cells_avx2;
     d->cell_gains = cell_gains_avx2;
     d->col_moments_rows_u8 = col_moments_rows_u8_avx2;
-    d->col_moments_u16 = col_moments_u16_avx2;
+    d->col_moments_rows_u16 = col_moments_rows_u16_avx2;
     d->ssim_win_u8 = ssim_win_u8_avx2;
     d->ssim_score_u8 = ssim_score_u8_avx2;
     d->ssim_cols_u16 = ssim_cols_u16_avx2;
