@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# The mark stage of this build against another revision's, in turns, on the
+# same pictures: synthetic frames and the first 24 pictures of real clips.
+#
+#   bench/mark_speed_ab.sh [--pairs N] [--results FILE] [--clips "A B ..."] REV
+#
+# REV is any git revision of this repository (a tag, a commit). Its library
+# is built in a temporary worktree (Release) with *this* revision's
+# bench/mark_speed.c, so that both sides read the same frames the same way
+# (--frames; older harnesses had only synthetic frames). Then, for each
+# source, N pairs (default 5) of `mark_speed --only mark --threads 1`, this
+# build first, the other right after: the machine's speed drifts from
+# minute to minute, so each pair's ratio (this / other, CPU time a frame) is
+# what to read, and the table gives their median and range beside each
+# side's median.
+#
+# Sources: synthetic 1920x1080 8-bit and 10-bit, 3840x2160 8-bit, and the
+# clips (default: dune_1080p24 raindrops_1080p24 storm_720p25 vtest_768x576
+# from the media cache, and dune's ProRes 4:2:2 10-bit master), their first
+# 24 pictures in their own pixel format. Writes FILE (default
+# bench/results/mark_speed_ab.md).
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(dirname "$here")"
+BIN="${FILMMARK_BIN:-$root/build}"
+MEDIA="${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}"
+die() { echo "mark_speed_ab.sh: $*" >&2; exit 2; }
+say() { echo "[$(date +%H:%M:%S)] $*" >&2; }
+
+pairs=5 results="$root/bench/results/mark_speed_ab.md" rev=""
+clips="dune_1080p24.mkv raindrops_1080p24.mkv storm_720p25.mkv vtest_768x576.mkv dune_1080p24_prores422hq.mov"
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --pairs) pairs="$2"; shift ;;
+    --results) results="$2"; shift ;;
+    --clips) clips="$2"; shift ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
+    -*) die "unknown option: $1" ;;
+    *) rev="$1" ;;
+  esac
+  shift
+done
+[[ -n "$rev" ]] || die "which revision to compare with? (see --help)"
+[[ "$pairs" =~ ^[1-9][0-9]*$ ]] || die "--pairs wants a positive integer"
+[[ -x "$BIN/mark_speed" ]] || die "$BIN/mark_speed missing: run bash scripts/build.sh"
+for t in git cmake make ffmpeg python3; do command -v "$t" >/dev/null || die "$t not found"; done
+base_commit="$(git -C "$root" rev-parse --short "$rev^{commit}")" || die "no such revision: $rev"
+
+work="$(mktemp -d)"
+cleanup() {
+  git -C "$root" worktree remove --force "$work/src" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+say "building $base_commit's library with this harness"
+git -C "$root" worktree add --detach "$work/src" "$base_commit" >/dev/null 2>&1 ||
+  die "cannot check out $rev"
+cp "$root/bench/mark_speed.c" "$work/src/bench/mark_speed.c"
+cmake -S "$work/src" -B "$work/build" -DCMAKE_BUILD_TYPE=Release >/dev/null ||
+  die "cannot configure $rev"
+make -C "$work/build" -j"$(nproc)" mark_speed >/dev/null 2>&1 || die "cannot build $rev's mark_speed"
+other="$work/build/mark_speed"
+
+# sources: "label|mark_speed arguments"
+sources=("synthetic 1920x1080 8-bit|--size 1920x1080 --bit-depth 8"
+         "synthetic 1920x1080 10-bit|--size 1920x1080 --bit-depth 10"
+         "synthetic 3840x2160 8-bit|--size 3840x2160 --bit-depth 8")
+for c in $clips; do
+  path="$c"
+  [[ -f "$path" ]] || path="$MEDIA/$c"
+  if [[ ! -f "$path" ]]; then
+    say "skipping $c: not in $MEDIA (run ../shared/media/get.sh)"
+    continue
+  fi
+  y4m="$work/$(basename "${c%.*}").y4m"
+  ffmpeg -v error -nostdin -y -i "$path" -frames:v 24 -map 0:v:0 -strict -1 \
+    -f yuv4mpegpipe "$y4m" || die "cannot decode $c"
+  sources+=("$(basename "${c%.*}")|--frames $y4m")
+done
+
+cpu_ms() {  # the CPU ms a frame mark_speed prints
+  "$@" --only mark --threads 1 --repeat 2 --json |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["mark_cpu_ms"])'
+}
+raw="$work/pairs.tsv"
+: >"$raw"
+for s in "${sources[@]}"; do
+  label="${s%%|*}" args="${s#*|}"
+  say "$label: $pairs pairs"
+  for ((i = 0; i < pairs; i++)); do
+    # shellcheck disable=SC2086
+    a="$(cpu_ms "$BIN/mark_speed" $args)" || die "mark_speed failed on $label"
+    # shellcheck disable=SC2086
+    b="$(cpu_ms "$other" $args)" || die "$rev's mark_speed failed on $label"
+    printf '%s\t%s\t%s\n' "$label" "$a" "$b" >>"$raw"
+  done
+done
+
+mkdir -p "$(dirname "$results")"
+python3 - "$raw" "$results" "$(git -C "$root" rev-parse --short HEAD)" "$base_commit" "$pairs" \
+  "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(cut -d' ' -f1-3 /proc/loadavg)" \
+  "$(grep -m1 'model name' /proc/cpuinfo | sed 's/.*: //'), $(nproc) cores" <<'EOF'
+import statistics as st, sys
+raw, out, this, base, pairs, date, load, machine = sys.argv[1:]
+rows = {}
+for line in open(raw):
+    label, a, b = line.rstrip("\n").split("\t")
+    rows.setdefault(label, []).append((float(a), float(b)))
+L = ["# The mark stage: this build against another revision", "",
+     f"Generated by `bench/mark_speed_ab.sh {base}` on {date}: this build `{this}` "
+     f"against `{base}`, {pairs} pairs a source, each side `mark_speed --only mark "
+     "--threads 1 --repeat 2` (the faster of two runs of at least 1 s), this build first.", "",
+     f"* machine: {machine}; load average {load} at the end",
+     "* CPU ms a frame (one thread); fps/core = 1000 / ms; ratio = this / other, "
+     "pair by pair (below 1: this build is faster)", "",
+     f"| pictures | this ms | this fps/core | {base} ms | {base} fps/core "
+     "| ratio median | ratio range |",
+     "| --- | --- | --- | --- | --- | --- | --- |"]
+for label, v in rows.items():
+    a = st.median(x for x, _ in v)
+    b = st.median(y for _, y in v)
+    r = [x / y for x, y in v]
+    L.append(f"| {label} | {a:.2f} | {1000 / a:.0f} | {b:.2f} | {1000 / b:.0f} "
+             f"| {st.median(r):.3f} | {min(r):.3f}–{max(r):.3f} |")
+L.append("")
+open(out, "w").write("\n".join(L))
+print("\n".join(L))
+EOF
