@@ -368,63 +368,6 @@ static void apply_u16_avx2(uint16_t *px, const float *gt, const float *gb, float
     }
 }
 
-/*
- * mark_rows: the group's four source rows are loaded once per 8 columns for
- * up to four of its rows at a time (their sums stay in registers); each
- * row's values are mark8's, in the same order.
- */
-static inline __attribute__((always_inline)) void
-mark_rows_block(const FmMarkRows *m, int r0, int nb, int n, double (*lanes)[FM_DSP_LANES])
-{
-    __m256 gf[4], pf[4];
-    __m256d acc[4][2];
-    __m256 alpha = _mm256_set1_ps(m->alpha), norm = _mm256_set1_ps(m->norm);
-#pragma GCC unroll 4
-    for (int i = 0; i < nb; i++) {
-        gf[i] = _mm256_set1_ps(m->gf[r0 + i]);
-        pf[i] = _mm256_set1_ps(m->pf[r0 + i]);
-        acc[i][0] = _mm256_loadu_pd(lanes[r0 + i]);
-        acc[i][1] = _mm256_loadu_pd(lanes[r0 + i] + 4);
-    }
-    int x = 0;
-    for (; x + 8 <= n; x += 8) {
-        __m256 a = _mm256_loadu_ps(m->gt + x);
-        __m256 ga = _mm256_sub_ps(_mm256_loadu_ps(m->gb + x), a);
-        __m256 c = _mm256_loadu_ps(m->pt + x);
-        __m256 pc = _mm256_sub_ps(_mm256_loadu_ps(m->pb + x), c);
-#pragma GCC unroll 4
-        for (int i = 0; i < nb; i++) {
-            __m256 g = _mm256_add_ps(a, _mm256_mul_ps(gf[i], ga));
-            __m256 p = _mm256_mul_ps(norm, _mm256_add_ps(c, _mm256_mul_ps(pf[i], pc)));
-            __m256 v = _mm256_mul_ps(_mm256_mul_ps(alpha, g), p);
-            __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-            __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-            acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_mul_pd(lo, lo));
-            acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_mul_pd(hi, hi));
-        }
-    }
-    for (int i = 0; i < nb; i++) {
-        _mm256_storeu_pd(lanes[r0 + i], acc[i][0]);
-        _mm256_storeu_pd(lanes[r0 + i] + 4, acc[i][1]);
-        for (int t = x; t < n; t++) {
-            float v = mark1(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
-                            m->norm, t);
-            lanes[r0 + i][t % FM_DSP_LANES] += (double)v * v;
-        }
-    }
-}
-
-static void mark_rows_avx2(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
-{
-    for (int r0 = 0; r0 < m->g; r0 += 4) {
-        switch (m->g - r0 < 4 ? m->g - r0 : 4) {
-        case 1: mark_rows_block(m, r0, 1, n, lanes); break;
-        case 2: mark_rows_block(m, r0, 2, n, lanes); break;
-        case 3: mark_rows_block(m, r0, 3, n, lanes); break;
-        default: mark_rows_block(m, r0, 4, n, lanes); break;
-        }
-    }
-}
 
 static void smooth_cells_avx2(const float *a, const float *b, const float *c, int n, float *out)
 {
@@ -460,19 +403,23 @@ static void smooth_cells_avx2(const float *a, const float *b, const float *c, in
 }
 
 /*
- * apply_rows: mark_rows_block's sums and apply's add at gain 1 in one pass
- * (px + 1 * d is px + d): the four source rows loaded once per 8 columns
- * for up to four rows; each row's values, sums and pixels as the one-row
- * kernels give them.
+ * mark_rows and apply_rows: the group's four source rows loaded once per 8
+ * columns for up to four of its rows at a time (their sums stay in
+ * registers); each row's values, sums and pixels as the one-row kernels give
+ * them (apply's add at gain 1: px + 1 * d is px + d). mode: ROWS_SUMS the
+ * sums alone, ROWS_U8 / ROWS_U16 the add as well.
  */
+enum { ROWS_SUMS, ROWS_U8, ROWS_U16 };
+
 static inline __attribute__((always_inline)) void
-apply_rows_block(const FmMarkRows *m, void *const *px, int bits16, __m256 unit, __m256i vmax,
-                 int r0, int nb, int n, double (*lanes)[FM_DSP_LANES])
+rows_block(const FmMarkRows *m, void *const *px, int mode, float fu, int maxval, int r0, int nb,
+           int n, double (*lanes)[FM_DSP_LANES])
 {
     __m256 gf[4], pf[4];
     __m256d acc[4][2];
     __m256 alpha = _mm256_set1_ps(m->alpha), norm = _mm256_set1_ps(m->norm);
-    __m256i zero = _mm256_setzero_si256();
+    __m256 unit = _mm256_set1_ps(fu);
+    __m256i zero = _mm256_setzero_si256(), vmax = _mm256_set1_epi32(maxval);
 #pragma GCC unroll 4
     for (int i = 0; i < nb; i++) {
         gf[i] = _mm256_set1_ps(m->gf[r0 + i]);
@@ -495,7 +442,7 @@ apply_rows_block(const FmMarkRows *m, void *const *px, int bits16, __m256 unit, 
             __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
             acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_mul_pd(lo, lo));
             acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_mul_pd(hi, hi));
-            if (bits16) {
+            if (mode == ROWS_U16) {
                 uint16_t *row = (uint16_t *)px[r0 + i] + x;
                 __m256 s = _mm256_cvtepi32_ps(
                     _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)row)));
@@ -503,7 +450,7 @@ apply_rows_block(const FmMarkRows *m, void *const *px, int bits16, __m256 unit, 
                 __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(s), zero), vmax);
                 _mm_storeu_si128((__m128i *)row, _mm_packus_epi32(_mm256_castsi256_si128(q),
                                                                   _mm256_extracti128_si256(q, 1)));
-            } else {
+            } else if (mode == ROWS_U8) {
                 uint8_t *row = (uint8_t *)px[r0 + i] + x;
                 __m256 s = _mm256_cvtepi32_ps(
                     _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row)));
@@ -514,8 +461,6 @@ apply_rows_block(const FmMarkRows *m, void *const *px, int bits16, __m256 unit, 
             }
         }
     }
-    float fu = _mm256_cvtss_f32(unit);
-    int maxval = _mm256_cvtsi256_si32(vmax);
     for (int i = 0; i < nb; i++) {
         _mm256_storeu_pd(lanes[r0 + i], acc[i][0]);
         _mm256_storeu_pd(lanes[r0 + i] + 4, acc[i][1]);
@@ -523,11 +468,11 @@ apply_rows_block(const FmMarkRows *m, void *const *px, int bits16, __m256 unit, 
             float d = mark1(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
                             m->norm, t);
             lanes[r0 + i][t % FM_DSP_LANES] += (double)d * d;
-            if (bits16) {
+            if (mode == ROWS_U16) {
                 uint16_t *row = px[r0 + i];
                 int v = (int)lrintf(row[t] + d * fu);
                 row[t] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
-            } else {
+            } else if (mode == ROWS_U8) {
                 uint8_t *row = px[r0 + i];
                 int v = (int)lrintf(row[t] + d);
                 row[t] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
@@ -537,31 +482,34 @@ apply_rows_block(const FmMarkRows *m, void *const *px, int bits16, __m256 unit, 
 }
 
 static inline __attribute__((always_inline)) void
-apply_rows_any(const FmMarkRows *m, void *const *px, int bits16, float unit, int maxval, int n,
-               double (*lanes)[FM_DSP_LANES])
+rows_any(const FmMarkRows *m, void *const *px, int mode, float unit, int maxval, int n,
+         double (*lanes)[FM_DSP_LANES])
 {
-    __m256 vu = _mm256_set1_ps(unit);
-    __m256i vmax = _mm256_set1_epi32(maxval);
     for (int r0 = 0; r0 < m->g; r0 += 4) {
         switch (m->g - r0 < 4 ? m->g - r0 : 4) {
-        case 1: apply_rows_block(m, px, bits16, vu, vmax, r0, 1, n, lanes); break;
-        case 2: apply_rows_block(m, px, bits16, vu, vmax, r0, 2, n, lanes); break;
-        case 3: apply_rows_block(m, px, bits16, vu, vmax, r0, 3, n, lanes); break;
-        default: apply_rows_block(m, px, bits16, vu, vmax, r0, 4, n, lanes); break;
+        case 1: rows_block(m, px, mode, unit, maxval, r0, 1, n, lanes); break;
+        case 2: rows_block(m, px, mode, unit, maxval, r0, 2, n, lanes); break;
+        case 3: rows_block(m, px, mode, unit, maxval, r0, 3, n, lanes); break;
+        default: rows_block(m, px, mode, unit, maxval, r0, 4, n, lanes); break;
         }
     }
+}
+
+static void mark_rows_avx2(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
+{
+    rows_any(m, NULL, ROWS_SUMS, 1.0f, 0, n, lanes);
 }
 
 static void apply_rows_u8_avx2(const FmMarkRows *m, uint8_t *const *px, int n,
                                double (*lanes)[FM_DSP_LANES])
 {
-    apply_rows_any(m, (void *const *)px, 0, 1.0f, 255, n, lanes);
+    rows_any(m, (void *const *)px, ROWS_U8, 1.0f, 255, n, lanes);
 }
 
 static void apply_rows_u16_avx2(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
                                 int n, double (*lanes)[FM_DSP_LANES])
 {
-    apply_rows_any(m, (void *const *)px, 1, unit, maxval, n, lanes);
+    rows_any(m, (void *const *)px, ROWS_U16, unit, maxval, n, lanes);
 }
 
 /*
