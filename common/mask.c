@@ -131,84 +131,51 @@ size_t fm_mask_scratch_bytes(const FmMask *m)
            2 * sizeof(uint64_t) * (size_t)m->cw;
 }
 
-/* Each whole cell's column sums of `cell` columns added (8-bit: every sum
- * fits 32 bits), the last cell clipped at w. */
-static inline void cell_sums_n(const uint32_t *s, const uint32_t *s2, int cell, int whole,
-                               uint64_t *t, uint64_t *t2)
-{
-    for (int cx = 0; cx < whole; cx++, s += cell, s2 += cell) {
-        uint32_t a = 0, a2 = 0;
-#pragma GCC unroll 12
-        for (int k = 0; k < cell; k++) {
-            a += s[k];
-            a2 += s2[k];
-        }
-        t[cx] = a;
-        t2[cx] = a2;
+/*
+ * Each cell's column sums of `cell` columns added (the last cell clipped at
+ * w), the inner loop unrolled for the cell widths of common heights (4 at
+ * 720p, 6 at 1080p, 8 at 1440p, 12 at 2160p). One template for the 8-bit
+ * squares (32 bits: every cell's sum fits) and the deeper ones (64 bits).
+ */
+#define CELL_SUMS(name, sq_t, acc_t)                                                     \
+    static inline void name##_n(const uint32_t *s, const sq_t *s2, int cell, int whole,  \
+                                uint64_t *t, uint64_t *t2)                               \
+    {                                                                                    \
+        for (int cx = 0; cx < whole; cx++, s += cell, s2 += cell) {                      \
+            acc_t a = 0, a2 = 0;                                                         \
+            _Pragma("GCC unroll 12")                                                     \
+            for (int k = 0; k < cell; k++) {                                             \
+                a += s[k];                                                               \
+                a2 += s2[k];                                                             \
+            }                                                                            \
+            t[cx] = a;                                                                   \
+            t2[cx] = a2;                                                                 \
+        }                                                                                \
+    }                                                                                    \
+    static void name(const uint32_t *s, const sq_t *s2, int w, int cell, int cw,         \
+                     uint64_t *t, uint64_t *t2)                                          \
+    {                                                                                    \
+        int whole = w / cell;                                                            \
+        switch (cell) {                                                                  \
+        case 4: name##_n(s, s2, 4, whole, t, t2); break;                                 \
+        case 6: name##_n(s, s2, 6, whole, t, t2); break;                                 \
+        case 8: name##_n(s, s2, 8, whole, t, t2); break;                                 \
+        case 12: name##_n(s, s2, 12, whole, t, t2); break;                               \
+        default: name##_n(s, s2, cell, whole, t, t2); break;                             \
+        }                                                                                \
+        if (whole < cw) {                                                                \
+            uint64_t a = 0, a2 = 0;                                                      \
+            for (int x = whole * cell; x < w; x++) {                                     \
+                a += s[x];                                                               \
+                a2 += s2[x];                                                             \
+            }                                                                            \
+            t[whole] = a;                                                                \
+            t2[whole] = a2;                                                              \
+        }                                                                                \
     }
-}
 
-/* The same for deeper samples: squares summed in 64 bits. */
-static inline void cell_sums_n64(const uint32_t *s, const uint64_t *s2, int cell, int whole,
-                                 uint64_t *t, uint64_t *t2)
-{
-    for (int cx = 0; cx < whole; cx++, s += cell, s2 += cell) {
-        uint64_t a = 0, a2 = 0;
-#pragma GCC unroll 12
-        for (int k = 0; k < cell; k++) {
-            a += s[k];
-            a2 += s2[k];
-        }
-        t[cx] = a;
-        t2[cx] = a2;
-    }
-}
-
-static void cell_sums_u64(const uint32_t *s, const uint64_t *s2, int w, int cell, int cw,
-                          uint64_t *t, uint64_t *t2)
-{
-    int whole = w / cell;
-    switch (cell) {
-    case 4: cell_sums_n64(s, s2, 4, whole, t, t2); break;
-    case 6: cell_sums_n64(s, s2, 6, whole, t, t2); break;
-    case 8: cell_sums_n64(s, s2, 8, whole, t, t2); break;
-    case 12: cell_sums_n64(s, s2, 12, whole, t, t2); break;
-    default: cell_sums_n64(s, s2, cell, whole, t, t2); break;
-    }
-    if (whole < cw) {
-        uint64_t a = 0, a2 = 0;
-        for (int x = whole * cell; x < w; x++) {
-            a += s[x];
-            a2 += s2[x];
-        }
-        t[whole] = a;
-        t2[whole] = a2;
-    }
-}
-
-static void cell_sums_u32(const uint32_t *s, const uint32_t *s2, int w, int cell, int cw,
-                          uint64_t *t, uint64_t *t2)
-{
-    int whole = w / cell;
-    /* the cell widths of common heights (4 at 720p, 6 at 1080p, 8 at 1440p,
-     * 12 at 2160p) with the inner loop unrolled */
-    switch (cell) {
-    case 4: cell_sums_n(s, s2, 4, whole, t, t2); break;
-    case 6: cell_sums_n(s, s2, 6, whole, t, t2); break;
-    case 8: cell_sums_n(s, s2, 8, whole, t, t2); break;
-    case 12: cell_sums_n(s, s2, 12, whole, t, t2); break;
-    default: cell_sums_n(s, s2, cell, whole, t, t2); break;
-    }
-    if (whole < cw) {
-        uint64_t a = 0, a2 = 0;
-        for (int x = whole * cell; x < w; x++) {
-            a += s[x];
-            a2 += s2[x];
-        }
-        t[whole] = a;
-        t2[whole] = a2;
-    }
-}
+CELL_SUMS(cell_sums_u32, uint32_t, uint32_t)
+CELL_SUMS(cell_sums_u64, uint64_t, uint64_t)
 
 /*
  * The cell statistics are sums of whole code values (and of their squares):
