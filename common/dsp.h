@@ -70,14 +70,6 @@ typedef struct FmDsp {
     void (*mark_row)(const float *gt, const float *gb, float gf, const float *pt,
                      const float *pb, float pf, float alpha, float norm, int n, float *d,
                      double lanes[FM_DSP_LANES]);
-    /* The same d, added: px = clip(lrintf(px + gain d)) (8-bit), or
-     * clip(lrintf(px + (gain d) unit), 0, maxval) (16-bit). */
-    void (*apply_u8)(uint8_t *px, const float *gt, const float *gb, float gf, const float *pt,
-                     const float *pb, float pf, float alpha, float norm, float gain, int n);
-    void (*apply_u16)(uint16_t *px, const float *gt, const float *gb, float gf,
-                      const float *pt, const float *pb, float pf, float alpha, float norm,
-                      float gain, float unit, int maxval, int n);
-
     /*
      * A group of rows that interpolate the same two mask rows and the same
      * two tile rows (FmMarkRows), each with its own weights: per row, the
@@ -86,15 +78,17 @@ typedef struct FmDsp {
      */
     void (*mark_rows)(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES]);
     /*
-     * mark_rows and the add in one pass, at gain 1: row i's sums as
-     * mark_rows gives them, and its pixels px[i] changed as apply_u8 /
-     * apply_u16 change them with gain 1. The embedder's pass for a frame
-     * whose mark is expected to stay under the PSNR cap (embedder.c).
+     * The same group's mark added: row i's pixels px[i] become
+     * clip(lrintf(px + gain d)) (8-bit) or clip(lrintf(px + (gain d) unit),
+     * 0, maxval) (deeper), d as mark_row's; and, when lanes is not NULL,
+     * lanes[i] get mark_rows' sums (of d, before the gain) in the same pass:
+     * the embedder's one-pass mark at gain 1 of a frame expected to stay
+     * under the PSNR cap (embedder.c).
      */
-    void (*apply_rows_u8)(const FmMarkRows *m, uint8_t *const *px, int n,
+    void (*apply_rows_u8)(const FmMarkRows *m, uint8_t *const *px, float gain, int n,
                           double (*lanes)[FM_DSP_LANES]);
-    void (*apply_rows_u16)(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
-                           int n, double (*lanes)[FM_DSP_LANES]);
+    void (*apply_rows_u16)(const FmMarkRows *m, uint16_t *const *px, float gain, float unit,
+                           int maxval, int n, double (*lanes)[FM_DSP_LANES]);
 
     /* the mask gains of a row of cells (mask_gain.h, fm_mask_gain_of_sums):
      * cell k's samples summed t[k], their squares t2[k] (each < 2^52), over

@@ -76,52 +76,33 @@ static void mark_row_c(const float *gt, const float *gb, float gf, const float *
     }
 }
 
-static void apply_u8_c(uint8_t *px, const float *gt, const float *gb, float gf, const float *pt,
-                       const float *pb, float pf, float alpha, float norm, float gain, int n)
-{
-    for (int x = 0; x < n; x++) {
-        float d = mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        int v = (int)lrintf(px[x] + gain * d);
-        px[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-}
-
-static void apply_u16_c(uint16_t *px, const float *gt, const float *gb, float gf,
-                        const float *pt, const float *pb, float pf, float alpha, float norm,
-                        float gain, float unit, int maxval, int n)
-{
-    for (int x = 0; x < n; x++) {
-        float d = mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        int v = (int)lrintf(px[x] + gain * d * unit);
-        px[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
-    }
-}
-
 static void mark_rows_c(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
 {
     fm_mark_rows_by_row(mark_row_c, m, n, lanes);
 }
 
-static void apply_rows_u8_c(const FmMarkRows *m, uint8_t *const *px, int n,
+static void apply_rows_u8_c(const FmMarkRows *m, uint8_t *const *px, float gain, int n,
                             double (*lanes)[FM_DSP_LANES])
 {
     for (int i = 0; i < m->g; i++)
         for (int x = 0; x < n; x++) {
             float d = mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
-            lanes[i][x % FM_DSP_LANES] += (double)d * d;
-            int v = (int)lrintf(px[i][x] + d);
+            if (lanes)
+                lanes[i][x % FM_DSP_LANES] += (double)d * d;
+            int v = (int)lrintf(px[i][x] + gain * d);
             px[i][x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
         }
 }
 
-static void apply_rows_u16_c(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
-                             int n, double (*lanes)[FM_DSP_LANES])
+static void apply_rows_u16_c(const FmMarkRows *m, uint16_t *const *px, float gain, float unit,
+                             int maxval, int n, double (*lanes)[FM_DSP_LANES])
 {
     for (int i = 0; i < m->g; i++)
         for (int x = 0; x < n; x++) {
             float d = mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
-            lanes[i][x % FM_DSP_LANES] += (double)d * d;
-            int v = (int)lrintf(px[i][x] + d * unit);
+            if (lanes)
+                lanes[i][x % FM_DSP_LANES] += (double)d * d;
+            int v = (int)lrintf(px[i][x] + gain * d * unit);
             px[i][x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
         }
 }
@@ -323,8 +304,6 @@ void fm_dsp_init_c(FmDsp *d)
     d->lerp = lerp_c;
     d->lerp_idx = lerp_idx_c;
     d->mark_row = mark_row_c;
-    d->apply_u8 = apply_u8_c;
-    d->apply_u16 = apply_u16_c;
     d->mark_rows = mark_rows_c;
     d->apply_rows_u8 = apply_rows_u8_c;
     d->apply_rows_u16 = apply_rows_u16_c;

@@ -413,27 +413,30 @@ static void energy_job(void *arg, int j, int n)
     }
 }
 
-/* The input rows kept, then the mark added at gain 1 and its energy summed
- * in the same pass (apply_rows): the frame's output when the energy turns
- * out to be under the cap. */
-static void apply_sum_job(void *arg, int j, int n)
+/*
+ * Adds the mark to rows of slice j, gain applied, rounded to whole code
+ * values. one_pass: at gain 1, the input rows kept aside first (unless
+ * already kept) and the mark's energy summed in the same pass (row_mse):
+ * the frame's output when the energy turns out to be under the cap.
+ */
+static void add_rows(Frame *f, int j, int n, int one_pass)
 {
-    Frame *f = arg;
     FmEmbedder *e = f->e;
     int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
     slice(e->h, j, n, &y0, &y1);
     int maxval = (1 << f->bit_depth) - 1;
-    float unit = (float)(1 << (f->bit_depth - 8));
+    float unit = (float)(1 << (f->bit_depth - 8)), gain = one_pass ? 1.0f : f->gain;
     for (int y = y0; y < y1;) {
         FmMarkRows m;
         int g = row_group(e, f->tile_rows, y, y1, &m);
         uint8_t *rows[FM_DSP_GROUP_MAX];
         for (int i = 0; i < g; i++) {
             rows[i] = f->luma + (ptrdiff_t)(y + i) * f->stride;
-            if (!f->original_kept)
+            if (one_pass && !f->original_kept)
                 memcpy(e->original + (size_t)(y + i) * e->w * bps, rows[i], (size_t)e->w * bps);
         }
         double lanes[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+        double (*sums)[FM_DSP_LANES] = one_pass ? lanes : NULL;
         for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
             FmMarkRows c = chunk_of(&m, x0);
             int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
@@ -441,18 +444,29 @@ static void apply_sum_job(void *arg, int j, int n)
                 uint8_t *px[FM_DSP_GROUP_MAX];
                 for (int i = 0; i < g; i++)
                     px[i] = rows[i] + x0;
-                e->dsp->apply_rows_u8(&c, px, len, lanes);
+                e->dsp->apply_rows_u8(&c, px, gain, len, sums);
             } else {
                 uint16_t *px[FM_DSP_GROUP_MAX];
                 for (int i = 0; i < g; i++)
                     px[i] = (uint16_t *)rows[i] + x0;
-                e->dsp->apply_rows_u16(&c, px, unit, maxval, len, lanes);
+                e->dsp->apply_rows_u16(&c, px, gain, unit, maxval, len, sums);
             }
         }
-        for (int i = 0; i < g; i++)
-            e->row_mse[y + i] = fm_dsp_lanes_sum(lanes[i]);
+        if (one_pass)
+            for (int i = 0; i < g; i++)
+                e->row_mse[y + i] = fm_dsp_lanes_sum(lanes[i]);
         y += g;
     }
+}
+
+static void apply_sum_job(void *arg, int j, int n)
+{
+    add_rows(arg, j, n, 1);
+}
+
+static void apply_job(void *arg, int j, int n)
+{
+    add_rows(arg, j, n, 0);
 }
 
 /* The input rows back from the copy (apply_sum_job's frame over the cap). */
@@ -465,35 +479,6 @@ static void restore_job(void *arg, int j, int n)
     for (int y = y0; y < y1; y++)
         memcpy(f->luma + (ptrdiff_t)y * f->stride, e->original + (size_t)y * e->w * bps,
                (size_t)e->w * bps);
-}
-
-/* Adds the mark, gain applied, rounded to whole code values. */
-static void apply_job(void *arg, int j, int n)
-{
-    Frame *f = arg;
-    FmEmbedder *e = f->e;
-    int y0, y1;
-    slice(e->h, j, n, &y0, &y1);
-    float unit = (float)(1 << (f->bit_depth - 8));
-    int maxval = (1 << f->bit_depth) - 1;
-    for (int y = y0; y < y1;) {
-        FmMarkRows m;
-        int g = row_group(e, f->tile_rows, y, y1, &m);
-        for (int x0 = 0; x0 < e->w; x0 += CHUNK) {
-            int len = e->w - x0 < CHUNK ? e->w - x0 : CHUNK;
-            for (int i = 0; i < g; i++) {
-                uint8_t *row = f->luma + (ptrdiff_t)(y + i) * f->stride;
-                if (f->bit_depth <= 8)
-                    e->dsp->apply_u8(row + x0, m.gt + x0, m.gb + x0, m.gf[i], m.pt + x0,
-                                     m.pb + x0, m.pf[i], e->alpha, e->norm, f->gain, len);
-                else
-                    e->dsp->apply_u16((uint16_t *)row + x0, m.gt + x0, m.gb + x0, m.gf[i],
-                                      m.pt + x0, m.pb + x0, m.pf[i], e->alpha, e->norm, f->gain,
-                                      unit, maxval, len);
-            }
-        }
-        y += g;
-    }
 }
 
 static void ssim_job(void *arg, int j, int n)

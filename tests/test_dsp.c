@@ -232,27 +232,6 @@ static void check_mark(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r,
     c->mark_row(g[0], g[1], gf, p[0], p[1], pf, alpha, norm, w, NULL, la);
     o->mark_row(g[0], g[1], gf, p[0], p[1], pf, alpha, norm, w, NULL, lb);
     cr_expect(memcmp(la, lb, sizeof la) == 0, "mark_row (%s, no output): sums differ", lv);
-    /* apply, near the ends of the range too (clipping) */
-    out = out_new(w, bd == 8 ? 1 : 2);
-    fill_px(r, out.a, w, bd);
-    for (int i = 0; i < w; i += 5) {
-        if (bd == 8)
-            out.a[i] = (i & 1) ? 255 : 0;
-        else
-            ((uint16_t *)out.a)[i] = (uint16_t)((i & 1) ? (1 << bd) - 1 : 0);
-    }
-    memcpy(out.b, out.a, (size_t)w * (bd == 8 ? 1 : 2));
-    if (bd == 8) {
-        c->apply_u8(out.a, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, w);
-        o->apply_u8(out.b, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, w);
-    } else {
-        float unit = (float)(1 << (bd - 8));
-        c->apply_u16((uint16_t *)out.a, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, unit,
-                     (1 << bd) - 1, w);
-        o->apply_u16((uint16_t *)out.b, g[0], g[1], gf, p[0], p[1], pf, alpha, norm, gain, unit,
-                     (1 << bd) - 1, w);
-    }
-    out_check(&out, "apply", lv, w, bd);
     /* a group of rows sharing the sources: each row's sums as mark_row's */
     {
         float rgf[FM_DSP_GROUP_MAX], rpf[FM_DSP_GROUP_MAX];
@@ -274,55 +253,61 @@ static void check_mark(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r,
         c->mark_row(g[0], g[1], rgf[m.g - 1], p[0], p[1], rpf[m.g - 1], alpha, norm, w, NULL, one);
         cr_expect(memcmp(one, ga[m.g - 1], sizeof one) == 0, "mark_rows (c): not mark_row's sums");
 
-        /* apply_rows: the same sums, and each row's pixels as apply at gain 1
-         * (near the ends of the range too) */
-        size_t bps = bd == 8 ? 1 : 2;
+        /* apply_rows near the ends of the range too (clipping): with a gain
+         * and no sums; at gain 1 with the sums, which are mark_rows' and
+         * leave the pixels as they are without them */
+        size_t bps = bd == 8 ? 1 : 2, bytes = (size_t)w * m.g * bps;
         int maxval = (1 << bd) - 1;
         float unit = (float)(1 << (bd - 8));
-        Out px = out_new((size_t)w * FM_DSP_GROUP_MAX, bps);
-        fill_px(r, px.a, w * m.g, bd);
+        unsigned char *input = malloc(bytes), *want = malloc(bytes);
+        cr_assert(input && want);
+        fill_px(r, input, w * m.g, bd);
         for (int i = 0; i < w * m.g; i += 7) {
             if (bd == 8)
-                px.a[i] = (i & 1) ? 255 : 0;
+                input[i] = (i & 1) ? 255 : 0;
             else
-                ((uint16_t *)px.a)[i] = (uint16_t)((i & 1) ? maxval : 0);
+                ((uint16_t *)input)[i] = (uint16_t)((i & 1) ? maxval : 0);
         }
-        memcpy(px.b, px.a, (size_t)w * m.g * bps);
-        unsigned char *want = malloc((size_t)w * m.g * bps);
-        cr_assert(want);
-        memcpy(want, px.a, (size_t)w * m.g * bps);
-        double sa[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
-        double sb[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
-        for (int i = 0; i < m.g; i++)
-            sa[i][i % FM_DSP_LANES] = sb[i][i % FM_DSP_LANES] = 0.25 * i;
-        if (bd == 8) {
-            uint8_t *ra[FM_DSP_GROUP_MAX], *rb[FM_DSP_GROUP_MAX];
-            for (int i = 0; i < m.g; i++) {
-                ra[i] = px.a + (size_t)i * w;
-                rb[i] = px.b + (size_t)i * w;
-                c->apply_u8(want + (size_t)i * w, g[0], g[1], rgf[i], p[0], p[1], rpf[i], alpha,
-                            norm, 1.0f, w);
+        for (int pass = 0; pass < 3; pass++) {
+            /* 0: gain, no sums; 1: gain 1, no sums (into want); 2: gain 1, sums */
+            float pg = pass == 0 ? gain : 1.0f;
+            double sa[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+            double sb[FM_DSP_GROUP_MAX][FM_DSP_LANES] = { { 0 } };
+            for (int i = 0; i < m.g; i++)
+                sa[i][i % FM_DSP_LANES] = sb[i][i % FM_DSP_LANES] = 0.25 * i;
+            Out px = out_new((size_t)w * FM_DSP_GROUP_MAX, bps);
+            memcpy(px.a, input, bytes);
+            memcpy(px.b, input, bytes);
+            if (bd == 8) {
+                uint8_t *ra[FM_DSP_GROUP_MAX], *rb[FM_DSP_GROUP_MAX];
+                for (int i = 0; i < m.g; i++) {
+                    ra[i] = px.a + (size_t)i * w;
+                    rb[i] = px.b + (size_t)i * w;
+                }
+                c->apply_rows_u8(&m, ra, pg, w, pass == 2 ? sa : NULL);
+                o->apply_rows_u8(&m, rb, pg, w, pass == 2 ? sb : NULL);
+            } else {
+                uint16_t *ra[FM_DSP_GROUP_MAX], *rb[FM_DSP_GROUP_MAX];
+                for (int i = 0; i < m.g; i++) {
+                    ra[i] = (uint16_t *)px.a + (size_t)i * w;
+                    rb[i] = (uint16_t *)px.b + (size_t)i * w;
+                }
+                c->apply_rows_u16(&m, ra, pg, unit, maxval, w, pass == 2 ? sa : NULL);
+                o->apply_rows_u16(&m, rb, pg, unit, maxval, w, pass == 2 ? sb : NULL);
             }
-            c->apply_rows_u8(&m, ra, w, sa);
-            o->apply_rows_u8(&m, rb, w, sb);
-        } else {
-            uint16_t *ra[FM_DSP_GROUP_MAX], *rb[FM_DSP_GROUP_MAX];
-            for (int i = 0; i < m.g; i++) {
-                ra[i] = (uint16_t *)px.a + (size_t)i * w;
-                rb[i] = (uint16_t *)px.b + (size_t)i * w;
-                c->apply_u16((uint16_t *)want + (size_t)i * w, g[0], g[1], rgf[i], p[0], p[1],
-                             rpf[i], alpha, norm, 1.0f, unit, maxval, w);
+            if (pass == 1)
+                memcpy(want, px.a, bytes);
+            if (pass == 2) {
+                cr_expect(memcmp(sa, ga, sizeof sa) == 0, "apply_rows (c): not mark_rows' sums");
+                cr_expect(memcmp(sa, sb, sizeof sa) == 0,
+                          "apply_rows (%s): sums differ, %d rows, width %d", lv, m.g, w);
+                cr_expect(memcmp(want, px.a, bytes) == 0,
+                          "apply_rows (c): the sums change the pixels, %d-bit", bd);
             }
-            c->apply_rows_u16(&m, ra, unit, maxval, w, sa);
-            o->apply_rows_u16(&m, rb, unit, maxval, w, sb);
+            out_check(&px, "apply_rows", lv, w, bd);
         }
-        cr_expect(memcmp(sa, ga, sizeof sa) == 0, "apply_rows (c): not mark_rows' sums");
-        cr_expect(memcmp(sa, sb, sizeof sa) == 0, "apply_rows (%s): sums differ, %d rows, width %d",
-                  lv, m.g, w);
-        cr_expect(memcmp(want, px.a, (size_t)w * m.g * bps) == 0,
-                  "apply_rows (c): not apply's pixels at gain 1, %d-bit", bd);
+        free(input);
         free(want);
-        out_check(&px, "apply_rows", lv, w, bd);
     }
     for (int i = 0; i < 2; i++) {
         free(g[i]);
@@ -652,13 +637,13 @@ typedef struct BenchData {
 static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
 {
     static const char *names[] = { "cvt_u8", "cvt_u16", "hresample(3 taps)", "vacc", "lerp",
-                                   "mark_row", "apply_u8", "apply_u16", "col_moments_rows_u8(6 rows)",
+                                   "mark_row", "apply_rows_u8(1 row)", "apply_rows_u16(1 row)", "col_moments_rows_u8(6 rows)",
                                    "col_moments_rows_u16(6 rows)", "ssim_win_u8", "ssim_cols_u16",
                                    "whiten_row", "box_rows(8 rows, r=4)", "vsum(9 taps)", "dct8x8", "idct8x8",
                                    "box_rows(8 rows, r=2)", "lerp_idx", "vsum(3 taps)",
                                    "hresample(area /3)", "mark_rows(3 rows)", "cell_gains(cell 6)",
                                    "ssim_score_u8", "flip_sums(3 rows, w words)",
-                                   "apply_rows_u8(3 rows)", "smooth_cells" };
+                                   "apply_rows_u8(3 rows, sums)", "smooth_cells" };
     if (k >= (int)(sizeof names / sizeof names[0]))
         return -1;
     *name = names[k];
@@ -676,12 +661,22 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
             case 4: d->lerp(b->f[1], b->f[2], 0.3f, 1.0f, w, b->f[0]); break;
             case 5: d->mark_row(b->f[1], b->f[2], 0.3f, b->f[3], b->f[4], 0.6f, 1.6f, 1.01f, w,
                                 b->f[0], lanes); break;
-            case 6: memcpy(b->px8b, b->px8, w);
-                    d->apply_u8(b->px8b, b->f[1], b->f[2], 0.3f, b->f[3], b->f[4], 0.6f, 1.6f,
-                                1.01f, 0.9f, w); break;
-            case 7: memcpy(b->px16b, b->px16, 2 * (size_t)w);
-                    d->apply_u16(b->px16b, b->f[1], b->f[2], 0.3f, b->f[3], b->f[4], 0.6f, 1.6f,
-                                 1.01f, 0.9f, 4.0f, 1023, w); break;
+            case 6: {
+                const float gf = 0.3f, pf = 0.6f;
+                FmMarkRows m = { b->f[1], b->f[2], b->f[3], b->f[4], &gf, &pf, 1, 1.6f, 1.01f };
+                uint8_t *row = b->px8b;
+                memcpy(b->px8b, b->px8, w);
+                d->apply_rows_u8(&m, &row, 0.9f, w, NULL);
+                break;
+            }
+            case 7: {
+                const float gf = 0.3f, pf = 0.6f;
+                FmMarkRows m = { b->f[1], b->f[2], b->f[3], b->f[4], &gf, &pf, 1, 1.6f, 1.01f };
+                uint16_t *row = b->px16b;
+                memcpy(b->px16b, b->px16, 2 * (size_t)w);
+                d->apply_rows_u16(&m, &row, 0.9f, 4.0f, 1023, w, NULL);
+                break;
+            }
             case 8: d->col_moments_rows_u8(b->px8, w, 6, w, b->u32a, b->u32b); break;
             case 9: d->col_moments_rows_u16(b->px16, 2 * (ptrdiff_t)w, 6, w, b->u32a, b->u64); break;
             case 10: d->ssim_win_u8(b->px8, 0, b->px8b, 0, w, 8, b->u32a); break;
@@ -719,7 +714,7 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                 double l3[3][FM_DSP_LANES] = { { 0 } };
                 memcpy(b->px8b, b->px8, 3 * (size_t)w);
                 uint8_t *rows[3] = { b->px8b, b->px8b + w, b->px8b + 2 * (size_t)w };
-                d->apply_rows_u8(&m, rows, w, l3);
+                d->apply_rows_u8(&m, rows, 1.0f, w, l3);
                 lanes[0] += l3[2][0];
                 break;
             }

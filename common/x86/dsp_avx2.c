@@ -321,52 +321,6 @@ static void mark_row_avx2(const float *gt, const float *gb, float gf, const floa
     }
 }
 
-static void apply_u8_avx2(uint8_t *px, const float *gt, const float *gb, float gf,
-                          const float *pt, const float *pb, float pf, float alpha, float norm,
-                          float gain, int n)
-{
-    MarkArgs m = { _mm256_set1_ps(gf), _mm256_set1_ps(pf), _mm256_set1_ps(alpha),
-                   _mm256_set1_ps(norm) };
-    __m256 vg = _mm256_set1_ps(gain);
-    int x = 0;
-    for (; x + 8 <= n; x += 8) {
-        __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu8_epi32(
-            _mm_loadl_epi64((const __m128i *)(px + x))));
-        a = _mm256_add_ps(a, _mm256_mul_ps(vg, mark8(gt, gb, pt, pb, &m, x)));
-        __m256i v = _mm256_cvtps_epi32(a);
-        __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
-        _mm_storel_epi64((__m128i *)(px + x), _mm_packus_epi16(w, w));
-    }
-    for (; x < n; x++) {
-        float d = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        int v = (int)lrintf(px[x] + gain * d);
-        px[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
-}
-
-static void apply_u16_avx2(uint16_t *px, const float *gt, const float *gb, float gf,
-                           const float *pt, const float *pb, float pf, float alpha, float norm,
-                           float gain, float unit, int maxval, int n)
-{
-    MarkArgs m = { _mm256_set1_ps(gf), _mm256_set1_ps(pf), _mm256_set1_ps(alpha),
-                   _mm256_set1_ps(norm) };
-    __m256 vg = _mm256_set1_ps(gain), vu = _mm256_set1_ps(unit);
-    __m256i zero = _mm256_setzero_si256(), vmax = _mm256_set1_epi32(maxval);
-    int x = 0;
-    for (; x + 8 <= n; x += 8) {
-        __m256 a = _mm256_cvtepi32_ps(_mm256_cvtepu16_epi32(
-            _mm_loadu_si128((const __m128i *)(px + x))));
-        a = _mm256_add_ps(a, _mm256_mul_ps(_mm256_mul_ps(vg, mark8(gt, gb, pt, pb, &m, x)), vu));
-        __m256i v = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(a), zero), vmax);
-        _mm_storeu_si128((__m128i *)(px + x),
-                         _mm_packus_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
-    }
-    for (; x < n; x++) {
-        float d = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        int v = (int)lrintf(px[x] + gain * d * unit);
-        px[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
-    }
-}
 
 
 static void smooth_cells_avx2(const float *a, const float *b, const float *c, int n, float *out)
@@ -406,26 +360,28 @@ static void smooth_cells_avx2(const float *a, const float *b, const float *c, in
  * mark_rows and apply_rows: the group's four source rows loaded once per 8
  * columns for up to four of its rows at a time (their sums stay in
  * registers); each row's values, sums and pixels as the one-row kernels give
- * them (apply's add at gain 1: px + 1 * d is px + d). mode: ROWS_SUMS the
- * sums alone, ROWS_U8 / ROWS_U16 the add as well.
+ * them. mode: ROWS_SUMS the sums alone, ROWS_U8 / ROWS_U16 the add with a
+ * gain, and the sums too when `sums` is set.
  */
 enum { ROWS_SUMS, ROWS_U8, ROWS_U16 };
 
 static inline __attribute__((always_inline)) void
-rows_block(const FmMarkRows *m, void *const *px, int mode, float fu, int maxval, int r0, int nb,
-           int n, double (*lanes)[FM_DSP_LANES])
+rows_block(const FmMarkRows *m, void *const *px, int mode, int sums, float gain, float fu,
+           int maxval, int r0, int nb, int n, double (*lanes)[FM_DSP_LANES])
 {
     __m256 gf[4], pf[4];
     __m256d acc[4][2];
     __m256 alpha = _mm256_set1_ps(m->alpha), norm = _mm256_set1_ps(m->norm);
-    __m256 unit = _mm256_set1_ps(fu);
+    __m256 unit = _mm256_set1_ps(fu), vg = _mm256_set1_ps(gain);
     __m256i zero = _mm256_setzero_si256(), vmax = _mm256_set1_epi32(maxval);
 #pragma GCC unroll 4
     for (int i = 0; i < nb; i++) {
         gf[i] = _mm256_set1_ps(m->gf[r0 + i]);
         pf[i] = _mm256_set1_ps(m->pf[r0 + i]);
-        acc[i][0] = _mm256_loadu_pd(lanes[r0 + i]);
-        acc[i][1] = _mm256_loadu_pd(lanes[r0 + i] + 4);
+        if (sums) {
+            acc[i][0] = _mm256_loadu_pd(lanes[r0 + i]);
+            acc[i][1] = _mm256_loadu_pd(lanes[r0 + i] + 4);
+        }
     }
     int x = 0;
     for (; x + 8 <= n; x += 8) {
@@ -438,15 +394,17 @@ rows_block(const FmMarkRows *m, void *const *px, int mode, float fu, int maxval,
             __m256 g = _mm256_add_ps(a, _mm256_mul_ps(gf[i], ga));
             __m256 p = _mm256_mul_ps(norm, _mm256_add_ps(c, _mm256_mul_ps(pf[i], pc)));
             __m256 v = _mm256_mul_ps(_mm256_mul_ps(alpha, g), p);
-            __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
-            __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
-            acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_mul_pd(lo, lo));
-            acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_mul_pd(hi, hi));
+            if (sums) {
+                __m256d lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+                __m256d hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+                acc[i][0] = _mm256_add_pd(acc[i][0], _mm256_mul_pd(lo, lo));
+                acc[i][1] = _mm256_add_pd(acc[i][1], _mm256_mul_pd(hi, hi));
+            }
             if (mode == ROWS_U16) {
                 uint16_t *row = (uint16_t *)px[r0 + i] + x;
                 __m256 s = _mm256_cvtepi32_ps(
                     _mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)row)));
-                s = _mm256_add_ps(s, _mm256_mul_ps(v, unit));
+                s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_mul_ps(vg, v), unit));
                 __m256i q = _mm256_min_epi32(_mm256_max_epi32(_mm256_cvtps_epi32(s), zero), vmax);
                 _mm_storeu_si128((__m128i *)row, _mm_packus_epi32(_mm256_castsi256_si128(q),
                                                                   _mm256_extracti128_si256(q, 1)));
@@ -454,7 +412,7 @@ rows_block(const FmMarkRows *m, void *const *px, int mode, float fu, int maxval,
                 uint8_t *row = (uint8_t *)px[r0 + i] + x;
                 __m256 s = _mm256_cvtepi32_ps(
                     _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)row)));
-                __m256i q = _mm256_cvtps_epi32(_mm256_add_ps(s, v));
+                __m256i q = _mm256_cvtps_epi32(_mm256_add_ps(s, _mm256_mul_ps(vg, v)));
                 __m128i w = _mm_packs_epi32(_mm256_castsi256_si128(q),
                                             _mm256_extracti128_si256(q, 1));
                 _mm_storel_epi64((__m128i *)row, _mm_packus_epi16(w, w));
@@ -462,19 +420,22 @@ rows_block(const FmMarkRows *m, void *const *px, int mode, float fu, int maxval,
         }
     }
     for (int i = 0; i < nb; i++) {
-        _mm256_storeu_pd(lanes[r0 + i], acc[i][0]);
-        _mm256_storeu_pd(lanes[r0 + i] + 4, acc[i][1]);
+        if (sums) {
+            _mm256_storeu_pd(lanes[r0 + i], acc[i][0]);
+            _mm256_storeu_pd(lanes[r0 + i] + 4, acc[i][1]);
+        }
         for (int t = x; t < n; t++) {
             float d = mark1(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
                             m->norm, t);
-            lanes[r0 + i][t % FM_DSP_LANES] += (double)d * d;
+            if (sums)
+                lanes[r0 + i][t % FM_DSP_LANES] += (double)d * d;
             if (mode == ROWS_U16) {
                 uint16_t *row = px[r0 + i];
-                int v = (int)lrintf(row[t] + d * fu);
+                int v = (int)lrintf(row[t] + gain * d * fu);
                 row[t] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
             } else if (mode == ROWS_U8) {
                 uint8_t *row = px[r0 + i];
-                int v = (int)lrintf(row[t] + d);
+                int v = (int)lrintf(row[t] + gain * d);
                 row[t] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
             }
         }
@@ -482,34 +443,40 @@ rows_block(const FmMarkRows *m, void *const *px, int mode, float fu, int maxval,
 }
 
 static inline __attribute__((always_inline)) void
-rows_any(const FmMarkRows *m, void *const *px, int mode, float unit, int maxval, int n,
-         double (*lanes)[FM_DSP_LANES])
+rows_any(const FmMarkRows *m, void *const *px, int mode, int sums, float gain, float unit,
+         int maxval, int n, double (*lanes)[FM_DSP_LANES])
 {
     for (int r0 = 0; r0 < m->g; r0 += 4) {
         switch (m->g - r0 < 4 ? m->g - r0 : 4) {
-        case 1: rows_block(m, px, mode, unit, maxval, r0, 1, n, lanes); break;
-        case 2: rows_block(m, px, mode, unit, maxval, r0, 2, n, lanes); break;
-        case 3: rows_block(m, px, mode, unit, maxval, r0, 3, n, lanes); break;
-        default: rows_block(m, px, mode, unit, maxval, r0, 4, n, lanes); break;
+        case 1: rows_block(m, px, mode, sums, gain, unit, maxval, r0, 1, n, lanes); break;
+        case 2: rows_block(m, px, mode, sums, gain, unit, maxval, r0, 2, n, lanes); break;
+        case 3: rows_block(m, px, mode, sums, gain, unit, maxval, r0, 3, n, lanes); break;
+        default: rows_block(m, px, mode, sums, gain, unit, maxval, r0, 4, n, lanes); break;
         }
     }
 }
 
 static void mark_rows_avx2(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
 {
-    rows_any(m, NULL, ROWS_SUMS, 1.0f, 0, n, lanes);
+    rows_any(m, NULL, ROWS_SUMS, 1, 1.0f, 1.0f, 0, n, lanes);
 }
 
-static void apply_rows_u8_avx2(const FmMarkRows *m, uint8_t *const *px, int n,
+static void apply_rows_u8_avx2(const FmMarkRows *m, uint8_t *const *px, float gain, int n,
                                double (*lanes)[FM_DSP_LANES])
 {
-    rows_any(m, (void *const *)px, ROWS_U8, 1.0f, 255, n, lanes);
+    if (lanes)
+        rows_any(m, (void *const *)px, ROWS_U8, 1, gain, 1.0f, 255, n, lanes);
+    else
+        rows_any(m, (void *const *)px, ROWS_U8, 0, gain, 1.0f, 255, n, NULL);
 }
 
-static void apply_rows_u16_avx2(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
-                                int n, double (*lanes)[FM_DSP_LANES])
+static void apply_rows_u16_avx2(const FmMarkRows *m, uint16_t *const *px, float gain, float unit,
+                                int maxval, int n, double (*lanes)[FM_DSP_LANES])
 {
-    rows_any(m, (void *const *)px, ROWS_U16, unit, maxval, n, lanes);
+    if (lanes)
+        rows_any(m, (void *const *)px, ROWS_U16, 1, gain, unit, maxval, n, lanes);
+    else
+        rows_any(m, (void *const *)px, ROWS_U16, 0, gain, unit, maxval, n, NULL);
 }
 
 /*
@@ -972,8 +939,6 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->lerp = lerp_avx2;
     d->lerp_idx = lerp_idx_avx2;
     d->mark_row = mark_row_avx2;
-    d->apply_u8 = apply_u8_avx2;
-    d->apply_u16 = apply_u16_avx2;
     d->mark_rows = mark_rows_avx2;
     d->apply_rows_u8 = apply_rows_u8_avx2;
     d->apply_rows_u16 = apply_rows_u16_avx2;

@@ -218,22 +218,24 @@ static void mark_rows_sse41(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_L
 }
 
 /* The sums and the add in two passes over each row (the one-row kernels). */
-static void apply_rows_u8_sse41(const FmMarkRows *m, uint8_t *const *px, int n,
+static void apply_rows_u8_sse41(const FmMarkRows *m, uint8_t *const *px, float gain, int n,
                                 double (*lanes)[FM_DSP_LANES])
 {
-    fm_mark_rows_by_row(mark_row_sse41, m, n, lanes);
+    if (lanes)
+        fm_mark_rows_by_row(mark_row_sse41, m, n, lanes);
     for (int i = 0; i < m->g; i++)
         apply_u8_sse41(px[i], m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm,
-                       1.0f, n);
+                       gain, n);
 }
 
-static void apply_rows_u16_sse41(const FmMarkRows *m, uint16_t *const *px, float unit, int maxval,
-                                 int n, double (*lanes)[FM_DSP_LANES])
+static void apply_rows_u16_sse41(const FmMarkRows *m, uint16_t *const *px, float gain, float unit,
+                                 int maxval, int n, double (*lanes)[FM_DSP_LANES])
 {
-    fm_mark_rows_by_row(mark_row_sse41, m, n, lanes);
+    if (lanes)
+        fm_mark_rows_by_row(mark_row_sse41, m, n, lanes);
     for (int i = 0; i < m->g; i++)
         apply_u16_sse41(px[i], m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm,
-                        1.0f, unit, maxval, n);
+                        gain, unit, maxval, n);
 }
 
 void fm_dsp_init_sse41(FmDsp *d)
@@ -245,8 +247,6 @@ void fm_dsp_init_sse41(FmDsp *d)
     d->vacc = vacc_sse41;
     d->lerp = lerp_sse41;
     d->mark_row = mark_row_sse41;
-    d->apply_u8 = apply_u8_sse41;
-    d->apply_u16 = apply_u16_sse41;
     d->mark_rows = mark_rows_sse41;
     d->apply_rows_u8 = apply_rows_u8_sse41;
     d->apply_rows_u16 = apply_rows_u16_sse41;
