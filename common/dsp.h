@@ -191,6 +191,35 @@ static inline void fm_mark_rows_by_row(FmMarkRowFn f, const FmMarkRows *m, int n
         f(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, n, NULL, lanes[i]);
 }
 
+/* One column of col_moments_rows_u8 / _u16 (the references loop over it;
+ * the SIMD versions use it for the columns left after their vectors). */
+static inline void fm_col_moments_one_u8(const uint8_t *p, ptrdiff_t stride, int rows, int x,
+                                         uint32_t *s, uint32_t *s2)
+{
+    uint32_t a = 0, a2 = 0;
+    for (int y = 0; y < rows; y++) {
+        uint32_t v = p[(ptrdiff_t)y * stride + x];
+        a += v;
+        a2 += v * v;
+    }
+    s[x] = a;
+    s2[x] = a2;
+}
+
+static inline void fm_col_moments_one_u16(const uint16_t *p, ptrdiff_t stride, int rows, int x,
+                                          uint32_t *s, uint64_t *s2)
+{
+    uint32_t a = 0;
+    uint64_t a2 = 0;
+    for (int y = 0; y < rows; y++) {
+        uint32_t v = ((const uint16_t *)((const uint8_t *)p + (ptrdiff_t)y * stride))[x];
+        a += v;
+        a2 += (uint64_t)v * v;
+    }
+    s[x] = a;
+    s2[x] = a2;
+}
+
 /* Combines the lanes of mark_row in the fixed order. */
 static inline double fm_dsp_lanes_sum(const double lanes[FM_DSP_LANES])
 {

@@ -137,32 +137,15 @@ static void cell_gains_c(const uint64_t *t, const uint64_t *t2, int count, int c
 static void col_moments_rows_u8_c(const uint8_t *p, ptrdiff_t stride, int rows, int n,
                                   uint32_t *s, uint32_t *s2)
 {
-    for (int x = 0; x < n; x++) {
-        uint32_t a = 0, a2 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint32_t v = p[(ptrdiff_t)y * stride + x];
-            a += v;
-            a2 += v * v;
-        }
-        s[x] = a;
-        s2[x] = a2;
-    }
+    for (int x = 0; x < n; x++)
+        fm_col_moments_one_u8(p, stride, rows, x, s, s2);
 }
 
 static void col_moments_rows_u16_c(const uint16_t *p, ptrdiff_t stride, int rows, int n,
                                    uint32_t *s, uint64_t *s2)
 {
-    for (int x = 0; x < n; x++) {
-        uint32_t a = 0;
-        uint64_t a2 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint32_t v = ((const uint16_t *)((const uint8_t *)p + (ptrdiff_t)y * stride))[x];
-            a += v;
-            a2 += (uint64_t)v * v;
-        }
-        s[x] = a;
-        s2[x] = a2;
-    }
+    for (int x = 0; x < n; x++)
+        fm_col_moments_one_u16(p, stride, rows, x, s, s2);
 }
 
 static void ssim_win_u8_c(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,

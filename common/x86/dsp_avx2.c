@@ -614,16 +614,8 @@ static void col_moments_rows_u8_avx2(const uint8_t *p, ptrdiff_t stride, int row
         _mm256_storeu_si256((__m256i *)(s2 + x), lo);
         _mm256_storeu_si256((__m256i *)(s2 + x + 8), hi);
     }
-    for (; x < n; x++) {
-        uint32_t a = 0, a2 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint32_t v = p[(ptrdiff_t)y * stride + x];
-            a += v;
-            a2 += v * v;
-        }
-        s[x] = a;
-        s2[x] = a2;
-    }
+    for (; x < n; x++)
+        fm_col_moments_one_u8(p, stride, rows, x, s, s2);
 }
 
 /* The same for deeper samples, 8 columns at a time: sums in 32 bits,
@@ -646,17 +638,8 @@ static void col_moments_rows_u16_avx2(const uint16_t *p, ptrdiff_t stride, int r
         _mm256_storeu_si256((__m256i *)(s2 + x), lo);
         _mm256_storeu_si256((__m256i *)(s2 + x + 4), hi);
     }
-    for (; x < n; x++) {
-        uint32_t a = 0;
-        uint64_t a2 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint32_t v = ((const uint16_t *)((const uint8_t *)p + (ptrdiff_t)y * stride))[x];
-            a += v;
-            a2 += (uint64_t)v * v;
-        }
-        s[x] = a;
-        s2[x] = a2;
-    }
+    for (; x < n; x++)
+        fm_col_moments_one_u16(p, stride, rows, x, s, s2);
 }
 
 /* Two 8-column windows at a time: 16 pixels widened to 16 bits (a column
