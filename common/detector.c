@@ -1124,15 +1124,16 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     /* The per-epoch signs are more significant but place the mark
      * elsewhere: an attacker who subtracted an estimate of every epoch's
      * mark, too much in some epochs and too little in others, takes the
-     * true epochs' coherent sum near zero, and what the estimates held of
-     * the neighbouring epochs' marks (a host estimated from the frames
-     * around the epoch holds them with the other sign) is pasted into each
-     * epoch: the coherent search finds those an epoch off, the message (the
-     * same in every variant) still reads, but with many raw errors, a wrong
-     * master time and the tag of other pictures (bench/attacks.sh, 0.9.7 on one marked copy:
-     * 12-32 % raw errors where the epochs' own signs read 0-6 %). Both are
-     * read and the one with fewer raw bit errors is kept (each with its own
-     * p, as when the first read does not verify). */
+     * true epochs' coherent sum near zero, while the windows' temporal host
+     * prediction carries each epoch's mark, with its sign turned, into the
+     * windows of the neighbouring epochs: where an epoch was negated, a
+     * positive copy of its mark lies an epoch or two away. The coherent
+     * search finds that, the message (the same in every variant) still
+     * reads, but with many raw errors, a wrong master time and the tag of
+     * other pictures (bench/attacks.sh, 0.9.7, one marked copy: 13-29 % raw
+     * errors where the epochs' own signs read 0 %). Both are read and the
+     * one with fewer raw bit errors is kept (each with its own p, as when
+     * the first read does not verify). */
     int both = !signs_first && signs_stronger &&
                (best != best_signs || seg[best].h.n0 != signs[best_signs].h.n0 ||
                 seg[best].h.phase != signs[best_signs].h.phase);

@@ -746,16 +746,17 @@ Test(epochs, an_estimate_subtracted_too_strongly_in_some_epochs_is_read_with_the
 
 Test(epochs, neighbouring_epochs_pasted_by_the_attack_do_not_mislead_the_read)
 {
-    /* bench/attacks.sh's per-epoch estimates hold some of the neighbouring
-     * epochs' marks with the opposite sign (the host is estimated from the
-     * frames around the epoch): subtracted too strongly, they leave the
-     * epoch's own mark negated or kept by turns and paste the neighbours'
-     * into it. The coherent search then finds the pasted neighbours (the
-     * same message) one epoch off, and that read verified with 12-32 % raw
-     * errors, a wrong master time and a tag of other pictures (exit 3 or 4),
-     * where the epochs read with their own signs carry the mark nearly
-     * whole. Here: the mark negated in every other epoch, and half of the
-     * next and of the previous epoch's mark added to every frame. */
+    /* bench/attacks.sh's per-epoch removals leave the mark negated in some
+     * epochs and kept in others, and the detector's temporal host
+     * prediction carries every epoch's mark, sign turned, into its
+     * neighbours' windows: a negated epoch leaves a positive copy of its
+     * mark an epoch or two away. The coherent search found such copies
+     * (the same message) and that read verified with 13-29 % raw errors, a
+     * wrong master time and a tag of other pictures (exit 3 or 4), where
+     * the epochs read with their own signs carry the mark whole. Here, on
+     * fresh noise (no prediction of the host), the neighbours' marks are
+     * pasted directly: the mark negated in every other epoch, and half of
+     * the next and of the previous epoch's mark added to every frame. */
     uint8_t **orig = calloc(MASTER_FRAMES, sizeof(*orig));
     double t[MASTER_FRAMES], tn[MASTER_FRAMES], tp[MASTER_FRAMES], ct[MASTER_FRAMES];
     cr_assert(orig);
