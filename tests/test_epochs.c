@@ -705,6 +705,23 @@ Test(epochs, chi_squared_tail_matches_closed_forms)
         cr_assert_float_eq(fm_gauss_z_for_tail_log10(fm_gauss_tail_log10(z)), z, 1e-9, "z %g", z);
 }
 
+/* MASTER_FRAMES unmarked frames of fresh noise (no host a prediction could
+ * follow) from master time T0: t[] their master times, ct[] clip times. */
+static uint8_t **noise_master(uint64_t seed, double *t, double *ct)
+{
+    uint8_t **orig = calloc(MASTER_FRAMES, sizeof(*orig));
+    cr_assert(orig);
+    long base = lround(T0 * FPS);
+    for (int i = 0; i < MASTER_FRAMES; i++) {
+        orig[i] = malloc((size_t)SW * SH);
+        cr_assert(orig[i]);
+        tu_synth_luma(orig[i], SW, SW, SH, 8, TU_SYNTH_NOISE, seed, (int)(base + i));
+        t[i] = T0 + i / FPS;
+        ct[i] = i / FPS;
+    }
+    return orig;
+}
+
 Test(epochs, an_estimate_subtracted_too_strongly_in_some_epochs_is_read_with_their_signs)
 {
     /* The attack that took the coherent read off a real excerpt (bench/attacks.sh, clustered
@@ -713,17 +730,8 @@ Test(epochs, an_estimate_subtracted_too_strongly_in_some_epochs_is_read_with_the
      * Fresh noise every frame: on a still picture the detector's temporal host prediction
      * carries the negated epochs' mark, with its sign turned, into the windows 2.5-3 s
      * away, where the coherent read finds the message an epoch early (and verifies). */
-    uint8_t **orig = calloc(MASTER_FRAMES, sizeof(*orig));
     double t[MASTER_FRAMES], ct[MASTER_FRAMES];
-    cr_assert(orig);
-    long base = lround(T0 * FPS);
-    for (int i = 0; i < MASTER_FRAMES; i++) {
-        orig[i] = malloc((size_t)SW * SH);
-        cr_assert(orig[i]);
-        tu_synth_luma(orig[i], SW, SW, SH, 8, TU_SYNTH_NOISE, 107, (int)(base + i));
-        t[i] = T0 + i / FPS;
-        ct[i] = i / FPS;
-    }
+    uint8_t **orig = noise_master(107, t, ct);
     uint8_t **m = mark_planes(orig, MASTER_FRAMES, SW, SH, t);
     for (int i = 0; i < MASTER_FRAMES; i++) {
         double keep = t[i] < 40 ? -1.0 : 0.1;
@@ -757,18 +765,11 @@ Test(epochs, neighbouring_epochs_pasted_by_the_attack_do_not_mislead_the_read)
      * fresh noise (no prediction of the host), the neighbours' marks are
      * pasted directly: the mark negated in every other epoch, and half of
      * the next and of the previous epoch's mark added to every frame. */
-    uint8_t **orig = calloc(MASTER_FRAMES, sizeof(*orig));
     double t[MASTER_FRAMES], tn[MASTER_FRAMES], tp[MASTER_FRAMES], ct[MASTER_FRAMES];
-    cr_assert(orig);
-    long base = lround(T0 * FPS);
+    uint8_t **orig = noise_master(109, t, ct);
     for (int i = 0; i < MASTER_FRAMES; i++) {
-        orig[i] = malloc((size_t)SW * SH);
-        cr_assert(orig[i]);
-        tu_synth_luma(orig[i], SW, SW, SH, 8, TU_SYNTH_NOISE, 109, (int)(base + i));
-        t[i] = T0 + i / FPS;
         tn[i] = t[i] + FM_EPOCH_SECONDS;
         tp[i] = t[i] - FM_EPOCH_SECONDS;
-        ct[i] = i / FPS;
     }
     uint8_t **m = mark_planes(orig, MASTER_FRAMES, SW, SH, t);
     uint8_t **next = mark_planes(orig, MASTER_FRAMES, SW, SH, tn);
