@@ -1071,8 +1071,9 @@ static void count_hypotheses(FmDetectResult *res, double factor)
  * of search_stretch, then the message (read_message) under the more
  * significant one's hypotheses, and under the other's when that does not
  * verify or, with the coherent read first, when the two place the mark
- * differently (the read with fewer raw bit errors is kept). The per-epoch-sign reading (its p over both searches'
- * hypotheses, twice H) is taken only if its signature verifies; the trace
+ * differently (the read with fewer raw bit errors is kept). The
+ * per-epoch-sign reading (its p over both searches' hypotheses, twice H)
+ * is taken only if its signature verifies; the trace
  * shows each group's own signed z under the hypotheses read.
  * geometry_hypotheses: the geometry search's size (1 for the nominal grid).
  */

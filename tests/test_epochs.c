@@ -13,10 +13,10 @@
  *   4. another key does not find the mark and reports an honest p;
  *   5. an estimate subtracted too strongly in some epochs (their mark
  *      negated) and too weakly in others, which takes the coherent pilot
- *      sum to nothing, is read with each epoch's own sign, also when what
- *      the estimates held of the neighbouring epochs makes the coherent
- *      search read the message an epoch off; the chi-squared tail that
- *      reading's p uses is exact;
+ *      sum to nothing, is read with each epoch's own sign, also when copies
+ *      of the neighbouring epochs' marks make the coherent search read the
+ *      message an epoch off; the chi-squared tail that reading's p uses is
+ *      exact;
  *   6. the time-constant layer (what averaging a copy gives away) inverted
  *      in every other cell of the mark grid does not steer the detector's
  *      cell weights into dropping those cells' intact data.
