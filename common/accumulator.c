@@ -250,8 +250,17 @@ static void grid_job(void *arg, int j, int n)
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                        int bit_depth, double t, FmError *err)
 {
+    return fm_accumulator_add_weighted(acc, luma, stride, bit_depth, t, 1.0f, err);
+}
+
+int fm_accumulator_add_weighted(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
+                                int bit_depth, double t, float weight, FmError *err)
+{
     if (!isfinite(t))
         return fm_error_set(err, FM_EINVAL, "frame time is not a number");
+    if (!(weight > 0) || !isfinite(weight))
+        return fm_error_set(err, FM_EINVAL, "frame weight %g is not a positive number",
+                            (double)weight);
     if (window_index(acc, t) >= acc->max_windows) {
         acc->frames_left_out++;
         return 0;
@@ -283,14 +292,14 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     /* the whitened fine evidence into the window's sum where it keeps one,
      * else into the rest of the clip's (fm_accumulator_fine_total) */
     fm_whiten_run_sum(&acc->white_fine, acc->dsp, acc->pool, acc->fine, NULL,
-                      win->fine ? win->fine : acc->fine_rest);
+                      win->fine ? win->fine : acc->fine_rest, weight);
     /* windows keep only their nominal evidence read as slot values cell by
      * cell (linear, so frames add up there): 20 KB a cell, 300 KB at 16:9 */
     fm_plane_fold(acc->grid, acc->gw, acc->gh, 0, 0, 0, 0, acc->cells.nx * FM_TILE,
                   acc->cells.ny * FM_TILE, acc->tile);
     fm_cells_read(acc->tile, acc->cells, acc->slots);
     for (int k = 0; k < acc->nslots; k++)
-        win->slots[k] += acc->slots[k];
+        win->slots[k] += weight * acc->slots[k];
     if (!acc->frames || t < acc->t_first)
         acc->t_first = t;
     if (!acc->frames || t > acc->t_last)
@@ -300,6 +309,7 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
     if (t > win->t_last)
         win->t_last = t;
     win->frames++;
+    win->weight += weight;
     acc->frames++;
     return 0;
 }
@@ -316,7 +326,7 @@ void fm_accumulator_fine_total(const FmAccumulator *acc, float *out)
 int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int len, int w,
                       float *out)
 {
-    long f = 0;
+    double f = 0;
     memset(out, 0, sizeof(float) * (size_t)len);
     for (int side = -1; side <= 1; side += 2)
         for (int j = FM_PREDICT_GAP; j < FM_PREDICT_GAP + FM_PREDICT_SPAN; j++) {
@@ -325,11 +335,11 @@ int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int l
                 continue;
             for (int k = 0; k < len; k++)
                 out[k] += v[x][k];
-            f += acc->win[x].frames;
+            f += acc->win[x].weight;
         }
-    if (!f)
+    if (!(f > 0))
         return 0;
-    float scale = (float)acc->win[w].frames / (float)f;
+    float scale = (float)acc->win[w].weight / (float)f;
     for (int k = 0; k < len; k++)
         out[k] *= scale;
     return 1;

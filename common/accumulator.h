@@ -45,6 +45,8 @@
 typedef struct FmWindow {
     double t_first, t_last;  /* seconds, of the first and last frame in it */
     long frames;             /* 0: no frame fell in this window */
+    double weight;           /* its frames' evidence weights, summed (1 a frame
+                                unless added with another: fm_frame_evidence_weight) */
     float *slots;            /* acc->nslots raw slot values of its nominal evidence
                                 (format 7: FM_SLOTS for each cell of the grid) */
     float *fine;             /* fw*fh fine-grid evidence, or NULL */
@@ -107,6 +109,14 @@ void fm_accumulator_fine_total(const FmAccumulator *acc, float *out);
  * frame past the accumulator's clip time is left out (returns 0). */
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                        int bit_depth, double t, FmError *err);
+/* The same with the frame's mark evidence counted `weight` times (> 0 and
+ * finite; 1 is fm_accumulator_add, bit for bit): what a decoded frame is
+ * worth against the others of its window (frame.h's fm_frame_evidence_weight).
+ * The picture's own content (the cells and the fine plane the content tag
+ * is read from) is summed unweighted. The weights do not depend on the key, so the pilot
+ * statistic stays N(0, 1) without a mark. */
+int fm_accumulator_add_weighted(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
+                                int bit_depth, double t, float weight, FmError *err);
 
 /* The whitening applied to each frame (exposed for tests; whiten.h is the
  * per-frame form). out may equal in. scratch is no longer used: the scratch
@@ -119,7 +129,8 @@ void fm_whiten(const float *in, int w, int h, float *out, float *scratch);
  * apart, while their marks are other epochs' (independent of this one). The
  * prediction of window w is the mean per frame of the windows FM_PREDICT_GAP
  * to FM_PREDICT_GAP + FM_PREDICT_SPAN - 1 away on either side that hold
- * frames, at w's own frame count: never w's epoch (an epoch spans 4
+ * frames, at w's own frame count (counted in evidence weights: FmWindow
+ * weight): never w's epoch (an epoch spans 4
  * windows, 5 with a window that straddles its start). The detector removes
  * beta[c] times it from every slot of band c, beta fitted by least squares
  * over the clip (near 1 on a still shot, near 0 when the picture moves).
@@ -128,7 +139,7 @@ void fm_whiten(const float *in, int w, int h, float *out, float *scratch);
 #define FM_PREDICT_GAP 5
 #define FM_PREDICT_SPAN 2
 /* v[0 .. nwin-1]: the windows' slot values (NULL: empty; len of them, a
- * multiple of FM_SLOTS: the cells of a window), frame counts from acc->win.
+ * multiple of FM_SLOTS: the cells of a window), frame weights from acc->win.
  * Writes the len values of window w's prediction to out; returns 0 (out
  * zero) when no neighbour holds frames, else 1. */
 int fm_window_predict(const FmAccumulator *acc, float *const *v, int nwin, int len, int w,

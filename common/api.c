@@ -15,6 +15,7 @@
 #include "detect_keys.h"
 #include "detector.h"
 #include "fm_error.h"
+#include "frame.h"
 #include "keys.h"
 #include "payload.h"
 #include "version.h"
@@ -398,8 +399,9 @@ FM_API int filmmark_detect_file(const FilmmarkKeys *keys, const char *path,
     if ((r = fm_clip_frames_read_ahead(&cf, FM_READ_AHEAD_DEPTH, &e)) < 0)
         goto fail;
     while ((r = fm_clip_frames_next(&cf, &frame, &t, &e)) > 0)
-        if ((r = fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth,
-                                    t, &e)) < 0)
+        if ((r = fm_accumulator_add_weighted(&acc, frame->data[0], frame->linesize[0],
+                                             info->bit_depth, t,
+                                             fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT), &e)) < 0)
             break;
     fm_clip_frames_end(&cf);   /* the reader is ours again */
     if (r < 0)

@@ -27,3 +27,9 @@ int fm_frame_copy_owned(AVFrame **dst, const AVFrame *src, FmError *err)
         return fm_error_set(err, FM_ENOMEM, "cannot copy a %dx%d frame", src->width, src->height);
     return 0;
 }
+
+float fm_frame_evidence_weight(const AVFrame *frame, float intra_weight)
+{
+    return frame->pict_type == AV_PICTURE_TYPE_I || frame->pict_type == AV_PICTURE_TYPE_SI
+           ? intra_weight : 1.0f;
+}

@@ -7,6 +7,7 @@
 
 #include "accumulator.h"
 #include "detector.h"
+#include "frame.h"
 #include "read_ahead.h"
 #include "video_io.h"
 
@@ -51,8 +52,9 @@ int fm_self_check_add(FmSelfCheckRun *r, const AVFrame *frame, double t, FmError
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get((enum AVPixelFormat)frame->format);
     if (!d)
         return fm_error_set(err, FM_EFORMAT, "the deliverable's pictures have no known format");
-    int ret = fm_accumulator_add(&r->acc, frame->data[0], frame->linesize[0], d->comp[0].depth,
-                                 t, err);
+    int ret = fm_accumulator_add_weighted(&r->acc, frame->data[0], frame->linesize[0],
+                                          d->comp[0].depth, t, fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT),
+                                          err);
     if (ret < 0)
         return ret;
     r->frames++;
@@ -140,8 +142,9 @@ int fm_self_check(const char *path, const FmKey *key, const uint8_t message[FM_M
         t -= t_origin;
         if (max_seconds > 0 && t >= max_seconds)
             break;
-        if ((r = fm_accumulator_add(&acc, frame->data[0], frame->linesize[0], info->bit_depth, t,
-                                    err)) < 0)
+        if ((r = fm_accumulator_add_weighted(&acc, frame->data[0], frame->linesize[0],
+                                             info->bit_depth, t, fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT),
+                                             err)) < 0)
             break;
         frames++;
     }

@@ -71,6 +71,7 @@ typedef struct Job {
     const float *in;
     float *out;     /* NULL: only the sum is wanted */
     float *sum;     /* NULL, or a plane each output row is added to */
+    float weight;   /* times this */
     int blocks;
 } Job;
 
@@ -191,17 +192,17 @@ static void out_job(void *arg, int j, int nj)
         float *out = b->out ? b->out + o : s.row;
         dsp->whiten_row(b->in + o, FM_WHITEN_CENTRE, s.sum1, s.sum2, 1.0f / (float)n, w, out);
         if (b->sum)
-            dsp->vacc(b->sum + o, out, 1.0f, w);
+            dsp->vacc(b->sum + o, out, b->weight, w);
     }
 }
 
 void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out)
 {
-    fm_whiten_run_sum(wh, dsp, pool, in, out, NULL);
+    fm_whiten_run_sum(wh, dsp, pool, in, out, NULL, 1.0f);
 }
 
 void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
-                       float *sum)
+                       float *sum, float weight)
 {
     int nt = fm_pool_threads(pool);
     int blocks = (wh->h + 7) / 8;
@@ -209,7 +210,7 @@ void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float
     if (jobs > blocks)
         jobs = blocks;
     jobs = reserve_jobs(wh, jobs);
-    Job b = { wh, dsp, in, out, sum, blocks };
+    Job b = { wh, dsp, in, out, sum, weight, blocks };
     fm_pool_run(pool, halo_job, &b, jobs);
     fm_pool_run(pool, out_job, &b, jobs);
 }

@@ -25,9 +25,9 @@ void fm_whiten_free(FmWhiten *wh);
 /* out may equal in. pool may be NULL. */
 void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out);
 /* The same, and each output row added to the same row of sum (w*h floats)
- * while it is in cache: sum += out, element by element. out may be NULL
- * (only the sum is wanted: the rows go through the job's scratch). */
+ * while it is in cache: sum += weight * out, element by element. out may be
+ * NULL (only the sum is wanted: the rows go through the job's scratch). */
 void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
-                       float *sum);
+                       float *sum, float weight);
 
 #endif

@@ -227,12 +227,16 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
     t0 = fm_reader_frame_seconds(rd, first);
     ptrdiff_t stride;
     const uint8_t *luma = fm_frame_luma(first, &stride);
-    if ((ret = fm_accumulator_add(&acc, luma, stride, info->bit_depth, 0, err)) < 0)
+    if ((ret = fm_accumulator_add_weighted(&acc, luma, stride, info->bit_depth, 0,
+                                           fm_frame_evidence_weight(first, s->opt->intra_weight),
+                                           err)) < 0)
         goto end;
     do {
         double t = fm_reader_frame_seconds(rd, frame);
         luma = fm_frame_luma(frame, &stride);
-        if ((ret = fm_accumulator_add(&acc, luma, stride, info->bit_depth, t - t0, err)) < 0)
+        if ((ret = fm_accumulator_add_weighted(&acc, luma, stride, info->bit_depth, t - t0,
+                                               fm_frame_evidence_weight(frame, s->opt->intra_weight),
+                                               err)) < 0)
             goto end;
         if (acc.frames_left_out)  /* past the clip time a scan reads (accumulator.h) */
             break;

@@ -20,6 +20,7 @@ typedef struct FmScanOptions {
     int threads;        /* 0: one per online core */
     int json;           /* JSON lines on stdout instead of text */
     int quiet;          /* no progress line */
+    float intra_weight; /* a clip's I frames against its others (frame.h) */
 } FmScanOptions;
 
 /*

@@ -211,9 +211,10 @@ static void usage(FILE *out)
 {
     fprintf(out,
         "usage: wmdetect [-k KEY.dkey] [--receipt FILE] [--registry LOC | --no-registry]\n"
-        "                [--start S] [--duration D] [--threads N] [--report FILE.html]\n"
-        "                [--json] [--quiet] CLIP|-\n"
-        "       wmdetect [-k KEY.dkey] --scan DIR|- [--threads N] [--json] [--quiet]\n"
+        "                [--start S] [--duration D] [--threads N] [--intra-weight W]\n"
+        "                [--report FILE.html] [--json] [--quiet] CLIP|-\n"
+        "       wmdetect [-k KEY.dkey] --scan DIR|- [--threads N] [--intra-weight W]\n"
+        "                [--json] [--quiet]\n"
         "\n"
         "Looks for a filmmark watermark in CLIP (anything FFmpeg reads) and verifies\n"
         "the signed payload. Needs neither the original nor the start of the video.\n"
@@ -241,6 +242,9 @@ static void usage(FILE *out)
         "      --threads N      threads reading each frame, 1..256 (default: all\n"
         "                       cores; the result is the same whatever N); with\n"
         "                       --scan, files read at a time\n"
+        "      --intra-weight W a frame the codec coded on its own (an I frame)\n"
+        "                       counts W times against a predicted one, 1..1000\n"
+        "                       (default 40; 1: every frame alike)\n"
         "      --json           print one JSON object on stdout (--scan: one JSON\n"
         "                       line per hit, per unreadable file and the summary)\n"
         "  -q, --quiet          no progress, only the exit status and --json output\n"
@@ -272,6 +276,7 @@ typedef struct Provenance {
     char *command;              /* the command line, shell-quoted where needed */
     double read_limit;          /* > 0: the default limit ended the read there (seconds
                                    from the start read), before the clip's end */
+    double intra_weight;        /* --intra-weight */
 } Provenance;
 
 static char *command_line(int argc, char **argv)
@@ -599,6 +604,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     json_object_set_new(o, "span_seconds", json_pack("[o, o]", real(r->span[0]), real(r->span[1])));
     json_object_set_new(o, "key_fingerprint", json_string(fp));
     json_object_set_new(o, "frames_read", json_integer(r->frames_read));
+    json_object_set_new(o, "intra_weight", real(pv->intra_weight));
     json_object_set_new(o, "master_position_seconds", real(r->master_position));
     json_object_set_new(o, "stretches", json_integer(r->segments));
     json_object_set_new(o, "stretches_read", json_integer(r->segments_read));
@@ -699,6 +705,7 @@ int main(int argc, char **argv)
         { "start", required_argument, 0, 's' },
         { "duration", required_argument, 0, 'd' },
         { "threads", required_argument, 0, 't' },
+        { "intra-weight", required_argument, 0, 'W' },
         { "scan", required_argument, 0, 'S' },
         { "report", required_argument, 0, 'E' },
         { "json", no_argument, 0, 'j' },
@@ -717,6 +724,7 @@ int main(int argc, char **argv)
     int use_registry = 1;
     double start = 0, duration = 0;
     int json = 0, quiet = 0, threads = 0, c;
+    float intra_weight = FM_INTRA_WEIGHT;
     const char *scan_root = NULL;
 
     opterr = 0;
@@ -756,6 +764,17 @@ int main(int argc, char **argv)
                 return EXIT_ERROR;
             }
             break;
+        case 'W': {
+            char *end;
+            double v = strtod(optarg, &end);
+            if (end == optarg || *end || !(v >= 1 && v <= 1000)) {
+                fprintf(stderr, "wmdetect: --intra-weight '%s' is not a number in 1..1000\n",
+                        optarg);
+                return EXIT_ERROR;
+            }
+            intra_weight = (float)v;
+            break;
+        }
         case 'j': json = 1; break;
         case 'q': quiet = 1; break;
         case 'h': usage(stdout); return 0;
@@ -810,7 +829,7 @@ int main(int argc, char **argv)
     FmFileHash *clip_hash = NULL;
     ContentCheck cc = { 0 };
     Identification ident = { 0 };
-    Provenance pv = { .command = command_line(argc, argv_typed) };
+    Provenance pv = { .command = command_line(argc, argv_typed), .intra_weight = intra_weight };
     time_t now = time(NULL);
     struct tm tm;
     strftime(pv.analysed, sizeof(pv.analysed), "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
@@ -855,7 +874,8 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < klist.n && i < FM_PILOT_TABLES_PREPARED_MAX; i++)
         fm_pilot_tables_prepare(keys[i]->wm_key);
     if (scan_root) {
-        FmScanOptions so = { .root = scan_root, .threads = threads, .json = json, .quiet = quiet };
+        FmScanOptions so = { .root = scan_root, .threads = threads, .json = json, .quiet = quiet,
+                             .intra_weight = intra_weight };
         ret = fm_scan_run(&so, keys, (int)klist.n);
         goto end;
     }
@@ -918,7 +938,9 @@ int main(int argc, char **argv)
     while ((r = fm_clip_frames_next(&cf, &frame, &ft, &err)) > 0) {
         ptrdiff_t stride;
         const uint8_t *luma = fm_frame_luma(frame, &stride);
-        if ((r = fm_accumulator_add(&acc, luma, stride, info->bit_depth, ft, &err)) < 0 ||
+        if ((r = fm_accumulator_add_weighted(&acc, luma, stride, info->bit_depth, ft,
+                                             fm_frame_evidence_weight(frame, intra_weight),
+                                             &err)) < 0 ||
             (clip_fp && (r = fm_fingerprint_add(clip_fp, luma, stride, info->bit_depth,
                                                 info->width, info->height, ft, &err)) < 0))
             break;

@@ -108,12 +108,22 @@ Test(whiten, run_sum_adds_the_output)
         FmPool *pool = NULL;
         fm_pool_new(&pool, threads);
         memcpy(sum, base, sizeof sum);
-        fm_whiten_run_sum(&wh, dsp, pool, in, out, sum);
+        fm_whiten_run_sum(&wh, dsp, pool, in, out, sum, 1.0f);
         cr_assert_arr_eq(out, ref, sizeof out, "%d threads: output differs", threads);
         for (int i = 0; i < W * H; i++)
             cr_assert_eq(sum[i], base[i] + ref[i], "%d threads: sum[%d] is not base + out", threads,
                          i);
         fm_pool_free(&pool);
     }
+    /* a weighted sum (an intra-coded frame's evidence, accumulator.h) */
+    FmPool *pool = NULL;
+    fm_pool_new(&pool, 2);
+    memcpy(sum, base, sizeof sum);
+    fm_whiten_run_sum(&wh, dsp, pool, in, NULL, sum, 2.5f);
+    for (int i = 0; i < W * H; i++)
+        cr_assert_float_eq(sum[i], base[i] + 2.5f * ref[i],
+                           1e-5f * (1 + fabsf(base[i]) + 2.5f * fabsf(ref[i])),
+                           "weighted sum[%d] is not base + 2.5 out", i);
+    fm_pool_free(&pool);
     fm_whiten_free(&wh);
 }
