@@ -111,10 +111,11 @@ int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride
                        int bit_depth, double t, FmError *err);
 /* The same with the frame's mark evidence counted `weight` times (> 0 and
  * finite; 1 is fm_accumulator_add, bit for bit): what a decoded frame is
- * worth against the others of its window (frame.h's fm_frame_evidence_weight).
- * The picture's own content (the cells and the fine plane the content tag
- * is read from) is summed unweighted. The weights do not depend on the key, so the pilot
- * statistic stays N(0, 1) without a mark. */
+ * worth against the others of its window (frame.h's
+ * fm_frame_evidence_weight). The picture's own content (the cells and the
+ * fine plane the content tag is read from) is summed unweighted. Weights
+ * that do not depend on the key keep the pilot statistic N(0, 1) without
+ * a mark. */
 int fm_accumulator_add_weighted(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                                 int bit_depth, double t, float weight, FmError *err);
 
@@ -130,8 +131,8 @@ void fm_whiten(const float *in, int w, int h, float *out, float *scratch);
  * prediction of window w is the mean per frame of the windows FM_PREDICT_GAP
  * to FM_PREDICT_GAP + FM_PREDICT_SPAN - 1 away on either side that hold
  * frames, at w's own frame count (counted in evidence weights: FmWindow
- * weight): never w's epoch (an epoch spans 4
- * windows, 5 with a window that straddles its start). The detector removes
+ * weight): never w's epoch (an epoch spans 4 windows, 5 with a window that
+ * straddles its start). The detector removes
  * beta[c] times it from every slot of band c, beta fitted by least squares
  * over the clip (near 1 on a still shot, near 0 when the picture moves).
  * Key-independent, so the pilot statistic stays N(0, 1) without a mark.

@@ -401,7 +401,8 @@ FM_API int filmmark_detect_file(const FilmmarkKeys *keys, const char *path,
     while ((r = fm_clip_frames_next(&cf, &frame, &t, &e)) > 0)
         if ((r = fm_accumulator_add_weighted(&acc, frame->data[0], frame->linesize[0],
                                              info->bit_depth, t,
-                                             fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT), &e)) < 0)
+                                             fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT),
+                                             &e)) < 0)
             break;
     fm_clip_frames_end(&cf);   /* the reader is ours again */
     if (r < 0)

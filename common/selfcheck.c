@@ -52,9 +52,9 @@ int fm_self_check_add(FmSelfCheckRun *r, const AVFrame *frame, double t, FmError
     const AVPixFmtDescriptor *d = av_pix_fmt_desc_get((enum AVPixelFormat)frame->format);
     if (!d)
         return fm_error_set(err, FM_EFORMAT, "the deliverable's pictures have no known format");
+    float weight = fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT);
     int ret = fm_accumulator_add_weighted(&r->acc, frame->data[0], frame->linesize[0],
-                                          d->comp[0].depth, t, fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT),
-                                          err);
+                                          d->comp[0].depth, t, weight, err);
     if (ret < 0)
         return ret;
     r->frames++;
@@ -142,9 +142,9 @@ int fm_self_check(const char *path, const FmKey *key, const uint8_t message[FM_M
         t -= t_origin;
         if (max_seconds > 0 && t >= max_seconds)
             break;
+        float weight = fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT);
         if ((r = fm_accumulator_add_weighted(&acc, frame->data[0], frame->linesize[0],
-                                             info->bit_depth, t, fm_frame_evidence_weight(frame, FM_INTRA_WEIGHT),
-                                             err)) < 0)
+                                             info->bit_depth, t, weight, err)) < 0)
             break;
         frames++;
     }
