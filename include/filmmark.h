@@ -221,7 +221,10 @@ FM_API int filmmark_detector_new(FilmmarkDetector **det, const FilmmarkKeys *key
  * finds the mark's timing from it). Evidence is kept for the first 300 s
  * of clip time from the first frame added (FM_API_VERSION 3: mark format
  * 7 keeps about 36 MB a minute at 16:9); later frames are taken and left
- * out. Returns 0 or a negative code.
+ * out. Every frame added counts alike: wmdetect and filmmark_detect_file,
+ * which see the decoder's picture types, count an I frame 40 times (0.9.9;
+ * wmdetect(1) --intra-weight), so on a re-encoded copy they can read with
+ * fewer bit errors than frames added here. Returns 0 or a negative code.
  */
 FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
                                        ptrdiff_t stride, int bit_depth, double pts_seconds,
@@ -249,7 +252,8 @@ typedef struct FilmmarkFileOptions {
 
 /*
  * Decodes path (anything FFmpeg reads, a still picture too) and detects as
- * wmdetect does, with the same frames, times and result. opt may be NULL
+ * wmdetect does, with the same frames, times, frame weights (an I frame
+ * counts 40 times) and result. opt may be NULL
  * (the whole clip, all cores). Returns 0 whether or not a mark was found,
  * or a negative code.
  */
