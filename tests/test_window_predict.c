@@ -31,6 +31,7 @@ static Clip *clip_new(void)
         c->v[w] = calloc(FM_SLOTS, sizeof(float));
         cr_assert(c->v[w]);
         c->win[w].frames = 12;
+        c->win[w].weight = 12;   /* each frame at weight 1 */
     }
     return c;
 }
@@ -72,6 +73,7 @@ Test(window_predict, scales_to_the_window_frame_count)
         for (int k = 0; k < FM_SLOTS; k++)
             c->v[w][k] = 3.0f * c->win[w].frames;  /* 3 per frame everywhere */
     c->win[10].frames = 5;
+    c->win[10].weight = 5;
     for (int k = 0; k < FM_SLOTS; k++)
         c->v[10][k] = 15;
     float *p = malloc(sizeof(float) * FM_SLOTS);
@@ -79,6 +81,18 @@ Test(window_predict, scales_to_the_window_frame_count)
     cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, FM_SLOTS, 10, p), 1);
     for (int k = 0; k < FM_SLOTS; k++)
         cr_assert_float_eq(p[k], 15.0f, 1e-4, "slot %d: %g", k, p[k]);
+    /* frames added with weights (an I frame counting 40 times: frame.h):
+     * the prediction follows the windows' weights, not their frame counts */
+    c->win[10].weight = 5 + 39;
+    for (int w = 0; w < NWIN; w++)
+        if (w != 10 && w % 3 == 0) {
+            c->win[w].weight = 12 + 39;
+            for (int k = 0; k < FM_SLOTS; k++)
+                c->v[w][k] = 3.0f * (float)c->win[w].weight;
+        }
+    cr_assert_eq(fm_window_predict(&c->acc, c->v, NWIN, FM_SLOTS, 10, p), 1);
+    for (int k = 0; k < FM_SLOTS; k++)
+        cr_assert_float_eq(p[k], 3.0f * 44, 1e-3, "weighted, slot %d: %g", k, p[k]);
     free(p);
     clip_free(c);
 }
@@ -91,6 +105,7 @@ Test(window_predict, without_neighbours_predicts_nothing)
             free(c->v[w]);
             c->v[w] = NULL;
             c->win[w].frames = 0;
+            c->win[w].weight = 0;
         }
     float *p = malloc(sizeof(float) * FM_SLOTS);
     cr_assert(p);
