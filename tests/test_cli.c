@@ -1472,6 +1472,12 @@ Test(cli, detect_errors)
     r = run("wmdetect", "-k", key, "--bogus", clip, NULL);
     expect_error(&r, "wmdetect", "--bogus", "unknown option");
     tu_run_result_free(&r);
+    const char *bad_weights[] = { "0.5", "0", "1001", "nan", "4x", "" };
+    for (size_t i = 0; i < sizeof bad_weights / sizeof bad_weights[0]; i++) {
+        r = run("wmdetect", "-k", key, "--intra-weight", bad_weights[i], clip, NULL);
+        expect_error(&r, "wmdetect", "--intra-weight", "--intra-weight out of 1..1000");
+        tu_run_result_free(&r);
+    }
 
     free(key);
     free(clip);
