@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Compares two robustness.json files (bench/robustness.sh) row by row.
 
-    bench/compare_robustness.py [--slots-per-bit B,A] BEFORE.json AFTER.json [CLIP...]
+    bench/compare_robustness.py [--slots-per-bit B,A] BEFORE.json AFTER.json... [CLIP...]
 
 Prints a Markdown table per clip of the attacks both runs have: recovered
 (yes/no), raw bit error rate before error correction, and the shortest
-excerpt that recovers, before -> after, with each run's commit. Rows only
+excerpt that recovers, before -> after, with each run's commit (several
+AFTER files: their clips together, a later file's clip replacing an
+earlier one's). Rows only
 one run has are listed below the table. Each clip ends with a count (and
 the last line totals them): rows recovered by both, gained, lost; raw bit
 errors lower, the same (within 0.1 point) or higher; among the rows both
@@ -108,8 +110,12 @@ def main():
     if len(args) < 2:
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    before, after = load(args[0]), load(args[1])
-    clips = args[2:] or [c for c in after if c in before]
+    before, after = load(args[0]), {}
+    rest = args[1:]
+    while rest and rest[0].endswith(".json"):
+        after.update(load(rest[0]))
+        rest = rest[1:]
+    clips = rest or [c for c in after if c in before]
     total = dict.fromkeys(KEYS, 0)
     for clip in clips:
         if clip not in before or clip not in after:
