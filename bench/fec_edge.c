@@ -19,7 +19,7 @@
  *            [--jobs N]         (codes decoded in parallel, default 2)
  *
  * Codes: conv1 conv64 (common/fec.h, K=9 rate 1/3, list Viterbi),
- * polar2048-L and polar4096-L for L in 1..256 (common/polar.h, k = 624),
+ * polar2048-L and polar4096-L for L in 1..1024 (common/polar.h, k = 624),
  * and polar4096s-L: the polar code designed for the slot multiplicities.
  * Writes Markdown to stdout, progress to stderr.
  */
@@ -207,7 +207,7 @@ static int make_code(Code *c, const char *spec, double design_db)
         c->polar = 1;
         c->ncoded = n;
     }
-    if (list < 1 || list > FM_FEC_MAX_LIST || list > FM_POLAR_MAX_LIST)
+    if (list < 1 || list > (n ? FM_POLAR_MAX_LIST : FM_FEC_MAX_LIST))
         return FM_EINVAL;
     c->list = list;
     c->cands = malloc((size_t)list * MSG_BITS);

@@ -786,7 +786,7 @@ static int try_format(const float *soft, int code, int mark_format, const FmKey 
  * folded likewise). Unread ones leave *mr's signature_valid 0 and *format 7.
  */
 static int read_any_format(const float *soft, const float *rank_soft, const FmKey *key,
-                           int plain, FmMsgRead *mr, int *format)
+                           int plain, int deep, FmMsgRead *mr, int *format)
 {
     static const int older_masks[] = { FM_MARK_FORMAT_TAG_V6, FM_MARK_FORMAT_TAG_V5,
                                        FM_MARK_FORMAT_TAG_V4 };
@@ -806,6 +806,19 @@ static int read_any_format(const float *soft, const float *rank_soft, const FmKe
     if (plain && ret >= 0 && !mr->signature_valid) {
         fm_msgcode_fold(rank_soft, FM_CODED_BITS_V2, other);
         ret = try_format(other, FM_MSGCODE_FORMAT_V2, FM_MSGCODE_FORMAT_V2, key, mr, format);
+    }
+    /* the deep list (msgcode.h), format 7's code only: a second read for
+     * a clip whose pilots already show the mark, where the first list held
+     * no message that verifies */
+    if (deep && ret >= 0 && !mr->signature_valid) {
+        FmMsgRead v;
+        ret = fm_msgcode_read_list(soft, FM_MSGCODE_FORMAT, FM_MSGCODE_LIST_DEEP, key, &v);
+        if (ret >= 0 && v.signature_valid) {
+            *mr = v;
+            *format = FM_MARK_FORMAT_TAGGED;
+        }
+        mr->list = FM_MSGCODE_LIST_DEEP;  /* the longest list tried */
+        sodium_memzero(&v, sizeof(v));
     }
     sodium_memzero(other, sizeof(other));
     if (ret < 0)
@@ -963,7 +976,9 @@ static int read_message(Detector *d, Segment *seg, int nseg, int best, const uin
      * signature that verifies (the signature is the check; a clip without
      * the mark still needs an Ed25519 forgery, now among the list's tries) */
     FmMsgRead mr;
-    if ((ret = read_any_format(soft, rank_soft, d->key, d->cv.plain, &mr, &res->mark_format)) < 0)
+    int deep = res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
+    if ((ret = read_any_format(soft, rank_soft, d->key, d->cv.plain, deep, &mr,
+                               &res->mark_format)) < 0)
         return fm_error_set(err, ret, "out of memory in the decoder");
     /* the binding under the features of the format read: the best anchor
      * (each tried counted in its bar: content_tag.h) */
@@ -994,6 +1009,7 @@ static int read_message(Detector *d, Segment *seg, int nseg, int best, const uin
                                 FM_BIND_EXPECTED_Z;
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
+    res->list_length = mr.list;
     res->raw_ber = mr.raw_ber;
     memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
     sodium_memzero(&mr, sizeof(mr));

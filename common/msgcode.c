@@ -56,15 +56,23 @@ void fm_msgcode_fold(const float *rank_soft, int ncoded, float *soft)
 
 int fm_msgcode_read(const float *soft, int format, const FmKey *key, FmMsgRead *out)
 {
+    int list = format == FM_MSGCODE_FORMAT_V2 ? FM_MSGCODE_LIST_V2 : FM_MSGCODE_LIST;
+    return fm_msgcode_read_list(soft, format, list, key, out);
+}
+
+int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *key,
+                         FmMsgRead *out)
+{
     int v2 = format == FM_MSGCODE_FORMAT_V2;
-    int list = v2 ? FM_MSGCODE_LIST_V2 : FM_MSGCODE_LIST;
     int ncoded = v2 ? FM_CODED_BITS_V2 : FM_CODED_BITS;
     uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
     int listed = 0, ret;
 
     memset(out, 0, sizeof(*out));
-    if (format != FM_MSGCODE_FORMAT && !v2)
+    if ((format != FM_MSGCODE_FORMAT && !v2) || list < 1 ||
+        list > (v2 ? FM_FEC_MAX_LIST : FM_MSGCODE_MAX_LIST))
         return FM_EINVAL;
+    out->list = list;
     uint8_t *cand = malloc((size_t)list * FM_MESSAGE_BITS);
     if (!cand)
         return FM_ENOMEM;

@@ -27,7 +27,7 @@
 #define FM_CODED_BITS FM_POLAR_CODE_N                       /* format 3 */
 #define FM_CODED_BITS_V2 ((int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS)) /* format 2: 1896 */
 /* Longest list fm_msgcode_decode_list takes. */
-#define FM_MSGCODE_MAX_LIST 256
+#define FM_MSGCODE_MAX_LIST 1024
 
 /*
  * Codes the FM_MESSAGE_BITS message bits (0/1) into FM_CODED_BITS coded bits.
@@ -45,14 +45,19 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
 /* Mark formats the decoder reads. */
 #define FM_MSGCODE_FORMAT 3      /* polar: what wmembed writes */
 #define FM_MSGCODE_FORMAT_V2 2   /* convolutional: filmmark 0.2.0 */
-/* Lists the decoders keep: the polar list of 32 is within 0.1 dB of 256
- * (bench/results/fec_edge.md); 64 was format 2's. */
+/* Lists the decoders keep: the polar list of 32 is 0.2 dB short of 256
+ * and 0.3 dB of 1024 (bench/results/fec_edge.md) at a tenth of 256's
+ * time, so it is the first read; the deep list is a second read for a
+ * clip whose mark is already detected but whose first list holds no
+ * message that verifies (detector.c). 64 was format 2's. */
 #define FM_MSGCODE_LIST 32
+#define FM_MSGCODE_LIST_DEEP 1024
 #define FM_MSGCODE_LIST_V2 64
 
 typedef struct FmMsgRead {
     int signature_valid;     /* a listed message's signature verified */
     int rank;                /* its place in the list (0 = most likely) */
+    int list;                /* the list's length (the decoder's, not how many it held) */
     double raw_ber;          /* coded bits read wrong against that message's
                                 codeword (the most likely one when none verified) */
     uint8_t message[FM_MESSAGE_BYTES]; /* the verified message, else the most likely */
@@ -66,6 +71,14 @@ typedef struct FmMsgRead {
  * says whether one did), FM_EINVAL or FM_ENOMEM.
  */
 int fm_msgcode_read(const float *soft, int format, const FmKey *key, FmMsgRead *out);
+
+/*
+ * fm_msgcode_read with a list of `list` messages (1..FM_MSGCODE_MAX_LIST;
+ * format 2's decoder takes up to FM_FEC_MAX_LIST): every listed message's
+ * signature is tried in turn. A list of 1024 costs about 0.3 s of CPU.
+ */
+int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *key,
+                         FmMsgRead *out);
 
 /*
  * Soft values of a code with `ncoded` coded bits from the evidence of the

@@ -42,7 +42,7 @@
 /* Code length limits (n a power of two) and the longest list. */
 #define FM_POLAR_MIN_N 2
 #define FM_POLAR_MAX_N 32768
-#define FM_POLAR_MAX_LIST 256
+#define FM_POLAR_MAX_LIST 1024
 
 typedef struct FmPolar FmPolar;
 

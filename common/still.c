@@ -238,7 +238,7 @@ static void bind_still(const FmStillKey *sk, const FmStillPicture *pic, uint32_t
     free(plane);
 }
 
-int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *res,
+int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetectResult *res,
                          FmError *err)
 {
     FmMsgRead mr;
@@ -267,8 +267,23 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *re
         }
         sodium_memzero(&v, sizeof(v));
     }
+    if (deep && !mr.signature_valid) {
+        FmMsgRead v;
+        ret = fm_msgcode_read_list(soft, FM_MSGCODE_FORMAT, FM_MSGCODE_LIST_DEEP, key, &v);
+        if (ret < 0) {
+            sodium_memzero(&mr, sizeof(mr));
+            return fm_error_set(err, ret, "out of memory in the decoder");
+        }
+        if (v.signature_valid) {
+            mr = v;
+            res->mark_format = FM_MARK_FORMAT_TAGGED;
+        }
+        mr.list = FM_MSGCODE_LIST_DEEP;  /* the longest list tried */
+        sodium_memzero(&v, sizeof(v));
+    }
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
+    res->list_length = mr.list;
     res->raw_ber = mr.raw_ber;
     memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
     sodium_memzero(&mr, sizeof(mr));
@@ -484,7 +499,10 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
         float rank_soft[FM_DATA_SLOTS], tags[FM_TAG_BITS], tag_mu[FM_TAG_BITS],
               tag_var[FM_TAG_BITS];
         soft_bits(sk, u, b->epoch, map, sb, rank_soft, tags, tag_mu, tag_var);
-        if ((ret = fm_still_decode_soft(sb, sk->key, res, err)) < 0)
+        if ((ret = fm_still_decode_soft(sb, sk->key,
+                                        res->false_alarm_log10 <=
+                                            log10(FM_FALSE_ALARM_THRESHOLD),
+                                        res, err)) < 0)
             goto end;
         if (!res->signature_valid) {
             /* a format 3 mark (filmmark 0.3.0): coded bits over all data
@@ -492,7 +510,7 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
             FmDetectResult r3 = *res;
             float soft3[FM_CODED_BITS];
             fm_msgcode_fold(rank_soft, FM_CODED_BITS, soft3);
-            ret = fm_still_decode_soft(soft3, sk->key, &r3, err);
+            ret = fm_still_decode_soft(soft3, sk->key, 0, &r3, err);
             sodium_memzero(soft3, sizeof(soft3));
             if (ret < 0)
                 goto end;

@@ -101,12 +101,15 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
                     FmDetectResult *res, float *soft, int *decoded, FmError *err);
 
 /*
- * Decodes summed soft coded bits (list Viterbi) and verifies the signature
- * with key: fills res->message, payload, payload_valid, signature_valid,
- * list_rank, raw_ber (of the sum) and mark_format (5, or 4 for a mark of
- * filmmark 0.4.0, read under its own mask). Returns 0 or FM_ENOMEM.
+ * Decodes summed soft coded bits (polar list decoding) and verifies the
+ * signature with key: fills res->message, payload, payload_valid,
+ * signature_valid, list_rank, list_length, raw_ber (of the sum) and
+ * mark_format (7, or 6 to 4 for older marks, read under their own masks).
+ * deep: when nothing verifies, read format 7's code again with the deep
+ * list (msgcode.h; about 0.3 s), for a picture whose pilots show the mark.
+ * Returns 0 or FM_ENOMEM.
  */
-int fm_still_decode_soft(const float *soft, const FmKey *key, FmDetectResult *res,
+int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetectResult *res,
                          FmError *err);
 
 /*

@@ -476,7 +476,7 @@ static int summarise(Scan *s, double seconds, json_t *js, int *any_sig, int *any
         FmDetectResult joint = { 0 };
         if (pooled >= 2) {
             FmError err = { { 0 } };
-            if (fm_still_decode_soft(sum, s->keys[i], &joint, &err) < 0) {
+            if (fm_still_decode_soft(sum, s->keys[i], 0, &joint, &err) < 0) {
                 free(titles);
                 free(sum);
                 return FM_ENOMEM;

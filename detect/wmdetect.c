@@ -613,6 +613,7 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
                         json_string(r->epoch_signs ? "epoch_signs" : "coherent"));
     json_object_set_new(o, "epochs_inverted", json_integer(r->epochs_inverted));
     json_object_set_new(o, "decoder_list_rank", json_integer(r->list_rank));
+    json_object_set_new(o, "decoder_list", json_integer(r->list_length));
     json_object_set_new(o, "geometry", json_pack("{s:o, s:o, s:o, s:o, s:b, s:b, s:o, s:b}",
         "scale_x", real(r->geometry.scale_x), "scale_y", real(r->geometry.scale_y),
         "offset_x", real(r->geometry.offset_x), "offset_y", real(r->geometry.offset_y),

@@ -598,7 +598,7 @@ Test(content_tag, format_4_5_and_6_codewords_are_read_as_themselves)
         FmDetectResult res;
         FmError err = { { 0 } };
         memset(&res, 0, sizeof(res));
-        cr_assert_eq(fm_still_decode_soft(soft, key, &res, &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_still_decode_soft(soft, key, 0, &res, &err), 0, "%s", err.msg);
         cr_assert(res.signature_valid, "format %d", format);
         cr_assert_eq(res.mark_format, format);
         cr_assert_eq(memcmp(res.message, message, FM_MESSAGE_BYTES), 0);
