@@ -29,6 +29,10 @@ _Static_assert((int)FILMMARK_EINVAL == (int)FM_EINVAL && (int)FILMMARK_EIO == (i
                (int)FILMMARK_EPERM == (int)FM_EPERM && (int)FILMMARK_ECRYPTO == (int)FM_ECRYPTO &&
                (int)FILMMARK_ENOTFOUND == (int)FM_ENOTFOUND,
                "error codes");
+/* Both whole numbers: clang takes floating constants in a static assertion
+ * only as the operands of casts (tests/test_frame_weight.c compares them
+ * exactly). */
+_Static_assert((int)FILMMARK_INTRA_WEIGHT == (int)FM_INTRA_WEIGHT, "intra frame weight");
 
 struct FilmmarkKeys {
     FmKeyList list;
@@ -322,9 +326,10 @@ FM_API int filmmark_detector_new(FilmmarkDetector **det, const FilmmarkKeys *key
     return 0;
 }
 
-FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
-                                       ptrdiff_t stride, int bit_depth, double pts_seconds,
-                                       FilmmarkError *err)
+/* One frame's luma into the accumulator, its evidence counted weight times
+ * (1: fm_accumulator_add, bit for bit). */
+static int add_frame(FilmmarkDetector *det, const void *luma, ptrdiff_t stride, int bit_depth,
+                     double pts_seconds, float weight, FilmmarkError *err)
 {
     FmError e = { { 0 } };
     if (!det || !luma)
@@ -337,11 +342,29 @@ FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
              det->width, row);
     if (!isfinite(pts_seconds) || pts_seconds < 0)
         FAIL(err, FM_EINVAL, "frame time %g is not a time in seconds >= 0", pts_seconds);
-    int r = fm_accumulator_add(&det->acc, luma, stride, bit_depth, pts_seconds, &e);
+    if (!(weight > 0) || !isfinite(weight))
+        FAIL(err, FM_EINVAL, "frame weight %g is not a finite number > 0", (double)weight);
+    int r = fm_accumulator_add_weighted(&det->acc, luma, stride, bit_depth, pts_seconds, weight,
+                                        &e);
     if (r < 0)
         return give(err, r, &e);
     ok(err);
     return 0;
+}
+
+FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
+                                       ptrdiff_t stride, int bit_depth, double pts_seconds,
+                                       FilmmarkError *err)
+{
+    return add_frame(det, luma, stride, bit_depth, pts_seconds, 1.0f, err);
+}
+
+FM_API int filmmark_detector_add_frame_weighted(FilmmarkDetector *det, const void *luma,
+                                                ptrdiff_t stride, int bit_depth,
+                                                double pts_seconds, float weight,
+                                                FilmmarkError *err)
+{
+    return add_frame(det, luma, stride, bit_depth, pts_seconds, weight, err);
 }
 
 FM_API int filmmark_detector_result(FilmmarkDetector *det, FilmmarkResult *res,

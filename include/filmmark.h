@@ -48,8 +48,10 @@ extern "C" {
 
 /* The version of this header's API: the layout of its structures and the
  * meaning of its functions. Raised whenever either changes; compare it with
- * filmmark_api_version() (the library's) before using anything else. */
-#define FM_API_VERSION 3
+ * filmmark_api_version() (the library's) before using anything else.
+ * FM_API_VERSION 4: filmmark_detector_add_frame_weighted and
+ * FILMMARK_INTRA_WEIGHT. */
+#define FM_API_VERSION 4
 
 /* Marks the functions the library exports. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -221,14 +223,37 @@ FM_API int filmmark_detector_new(FilmmarkDetector **det, const FilmmarkKeys *key
  * finds the mark's timing from it). Evidence is kept for the first 300 s
  * of clip time from the first frame added (FM_API_VERSION 3: mark format
  * 7 keeps about 36 MB a minute at 16:9); later frames are taken and left
- * out. Every frame added counts alike: wmdetect and filmmark_detect_file,
- * which see the decoder's picture types, count an I frame 40 times (0.9.9;
- * wmdetect(1) --intra-weight), so on a re-encoded copy they can read with
- * fewer bit errors than frames added here. Returns 0 or a negative code.
+ * out. Every frame added here counts once: a caller that knows the picture
+ * type gives it with filmmark_detector_add_frame_weighted below. Returns 0
+ * or a negative code.
  */
 FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
                                        ptrdiff_t stride, int bit_depth, double pts_seconds,
                                        FilmmarkError *err);
+
+/* The weight wmdetect and filmmark_detect_file give a frame the decoder
+ * reports as intra-coded (an I frame; any other frame weighs 1): filmmark
+ * 0.9.9, wmdetect(1) --intra-weight. FM_API_VERSION 4. */
+#define FILMMARK_INTRA_WEIGHT 40.0f
+
+/*
+ * filmmark_detector_add_frame with the frame's mark evidence counted weight
+ * times against the other frames of its half second of clip time (> 0 and
+ * finite; 1 is filmmark_detector_add_frame, bit for bit). A caller that
+ * knows the picture type (FFmpeg: AVFrame.pict_type == AV_PICTURE_TYPE_I,
+ * or key_frame where the decoder sets no type) gives FILMMARK_INTRA_WEIGHT
+ * for an I frame and 1 for the others, as wmdetect and filmmark_detect_file
+ * do: on a re-encoded copy the I frames hold the mark best, and weighting
+ * them reads it with fewer bit errors. The picture's content, which the
+ * content tag is checked against, is summed unweighted. Weights chosen
+ * without the key (a picture type is) leave the false-alarm probability
+ * honest. Returns 0 or a negative code (FILMMARK_EINVAL: a weight that is
+ * not a finite number > 0). FM_API_VERSION 4.
+ */
+FM_API int filmmark_detector_add_frame_weighted(FilmmarkDetector *det, const void *luma,
+                                                ptrdiff_t stride, int bit_depth,
+                                                double pts_seconds, float weight,
+                                                FilmmarkError *err);
 
 /*
  * Detects on the frames added so far, with every key, and fills res (one
@@ -253,7 +278,7 @@ typedef struct FilmmarkFileOptions {
 /*
  * Decodes path (anything FFmpeg reads, a still picture too) and detects as
  * wmdetect does, with the same frames, times, frame weights (an I frame
- * counts 40 times) and result. opt may be NULL
+ * counts FILMMARK_INTRA_WEIGHT times) and result. opt may be NULL
  * (the whole clip, all cores). Returns 0 whether or not a mark was found,
  * or a negative code.
  */

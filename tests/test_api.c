@@ -3,7 +3,8 @@
  * only include/filmmark.h and links only libfilmmark.so. The clips are made
  * here with ffmpeg and the tools (wmkeygen, wmembed); the mark is then found
  * through filmmark_detect_file and through frames fed one by one (8 and 10
- * bit), and the result compared with wmdetect's own --json.
+ * bit, with and without frame weights), and the result compared with
+ * wmdetect's own --json.
  */
 #include <criterion/criterion.h>
 #include <math.h>
@@ -255,6 +256,202 @@ Test(api, frames_fed_10_bit_verify_whatever_the_threads)
               r1.false_alarm_probability, r2.false_alarm_probability);
 }
 
+/* Every field of two results, bit for bit. */
+static void assert_same_result(const FilmmarkResult *a, const FilmmarkResult *b,
+                               const char *what)
+{
+#define SAME(f) cr_assert(!memcmp(&a->f, &b->f, sizeof a->f), "%s: " #f " differs", what)
+    SAME(found);
+    SAME(verified);
+    SAME(payload_valid);
+    SAME(title_id);
+    SAME(recipient_id);
+    SAME(issued_minutes);
+    SAME(issued);
+    SAME(ai_use);
+    SAME(ai_use_name);
+    SAME(message);
+    SAME(mark_format);
+    SAME(content_bound);
+    SAME(content_mismatch);
+    SAME(binding_z);
+    SAME(binding_epochs);
+    SAME(false_alarm_probability);
+    SAME(false_alarm_log10);
+    SAME(pilot_z);
+    SAME(hypotheses);
+    SAME(hypotheses_log10);
+    SAME(keys_tried);
+    SAME(key_index);
+    SAME(key_fingerprint);
+    SAME(raw_ber);
+    SAME(list_rank);
+    SAME(geometry.scale_x);
+    SAME(geometry.scale_y);
+    SAME(geometry.offset_x);
+    SAME(geometry.offset_y);
+    SAME(geometry.flip_h);
+    SAME(geometry.flip_v);
+    SAME(geometry.rotation_deg);
+    SAME(geometry.perspective);
+    SAME(span);
+    SAME(master_position);
+    SAME(stretches);
+    SAME(stretches_read);
+    SAME(frames_read);
+#undef SAME
+}
+
+/* Weight 1 is filmmark_detector_add_frame: the same frames (the first two
+ * seconds) give the same result, bit for bit. */
+Test(api, weight_one_is_add_frame_bit_for_bit)
+{
+    FilmmarkKeys *k = keys_from(media("a.dkey"));
+    FilmmarkDetector *plain = NULL, *weighted = NULL;
+    FilmmarkResult rp, rw;
+    FilmmarkError err;
+    size_t frame = (size_t)W * H;
+    uint8_t *plane = malloc(frame);
+    FILE *f = fopen(media("luma8.raw"), "rb");
+    cr_assert(plane && f);
+    cr_assert_eq(filmmark_detector_new(&plain, k, W, H, 0, &err), 0, "%s", err.message);
+    cr_assert_eq(filmmark_detector_new(&weighted, k, W, H, 0, &err), 0, "%s", err.message);
+    long n = 0;
+    for (; n < 2 * FPS && fread(plane, 1, frame, f) == frame; n++) {
+        cr_assert_eq(filmmark_detector_add_frame(plain, plane, W, 8, (double)n / FPS, &err), 0,
+                     "%s", err.message);
+        cr_assert_eq(filmmark_detector_add_frame_weighted(weighted, plane, W, 8, (double)n / FPS,
+                                                          1.0f, &err), 0, "%s", err.message);
+    }
+    cr_assert_eq(n, 2 * FPS);
+    cr_assert_eq(filmmark_detector_result(plain, &rp, &err), 0, "%s", err.message);
+    cr_assert_eq(filmmark_detector_result(weighted, &rw, &err), 0, "%s", err.message);
+    assert_marked(&rw, "frames of weight 1");
+    assert_same_result(&rw, &rp, "weight 1 against add_frame");
+    fclose(f);
+    free(plane);
+    filmmark_detector_free(&plain);
+    filmmark_detector_free(&weighted);
+    filmmark_keys_free(&k);
+}
+
+/* A weight that is not a finite number > 0 is refused, with one line, and
+ * the frame is not taken; the detector goes on reading the frames after. */
+Test(api, bad_weights_are_refused)
+{
+    static const float bad[] = { 0.0f, -0.0f, -1.0f, NAN, INFINITY, -INFINITY };
+    const int nbad = (int)(sizeof bad / sizeof bad[0]);
+    FilmmarkKeys *k = keys_from(media("a.dkey"));
+    FilmmarkDetector *det = NULL;
+    FilmmarkResult res;
+    FilmmarkError err;
+    size_t frame = (size_t)W * H;
+    uint8_t *plane = malloc(frame);
+    FILE *f = fopen(media("luma8.raw"), "rb");
+    cr_assert(plane && f);
+    cr_assert_eq(filmmark_detector_add_frame_weighted(NULL, plane, W, 8, 0, 1.0f, &err),
+                 FILMMARK_EINVAL);
+    cr_assert_eq(filmmark_detector_new(&det, k, W, H, 0, &err), 0, "%s", err.message);
+    cr_assert_eq(filmmark_detector_add_frame_weighted(det, NULL, W, 8, 0, 1.0f, &err),
+                 FILMMARK_EINVAL);
+    long n = 0;
+    for (; fread(plane, 1, frame, f) == frame; n++) {
+        float w = bad[n % nbad];
+        double t = (double)n / FPS;
+        int r = filmmark_detector_add_frame_weighted(det, plane, W, 8, t, w, &err);
+        cr_assert_eq(r, FILMMARK_EINVAL, "weight %g taken", (double)w);
+        cr_assert_eq(err.code, r);
+        cr_assert(strstr(err.message, "weight") && !strchr(err.message, '\n'), "%s",
+                  err.message);
+        cr_assert_eq(filmmark_detector_add_frame_weighted(det, plane, W, 8, t, w, NULL), r,
+                     "no FilmmarkError");
+        cr_assert_eq(filmmark_detector_add_frame_weighted(det, plane, W, 8, t,
+                                                          n % 24 ? 1.0f : FILMMARK_INTRA_WEIGHT,
+                                                          &err), 0, "%s", err.message);
+        cr_assert_eq(err.code, 0);
+        cr_assert_str_empty(err.message);
+    }
+    cr_assert_eq(filmmark_detector_result(det, &res, &err), 0, "%s", err.message);
+    cr_assert_eq(res.frames_read, n, "refused frames were counted");
+    assert_marked(&res, "frames after refused weights");
+    fclose(f);
+    free(plane);
+    filmmark_detector_free(&det);
+    filmmark_keys_free(&k);
+}
+
+/* A re-encoded copy (x264, an I frame a second): its frames decoded by the
+ * caller (ffmpeg here) and weighted by their picture types as docs/API.md
+ * says read otherwise than unweighted frames, verify, and give what
+ * filmmark_detect_file gives on the file, bit for bit (the same times: the
+ * stream's pts over its time base). */
+Test(api, intra_frames_weighted_as_detect_file_weighs_them)
+{
+    cr_assert_eq(sh("cd '%s' && " FFMPEG " -i marked.mkv -c:v libx264 -preset fast -crf 28 "
+                    "-g %d -keyint_min %d -sc_threshold 0 -pix_fmt yuv420p copy.mp4 && "
+                    FFMPEG " -i copy.mp4 -fps_mode passthrough -f rawvideo -pix_fmt yuv420p "
+                    "copy.yuv && ffprobe -v error -select_streams v:0 -show_entries "
+                    "stream=time_base -of csv=p=0 copy.mp4 > copy.tb && ffprobe -v error "
+                    "-select_streams v:0 -show_entries frame=pts,pict_type -of csv=p=0 "
+                    "copy.mp4 > copy.types", dir, FPS, FPS), 0);
+    int tb_num = 0, tb_den = 0;
+    FILE *tb = fopen(media("copy.tb"), "r");
+    cr_assert(tb && fscanf(tb, "%d/%d", &tb_num, &tb_den) == 2 && tb_num > 0 && tb_den > 0);
+    fclose(tb);
+    FilmmarkKeys *k = keys_from(media("a.dkey"));
+    FilmmarkDetector *plain = NULL, *weighted = NULL;
+    FilmmarkResult rp, rw, rf;
+    FilmmarkError err;
+    size_t frame = (size_t)W * H * 3 / 2;   /* yuv420p: the Y plane first */
+    uint8_t *buf = malloc(frame);
+    FILE *yuv = fopen(media("copy.yuv"), "rb"), *types = fopen(media("copy.types"), "r");
+    cr_assert(buf && yuv && types);
+    cr_assert_eq(filmmark_detector_new(&plain, k, W, H, 0, &err), 0, "%s", err.message);
+    cr_assert_eq(filmmark_detector_new(&weighted, k, W, H, 0, &err), 0, "%s", err.message);
+    char line[256];
+    long n = 0, intra = 0;
+    double t0 = 0;
+    while (fgets(line, sizeof line, types)) {
+        long long pts;
+        char type;
+        if (sscanf(line, "%lld,%c", &pts, &type) != 2)
+            continue;   /* a blank line */
+        cr_assert_eq(fread(buf, 1, frame, yuv), frame, "fewer pictures than frames");
+        /* fm_reader_frame_seconds: pts times av_q2d(time base) */
+        double s = (double)pts * (tb_num / (double)tb_den);
+        if (n == 0)
+            t0 = s;
+        float w = type == 'I' ? FILMMARK_INTRA_WEIGHT : 1.0f;
+        intra += type == 'I';
+        cr_assert_eq(filmmark_detector_add_frame(plain, buf, W, 8, s - t0, &err), 0, "%s",
+                     err.message);
+        cr_assert_eq(filmmark_detector_add_frame_weighted(weighted, buf, W, 8, s - t0, w, &err),
+                     0, "%s", err.message);
+        n++;
+    }
+    cr_assert_eq(fread(buf, 1, frame, yuv), 0, "more pictures than frames");
+    cr_assert_eq(n, FPS * SECONDS);
+    cr_assert(intra > 1 && intra < n, "%ld I frames of %ld", intra, n);
+    cr_assert_eq(filmmark_detector_result(plain, &rp, &err), 0, "%s", err.message);
+    cr_assert_eq(filmmark_detector_result(weighted, &rw, &err), 0, "%s", err.message);
+    cr_assert_eq(filmmark_detect_file(k, media("copy.mp4"), NULL, &rf, &err), 0, "%s",
+                 err.message);
+    cr_log_info("x264 copy, %ld I frames of %ld: unweighted z %.2f, BER %.2f%%, p 10^%.1f; "
+                "I frames x%g: z %.2f, BER %.2f%%, p 10^%.1f", intra, n, rp.pilot_z,
+                100 * rp.raw_ber, rp.false_alarm_log10, (double)FILMMARK_INTRA_WEIGHT,
+                rw.pilot_z, 100 * rw.raw_ber, rw.false_alarm_log10);
+    assert_marked(&rw, "x264 copy, I frames weighted");
+    cr_assert(rw.pilot_z != rp.pilot_z && rw.false_alarm_log10 != rp.false_alarm_log10,
+              "the weights changed nothing (z %g)", rw.pilot_z);
+    assert_same_result(&rw, &rf, "weighted frames against filmmark_detect_file");
+    fclose(yuv);
+    fclose(types);
+    free(buf);
+    filmmark_detector_free(&plain);
+    filmmark_detector_free(&weighted);
+    filmmark_keys_free(&k);
+}
+
 Test(api, still_picture_verifies)
 {
     FilmmarkKeys *k = keys_from(media("keys"));
@@ -333,6 +530,9 @@ Test(api, errors_are_codes_and_one_line)
     cr_assert_eq(filmmark_detector_add_frame(det, plane, W, 8, NAN, &err), FILMMARK_EINVAL);
     cr_assert_eq(filmmark_detector_add_frame(det, NULL, W, 8, 0, &err), FILMMARK_EINVAL);
     cr_assert_eq(filmmark_detector_add_frame(det, plane, W, 8, 0, &err), 0, "%s", err.message);
+    cr_assert_eq(filmmark_detector_add_frame_weighted(det, plane, W, 8, 0, 0.0f, &err),
+                 FILMMARK_EINVAL);
+    cr_assert(strstr(err.message, "weight"), "%s", err.message);
     filmmark_detector_free(&det);
     filmmark_detector_free(&det);   /* NULL: a no-op */
     cr_assert_eq(filmmark_keys_fingerprint(k, 2, (char[17]){ 0 }, &err), FILMMARK_EINVAL);

@@ -3,7 +3,8 @@
  * windows (frame.h fm_frame_evidence_weight, accumulator.h
  * fm_accumulator_add_weighted; issue 8: weight frames by their own
  * reliability):
- *   1. the weight of a frame follows the decoder's picture type;
+ *   1. the weight of a frame follows the decoder's picture type (and the
+ *      public API's FILMMARK_INTRA_WEIGHT is the tools' default);
  *   2. a weight of 1 is the plain add, bit for bit, and a weight that is not
  *      a positive number is refused;
  *   3. on a codec-like copy, where the mark is whole only in the frames
@@ -19,6 +20,7 @@
 #include "accumulator.h"
 #include "detector.h"
 #include "embedder.h"
+#include "filmmark.h"
 #include "frame.h"
 #include "keys.h"
 #include "payload.h"
@@ -60,6 +62,8 @@ Test(frame_weight, follows_the_picture_type)
     f->pict_type = AV_PICTURE_TYPE_NONE;   /* a decoder that does not say */
     cr_assert_eq(fm_frame_evidence_weight(f, FM_INTRA_WEIGHT), 1.0f);
     av_frame_free(&f);
+    /* the public API's default is the tools' (api.c asserts the whole part) */
+    cr_assert_eq(FILMMARK_INTRA_WEIGHT, FM_INTRA_WEIGHT);
 }
 
 Test(frame_weight, one_is_the_plain_add_and_bad_weights_are_refused)
