@@ -258,9 +258,9 @@ int fm_accumulator_add_weighted(FmAccumulator *acc, const uint8_t *luma, ptrdiff
 {
     if (!isfinite(t))
         return fm_error_set(err, FM_EINVAL, "frame time is not a number");
-    if (!(weight > 0) || !isfinite(weight))
-        return fm_error_set(err, FM_EINVAL, "frame weight %g is not a positive number",
-                            (double)weight);
+    if (!(weight > 0 && weight <= FM_FRAME_WEIGHT_MAX))
+        return fm_error_set(err, FM_EINVAL, "frame weight %g is not a number in (0, %g]",
+                            (double)weight, (double)FM_FRAME_WEIGHT_MAX);
     if (window_index(acc, t) >= acc->max_windows) {
         acc->frames_left_out++;
         return 0;

@@ -109,8 +109,11 @@ void fm_accumulator_fine_total(const FmAccumulator *acc, float *out);
  * frame past the accumulator's clip time is left out (returns 0). */
 int fm_accumulator_add(FmAccumulator *acc, const uint8_t *luma, ptrdiff_t stride,
                        int bit_depth, double t, FmError *err);
+/* The largest weight a frame may be given: beyond it one frame's evidence
+ * could overflow the window sums' floats (a weight of 3e38 did). */
+#define FM_FRAME_WEIGHT_MAX 1000.0f
 /* The same with the frame's mark evidence counted `weight` times (> 0 and
- * finite; 1 is fm_accumulator_add, bit for bit): what a decoded frame is
+ * at most FM_FRAME_WEIGHT_MAX; 1 is fm_accumulator_add, bit for bit): what a decoded frame is
  * worth against the others of its window (frame.h's
  * fm_frame_evidence_weight). The picture's own content (the cells and the
  * fine plane the content tag is read from) is summed unweighted. Weights

@@ -33,6 +33,7 @@ _Static_assert((int)FILMMARK_EINVAL == (int)FM_EINVAL && (int)FILMMARK_EIO == (i
  * only as the operands of casts (tests/test_frame_weight.c compares them
  * exactly). */
 _Static_assert((int)FILMMARK_INTRA_WEIGHT == (int)FM_INTRA_WEIGHT, "intra frame weight");
+_Static_assert((int)FILMMARK_MAX_FRAME_WEIGHT == (int)FM_FRAME_WEIGHT_MAX, "largest frame weight");
 
 struct FilmmarkKeys {
     FmKeyList list;
@@ -342,8 +343,9 @@ static int add_frame(FilmmarkDetector *det, const void *luma, ptrdiff_t stride, 
              det->width, row);
     if (!isfinite(pts_seconds) || pts_seconds < 0)
         FAIL(err, FM_EINVAL, "frame time %g is not a time in seconds >= 0", pts_seconds);
-    if (!(weight > 0) || !isfinite(weight))
-        FAIL(err, FM_EINVAL, "frame weight %g is not a finite number > 0", (double)weight);
+    if (!(weight > 0 && weight <= FILMMARK_MAX_FRAME_WEIGHT))
+        FAIL(err, FM_EINVAL, "frame weight %g is not a number in (0, %g]", (double)weight,
+             (double)FILMMARK_MAX_FRAME_WEIGHT);
     int r = fm_accumulator_add_weighted(&det->acc, luma, stride, bit_depth, pts_seconds, weight,
                                         &e);
     if (r < 0)

@@ -979,7 +979,7 @@ static int read_message(Detector *d, Segment *seg, int nseg, int best, const uin
     int deep = res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
     if ((ret = read_any_format(soft, rank_soft, d->key, d->cv.plain, deep, &mr,
                                &res->mark_format)) < 0)
-        return fm_error_set(err, ret, "out of memory in the decoder");
+        return fm_error_set(err, ret, "%s", fm_msgcode_strerror(ret));
     /* the binding under the features of the format read: the best anchor
      * (each tried counted in its bar: content_tag.h) */
     int tv = fm_tag_format_index(res->mark_format), own = 1;

@@ -47,6 +47,12 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
     return fm_polar_decode_list(p, soft, list, cands, found);
 }
 
+const char *fm_msgcode_strerror(int ret)
+{
+    return ret == FM_ENOMEM ? "out of memory in the decoder"
+                            : "the decoder's soft values are not finite numbers";
+}
+
 void fm_msgcode_fold(const float *rank_soft, int ncoded, float *soft)
 {
     memset(soft, 0, sizeof(float) * (size_t)ncoded);

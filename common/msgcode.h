@@ -80,6 +80,10 @@ int fm_msgcode_read(const float *soft, int format, const FmKey *key, FmMsgRead *
 int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *key,
                          FmMsgRead *out);
 
+/* What a negative return of the readers above means, in a few words
+ * ("out of memory in the decoder", or soft values that are not finite). */
+const char *fm_msgcode_strerror(int ret);
+
 /*
  * Soft values of a code with `ncoded` coded bits from the evidence of the
  * FM_DATA_SLOTS data ranks: soft[b] = sum of rank_soft[r] over r % ncoded == b.

@@ -244,7 +244,7 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetect
     FmMsgRead mr;
     int ret = fm_msgcode_read(soft, FM_MSGCODE_FORMAT, key, &mr);
     if (ret < 0)
-        return fm_error_set(err, ret, "out of memory in the decoder");
+        return fm_error_set(err, ret, "%s", fm_msgcode_strerror(ret));
     res->mark_format = FM_MARK_FORMAT_TAGGED;
     /* a format 5 or 4 mark (filmmark 0.5.0, 0.4.0): their own masks */
     static const int older_masks[] = { FM_MARK_FORMAT_TAG_V6, FM_MARK_FORMAT_TAG_V5,
@@ -259,7 +259,7 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetect
         sodium_memzero(older, sizeof(older));
         if (ret < 0) {
             sodium_memzero(&mr, sizeof(mr));
-            return fm_error_set(err, ret, "out of memory in the decoder");
+            return fm_error_set(err, ret, "%s", fm_msgcode_strerror(ret));
         }
         if (v.signature_valid) {
             mr = v;
@@ -272,7 +272,7 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetect
         ret = fm_msgcode_read_list(soft, FM_MSGCODE_FORMAT, FM_MSGCODE_LIST_DEEP, key, &v);
         if (ret < 0) {
             sodium_memzero(&mr, sizeof(mr));
-            return fm_error_set(err, ret, "out of memory in the decoder");
+            return fm_error_set(err, ret, "%s", fm_msgcode_strerror(ret));
         }
         if (v.signature_valid) {
             mr = v;

@@ -768,7 +768,7 @@ int main(int argc, char **argv)
         case 'W': {
             char *end;
             double v = strtod(optarg, &end);
-            if (end == optarg || *end || !(v >= 1 && v <= 1000)) {
+            if (end == optarg || *end || !(v >= 1 && v <= FM_FRAME_WEIGHT_MAX)) {
                 fprintf(stderr, "wmdetect: --intra-weight '%s' is not a number in 1..1000\n",
                         optarg);
                 return EXIT_ERROR;

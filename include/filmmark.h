@@ -235,11 +235,14 @@ FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
  * reports as intra-coded (an I frame; any other frame weighs 1): filmmark
  * 0.9.9, wmdetect(1) --intra-weight. FM_API_VERSION 4. */
 #define FILMMARK_INTRA_WEIGHT 40.0f
+/* The largest weight filmmark_detector_add_frame_weighted takes. */
+#define FILMMARK_MAX_FRAME_WEIGHT 1000.0f
 
 /*
  * filmmark_detector_add_frame with the frame's mark evidence counted weight
  * times against the other frames of its half second of clip time (> 0 and
- * finite; 1 is filmmark_detector_add_frame, bit for bit). A caller that
+ * at most FILMMARK_MAX_FRAME_WEIGHT, 1000; 1 is filmmark_detector_add_frame,
+ * bit for bit). A caller that
  * knows the picture type (FFmpeg: AVFrame.pict_type == AV_PICTURE_TYPE_I,
  * or key_frame where the decoder sets no type) gives FILMMARK_INTRA_WEIGHT
  * for an I frame and 1 for the others, as wmdetect and filmmark_detect_file
@@ -248,7 +251,7 @@ FM_API int filmmark_detector_add_frame(FilmmarkDetector *det, const void *luma,
  * content tag is checked against, is summed unweighted. Weights chosen
  * without the key (a picture type is) leave the false-alarm probability
  * honest. Returns 0 or a negative code (FILMMARK_EINVAL: a weight that is
- * not a finite number > 0). FM_API_VERSION 4.
+ * not a number in (0, 1000]). FM_API_VERSION 4.
  */
 FM_API int filmmark_detector_add_frame_weighted(FilmmarkDetector *det, const void *luma,
                                                 ptrdiff_t stride, int bit_depth,

@@ -335,11 +335,11 @@ Test(api, weight_one_is_add_frame_bit_for_bit)
     filmmark_keys_free(&k);
 }
 
-/* A weight that is not a finite number > 0 is refused, with one line, and
+/* A weight that is not a number in (0, 1000] is refused, with one line, and
  * the frame is not taken; the detector goes on reading the frames after. */
 Test(api, bad_weights_are_refused)
 {
-    static const float bad[] = { 0.0f, -0.0f, -1.0f, NAN, INFINITY, -INFINITY };
+    static const float bad[] = { 0.0f, -0.0f, -1.0f, NAN, INFINITY, -INFINITY, 1001.0f, 3e38f };
     const int nbad = (int)(sizeof bad / sizeof bad[0]);
     FilmmarkKeys *k = keys_from(media("a.dkey"));
     FilmmarkDetector *det = NULL;

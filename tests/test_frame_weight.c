@@ -6,7 +6,7 @@
  *   1. the weight of a frame follows the decoder's picture type (and the
  *      public API's FILMMARK_INTRA_WEIGHT is the tools' default);
  *   2. a weight of 1 is the plain add, bit for bit, and a weight that is not
- *      a positive number is refused;
+ *      a number in (0, FM_FRAME_WEIGHT_MAX] is refused;
  *   3. on a codec-like copy, where the mark is whole only in the frames
  *      coded on their own and faint in the predicted ones, weighting the
  *      first reads the message with fewer raw errors, while unmarked frames
@@ -94,7 +94,7 @@ Test(frame_weight, one_is_the_plain_add_and_bad_weights_are_refused)
             cr_assert_arr_eq(a.win[w].fine, b.win[w].fine, sizeof(float) * fine,
                              "window %d: fine evidence differs", w);
     }
-    const float bad[] = { 0.0f, -1.0f, NAN, INFINITY };
+    const float bad[] = { 0.0f, -1.0f, NAN, INFINITY, FM_FRAME_WEIGHT_MAX * 1.001f, 3e38f };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         cr_assert_eq(fm_accumulator_add_weighted(&b, plane, W, 8, 1.0, bad[i], &err), FM_EINVAL,
                      "weight %g accepted", (double)bad[i]);
