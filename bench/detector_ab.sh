@@ -5,7 +5,7 @@
 # and 426x240, each re-encoded by its codec with its own GOP).
 #
 #   bench/detector_ab.sh --before DIR [--label-before T] [--label-after T]
-#                        [--out FILE.md]
+#                        [--copies "a b"] [--out FILE.md]
 #
 # Each copy is read blind by both builds (`wmdetect --json --no-registry
 # --receipt R`: the receipt only sets the raw error count, the message is
@@ -13,7 +13,9 @@
 # pilot z, whether the signature verified, the decoder's list (length and
 # the verifying message's place in it) and the wall time of the read.
 # Prepares the copies first (bench/frontend.sh --prepare-only, with the
-# after build) when they are missing. Writes a Markdown table (default
+# after build) when they are missing. --copies: other copies of the same
+# deliverables instead (frontend.sh's recipes: h264_crfN, hevc_crfN,
+# vp9_crfN, gblur1, gblur2, pH for H rows). Writes a Markdown table (default
 # bench/results/detector_ab.md).
 #
 # Environment: FILMMARK_BIN (the after build, default build/), WORK (default
@@ -24,6 +26,7 @@ root="$(dirname "$here")"
 BIN="${FILMMARK_BIN:-$root/build}"
 export WORK="${WORK:-$root/bench/work/frontend}"
 before="" lb="before" la="after"
+COPIES="h264_crf30 h264_crf35 hevc_crf32 vp9_crf40 gblur1 gblur2 p360 p240"
 out="$root/bench/results/detector_ab.md"
 while [[ $# -gt 0 ]]; do
   case "$1" in
@@ -31,6 +34,7 @@ while [[ $# -gt 0 ]]; do
     --label-before) lb="$2"; shift ;;
     --label-after) la="$2"; shift ;;
     --out) out="$2"; shift ;;
+    --copies) COPIES="$2"; shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "detector_ab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -41,10 +45,9 @@ for b in "$before" "$BIN"; do
   [[ -x "$b/wmdetect" ]] || { echo "detector_ab.sh: $b/wmdetect missing" >&2; exit 2; }
 done
 CLIPS="storm dune raindrops vtest"
-COPIES="h264_crf30 h264_crf35 hevc_crf32 vp9_crf40 gblur1 gblur2 p360 p240"
 for clip in $CLIPS; do
   for c in $COPIES; do
-    [[ -s "$WORK/$clip/$c.mkv" ]] || { FILMMARK_BIN="$BIN" bash "$here/frontend.sh" --prepare-only; break 2; }
+    [[ -s "$WORK/$clip/$c.mkv" ]] || { FILMMARK_BIN="$BIN" bash "$here/frontend.sh" --prepare-only --copies "$COPIES"; break 2; }
   done
 done
 
@@ -84,10 +87,10 @@ for line in open(tsv):
     side, clip, copy, z, ber, ok, lst, rank, secs = line.rstrip("\n").split("\t")
     rows[(clip, copy)][side] = (float(z), None if ber == "-" else float(ber), ok == "yes",
                                 lst, rank, float(secs))
-L = ["# Two wmdetect builds on the 32 hard copies (bench/detector_ab.sh)", "",
+L = ["# Two wmdetect builds on hard copies (bench/detector_ab.sh)", "",
      f"Made on {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: **{lb}** against "
-     f"**{la}**. The 32 hard copies of `bench/frontend.sh` (four real clips at 720p/576p "
-     "marked at their own size, each copy re-encoded by its codec with its own GOP), "
+     f"**{la}**. {len(rows)} hard copies made by `bench/frontend.sh` (four real clips at "
+     "720p/576p marked at their own size, each copy re-encoded by its codec with its own GOP), "
      "read blind in turns with `wmdetect --json --no-registry --receipt R`: raw bit "
      "errors against the receipt's message / pilot z, **bold** where the signature "
      "verified; list = the decoder's longest list tried and the verifying message's "

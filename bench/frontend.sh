@@ -15,7 +15,9 @@
 # Once (cached in $WORK, default bench/work/frontend): every clip's first 10 s
 # is taken to 720p (vtest stays 768x576) as an FFV1 master, marked with
 # wmembed (default strength, VP9 deliverable, a throwaway key), and the
-# deliverable is turned into the hard copies below. Every run then only
+# deliverable is turned into the hard copies below (--copies: also
+# h264_crfN, hevc_crfN, vp9_crfN for any N, and pH: scaled to H rows, the
+# width even and of the clip's aspect, then x264 CRF 23 veryfast). Every run then only
 # detects: each copy is decoded by ffmpeg to raw yuv420p and read by
 # build/frontend_ber (bench/frontend_ber.c: the library's accumulator and
 # detector, blind, then the raw BER against the receipt's message), and by
@@ -93,12 +95,13 @@ make_copy() {
   say "$c: $id"
   case "$id" in
     h264_crf*) ff -i "$in" -map 0:v:0 -c:v libx264 -crf "${id#h264_crf}" -preset medium "$out.tmp.mkv" ;;
-    hevc_crf32) ff -i "$in" -map 0:v:0 -c:v libx265 -crf 32 -preset fast -x265-params log-level=error "$out.tmp.mkv" ;;
-    vp9_crf40) ff -i "$in" -map 0:v:0 -c:v libvpx-vp9 -crf 40 -b:v 0 -deadline good -cpu-used 4 -row-mt 1 "$out.tmp.mkv" ;;
+    hevc_crf*) ff -i "$in" -map 0:v:0 -c:v libx265 -crf "${id#hevc_crf}" -preset fast -x265-params log-level=error "$out.tmp.mkv" ;;
+    vp9_crf*) ff -i "$in" -map 0:v:0 -c:v libvpx-vp9 -crf "${id#vp9_crf}" -b:v 0 -deadline good -cpu-used 4 -row-mt 1 "$out.tmp.mkv" ;;
     gblur1) ff -i "$in" -map 0:v:0 -vf gblur=sigma=1 $x264 "$out.tmp.mkv" ;;
     gblur2) ff -i "$in" -map 0:v:0 -vf gblur=sigma=2 $x264 "$out.tmp.mkv" ;;
     p360) ff -i "$in" -map 0:v:0 -vf "$h360" $x264 "$out.tmp.mkv" ;;
     p240) ff -i "$in" -map 0:v:0 -vf "$h240" $x264 "$out.tmp.mkv" ;;
+    p[0-9]*) ff -i "$in" -map 0:v:0 -vf "scale=-2:${id#p}" $x264 "$out.tmp.mkv" ;;  # any other height
     *) echo "frontend.sh: unknown copy $id" >&2; exit 2 ;;
   esac
   mv "$out.tmp.mkv" "$out"

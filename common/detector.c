@@ -180,6 +180,8 @@ typedef struct Detector {
     /* read with each epoch's own sign: groups whose pilots show the mark
      * negated are negated (orient_groups) */
     int per_epoch_sign;
+    int deep;              /* the deep list where the first holds no verified message
+                              on a detected mark (fm_detect_trace's second pass) */
     int inverted;                /* groups negated at z <= -SPAN_Z, this read */
     /* the last group read (cells per anchor), for the next stretch's first */
     FmTagCells *prev_cells;      /* nanchor */
@@ -976,7 +978,7 @@ static int read_message(Detector *d, Segment *seg, int nseg, int best, const uin
      * signature that verifies (the signature is the check; a clip without
      * the mark still needs an Ed25519 forgery, now among the list's tries) */
     FmMsgRead mr;
-    int deep = res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
+    int deep = d->deep && res->false_alarm_log10 <= log10(FM_FALSE_ALARM_THRESHOLD);
     if ((ret = read_any_format(soft, rank_soft, d->key, d->cv.plain, deep, &mr,
                                &res->mark_format)) < 0)
         return fm_error_set(err, ret, "%s", fm_msgcode_strerror(ret));
@@ -1475,9 +1477,10 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     return fm_detect_trace(acc, key, keys_tried, expected, res, ev, NULL, err);
 }
 
-int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
-                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
-                    FmStrengthTrace *trace, FmError *err)
+/* One detection (fm_detect_trace), with the deep list or without. */
+static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                       const uint8_t *expected, int deep, FmDetectResult *res,
+                       FmEvidence *ev, FmStrengthTrace *trace, FmError *err)
 {
     memset(res, 0, sizeof(*res));
     if (!acc->frames)
@@ -1507,6 +1510,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     d->acc = acc;
     d->key = key;
     d->ev = ev;
+    d->deep = deep;
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     /* the groups' and windows' lanes (4 and 16 MB): mapped up front
      * (big_alloc.h), as each analysis fills them */
@@ -1681,6 +1685,55 @@ end:
         sodium_memzero(sync_tile, sizeof(float) * FM_TILE * FM_TILE);
     free(sync_tile);
     free(values);
+    return ret;
+}
+
+/*
+ * The detection, and when it finds the mark (p <= FM_FALSE_ALARM_THRESHOLD)
+ * but no listed message verifies, the whole detection again with the deep
+ * list (msgcode.h) in every read of a detected mark: a last resort, so
+ * that a copy some read verifies with the list of 32 (a geometry search's,
+ * or the epochs' own signs) is read as before, and only a copy that none
+ * verifies pays for the long list. The second pass's result, evidence and
+ * trace are taken only if its signature verifies; otherwise the first's
+ * stand, with list_length saying the deep list was tried.
+ */
+int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
+                    FmStrengthTrace *trace, FmError *err)
+{
+    int ret = detect_pass(acc, key, keys_tried, expected, 0, res, ev, trace, err);
+    if (ret < 0 || !res->found || res->signature_valid)
+        return ret;
+    FmDetectResult deep;
+    FmEvidence dev = { 0 };
+    FmStrengthTrace dtrace = { 0 };
+    if (trace && trace->cap > 0) {
+        dtrace.cap = trace->cap;
+        if (!(dtrace.points = malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap)))
+            return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+    }
+    ret = detect_pass(acc, key, keys_tried, expected, 1, &deep, ev ? &dev : NULL,
+                      trace ? &dtrace : NULL, err);
+    if (ret >= 0 && deep.signature_valid) {
+        *res = deep;
+        if (ev) {
+            fm_evidence_free(ev);
+            *ev = dev;
+            memset(&dev, 0, sizeof(dev));
+        }
+        if (trace) {
+            if (dtrace.n)
+                memcpy(trace->points, dtrace.points, sizeof(FmStrengthPoint) * (size_t)dtrace.n);
+            trace->n = dtrace.n;
+            trace->truncated = dtrace.truncated;
+        }
+    } else if (ret >= 0) {
+        res->list_length = FM_MSGCODE_LIST_DEEP;  /* tried */
+    }
+    fm_evidence_free(&dev);
+    free(dtrace.points);
+    sodium_memzero(&deep, sizeof(deep));
     return ret;
 }
 

@@ -43,8 +43,8 @@ typedef struct FmDetectResult {
     int list_rank;          /* which of the list decoder's messages verified (0 = the
                                most likely one) */
     int list_length;        /* the longest list the decoder tried: FM_MSGCODE_LIST, or
-                               FM_MSGCODE_LIST_DEEP on a detected mark whose first
-                               list did not verify (msgcode.h) */
+                               FM_MSGCODE_LIST_DEEP on a detected mark that no read's
+                               first list verified (fm_detect_trace, msgcode.h) */
     int mark_format;        /* the code read: 5 (polar with the content tag, written
                                today), 4 (filmmark 0.4.0: its tag is not checked),
                                3 (filmmark 0.3.0: polar, no tag) or 2 (filmmark

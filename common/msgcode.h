@@ -47,9 +47,10 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
 #define FM_MSGCODE_FORMAT_V2 2   /* convolutional: filmmark 0.2.0 */
 /* Lists the decoders keep: the polar list of 32 is 0.2 dB short of 256
  * and 0.3 dB of 1024 (bench/results/fec_edge.md) at a tenth of 256's
- * time, so it is the first read; the deep list is a second read for a
- * clip whose mark is already detected but whose first list holds no
- * message that verifies (detector.c). 64 was format 2's. */
+ * time, so it is what every read tries; the deep list is a last resort for
+ * a clip whose mark is detected but where no read's first list holds a
+ * message that verifies (detector.c: fm_detect_trace's second pass). 64
+ * was format 2's. */
 #define FM_MSGCODE_LIST 32
 #define FM_MSGCODE_LIST_DEEP 1024
 #define FM_MSGCODE_LIST_V2 64
