@@ -1711,11 +1711,13 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     if (trace && trace->cap > 0) {
         dtrace.cap = trace->cap;
         if (!(dtrace.points = malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap)))
-            return fm_error_set(err, FM_ENOMEM, "out of memory in the detector");
+            return ret;  /* no room for a second pass: the first's answer */
     }
-    ret = detect_pass(acc, key, keys_tried, expected, 1, &deep, ev ? &dev : NULL,
-                      trace ? &dtrace : NULL, err);
-    if (ret >= 0 && deep.signature_valid) {
+    /* an error here (out of memory) leaves the first pass's answer */
+    FmError derr = { { 0 } };
+    int dret = detect_pass(acc, key, keys_tried, expected, 1, &deep, ev ? &dev : NULL,
+                           trace ? &dtrace : NULL, &derr);
+    if (dret >= 0 && deep.signature_valid) {
         *res = deep;
         if (ev) {
             fm_evidence_free(ev);
@@ -1728,7 +1730,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
             trace->n = dtrace.n;
             trace->truncated = dtrace.truncated;
         }
-    } else if (ret >= 0) {
+    } else if (dret >= 0) {
         res->list_length = FM_MSGCODE_LIST_DEEP;  /* tried */
     }
     fm_evidence_free(&dev);
