@@ -14,6 +14,7 @@
 #include "embedder.h"
 #include "pattern.h"
 #include "keys.h"
+#include "msgcode.h"
 #include "payload.h"
 #include "quality.h"
 #include "testutil.h"
@@ -195,6 +196,7 @@ Test(embed_detect, marked_8bit_320x240)
                .seed = 1 };
     Outcome o = run_clip(&c, key_a, message_a, key_a, NULL);
     expect_found(&o, "8-bit 320x240");
+    cr_assert_eq(o.res.list_length, FM_MSGCODE_LIST, "a clean read needs no deep list");
     cr_assert_eq(o.res.span[0], 0);
     cr_assert_float_eq(o.res.span[1], 39 / 24.0, 1e-9);
 }
@@ -385,6 +387,36 @@ Test(embed_detect, other_key_does_not_find_it)
     c10.h = 243;
     o = run_clip(&c10, key_a, message_a, key_b, NULL);
     expect_not_found(&o, "10-bit marked with A, detected with B");
+}
+
+/* A mark whose message carries a signature that does not verify (one bit of
+ * it flipped before marking): the pilots find it, no list holds a message
+ * that verifies, so the detection runs again with the deep list
+ * (fm_detect_trace's last resort), which verifies nothing either; the first
+ * pass's answer stands, the message read as marked, the deep list reported
+ * tried. A clip without the mark never gets that far. */
+/* (three geometry searches, two of them on the marked clip: ~5 s in a
+ * normal build, several times that under AddressSanitizer) */
+Test(embed_detect, a_detected_mark_that_no_list_verifies_is_tried_with_the_deep_list, .timeout = 600)
+{
+    uint8_t forged[FM_MESSAGE_BYTES];
+    memcpy(forged, message_a, sizeof forged);
+    forged[FM_MESSAGE_BYTES - 1] ^= 0x10;   /* in the signature */
+    Clip c = { .w = 320, .h = 240, .bit_depth = 8, .frames = 40, .kind = TU_SYNTH_TEXTURED,
+               .seed = 12 };
+    Outcome o = run_clip(&c, key_a, forged, key_a, NULL);
+    const FmDetectResult *r = &o.res;
+    cr_log_info("bad signature: pilot z %.1f, raw BER %.1f%%, list %d", r->pilot_z,
+                100 * r->raw_ber, r->list_length);
+    cr_assert(r->found, "pilot z %.2f", r->pilot_z);
+    cr_assert_leq(r->false_alarm_probability, FM_FALSE_ALARM_THRESHOLD);
+    cr_assert(!r->signature_valid);
+    cr_assert_eq(r->list_length, FM_MSGCODE_LIST_DEEP);
+    cr_assert_arr_eq(r->message, forged, FM_MESSAGE_BYTES, "the message as marked");
+
+    Outcome u = run_clip(&c, NULL, NULL, key_a, NULL);
+    expect_not_found(&u, "unmarked 320x240");
+    cr_assert_leq(u.res.list_length, FM_MSGCODE_LIST, "the deep list on an unmarked clip");
 }
 
 /* (six full geometry searches on evidence with no mark: ~13 s of CPU in a
