@@ -394,9 +394,9 @@ Test(embed_detect, other_key_does_not_find_it)
  * that verifies, so the detection runs again with the deep list
  * (fm_detect_trace's last resort), which verifies nothing either; the first
  * pass's answer stands, the message read as marked, the deep list reported
- * tried. A clip without the mark never gets that far. */
-/* (three geometry searches, two of them on the marked clip: ~5 s in a
- * normal build, several times that under AddressSanitizer) */
+ * tried. A clip without the mark never gets that far. (Three geometry
+ * searches, two of them on the marked clip: ~5 s in a normal build,
+ * several times that under AddressSanitizer.) */
 Test(embed_detect, a_detected_mark_that_no_list_verifies_is_tried_with_the_deep_list, .timeout = 600)
 {
     uint8_t forged[FM_MESSAGE_BYTES];
