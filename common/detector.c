@@ -812,20 +812,12 @@ static int read_any_format(const float *soft, const float *rank_soft, const FmKe
     /* the deep list (msgcode.h), format 7's code only: a second read for
      * a clip whose pilots already show the mark, where the first list held
      * no message that verifies */
-    if (deep && ret >= 0 && !mr->signature_valid) {
-        FmMsgRead v;
-        ret = fm_msgcode_read_list(soft, FM_MSGCODE_FORMAT, FM_MSGCODE_LIST_DEEP, key, &v);
-        if (ret >= 0 && v.signature_valid) {
-            *mr = v;
-            *format = FM_MARK_FORMAT_TAGGED;
-        }
-        mr->list = FM_MSGCODE_LIST_DEEP;  /* the longest list tried */
-        sodium_memzero(&v, sizeof(v));
-    }
+    if (deep && ret >= 0 && (ret = fm_msgcode_read_deep(soft, key, mr)) > 0)
+        *format = FM_MARK_FORMAT_TAGGED;
     sodium_memzero(other, sizeof(other));
     if (ret < 0)
         sodium_memzero(mr, sizeof(*mr));
-    return ret;
+    return ret < 0 ? ret : 0;
 }
 
 void fm_bind_report(const FmBind *bind, int n, FmDetectResult *res)

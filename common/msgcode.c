@@ -47,6 +47,22 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
     return fm_polar_decode_list(p, soft, list, cands, found);
 }
 
+int fm_msgcode_read_deep(const float *soft, const FmKey *key, FmMsgRead *mr)
+{
+    if (mr->signature_valid)
+        return 0;
+    FmMsgRead v;
+    int ret = fm_msgcode_read_list(soft, FM_MSGCODE_FORMAT, FM_MSGCODE_LIST_DEEP, key, &v);
+    if (ret < 0)
+        return ret;
+    int verified = v.signature_valid;
+    if (verified)
+        *mr = v;
+    mr->list = FM_MSGCODE_LIST_DEEP;
+    sodium_memzero(&v, sizeof(v));
+    return verified;
+}
+
 const char *fm_msgcode_strerror(int ret)
 {
     return ret == FM_ENOMEM ? "out of memory in the decoder"

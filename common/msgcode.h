@@ -81,6 +81,16 @@ int fm_msgcode_read(const float *soft, int format, const FmKey *key, FmMsgRead *
 int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *key,
                          FmMsgRead *out);
 
+/*
+ * The deep list's read: when *mr (a first read of soft, mark format 7's
+ * code) holds no message that verifies, soft is read again with a list of
+ * FM_MSGCODE_LIST_DEEP and that read replaces *mr if its signature
+ * verifies; either way mr->list then says the deep list was tried. Returns
+ * 1 when the deep read verified, 0 when not (or when *mr had already), or
+ * a negative FM_E* (*mr untouched).
+ */
+int fm_msgcode_read_deep(const float *soft, const FmKey *key, FmMsgRead *mr);
+
 /* What a negative return of the readers above means, in a few words
  * ("out of memory in the decoder", or soft values that are not finite). */
 const char *fm_msgcode_strerror(int ret);

@@ -267,19 +267,14 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetect
         }
         sodium_memzero(&v, sizeof(v));
     }
-    if (deep && !mr.signature_valid) {
-        FmMsgRead v;
-        ret = fm_msgcode_read_list(soft, FM_MSGCODE_FORMAT, FM_MSGCODE_LIST_DEEP, key, &v);
-        if (ret < 0) {
+    if (deep) {
+        int got = fm_msgcode_read_deep(soft, key, &mr);
+        if (got < 0) {
             sodium_memzero(&mr, sizeof(mr));
-            return fm_error_set(err, ret, "%s", fm_msgcode_strerror(ret));
+            return fm_error_set(err, got, "%s", fm_msgcode_strerror(got));
         }
-        if (v.signature_valid) {
-            mr = v;
+        if (got)
             res->mark_format = FM_MARK_FORMAT_TAGGED;
-        }
-        mr.list = FM_MSGCODE_LIST_DEEP;  /* the longest list tried */
-        sodium_memzero(&v, sizeof(v));
     }
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
