@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Two builds of wmdetect side by side on the 32 hard copies of
-# bench/frontend.sh (four real clips at 720p / 576p marked at their own size:
+# Two builds of wmdetect side by side on hard copies made by
+# bench/frontend.sh, by default its 32 (four real clips at 720p / 576p marked at their own size:
 # H.264 CRF 30 and 35, HEVC CRF 32, VP9 CRF 40, blur sigma 1 and 2, 640x360
 # and 426x240, each re-encoded by its codec with its own GOP).
 #
@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --label-after) la="$2"; shift ;;
     --out) out="$2"; shift ;;
     --copies) COPIES="$2"; shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "detector_ab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift

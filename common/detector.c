@@ -809,9 +809,9 @@ static int read_any_format(const float *soft, const float *rank_soft, const FmKe
         fm_msgcode_fold(rank_soft, FM_CODED_BITS_V2, other);
         ret = try_format(other, FM_MSGCODE_FORMAT_V2, FM_MSGCODE_FORMAT_V2, key, mr, format);
     }
-    /* the deep list (msgcode.h), format 7's code only: a second read for
-     * a clip whose pilots already show the mark, where the first list held
-     * no message that verifies */
+    /* the deep list (msgcode.h), format 7's code only: in fm_detect_trace's
+     * second pass, on a mark its pilots show, where the first list held no
+     * message that verifies */
     if (deep && ret >= 0 && (ret = fm_msgcode_read_deep(soft, key, mr)) > 0)
         *format = FM_MARK_FORMAT_TAGGED;
     sodium_memzero(other, sizeof(other));
