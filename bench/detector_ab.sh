@@ -35,7 +35,7 @@ while [[ $# -gt 0 ]]; do
     --label-after) la="$2"; shift ;;
     --out) out="$2"; shift ;;
     --copies) COPIES="$2"; shift ;;
-    -h|--help) sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "detector_ab.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
