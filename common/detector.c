@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 
 #include "big_alloc.h"
 #include "cell_view.h"
@@ -124,6 +125,32 @@ typedef struct Segment {
     int nalt;
 } Segment;
 
+/*
+ * The epoch search of a stretch (search_stretch) is most of a detection's
+ * work after the last frame, and its result depends only on the stretch's
+ * windows as read (and their neighbours, which the temporal prediction
+ * uses), the cells they are read as, and the key. A read repeated with the
+ * same evidence (read_searched's chosen cell offset, read again for its
+ * evidence; fm_detect_trace's second pass with the deep list, which differs
+ * from the first only in the decoder's list) finds it here instead of
+ * searching again. An entry is named by a BLAKE2b hash of those inputs:
+ * the stretch, the cell view, the prediction's betas, and for each window
+ * in reach its frames, weight and 64 of its values spread over it. The
+ * results are the same bit for bit whether found here or searched.
+ */
+#define MEMO_MAX 4096
+typedef struct StretchMemo {
+    unsigned char id[16];
+    Hypothesis h, hs;
+    int nalt;                /* -1: the runners-up were not kept */
+    Hypothesis alt[FM_EVIDENCE_ALTS];
+} StretchMemo;
+
+struct FmSearchMemo {
+    StretchMemo *e;
+    int n, cap;
+};
+
 typedef struct Detector {
     const FmAccumulator *acc;
     const FmKey *key;
@@ -182,6 +209,7 @@ typedef struct Detector {
     int per_epoch_sign;
     int deep;              /* the deep list where the first holds no verified message
                               on a detected mark (fm_detect_trace's second pass) */
+    struct FmSearchMemo *memo;   /* epoch searches already made, or NULL */
     int inverted;                /* groups negated at z <= -SPAN_Z, this read */
     /* the last group read (cells per anchor), for the next stretch's first */
     FmTagCells *prev_cells;      /* nanchor */
@@ -445,6 +473,80 @@ static void search_stretch(Detector *d, int w0, int w1, Hypothesis *best, Hypoth
     if (!isfinite(best->z))
         best->z = 0;
     signs->z = fm_gauss_z_for_tail_log10(signs->lp);
+}
+
+/* The name of search_stretch's inputs for windows [w0, w1) (StretchMemo). */
+static void memo_id(const Detector *d, int w0, int w1, int alts, unsigned char id[16])
+{
+    crypto_generichash_state st;
+    int head[4] = { w0, w1, d->nwin, alts };
+    size_t len = (size_t)FM_SLOTS * d->cv.nc;
+    crypto_generichash_init(&st, NULL, 0, 16);
+    crypto_generichash_update(&st, (const unsigned char *)head, sizeof(head));
+    crypto_generichash_update(&st, (const unsigned char *)&d->cv, sizeof(d->cv));
+    crypto_generichash_update(&st, (const unsigned char *)d->beta, sizeof(d->beta));
+    /* the prediction reaches FM_PREDICT_GAP + FM_PREDICT_SPAN - 1 windows away */
+    int reach = FM_PREDICT_GAP + FM_PREDICT_SPAN;
+    for (int w = w0 - reach < 0 ? 0 : w0 - reach; w < w1 + reach && w < d->nwin; w++) {
+        const float *v = d->v[w];
+        float sample[66] = { 0 };
+        if (v) {
+            sample[0] = (float)d->acc->win[w].frames;
+            sample[1] = (float)d->acc->win[w].weight;
+            for (int k = 0; k < 64; k++)
+                sample[2 + k] = v[(size_t)k * (len - 1) / 63];
+        }
+        crypto_generichash_update(&st, (const unsigned char *)sample, sizeof(sample));
+    }
+    crypto_generichash_final(&st, id, 16);
+}
+
+/* search_stretch through d->memo: the result of an earlier search of the
+ * same inputs, or a new search, kept for the next. */
+static void search_stretch_memo(Detector *d, int w0, int w1, Hypothesis *best, Hypothesis *signs,
+                                Segment *alts)
+{
+    struct FmSearchMemo *m = d->memo;
+    unsigned char id[16];
+    if (!m) {
+        search_stretch(d, w0, w1, best, signs, alts);
+        return;
+    }
+    memo_id(d, w0, w1, alts != NULL, id);
+    for (int i = 0; i < m->n; i++) {
+        const StretchMemo *e = &m->e[i];
+        if (sodium_memcmp(e->id, id, sizeof(id)) == 0) {
+            *best = e->h;
+            *signs = e->hs;
+            if (alts) {
+                alts->nalt = e->nalt;
+                memcpy(alts->alt, e->alt, sizeof(e->alt));
+            }
+            return;
+        }
+    }
+    if (alts)
+        alts->nalt = 0;
+    search_stretch(d, w0, w1, best, signs, alts);
+    if (m->n == m->cap && m->cap < MEMO_MAX) {
+        int cap = m->cap ? 2 * m->cap : 16;
+        StretchMemo *e = realloc(m->e, sizeof(*e) * (size_t)cap);
+        if (!e)
+            return;  /* not kept: the next search of these inputs searches again */
+        m->e = e;
+        m->cap = cap;
+    }
+    if (m->n < m->cap) {
+        StretchMemo *e = &m->e[m->n++];
+        memcpy(e->id, id, sizeof(id));
+        e->h = *best;
+        e->hs = *signs;
+        e->nalt = alts ? alts->nalt : -1;
+        if (alts)
+            memcpy(e->alt, alts->alt, sizeof(e->alt));
+        else
+            memset(e->alt, 0, sizeof(e->alt));
+    }
 }
 
 /* Per-epoch signs (d->per_epoch_sign): negates the groups of a stretch
@@ -1110,7 +1212,8 @@ static int analyse_windows(Detector *d, long keys, double geometry_hypotheses,
     for (int s = 0; s < nseg; s++) {
         seg[s].w0 = (int)((long)used * s / nseg);
         seg[s].w1 = (int)((long)used * (s + 1) / nseg);
-        search_stretch(d, seg[s].w0, seg[s].w1, &seg[s].h, &seg[s].hs, d->ev ? &seg[s] : NULL);
+        search_stretch_memo(d, seg[s].w0, seg[s].w1, &seg[s].h, &seg[s].hs,
+                            d->ev ? &seg[s] : NULL);
         if (seg[s].h.z > seg[best].h.z)
             best = s;
         if (seg[s].hs.lp < seg[best_signs].hs.lp)
@@ -1471,8 +1574,8 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
 
 /* One detection (fm_detect_trace), with the deep list or without. */
 static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_tried,
-                       const uint8_t *expected, int deep, FmDetectResult *res,
-                       FmEvidence *ev, FmStrengthTrace *trace, FmError *err)
+                       const uint8_t *expected, int deep, struct FmSearchMemo *memo,
+                       FmDetectResult *res, FmEvidence *ev, FmStrengthTrace *trace, FmError *err)
 {
     memset(res, 0, sizeof(*res));
     if (!acc->frames)
@@ -1503,6 +1606,7 @@ static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_trie
     d->key = key;
     d->ev = ev;
     d->deep = deep;
+    d->memo = memo;
     d->groups = malloc(sizeof(float) * FM_SLOTS * MAX_GROUPS);
     /* the groups' and windows' lanes (4 and 16 MB): mapped up front
      * (big_alloc.h), as each analysis fills them */
@@ -1688,27 +1792,35 @@ end:
  * or the epochs' own signs) is read as before, and only a copy that none
  * verifies pays for the long list. The second pass's result, evidence and
  * trace are taken only if its signature verifies; otherwise the first's
- * stand, with list_length saying the deep list was tried.
+ * stand, with list_length saying the deep list was tried. The second
+ * pass takes the first's epoch searches from their memo (StretchMemo):
+ * what it adds is the geometry searches again and the longer lists.
  */
 int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                     const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
                     FmStrengthTrace *trace, FmError *err)
 {
-    int ret = detect_pass(acc, key, keys_tried, expected, 0, res, ev, trace, err);
-    if (ret < 0 || !res->found || res->signature_valid)
+    struct FmSearchMemo memo = { 0 };
+    int ret = detect_pass(acc, key, keys_tried, expected, 0, &memo, res, ev, trace, err);
+    if (ret < 0 || !res->found || res->signature_valid) {
+        free(memo.e);
         return ret;
+    }
     FmDetectResult deep;
     FmEvidence dev = { 0 };
     FmStrengthTrace dtrace = { 0 };
     if (trace && trace->cap > 0) {
         dtrace.cap = trace->cap;
-        if (!(dtrace.points = malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap)))
+        if (!(dtrace.points = malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap))) {
+            free(memo.e);
             return ret;  /* no room for a second pass: the first's answer */
+        }
     }
     /* an error here (out of memory) leaves the first pass's answer */
     FmError derr = { { 0 } };
-    int dret = detect_pass(acc, key, keys_tried, expected, 1, &deep, ev ? &dev : NULL,
+    int dret = detect_pass(acc, key, keys_tried, expected, 1, &memo, &deep, ev ? &dev : NULL,
                            trace ? &dtrace : NULL, &derr);
+    free(memo.e);
     if (dret >= 0 && deep.signature_valid) {
         *res = deep;
         if (ev) {
@@ -1728,6 +1840,21 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     fm_evidence_free(&dev);
     free(dtrace.points);
     sodium_memzero(&deep, sizeof(deep));
+    return ret;
+}
+
+int fm_detect_deep_pass(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                        const uint8_t *expected, int after_first, FmDetectResult *res,
+                        FmError *err)
+{
+    struct FmSearchMemo memo = { 0 };
+    int ret = 0;
+    if (after_first)
+        ret = detect_pass(acc, key, keys_tried, expected, 0, &memo, res, NULL, NULL, err);
+    if (ret >= 0)
+        ret = detect_pass(acc, key, keys_tried, expected, 1, after_first ? &memo : NULL, res,
+                          NULL, NULL, err);
+    free(memo.e);
     return ret;
 }
 

@@ -178,6 +178,13 @@ int fm_detect(const FmAccumulator *acc, const FmKey *key, int keys_tried,
 int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                     const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
                     FmStrengthTrace *trace, FmError *err);
+/* For tests: fm_detect_trace's second pass (the deep list) alone, its
+ * result whether it verifies or not; after_first: after the first pass,
+ * its epoch searches taken from what the first made (as fm_detect_trace
+ * does), else all made afresh. Both give the same result. */
+int fm_detect_deep_pass(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                        const uint8_t *expected, int after_first, FmDetectResult *res,
+                        FmError *err);
 
 /* The binding of a format-5 mark from the pairs of `n` anchors (content_tag.h:
  * FmBind): the best anchor (a confirmed one first, then the highest z)

@@ -53,12 +53,16 @@ typedef struct Clip {
     double strength;    /* 0: default */
     int mark_from;      /* frames before this index are left unmarked */
     int plain;          /* 1: no informed embedding (the plain tile in every frame) */
+    int deep_passes;    /* 1: also fm_detect_deep_pass with and without the first pass */
 } Clip;
 
 typedef struct Outcome {
     FmDetectResult res;
     double worst_psnr, mean_psnr, min_ssim;
     long marked;
+    /* Clip.deep_passes: the deep-list pass after the first (its epoch
+     * searches from the first's memo) and alone (all searched afresh) */
+    FmDetectResult deep_after_first, deep_alone;
 } Outcome;
 
 /*
@@ -137,6 +141,12 @@ static Outcome run_clip(const Clip *c, const FmKey *mark_key, const uint8_t *mes
     o.mean_psnr = o.marked ? psnr_sum / o.marked : 0;
     cr_assert_eq(fm_detect(&acc, detect_key, 1, expected, &o.res, &err), 0, "%s", err.msg);
     cr_assert_eq(o.res.frames_read, c->frames);
+    if (c->deep_passes) {
+        cr_assert_eq(fm_detect_deep_pass(&acc, detect_key, 1, expected, 1, &o.deep_after_first,
+                                         &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_detect_deep_pass(&acc, detect_key, 1, expected, 0, &o.deep_alone, &err),
+                     0, "%s", err.msg);
+    }
     fm_accumulator_free(&acc);
     fm_embedder_free(&emb);
     cr_assert_null(emb);
@@ -389,6 +399,24 @@ Test(embed_detect, other_key_does_not_find_it)
     expect_not_found(&o, "10-bit marked with A, detected with B");
 }
 
+/* Two detections of the same evidence read alike, field by field. */
+static void expect_same_reading(const FmDetectResult *a, const FmDetectResult *b)
+{
+    cr_assert_eq(a->found, b->found);
+    cr_assert_eq(a->signature_valid, b->signature_valid);
+    cr_assert_eq(a->pilot_z, b->pilot_z, "pilot z %.17g against %.17g", a->pilot_z, b->pilot_z);
+    cr_assert_eq(a->false_alarm_log10, b->false_alarm_log10);
+    cr_assert_eq(a->hypotheses, b->hypotheses);
+    cr_assert_eq(a->raw_ber, b->raw_ber);
+    cr_assert_eq(a->list_length, b->list_length);
+    cr_assert_eq(a->master_position, b->master_position);
+    cr_assert_eq(a->geometry.scale_x, b->geometry.scale_x);
+    cr_assert_eq(a->geometry.scale_y, b->geometry.scale_y);
+    cr_assert_eq(a->geometry.offset_x, b->geometry.offset_x);
+    cr_assert_eq(a->geometry.offset_y, b->geometry.offset_y);
+    cr_assert_arr_eq(a->message, b->message, FM_MESSAGE_BYTES);
+}
+
 /* A mark whose message carries a signature that does not verify (one bit of
  * it flipped before marking): the pilots find it, no list holds a message
  * that verifies, so the detection runs again with the deep list
@@ -403,7 +431,7 @@ Test(embed_detect, a_detected_mark_that_no_list_verifies_is_tried_with_the_deep_
     memcpy(forged, message_a, sizeof forged);
     forged[FM_MESSAGE_BYTES - 1] ^= 0x10;   /* in the signature */
     Clip c = { .w = 320, .h = 240, .bit_depth = 8, .frames = 40, .kind = TU_SYNTH_TEXTURED,
-               .seed = 12 };
+               .seed = 12, .deep_passes = 1 };
     Outcome o = run_clip(&c, key_a, forged, key_a, NULL);
     const FmDetectResult *r = &o.res;
     cr_log_info("bad signature: pilot z %.1f, raw BER %.1f%%, list %d", r->pilot_z,
@@ -414,6 +442,13 @@ Test(embed_detect, a_detected_mark_that_no_list_verifies_is_tried_with_the_deep_
     cr_assert_eq(r->list_length, FM_MSGCODE_LIST_DEEP);
     cr_assert_arr_eq(r->message, forged, FM_MESSAGE_BYTES, "the message as marked");
 
+    /* the deep pass takes the first's epoch searches from their memo: the
+     * same reading as searching every stretch afresh, bit for bit */
+    expect_same_reading(&o.deep_after_first, &o.deep_alone);
+    cr_assert(o.deep_alone.found);
+    cr_assert_eq(o.deep_alone.list_length, FM_MSGCODE_LIST_DEEP);
+
+    c.deep_passes = 0;
     Outcome u = run_clip(&c, NULL, NULL, key_a, NULL);
     expect_not_found(&u, "unmarked 320x240");
     cr_assert_leq(u.res.list_length, FM_MSGCODE_LIST, "the deep list on an unmarked clip");
