@@ -3,8 +3,8 @@
 # each copy read blind at several --intra-weight values (1: every frame
 # alike; 40: the default, docs/DESIGN.md §5 step 3).
 #
-#   bench/intra_weight_sweep.sh [--weights "1 8 40 200 1000"] [--copies "a b"]
-#                               [--out FILE.md]
+#   bench/intra_weight_sweep.sh [--weights "1 8 40 200 1000"] [--clips "a b"]
+#                               [--copies "a b"] [--out FILE.md]
 #
 # Each copy (default: frontend.sh's H.264 CRF 33-35 and HEVC CRF 31-32 of
 # dune, raindrops and storm: the codec rows at the code's edge) is read with
@@ -14,7 +14,7 @@
 # suits one copy better than the default shows there; whether any copy the
 # default leaves unread verifies at another weight is the question the
 # table answers (a per-copy choice of the weight, or combining the I frames
-# and the others by their own pilots' SNR, gains at most what the best
+# and the others by their own pilots' SNR, would gain about what the best
 # column shows). Prepares missing copies with bench/frontend.sh
 # --prepare-only. Writes a Markdown table (default
 # bench/results/intra_weight_sweep.md).
