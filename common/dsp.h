@@ -3,9 +3,11 @@
  * per-frame work, behind one table of function pointers (dav1d style).
  *
  * fm_dsp_get() fills the table once with the plain C references
- * (common/dsp_c.c), then overrides entries with SSE4.1 and AVX2 versions
- * (common/x86/) where the CPU has them. FILMMARK_CPU=c in the environment,
- * or fm_dsp_force_c(1), keeps the references. Contexts take the table at
+ * (common/dsp_c.c), then overrides entries with SSE4.1 and AVX2 versions,
+ * and the hottest of them with AVX-512 ones (common/x86/), where the CPU
+ * has them. FILMMARK_CPU=c in the environment,
+ * or fm_dsp_force_c(1), keeps the references (FILMMARK_CPU=sse4.1 or avx2
+ * stops at that level). Contexts take the table at
  * set-up and pick the 8-bit or 16-bit entry once per frame, never in the
  * pixel loop.
  *
@@ -161,6 +163,7 @@ extern const float fm_dsp_byte_signs[256][8];
 /* CPU levels */
 #define FM_CPU_SSE41 (1u << 0)
 #define FM_CPU_AVX2 (1u << 1)
+#define FM_CPU_AVX512 (1u << 2) /* F, BW, DQ and VL */
 
 /* The table for this CPU (honours FILMMARK_CPU=c and fm_dsp_force_c). */
 const FmDsp *fm_dsp_get(void);

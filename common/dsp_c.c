@@ -314,6 +314,9 @@ unsigned fm_dsp_cpu_flags(void)
         f |= FM_CPU_SSE41;
     if (__builtin_cpu_supports("avx2"))
         f |= FM_CPU_AVX2;
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl"))
+        f |= FM_CPU_AVX512;
 #endif
     return f;
 }
@@ -332,11 +335,26 @@ static FmDsp dsp_c, dsp_best;
 static pthread_once_t dsp_once = PTHREAD_ONCE_INIT;
 static int force_c;
 
-static void dsp_setup(void)
+/* FILMMARK_CPU: the highest level to use (c, sse4.1, avx2); unset or
+ * anything else, the CPU's best */
+static unsigned env_cpu_mask(void)
 {
     const char *env = getenv("FILMMARK_CPU");
+    if (!env)
+        return ~0u;
+    if (!strcmp(env, "c"))
+        return 0;
+    if (!strcmp(env, "sse4.1"))
+        return FM_CPU_SSE41;
+    if (!strcmp(env, "avx2"))
+        return FM_CPU_SSE41 | FM_CPU_AVX2;
+    return ~0u;
+}
+
+static void dsp_setup(void)
+{
     fm_dsp_init_c(&dsp_c);
-    fm_dsp_init(&dsp_best, env && !strcmp(env, "c") ? 0 : ~0u);
+    fm_dsp_init(&dsp_best, env_cpu_mask());
 }
 
 const FmDsp *fm_dsp_get(void)

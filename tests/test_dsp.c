@@ -30,7 +30,9 @@ typedef struct Level {
     unsigned mask;
 } Level;
 
-static const Level levels[] = { { "sse4.1", FM_CPU_SSE41 }, { "avx2", FM_CPU_SSE41 | FM_CPU_AVX2 } };
+static const Level levels[] = { { "sse4.1", FM_CPU_SSE41 },
+                                { "avx2", FM_CPU_SSE41 | FM_CPU_AVX2 },
+                                { "avx512", FM_CPU_SSE41 | FM_CPU_AVX2 | FM_CPU_AVX512 } };
 
 static int widths[] = { 1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 67, 1921 };
 
@@ -779,12 +781,13 @@ static int run_bench(int w)
         return 1;
     b.lut = mask.lut;
     b.lut_n = mask.lut_n;
-    FmDsp lv[3];
-    const char *lname[3] = { "c", "sse4.1", "avx2" };
-    unsigned masks[3] = { 0, FM_CPU_SSE41, FM_CPU_SSE41 | FM_CPU_AVX2 };
+    FmDsp lv[4];
+    const char *lname[4] = { "c", "sse4.1", "avx2", "avx512" };
+    unsigned masks[4] = { 0, FM_CPU_SSE41, FM_CPU_SSE41 | FM_CPU_AVX2,
+                          FM_CPU_SSE41 | FM_CPU_AVX2 | FM_CPU_AVX512 };
     int nl = 0;
     unsigned have = fm_dsp_cpu_flags();
-    for (int l = 0; l < 3; l++)
+    for (int l = 0; l < 4; l++)
         if ((have & masks[l]) == masks[l])
             fm_dsp_init(&lv[nl++], masks[l]);
     printf("ns per call, rows of %d samples (thread CPU time, fastest of 5 x 2000 calls)\n",
@@ -795,7 +798,7 @@ static int run_bench(int w)
     printf("   speed-up\n");
     for (int k = 0;; k++) {
         const char *name = "";
-        double t[3] = { -1, -1, -1 };
+        double t[4] = { -1, -1, -1, -1 };
         for (int l = 0; l < nl; l++)
             t[l] = bench_one(&lv[l], &b, k, &name);
         if (t[0] < 0)

@@ -119,16 +119,16 @@ static inline void gather_block(const float *row, const int *idx, int taps, int 
     }
 }
 
-static void hresample_avx2(const float *row, const int *idx, const float *wt, int taps,
-                           int n_out, float scale, float *out)
+void fm_hresample_avx2_span(const float *row, const int *idx, const float *wt, int taps,
+                            int n_out, float scale, float *out, int x0, int x1)
 {
-    int X = 0;
+    int X = x0;
     __m256 vs = _mm256_set1_ps(scale);
     /* integer downscales by 2, 3 or 6 (the mark grid of 720p, 1080p and 4K
      * pictures, the detector's fine grids) and by 3:2 (1080p to its fine
      * grid) read whole vectors and shuffle */
     int r = taps == 2 || taps == 3 || taps == 6 ? taps : 0;
-    for (; X + 8 <= n_out; X += 8) {
+    for (; X + 8 <= x1; X += 8) {
         __m256 v[16];
         if (r && regular_block(idx, n_out, X, r)) {
             const float *p = row + idx[X];
@@ -161,12 +161,18 @@ static void hresample_avx2(const float *row, const int *idx, const float *wt, in
             s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(wt + (size_t)k * n_out + X), v[k]));
         _mm256_storeu_ps(out + X, _mm256_mul_ps(s, vs));
     }
-    for (; X < n_out; X++) {
+    for (; X < x1; X++) {
         float s = 0;
         for (int k = 0; k < taps; k++)
             s += wt[(size_t)k * n_out + X] * row[idx[(size_t)k * n_out + X]];
         out[X] = s * scale;
     }
+}
+
+static void hresample_avx2(const float *row, const int *idx, const float *wt, int taps,
+                           int n_out, float scale, float *out)
+{
+    fm_hresample_avx2_span(row, idx, wt, taps, n_out, scale, out, 0, n_out);
 }
 
 static void vacc_avx2(float *o, const float *t, float w, int n)
