@@ -4,6 +4,7 @@
 #include <sodium.h>
 #include <string.h>
 
+#include "dsp.h"
 #include "pattern.h"
 #include "resample.h"
 
@@ -216,6 +217,7 @@ void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride,
     int step = s > 4.5 ? 2 : 1;
     double scale = bit_depth > 8 ? 1.0 / (double)(1 << (bit_depth - 8)) : 1.0;
     double mw = width / s, mh = FM_MARK_HEIGHT;   /* the picture in mark pixels */
+    const FmDsp *dsp = fm_dsp_get();
     for (int i = 0; i < FM_TAG_ROWS; i++) {
         double my0 = ay + REGION_Y0 + i * FM_TAG_CELL, my1 = my0 + FM_TAG_CELL;
         int py0 = (int)ceil(my0 * s - 0.5), py1 = (int)ceil(my1 * s - 0.5);
@@ -239,9 +241,10 @@ void fm_tag_cells_add_luma(FmTagCells *c, const uint8_t *luma, ptrdiff_t stride,
             int nx = (px1 - px0 + step - 1) / step;
             long n = 0;
             for (int y = py0; y < py1; y += step, n += nx)
-                isum += bit_depth <= 8 ? row_sum_u8(luma + (ptrdiff_t)y * stride + px0, nx, step)
-                                       : row_sum_u16((const uint16_t *)(luma + (ptrdiff_t)y * stride) + px0,
-                                                     nx, step);
+                isum += bit_depth > 8 ? row_sum_u16((const uint16_t *)(luma + (ptrdiff_t)y * stride) + px0,
+                                                    nx, step)
+                        : step == 1   ? dsp->sum_u8(luma + (ptrdiff_t)y * stride + px0, nx)
+                                      : row_sum_u8(luma + (ptrdiff_t)y * stride + px0, nx, step);
             double sum = (double)isum;
             /* the cell's mean, counted by the mark pixels it covers (as
              * fm_tag_cells_add_plane counts them), whatever the rounding of

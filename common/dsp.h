@@ -113,6 +113,9 @@ typedef struct FmDsp {
     void (*col_moments_rows_u16)(const uint16_t *p, ptrdiff_t stride, int rows, int n,
                                  uint32_t *s, uint64_t *s2);
 
+    /* the n samples at p summed (the content tag's cell sums) */
+    uint64_t (*sum_u8)(const uint8_t *p, int n);
+
     /* SSIM statistics of 8-bit pictures over `rows` rows (rows <= 8), per
      * window of 8 columns (the last one narrower when n is not a multiple
      * of 8): sums[5 k + 0..4] = sa, sb, saa, sbb, sab of window k (columns

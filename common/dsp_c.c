@@ -134,6 +134,14 @@ static void cell_gains_c(const uint64_t *t, const uint64_t *t2, int count, int c
     }
 }
 
+static uint64_t sum_u8_c(const uint8_t *p, int n)
+{
+    uint64_t s = 0;
+    for (int i = 0; i < n; i++)
+        s += p[i];
+    return s;
+}
+
 static void col_moments_rows_u8_c(const uint8_t *p, ptrdiff_t stride, int rows, int n,
                                   uint32_t *s, uint32_t *s2)
 {
@@ -293,6 +301,7 @@ void fm_dsp_init_c(FmDsp *d)
     d->smooth_cells = smooth_cells_c;
     d->cell_gains = cell_gains_c;
     d->col_moments_rows_u8 = col_moments_rows_u8_c;
+    d->sum_u8 = sum_u8_c;
     d->col_moments_rows_u16 = col_moments_rows_u16_c;
     d->ssim_win_u8 = ssim_win_u8_c;
     d->ssim_score_u8 = ssim_score_u8_c;

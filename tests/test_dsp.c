@@ -317,6 +317,22 @@ static void check_mark(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r,
     }
 }
 
+static void check_sum_u8(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
+                         int bd)
+{
+    uint8_t *p = malloc((size_t)w * 41 + 1);
+    cr_assert(p);
+    fill_px(r, p, w * 41 + 1, 8);
+    for (int n = 0; n <= w * 41; n += w) {  /* up to 41 x the width, all 255 last */
+        if (n == w * 41)
+            memset(p, 255, (size_t)n);
+        uint64_t a = c->sum_u8(p + 1, n), b = o->sum_u8(p + 1, n);
+        cr_expect(a == b, "sum_u8 (%s): %llu, not %llu, %d samples", lv, (unsigned long long)b,
+                  (unsigned long long)a, n);
+    }
+    free(p);
+}
+
 static void check_moments(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w,
                           int bd)
 {
@@ -536,6 +552,7 @@ Test(dsp, hresample_matches_c) { check_all(check_hresample, 2); }
 Test(dsp, vacc_and_lerp_match_c) { check_all(check_vacc_lerp, 3); }
 Test(dsp, mark_row_and_apply_match_c) { check_all(check_mark, 4); }
 Test(dsp, col_moments_match_c) { check_all(check_moments, 5); }
+Test(dsp, sum_u8_matches_c) { check_all(check_sum_u8, 16); }
 Test(dsp, ssim_cols_match_c) { check_all(check_ssim, 6); }
 Test(dsp, whiten_matches_c) { check_all(check_whiten, 7); }
 Test(dsp, dct_matches_c) { check_all(check_dct, 8); }

@@ -594,6 +594,32 @@ static void cell_gains_avx2(const uint64_t *t, const uint64_t *t2, int count, in
     }
 }
 
+/* 32 samples a step, summed in groups of 8 by the sum of absolute
+ * differences against zero; then 16 and 8 at a time, the rest one by one. */
+static uint64_t sum_u8_avx2(const uint8_t *p, int n)
+{
+    __m256i zero = _mm256_setzero_si256(), acc = zero;
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        acc = _mm256_add_epi64(acc, _mm256_sad_epu8(_mm256_loadu_si256((const __m256i *)(p + i)),
+                                                    zero));
+    __m128i h = _mm_add_epi64(_mm256_castsi256_si128(acc), _mm256_extracti128_si256(acc, 1));
+    if (i + 16 <= n) {
+        h = _mm_add_epi64(h, _mm_sad_epu8(_mm_loadu_si128((const __m128i *)(p + i)),
+                                          _mm_setzero_si128()));
+        i += 16;
+    }
+    if (i + 8 <= n) {
+        h = _mm_add_epi64(h, _mm_sad_epu8(_mm_loadl_epi64((const __m128i *)(p + i)),
+                                          _mm_setzero_si128()));
+        i += 8;
+    }
+    uint64_t s = (uint64_t)_mm_cvtsi128_si64(h) + (uint64_t)_mm_extract_epi64(h, 1);
+    for (; i < n; i++)
+        s += p[i];
+    return s;
+}
+
 /*
  * col_moments_rows_u8: 16 columns at a time down all the rows, the sums in
  * registers: the samples added in 16 bits (at most 256 x 255), their
@@ -934,6 +960,7 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->smooth_cells = smooth_cells_avx2;
     d->cell_gains = cell_gains_avx2;
     d->col_moments_rows_u8 = col_moments_rows_u8_avx2;
+    d->sum_u8 = sum_u8_avx2;
     d->col_moments_rows_u16 = col_moments_rows_u16_avx2;
     d->ssim_win_u8 = ssim_win_u8_avx2;
     d->ssim_score_u8 = ssim_score_u8_avx2;

@@ -2,7 +2,7 @@
  * dsp_avx512.c - AVX-512 (F, BW, DQ, VL) versions of the hottest DSP
  * kernels (dsp.h): the mark's add and energy, the tile's and the mask's
  * interpolation across the picture, the area downscales by 2, 3 and 3:2,
- * the mask's column moments, and the box and vertical sums of the
+ * the mask's column moments, the content tag's sums, and the box and vertical sums of the
  * detector's whitening and resampling (its division and square root gain
  * nothing at this width: whiten_row stays at AVX2). Sixteen floats a vector; the same operations in
  * the same order per output as the C references (no FMA: compiled with
@@ -423,6 +423,21 @@ static void box_rows_avx512(const float *in, ptrdiff_t in_stride, int nrows, int
     }
 }
 
+/* 64 samples a step, summed in groups of 8 by the sum of absolute
+ * differences against zero; the last (fewer) by a masked load. */
+static uint64_t sum_u8_avx512(const uint8_t *p, int n)
+{
+    __m512i zero = _mm512_setzero_si512(), acc = zero;
+    int i = 0;
+    for (; i + 64 <= n; i += 64)
+        acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_loadu_si512(p + i), zero));
+    if (i < n) {
+        __mmask64 m = ~0ull >> (64 - (n - i));
+        acc = _mm512_add_epi64(acc, _mm512_sad_epu8(_mm512_maskz_loadu_epi8(m, p + i), zero));
+    }
+    return (uint64_t)_mm512_reduce_add_epi64(acc);
+}
+
 void fm_dsp_init_avx512(FmDsp *d)
 {
     d->name = "avx512";
@@ -433,6 +448,7 @@ void fm_dsp_init_avx512(FmDsp *d)
     d->apply_rows_u8 = apply_rows_u8_avx512;
     d->apply_rows_u16 = apply_rows_u16_avx512;
     d->col_moments_rows_u8 = col_moments_rows_u8_avx512;
+    d->sum_u8 = sum_u8_avx512;
     d->vacc = vacc_avx512;
     d->vsum = vsum_avx512;
     d->col_slide = col_slide_avx512;
