@@ -21,6 +21,7 @@
 #ifndef FM_DSP_H
 #define FM_DSP_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -195,6 +196,55 @@ static inline void fm_mark_rows_by_row(FmMarkRowFn f, const FmMarkRows *m, int n
 {
     for (int i = 0; i < m->g; i++)
         f(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, n, NULL, lanes[i]);
+}
+
+/* One sample of the mark (mark_row's d[x]): the references' definition,
+ * and the SIMD kernels' for the columns after their vectors. */
+static inline float fm_mark_at(const float *gt, const float *gb, float gf, const float *pt,
+                               const float *pb, float pf, float alpha, float norm, int x)
+{
+    float g = gt[x] + gf * (gb[x] - gt[x]);
+    float p = norm * (pt[x] + pf * (pb[x] - pt[x]));
+    return (alpha * g) * p;
+}
+
+/* mark_row over columns [x0, n) */
+static inline void fm_mark_row_from(const float *gt, const float *gb, float gf, const float *pt,
+                                    const float *pb, float pf, float alpha, float norm, int x0,
+                                    int n, float *d, double lanes[FM_DSP_LANES])
+{
+    for (int x = x0; x < n; x++) {
+        float v = fm_mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
+        if (d)
+            d[x] = v;
+        lanes[x % FM_DSP_LANES] += (double)v * v;
+    }
+}
+
+/* Row i of apply_rows_u8 / _u16 over columns [x0, n); lanes: that row's
+ * sums, or NULL. */
+static inline void fm_apply_row_u8_from(const FmMarkRows *m, int i, uint8_t *row, float gain,
+                                        int x0, int n, double *lanes)
+{
+    for (int x = x0; x < n; x++) {
+        float d = fm_mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
+        if (lanes)
+            lanes[x % FM_DSP_LANES] += (double)d * d;
+        int v = (int)lrintf(row[x] + gain * d);
+        row[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+    }
+}
+
+static inline void fm_apply_row_u16_from(const FmMarkRows *m, int i, uint16_t *row, float gain,
+                                         float unit, int maxval, int x0, int n, double *lanes)
+{
+    for (int x = x0; x < n; x++) {
+        float d = fm_mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
+        if (lanes)
+            lanes[x % FM_DSP_LANES] += (double)d * d;
+        int v = (int)lrintf(row[x] + gain * d * unit);
+        row[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
+    }
 }
 
 /* One column of col_moments_rows_u8 / _u16 (the references loop over it;

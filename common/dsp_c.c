@@ -56,24 +56,11 @@ static void lerp_idx_c(const float *src, const int *ia, const int *ib, const flo
         out[x] = src[ia[x]] + f[x] * (src[ib[x]] - src[ia[x]]);
 }
 
-static inline float mark_at(const float *gt, const float *gb, float gf, const float *pt,
-                            const float *pb, float pf, float alpha, float norm, int x)
-{
-    float g = gt[x] + gf * (gb[x] - gt[x]);
-    float p = norm * (pt[x] + pf * (pb[x] - pt[x]));
-    return (alpha * g) * p;
-}
-
 static void mark_row_c(const float *gt, const float *gb, float gf, const float *pt,
                        const float *pb, float pf, float alpha, float norm, int n, float *d,
                        double lanes[FM_DSP_LANES])
 {
-    for (int x = 0; x < n; x++) {
-        float v = mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        if (d)
-            d[x] = v;
-        lanes[x % FM_DSP_LANES] += (double)v * v;
-    }
+    fm_mark_row_from(gt, gb, gf, pt, pb, pf, alpha, norm, 0, n, d, lanes);
 }
 
 static void mark_rows_c(const FmMarkRows *m, int n, double (*lanes)[FM_DSP_LANES])
@@ -85,26 +72,14 @@ static void apply_rows_u8_c(const FmMarkRows *m, uint8_t *const *px, float gain,
                             double (*lanes)[FM_DSP_LANES])
 {
     for (int i = 0; i < m->g; i++)
-        for (int x = 0; x < n; x++) {
-            float d = mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
-            if (lanes)
-                lanes[i][x % FM_DSP_LANES] += (double)d * d;
-            int v = (int)lrintf(px[i][x] + gain * d);
-            px[i][x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-        }
+        fm_apply_row_u8_from(m, i, px[i], gain, 0, n, lanes ? lanes[i] : NULL);
 }
 
 static void apply_rows_u16_c(const FmMarkRows *m, uint16_t *const *px, float gain, float unit,
                              int maxval, int n, double (*lanes)[FM_DSP_LANES])
 {
     for (int i = 0; i < m->g; i++)
-        for (int x = 0; x < n; x++) {
-            float d = mark_at(m->gt, m->gb, m->gf[i], m->pt, m->pb, m->pf[i], m->alpha, m->norm, x);
-            if (lanes)
-                lanes[i][x % FM_DSP_LANES] += (double)d * d;
-            int v = (int)lrintf(px[i][x] + gain * d * unit);
-            px[i][x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
-        }
+        fm_apply_row_u16_from(m, i, px[i], gain, unit, maxval, 0, n, lanes ? lanes[i] : NULL);
 }
 
 static void smooth_cells_c(const float *a, const float *b, const float *c, int n, float *out)

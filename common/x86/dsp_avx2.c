@@ -292,14 +292,6 @@ static inline __m256 mark8(const float *gt, const float *gb, const float *pt, co
     return _mm256_mul_ps(_mm256_mul_ps(m->alpha, g), p);
 }
 
-static inline float mark1(const float *gt, const float *gb, float gf, const float *pt,
-                          const float *pb, float pf, float alpha, float norm, int x)
-{
-    float g = gt[x] + gf * (gb[x] - gt[x]);
-    float p = norm * (pt[x] + pf * (pb[x] - pt[x]));
-    return (alpha * g) * p;
-}
-
 static void mark_row_avx2(const float *gt, const float *gb, float gf, const float *pt,
                           const float *pb, float pf, float alpha, float norm, int n, float *d,
                           double lanes[FM_DSP_LANES])
@@ -319,12 +311,7 @@ static void mark_row_avx2(const float *gt, const float *gb, float gf, const floa
     }
     _mm256_storeu_pd(lanes, l0);
     _mm256_storeu_pd(lanes + 4, l1);
-    for (; x < n; x++) {
-        float v = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        if (d)
-            d[x] = v;
-        lanes[x % FM_DSP_LANES] += (double)v * v;
-    }
+    fm_mark_row_from(gt, gb, gf, pt, pb, pf, alpha, norm, x, n, d, lanes);
 }
 
 
@@ -430,21 +417,14 @@ rows_block(const FmMarkRows *m, void *const *px, int mode, int sums, float gain,
             _mm256_storeu_pd(lanes[r0 + i], acc[i][0]);
             _mm256_storeu_pd(lanes[r0 + i] + 4, acc[i][1]);
         }
-        for (int t = x; t < n; t++) {
-            float d = mark1(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
-                            m->norm, t);
-            if (sums)
-                lanes[r0 + i][t % FM_DSP_LANES] += (double)d * d;
-            if (mode == ROWS_U16) {
-                uint16_t *row = px[r0 + i];
-                int v = (int)lrintf(row[t] + gain * d * fu);
-                row[t] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
-            } else if (mode == ROWS_U8) {
-                uint8_t *row = px[r0 + i];
-                int v = (int)lrintf(row[t] + gain * d);
-                row[t] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-        }
+        double *l = sums ? lanes[r0 + i] : NULL;
+        if (mode == ROWS_U16)
+            fm_apply_row_u16_from(m, r0 + i, px[r0 + i], gain, fu, maxval, x, n, l);
+        else if (mode == ROWS_U8)
+            fm_apply_row_u8_from(m, r0 + i, px[r0 + i], gain, x, n, l);
+        else
+            fm_mark_row_from(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
+                             m->norm, x, n, NULL, l);
     }
 }
 

@@ -19,14 +19,6 @@
 #include "dsp.h"
 #include "dsp_x86.h"
 
-static inline float mark1(const float *gt, const float *gb, float gf, const float *pt,
-                          const float *pb, float pf, float alpha, float norm, int x)
-{
-    float g = gt[x] + gf * (gb[x] - gt[x]);
-    float p = norm * (pt[x] + pf * (pb[x] - pt[x]));
-    return (alpha * g) * p;
-}
-
 /* acc (lanes 0..7) += the squares of v's 16 values, x..x+7 first */
 static inline __m512d add_squares(__m512d acc, __m512 v)
 {
@@ -56,12 +48,7 @@ static void mark_row_avx512(const float *gt, const float *gb, float gf, const fl
         acc = add_squares(acc, v);
     }
     _mm512_storeu_pd(lanes, acc);
-    for (; x < n; x++) {
-        float v = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        if (d)
-            d[x] = v;
-        lanes[x % FM_DSP_LANES] += (double)v * v;
-    }
+    fm_mark_row_from(gt, gb, gf, pt, pb, pf, alpha, norm, x, n, d, lanes);
 }
 
 /*
@@ -119,21 +106,14 @@ rows_block(const FmMarkRows *m, void *const *px, int mode, int sums, float gain,
     for (int i = 0; i < nb; i++) {
         if (sums)
             _mm512_storeu_pd(lanes[r0 + i], acc[i]);
-        for (int t = x; t < n; t++) {
-            float d = mark1(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
-                            m->norm, t);
-            if (sums)
-                lanes[r0 + i][t % FM_DSP_LANES] += (double)d * d;
-            if (mode == ROWS_U16) {
-                uint16_t *row = px[r0 + i];
-                int v = (int)lrintf(row[t] + gain * d * fu);
-                row[t] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
-            } else if (mode == ROWS_U8) {
-                uint8_t *row = px[r0 + i];
-                int v = (int)lrintf(row[t] + gain * d);
-                row[t] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-            }
-        }
+        double *l = sums ? lanes[r0 + i] : NULL;
+        if (mode == ROWS_U16)
+            fm_apply_row_u16_from(m, r0 + i, px[r0 + i], gain, fu, maxval, x, n, l);
+        else if (mode == ROWS_U8)
+            fm_apply_row_u8_from(m, r0 + i, px[r0 + i], gain, x, n, l);
+        else
+            fm_mark_row_from(m->gt, m->gb, m->gf[r0 + i], m->pt, m->pb, m->pf[r0 + i], m->alpha,
+                             m->norm, x, n, NULL, l);
     }
 }
 

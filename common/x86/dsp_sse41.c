@@ -90,14 +90,6 @@ static inline __m128 mark4(const float *gt, const float *gb, const float *pt, co
     return _mm_mul_ps(_mm_mul_ps(m->alpha, g), p);
 }
 
-static inline float mark1(const float *gt, const float *gb, float gf, const float *pt,
-                          const float *pb, float pf, float alpha, float norm, int x)
-{
-    float g = gt[x] + gf * (gb[x] - gt[x]);
-    float p = norm * (pt[x] + pf * (pb[x] - pt[x]));
-    return (alpha * g) * p;
-}
-
 static inline __m128d sq_lo(__m128 v)
 {
     __m128d d = _mm_cvtps_pd(v);
@@ -133,12 +125,7 @@ static void mark_row_sse41(const float *gt, const float *gb, float gf, const flo
     _mm_storeu_pd(lanes + 2, l1);
     _mm_storeu_pd(lanes + 4, l2);
     _mm_storeu_pd(lanes + 6, l3);
-    for (; x < n; x++) {
-        float v = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
-        if (d)
-            d[x] = v;
-        lanes[x % FM_DSP_LANES] += (double)v * v;
-    }
+    fm_mark_row_from(gt, gb, gf, pt, pb, pf, alpha, norm, x, n, d, lanes);
 }
 
 static void apply_u8_sse41(uint8_t *px, const float *gt, const float *gb, float gf,
@@ -158,7 +145,7 @@ static void apply_u8_sse41(uint8_t *px, const float *gt, const float *gb, float 
         _mm_storel_epi64((__m128i *)(px + x), _mm_packus_epi16(w, w));
     }
     for (; x < n; x++) {
-        float d = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
+        float d = fm_mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
         int v = (int)lrintf(px[x] + gain * d);
         px[x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
     }
@@ -183,7 +170,7 @@ static void apply_u16_sse41(uint16_t *px, const float *gt, const float *gb, floa
         _mm_storeu_si128((__m128i *)(px + x), _mm_packus_epi32(ia, ib));
     }
     for (; x < n; x++) {
-        float d = mark1(gt, gb, gf, pt, pb, pf, alpha, norm, x);
+        float d = fm_mark_at(gt, gb, gf, pt, pb, pf, alpha, norm, x);
         int v = (int)lrintf(px[x] + gain * d * unit);
         px[x] = (uint16_t)(v < 0 ? 0 : v > maxval ? maxval : v);
     }
