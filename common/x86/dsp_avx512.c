@@ -2,7 +2,8 @@
  * dsp_avx512.c - AVX-512 (F, BW, DQ, VL) versions of the hottest DSP
  * kernels (dsp.h): the mark's add and energy, the tile's and the mask's
  * interpolation across the picture, the area downscales by 2, 3 and 3:2,
- * the mask's column moments, the content tag's sums, and the box and vertical sums of the
+ * the mask's column moments, the content tag's sums, the SSIM window sums,
+ * and the box and vertical sums of the
  * detector's whitening and resampling (its division and square root gain
  * nothing at this width: whiten_row stays at AVX2). Sixteen floats a vector; the same operations in
  * the same order per output as the C references (no FMA: compiled with
@@ -403,6 +404,72 @@ static void box_rows_avx512(const float *in, ptrdiff_t in_stride, int nrows, int
     }
 }
 
+/* Each 128-bit lane's four 32-bit values summed, into all four. */
+static inline __m512i lane_sum4(__m512i v)
+{
+    v = _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_BADC));
+    return _mm512_add_epi32(v, _mm512_shuffle_epi32(v, _MM_PERM_CDAB));
+}
+
+/* window w (0..3) of the four in h (sa sb saa sbb) and h12 (sab) to s */
+#define STORE_WINDOW(s, h, h12, w)                                                  \
+    do {                                                                            \
+        _mm_storeu_si128((__m128i *)((s) + 5 * (w)), _mm512_extracti32x4_epi32(h, w)); \
+        (s)[5 * (w) + 4] = (uint32_t)_mm_cvtsi128_si32(_mm512_extracti32x4_epi32(h12, w)); \
+    } while (0)
+
+/* Four 8-column windows at a time: 32 pixels widened to 16 bits (a column
+ * sum over 8 rows is at most 2040), products summed in pairs of columns by
+ * madd; a window's 8 columns are one 128-bit lane, reduced in the lane. */
+static void ssim_win_u8_avx512(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
+                               ptrdiff_t sb_stride, int n, int rows, uint32_t *sums)
+{
+    const __m512i ones = _mm512_set1_epi16(1);
+    int x = 0, k = 0;
+    for (; x + 32 <= n; x += 32, k += 4) {
+        __m512i s1 = _mm512_setzero_si512(), s2 = s1, s11 = s1, s22 = s1, s12 = s1;
+        for (int y = 0; y < rows; y++) {
+            __m512i va = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(a + y * sa_stride + x)));
+            __m512i vb = _mm512_cvtepu8_epi16(_mm256_loadu_si256((const __m256i *)(b + y * sb_stride + x)));
+            s1 = _mm512_add_epi16(s1, va);
+            s2 = _mm512_add_epi16(s2, vb);
+            s11 = _mm512_add_epi32(s11, _mm512_madd_epi16(va, va));
+            s22 = _mm512_add_epi32(s22, _mm512_madd_epi16(vb, vb));
+            s12 = _mm512_add_epi32(s12, _mm512_madd_epi16(va, vb));
+        }
+        __m512i h = lane_sum4(_mm512_madd_epi16(s1, ones));
+        h = _mm512_mask_blend_epi32(0x2222, h, lane_sum4(_mm512_madd_epi16(s2, ones)));
+        h = _mm512_mask_blend_epi32(0x4444, h, lane_sum4(s11));
+        h = _mm512_mask_blend_epi32(0x8888, h, lane_sum4(s22));
+        __m512i h12 = lane_sum4(s12);
+        uint32_t *s = sums + 5 * (size_t)k;
+        STORE_WINDOW(s, h, h12, 0);
+        STORE_WINDOW(s, h, h12, 1);
+        STORE_WINDOW(s, h, h12, 2);
+        STORE_WINDOW(s, h, h12, 3);
+    }
+    for (; x < n; x += 8, k++) {
+        int x1 = x + 8 < n ? x + 8 : n;
+        uint32_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
+        for (int y = 0; y < rows; y++)
+            for (int i = x; i < x1; i++) {
+                uint32_t va = a[y * sa_stride + i], vb = b[y * sb_stride + i];
+                s1 += va;
+                s2 += vb;
+                s11 += va * va;
+                s22 += vb * vb;
+                s12 += va * vb;
+            }
+        uint32_t *s = sums + 5 * (size_t)k;
+        s[0] = s1;
+        s[1] = s2;
+        s[2] = s11;
+        s[3] = s22;
+        s[4] = s12;
+    }
+}
+#undef STORE_WINDOW
+
 /* 64 samples a step, summed in groups of 8 by the sum of absolute
  * differences against zero; the last (fewer) by a masked load. */
 static uint64_t sum_u8_avx512(const uint8_t *p, int n)
@@ -429,6 +496,7 @@ void fm_dsp_init_avx512(FmDsp *d)
     d->apply_rows_u16 = apply_rows_u16_avx512;
     d->col_moments_rows_u8 = col_moments_rows_u8_avx512;
     d->sum_u8 = sum_u8_avx512;
+    d->ssim_win_u8 = ssim_win_u8_avx512;
     d->vacc = vacc_avx512;
     d->vsum = vsum_avx512;
     d->col_slide = col_slide_avx512;
