@@ -2,8 +2,8 @@
  * dsp_avx512.c - AVX-512 (F, BW, DQ, VL) versions of the hottest DSP
  * kernels (dsp.h): the mark's add and energy, the tile's and the mask's
  * interpolation across the picture, the area downscales by 2, 3 and 3:2,
- * the mask's column moments, the content tag's sums, the SSIM window sums,
- * and the box and vertical sums of the
+ * the mask's column moments (8- and 16-bit), the content tag's sums, the
+ * SSIM window and column sums, and the box and vertical sums of the
  * detector's whitening and resampling (its division and square root gain
  * nothing at this width: whiten_row stays at AVX2). Sixteen floats a vector; the same operations in
  * the same order per output as the C references (no FMA: compiled with
@@ -404,6 +404,72 @@ static void box_rows_avx512(const float *in, ptrdiff_t in_stride, int nrows, int
     }
 }
 
+/* The same for deeper samples, 16 columns at a time: sums in 32 bits,
+ * squares (exact in 32 bits) widened and added in 64. */
+static void col_moments_rows_u16_avx512(const uint16_t *p, ptrdiff_t stride, int rows, int n,
+                                        uint32_t *s, uint64_t *s2)
+{
+    int x = 0;
+    for (; x + 16 <= n; x += 16) {
+        __m512i a = _mm512_setzero_si512(), lo = a, hi = a;
+        const uint8_t *q = (const uint8_t *)(p + x);
+        for (int y = 0; y < rows; y++, q += stride) {
+            __m512i v = _mm512_cvtepu16_epi32(_mm256_loadu_si256((const __m256i *)q));
+            __m512i v2 = _mm512_mullo_epi32(v, v);
+            a = _mm512_add_epi32(a, v);
+            lo = _mm512_add_epi64(lo, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(v2)));
+            hi = _mm512_add_epi64(hi, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(v2, 1)));
+        }
+        _mm512_storeu_si512(s + x, a);
+        _mm512_storeu_si512(s2 + x, lo);
+        _mm512_storeu_si512(s2 + x + 8, hi);
+    }
+    for (; x < n; x++)
+        fm_col_moments_one_u16(p, stride, rows, x, s, s2);
+}
+
+/* SSIM column sums of deeper samples, 8 columns at a time in 64 bits. */
+static void ssim_cols_u16_avx512(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
+                                 ptrdiff_t sb_stride, int n, int rows, uint64_t *sums)
+{
+    uint64_t *sa = sums, *sb = sums + n, *saa = sums + 2 * (size_t)n, *sbb = sums + 3 * (size_t)n,
+             *sab = sums + 4 * (size_t)n;
+    int x = 0;
+    for (; x + 8 <= n; x += 8) {
+        __m512i s1 = _mm512_setzero_si512(), s2 = s1, s11 = s1, s22 = s1, s12 = s1;
+        for (int y = 0; y < rows; y++) {
+            __m512i va = _mm512_cvtepu16_epi64(_mm_loadu_si128((const __m128i *)(a + y * sa_stride + x)));
+            __m512i vb = _mm512_cvtepu16_epi64(_mm_loadu_si128((const __m128i *)(b + y * sb_stride + x)));
+            s1 = _mm512_add_epi64(s1, va);
+            s2 = _mm512_add_epi64(s2, vb);
+            s11 = _mm512_add_epi64(s11, _mm512_mul_epu32(va, va));
+            s22 = _mm512_add_epi64(s22, _mm512_mul_epu32(vb, vb));
+            s12 = _mm512_add_epi64(s12, _mm512_mul_epu32(va, vb));
+        }
+        _mm512_storeu_si512(sa + x, s1);
+        _mm512_storeu_si512(sb + x, s2);
+        _mm512_storeu_si512(saa + x, s11);
+        _mm512_storeu_si512(sbb + x, s22);
+        _mm512_storeu_si512(sab + x, s12);
+    }
+    for (; x < n; x++) {
+        uint64_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
+        for (int y = 0; y < rows; y++) {
+            uint64_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
+            s1 += va;
+            s2 += vb;
+            s11 += va * va;
+            s22 += vb * vb;
+            s12 += va * vb;
+        }
+        sa[x] = s1;
+        sb[x] = s2;
+        saa[x] = s11;
+        sbb[x] = s22;
+        sab[x] = s12;
+    }
+}
+
 /* Each 128-bit lane's four 32-bit values summed, into all four. */
 static inline __m512i lane_sum4(__m512i v)
 {
@@ -497,6 +563,8 @@ void fm_dsp_init_avx512(FmDsp *d)
     d->col_moments_rows_u8 = col_moments_rows_u8_avx512;
     d->sum_u8 = sum_u8_avx512;
     d->ssim_win_u8 = ssim_win_u8_avx512;
+    d->col_moments_rows_u16 = col_moments_rows_u16_avx512;
+    d->ssim_cols_u16 = ssim_cols_u16_avx512;
     d->vacc = vacc_avx512;
     d->vsum = vsum_avx512;
     d->col_slide = col_slide_avx512;
