@@ -276,6 +276,51 @@ static inline void fm_col_moments_one_u16(const uint16_t *p, ptrdiff_t stride, i
     s2[x] = a2;
 }
 
+/* One window of ssim_win_u8 (columns [x0, x1), sums[0..4]) and one column
+ * of ssim_cols_u16 (x of each of the five arrays of n): the references
+ * loop over them, the SIMD versions use them for what is left after their
+ * vectors. */
+static inline void fm_ssim_win_one_u8(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
+                                      ptrdiff_t sb_stride, int x0, int x1, int rows,
+                                      uint32_t *sums)
+{
+    uint32_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
+    for (int y = 0; y < rows; y++)
+        for (int x = x0; x < x1; x++) {
+            uint32_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
+            s1 += va;
+            s2 += vb;
+            s11 += va * va;
+            s22 += vb * vb;
+            s12 += va * vb;
+        }
+    sums[0] = s1;
+    sums[1] = s2;
+    sums[2] = s11;
+    sums[3] = s22;
+    sums[4] = s12;
+}
+
+static inline void fm_ssim_col_one_u16(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
+                                       ptrdiff_t sb_stride, int x, int n, int rows,
+                                       uint64_t *sums)
+{
+    uint64_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
+    for (int y = 0; y < rows; y++) {
+        uint64_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
+        s1 += va;
+        s2 += vb;
+        s11 += va * va;
+        s22 += vb * vb;
+        s12 += va * vb;
+    }
+    sums[x] = s1;
+    sums[n + x] = s2;
+    sums[2 * (size_t)n + x] = s11;
+    sums[3 * (size_t)n + x] = s22;
+    sums[4 * (size_t)n + x] = s12;
+}
+
 /* Combines the lanes of mark_row in the fixed order. */
 static inline double fm_dsp_lanes_sum(const double lanes[FM_DSP_LANES])
 {

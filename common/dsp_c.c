@@ -134,25 +134,9 @@ static void col_moments_rows_u16_c(const uint16_t *p, ptrdiff_t stride, int rows
 static void ssim_win_u8_c(const uint8_t *a, ptrdiff_t sa_stride, const uint8_t *b,
                           ptrdiff_t sb_stride, int n, int rows, uint32_t *sums)
 {
-    for (int x0 = 0, k = 0; x0 < n; x0 += 8, k++) {
-        int x1 = x0 + 8 < n ? x0 + 8 : n;
-        uint32_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
-        for (int y = 0; y < rows; y++)
-            for (int x = x0; x < x1; x++) {
-                uint32_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
-                s1 += va;
-                s2 += vb;
-                s11 += va * va;
-                s22 += vb * vb;
-                s12 += va * vb;
-            }
-        uint32_t *s = sums + 5 * (size_t)k;
-        s[0] = s1;
-        s[1] = s2;
-        s[2] = s11;
-        s[3] = s22;
-        s[4] = s12;
-    }
+    for (int x0 = 0, k = 0; x0 < n; x0 += 8, k++)
+        fm_ssim_win_one_u8(a, sa_stride, b, sb_stride, x0, x0 + 8 < n ? x0 + 8 : n, rows,
+                           sums + 5 * (size_t)k);
 }
 
 static uint64_t ssim_score_u8_c(const uint32_t *sums, int n, int rows, double *win)
@@ -170,24 +154,8 @@ static uint64_t ssim_score_u8_c(const uint32_t *sums, int n, int rows, double *w
 static void ssim_cols_u16_c(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
                             ptrdiff_t sb_stride, int n, int rows, uint64_t *sums)
 {
-    uint64_t *sa = sums, *sb = sums + n, *saa = sums + 2 * (size_t)n, *sbb = sums + 3 * (size_t)n,
-             *sab = sums + 4 * (size_t)n;
-    for (int x = 0; x < n; x++) {
-        uint64_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint64_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
-            s1 += va;
-            s2 += vb;
-            s11 += va * va;
-            s22 += vb * vb;
-            s12 += va * vb;
-        }
-        sa[x] = s1;
-        sb[x] = s2;
-        saa[x] = s11;
-        sbb[x] = s22;
-        sab[x] = s12;
-    }
+    for (int x = 0; x < n; x++)
+        fm_ssim_col_one_u16(a, sa_stride, b, sb_stride, x, n, rows, sums);
 }
 
 static void whiten_row_c(const float *in, float c, const float *s1, const float *s2, float k,

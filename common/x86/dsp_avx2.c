@@ -684,25 +684,9 @@ static void ssim_win_u8_avx2(const uint8_t *a, ptrdiff_t sa_stride, const uint8_
         _mm_storeu_si128((__m128i *)(s + 5), _mm256_extracti128_si256(h, 1));
         s[9] = (uint32_t)_mm_cvtsi128_si32(_mm256_extracti128_si256(h5, 1));
     }
-    for (; x < n; x += 8, k++) {
-        int x1 = x + 8 < n ? x + 8 : n;
-        uint32_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
-        for (int y = 0; y < rows; y++)
-            for (int i = x; i < x1; i++) {
-                uint32_t va = a[y * sa_stride + i], vb = b[y * sb_stride + i];
-                s1 += va;
-                s2 += vb;
-                s11 += va * va;
-                s22 += vb * vb;
-                s12 += va * vb;
-            }
-        uint32_t *s = sums + 5 * (size_t)k;
-        s[0] = s1;
-        s[1] = s2;
-        s[2] = s11;
-        s[3] = s22;
-        s[4] = s12;
-    }
+    for (; x < n; x += 8, k++)
+        fm_ssim_win_one_u8(a, sa_stride, b, sb_stride, x, x + 8 < n ? x + 8 : n, rows,
+                           sums + 5 * (size_t)k);
 }
 
 static void ssim_cols_u16_avx2(const uint16_t *a, ptrdiff_t sa_stride, const uint16_t *b,
@@ -728,22 +712,8 @@ static void ssim_cols_u16_avx2(const uint16_t *a, ptrdiff_t sa_stride, const uin
         _mm256_storeu_si256((__m256i *)(sbb + x), s22);
         _mm256_storeu_si256((__m256i *)(sab + x), s12);
     }
-    for (; x < n; x++) {
-        uint64_t s1 = 0, s2 = 0, s11 = 0, s22 = 0, s12 = 0;
-        for (int y = 0; y < rows; y++) {
-            uint64_t va = a[y * sa_stride + x], vb = b[y * sb_stride + x];
-            s1 += va;
-            s2 += vb;
-            s11 += va * va;
-            s22 += vb * vb;
-            s12 += va * vb;
-        }
-        sa[x] = s1;
-        sb[x] = s2;
-        saa[x] = s11;
-        sbb[x] = s22;
-        sab[x] = s12;
-    }
+    for (; x < n; x++)
+        fm_ssim_col_one_u16(a, sa_stride, b, sb_stride, x, n, rows, sums);
 }
 
 static void whiten_row_avx2(const float *in, float c, const float *s1, const float *s2, float k,
