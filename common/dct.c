@@ -60,3 +60,55 @@ void fm_idct8x8(const float in[64], float *out, ptrdiff_t stride)
             out[y * stride + x] = s;
         }
 }
+
+void fm_dct8x8_low_block(const float *in, ptrdiff_t stride, float *out, ptrdiff_t coef_stride)
+{
+    float tmp[8][FM_DCT_LOW + 1];
+    pthread_once(&basis_once, init_basis);
+    for (int y = 0; y < 8; y++)
+        for (int u = 0; u <= FM_DCT_LOW; u++) {
+            float s = 0;
+            for (int x = 0; x < 8; x++)
+                s += basis[u][x] * in[y * stride + x];
+            tmp[y][u] = s;
+        }
+    for (int v = 0; v <= FM_DCT_LOW; v++)
+        for (int u = 0; u + v <= FM_DCT_LOW; u++) {
+            float s = 0;
+            for (int y = 0; y < 8; y++)
+                s += basis[v][y] * tmp[y][u];
+            out[(v * 8 + u) * coef_stride] = s;
+        }
+}
+
+void fm_dct8x8_low(const float *in, ptrdiff_t stride, int n, float *out)
+{
+    for (int i = 0; i < n; i++)
+        fm_dct8x8_low_block(in + 8 * i, stride, out + i, n);
+}
+
+void fm_idct8x8_low_block(const float *in, ptrdiff_t coef_stride, float *out, ptrdiff_t stride)
+{
+    float tmp[8][FM_DCT_LOW + 1];
+    pthread_once(&basis_once, init_basis);
+    for (int y = 0; y < 8; y++)
+        for (int u = 0; u <= FM_DCT_LOW; u++) {
+            float s = 0;
+            for (int v = 0; u + v <= FM_DCT_LOW; v++)
+                s += basis[v][y] * in[(v * 8 + u) * coef_stride];
+            tmp[y][u] = s;
+        }
+    for (int y = 0; y < 8; y++)
+        for (int x = 0; x < 8; x++) {
+            float s = 0;
+            for (int u = 0; u <= FM_DCT_LOW; u++)
+                s += basis[u][x] * tmp[y][u];
+            out[y * stride + x] = s;
+        }
+}
+
+void fm_idct8x8_low(const float *in, int n, float *out, ptrdiff_t stride)
+{
+    for (int i = 0; i < n; i++)
+        fm_idct8x8_low_block(in + i, n, out + 8 * i, stride);
+}

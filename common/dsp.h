@@ -155,9 +155,11 @@ typedef struct FmDsp {
     void (*flip_sums)(const float *x, int rows, const int *row_shift, const uint32_t *flip,
                       int n, float *out);
 
-    /* 8x8 orthonormal DCT-II and inverse (dct.h) */
-    void (*dct8x8)(const float *in, ptrdiff_t stride, float out[64]);
-    void (*idct8x8)(const float in[64], float *out, ptrdiff_t stride);
+    /* the low coefficients (u + v <= FM_DCT_LOW) of the 8x8 orthonormal
+     * DCT-II of n blocks side by side, coefficient-major, and the inverse
+     * of such blocks (dct.h: fm_dct8x8_low, fm_idct8x8_low) */
+    void (*dct8x8_low)(const float *in, ptrdiff_t stride, int n, float *out);
+    void (*idct8x8_low)(const float *in, int n, float *out, ptrdiff_t stride);
 } FmDsp;
 
 /* +1 / -1 for each bit of a byte, low bit first (a row of cell signs,

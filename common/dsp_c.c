@@ -253,8 +253,8 @@ void fm_dsp_init_c(FmDsp *d)
     d->box_rows = box_rows_c;
     d->col_slide = col_slide_c;
     d->flip_sums = flip_sums_c;
-    d->dct8x8 = fm_dct8x8;
-    d->idct8x8 = fm_idct8x8;
+    d->dct8x8_low = fm_dct8x8_low;
+    d->idct8x8_low = fm_idct8x8_low;
 }
 
 unsigned fm_dsp_cpu_flags(void)

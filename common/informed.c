@@ -30,7 +30,7 @@
 struct FmInformed {
     int w, h, gw, gh;
     FmAxisMap mx, my;         /* picture -> nominal mark grid */
-    float *host_grid, *mark_grid, *white;
+    float *host_grid, *mark_grid;
     float *tmp_host, *tmp_mark;  /* gw x h: the horizontal passes */
     float *rowbuf;               /* w: for fm_informed_update */
     FmWhiten whiten;
@@ -60,15 +60,15 @@ int fm_informed_new(FmInformed **out, const FmSlotMap *map, const float values[F
     size_t n = (size_t)f->gw * f->gh;
     f->host_grid = malloc(sizeof(float) * n);
     f->mark_grid = malloc(sizeof(float) * n);
-    f->white = malloc(sizeof(float) * n);
     f->tmp_host = malloc(sizeof(float) * (size_t)f->gw * height);
     f->tmp_mark = malloc(sizeof(float) * (size_t)f->gw * height);
     f->rowbuf = malloc(sizeof(float) * (size_t)width);
     f->cells = fm_cells_of(f->gw, f->gh);
-    f->plane = malloc(sizeof(float) * FM_TILE * FM_TILE * fm_cells_count(f->cells));
+    /* zero past the grid for good: the whitening writes only the grid's part */
+    f->plane = calloc((size_t)FM_TILE * FM_TILE * fm_cells_count(f->cells), sizeof(float));
     f->cell_slots = malloc(sizeof(float) * FM_SLOTS * fm_cells_count(f->cells));
     f->dsp = fm_dsp_get();
-    if (!f->host_grid || !f->mark_grid || !f->white || !f->tmp_host || !f->tmp_mark ||
+    if (!f->host_grid || !f->mark_grid || !f->tmp_host || !f->tmp_mark ||
         !f->rowbuf || !f->plane || !f->cell_slots || fm_whiten_init(&f->whiten, f->gw, f->gh, 2) < 0 ||
         fm_axis_map_init(&f->mx, width, f->gw, 0, (double)width / f->gw) < 0 ||
         fm_axis_map_init(&f->my, height, f->gh, 0, (double)height / f->gh) < 0) {
@@ -88,13 +88,13 @@ void fm_informed_set_pattern(FmInformed *f, const FmSlotMap *map, const float va
 }
 
 /* Whitens a grid plane as the detector does (accumulator.c: the nominal
- * grid, radius 2), reads its cells' slots and sums them under the epoch's
- * cell signs (the detector's view once it knows the epoch). */
+ * grid, radius 2) straight into its cells' plane (the grid's fold at no
+ * offset, zero beyond it), reads their slots and sums them under the
+ * epoch's cell signs (the detector's view once it knows the epoch). */
 static void detector_view(FmInformed *f, const float *grid, float slots[FM_SLOTS])
 {
-    fm_whiten_run(&f->whiten, f->dsp, f->pool, grid, f->white);
-    fm_plane_fold(f->white, f->gw, f->gh, 0, 0, 0, 0, f->cells.nx * FM_TILE,
-                  f->cells.ny * FM_TILE, f->plane);
+    fm_whiten_run_to(&f->whiten, f->dsp, f->pool, grid, f->plane,
+                     (ptrdiff_t)f->cells.nx * FM_TILE);
     fm_cells_read(f->plane, f->cells, f->cell_slots);
     fm_cells_combine(f->cell_flip, f->cell_slots, f->cells, 0, 0, 1.0f, slots);
 }
@@ -219,7 +219,6 @@ void fm_informed_free(FmInformed **pf)
     fm_axis_map_free(&f->my);
     free(f->host_grid);
     free(f->mark_grid);
-    free(f->white);
     free(f->tmp_host);
     free(f->tmp_mark);
     free(f->rowbuf);

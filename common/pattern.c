@@ -317,32 +317,39 @@ static float tile_gain(void)
     return sqrtf(64.0f / (FM_NCOEF * ms));
 }
 
+/* The tile's blocks a row of FM_TILE_BLOCKS at a time, coefficient-major
+ * (dct.h): only the slots' coefficients are set or read. */
 static void render_tile(const float values[FM_SLOTS], float *tile, ptrdiff_t stride)
 {
     float gain = tile_gain();
     const FmDsp *dsp = fm_dsp_get();
-    for (int by = 0; by < FM_TILE_BLOCKS; by++)
+    float coef[64 * FM_TILE_BLOCKS];
+    for (int by = 0; by < FM_TILE_BLOCKS; by++) {
         for (int bx = 0; bx < FM_TILE_BLOCKS; bx++) {
-            float coef[64] = { 0 };
             const float *v = values + (by * FM_TILE_BLOCKS + bx) * FM_NCOEF;
             for (int c = 0; c < FM_NCOEF; c++)
-                coef[fm_slot_coef[c]] = v[c] * gain;
-            dsp->idct8x8(coef, tile + by * 8 * stride + bx * 8, stride);
+                coef[fm_slot_coef[c] * FM_TILE_BLOCKS + bx] = v[c] * gain;
         }
+        /* the low coefficients no slot uses (the DC) are zero */
+        for (int bx = 0; bx < FM_TILE_BLOCKS; bx++)
+            coef[bx] = 0;
+        dsp->idct8x8_low(coef, FM_TILE_BLOCKS, tile + by * 8 * stride, stride);
+    }
 }
 
 static void read_tile(const float *tile, ptrdiff_t stride, float values[FM_SLOTS])
 {
     float inv = 1.0f / tile_gain();
     const FmDsp *dsp = fm_dsp_get();
-    for (int by = 0; by < FM_TILE_BLOCKS; by++)
+    float coef[64 * FM_TILE_BLOCKS];
+    for (int by = 0; by < FM_TILE_BLOCKS; by++) {
+        dsp->dct8x8_low(tile + by * 8 * stride, stride, FM_TILE_BLOCKS, coef);
         for (int bx = 0; bx < FM_TILE_BLOCKS; bx++) {
-            float coef[64];
             float *v = values + (by * FM_TILE_BLOCKS + bx) * FM_NCOEF;
-            dsp->dct8x8(tile + by * 8 * stride + bx * 8, stride, coef);
             for (int c = 0; c < FM_NCOEF; c++)
-                v[c] = coef[fm_slot_coef[c]] * inv;
+                v[c] = coef[fm_slot_coef[c] * FM_TILE_BLOCKS + bx] * inv;
         }
+    }
 }
 
 void fm_tile_render(const float values[FM_SLOTS], float *tile)

@@ -70,6 +70,7 @@ typedef struct Job {
     const FmDsp *dsp;
     const float *in;
     float *out;     /* NULL: only the sum is wanted */
+    ptrdiff_t out_stride;
     float *sum;     /* NULL, or a plane each output row is added to */
     float weight;   /* times this */
     int blocks;
@@ -189,20 +190,15 @@ static void out_job(void *arg, int j, int nj)
         }
 #undef ROW
         size_t o = (size_t)y * w;
-        float *out = b->out ? b->out + o : s.row;
+        float *out = b->out ? b->out + (size_t)y * b->out_stride : s.row;
         dsp->whiten_row(b->in + o, FM_WHITEN_CENTRE, s.sum1, s.sum2, 1.0f / (float)n, w, out);
         if (b->sum)
             dsp->vacc(b->sum + o, out, b->weight, w);
     }
 }
 
-void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out)
-{
-    fm_whiten_run_sum(wh, dsp, pool, in, out, NULL, 1.0f);
-}
-
-void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
-                       float *sum, float weight)
+static void run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
+                ptrdiff_t out_stride, float *sum, float weight)
 {
     int nt = fm_pool_threads(pool);
     int blocks = (wh->h + 7) / 8;
@@ -210,7 +206,24 @@ void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float
     if (jobs > blocks)
         jobs = blocks;
     jobs = reserve_jobs(wh, jobs);
-    Job b = { wh, dsp, in, out, sum, weight, blocks };
+    Job b = { wh, dsp, in, out, out_stride, sum, weight, blocks };
     fm_pool_run(pool, halo_job, &b, jobs);
     fm_pool_run(pool, out_job, &b, jobs);
+}
+
+void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out)
+{
+    run(wh, dsp, pool, in, out, wh->w, NULL, 1.0f);
+}
+
+void fm_whiten_run_to(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
+                      ptrdiff_t out_stride)
+{
+    run(wh, dsp, pool, in, out, out_stride, NULL, 1.0f);
+}
+
+void fm_whiten_run_sum(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
+                       float *sum, float weight)
+{
+    run(wh, dsp, pool, in, out, wh->w, sum, weight);
 }

@@ -24,6 +24,10 @@ int fm_whiten_init(FmWhiten *wh, int w, int h, int r);
 void fm_whiten_free(FmWhiten *wh);
 /* out may equal in. pool may be NULL. */
 void fm_whiten_run(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out);
+/* The same into rows out_stride floats apart (out_stride >= w; out must not
+ * overlap in unless out_stride is w): e.g. straight into a wider plane. */
+void fm_whiten_run_to(FmWhiten *wh, const FmDsp *dsp, FmPool *pool, const float *in, float *out,
+                      ptrdiff_t out_stride);
 /* The same, and each output row added to the same row of sum (w*h floats)
  * while it is in cache: sum += weight * out, element by element. out may be
  * NULL (only the sum is wanted: the rows go through the job's scratch). */

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "dsp.h"
+#include "dct.h"
 #include "mask.h"
 #include "whiten.h"
 #include "resample.h"
@@ -444,18 +445,60 @@ static void check_box_rows(const FmDsp *c, const FmDsp *o, const char *lv, TuRng
     free(in);
 }
 
+/* the low DCT of n = 1..37 blocks (every coefficient-major entry it does
+ * not write stays canary in both), and the inverse of random coefficients
+ * (the ones past the low set must not be read) */
 static void check_dct(const FmDsp *c, const FmDsp *o, const char *lv, TuRng *r, int w, int bd)
 {
-    float in[8 * 11], a[64], b[64 + PAD], x[8 * 11], y[8 * 11];
-    fill_f(r, in, 8 * 11, -3, 3);
-    c->dct8x8(in, 11, a);
-    o->dct8x8(in, 11, b);
-    cr_expect(memcmp(a, b, sizeof a) == 0, "dct8x8 (%s) differs from C", lv);
-    memset(x, 0, sizeof x);
-    memset(y, 0, sizeof y);
-    c->idct8x8(a, x, 11);
-    o->idct8x8(a, y, 11);
-    cr_expect(memcmp(x, y, sizeof x) == 0, "idct8x8 (%s) differs from C", lv);
+    int n = 1 + w % 37;
+    ptrdiff_t stride = 8 * n + 3;
+    float *in = malloc(sizeof(float) * 8 * stride), *coef = malloc(sizeof(float) * 64 * n);
+    cr_assert(in && coef);
+    fill_f(r, in, 8 * (int)stride, -3, 3);
+    Out d = out_new(64 * (size_t)n, sizeof(float));
+    c->dct8x8_low(in, stride, n, (float *)d.a);
+    o->dct8x8_low(in, stride, n, (float *)d.b);
+    out_check(&d, "dct8x8_low", lv, n, bd);
+    fill_f(r, coef, 64 * n, -3, 3);
+    Out x = out_new(8 * (size_t)stride, sizeof(float));
+    c->idct8x8_low(coef, n, (float *)x.a, stride);
+    o->idct8x8_low(coef, n, (float *)x.b, stride);
+    out_check(&x, "idct8x8_low", lv, n, bd);
+    free(in);
+    free(coef);
+}
+
+/* The low DCTs give fm_dct8x8's own bits: the same coefficients, and the
+ * inverse of blocks that are zero past the low set. */
+Test(dsp, low_dct_is_the_full_dct_bit_for_bit)
+{
+    enum { N = 5 };
+    TuRng r;
+    tu_rng_seed(&r, 17);
+    float in[8 * 8 * N], low[64 * N], full[64], back[8 * 8 * N], coef[64];
+    for (int rep = 0; rep < 50; rep++) {
+        fill_f(&r, in, 8 * 8 * N, -300, 300);
+        fm_dct8x8_low(in, 8 * N, N, low);
+        for (int i = 0; i < N; i++) {
+            fm_dct8x8(in + 8 * i, 8 * N, full);
+            for (int k = 0; k < 64; k++)
+                if (k % 8 + k / 8 <= FM_DCT_LOW)
+                    cr_assert(memcmp(&full[k], &low[k * N + i], sizeof(float)) == 0,
+                              "block %d coefficient %d: %g, the full DCT's %g", i, k,
+                              low[k * N + i], full[k]);
+        }
+        fill_f(&r, low, 64 * N, -3, 3);
+        fm_idct8x8_low(low, N, back, 8 * N);
+        for (int i = 0; i < N; i++) {
+            for (int k = 0; k < 64; k++)
+                coef[k] = k % 8 + k / 8 <= FM_DCT_LOW ? low[k * N + i] : 0.0f;
+            float blk[64];
+            fm_idct8x8(coef, blk, 8);
+            for (int y = 0; y < 8; y++)
+                cr_assert(memcmp(blk + 8 * y, back + y * 8 * N + 8 * i, 8 * sizeof(float)) == 0,
+                          "block %d row %d: the inverse differs from the full one", i, y);
+        }
+    }
 }
 
 /* flip_sums: rows of 8 random lanes under random flip words, each row's
@@ -658,7 +701,8 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
     static const char *names[] = { "cvt_u8", "cvt_u16", "hresample(3 taps)", "vacc", "lerp",
                                    "mark_row", "apply_rows_u8(1 row)", "apply_rows_u16(1 row)", "col_moments_rows_u8(6 rows)",
                                    "col_moments_rows_u16(6 rows)", "ssim_win_u8", "ssim_cols_u16",
-                                   "whiten_row", "box_rows(8 rows, r=4)", "vsum(9 taps)", "dct8x8", "idct8x8",
+                                   "whiten_row", "box_rows(8 rows, r=4)", "vsum(9 taps)", "dct8x8_low(16 blocks)",
+                                   "idct8x8_low(16 blocks)",
                                    "box_rows(8 rows, r=2)", "lerp_idx", "vsum(3 taps)",
                                    "hresample(area /3)", "mark_rows(3 rows)", "cell_gains(cell 6)",
                                    "ssim_score_u8", "flip_sums(3 rows, w words)",
@@ -710,8 +754,8 @@ static double bench_one(const FmDsp *d, BenchData *b, int k, const char **name)
                 d->vsum(rows, wt, 9, w, b->f[0]);
                 break;
             }
-            case 15: d->dct8x8(b->f[1], 8, b->f[0]); break;
-            case 16: d->idct8x8(b->f[1], b->f[0], 8); break;
+            case 15: d->dct8x8_low(b->f[1], 128, 16, b->f[0]); break;
+            case 16: d->idct8x8_low(b->f[1], 16, b->f[0], 128); break;
             case 17: d->box_rows(b->f[1], 0, 8, w, 2, 128.0f, b->f[0], b->f[2], 0); break;
             case 18: d->lerp_idx(b->f[1], b->idx, b->idx + w, b->f[2], w, b->f[0]); break;
             case 20: d->hresample(b->f[1], b->reg3, b->f[2], 3, w / 3, 1.0f, b->f[0]); break;

@@ -69,10 +69,13 @@ Test(pattern, constants_are_consistent)
     cr_assert_eq(FM_CODED_BITS_V2, (int)FM_FEC_CODED_BITS(FM_MESSAGE_BITS));
     cr_assert_gt(FM_PILOTS, 0);
     cr_assert_geq(FM_DATA_SLOTS, FM_CODED_BITS, "not every coded bit can have a slot");
-    /* slot coefficients: distinct, never DC, inside the 8x8 block */
+    /* slot coefficients: distinct, never DC, inside the 8x8 block, among
+     * the low ones the tile's DCTs compute (dct.h) */
     for (int c = 0; c < FM_NCOEF; c++) {
         cr_assert_gt(fm_slot_coef[c], 0, "slot %d is the DC coefficient", c);
         cr_assert_lt(fm_slot_coef[c], 64);
+        cr_assert_leq(fm_slot_coef[c] % 8 + fm_slot_coef[c] / 8, FM_DCT_LOW,
+                      "slot %d's coefficient is not among the low DCT's", c);
         for (int d = 0; d < c; d++)
             cr_assert_neq(fm_slot_coef[c], fm_slot_coef[d], "coefficient used twice");
     }

@@ -849,48 +849,95 @@ static void flip_sums_avx2(const float *x, int rows, const int *row_shift,
     }
 }
 
-/* The 8x8 DCT and its inverse a row of eight outputs at a time: each output
- * summed over the same terms in the same order as dct.c, from 0. */
-static void dct8x8_avx2(const float *in, ptrdiff_t stride, float out[64])
+/* r[k] = the 8 floats of row k in, lane k of every r[x] out (x = 0..7) */
+static inline void transpose8_ps(__m256 r[8])
 {
-    const float (*b)[8] = fm_dct_basis();
-    __m256 bt[8], tmp[8];
-    for (int x = 0; x < 8; x++)  /* bt[x]: basis[0..7][x] */
-        bt[x] = _mm256_setr_ps(b[0][x], b[1][x], b[2][x], b[3][x], b[4][x], b[5][x], b[6][x],
-                               b[7][x]);
-    for (int y = 0; y < 8; y++) {  /* rows: tmp[y][u] = sum_x basis[u][x] in[y][x] */
-        __m256 s = _mm256_setzero_ps();
-        for (int x = 0; x < 8; x++)
-            s = _mm256_add_ps(s, _mm256_mul_ps(bt[x], _mm256_set1_ps(in[y * stride + x])));
-        tmp[y] = s;
+    __m256 t[8], q[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm256_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm256_unpackhi_ps(r[k], r[k + 1]);
     }
-    for (int v = 0; v < 8; v++) {  /* columns: out[v][u] = sum_y basis[v][y] tmp[y][u] */
-        __m256 s = _mm256_setzero_ps();
-        for (int y = 0; y < 8; y++)
-            s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(b[v][y]), tmp[y]));
-        _mm256_storeu_ps(out + v * 8, s);
+    for (int k = 0; k < 8; k += 4) {
+        q[k] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        q[k + 1] = _mm256_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        q[k + 2] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        q[k + 3] = _mm256_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm256_permute2f128_ps(q[k], q[k + 4], 0x20);
+        r[k + 4] = _mm256_permute2f128_ps(q[k], q[k + 4], 0x31);
     }
 }
 
-static void idct8x8_avx2(const float in[64], float *out, ptrdiff_t stride)
+/* The low DCT and its inverse (dct.h) eight blocks at a time, a block a
+ * lane: each row of the eight blocks transposed so that every vector
+ * operation is one term of the reference's sums for all eight, in the same
+ * order, from 0. */
+static void dct8x8_low8_avx2(const float *in, ptrdiff_t stride, int n, float *out)
 {
     const float (*b)[8] = fm_dct_basis();
-    __m256 row[8];
-    for (int v = 0; v < 8; v++)
-        row[v] = _mm256_loadu_ps(in + v * 8);
+    __m256 tmp[8][FM_DCT_LOW + 1];
     for (int y = 0; y < 8; y++) {
-        /* tmp[u] = sum_v basis[v][y] in[v][u] */
-        __m256 t = _mm256_setzero_ps();
-        for (int v = 0; v < 8; v++)
-            t = _mm256_add_ps(t, _mm256_mul_ps(_mm256_set1_ps(b[v][y]), row[v]));
-        float tmp[8];
-        _mm256_storeu_ps(tmp, t);
-        /* out[y][x] = sum_u basis[u][x] tmp[u] */
-        __m256 s = _mm256_setzero_ps();
-        for (int u = 0; u < 8; u++)
-            s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_loadu_ps(b[u]), _mm256_set1_ps(tmp[u])));
-        _mm256_storeu_ps(out + y * stride, s);
+        __m256 x[8];
+        for (int k = 0; k < 8; k++)
+            x[k] = _mm256_loadu_ps(in + y * stride + 8 * k);
+        transpose8_ps(x);
+        for (int u = 0; u <= FM_DCT_LOW; u++) {
+            __m256 s = _mm256_setzero_ps();
+            for (int j = 0; j < 8; j++)
+                s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(b[u][j]), x[j]));
+            tmp[y][u] = s;
+        }
     }
+    for (int v = 0; v <= FM_DCT_LOW; v++)
+        for (int u = 0; u + v <= FM_DCT_LOW; u++) {
+            __m256 s = _mm256_setzero_ps();
+            for (int y = 0; y < 8; y++)
+                s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(b[v][y]), tmp[y][u]));
+            _mm256_storeu_ps(out + (size_t)(v * 8 + u) * n, s);
+        }
+}
+
+static void dct8x8_low_avx2(const float *in, ptrdiff_t stride, int n, float *out)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        dct8x8_low8_avx2(in + 8 * i, stride, n, out + i);
+    for (; i < n; i++)
+        fm_dct8x8_low_block(in + 8 * i, stride, out + i, n);
+}
+
+static void idct8x8_low8_avx2(const float *in, int n, float *out, ptrdiff_t stride)
+{
+    const float (*b)[8] = fm_dct_basis();
+    for (int y = 0; y < 8; y++) {
+        __m256 t[FM_DCT_LOW + 1], o[8];
+        for (int u = 0; u <= FM_DCT_LOW; u++) {  /* t[u] = sum_v basis[v][y] in[v][u] */
+            __m256 s = _mm256_setzero_ps();
+            for (int v = 0; u + v <= FM_DCT_LOW; v++)
+                s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(b[v][y]),
+                                                   _mm256_loadu_ps(in + (size_t)(v * 8 + u) * n)));
+            t[u] = s;
+        }
+        for (int x = 0; x < 8; x++) {  /* out[y][x] = sum_u basis[u][x] t[u] */
+            __m256 s = _mm256_setzero_ps();
+            for (int u = 0; u <= FM_DCT_LOW; u++)
+                s = _mm256_add_ps(s, _mm256_mul_ps(_mm256_set1_ps(b[u][x]), t[u]));
+            o[x] = s;
+        }
+        transpose8_ps(o);
+        for (int k = 0; k < 8; k++)
+            _mm256_storeu_ps(out + y * stride + 8 * k, o[k]);
+    }
+}
+
+static void idct8x8_low_avx2(const float *in, int n, float *out, ptrdiff_t stride)
+{
+    int i = 0;
+    for (; i + 8 <= n; i += 8)
+        idct8x8_low8_avx2(in + i, n, out + 8 * i, stride);
+    for (; i < n; i++)
+        fm_idct8x8_low_block(in + i, n, out + 8 * i, stride);
 }
 
 void fm_dsp_init_avx2(FmDsp *d)
@@ -919,6 +966,6 @@ void fm_dsp_init_avx2(FmDsp *d)
     d->box_rows = box_rows_avx2;
     d->col_slide = col_slide_avx2;
     d->flip_sums = flip_sums_avx2;
-    d->dct8x8 = dct8x8_avx2;
-    d->idct8x8 = idct8x8_avx2;
+    d->dct8x8_low = dct8x8_low_avx2;
+    d->idct8x8_low = idct8x8_low_avx2;
 }

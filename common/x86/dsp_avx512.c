@@ -17,6 +17,7 @@
 #include <immintrin.h>
 #include <math.h>
 
+#include "dct.h"
 #include "dsp.h"
 #include "dsp_x86.h"
 
@@ -521,6 +522,105 @@ static uint64_t sum_u8_avx512(const uint8_t *p, int n)
     return (uint64_t)_mm512_reduce_add_epi64(acc);
 }
 
+/* Eight rows of 16 floats, each half an 8x8 of its own, transposed half by
+ * half: row k lane j of each half in, row j lane k of that half out (the
+ * AVX2 network, its last step across the 128-bit lanes of each half). */
+static inline void transpose8_halves(__m512 r[8])
+{
+    const __m512i lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 8, 9, 10, 11, 24, 25, 26, 27);
+    const __m512i hi = _mm512_setr_epi32(4, 5, 6, 7, 20, 21, 22, 23, 12, 13, 14, 15, 28, 29, 30, 31);
+    __m512 t[8], q[8];
+    for (int k = 0; k < 8; k += 2) {
+        t[k] = _mm512_unpacklo_ps(r[k], r[k + 1]);
+        t[k + 1] = _mm512_unpackhi_ps(r[k], r[k + 1]);
+    }
+    for (int k = 0; k < 8; k += 4) {
+        q[k] = _mm512_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(1, 0, 1, 0));
+        q[k + 1] = _mm512_shuffle_ps(t[k], t[k + 2], _MM_SHUFFLE(3, 2, 3, 2));
+        q[k + 2] = _mm512_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(1, 0, 1, 0));
+        q[k + 3] = _mm512_shuffle_ps(t[k + 1], t[k + 3], _MM_SHUFFLE(3, 2, 3, 2));
+    }
+    for (int k = 0; k < 4; k++) {
+        r[k] = _mm512_permutex2var_ps(q[k], lo, q[k + 4]);
+        r[k + 4] = _mm512_permutex2var_ps(q[k], hi, q[k + 4]);
+    }
+}
+
+/* The low DCT and its inverse (dct.h) sixteen blocks at a time, a block a
+ * lane (blocks k and k + 8 share a vector before the transposes): every
+ * vector operation is one term of the reference's sums, in its order. */
+static void dct8x8_low16_avx512(const float *in, ptrdiff_t stride, int n, float *out)
+{
+    const float (*b)[8] = fm_dct_basis();
+    __m512 tmp[8][FM_DCT_LOW + 1];
+    for (int y = 0; y < 8; y++) {
+        const float *row = in + y * stride;
+        __m512 x[8];
+        for (int k = 0; k < 8; k++)
+            x[k] = _mm512_insertf32x8(_mm512_castps256_ps512(_mm256_loadu_ps(row + 8 * k)),
+                                      _mm256_loadu_ps(row + 8 * (k + 8)), 1);
+        transpose8_halves(x);
+        for (int u = 0; u <= FM_DCT_LOW; u++) {
+            __m512 s = _mm512_setzero_ps();
+            for (int j = 0; j < 8; j++)
+                s = _mm512_add_ps(s, _mm512_mul_ps(_mm512_set1_ps(b[u][j]), x[j]));
+            tmp[y][u] = s;
+        }
+    }
+    for (int v = 0; v <= FM_DCT_LOW; v++)
+        for (int u = 0; u + v <= FM_DCT_LOW; u++) {
+            __m512 s = _mm512_setzero_ps();
+            for (int y = 0; y < 8; y++)
+                s = _mm512_add_ps(s, _mm512_mul_ps(_mm512_set1_ps(b[v][y]), tmp[y][u]));
+            _mm512_storeu_ps(out + (size_t)(v * 8 + u) * n, s);
+        }
+}
+
+static void dct8x8_low_avx512(const float *in, ptrdiff_t stride, int n, float *out)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        dct8x8_low16_avx512(in + 8 * i, stride, n, out + i);
+    for (; i < n; i++)
+        fm_dct8x8_low_block(in + 8 * i, stride, out + i, n);
+}
+
+static void idct8x8_low16_avx512(const float *in, int n, float *out, ptrdiff_t stride)
+{
+    const float (*b)[8] = fm_dct_basis();
+    for (int y = 0; y < 8; y++) {
+        __m512 t[FM_DCT_LOW + 1], o[8];
+        for (int u = 0; u <= FM_DCT_LOW; u++) {  /* t[u] = sum_v basis[v][y] in[v][u] */
+            __m512 s = _mm512_setzero_ps();
+            for (int v = 0; u + v <= FM_DCT_LOW; v++)
+                s = _mm512_add_ps(s, _mm512_mul_ps(_mm512_set1_ps(b[v][y]),
+                                                   _mm512_loadu_ps(in + (size_t)(v * 8 + u) * n)));
+            t[u] = s;
+        }
+        for (int x = 0; x < 8; x++) {  /* out[y][x] = sum_u basis[u][x] t[u] */
+            __m512 s = _mm512_setzero_ps();
+            for (int u = 0; u <= FM_DCT_LOW; u++)
+                s = _mm512_add_ps(s, _mm512_mul_ps(_mm512_set1_ps(b[u][x]), t[u]));
+            o[x] = s;
+        }
+        transpose8_halves(o);  /* o[k]: row y of block k, then of block k + 8 */
+        float *row = out + y * stride;
+        for (int k = 0; k < 8; k++) {
+            _mm256_storeu_ps(row + 8 * k, _mm512_castps512_ps256(o[k]));
+            _mm256_storeu_ps(row + 8 * (k + 8), _mm512_extractf32x8_ps(o[k], 1));
+        }
+    }
+}
+
+static void idct8x8_low_avx512(const float *in, int n, float *out, ptrdiff_t stride)
+{
+    int i = 0;
+    for (; i + 16 <= n; i += 16)
+        idct8x8_low16_avx512(in + i, n, out + 8 * i, stride);
+    for (; i < n; i++)
+        fm_idct8x8_low_block(in + i, n, out + 8 * i, stride);
+}
+
 void fm_dsp_init_avx512(FmDsp *d)
 {
     d->name = "avx512";
@@ -539,4 +639,6 @@ void fm_dsp_init_avx512(FmDsp *d)
     d->vsum = vsum_avx512;
     d->col_slide = col_slide_avx512;
     d->box_rows = box_rows_avx512;
+    d->dct8x8_low = dct8x8_low_avx512;
+    d->idct8x8_low = idct8x8_low_avx512;
 }
