@@ -3,9 +3,10 @@
  * kernels (dsp.h): the mark's add and energy, the tile's and the mask's
  * interpolation across the picture, the area downscales by 2, 3 and 3:2,
  * the mask's column moments (8- and 16-bit), the content tag's sums, the
- * SSIM window and column sums, and the box and vertical sums of the
+ * SSIM window and column sums, the box and vertical sums of the
  * detector's whitening and resampling (its division and square root gain
- * nothing at this width: whiten_row stays at AVX2). Sixteen floats a
+ * nothing at this width: whiten_row stays at AVX2), and the tile's low
+ * DCTs sixteen blocks at a time. Sixteen floats a
  * vector; the same operations in the same order per output as the C
  * references (no FMA: compiled with -ffp-contract=off), so the results are
  * identical bit for bit. The other kernels stay at their AVX2 versions.
