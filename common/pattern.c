@@ -323,16 +323,13 @@ static void render_tile(const float values[FM_SLOTS], float *tile, ptrdiff_t str
 {
     float gain = tile_gain();
     const FmDsp *dsp = fm_dsp_get();
-    float coef[64 * FM_TILE_BLOCKS];
+    float coef[64 * FM_TILE_BLOCKS] = { 0 };  /* zero where no slot is (the DC) */
     for (int by = 0; by < FM_TILE_BLOCKS; by++) {
         for (int bx = 0; bx < FM_TILE_BLOCKS; bx++) {
             const float *v = values + (by * FM_TILE_BLOCKS + bx) * FM_NCOEF;
             for (int c = 0; c < FM_NCOEF; c++)
                 coef[fm_slot_coef[c] * FM_TILE_BLOCKS + bx] = v[c] * gain;
         }
-        /* the low coefficients no slot uses (the DC) are zero */
-        for (int bx = 0; bx < FM_TILE_BLOCKS; bx++)
-            coef[bx] = 0;
         dsp->idct8x8_low(coef, FM_TILE_BLOCKS, tile + by * 8 * stride, stride);
     }
 }
