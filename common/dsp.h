@@ -249,6 +249,19 @@ static inline void fm_apply_row_u16_from(const FmMarkRows *m, int i, uint16_t *r
     }
 }
 
+/* flip_sums of one word (the reference; the SIMD versions' calls of a few
+ * words) */
+static inline float fm_flip_sum_one(const float *x, int rows, const int *row_shift, uint32_t flip)
+{
+    float a[8] = { 0 };
+    for (int y = 0; y < rows; y++)
+        for (int l = 0; l < 8; l++)
+            a[l] += x[y * 8 + l] * ((flip >> (row_shift[y] + l)) & 1 ? -1.0f : 1.0f);
+    for (int l = 0; l < 4; l++)
+        a[l] += a[l + 4];
+    return (a[0] + a[1]) + (a[2] + a[3]);
+}
+
 /* One column of col_moments_rows_u8 / _u16 (the references loop over it;
  * the SIMD versions use it for the columns left after their vectors). */
 static inline void fm_col_moments_one_u8(const uint8_t *p, ptrdiff_t stride, int rows, int x,

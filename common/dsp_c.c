@@ -215,15 +215,8 @@ const float fm_dsp_byte_signs[256][8] __attribute__((aligned(32))) = {
 static void flip_sums_c(const float *x, int rows, const int *row_shift, const uint32_t *flip,
                         int n, float *out)
 {
-    for (int i = 0; i < n; i++) {
-        float a[8] = { 0 };
-        for (int y = 0; y < rows; y++)
-            for (int l = 0; l < 8; l++)
-                a[l] += x[y * 8 + l] * ((flip[i] >> (row_shift[y] + l)) & 1 ? -1.0f : 1.0f);
-        for (int l = 0; l < 4; l++)
-            a[l] += a[l + 4];
-        out[i] = (a[0] + a[1]) + (a[2] + a[3]);
-    }
+    for (int i = 0; i < n; i++)
+        out[i] = fm_flip_sum_one(x, rows, row_shift, flip[i]);
 }
 
 void fm_dsp_init_c(FmDsp *d)

@@ -5,8 +5,9 @@
  * the mask's column moments (8- and 16-bit), the content tag's sums, the
  * SSIM window and column sums, the box and vertical sums of the
  * detector's whitening and resampling (its division and square root gain
- * nothing at this width: whiten_row stays at AVX2), and the tile's low
- * DCTs sixteen blocks at a time. Sixteen floats a
+ * nothing at this width: whiten_row stays at AVX2), the tile's low DCTs
+ * sixteen blocks at a time and the epoch search's flip sums sixteen words
+ * at a time. Sixteen floats a
  * vector; the same operations in the same order per output as the C
  * references (no FMA: compiled with -ffp-contract=off), so the results are
  * identical bit for bit. The other kernels stay at their AVX2 versions.
@@ -523,6 +524,55 @@ static uint64_t sum_u8_avx512(const uint8_t *p, int n)
     return (uint64_t)_mm512_reduce_add_epi64(acc);
 }
 
+/*
+ * flip_sums sixteen words at a time, a word a lane: for each lane l of the
+ * rows and each row y, x[y][l] is added to every word's sum, or subtracted
+ * (the same as adding -x[y][l], the reference's product by -1) where the
+ * word's bit row_shift[y] + l is set, in the reference's order from 0; then
+ * lane l + 4 onto lane l and ((0 + 1) + (2 + 3)), all sixteen words at once.
+ */
+static inline __attribute__((always_inline)) void
+flip_sums_rows_avx512(const float *x, int rows, const int *row_shift, const uint32_t *flip, int n,
+                      float *out)
+{
+    uint32_t bit[8][8];  /* [l][y] */
+    for (int l = 0; l < 8; l++)
+        for (int y = 0; y < rows; y++)
+            bit[l][y] = 1u << (row_shift[y] + l);
+    for (int i = 0; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? 0xFFFF : (__mmask16)((1u << (n - i)) - 1);
+        __m512i f = _mm512_maskz_loadu_epi32(m, flip + i);
+        __m512 a[8];
+        for (int l = 0; l < 8; l++) {
+            __m512 s = _mm512_setzero_ps();
+            for (int y = 0; y < rows; y++) {
+                __m512 v = _mm512_set1_ps(x[y * 8 + l]);
+                __mmask16 neg = _mm512_test_epi32_mask(f, _mm512_set1_epi32((int)bit[l][y]));
+                s = _mm512_mask_sub_ps(_mm512_add_ps(s, v), neg, s, v);
+            }
+            a[l] = s;
+        }
+        for (int l = 0; l < 4; l++)
+            a[l] = _mm512_add_ps(a[l], a[l + 4]);
+        _mm512_mask_storeu_ps(out + i, m, _mm512_add_ps(_mm512_add_ps(a[0], a[1]),
+                                                        _mm512_add_ps(a[2], a[3])));
+    }
+}
+
+static void flip_sums_avx512(const float *x, int rows, const int *row_shift,
+                             const uint32_t *flip, int n, float *out)
+{
+    if (n < 4) {  /* a word or a few (the reads' collapse): not worth a vector */
+        for (int i = 0; i < n; i++)
+            out[i] = fm_flip_sum_one(x, rows, row_shift, flip[i]);
+        return;
+    }
+    if (rows == 3)  /* the cell views' (FM_MARK_HEIGHT: three rows of cells) */
+        flip_sums_rows_avx512(x, 3, row_shift, flip, n, out);
+    else
+        flip_sums_rows_avx512(x, rows, row_shift, flip, n, out);
+}
+
 /* Eight rows of 16 floats, each half an 8x8 of its own, transposed half by
  * half: row k lane j of each half in, row j lane k of that half out (the
  * AVX2 network, its last step across the 128-bit lanes of each half). */
@@ -640,6 +690,7 @@ void fm_dsp_init_avx512(FmDsp *d)
     d->vsum = vsum_avx512;
     d->col_slide = col_slide_avx512;
     d->box_rows = box_rows_avx512;
+    d->flip_sums = flip_sums_avx512;
     d->dct8x8_low = dct8x8_low_avx512;
     d->idct8x8_low = idct8x8_low_avx512;
 }
