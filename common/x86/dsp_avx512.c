@@ -7,10 +7,10 @@
  * detector's whitening and resampling (its division and square root gain
  * nothing at this width: whiten_row stays at AVX2), the tile's low DCTs
  * sixteen blocks at a time and the epoch search's flip sums sixteen words
- * at a time. Sixteen floats a
- * vector; the same operations in the same order per output as the C
- * references (no FMA: compiled with -ffp-contract=off), so the results are
- * identical bit for bit. The other kernels stay at their AVX2 versions.
+ * at a time. Sixteen floats a vector; the same operations in the same
+ * order per output as the C references (no FMA: compiled with
+ * -ffp-contract=off), so the results are identical bit for bit. The other
+ * kernels stay at their AVX2 versions.
  *
  * Double sums keep the lanes of the references (FM_DSP_LANES = 8): the 16
  * values of a vector are added as x..x+7 then x+8..x+15, the order in which
