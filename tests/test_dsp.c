@@ -807,8 +807,10 @@ static int run_bench(int w)
     TuRng r;
     tu_rng_seed(&r, 42);
     for (int i = 0; i < 6; i++) {
-        b.f[i] = malloc(sizeof(float) * (w + 64));
-        fill_f(&r, b.f[i], w + 64, 0.5f, 2.0f);
+        /* at least the 8 rows of 16 blocks the DCT cases read and write */
+        int nf = w + 64 > 8 * 128 ? w + 64 : 8 * 128;
+        b.f[i] = malloc(sizeof(float) * nf);
+        fill_f(&r, b.f[i], nf, 0.5f, 2.0f);
     }
     b.idx = malloc(sizeof(int) * 3 * w);
     for (int i = 0; i < 3 * w; i++)
