@@ -3,7 +3,7 @@
 # verification of the hard copies of a few marked real clips.
 #
 #   bench/frontend.sh [--prepare-only] [--no-wmdetect] [--label TEXT] [--clips "a b"]
-#                     [--copies "x y"]
+#                     [--copies "x y"] [--strength S] [--keys-from DIR]
 #   bench/frontend.sh --null [--label TEXT]
 #
 # --null: the false-alarm side. wmdetect --json on unmarked segments of the
@@ -22,6 +22,9 @@
 # build/frontend_ber (bench/frontend_ber.c: the library's accumulator and
 # detector, blind, then the raw BER against the receipt's message), and by
 # `wmdetect --json` (the shipped tool: verified or not, its pilot z).
+# --strength S marks at wmembed --strength S (default 1.0); --keys-from DIR
+# marks each clip with the key of DIR/CLIP/ (another WORK of this script), so
+# two WORKs differ only in what is compared, not in the key.
 # Prints one TSV line per copy: label clip copy raw_ber pilot_z verified
 # wmdetect_verified wmdetect_z, and appends them to $WORK/runs.tsv.
 #
@@ -37,7 +40,7 @@ export FILMMARK_REGISTRY="$WORK/registry.sqlite"
 
 CLIPS="storm dune raindrops vtest"
 COPIES="h264_crf30 h264_crf35 hevc_crf32 vp9_crf40 gblur1 gblur2 p360 p240"
-prepare_only=0 label="run" wmd=1 null=0
+prepare_only=0 label="run" wmd=1 null=0 strength=1.0 keys_from=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --prepare-only) prepare_only=1 ;;
@@ -46,6 +49,8 @@ while [[ $# -gt 0 ]]; do
     --label) label="$2"; shift ;;
     --clips) CLIPS="$2"; shift ;;
     --copies) COPIES="$2"; shift ;;
+    --strength) strength="$2"; shift ;;
+    --keys-from) keys_from="$2"; shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "frontend.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -80,9 +85,15 @@ prepare_clip() {
   if [[ ! -s "$d/deliv.webm" ]]; then
     say "$c: wmembed"
     rm -f "$d/key.key" "$d/key.dkey" "$d/key.pub"
-    "$BIN/wmkeygen" -o "$d/key" --no-passphrase >/dev/null
+    if [[ -n $keys_from ]]; then
+      [[ -s $keys_from/$c/key.key ]] || { echo "frontend.sh: no key in $keys_from/$c" >&2; exit 2; }
+      cp -p "$keys_from/$c/key.key" "$keys_from/$c/key.dkey" "$keys_from/$c/key.pub" "$d/"
+    else
+      "$BIN/wmkeygen" -o "$d/key" --no-passphrase >/dev/null
+    fi
     nice "$BIN/wmembed" -k "$d/key.key" -i "$d/master.mkv" -o "$d/deliv.webm" --title-id 4242 \
-      --recipient-id 1001 --no-registry --json --quiet --force >"$d/embed.json"
+      --recipient-id 1001 --no-registry --strength "$strength" --json --quiet --force \
+      >"$d/embed.json"
   fi
 }
 
