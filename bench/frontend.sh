@@ -3,7 +3,7 @@
 # verification of the hard copies of a few marked real clips.
 #
 #   bench/frontend.sh [--prepare-only] [--no-wmdetect] [--label TEXT] [--clips "a b"]
-#                     [--copies "x y"] [--strength S] [--keys-from DIR]
+#                     [--copies "x y"] [--strength S] [--keys-from DIR] [--issued TIME]
 #   bench/frontend.sh --null [--label TEXT]
 #
 # --null: the false-alarm side. wmdetect --json on unmarked segments of the
@@ -24,7 +24,10 @@
 # `wmdetect --json` (the shipped tool: verified or not, its pilot z).
 # --strength S marks at wmembed --strength S (default 1.0); --keys-from DIR
 # marks each clip with the key of DIR/CLIP/ (another WORK of this script), so
-# two WORKs differ only in what is compared, not in the key.
+# two WORKs differ only in what is compared, not in the key; --issued TIME
+# (wmembed --issued) signs that issue time, so that their messages are the
+# same too (else each marking signs its own minute, and single copies' raw
+# errors move by a few points between two markings for that alone).
 # Prints one TSV line per copy: label clip copy raw_ber pilot_z verified
 # wmdetect_verified wmdetect_z, and appends them to $WORK/runs.tsv.
 #
@@ -40,7 +43,7 @@ export FILMMARK_REGISTRY="$WORK/registry.sqlite"
 
 CLIPS="storm dune raindrops vtest"
 COPIES="h264_crf30 h264_crf35 hevc_crf32 vp9_crf40 gblur1 gblur2 p360 p240"
-prepare_only=0 label="run" wmd=1 null=0 strength=1.0 keys_from=""
+prepare_only=0 label="run" wmd=1 null=0 strength=1.0 keys_from="" issued=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --prepare-only) prepare_only=1 ;;
@@ -51,6 +54,7 @@ while [[ $# -gt 0 ]]; do
     --copies) COPIES="$2"; shift ;;
     --strength) strength="$2"; shift ;;
     --keys-from) keys_from="$2"; shift ;;
+    --issued) issued=(--issued "$2"); shift ;;
     -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "frontend.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -92,7 +96,7 @@ prepare_clip() {
       "$BIN/wmkeygen" -o "$d/key" --no-passphrase >/dev/null
     fi
     nice "$BIN/wmembed" -k "$d/key.key" -i "$d/master.mkv" -o "$d/deliv.webm" --title-id 4242 \
-      --recipient-id 1001 --no-registry --strength "$strength" --json --quiet --force \
+      --recipient-id 1001 --no-registry --strength "$strength" "${issued[@]}" --json --quiet --force \
       >"$d/embed.json"
   fi
 }
