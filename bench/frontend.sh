@@ -55,7 +55,7 @@ while [[ $# -gt 0 ]]; do
     --strength) strength="$2"; shift ;;
     --keys-from) keys_from="$2"; shift ;;
     --issued) issued=(--issued "$2"); shift ;;
-    -h|--help) sed -n '2,20p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "frontend.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
