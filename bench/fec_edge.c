@@ -20,7 +20,11 @@
  *
  * Codes: conv1 conv64 (common/fec.h, K=9 rate 1/3, list Viterbi),
  * polar2048-L and polar4096-L for L in 1..1024 (common/polar.h, k = 624),
- * and polar4096s-L: the polar code designed for the slot multiplicities.
+ * and polar4096s-L: the polar code designed for the slot multiplicities;
+ * ldpc<n>-<degrees>-<sp|ms>: a random LDPC code of n coded bits (bench/ldpc.h,
+ * k = 624) whose variables have the degrees given as "3" or "2=0.4/3=0.4/8=0.2"
+ * (fractions of the variables), decoded by 200 iterations of layered
+ * sum-product (sp, told the channel's noise level) or normalised min-sum (ms).
  * Writes Markdown to stdout, progress to stderr.
  */
 #include <math.h>
@@ -33,6 +37,7 @@
 
 #include "fec.h"
 #include "fm_error.h"
+#include "ldpc.h"
 #include "polar.h"
 
 #define SLOTS 4352
@@ -132,10 +137,12 @@ static double conv_ber(double sigma)
 /* ---- codes ---- */
 
 typedef struct Code {
-    char name[32];
-    int polar;   /* 0: convolutional */
+    char name[48];
+    int polar;   /* 0: convolutional or LDPC */
     int ncoded, list;
     FmPolar *pc;
+    Ldpc *ldpc;
+    int minsum;
     uint8_t *cands;
 } Code;
 
@@ -143,16 +150,26 @@ static void encode(const Code *c, const uint8_t *msg, uint8_t *coded)
 {
     if (c->polar)
         fm_polar_encode(c->pc, msg, coded);
+    else if (c->ldpc)
+        ldpc_encode(c->ldpc, msg, coded);
     else
         fm_fec_encode(msg, MSG_BITS, coded);
 }
 
-/* 1-based rank of msg in the list, 0 if absent; *secs += decoding time. */
-static int decode_rank(Code *c, const float *soft, const uint8_t *msg, double *secs)
+#define LDPC_ITERS 200
+
+/* 1-based rank of msg in the list, 0 if absent; *secs += decoding time. The
+ * LDPC decoder (one word, no list) may use the slots' noise level sigma. */
+static int decode_rank(Code *c, const float *soft, const uint8_t *msg, double sigma,
+                       double *secs)
 {
     int found = 0, rc;
     double t0 = cpu_now();
-    if (c->polar)
+    if (c->ldpc) {
+        ldpc_decode(c->ldpc, soft, sigma * sigma, c->minsum, LDPC_ITERS, c->cands);
+        found = 1;
+        rc = 0;
+    } else if (c->polar)
         rc = fm_polar_decode_list(c->pc, soft, c->list, c->cands, &found);
     else
         rc = fm_fec_decode_list(soft, MSG_BITS, c->list, c->cands, &found);
@@ -179,6 +196,35 @@ static int make_code(Code *c, const char *spec, double design_db)
     memset(c, 0, sizeof(*c));
     snprintf(c->name, sizeof c->name, "%s", spec);
     int n = 0, list = 0, slotaware = 0;
+    char deg[64], dec[8];
+    if (sscanf(spec, "ldpc%d-%63[0-9.=/]-%7s", &n, deg, dec) == 3) {
+        if (n <= MSG_BITS || n > MAX_CODED || (strcmp(dec, "sp") && strcmp(dec, "ms")))
+            return FM_EINVAL;
+        for (char *p = deg; *p; p++)   /* the spec's '=' and '/' are ldpc.h's ':' and ',' */
+            *p = *p == '=' ? ':' : *p == '/' ? ',' : *p;
+        if (ldpc_init(&c->ldpc, n, MSG_BITS, deg, 0x1d9c) < 0)
+            return FM_EINVAL;
+        c->minsum = dec[0] == 'm';
+        c->ncoded = n;
+        c->list = 1;
+        c->cands = malloc(MSG_BITS);
+        if (!c->cands)
+            return FM_ENOMEM;
+        /* the encoder's words satisfy every check: decoded unchanged without noise */
+        uint8_t msg[MSG_BITS], coded[MAX_CODED], back[MSG_BITS];
+        float soft[MAX_CODED];
+        uint64_t s = 0x600d;
+        for (int i = 0; i < MSG_BITS; i++)
+            msg[i] = (uint8_t)(rng_next(&s) >> 63);
+        ldpc_encode(c->ldpc, msg, coded);
+        for (int i = 0; i < n; i++)
+            soft[i] = coded[i] ? 1.0f : -1.0f;
+        if (!ldpc_decode(c->ldpc, soft, 1.0, c->minsum, 0, back) || memcmp(msg, back, MSG_BITS)) {
+            fprintf(stderr, "fec_edge: %s: a codeword fails its checks\n", spec);
+            exit(2);
+        }
+        return 0;
+    }
     if (sscanf(spec, "conv%d", &list) == 1) {
         c->ncoded = CONV_CODED;
     } else if (sscanf(spec, "polar%ds-%d", &n, &list) == 2) {
@@ -258,7 +304,7 @@ static void run_point(Code *c, double sigma, int trials, uint64_t seed, Point *p
         }
         for (int j = 0; j < SLOTS; j++)   /* the detector's view: read slots, sum per bit */
             soft[j % c->ncoded] += slot[perm[j]];
-        int r = decode_rank(c, soft, msg, &pt->secs);
+        int r = decode_rank(c, soft, msg, sigma, &pt->secs);
         if (r) {
             pt->ok++;
             pt->bins[rank_bin(r)]++;
@@ -443,7 +489,7 @@ static const char *default_codes =
 static void usage(FILE *f)
 {
     fprintf(f, "usage: fec_edge [--trials N] [--coarse N] [--seed S] [--codes a,b,...] "
-               "[--design-db D] [--at dB,...] [--jobs N]\n  codes: conv<L>, polar<n>-<L>, polar<n>s-<L> (default %s)\n",
+               "[--design-db D] [--at dB,...] [--jobs N]\n  codes: conv<L>, polar<n>-<L>, polar<n>s-<L>, ldpc<n>-<degrees>-<sp|ms> (default %s)\n",
             default_codes);
 }
 
@@ -584,6 +630,7 @@ int main(int argc, char **argv)
         }
     for (int c = 0; c < ncodes; c++) {
         fm_polar_free(&code[c].pc);
+        ldpc_free(&code[c].ldpc);
         free(code[c].cands);
     }
     return 0;
