@@ -17,6 +17,18 @@
 /* Per-frame PSNR floor at strength 1. */
 #define FM_PSNR_FLOOR_DB 45.0
 /*
+ * Per-frame luma SSIM floor at strength 1 (1 - SSIM scales with strength^2,
+ * as the PSNR cap's mean square does). Held when the quality is measured
+ * (wmembed always measures it): a frame that reads below it is marked again
+ * at a lower gain, aiming a little inside the floor, at most
+ * FM_SSIM_FLOOR_TRIES times. At 720p and above real footage sits above it
+ * at the PSNR cap; on small pictures (fewer, coarser windows per mark
+ * pixel) the same mark can cost more SSIM than PSNR (docs/DESIGN.md §4).
+ */
+#define FM_SSIM_FLOOR 0.99
+#define FM_SSIM_FLOOR_AIM 0.97
+#define FM_SSIM_FLOOR_TRIES 4
+/*
  * Informed embedding looks at every FM_INFORMED_INTERVAL-th frame (and at the
  * first of each epoch) as the detector will, and the frames between reuse
  * its reweighted tile: the detector's view of a frame (resampling, two
@@ -32,6 +44,7 @@ struct FmEmbedder {
     int w, h;
     float alpha;
     double mse_cap;
+    double ssim_floor;
     float norm;          /* sampling normalisation of the tile (unit RMS) */
     /* format 7: the cells of the mark grid (pattern.h), the tiles of all of
      * them side by side (sw x sh) and their slot values (cells x FM_SLOTS) */
@@ -232,6 +245,7 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     e->dsp = fm_dsp_get();
     e->alpha = (float)(FM_BASE_AMPLITUDE * strength);
     e->mse_cap = 255.0 * 255.0 / pow(10, FM_PSNR_FLOOR_DB / 10) * strength * strength;
+    e->ssim_floor = 1 - (1 - FM_SSIM_FLOOR) * strength * strength;
     e->cells = fm_cells_of(fm_mark_width(width, height), FM_MARK_HEIGHT);
     e->sw = e->cells.nx * FM_TILE;
     e->sh = e->cells.ny * FM_TILE;
@@ -495,6 +509,21 @@ static void ssim_job(void *arg, int j, int n)
                                       e->job_scratch + (size_t)j * e->scratch_bytes);
 }
 
+/* The frame's luma SSIM and mean square change into *q (bands summed in order). */
+static void measure_quality(FmEmbedder *e, Frame *f, FmFrameQuality *q)
+{
+    int bands = (e->h + 7) / 8, nx = (e->w + 7) / 8;
+    fm_pool_run(e->pool, ssim_job, f, e->jobs < bands ? e->jobs : bands);
+    double ssim_sum = 0, sq = 0;
+    for (int b = 0; b < bands; b++) {
+        for (int k = 0; k < nx; k++)
+            ssim_sum += e->win_ssim[(size_t)b * nx + k];
+        sq += e->band_err[b];
+    }
+    q->ssim = ssim_sum / ((double)bands * nx);
+    q->mse = sq / ((double)e->w * e->h);
+}
+
 /* The gain that caps the mean square of the change (rows summed in order). */
 static float cap_gain(const FmEmbedder *e)
 {
@@ -577,20 +606,21 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
         f.gain = cap_gain(e);
         fm_pool_run(e->pool, apply_job, &f, rows_jobs);
     }
-    e->expect_uncapped = f.gain == 1.0f;
-
     if (quality) {
-        int bands = (e->h + 7) / 8, nx = (e->w + 7) / 8;
-        fm_pool_run(e->pool, ssim_job, &f, jobs < bands ? jobs : bands);
-        double ssim_sum = 0, sq = 0;
-        for (int b = 0; b < bands; b++) {
-            for (int k = 0; k < nx; k++)
-                ssim_sum += e->win_ssim[(size_t)b * nx + k];
-            sq += e->band_err[b];
+        /* the input rows are kept aside whenever the quality is measured */
+        measure_quality(e, &f, quality);
+        /* the SSIM floor: 1 - SSIM grows a little slower than the gain's
+         * square, so scaling the gain by the square root of the ratio lands
+         * near the aim, and a second try closes the rest */
+        for (int k = 0; k < FM_SSIM_FLOOR_TRIES && quality->ssim < e->ssim_floor; k++) {
+            double aim = (1 - e->ssim_floor) * FM_SSIM_FLOOR_AIM;
+            f.gain *= (float)sqrt(aim / (1 - quality->ssim));
+            fm_pool_run(e->pool, restore_job, &f, rows_jobs);
+            fm_pool_run(e->pool, apply_job, &f, rows_jobs);
+            measure_quality(e, &f, quality);
         }
-        quality->ssim = ssim_sum / ((double)bands * nx);
-        quality->mse = sq / ((double)e->w * e->h);
     }
+    e->expect_uncapped = f.gain == 1.0f;
     return 0;
 }
 

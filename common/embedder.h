@@ -30,6 +30,8 @@ typedef struct FmFrameQuality {
  * strength scales the mark amplitude (1.0 = default, ~45 dB luma PSNR on
  * typical footage; the change to any frame is capped at 45 dB before rounding
  * to whole code values; 2.0 doubles the amplitude and lowers that cap by 6 dB).
+ * Where the quality is measured (fm_embedder_mark), a frame's luma SSIM is
+ * also held at 1 - 0.01 strength^2 or above (0.99 at the default).
  */
 int fm_embedder_new(FmEmbedder **emb, const uint8_t wm_key[FM_WMKEY_BYTES],
                     const uint8_t message[FM_MESSAGE_BYTES], int width, int height,
@@ -38,7 +40,10 @@ int fm_embedder_new(FmEmbedder **emb, const uint8_t wm_key[FM_WMKEY_BYTES],
 /*
  * Marks one luma plane in place. bit_depth 8 (one byte per sample) or 9..16
  * (uint16 per sample, host order). t: the frame's time in seconds from the
- * start of the master (it picks the epoch's variant). quality may be NULL.
+ * start of the master (it picks the epoch's variant). quality may be NULL;
+ * if not, it receives the frame's figures and the frame is held at the SSIM
+ * floor (fm_embedder_new): one that reads below it is marked again at a
+ * lower gain, so with and without quality the pixels of such a frame differ.
  */
 int fm_embedder_mark(FmEmbedder *emb, uint8_t *luma, ptrdiff_t stride, int bit_depth,
                      double t, FmFrameQuality *quality, FmError *err);
