@@ -1743,7 +1743,25 @@ static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_trie
                      * (alw's hypotheses count the uniform ones) */
                     if (ret >= 0 && weak && !taken)
                         count_hypotheses(res, (alw.hypotheses + 1) / (uniform_hyp + 1));
+                    if (ret >= 0)
+                        uniform_hyp = alw.hypotheses;
                 }
+                if (ret == FM_ENOTFOUND)
+                    ret = 0;
+                else if (ret < 0)
+                    goto end;
+            }
+            if (!res->signature_valid) {
+                /* a crop squeezed or stretched to another shape (4:3 cut 5 %
+                 * a side, then 1280x720): last, so that every copy the
+                 * searches above read keeps its reading and its p; its
+                 * hypotheses count all of them */
+                FmAlignment ala;
+                int taken = 0;
+                if ((ret = fm_geometry_search_zoom_anamorphic(acc, sync_tile, uniform_hyp, &ala,
+                                                              err)) == 0)
+                    ret = read_searched(d, &ala, keys, expected, res, ev, trace, &gtrace, vg,
+                                        tile, 0, &taken, err);
                 if (ret == FM_ENOTFOUND)
                     ret = 0;
                 else if (ret < 0)

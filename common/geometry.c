@@ -429,17 +429,30 @@ static int scan_steps(double *steps, int nsteps, int nsq)
 #define ZOOM_HI 2.0
 #define ZOOM_REL 0.012
 #define MAX_ZOOM_STEPS 60
-static int zoom_steps(const FmAccumulator *acc, double *steps)
+static int zoom_steps(const FmAccumulator *acc, double hi, double aspect, double *steps)
 {
     int n = 0;
     double nominal = acc->step / acc->fine_step;
-    for (double f = 1 + ZOOM_REL; f <= ZOOM_HI && n < MAX_ZOOM_STEPS; f *= 1 + ZOOM_REL) {
-        if (nominal * f > MAX_MARK_STEP)
+    for (double f = 1 + ZOOM_REL; f <= hi && n < MAX_ZOOM_STEPS; f *= 1 + ZOOM_REL) {
+        double x = nominal * f * aspect;
+        if (nominal * f > MAX_MARK_STEP || x > MAX_MARK_STEP)
             break;
-        steps[n++] = nominal * f;
+        if (x >= MIN_MARK_STEP)
+            steps[n++] = nominal * f;
     }
     return n;
 }
+
+/*
+ * The anamorphic zoom (fm_geometry_search_zoom_anamorphic): the common
+ * conversions' x / y step ratios (4:3 <-> 16:9, 2.39:1 <-> 16:9), each over
+ * zooms up to ZOOM_ANAMORPHIC_HI (a crop keeping two thirds of the height),
+ * unflipped: a crop then squeezed. 4 x 34 evaluations, fewer than the
+ * square zoom's 58 steps x 4 flips (its range and flips for each ratio
+ * would be four times that).
+ */
+#define ZOOM_ANAMORPHIC_HI 1.5
+static const double anamorphic_ratios[] = { 0.75, 4.0 / 3.0, 0.744, 1.0 / 0.744 };
 
 /*
  * Rounds of the uniform climb that starts the refinement: both steps moved
@@ -457,16 +470,17 @@ static int zoom_steps(const FmAccumulator *acc, double *steps)
 #define REFINE_UNIFORM_REL 0.004
 
 /* Scores candidate step pairs x flips, then refines the best one's steps
- * (uniform: with the uniform climb first). The last n_square steps are
- * tried with square pixels only. */
+ * (uniform: with the uniform climb first, which keeps the ratio of the two
+ * steps). The last n_square steps are tried as (aspect x step, step) only:
+ * square pixels at aspect 1. */
 static void search_steps(Search *s, const double *steps, int nsteps, FmAlignment *best,
-                         int n_square, int uniform)
+                         int n_square, double aspect, int uniform)
 {
     FmAlignment local = *best;
     local.score = -1;
     int nflips = s->unflipped_only ? 1 : 4;
     for (int i = nsteps; i < nsteps + n_square; i++)
-        evaluate_flips(s, steps[i], steps[i], 0, nflips, &local);
+        evaluate_flips(s, aspect * steps[i], steps[i], 0, nflips, &local);
     for (int i = 0; i < nsteps; i++)
         for (int j = 0; j < nsteps; j++) {
             double r = steps[i] / steps[j];
@@ -673,7 +687,7 @@ static int warp_search(Search *s, FmAlignment *out)
             /* (no uniform climb: these square steps are as far apart as
              * the main search's scan, and the centre is refined by the
              * patches) */
-            search_steps(&c, scan, 0, &local, ns, 0);
+            search_steps(&c, scan, 0, &local, ns, 1, 0);
             s->evaluated = c.evaluated;
             free(read);
             if (local.score > ca.score) {
@@ -851,10 +865,37 @@ int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
     best->score = -1;
     int ret = search_open(&s, acc, sync_tile, &total);
     if (ret == 0) {
-        search_steps(&s, steps, 0, best, zoom_steps(acc, steps), 1);
+        search_steps(&s, steps, 0, best, zoom_steps(acc, ZOOM_HI, 1, steps), 1, 1);
         best->hypotheses = uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE;
         if (!(best->score > 0))
             ret = fm_error_set(err, FM_ENOTFOUND, "no zoomed alignment found");
+    } else {
+        fm_error_set(err, ret, "out of memory in the geometry search");
+    }
+    search_close(&s);
+    free(total);
+    return ret;
+}
+
+int fm_geometry_search_zoom_anamorphic(const FmAccumulator *acc, const float *sync_tile,
+                                       double uniform_hypotheses, FmAlignment *best,
+                                       FmError *err)
+{
+    Search s;
+    float *total = NULL;
+    double steps[MAX_ZOOM_STEPS];
+    memset(best, 0, sizeof(*best));
+    best->score = -1;
+    int ret = search_open(&s, acc, sync_tile, &total);
+    if (ret == 0) {
+        s.unflipped_only = 1;
+        for (size_t k = 0; k < sizeof anamorphic_ratios / sizeof anamorphic_ratios[0]; k++) {
+            double a = anamorphic_ratios[k];
+            search_steps(&s, steps, 0, best, zoom_steps(acc, ZOOM_ANAMORPHIC_HI, a, steps), a, 1);
+        }
+        best->hypotheses = uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE;
+        if (!(best->score > 0))
+            ret = fm_error_set(err, FM_ENOTFOUND, "no anamorphic zoomed alignment found");
     } else {
         fm_error_set(err, ret, "out of memory in the geometry search");
     }
@@ -1002,9 +1043,8 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
      * street camera squeezed to 576 wide and pillarboxed in 768 showed none
      * near its x period in one of six marks), while its height, and so the
      * nominal step along the axis not squeezed, is often the clip's */
-    static const double anamorphic[] = { 0.75, 4.0 / 3.0, 0.744, 1.0 / 0.744 };
-    for (size_t k = 0; k < sizeof anamorphic / sizeof anamorphic[0]; k++) {
-        double q = acc->step / acc->fine_step * anamorphic[k];
+    for (size_t k = 0; k < sizeof anamorphic_ratios / sizeof anamorphic_ratios[0]; k++) {
+        double q = acc->step / acc->fine_step * anamorphic_ratios[k];
         int dup = q < MIN_MARK_STEP || q > MAX_MARK_STEP;
         for (int i = 0; i < nsteps && !dup; i++)
             dup = fabs(steps[i] / q - 1) < 0.0005;
@@ -1018,7 +1058,7 @@ int fm_geometry_search(const FmAccumulator *acc, const float *pilot_tile, FmAlig
     nsq += scan_steps(steps, nsteps, nsq);
 
     s.evidence = total;
-    search_steps(&s, steps, nsteps, best, nsq, 1);
+    search_steps(&s, steps, nsteps, best, nsq, 1, 1);
 
     best->hypotheses = (double)s.evaluated * FM_TILE * FM_TILE;
     if (best->score <= 0)

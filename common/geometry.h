@@ -49,12 +49,6 @@ typedef struct FmAlignment {
 int fm_geometry_search(const FmAccumulator *acc, const float *sync_tile, FmAlignment *best,
                        FmError *err);
 
-/* A perspective alignment (warped->warp set): the clip's centre searched
- * alone over square steps 0.7-1.5 x the nominal grid's, then a projective
- * map fitted to the sync tile's offsets in tile-sized patches across the
- * frame. Its hypotheses add the fit's (every map it could land on) to
- * uniform_hypotheses, those of the uniform search tried before it. Returns
- * 0, FM_ENOTFOUND (nothing fitted) or FM_ENOMEM. */
 /*
  * The uniform search again over square steps only, 1.2 % apart from the
  * nominal grid's to twice it, whatever the autocorrelation shows: a crop
@@ -70,6 +64,25 @@ int fm_geometry_search(const FmAccumulator *acc, const float *sync_tile, FmAlign
 int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
                             double uniform_hypotheses, FmAlignment *best, FmError *err);
 
+/*
+ * The zoom again with uneven pixels: steps (r x step, step) for the common
+ * conversions' ratios r (3/4, 4/3, 0.744, 1/0.744) over zooms up to 1.5,
+ * unflipped: a crop then squeezed or stretched to another shape (4:3
+ * cropped 5 % a side and squeezed to 1280x720), whose x period neither the
+ * autocorrelation nor the square steps hold. Meant for when the square
+ * zoom's reading does not verify either. hypotheses = uniform_hypotheses +
+ * its own candidates x shifts. FM_ENOTFOUND when nothing scored.
+ */
+int fm_geometry_search_zoom_anamorphic(const FmAccumulator *acc, const float *sync_tile,
+                                       double uniform_hypotheses, FmAlignment *best,
+                                       FmError *err);
+
+/* A perspective alignment (warped->warp set): the clip's centre searched
+ * alone over square steps 0.7-1.5 x the nominal grid's, then a projective
+ * map fitted to the sync tile's offsets in tile-sized patches across the
+ * frame. Its hypotheses add the fit's (every map it could land on) to
+ * uniform_hypotheses, those of the uniform search tried before it. Returns
+ * 0, FM_ENOTFOUND (nothing fitted) or FM_ENOMEM. */
 int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
                             double uniform_hypotheses, FmAlignment *warped, FmError *err);
 

@@ -130,7 +130,8 @@ Test(geometry_aspect, sixteen_nine_stretched_to_four_three_is_found_and_verified
  * the clip's nominal grid), pillarboxed (576 wide in 768) and boxed in a
  * vertical 9:16 frame, each
  * re-encoded by x264 (veryfast, CRF 23, one thread: the same bytes on every
- * host; a fixed issue time, so the same mark). On this static, textured
+ * host; a fixed issue time, so the same mark), and cut 5 % a side then
+ * squeezed to 16:9. On this static, textured
  * picture the autocorrelation ranked the x period's double and half above
  * it, and the search, trying only those, missed marks that read at pilot z
  * 30-33 once aligned (0.7.1: all three absent); the octaves of each period
@@ -159,6 +160,16 @@ Test(geometry_aspect, reencoded_squeezed_and_boxed_copies_of_a_static_picture_ar
         { "scale=576:576", "squeezed to 576x576", 0.75, 1.0 },
         { "pad=768:768:0:96:black", "letterboxed into 768x768", 0.75, 0.75 },
         { "scale=576:576,pad=768:576:96:0:black", "pillarboxed 576 in 768", 0.75, 1.0 },
+        /* cut 5 % a side (692x518 from (38, 29)), then squeezed to 16:9: the
+         * master's mark step of 1.6 pixels lands at 1.6 x 1280 / 692 clip
+         * pixels across and 1.6 x 720 / 518 down, 1.480 x 1.112 of the
+         * nominal grid's; neither the autocorrelation nor the square zoom
+         * holds that pair (0.9.13: absent, pilot z 3.9 and 4.8; the
+         * anamorphic zoom stage finds them) */
+        { "crop=692:518:38:29,scale=1280:720", "cut 5 % a side, squeezed to 1280x720",
+          1.6 * 1280 / 692 / 2, 1.6 * 720 / 518 / 2 },
+        { "crop=692:518:38:29,scale=640:360", "cut 5 % a side, squeezed to 640x360",
+          1.6 * 640 / 692, 1.6 * 360 / 518 },
         /* re-posted in a vertical 9:16 frame, boxed at its full width:
          * the picture is 540 of the frame's 1280 rows (0.7.2: absent, its
          * fine grid, 720 rows over the frame's height, averaged a mark
