@@ -4,6 +4,7 @@
 #
 #   bench/frontend.sh [--prepare-only] [--no-wmdetect] [--label TEXT] [--clips "a b"]
 #                     [--copies "x y"] [--strength S] [--keys-from DIR] [--issued TIME]
+#                     [--rows H]
 #   bench/frontend.sh --null [--label TEXT]
 #
 # --null: the false-alarm side. wmdetect --json on unmarked segments of the
@@ -13,7 +14,8 @@
 # largest z.
 #
 # Once (cached in $WORK, default bench/work/frontend): every clip's first 10 s
-# is taken to 720p (vtest stays 768x576) as an FFV1 master, marked with
+# is taken to 720p (vtest stays 768x576; --rows H: every clip to H rows, the
+# width even and of the clip's aspect) as an FFV1 master, marked with
 # wmembed (default strength, VP9 deliverable, a throwaway key), and the
 # deliverable is turned into the hard copies below (--copies: also
 # h264_crfN, hevc_crfN, vp9_crfN for any N, and pH: scaled to H rows, the
@@ -43,7 +45,7 @@ export FILMMARK_REGISTRY="$WORK/registry.sqlite"
 
 CLIPS="storm dune raindrops vtest"
 COPIES="h264_crf30 h264_crf35 hevc_crf32 vp9_crf40 gblur1 gblur2 p360 p240"
-prepare_only=0 label="run" wmd=1 null=0 strength=1.0 keys_from="" issued=()
+prepare_only=0 label="run" wmd=1 null=0 strength=1.0 keys_from="" issued=() rows=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --prepare-only) prepare_only=1 ;;
@@ -55,7 +57,8 @@ while [[ $# -gt 0 ]]; do
     --strength) strength="$2"; shift ;;
     --keys-from) keys_from="$2"; shift ;;
     --issued) issued=(--issued "$2"); shift ;;
-    -h|--help) sed -n '2,35p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --rows) rows="$2"; shift ;;
+    -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "frontend.sh: unknown argument $1" >&2; exit 2 ;;
   esac
   shift
@@ -82,6 +85,7 @@ prepare_clip() {
   if [[ ! -s "$d/master.mkv" ]]; then
     local vf="scale=-2:720:flags=lanczos"
     [[ $c == vtest || $c == storm ]] && vf="null"
+    [[ -n $rows ]] && vf="scale=-2:$rows:flags=lanczos"
     say "$c: master"
     ff -i "$(source_of "$c")" -t 10 -map 0:v:0 -an -vf "$vf,format=yuv420p" -c:v ffv1 "$d/master.mkv.tmp.mkv"
     mv "$d/master.mkv.tmp.mkv" "$d/master.mkv"
