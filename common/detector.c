@@ -1727,6 +1727,32 @@ static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_trie
                     goto end;
             }
             if (!res->signature_valid || weak_read(res)) {
+                /* a crop squeezed or stretched to another shape (4:3 cut 5 %
+                 * a side, then 1280x720): after the square zoom, so that
+                 * every copy the searches above read strongly keeps its
+                 * reading and its p; its hypotheses count theirs, and a
+                 * read kept over it counts its too (16:9 cut and
+                 * stretched to 960x720 verified at pilot z 4.0 on a step 5 %
+                 * off; read here at the right one). Before the perspective
+                 * search, whose every possible map counts in what follows
+                 * it (~10^18.7 more hypotheses) */
+                FmAlignment ala;
+                int taken = 0;
+                if ((ret = fm_geometry_search_zoom_anamorphic(acc, sync_tile, uniform_hyp, &ala,
+                                                              err)) == 0) {
+                    ret = read_searched(d, &ala, keys, expected, res, ev, trace, &gtrace, vg,
+                                        tile, 0, &taken, err);
+                    /* a read kept was chosen over this search too */
+                    if (ret >= 0 && !taken)
+                        count_hypotheses(res, (ala.hypotheses + 1) / (uniform_hyp + 1));
+                    uniform_hyp = ala.hypotheses;
+                }
+                if (ret == FM_ENOTFOUND)
+                    ret = 0;
+                else if (ret < 0)
+                    goto end;
+            }
+            if (!res->signature_valid || weak_read(res)) {
                 /* a picture seen in perspective: taken only with a valid
                  * signature (its hypotheses count both searches), over a
                  * uniform read that verified only weakly only with a
@@ -1743,25 +1769,7 @@ static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_trie
                      * (alw's hypotheses count the uniform ones) */
                     if (ret >= 0 && weak && !taken)
                         count_hypotheses(res, (alw.hypotheses + 1) / (uniform_hyp + 1));
-                    if (ret >= 0)
-                        uniform_hyp = alw.hypotheses;
                 }
-                if (ret == FM_ENOTFOUND)
-                    ret = 0;
-                else if (ret < 0)
-                    goto end;
-            }
-            if (!res->signature_valid) {
-                /* a crop squeezed or stretched to another shape (4:3 cut 5 %
-                 * a side, then 1280x720): last, so that every copy the
-                 * searches above read keeps its reading and its p; its
-                 * hypotheses count all of them */
-                FmAlignment ala;
-                int taken = 0;
-                if ((ret = fm_geometry_search_zoom_anamorphic(acc, sync_tile, uniform_hyp, &ala,
-                                                              err)) == 0)
-                    ret = read_searched(d, &ala, keys, expected, res, ev, trace, &gtrace, vg,
-                                        tile, 0, &taken, err);
                 if (ret == FM_ENOTFOUND)
                     ret = 0;
                 else if (ret < 0)

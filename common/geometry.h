@@ -70,7 +70,8 @@ int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
  * unflipped: a crop then squeezed or stretched to another shape (4:3
  * cropped 5 % a side and squeezed to 1280x720), whose x period neither the
  * autocorrelation nor the square steps hold. Meant for when the square
- * zoom's reading does not verify either. hypotheses = uniform_hypotheses +
+ * zoom's reading does not verify either, or only weakly (the detector
+ * runs it before the perspective search). hypotheses = uniform_hypotheses +
  * its own candidates x shifts. FM_ENOTFOUND when nothing scored.
  */
 int fm_geometry_search_zoom_anamorphic(const FmAccumulator *acc, const float *sync_tile,
