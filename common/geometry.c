@@ -855,8 +855,10 @@ static void search_close(Search *s)
     memset(s, 0, sizeof(*s));
 }
 
-int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
-                            double uniform_hypotheses, FmAlignment *best, FmError *err)
+/* The square zoom, or (anamorphic) the anamorphic one, unflipped, one
+ * ratio after another. */
+static int zoom_search(const FmAccumulator *acc, const float *sync_tile, double uniform_hypotheses,
+                       int anamorphic, FmAlignment *best, FmError *err)
 {
     Search s;
     float *total = NULL;
@@ -865,7 +867,16 @@ int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
     best->score = -1;
     int ret = search_open(&s, acc, sync_tile, &total);
     if (ret == 0) {
-        search_steps(&s, steps, 0, best, zoom_steps(acc, ZOOM_HI, 1, steps), 1, 1);
+        if (!anamorphic) {
+            search_steps(&s, steps, 0, best, zoom_steps(acc, ZOOM_HI, 1, steps), 1, 1);
+        } else {
+            s.unflipped_only = 1;
+            for (size_t k = 0; k < sizeof anamorphic_ratios / sizeof anamorphic_ratios[0]; k++) {
+                double a = anamorphic_ratios[k];
+                search_steps(&s, steps, 0, best, zoom_steps(acc, ZOOM_ANAMORPHIC_HI, a, steps), a,
+                             1);
+            }
+        }
         best->hypotheses = uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE;
         if (!(best->score > 0))
             ret = fm_error_set(err, FM_ENOTFOUND, "no zoomed alignment found");
@@ -877,31 +888,17 @@ int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
     return ret;
 }
 
+int fm_geometry_search_zoom(const FmAccumulator *acc, const float *sync_tile,
+                            double uniform_hypotheses, FmAlignment *best, FmError *err)
+{
+    return zoom_search(acc, sync_tile, uniform_hypotheses, 0, best, err);
+}
+
 int fm_geometry_search_zoom_anamorphic(const FmAccumulator *acc, const float *sync_tile,
                                        double uniform_hypotheses, FmAlignment *best,
                                        FmError *err)
 {
-    Search s;
-    float *total = NULL;
-    double steps[MAX_ZOOM_STEPS];
-    memset(best, 0, sizeof(*best));
-    best->score = -1;
-    int ret = search_open(&s, acc, sync_tile, &total);
-    if (ret == 0) {
-        s.unflipped_only = 1;
-        for (size_t k = 0; k < sizeof anamorphic_ratios / sizeof anamorphic_ratios[0]; k++) {
-            double a = anamorphic_ratios[k];
-            search_steps(&s, steps, 0, best, zoom_steps(acc, ZOOM_ANAMORPHIC_HI, a, steps), a, 1);
-        }
-        best->hypotheses = uniform_hypotheses + (double)s.evaluated * FM_TILE * FM_TILE;
-        if (!(best->score > 0))
-            ret = fm_error_set(err, FM_ENOTFOUND, "no anamorphic zoomed alignment found");
-    } else {
-        fm_error_set(err, ret, "out of memory in the geometry search");
-    }
-    search_close(&s);
-    free(total);
-    return ret;
+    return zoom_search(acc, sync_tile, uniform_hypotheses, 1, best, err);
 }
 
 int fm_geometry_search_warp(const FmAccumulator *acc, const float *sync_tile,
