@@ -3,6 +3,11 @@
 # (issue 8: "compare, on the same soft inputs from real copies").
 #
 #   bench/fec_real.sh [--seconds S] [--excerpts "10 5 3"] [--trials T] [--out FILE] CLIP...
+#   bench/fec_real.sh --frontend WORK [--excerpts ...] [--trials T] [--out FILE]
+#
+# --frontend WORK: the copies bench/frontend.sh made in WORK instead (each
+# clip's deliverable, key and hard copies; its --prepare-only makes them),
+# two copies at a time.
 #
 # Each CLIP (default: the media set's storm, vtest, raindrops, and dune scaled
 # to 1280x720) is marked for S seconds (default 10) at its own size with
@@ -16,7 +21,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 bin=${FILMMARK_BIN:-$here/build}
 media=${FILMMARK_MEDIA:-$HOME/.cache/filmmark-media}
-seconds=10 trials=200 out=$here/bench/results/fec_real.jsonl excerpts=
+seconds=10 trials=200 out=$here/bench/results/fec_real.jsonl excerpts= frontend=
 clips=()
 while [ $# -gt 0 ]; do
     case $1 in
@@ -24,13 +29,45 @@ while [ $# -gt 0 ]; do
     --trials) trials=$2; shift 2 ;;
     --excerpts) excerpts=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --frontend) frontend=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) clips+=("$1"); shift ;;
     esac
 done
 [ ${#clips[@]} -gt 0 ] || clips=("$media/storm_720p25.mkv" "$media/vtest_768x576.mkv"
                                   "$media/raindrops_1080p24.mkv" "dune720:$media/dune_1080p24.mkv")
 excerpts=${excerpts:-$seconds}
+if [ -n "$frontend" ]; then
+    read_copy() {   # clip-dir copy message: one JSON line per excerpt
+        local d=$1 copy=$2 msg=$3 cw ch fps e line
+        IFS=, read -r cw ch fps < <(ffprobe -v error -select_streams v:0 \
+            -show_entries stream=width,height,r_frame_rate -of csv=p=0 "$copy")
+        fps=$(python3 -c "from fractions import Fraction as F; print(float(F('$fps')))")
+        for e in $excerpts; do
+            line=$(ffmpeg -nostdin -loglevel error -i "$copy" -t "$e" -f rawvideo -pix_fmt gray - |
+                   nice "$bin/fec_real" "$d/key.dkey" "$msg" "$cw" "$ch" "$fps" "$trials")
+            echo "{\"clip\": \"$(basename "$d")\", \"attack\": \"$(basename "$copy" .mkv)\", \"size\": \"${cw}x${ch}\", \"seconds\": $e, \"result\": $line}"
+        done
+    }
+    tmp=$(mktemp -d)
+    n=0
+    for d in "$frontend"/*/; do
+        d=${d%/}
+        [ -s "$d/deliv.webm" ] || continue
+        msg=$("$bin/wmdetect" -k "$d/key.dkey" --no-registry --json --quiet "$d/deliv.webm" |
+              python3 -c 'import json,sys; print(json.load(sys.stdin)["message_hex"])')
+        for copy in "$d"/*.mkv; do
+            [ "$(basename "$copy")" = master.mkv ] && continue
+            while [ "$(jobs -rp | wc -l)" -ge 2 ]; do wait -n || true; done
+            read_copy "$d" "$copy" "$msg" > "$tmp/$(printf %03d $n)" &
+            n=$((n + 1))
+        done
+    done
+    wait
+    cat "$tmp"/* | tee "$out"
+    rm -rf "$tmp"
+    exit 0
+fi
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 export FILMMARK_REGISTRY=$work/registry.sqlite
