@@ -20,6 +20,7 @@ struct Ldpc {
     int *pivot_col;     /* rank */
     int pwords;
     uint64_t *par;      /* rank x pwords: which free bits each pivot bit is the parity of */
+    uint64_t *free_bits; /* pwords: scratch, the message on the free bits */
     float *r;           /* per edge: the check's last message to its variable */
     double *app;        /* n: a posteriori log-likelihood ratios, log P(0)/P(1) */
     double *q;          /* max_cdeg: scratch */
@@ -284,7 +285,8 @@ int ldpc_init(Ldpc **out, int n, int k, const char *profile, uint64_t seed)
         goto done;
     c->pwords = (c->ninfo + 63) / 64;
     c->par = calloc((size_t)c->rank * c->pwords, sizeof(uint64_t));
-    if (!c->par)
+    c->free_bits = malloc(sizeof(uint64_t) * (size_t)c->pwords);
+    if (!c->par || !c->free_bits)
         goto done;
     for (int i = 0; i < c->rank; i++)
         for (int t = 0; t < c->ninfo; t++) {
@@ -304,11 +306,9 @@ done:
     return rc;
 }
 
-void ldpc_encode(const Ldpc *c, const uint8_t *msg, uint8_t *coded)
+void ldpc_encode(Ldpc *c, const uint8_t *msg, uint8_t *coded)
 {
-    uint64_t free_bits[(8192 + 63) / 64 + 1];
-    uint64_t *fb = c->pwords <= (int)(sizeof(free_bits) / 8) ? free_bits
-                                                             : calloc((size_t)c->pwords, 8);
+    uint64_t *fb = c->free_bits;
     memset(fb, 0, sizeof(uint64_t) * (size_t)c->pwords);
     memset(coded, 0, (size_t)c->n);
     for (int t = 0; t < c->k; t++) {
@@ -322,8 +322,6 @@ void ldpc_encode(const Ldpc *c, const uint8_t *msg, uint8_t *coded)
             x ^= c->par[(size_t)i * c->pwords + j] & fb[j];
         coded[c->pivot_col[i]] = (uint8_t)__builtin_parityll(x);
     }
-    if (fb != free_bits)
-        free(fb);
 }
 
 /* -log tanh(x / 2), its own inverse, for x > 0 */
@@ -406,16 +404,6 @@ int ldpc_decode(Ldpc *c, const float *soft, double noise_var, int minsum, int it
     return ok;
 }
 
-int ldpc_edges(const Ldpc *c)
-{
-    return c->edges;
-}
-
-int ldpc_rank(const Ldpc *c)
-{
-    return c->rank;
-}
-
 void ldpc_free(Ldpc **pc)
 {
     Ldpc *c = *pc;
@@ -426,6 +414,7 @@ void ldpc_free(Ldpc **pc)
     free(c->info_col);
     free(c->pivot_col);
     free(c->par);
+    free(c->free_bits);
     free(c->r);
     free(c->app);
     free(c->q);

@@ -22,8 +22,10 @@ typedef struct Ldpc Ldpc;
  */
 int ldpc_init(Ldpc **out, int n, int k, const char *profile, uint64_t seed);
 
-/* coded[n] (0/1) of msg[k] (0/1). */
-void ldpc_encode(const Ldpc *c, const uint8_t *msg, uint8_t *coded);
+/* coded[n] (0/1) of msg[k] (0/1). The code keeps a scratch buffer: one
+ * encode at a time per code. If H's checks are not independent, the code
+ * has more than k free bits, and the surplus is sent as zeros. */
+void ldpc_encode(Ldpc *c, const uint8_t *msg, uint8_t *coded);
 
 /*
  * Decodes soft[n] (fec_edge's convention: positive = coded bit 1). minsum:
@@ -36,12 +38,6 @@ void ldpc_encode(const Ldpc *c, const uint8_t *msg, uint8_t *coded);
  */
 int ldpc_decode(Ldpc *c, const float *soft, double noise_var, int minsum, int iters,
                 uint8_t *msg_out);
-
-/* The number of edges of the graph, and the rank of its parity-check matrix
- * (n - k when the checks are independent; else the code has more than k
- * free bits, and the surplus is sent as zeros). */
-int ldpc_edges(const Ldpc *c);
-int ldpc_rank(const Ldpc *c);
 
 void ldpc_free(Ldpc **c);
 
