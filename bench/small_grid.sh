@@ -2,6 +2,7 @@
 # What a coarser mark grid would give small masters (issue 8, experiment).
 #
 #   bench/small_grid.sh --from WORK [--step K] [--clips "a b"] [--copies "x y"]
+#                       [--issued TIME] [--label TEXT]
 #
 # The shipped format puts 360 mark rows over any picture, so a 360-row master
 # carries one picture pixel per mark pixel and a 270-row master less than one:
@@ -11,10 +12,12 @@
 #
 #  1. the master (WORK/CLIP/master.mkv of a `bench/frontend.sh --rows H` run)
 #     is tiled with its mirror images and cut to a canvas 360 * K rows high
-#     (the master in its top-left corner, at its own scale);
-#  2. wmembed marks the canvas (FFV1, the key and --issued of that run, so
-#     the message is the run's) - on the canvas the grid step is K picture
-#     pixels, over the master's area exactly the coarse grid;
+#     (the master in its top-left corner, at its own scale; it must be at
+#     most 360 rows and at least a quarter of the canvas's height);
+#  2. wmembed marks the canvas (FFV1) with that run's key and --issued time
+#     (default the time frontend_small.md's runs signed), so the message is
+#     the run's; on the canvas the grid step is K picture pixels, over the
+#     master's area exactly the coarse grid;
 #  3. the master's area is cut out (the "marked small master"; its luma
 #     PSNR/SSIM against the master measured by ffmpeg) and encoded to VP9
 #     CRF 24 (wmembed's default deliverable), then to each copy: h264_crfN
@@ -49,7 +52,7 @@ while [[ $# -gt 0 ]]; do
     --copies) copies="$2"; shift ;;
     --issued) issued="$2"; shift ;;
     --label) label="$2"; shift ;;
-    -h|--help) sed -n '2,36p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,38p' "$0"; exit 0 ;;
     *) echo "small_grid.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -69,14 +72,13 @@ for c in $clips; do
   IFS=, read -r w h fps < <(ffprobe -v error -select_streams v:0 \
       -show_entries stream=width,height,r_frame_rate -of csv=p=0 "$src/master.mkv")
   ch=$((360 * step))
-  # the canvas keeps the master's pixels at their own scale: K = ch / h must
-  # be what was asked, so masters of other heights are refused
-  (( h * step <= ch )) || { say "$c: master is $h rows, over 360 (step $step): skipped"; continue; }
+  # on the canvas the grid step is ch / 360 = K whatever the master's height;
+  # the master must fit in it, and the 4 x 4 mirrored tiling below must cover it
+  (( h <= ch && ch <= 4 * h )) || { say "$c: $h rows do not fit a ${ch}-row canvas (step $step): skipped"; continue; }
   cw=$(( (w * ch / h + 1) / 2 * 2 ))
   if [[ ! -s $d/small.webm ]]; then
     say "$c: canvas ${cw}x${ch}, mark"
-    # three mirrored copies a side is enough for K <= 4 only when h * 3 >= ch;
-    # a 4x4 tiling covers every allowed step
+    # the master and its mirror images, 4 x 4, cut to the canvas
     ff -i "$src/master.mkv" -filter_complex \
       "[0]format=yuv420p,split=2[a][b];[b]hflip[bf];[a][bf]hstack,split=2[r1][r2];[r1][r2]hstack,split=2[s][t];[t]vflip[tf];[s][tf]vstack,split=2[u][v];[u][v]vstack,crop=$cw:$ch:0:0" \
       -c:v ffv1 "$d/canvas.mkv"
