@@ -16,7 +16,8 @@
 # points, verified). Only the detector's nominal grid changes; the marks are
 # those of the run (made with the shipped informed embedder, which whitens
 # its view with the 5x5 box: a variant is read against marks informed for
-# the shipped rule).
+# the shipped rule). To mark for another radius, run bench/frontend.sh with
+# FILMMARK_BIN=OUT/build and FM_EXP_INFORMED_R=R (the patched wmembed).
 #
 # Environment: OUT (default bench/work/whiten_variants), JOBS (parallel
 # reads, default 2). Needs cmake, a C compiler, ffmpeg, python3, patch.
@@ -30,7 +31,7 @@ while [[ $# -gt 0 ]]; do
   case "$1" in
     --frontend) work="$2"; shift ;;
     --variants) variants="$2"; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,23p' "$0"; exit 0 ;;
     *) echo "whiten_variants.sh: unknown option $1" >&2; exit 2 ;;
   esac
   shift
