@@ -4,7 +4,7 @@
 #
 #   bench/frontend.sh [--prepare-only] [--no-wmdetect] [--label TEXT] [--clips "a b"]
 #                     [--copies "x y"] [--strength S] [--keys-from DIR] [--issued TIME]
-#                     [--rows H]
+#                     [--rows H] [--no-fill]
 #   bench/frontend.sh --null [--label TEXT]
 #
 # --null: the false-alarm side. wmdetect --json on unmarked segments of the
@@ -30,6 +30,8 @@
 # (wmembed --issued) signs that issue time, so that their messages are the
 # same too (else each marking signs its own minute, and single copies' raw
 # errors move by a few points between two markings for that alone).
+# --no-fill marks with wmembed --no-fill (0.9.14's marks: no frame above the
+# strength's amplitude), for an A/B of the fill against the default.
 # Prints one TSV line per copy: label clip copy raw_ber pilot_z verified
 # wmdetect_verified wmdetect_z, and appends them to $WORK/runs.tsv.
 #
@@ -45,7 +47,7 @@ export FILMMARK_REGISTRY="$WORK/registry.sqlite"
 
 CLIPS="storm dune raindrops vtest"
 COPIES="h264_crf30 h264_crf35 hevc_crf32 vp9_crf40 gblur1 gblur2 p360 p240"
-prepare_only=0 label="run" wmd=1 null=0 strength=1.0 keys_from="" issued=() rows=""
+prepare_only=0 label="run" wmd=1 null=0 strength=1.0 keys_from="" issued=() rows="" fill=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --prepare-only) prepare_only=1 ;;
@@ -58,6 +60,7 @@ while [[ $# -gt 0 ]]; do
     --keys-from) keys_from="$2"; shift ;;
     --issued) issued=(--issued "$2"); shift ;;
     --rows) rows="$2"; shift ;;
+    --no-fill) fill=(--no-fill) ;;
     -h|--help) sed -n '2,37p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "frontend.sh: unknown argument $1" >&2; exit 2 ;;
   esac
@@ -100,7 +103,7 @@ prepare_clip() {
       "$BIN/wmkeygen" -o "$d/key" --no-passphrase >/dev/null
     fi
     nice "$BIN/wmembed" -k "$d/key.key" -i "$d/master.mkv" -o "$d/deliv.webm" --title-id 4242 \
-      --recipient-id 1001 --no-registry --strength "$strength" "${issued[@]}" --json --quiet --force \
+      --recipient-id 1001 --no-registry --strength "$strength" "${issued[@]}" "${fill[@]}" --json --quiet --force \
       >"$d/embed.json"
   fi
 }

@@ -6,7 +6,7 @@
  *
  *   mark_speed [--size WxH] [--bit-depth N] [--threads N] [--seconds S]
  *              [--repeat N] [--only mark+quality|mark|detect] [--json]
- *              [--frames FILE.y4m]
+ *              [--frames FILE.y4m] [--no-fill]
  *
  * --threads 0 uses all online cores (the library's default); the default
  * here is 1, the per-core figure.
@@ -14,7 +14,8 @@
  * Frames are synthetic (gradient, texture and noise), 8 distinct ones
  * cycled, or with --frames the first 24 pictures of a real clip (their luma,
  * from a y4m stream: `ffmpeg -i clip -frames:v 24 -f yuv4mpegpipe -`),
- * their times 1/24 s apart so that epochs change as in a film. The content
+ * their times 1/24 s apart so that epochs change as in a film. --no-fill
+ * marks without the fill (fm_embedder_set_fill), as wmembed --no-fill. The content
  * matters a little: a frame whose mark stays under the PSNR cap after one
  * that did is marked in one pass, one over it in two (embedder.c). Each measurement
  * marks frames for at least S seconds (default 1) and is repeated N times
@@ -74,7 +75,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: mark_speed [--size WxH] [--bit-depth N] [--threads N] [--seconds S]\n"
                "                  [--repeat N] [--only mark+quality|mark|detect] [--json]\n"
-               "                  [--frames FILE.y4m]\n");
+               "                  [--frames FILE.y4m] [--no-fill]\n");
 }
 
 /* The luma of the first `max` pictures of a y4m stream; its size and depth
@@ -157,6 +158,8 @@ static void make_frames(uint8_t **frames, int w, int h, int bd)
 
 typedef enum { MARK_QUALITY, MARK_ONLY, DETECT } Kind;
 
+static int no_fill;  /* --no-fill */
+
 /* Fastest of `repeat` runs of at least `seconds` each: seconds per frame. */
 static int measure(Kind kind, uint8_t **frames, int nframes, int w, int h, int bd, int threads,
                    double seconds, int repeat, Timing *out, FmError *err)
@@ -181,6 +184,8 @@ static int measure(Kind kind, uint8_t **frames, int nframes, int w, int h, int b
             ret = fm_embedder_new(&emb, wm_key, message, w, h, 1.0, err);
             if (ret == 0 && threads)
                 fm_embedder_set_threads(emb, threads);
+            if (ret == 0 && no_fill)
+                fm_embedder_set_fill(emb, 0);
         }
         if (ret < 0) {
             free(work);
@@ -241,6 +246,8 @@ int main(int argc, char **argv)
             return 0;
         } else if (!strcmp(a, "--json")) {
             json = 1;
+        } else if (!strcmp(a, "--no-fill")) {
+            no_fill = 1;
         } else if (v && !strcmp(a, "--size")) {
             if (sscanf(v, "%dx%d", &w, &h) != 2) {
                 fprintf(stderr, "mark_speed: --size wants WxH\n");

@@ -29,6 +29,19 @@
 #define FM_SSIM_FLOOR_AIM 0.97
 #define FM_SSIM_FLOOR_TRIES 4
 /*
+ * The fill (on by default where the quality is measured): a frame whose mark
+ * stays under the PSNR cap with room in its SSIM is marked more strongly, up
+ * to FM_SSIM_FILL_MAX times the amplitude, aiming its SSIM at
+ * FM_SSIM_FILL_AIM of the floor's distance from 1 (0.9905 at the default):
+ * the picture cost the floor allows, spent where the cap leaves room (dark
+ * and flat footage sits 3-4 dB above it). 1 - SSIM grows with the gain's
+ * square, so the gain comes from the frame before's (1 - SSIM) / gain^2,
+ * never below 1; a frame that reads under the floor all the same (a cut) is
+ * marked again as above (docs/DESIGN.md section 4).
+ */
+#define FM_SSIM_FILL_AIM 0.95
+#define FM_SSIM_FILL_MAX 1.41
+/*
  * Informed embedding looks at every FM_INFORMED_INTERVAL-th frame (and at the
  * first of each epoch) as the detector will, and the frames between reuse
  * its reweighted tile: the detector's view of a frame (resampling, two
@@ -77,8 +90,11 @@ struct FmEmbedder {
     int use_informed;      /* 0: the plain tile in every frame */
     int informed_wait;     /* frames until the next informed view (0: this one) */
     int informed_frames;   /* frames since the last informed view */
-    int expect_uncapped;   /* the last frame's mark needed no PSNR cap: mark
-                            * this one in one pass (fm_embedder_mark) */
+    int expect_uncapped;   /* the last frame was marked at the fill's gain (no
+                            * PSNR cap, no SSIM floor): mark this one in one
+                            * pass (fm_embedder_mark) */
+    int fill;              /* raise the gain towards the SSIM floor */
+    double fill_r;         /* the last measured frame's (1 - SSIM) / gain^2; 0: none */
     uint8_t *original;   /* copy of the input luma for quality measures */
     FmMask mask;
     /* per-frame machinery: kernels, slice threads and their scratch */
@@ -301,6 +317,7 @@ int fm_embedder_new(FmEmbedder **out, const uint8_t wm_key[FM_WMKEY_BYTES],
     if (fm_informed_new(&e->informed, e->map, e->plain, width, height) < 0)
         goto fail;
     e->use_informed = 1;
+    e->fill = 1;
     if (fm_embedder_set_threads(e, 0) < 0 && !e->jobs)
         goto fail;
     ret = 0;
@@ -428,10 +445,10 @@ static void energy_job(void *arg, int j, int n)
 }
 
 /*
- * Adds the mark to rows of slice j, gain applied, rounded to whole code
- * values. one_pass: at gain 1, the input rows kept aside first (unless
- * already kept) and the mark's energy summed in the same pass (row_mse):
- * the frame's output when the energy turns out to be under the cap.
+ * Adds the mark to rows of slice j, f->gain applied, rounded to whole code
+ * values. one_pass: the input rows kept aside first (unless already kept)
+ * and the mark's energy (at gain 1) summed in the same pass (row_mse): the
+ * frame's output when the energy turns out to be under the cap at that gain.
  */
 static void add_rows(Frame *f, int j, int n, int one_pass)
 {
@@ -439,7 +456,7 @@ static void add_rows(Frame *f, int j, int n, int one_pass)
     int y0, y1, bps = f->bit_depth > 8 ? 2 : 1;
     slice(e->h, j, n, &y0, &y1);
     int maxval = (1 << f->bit_depth) - 1;
-    float unit = (float)(1 << (f->bit_depth - 8)), gain = one_pass ? 1.0f : f->gain;
+    float unit = (float)(1 << (f->bit_depth - 8)), gain = f->gain;
     for (int y = y0; y < y1;) {
         FmMarkRows m;
         int g = row_group(e, f->tile_rows, y, y1, &m);
@@ -524,14 +541,24 @@ static void measure_quality(FmEmbedder *e, Frame *f, FmFrameQuality *q)
     q->mse = sq / ((double)e->w * e->h);
 }
 
-/* The gain that caps the mean square of the change (rows summed in order). */
-static float cap_gain(const FmEmbedder *e)
+/* The fill's gain for this frame, from the frame before (1: no fill). */
+static double fill_gain(const FmEmbedder *e)
 {
-    double mse = 0;
+    if (!e->fill || e->fill_r <= 0)
+        return 1.0;
+    double g = sqrt((1 - e->ssim_floor) * FM_SSIM_FILL_AIM / e->fill_r);
+    return g < 1 ? 1.0 : g > FM_SSIM_FILL_MAX ? FM_SSIM_FILL_MAX : g;
+}
+
+/* The frame's gain: the fill's, or less where the mean square of the change
+ * would pass the cap (rows summed in order). */
+static float frame_gain(const FmEmbedder *e)
+{
+    double mse = 0, g = fill_gain(e);
     for (int y = 0; y < e->h; y++)
         mse += e->row_mse[y];
     mse /= (double)e->w * e->h;
-    return mse > e->mse_cap ? (float)sqrt(e->mse_cap / mse) : 1.0f;
+    return mse * g * g > e->mse_cap ? (float)sqrt(e->mse_cap / mse) : (float)g;
 }
 
 int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_depth,
@@ -576,7 +603,7 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
              * own contribution to the slots, same energy (informed.h) */
             fm_pool_run(e->pool, first_pass_job, &f, jobs < e->h ? jobs : e->h);
             f.original_kept = f.quality;
-            fm_informed_finish(e->informed, cap_gain(e), e->informed_frames, e->values);
+            fm_informed_finish(e->informed, frame_gain(e), e->informed_frames, e->values);
             tile_rows(e, e->values, e->adapted_rows);
             e->informed_frames = 0;
             e->informed_wait = FM_INFORMED_INTERVAL;
@@ -587,23 +614,25 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
     /*
      * The gain needs the energy of the whole mark before any of it is added.
      * Most pictures of a shot need no cap when the one before needed none:
-     * then the mark is added at gain 1 while its energy is summed (the input
-     * kept aside), and only a frame that turns out over the cap is put back
-     * and marked again with its gain. Either way the pixels are those of
-     * the energy pass followed by the add.
+     * then the mark is added at the fill's gain (1 without it) while its
+     * energy is summed (the input kept aside), and only a frame that turns
+     * out over the cap is put back and marked again with its gain. Either
+     * way the pixels are those of the energy pass followed by the add.
      */
     int rows_jobs = jobs < e->h ? jobs : e->h;
+    float wish = (float)fill_gain(e);
     if (e->expect_uncapped) {
+        f.gain = wish;
         fm_pool_run(e->pool, apply_sum_job, &f, rows_jobs);
         f.original_kept = 1;
-        f.gain = cap_gain(e);
-        if (f.gain != 1.0f) {
+        f.gain = frame_gain(e);
+        if (f.gain != wish) {
             fm_pool_run(e->pool, restore_job, &f, rows_jobs);
             fm_pool_run(e->pool, apply_job, &f, rows_jobs);
         }
     } else {
         fm_pool_run(e->pool, energy_job, &f, rows_jobs);
-        f.gain = cap_gain(e);
+        f.gain = frame_gain(e);
         fm_pool_run(e->pool, apply_job, &f, rows_jobs);
     }
     if (quality) {
@@ -620,7 +649,12 @@ int fm_embedder_mark(FmEmbedder *e, uint8_t *luma, ptrdiff_t stride, int bit_dep
             measure_quality(e, &f, quality);
         }
     }
-    e->expect_uncapped = f.gain == 1.0f;
+    e->expect_uncapped = f.gain == wish;
+    if (quality) {
+        quality->gain = f.gain;
+        if (quality->ssim < 1 && f.gain > 0)
+            e->fill_r = (1 - quality->ssim) / ((double)f.gain * f.gain);
+    }
     return 0;
 }
 
@@ -628,6 +662,12 @@ void fm_embedder_set_informed(FmEmbedder *e, int on)
 {
     e->use_informed = on != 0;
     e->informed_wait = 0;
+}
+
+void fm_embedder_set_fill(FmEmbedder *e, int on)
+{
+    e->fill = on != 0;
+    e->fill_r = 0;
 }
 
 void fm_embedder_free(FmEmbedder **pe)

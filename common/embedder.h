@@ -23,6 +23,8 @@ typedef struct FmEmbedder FmEmbedder;
 typedef struct FmFrameQuality {
     double mse;   /* of the marked luma vs the input luma, 8-bit scale */
     double ssim;  /* luma SSIM (8x8 windows) of marked vs input */
+    double gain;  /* the mark's gain against the strength's amplitude: under 1
+                   * for the PSNR cap or the SSIM floor, over 1 for the fill */
 } FmFrameQuality;
 
 /*
@@ -43,7 +45,8 @@ int fm_embedder_new(FmEmbedder **emb, const uint8_t wm_key[FM_WMKEY_BYTES],
  * start of the master (it picks the epoch's variant). quality may be NULL;
  * if not, it receives the frame's figures and the frame is held at the SSIM
  * floor (fm_embedder_new): one that reads below it is marked again at a
- * lower gain, so with and without quality the pixels of such a frame differ.
+ * lower gain; and the next frame's gain is raised towards the floor
+ * (fm_embedder_set_fill). With and without quality the pixels differ.
  */
 int fm_embedder_mark(FmEmbedder *emb, uint8_t *luma, ptrdiff_t stride, int bit_depth,
                      double t, FmFrameQuality *quality, FmError *err);
@@ -53,6 +56,15 @@ int fm_embedder_mark(FmEmbedder *emb, uint8_t *luma, ptrdiff_t stride, int bit_d
  * with the plain tile, for measurements (bench/fm_raw embed-plain).
  */
 void fm_embedder_set_informed(FmEmbedder *emb, int on);
+
+/*
+ * The fill is on by default: where the quality is measured, a frame whose
+ * mark stays under the PSNR cap and whose SSIM has room above the floor is
+ * marked more strongly (at most 1.41 times the amplitude), aiming just
+ * inside the floor, the gain predicted from the frame before. Off: every
+ * frame at the strength's amplitude, or less under the cap (0.9.14's marks).
+ */
+void fm_embedder_set_fill(FmEmbedder *emb, int on);
 
 /*
  * Threads that mark a frame (slices of rows; <= 0: all online cores, the

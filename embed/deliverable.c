@@ -41,6 +41,8 @@ int deliverable_open(Deliverable *d, const DeliverableSettings *set, const FmPay
                              set->strength, err)) < 0 ||
         (r = fm_writer_open(&d->writer, output, info, &set->writer, err)) < 0)
         return r;
+    if (set->no_fill)
+        fm_embedder_set_fill(d->emb, 0);
     if (set->threads && fm_embedder_set_threads(d->emb, set->threads) < 0)
         return fm_error_set(err, FM_ENOMEM, "out of memory starting %d threads", set->threads);
     if (fm_writer_is_stream(d->writer) && set->verify) {
@@ -77,6 +79,7 @@ int deliverable_frame(Deliverable *d, AVFrame *frame, int in_place, int bit_dept
         return r;
     d->mse_sum += q.mse;
     d->ssim_sum += q.ssim;
+    d->gain_sum += q.gain;
     if (fm_psnr_from_mse(q.mse) < d->worst_psnr)
         d->worst_psnr = fm_psnr_from_mse(q.mse);
     d->frames++;
@@ -91,6 +94,11 @@ double deliverable_psnr(const Deliverable *d)
 double deliverable_ssim(const Deliverable *d)
 {
     return d->ssim_sum / (d->frames ? d->frames : 1);
+}
+
+double deliverable_gain(const Deliverable *d)
+{
+    return d->gain_sum / (d->frames ? d->frames : 1);
 }
 
 int deliverable_complete(Deliverable *d, const FmVideoInfo *info, const FmFingerprint *content,

@@ -35,6 +35,7 @@ typedef struct DeliverableSettings {
     const FmKey *key;
     FmWriterOptions writer;
     double strength;
+    int no_fill;                /* --no-fill: no frame above the strength's amplitude */
     int verify;                 /* read the deliverable back before publishing */
     double verify_seconds;      /* <= 0: all of it */
     int threads;                /* slice threads of each embedder, 0: all cores */
@@ -54,7 +55,7 @@ typedef struct Deliverable {
     AVFrame *work;              /* own copy of the frame to mark (batches) */
     FmTempFile receipt;
     long frames;
-    double mse_sum, ssim_sum, worst_psnr;
+    double mse_sum, ssim_sum, gain_sum, worst_psnr;
     long last_epoch;
     FmSelfCheck check;
     int checked;
@@ -83,5 +84,6 @@ void deliverable_free(Deliverable *d);
 
 double deliverable_psnr(const Deliverable *d);
 double deliverable_ssim(const Deliverable *d);
+double deliverable_gain(const Deliverable *d);  /* mean gain of the frames' marks */
 
 #endif

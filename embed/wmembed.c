@@ -95,6 +95,9 @@ static void usage(FILE *out)
         "                        memory grows with it, not with the list\n"
         "      --strength S      mark amplitude, default 1.0 (~45 dB luma PSNR; every\n"
         "                        frame held at luma SSIM >= 1 - 0.01 S^2)\n"
+        "      --no-fill         do not raise the mark of frames with room under the\n"
+        "                        PSNR cap and above the SSIM floor (default: raised\n"
+        "                        towards the floor, at most 1.41x)\n"
         "      --codec C         vp9 (default), h264, ffv1 (lossless) or raw (y4m,\n"
         "                        the default there)\n"
         "      --crf N           quality, 0..63 (default: vp9 24, h264 18)\n"
@@ -149,7 +152,7 @@ static int fail(int code, const char *fmt, const char *a, const char *b)
 enum { OPT_TITLE_ID = 256, OPT_RECIPIENT_ID, OPT_STRENGTH, OPT_CODEC, OPT_CRF, OPT_OWNER,
        OPT_TITLE, OPT_RECIPIENT, OPT_ISSUED, OPT_AI_USE, OPT_FORCE, OPT_JSON, OPT_RECIPIENTS,
        OPT_BATCH, OPT_VERIFY_SECONDS, OPT_NO_VERIFY, OPT_PASS_FILE, OPT_REGISTRY,
-       OPT_NO_REGISTRY, OPT_ALLOW_SHORT, OPT_THREADS, OPT_FORMAT, OPT_RECEIPT };
+       OPT_NO_REGISTRY, OPT_ALLOW_SHORT, OPT_THREADS, OPT_FORMAT, OPT_RECEIPT, OPT_NO_FILL };
 
 /* What became of the master's other streams, for --json. */
 static json_t *streams_json(const FmVideoWriter *w)
@@ -192,6 +195,7 @@ static json_t *deliverable_json(const Deliverable *d, const FmVideoInfo *info, c
         "receipt", d->receipt_path, "recipient", d->recipient ? d->recipient : "",
         "frames", (json_int_t)d->frames, "luma_psnr_db", deliverable_psnr(d),
         "luma_psnr_worst_frame_db", d->worst_psnr, "luma_ssim", deliverable_ssim(d));
+    json_object_set_new(o, "mark_gain_mean", json_real(deliverable_gain(d)));
     json_object_set_new(o, "registry_id", d->registry_id > 0 ? json_integer(d->registry_id)
                                                              : json_null());
     json_object_set_new(o, "width", json_integer(info->width));
@@ -461,6 +465,7 @@ int main(int argc, char **argv)
         { "recipients", required_argument, 0, OPT_RECIPIENTS },
         { "batch-size", required_argument, 0, OPT_BATCH },
         { "strength", required_argument, 0, OPT_STRENGTH },
+        { "no-fill", no_argument, 0, OPT_NO_FILL },
         { "codec", required_argument, 0, OPT_CODEC },
         { "crf", required_argument, 0, OPT_CRF },
         { "owner", required_argument, 0, OPT_OWNER },
@@ -497,7 +502,7 @@ int main(int argc, char **argv)
     FmPassSource pass_src = { NULL };
     const char *registry_opt = NULL, *format = NULL, *receipt_opt = NULL;
     int codec_given = 0;
-    int use_registry = 1, allow_short = 0, threads = 0;
+    int use_registry = 1, allow_short = 0, threads = 0, no_fill = 0;
     int c;
 
     opterr = 0;
@@ -556,6 +561,7 @@ int main(int argc, char **argv)
                 verify_seconds = 0;
             break;
         case OPT_NO_VERIFY: verify = 0; break;
+        case OPT_NO_FILL: no_fill = 1; break;
         case OPT_PASS_FILE: pass_src.file = optarg; break;
         case OPT_REGISTRY: registry_opt = optarg; break;
         case OPT_NO_REGISTRY: use_registry = 0; break;
@@ -727,7 +733,8 @@ int main(int argc, char **argv)
         .writer = { .codec = codec, .crf = crf, .threads = 0,
                     .audio_from = in_stream || y4m ? NULL : in_path, .format = format },
         .receipt_path = receipt_opt,
-        .strength = strength, .verify = verify, .verify_seconds = verify_seconds,
+        .strength = strength, .no_fill = no_fill, .verify = verify,
+        .verify_seconds = verify_seconds,
         .threads = threads,
         .owner = owner, .title = title,
     };
@@ -784,6 +791,7 @@ int main(int argc, char **argv)
         json_object_set_new(o, "mark_format", json_integer(FM_MARK_FORMAT));
         json_object_set_new(o, "codec", json_string(fm_codec_name(codec)));
         json_object_set_new(o, "strength", json_real(strength));
+        json_object_set_new(o, "fill", json_boolean(!no_fill));
         json_object_set_new(o, "seconds", json_real(elapsed));
         json_object_set_new(o, "fps", json_real(progress_frames / (elapsed > 0 ? elapsed : 1)));
         json_dumpf(o, report, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -1015,6 +1015,45 @@ Test(cli, keygen_option_errors_name_the_argument)
 
 /* ---- wmembed, the run made by the setup ---- */
 
+/* The fill: on dark, low-contrast pictures (room under the PSNR cap and
+ * above the SSIM floor: 52 dB and 0.995 unfilled) the default raises the
+ * mark and says so in --json; --no-fill marks no frame above the strength's
+ * amplitude. */
+Test(cli, embed_fill_and_no_fill)
+{
+    char *key = m("a.key"), *in = d("smooth.mp4");
+    if (tu_sh(FFMPEG " -f lavfi -i testsrc2=size=640x360:rate=24,eq=brightness=-0.3:contrast=0.4"
+              " -t 2 -c:v libx264 -crf 16 -pix_fmt yuv420p '%s'", in) != 0)
+        cr_assert_fail("ffmpeg failed");
+    double gain[2], ssim[2];
+    for (int no_fill = 0; no_fill <= 1; no_fill++) {
+        char *out = d(no_fill ? "plain.mkv" : "filled.mkv");
+        Run r = run("wmembed", "-k", key, "-i", in, "-o", out, "--codec", "ffv1", "--no-verify",
+                    "--title-id", "7", "--recipient-id", "8", "--no-registry", "--json",
+                    no_fill ? "--no-fill" : "--quiet", NULL);
+        cr_assert_eq(r.rc, 0, "wmembed%s: exit %d: %s", no_fill ? " --no-fill" : "", r.rc, r.err);
+        json_t *j = parse(r.out, "wmembed --json");
+        cr_assert(json_is_boolean(json_object_get(j, "fill")), "no fill member: %s", r.out);
+        cr_assert_eq(json_is_true(json_object_get(j, "fill")), !no_fill, "%s", r.out);
+        gain[no_fill] = json_number_value(json_object_get(j, "mark_gain_mean"));
+        ssim[no_fill] = json_number_value(json_object_get(j, "luma_ssim"));
+        cr_assert_geq(ssim[no_fill], 0.99, "SSIM %.4f", ssim[no_fill]);
+        cr_assert_geq(json_number_value(json_object_get(j, "luma_psnr_worst_frame_db")), 44.0);
+        json_decref(j);
+        tu_run_result_free(&r);
+        free(out);
+    }
+    cr_log_info("mean gain %.4f filled, %.4f without; SSIM %.4f, %.4f", gain[0], gain[1], ssim[0],
+                ssim[1]);
+    cr_assert_leq(gain[1], 1.0, "--no-fill: mean gain %.4f", gain[1]);
+    cr_assert_gt(gain[0], gain[1] + 0.01, "the fill did not raise the mark (%.4f, %.4f)", gain[0],
+                 gain[1]);
+    cr_assert_leq(gain[0], 1.41, "mean gain %.4f", gain[0]);
+    cr_assert_lt(ssim[0], ssim[1], "SSIM %.4f filled, %.4f without", ssim[0], ssim[1]);
+    free(key);
+    free(in);
+}
+
 Test(cli, embed_json_output_and_receipt)
 {
     Run r = saved("embed");
@@ -1032,6 +1071,9 @@ Test(cli, embed_json_output_and_receipt)
     cr_assert_geq(psnr, 44.0, "luma_psnr_db %.2f", psnr);
     cr_assert_geq(worst, 44.0, "luma_psnr_worst_frame_db %.2f", worst);
     cr_assert(ssim > 0.9 && ssim <= 1.0, "luma_ssim %g", ssim);
+    cr_assert(json_is_true(json_object_get(j, "fill")), "fill: %s", r.out);
+    double gain = json_number_value(json_object_get(j, "mark_gain_mean"));
+    cr_assert(gain > 0 && gain <= 1.41, "mark_gain_mean %g", gain);
     cr_assert_eq(json_integer_value(json_object_get(j, "frames")), 72);
     cr_assert_eq(json_integer_value(json_object_get(j, "width")), MASTER_W);
     cr_assert_eq(json_integer_value(json_object_get(j, "height")), MASTER_H);
