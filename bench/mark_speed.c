@@ -15,9 +15,10 @@
  * cycled, or with --frames the first 24 pictures of a real clip (their luma,
  * from a y4m stream: `ffmpeg -i clip -frames:v 24 -f yuv4mpegpipe -`),
  * their times 1/24 s apart so that epochs change as in a film. --no-fill
- * marks without the fill (fm_embedder_set_fill), as wmembed --no-fill. The content
- * matters a little: a frame whose mark stays under the PSNR cap after one
- * that did is marked in one pass, one over it in two (embedder.c). Each measurement
+ * marks without the fill (fm_embedder_set_fill), as wmembed --no-fill. The
+ * content matters a little: a frame marked at the fill's gain after one that
+ * was is marked in one pass, one over the PSNR cap or under the SSIM floor
+ * in two or more (embedder.c). Each measurement
  * marks frames for at least S seconds (default 1) and is repeated N times
  * (default 3); the fastest repeat is kept (the machine may be shared).
  * Both the wall-clock time and the process CPU time of the calls are
