@@ -1108,6 +1108,11 @@ static int read_message(Detector *d, Segment *seg, int nseg, int best, const uin
     res->list_length = mr.list;
     res->raw_ber = mr.raw_ber;
     memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
+    res->pair_read = mr.signature_valid && mr.pair;
+    res->pair_signature_valid = res->pair_read && mr.pair_valid &&
+                                fm_payload_unpack(mr.pair_message, &res->pair_payload, NULL) == 0;
+    if (res->pair_signature_valid)
+        memcpy(res->pair_message, mr.pair_message, FM_MESSAGE_BYTES);
     sodium_memzero(&mr, sizeof(mr));
     res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
 

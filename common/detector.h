@@ -93,6 +93,11 @@ typedef struct FmDetectResult {
                                (0: read as embedded) */
     int expected_match;     /* with an expected message: it matches the decode */
     double expected_z;      /* with an expected message: informed correlation z */
+    int pair_read;          /* the message was read as one of two copies averaged (two
+                               recipients' copies blended: msgcode.h's pair read) */
+    int pair_signature_valid; /* pair_read: the other copy's message verified too */
+    FmPayload pair_payload; /* pair_signature_valid: the other copy's payload */
+    uint8_t pair_message[FM_MESSAGE_BYTES];
 } FmDetectResult;
 
 /* Detection strength over the clip's time, for plots (the evidence report):

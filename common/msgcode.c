@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "fm_error.h"
+#include "pair_decode.h"
 #include "pattern.h"
 #include "polar.h"
 
@@ -14,11 +15,14 @@
  * common/polar.h) and shared read-only by every thread. */
 static pthread_once_t code_once = PTHREAD_ONCE_INIT;
 static FmPolar *code;
+static FmPairCode *pair_code;   /* the generator's columns, for the pair read */
 
 static void build_code(void)
 {
     if (fm_polar_init(&code, FM_POLAR_CODE_N, FM_MESSAGE_BITS) < 0)
         code = NULL;
+    if (code && fm_pair_code_init(&pair_code, code) < 0)
+        pair_code = NULL;
 }
 
 static const FmPolar *the_code(void)
@@ -47,6 +51,68 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
     return fm_polar_decode_list(p, soft, list, cands, found);
 }
 
+/* The raw error rate of soft against the codeword of message. */
+static int raw_ber_of(const float *soft, const uint8_t *message, double *ber)
+{
+    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
+    int ret = fm_msgcode_encode(bits, coded);
+    if (ret >= 0) {
+        int errors = 0;
+        for (int i = 0; i < FM_CODED_BITS; i++)
+            errors += (soft[i] > 0) != (coded[i] == 1);
+        *ber = (double)errors / FM_CODED_BITS;
+    }
+    sodium_memzero(bits, sizeof(bits));
+    sodium_memzero(coded, sizeof(coded));
+    return ret;
+}
+
+/* The pair read (msgcode.h, pair_decode.h) into *mr: 1 verified, 0 not. */
+static int read_pair(const float *soft, const FmKey *key, FmMsgRead *mr)
+{
+    const FmPolar *p = the_code();
+    if (!p || !pair_code)
+        return FM_ENOMEM;
+    uint8_t *cand = malloc((size_t)FM_MSGCODE_PAIR_TRIES * FM_MESSAGE_BITS);
+    if (!cand)
+        return FM_ENOMEM;
+    int found = 0, verified = 0;
+    int ret = fm_pair_decode(pair_code, soft, FM_MSGCODE_PAIR_DLIST, FM_MSGCODE_PAIR_FLIPS,
+                             cand, FM_MSGCODE_PAIR_TRIES, &found);
+    if (ret == FM_EINVAL)
+        ret = found = 0;   /* the soft values are no three-level pair */
+    /* candidates come in pairs (A, A xor D): the first pair with a message
+     * that verifies is the answer; the other verifies too on a true pair */
+    uint8_t msg[2][FM_MESSAGE_BYTES];
+    for (int c = 0; c + 1 < found && !verified && ret >= 0; c += 2) {
+        int ok[2];
+        for (int s = 0; s < 2; s++) {
+            fm_bits_to_bytes(cand + (size_t)(c + s) * FM_MESSAGE_BITS, FM_MESSAGE_BYTES, msg[s]);
+            ok[s] = fm_payload_verify(msg[s], key) == 0;
+        }
+        if (!ok[0] && !ok[1])
+            continue;
+        int first = ok[0] ? 0 : 1;
+        double ber = 0;
+        if ((ret = raw_ber_of(soft, msg[first], &ber)) < 0)
+            break;
+        verified = 1;
+        mr->signature_valid = 1;
+        mr->rank = c + first;
+        mr->raw_ber = ber;
+        memcpy(mr->message, msg[first], FM_MESSAGE_BYTES);
+        mr->pair = 1;
+        mr->pair_valid = ok[!first];
+        if (mr->pair_valid)
+            memcpy(mr->pair_message, msg[!first], FM_MESSAGE_BYTES);
+    }
+    sodium_memzero(msg, sizeof(msg));
+    sodium_memzero(cand, (size_t)FM_MSGCODE_PAIR_TRIES * FM_MESSAGE_BITS);
+    free(cand);
+    return ret < 0 ? ret : verified;
+}
+
 int fm_msgcode_read_deep(const float *soft, const FmKey *key, FmMsgRead *mr)
 {
     if (mr->signature_valid)
@@ -56,6 +122,14 @@ int fm_msgcode_read_deep(const float *soft, const FmKey *key, FmMsgRead *mr)
     if (ret < 0)
         return ret;
     int verified = v.signature_valid;
+    if (!verified) {
+        v.list = FM_MSGCODE_LIST_DEEP;
+        if ((ret = read_pair(soft, key, &v)) < 0) {
+            sodium_memzero(&v, sizeof(v));
+            return ret;
+        }
+        verified = ret;
+    }
     if (verified)
         *mr = v;
     mr->list = FM_MSGCODE_LIST_DEEP;

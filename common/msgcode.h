@@ -54,6 +54,12 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
 #define FM_MSGCODE_LIST 32
 #define FM_MSGCODE_LIST_DEEP 1024
 #define FM_MSGCODE_LIST_V2 64
+/* The pair read: the SC list of its first step, its order-1 flips, and so
+ * the signatures it tries at most (pair_decode.h: two messages for each
+ * listed difference and each flip). */
+#define FM_MSGCODE_PAIR_DLIST 8
+#define FM_MSGCODE_PAIR_FLIPS 15
+#define FM_MSGCODE_PAIR_TRIES (FM_MSGCODE_PAIR_DLIST * (FM_MSGCODE_PAIR_FLIPS + 1) * 2)
 
 typedef struct FmMsgRead {
     int signature_valid;     /* a listed message's signature verified */
@@ -62,6 +68,10 @@ typedef struct FmMsgRead {
     double raw_ber;          /* coded bits read wrong against that message's
                                 codeword (the most likely one when none verified) */
     uint8_t message[FM_MESSAGE_BYTES]; /* the verified message, else the most likely */
+    int pair;                /* the message was read as one of an averaged pair
+                                (fm_msgcode_read_deep's pair read) */
+    int pair_valid;          /* pair: the other message of the pair verified too */
+    uint8_t pair_message[FM_MESSAGE_BYTES]; /* pair_valid: that message */
 } FmMsgRead;
 
 /*
@@ -85,9 +95,14 @@ int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *k
  * The deep list's read: when *mr (a first read of soft, mark format 7's
  * code) holds no message that verifies, soft is read again with a list of
  * FM_MSGCODE_LIST_DEEP and that read replaces *mr if its signature
- * verifies; either way mr->list then says the deep list was tried. Returns
- * 1 when the deep read verified, 0 when not (or when *mr had already), or
- * a negative FM_E* (*mr untouched).
+ * verifies; either way mr->list then says the deep list was tried. When
+ * that fails too, the pair read (common/pair_decode.h: the soft values
+ * read as the average of two copies marked for two recipients) tries
+ * FM_MSGCODE_PAIR_TRIES more messages, pairwise; the first that verifies
+ * replaces *mr with mr->pair set, and the other of its pair goes to
+ * mr->pair_message when its signature verifies too. Returns 1 when a deep
+ * or pair read verified, 0 when not (or when *mr had already), or a
+ * negative FM_E* (*mr untouched).
  */
 int fm_msgcode_read_deep(const float *soft, const FmKey *key, FmMsgRead *mr);
 

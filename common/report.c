@@ -242,6 +242,10 @@ static void put_verdict(FILE *f, const FmReportInput *in)
             fputs("general release (no recipient)", f);
         fputs(", issued ", f);
         fm_html_escape(f, issued);
+        if (r->pair_signature_valid)
+            fprintf(f, ". It is the average of two recipients' copies (a collusion): the message "
+                       "of recipient %u, title %u, verifies with the same key",
+                    r->pair_payload.recipient_id, r->pair_payload.title_id);
         fputs(". The chance that a clip without this mark shows a mark this strong is ", f);
         put_p(f, r->false_alarm_log10);
         fputs(".", f);
@@ -411,6 +415,18 @@ static void put_mark(FILE *f, const FmReportInput *in)
             row_text(f, "AI training use (signed)", fm_ai_use_text(r->payload.ai_use));
         row_begin(f, "Payload format");
         fprintf(f, "%u</td></tr>\n", r->payload.version);
+        if (r->pair_signature_valid) {
+            char other[32];
+            fm_minutes_to_iso8601(r->pair_payload.issued_minutes, other, sizeof(other));
+            row_begin(f, "Also signed (two copies averaged)");
+            fprintf(f, "recipient %u, title %u, issued ", r->pair_payload.recipient_id,
+                    r->pair_payload.title_id);
+            fm_html_escape(f, other);
+            fputs(": its signature verifies too</td></tr>\n", f);
+        } else if (r->pair_read) {
+            row_text(f, "Read as", "one of two copies averaged; the other copy's message does "
+                                   "not verify");
+        }
     } else if (r->found) {
         row_text(f, "Payload", "unreadable (too damaged to decode)");
     }

@@ -457,6 +457,16 @@ static void print_text(const char *clip, const FmDetectResult *r, const char *fp
         printf("  issued:         %s\n", issued);
         if (r->signature_valid)
             printf("  AI training:    %s (signed)\n", fm_ai_use_text(r->payload.ai_use));
+        if (r->pair_signature_valid) {
+            char other[32];
+            fm_minutes_to_iso8601(r->pair_payload.issued_minutes, other, sizeof(other));
+            printf("  also signed:    recipient id %u, title id %u, issued %s: the clip is the "
+                   "average of two recipients' copies (a collusion); both signatures verify\n",
+                   r->pair_payload.recipient_id, r->pair_payload.title_id, other);
+        } else if (r->pair_read) {
+            printf("  read as:        one of two copies averaged (a collusion); the other "
+                   "copy's message does not verify\n");
+        }
     } else {
         printf("  payload:        unreadable (too damaged to decode)\n");
     }
@@ -575,6 +585,23 @@ static void print_json(const char *clip, const FmDetectResult *r, const char *fp
     char msg_hex[2 * FM_MESSAGE_BYTES + 1];
     fm_hex(r->message, FM_MESSAGE_BYTES, msg_hex);
     json_object_set_new(o, "message_hex", show ? json_string(msg_hex) : json_null());
+    /* the pair read (msgcode.h): the clip read as two recipients' copies averaged */
+    json_object_set_new(o, "averaged_pair", json_boolean(show && r->pair_read));
+    json_t *other = json_null();
+    if (show && r->pair_signature_valid) {
+        char when[32], hex[2 * FM_MESSAGE_BYTES + 1];
+        const char *pai = fm_ai_use_name(r->pair_payload.ai_use);
+        fm_minutes_to_iso8601(r->pair_payload.issued_minutes, when, sizeof(when));
+        fm_hex(r->pair_message, FM_MESSAGE_BYTES, hex);
+        other = json_object();
+        json_object_set_new(other, "title_id", json_integer(r->pair_payload.title_id));
+        json_object_set_new(other, "recipient_id", json_integer(r->pair_payload.recipient_id));
+        json_object_set_new(other, "issued", json_string(when));
+        json_object_set_new(other, "ai_use", pai ? json_string(pai)
+                                                 : json_integer(r->pair_payload.ai_use));
+        json_object_set_new(other, "message_hex", json_string(hex));
+    }
+    json_object_set_new(o, "pair_other", other);
     json_object_set_new(o, "format", json_integer(FM_PAYLOAD_VERSION));
     /* the code the verified message was read with: 3, or 2 for a mark
      * written by filmmark 0.2.x */
