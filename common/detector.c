@@ -916,6 +916,10 @@ static int read_any_format(const float *soft, const float *rank_soft, const FmKe
      * message that verifies */
     if (deep && ret >= 0 && (ret = fm_msgcode_read_deep(soft, key, mr)) > 0)
         *format = FM_MARK_FORMAT_TAGGED;
+    /* a format-7 message read at a pair's error rate: the other copy of an
+     * average of two, if the clip is one (msgcode.h) */
+    if (ret >= 0 && mr->signature_valid && *format == FM_MARK_FORMAT_TAGGED)
+        ret = fm_msgcode_read_pair_other(soft, key, mr);
     sodium_memzero(other, sizeof(other));
     if (ret < 0)
         sodium_memzero(mr, sizeof(*mr));

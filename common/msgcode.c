@@ -113,6 +113,40 @@ static int read_pair(const float *soft, const FmKey *key, FmMsgRead *mr)
     return ret < 0 ? ret : verified;
 }
 
+int fm_msgcode_read_pair_other(const float *soft, const FmKey *key, FmMsgRead *mr)
+{
+    if (!mr->signature_valid || mr->pair || !(mr->raw_ber >= FM_MSGCODE_PAIR_MIN_BER))
+        return 0;
+    const FmPolar *p = the_code();
+    if (!p || !pair_code)
+        return FM_ENOMEM;
+    uint8_t d[FM_MSGCODE_PAIR_DLIST][FM_MESSAGE_BITS], a[FM_MESSAGE_BITS], b[FM_MESSAGE_BYTES];
+    int found = 0, verified = 0;
+    int ret = fm_pair_differences(pair_code, soft, FM_MSGCODE_PAIR_DLIST, &d[0][0], &found);
+    if (ret == FM_EINVAL)
+        ret = found = 0;   /* no threshold: nothing to split */
+    fm_bytes_to_bits(mr->message, FM_MESSAGE_BYTES, a);
+    for (int c = 0; c < found && !verified && ret >= 0; c++) {
+        int zero = 1;
+        for (int j = 0; j < (int)FM_MESSAGE_BITS; j++) {
+            zero &= !d[c][j];
+            d[c][j] ^= a[j];
+        }
+        if (zero)
+            continue;   /* A itself */
+        fm_bits_to_bytes(d[c], FM_MESSAGE_BYTES, b);
+        if (fm_payload_verify(b, key) == 0) {
+            verified = 1;
+            mr->pair = mr->pair_valid = 1;
+            memcpy(mr->pair_message, b, FM_MESSAGE_BYTES);
+        }
+    }
+    sodium_memzero(d, sizeof(d));
+    sodium_memzero(a, sizeof(a));
+    sodium_memzero(b, sizeof(b));
+    return ret < 0 ? ret : verified;
+}
+
 int fm_msgcode_read_deep(const float *soft, const FmKey *key, FmMsgRead *mr)
 {
     if (mr->signature_valid)

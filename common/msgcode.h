@@ -60,6 +60,10 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
 #define FM_MSGCODE_PAIR_DLIST 8
 #define FM_MSGCODE_PAIR_FLIPS 15
 #define FM_MSGCODE_PAIR_TRIES (FM_MSGCODE_PAIR_DLIST * (FM_MSGCODE_PAIR_FLIPS + 1) * 2)
+/* fm_msgcode_read_pair_other looks for a second copy only behind a message
+ * read with at least this share of its coded bits wrong: an average of two
+ * copies erases half of them (25 % against either message, without noise). */
+#define FM_MSGCODE_PAIR_MIN_BER 0.20
 
 typedef struct FmMsgRead {
     int signature_valid;     /* a listed message's signature verified */
@@ -105,6 +109,18 @@ int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *k
  * negative FM_E* (*mr untouched).
  */
 int fm_msgcode_read_deep(const float *soft, const FmKey *key, FmMsgRead *mr);
+
+/*
+ * When *mr holds a message A that verified (mark format 7's code) with a raw
+ * error rate of at least FM_MSGCODE_PAIR_MIN_BER and no pair yet: the other
+ * copy of an averaged pair, B = A xor D for each of the
+ * FM_MSGCODE_PAIR_DLIST differences D that the pair read's first step
+ * lists (pair_decode.h), tried in turn; the first whose signature verifies
+ * goes to mr->pair_message, with mr->pair and mr->pair_valid set. Returns
+ * 1 when one did, 0 when not (or not tried), or a negative FM_E* (*mr
+ * untouched).
+ */
+int fm_msgcode_read_pair_other(const float *soft, const FmKey *key, FmMsgRead *mr);
 
 /* What a negative return of the readers above means, in a few words
  * ("out of memory in the decoder", or soft values that are not finite). */

@@ -195,6 +195,32 @@ static void solve(const FmPairCode *pc, const Osd *o, int flip, uint8_t *u)
     }
 }
 
+int fm_pair_differences(const FmPairCode *pc, const float *soft, int dlist, uint8_t *dcands,
+                        int *found)
+{
+    int n = pc->n;
+    *found = 0;
+    if (dlist < 1 || dlist > FM_POLAR_MAX_LIST)
+        return FM_EINVAL;
+    for (int i = 0; i < n; i++)
+        if (!isfinite(soft[i]))
+            return FM_EINVAL;
+    double tau;
+    int ret = fm_pair_threshold(soft, n, &tau);
+    if (ret < 0)
+        return ret;
+    float *erased = malloc(sizeof(float) * (size_t)n);
+    if (!erased)
+        return FM_ENOMEM;
+    /* how likely bit i is one the copies disagree on (positive: yes),
+     * tau - |y_i|, which the min-sum decoder takes at any scale */
+    for (int i = 0; i < n; i++)
+        erased[i] = (float)(tau - fabsf(soft[i]));
+    ret = fm_polar_decode_list(pc->code, erased, dlist, dcands, found);
+    free(erased);
+    return ret;
+}
+
 int fm_pair_decode(const FmPairCode *pc, const float *soft, int dlist, int flips,
                    uint8_t *cands, int max, int *found)
 {
@@ -205,26 +231,17 @@ int fm_pair_decode(const FmPairCode *pc, const float *soft, int dlist, int flips
     for (int i = 0; i < n; i++)
         if (!isfinite(soft[i]))
             return FM_EINVAL;
-    double tau;
-    int ret = fm_pair_threshold(soft, n, &tau);
-    if (ret < 0)
-        return ret;
-
-    float *erased = malloc(sizeof(float) * (size_t)n);
     uint8_t *dcands = malloc((size_t)dlist * (size_t)k);
     uint8_t *xd = malloc((size_t)n), *u = malloc((size_t)k);
     Osd o = { malloc(sizeof(Row) * (size_t)k), malloc(sizeof(int) * (size_t)k),
               malloc(sizeof(Order) * (size_t)n), 0 };
-    int nd = 0;
-    if (!erased || !dcands || !xd || !u || !o.basis || !o.row_of || !o.order) {
+    int nd = 0, ret = 0;
+    if (!dcands || !xd || !u || !o.basis || !o.row_of || !o.order) {
         ret = FM_ENOMEM;
         goto out;
     }
-    /* step 1: how likely bit i is one the copies disagree on (positive:
-     * yes), tau - |y_i|, which the min-sum decoder takes at any scale */
-    for (int i = 0; i < n; i++)
-        erased[i] = (float)(tau - fabsf(soft[i]));
-    if ((ret = fm_polar_decode_list(pc->code, erased, dlist, dcands, &nd)) < 0)
+    /* step 1 */
+    if ((ret = fm_pair_differences(pc, soft, dlist, dcands, &nd)) < 0)
         goto out;
 
     for (int d = 0; d < nd; d++) {
@@ -261,7 +278,6 @@ int fm_pair_decode(const FmPairCode *pc, const float *soft, int dlist, int flips
 out:
     if (u)
         memset(u, 0, (size_t)k);
-    free(erased);
     free(dcands);
     free(xd);
     free(u);

@@ -11,7 +11,8 @@
  * itself a codeword (x_A xor x_B = x_{A xor B}: the code is linear). A
  * successive-cancellation list decoder fails on such erasures even without
  * noise: each erased information bit doubles the paths, and the list of 32
- * held either message in 10 of 50 noiseless trials (1024: 7 of 10).
+ * held either message in 28 of 50 noiseless trials, 1024 in 44 (this
+ * reader: both, 50; bench/results/pair_edge.md).
  *
  * This reader solves it in two steps, both exact once noise is small:
  *
@@ -67,6 +68,16 @@ void fm_pair_code_free(FmPairCode **pc);
  * FM_EINVAL when it is 0 (no mark to split: *tau 0) or n < 1, FM_ENOMEM.
  */
 int fm_pair_threshold(const float *soft, int n, double *tau);
+
+/*
+ * Step 1 alone: up to dlist candidates for D = A xor B (k values 0/1 each,
+ * the most likely first) into dcands; *found gets how many. For a clip
+ * whose message A verified by another read: A xor each is a candidate for
+ * the other copy's message. Returns 0, FM_EINVAL (arguments, non-finite
+ * soft values, a threshold of 0: *found 0) or FM_ENOMEM.
+ */
+int fm_pair_differences(const FmPairCode *pc, const float *soft, int dlist, uint8_t *dcands,
+                        int *found);
 
 /*
  * Candidates for the two messages of an averaged pair, from n soft values

@@ -248,3 +248,43 @@ Test(pair_decode, deep_read_verifies_both_recipients)
     fm_key_free(&stranger);
     fm_key_free(&key);
 }
+
+Test(pair_decode, the_other_copy_of_a_verified_message)
+{
+    /* a read that verified A on an average (as the lists often do) looks for
+     * B = A xor D from the pair read's first step */
+    static uint8_t msg[2][FM_MESSAGE_BYTES], coded[2][FM_CODED_BITS];
+    static float soft[FM_CODED_BITS];
+    FmKey *key = two_recipients(msg, coded);
+    TuRng r;
+    tu_rng_seed(&r, 76);
+    average(coded[0], coded[1], FM_CODED_BITS, 0.45, &r, soft);
+    FmMsgRead mr;
+    memset(&mr, 0, sizeof(mr));
+    mr.signature_valid = 1;
+    memcpy(mr.message, msg[1], FM_MESSAGE_BYTES);
+    mr.raw_ber = 0.1;   /* below FM_MSGCODE_PAIR_MIN_BER: not tried */
+    cr_assert_eq(fm_msgcode_read_pair_other(soft, key, &mr), 0);
+    cr_assert(!mr.pair && !mr.pair_valid);
+    mr.raw_ber = 0.25;
+    cr_assert_eq(fm_msgcode_read_pair_other(soft, key, &mr), 1);
+    cr_assert(mr.pair && mr.pair_valid);
+    cr_assert(!memcmp(mr.pair_message, msg[0], FM_MESSAGE_BYTES));
+    cr_assert(!memcmp(mr.message, msg[1], FM_MESSAGE_BYTES));
+    cr_assert_eq(fm_msgcode_read_pair_other(soft, key, &mr), 0);   /* once */
+
+    /* one copy, at a pair's error rate: no second message verifies */
+    static float one[FM_CODED_BITS];
+    average(coded[0], coded[0], FM_CODED_BITS, 1.6, &r, one);
+    FmMsgRead single;
+    memset(&single, 0, sizeof(single));
+    single.signature_valid = 1;
+    memcpy(single.message, msg[0], FM_MESSAGE_BYTES);
+    single.raw_ber = 0.27;
+    cr_assert_eq(fm_msgcode_read_pair_other(one, key, &single), 0);
+    cr_assert(!single.pair && !single.pair_valid);
+    /* not a verified message: nothing to pair */
+    single.signature_valid = 0;
+    cr_assert_eq(fm_msgcode_read_pair_other(soft, key, &single), 0);
+    fm_key_free(&key);
+}
