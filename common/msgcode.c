@@ -51,17 +51,22 @@ int fm_msgcode_decode_list(const float *soft, int list, uint8_t *cands, int *fou
     return fm_polar_decode_list(p, soft, list, cands, found);
 }
 
-/* The raw error rate of soft against the codeword of message. */
-static int raw_ber_of(const float *soft, const uint8_t *message, double *ber)
+/* The raw error rate of soft against the codeword of message, in format 7's
+ * code or (v2) format 2's. Returns 0 or FM_ENOMEM. */
+static int raw_ber_of(const float *soft, const uint8_t *message, int v2, double *ber)
 {
     uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
+    int ncoded = v2 ? FM_CODED_BITS_V2 : FM_CODED_BITS, ret = 0;
     fm_bytes_to_bits(message, FM_MESSAGE_BYTES, bits);
-    int ret = fm_msgcode_encode(bits, coded);
+    if (v2)
+        fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
+    else
+        ret = fm_msgcode_encode(bits, coded);
     if (ret >= 0) {
         int errors = 0;
-        for (int i = 0; i < FM_CODED_BITS; i++)
+        for (int i = 0; i < ncoded; i++)
             errors += (soft[i] > 0) != (coded[i] == 1);
-        *ber = (double)errors / FM_CODED_BITS;
+        *ber = (double)errors / ncoded;
     }
     sodium_memzero(bits, sizeof(bits));
     sodium_memzero(coded, sizeof(coded));
@@ -81,7 +86,7 @@ static int read_pair(const float *soft, const FmKey *key, FmMsgRead *mr)
     int ret = fm_pair_decode(pair_code, soft, FM_MSGCODE_PAIR_DLIST, FM_MSGCODE_PAIR_FLIPS,
                              cand, FM_MSGCODE_PAIR_TRIES, &found);
     if (ret == FM_EINVAL)
-        ret = found = 0;   /* the soft values are no three-level pair */
+        ret = found = 0;   /* a threshold of 0: nothing to split into a pair */
     /* candidates come in pairs (A, A xor D): the first pair with a message
      * that verifies is the answer; the other verifies too on a true pair */
     uint8_t msg[2][FM_MESSAGE_BYTES];
@@ -95,7 +100,7 @@ static int read_pair(const float *soft, const FmKey *key, FmMsgRead *mr)
             continue;
         int first = ok[0] ? 0 : 1;
         double ber = 0;
-        if ((ret = raw_ber_of(soft, msg[first], &ber)) < 0)
+        if ((ret = raw_ber_of(soft, msg[first], 0, &ber)) < 0)
             break;
         verified = 1;
         mr->signature_valid = 1;
@@ -194,8 +199,6 @@ int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *k
                          FmMsgRead *out)
 {
     int v2 = format == FM_MSGCODE_FORMAT_V2;
-    int ncoded = v2 ? FM_CODED_BITS_V2 : FM_CODED_BITS;
-    uint8_t bits[FM_MESSAGE_BITS], coded[FM_CODED_BITS];
     int listed = 0, ret;
 
     memset(out, 0, sizeof(*out));
@@ -225,16 +228,5 @@ int fm_msgcode_read_list(const float *soft, int format, int list, const FmKey *k
     free(cand);
 
     /* raw errors against the codeword of the message kept */
-    fm_bytes_to_bits(out->message, FM_MESSAGE_BYTES, bits);
-    if (v2)
-        fm_fec_encode(bits, FM_MESSAGE_BITS, coded);
-    else if ((ret = fm_msgcode_encode(bits, coded)) < 0)
-        return ret;
-    int errors = 0;
-    for (int i = 0; i < ncoded; i++)
-        errors += (soft[i] > 0) != (coded[i] == 1);
-    out->raw_ber = (double)errors / ncoded;
-    sodium_memzero(bits, sizeof(bits));
-    sodium_memzero(coded, sizeof(coded));
-    return 0;
+    return raw_ber_of(soft, out->message, v2, &out->raw_ber);
 }
