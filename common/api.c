@@ -241,6 +241,19 @@ static void fill_result(const FilmmarkKeys *keys, const FmDetectResult *r, int k
         out->content_mismatch = r->content_mismatch;
         out->binding_z = r->bind_z;
         out->binding_epochs = r->bind_pairs;
+        out->averaged_pair = r->pair_read;
+    }
+    if (r->signature_valid && r->pair_signature_valid) {
+        const FmPayload *p = &r->pair_payload;
+        out->pair_verified = 1;
+        out->pair_title_id = p->title_id;
+        out->pair_recipient_id = p->recipient_id;
+        out->pair_issued_minutes = p->issued_minutes;
+        fm_minutes_to_iso8601(p->issued_minutes, out->pair_issued, sizeof(out->pair_issued));
+        out->pair_ai_use = p->ai_use;
+        const char *ai = fm_ai_use_name(p->ai_use);
+        snprintf(out->pair_ai_use_name, sizeof(out->pair_ai_use_name), "%s", ai ? ai : "");
+        memcpy(out->pair_message, r->pair_message, FM_MESSAGE_BYTES);
     }
     out->false_alarm_probability = r->false_alarm_probability;
     out->false_alarm_log10 = r->false_alarm_log10;

@@ -57,7 +57,12 @@ int main(int argc, char **argv)
         printf("%s: verified: title %u, recipient %u, issued %s, AI use %s (mark format %d)\n",
                argv[2], res.title_id, res.recipient_id, res.issued, res.ai_use_name,
                res.mark_format);
-    else
+    if (res.pair_verified)
+        printf("  also signed: title %u, recipient %u, issued %s: two recipients' copies "
+               "averaged\n", res.pair_title_id, res.pair_recipient_id, res.pair_issued);
+    else if (res.averaged_pair)
+        printf("  read as one of two copies averaged; the other's message does not verify\n");
+    if (!res.verified)
         printf("%s: %s\n", argv[2], res.found ? "a mark, payload not verified" : "no mark");
     char hyp[32];  /* the count, or its power of ten past what an int64 holds exactly */
     if (res.hypotheses_log10 > 15)

@@ -50,8 +50,9 @@ extern "C" {
  * meaning of its functions. Raised whenever either changes; compare it with
  * filmmark_api_version() (the library's) before using anything else.
  * FM_API_VERSION 4: filmmark_detector_add_frame_weighted and
- * FILMMARK_INTRA_WEIGHT. */
-#define FM_API_VERSION 4
+ * FILMMARK_INTRA_WEIGHT. FM_API_VERSION 5: FilmmarkResult's averaged_pair
+ * and pair_* fields (two recipients' copies averaged). */
+#define FM_API_VERSION 5
 
 /* Marks the functions the library exports. */
 #if defined(__GNUC__) || defined(__clang__)
@@ -164,8 +165,9 @@ typedef struct FilmmarkResult {
     int ai_use;                   /* 0 reserved, 1 allowed, 2 attribution, 3 noncommercial */
     char ai_use_name[16];         /* "reserved", ...; "" if not verified or unknown */
     uint8_t message[FILMMARK_MESSAGE_BYTES];   /* the signed message; zero if not verified */
-    int mark_format;              /* the mark format it was read with: 6 (today's, with
-                                     the content tag), 5 (filmmark 0.5.x: its tag is
+    int mark_format;              /* the mark format it was read with: 7 (today's,
+                                     filmmark 0.9.x), 6 (0.6.x to 0.8.x, with the
+                                     content tag), 5 (filmmark 0.5.x: its tag is
                                      checked with its own features), 4 (filmmark 0.4.x:
                                      its tag is not checked), 3 (filmmark 0.3.x) or 2
                                      (filmmark 0.2.x); 0 if not verified */
@@ -199,6 +201,21 @@ typedef struct FilmmarkResult {
     double master_position;       /* seconds: where the clip starts in the marked master */
     int stretches, stretches_read;
     long frames_read;
+    /* two copies averaged (FM_API_VERSION 5, filmmark 0.9.16; docs/DESIGN.md
+     * section 2, the pair read): the clip is the per-pixel average of two
+     * recipients' copies, a collusion. Only when verified */
+    int averaged_pair;            /* the verified message was read as one of two copies
+                                     averaged */
+    int pair_verified;            /* averaged_pair, and the other copy's signed message
+                                     verifies under the same key: the pair_ fields are
+                                     its payload */
+    uint32_t pair_title_id;
+    uint32_t pair_recipient_id;
+    uint32_t pair_issued_minutes;
+    char pair_issued[32];         /* "2026-11-23T19:25Z"; "" unless pair_verified */
+    int pair_ai_use;
+    char pair_ai_use_name[16];    /* "" unless pair_verified, or an unknown value */
+    uint8_t pair_message[FILMMARK_MESSAGE_BYTES];   /* zero unless pair_verified */
 } FilmmarkResult;
 
 /* ---- frames the caller decodes ---- */

@@ -24,6 +24,7 @@
 #define SECONDS 4
 #define TITLE 4242u
 #define RECIPIENT 917u
+#define RECIPIENT2 918u
 
 static char dir[256];
 
@@ -50,7 +51,8 @@ static const char *media(const char *name)
 
 /* Made once for all the tests (in the runner, before the tests fork):
  * a master, two keys, the master marked with key a (lossless), its luma as
- * raw 8- and 10-bit planes, and one picture of it as a PNG. */
+ * raw 8- and 10-bit planes, one picture of it as a PNG, and the average of
+ * that copy and another recipient's. */
 ReportHook(PRE_ALL)(struct criterion_test_set *set)
 {
     (void)set;
@@ -66,6 +68,11 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
     r |= sh("cd '%s' && " FM_BUILD_DIR "/wmembed -k a.key -i master.mp4 -o marked.mkv "
             "--codec ffv1 --title-id %u --recipient-id %u --no-registry -q", dir, TITLE,
             RECIPIENT);
+    /* a second recipient's copy, and the two averaged per pixel (a collusion) */
+    r |= sh("cd '%s' && " FM_BUILD_DIR "/wmembed -k a.key -i master.mp4 -o marked2.mkv "
+            "--codec ffv1 --title-id %u --recipient-id %u --no-registry -q && " FFMPEG
+            " -i marked.mkv -i marked2.mkv -filter_complex '[0:v][1:v]blend=all_mode=average' "
+            "-c:v ffv1 averaged.mkv", dir, TITLE, RECIPIENT2);
     r |= sh("cd '%s' && " FFMPEG " -i marked.mkv -f rawvideo -pix_fmt gray luma8.raw "
             "-f rawvideo -pix_fmt gray10le luma10.raw -ss 1.5 -frames:v 1 still.png", dir);
     if (r != 0) {
@@ -138,6 +145,9 @@ Test(api, detect_file_verifies_the_payload_with_one_key)
     cr_assert_float_eq(res.geometry.scale_y, 1.0, 0.01);
     cr_assert(!res.geometry.flip_h && !res.geometry.flip_v);
     cr_assert(!res.geometry.perspective);
+    cr_assert(!res.averaged_pair && !res.pair_verified, "one copy read as an average");
+    cr_assert_eq(res.pair_recipient_id, 0);
+    cr_assert_str_empty(res.pair_issued);
     char fp[FILMMARK_FINGERPRINT_CHARS + 1];
     cr_assert_eq(filmmark_keys_fingerprint(k, 0, fp, &err), 0);
     cr_assert_str_eq(res.key_fingerprint, fp);
@@ -199,6 +209,40 @@ Test(api, key_directory_gives_wmdetects_result)
     cr_assert_float_eq(res.false_alarm_log10, r1.false_alarm_log10 + log10(2.0), 1e-6);
     filmmark_keys_free(&one);
     filmmark_keys_free(&k);
+}
+
+/* Two recipients' copies averaged: both payloads, each signature verified,
+ * as wmdetect --json gives them (averaged_pair, pair_other). */
+Test(api, two_copies_averaged_name_both_recipients)
+{
+    FilmmarkKeys *k = keys_from(media("a.dkey"));
+    FilmmarkResult res;
+    FilmmarkError err;
+    cr_assert_eq(filmmark_detect_file(k, media("averaged.mkv"), NULL, &res, &err), 0, "%s",
+                 err.message);
+    filmmark_keys_free(&k);
+    cr_assert(res.verified && res.averaged_pair && res.pair_verified,
+              "verified %d, averaged_pair %d, pair_verified %d", res.verified,
+              res.averaged_pair, res.pair_verified);
+    cr_assert_eq(res.title_id, TITLE);
+    cr_assert_eq(res.pair_title_id, TITLE);
+    uint32_t lo = res.recipient_id < res.pair_recipient_id ? res.recipient_id
+                                                           : res.pair_recipient_id;
+    uint32_t hi = res.recipient_id ^ res.pair_recipient_id ^ lo;
+    cr_assert(lo == RECIPIENT && hi == RECIPIENT2, "recipients %u and %u", res.recipient_id,
+              res.pair_recipient_id);
+    cr_assert_str_eq(res.pair_ai_use_name, "reserved");
+    cr_assert_eq(strlen(res.pair_issued), 17, "pair issued '%s'", res.pair_issued);
+    cr_assert_neq(memcmp(res.message, res.pair_message, FILMMARK_MESSAGE_BYTES), 0);
+    cr_assert_lt(res.false_alarm_log10, -9);
+    cr_assert_eq(sh("cd '%s' && " FM_BUILD_DIR "/wmdetect -k a.dkey --no-registry --json "
+                    "averaged.mkv > averaged.json", dir), 0);
+    const char *json = slurp(media("averaged.json"));
+    cr_assert(strstr(json, "\"averaged_pair\": true"), "%s", json);
+    const char *other = strstr(json, "\"pair_other\": {");
+    cr_assert(other, "%s", json);
+    cr_assert_eq(res.pair_recipient_id, (uint32_t)json_number(other, "recipient_id"));
+    cr_assert_eq(res.recipient_id, (uint32_t)json_number(json, "recipient_id"));
 }
 
 /* Frames decoded by the caller, fed with their times. */
