@@ -276,11 +276,25 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetect
         if (got)
             res->mark_format = FM_MARK_FORMAT_TAGGED;
     }
+    /* a format-7 message read at a pair's error rate: the other copy of an
+     * average of two pictures, as the video detector looks for it */
+    if (mr.signature_valid && res->mark_format == FM_MARK_FORMAT_TAGGED) {
+        int got = fm_msgcode_read_pair_other(soft, key, &mr);
+        if (got < 0) {
+            sodium_memzero(&mr, sizeof(mr));
+            return fm_error_set(err, got, "%s", fm_msgcode_strerror(got));
+        }
+    }
     res->signature_valid = mr.signature_valid;
     res->list_rank = mr.rank;
     res->list_length = mr.list;
     res->raw_ber = mr.raw_ber;
     memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
+    res->pair_read = mr.signature_valid && mr.pair;
+    res->pair_signature_valid = res->pair_read && mr.pair_valid &&
+                                fm_payload_unpack(mr.pair_message, &res->pair_payload, NULL) == 0;
+    if (res->pair_signature_valid)
+        memcpy(res->pair_message, mr.pair_message, FM_MESSAGE_BYTES);
     sodium_memzero(&mr, sizeof(mr));
     res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
     return 0;
@@ -512,6 +526,9 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
             if (r3.signature_valid) {
                 *res = r3;
                 res->mark_format = FM_MSGCODE_FORMAT;
+                /* format 3 has no pair read */
+                res->pair_read = res->pair_signature_valid = 0;
+                sodium_memzero(res->pair_message, FM_MESSAGE_BYTES);
             }
             sodium_memzero(&r3, sizeof(r3));
         }

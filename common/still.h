@@ -107,6 +107,10 @@ int fm_still_detect(const FmStillPicture *pic, const FmStillKey *sk, int keys_tr
  * mark_format (7, or 6 to 4 for older marks, read under their own masks).
  * deep: when nothing verifies, read format 7's code again with the deep
  * list (msgcode.h; about 0.3 s), for a picture whose pilots show the mark.
+ * A format-7 message that verifies at a pair's error rate is followed by
+ * the look for the other copy of an average of two
+ * (fm_msgcode_read_pair_other): res->pair_read, pair_signature_valid,
+ * pair_payload and pair_message as fm_detect fills them.
  * Returns 0 or FM_ENOMEM.
  */
 int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetectResult *res,

@@ -72,7 +72,8 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
     r |= sh("cd '%s' && " FM_BUILD_DIR "/wmembed -k a.key -i master.mp4 -o marked2.mkv "
             "--codec ffv1 --title-id %u --recipient-id %u --no-registry -q && " FFMPEG
             " -i marked.mkv -i marked2.mkv -filter_complex '[0:v][1:v]blend=all_mode=average' "
-            "-c:v ffv1 averaged.mkv", dir, TITLE, RECIPIENT2);
+            "-c:v ffv1 averaged.mkv && " FFMPEG " -ss 1.5 -i averaged.mkv -frames:v 1 "
+            "averaged.png", dir, TITLE, RECIPIENT2);
     r |= sh("cd '%s' && " FFMPEG " -i marked.mkv -f rawvideo -pix_fmt gray luma8.raw "
             "-f rawvideo -pix_fmt gray10le luma10.raw -ss 1.5 -frames:v 1 still.png", dir);
     if (r != 0) {
@@ -211,30 +212,42 @@ Test(api, key_directory_gives_wmdetects_result)
     filmmark_keys_free(&k);
 }
 
-/* Two recipients' copies averaged: both payloads, each signature verified,
- * as wmdetect --json gives them (averaged_pair, pair_other). */
+/* Both recipients of an average of two copies: each payload, each signature
+ * verified. */
+static void assert_pair(const FilmmarkResult *res, const char *what)
+{
+    cr_assert(res->verified && res->averaged_pair && res->pair_verified,
+              "%s: verified %d, averaged_pair %d, pair_verified %d", what, res->verified,
+              res->averaged_pair, res->pair_verified);
+    cr_assert_eq(res->title_id, TITLE, "%s", what);
+    cr_assert_eq(res->pair_title_id, TITLE, "%s", what);
+    uint32_t lo = res->recipient_id < res->pair_recipient_id ? res->recipient_id
+                                                             : res->pair_recipient_id;
+    uint32_t hi = res->recipient_id ^ res->pair_recipient_id ^ lo;
+    cr_assert(lo == RECIPIENT && hi == RECIPIENT2, "%s: recipients %u and %u", what,
+              res->recipient_id, res->pair_recipient_id);
+    cr_assert_str_eq(res->pair_ai_use_name, "reserved", "%s", what);
+    cr_assert_eq(strlen(res->pair_issued), 17, "%s: pair issued '%s'", what, res->pair_issued);
+    cr_assert_neq(memcmp(res->message, res->pair_message, FILMMARK_MESSAGE_BYTES), 0, "%s",
+                  what);
+    cr_assert_lt(res->false_alarm_log10, -9, "%s", what);
+}
+
+/* Two recipients' copies averaged, as a clip and as one picture of it: both
+ * payloads, as wmdetect --json gives them (averaged_pair, pair_other). */
 Test(api, two_copies_averaged_name_both_recipients)
 {
     FilmmarkKeys *k = keys_from(media("a.dkey"));
-    FilmmarkResult res;
+    FilmmarkResult res, still;
     FilmmarkError err;
     cr_assert_eq(filmmark_detect_file(k, media("averaged.mkv"), NULL, &res, &err), 0, "%s",
                  err.message);
+    cr_assert_eq(filmmark_detect_file(k, media("averaged.png"), NULL, &still, &err), 0, "%s",
+                 err.message);
     filmmark_keys_free(&k);
-    cr_assert(res.verified && res.averaged_pair && res.pair_verified,
-              "verified %d, averaged_pair %d, pair_verified %d", res.verified,
-              res.averaged_pair, res.pair_verified);
-    cr_assert_eq(res.title_id, TITLE);
-    cr_assert_eq(res.pair_title_id, TITLE);
-    uint32_t lo = res.recipient_id < res.pair_recipient_id ? res.recipient_id
-                                                           : res.pair_recipient_id;
-    uint32_t hi = res.recipient_id ^ res.pair_recipient_id ^ lo;
-    cr_assert(lo == RECIPIENT && hi == RECIPIENT2, "recipients %u and %u", res.recipient_id,
-              res.pair_recipient_id);
-    cr_assert_str_eq(res.pair_ai_use_name, "reserved");
-    cr_assert_eq(strlen(res.pair_issued), 17, "pair issued '%s'", res.pair_issued);
-    cr_assert_neq(memcmp(res.message, res.pair_message, FILMMARK_MESSAGE_BYTES), 0);
-    cr_assert_lt(res.false_alarm_log10, -9);
+    assert_pair(&res, "averaged.mkv");
+    assert_pair(&still, "averaged.png");
+    cr_assert_eq(still.frames_read, 1);
     cr_assert_eq(sh("cd '%s' && " FM_BUILD_DIR "/wmdetect -k a.dkey --no-registry --json "
                     "averaged.mkv > averaged.json", dir), 0);
     const char *json = slurp(media("averaged.json"));
