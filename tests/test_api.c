@@ -264,7 +264,7 @@ Test(api, two_copies_averaged_name_both_recipients)
 /* A picture in picture of a small clip: the marked 640x360 clip at half size
  * in a grey frame of its own size has 0.5 clip pixels a mark pixel, and the
  * geometry search missed it on a fine grid of whole clip pixels (before
- * 0.9.17: pilot z 4.6, not found). */
+ * 0.9.17 one such clip read at pilot z 4.6: not found). */
 Test(api, a_half_size_inset_in_a_small_frame_verifies)
 {
     FilmmarkKeys *k = keys_from(media("a.dkey"));
