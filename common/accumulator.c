@@ -14,8 +14,6 @@
 #define WHITEN_RADIUS_FINE 4
 /* fine samples per mark pixel of a 16:9 picture boxed at the frame's width */
 #define FINE_PER_BOXED_MARK 1.25
-/* The finest fine grid: two samples a clip pixel. */
-#define FINE_STEP_MIN 0.5
 /* The contrast floor (0.5, 8-bit levels, so that flat areas are not blown
  * up) and the clip (+/-3 local standard deviations) are in the whiten_row
  * kernel (dsp.h). */
@@ -32,18 +30,13 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     acc->step = fm_mark_step(height);
     acc->gw = fm_mark_width(width, height);
     acc->gh = FM_MARK_HEIGHT;
-    /* twice the nominal resolution, finer than the clip's own pixels on a
-     * clip under 720 rows (0.9.17; at most twice its resolution): a picture
-     * inset at half its height or less (picture in picture) has under one
-     * clip pixel a mark pixel there, and the search did not find it on a
-     * grid of clip pixels */
-    acc->fine_step = fmax(acc->step / 2, FINE_STEP_MIN);
+    acc->fine_step = height >= 2 * FM_MARK_HEIGHT ? acc->step / 2 : 1.0;
     /* a frame squarer than ~10:9 (square, vertical) may show a 16:9
      * picture boxed at its full width, as a film re-posted in a 9:16 frame:
      * the fine grid must still resolve that picture's mark pixels */
     double boxed = width * 9.0 / 16.0 / FM_MARK_HEIGHT / FINE_PER_BOXED_MARK;
     if (boxed < acc->fine_step)
-        acc->fine_step = fmax(boxed, FINE_STEP_MIN);
+        acc->fine_step = boxed > 1.0 ? boxed : 1.0;
     acc->fh = (int)lround(height / acc->fine_step);
     acc->fw = (int)lround(width / acc->fine_step);
     size_t n = (size_t)acc->gw * acc->gh, nf = (size_t)acc->fw * acc->fh;

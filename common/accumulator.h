@@ -14,8 +14,8 @@
  * marked picture at any uniform scale, the common case, read with no search.
  * Each window keeps its nominal evidence folded into one tile and read as
  * slot values (20 KB a window). The fine grid has twice as many rows (at
- * most twice the clip's own): the geometry search (geometry.h) aligns the
- * sum of all frames on the constant sync layer, and the first FM_FINE_WINDOWS
+ * most the clip's own): the geometry search (geometry.h) aligns the sum of
+ * all frames on the constant sync layer, and the first FM_FINE_WINDOWS
  * windows keep their own fine evidence so that the epochs can be read under
  * the geometry found.
  */
