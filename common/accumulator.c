@@ -14,11 +14,32 @@
 #define WHITEN_RADIUS_FINE 4
 /* fine samples per mark pixel of a 16:9 picture boxed at the frame's width */
 #define FINE_PER_BOXED_MARK 1.25
+/* The inset search's finest fine grid: two samples a clip pixel. */
+#define FINE_STEP_MIN 0.5
 /* The contrast floor (0.5, 8-bit levels, so that flat areas are not blown
  * up) and the clip (+/-3 local standard deviations) are in the whiten_row
  * kernel (dsp.h). */
 
-int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
+static void accumulator_free_twin(FmAccumulator *acc);
+
+/* Clip pixels per fine grid sample: half a mark pixel of the picture as
+ * marked, no finer than finest (clip pixels). */
+static double fine_step_of(int width, int height, double finest)
+{
+    double step = fm_mark_step(height) / 2;
+    /* a frame squarer than ~10:9 (square, vertical) may show a 16:9
+     * picture boxed at its full width, as a film re-posted in a 9:16 frame:
+     * the fine grid must still resolve that picture's mark pixels */
+    double boxed = width * 9.0 / 16.0 / FM_MARK_HEIGHT / FINE_PER_BOXED_MARK;
+    if (boxed < step)
+        step = boxed;
+    return step > finest ? step : finest;
+}
+
+/* Everything but the threads, with a fine grid of fine_step clip pixels a
+ * sample. */
+static int accumulator_setup(FmAccumulator *acc, int width, int height, double fine_step,
+                             FmError *err)
 {
     memset(acc, 0, sizeof(*acc));
     int ret = fm_picture_size_check(width, height, err);
@@ -30,13 +51,7 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
     acc->step = fm_mark_step(height);
     acc->gw = fm_mark_width(width, height);
     acc->gh = FM_MARK_HEIGHT;
-    acc->fine_step = height >= 2 * FM_MARK_HEIGHT ? acc->step / 2 : 1.0;
-    /* a frame squarer than ~10:9 (square, vertical) may show a 16:9
-     * picture boxed at its full width, as a film re-posted in a 9:16 frame:
-     * the fine grid must still resolve that picture's mark pixels */
-    double boxed = width * 9.0 / 16.0 / FM_MARK_HEIGHT / FINE_PER_BOXED_MARK;
-    if (boxed < acc->fine_step)
-        acc->fine_step = boxed > 1.0 ? boxed : 1.0;
+    acc->fine_step = fine_step;
     acc->fh = (int)lround(height / acc->fine_step);
     acc->fw = (int)lround(width / acc->fine_step);
     size_t n = (size_t)acc->gw * acc->gh, nf = (size_t)acc->fw * acc->fh;
@@ -63,10 +78,69 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
         fm_axis_map_init(&acc->nx, acc->fw, acc->gw, 0, (double)acc->fw / acc->gw) < 0 ||
         fm_axis_map_init(&acc->ny, acc->fh, acc->gh, 0, (double)acc->fh / acc->gh) < 0 ||
         fm_whiten_init(&acc->white_grid, acc->gw, acc->gh, WHITEN_RADIUS) < 0 ||
-        fm_whiten_init(&acc->white_fine, acc->fw, acc->fh, WHITEN_RADIUS_FINE) < 0 ||
-        fm_accumulator_set_threads(acc, 0) < 0 || !acc->rowbuf) {
+        fm_whiten_init(&acc->white_fine, acc->fw, acc->fh, WHITEN_RADIUS_FINE) < 0) {
         fm_accumulator_free(acc);
         return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", width, height);
+    }
+    return 0;
+}
+
+int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
+{
+    /* a fine grid no finer than the clip's own pixels */
+    int ret = accumulator_setup(acc, width, height, fine_step_of(width, height, 1.0), err);
+    if (ret < 0)
+        return ret;
+    if (fm_accumulator_set_threads(acc, 0) < 0 || !acc->rowbuf) {
+        fm_accumulator_free(acc);
+        return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", width, height);
+    }
+    return 0;
+}
+
+/* The per-frame scratch of jobs row slices (fm_resample_rows). */
+static int scratch_alloc(FmAccumulator *acc, int jobs)
+{
+    free(acc->rowbuf);
+    acc->chunk_fine = fm_resample_chunk_floats(&acc->mx, &acc->my);
+    acc->job_floats = (size_t)acc->width + acc->chunk_fine +
+                      fm_resample_chunk_floats(&acc->nx, &acc->ny);
+    acc->rowbuf = malloc(sizeof(float) * acc->job_floats * jobs);
+    acc->jobs = acc->rowbuf ? jobs : 0;
+    return acc->rowbuf ? 0 : FM_ENOMEM;
+}
+
+/* The twin works on its owner's threads, with as many row slices. */
+static int twin_share_pool(FmAccumulator *acc)
+{
+    FmAccumulator *t = acc->twin;
+    t->pool = acc->pool;
+    return scratch_alloc(t, acc->jobs);
+}
+
+int fm_accumulator_search_insets(FmAccumulator *acc, FmError *err)
+{
+    if (acc->frames)
+        return fm_error_set(err, FM_EINVAL, "the inset search must be asked for before any frame");
+    double step = fine_step_of(acc->width, acc->height, FINE_STEP_MIN);
+    if (acc->twin || step > acc->fine_step * 0.95)
+        return 0;   /* the fine grid is already the mark's resolution */
+    FmAccumulator *t = malloc(sizeof(*t));
+    if (!t)
+        return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", acc->width,
+                            acc->height);
+    int ret = accumulator_setup(t, acc->width, acc->height, step, err);
+    if (ret < 0) {
+        free(t);
+        return ret;
+    }
+    t->max_windows = acc->max_windows;
+    t->fine_only = 1;
+    acc->twin = t;
+    if (twin_share_pool(acc) < 0) {
+        accumulator_free_twin(acc);
+        return fm_error_set(err, FM_ENOMEM, "out of memory for a %dx%d detector", acc->width,
+                            acc->height);
     }
     return 0;
 }
@@ -96,8 +170,19 @@ static void fine_planes_free(const FmAccumulator *acc, FmWindow *win)
     win->fine = win->fine_raw = NULL;
 }
 
+static void accumulator_free_twin(FmAccumulator *acc)
+{
+    if (!acc->twin)
+        return;
+    acc->twin->pool = NULL;   /* the owner's */
+    fm_accumulator_free(acc->twin);
+    free(acc->twin);
+    acc->twin = NULL;
+}
+
 void fm_accumulator_free(FmAccumulator *acc)
 {
+    accumulator_free_twin(acc);
     fm_axis_map_free(&acc->mx);
     fm_axis_map_free(&acc->my);
     fm_axis_map_free(&acc->nx);
@@ -140,17 +225,15 @@ int fm_accumulator_set_threads(FmAccumulator *acc, int threads)
     acc->jobs = 1;
     int ret = fm_pool_new(&acc->pool, threads);
     int nt = fm_pool_threads(acc->pool);
-    int jobs = nt > 1 ? 4 * nt : 1;
-    acc->chunk_fine = fm_resample_chunk_floats(&acc->mx, &acc->my);
-    acc->job_floats = (size_t)acc->width + acc->chunk_fine +
-                      fm_resample_chunk_floats(&acc->nx, &acc->ny);
-    acc->rowbuf = malloc(sizeof(float) * acc->job_floats * jobs);
-    if (!acc->rowbuf) {
+    if (scratch_alloc(acc, nt > 1 ? 4 * nt : 1) < 0) {
         fm_pool_free(&acc->pool);
-        acc->rowbuf = malloc(sizeof(float) * acc->job_floats);
-        return FM_ENOMEM;
+        scratch_alloc(acc, 1);
+        ret = FM_ENOMEM;
     }
-    acc->jobs = jobs;
+    if (acc->twin && twin_share_pool(acc) < 0) {
+        accumulator_free_twin(acc);   /* no room: the clip is read without it */
+        ret = FM_ENOMEM;
+    }
     return ret;
 }
 
@@ -158,6 +241,8 @@ void fm_accumulator_set_max_seconds(FmAccumulator *acc, double seconds)
 {
     double w = ceil(seconds / FM_WINDOW_SECONDS);
     acc->max_windows = !(w >= 1) ? 1 : w > 1000000 ? 1000000 : (int)w;
+    if (acc->twin)
+        acc->twin->max_windows = acc->max_windows;
 }
 
 /* The window index of clip time t (a frame before the first one, from
@@ -188,6 +273,14 @@ static FmWindow *window_at(FmAccumulator *acc, double t)
     if (w >= acc->nwin)
         acc->nwin = (int)w + 1;
     FmWindow *win = &acc->win[w];
+    if (acc->fine_only) {   /* a twin: the fine planes alone */
+        if (!win->frames) {
+            if (w < FM_FINE_WINDOWS && !win->fine && fine_planes_alloc(acc, win) < 0)
+                return NULL;
+            win->t_first = win->t_last = t;
+        }
+        return win;
+    }
     if (!win->slots) {
         win->slots = calloc((size_t)acc->nslots, sizeof(float));
         if (!win->slots)
@@ -273,6 +366,11 @@ int fm_accumulator_add_weighted(FmAccumulator *acc, const uint8_t *luma, ptrdiff
     Frame fr = { acc, luma, stride, bit_depth, win };
     int jobs = acc->jobs;
     fm_pool_run(acc->pool, fine_job, &fr, jobs);
+    if (acc->fine_only) {
+        fm_whiten_run_sum(&acc->white_fine, acc->dsp, acc->pool, acc->fine, NULL,
+                          win->fine ? win->fine : acc->fine_rest, weight);
+        goto counted;
+    }
     fm_pool_run(acc->pool, grid_job, &fr, jobs);
     /* the picture's cells, before the grid is whitened in place */
     if (!acc->frames)
@@ -300,6 +398,7 @@ int fm_accumulator_add_weighted(FmAccumulator *acc, const uint8_t *luma, ptrdiff
     fm_cells_read(acc->tile, acc->cells, acc->slots);
     for (int k = 0; k < acc->nslots; k++)
         win->slots[k] += weight * acc->slots[k];
+counted:
     if (!acc->frames || t < acc->t_first)
         acc->t_first = t;
     if (!acc->frames || t > acc->t_last)
@@ -311,7 +410,9 @@ int fm_accumulator_add_weighted(FmAccumulator *acc, const uint8_t *luma, ptrdiff
     win->frames++;
     win->weight += weight;
     acc->frames++;
-    return 0;
+    return acc->twin ? fm_accumulator_add_weighted(acc->twin, luma, stride, bit_depth, t, weight,
+                                                   err)
+                     : 0;
 }
 
 void fm_accumulator_fine_total(const FmAccumulator *acc, float *out)

@@ -89,6 +89,14 @@ typedef struct FmAccumulator {
                                 its two resampling chunks (fm_resample_rows) */
     size_t job_floats, chunk_fine;  /* floats of one job's scratch; of its first chunk */
     FmWhiten white_grid, white_fine;
+    /* the same evidence with a fine grid of the mark's own resolution, on a
+     * clip whose fine grid is coarser (fm_accumulator_search_insets), or
+     * NULL; it works on this accumulator's threads */
+    struct FmAccumulator *twin;
+    /* a twin keeps only the fine evidence (the geometry search's and the
+     * searched reads'): no nominal grid, no slot values, the windows past
+     * FM_FINE_WINDOWS empty but for their frames and times */
+    int fine_only;
 } FmAccumulator;
 
 /* Uses all online cores for the per-frame work (fm_accumulator_set_threads). */
@@ -97,6 +105,18 @@ int fm_accumulator_init(FmAccumulator *acc, int width, int height, FmError *err)
  * the same bit for bit whatever the count. Returns 0 or FM_ENOMEM (then the
  * accumulator keeps working on one thread). */
 int fm_accumulator_set_threads(FmAccumulator *acc, int threads);
+/* Also keeps, on a clip under 2 FM_MARK_HEIGHT rows, whose fine grid is no
+ * finer than its own pixels, a twin accumulator (acc->twin) whose fine grid
+ * has twice the mark's resolution however small the clip (at most two
+ * samples a clip pixel): a picture inset at half its height or less
+ * (picture in picture) has under one clip pixel a mark pixel, and the
+ * geometry search does not find it on a grid of clip pixels. The detector
+ * reads the twin only when the clip's own reading does not verify
+ * (detector.h). Costs about as much again per frame and the twin's fine
+ * planes (a 1280x720 grid's at 16:9). Called before the first frame;
+ * nothing to do on a clip of 720 rows or more. Returns 0, FM_EINVAL after a
+ * frame, or FM_ENOMEM. */
+int fm_accumulator_search_insets(FmAccumulator *acc, FmError *err);
 /* Keeps the evidence of the first seconds of clip time (from the first
  * frame added; FM_DEFAULT_READ_SECONDS unless set): later frames are left
  * out (acc->frames_left_out counts them; fm_accumulator_add returns 0). */

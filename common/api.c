@@ -311,6 +311,12 @@ static int accumulator_open(FmAccumulator *acc, int width, int height, int threa
         fm_accumulator_free(acc);
         FAIL(err, FM_ENOMEM, "out of memory starting %d threads", threads);
     }
+    /* a small clip also on a grid of the mark's resolution (picture in
+     * picture) */
+    if ((r = fm_accumulator_search_insets(acc, &e)) < 0) {
+        fm_accumulator_free(acc);
+        return give(err, r, &e);
+    }
     return 0;
 }
 

@@ -1107,18 +1107,7 @@ static int read_message(Detector *d, Segment *seg, int nseg, int best, const uin
                             res->bind_expected_z *
                                     fm_tag_coverage_agreement(res->bind_worst_coverage) >=
                                 FM_BIND_EXPECTED_Z;
-    res->signature_valid = mr.signature_valid;
-    res->list_rank = mr.rank;
-    res->list_length = mr.list;
-    res->raw_ber = mr.raw_ber;
-    memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
-    res->pair_read = mr.signature_valid && mr.pair;
-    res->pair_signature_valid = res->pair_read && mr.pair_valid &&
-                                fm_payload_unpack(mr.pair_message, &res->pair_payload, NULL) == 0;
-    if (res->pair_signature_valid)
-        memcpy(res->pair_message, mr.pair_message, FM_MESSAGE_BYTES);
-    sodium_memzero(&mr, sizeof(mr));
-    res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
+    fm_detect_result_take_read(res, &mr);
 
     /* with an expected message: the raw bit error rate against it */
     if (expected) {
@@ -1165,6 +1154,22 @@ static void set_statistic(const Segment *seg, int nseg, int best, double hyp, Fm
     res->false_alarm_log10 = lp > 0 ? 0 : lp;
     res->false_alarm_probability = pow(10, res->false_alarm_log10);
     res->master_position = master_position(&seg[best].h, seg[best].w0);
+}
+
+void fm_detect_result_take_read(FmDetectResult *res, FmMsgRead *mr)
+{
+    res->signature_valid = mr->signature_valid;
+    res->list_rank = mr->rank;
+    res->list_length = mr->list;
+    res->raw_ber = mr->raw_ber;
+    memcpy(res->message, mr->message, FM_MESSAGE_BYTES);
+    res->pair_read = mr->signature_valid && mr->pair;
+    res->pair_signature_valid = res->pair_read && mr->pair_valid &&
+                                fm_payload_unpack(mr->pair_message, &res->pair_payload, NULL) == 0;
+    if (res->pair_signature_valid)
+        memcpy(res->pair_message, mr->pair_message, FM_MESSAGE_BYTES);
+    sodium_memzero(mr, sizeof(*mr));
+    res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
 }
 
 /* A read whose signature verifies but whose pilots alone would not call a
@@ -1583,8 +1588,9 @@ int fm_detect_ex(const FmAccumulator *acc, const FmKey *key, int keys_tried,
 
 /* One detection (fm_detect_trace), with the deep list or without. */
 static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_tried,
-                       const uint8_t *expected, int deep, struct FmSearchMemo *memo,
-                       FmDetectResult *res, FmEvidence *ev, FmStrengthTrace *trace, FmError *err)
+                       const uint8_t *expected, int deep, int searched_only,
+                       struct FmSearchMemo *memo, FmDetectResult *res, FmEvidence *ev,
+                       FmStrengthTrace *trace, FmError *err)
 {
     memset(res, 0, sizeof(*res));
     if (!acc->frames)
@@ -1661,14 +1667,15 @@ static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_trie
     d->v = v;
     d->nwin = acc->nwin;
     res->geometry = (FmGeometry){ .scale_x = 1, .scale_y = 1 };
-    if ((ret = analyse_windows(d, keys, 1, expected, res, trace, err)) < 0)
+    /* (a twin's nominal grid is the clip's: read there already) */
+    if (!searched_only && (ret = analyse_windows(d, keys, 1, expected, res, trace, err)) < 0)
         goto end;
 
     /* 1b. a mark written before format 7 (every cell the same tile, pattern.h)
      * is read as such when the cells do not verify but this key's periodic
      * sync layer is plainly there; taken only with a valid signature, its
      * hypotheses counting both readings */
-    if (!res->signature_valid && nominal_sync_z(d) >= LEGACY_SYNC_Z) {
+    if (!searched_only && !res->signature_valid && nominal_sync_z(d) >= LEGACY_SYNC_Z) {
         FmDetectResult lr = { .geometry = res->geometry };
         FmEvidence *keep = d->ev;
         d->ev = NULL;
@@ -1831,12 +1838,13 @@ end:
  * pass takes the first's epoch searches from their memo (StretchMemo):
  * what it adds is the geometry searches again and the longer lists.
  */
-int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
-                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
-                    FmStrengthTrace *trace, FmError *err)
+static int detect_clip(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                       const uint8_t *expected, int searched_only, FmDetectResult *res,
+                       FmEvidence *ev, FmStrengthTrace *trace, FmError *err)
 {
     struct FmSearchMemo memo = { 0 };
-    int ret = detect_pass(acc, key, keys_tried, expected, 0, &memo, res, ev, trace, err);
+    int ret = detect_pass(acc, key, keys_tried, expected, 0, searched_only, &memo, res, ev, trace,
+                          err);
     if (ret < 0 || !res->found || res->signature_valid) {
         free(memo.e);
         return ret;
@@ -1853,8 +1861,8 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     }
     /* an error here (out of memory) leaves the first pass's answer */
     FmError derr = { { 0 } };
-    int dret = detect_pass(acc, key, keys_tried, expected, 1, &memo, &deep, ev ? &dev : NULL,
-                           trace ? &dtrace : NULL, &derr);
+    int dret = detect_pass(acc, key, keys_tried, expected, 1, searched_only, &memo, &deep,
+                           ev ? &dev : NULL, trace ? &dtrace : NULL, &derr);
     free(memo.e);
     if (dret >= 0 && deep.signature_valid) {
         *res = deep;
@@ -1878,6 +1886,59 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
     return ret;
 }
 
+/*
+ * The clip's own detection (detect_clip), and when its signature does not
+ * verify, the same on the accumulator's twin (fm_accumulator_search_insets:
+ * a fine grid of the mark's resolution on a small clip, where a picture in
+ * picture is found), taken only if its signature verifies, with the first
+ * detection's hypotheses counted in its p. Only a copy the clip's own
+ * reading does not verify pays for the twin's, and every copy it verifies
+ * reads as before.
+ */
+int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
+                    const uint8_t *expected, FmDetectResult *res, FmEvidence *ev,
+                    FmStrengthTrace *trace, FmError *err)
+{
+    int ret = detect_clip(acc, key, keys_tried, expected, 0, res, ev, trace, err);
+    if (ret < 0 || res->signature_valid || !acc->twin || !acc->twin->frames)
+        return ret;
+    FmDetectResult tw;
+    FmEvidence tev = { 0 };
+    FmStrengthTrace ttrace = { 0 };
+    if (trace && trace->cap > 0) {
+        ttrace.cap = trace->cap;
+        if (!(ttrace.points = malloc(sizeof(FmStrengthPoint) * (size_t)trace->cap)))
+            return ret;   /* no room for the twin's reading: the clip's answer */
+    }
+    FmError terr = { { 0 } };
+    int tret = detect_clip(acc->twin, key, keys_tried, expected, 1, &tw, ev ? &tev : NULL,
+                           trace ? &ttrace : NULL, &terr);
+    if (tret >= 0 && tw.signature_valid) {
+        /* chosen over the clip's own reading: its hypotheses count too,
+         * at least as many as the twin's (the same searches on a coarser
+         * grid; a reading that found nothing may report fewer than it
+         * tried) */
+        count_hypotheses(&tw, 1 + fmax(1, pow(10, res->hypotheses_log10 - tw.hypotheses_log10)));
+        sodium_memzero(res, sizeof(*res));
+        *res = tw;
+        if (ev) {
+            fm_evidence_free(ev);
+            *ev = tev;
+            memset(&tev, 0, sizeof(tev));
+        }
+        if (trace) {
+            if (ttrace.n)
+                memcpy(trace->points, ttrace.points, sizeof(FmStrengthPoint) * (size_t)ttrace.n);
+            trace->n = ttrace.n;
+            trace->truncated = ttrace.truncated;
+        }
+    }
+    fm_evidence_free(&tev);
+    free(ttrace.points);
+    sodium_memzero(&tw, sizeof(tw));
+    return ret;
+}
+
 int fm_detect_deep_pass(const FmAccumulator *acc, const FmKey *key, int keys_tried,
                         const uint8_t *expected, int after_first, FmDetectResult *res,
                         FmError *err)
@@ -1885,9 +1946,9 @@ int fm_detect_deep_pass(const FmAccumulator *acc, const FmKey *key, int keys_tri
     struct FmSearchMemo memo = { 0 };
     int ret = 0;
     if (after_first)
-        ret = detect_pass(acc, key, keys_tried, expected, 0, &memo, res, NULL, NULL, err);
+        ret = detect_pass(acc, key, keys_tried, expected, 0, 0, &memo, res, NULL, NULL, err);
     if (ret >= 0)
-        ret = detect_pass(acc, key, keys_tried, expected, 1, after_first ? &memo : NULL, res,
+        ret = detect_pass(acc, key, keys_tried, expected, 1, 0, after_first ? &memo : NULL, res,
                           NULL, NULL, err);
     free(memo.e);
     return ret;

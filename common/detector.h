@@ -191,6 +191,12 @@ int fm_detect_deep_pass(const FmAccumulator *acc, const FmKey *key, int keys_tri
                         const uint8_t *expected, int after_first, FmDetectResult *res,
                         FmError *err);
 
+/* Takes a decoder's reading (msgcode.h) into res: the signature, list rank
+ * and length, raw errors, message and payload, and the other copy of a
+ * pair read; wipes mr. */
+struct FmMsgRead;
+void fm_detect_result_take_read(FmDetectResult *res, struct FmMsgRead *mr);
+
 /* The binding of a format-5 mark from the pairs of `n` anchors (content_tag.h:
  * FmBind): the best anchor (a confirmed one first, then the highest z)
  * into res's bind_* fields and content_bound (content_mismatch is the

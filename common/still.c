@@ -285,18 +285,7 @@ int fm_still_decode_soft(const float *soft, const FmKey *key, int deep, FmDetect
             return fm_error_set(err, got, "%s", fm_msgcode_strerror(got));
         }
     }
-    res->signature_valid = mr.signature_valid;
-    res->list_rank = mr.rank;
-    res->list_length = mr.list;
-    res->raw_ber = mr.raw_ber;
-    memcpy(res->message, mr.message, FM_MESSAGE_BYTES);
-    res->pair_read = mr.signature_valid && mr.pair;
-    res->pair_signature_valid = res->pair_read && mr.pair_valid &&
-                                fm_payload_unpack(mr.pair_message, &res->pair_payload, NULL) == 0;
-    if (res->pair_signature_valid)
-        memcpy(res->pair_message, mr.pair_message, FM_MESSAGE_BYTES);
-    sodium_memzero(&mr, sizeof(mr));
-    res->payload_valid = fm_payload_unpack(res->message, &res->payload, NULL) == 0;
+    fm_detect_result_take_read(res, &mr);
     return 0;
 }
 

@@ -224,6 +224,10 @@ static int scan_file(Scan *s, FileRec *f, FmStillPicture *pic, FmError *err)
     /* files read at a time share the cores (the result is the same whatever
      * the threads; short of memory for the threads, it works on one) */
     fm_accumulator_set_threads(&acc, s->file_threads);
+    /* a small clip also on a grid of the mark's resolution (picture in
+     * picture) */
+    if ((ret = fm_accumulator_search_insets(&acc, err)) < 0)
+        goto end;
     t0 = fm_reader_frame_seconds(rd, first);
     ptrdiff_t stride;
     const uint8_t *luma = fm_frame_luma(first, &stride);

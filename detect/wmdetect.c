@@ -949,6 +949,10 @@ int main(int argc, char **argv)
         fm_error_set(&err, FM_ENOMEM, "out of memory starting %d threads", threads);
         goto fail_err;
     }
+    /* a small clip also on a grid of the mark's resolution, where a picture
+     * inset in it (picture in picture) is found (accumulator.h) */
+    if (fm_accumulator_search_insets(&acc, &err) < 0)
+        goto fail_err;
 
     FmProgress prog;
     fm_progress_init(&prog, stderr, info->nb_frames > 0 ? info->nb_frames : 0, quiet);

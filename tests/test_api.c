@@ -74,6 +74,9 @@ ReportHook(PRE_ALL)(struct criterion_test_set *set)
             " -i marked.mkv -i marked2.mkv -filter_complex '[0:v][1:v]blend=all_mode=average' "
             "-c:v ffv1 averaged.mkv && " FFMPEG " -ss 1.5 -i averaged.mkv -frames:v 1 "
             "averaged.png", dir, TITLE, RECIPIENT2);
+    /* the marked clip inset at half size in a grey frame of its own size */
+    r |= sh("cd '%s' && " FFMPEG " -i marked.mkv -vf 'scale=%d:%d,pad=%d:%d:%d:%d:gray' "
+            "-c:v ffv1 inset.mkv", dir, W / 2, H / 2, W, H, W * 45 / 100, H * 40 / 100);
     r |= sh("cd '%s' && " FFMPEG " -i marked.mkv -f rawvideo -pix_fmt gray luma8.raw "
             "-f rawvideo -pix_fmt gray10le luma10.raw -ss 1.5 -frames:v 1 still.png", dir);
     if (r != 0) {
@@ -231,6 +234,31 @@ static void assert_pair(const FilmmarkResult *res, const char *what)
     cr_assert_neq(memcmp(res->message, res->pair_message, FILMMARK_MESSAGE_BYTES), 0, "%s",
                   what);
     cr_assert_lt(res->false_alarm_log10, -9, "%s", what);
+}
+
+/* A picture in picture of a small clip: the marked 640x360 clip at half size
+ * in a grey frame of its own size has 0.5 clip pixels a mark pixel, and the
+ * geometry search misses it on the clip's fine grid of whole clip pixels
+ * (before 0.9.18: pilot z 4.6, not found); the accumulator's twin of the
+ * mark's resolution (fm_accumulator_search_insets) finds it, through the API
+ * and wmdetect alike, its p counting both readings' hypotheses. */
+Test(api, a_half_size_inset_in_a_small_frame_verifies)
+{
+    FilmmarkKeys *k = keys_from(media("a.dkey"));
+    FilmmarkResult res;
+    FilmmarkError err;
+    cr_assert_eq(filmmark_detect_file(k, media("inset.mkv"), NULL, &res, &err), 0, "%s",
+                 err.message);
+    filmmark_keys_free(&k);
+    assert_marked(&res, "inset.mkv");
+    cr_assert_float_eq(res.geometry.scale_x, 0.5, 0.01);
+    cr_assert_float_eq(res.geometry.scale_y, 0.5, 0.01);
+    cr_assert_eq(sh("cd '%s' && " FM_BUILD_DIR "/wmdetect -k a.dkey --no-registry --json "
+                    "inset.mkv > inset.json", dir), 0);
+    const char *json = slurp(media("inset.json"));
+    cr_assert_eq(res.recipient_id, (uint32_t)json_number(json, "recipient_id"));
+    cr_assert_float_eq(res.false_alarm_log10, json_number(json, "false_alarm_log10"),
+                       1e-6 * fabs(res.false_alarm_log10));
 }
 
 /* Two recipients' copies averaged, as a clip and as one picture of it: both

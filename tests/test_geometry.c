@@ -348,3 +348,87 @@ Test(geometry, the_zoom_search_finds_an_enlarged_crop_and_counts_its_hypotheses)
     fm_accumulator_free(&acc);
     free(tile);
 }
+
+/*
+ * A small clip's twin (fm_accumulator_search_insets): a fine grid of the
+ * mark's own resolution where the clip's fine grid is its pixels, none on a
+ * clip of 720 rows; asked for before the first frame only; the clip's own
+ * evidence the same bit for bit with it or without. A key's sync layer at
+ * half a clip pixel a mark pixel (a marked 640x360 picture shown at half
+ * size, rendered at twice the resolution and averaged down) is found on the
+ * twin at that step.
+ */
+Test(geometry, a_small_clips_twin_finds_a_half_size_sync_layer)
+{
+    FmAccumulator acc, plain;
+    FmError err = { { 0 } };
+    cr_assert_eq(fm_accumulator_init(&acc, 1280, 720, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_accumulator_search_insets(&acc, &err), 0, "%s", err.msg);
+    cr_assert_null(acc.twin, "a 720-row clip's fine grid is the mark's resolution already");
+    fm_accumulator_free(&acc);
+    cr_assert_eq(fm_accumulator_init(&acc, 768, 576, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_accumulator_search_insets(&acc, &err), 0, "%s", err.msg);
+    cr_assert(acc.twin && acc.twin->fh == 2 * FM_MARK_HEIGHT && acc.twin->fw == 960);
+    fm_accumulator_free(&acc);
+
+    const int w = 640, h = 360;
+    cr_assert_eq(fm_accumulator_init(&acc, w, h, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_accumulator_init(&plain, w, h, &err), 0, "%s", err.msg);
+    cr_assert_eq(fm_accumulator_set_threads(&acc, 2), 0);
+    cr_assert_eq(fm_accumulator_search_insets(&acc, &err), 0, "%s", err.msg);
+    cr_assert(acc.twin);
+    cr_assert_float_eq(acc.fine_step, 1.0, 1e-12);
+    cr_assert_float_eq(acc.twin->fine_step, 0.5, 1e-12);
+    cr_assert_eq(acc.twin->pool, acc.pool);
+
+    FmPatternKeys pk;
+    float values[FM_SLOTS];
+    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    uint8_t *plane = malloc((size_t)w * h);
+    double *big = malloc(sizeof(double) * 4 * w * h);
+    cr_assert(tile && plane && big);
+    fm_pattern_keys_init(&pk, key->wm_key);
+    fm_sync_values(&pk, values);
+    fm_tile_render(values, tile);
+    fm_pattern_keys_wipe(&pk);
+    double ss = 0;
+    for (int i = 0; i < FM_TILE * FM_TILE; i++)
+        ss += (double)tile[i] * tile[i];
+    double rms = sqrt(ss / (FM_TILE * FM_TILE));
+    TuRng rng;
+    tu_rng_seed(&rng, 9);
+    for (int f = 0; f < 8; f++) {
+        /* a mark pixel a sample at twice the resolution, then 2x2 means */
+        for (int y = 0; y < 2 * h; y++)
+            for (int x = 0; x < 2 * w; x++)
+                big[(size_t)y * 2 * w + x] = 8 * tile[((y + 11) % FM_TILE) * FM_TILE +
+                                                      (x + 29) % FM_TILE] / rms;
+        for (int y = 0; y < h; y++)
+            for (int x = 0; x < w; x++) {
+                const double *b = big + (size_t)2 * y * 2 * w + 2 * x;
+                double v = 128 + 6 * tu_rng_gauss(&rng) + (b[0] + b[1] + b[2 * w] + b[2 * w + 1]) / 4;
+                plane[(size_t)y * w + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : lrint(v));
+            }
+        cr_assert_eq(fm_accumulator_add(&acc, plane, w, 8, f / 24.0, &err), 0, "%s", err.msg);
+        cr_assert_eq(fm_accumulator_add(&plain, plane, w, 8, f / 24.0, &err), 0, "%s", err.msg);
+    }
+    cr_assert_eq(fm_accumulator_search_insets(&acc, &err), FM_EINVAL);
+    cr_assert_eq(acc.twin->frames, acc.frames);
+    /* the clip's own evidence is untouched by its twin */
+    cr_assert_eq(memcmp(acc.win[0].slots, plain.win[0].slots, sizeof(float) * acc.nslots), 0);
+    cr_assert_eq(memcmp(acc.win[0].fine, plain.win[0].fine,
+                        sizeof(float) * (size_t)acc.fw * acc.fh), 0);
+
+    FmAlignment al;
+    cr_assert_eq(fm_geometry_search(acc.twin, tile, &al, &err), 0, "%s", err.msg);
+    double px = al.step_x * acc.twin->fine_step, py = al.step_y * acc.twin->fine_step;
+    cr_log_info("twin: %.4f x %.4f clip pixels a mark pixel, score %.3f", px, py, al.score);
+    cr_assert(fabs(px / 0.5 - 1) < 0.01 && fabs(py / 0.5 - 1) < 0.01,
+              "found at %.4f x %.4f clip pixels a mark pixel, laid at 0.5", px, py);
+    cr_assert(!al.flip_h && !al.flip_v && !al.warp);
+    fm_accumulator_free(&acc);
+    fm_accumulator_free(&plain);
+    free(big);
+    free(plane);
+    free(tile);
+}
