@@ -1768,8 +1768,11 @@ static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_trie
                 else if (ret < 0)
                     goto end;
             }
-            if (!res->signature_valid || weak_read(res)) {
-                /* a picture seen in perspective: taken only with a valid
+            if (!searched_only && (!res->signature_valid || weak_read(res))) {
+                /* a picture seen in perspective (not on a twin: the
+                 * clip's own reading searched it, and the twin's grid is
+                 * for pictures inset small, scaled or zoomed): taken only
+                 * with a valid
                  * signature (its hypotheses count both searches), over a
                  * uniform read that verified only weakly only with a
                  * stronger pilot: a turned copy can verify on a wrong
