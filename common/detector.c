@@ -1829,6 +1829,27 @@ end:
     return ret;
 }
 
+/* A later reading (from, its evidence and trace) taken as the result: ev
+ * and trace (either may be NULL) are replaced by its, from_ev left empty. */
+static void take_reading(FmDetectResult *res, FmEvidence *ev, FmStrengthTrace *trace,
+                         const FmDetectResult *from, FmEvidence *from_ev,
+                         const FmStrengthTrace *from_trace)
+{
+    *res = *from;
+    if (ev) {
+        fm_evidence_free(ev);
+        *ev = *from_ev;
+        memset(from_ev, 0, sizeof(*from_ev));
+    }
+    if (trace) {
+        if (from_trace->n)
+            memcpy(trace->points, from_trace->points,
+                   sizeof(FmStrengthPoint) * (size_t)from_trace->n);
+        trace->n = from_trace->n;
+        trace->truncated = from_trace->truncated;
+    }
+}
+
 /*
  * The detection, and when it finds the mark (p <= FM_FALSE_ALARM_THRESHOLD)
  * but no listed message verifies, the whole detection again with the deep
@@ -1868,18 +1889,7 @@ static int detect_clip(const FmAccumulator *acc, const FmKey *key, int keys_trie
                            ev ? &dev : NULL, trace ? &dtrace : NULL, &derr);
     free(memo.e);
     if (dret >= 0 && deep.signature_valid) {
-        *res = deep;
-        if (ev) {
-            fm_evidence_free(ev);
-            *ev = dev;
-            memset(&dev, 0, sizeof(dev));
-        }
-        if (trace) {
-            if (dtrace.n)
-                memcpy(trace->points, dtrace.points, sizeof(FmStrengthPoint) * (size_t)dtrace.n);
-            trace->n = dtrace.n;
-            trace->truncated = dtrace.truncated;
-        }
+        take_reading(res, ev, trace, &deep, &dev, &dtrace);
     } else if (dret >= 0) {
         res->list_length = FM_MSGCODE_LIST_DEEP;  /* tried */
     }
@@ -1923,18 +1933,7 @@ int fm_detect_trace(const FmAccumulator *acc, const FmKey *key, int keys_tried,
          * tried) */
         count_hypotheses(&tw, 1 + fmax(1, pow(10, res->hypotheses_log10 - tw.hypotheses_log10)));
         sodium_memzero(res, sizeof(*res));
-        *res = tw;
-        if (ev) {
-            fm_evidence_free(ev);
-            *ev = tev;
-            memset(&tev, 0, sizeof(tev));
-        }
-        if (trace) {
-            if (ttrace.n)
-                memcpy(trace->points, ttrace.points, sizeof(FmStrengthPoint) * (size_t)ttrace.n);
-            trace->n = ttrace.n;
-            trace->truncated = ttrace.truncated;
-        }
+        take_reading(res, ev, trace, &tw, &tev, &ttrace);
     }
     fm_evidence_free(&tev);
     free(ttrace.points);

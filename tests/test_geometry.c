@@ -252,14 +252,13 @@ Test(geometry, transformed_unmarked_frames_are_not_found, .timeout = 600)
  * under noise of 8 levels: 8 frames into acc (initialised here). Returns
  * the sync tile (free it).
  */
-static float *sync_layer_clip(const FmKey *k, int w, int h, double sx, double sy, int ox, int oy,
-                              double amp, unsigned seed, FmAccumulator *acc)
+/* Key k's sync layer as one tile (malloc'd); its RMS to *rms. */
+static float *sync_tile_of(const FmKey *k, double *rms)
 {
     FmPatternKeys pk;
     float values[FM_SLOTS];
     float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
-    uint8_t *plane = malloc((size_t)w * h);
-    cr_assert(tile && plane);
+    cr_assert(tile);
     fm_pattern_keys_init(&pk, k->wm_key);
     fm_sync_values(&pk, values);
     fm_tile_render(values, tile);
@@ -267,7 +266,17 @@ static float *sync_layer_clip(const FmKey *k, int w, int h, double sx, double sy
     double ss = 0;
     for (int i = 0; i < FM_TILE * FM_TILE; i++)
         ss += (double)tile[i] * tile[i];
-    double rms = sqrt(ss / (FM_TILE * FM_TILE));
+    *rms = sqrt(ss / (FM_TILE * FM_TILE));
+    return tile;
+}
+
+static float *sync_layer_clip(const FmKey *k, int w, int h, double sx, double sy, int ox, int oy,
+                              double amp, unsigned seed, FmAccumulator *acc)
+{
+    double rms;
+    float *tile = sync_tile_of(k, &rms);
+    uint8_t *plane = malloc((size_t)w * h);
+    cr_assert(plane);
     FmError err = { { 0 } };
     TuRng rng;
     tu_rng_seed(&rng, seed);
@@ -381,20 +390,11 @@ Test(geometry, a_small_clips_twin_finds_a_half_size_sync_layer)
     cr_assert_float_eq(acc.twin->fine_step, 0.5, 1e-12);
     cr_assert_eq(acc.twin->pool, acc.pool);
 
-    FmPatternKeys pk;
-    float values[FM_SLOTS];
-    float *tile = malloc(sizeof(float) * FM_TILE * FM_TILE);
+    double rms;
+    float *tile = sync_tile_of(key, &rms);
     uint8_t *plane = malloc((size_t)w * h);
     double *big = malloc(sizeof(double) * 4 * w * h);
-    cr_assert(tile && plane && big);
-    fm_pattern_keys_init(&pk, key->wm_key);
-    fm_sync_values(&pk, values);
-    fm_tile_render(values, tile);
-    fm_pattern_keys_wipe(&pk);
-    double ss = 0;
-    for (int i = 0; i < FM_TILE * FM_TILE; i++)
-        ss += (double)tile[i] * tile[i];
-    double rms = sqrt(ss / (FM_TILE * FM_TILE));
+    cr_assert(plane && big);
     TuRng rng;
     tu_rng_seed(&rng, 9);
     for (int f = 0; f < 8; f++) {
