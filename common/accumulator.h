@@ -17,7 +17,8 @@
  * most the clip's own): the geometry search (geometry.h) aligns the sum of
  * all frames on the constant sync layer, and the first FM_FINE_WINDOWS
  * windows keep their own fine evidence so that the epochs can be read under
- * the geometry found.
+ * the geometry found. A clip under 720 rows may also keep a twin whose fine
+ * grid is finer than its pixels (fm_accumulator_search_insets).
  */
 #ifndef FM_ACCUMULATOR_H
 #define FM_ACCUMULATOR_H

@@ -1771,9 +1771,9 @@ static int detect_pass(const FmAccumulator *acc, const FmKey *key, int keys_trie
             if (!res->signature_valid || weak_read(res)) {
                 /* a picture seen in perspective (on a twin too: a small
                  * clip's camcorder copy the clip's own grid did not align
-                 * verified on the twin's, vtest 32.1 -> 14.7 %): taken only
-                 * with a valid
-                 * signature (its hypotheses count both searches), over a
+                 * verified on the twin's, vtest 32.1 -> 14.7 %): taken
+                 * only with a valid signature (its hypotheses count both
+                 * searches), over a
                  * uniform read that verified only weakly only with a
                  * stronger pilot: a turned copy can verify on a wrong
                  * uniform alignment whose few fitting cells the cell
